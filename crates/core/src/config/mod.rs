@@ -1,0 +1,314 @@
+//! Typed, validated configuration. The base configuration comes from config.yaml overridden by the
+//! environment (and the command line); each app and tenant may override keys through its coreConfig.
+//! A `Config` is always complete: every key has a value (its default when nobody set it).
+
+pub mod keys;
+mod validate;
+
+pub use validate::SUPPORTED_CDI_VERSIONS;
+
+use serde_json::{Map, Value};
+
+use keys::{find, Kind, Level, KEYS};
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Config {
+    values: Map<String, Value>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot parse the config file: {0}")]
+    Yaml(String),
+    #[error("invalid value for '{key}': {reason}")]
+    Value { key: String, reason: String },
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// Turns a value given for `def` into the JSON type of its key. Numbers may come as strings
+/// (the SDKs' test suites send "720"); integers given as decimals are truncated as the core does.
+pub fn coerce(def: &keys::KeyDef, value: &Value) -> Result<Value, String> {
+    if value.is_null() {
+        return Ok(Value::Null);
+    }
+    let as_text = match value {
+        Value::String(s) => Some(s.trim().to_owned()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    };
+    let wrong = || format!("expected {}", kind_name(def.kind));
+    match def.kind {
+        Kind::Str => match value {
+            Value::String(s) => Ok(Value::String(s.clone())),
+            Value::Number(_) | Value::Bool(_) => Ok(Value::String(as_text.unwrap_or_default())),
+            _ => Err(wrong()),
+        },
+        Kind::Bool => match value {
+            Value::Bool(b) => Ok(Value::Bool(*b)),
+            Value::String(s) if s.trim().eq_ignore_ascii_case("true") => Ok(Value::Bool(true)),
+            Value::String(s) if s.trim().eq_ignore_ascii_case("false") => Ok(Value::Bool(false)),
+            _ => Err(wrong()),
+        },
+        Kind::Int | Kind::Long => {
+            let text = as_text.ok_or_else(wrong)?;
+            let n = text
+                .parse::<i64>()
+                .ok()
+                .or_else(|| text.parse::<f64>().ok().filter(|f| f.is_finite()).map(|f| f.trunc() as i64))
+                .ok_or_else(wrong)?;
+            if def.kind == Kind::Int && i32::try_from(n).is_err() {
+                return Err("out of range for an integer".into());
+            }
+            Ok(Value::from(n))
+        }
+        Kind::Double => {
+            let text = as_text.ok_or_else(wrong)?;
+            let f = text.parse::<f64>().ok().filter(|f| f.is_finite()).ok_or_else(wrong)?;
+            Ok(serde_json::Number::from_f64(f).map(Value::Number).unwrap_or(Value::Null))
+        }
+    }
+}
+
+fn kind_name(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Int | Kind::Long => "a whole number",
+        Kind::Double => "a number",
+        Kind::Bool => "true or false",
+        Kind::Str => "a string",
+    }
+}
+
+/// Decodes an environment value the way the core does: surrounding double quotes are removed
+/// and the usual backslash escapes decoded.
+fn decode_env(raw: &str) -> String {
+    let Some(inner) = raw.strip_prefix('"').and_then(|s| s.strip_suffix('"')) else {
+        return raw.to_owned();
+    };
+    let mut out = String::with_capacity(inner.len());
+    let mut chars = inner.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('n') => out.push('\n'),
+            Some('t') => out.push('\t'),
+            Some('r') => out.push('\r'),
+            Some(other) => out.push(other),
+            None => out.push('\\'),
+        }
+    }
+    out
+}
+
+/// Where the base configuration comes from.
+pub struct Sources<'a> {
+    pub yaml: Option<&'a str>,
+    pub env: &'a dyn Fn(&str) -> Option<String>,
+    /// Command-line overrides, applied last.
+    pub overrides: Vec<(&'static str, Value)>,
+}
+
+impl Config {
+    /// Every key at its default.
+    pub fn defaults() -> Self {
+        let values = KEYS
+            .iter()
+            .map(|d| (d.name.to_owned(), serde_json::from_str(d.default).unwrap_or(Value::Null)))
+            .collect();
+        Config { values }
+    }
+
+    /// The base configuration: defaults, then config.yaml, then the environment, then the command line.
+    /// Returns the config and warnings (unknown keys in the file).
+    pub fn load(sources: Sources<'_>) -> Result<(Self, Vec<String>), ConfigError> {
+        let mut cfg = Self::defaults();
+        let mut warnings = Vec::new();
+        if let Some(text) = sources.yaml {
+            let parsed: serde_norway::Value =
+                serde_norway::from_str(text).map_err(|e| ConfigError::Yaml(e.to_string()))?;
+            let json = serde_json::to_value(parsed).map_err(|e| ConfigError::Yaml(e.to_string()))?;
+            match json {
+                Value::Null => {}
+                Value::Object(map) => {
+                    for (key, value) in map {
+                        match find(&key) {
+                            Some(def) => cfg.set(def, &value)?,
+                            None => warnings.push(format!("ignoring unknown config key '{key}'")),
+                        }
+                    }
+                }
+                _ => return Err(ConfigError::Yaml("the file must be a mapping of keys to values".into())),
+            }
+        }
+        for def in KEYS {
+            let Some(var) = def.env else { continue };
+            if let Some(raw) = (sources.env)(var).filter(|v| !v.is_empty()) {
+                cfg.set(def, &Value::String(decode_env(&raw)))?;
+            }
+        }
+        for (key, value) in sources.overrides {
+            if let Some(def) = find(key) {
+                cfg.set(def, &value)?;
+            }
+        }
+        cfg.validate(true).map_err(ConfigError::Invalid)?;
+        Ok((cfg, warnings))
+    }
+
+    fn set(&mut self, def: &keys::KeyDef, value: &Value) -> Result<(), ConfigError> {
+        let v = coerce(def, value).map_err(|reason| ConfigError::Value { key: def.name.into(), reason })?;
+        let v = if v.is_null() { serde_json::from_str(def.default).unwrap_or(Value::Null) } else { v };
+        self.values.insert(def.name.to_owned(), v);
+        Ok(())
+    }
+
+    /// This config with a coreConfig object laid over it. Unknown keys, base-only keys and values
+    /// of the wrong type are refused with the reason.
+    pub fn overlay(&self, core_config: &Map<String, Value>) -> Result<Config, String> {
+        check_core_config(core_config)?;
+        let mut out = self.clone();
+        for (key, value) in core_config {
+            if let Some(def) = find(key) {
+                out.set(def, value).map_err(|e| e.to_string())?;
+            }
+        }
+        Ok(out)
+    }
+
+    pub fn get(&self, key: &str) -> &Value {
+        self.values.get(key).unwrap_or(&Value::Null)
+    }
+
+    pub fn i64(&self, key: &str) -> i64 {
+        self.get(key).as_i64().unwrap_or(0)
+    }
+
+    pub fn f64(&self, key: &str) -> f64 {
+        self.get(key).as_f64().unwrap_or(0.0)
+    }
+
+    pub fn bool(&self, key: &str) -> bool {
+        self.get(key).as_bool().unwrap_or(false)
+    }
+
+    pub fn str(&self, key: &str) -> Option<&str> {
+        self.get(key).as_str()
+    }
+
+    pub fn test_mode(&self) -> bool {
+        self.bool("test_mode")
+    }
+
+    /// The configured API keys (the core strips all white space and splits on commas).
+    pub fn api_keys(&self) -> Vec<String> {
+        self.str("api_keys")
+            .map(|s| {
+                let compact: String = s.chars().filter(|c| !c.is_whitespace()).collect();
+                compact.split(',').filter(|k| !k.is_empty()).map(str::to_owned).collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Whether this configuration points at PostgreSQL (otherwise the embedded database is used).
+    pub fn uses_postgresql(&self) -> bool {
+        ["postgresql_connection_uri", "postgresql_host", "postgresql_user", "postgresql_database_name"]
+            .iter()
+            .any(|k| self.str(k).is_some())
+            || self.i64("postgresql_port") > 0
+    }
+
+    /// A stable string naming the database this config points at, and the pool settings;
+    /// tenants with equal identities share one storage.
+    pub fn database_identity(&self) -> String {
+        if !self.uses_postgresql() {
+            return format!("sqlite:{}", self.str("sqlite_path").unwrap_or_default());
+        }
+        let parts: Vec<String> =
+            keys::DATABASE_IDENTITY_KEYS.iter().map(|k| format!("{k}={}", self.get(k))).collect();
+        format!("postgresql:{}", parts.join(";"))
+    }
+
+    pub fn validate(&self, is_base: bool) -> Result<(), String> {
+        validate::validate(self, is_base)
+    }
+
+    /// The values of the keys that must agree across the tenants of one app.
+    pub fn app_level_values(&self) -> impl Iterator<Item = (&'static str, &Value)> {
+        KEYS.iter().filter(|d| d.level == Level::App).map(|d| (d.name, self.get(d.name)))
+    }
+}
+
+/// Checks a coreConfig object's keys and value types without applying it.
+pub fn check_core_config(core_config: &Map<String, Value>) -> Result<(), String> {
+    for (key, value) in core_config {
+        let Some(def) = find(key) else {
+            return Err(format!("{key} is not a valid core config"));
+        };
+        if def.level == Level::Base {
+            return Err(format!("{key} can only be set via the core's base config setting"));
+        }
+        coerce(def, value).map_err(|reason| format!("invalid value for '{key}': {reason}"))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn load(yaml: Option<&str>, env: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let env: Vec<(String, String)> = env.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect();
+        let lookup = move |k: &str| env.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+        Config::load(Sources { yaml, env: &lookup, overrides: vec![] }).map(|(c, _)| c)
+    }
+
+    #[test]
+    fn defaults_then_file_then_env() {
+        let c = load(Some("access_token_validity: 100\nport: 4000\n"), &[("SUPERTOKENS_PORT", "5000")]).unwrap();
+        assert_eq!(c.i64("access_token_validity"), 100);
+        assert_eq!(c.i64("port"), 5000);
+        assert_eq!(c.str("password_hashing_alg"), Some("BCRYPT"));
+        assert!(!c.uses_postgresql());
+    }
+
+    #[test]
+    fn env_values_are_unquoted() {
+        let c = load(None, &[("API_KEYS", "\"aaaaaaaaaaaaaaaaaaaaaaa, bbbbbbbbbbbbbbbbbbbbbbbbbb\"")]).unwrap();
+        assert_eq!(c.api_keys(), vec!["aaaaaaaaaaaaaaaaaaaaaaa", "bbbbbbbbbbbbbbbbbbbbbbbbbb"]);
+    }
+
+    #[test]
+    fn bad_values_name_the_key() {
+        let err = load(Some("access_token_validity: abc"), &[]).unwrap_err().to_string();
+        assert!(err.contains("access_token_validity"), "{err}");
+        let err = load(Some("access_token_validity: 0"), &[]).unwrap_err().to_string();
+        assert!(err.contains("access_token_validity"), "{err}");
+        assert!(load(Some("- a\n- b"), &[]).is_err());
+    }
+
+    #[test]
+    fn overlay_accepts_numeric_strings_and_refuses_unknown_or_base_keys() {
+        let base = Config::defaults();
+        let c = base.overlay(json!({"refresh_token_validity": "720", "access_token_validity": 2}).as_object().unwrap()).unwrap();
+        assert_eq!(c.f64("refresh_token_validity"), 720.0);
+        assert_eq!(c.i64("access_token_validity"), 2);
+        assert!(base.overlay(json!({"nope": 1}).as_object().unwrap()).is_err());
+        assert!(base.overlay(json!({"port": 1}).as_object().unwrap()).is_err());
+        assert!(base.overlay(json!({"access_token_validity": "x"}).as_object().unwrap()).is_err());
+    }
+
+    #[test]
+    fn database_identity_follows_postgres_keys() {
+        let base = Config::defaults();
+        let a = base.overlay(json!({"postgresql_connection_uri": "postgresql://h/db1"}).as_object().unwrap()).unwrap();
+        let b = base.overlay(json!({"postgresql_connection_uri": "postgresql://h/db2"}).as_object().unwrap()).unwrap();
+        assert!(a.uses_postgresql());
+        assert_ne!(a.database_identity(), b.database_identity());
+        assert_ne!(a.database_identity(), base.database_identity());
+    }
+}

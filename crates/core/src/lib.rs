@@ -1,0 +1,16 @@
+//! The storage-agnostic heart of Portcullis: configuration, the tenancy model, recipe rules
+//! and the storage traits that the database adapters implement.
+
+pub mod config;
+pub mod ids;
+pub mod multitenancy;
+pub mod storage;
+
+/// Milliseconds since the Unix epoch, as the schema stores time.
+pub fn now_ms() -> i64 {
+    use std::time::{SystemTime, UNIX_EPOCH};
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}

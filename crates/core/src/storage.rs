@@ -1,0 +1,58 @@
+//! The storage traits. Each method is one atomic unit of work: adapters run it in one transaction.
+
+use async_trait::async_trait;
+
+use crate::ids::TenantIdentifier;
+use crate::multitenancy::TenantConfig;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    /// The database could not be reached or did not answer in time.
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    /// A query failed.
+    #[error("database error: {0}")]
+    Query(String),
+}
+
+/// The registry of tenant configurations (kept in the base database) and the per-database rows
+/// that make an app or tenant exist (`apps`, `tenants`) plus the key-value store.
+#[async_trait]
+pub trait Storage: Send + Sync + 'static {
+    /// "postgresql" or "sqlite".
+    fn kind(&self) -> &'static str;
+
+    /// A cheap round trip, for /hello and health checks.
+    async fn ping(&self) -> Result<(), StorageError>;
+
+    /// Every tenant configuration with its providers and factors.
+    async fn load_tenant_configs(&self) -> Result<Vec<TenantConfig>, StorageError>;
+
+    /// Writes a tenant configuration, replacing its providers and factors. Returns true when it was new.
+    async fn upsert_tenant_config(&self, config: &TenantConfig) -> Result<bool, StorageError>;
+
+    /// Removes a tenant configuration (its providers and factors cascade). Returns whether it existed.
+    async fn delete_tenant_config(&self, id: &TenantIdentifier) -> Result<bool, StorageError>;
+
+    /// Ensures the `apps` and `tenants` rows of a tenant exist in this database.
+    async fn add_tenant_rows(&self, app_id: &str, tenant_id: &str, now_ms: i64) -> Result<(), StorageError>;
+
+    /// Deletes a tenant's row (its data cascades). Returns whether it existed.
+    async fn delete_tenant_rows(&self, app_id: &str, tenant_id: &str) -> Result<bool, StorageError>;
+
+    /// Deletes an app's row (all its tenants and data cascade). Returns whether it existed.
+    async fn delete_app_rows(&self, app_id: &str) -> Result<bool, StorageError>;
+
+    /// Reads a key-value entry.
+    async fn key_value_get(&self, app_id: &str, tenant_id: &str, name: &str) -> Result<Option<String>, StorageError>;
+
+    /// Stores `value` under `name` unless a value is already there; returns the stored value.
+    async fn key_value_insert_if_absent(
+        &self,
+        app_id: &str,
+        tenant_id: &str,
+        name: &str,
+        value: &str,
+        now_ms: i64,
+    ) -> Result<String, StorageError>;
+}
