@@ -1,1 +1,202 @@
-//! SQLite adapter.
+//! Storage on an embedded SQLite file: the default when no PostgreSQL is configured, so that
+//! `portcullis start` works with nothing else installed. Same tables as the PostgreSQL schema.
+//!
+//! SQLite allows one writer at a time, so one connection behind a mutex serves every request; the
+//! work runs on tokio's blocking pool so the async runtime never waits on the disk.
+
+mod tenants;
+
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use portcullis_core::ids::TenantIdentifier;
+use portcullis_core::multitenancy::TenantConfig;
+use portcullis_core::storage::{Storage, StorageError};
+use rusqlite::{params, Connection, OptionalExtension};
+
+const SCHEMA: &str = include_str!("schema.sql");
+
+pub struct SqliteStorage {
+    conn: Arc<Mutex<Connection>>,
+}
+
+fn query_err(e: rusqlite::Error) -> StorageError {
+    StorageError::Query(e.to_string())
+}
+
+impl SqliteStorage {
+    /// Opens (creating if needed) the database at `path`; `:memory:` gives a private in-memory database.
+    pub fn open(path: &str) -> Result<Self, StorageError> {
+        let conn = Connection::open(path)
+            .map_err(|e| StorageError::Unavailable(format!("cannot open SQLite database '{path}': {e}")))?;
+        conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(query_err)?;
+        if path != ":memory:" {
+            conn.pragma_update(None, "journal_mode", "WAL").map_err(query_err)?;
+            conn.pragma_update(None, "synchronous", "NORMAL").map_err(query_err)?;
+        }
+        // Cascades are how removing an app or tenant removes its data.
+        conn.pragma_update(None, "foreign_keys", "ON").map_err(query_err)?;
+        conn.execute_batch(&format!("BEGIN;\n{SCHEMA}\nCOMMIT;"))
+            .map_err(|e| StorageError::Query(format!("cannot create the schema in '{path}': {e}")))?;
+        Ok(SqliteStorage { conn: Arc::new(Mutex::new(conn)) })
+    }
+
+    /// Runs `work` with the connection on the blocking pool.
+    async fn with_conn<T, F>(&self, work: F) -> Result<T, StorageError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T, StorageError> + Send + 'static,
+    {
+        let conn = Arc::clone(&self.conn);
+        tokio::task::spawn_blocking(move || {
+            let mut guard = conn.lock().map_err(|_| StorageError::Unavailable("SQLite connection poisoned".into()))?;
+            work(&mut guard)
+        })
+        .await
+        .map_err(|e| StorageError::Unavailable(format!("SQLite worker failed: {e}")))?
+    }
+
+    /// Runs `work` inside one transaction, committed only when it succeeds.
+    async fn in_transaction<T, F>(&self, work: F) -> Result<T, StorageError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&rusqlite::Transaction<'_>) -> Result<T, rusqlite::Error> + Send + 'static,
+    {
+        self.with_conn(move |conn| {
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(query_err)?;
+            let out = work(&tx).map_err(query_err)?;
+            tx.commit().map_err(query_err)?;
+            Ok(out)
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl Storage for SqliteStorage {
+    fn kind(&self) -> &'static str {
+        "sqlite"
+    }
+
+    async fn ping(&self) -> Result<(), StorageError> {
+        self.with_conn(|c| c.query_row("SELECT 1", [], |_| Ok(())).map_err(query_err)).await
+    }
+
+    async fn load_tenant_configs(&self) -> Result<Vec<TenantConfig>, StorageError> {
+        self.with_conn(|c| tenants::load_all(c).map_err(query_err)).await
+    }
+
+    async fn upsert_tenant_config(&self, config: &TenantConfig) -> Result<bool, StorageError> {
+        let config = config.clone();
+        self.in_transaction(move |tx| tenants::upsert(tx, &config)).await
+    }
+
+    async fn delete_tenant_config(&self, id: &TenantIdentifier) -> Result<bool, StorageError> {
+        let id = id.clone();
+        self.in_transaction(move |tx| {
+            let n = tx.execute(
+                "DELETE FROM tenant_configs WHERE connection_uri_domain = ?1 AND app_id = ?2 AND tenant_id = ?3",
+                params![id.cud, id.app_id, id.tenant_id],
+            )?;
+            Ok(n > 0)
+        })
+        .await
+    }
+
+    async fn add_tenant_rows(&self, app_id: &str, tenant_id: &str, now_ms: i64) -> Result<(), StorageError> {
+        let (app_id, tenant_id) = (app_id.to_owned(), tenant_id.to_owned());
+        self.in_transaction(move |tx| {
+            tx.execute(
+                "INSERT INTO apps (app_id, created_at_time) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+                params![app_id, now_ms],
+            )?;
+            tx.execute(
+                "INSERT INTO tenants (app_id, tenant_id, created_at_time) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
+                params![app_id, tenant_id, now_ms],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn delete_tenant_rows(&self, app_id: &str, tenant_id: &str) -> Result<bool, StorageError> {
+        let (app_id, tenant_id) = (app_id.to_owned(), tenant_id.to_owned());
+        self.in_transaction(move |tx| {
+            Ok(tx.execute("DELETE FROM tenants WHERE app_id = ?1 AND tenant_id = ?2", params![app_id, tenant_id])? > 0)
+        })
+        .await
+    }
+
+    async fn delete_app_rows(&self, app_id: &str) -> Result<bool, StorageError> {
+        let app_id = app_id.to_owned();
+        self.in_transaction(move |tx| Ok(tx.execute("DELETE FROM apps WHERE app_id = ?1", params![app_id])? > 0))
+            .await
+    }
+
+    async fn key_value_get(&self, app_id: &str, tenant_id: &str, name: &str) -> Result<Option<String>, StorageError> {
+        let (a, t, n) = (app_id.to_owned(), tenant_id.to_owned(), name.to_owned());
+        self.with_conn(move |c| {
+            c.query_row(
+                "SELECT value FROM key_value WHERE app_id = ?1 AND tenant_id = ?2 AND name = ?3",
+                params![a, t, n],
+                |r| r.get::<_, Option<String>>(0),
+            )
+            .optional()
+            .map(Option::flatten)
+            .map_err(query_err)
+        })
+        .await
+    }
+
+    async fn key_value_insert_if_absent(
+        &self,
+        app_id: &str,
+        tenant_id: &str,
+        name: &str,
+        value: &str,
+        now_ms: i64,
+    ) -> Result<String, StorageError> {
+        let (a, t, n, v) = (app_id.to_owned(), tenant_id.to_owned(), name.to_owned(), value.to_owned());
+        self.in_transaction(move |tx| {
+            tx.execute(
+                "INSERT INTO key_value (app_id, tenant_id, name, value, created_at_time) VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT DO NOTHING",
+                params![a, t, n, v, now_ms],
+            )?;
+            let stored: Option<String> = tx.query_row(
+                "SELECT value FROM key_value WHERE app_id = ?1 AND tenant_id = ?2 AND name = ?3",
+                params![a, t, n],
+                |r| r.get(0),
+            )?;
+            Ok(stored.unwrap_or_default())
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn conformance_in_memory() {
+        let s = SqliteStorage::open(":memory:").unwrap();
+        portcullis_core::storage::conformance::run_all(&s).await;
+    }
+
+    #[tokio::test]
+    async fn reopening_a_file_keeps_data() {
+        let dir = std::env::temp_dir().join(format!("portcullis-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("t.db");
+        let path = path.to_str().unwrap();
+        {
+            let s = SqliteStorage::open(path).unwrap();
+            s.add_tenant_rows("public", "public", 1).await.unwrap();
+            s.key_value_insert_if_absent("public", "public", "k", "v1", 1).await.unwrap();
+        }
+        let s = SqliteStorage::open(path).unwrap();
+        assert_eq!(s.key_value_get("public", "public", "k").await.unwrap().as_deref(), Some("v1"));
+        std::fs::remove_dir_all(&dir).ok();
+    }
+}

@@ -56,3 +56,5 @@ pub trait Storage: Send + Sync + 'static {
         now_ms: i64,
     ) -> Result<String, StorageError>;
 }
+
+pub mod conformance;

@@ -1,0 +1,229 @@
+"use strict";
+// Shared harness for the supertokens-node tests.
+//
+// Every test file calls `setup()` once at top level. It registers hooks that
+//   1. start one Portcullis process on a free port (sqlite or postgres backend),
+//   2. create a fresh app on it with a raw `PUT /recipe/multitenancy/app/v2`,
+//   3. call `supertokens.init` with connectionURI `http://127.0.0.1:<port>/appid-<id>`,
+// and stop the process (SIGTERM) when the file is done.
+//
+// `supertokens.init` may run only once per process, so isolation is one app per
+// test file (node --test runs each file in its own process) and unique tenant ids
+// per test (`uniqueId()`).
+
+const { spawn } = require("node:child_process");
+const crypto = require("node:crypto");
+const fs = require("node:fs");
+const net = require("node:net");
+const os = require("node:os");
+const path = require("node:path");
+const { before, after, test } = require("node:test");
+
+const supertokens = require("supertokens-node");
+const Multitenancy = require("supertokens-node/recipe/multitenancy");
+const EmailPassword = require("supertokens-node/recipe/emailpassword");
+const ThirdParty = require("supertokens-node/recipe/thirdparty");
+const Passwordless = require("supertokens-node/recipe/passwordless");
+const Session = require("supertokens-node/recipe/session");
+
+const PORTCULLIS_BIN = process.env.PORTCULLIS_BIN || "/work/main/target/debug/portcullis";
+const BACKEND = process.env.PORTCULLIS_BACKEND || "sqlite";
+const STARTUP_TIMEOUT_MS = 10_000;
+const STOP_TIMEOUT_MS = 5_000;
+
+function randomHex(bytes = 4) {
+    return crypto.randomBytes(bytes).toString("hex");
+}
+
+/** A tenant id that no other test uses: `<prefix>-<8 hex chars>`. */
+function uniqueId(prefix = "t") {
+    return `${prefix}-${randomHex()}`;
+}
+
+function freePort() {
+    return new Promise((resolve, reject) => {
+        const server = net.createServer();
+        server.unref();
+        server.on("error", reject);
+        server.listen(0, "127.0.0.1", () => {
+            const { port } = server.address();
+            server.close(() => resolve(port));
+        });
+    });
+}
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Environment of the child: the backend is chosen by PORTCULLIS_BACKEND. */
+function backendEnv() {
+    const env = { ...process.env };
+    delete env.PORTCULLIS_SQLITE_PATH;
+    delete env.POSTGRESQL_CONNECTION_URI;
+    delete env.POSTGRESQL_TABLE_SCHEMA;
+
+    if (BACKEND === "sqlite") {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "portcullis-sdk-node-"));
+        env.PORTCULLIS_SQLITE_PATH = path.join(dir, "portcullis.db");
+        return { env, cleanup: () => fs.rmSync(dir, { recursive: true, force: true }) };
+    }
+    if (BACKEND === "postgres") {
+        const uri = process.env.PORTCULLIS_TEST_PG_URI;
+        if (!uri) {
+            throw new Error("PORTCULLIS_BACKEND=postgres needs PORTCULLIS_TEST_PG_URI (e.g. postgresql://postgres@127.0.0.1:5433/postgres)");
+        }
+        env.POSTGRESQL_CONNECTION_URI = uri;
+        // A fresh schema per process keeps runs isolated. It is left behind.
+        env.POSTGRESQL_TABLE_SCHEMA = `t_${randomHex(6)}`;
+        return { env, cleanup: () => {} };
+    }
+    throw new Error(`unknown PORTCULLIS_BACKEND '${BACKEND}' (expected sqlite or postgres)`);
+}
+
+/**
+ * Starts `portcullis start --host 127.0.0.1 --port <free> --test-mode` and waits
+ * until GET /hello answers 200. Returns { port, baseURL, output(), stop() }.
+ */
+async function startPortcullis() {
+    if (!fs.existsSync(PORTCULLIS_BIN)) {
+        throw new Error(`Portcullis binary not found at ${PORTCULLIS_BIN} (set PORTCULLIS_BIN)`);
+    }
+    const port = await freePort();
+    const baseURL = `http://127.0.0.1:${port}`;
+    const { env, cleanup } = backendEnv();
+
+    const child = spawn(
+        PORTCULLIS_BIN,
+        ["start", "--host", "127.0.0.1", "--port", String(port), "--test-mode"],
+        { env, stdio: ["ignore", "pipe", "pipe"] },
+    );
+    let log = "";
+    child.stdout.on("data", (chunk) => (log += chunk));
+    child.stderr.on("data", (chunk) => (log += chunk));
+    let exited = null;
+    const exitPromise = new Promise((resolve) => {
+        child.on("exit", (code, signal) => {
+            exited = { code, signal };
+            resolve();
+        });
+    });
+
+    const server = {
+        port,
+        baseURL,
+        output: () => log,
+        async stop() {
+            if (exited === null) {
+                child.kill("SIGTERM");
+                const timer = setTimeout(() => child.kill("SIGKILL"), STOP_TIMEOUT_MS);
+                await exitPromise;
+                clearTimeout(timer);
+            }
+            cleanup();
+        },
+    };
+
+    const deadline = Date.now() + STARTUP_TIMEOUT_MS;
+    for (;;) {
+        if (exited !== null) {
+            await server.stop();
+            throw new Error(`Portcullis exited during startup (${JSON.stringify(exited)}); output:\n${log}`);
+        }
+        try {
+            const res = await fetch(`${baseURL}/hello`);
+            await res.text();
+            if (res.status === 200) return server;
+        } catch {
+            // not listening yet
+        }
+        if (Date.now() > deadline) {
+            await server.stop();
+            throw new Error(`Portcullis did not answer GET /hello with 200 within ${STARTUP_TIMEOUT_MS} ms; output:\n${log}`);
+        }
+        await sleep(100);
+    }
+}
+
+/** Creates an app on the base app without an api key (sdk-test-contract.md §3). */
+async function createApp(baseURL, appId) {
+    const res = await fetch(`${baseURL}/recipe/multitenancy/app/v2`, {
+        method: "PUT",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ appId, coreConfig: {} }),
+    });
+    const text = await res.text();
+    if (res.status !== 200) {
+        throw new Error(`PUT /recipe/multitenancy/app/v2 answered ${res.status}: ${text}`);
+    }
+    const body = JSON.parse(text);
+    if (body.status !== "OK" || body.createdNew !== true) {
+        throw new Error(`PUT /recipe/multitenancy/app/v2 answered unexpected body: ${text}`);
+    }
+}
+
+/**
+ * Registers the per-file hooks. Returns a context whose `test(name, fn)` works
+ * like node:test's `test` but prints the server output produced during the test
+ * when it fails.
+ */
+function setup() {
+    const ctx = { server: null, appId: crypto.randomUUID(), connectionURI: null, test: null };
+
+    before(async () => {
+        ctx.server = await startPortcullis();
+        try {
+            await createApp(ctx.server.baseURL, ctx.appId);
+        } catch (err) {
+            err.message += `\nPortcullis output:\n${ctx.server.output()}`;
+            throw err;
+        }
+        ctx.connectionURI = `${ctx.server.baseURL}/appid-${ctx.appId}`;
+        supertokens.init({
+            supertokens: { connectionURI: ctx.connectionURI },
+            appInfo: { appName: "t", apiDomain: "http://localhost:3001", websiteDomain: "http://localhost:3000" },
+            recipeList: [
+                Multitenancy.init(),
+                EmailPassword.init(),
+                ThirdParty.init(),
+                Passwordless.init({ contactMethod: "EMAIL_OR_PHONE", flowType: "USER_INPUT_CODE_AND_MAGIC_LINK" }),
+                Session.init(),
+            ],
+            telemetry: false,
+        });
+    });
+
+    after(async () => {
+        if (ctx.server) await ctx.server.stop();
+    });
+
+    ctx.test = (name, options, fn) => {
+        if (typeof options === "function") {
+            fn = options;
+            options = {};
+        }
+        return test(name, options, async (t) => {
+            const from = ctx.server ? ctx.server.output().length : 0;
+            try {
+                await fn(t);
+            } catch (err) {
+                const out = ctx.server ? ctx.server.output().slice(from) : "";
+                console.error(`--- Portcullis output during "${name}" (${BACKEND}) ---\n${out || "(none)"}\n--- end ---`);
+                throw err;
+            }
+        });
+    };
+
+    return ctx;
+}
+
+/** Asserts that `promise` rejects with the querier's error for the given core status. */
+async function assertCoreError(assert, promise, status) {
+    await assert.rejects(promise, (err) => {
+        assert.match(err.message, /^SuperTokens core threw an error for a /);
+        assert.match(err.message, new RegExp(`with status code: ${status} and message: `));
+        return true;
+    });
+}
+
+const sorted = (list) => [...list].sort();
+
+module.exports = { BACKEND, setup, uniqueId, randomHex, assertCoreError, sorted };
