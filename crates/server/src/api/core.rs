@@ -1,0 +1,75 @@
+//! Hello, API versions, licence and feature flags, telemetry, config path.
+
+use axum::http::StatusCode;
+use axum::response::Response;
+use portcullis_core::config::SUPPORTED_CDI_VERSIONS;
+use serde_json::json;
+
+use crate::http::error::{text, ApiError};
+use crate::http::{json, Ctx};
+
+/// Every enterprise feature of the SuperTokens core; Portcullis has no paid features, so all are on.
+const FEATURES: &[&str] = &["account_linking", "multi_tenancy", "dashboard_login", "mfa", "security", "oauth", "saml"];
+
+/// `/hello` and `/`: the app (and for `/` the tenant) must exist and its databases must answer.
+pub async fn hello(ctx: &Ctx, is_root: bool) -> Result<Response, ApiError> {
+    let app = ctx.snapshot.get(&ctx.id.app_public()).ok_or_else(|| crate::http::not_found_error(&ctx.id))?;
+    if is_root && ctx.snapshot.get(&ctx.id).is_none() {
+        return Err(ApiError::NotFound);
+    }
+    let tenants = ctx.snapshot.tenants_of_app(&app.config.id.cud, &app.config.id.app_id);
+    ctx.registry().ping(tenants).await?;
+    Ok(text(StatusCode::OK, "Hello"))
+}
+
+pub fn api_version(ctx: &Ctx) -> Result<Response, ApiError> {
+    ctx.tenant()?;
+    ctx.require_public_tenant()?;
+    json(json!({ "versions": SUPPORTED_CDI_VERSIONS }))
+}
+
+/// `/config?pid=`: the path of the config file, only to a caller who knows this process's id.
+pub fn config(ctx: &Ctx) -> Result<Response, ApiError> {
+    if !ctx.id.is_base() {
+        return Err(ApiError::Forbidden(
+            "you can call this only from the base connection uri domain, public app and tenant".into(),
+        ));
+    }
+    let pid = ctx.query.required("pid")?;
+    if pid.trim() != std::process::id().to_string() {
+        return json(json!({"status": "NOT_ALLOWED"}));
+    }
+    let path = ctx
+        .state
+        .config_path
+        .as_ref()
+        .and_then(|p| std::fs::canonicalize(p).ok())
+        .map(|p| p.display().to_string());
+    json(json!({"status": "OK", "path": path}))
+}
+
+pub async fn telemetry(ctx: &Ctx) -> Result<Response, ApiError> {
+    let tenant = ctx.tenant()?;
+    ctx.require_public_tenant()?;
+    let id = tenant.storage.key_value_get(&ctx.id.app_id, "public", crate::TELEMETRY_ID_KEY).await?;
+    match id {
+        Some(id) => json(json!({"status": "OK", "exists": true, "telemetryId": id})),
+        None => json(json!({"status": "OK", "exists": false})),
+    }
+}
+
+/// Licence keys are accepted and ignored: every feature is available without one.
+pub fn license(ctx: &Ctx) -> Result<Response, ApiError> {
+    ctx.tenant()?;
+    ctx.require_public_tenant()?;
+    match ctx.method.as_str() {
+        "GET" => json(json!({"status": "NO_LICENSE_KEY_FOUND_ERROR"})),
+        _ => json(json!({"status": "OK"})),
+    }
+}
+
+pub fn feature_flags(ctx: &Ctx) -> Result<Response, ApiError> {
+    ctx.tenant()?;
+    ctx.require_public_tenant()?;
+    json(json!({"status": "OK", "features": FEATURES, "usageStats": {}}))
+}

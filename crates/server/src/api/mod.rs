@@ -1,0 +1,38 @@
+//! The APIs, one module per recipe area. Each takes the request context and returns the core's reply.
+
+mod core;
+mod multitenancy;
+
+use axum::http::Method;
+use axum::response::Response;
+
+use crate::http::error::ApiError;
+use crate::http::routes::Route;
+use crate::http::Ctx;
+
+pub async fn dispatch(route: Route, ctx: &Ctx) -> Result<Response, ApiError> {
+    use Method as M;
+    use Route as R;
+    match (route, &ctx.method) {
+        (R::Hello, &M::GET | &M::POST | &M::PUT | &M::DELETE) => core::hello(ctx, false).await,
+        (R::Root, &M::GET | &M::POST | &M::PUT | &M::DELETE) => core::hello(ctx, true).await,
+        (R::ApiVersion, &M::GET) => core::api_version(ctx),
+        (R::Config, &M::GET) => core::config(ctx),
+        (R::Telemetry, &M::GET) => core::telemetry(ctx).await,
+        (R::EeLicense, &M::GET | &M::PUT | &M::DELETE) => core::license(ctx),
+        (R::EeFeatureFlag, &M::GET) => core::feature_flags(ctx),
+        (R::CudV2, &M::PUT) => multitenancy::create_or_update_cud(ctx).await,
+        (R::CudListV2, &M::GET) => multitenancy::list_cuds(ctx),
+        (R::CudRemove, &M::POST) => multitenancy::remove_cud(ctx).await,
+        (R::AppV2, &M::PUT) => multitenancy::create_or_update_app(ctx).await,
+        (R::AppListV2, &M::GET) => multitenancy::list_apps(ctx),
+        (R::AppRemove, &M::POST) => multitenancy::remove_app(ctx).await,
+        (R::TenantV2, &M::PUT) => multitenancy::create_or_update_tenant(ctx).await,
+        (R::TenantV2, &M::GET) => multitenancy::get_tenant(ctx),
+        (R::TenantListV2, &M::GET) => multitenancy::list_tenants(ctx),
+        (R::TenantRemove, &M::POST) => multitenancy::remove_tenant(ctx).await,
+        (R::ThirdPartyConfig, &M::PUT) => multitenancy::create_or_update_third_party(ctx).await,
+        (R::ThirdPartyConfigRemove, &M::POST) => multitenancy::remove_third_party(ctx).await,
+        _ => Err(ApiError::MethodNotAllowed),
+    }
+}

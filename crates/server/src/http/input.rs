@@ -1,0 +1,140 @@
+//! Reading request input with the core's rules: a body must be a JSON object; a string field must
+//! be a JSON string; an optional field may be absent but not null (unless the API says so).
+
+use std::collections::HashMap;
+
+use serde_json::{Map, Value};
+
+use super::error::ApiError;
+
+pub struct Body(pub Map<String, Value>);
+
+impl Body {
+    pub fn parse(bytes: &[u8]) -> Result<Body, ApiError> {
+        match serde_json::from_slice::<Value>(bytes) {
+            Ok(Value::Object(map)) => Ok(Body(map)),
+            _ => Err(ApiError::bad("Invalid Json Input")),
+        }
+    }
+
+    pub fn has(&self, field: &str) -> bool {
+        self.0.contains_key(field)
+    }
+
+    pub fn str(&self, field: &str) -> Result<String, ApiError> {
+        match self.0.get(field) {
+            Some(Value::String(s)) => Ok(s.clone()),
+            _ => Err(ApiError::field_invalid(field)),
+        }
+    }
+
+    pub fn opt_bool(&self, field: &str) -> Result<Option<bool>, ApiError> {
+        match self.0.get(field) {
+            None => Ok(None),
+            Some(Value::Bool(b)) => Ok(Some(*b)),
+            Some(_) => Err(ApiError::field_invalid(field)),
+        }
+    }
+
+    pub fn opt_object(&self, field: &str) -> Result<Option<Map<String, Value>>, ApiError> {
+        match self.0.get(field) {
+            None => Ok(None),
+            Some(Value::Object(m)) => Ok(Some(m.clone())),
+            Some(_) => Err(ApiError::field_invalid(field)),
+        }
+    }
+
+    pub fn object(&self, field: &str) -> Result<Map<String, Value>, ApiError> {
+        self.opt_object(field)?.ok_or_else(|| ApiError::field_invalid(field))
+    }
+
+    /// An optional list of strings that may also be `null`: absent = `None`, null = `Some(None)`.
+    pub fn opt_nullable_strings(&self, field: &str) -> Result<Option<Option<Vec<String>>>, ApiError> {
+        match self.0.get(field) {
+            None => Ok(None),
+            Some(Value::Null) => Ok(Some(None)),
+            Some(Value::Array(items)) => {
+                let strings = items
+                    .iter()
+                    .map(|v| v.as_str().map(str::to_owned).ok_or_else(|| ApiError::field_invalid(field)))
+                    .collect::<Result<Vec<_>, _>>()?;
+                Ok(Some(Some(strings)))
+            }
+            Some(_) => Err(ApiError::field_invalid(field)),
+        }
+    }
+}
+
+pub struct Query(pub HashMap<String, String>);
+
+impl Query {
+    pub fn parse(raw: Option<&str>) -> Query {
+        let mut map = HashMap::new();
+        for pair in raw.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            let decode = |s: &str| {
+                let s = s.replace('+', " ");
+                percent_decode(&s)
+            };
+            map.entry(decode(k)).or_insert_with(|| decode(v));
+        }
+        Query(map)
+    }
+
+    pub fn get(&self, field: &str) -> Option<&str> {
+        self.0.get(field).map(String::as_str)
+    }
+
+    pub fn required(&self, field: &str) -> Result<&str, ApiError> {
+        self.get(field).ok_or_else(|| ApiError::bad(format!("Field name '{field}' is missing in GET request")))
+    }
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok().and_then(|h| u8::from_str_radix(h, 16).ok());
+            if let Some(b) = hex {
+                out.push(b);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn body_rules() {
+        assert!(Body::parse(b"[1]").is_err());
+        assert!(Body::parse(b"not json").is_err());
+        let b = Body::parse(br#"{"a":"x","n":1,"f":null,"l":["a"],"o":{}}"#).unwrap();
+        assert_eq!(b.str("a").unwrap(), "x");
+        assert!(b.str("n").is_err());
+        assert!(b.str("missing").is_err());
+        assert_eq!(b.opt_nullable_strings("f").unwrap(), Some(None));
+        assert_eq!(b.opt_nullable_strings("l").unwrap(), Some(Some(vec!["a".to_string()])));
+        assert_eq!(b.opt_nullable_strings("x").unwrap(), None);
+        assert!(b.opt_nullable_strings("n").is_err());
+        assert!(b.opt_object("o").unwrap().is_some());
+    }
+
+    #[test]
+    fn query_decoding() {
+        let q = Query::parse(Some("a=b%20c&d=e+f&g=%zz&h"));
+        assert_eq!(q.get("a"), Some("b c"));
+        assert_eq!(q.get("d"), Some("e f"));
+        assert_eq!(q.get("g"), Some("%zz"));
+        assert_eq!(q.get("h"), Some(""));
+        assert!(q.required("nope").is_err());
+    }
+}

@@ -1,0 +1,257 @@
+//! The HTTP side: the CDI's conventions applied to every request, in the core's order — resolve the
+//! app and tenant, IP filter, API key, CDI version — then the API itself. Thin: APIs live in `api/`.
+
+pub mod error;
+pub mod input;
+mod resolve;
+pub mod routes;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::body::{to_bytes, Body as AxumBody, Bytes};
+use axum::extract::{ConnectInfo, State};
+use axum::http::{header, HeaderMap, Method, Request, StatusCode};
+use axum::response::{IntoResponse, Response};
+use portcullis_core::config::SUPPORTED_CDI_VERSIONS;
+use portcullis_core::ids::TenantIdentifier;
+use serde_json::Value;
+use subtle::ConstantTimeEq;
+
+use crate::tenancy::{Registry, Snapshot, Tenant};
+use error::ApiError;
+use input::{Body, Query};
+
+pub struct AppState {
+    pub registry: Arc<Registry>,
+    pub config_path: Option<std::path::PathBuf>,
+}
+
+/// A CDI version, `major.minor`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Version(pub u32, pub u32);
+
+impl Version {
+    pub fn parse(s: &str) -> Option<Version> {
+        let (a, b) = s.trim().split_once('.')?;
+        Some(Version(a.parse().ok()?, b.parse().ok()?))
+    }
+}
+
+impl std::fmt::Display for Version {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{}", self.0, self.1)
+    }
+}
+
+/// Everything an API needs to know about the request it serves.
+pub struct Ctx {
+    pub state: Arc<AppState>,
+    pub method: Method,
+    /// The tenant the host and path name (it may not exist).
+    pub id: TenantIdentifier,
+    pub version: Version,
+    pub query: Query,
+    pub body: Bytes,
+    pub snapshot: Arc<Snapshot>,
+}
+
+impl Ctx {
+    pub fn registry(&self) -> &Registry {
+        &self.state.registry
+    }
+
+    /// The tenant of the request, or the core's 400 when it does not exist.
+    pub fn tenant(&self) -> Result<&Arc<Tenant>, ApiError> {
+        self.snapshot.get(&self.id).ok_or_else(|| not_found_error(&self.id))
+    }
+
+    pub fn body(&self) -> Result<Body, ApiError> {
+        Body::parse(&self.body)
+    }
+
+    /// App-wide APIs are callable only on the public tenant (from CDI 5.0).
+    pub fn require_public_tenant(&self) -> Result<(), ApiError> {
+        if !self.id.is_public_tenant() && self.version >= Version(5, 0) {
+            return Err(ApiError::Forbidden("Only public tenantId can call this app specific API".into()));
+        }
+        Ok(())
+    }
+}
+
+pub fn not_found_error(id: &TenantIdentifier) -> ApiError {
+    ApiError::bad(format!(
+        "AppId or tenantId not found => Tenant with the following connectionURIDomain, appId and tenantId combination not found: {id}"
+    ))
+}
+
+/// A JSON response as the core sends it: compact, with a trailing newline.
+pub fn json(value: Value) -> Result<Response, ApiError> {
+    let mut body = value.to_string();
+    body.push('\n');
+    Ok((StatusCode::OK, [(header::CONTENT_TYPE, "application/json; charset=UTF-8")], body).into_response())
+}
+
+pub async fn handle(
+    State(state): State<Arc<AppState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    req: Request<AxumBody>,
+) -> Response {
+    match pipeline(state, peer, req).await {
+        Ok(r) => r,
+        Err(e) => e.into_response(),
+    }
+}
+
+fn host_name(headers: &HeaderMap) -> String {
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("");
+    let host = host.trim().to_lowercase();
+    // Strip a port, keeping IPv6 literals intact.
+    match host.rfind(':') {
+        Some(i) if !host.ends_with(']') && host[..i].find(':').is_none() => host[..i].to_owned(),
+        _ => host,
+    }
+}
+
+fn presented_api_key(headers: &HeaderMap) -> Option<String> {
+    if let Some(k) = headers.get("api-key").and_then(|v| v.to_str().ok()) {
+        return Some(k.trim().to_owned());
+    }
+    let auth = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok())?.trim();
+    let key = if auth.len() >= 7 && auth[..7].eq_ignore_ascii_case("bearer ") { &auth[7..] } else { auth };
+    Some(key.trim().to_owned())
+}
+
+/// Constant-time comparison of a presented key with the configured ones.
+fn key_matches(presented: &str, keys: &[String]) -> bool {
+    let mut ok = subtle::Choice::from(0);
+    for k in keys {
+        ok |= presented.as_bytes().ct_eq(k.as_bytes());
+    }
+    ok.into()
+}
+
+async fn pipeline(state: Arc<AppState>, peer: SocketAddr, req: Request<AxumBody>) -> Result<Response, ApiError> {
+    let (parts, body) = req.into_parts();
+    let registry = Arc::clone(&state.registry);
+    let base_path = registry.base.str("base_path").unwrap_or("").trim_end_matches('/').to_lowercase();
+    let raw_path = parts.uri.path();
+    let path = if base_path.is_empty() {
+        raw_path.to_owned()
+    } else {
+        let lower = raw_path.to_lowercase();
+        match lower.strip_prefix(&base_path) {
+            Some(rest) if rest.is_empty() || rest.starts_with('/') => rest.to_owned(),
+            _ => return Err(ApiError::NotFound),
+        }
+    };
+    let resolved = resolve::resolve(&path).ok_or(ApiError::NotFound)?;
+
+    let mut snapshot = registry.snapshot();
+    let host = host_name(&parts.headers);
+    let cud_of = |s: &Snapshot| if !host.is_empty() && s.cud_exists(&host) { host.clone() } else { String::new() };
+    let mut id = TenantIdentifier::new(&cud_of(&snapshot), &resolved.app_id, &resolved.tenant_id);
+    if snapshot.get(&id).is_none() && registry.reload_on_miss().await {
+        snapshot = registry.snapshot();
+        id = TenantIdentifier::new(&cud_of(&snapshot), &resolved.app_id, &resolved.tenant_id);
+    }
+    let app = snapshot.get(&id.app_public()).cloned();
+
+    // IP filter: the tenant's settings, else its app's, else the base config's.
+    let policy = snapshot.get(&id).or(app.as_ref()).or_else(|| snapshot.get(&TenantIdentifier::base()));
+    if let Some(t) = policy {
+        let ip = peer.ip().to_string();
+        let denied = t.ip_deny.as_ref().is_some_and(|r| r.is_match(&ip))
+            || t.ip_allow.as_ref().is_some_and(|r| !r.is_match(&ip));
+        if denied {
+            return Err(ApiError::Forbidden("Forbidden".into()));
+        }
+    }
+
+    // API key: the app's keys; skipped for an unknown app (the API then reports it).
+    if resolved.route.needs_api_key() {
+        if let Some(app) = &app {
+            let keys = app.effective.api_keys();
+            let saas = registry.base.str("supertokens_saas_secret");
+            if !keys.is_empty() || saas.is_some() {
+                let presented = presented_api_key(&parts.headers).unwrap_or_default();
+                let mut allowed = keys;
+                allowed.extend(saas.map(str::to_owned));
+                if !key_matches(&presented, &allowed) {
+                    return Err(ApiError::InvalidApiKey);
+                }
+            }
+        }
+    }
+
+    // CDI version: absent means the newest this app allows.
+    let app_cfg = app.as_ref().map(|a| &a.effective).unwrap_or(&registry.base);
+    let latest = Version::parse(SUPPORTED_CDI_VERSIONS.last().copied().unwrap_or("5.4")).unwrap_or(Version(5, 4));
+    let max = app_cfg.str("supertokens_max_cdi_version").and_then(Version::parse).unwrap_or(latest);
+    let version = match parts.headers.get("cdi-version") {
+        None => max,
+        Some(v) => {
+            let text = v.to_str().unwrap_or("").trim().to_owned();
+            let v = Version::parse(&text).ok_or_else(|| ApiError::bad("cdi-version header is invalid"))?;
+            if resolved.route.needs_version() {
+                if v > max {
+                    return Err(ApiError::bad(format!("cdi-version {text} not supported")));
+                }
+                if let Some(min) = app_cfg.str("supertokens_min_cdi_version").and_then(Version::parse) {
+                    if v < min {
+                        return Err(ApiError::bad(format!(
+                            "cdi-version {text} is lower than the minimum allowed version {min}"
+                        )));
+                    }
+                }
+                if !SUPPORTED_CDI_VERSIONS.contains(&v.to_string().as_str()) {
+                    return Err(ApiError::bad(format!("cdi-version {text} not supported")));
+                }
+            }
+            v
+        }
+    };
+
+    let limit = usize::try_from(registry.base.i64("max_request_body_bytes")).unwrap_or(1 << 20);
+    let body = to_bytes(body, limit).await.map_err(|_| ApiError::PayloadTooLarge)?;
+    let ctx = Ctx {
+        state,
+        method: parts.method,
+        id,
+        version,
+        query: Query::parse(parts.uri.query()),
+        body,
+        snapshot,
+    };
+    crate::api::dispatch(resolved.route, &ctx).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_order() {
+        assert!(Version::parse("5.4").unwrap() > Version::parse("5.3").unwrap());
+        assert!(Version::parse("5.10").unwrap() > Version::parse("5.4").unwrap());
+        assert!(Version::parse("abc").is_none());
+    }
+
+    #[test]
+    fn api_key_sources() {
+        let mut h = HeaderMap::new();
+        h.insert(header::AUTHORIZATION, "Bearer abc".parse().unwrap());
+        assert_eq!(presented_api_key(&h).as_deref(), Some("abc"));
+        h.insert("api-key", " xyz ".parse().unwrap());
+        assert_eq!(presented_api_key(&h).as_deref(), Some("xyz"));
+        assert!(key_matches("xyz", &["a".into(), "xyz".into()]));
+        assert!(!key_matches("xy", &["xyz".into()]));
+    }
+
+    #[test]
+    fn host_without_port() {
+        let mut h = HeaderMap::new();
+        h.insert(header::HOST, "Example.com:3567".parse().unwrap());
+        assert_eq!(host_name(&h), "example.com");
+    }
+}

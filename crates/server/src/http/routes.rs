@@ -1,0 +1,59 @@
+//! Every API path Portcullis serves, and what the pipeline must check before calling it.
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Route {
+    Hello,
+    /// `/` (and `/<tenant>`, `/appid-x`): Hello when the tenant exists, else Not found.
+    Root,
+    ApiVersion,
+    Config,
+    Telemetry,
+    EeLicense,
+    EeFeatureFlag,
+    CudV2,
+    CudListV2,
+    CudRemove,
+    AppV2,
+    AppListV2,
+    AppRemove,
+    TenantV2,
+    TenantListV2,
+    TenantRemove,
+    ThirdPartyConfig,
+    ThirdPartyConfigRemove,
+}
+
+impl Route {
+    pub fn from_path(path: &str) -> Option<Route> {
+        Some(match path {
+            "/hello" => Route::Hello,
+            "/apiversion" => Route::ApiVersion,
+            "/config" => Route::Config,
+            "/telemetry" => Route::Telemetry,
+            "/ee/license" => Route::EeLicense,
+            "/ee/featureflag" => Route::EeFeatureFlag,
+            "/recipe/multitenancy/connectionuridomain/v2" => Route::CudV2,
+            "/recipe/multitenancy/connectionuridomain/list/v2" => Route::CudListV2,
+            "/recipe/multitenancy/connectionuridomain/remove" => Route::CudRemove,
+            "/recipe/multitenancy/app/v2" => Route::AppV2,
+            "/recipe/multitenancy/app/list/v2" => Route::AppListV2,
+            "/recipe/multitenancy/app/remove" => Route::AppRemove,
+            "/recipe/multitenancy/tenant/v2" => Route::TenantV2,
+            "/recipe/multitenancy/tenant/list/v2" => Route::TenantListV2,
+            "/recipe/multitenancy/tenant/remove" => Route::TenantRemove,
+            "/recipe/multitenancy/config/thirdparty" => Route::ThirdPartyConfig,
+            "/recipe/multitenancy/config/thirdparty/remove" => Route::ThirdPartyConfigRemove,
+            _ => return None,
+        })
+    }
+
+    /// Endpoints the core serves without an API key.
+    pub fn needs_api_key(self) -> bool {
+        !matches!(self, Route::Hello | Route::Root | Route::Config)
+    }
+
+    /// Endpoints that skip the CDI-version check.
+    pub fn needs_version(self) -> bool {
+        !matches!(self, Route::Hello | Route::Root | Route::ApiVersion)
+    }
+}

@@ -1,0 +1,294 @@
+//! The registry of apps and tenants: their configurations (kept in the base database), their
+//! effective configs (base ⊕ connection-URI domain ⊕ app ⊕ tenant), and their storages (one per
+//! distinct database, shared by every tenant that names it).
+//!
+//! Reads take an immutable snapshot (an `Arc` swap), so requests never wait on a lock held across
+//! I/O. Changes are written to the database first, then the snapshot is rebuilt. Other instances'
+//! changes arrive by polling (`tenant_sync_interval_sec`) and by a rate-limited reload when a
+//! request names a tenant this instance has not seen.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use portcullis_core::config::Config;
+use portcullis_core::ids::TenantIdentifier;
+use portcullis_core::multitenancy::TenantConfig;
+use portcullis_core::now_ms;
+use portcullis_core::storage::{Storage, StorageError};
+use regex::Regex;
+
+use crate::storage_open::open_storage;
+
+/// One tenant as requests see it.
+pub struct Tenant {
+    pub config: TenantConfig,
+    pub effective: Config,
+    pub storage: Arc<dyn Storage>,
+    pub ip_allow: Option<Regex>,
+    pub ip_deny: Option<Regex>,
+}
+
+#[derive(Default)]
+pub struct Snapshot {
+    pub tenants: BTreeMap<TenantIdentifier, Arc<Tenant>>,
+}
+
+impl Snapshot {
+    pub fn get(&self, id: &TenantIdentifier) -> Option<&Arc<Tenant>> {
+        self.tenants.get(id)
+    }
+
+    pub fn cud_exists(&self, cud: &str) -> bool {
+        self.tenants.contains_key(&TenantIdentifier::new(cud, "public", "public"))
+    }
+
+    pub fn app_exists(&self, cud: &str, app_id: &str) -> bool {
+        self.tenants.contains_key(&TenantIdentifier::new(cud, app_id, "public"))
+    }
+
+    /// Tenants of one app, public first then by id.
+    pub fn tenants_of_app<'a>(&'a self, cud: &'a str, app_id: &'a str) -> impl Iterator<Item = &'a Arc<Tenant>> + 'a {
+        self.tenants.values().filter(move |t| t.config.id.cud == cud && t.config.id.app_id == app_id)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TenancyError {
+    #[error("{0}")]
+    InvalidConfig(String),
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+pub struct Registry {
+    pub base: Config,
+    base_storage: Arc<dyn Storage>,
+    storages: tokio::sync::Mutex<HashMap<String, Arc<dyn Storage>>>,
+    snapshot: RwLock<Arc<Snapshot>>,
+    /// Serialises changes so that two concurrent updates do not lose each other.
+    writer: tokio::sync::Mutex<()>,
+    last_miss_reload: Mutex<Option<Instant>>,
+}
+
+/// The effective config of `id` given every stored tenant config.
+fn effective_config(base: &Config, configs: &BTreeMap<TenantIdentifier, TenantConfig>, id: &TenantIdentifier) -> Result<Config, String> {
+    let mut layers = vec![id.cud_public(), id.app_public(), id.clone()];
+    layers.dedup();
+    let mut cfg = base.clone();
+    for layer in layers {
+        if let Some(t) = configs.get(&layer) {
+            cfg = cfg.overlay(&t.core_config)?;
+        }
+    }
+    Ok(cfg)
+}
+
+fn compile(cfg: &Config, key: &str) -> Option<Regex> {
+    cfg.str(key).and_then(|r| Regex::new(&format!("^(?:{r})$")).ok())
+}
+
+impl Registry {
+    /// Opens the base storage, makes sure the base tenant exists, and loads every tenant.
+    pub async fn start(base: Config) -> Result<Arc<Registry>, TenancyError> {
+        let base_storage = open_storage(&base).await?;
+        let mut storages = HashMap::new();
+        storages.insert(base.database_identity(), Arc::clone(&base_storage));
+        let registry = Arc::new(Registry {
+            base,
+            base_storage,
+            storages: tokio::sync::Mutex::new(storages),
+            snapshot: RwLock::new(Arc::new(Snapshot::default())),
+            writer: tokio::sync::Mutex::new(()),
+            last_miss_reload: Mutex::new(None),
+        });
+        let configs = registry.base_storage.load_tenant_configs().await?;
+        if !configs.iter().any(|t| t.id.is_base()) {
+            registry.base_storage.upsert_tenant_config(&TenantConfig::new_v2(TenantIdentifier::base())).await?;
+        }
+        registry.reload().await?;
+        // Every tenant's rows exist in its own database (the core does the same at start).
+        let snapshot = registry.snapshot();
+        for t in snapshot.tenants.values() {
+            t.storage.add_tenant_rows(&t.config.id.app_id, &t.config.id.tenant_id, now_ms()).await?;
+        }
+        Ok(registry)
+    }
+
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        match self.snapshot.read() {
+            Ok(s) => Arc::clone(&s),
+            Err(poisoned) => Arc::clone(&poisoned.into_inner()),
+        }
+    }
+
+    pub fn base_storage(&self) -> &Arc<dyn Storage> {
+        &self.base_storage
+    }
+
+    /// Re-reads every tenant config from the base database and rebuilds the snapshot.
+    pub async fn reload(&self) -> Result<(), TenancyError> {
+        let configs = self.base_storage.load_tenant_configs().await?;
+        let map = configs.into_iter().map(|t| (t.id.clone(), t)).collect();
+        self.rebuild(map).await
+    }
+
+    /// Reloads when a request names an unknown tenant, at most once a second, so that tenants
+    /// created through another instance are usable at once without letting bad ids hammer the database.
+    pub async fn reload_on_miss(&self) -> bool {
+        {
+            let Ok(mut last) = self.last_miss_reload.lock() else { return false };
+            if last.is_some_and(|t| t.elapsed() < Duration::from_secs(1)) {
+                return false;
+            }
+            *last = Some(Instant::now());
+        }
+        match self.reload().await {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::warn!(error = %e, "tenant reload failed");
+                false
+            }
+        }
+    }
+
+    async fn storage_for(&self, cfg: &Config) -> Result<Arc<dyn Storage>, TenancyError> {
+        let identity = cfg.database_identity();
+        let mut storages = self.storages.lock().await;
+        if let Some(s) = storages.get(&identity) {
+            return Ok(Arc::clone(s));
+        }
+        let storage = open_storage(cfg).await?;
+        storages.insert(identity, Arc::clone(&storage));
+        Ok(storage)
+    }
+
+    async fn build(&self, configs: &BTreeMap<TenantIdentifier, TenantConfig>) -> Result<Snapshot, TenancyError> {
+        let mut tenants = BTreeMap::new();
+        for (id, config) in configs {
+            let effective = match effective_config(&self.base, configs, id) {
+                Ok(c) => c,
+                Err(e) => {
+                    tracing::error!(tenant = %id, error = %e, "stored tenant config is invalid; using the base config");
+                    self.base.clone()
+                }
+            };
+            let storage = self.storage_for(&effective).await?;
+            let tenant = Tenant {
+                ip_allow: compile(&effective, "ip_allow_regex"),
+                ip_deny: compile(&effective, "ip_deny_regex"),
+                config: config.clone(),
+                effective,
+                storage,
+            };
+            tenants.insert(id.clone(), Arc::new(tenant));
+        }
+        Ok(Snapshot { tenants })
+    }
+
+    async fn rebuild(&self, configs: BTreeMap<TenantIdentifier, TenantConfig>) -> Result<(), TenancyError> {
+        let snapshot = Arc::new(self.build(&configs).await?);
+        match self.snapshot.write() {
+            Ok(mut s) => *s = snapshot,
+            Err(poisoned) => *poisoned.into_inner() = snapshot,
+        }
+        Ok(())
+    }
+
+    fn current_configs(&self) -> BTreeMap<TenantIdentifier, TenantConfig> {
+        self.snapshot().tenants.iter().map(|(k, t)| (k.clone(), t.config.clone())).collect()
+    }
+
+    /// Checks a changed set of configs: every effective config valid, app-wide keys equal across an
+    /// app's tenants. Returns the effective config of `changed`.
+    fn check(&self, configs: &BTreeMap<TenantIdentifier, TenantConfig>, changed: &TenantIdentifier) -> Result<Config, TenancyError> {
+        let invalid = TenancyError::InvalidConfig;
+        let effective = effective_config(&self.base, configs, changed).map_err(invalid)?;
+        effective.validate(false).map_err(invalid)?;
+        // Tenants of the changed app (all apps of the domain when a domain's config changed).
+        let affected = configs.keys().filter(|id| {
+            id.cud == changed.cud && (changed.app_id == "public" && changed.is_public_tenant() || id.app_id == changed.app_id)
+        });
+        let mut app_values: HashMap<(&str, &str), Config> = HashMap::new();
+        for id in affected {
+            let cfg = effective_config(&self.base, configs, id).map_err(invalid)?;
+            cfg.validate(false).map_err(invalid)?;
+            match app_values.get(&(id.cud.as_str(), id.app_id.as_str())) {
+                None => {
+                    app_values.insert((&id.cud, &id.app_id), cfg);
+                }
+                Some(first) => {
+                    for ((key, a), (_, b)) in first.app_level_values().zip(cfg.app_level_values()) {
+                        if a != b {
+                            return Err(invalid(format!("You cannot set different values for {key} for the same appId")));
+                        }
+                    }
+                }
+            }
+        }
+        Ok(effective)
+    }
+
+    /// Creates or updates a tenant config; `edit` receives the current config (or a fresh one).
+    /// Returns whether the tenant was created.
+    pub async fn create_or_update<F>(&self, id: &TenantIdentifier, edit: F) -> Result<bool, TenancyError>
+    where
+        F: FnOnce(&mut TenantConfig) -> Result<(), String>,
+    {
+        let _guard = self.writer.lock().await;
+        let mut configs = self.current_configs();
+        let mut config = configs.get(id).cloned().unwrap_or_else(|| TenantConfig::new_v2(id.clone()));
+        edit(&mut config).map_err(TenancyError::InvalidConfig)?;
+        configs.insert(id.clone(), config.clone());
+        let effective = self.check(&configs, id)?;
+        // Opening the tenant's database first: a bad URI is refused before anything is written.
+        let storage = self.storage_for(&effective).await.map_err(|e| match e {
+            TenancyError::Storage(s) => TenancyError::InvalidConfig(s.to_string()),
+            other => other,
+        })?;
+        let created = self.base_storage.upsert_tenant_config(&config).await?;
+        storage.add_tenant_rows(&id.app_id, &id.tenant_id, now_ms()).await?;
+        self.rebuild(configs).await?;
+        Ok(created)
+    }
+
+    /// Removes tenants (their data in their databases first, then their configs). `which` picks them.
+    /// Returns whether any existed.
+    pub async fn remove<F>(&self, which: F) -> Result<bool, TenancyError>
+    where
+        F: Fn(&TenantIdentifier) -> bool,
+    {
+        let _guard = self.writer.lock().await;
+        let snapshot = self.snapshot();
+        let doomed: Vec<&Arc<Tenant>> = snapshot.tenants.values().filter(|t| which(&t.config.id)).collect();
+        for t in &doomed {
+            let id = &t.config.id;
+            if id.is_public_tenant() {
+                t.storage.delete_app_rows(&id.app_id).await?;
+            } else {
+                t.storage.delete_tenant_rows(&id.app_id, &id.tenant_id).await?;
+            }
+        }
+        for t in &doomed {
+            self.base_storage.delete_tenant_config(&t.config.id).await?;
+        }
+        let mut configs = self.current_configs();
+        configs.retain(|id, _| !which(id));
+        self.rebuild(configs).await?;
+        Ok(!doomed.is_empty())
+    }
+
+    /// Pings every distinct storage the given tenants use.
+    pub async fn ping<'a>(&self, tenants: impl Iterator<Item = &'a Arc<Tenant>>) -> Result<(), StorageError> {
+        let mut seen: Vec<usize> = Vec::new();
+        for t in tenants {
+            // Compare by address: tenants sharing a database share one storage object.
+            let ptr = Arc::as_ptr(&t.storage) as *const () as usize;
+            if !seen.contains(&ptr) {
+                seen.push(ptr);
+                t.storage.ping().await?;
+            }
+        }
+        Ok(())
+    }
+}
