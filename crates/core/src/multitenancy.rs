@@ -247,7 +247,9 @@ fn too_long(field: &str, value: Option<&str>, max: usize) -> Result<(), String> 
 
 impl Provider {
     /// Checks what the schema would refuse and what makes no sense, so a bad config is a 400.
-    pub fn validate(&self) -> Result<(), String> {
+    /// `built_in_rules` adds the core's checks of the built-in providers' required settings
+    /// (the API's `skipValidation` turns them off).
+    pub fn validate(&self, built_in_rules: bool) -> Result<(), String> {
         if self.third_party_id.trim().is_empty() {
             return Err("thirdPartyId cannot be empty".into());
         }
@@ -271,6 +273,28 @@ impl Provider {
             if !client_types.insert(c.client_type.clone().unwrap_or_default()) {
                 return Err("clientType should be unique in the clients list".into());
             }
+            if built_in_rules {
+                self.check_built_in_client(c)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The settings that the built-in providers cannot work without.
+    fn check_built_in_client(&self, c: &ProviderClient) -> Result<(), String> {
+        let extra = |key: &str| c.additional_config.as_ref().and_then(|m| m.get(key));
+        let non_empty_str = |v: Option<&Value>| v.and_then(Value::as_str).is_some_and(|s| !s.is_empty());
+        let id = self.third_party_id.as_str();
+        if id.starts_with("apple") && !["keyId", "teamId", "privateKey"].iter().all(|k| non_empty_str(extra(k))) {
+            return Err(
+                "a non empty string value must be specified for keyId, teamId and privateKey in the additionalConfig for Apple provider".into(),
+            );
+        }
+        if id.starts_with("google-workspaces") && extra("hd").is_some() && !non_empty_str(extra("hd")) {
+            return Err("a non empty string value must be specified for hd in the additionalConfig for Google Workspaces provider".into());
+        }
+        if id.starts_with("boxy-saml") && extra("boxyURL").is_some() && !non_empty_str(extra("boxyURL")) {
+            return Err("a non empty string value must be specified for boxyURL in the additionalConfig for Boxy SAML provider".into());
         }
         Ok(())
     }
@@ -331,7 +355,7 @@ mod tests {
             "userInfoMap": {"fromUserInfoAPI": {"userId": "id", "email": "email"}}
         });
         let p: Provider = serde_json::from_value(input.clone()).unwrap();
-        p.validate().unwrap();
+        p.validate(true).unwrap();
         let out = serde_json::to_value(&p).unwrap();
         assert_eq!(out["authorizationEndpointQueryParams"], json!({"k1": "v1", "k2": null}));
         assert_eq!(out["clients"][0]["forcePKCE"], json!(true));
@@ -342,9 +366,12 @@ mod tests {
     #[test]
     fn provider_validation() {
         let p = Provider { third_party_id: "x".repeat(29), ..Default::default() };
-        assert!(p.validate().is_err());
+        assert!(p.validate(true).is_err());
         let c = ProviderClient { client_id: "a".into(), ..Default::default() };
-        let p = Provider { third_party_id: "x".into(), clients: vec![c.clone(), c], ..Default::default() };
-        assert!(p.validate().is_err());
+        let p = Provider { third_party_id: "x".into(), clients: vec![c.clone(), c.clone()], ..Default::default() };
+        assert!(p.validate(true).is_err());
+        let apple = Provider { third_party_id: "apple".into(), clients: vec![c], ..Default::default() };
+        assert!(apple.validate(true).is_err());
+        assert!(apple.validate(false).is_ok());
     }
 }

@@ -205,6 +205,7 @@ function setup() {
             try {
                 await fn(t);
             } catch (err) {
+                await sleep(50); // let the child's last output arrive
                 const out = ctx.server ? ctx.server.output().slice(from) : "";
                 console.error(`--- Portcullis output during "${name}" (${BACKEND}) ---\n${out || "(none)"}\n--- end ---`);
                 throw err;

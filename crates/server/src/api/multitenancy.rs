@@ -32,6 +32,12 @@ fn v2_update(body: &Body) -> Result<V2Update, ApiError> {
             check_factor_list(name, l).map_err(ApiError::BadRequest)?;
         }
     }
+    // An empty first-factor list means "no login method"; an empty required list means nothing.
+    if matches!(&required_secondary_factors, Some(Some(l)) if l.is_empty()) {
+        return Err(ApiError::bad(
+            "requiredSecondaryFactors cannot be empty. Set null instead to remove all required secondary factors.",
+        ));
+    }
     let core_config = body.opt_object("coreConfig")?;
     if let Some(cc) = &core_config {
         portcullis_core::config::check_core_config(cc).map_err(|m| ApiError::bad(format!("Invalid core config: {m}")))?;
@@ -165,7 +171,7 @@ pub async fn remove_tenant(ctx: &Ctx) -> Result<Response, ApiError> {
     }
     let tenant_id = normalise_tenant_id(&ctx.body()?.str("tenantId")?).map_err(ApiError::BadRequest)?;
     if tenant_id == PUBLIC {
-        return Err(ApiError::bad("Cannot delete public tenant, use remove app API instead"));
+        return Err(forbidden("Cannot delete public tenant, use remove app API instead"));
     }
     let target = TenantIdentifier::new(&ctx.id.cud, &ctx.id.app_id, &tenant_id);
     let did_exist = ctx.registry().remove(|id| *id == target).await?;
@@ -179,7 +185,7 @@ pub async fn remove_app(ctx: &Ctx) -> Result<Response, ApiError> {
     }
     let app_id = normalise_app_id(&ctx.body()?.str("appId")?).map_err(ApiError::BadRequest)?;
     if app_id == PUBLIC {
-        return Err(ApiError::bad("Cannot delete the public app, use remove connection uri domain API instead"));
+        return Err(forbidden("Cannot delete the public app, use remove connection uri domain API instead"));
     }
     let cud = ctx.id.cud.clone();
     let did_exist = ctx.registry().remove(|id| id.cud == cud && id.app_id == app_id).await?;
@@ -194,7 +200,7 @@ pub async fn remove_cud(ctx: &Ctx) -> Result<Response, ApiError> {
     }
     let cud = normalise_cud(&ctx.body()?.str("connectionUriDomain")?).map_err(ApiError::BadRequest)?;
     if cud == DEFAULT_CUD {
-        return Err(ApiError::bad("Cannot delete the default connection uri domain"));
+        return Err(forbidden("Cannot delete the default connection uri domain"));
     }
     let did_exist = ctx.registry().remove(|id| id.cud == cud).await?;
     json(json!({"status": "OK", "didExist": did_exist}))
@@ -206,7 +212,10 @@ pub async fn create_or_update_third_party(ctx: &Ctx) -> Result<Response, ApiErro
     let config = body.object("config")?;
     let provider: Provider = serde_json::from_value(Value::Object(config))
         .map_err(|e| ApiError::bad(format!("Invalid third party config: {e}")))?;
-    provider.validate().map_err(|m| ApiError::bad(format!("Invalid third party config: {m}")))?;
+    let skip_validation = body.opt_bool("skipValidation")?.unwrap_or(false);
+    provider
+        .validate(!skip_validation)
+        .map_err(|m| ApiError::bad(format!("Invalid third party config: {m}")))?;
     let mut created = false;
     ctx.registry()
         .create_or_update(&ctx.id, |t| {

@@ -97,10 +97,14 @@ pub async fn handle(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     req: Request<AxumBody>,
 ) -> Response {
-    match pipeline(state, peer, req).await {
+    let (method, path) = (req.method().clone(), req.uri().path().to_owned());
+    let response = match pipeline(state, peer, req).await {
         Ok(r) => r,
         Err(e) => e.into_response(),
-    }
+    };
+    // Paths carry no secrets (tokens travel in bodies and headers); bodies are never logged.
+    tracing::debug!(%method, %path, status = response.status().as_u16(), "request");
+    response
 }
 
 fn host_name(headers: &HeaderMap) -> String {

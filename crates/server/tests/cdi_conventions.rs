@@ -1,0 +1,114 @@
+//! The CDI's cross-cutting rules, through the real HTTP server, on every backend.
+
+mod common;
+
+use common::{backends, config, TestApp};
+use serde_json::json;
+
+#[tokio::test]
+async fn hello_and_apiversion() {
+    for b in backends() {
+        let app = TestApp::spawn(b).await;
+        let resp = app.client.get(format!("{}/hello", app.url)).send().await.unwrap();
+        assert_eq!(resp.status(), 200);
+        assert_eq!(resp.headers()["content-type"], "text/html; charset=UTF-8");
+        assert_eq!(resp.text().await.unwrap(), "Hello\n");
+        for method in ["POST", "PUT", "DELETE"] {
+            assert_eq!(app.call(method, "/hello", None).await, (200, "Hello\n".into()));
+        }
+        assert_eq!(app.call("GET", "/", None).await.0, 200);
+        // The SDKs ask /apiversion without a cdi-version header and need 5.4 listed.
+        let resp = app.client.get(format!("{}/apiversion", app.url)).send().await.unwrap();
+        let v: serde_json::Value = resp.json().await.unwrap();
+        assert!(v["versions"].as_array().unwrap().contains(&json!("5.4")), "{v}");
+        assert!(v.get("status").is_none());
+    }
+}
+
+#[tokio::test]
+async fn unknown_paths_methods_and_tenants() {
+    for b in backends() {
+        let app = TestApp::spawn(b).await;
+        assert_eq!(app.call("GET", "/nope", None).await, (404, "Not found\n".into()));
+        assert_eq!(app.call("GET", "/recipe/nope/x", None).await.0, 404);
+        assert_eq!(app.call("PATCH", "/recipe/multitenancy/tenant/v2", None).await, (405, "Method not supported\n".into()));
+        assert_eq!(app.call("DELETE", "/apiversion", None).await.0, 405);
+        let (s, t) = app.call("GET", "/appid-nope/hello", None).await;
+        assert_eq!(s, 400);
+        assert!(t.starts_with("AppId or tenantId not found"), "{t}");
+        // An unknown tenant: "/" is Not found, the tenant API is a business outcome.
+        assert_eq!(app.call("GET", "/t-unknown", None).await.0, 404);
+        let v = app.json("GET", "/t-unknown/recipe/multitenancy/tenant/v2", None).await;
+        assert_eq!(v, json!({"status": "TENANT_NOT_FOUND_ERROR"}));
+        // Paths are case-insensitive and tolerate a trailing slash.
+        assert_eq!(app.call("GET", "/HELLO/", None).await.0, 200);
+    }
+}
+
+#[tokio::test]
+async fn cdi_version_rules() {
+    for b in backends() {
+        let app = TestApp::spawn(b).await;
+        let get = |v: &'static str| {
+            let req = app.client.get(format!("{}/recipe/multitenancy/tenant/list/v2", app.url)).header("cdi-version", v);
+            async move {
+                let r = req.send().await.unwrap();
+                (r.status().as_u16(), r.text().await.unwrap())
+            }
+        };
+        assert_eq!(get("5.4").await.0, 200);
+        assert_eq!(get("abc").await, (400, "cdi-version header is invalid\n".into()));
+        assert_eq!(get("9.9").await, (400, "cdi-version 9.9 not supported\n".into()));
+        assert_eq!(get("2.1").await, (400, "cdi-version 2.1 not supported\n".into()));
+        // /hello skips the version check.
+        let r = app.client.get(format!("{}/hello", app.url)).header("cdi-version", "9.9").send().await.unwrap();
+        assert_eq!(r.status(), 200);
+    }
+}
+
+#[tokio::test]
+async fn api_keys_are_enforced_except_on_exempt_endpoints() {
+    for b in backends() {
+        let key1 = "key-one-aaaaaaaaaaaaaaaaaaaa";
+        let key2 = "key-two-bbbbbbbbbbbbbbbbbbbb";
+        let keys = format!("{key1}, {key2}");
+        let app = TestApp::spawn_with(config(b, &[("API_KEYS", keys.as_str())])).await;
+        let url = format!("{}/recipe/multitenancy/tenant/list/v2", app.url);
+        let status = |req: reqwest::RequestBuilder| async move { req.send().await.unwrap().status().as_u16() };
+        assert_eq!(status(app.client.get(&url)).await, 401);
+        assert_eq!(app.call("GET", "/recipe/multitenancy/tenant/list/v2", None).await, (401, "Invalid API key\n".into()));
+        assert_eq!(status(app.client.get(&url).header("api-key", "wrong-key-cccccccccccccccccc")).await, 401);
+        assert_eq!(status(app.client.get(&url).header("api-key", key1)).await, 200);
+        assert_eq!(status(app.client.get(&url).header("api-key", key2)).await, 200);
+        assert_eq!(status(app.client.get(&url).header("authorization", format!("Bearer {key2}"))).await, 200);
+        assert_eq!(status(app.client.get(format!("{}/hello", app.url))).await, 200);
+        assert_eq!(status(app.client.get(format!("{}/apiversion", app.url))).await, 401);
+    }
+}
+
+#[tokio::test]
+async fn bad_bodies_get_the_cores_400s() {
+    for b in backends() {
+        let app = TestApp::spawn(b).await;
+        let put = |body: &'static str| {
+            let req = app
+                .client
+                .put(format!("{}/recipe/multitenancy/tenant/v2", app.url))
+                .header("cdi-version", "5.4")
+                .body(body);
+            async move {
+                let r = req.send().await.unwrap();
+                (r.status().as_u16(), r.text().await.unwrap())
+            }
+        };
+        assert_eq!(put("not json").await, (400, "Invalid Json Input\n".into()));
+        assert_eq!(put("[]").await, (400, "Invalid Json Input\n".into()));
+        assert_eq!(put("{}").await, (400, "Field name 'tenantId' is invalid in JSON input\n".into()));
+        assert_eq!(put(r#"{"tenantId": 5}"#).await.0, 400);
+        assert_eq!(put(r#"{"tenantId": "t1", "firstFactors": "x"}"#).await.0, 400);
+        assert_eq!(put(r#"{"tenantId": "t1", "coreConfig": []}"#).await.0, 400);
+        let huge = format!("{{\"tenantId\": \"{}\"}}", "a".repeat(2 << 20));
+        let r = app.client.put(format!("{}/recipe/multitenancy/tenant/v2", app.url)).body(huge).send().await.unwrap();
+        assert_eq!(r.status(), 413);
+    }
+}
