@@ -7,12 +7,12 @@
 //! changes arrive by polling (`tenant_sync_interval_sec`) and by a rate-limited reload when a
 //! request names a tenant this instance has not seen.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use portcullis_core::config::Config;
-use portcullis_core::ids::TenantIdentifier;
+use portcullis_core::ids::{TenantIdentifier, PUBLIC};
 use portcullis_core::multitenancy::TenantConfig;
 use portcullis_core::now_ms;
 use portcullis_core::storage::{Storage, StorageError};
@@ -22,7 +22,7 @@ use crate::storage_open::open_storage;
 
 /// One tenant as requests see it.
 pub struct Tenant {
-    pub config: TenantConfig,
+    pub config: Arc<TenantConfig>,
     pub effective: Config,
     pub storage: Arc<dyn Storage>,
     pub ip_allow: Option<Regex>,
@@ -61,6 +61,9 @@ pub enum TenancyError {
     Storage(#[from] StorageError),
 }
 
+/// Every stored tenant config; `Arc`s so that copying the map for a change is cheap.
+type Configs = BTreeMap<TenantIdentifier, Arc<TenantConfig>>;
+
 pub struct Registry {
     pub base: Config,
     base_storage: Arc<dyn Storage>,
@@ -72,7 +75,7 @@ pub struct Registry {
 }
 
 /// The effective config of `id` given every stored tenant config.
-fn effective_config(base: &Config, configs: &BTreeMap<TenantIdentifier, TenantConfig>, id: &TenantIdentifier) -> Result<Config, String> {
+fn effective_config(base: &Config, configs: &Configs, id: &TenantIdentifier) -> Result<Config, String> {
     let mut layers = vec![id.cud_public(), id.app_public(), id.clone()];
     layers.dedup();
     let mut cfg = base.clone();
@@ -128,8 +131,10 @@ impl Registry {
 
     /// Re-reads every tenant config from the base database and rebuilds the snapshot.
     pub async fn reload(&self) -> Result<(), TenancyError> {
+        // Under the writer lock, so that a reload cannot install a snapshot older than a change.
+        let _guard = self.writer.lock().await;
         let configs = self.base_storage.load_tenant_configs().await?;
-        let map = configs.into_iter().map(|t| (t.id.clone(), t)).collect();
+        let map = configs.into_iter().map(|t| (t.id.clone(), Arc::new(t))).collect();
         self.rebuild(map).await
     }
 
@@ -163,9 +168,32 @@ impl Registry {
         Ok(storage)
     }
 
-    async fn build(&self, configs: &BTreeMap<TenantIdentifier, TenantConfig>) -> Result<Snapshot, TenancyError> {
-        let mut tenants = BTreeMap::new();
+    async fn build(&self, configs: &Configs) -> Result<Snapshot, TenancyError> {
+        let old = self.snapshot();
+        // Only tenants whose own config or an inherited layer (their app's or domain's public
+        // tenant) changed are rebuilt; the rest are reused, so adding the 900th app costs one
+        // tenant's work, not 900.
+        let edited = |id: &TenantIdentifier, c: &Arc<TenantConfig>| {
+            old.get(id).is_none_or(|t| !Arc::ptr_eq(&t.config, c) && *t.config != **c)
+        };
+        let removed = old.tenants.keys().filter(|id| !configs.contains_key(*id));
+        let changed: Vec<&TenantIdentifier> =
+            configs.iter().filter(|(id, c)| edited(id, c)).map(|(id, _)| id).chain(removed).collect();
+        let changed_apps: HashSet<(&str, &str)> =
+            changed.iter().filter(|id| id.is_public_tenant()).map(|id| (id.cud.as_str(), id.app_id.as_str())).collect();
+        let changed_cuds: HashSet<&str> =
+            changed.iter().filter(|id| id.is_public_tenant() && id.app_id == PUBLIC).map(|id| id.cud.as_str()).collect();
+        let changed: HashSet<&TenantIdentifier> = changed.into_iter().collect();
+
+        let mut tenants = old.tenants.clone();
+        tenants.retain(|id, _| configs.contains_key(id));
         for (id, config) in configs {
+            let affected = changed.contains(id)
+                || changed_apps.contains(&(id.cud.as_str(), id.app_id.as_str()))
+                || changed_cuds.contains(id.cud.as_str());
+            if !affected {
+                continue;
+            }
             let effective = match effective_config(&self.base, configs, id) {
                 Ok(c) => c,
                 Err(e) => {
@@ -177,7 +205,7 @@ impl Registry {
             let tenant = Tenant {
                 ip_allow: compile(&effective, "ip_allow_regex"),
                 ip_deny: compile(&effective, "ip_deny_regex"),
-                config: config.clone(),
+                config: Arc::clone(config),
                 effective,
                 storage,
             };
@@ -186,7 +214,7 @@ impl Registry {
         Ok(Snapshot { tenants })
     }
 
-    async fn rebuild(&self, configs: BTreeMap<TenantIdentifier, TenantConfig>) -> Result<(), TenancyError> {
+    async fn rebuild(&self, configs: Configs) -> Result<(), TenancyError> {
         let snapshot = Arc::new(self.build(&configs).await?);
         match self.snapshot.write() {
             Ok(mut s) => *s = snapshot,
@@ -195,13 +223,13 @@ impl Registry {
         Ok(())
     }
 
-    fn current_configs(&self) -> BTreeMap<TenantIdentifier, TenantConfig> {
-        self.snapshot().tenants.iter().map(|(k, t)| (k.clone(), t.config.clone())).collect()
+    fn current_configs(&self) -> Configs {
+        self.snapshot().tenants.iter().map(|(k, t)| (k.clone(), Arc::clone(&t.config))).collect()
     }
 
     /// Checks a changed set of configs: every effective config valid, app-wide keys equal across an
     /// app's tenants. Returns the effective config of `changed`.
-    fn check(&self, configs: &BTreeMap<TenantIdentifier, TenantConfig>, changed: &TenantIdentifier) -> Result<Config, TenancyError> {
+    fn check(&self, configs: &Configs, changed: &TenantIdentifier) -> Result<Config, TenancyError> {
         let invalid = TenancyError::InvalidConfig;
         let effective = effective_config(&self.base, configs, changed).map_err(invalid)?;
         effective.validate(false).map_err(invalid)?;
@@ -237,9 +265,9 @@ impl Registry {
     {
         let _guard = self.writer.lock().await;
         let mut configs = self.current_configs();
-        let mut config = configs.get(id).cloned().unwrap_or_else(|| TenantConfig::new_v2(id.clone()));
+        let mut config = configs.get(id).map(|c| (**c).clone()).unwrap_or_else(|| TenantConfig::new_v2(id.clone()));
         edit(&mut config).map_err(TenancyError::InvalidConfig)?;
-        configs.insert(id.clone(), config.clone());
+        configs.insert(id.clone(), Arc::new(config.clone()));
         let effective = self.check(&configs, id)?;
         // Opening the tenant's database first: a bad URI is refused before anything is written.
         let storage = self.storage_for(&effective).await.map_err(|e| match e {
