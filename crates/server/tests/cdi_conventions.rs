@@ -112,3 +112,14 @@ async fn bad_bodies_get_the_cores_400s() {
         assert_eq!(r.status(), 413);
     }
 }
+
+#[tokio::test]
+async fn base_path_prefixes_every_api() {
+    for b in backends() {
+        let app = TestApp::spawn_with(config(b, &[("BASE_PATH", "/auth")])).await;
+        assert_eq!(app.call("GET", "/auth/hello", None).await.0, 200);
+        assert_eq!(app.call("GET", "/hello", None).await.0, 404);
+        assert_eq!(app.call("GET", "/authx/hello", None).await.0, 404);
+        assert_eq!(app.call("GET", "/auth/recipe/multitenancy/tenant/list/v2", None).await.0, 200);
+    }
+}

@@ -185,3 +185,51 @@ mod tests {
         }
     }
 }
+
+/// The configuration reference (docs/configuration.md), rendered from this table so that the two
+/// cannot drift apart: a test compares them.
+pub fn reference_markdown() -> String {
+    let mut out = String::from(
+        "# Configuration reference\n\n\
+         Generated from `crates/core/src/config/keys.rs` (a test checks that this file matches it; run\n\
+         `UPDATE_DOCS=1 cargo test -p portcullis-core config_reference` to regenerate).\n\n\
+         Sources, later ones winning: the defaults below, `config.yaml`, the environment variable, the command\n\
+         line. Levels: **base** = config.yaml / environment only; **app** = may differ per app (the same for\n\
+         every tenant of an app); **tenant** = may differ per tenant; **database** = chooses or tunes a\n\
+         database (tenants with different values get different storages). Apps and tenants override keys of\n\
+         the app, tenant and database levels with their `coreConfig`. Numbers may be given as strings.\n\n\
+         | key | type | default | level | environment variable |\n|---|---|---|---|---|\n",
+    );
+    for d in KEYS {
+        let kind = match d.kind {
+            Kind::Int => "int",
+            Kind::Long => "long",
+            Kind::Double => "number",
+            Kind::Bool => "bool",
+            Kind::Str => "string",
+        };
+        let level = match d.level {
+            Level::Base => "base",
+            Level::App => "app",
+            Level::Tenant => "tenant",
+            Level::Database => "database",
+        };
+        let env = d.env.map(|e| format!("`{e}`")).unwrap_or_else(|| "—".into());
+        out.push_str(&format!("| `{}` | {kind} | `{}` | {level} | {env} |\n", d.name, d.default));
+    }
+    out
+}
+
+#[cfg(test)]
+mod reference_tests {
+    #[test]
+    fn config_reference_matches_docs() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/configuration.md");
+        let rendered = super::reference_markdown();
+        if std::env::var("UPDATE_DOCS").is_ok() {
+            std::fs::write(path, &rendered).expect("write docs/configuration.md");
+        }
+        let on_disk = std::fs::read_to_string(path).unwrap_or_default();
+        assert!(on_disk == rendered, "docs/configuration.md is out of date: run UPDATE_DOCS=1 cargo test -p portcullis-core");
+    }
+}

@@ -1,0 +1,115 @@
+//! The `portcullis` binary: flags, config errors, start-up and graceful shutdown.
+
+use std::io::Read;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn bin() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_portcullis"));
+    // Keep the test independent of the caller's environment.
+    for (k, _) in std::env::vars() {
+        if k.starts_with("POSTGRESQL_") || k.starts_with("PORTCULLIS_") || k == "API_KEYS" {
+            c.env_remove(k);
+        }
+    }
+    c
+}
+
+fn run(c: &mut Command) -> (bool, String) {
+    let out = c.output().expect("run portcullis");
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    (out.status.success(), text)
+}
+
+fn temp_dir(name: &str) -> std::path::PathBuf {
+    let d = std::env::temp_dir().join(format!("portcullis-cli-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&d).expect("temp dir");
+    d
+}
+
+#[test]
+fn version_and_help() {
+    let (ok, out) = run(bin().arg("--version"));
+    assert!(ok && out.contains(env!("CARGO_PKG_VERSION")), "{out}");
+    let (ok, out) = run(bin().arg("--help"));
+    assert!(ok && out.contains("start"), "{out}");
+}
+
+#[test]
+fn bad_flag_fails_clearly() {
+    let (ok, out) = run(bin().args(["start", "--bogus"]));
+    assert!(!ok);
+    assert!(out.contains("--bogus"), "{out}");
+}
+
+#[test]
+fn bad_config_file_names_the_key() {
+    let dir = temp_dir("badcfg");
+    let f = dir.join("config.yaml");
+    std::fs::write(&f, "access_token_validity: soon\n").unwrap();
+    let (ok, out) = run(bin().arg("start").arg("--config").arg(&f));
+    assert!(!ok);
+    assert!(out.contains("access_token_validity"), "{out}");
+    let (ok, out) = run(bin().args(["start", "--config", "/nonexistent/config.yaml"]));
+    assert!(!ok);
+    assert!(out.contains("/nonexistent/config.yaml"), "{out}");
+    std::fs::write(&f, "password_hashing_alg: MD5\n").unwrap();
+    let (ok, out) = run(bin().arg("start").arg("--config").arg(&f));
+    assert!(!ok && out.contains("password_hashing_alg"), "{out}");
+}
+
+#[test]
+fn unreachable_database_names_host_and_port_not_password() {
+    let dir = temp_dir("nodb");
+    let (ok, out) = run(bin()
+        .current_dir(&dir)
+        .env("POSTGRESQL_CONNECTION_URI", "postgresql://someone:s3cret-pw@127.0.0.1:1/db")
+        .env("PORTCULLIS_DATABASE_TIMEOUT_MS", "2000")
+        .args(["start", "--port", "3999"]));
+    assert!(!ok, "{out}");
+    assert!(out.contains("127.0.0.1:1"), "{out}");
+    assert!(!out.contains("s3cret-pw"), "the password leaked: {out}");
+}
+
+#[test]
+fn starts_on_sqlite_and_stops_on_sigterm() {
+    let dir = temp_dir("run");
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let mut child = bin()
+        .current_dir(&dir)
+        .args(["start", "--host", "127.0.0.1", "--port", &port.to_string()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let started = Instant::now();
+    let mut up = false;
+    while started.elapsed() < Duration::from_secs(10) {
+        if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+            use std::io::Write;
+            s.write_all(b"GET /hello HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
+            let mut resp = String::new();
+            s.read_to_string(&mut resp).unwrap();
+            up = resp.contains("Hello");
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(up, "server did not answer /hello");
+    assert!(dir.join("portcullis.db").exists(), "the default SQLite file is in the working directory");
+    let pid = child.id().to_string();
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "did not stop on SIGTERM");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(status.success(), "exit status {status}");
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Runs every test: Rust unit and integration tests on SQLite and PostgreSQL, then the end-to-end
+# tests through the official SDKs (supertokens-node, supertokens-python) on both backends.
+# Installs what it needs on a fresh Debian machine (PostgreSQL server, SDK dependencies) and
+# starts a throwaway PostgreSQL cluster for the run (scripts/with-postgres.sh).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+
+need() { command -v "$1" >/dev/null 2>&1; }
+apt_install() {
+  if [ "$(id -u)" = 0 ] && need apt-get; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+  else
+    echo "missing: $* (install it and retry)" >&2
+    exit 1
+  fi
+}
+need node || apt_install nodejs npm
+need python3 || apt_install python3 python3-venv
+
+echo "== build"
+cargo build --locked -p portcullis
+export PORTCULLIS_BIN="$root/target/debug/portcullis"
+
+run_all() {
+  echo "== rust tests (SQLite and PostgreSQL)"
+  cargo test --locked --workspace
+
+  echo "== supertokens-node end-to-end tests"
+  (cd tests/sdk/node && npm ci --no-audit --no-fund --loglevel=error)
+  for backend in sqlite postgres; do
+    echo "-- node, $backend"
+    (cd tests/sdk/node && PORTCULLIS_BACKEND=$backend npm test --silent)
+  done
+
+  echo "== supertokens-python end-to-end tests"
+  local venv="$root/tests/sdk/python/.venv"
+  if [ ! -x "$venv/bin/python" ]; then
+    python3 -m venv "$venv" || { apt_install python3-venv && python3 -m venv "$venv"; }
+  fi
+  "$venv/bin/pip" install -q --disable-pip-version-check -r tests/sdk/python/requirements.txt
+  for backend in sqlite postgres; do
+    echo "-- python, $backend"
+    (cd tests/sdk/python && PORTCULLIS_BACKEND=$backend "$venv/bin/python" -m pytest -q -p no:cacheprovider)
+  done
+}
+export -f run_all need apt_install
+export root
+
+scripts/with-postgres.sh bash -c run_all
+echo "== all tests passed"
