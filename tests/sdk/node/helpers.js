@@ -26,7 +26,7 @@ const ThirdParty = require("supertokens-node/recipe/thirdparty");
 const Passwordless = require("supertokens-node/recipe/passwordless");
 const Session = require("supertokens-node/recipe/session");
 
-const PORTCULLIS_BIN = process.env.PORTCULLIS_BIN || "/work/main/target/debug/portcullis";
+const PORTCULLIS_BIN = process.env.PORTCULLIS_BIN || path.join(__dirname, "..", "..", "..", "target", "debug", "portcullis");
 const BACKEND = process.env.PORTCULLIS_BACKEND || "sqlite";
 const STARTUP_TIMEOUT_MS = 10_000;
 const STOP_TIMEOUT_MS = 5_000;
