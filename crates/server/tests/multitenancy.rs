@@ -264,3 +264,33 @@ async fn third_party_provider_configs() {
         assert_eq!(s, 400);
     }
 }
+
+#[tokio::test]
+async fn saas_secret_protects_database_settings() {
+    for b in backends() {
+        let api_key = "api-key-aaaaaaaaaaaaaaaaaaaaaaaa";
+        let secret = "saas-secret-bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
+        let app = TestApp::spawn_with(common::config(b, &[("API_KEYS", api_key), ("SUPERTOKENS_SAAS_SECRET", secret)])).await;
+        let call = |key: &'static str, method: reqwest::Method, path: &'static str, body: Option<Value>| {
+            let mut req = app.client.request(method, format!("{}{path}", app.url)).header("api-key", key).header("cdi-version", "5.4");
+            if let Some(b) = body {
+                req = req.body(b.to_string());
+            }
+            async move {
+                let r = req.send().await.unwrap();
+                (r.status().as_u16(), r.text().await.unwrap())
+            }
+        };
+        let with_ip = json!({"tenantId": "t1", "coreConfig": {"ip_allow_regex": ".*", "email_verification_token_lifetime": 1000}});
+        let (s, _) = call(api_key, reqwest::Method::PUT, "/recipe/multitenancy/tenant/v2", Some(with_ip.clone())).await;
+        assert_eq!(s, 403, "a protected key needs the SaaS secret");
+        let (s, _) = call(secret, reqwest::Method::PUT, "/recipe/multitenancy/tenant/v2", Some(with_ip)).await;
+        assert_eq!(s, 200);
+        let (_, t) = call(api_key, reqwest::Method::GET, "/t1/recipe/multitenancy/tenant/v2", None).await;
+        let t: Value = serde_json::from_str(&t).unwrap();
+        assert_eq!(t["coreConfig"], json!({"email_verification_token_lifetime": 1000}), "protected keys are hidden");
+        let (_, t) = call(secret, reqwest::Method::GET, "/t1/recipe/multitenancy/tenant/v2", None).await;
+        let t: Value = serde_json::from_str(&t).unwrap();
+        assert_eq!(t["coreConfig"]["ip_allow_regex"], ".*");
+    }
+}

@@ -159,6 +159,23 @@ pub const DATABASE_IDENTITY_KEYS: &[&str] = &[
     "postgresql_thirdparty_users_table_name",
 ];
 
+/// Keys hidden from, and not changeable by, callers that did not authenticate with the SaaS secret
+/// (besides every database setting).
+pub const PROTECTED_KEYS: &[&str] = &[
+    "ip_allow_regex",
+    "ip_deny_regex",
+    "oauth_provider_public_service_url",
+    "oauth_provider_admin_service_url",
+    "oauth_provider_consent_login_base_url",
+    "oauth_provider_url_configured_in_oauth_provider",
+    "saml_legacy_acs_url",
+];
+
+/// Whether `name` is a protected key or a database setting.
+pub fn is_protected(name: &str) -> bool {
+    PROTECTED_KEYS.contains(&name) || find(name).is_some_and(|d| d.level == Level::Database)
+}
+
 /// Keys that may not be set in a coreConfig because they only make sense once per process.
 pub fn is_base_only(name: &str) -> bool {
     find(name).is_some_and(|d| d.level == Level::Base)

@@ -2,6 +2,7 @@
 
 use axum::response::Response;
 use portcullis_core::ids::{normalise_app_id, normalise_cud, normalise_tenant_id, TenantIdentifier, DEFAULT_CUD, PUBLIC};
+use portcullis_core::config::keys::is_protected;
 use portcullis_core::multitenancy::{check_factor_list, Provider, V2Update};
 use serde_json::{json, Value};
 
@@ -47,6 +48,9 @@ fn v2_update(body: &Body) -> Result<V2Update, ApiError> {
 
 async fn create_or_update(ctx: &Ctx, target: TenantIdentifier, body: &Body) -> Result<Response, ApiError> {
     let update = v2_update(body)?;
+    if ctx.protect_configs && update.core_config.as_ref().is_some_and(|c| c.keys().any(|k| is_protected(k))) {
+        return Err(forbidden("Not allowed to modify DB related configs."));
+    }
     if target.is_base() && update.core_config.as_ref().is_some_and(|c| !c.is_empty()) {
         return Err(ApiError::bad("Cannot modify base config"));
     }
@@ -91,8 +95,14 @@ pub async fn create_or_update_tenant(ctx: &Ctx) -> Result<Response, ApiError> {
     create_or_update(ctx, TenantIdentifier::new(&ctx.id.cud, &ctx.id.app_id, &tenant_id), &body).await
 }
 
-fn tenant_json(t: &Tenant) -> Value {
-    t.config.to_json_v2()
+fn tenant_json(ctx: &Ctx, t: &Tenant) -> Value {
+    let mut out = t.config.to_json_v2();
+    if ctx.protect_configs {
+        if let Some(Value::Object(cc)) = out.get_mut("coreConfig") {
+            cc.retain(|k, _| !is_protected(k));
+        }
+    }
+    out
 }
 
 pub fn get_tenant(ctx: &Ctx) -> Result<Response, ApiError> {
@@ -105,7 +115,7 @@ pub fn get_tenant(ctx: &Ctx) -> Result<Response, ApiError> {
             json(json!({"status": "TENANT_NOT_FOUND_ERROR"}))
         }
         Some(t) => {
-            let mut out = tenant_json(t);
+            let mut out = tenant_json(ctx, t);
             if let Value::Object(o) = &mut out {
                 o.insert("status".into(), json!("OK"));
             }
@@ -119,7 +129,7 @@ pub fn list_tenants(ctx: &Ctx) -> Result<Response, ApiError> {
     if !ctx.id.is_public_tenant() {
         return Err(forbidden("Only the public tenantId is allowed to list all tenants associated with this app"));
     }
-    let tenants: Vec<Value> = ctx.snapshot.tenants_of_app(&ctx.id.cud, &ctx.id.app_id).map(|t| tenant_json(t)).collect();
+    let tenants: Vec<Value> = ctx.snapshot.tenants_of_app(&ctx.id.cud, &ctx.id.app_id).map(|t| tenant_json(ctx, t)).collect();
     json(json!({"status": "OK", "tenants": tenants}))
 }
 
@@ -133,7 +143,7 @@ fn apps_of_cud(ctx: &Ctx, cud: &str) -> Vec<Value> {
                 apps.push(json!({"appId": a, "tenants": ts}));
             }
         }
-        current.get_or_insert_with(|| (app_id.clone(), Vec::new())).1.push(tenant_json(t));
+        current.get_or_insert_with(|| (app_id.clone(), Vec::new())).1.push(tenant_json(ctx, t));
     }
     if let Some((a, ts)) = current {
         apps.push(json!({"appId": a, "tenants": ts}));

@@ -54,6 +54,8 @@ pub struct Ctx {
     pub query: Query,
     pub body: Bytes,
     pub snapshot: Arc<Snapshot>,
+    /// Hide and protect database settings and protected keys (a SaaS secret is set and was not used).
+    pub protect_configs: bool,
 }
 
 impl Ctx {
@@ -172,11 +174,17 @@ async fn pipeline(state: Arc<AppState>, peer: SocketAddr, req: Request<AxumBody>
         }
     }
 
+    // With a SaaS secret configured, callers who did not present it see and change no database
+    // settings and no protected keys.
+    let saas = registry.base.str("supertokens_saas_secret");
+    let protect_configs = saas.is_some_and(|secret| {
+        !key_matches(&presented_api_key(&parts.headers).unwrap_or_default(), &[secret.to_owned()])
+    });
+
     // API key: the app's keys; skipped for an unknown app (the API then reports it).
     if resolved.route.needs_api_key() {
         if let Some(app) = &app {
             let keys = app.effective.api_keys();
-            let saas = registry.base.str("supertokens_saas_secret");
             if !keys.is_empty() || saas.is_some() {
                 let presented = presented_api_key(&parts.headers).unwrap_or_default();
                 let mut allowed = keys;
@@ -226,6 +234,7 @@ async fn pipeline(state: Arc<AppState>, peer: SocketAddr, req: Request<AxumBody>
         query: Query::parse(parts.uri.query()),
         body,
         snapshot,
+        protect_configs,
     };
     crate::api::dispatch(resolved.route, &ctx).await
 }
