@@ -5,6 +5,7 @@ pub mod config;
 pub mod crypto;
 pub mod ids;
 pub mod multitenancy;
+pub mod session;
 pub mod storage;
 
 /// Milliseconds since the Unix epoch, as the schema stores time.

@@ -58,3 +58,4 @@ pub trait Storage: Send + Sync + 'static {
 }
 
 pub mod conformance;
+pub mod session;

@@ -1,0 +1,467 @@
+//! The session recipe (CDI ≤ 5.5 semantics: the parent/child refresh scheme) and access-token
+//! formats, storage-agnostic: storage and keys come in through traits, time through `now`.
+//!
+//! Refresh without a database write: a refresh mints a *child* refresh token whose parent is the
+//! stored one; the child is promoted (the stored hash replaced, compare-and-set) the first time it is
+//! used — by a refresh or by a verify of an access token that names it. A refresh token that is
+//! neither the stored one nor its child is a replayed old token: token theft.
+
+pub mod access_token;
+pub mod refresh_token;
+pub mod signing_keys;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use serde_json::{json, Map, Value};
+
+use crate::config::Config;
+use crate::crypto::keys::{PublicKey, SigningKey};
+use crate::crypto::{random_bytes, sha256_hex, uuid_v4, CryptoError};
+use crate::ids::PUBLIC;
+use crate::storage::session::{SessionRow, SessionStorage};
+use crate::storage::StorageError;
+use access_token::{AccessTokenInfo, TokenError};
+use refresh_token::RefreshTokenInfo;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    #[error("unauthorised: {0}")]
+    Unauthorised(String),
+    #[error("try refresh token: {0}")]
+    TryRefreshToken(String),
+    #[error("token theft detected")]
+    TokenTheft { handle: String, user_id: String, recipe_user_id: String },
+    /// The request cannot be served as given (400).
+    #[error("{0}")]
+    BadInput(String),
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    #[error("crypto failure: {0}")]
+    Crypto(#[from] CryptoError),
+}
+
+/// Where signing keys come from (the server keeps them cached per app).
+#[async_trait]
+pub trait KeyProvider: Send + Sync {
+    /// The key that signs now, with its kid: the current dynamic key, or the app's static key.
+    async fn signing_key(&self, use_static: bool) -> Result<(String, Arc<SigningKey>), SessionError>;
+    /// The public key of `kid`; an unknown kid reloads the keys from the database once.
+    async fn public_key(&self, kid: &str) -> Result<Option<PublicKey>, SessionError>;
+    /// The app's refresh-token master key.
+    async fn refresh_master_key(&self) -> Result<Arc<str>, SessionError>;
+}
+
+/// A session's identity as the API reports it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SessionView {
+    pub handle: String,
+    pub user_id: String,
+    pub recipe_user_id: String,
+    pub user_data_in_jwt: Map<String, Value>,
+    pub tenant_id: String,
+}
+
+impl SessionView {
+    pub fn to_json(&self) -> Value {
+        json!({
+            "handle": self.handle,
+            "userId": self.user_id,
+            "recipeUserId": self.recipe_user_id,
+            "userDataInJWT": self.user_data_in_jwt,
+            "tenantId": self.tenant_id,
+        })
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct TokenOut {
+    pub token: String,
+    pub expiry: i64,
+    pub created_time: i64,
+}
+
+impl TokenOut {
+    pub fn to_json(&self) -> Value {
+        json!({"token": self.token, "expiry": self.expiry, "createdTime": self.created_time})
+    }
+}
+
+/// What create and refresh return.
+#[derive(Clone, Debug)]
+pub struct Issued {
+    pub session: SessionView,
+    pub access_token: TokenOut,
+    pub refresh_token: TokenOut,
+    pub anti_csrf_token: Option<String>,
+}
+
+/// What verify returns: the session, and a new access token when one was minted.
+#[derive(Clone, Debug)]
+pub struct Verified {
+    pub session: SessionView,
+    pub access_token: Option<TokenOut>,
+}
+
+/// Everything one session operation needs.
+pub struct SessionCtx<'a> {
+    pub app_id: &'a str,
+    pub storage: &'a dyn SessionStorage,
+    pub keys: &'a dyn KeyProvider,
+    /// The effective config of the session's tenant.
+    pub config: &'a Config,
+    pub now: i64,
+}
+
+/// The tenant a session handle belongs to: handles of non-public tenants end in `_<tenantId>`.
+pub fn tenant_of_handle(handle: &str) -> &str {
+    match handle.split_once('_') {
+        Some((_, tenant)) if !tenant.is_empty() => tenant,
+        _ => PUBLIC,
+    }
+}
+
+fn parse_object(text: &str) -> Map<String, Value> {
+    match serde_json::from_str::<Value>(text) {
+        Ok(Value::Object(m)) => m,
+        _ => Map::new(),
+    }
+}
+
+/// A uniform value in [0, 1) from the secure random source.
+fn unit_random() -> Result<f64, CryptoError> {
+    let b = random_bytes(8)?;
+    let n = u64::from_le_bytes(b.try_into().map_err(|_| CryptoError::Random)?);
+    Ok((n >> 11) as f64 / (1u64 << 53) as f64)
+}
+
+impl SessionCtx<'_> {
+    fn access_validity_ms(&self) -> i64 {
+        self.config.i64("access_token_validity") * 1000
+    }
+
+    fn refresh_expiry(&self) -> i64 {
+        self.now + (self.config.f64("refresh_token_validity") * 60_000.0) as i64
+    }
+
+    /// Access-token lifetime at issue: shortened by a random fraction up to the configured jitter.
+    fn jittered_validity_ms(&self) -> Result<i64, CryptoError> {
+        let jitter = self.config.f64("access_token_validity_jitter");
+        let validity = self.access_validity_ms() as f64;
+        Ok((validity * (1.0 - unit_random()? * jitter)).max(1000.0) as i64)
+    }
+
+    async fn mint_access(&self, mut info: AccessTokenInfo, use_static: bool) -> Result<TokenOut, SessionError> {
+        let (kid, key) = self.keys.signing_key(use_static).await?;
+        info.kid = kid;
+        let token = access_token::mint(&info, &key)?;
+        // The token carries whole seconds; report what it says.
+        Ok(TokenOut { token, expiry: info.expiry_ms / 1000 * 1000, created_time: info.created_ms / 1000 * 1000 })
+    }
+
+    /// A new refresh token and the access token that goes with it.
+    async fn issue(
+        &self,
+        row: &SessionRow,
+        parent_refresh_token: Option<&str>,
+        anti_csrf_token: Option<String>,
+        user_data: Map<String, Value>,
+    ) -> Result<Issued, SessionError> {
+        let master = self.keys.refresh_master_key().await?;
+        let parent_hash_1 = parent_refresh_token.map(sha256_hex);
+        let refresh = refresh_token::create(
+            &master,
+            &RefreshTokenInfo {
+                session_handle: row.handle.clone(),
+                user_id: row.user_id.clone(),
+                parent_refresh_token_hash_1: parent_hash_1.clone(),
+                anti_csrf_token: anti_csrf_token.clone(),
+                tenant_id: row.tenant_id.clone(),
+            },
+        )?;
+        let refresh_expiry = if parent_refresh_token.is_some() { self.refresh_expiry() } else { row.expires_at };
+        let session = self.view(row, user_data.clone());
+        let access = self
+            .mint_access(
+                AccessTokenInfo {
+                    version: access_token::LATEST_VERSION,
+                    kid: String::new(),
+                    session_handle: row.handle.clone(),
+                    user_id: session.user_id.clone(),
+                    recipe_user_id: session.recipe_user_id.clone(),
+                    tenant_id: row.tenant_id.clone(),
+                    refresh_token_hash_1: sha256_hex(&refresh),
+                    parent_refresh_token_hash_1: parent_hash_1,
+                    anti_csrf_token: anti_csrf_token.clone(),
+                    expiry_ms: self.now + self.jittered_validity_ms()?,
+                    created_ms: self.now,
+                    user_data,
+                },
+                row.use_static_key,
+            )
+            .await?;
+        Ok(Issued {
+            session,
+            access_token: access,
+            refresh_token: TokenOut { token: refresh, expiry: refresh_expiry, created_time: self.now },
+            anti_csrf_token,
+        })
+    }
+
+    /// The primary user is the recipe user until account linking exists.
+    fn view(&self, row: &SessionRow, user_data: Map<String, Value>) -> SessionView {
+        SessionView {
+            handle: row.handle.clone(),
+            user_id: row.user_id.clone(),
+            recipe_user_id: row.user_id.clone(),
+            user_data_in_jwt: user_data,
+            tenant_id: row.tenant_id.clone(),
+        }
+    }
+
+    pub async fn create(
+        &self,
+        tenant_id: &str,
+        user_id: &str,
+        user_data_in_jwt: Map<String, Value>,
+        user_data_in_database: Value,
+        enable_anti_csrf: bool,
+        use_dynamic_key: bool,
+    ) -> Result<Issued, SessionError> {
+        access_token::check_custom_claims(&user_data_in_jwt).map_err(SessionError::BadInput)?;
+        let mut handle = uuid_v4()?;
+        if tenant_id != PUBLIC {
+            handle = format!("{handle}_{tenant_id}");
+        }
+        let anti_csrf = if enable_anti_csrf { Some(uuid_v4()?) } else { None };
+        let mut row = SessionRow {
+            tenant_id: tenant_id.to_owned(),
+            handle,
+            user_id: user_id.to_owned(),
+            refresh_token_hash_2: String::new(),
+            session_data: user_data_in_database.to_string(),
+            expires_at: self.refresh_expiry(),
+            created_at: self.now,
+            jwt_user_payload: Value::Object(user_data_in_jwt.clone()).to_string(),
+            use_static_key: !use_dynamic_key,
+        };
+        let issued = self.issue(&row, None, anti_csrf, user_data_in_jwt).await?;
+        row.refresh_token_hash_2 = sha256_hex(&sha256_hex(&issued.refresh_token.token));
+        self.storage.session_insert(self.app_id, &row).await?;
+        Ok(issued)
+    }
+
+    /// Verifies an access token's signature and expiry with the app's keys.
+    pub async fn read_access_token(&self, token: &str, check_expiry: bool) -> Result<AccessTokenInfo, SessionError> {
+        let try_refresh = |m: &str| SessionError::TryRefreshToken(m.to_owned());
+        let parsed = access_token::parse(token).map_err(|e| match e {
+            TokenError::Invalid(m) => try_refresh(m),
+            _ => try_refresh("invalid access token"),
+        })?;
+        let key = self.keys.public_key(&parsed.kid).await?.ok_or_else(|| try_refresh("access token signed by an unknown key"))?;
+        let info = parsed.verify(&key).map_err(|e| match e {
+            TokenError::Invalid(m) => try_refresh(m),
+            _ => try_refresh("invalid access token"),
+        })?;
+        if check_expiry && info.expiry_ms < self.now {
+            return Err(try_refresh("Access token expired"));
+        }
+        Ok(info)
+    }
+
+    pub async fn verify(
+        &self,
+        token: &str,
+        anti_csrf_token: Option<&str>,
+        do_anti_csrf_check: bool,
+        enable_anti_csrf: bool,
+        check_database: bool,
+    ) -> Result<Verified, SessionError> {
+        let info = self.read_access_token(token, true).await?;
+        if enable_anti_csrf && do_anti_csrf_check {
+            let ok = match (&info.anti_csrf_token, anti_csrf_token) {
+                (Some(expected), Some(given)) => crate::crypto::secrets_equal(expected.as_bytes(), given.as_bytes()),
+                _ => false,
+            };
+            if !ok {
+                return Err(SessionError::TryRefreshToken("anti-csrf check failed".into()));
+            }
+        }
+        let from_token = SessionView {
+            handle: info.session_handle.clone(),
+            user_id: info.user_id.clone(),
+            recipe_user_id: info.recipe_user_id.clone(),
+            user_data_in_jwt: info.user_data.clone(),
+            tenant_id: info.tenant_id.clone(),
+        };
+        if info.parent_refresh_token_hash_1.is_none() && !check_database {
+            return Ok(Verified { session: from_token, access_token: None });
+        }
+        let ended = || SessionError::Unauthorised("Either the session has ended or has been blacklisted".into());
+        let row = self.storage.session_get(self.app_id, &info.tenant_id, &info.session_handle).await?.ok_or_else(ended)?;
+        let own_hash_2 = sha256_hex(&info.refresh_token_hash_1);
+        let mut promoted = false;
+        if let Some(parent) = &info.parent_refresh_token_hash_1 {
+            if sha256_hex(parent) == row.refresh_token_hash_2 {
+                promoted = self
+                    .storage
+                    .session_replace_refresh_hash(
+                        self.app_id,
+                        &row.tenant_id,
+                        &row.handle,
+                        &row.refresh_token_hash_2,
+                        &own_hash_2,
+                        self.refresh_expiry(),
+                    )
+                    .await?;
+                if !promoted {
+                    // Someone else promoted or rotated it meanwhile: judge against what is stored now.
+                    let now_stored = self.storage.session_get(self.app_id, &row.tenant_id, &row.handle).await?.ok_or_else(ended)?;
+                    if now_stored.refresh_token_hash_2 != own_hash_2 {
+                        return Err(ended());
+                    }
+                }
+            } else if own_hash_2 != row.refresh_token_hash_2 {
+                return Err(ended());
+            }
+        } else if own_hash_2 != row.refresh_token_hash_2 {
+            // A token from before a refresh that has since been completed.
+            return Err(ended());
+        }
+        let stored_payload = parse_object(&row.jwt_user_payload);
+        let payload_changed = stored_payload != info.user_data;
+        if !(promoted || payload_changed || info.parent_refresh_token_hash_1.is_some()) {
+            return Ok(Verified { session: from_token, access_token: None });
+        }
+        // A fresh token without the parent hash, carrying the stored claims, at full validity.
+        let new_token = self
+            .mint_access(
+                AccessTokenInfo {
+                    parent_refresh_token_hash_1: None,
+                    user_data: stored_payload.clone(),
+                    expiry_ms: self.now + self.access_validity_ms(),
+                    created_ms: self.now,
+                    ..info.clone()
+                },
+                row.use_static_key,
+            )
+            .await?;
+        Ok(Verified { session: SessionView { user_data_in_jwt: stored_payload, ..from_token }, access_token: Some(new_token) })
+    }
+
+    pub async fn refresh(
+        &self,
+        refresh_token: &str,
+        anti_csrf_token: Option<&str>,
+        enable_anti_csrf: bool,
+        use_dynamic_key: Option<bool>,
+    ) -> Result<Issued, SessionError> {
+        let master = self.keys.refresh_master_key().await?;
+        let info = refresh_token::parse(&master, refresh_token)
+            .ok_or_else(|| SessionError::Unauthorised("Invalid refresh token".into()))?;
+        if enable_anti_csrf {
+            if let Some(expected) = &info.anti_csrf_token {
+                let ok = anti_csrf_token.is_some_and(|given| crate::crypto::secrets_equal(expected.as_bytes(), given.as_bytes()));
+                if !ok {
+                    return Err(SessionError::Unauthorised("Anti CSRF token missing, or not matching".into()));
+                }
+            }
+        }
+        let presented_hash_2 = sha256_hex(&sha256_hex(refresh_token));
+        // A lost compare-and-set means another request moved the session; look again (bounded).
+        for _ in 0..5 {
+            let row = self
+                .storage
+                .session_get(self.app_id, &info.tenant_id, &info.session_handle)
+                .await?
+                .filter(|r| r.expires_at >= self.now)
+                .ok_or_else(|| SessionError::Unauthorised("Session missing in db or has expired".into()))?;
+            let use_static = use_dynamic_key.map(|d| !d).unwrap_or(row.use_static_key);
+            if presented_hash_2 == row.refresh_token_hash_2 {
+                if use_static != row.use_static_key {
+                    self.storage.session_set_use_static_key(self.app_id, &row.tenant_id, &row.handle, use_static).await?;
+                }
+                let anti_csrf = if enable_anti_csrf { Some(uuid_v4()?) } else { None };
+                let row = SessionRow { use_static_key: use_static, ..row };
+                let payload = parse_object(&row.jwt_user_payload);
+                return self.issue(&row, Some(refresh_token), anti_csrf, payload).await;
+            }
+            let is_child = info.parent_refresh_token_hash_1.as_deref().is_some_and(|p| sha256_hex(p) == row.refresh_token_hash_2);
+            if !is_child {
+                return Err(SessionError::TokenTheft {
+                    handle: row.handle.clone(),
+                    user_id: row.user_id.clone(),
+                    recipe_user_id: row.user_id.clone(),
+                });
+            }
+            self.storage
+                .session_replace_refresh_hash(
+                    self.app_id,
+                    &row.tenant_id,
+                    &row.handle,
+                    &row.refresh_token_hash_2,
+                    &presented_hash_2,
+                    self.refresh_expiry(),
+                )
+                .await?;
+        }
+        Err(SessionError::Unauthorised("The session changed concurrently; try again".into()))
+    }
+
+    /// Replaces the custom claims of a session, and of the given token when it is current.
+    pub async fn regenerate(&self, token: &str, new_user_data: Option<Map<String, Value>>) -> Result<Verified, SessionError> {
+        let info = self.read_access_token(token, false).await.map_err(|e| match e {
+            SessionError::TryRefreshToken(m) => SessionError::Unauthorised(m),
+            other => other,
+        })?;
+        let ended = || SessionError::Unauthorised("Session does not exist.".into());
+        let row = self.storage.session_get(self.app_id, &info.tenant_id, &info.session_handle).await?.ok_or_else(ended)?;
+        let user_data = match new_user_data {
+            Some(d) => {
+                access_token::check_custom_claims(&d).map_err(SessionError::BadInput)?;
+                if !self
+                    .storage
+                    .session_update_jwt_payload(self.app_id, &row.tenant_id, &row.handle, &Value::Object(d.clone()).to_string())
+                    .await?
+                {
+                    return Err(ended());
+                }
+                d
+            }
+            None => info.user_data.clone(),
+        };
+        let session = SessionView {
+            handle: info.session_handle.clone(),
+            user_id: info.user_id.clone(),
+            recipe_user_id: info.recipe_user_id.clone(),
+            user_data_in_jwt: user_data.clone(),
+            tenant_id: info.tenant_id.clone(),
+        };
+        // A token whose child refresh token is not yet promoted gets its new claims at the next verify.
+        if info.parent_refresh_token_hash_1.is_some() {
+            return Ok(Verified { session, access_token: None });
+        }
+        let token = self.mint_access(AccessTokenInfo { user_data, ..info }, row.use_static_key).await?;
+        Ok(Verified { session, access_token: Some(token) })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tenant_from_handle() {
+        assert_eq!(tenant_of_handle("0c6d1f5e-aaaa-4bbb-8ccc-123456789abc"), "public");
+        assert_eq!(tenant_of_handle("0c6d1f5e-aaaa-4bbb-8ccc-123456789abc_t1"), "t1");
+        assert_eq!(tenant_of_handle("x_"), "public");
+    }
+
+    #[test]
+    fn unit_random_is_in_range() {
+        for _ in 0..100 {
+            let r = unit_random().unwrap();
+            assert!((0.0..1.0).contains(&r));
+        }
+    }
+}

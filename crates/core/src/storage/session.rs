@@ -1,0 +1,98 @@
+//! Storage of sessions, signing keys and last-active times.
+
+use async_trait::async_trait;
+
+use super::StorageError;
+use crate::session::signing_keys::DynamicKey;
+
+/// A `session_info` row (the app id is passed alongside).
+#[derive(Clone, Debug, PartialEq)]
+pub struct SessionRow {
+    pub tenant_id: String,
+    pub handle: String,
+    /// The recipe user id (external when mapped).
+    pub user_id: String,
+    pub refresh_token_hash_2: String,
+    /// `userDataInDatabase` as JSON text.
+    pub session_data: String,
+    /// The refresh token's expiry.
+    pub expires_at: i64,
+    pub created_at: i64,
+    /// The custom access-token claims as JSON text.
+    pub jwt_user_payload: String,
+    pub use_static_key: bool,
+}
+
+/// A `jwt_signing_keys` row.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StaticKey {
+    pub key_id: String,
+    pub key_string: String,
+    pub algorithm: String,
+    pub created_at: i64,
+}
+
+/// Which sessions a removal or listing covers.
+#[derive(Clone, Copy, Debug)]
+pub enum TenantScope<'a> {
+    One(&'a str),
+    AllTenants,
+}
+
+#[async_trait]
+pub trait SessionStorage: Send + Sync {
+    async fn session_insert(&self, app_id: &str, row: &SessionRow) -> Result<(), StorageError>;
+
+    async fn session_get(&self, app_id: &str, tenant_id: &str, handle: &str) -> Result<Option<SessionRow>, StorageError>;
+
+    /// Moves a session to a new refresh token if its stored hash is still `expected_hash_2`
+    /// (compare-and-set: of two concurrent refreshes exactly one wins). Returns whether it did.
+    async fn session_replace_refresh_hash(
+        &self,
+        app_id: &str,
+        tenant_id: &str,
+        handle: &str,
+        expected_hash_2: &str,
+        new_hash_2: &str,
+        new_expires_at: i64,
+    ) -> Result<bool, StorageError>;
+
+    async fn session_set_use_static_key(&self, app_id: &str, tenant_id: &str, handle: &str, value: bool) -> Result<(), StorageError>;
+
+    /// Replaces `userDataInDatabase`; false when the session does not exist.
+    async fn session_update_data(&self, app_id: &str, tenant_id: &str, handle: &str, data: &str) -> Result<bool, StorageError>;
+
+    /// Replaces the stored custom claims; false when the session does not exist.
+    async fn session_update_jwt_payload(&self, app_id: &str, tenant_id: &str, handle: &str, payload: &str) -> Result<bool, StorageError>;
+
+    /// Deletes the given (tenant, handle) sessions; returns the handles that existed.
+    async fn session_delete(&self, app_id: &str, sessions: &[(String, String)]) -> Result<Vec<String>, StorageError>;
+
+    /// Handles of a user's unexpired sessions.
+    async fn session_handles_for_user(
+        &self,
+        app_id: &str,
+        scope: TenantScope<'_>,
+        user_id: &str,
+        now: i64,
+    ) -> Result<Vec<(String, String)>, StorageError>;
+
+    /// Deletes sessions whose refresh token expired; returns how many.
+    async fn session_delete_expired(&self, now: i64) -> Result<u64, StorageError>;
+
+    /// Every dynamic signing key of the app.
+    async fn dynamic_keys(&self, app_id: &str) -> Result<Vec<DynamicKey>, StorageError>;
+
+    /// Inserts a dynamic key unless one with the same creation time exists (another instance won).
+    async fn dynamic_key_insert(&self, app_id: &str, key: &DynamicKey) -> Result<(), StorageError>;
+
+    async fn dynamic_keys_delete_before(&self, app_id: &str, before: i64) -> Result<u64, StorageError>;
+
+    /// The app's RS256 static keys, oldest first.
+    async fn static_keys(&self, app_id: &str) -> Result<Vec<StaticKey>, StorageError>;
+
+    async fn static_key_insert(&self, app_id: &str, key: &StaticKey) -> Result<(), StorageError>;
+
+    /// `INSERT … ON CONFLICT DO UPDATE` of a user's last-active time.
+    async fn user_last_active_upsert(&self, app_id: &str, user_id: &str, now: i64) -> Result<(), StorageError>;
+}
