@@ -4,6 +4,7 @@
 //! SQLite allows one writer at a time, so one connection behind a mutex serves every request; the
 //! work runs on tokio's blocking pool so the async runtime never waits on the disk.
 
+mod sessions;
 mod tenants;
 
 use std::sync::{Arc, Mutex};
@@ -20,7 +21,7 @@ pub struct SqliteStorage {
     conn: Arc<Mutex<Connection>>,
 }
 
-fn query_err(e: rusqlite::Error) -> StorageError {
+pub(crate) fn query_err(e: rusqlite::Error) -> StorageError {
     StorageError::Query(e.to_string())
 }
 
@@ -182,6 +183,7 @@ mod tests {
     async fn conformance_in_memory() {
         let s = SqliteStorage::open(":memory:").unwrap();
         portcullis_core::storage::conformance::run_all(&s).await;
+        portcullis_core::storage::conformance::run_sessions(&s, &s).await;
     }
 
     #[tokio::test]

@@ -114,3 +114,80 @@ async fn tenant_rows_and_key_value(s: &dyn Storage) {
     assert_eq!(s.key_value_get("kv-app", "public", "k").await.expect("kv get"), None, "app data must cascade");
     assert!(!s.delete_app_rows("kv-app").await.expect("delete app again"));
 }
+
+/// The session-storage behaviour: rows, compare-and-set of the refresh hash, scoped listing and
+/// deletion, signing keys that deduplicate on their creation time.
+pub async fn run_sessions(base: &dyn Storage, s: &dyn super::session::SessionStorage) {
+    use super::session::{SessionRow, StaticKey, TenantScope};
+    use crate::session::signing_keys::DynamicKey;
+
+    base.add_tenant_rows("sess-app", "public", 1).await.expect("app rows");
+    base.add_tenant_rows("sess-app", "t1", 1).await.expect("tenant rows");
+    let row = |tenant: &str, handle: &str, user: &str, expires_at: i64| SessionRow {
+        tenant_id: tenant.into(),
+        handle: handle.into(),
+        user_id: user.into(),
+        refresh_token_hash_2: "h0".into(),
+        session_data: r#"{"a":1}"#.into(),
+        expires_at,
+        created_at: 10,
+        jwt_user_payload: "{}".into(),
+        use_static_key: false,
+    };
+    let a = row("public", "s1", "u1", 1000);
+    s.session_insert("sess-app", &a).await.expect("insert");
+    s.session_insert("sess-app", &row("t1", "s2_t1", "u1", 1000)).await.expect("insert");
+    s.session_insert("sess-app", &row("public", "s3", "u1", 50)).await.expect("insert");
+    s.session_insert("sess-app", &row("public", "s4", "u2", 1000)).await.expect("insert");
+    assert_eq!(s.session_get("sess-app", "public", "s1").await.expect("get"), Some(a.clone()));
+    assert_eq!(s.session_get("sess-app", "t1", "s1").await.expect("get"), None, "sessions are per tenant");
+
+    // Compare-and-set: the second of two identical promotions loses.
+    assert!(s.session_replace_refresh_hash("sess-app", "public", "s1", "h0", "h1", 2000).await.expect("cas"));
+    assert!(!s.session_replace_refresh_hash("sess-app", "public", "s1", "h0", "h2", 3000).await.expect("cas"));
+    let got = s.session_get("sess-app", "public", "s1").await.expect("get").expect("row");
+    assert_eq!((got.refresh_token_hash_2.as_str(), got.expires_at), ("h1", 2000));
+
+    s.session_set_use_static_key("sess-app", "public", "s1", true).await.expect("static");
+    assert!(s.session_update_data("sess-app", "public", "s1", r#"{"b":2}"#).await.expect("data"));
+    assert!(s.session_update_jwt_payload("sess-app", "public", "s1", r#"{"c":3}"#).await.expect("jwt"));
+    assert!(!s.session_update_data("sess-app", "public", "nope", "{}").await.expect("data"));
+    let got = s.session_get("sess-app", "public", "s1").await.expect("get").expect("row");
+    assert!(got.use_static_key);
+    assert_eq!((got.session_data.as_str(), got.jwt_user_payload.as_str()), (r#"{"b":2}"#, r#"{"c":3}"#));
+
+    let mut one = s.session_handles_for_user("sess-app", TenantScope::One("public"), "u1", 100).await.expect("list");
+    one.sort();
+    assert_eq!(one, vec![("public".to_string(), "s1".to_string())], "expired sessions are not listed");
+    let mut all = s.session_handles_for_user("sess-app", TenantScope::AllTenants, "u1", 100).await.expect("list");
+    all.sort();
+    assert_eq!(all.len(), 2);
+
+    let deleted = s
+        .session_delete("sess-app", &[("public".into(), "s1".into()), ("public".into(), "missing".into())])
+        .await
+        .expect("delete");
+    assert_eq!(deleted, vec!["s1".to_string()]);
+    assert_eq!(s.session_delete_expired(100).await.expect("expire"), 1);
+    assert_eq!(s.session_get("sess-app", "public", "s3").await.expect("get"), None);
+
+    let k1 = DynamicKey { created_at: 1000, value: "k1".into() };
+    s.dynamic_key_insert("sess-app", &k1).await.expect("key");
+    s.dynamic_key_insert("sess-app", &DynamicKey { created_at: 1000, value: "other".into() }).await.expect("dup key");
+    s.dynamic_key_insert("sess-app", &DynamicKey { created_at: 2000, value: "k2".into() }).await.expect("key");
+    let keys = s.dynamic_keys("sess-app").await.expect("keys");
+    assert_eq!(keys.iter().map(|k| k.value.as_str()).collect::<Vec<_>>(), vec!["k2", "k1"], "newest first, first insert wins");
+    assert_eq!(s.dynamic_keys_delete_before("sess-app", 1500).await.expect("cleanup"), 1);
+
+    let sk = StaticKey { key_id: "s-1".into(), key_string: "a|b".into(), algorithm: "RS256".into(), created_at: 5 };
+    s.static_key_insert("sess-app", &sk).await.expect("static key");
+    s.static_key_insert("sess-app", &sk).await.expect("static key twice");
+    assert_eq!(s.static_keys("sess-app").await.expect("static keys"), vec![sk]);
+
+    s.user_last_active_upsert("sess-app", "u1", 1).await.expect("last active");
+    s.user_last_active_upsert("sess-app", "u1", 2).await.expect("last active again");
+
+    assert!(base.delete_app_rows("sess-app").await.expect("delete app"));
+    assert_eq!(s.session_get("sess-app", "public", "s4").await.expect("get"), None, "sessions cascade with the app");
+    assert!(s.dynamic_keys("sess-app").await.expect("keys").is_empty(), "keys cascade with the app");
+}

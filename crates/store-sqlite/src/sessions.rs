@@ -1,0 +1,281 @@
+//! Sessions, signing keys and last-active times in SQLite.
+
+use async_trait::async_trait;
+use portcullis_core::session::signing_keys::DynamicKey;
+use portcullis_core::storage::session::{SessionRow, SessionStorage, StaticKey, TenantScope};
+use portcullis_core::storage::StorageError;
+use rusqlite::{params, OptionalExtension};
+
+use crate::{query_err, SqliteStorage};
+
+const SESSION_COLUMNS: &str = "tenant_id, session_handle, user_id, refresh_token_hash_2, session_data, expires_at,
+     created_at_time, jwt_user_payload, use_static_key";
+
+fn session_row(r: &rusqlite::Row<'_>) -> Result<SessionRow, rusqlite::Error> {
+    Ok(SessionRow {
+        tenant_id: r.get(0)?,
+        handle: r.get(1)?,
+        user_id: r.get(2)?,
+        refresh_token_hash_2: r.get(3)?,
+        session_data: r.get::<_, Option<String>>(4)?.unwrap_or_default(),
+        expires_at: r.get(5)?,
+        created_at: r.get(6)?,
+        jwt_user_payload: r.get::<_, Option<String>>(7)?.unwrap_or_default(),
+        use_static_key: r.get(8)?,
+    })
+}
+
+fn owned(s: &str) -> String {
+    s.to_owned()
+}
+
+#[async_trait]
+impl SessionStorage for SqliteStorage {
+    async fn session_insert(&self, app_id: &str, row: &SessionRow) -> Result<(), StorageError> {
+        let (app, r) = (owned(app_id), row.clone());
+        self.with_conn(move |c| {
+            c.execute(
+                &format!("INSERT INTO session_info (app_id, {SESSION_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"),
+                params![
+                    app,
+                    r.tenant_id,
+                    r.handle,
+                    r.user_id,
+                    r.refresh_token_hash_2,
+                    r.session_data,
+                    r.expires_at,
+                    r.created_at,
+                    r.jwt_user_payload,
+                    r.use_static_key
+                ],
+            )
+            .map(|_| ())
+            .map_err(query_err)
+        })
+        .await
+    }
+
+    async fn session_get(&self, app_id: &str, tenant_id: &str, handle: &str) -> Result<Option<SessionRow>, StorageError> {
+        let (a, t, h) = (owned(app_id), owned(tenant_id), owned(handle));
+        self.with_conn(move |c| {
+            c.query_row(
+                &format!("SELECT {SESSION_COLUMNS} FROM session_info WHERE app_id = ?1 AND tenant_id = ?2 AND session_handle = ?3"),
+                params![a, t, h],
+                session_row,
+            )
+            .optional()
+            .map_err(query_err)
+        })
+        .await
+    }
+
+    async fn session_replace_refresh_hash(
+        &self,
+        app_id: &str,
+        tenant_id: &str,
+        handle: &str,
+        expected_hash_2: &str,
+        new_hash_2: &str,
+        new_expires_at: i64,
+    ) -> Result<bool, StorageError> {
+        let (a, t, h, old, new) = (owned(app_id), owned(tenant_id), owned(handle), owned(expected_hash_2), owned(new_hash_2));
+        self.with_conn(move |c| {
+            c.execute(
+                "UPDATE session_info SET refresh_token_hash_2 = ?5, expires_at = ?6
+                 WHERE app_id = ?1 AND tenant_id = ?2 AND session_handle = ?3 AND refresh_token_hash_2 = ?4",
+                params![a, t, h, old, new, new_expires_at],
+            )
+            .map(|n| n == 1)
+            .map_err(query_err)
+        })
+        .await
+    }
+
+    async fn session_set_use_static_key(&self, app_id: &str, tenant_id: &str, handle: &str, value: bool) -> Result<(), StorageError> {
+        let (a, t, h) = (owned(app_id), owned(tenant_id), owned(handle));
+        self.with_conn(move |c| {
+            c.execute(
+                "UPDATE session_info SET use_static_key = ?4 WHERE app_id = ?1 AND tenant_id = ?2 AND session_handle = ?3",
+                params![a, t, h, value],
+            )
+            .map(|_| ())
+            .map_err(query_err)
+        })
+        .await
+    }
+
+    async fn session_update_data(&self, app_id: &str, tenant_id: &str, handle: &str, data: &str) -> Result<bool, StorageError> {
+        let (a, t, h, d) = (owned(app_id), owned(tenant_id), owned(handle), owned(data));
+        self.with_conn(move |c| {
+            c.execute(
+                "UPDATE session_info SET session_data = ?4 WHERE app_id = ?1 AND tenant_id = ?2 AND session_handle = ?3",
+                params![a, t, h, d],
+            )
+            .map(|n| n == 1)
+            .map_err(query_err)
+        })
+        .await
+    }
+
+    async fn session_update_jwt_payload(&self, app_id: &str, tenant_id: &str, handle: &str, payload: &str) -> Result<bool, StorageError> {
+        let (a, t, h, p) = (owned(app_id), owned(tenant_id), owned(handle), owned(payload));
+        self.with_conn(move |c| {
+            c.execute(
+                "UPDATE session_info SET jwt_user_payload = ?4 WHERE app_id = ?1 AND tenant_id = ?2 AND session_handle = ?3",
+                params![a, t, h, p],
+            )
+            .map(|n| n == 1)
+            .map_err(query_err)
+        })
+        .await
+    }
+
+    async fn session_delete(&self, app_id: &str, sessions: &[(String, String)]) -> Result<Vec<String>, StorageError> {
+        let (app, sessions) = (owned(app_id), sessions.to_vec());
+        self.in_transaction(move |tx| {
+            let mut deleted = Vec::new();
+            for (tenant, handle) in &sessions {
+                let n = tx.execute(
+                    "DELETE FROM session_info WHERE app_id = ?1 AND tenant_id = ?2 AND session_handle = ?3",
+                    params![app, tenant, handle],
+                )?;
+                if n > 0 {
+                    deleted.push(handle.clone());
+                }
+            }
+            Ok(deleted)
+        })
+        .await
+    }
+
+    async fn session_handles_for_user(
+        &self,
+        app_id: &str,
+        scope: TenantScope<'_>,
+        user_id: &str,
+        now: i64,
+    ) -> Result<Vec<(String, String)>, StorageError> {
+        let (app, user) = (owned(app_id), owned(user_id));
+        let tenant = match scope {
+            TenantScope::One(t) => Some(owned(t)),
+            TenantScope::AllTenants => None,
+        };
+        self.with_conn(move |c| {
+            let mut st = c
+                .prepare(
+                    "SELECT tenant_id, session_handle FROM session_info
+                     WHERE app_id = ?1 AND user_id = ?2 AND expires_at >= ?3 AND (?4 IS NULL OR tenant_id = ?4)
+                     ORDER BY created_at_time",
+                )
+                .map_err(query_err)?;
+            let rows = st.query_map(params![app, user, now, tenant], |r| Ok((r.get(0)?, r.get(1)?))).map_err(query_err)?;
+            rows.collect::<Result<Vec<_>, _>>().map_err(query_err)
+        })
+        .await
+    }
+
+    async fn session_delete_expired(&self, now: i64) -> Result<u64, StorageError> {
+        self.with_conn(move |c| {
+            c.execute("DELETE FROM session_info WHERE expires_at <= ?1", params![now]).map(|n| n as u64).map_err(query_err)
+        })
+        .await
+    }
+
+    async fn dynamic_keys(&self, app_id: &str) -> Result<Vec<DynamicKey>, StorageError> {
+        let app = owned(app_id);
+        self.with_conn(move |c| {
+            let mut st = c
+                .prepare(
+                    "SELECT created_at_time, value FROM session_access_token_signing_keys WHERE app_id = ?1
+                     ORDER BY created_at_time DESC",
+                )
+                .map_err(query_err)?;
+            let rows = st
+                .query_map(params![app], |r| {
+                    Ok(DynamicKey { created_at: r.get(0)?, value: r.get::<_, Option<String>>(1)?.unwrap_or_default() })
+                })
+                .map_err(query_err)?;
+            rows.collect::<Result<Vec<_>, _>>().map_err(query_err)
+        })
+        .await
+    }
+
+    async fn dynamic_key_insert(&self, app_id: &str, key: &DynamicKey) -> Result<(), StorageError> {
+        let (app, k) = (owned(app_id), key.clone());
+        self.with_conn(move |c| {
+            c.execute(
+                "INSERT INTO session_access_token_signing_keys (app_id, created_at_time, value) VALUES (?1, ?2, ?3)
+                 ON CONFLICT DO NOTHING",
+                params![app, k.created_at, k.value],
+            )
+            .map(|_| ())
+            .map_err(query_err)
+        })
+        .await
+    }
+
+    async fn dynamic_keys_delete_before(&self, app_id: &str, before: i64) -> Result<u64, StorageError> {
+        let app = owned(app_id);
+        self.with_conn(move |c| {
+            c.execute(
+                "DELETE FROM session_access_token_signing_keys WHERE app_id = ?1 AND created_at_time < ?2",
+                params![app, before],
+            )
+            .map(|n| n as u64)
+            .map_err(query_err)
+        })
+        .await
+    }
+
+    async fn static_keys(&self, app_id: &str) -> Result<Vec<StaticKey>, StorageError> {
+        let app = owned(app_id);
+        self.with_conn(move |c| {
+            let mut st = c
+                .prepare(
+                    "SELECT key_id, key_string, algorithm, created_at FROM jwt_signing_keys
+                     WHERE app_id = ?1 AND algorithm = 'RS256' ORDER BY created_at ASC, key_id ASC",
+                )
+                .map_err(query_err)?;
+            let rows = st
+                .query_map(params![app], |r| {
+                    Ok(StaticKey {
+                        key_id: r.get(0)?,
+                        key_string: r.get(1)?,
+                        algorithm: r.get(2)?,
+                        created_at: r.get::<_, Option<i64>>(3)?.unwrap_or(0),
+                    })
+                })
+                .map_err(query_err)?;
+            rows.collect::<Result<Vec<_>, _>>().map_err(query_err)
+        })
+        .await
+    }
+
+    async fn static_key_insert(&self, app_id: &str, key: &StaticKey) -> Result<(), StorageError> {
+        let (app, k) = (owned(app_id), key.clone());
+        self.with_conn(move |c| {
+            c.execute(
+                "INSERT INTO jwt_signing_keys (app_id, key_id, key_string, algorithm, created_at) VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT DO NOTHING",
+                params![app, k.key_id, k.key_string, k.algorithm, k.created_at],
+            )
+            .map(|_| ())
+            .map_err(query_err)
+        })
+        .await
+    }
+
+    async fn user_last_active_upsert(&self, app_id: &str, user_id: &str, now: i64) -> Result<(), StorageError> {
+        let (app, user) = (owned(app_id), owned(user_id));
+        self.with_conn(move |c| {
+            c.execute(
+                "INSERT INTO user_last_active (app_id, user_id, last_active_time) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (app_id, user_id) DO UPDATE SET last_active_time = excluded.last_active_time",
+                params![app, user, now],
+            )
+            .map(|_| ())
+            .map_err(query_err)
+        })
+        .await
+    }
+}
