@@ -22,6 +22,11 @@ pub trait Storage: Send + Sync + 'static {
     /// "postgresql" or "sqlite".
     fn kind(&self) -> &'static str;
 
+    /// The session storage of this database.
+    fn sessions(&self) -> Option<&dyn session::SessionStorage> {
+        None
+    }
+
     /// A cheap round trip, for /hello and health checks.
     async fn ping(&self) -> Result<(), StorageError>;
 

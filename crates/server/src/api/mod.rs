@@ -2,6 +2,7 @@
 
 mod core;
 mod multitenancy;
+mod session;
 
 use axum::http::Method;
 use axum::response::Response;
@@ -33,6 +34,18 @@ pub async fn dispatch(route: Route, ctx: &Ctx) -> Result<Response, ApiError> {
         (R::TenantRemove, &M::POST) => multitenancy::remove_tenant(ctx).await,
         (R::ThirdPartyConfig, &M::PUT) => multitenancy::create_or_update_third_party(ctx).await,
         (R::ThirdPartyConfigRemove, &M::POST) => multitenancy::remove_third_party(ctx).await,
+        (R::Jwks, &M::GET) => session::jwks(ctx, false).await,
+        (R::JwtJwks, &M::GET) => session::jwks(ctx, true).await,
+        (R::Jwt, &M::POST) => session::create_jwt(ctx).await,
+        (R::JwtData, &M::GET | &M::PUT) => session::data(ctx, true).await,
+        (R::Session, &M::POST) => session::create(ctx).await,
+        (R::Session, &M::GET) => session::get_info(ctx).await,
+        (R::SessionVerify, &M::POST) => session::verify(ctx).await,
+        (R::SessionRefresh, &M::POST) => session::refresh(ctx).await,
+        (R::SessionRegenerate, &M::POST) => session::regenerate(ctx).await,
+        (R::SessionRemove, &M::POST) => session::remove(ctx).await,
+        (R::SessionUser, &M::GET) => session::handles_for_user(ctx).await,
+        (R::SessionData, &M::GET | &M::PUT) => session::data(ctx, false).await,
         _ => Err(ApiError::MethodNotAllowed),
     }
 }

@@ -24,6 +24,7 @@ use input::{Body, Query};
 
 pub struct AppState {
     pub registry: Arc<Registry>,
+    pub keys: crate::keys::KeyCache,
     pub config_path: Option<std::path::PathBuf>,
 }
 

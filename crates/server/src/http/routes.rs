@@ -21,6 +21,17 @@ pub enum Route {
     TenantRemove,
     ThirdPartyConfig,
     ThirdPartyConfigRemove,
+    Jwks,
+    JwtJwks,
+    Jwt,
+    JwtData,
+    Session,
+    SessionVerify,
+    SessionRefresh,
+    SessionRegenerate,
+    SessionRemove,
+    SessionUser,
+    SessionData,
 }
 
 impl Route {
@@ -43,17 +54,28 @@ impl Route {
             "/recipe/multitenancy/tenant/remove" => Route::TenantRemove,
             "/recipe/multitenancy/config/thirdparty" => Route::ThirdPartyConfig,
             "/recipe/multitenancy/config/thirdparty/remove" => Route::ThirdPartyConfigRemove,
+            "/.well-known/jwks.json" => Route::Jwks,
+            "/recipe/jwt/jwks" => Route::JwtJwks,
+            "/recipe/jwt" => Route::Jwt,
+            "/recipe/jwt/data" => Route::JwtData,
+            "/recipe/session" => Route::Session,
+            "/recipe/session/verify" => Route::SessionVerify,
+            "/recipe/session/refresh" => Route::SessionRefresh,
+            "/recipe/session/regenerate" => Route::SessionRegenerate,
+            "/recipe/session/remove" => Route::SessionRemove,
+            "/recipe/session/user" => Route::SessionUser,
+            "/recipe/session/data" => Route::SessionData,
             _ => return None,
         })
     }
 
     /// Endpoints the core serves without an API key.
     pub fn needs_api_key(self) -> bool {
-        !matches!(self, Route::Hello | Route::Root | Route::Config)
+        !matches!(self, Route::Hello | Route::Root | Route::Config | Route::Jwks)
     }
 
     /// Endpoints that skip the CDI-version check.
     pub fn needs_version(self) -> bool {
-        !matches!(self, Route::Hello | Route::Root | Route::ApiVersion)
+        !matches!(self, Route::Hello | Route::Root | Route::ApiVersion | Route::Jwks)
     }
 }

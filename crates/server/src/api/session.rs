@@ -1,0 +1,405 @@
+//! The session and JWT recipes' APIs, and the JWKS.
+
+use std::sync::Arc;
+
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use portcullis_core::ids::TenantIdentifier;
+use portcullis_core::now_ms;
+use portcullis_core::session::signing_keys::KeyTiming;
+use portcullis_core::session::{tenant_of_handle, Issued, SessionCtx, SessionError, Verified};
+use portcullis_core::storage::session::{SessionStorage, TenantScope};
+use portcullis_core::storage::Storage;
+use serde_json::{json, Map, Value};
+
+use crate::http::error::ApiError;
+use crate::http::input::Body;
+use crate::http::{json, not_found_error, Ctx};
+use crate::keys::AppKeyProvider;
+use crate::tenancy::Tenant;
+
+impl From<SessionError> for ApiError {
+    fn from(e: SessionError) -> Self {
+        match e {
+            SessionError::BadInput(m) => ApiError::BadRequest(m),
+            SessionError::Storage(s) => s.into(),
+            SessionError::Crypto(c) => ApiError::Internal(c.to_string()),
+            other => ApiError::Internal(other.to_string()),
+        }
+    }
+}
+
+/// Business outcomes of the session recipe are 200s with a status; the rest are errors.
+fn outcome(e: SessionError) -> Result<Response, ApiError> {
+    match e {
+        SessionError::Unauthorised(m) => json(json!({"status": "UNAUTHORISED", "message": m})),
+        SessionError::TryRefreshToken(m) => json(json!({"status": "TRY_REFRESH_TOKEN", "message": m})),
+        SessionError::TokenTheft { handle, user_id, recipe_user_id } => json(json!({
+            "status": "TOKEN_THEFT_DETECTED",
+            "session": {"handle": handle, "userId": user_id, "recipeUserId": recipe_user_id},
+        })),
+        other => Err(other.into()),
+    }
+}
+
+fn storage_of(t: &Tenant) -> Result<&dyn SessionStorage, ApiError> {
+    t.storage.sessions().ok_or_else(|| ApiError::Internal("this database has no session storage".into()))
+}
+
+/// The app's public tenant: where its keys live.
+fn app_of<'a>(ctx: &'a Ctx) -> Result<&'a Arc<Tenant>, ApiError> {
+    ctx.snapshot.get(&ctx.id.app_public()).ok_or_else(|| not_found_error(&ctx.id))
+}
+
+fn keys<'a>(ctx: &Ctx, app: &'a Arc<Tenant>, now: i64) -> AppKeyProvider<'a> {
+    ctx.state.keys.provider(&app.config.id, &app.storage, KeyTiming::from_config(&app.effective), now)
+}
+
+/// The tenant a token or handle names, within the request's app and domain.
+fn tenant_named<'a>(ctx: &'a Ctx, tenant_id: &str) -> Option<&'a Arc<Tenant>> {
+    ctx.snapshot.get(&TenantIdentifier::new(&ctx.id.cud, &ctx.id.app_id, tenant_id))
+}
+
+fn issued_json(i: &Issued) -> Value {
+    let mut o = Map::new();
+    o.insert("session".into(), i.session.to_json());
+    o.insert("accessToken".into(), i.access_token.to_json());
+    o.insert("refreshToken".into(), i.refresh_token.to_json());
+    if let Some(a) = &i.anti_csrf_token {
+        o.insert("antiCsrfToken".into(), json!(a));
+    }
+    o.insert("status".into(), json!("OK"));
+    Value::Object(o)
+}
+
+fn verified_json(v: &Verified) -> Value {
+    let mut o = Map::new();
+    o.insert("session".into(), v.session.to_json());
+    if let Some(t) = &v.access_token {
+        o.insert("accessToken".into(), t.to_json());
+    }
+    o.insert("status".into(), json!("OK"));
+    Value::Object(o)
+}
+
+fn required_bool(body: &Body, field: &str) -> Result<bool, ApiError> {
+    body.opt_bool(field)?.ok_or_else(|| ApiError::field_invalid(field))
+}
+
+fn optional_str(body: &Body, field: &str) -> Result<Option<String>, ApiError> {
+    match body.0.get(field) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(_) => Err(ApiError::field_invalid(field)),
+    }
+}
+
+pub async fn create(ctx: &Ctx) -> Result<Response, ApiError> {
+    let tenant = ctx.tenant()?;
+    let app = app_of(ctx)?;
+    let body = ctx.body()?;
+    let user_id = body.str("userId")?;
+    let jwt = body.object("userDataInJWT")?;
+    let db = body.object("userDataInDatabase")?;
+    let enable_anti_csrf = required_bool(&body, "enableAntiCsrf")?;
+    let use_dynamic = body.opt_bool("useDynamicSigningKey")?.unwrap_or(true);
+    let now = now_ms();
+    let provider = keys(ctx, app, now);
+    let s = SessionCtx { app_id: &ctx.id.app_id, storage: storage_of(tenant)?, keys: &provider, config: &tenant.effective, now };
+    let issued = s.create(&ctx.id.tenant_id, &user_id, jwt, Value::Object(db), enable_anti_csrf, use_dynamic).await?;
+    json(issued_json(&issued))
+}
+
+pub async fn verify(ctx: &Ctx) -> Result<Response, ApiError> {
+    let app = app_of(ctx)?;
+    let body = ctx.body()?;
+    let token = body.str("accessToken")?;
+    let anti_csrf = optional_str(&body, "antiCsrfToken")?;
+    let do_check = required_bool(&body, "doAntiCsrfCheck")?;
+    let enable = required_bool(&body, "enableAntiCsrf")?;
+    let check_db = body.opt_bool("checkDatabase")?.unwrap_or(false);
+    let now = now_ms();
+    let provider = keys(ctx, app, now);
+    // The token names its tenant; read it first (signature checked) to pick that tenant's storage.
+    let probe = SessionCtx { app_id: &ctx.id.app_id, storage: storage_of(app)?, keys: &provider, config: &app.effective, now };
+    let info = match probe.read_access_token(&token, true).await {
+        Ok(i) => i,
+        Err(e) => return outcome(e),
+    };
+    let Some(tenant) = tenant_named(ctx, &info.tenant_id) else {
+        return outcome(SessionError::Unauthorised("The tenant of this session no longer exists".into()));
+    };
+    let s = SessionCtx { storage: storage_of(tenant)?, config: &tenant.effective, ..probe };
+    match s.verify(&token, anti_csrf.as_deref(), do_check, enable, check_db).await {
+        Ok(v) => json(verified_json(&v)),
+        Err(e) => outcome(e),
+    }
+}
+
+pub async fn refresh(ctx: &Ctx) -> Result<Response, ApiError> {
+    let app = app_of(ctx)?;
+    let body = ctx.body()?;
+    let token = body.str("refreshToken")?;
+    let anti_csrf = optional_str(&body, "antiCsrfToken")?;
+    let enable = required_bool(&body, "enableAntiCsrf")?;
+    let use_dynamic = body.opt_bool("useDynamicSigningKey")?;
+    let now = now_ms();
+    let provider = keys(ctx, app, now);
+    let master = provider_master(&provider).await?;
+    let Some(info) = portcullis_core::session::refresh_token::parse(&master, &token) else {
+        return outcome(SessionError::Unauthorised("Invalid refresh token".into()));
+    };
+    let Some(tenant) = tenant_named(ctx, &info.tenant_id) else {
+        return outcome(SessionError::Unauthorised("The tenant of this session no longer exists".into()));
+    };
+    let s = SessionCtx { app_id: &ctx.id.app_id, storage: storage_of(tenant)?, keys: &provider, config: &tenant.effective, now };
+    match s.refresh(&token, anti_csrf.as_deref(), enable, use_dynamic).await {
+        Ok(i) => json(issued_json(&i)),
+        Err(e) => outcome(e),
+    }
+}
+
+async fn provider_master(p: &AppKeyProvider<'_>) -> Result<Arc<str>, ApiError> {
+    use portcullis_core::session::KeyProvider;
+    Ok(p.refresh_master_key().await?)
+}
+
+pub async fn regenerate(ctx: &Ctx) -> Result<Response, ApiError> {
+    let app = app_of(ctx)?;
+    let body = ctx.body()?;
+    let token = body.str("accessToken")?;
+    let new_data = body.opt_object("userDataInJWT")?;
+    let now = now_ms();
+    let provider = keys(ctx, app, now);
+    let probe = SessionCtx { app_id: &ctx.id.app_id, storage: storage_of(app)?, keys: &provider, config: &app.effective, now };
+    let info = match probe.read_access_token(&token, false).await {
+        Ok(i) => i,
+        Err(SessionError::TryRefreshToken(m)) => return outcome(SessionError::Unauthorised(m)),
+        Err(e) => return outcome(e),
+    };
+    let Some(tenant) = tenant_named(ctx, &info.tenant_id) else {
+        return outcome(SessionError::Unauthorised("Session does not exist.".into()));
+    };
+    let s = SessionCtx { storage: storage_of(tenant)?, config: &tenant.effective, ..probe };
+    match s.regenerate(&token, new_data).await {
+        Ok(v) => json(verified_json(&v)),
+        Err(e) => outcome(e),
+    }
+}
+
+/// The distinct storages of the app's tenants (tenants may live in different databases).
+fn app_storages<'a>(ctx: &'a Ctx) -> Vec<&'a Arc<dyn Storage>> {
+    let mut out: Vec<&Arc<dyn Storage>> = Vec::new();
+    for t in ctx.snapshot.tenants_of_app(&ctx.id.cud, &ctx.id.app_id) {
+        if !out.iter().any(|s| Arc::ptr_eq(s, &t.storage)) {
+            out.push(&t.storage);
+        }
+    }
+    out
+}
+
+async fn user_sessions(ctx: &Ctx, user_id: &str, across_tenants: bool) -> Result<Vec<(String, String)>, ApiError> {
+    let now = now_ms();
+    if across_tenants {
+        let mut all = Vec::new();
+        for storage in app_storages(ctx) {
+            let s = storage.sessions().ok_or_else(|| ApiError::Internal("no session storage".into()))?;
+            all.extend(s.session_handles_for_user(&ctx.id.app_id, TenantScope::AllTenants, user_id, now).await?);
+        }
+        return Ok(all);
+    }
+    let tenant = ctx.tenant()?;
+    Ok(storage_of(tenant)?.session_handles_for_user(&ctx.id.app_id, TenantScope::One(&ctx.id.tenant_id), user_id, now).await?)
+}
+
+/// Deletes the given sessions, each in its tenant's database; returns the handles that existed.
+async fn delete_sessions(ctx: &Ctx, sessions: Vec<(String, String)>) -> Result<Vec<String>, ApiError> {
+    let mut revoked = Vec::new();
+    for storage in app_storages(ctx) {
+        let mine: Vec<(String, String)> = sessions
+            .iter()
+            .filter(|(tenant, _)| tenant_named(ctx, tenant).is_some_and(|t| Arc::ptr_eq(&t.storage, storage)))
+            .cloned()
+            .collect();
+        if mine.is_empty() {
+            continue;
+        }
+        let s = storage.sessions().ok_or_else(|| ApiError::Internal("no session storage".into()))?;
+        revoked.extend(s.session_delete(&ctx.id.app_id, &mine).await?);
+    }
+    Ok(revoked)
+}
+
+pub async fn remove(ctx: &Ctx) -> Result<Response, ApiError> {
+    let body = ctx.body()?;
+    let revoked = if body.has("userId") {
+        let user_id = body.str("userId")?;
+        let across = body.opt_bool("revokeAcrossAllTenants")?.unwrap_or(true);
+        body.opt_bool("revokeSessionsForLinkedAccounts")?;
+        if across {
+            ctx.require_public_tenant()?;
+        }
+        let sessions = user_sessions(ctx, &user_id, across).await?;
+        delete_sessions(ctx, sessions).await?
+    } else if body.has("sessionHandles") {
+        let handles = match body.0.get("sessionHandles") {
+            Some(Value::Array(items)) => items
+                .iter()
+                .map(|v| v.as_str().map(str::to_owned).ok_or_else(|| ApiError::field_invalid("sessionHandles")))
+                .collect::<Result<Vec<_>, _>>()?,
+            _ => return Err(ApiError::field_invalid("sessionHandles")),
+        };
+        let sessions = handles.into_iter().map(|h| (tenant_of_handle(&h).to_owned(), h)).collect();
+        delete_sessions(ctx, sessions).await?
+    } else {
+        return Err(ApiError::bad("Invalid JSON input - use one of userId or sessionHandles array"));
+    };
+    json(json!({"status": "OK", "sessionHandlesRevoked": revoked}))
+}
+
+pub async fn handles_for_user(ctx: &Ctx) -> Result<Response, ApiError> {
+    let user_id = ctx.query.required("userId")?.to_owned();
+    let across = ctx.query.get("fetchAcrossAllTenants").map(|v| v.eq_ignore_ascii_case("true")).unwrap_or(true);
+    if across {
+        ctx.require_public_tenant()?;
+        app_of(ctx)?;
+    }
+    let handles: Vec<String> = user_sessions(ctx, &user_id, across).await?.into_iter().map(|(_, h)| h).collect();
+    json(json!({"status": "OK", "sessionHandles": handles}))
+}
+
+fn session_not_found() -> Result<Response, ApiError> {
+    json(json!({"status": "UNAUTHORISED", "message": "Session does not exist."}))
+}
+
+/// The tenant and storage a session handle belongs to.
+fn by_handle<'a>(ctx: &'a Ctx, handle: &str) -> Result<Option<(&'a Arc<Tenant>, &'a dyn SessionStorage)>, ApiError> {
+    app_of(ctx)?;
+    match tenant_named(ctx, tenant_of_handle(handle)) {
+        None => Ok(None),
+        Some(t) => Ok(Some((t, storage_of(t)?))),
+    }
+}
+
+fn parse_object(text: &str) -> Value {
+    match serde_json::from_str::<Value>(text) {
+        Ok(v @ Value::Object(_)) => v,
+        _ => json!({}),
+    }
+}
+
+pub async fn get_info(ctx: &Ctx) -> Result<Response, ApiError> {
+    let handle = ctx.query.required("sessionHandle")?.to_owned();
+    let Some((tenant, s)) = by_handle(ctx, &handle)? else { return session_not_found() };
+    let Some(row) = s.session_get(&ctx.id.app_id, &tenant.config.id.tenant_id, &handle).await? else {
+        return session_not_found();
+    };
+    if row.expires_at < now_ms() {
+        return session_not_found();
+    }
+    json(json!({
+        "sessionHandle": row.handle,
+        "userId": row.user_id,
+        "recipeUserId": row.user_id,
+        "userDataInDatabase": parse_object(&row.session_data),
+        "expiry": row.expires_at,
+        "userDataInJWT": parse_object(&row.jwt_user_payload),
+        "timeCreated": row.created_at,
+        "status": "OK",
+        "tenantId": row.tenant_id,
+    }))
+}
+
+/// GET and PUT of `userDataInDatabase` (`/recipe/session/data`) and of the claims (`/recipe/jwt/data`).
+pub async fn data(ctx: &Ctx, claims: bool) -> Result<Response, ApiError> {
+    let field = if claims { "userDataInJWT" } else { "userDataInDatabase" };
+    if ctx.method == axum::http::Method::GET {
+        let handle = ctx.query.required("sessionHandle")?.to_owned();
+        let Some((tenant, s)) = by_handle(ctx, &handle)? else { return session_not_found() };
+        let row = s.session_get(&ctx.id.app_id, &tenant.config.id.tenant_id, &handle).await?;
+        return match row.filter(|r| r.expires_at >= now_ms()) {
+            None => session_not_found(),
+            Some(r) => {
+                let text = if claims { r.jwt_user_payload } else { r.session_data };
+                json(json!({"status": "OK", field: parse_object(&text)}))
+            }
+        };
+    }
+    let body = ctx.body()?;
+    let handle = body.str("sessionHandle")?;
+    let value = body.object(field)?;
+    if claims {
+        portcullis_core::session::access_token::check_custom_claims(&value).map_err(ApiError::BadRequest)?;
+    }
+    let Some((tenant, s)) = by_handle(ctx, &handle)? else { return session_not_found() };
+    let text = Value::Object(value).to_string();
+    let tenant_id = &tenant.config.id.tenant_id;
+    let updated = if claims {
+        s.session_update_jwt_payload(&ctx.id.app_id, tenant_id, &handle, &text).await?
+    } else {
+        s.session_update_data(&ctx.id.app_id, tenant_id, &handle, &text).await?
+    };
+    if !updated {
+        return session_not_found();
+    }
+    json(json!({"status": "OK"}))
+}
+
+/// `/.well-known/jwks.json` (no status) and `/recipe/jwt/jwks`.
+pub async fn jwks(ctx: &Ctx, with_status: bool) -> Result<Response, ApiError> {
+    let app = app_of(ctx)?;
+    let (keys, max_age) = keys(ctx, app, now_ms()).jwks().await?;
+    let mut body = if with_status { json!({"status": "OK", "keys": keys}) } else { json!({"keys": keys}) }.to_string();
+    body.push('\n');
+    Ok((
+        StatusCode::OK,
+        [
+            (header::CONTENT_TYPE, "application/json; charset=UTF-8".to_owned()),
+            (header::CACHE_CONTROL, format!("max-age={max_age}, must-revalidate")),
+        ],
+        body,
+    )
+        .into_response())
+}
+
+/// `POST /recipe/jwt`: a JWT with a custom payload, signed with the app's static key by default.
+pub async fn create_jwt(ctx: &Ctx) -> Result<Response, ApiError> {
+    ctx.require_public_tenant()?;
+    let app = app_of(ctx)?;
+    let body = ctx.body()?;
+    let payload = body.object("payload")?;
+    let algorithm = body.str("algorithm")?;
+    let jwks_domain = body.str("jwksDomain")?;
+    let validity = match body.0.get("validity") {
+        Some(Value::Number(n)) => n.as_i64().or_else(|| n.as_f64().map(|f| f as i64)),
+        Some(Value::String(s)) => s.trim().parse::<i64>().ok(),
+        _ => None,
+    }
+    .filter(|v| *v >= 0)
+    .ok_or_else(|| ApiError::field_invalid("validity"))?;
+    let use_static = body.opt_bool("useStaticSigningKey")?.unwrap_or(true);
+    if algorithm.to_uppercase() != "RS256" {
+        return json(json!({"status": "UNSUPPORTED_ALGORITHM_ERROR"}));
+    }
+    let now = now_ms();
+    let provider = keys(ctx, app, now);
+    let (kid, key) = {
+        use portcullis_core::session::KeyProvider;
+        provider.signing_key(use_static).await?
+    };
+    let header = json!({"alg": "RS256", "typ": "JWT", "kid": kid});
+    let mut claims = payload;
+    let iat = now / 1000;
+    claims.insert("iss".into(), json!(jwks_domain));
+    claims.insert("iat".into(), json!(iat));
+    claims.insert("exp".into(), json!(iat.saturating_add(validity)));
+    let input = format!(
+        "{}.{}",
+        URL_SAFE_NO_PAD.encode(header.to_string()),
+        URL_SAFE_NO_PAD.encode(Value::Object(claims).to_string())
+    );
+    let sig = key.sign(input.as_bytes()).map_err(|e| ApiError::Internal(e.to_string()))?;
+    json(json!({"status": "OK", "jwt": format!("{input}.{}", URL_SAFE_NO_PAD.encode(sig))}))
+}

@@ -1,0 +1,225 @@
+//! Signing keys and refresh-token master keys, cached per app. Keys live in the app's database
+//! (its public tenant's storage); the cache is reloaded when a key is due to rotate or a token
+//! names a key this instance has not seen, so instances sharing a database converge.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, RwLock};
+
+use async_trait::async_trait;
+use portcullis_core::crypto::keys::{generate_key_string, PublicKey, SigningKey};
+use portcullis_core::crypto::{refresh, uuid_v4, CryptoError};
+use portcullis_core::ids::{TenantIdentifier, PUBLIC};
+use portcullis_core::session::signing_keys::{self, DynamicKey, KeyTiming};
+use portcullis_core::session::{KeyProvider, SessionError};
+use portcullis_core::storage::session::{SessionStorage, StaticKey};
+use portcullis_core::storage::{Storage, StorageError};
+use serde_json::Value;
+
+const REFRESH_KEY_NAME: &str = "refresh_token_key";
+
+/// A key with its parsed forms, so that signing does not re-parse DER.
+struct LoadedKey {
+    kid: String,
+    created_at: i64,
+    signer: Arc<SigningKey>,
+    public: PublicKey,
+}
+
+fn load(kid: String, created_at: i64, key_string: &str) -> Option<LoadedKey> {
+    let signer = SigningKey::from_key_string(key_string).ok()?;
+    let public = signer.public_key().ok()?;
+    Some(LoadedKey { kid, created_at, signer: Arc::new(signer), public })
+}
+
+#[derive(Default)]
+struct AppKeys {
+    /// Dynamic keys, newest first (all stored ones; validity is checked on use).
+    dynamic: Vec<LoadedKey>,
+    static_keys: Vec<LoadedKey>,
+}
+
+/// Every app's keys. One async mutex per app serialises reloads and key creation within this process.
+#[derive(Default)]
+pub struct KeyCache {
+    apps: Mutex<HashMap<TenantIdentifier, Arc<AppEntry>>>,
+}
+
+#[derive(Default)]
+struct AppEntry {
+    keys: RwLock<Arc<AppKeys>>,
+    /// Never changes once created, so it is cached for good.
+    refresh_master: RwLock<Option<Arc<str>>>,
+    reload: tokio::sync::Mutex<()>,
+}
+
+impl KeyCache {
+    fn entry(&self, app: &TenantIdentifier) -> Arc<AppEntry> {
+        let mut apps = match self.apps.lock() {
+            Ok(a) => a,
+            Err(p) => p.into_inner(),
+        };
+        Arc::clone(apps.entry(app.clone()).or_default())
+    }
+
+    /// Forgets an app's keys (after the app was removed).
+    pub fn forget(&self, app: &TenantIdentifier) {
+        if let Ok(mut apps) = self.apps.lock() {
+            apps.remove(app);
+        }
+    }
+
+    /// A key provider for one app at one instant.
+    pub fn provider<'a>(&self, app: &TenantIdentifier, storage: &'a Arc<dyn Storage>, timing: KeyTiming, now: i64) -> AppKeyProvider<'a> {
+        AppKeyProvider { entry: self.entry(app), app_id: app.app_id.clone(), storage, timing, now }
+    }
+}
+
+pub struct AppKeyProvider<'a> {
+    entry: Arc<AppEntry>,
+    app_id: String,
+    storage: &'a Arc<dyn Storage>,
+    timing: KeyTiming,
+    now: i64,
+}
+
+fn sessions(storage: &Arc<dyn Storage>) -> Result<&dyn SessionStorage, SessionError> {
+    storage.sessions().ok_or_else(|| SessionError::Storage(StorageError::Query("this database has no session storage".into())))
+}
+
+fn crypto_blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, CryptoError> + Send + 'static) -> impl std::future::Future<Output = Result<T, SessionError>> {
+    async move {
+        tokio::task::spawn_blocking(f)
+            .await
+            .map_err(|e| SessionError::Storage(StorageError::Unavailable(e.to_string())))?
+            .map_err(SessionError::Crypto)
+    }
+}
+
+impl AppKeyProvider<'_> {
+    fn snapshot(&self) -> Arc<AppKeys> {
+        match self.entry.keys.read() {
+            Ok(k) => Arc::clone(&k),
+            Err(p) => Arc::clone(&p.into_inner()),
+        }
+    }
+
+    fn install(&self, keys: AppKeys) {
+        match self.entry.keys.write() {
+            Ok(mut k) => *k = Arc::new(keys),
+            Err(p) => *p.into_inner() = Arc::new(keys),
+        }
+    }
+
+    fn valid_dynamic(&self, keys: &AppKeys) -> Vec<DynamicKey> {
+        let list = keys.dynamic.iter().map(|k| DynamicKey { created_at: k.created_at, value: String::new() }).collect();
+        signing_keys::valid_keys(list, self.now, self.timing)
+    }
+
+    fn needs_reload(&self, keys: &AppKeys) -> bool {
+        signing_keys::next_key_time(&self.valid_dynamic(keys), self.now, self.timing).is_some() || keys.static_keys.is_empty()
+    }
+
+    /// Reads the keys from the database, creating what is missing: the next dynamic key when one
+    /// is due (idempotent across instances) and a static key when the app has none.
+    async fn reload(&self) -> Result<Arc<AppKeys>, SessionError> {
+        let _guard = self.entry.reload.lock().await;
+        let s = sessions(self.storage)?;
+        let mut dynamic = signing_keys::valid_keys(s.dynamic_keys(&self.app_id).await?, self.now, self.timing);
+        if let Some(at) = signing_keys::next_key_time(&dynamic, self.now, self.timing) {
+            let value = crypto_blocking(generate_key_string).await?;
+            s.dynamic_key_insert(&self.app_id, &DynamicKey { created_at: at, value }).await?;
+            dynamic = signing_keys::valid_keys(s.dynamic_keys(&self.app_id).await?, self.now, self.timing);
+        }
+        let mut statics = s.static_keys(&self.app_id).await?;
+        if statics.is_empty() {
+            let key_string = crypto_blocking(generate_key_string).await?;
+            let key = StaticKey { key_id: format!("s-{}", uuid_v4()?), key_string, algorithm: "RS256".into(), created_at: self.now };
+            s.static_key_insert(&self.app_id, &key).await?;
+            statics = s.static_keys(&self.app_id).await?;
+        }
+        let keys = AppKeys {
+            dynamic: dynamic.iter().filter_map(|k| load(k.kid(), k.created_at, &k.value)).collect(),
+            static_keys: statics.iter().filter_map(|k| load(k.key_id.clone(), k.created_at, &k.key_string)).collect(),
+        };
+        self.install(keys);
+        Ok(self.snapshot())
+    }
+
+    async fn current(&self) -> Result<Arc<AppKeys>, SessionError> {
+        let keys = self.snapshot();
+        if self.needs_reload(&keys) {
+            return self.reload().await;
+        }
+        Ok(keys)
+    }
+
+    /// The JWKS of the app and how long it may be cached, in seconds.
+    pub async fn jwks(&self) -> Result<(Vec<Value>, i64), SessionError> {
+        let keys = self.current().await?;
+        let valid = self.valid_dynamic(&keys);
+        let mut out: Vec<Value> = keys
+            .dynamic
+            .iter()
+            .filter(|k| valid.iter().any(|v| v.created_at == k.created_at))
+            .map(|k| k.public.jwk(&k.kid))
+            .collect();
+        out.extend(keys.static_keys.iter().map(|k| k.public.jwk(&k.kid)));
+        Ok((out, signing_keys::jwks_max_age_secs(&valid, self.now, self.timing)))
+    }
+}
+
+#[async_trait]
+impl KeyProvider for AppKeyProvider<'_> {
+    async fn signing_key(&self, use_static: bool) -> Result<(String, Arc<SigningKey>), SessionError> {
+        let keys = self.current().await?;
+        let no_key = || SessionError::Storage(StorageError::Query("no usable signing key".into()));
+        if use_static {
+            let k = keys.static_keys.first().ok_or_else(no_key)?;
+            return Ok((k.kid.clone(), Arc::clone(&k.signer)));
+        }
+        let valid = self.valid_dynamic(&keys);
+        let chosen = signing_keys::signing_key(&valid, self.now, self.timing).ok_or_else(no_key)?;
+        let k = keys.dynamic.iter().find(|k| k.created_at == chosen.created_at).ok_or_else(no_key)?;
+        Ok((k.kid.clone(), Arc::clone(&k.signer)))
+    }
+
+    async fn public_key(&self, kid: &str) -> Result<Option<PublicKey>, SessionError> {
+        let find = |keys: &AppKeys| -> Option<PublicKey> {
+            let valid = self.valid_dynamic(keys);
+            keys.dynamic
+                .iter()
+                .filter(|k| valid.iter().any(|v| v.created_at == k.created_at))
+                .chain(keys.static_keys.iter())
+                .find(|k| k.kid == kid)
+                .map(|k| k.public.clone())
+        };
+        if let Some(k) = find(self.current().await?.as_ref()) {
+            return Ok(Some(k));
+        }
+        // Another instance may have created it since we loaded.
+        Ok(find(self.reload().await?.as_ref()))
+    }
+
+    async fn refresh_master_key(&self) -> Result<Arc<str>, SessionError> {
+        let cached = |e: &AppEntry| e.refresh_master.read().ok().and_then(|m| m.clone());
+        if let Some(k) = cached(&self.entry) {
+            return Ok(k);
+        }
+        let _guard = self.entry.reload.lock().await;
+        if let Some(k) = cached(&self.entry) {
+            return Ok(k);
+        }
+        let stored = match self.storage.key_value_get(&self.app_id, PUBLIC, REFRESH_KEY_NAME).await? {
+            Some(v) => v,
+            None => {
+                let fresh = crypto_blocking(refresh::new_master_key).await?;
+                self.storage.key_value_insert_if_absent(&self.app_id, PUBLIC, REFRESH_KEY_NAME, &fresh, self.now).await?
+            }
+        };
+        let master: Arc<str> = Arc::from(stored.as_str());
+        if let Ok(mut m) = self.entry.refresh_master.write() {
+            *m = Some(Arc::clone(&master));
+        }
+        Ok(master)
+    }
+}
