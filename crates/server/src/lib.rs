@@ -28,7 +28,7 @@ pub async fn start(config: Config, config_path: Option<std::path::PathBuf>) -> R
         .base_storage()
         .key_value_insert_if_absent("public", "public", TELEMETRY_ID_KEY, &uuid::Uuid::new_v4().to_string(), now_ms())
         .await?;
-    Ok(Arc::new(AppState { registry, keys: keys::KeyCache::default(), config_path }))
+    Ok(Arc::new(AppState { registry, keys: keys::KeyCache::default(), clock: http::Clock::default(), config_path }))
 }
 
 pub fn router(state: Arc<AppState>) -> Router {

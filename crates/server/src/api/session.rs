@@ -7,7 +7,6 @@ use axum::response::{IntoResponse, Response};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use portcullis_core::ids::TenantIdentifier;
-use portcullis_core::now_ms;
 use portcullis_core::session::signing_keys::KeyTiming;
 use portcullis_core::session::{tenant_of_handle, Issued, SessionCtx, SessionError, Verified};
 use portcullis_core::storage::session::{SessionStorage, TenantScope};
@@ -105,7 +104,7 @@ pub async fn create(ctx: &Ctx) -> Result<Response, ApiError> {
     let db = body.object("userDataInDatabase")?;
     let enable_anti_csrf = required_bool(&body, "enableAntiCsrf")?;
     let use_dynamic = body.opt_bool("useDynamicSigningKey")?.unwrap_or(true);
-    let now = now_ms();
+    let now = ctx.now();
     let provider = keys(ctx, app, now);
     let s = SessionCtx { app_id: &ctx.id.app_id, storage: storage_of(tenant)?, keys: &provider, config: &tenant.effective, now };
     let issued = s.create(&ctx.id.tenant_id, &user_id, jwt, Value::Object(db), enable_anti_csrf, use_dynamic).await?;
@@ -120,7 +119,7 @@ pub async fn verify(ctx: &Ctx) -> Result<Response, ApiError> {
     let do_check = required_bool(&body, "doAntiCsrfCheck")?;
     let enable = required_bool(&body, "enableAntiCsrf")?;
     let check_db = body.opt_bool("checkDatabase")?.unwrap_or(false);
-    let now = now_ms();
+    let now = ctx.now();
     let provider = keys(ctx, app, now);
     // The token names its tenant; read it first (signature checked) to pick that tenant's storage.
     let probe = SessionCtx { app_id: &ctx.id.app_id, storage: storage_of(app)?, keys: &provider, config: &app.effective, now };
@@ -145,7 +144,7 @@ pub async fn refresh(ctx: &Ctx) -> Result<Response, ApiError> {
     let anti_csrf = optional_str(&body, "antiCsrfToken")?;
     let enable = required_bool(&body, "enableAntiCsrf")?;
     let use_dynamic = body.opt_bool("useDynamicSigningKey")?;
-    let now = now_ms();
+    let now = ctx.now();
     let provider = keys(ctx, app, now);
     let master = provider_master(&provider).await?;
     let Some(info) = portcullis_core::session::refresh_token::parse(&master, &token) else {
@@ -171,7 +170,7 @@ pub async fn regenerate(ctx: &Ctx) -> Result<Response, ApiError> {
     let body = ctx.body()?;
     let token = body.str("accessToken")?;
     let new_data = body.opt_object("userDataInJWT")?;
-    let now = now_ms();
+    let now = ctx.now();
     let provider = keys(ctx, app, now);
     let probe = SessionCtx { app_id: &ctx.id.app_id, storage: storage_of(app)?, keys: &provider, config: &app.effective, now };
     let info = match probe.read_access_token(&token, false).await {
@@ -201,7 +200,7 @@ fn app_storages<'a>(ctx: &'a Ctx) -> Vec<&'a Arc<dyn Storage>> {
 }
 
 async fn user_sessions(ctx: &Ctx, user_id: &str, across_tenants: bool) -> Result<Vec<(String, String)>, ApiError> {
-    let now = now_ms();
+    let now = ctx.now();
     if across_tenants {
         let mut all = Vec::new();
         for storage in app_storages(ctx) {
@@ -296,7 +295,7 @@ pub async fn get_info(ctx: &Ctx) -> Result<Response, ApiError> {
     let Some(row) = s.session_get(&ctx.id.app_id, &tenant.config.id.tenant_id, &handle).await? else {
         return session_not_found();
     };
-    if row.expires_at < now_ms() {
+    if row.expires_at < ctx.now() {
         return session_not_found();
     }
     json(json!({
@@ -319,7 +318,7 @@ pub async fn data(ctx: &Ctx, claims: bool) -> Result<Response, ApiError> {
         let handle = ctx.query.required("sessionHandle")?.to_owned();
         let Some((tenant, s)) = by_handle(ctx, &handle)? else { return session_not_found() };
         let row = s.session_get(&ctx.id.app_id, &tenant.config.id.tenant_id, &handle).await?;
-        return match row.filter(|r| r.expires_at >= now_ms()) {
+        return match row.filter(|r| r.expires_at >= ctx.now()) {
             None => session_not_found(),
             Some(r) => {
                 let text = if claims { r.jwt_user_payload } else { r.session_data };
@@ -350,7 +349,7 @@ pub async fn data(ctx: &Ctx, claims: bool) -> Result<Response, ApiError> {
 /// `/.well-known/jwks.json` (no status) and `/recipe/jwt/jwks`.
 pub async fn jwks(ctx: &Ctx, with_status: bool) -> Result<Response, ApiError> {
     let app = app_of(ctx)?;
-    let (keys, max_age) = keys(ctx, app, now_ms()).jwks().await?;
+    let (keys, max_age) = keys(ctx, app, ctx.now()).jwks().await?;
     let mut body = if with_status { json!({"status": "OK", "keys": keys}) } else { json!({"keys": keys}) }.to_string();
     body.push('\n');
     Ok((
@@ -383,7 +382,7 @@ pub async fn create_jwt(ctx: &Ctx) -> Result<Response, ApiError> {
     if algorithm.to_uppercase() != "RS256" {
         return json(json!({"status": "UNSUPPORTED_ALGORITHM_ERROR"}));
     }
-    let now = now_ms();
+    let now = ctx.now();
     let provider = keys(ctx, app, now);
     let (kid, key) = {
         use portcullis_core::session::KeyProvider;

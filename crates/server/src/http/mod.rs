@@ -25,7 +25,25 @@ use input::{Body, Query};
 pub struct AppState {
     pub registry: Arc<Registry>,
     pub keys: crate::keys::KeyCache,
+    /// The time, in milliseconds; tests move it to exercise expiry and key rotation.
+    pub clock: Clock,
     pub config_path: Option<std::path::PathBuf>,
+}
+
+/// Wall-clock time plus an offset that tests can advance.
+#[derive(Clone, Default)]
+pub struct Clock {
+    offset_ms: Arc<std::sync::atomic::AtomicI64>,
+}
+
+impl Clock {
+    pub fn now(&self) -> i64 {
+        portcullis_core::now_ms() + self.offset_ms.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    pub fn advance(&self, ms: i64) {
+        self.offset_ms.fetch_add(ms, std::sync::atomic::Ordering::Relaxed);
+    }
 }
 
 /// A CDI version, `major.minor`.
@@ -60,6 +78,10 @@ pub struct Ctx {
 }
 
 impl Ctx {
+    pub fn now(&self) -> i64 {
+        self.state.clock.now()
+    }
+
     pub fn registry(&self) -> &Registry {
         &self.state.registry
     }

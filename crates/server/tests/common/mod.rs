@@ -10,6 +10,8 @@ use serde_json::Value;
 pub struct TestApp {
     pub url: String,
     pub client: reqwest::Client,
+    /// The server's clock: `advance` it to expire tokens and rotate keys.
+    pub clock: portcullis::http::Clock,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
@@ -55,13 +57,14 @@ impl TestApp {
 
     pub async fn spawn_with(cfg: Config) -> TestApp {
         let state = portcullis::start(cfg, None).await.expect("start");
+        let clock = state.clock.clone();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let url = format!("http://{}", listener.local_addr().expect("addr"));
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(portcullis::serve(listener, state, async move {
             let _ = rx.await;
         }));
-        TestApp { url, client: reqwest::Client::new(), shutdown: Some(tx) }
+        TestApp { url, client: reqwest::Client::new(), clock, shutdown: Some(tx) }
     }
 
     /// Sends a request with `cdi-version: 5.4`; returns (status, body text).
