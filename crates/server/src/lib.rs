@@ -3,6 +3,7 @@
 mod api;
 pub mod http;
 pub mod keys;
+mod last_active;
 pub mod storage_open;
 pub mod tenancy;
 
@@ -28,7 +29,7 @@ pub async fn start(config: Config, config_path: Option<std::path::PathBuf>) -> R
         .base_storage()
         .key_value_insert_if_absent("public", "public", TELEMETRY_ID_KEY, &uuid::Uuid::new_v4().to_string(), now_ms())
         .await?;
-    Ok(Arc::new(AppState { registry, keys: keys::KeyCache::default(), clock: http::Clock::default(), config_path }))
+    Ok(Arc::new(AppState { registry, keys: keys::KeyCache::default(), last_active: last_active::LastActive::default(), clock: http::Clock::default(), config_path }))
 }
 
 pub fn router(state: Arc<AppState>) -> Router {

@@ -25,6 +25,7 @@ use input::{Body, Query};
 pub struct AppState {
     pub registry: Arc<Registry>,
     pub keys: crate::keys::KeyCache,
+    pub last_active: crate::last_active::LastActive,
     /// The time, in milliseconds; tests move it to exercise expiry and key rotation.
     pub clock: Clock,
     pub config_path: Option<std::path::PathBuf>,

@@ -1,0 +1,45 @@
+//! `user_last_active` is written on session create and refresh, at most once per user per five
+//! minutes per process (as the core does), so that busy users do not cost a write per request.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+const THROTTLE_MS: i64 = 5 * 60 * 1000;
+/// Past this many remembered users, entries older than the throttle window are dropped.
+const PRUNE_AT: usize = 100_000;
+
+#[derive(Default)]
+pub struct LastActive {
+    seen: Mutex<HashMap<(String, String), i64>>,
+}
+
+impl LastActive {
+    /// Whether (app, user) should be written now; records the write when it should.
+    pub fn due(&self, app_id: &str, user_id: &str, now: i64) -> bool {
+        let Ok(mut seen) = self.seen.lock() else { return true };
+        let key = (app_id.to_owned(), user_id.to_owned());
+        if seen.get(&key).is_some_and(|&t| now - t < THROTTLE_MS) {
+            return false;
+        }
+        if seen.len() >= PRUNE_AT {
+            seen.retain(|_, t| now - *t < THROTTLE_MS);
+        }
+        seen.insert(key, now);
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn throttles_per_user() {
+        let l = LastActive::default();
+        assert!(l.due("a", "u", 0));
+        assert!(!l.due("a", "u", 1000));
+        assert!(l.due("a", "v", 1000));
+        assert!(l.due("b", "u", 1000));
+        assert!(l.due("a", "u", THROTTLE_MS + 1));
+    }
+}
