@@ -28,15 +28,20 @@ pub struct KeyTiming {
     pub overlap_ms: i64,
     /// How long a key verifies: its signing interval plus two access-token lifetimes.
     pub lifetime_ms: i64,
+    /// Where this app's rotation slots start, so that apps do not all rotate at the same instant.
+    pub phase_ms: i64,
 }
 
 impl KeyTiming {
-    pub fn from_config(cfg: &Config) -> KeyTiming {
+    pub fn for_app(cfg: &Config, app_id: &str) -> KeyTiming {
         let interval_ms = ((cfg.f64("access_token_dynamic_signing_key_update_interval") * 3_600_000.0) as i64).max(1);
         // Test mode allows intervals of seconds; the overlap shrinks with them as the core's does.
         let overlap_ms = if interval_ms < 60_000 { interval_ms / 5 } else { 60_000 };
         let lifetime_ms = interval_ms + 2 * cfg.i64("access_token_validity") * 1000;
-        KeyTiming { interval_ms, overlap_ms, lifetime_ms }
+        // FNV-1a of the app id: stable across instances and restarts.
+        let hash = app_id.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
+        let phase_ms = (hash % interval_ms as u64) as i64;
+        KeyTiming { interval_ms, overlap_ms, lifetime_ms, phase_ms }
     }
 }
 
@@ -49,7 +54,7 @@ pub fn valid_keys(mut keys: Vec<DynamicKey>, now: i64, t: KeyTiming) -> Vec<Dyna
 
 /// Whether a new key is due, and if so its creation time. `keys` are valid keys, newest first.
 pub fn next_key_time(keys: &[DynamicKey], now: i64, t: KeyTiming) -> Option<i64> {
-    let aligned_now = now - now.rem_euclid(t.interval_ms);
+    let aligned_now = now - (now - t.phase_ms).rem_euclid(t.interval_ms);
     match keys.first() {
         None => Some(aligned_now),
         Some(newest) if now + t.overlap_ms >= newest.created_at + t.interval_ms => {
@@ -82,7 +87,7 @@ pub fn jwks_max_age_secs(keys: &[DynamicKey], now: i64, t: KeyTiming) -> i64 {
 mod tests {
     use super::*;
 
-    const T: KeyTiming = KeyTiming { interval_ms: 1000, overlap_ms: 200, lifetime_ms: 3000 };
+    const T: KeyTiming = KeyTiming { interval_ms: 1000, overlap_ms: 200, lifetime_ms: 3000, phase_ms: 0 };
 
     fn key(at: i64) -> DynamicKey {
         DynamicKey { created_at: at, value: String::new() }
@@ -91,6 +96,19 @@ mod tests {
     #[test]
     fn first_key_is_slot_aligned() {
         assert_eq!(next_key_time(&[], 12_345, T), Some(12_000));
+        let shifted = KeyTiming { phase_ms: 400, ..T };
+        assert_eq!(next_key_time(&[], 12_345, shifted), Some(11_400));
+        assert_eq!(next_key_time(&[], 12_400, shifted), Some(12_400));
+    }
+
+    #[test]
+    fn apps_get_different_phases() {
+        let cfg = Config::defaults();
+        let a = KeyTiming::for_app(&cfg, "app-a");
+        let b = KeyTiming::for_app(&cfg, "app-b");
+        assert_ne!(a.phase_ms, b.phase_ms);
+        assert!((0..a.interval_ms).contains(&a.phase_ms));
+        assert_eq!(a, KeyTiming::for_app(&cfg, "app-a"));
     }
 
     #[test]
@@ -115,7 +133,8 @@ mod tests {
 
     #[test]
     fn jwks_max_age_is_at_least_a_second() {
-        assert_eq!(jwks_max_age_secs(&[key(10_000)], 10_000, KeyTiming { interval_ms: 100_000, overlap_ms: 60_000, lifetime_ms: 1 }), 40);
+        let t = KeyTiming { interval_ms: 100_000, overlap_ms: 60_000, lifetime_ms: 1, phase_ms: 0 };
+        assert_eq!(jwks_max_age_secs(&[key(10_000)], 10_000, t), 40);
         assert_eq!(jwks_max_age_secs(&[key(10_000)], 99_000, T), 1);
     }
 }

@@ -53,7 +53,7 @@ fn app_of<'a>(ctx: &'a Ctx) -> Result<&'a Arc<Tenant>, ApiError> {
 }
 
 fn keys<'a>(ctx: &Ctx, app: &'a Arc<Tenant>, now: i64) -> AppKeyProvider<'a> {
-    ctx.state.keys.provider(&app.config.id, &app.storage, KeyTiming::from_config(&app.effective), now)
+    ctx.state.keys.provider(&app.config.id, &app.storage, KeyTiming::for_app(&app.effective, &app.config.id.app_id), now)
 }
 
 /// The tenant a token or handle names, within the request's app and domain.
