@@ -1,0 +1,224 @@
+"""Shared harness for the supertokens-python tests.
+
+One Portcullis process serves the whole pytest session:
+  1. `portcullis start --host 127.0.0.1 --port <free port> --test-mode` is started,
+     with the backend chosen by PORTCULLIS_BACKEND (sqlite or postgres);
+  2. we wait for `GET /hello` to answer 200;
+  3. a fresh app is created with a raw `PUT /recipe/multitenancy/app/v2`;
+  4. `supertokens_python.init` points at `http://127.0.0.1:<port>/appid-<id>`.
+The process is stopped with SIGTERM when the session ends.
+
+`supertokens_python.init` is process-wide, so isolation is one app per session plus a
+unique tenant id per test (`unique_id()`). When a test fails, the server output written
+while it ran is attached to the failure report.
+"""
+
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+import uuid
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[3]
+PORTCULLIS_BIN = os.environ.get(
+    "PORTCULLIS_BIN", str(REPO_ROOT / "target" / "debug" / "portcullis")
+)
+BACKEND = os.environ.get("PORTCULLIS_BACKEND", "sqlite")
+STARTUP_TIMEOUT_S = 10
+STOP_TIMEOUT_S = 10
+
+
+def unique_id(prefix: str = "t") -> str:
+    """A tenant id no other test uses: `<prefix>-<8 hex chars>`."""
+    return f"{prefix}-{secrets.token_hex(4)}"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def backend_env(data_dir: Path) -> dict:
+    """Environment of the child process for the chosen backend."""
+    env = dict(os.environ)
+    for key in (
+        "PORTCULLIS_SQLITE_PATH",
+        "POSTGRESQL_CONNECTION_URI",
+        "POSTGRESQL_TABLE_SCHEMA",
+    ):
+        env.pop(key, None)
+
+    if BACKEND == "sqlite":
+        env["PORTCULLIS_SQLITE_PATH"] = str(data_dir / "portcullis.db")
+    elif BACKEND == "postgres":
+        uri = os.environ.get("PORTCULLIS_TEST_PG_URI")
+        if not uri:
+            raise RuntimeError(
+                "PORTCULLIS_BACKEND=postgres needs PORTCULLIS_TEST_PG_URI "
+                "(e.g. postgresql://postgres@127.0.0.1:5433/postgres)"
+            )
+        env["POSTGRESQL_CONNECTION_URI"] = uri
+        # A fresh schema per session keeps runs apart. It is left behind.
+        env["POSTGRESQL_TABLE_SCHEMA"] = f"t_{secrets.token_hex(6)}"
+    else:
+        raise RuntimeError(
+            f"unknown PORTCULLIS_BACKEND '{BACKEND}' (expected sqlite or postgres)"
+        )
+    return env
+
+
+def http(method: str, url: str, body=None):
+    """A raw request; returns (status, text). Used only outside the SDK."""
+    data = None if body is None else json.dumps(body).encode()
+    req = urllib.request.Request(url, data=data, method=method)
+    if data is not None:
+        req.add_header("content-type", "application/json")
+    try:
+        with urllib.request.urlopen(req, timeout=5) as resp:
+            return resp.status, resp.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+
+
+class Server:
+    def __init__(self, url: str, log_path: Path):
+        self.url = url
+        self.log_path = log_path
+
+    def log_size(self) -> int:
+        return self.log_path.stat().st_size
+
+    def log_since(self, offset: int) -> str:
+        with open(self.log_path, "rb") as f:
+            f.seek(offset)
+            return f.read().decode(errors="replace")
+
+
+def wait_for_hello(proc: subprocess.Popen, url: str) -> bool:
+    deadline = time.monotonic() + STARTUP_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            return False
+        try:
+            status, _ = http("GET", f"{url}/hello")
+            if status == 200:
+                return True
+        except OSError:
+            pass
+        time.sleep(0.1)
+    return False
+
+
+@pytest.fixture(scope="session")
+def portcullis(tmp_path_factory):
+    if not os.path.isfile(PORTCULLIS_BIN):
+        raise RuntimeError(f"portcullis binary not found at {PORTCULLIS_BIN} (set PORTCULLIS_BIN)")
+
+    data_dir = tmp_path_factory.mktemp("portcullis")
+    env = backend_env(data_dir)
+    log_path = data_dir / "portcullis.log"
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(
+            [PORTCULLIS_BIN, "start", "--host", "127.0.0.1", "--port", str(port), "--test-mode"],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+    server = Server(url, log_path)
+    try:
+        if not wait_for_hello(proc, url):
+            raise RuntimeError(
+                f"portcullis did not answer GET {url}/hello with 200 within "
+                f"{STARTUP_TIMEOUT_S}s (exit code {proc.poll()}). Its output:\n"
+                + server.log_since(0)
+            )
+        yield server
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=STOP_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def sdk(portcullis):
+    """Creates a fresh app and initialises the SDK against it (once per session)."""
+    from supertokens_python import InputAppInfo, SupertokensConfig, init
+    from supertokens_python.recipe import (
+        emailpassword,
+        multitenancy,
+        passwordless,
+        session,
+        thirdparty,
+    )
+    from supertokens_python.recipe.passwordless import ContactEmailOrPhoneConfig
+
+    app_id = str(uuid.uuid4())
+    status, text = http(
+        "PUT",
+        f"{portcullis.url}/recipe/multitenancy/app/v2",
+        {"appId": app_id, "coreConfig": {}},
+    )
+    assert status == 200, f"app creation answered {status}: {text}"
+    assert json.loads(text) == {"status": "OK", "createdNew": True}, text
+
+    init(
+        app_info=InputAppInfo(
+            app_name="portcullis-sdk-python-tests",
+            api_domain="http://localhost:3001",
+            website_domain="http://localhost:3000",
+        ),
+        supertokens_config=SupertokensConfig(
+            connection_uri=f"{portcullis.url}/appid-{app_id}"
+        ),
+        # Nothing here serves HTTP, so no web framework is installed: the SDK only
+        # imports the framework's adapter when its middleware is used.
+        framework="fastapi",
+        mode="asgi",
+        telemetry=False,
+        recipe_list=[
+            multitenancy.init(),
+            emailpassword.init(),
+            thirdparty.init(),
+            passwordless.init(
+                contact_config=ContactEmailOrPhoneConfig(),
+                flow_type="USER_INPUT_CODE_AND_MAGIC_LINK",
+            ),
+            session.init(),
+        ],
+    )
+    return app_id
+
+
+@pytest.fixture(autouse=True)
+def _server_log_offset(request, portcullis):
+    request.node._portcullis = (portcullis, portcullis.log_size())
+    yield
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    server_and_offset = getattr(item, "_portcullis", None)
+    if report.failed and server_and_offset is not None:
+        server, offset = server_and_offset
+        text = server.log_since(offset)
+        report.sections.append(
+            ("portcullis output during this test", text or "(nothing)")
+        )
