@@ -1,1 +1,154 @@
-//! PostgreSQL adapter (in progress).
+//! Storage on PostgreSQL, in the schema of the SuperTokens PostgreSQL plugin: same tables, columns,
+//! constraint and index names, in the configured schema and with the configured table-name prefix, so
+//! that Portcullis and the Java core can use one database.
+//!
+//! - `settings`/`uri`: where to connect (the plugin's `postgresql_*` keys), pool size and timeouts.
+//! - `names`: table and constraint names, by the plugin's rules.
+//! - `schema` (+ `schema.sql`): creates what is missing of the schema at connect time.
+//! - `db`: the pool and the transaction runner (retries on conflicts and dead connections).
+//! - `tenants`, `key_value`: the SQL of each storage area.
+
+mod db;
+mod key_value;
+mod names;
+mod schema;
+mod settings;
+mod tenants;
+mod uri;
+
+use async_trait::async_trait;
+use portcullis_core::config::Config;
+use portcullis_core::ids::TenantIdentifier;
+use portcullis_core::multitenancy::TenantConfig;
+use portcullis_core::storage::{Storage, StorageError};
+
+use crate::db::{Db, Mode};
+use crate::names::Names;
+use crate::settings::Settings;
+
+pub use crate::names::TABLE_NAME_OVERRIDES;
+
+/// Every statement, rendered once at connect time with the configured table names.
+struct Statements {
+    tenants: tenants::Statements,
+    kv: key_value::Statements,
+}
+
+pub struct PgStorage {
+    db: Db,
+    sql: Statements,
+    names: Names,
+}
+
+impl std::fmt::Debug for PgStorage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgStorage")
+            .field("endpoint", &self.db.endpoint())
+            .field("schema", &self.names.schema())
+            .finish()
+    }
+}
+
+impl PgStorage {
+    /// Connects with the `postgresql_*` keys of `cfg` and creates whatever is missing of the schema.
+    /// Fails with a message naming host:port and the reason (never the password).
+    pub async fn connect(cfg: &Config) -> Result<PgStorage, StorageError> {
+        let invalid = |e: String| StorageError::Unavailable(format!("invalid PostgreSQL configuration: {e}"));
+        let mut settings = Settings::from_config(cfg).map_err(invalid)?;
+        for base in schema::table_bases() {
+            settings.names.add_table(&base).map_err(invalid)?;
+        }
+        let sql = Statements {
+            tenants: tenants::Statements::new(&settings.names).map_err(invalid)?,
+            kv: key_value::Statements::new(&settings.names).map_err(invalid)?,
+        };
+        let db = Db::new(&settings)?;
+        schema::ensure(&db, &settings.names).await?;
+        Ok(PgStorage { db, sql, names: settings.names })
+    }
+
+    /// The schema-qualified name of a table of the schema (by its base name, e.g. "key_value").
+    pub fn table_name(&self, base: &str) -> Option<&str> {
+        self.names.table(base).ok()
+    }
+}
+
+#[async_trait]
+impl Storage for PgStorage {
+    fn kind(&self) -> &'static str {
+        "postgresql"
+    }
+
+    async fn ping(&self) -> Result<(), StorageError> {
+        self.db
+            .run(Mode::Read, &(), |db, _| {
+                Box::pin(async move {
+                    db.query("SELECT 1", &[]).await?;
+                    Ok(())
+                })
+            })
+            .await
+    }
+
+    async fn load_tenant_configs(&self) -> Result<Vec<TenantConfig>, StorageError> {
+        self.db.run(Mode::Snapshot, &self.sql, |db, sql| Box::pin(tenants::load_all(db, &sql.tenants))).await
+    }
+
+    async fn upsert_tenant_config(&self, config: &TenantConfig) -> Result<bool, StorageError> {
+        let ctx = (&self.sql, config);
+        self.db.run(Mode::Write, &ctx, |db, (sql, config)| Box::pin(tenants::upsert(db, &sql.tenants, config))).await
+    }
+
+    async fn delete_tenant_config(&self, id: &TenantIdentifier) -> Result<bool, StorageError> {
+        let ctx = (&self.sql, id);
+        self.db.run(Mode::Write, &ctx, |db, (sql, id)| Box::pin(tenants::delete(db, &sql.tenants, id))).await
+    }
+
+    async fn add_tenant_rows(&self, app_id: &str, tenant_id: &str, now_ms: i64) -> Result<(), StorageError> {
+        let ctx = (&self.sql, app_id, tenant_id, now_ms);
+        self.db
+            .run(Mode::Write, &ctx, |db, (sql, app, tenant, now)| {
+                Box::pin(key_value::add_tenant_rows(db, &sql.kv, app, tenant, *now))
+            })
+            .await
+    }
+
+    async fn delete_tenant_rows(&self, app_id: &str, tenant_id: &str) -> Result<bool, StorageError> {
+        let ctx = (&self.sql, app_id, tenant_id);
+        self.db
+            .run(Mode::Write, &ctx, |db, (sql, app, tenant)| {
+                Box::pin(key_value::delete_tenant_rows(db, &sql.kv, app, tenant))
+            })
+            .await
+    }
+
+    async fn delete_app_rows(&self, app_id: &str) -> Result<bool, StorageError> {
+        let ctx = (&self.sql, app_id);
+        self.db.run(Mode::Write, &ctx, |db, (sql, app)| Box::pin(key_value::delete_app_rows(db, &sql.kv, app))).await
+    }
+
+    async fn key_value_get(&self, app_id: &str, tenant_id: &str, name: &str) -> Result<Option<String>, StorageError> {
+        let ctx = (&self.sql, app_id, tenant_id, name);
+        self.db
+            .run(Mode::Read, &ctx, |db, (sql, app, tenant, name)| {
+                Box::pin(key_value::get(db, &sql.kv, app, tenant, name))
+            })
+            .await
+    }
+
+    async fn key_value_insert_if_absent(
+        &self,
+        app_id: &str,
+        tenant_id: &str,
+        name: &str,
+        value: &str,
+        now_ms: i64,
+    ) -> Result<String, StorageError> {
+        let ctx = (&self.sql, (app_id, tenant_id, name), value, now_ms);
+        self.db
+            .run(Mode::Write, &ctx, |db, (sql, key, value, now)| {
+                Box::pin(key_value::insert_if_absent(db, &sql.kv, *key, value, *now))
+            })
+            .await
+    }
+}

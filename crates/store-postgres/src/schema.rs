@@ -1,0 +1,294 @@
+//! Creates what is missing of the schema (src/schema.sql) at connect time.
+//!
+//! Like the plugin (`GeneralQueries.createTablesIfNotExists`) we first ask the catalog what exists and
+//! create only the rest: the missing tables with their indexes in one transaction (all or nothing),
+//! then any missing index of a table that already existed. A database the Java core set up is used as
+//! it is, and a database user without the CREATE privilege starts fine as long as the tables are there.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use portcullis_core::storage::StorageError;
+use tokio_postgres::error::SqlState;
+
+use crate::db::{describe, Db};
+use crate::names::Names;
+
+const TEMPLATE: &str = include_str!("schema.sql");
+
+/// DDL waits behind other sessions' locks and may build indexes on large tables: it gets longer than
+/// ordinary statements, but still a bound.
+const DDL_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// Two instances starting at once may both find a table missing; the loser of the race sees
+/// "already exists" and simply looks again.
+const MAX_RACE_RETRIES: u32 = 3;
+
+/// One table of the template: its CREATE TABLE and its indexes, rendered for the configured names.
+#[derive(Debug)]
+pub struct TableDdl {
+    pub base: String,
+    pub create: String,
+    pub indexes: Vec<IndexDdl>,
+}
+
+#[derive(Debug)]
+pub struct IndexDdl {
+    pub name: String,
+    pub create: String,
+}
+
+/// The table names the template defines, in creation order.
+pub fn table_bases() -> Vec<String> {
+    statements().iter().filter_map(|s| table_of_create(s).map(str::to_owned)).collect()
+}
+
+/// The template's statements, without comment lines.
+fn statements() -> Vec<String> {
+    TEMPLATE
+        .split(";\n")
+        .map(|s| {
+            s.lines().filter(|l| !l.trim_start().starts_with("--")).collect::<Vec<_>>().join("\n").trim().to_owned()
+        })
+        .filter(|s| !s.trim().is_empty())
+        .collect()
+}
+
+fn table_of_create(stmt: &str) -> Option<&str> {
+    let rest = stmt.trim().strip_prefix("CREATE TABLE IF NOT EXISTS {t:")?;
+    rest.split_once('}').map(|(name, _)| name)
+}
+
+/// `CREATE INDEX IF NOT EXISTS <name> ON {t:<table>} ...` → (name, table).
+fn index_of_create(stmt: &str) -> Option<(&str, &str)> {
+    let rest = stmt.trim().strip_prefix("CREATE INDEX IF NOT EXISTS ")?;
+    let (name, rest) = rest.split_once(' ')?;
+    let table = rest.strip_prefix("ON {t:")?.split_once('}')?.0;
+    Some((name, table))
+}
+
+/// Replaces `{t:NAME}` and `{c:NAME:REST}` placeholders.
+fn render(stmt: &str, names: &Names) -> Result<String, String> {
+    let mut out = String::with_capacity(stmt.len() + 64);
+    let mut rest = stmt;
+    while let Some(start) = rest.find('{') {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 1..];
+        let end = after.find('}').ok_or_else(|| format!("unclosed placeholder in: {stmt}"))?;
+        let placeholder = &after[..end];
+        match placeholder.split(':').collect::<Vec<_>>().as_slice() {
+            ["t", table] => out.push_str(names.table(table)?),
+            ["c", table, suffix] => out.push_str(&names.constraint(table, suffix)?),
+            _ => return Err(format!("unknown placeholder {{{placeholder}}}")),
+        }
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+/// The whole schema rendered for `names` (which must know every table of the template).
+pub fn render_all(names: &Names) -> Result<Vec<TableDdl>, String> {
+    let mut tables: Vec<TableDdl> = Vec::new();
+    for stmt in statements() {
+        let stmt = stmt.as_str();
+        if let Some(base) = table_of_create(stmt) {
+            tables.push(TableDdl { base: base.to_owned(), create: render(stmt, names)?, indexes: vec![] });
+        } else if let Some((name, base)) = index_of_create(stmt) {
+            let table = tables
+                .iter_mut()
+                .find(|t| t.base == base)
+                .ok_or_else(|| format!("index {name} comes before its table {base}"))?;
+            table.indexes.push(IndexDdl { name: name.to_owned(), create: render(stmt, names)? });
+        } else {
+            return Err(format!("unexpected statement in schema.sql: {stmt}"));
+        }
+    }
+    Ok(tables)
+}
+
+/// What the catalog lacks.
+#[derive(Default)]
+struct Plan {
+    create_schema: bool,
+    /// The missing tables (catalog names), for messages.
+    tables: Vec<String>,
+    /// CREATE TABLE for each missing table, each followed by its indexes.
+    table_statements: Vec<String>,
+    /// Missing indexes of tables that exist.
+    index_statements: Vec<String>,
+}
+
+impl Plan {
+    fn is_empty(&self) -> bool {
+        !self.create_schema && self.table_statements.is_empty() && self.index_statements.is_empty()
+    }
+}
+
+async fn plan(client: &tokio_postgres::Client, names: &Names, ddl: &[TableDdl]) -> Result<Plan, tokio_postgres::Error> {
+    let schema = names.schema();
+    let schema_exists = client.query_opt("SELECT 1 FROM pg_namespace WHERE nspname = $1", &[&schema]).await?.is_some();
+    let tables: HashSet<String> = client
+        .query("SELECT tablename::text FROM pg_tables WHERE schemaname = $1", &[&schema])
+        .await?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    // Index names are unique per schema, whatever table holds them (the plugin does not prefix them).
+    let indexes: HashSet<String> = client
+        .query("SELECT indexname::text FROM pg_indexes WHERE schemaname = $1", &[&schema])
+        .await?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let mut plan = Plan { create_schema: !schema_exists, ..Plan::default() };
+    for t in ddl {
+        // `bare` is known for every rendered table, so this lookup cannot fail.
+        let bare = names.bare(&t.base).unwrap_or_default();
+        let table_missing = !tables.contains(bare);
+        if table_missing {
+            plan.tables.push(bare.to_owned());
+            plan.table_statements.push(t.create.clone());
+        }
+        for i in t.indexes.iter().filter(|i| !indexes.contains(&i.name)) {
+            let target = if table_missing { &mut plan.table_statements } else { &mut plan.index_statements };
+            target.push(i.create.clone());
+        }
+    }
+    Ok(plan)
+}
+
+/// Creates the schema, tables and indexes that do not exist yet: the missing tables (with their
+/// indexes) all or nothing in one transaction, then missing indexes of existing tables, which only
+/// the tables' owner may add — a user that cannot is warned about, not stopped.
+pub async fn ensure(db: &Db, names: &Names) -> Result<(), StorageError> {
+    let ddl = render_all(names).map_err(StorageError::Query)?;
+    let mut client = db.client().await?;
+    let mut races = 0;
+    loop {
+        let plan = plan(&client, names, &ddl).await.map_err(|e| db.query_error(&e))?;
+        if plan.is_empty() {
+            return Ok(());
+        }
+        let result = match apply_tables(&mut client, names, &plan).await {
+            Ok(()) => apply_statements(&mut client, &plan.index_statements).await.map_err(|e| (e, false)),
+            Err(e) => Err((e, true)),
+        };
+        match result {
+            Ok(()) => {
+                if !plan.tables.is_empty() {
+                    tracing::info!(schema = names.schema(), tables = ?plan.tables, "created the missing tables");
+                }
+                return Ok(());
+            }
+            Err((e, _)) if is_creation_race(&e) && races < MAX_RACE_RETRIES => races += 1,
+            Err((e, false)) if is_permission_denied(&e) => {
+                tracing::warn!(
+                    schema = names.schema(),
+                    "some indexes of existing tables are missing and this database user may not create them: {}",
+                    describe(&e)
+                );
+                return Ok(());
+            }
+            Err((e, true)) if is_permission_denied(&e) => {
+                return Err(StorageError::Query(format!(
+                    "the database user may not create what is missing in schema '{}' (tables: {}): {}; \
+                     create the tables with a privileged user or grant CREATE",
+                    names.schema(),
+                    plan.tables.join(", "),
+                    describe(&e)
+                )))
+            }
+            Err((e, _)) => {
+                return Err(match db.query_error(&e) {
+                    StorageError::Query(m) => StorageError::Query(format!("cannot create the schema: {m}")),
+                    other => other,
+                })
+            }
+        }
+    }
+}
+
+async fn apply_tables(
+    client: &mut deadpool_postgres::Object,
+    names: &Names,
+    plan: &Plan,
+) -> Result<(), tokio_postgres::Error> {
+    let mut statements = Vec::with_capacity(plan.table_statements.len() + 1);
+    if plan.create_schema {
+        statements.push(format!("CREATE SCHEMA IF NOT EXISTS {}", names.schema()));
+    }
+    statements.extend(plan.table_statements.iter().cloned());
+    apply_statements(client, &statements).await
+}
+
+/// Runs DDL statements in one transaction (PostgreSQL's DDL is transactional: all or nothing).
+async fn apply_statements(
+    client: &mut deadpool_postgres::Object,
+    statements: &[String],
+) -> Result<(), tokio_postgres::Error> {
+    if statements.is_empty() {
+        return Ok(());
+    }
+    let tx = client.transaction().await?;
+    tx.batch_execute(&format!("SET LOCAL statement_timeout = {}", DDL_TIMEOUT.as_millis())).await?;
+    for stmt in statements {
+        tx.batch_execute(stmt).await?;
+    }
+    tx.commit().await
+}
+
+fn is_creation_race(e: &tokio_postgres::Error) -> bool {
+    // duplicate_table / duplicate_object, or the unique index of pg_type / pg_namespace when two
+    // sessions create the same relation or schema at the same moment.
+    e.code().is_some_and(|c| {
+        *c == SqlState::DUPLICATE_TABLE
+            || *c == SqlState::DUPLICATE_OBJECT
+            || *c == SqlState::DUPLICATE_SCHEMA
+            || *c == SqlState::UNIQUE_VIOLATION
+    })
+}
+
+fn is_permission_denied(e: &tokio_postgres::Error) -> bool {
+    e.code().is_some_and(|c| *c == SqlState::INSUFFICIENT_PRIVILEGE)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(schema: &str, prefix: &str) -> Names {
+        let mut n = Names::new(schema, prefix, &[]).unwrap();
+        for t in table_bases() {
+            n.add_table(&t).unwrap();
+        }
+        n
+    }
+
+    #[test]
+    fn the_template_has_every_table_and_index_of_the_seed() {
+        let ddl = render_all(&names("public", "")).unwrap();
+        assert_eq!(ddl.len(), 35);
+        assert_eq!(ddl.iter().map(|t| t.indexes.len()).sum::<usize>(), 49);
+        assert_eq!(ddl[0].base, "apps");
+        for t in &ddl {
+            assert!(!t.create.contains('{'), "unrendered placeholder in {}", t.create);
+        }
+    }
+
+    #[test]
+    fn rendering_uses_schema_prefix_and_java_constraint_names() {
+        let ddl = render_all(&names("auth", "st")).unwrap();
+        let tenants = ddl.iter().find(|t| t.base == "tenants").unwrap();
+        assert!(tenants.create.starts_with("CREATE TABLE IF NOT EXISTS auth.st_tenants ("), "{}", tenants.create);
+        assert!(tenants.create.contains("CONSTRAINT st_tenants_pkey PRIMARY KEY (app_id, tenant_id)"));
+        assert!(tenants.create.contains(
+            "CONSTRAINT st_tenants_app_id_fkey FOREIGN KEY (app_id) REFERENCES auth.st_apps (app_id) ON DELETE CASCADE"
+        ));
+        assert_eq!(tenants.indexes[0].name, "tenants_app_id_index");
+        assert_eq!(
+            tenants.indexes[0].create,
+            "CREATE INDEX IF NOT EXISTS tenants_app_id_index ON auth.st_tenants (app_id)"
+        );
+    }
+}
