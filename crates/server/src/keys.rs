@@ -82,10 +82,6 @@ pub struct AppKeyProvider<'a> {
     now: i64,
 }
 
-fn sessions(storage: &Arc<dyn Storage>) -> Result<&dyn SessionStorage, SessionError> {
-    storage.sessions().ok_or_else(|| SessionError::Storage(StorageError::Query("this database has no session storage".into())))
-}
-
 fn crypto_blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, CryptoError> + Send + 'static) -> impl std::future::Future<Output = Result<T, SessionError>> {
     async move {
         tokio::task::spawn_blocking(f)
@@ -123,7 +119,7 @@ impl AppKeyProvider<'_> {
     /// is due (idempotent across instances) and a static key when the app has none.
     async fn reload(&self) -> Result<Arc<AppKeys>, SessionError> {
         let _guard = self.entry.reload.lock().await;
-        let s = sessions(self.storage)?;
+        let s: &dyn SessionStorage = self.storage.as_ref();
         let mut dynamic = signing_keys::valid_keys(s.dynamic_keys(&self.app_id).await?, self.now, self.timing);
         if let Some(at) = signing_keys::next_key_time(&dynamic, self.now, self.timing) {
             let value = crypto_blocking(generate_key_string).await?;

@@ -12,6 +12,7 @@ mod db;
 mod key_value;
 mod names;
 mod schema;
+mod sessions;
 mod settings;
 mod tenants;
 mod uri;
@@ -20,6 +21,8 @@ use async_trait::async_trait;
 use portcullis_core::config::Config;
 use portcullis_core::ids::TenantIdentifier;
 use portcullis_core::multitenancy::TenantConfig;
+use portcullis_core::session::signing_keys::DynamicKey;
+use portcullis_core::storage::session::{SessionRow, SessionStorage, StaticKey, TenantScope};
 use portcullis_core::storage::{Storage, StorageError};
 
 use crate::db::{Db, Mode};
@@ -32,6 +35,7 @@ pub use crate::names::TABLE_NAME_OVERRIDES;
 struct Statements {
     tenants: tenants::Statements,
     kv: key_value::Statements,
+    sessions: sessions::Statements,
 }
 
 pub struct PgStorage {
@@ -61,6 +65,7 @@ impl PgStorage {
         let sql = Statements {
             tenants: tenants::Statements::new(&settings.names).map_err(invalid)?,
             kv: key_value::Statements::new(&settings.names).map_err(invalid)?,
+            sessions: sessions::Statements::new(&settings.names).map_err(invalid)?,
         };
         let db = Db::new(&settings)?;
         schema::ensure(&db, &settings.names).await?;
@@ -149,6 +154,124 @@ impl Storage for PgStorage {
             .run(Mode::Write, &ctx, |db, (sql, key, value, now)| {
                 Box::pin(key_value::insert_if_absent(db, &sql.kv, *key, value, *now))
             })
+            .await
+    }
+}
+
+#[async_trait]
+impl SessionStorage for PgStorage {
+    async fn session_insert(&self, app_id: &str, row: &SessionRow) -> Result<(), StorageError> {
+        let ctx = (&self.sql, app_id, row);
+        self.db.run(Mode::Write, &ctx, |db, (sql, app, row)| Box::pin(sessions::insert(db, &sql.sessions, app, row))).await
+    }
+
+    async fn session_get(&self, app_id: &str, tenant_id: &str, handle: &str) -> Result<Option<SessionRow>, StorageError> {
+        let ctx = (&self.sql, app_id, tenant_id, handle);
+        self.db
+            .run(Mode::Read, &ctx, |db, (sql, app, tenant, handle)| Box::pin(sessions::get(db, &sql.sessions, app, tenant, handle)))
+            .await
+    }
+
+    async fn session_replace_refresh_hash(
+        &self,
+        app_id: &str,
+        tenant_id: &str,
+        handle: &str,
+        expected_hash_2: &str,
+        new_hash_2: &str,
+        new_expires_at: i64,
+    ) -> Result<bool, StorageError> {
+        let ctx = (&self.sql, (app_id, tenant_id, handle), (expected_hash_2, new_hash_2), new_expires_at);
+        self.db
+            .run(Mode::Write, &ctx, |db, (sql, key, (old, new), expires)| {
+                Box::pin(sessions::replace_hash(db, &sql.sessions, *key, old, new, *expires))
+            })
+            .await
+    }
+
+    async fn session_set_use_static_key(&self, app_id: &str, tenant_id: &str, handle: &str, value: bool) -> Result<(), StorageError> {
+        let ctx = (&self.sql, (app_id, tenant_id, handle), value);
+        self.db
+            .run(Mode::Write, &ctx, |db, (sql, key, value)| Box::pin(sessions::set_static(db, &sql.sessions, *key, *value)))
+            .await
+    }
+
+    async fn session_update_data(&self, app_id: &str, tenant_id: &str, handle: &str, data: &str) -> Result<bool, StorageError> {
+        let ctx = (&self.sql, (app_id, tenant_id, handle), data);
+        self.db
+            .run(Mode::Write, &ctx, |db, (sql, key, text)| Box::pin(sessions::update(db, &sql.sessions, *key, text, false)))
+            .await
+    }
+
+    async fn session_update_jwt_payload(&self, app_id: &str, tenant_id: &str, handle: &str, payload: &str) -> Result<bool, StorageError> {
+        let ctx = (&self.sql, (app_id, tenant_id, handle), payload);
+        self.db
+            .run(Mode::Write, &ctx, |db, (sql, key, text)| Box::pin(sessions::update(db, &sql.sessions, *key, text, true)))
+            .await
+    }
+
+    async fn session_delete(&self, app_id: &str, list: &[(String, String)]) -> Result<Vec<String>, StorageError> {
+        let ctx = (&self.sql, app_id, list);
+        self.db.run(Mode::Write, &ctx, |db, (sql, app, list)| Box::pin(sessions::delete(db, &sql.sessions, app, list))).await
+    }
+
+    async fn session_handles_for_user(
+        &self,
+        app_id: &str,
+        scope: TenantScope<'_>,
+        user_id: &str,
+        now: i64,
+    ) -> Result<Vec<(String, String)>, StorageError> {
+        let tenant = match scope {
+            TenantScope::One(t) => Some(t),
+            TenantScope::AllTenants => None,
+        };
+        let ctx = (&self.sql, app_id, tenant, user_id, now);
+        self.db
+            .run(Mode::Read, &ctx, |db, (sql, app, tenant, user, now)| {
+                Box::pin(sessions::handles_for_user(db, &sql.sessions, app, *tenant, user, *now))
+            })
+            .await
+    }
+
+    async fn session_delete_expired(&self, now: i64) -> Result<u64, StorageError> {
+        let ctx = (&self.sql, now);
+        self.db.run(Mode::Write, &ctx, |db, (sql, now)| Box::pin(sessions::delete_expired(db, &sql.sessions, *now))).await
+    }
+
+    async fn dynamic_keys(&self, app_id: &str) -> Result<Vec<DynamicKey>, StorageError> {
+        let ctx = (&self.sql, app_id);
+        self.db.run(Mode::Read, &ctx, |db, (sql, app)| Box::pin(sessions::keys(db, &sql.sessions, app))).await
+    }
+
+    async fn dynamic_key_insert(&self, app_id: &str, key: &DynamicKey) -> Result<(), StorageError> {
+        let ctx = (&self.sql, app_id, key);
+        self.db.run(Mode::Write, &ctx, |db, (sql, app, key)| Box::pin(sessions::key_insert(db, &sql.sessions, app, key))).await
+    }
+
+    async fn dynamic_keys_delete_before(&self, app_id: &str, before: i64) -> Result<u64, StorageError> {
+        let ctx = (&self.sql, app_id, before);
+        self.db
+            .run(Mode::Write, &ctx, |db, (sql, app, before)| Box::pin(sessions::keys_delete_before(db, &sql.sessions, app, *before)))
+            .await
+    }
+
+    async fn static_keys(&self, app_id: &str) -> Result<Vec<StaticKey>, StorageError> {
+        let ctx = (&self.sql, app_id);
+        self.db.run(Mode::Read, &ctx, |db, (sql, app)| Box::pin(sessions::static_keys(db, &sql.sessions, app))).await
+    }
+
+    async fn static_key_insert(&self, app_id: &str, key: &StaticKey) -> Result<(), StorageError> {
+        let ctx = (&self.sql, app_id, key);
+        self.db
+            .run(Mode::Write, &ctx, |db, (sql, app, key)| Box::pin(sessions::static_key_insert(db, &sql.sessions, app, key)))
+            .await
+    }
+
+    async fn user_last_active_upsert(&self, app_id: &str, user_id: &str, now: i64) -> Result<(), StorageError> {
+        let ctx = (&self.sql, app_id, user_id, now);
+        self.db
+            .run(Mode::Write, &ctx, |db, (sql, app, user, now)| Box::pin(sessions::last_active(db, &sql.sessions, app, user, *now)))
             .await
     }
 }

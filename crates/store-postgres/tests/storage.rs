@@ -65,6 +65,7 @@ async fn conformance_suite() {
     let Some(uri) = pg_uri("conformance_suite") else { return };
     let (schema, s) = fresh(&uri).await;
     portcullis_core::storage::conformance::run_all(&s).await;
+    portcullis_core::storage::conformance::run_sessions(&s, &s).await;
     drop_schema(&uri, &schema).await;
 }
 

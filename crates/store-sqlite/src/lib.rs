@@ -79,10 +79,6 @@ impl Storage for SqliteStorage {
         "sqlite"
     }
 
-    fn sessions(&self) -> Option<&dyn portcullis_core::storage::session::SessionStorage> {
-        Some(self)
-    }
-
     async fn ping(&self) -> Result<(), StorageError> {
         self.with_conn(|c| c.query_row("SELECT 1", [], |_| Ok(())).map_err(query_err)).await
     }

@@ -15,17 +15,12 @@ pub enum StorageError {
     Query(String),
 }
 
-/// The registry of tenant configurations (kept in the base database) and the per-database rows
+/// Everything one database stores: the recipe areas' traits, plus (here) the registry of tenant configurations (kept in the base database) and the per-database rows
 /// that make an app or tenant exist (`apps`, `tenants`) plus the key-value store.
 #[async_trait]
-pub trait Storage: Send + Sync + 'static {
+pub trait Storage: session::SessionStorage + Send + Sync + 'static {
     /// "postgresql" or "sqlite".
     fn kind(&self) -> &'static str;
-
-    /// The session storage of this database.
-    fn sessions(&self) -> Option<&dyn session::SessionStorage> {
-        None
-    }
 
     /// A cheap round trip, for /hello and health checks.
     async fn ping(&self) -> Result<(), StorageError>;

@@ -43,8 +43,8 @@ fn outcome(e: SessionError) -> Result<Response, ApiError> {
     }
 }
 
-fn storage_of(t: &Tenant) -> Result<&dyn SessionStorage, ApiError> {
-    t.storage.sessions().ok_or_else(|| ApiError::Internal("this database has no session storage".into()))
+fn storage_of(t: &Tenant) -> &dyn SessionStorage {
+    t.storage.as_ref()
 }
 
 /// The app's public tenant: where its keys live.
@@ -106,7 +106,7 @@ pub async fn create(ctx: &Ctx) -> Result<Response, ApiError> {
     let use_dynamic = body.opt_bool("useDynamicSigningKey")?.unwrap_or(true);
     let now = ctx.now();
     let provider = keys(ctx, app, now);
-    let s = SessionCtx { app_id: &ctx.id.app_id, storage: storage_of(tenant)?, keys: &provider, config: &tenant.effective, now };
+    let s = SessionCtx { app_id: &ctx.id.app_id, storage: storage_of(tenant), keys: &provider, config: &tenant.effective, now };
     let issued = s.create(&ctx.id.tenant_id, &user_id, jwt, Value::Object(db), enable_anti_csrf, use_dynamic).await?;
     touch_last_active(ctx, s.storage, &user_id, now).await;
     json(issued_json(&issued))
@@ -123,7 +123,7 @@ pub async fn verify(ctx: &Ctx) -> Result<Response, ApiError> {
     let now = ctx.now();
     let provider = keys(ctx, app, now);
     // The token names its tenant; read it first (signature checked) to pick that tenant's storage.
-    let probe = SessionCtx { app_id: &ctx.id.app_id, storage: storage_of(app)?, keys: &provider, config: &app.effective, now };
+    let probe = SessionCtx { app_id: &ctx.id.app_id, storage: storage_of(app), keys: &provider, config: &app.effective, now };
     let info = match probe.read_access_token(&token, true).await {
         Ok(i) => i,
         Err(e) => return outcome(e),
@@ -131,7 +131,7 @@ pub async fn verify(ctx: &Ctx) -> Result<Response, ApiError> {
     let Some(tenant) = tenant_named(ctx, &info.tenant_id) else {
         return outcome(SessionError::Unauthorised("The tenant of this session no longer exists".into()));
     };
-    let s = SessionCtx { storage: storage_of(tenant)?, config: &tenant.effective, ..probe };
+    let s = SessionCtx { storage: storage_of(tenant), config: &tenant.effective, ..probe };
     match s.verify(&token, anti_csrf.as_deref(), do_check, enable, check_db).await {
         Ok(v) => json(verified_json(&v)),
         Err(e) => outcome(e),
@@ -154,7 +154,7 @@ pub async fn refresh(ctx: &Ctx) -> Result<Response, ApiError> {
     let Some(tenant) = tenant_named(ctx, &info.tenant_id) else {
         return outcome(SessionError::Unauthorised("The tenant of this session no longer exists".into()));
     };
-    let s = SessionCtx { app_id: &ctx.id.app_id, storage: storage_of(tenant)?, keys: &provider, config: &tenant.effective, now };
+    let s = SessionCtx { app_id: &ctx.id.app_id, storage: storage_of(tenant), keys: &provider, config: &tenant.effective, now };
     match s.refresh(&token, anti_csrf.as_deref(), enable, use_dynamic).await {
         Ok(i) => {
             touch_last_active(ctx, s.storage, &i.session.recipe_user_id, now).await;
@@ -185,7 +185,7 @@ pub async fn regenerate(ctx: &Ctx) -> Result<Response, ApiError> {
     let new_data = body.opt_object("userDataInJWT")?;
     let now = ctx.now();
     let provider = keys(ctx, app, now);
-    let probe = SessionCtx { app_id: &ctx.id.app_id, storage: storage_of(app)?, keys: &provider, config: &app.effective, now };
+    let probe = SessionCtx { app_id: &ctx.id.app_id, storage: storage_of(app), keys: &provider, config: &app.effective, now };
     let info = match probe.read_access_token(&token, false).await {
         Ok(i) => i,
         Err(SessionError::TryRefreshToken(m)) => return outcome(SessionError::Unauthorised(m)),
@@ -194,7 +194,7 @@ pub async fn regenerate(ctx: &Ctx) -> Result<Response, ApiError> {
     let Some(tenant) = tenant_named(ctx, &info.tenant_id) else {
         return outcome(SessionError::Unauthorised("Session does not exist.".into()));
     };
-    let s = SessionCtx { storage: storage_of(tenant)?, config: &tenant.effective, ..probe };
+    let s = SessionCtx { storage: storage_of(tenant), config: &tenant.effective, ..probe };
     match s.regenerate(&token, new_data).await {
         Ok(v) => json(verified_json(&v)),
         Err(e) => outcome(e),
@@ -217,13 +217,13 @@ async fn user_sessions(ctx: &Ctx, user_id: &str, across_tenants: bool) -> Result
     if across_tenants {
         let mut all = Vec::new();
         for storage in app_storages(ctx) {
-            let s = storage.sessions().ok_or_else(|| ApiError::Internal("no session storage".into()))?;
+            let s: &dyn SessionStorage = storage.as_ref();
             all.extend(s.session_handles_for_user(&ctx.id.app_id, TenantScope::AllTenants, user_id, now).await?);
         }
         return Ok(all);
     }
     let tenant = ctx.tenant()?;
-    Ok(storage_of(tenant)?.session_handles_for_user(&ctx.id.app_id, TenantScope::One(&ctx.id.tenant_id), user_id, now).await?)
+    Ok(storage_of(tenant).session_handles_for_user(&ctx.id.app_id, TenantScope::One(&ctx.id.tenant_id), user_id, now).await?)
 }
 
 /// Deletes the given sessions, each in its tenant's database; returns the handles that existed.
@@ -238,7 +238,7 @@ async fn delete_sessions(ctx: &Ctx, sessions: Vec<(String, String)>) -> Result<V
         if mine.is_empty() {
             continue;
         }
-        let s = storage.sessions().ok_or_else(|| ApiError::Internal("no session storage".into()))?;
+        let s: &dyn SessionStorage = storage.as_ref();
         revoked.extend(s.session_delete(&ctx.id.app_id, &mine).await?);
     }
     Ok(revoked)
@@ -291,7 +291,7 @@ fn by_handle<'a>(ctx: &'a Ctx, handle: &str) -> Result<Option<(&'a Arc<Tenant>, 
     app_of(ctx)?;
     match tenant_named(ctx, tenant_of_handle(handle)) {
         None => Ok(None),
-        Some(t) => Ok(Some((t, storage_of(t)?))),
+        Some(t) => Ok(Some((t, storage_of(t)))),
     }
 }
 

@@ -1,0 +1,207 @@
+//! Sessions (`session_info`), signing keys (`session_access_token_signing_keys`, `jwt_signing_keys`)
+//! and last-active times (`user_last_active`).
+
+use portcullis_core::session::signing_keys::DynamicKey;
+use portcullis_core::storage::session::{SessionRow, StaticKey};
+
+use crate::db::{Conn, WorkError};
+use crate::names::Names;
+
+pub struct Statements {
+    insert: String,
+    select: String,
+    replace_hash: String,
+    set_static: String,
+    update_data: String,
+    update_payload: String,
+    delete: String,
+    handles_for_user: String,
+    delete_expired: String,
+    keys: String,
+    key_insert: String,
+    keys_delete_before: String,
+    static_keys: String,
+    static_key_insert: String,
+    last_active: String,
+}
+
+const COLUMNS: &str = "tenant_id, session_handle, user_id, refresh_token_hash_2, session_data, expires_at, \
+                       created_at_time, jwt_user_payload, use_static_key";
+
+impl Statements {
+    pub fn new(n: &Names) -> Result<Statements, String> {
+        let s = n.table("session_info")?;
+        let k = n.table("session_access_token_signing_keys")?;
+        let j = n.table("jwt_signing_keys")?;
+        let la = n.table("user_last_active")?;
+        let key = "app_id = $1 AND tenant_id = $2 AND session_handle = $3";
+        Ok(Statements {
+            insert: format!("INSERT INTO {s} (app_id, {COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"),
+            select: format!("SELECT {COLUMNS} FROM {s} WHERE {key}"),
+            replace_hash: format!(
+                "UPDATE {s} SET refresh_token_hash_2 = $5, expires_at = $6 WHERE {key} AND refresh_token_hash_2 = $4"
+            ),
+            set_static: format!("UPDATE {s} SET use_static_key = $4 WHERE {key}"),
+            update_data: format!("UPDATE {s} SET session_data = $4 WHERE {key}"),
+            update_payload: format!("UPDATE {s} SET jwt_user_payload = $4 WHERE {key}"),
+            delete: format!("DELETE FROM {s} WHERE {key}"),
+            handles_for_user: format!(
+                "SELECT tenant_id, session_handle FROM {s} WHERE app_id = $1 AND user_id = $2 AND expires_at >= $3 \
+                 AND ($4::VARCHAR IS NULL OR tenant_id = $4) ORDER BY created_at_time"
+            ),
+            delete_expired: format!("DELETE FROM {s} WHERE expires_at <= $1"),
+            keys: format!("SELECT created_at_time, value FROM {k} WHERE app_id = $1 ORDER BY created_at_time DESC"),
+            key_insert: format!(
+                "INSERT INTO {k} (app_id, created_at_time, value) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING"
+            ),
+            keys_delete_before: format!("DELETE FROM {k} WHERE app_id = $1 AND created_at_time < $2"),
+            static_keys: format!(
+                "SELECT key_id, key_string, algorithm, created_at FROM {j} WHERE app_id = $1 AND algorithm = 'RS256' \
+                 ORDER BY created_at ASC, key_id ASC"
+            ),
+            static_key_insert: format!(
+                "INSERT INTO {j} (app_id, key_id, key_string, algorithm, created_at) VALUES ($1, $2, $3, $4, $5) \
+                 ON CONFLICT DO NOTHING"
+            ),
+            last_active: format!(
+                "INSERT INTO {la} (app_id, user_id, last_active_time) VALUES ($1, $2, $3) \
+                 ON CONFLICT (app_id, user_id) DO UPDATE SET last_active_time = EXCLUDED.last_active_time"
+            ),
+        })
+    }
+}
+
+fn row_of(r: &tokio_postgres::Row) -> Result<SessionRow, WorkError> {
+    Ok(SessionRow {
+        tenant_id: r.try_get(0)?,
+        handle: r.try_get(1)?,
+        user_id: r.try_get(2)?,
+        refresh_token_hash_2: r.try_get(3)?,
+        session_data: r.try_get::<_, Option<String>>(4)?.unwrap_or_default(),
+        expires_at: r.try_get(5)?,
+        created_at: r.try_get(6)?,
+        jwt_user_payload: r.try_get::<_, Option<String>>(7)?.unwrap_or_default(),
+        use_static_key: r.try_get(8)?,
+    })
+}
+
+pub async fn insert(db: Conn<'_>, sql: &Statements, app: &str, r: &SessionRow) -> Result<(), WorkError> {
+    db.execute(
+        &sql.insert,
+        &[
+            &app,
+            &r.tenant_id,
+            &r.handle,
+            &r.user_id,
+            &r.refresh_token_hash_2,
+            &r.session_data,
+            &r.expires_at,
+            &r.created_at,
+            &r.jwt_user_payload,
+            &r.use_static_key,
+        ],
+    )
+    .await?;
+    Ok(())
+}
+
+pub async fn get(db: Conn<'_>, sql: &Statements, app: &str, tenant: &str, handle: &str) -> Result<Option<SessionRow>, WorkError> {
+    match db.query_opt(&sql.select, &[&app, &tenant, &handle]).await? {
+        Some(r) => Ok(Some(row_of(&r)?)),
+        None => Ok(None),
+    }
+}
+
+pub async fn replace_hash(
+    db: Conn<'_>,
+    sql: &Statements,
+    (app, tenant, handle): (&str, &str, &str),
+    old: &str,
+    new: &str,
+    expires_at: i64,
+) -> Result<bool, WorkError> {
+    Ok(db.execute(&sql.replace_hash, &[&app, &tenant, &handle, &old, &new, &expires_at]).await? == 1)
+}
+
+pub async fn set_static(db: Conn<'_>, sql: &Statements, (app, tenant, handle): (&str, &str, &str), value: bool) -> Result<(), WorkError> {
+    db.execute(&sql.set_static, &[&app, &tenant, &handle, &value]).await?;
+    Ok(())
+}
+
+/// Replaces the stored data (`claims` = the custom access-token claims); false when there is no such session.
+pub async fn update(
+    db: Conn<'_>,
+    sql: &Statements,
+    (app, tenant, handle): (&str, &str, &str),
+    text: &str,
+    claims: bool,
+) -> Result<bool, WorkError> {
+    let statement = if claims { &sql.update_payload } else { &sql.update_data };
+    Ok(db.execute(statement, &[&app, &tenant, &handle, &text]).await? == 1)
+}
+
+pub async fn delete(db: Conn<'_>, sql: &Statements, app: &str, sessions: &[(String, String)]) -> Result<Vec<String>, WorkError> {
+    let mut deleted = Vec::new();
+    for (tenant, handle) in sessions {
+        if db.execute(&sql.delete, &[&app, tenant, handle]).await? > 0 {
+            deleted.push(handle.clone());
+        }
+    }
+    Ok(deleted)
+}
+
+pub async fn handles_for_user(
+    db: Conn<'_>,
+    sql: &Statements,
+    app: &str,
+    tenant: Option<&str>,
+    user: &str,
+    now: i64,
+) -> Result<Vec<(String, String)>, WorkError> {
+    let rows = db.query(&sql.handles_for_user, &[&app, &user, &now, &tenant]).await?;
+    rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).collect()
+}
+
+pub async fn delete_expired(db: Conn<'_>, sql: &Statements, now: i64) -> Result<u64, WorkError> {
+    Ok(db.execute(&sql.delete_expired, &[&now]).await?)
+}
+
+pub async fn keys(db: Conn<'_>, sql: &Statements, app: &str) -> Result<Vec<DynamicKey>, WorkError> {
+    let rows = db.query(&sql.keys, &[&app]).await?;
+    rows.iter()
+        .map(|r| Ok(DynamicKey { created_at: r.try_get(0)?, value: r.try_get::<_, Option<String>>(1)?.unwrap_or_default() }))
+        .collect()
+}
+
+pub async fn key_insert(db: Conn<'_>, sql: &Statements, app: &str, k: &DynamicKey) -> Result<(), WorkError> {
+    db.execute(&sql.key_insert, &[&app, &k.created_at, &k.value]).await?;
+    Ok(())
+}
+
+pub async fn keys_delete_before(db: Conn<'_>, sql: &Statements, app: &str, before: i64) -> Result<u64, WorkError> {
+    Ok(db.execute(&sql.keys_delete_before, &[&app, &before]).await?)
+}
+
+pub async fn static_keys(db: Conn<'_>, sql: &Statements, app: &str) -> Result<Vec<StaticKey>, WorkError> {
+    let rows = db.query(&sql.static_keys, &[&app]).await?;
+    rows.iter()
+        .map(|r| {
+            Ok(StaticKey {
+                key_id: r.try_get(0)?,
+                key_string: r.try_get(1)?,
+                algorithm: r.try_get(2)?,
+                created_at: r.try_get::<_, Option<i64>>(3)?.unwrap_or(0),
+            })
+        })
+        .collect()
+}
+
+pub async fn static_key_insert(db: Conn<'_>, sql: &Statements, app: &str, k: &StaticKey) -> Result<(), WorkError> {
+    db.execute(&sql.static_key_insert, &[&app, &k.key_id, &k.key_string, &k.algorithm, &k.created_at]).await?;
+    Ok(())
+}
+
+pub async fn last_active(db: Conn<'_>, sql: &Statements, app: &str, user: &str, now: i64) -> Result<(), WorkError> {
+    db.execute(&sql.last_active, &[&app, &user, &now]).await?;
+    Ok(())
+}
