@@ -1,6 +1,7 @@
 //! The Portcullis server: HTTP, tenancy and background jobs wired together. `main.rs` is the CLI.
 
 mod api;
+pub mod cron;
 pub mod http;
 pub mod keys;
 mod last_active;
@@ -65,6 +66,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     spawn_tenant_sync(&state);
+    cron::spawn(Arc::clone(&state));
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
     axum::serve(listener, app).with_graceful_shutdown(shutdown).await
 }

@@ -276,3 +276,30 @@ async fn concurrent_refreshes_of_one_token() {
         assert!(results.iter().any(|r| r["status"] == "OK"));
     }
 }
+
+#[tokio::test]
+async fn cron_deletes_expired_sessions_once_per_interval_across_instances() {
+    use portcullis::cron::{run, Job};
+    for b in backends() {
+        // Two instances on one database (a shared SQLite file, or one PostgreSQL schema).
+        let cfg = match b {
+            common::Backend::Sqlite => {
+                let dir = std::env::temp_dir().join(format!("portcullis-cron-{}", uuid::Uuid::new_v4()));
+                std::fs::create_dir_all(&dir).unwrap();
+                let path = dir.join("p.db");
+                config(b, &[("PORTCULLIS_SQLITE_PATH", path.to_str().unwrap()), ("REFRESH_TOKEN_VALIDITY", "1")])
+            }
+            common::Backend::Postgres => config(b, &[("REFRESH_TOKEN_VALIDITY", "1")]),
+        };
+        let one = portcullis::start(cfg.clone(), None).await.unwrap();
+        let two = portcullis::start(cfg, None).await.unwrap();
+        let app = TestApp::spawn_with_state(std::sync::Arc::clone(&one)).await;
+        create(&app, "public", "u", false).await;
+        let now = one.clock.now() + 120_000;
+        let (a, b2) = tokio::join!(run(&one, Job::DeleteExpiredSessions, now), run(&two, Job::DeleteExpiredSessions, now));
+        let ran: Vec<u64> = [a.unwrap(), b2.unwrap()].into_iter().flatten().collect();
+        assert_eq!(ran, vec![1], "exactly one instance ran the job and removed the one expired session");
+        assert_eq!(run(&two, Job::DeleteExpiredSessions, now + 1000).await.unwrap(), None, "not again within the interval");
+        assert!(run(&one, Job::DeleteExpiredSigningKeys, now).await.unwrap().is_some());
+    }
+}

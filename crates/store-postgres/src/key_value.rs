@@ -11,6 +11,7 @@ pub struct Statements {
     delete_tenant: String,
     kv_insert: String,
     kv_select: String,
+    lease: String,
 }
 
 impl Statements {
@@ -30,6 +31,11 @@ impl Statements {
                  ON CONFLICT (app_id, tenant_id, name) DO NOTHING"
             ),
             kv_select: format!("SELECT value FROM {kv} WHERE app_id = $1 AND tenant_id = $2 AND name = $3"),
+            lease: format!(
+                "INSERT INTO {kv} (app_id, tenant_id, name, value, created_at_time) VALUES ('public', 'public', $1, 'lease', $2) \
+                 ON CONFLICT (app_id, tenant_id, name) DO UPDATE SET created_at_time = EXCLUDED.created_at_time \
+                 WHERE {kv}.created_at_time IS NULL OR {kv}.created_at_time <= $2 - $3 RETURNING name"
+            ),
         })
     }
 }
@@ -57,6 +63,12 @@ pub async fn delete_tenant_rows(
 
 pub async fn delete_app_rows(db: Conn<'_>, sql: &Statements, app_id: &str) -> Result<bool, WorkError> {
     Ok(db.execute(&sql.delete_app, &[&app_id]).await? > 0)
+}
+
+/// Takes a lease row when it is free (see `Storage::lease`); one statement, so concurrent takers
+/// serialise on the row and only one sees it free.
+pub async fn lease(db: Conn<'_>, sql: &Statements, name: &str, now: i64, interval: i64) -> Result<bool, WorkError> {
+    Ok(db.query_opt(&sql.lease, &[&name, &now, &interval]).await?.is_some())
 }
 
 /// The stored value; a row whose value is NULL reads as absent.

@@ -141,6 +141,15 @@ impl Storage for PgStorage {
             .await
     }
 
+    async fn lease(&self, name: &str, now_ms: i64, interval_ms: i64) -> Result<bool, StorageError> {
+        let ctx = (&self.sql, name, now_ms, interval_ms);
+        self.db
+            .run(Mode::Write, &ctx, |db, (sql, name, now, interval)| {
+                Box::pin(key_value::lease(db, &sql.kv, name, *now, *interval))
+            })
+            .await
+    }
+
     async fn key_value_insert_if_absent(
         &self,
         app_id: &str,

@@ -149,6 +149,24 @@ impl Storage for SqliteStorage {
         .await
     }
 
+    async fn lease(&self, name: &str, now_ms: i64, interval_ms: i64) -> Result<bool, StorageError> {
+        let name = name.to_owned();
+        self.in_transaction(move |tx| {
+            let taken: Option<String> = tx
+                .query_row(
+                    "INSERT INTO key_value (app_id, tenant_id, name, value, created_at_time) VALUES ('public', 'public', ?1, 'lease', ?2)
+                     ON CONFLICT (app_id, tenant_id, name) DO UPDATE SET created_at_time = excluded.created_at_time
+                     WHERE key_value.created_at_time IS NULL OR key_value.created_at_time <= ?2 - ?3
+                     RETURNING name",
+                    params![name, now_ms, interval_ms],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            Ok(taken.is_some())
+        })
+        .await
+    }
+
     async fn key_value_insert_if_absent(
         &self,
         app_id: &str,

@@ -113,6 +113,12 @@ async fn tenant_rows_and_key_value(s: &dyn Storage) {
     assert!(s.delete_app_rows("kv-app").await.expect("delete app"));
     assert_eq!(s.key_value_get("kv-app", "public", "k").await.expect("kv get"), None, "app data must cascade");
     assert!(!s.delete_app_rows("kv-app").await.expect("delete app again"));
+
+    s.add_tenant_rows("public", "public", 1).await.expect("public rows");
+    assert!(s.lease("conformance-job", 1_000, 100).await.expect("lease"), "a new lease is free");
+    assert!(!s.lease("conformance-job", 1_050, 100).await.expect("lease"), "a lease is held for its interval");
+    assert!(s.lease("conformance-job", 1_100, 100).await.expect("lease"), "and free again after it");
+    assert!(s.lease("other-job", 1_050, 100).await.expect("lease"), "leases are per name");
 }
 
 /// The session-storage behaviour: rows, compare-and-set of the refresh hash, scoped listing and

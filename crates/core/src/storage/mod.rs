@@ -46,6 +46,11 @@ pub trait Storage: session::SessionStorage + Send + Sync + 'static {
     /// Reads a key-value entry.
     async fn key_value_get(&self, app_id: &str, tenant_id: &str, name: &str) -> Result<Option<String>, StorageError>;
 
+    /// Takes the lease named `name` (a `key_value` row of the public app) when nobody took it in the
+    /// last `interval_ms`: true for exactly one of several instances asking at once. Background jobs
+    /// use it to run once per interval across instances.
+    async fn lease(&self, name: &str, now_ms: i64, interval_ms: i64) -> Result<bool, StorageError>;
+
     /// Stores `value` under `name` unless a value is already there; returns the stored value.
     async fn key_value_insert_if_absent(
         &self,

@@ -56,7 +56,11 @@ impl TestApp {
     }
 
     pub async fn spawn_with(cfg: Config) -> TestApp {
-        let state = portcullis::start(cfg, None).await.expect("start");
+        Self::spawn_with_state(portcullis::start(cfg, None).await.expect("start")).await
+    }
+
+    /// Serves an application state the test built itself.
+    pub async fn spawn_with_state(state: std::sync::Arc<portcullis::http::AppState>) -> TestApp {
         let clock = state.clock.clone();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let url = format!("http://{}", listener.local_addr().expect("addr"));

@@ -1,0 +1,90 @@
+//! Background jobs: deleting expired sessions and signing keys that can no longer verify anything.
+//! Each run takes a lease in the base database first, so that with several instances on one
+//! database a job runs once per interval, not once per instance.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use portcullis_core::session::signing_keys::KeyTiming;
+use portcullis_core::storage::{Storage, StorageError};
+
+use crate::http::AppState;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Job {
+    DeleteExpiredSessions,
+    DeleteExpiredSigningKeys,
+}
+
+impl Job {
+    pub const ALL: [Job; 2] = [Job::DeleteExpiredSessions, Job::DeleteExpiredSigningKeys];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Job::DeleteExpiredSessions => "portcullis.cron.delete_expired_sessions",
+            Job::DeleteExpiredSigningKeys => "portcullis.cron.delete_expired_signing_keys",
+        }
+    }
+
+    /// The core's intervals.
+    pub fn interval_ms(self) -> i64 {
+        match self {
+            Job::DeleteExpiredSessions => 12 * 3_600_000,
+            Job::DeleteExpiredSigningKeys => 24 * 3_600_000,
+        }
+    }
+}
+
+/// Every distinct database the tenants use (tenants sharing one share its storage object).
+fn storages(state: &AppState) -> Vec<Arc<dyn Storage>> {
+    let mut out: Vec<Arc<dyn Storage>> = Vec::new();
+    for t in state.registry.snapshot().tenants.values() {
+        if !out.iter().any(|s| Arc::ptr_eq(s, &t.storage)) {
+            out.push(Arc::clone(&t.storage));
+        }
+    }
+    out
+}
+
+/// Runs `job` if its lease is free; returns the rows it removed, or `None` when another instance
+/// (or an earlier run) holds the lease.
+pub async fn run(state: &AppState, job: Job, now: i64) -> Result<Option<u64>, StorageError> {
+    if !state.registry.base_storage().lease(job.name(), now, job.interval_ms()).await? {
+        return Ok(None);
+    }
+    let mut removed = 0;
+    match job {
+        Job::DeleteExpiredSessions => {
+            for s in storages(state) {
+                removed += s.session_delete_expired(now).await?;
+            }
+        }
+        Job::DeleteExpiredSigningKeys => {
+            let snapshot = state.registry.snapshot();
+            for app in snapshot.tenants.values().filter(|t| t.config.id.is_public_tenant()) {
+                let timing = KeyTiming::for_app(&app.effective, &app.config.id.app_id);
+                removed += app.storage.dynamic_keys_delete_before(&app.config.id.app_id, now - timing.lifetime_ms).await?;
+            }
+        }
+    }
+    Ok(Some(removed))
+}
+
+/// Checks the jobs every minute for as long as the server runs.
+pub fn spawn(state: Arc<AppState>) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(60));
+        // The first check comes a minute after start, not at start.
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            for job in Job::ALL {
+                match run(&state, job, state.clock.now()).await {
+                    Ok(Some(n)) => tracing::info!(job = job.name(), removed = n, "cron job ran"),
+                    Ok(None) => {}
+                    Err(e) => tracing::warn!(job = job.name(), error = %e, "cron job failed"),
+                }
+            }
+        }
+    });
+}
