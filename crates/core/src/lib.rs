@@ -6,6 +6,7 @@ pub mod crypto;
 pub mod ids;
 pub mod multitenancy;
 pub mod session;
+pub mod users;
 pub mod storage;
 
 /// Milliseconds since the Unix epoch, as the schema stores time.

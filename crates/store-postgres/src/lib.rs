@@ -16,6 +16,7 @@ mod sessions;
 mod settings;
 mod tenants;
 mod uri;
+mod users;
 
 use async_trait::async_trait;
 use portcullis_core::config::Config;
@@ -23,7 +24,9 @@ use portcullis_core::ids::TenantIdentifier;
 use portcullis_core::multitenancy::TenantConfig;
 use portcullis_core::session::signing_keys::DynamicKey;
 use portcullis_core::storage::session::{SessionRow, SessionStorage, StaticKey, TenantScope};
+use portcullis_core::storage::users::{AssociateOutcome, UserFilter, UserPage, UserStorage};
 use portcullis_core::storage::{Storage, StorageError};
+use portcullis_core::users::{LoginMethod, User};
 
 use crate::db::{Db, Mode};
 use crate::names::Names;
@@ -36,6 +39,7 @@ struct Statements {
     tenants: tenants::Statements,
     kv: key_value::Statements,
     sessions: sessions::Statements,
+    users: users::Statements,
 }
 
 pub struct PgStorage {
@@ -66,6 +70,7 @@ impl PgStorage {
             tenants: tenants::Statements::new(&settings.names).map_err(invalid)?,
             kv: key_value::Statements::new(&settings.names).map_err(invalid)?,
             sessions: sessions::Statements::new(&settings.names).map_err(invalid)?,
+            users: users::Statements::new(&settings.names).map_err(invalid)?,
         };
         let db = Db::new(&settings)?;
         schema::ensure(&db, &settings.names).await?;
@@ -282,5 +287,76 @@ impl SessionStorage for PgStorage {
         self.db
             .run(Mode::Write, &ctx, |db, (sql, app, user, now)| Box::pin(sessions::last_active(db, &sql.sessions, app, user, *now)))
             .await
+    }
+}
+
+#[async_trait]
+impl UserStorage for PgStorage {
+    async fn ep_create_user(
+        &self,
+        app_id: &str,
+        tenant_id: &str,
+        user_id: &str,
+        email: &str,
+        password_hash: &str,
+        time_joined: i64,
+    ) -> Result<bool, StorageError> {
+        let ctx = (&self.sql, (app_id, tenant_id, user_id), (email, password_hash), time_joined);
+        self.db
+            .run(Mode::Write, &ctx, |db, (sql, key, (email, hash), t)| {
+                Box::pin(users::ep_create(db, &sql.users, *key, email, hash, *t))
+            })
+            .await
+    }
+
+    async fn ep_login_method_by_email(&self, app_id: &str, tenant_id: &str, email: &str) -> Result<Option<LoginMethod>, StorageError> {
+        let ctx = (&self.sql, (app_id, tenant_id, email));
+        self.db.run(Mode::Snapshot, &ctx, |db, (sql, key)| Box::pin(users::ep_by_email(db, &sql.users, *key))).await
+    }
+
+    async fn get_user(&self, app_id: &str, user_id: &str) -> Result<Option<User>, StorageError> {
+        let ctx = (&self.sql, app_id, user_id);
+        self.db.run(Mode::Snapshot, &ctx, |db, (sql, app, user)| Box::pin(users::get_user(db, &sql.users, app, user))).await
+    }
+
+    async fn list_users(
+        &self,
+        app_id: &str,
+        filter: &UserFilter,
+        ascending: bool,
+        limit: usize,
+        after: Option<(i64, String)>,
+    ) -> Result<UserPage, StorageError> {
+        let ctx = (&self.sql, (app_id, filter), ascending, i64::try_from(limit).unwrap_or(i64::MAX), after);
+        self.db
+            .run(Mode::Read, &ctx, |db, (sql, key, asc, limit, after)| {
+                Box::pin(users::list(db, &sql.users, *key, *asc, *limit, after))
+            })
+            .await
+    }
+
+    async fn count_users(&self, app_id: &str, filter: &UserFilter) -> Result<u64, StorageError> {
+        let ctx = (&self.sql, app_id, filter);
+        self.db.run(Mode::Read, &ctx, |db, (sql, app, filter)| Box::pin(users::count(db, &sql.users, app, filter))).await
+    }
+
+    async fn user_ids_by_email(&self, app_id: &str, tenant_id: &str, email: &str) -> Result<Vec<String>, StorageError> {
+        let ctx = (&self.sql, (app_id, tenant_id, email));
+        self.db.run(Mode::Read, &ctx, |db, (sql, key)| Box::pin(users::ids_by_email(db, &sql.users, *key))).await
+    }
+
+    async fn associate_user_with_tenant(&self, app_id: &str, tenant_id: &str, recipe_user_id: &str) -> Result<AssociateOutcome, StorageError> {
+        let ctx = (&self.sql, (app_id, tenant_id, recipe_user_id));
+        self.db.run(Mode::Write, &ctx, |db, (sql, key)| Box::pin(users::associate(db, &sql.users, *key))).await
+    }
+
+    async fn disassociate_user_from_tenant(&self, app_id: &str, tenant_id: &str, recipe_user_id: &str) -> Result<bool, StorageError> {
+        let ctx = (&self.sql, (app_id, tenant_id, recipe_user_id));
+        self.db.run(Mode::Write, &ctx, |db, (sql, key)| Box::pin(users::disassociate(db, &sql.users, *key))).await
+    }
+
+    async fn delete_users(&self, app_id: &str, user_ids: &[String]) -> Result<bool, StorageError> {
+        let ctx = (&self.sql, app_id, user_ids);
+        self.db.run(Mode::Write, &ctx, |db, (sql, app, users)| Box::pin(users::delete(db, &sql.users, app, users))).await
     }
 }

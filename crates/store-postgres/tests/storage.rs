@@ -66,6 +66,7 @@ async fn conformance_suite() {
     let (schema, s) = fresh(&uri).await;
     portcullis_core::storage::conformance::run_all(&s).await;
     portcullis_core::storage::conformance::run_sessions(&s, &s).await;
+    portcullis_core::storage::conformance::run_users(&s, &s).await;
     drop_schema(&uri, &schema).await;
 }
 

@@ -5,6 +5,7 @@
 //! work runs on tokio's blocking pool so the async runtime never waits on the disk.
 
 mod sessions;
+mod users;
 mod tenants;
 
 use std::sync::{Arc, Mutex};
@@ -202,6 +203,7 @@ mod tests {
         let s = SqliteStorage::open(":memory:").unwrap();
         portcullis_core::storage::conformance::run_all(&s).await;
         portcullis_core::storage::conformance::run_sessions(&s, &s).await;
+        portcullis_core::storage::conformance::run_users(&s, &s).await;
     }
 
     #[tokio::test]

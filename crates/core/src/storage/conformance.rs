@@ -197,3 +197,67 @@ pub async fn run_sessions(base: &dyn Storage, s: &dyn super::session::SessionSto
     assert_eq!(s.session_get("sess-app", "public", "s4").await.expect("get"), None, "sessions cascade with the app");
     assert!(s.dynamic_keys("sess-app").await.expect("keys").is_empty(), "keys cascade with the app");
 }
+
+/// Auth-recipe users: sign-up rows, unique emails per tenant, whole-user reads, listing order and
+/// pages, counts, tenant association and deletion.
+pub async fn run_users(base: &dyn Storage, s: &dyn super::users::UserStorage) {
+    use super::users::{AssociateOutcome, UserFilter};
+    use crate::users::RecipeId;
+
+    let app = "users-app";
+    base.add_tenant_rows(app, "public", 1).await.expect("app rows");
+    base.add_tenant_rows(app, "t1", 1).await.expect("tenant rows");
+    for (i, id) in ["u-a", "u-b", "u-c"].iter().enumerate() {
+        let created = s
+            .ep_create_user(app, "public", id, &format!("{id}@example.com"), "$2a$04$hash", 100 + i as i64)
+            .await
+            .expect("sign up");
+        assert!(created);
+    }
+    assert!(!s.ep_create_user(app, "public", "u-d", "u-a@example.com", "h", 200).await.expect("dup"), "one email per tenant");
+    assert!(s.get_user(app, "u-d").await.expect("get").is_none(), "a refused sign-up leaves nothing behind");
+    assert!(s.ep_create_user(app, "t1", "u-e", "u-a@example.com", "h", 300).await.expect("other tenant"), "emails are per tenant");
+
+    let u = s.get_user(app, "u-a").await.expect("get").expect("user");
+    assert_eq!(u.id, "u-a");
+    assert!(!u.is_primary);
+    let m = &u.login_methods[0];
+    assert_eq!((m.recipe_id, m.email.as_deref(), m.time_joined), (RecipeId::EmailPassword, Some("u-a@example.com"), 100));
+    assert_eq!(m.tenant_ids, vec!["public".to_string()]);
+    assert_eq!(m.password_hash.as_deref(), Some("$2a$04$hash"));
+    let by_email = s.ep_login_method_by_email(app, "public", "u-b@example.com").await.expect("by email").expect("found");
+    assert_eq!(by_email.recipe_user_id, "u-b");
+    assert!(s.ep_login_method_by_email(app, "t1", "u-b@example.com").await.expect("by email").is_none());
+
+    let public = UserFilter { tenant_id: Some("public".into()), recipe_ids: vec![] };
+    let page = s.list_users(app, &public, false, 2, None).await.expect("list");
+    assert_eq!(page, vec![("u-c".to_string(), 102), ("u-b".to_string(), 101)]);
+    let next = s.list_users(app, &public, false, 2, Some((100, "u-a".into()))).await.expect("list");
+    assert_eq!(next, vec![("u-a".to_string(), 100)]);
+    let asc = s.list_users(app, &public, true, 10, None).await.expect("list");
+    assert_eq!(asc.iter().map(|(id, _)| id.as_str()).collect::<Vec<_>>(), vec!["u-a", "u-b", "u-c"]);
+    assert_eq!(s.count_users(app, &public).await.expect("count"), 3);
+    assert_eq!(s.count_users(app, &UserFilter::default()).await.expect("count"), 4);
+    let tp = UserFilter { tenant_id: None, recipe_ids: vec![RecipeId::ThirdParty] };
+    assert_eq!(s.count_users(app, &tp).await.expect("count"), 0);
+    assert_eq!(s.user_ids_by_email(app, "public", "u-a@example.com").await.expect("ids"), vec!["u-a".to_string()]);
+
+    // Tenant association follows the per-tenant email uniqueness.
+    assert_eq!(s.associate_user_with_tenant(app, "t1", "u-b").await.expect("assoc"), AssociateOutcome::Associated { was_already_associated: false });
+    assert_eq!(s.associate_user_with_tenant(app, "t1", "u-b").await.expect("assoc"), AssociateOutcome::Associated { was_already_associated: true });
+    assert_eq!(s.associate_user_with_tenant(app, "t1", "u-a").await.expect("assoc"), AssociateOutcome::EmailAlreadyExists);
+    assert_eq!(s.associate_user_with_tenant(app, "t1", "nobody").await.expect("assoc"), AssociateOutcome::UnknownUser);
+    let u = s.get_user(app, "u-b").await.expect("get").expect("user");
+    assert_eq!(u.tenant_ids(), vec!["public".to_string(), "t1".to_string()]);
+    assert!(s.ep_login_method_by_email(app, "t1", "u-b@example.com").await.expect("by email").is_some());
+    assert!(s.disassociate_user_from_tenant(app, "public", "u-b").await.expect("disassoc"));
+    assert!(!s.disassociate_user_from_tenant(app, "public", "u-b").await.expect("disassoc"));
+    assert!(s.ep_login_method_by_email(app, "public", "u-b@example.com").await.expect("by email").is_none());
+    assert!(s.get_user(app, "u-b").await.expect("get").is_some(), "a user without a tenant keeps their data");
+
+    assert!(s.delete_users(app, &["u-c".to_string()]).await.expect("delete"));
+    assert!(!s.delete_users(app, &["u-c".to_string()]).await.expect("delete again"));
+    assert!(s.get_user(app, "u-c").await.expect("get").is_none());
+    assert_eq!(s.count_users(app, &public).await.expect("count"), 1);
+    assert!(base.delete_app_rows(app).await.expect("delete app"));
+}

@@ -18,7 +18,7 @@ pub enum StorageError {
 /// Everything one database stores: the recipe areas' traits, plus (here) the registry of tenant configurations (kept in the base database) and the per-database rows
 /// that make an app or tenant exist (`apps`, `tenants`) plus the key-value store.
 #[async_trait]
-pub trait Storage: session::SessionStorage + Send + Sync + 'static {
+pub trait Storage: session::SessionStorage + users::UserStorage + Send + Sync + 'static {
     /// "postgresql" or "sqlite".
     fn kind(&self) -> &'static str;
 
@@ -64,3 +64,4 @@ pub trait Storage: session::SessionStorage + Send + Sync + 'static {
 
 pub mod conformance;
 pub mod session;
+pub mod users;

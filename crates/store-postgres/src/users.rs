@@ -1,0 +1,290 @@
+//! Auth-recipe users: sign-up rows, whole-user reads, listing, counting, tenant association and
+//! deletion, with the plugin's tables.
+
+use portcullis_core::storage::users::{AssociateOutcome, UserFilter, UserPage};
+use portcullis_core::users::{LoginMethod, RecipeId, User};
+use tokio_postgres::error::SqlState;
+use tokio_postgres::types::ToSql;
+
+use crate::db::{Conn, WorkError};
+use crate::names::Names;
+
+pub struct Statements {
+    insert_app_user: String,
+    insert_all_auth: String,
+    insert_ep_user: String,
+    insert_ep_tenant: String,
+    head: String,
+    tenants_of_user: String,
+    ep_user: String,
+    verified: String,
+    primary_of: String,
+    members: String,
+    ep_by_email: String,
+    ids_by_email: String,
+    primary_time: String,
+    delete_all_auth: String,
+    delete_keyed: Vec<String>,
+    delete_app_user: String,
+    all_auth: String,
+}
+
+/// Tables holding rows keyed by a user id but without a foreign key to the user tables.
+const KEYED_BY_USER: [&str; 7] = [
+    "session_info",
+    "user_metadata",
+    "user_roles",
+    "emailverification_verified_emails",
+    "emailverification_tokens",
+    "user_last_active",
+    "totp_users",
+];
+
+impl Statements {
+    pub fn new(n: &Names) -> Result<Statements, String> {
+        let app_users = n.table("app_id_to_user_id")?;
+        let all = n.table("all_auth_recipe_users")?;
+        let ep = n.table("emailpassword_users")?;
+        let ep_t = n.table("emailpassword_user_to_tenant")?;
+        let ev = n.table("emailverification_verified_emails")?;
+        let mut delete_keyed = Vec::new();
+        for t in KEYED_BY_USER {
+            delete_keyed.push(format!("DELETE FROM {} WHERE app_id = $1 AND user_id = $2", n.table(t)?));
+        }
+        Ok(Statements {
+            insert_app_user: format!(
+                "INSERT INTO {app_users} (app_id, user_id, recipe_id, primary_or_recipe_user_id) VALUES ($1, $2, $3, $2)"
+            ),
+            insert_all_auth: format!(
+                "INSERT INTO {all} (app_id, tenant_id, user_id, primary_or_recipe_user_id, is_linked_or_is_a_primary_user, \
+                 recipe_id, time_joined, primary_or_recipe_user_time_joined) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+            ),
+            insert_ep_user: format!(
+                "INSERT INTO {ep} (app_id, user_id, email, password_hash, time_joined) VALUES ($1, $2, $3, $4, $5)"
+            ),
+            insert_ep_tenant: format!("INSERT INTO {ep_t} (app_id, tenant_id, user_id, email) VALUES ($1, $2, $3, $4)"),
+            head: format!(
+                "SELECT recipe_id, primary_or_recipe_user_id, is_linked_or_is_a_primary_user FROM {app_users} \
+                 WHERE app_id = $1 AND user_id = $2"
+            ),
+            tenants_of_user: format!("SELECT tenant_id FROM {all} WHERE app_id = $1 AND user_id = $2 ORDER BY tenant_id"),
+            ep_user: format!("SELECT email, password_hash, time_joined FROM {ep} WHERE app_id = $1 AND user_id = $2"),
+            verified: format!("SELECT 1 FROM {ev} WHERE app_id = $1 AND user_id = $2 AND email = $3"),
+            primary_of: format!("SELECT primary_or_recipe_user_id FROM {app_users} WHERE app_id = $1 AND user_id = $2"),
+            members: format!(
+                "SELECT user_id FROM {app_users} WHERE app_id = $1 AND primary_or_recipe_user_id = $2 ORDER BY user_id"
+            ),
+            ep_by_email: format!("SELECT user_id FROM {ep_t} WHERE app_id = $1 AND tenant_id = $2 AND email = $3"),
+            ids_by_email: format!(
+                "SELECT DISTINCT a.primary_or_recipe_user_id FROM {ep_t} t JOIN {all} a \
+                 ON a.app_id = t.app_id AND a.tenant_id = t.tenant_id AND a.user_id = t.user_id \
+                 WHERE t.app_id = $1 AND t.tenant_id = $2 AND t.email = $3"
+            ),
+            primary_time: format!(
+                "SELECT MIN(primary_or_recipe_user_time_joined) FROM {all} WHERE app_id = $1 AND primary_or_recipe_user_id = $2"
+            ),
+            delete_all_auth: format!("DELETE FROM {all} WHERE app_id = $1 AND tenant_id = $2 AND user_id = $3"),
+            delete_keyed,
+            delete_app_user: format!("DELETE FROM {app_users} WHERE app_id = $1 AND user_id = $2"),
+            all_auth: all.to_owned(),
+        })
+    }
+}
+
+fn is_unique_violation(e: &WorkError) -> bool {
+    matches!(e, WorkError::Pg(pg) if pg.code() == Some(&SqlState::UNIQUE_VIOLATION))
+}
+
+/// Runs a write whose unique-constraint failure is an answer, not an error. PostgreSQL aborts the
+/// transaction on the failure, so the work that follows must not touch the database again: the
+/// runner's COMMIT then rolls everything back.
+async fn unique<F: std::future::Future<Output = Result<u64, tokio_postgres::Error>>>(f: F) -> Result<bool, WorkError> {
+    match f.await.map_err(WorkError::from) {
+        Ok(_) => Ok(true),
+        Err(e) if is_unique_violation(&e) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+pub async fn ep_create(
+    db: Conn<'_>,
+    sql: &Statements,
+    (app, tenant, user): (&str, &str, &str),
+    email: &str,
+    hash: &str,
+    time_joined: i64,
+) -> Result<bool, WorkError> {
+    let recipe = RecipeId::EmailPassword.as_str();
+    db.execute(&sql.insert_app_user, &[&app, &user, &recipe]).await?;
+    db.execute(&sql.insert_all_auth, &[&app, &tenant, &user, &user, &false, &recipe, &time_joined, &time_joined]).await?;
+    db.execute(&sql.insert_ep_user, &[&app, &user, &email, &hash, &time_joined]).await?;
+    unique(db.execute(&sql.insert_ep_tenant, &[&app, &tenant, &user, &email])).await
+}
+
+pub async fn login_method(db: Conn<'_>, sql: &Statements, app: &str, user: &str) -> Result<Option<LoginMethod>, WorkError> {
+    let Some(head) = db.query_opt(&sql.head, &[&app, &user]).await? else { return Ok(None) };
+    let recipe: String = head.try_get(0)?;
+    let Some(recipe_id) = RecipeId::parse(&recipe) else { return Ok(None) };
+    let tenant_ids = db
+        .query(&sql.tenants_of_user, &[&app, &user])
+        .await?
+        .iter()
+        .map(|r| r.try_get(0))
+        .collect::<Result<Vec<String>, _>>()?;
+    let mut m = LoginMethod {
+        recipe_id,
+        recipe_user_id: user.to_owned(),
+        primary_user_id: head.try_get::<_, String>(1)?.trim_end().to_owned(),
+        is_linked_or_primary: head.try_get(2)?,
+        tenant_ids,
+        time_joined: 0,
+        email: None,
+        phone_number: None,
+        third_party: None,
+        verified: false,
+        password_hash: None,
+    };
+    if recipe_id == RecipeId::EmailPassword {
+        let Some(r) = db.query_opt(&sql.ep_user, &[&app, &user]).await? else { return Ok(None) };
+        m.email = Some(r.try_get(0)?);
+        m.password_hash = Some(r.try_get(1)?);
+        m.time_joined = r.try_get(2)?;
+    }
+    if let Some(email) = &m.email {
+        m.verified = db.query_opt(&sql.verified, &[&app, &user, email]).await?.is_some();
+    }
+    Ok(Some(m))
+}
+
+pub async fn get_user(db: Conn<'_>, sql: &Statements, app: &str, user: &str) -> Result<Option<User>, WorkError> {
+    let Some(row) = db.query_opt(&sql.primary_of, &[&app, &user]).await? else { return Ok(None) };
+    // CHAR(36) columns come back space-padded only for shorter values; ids are 36 characters.
+    let primary: String = row.try_get::<_, String>(0)?.trim_end().to_owned();
+    let members = db.query(&sql.members, &[&app, &primary]).await?;
+    let mut login_methods = Vec::new();
+    for r in members {
+        let member: String = r.try_get::<_, String>(0)?.trim_end().to_owned();
+        if let Some(m) = login_method(db, sql, app, &member).await? {
+            login_methods.push(m);
+        }
+    }
+    let is_primary = login_methods.iter().any(|m| m.recipe_user_id == primary && m.is_linked_or_primary);
+    Ok(Some(User { id: primary, is_primary, login_methods }))
+}
+
+pub async fn ep_by_email(db: Conn<'_>, sql: &Statements, (app, tenant, email): (&str, &str, &str)) -> Result<Option<LoginMethod>, WorkError> {
+    match db.query_opt(&sql.ep_by_email, &[&app, &tenant, &email]).await? {
+        Some(r) => {
+            let user: String = r.try_get::<_, String>(0)?.trim_end().to_owned();
+            login_method(db, sql, app, &user).await
+        }
+        None => Ok(None),
+    }
+}
+
+pub async fn ids_by_email(db: Conn<'_>, sql: &Statements, (app, tenant, email): (&str, &str, &str)) -> Result<Vec<String>, WorkError> {
+    let rows = db.query(&sql.ids_by_email, &[&app, &tenant, &email]).await?;
+    rows.iter().map(|r| Ok(r.try_get::<_, String>(0)?.trim_end().to_owned())).collect()
+}
+
+/// The WHERE clause of a filter and its parameters ($1 is the app id).
+fn filter_sql<'a>(app: &'a &'a str, f: &'a UserFilter, recipes: &'a [&'a str]) -> (String, Vec<&'a (dyn ToSql + Sync)>) {
+    let mut sql = String::from("app_id = $1");
+    let mut params: Vec<&(dyn ToSql + Sync)> = vec![app];
+    if let Some(t) = &f.tenant_id {
+        params.push(t);
+        sql.push_str(&format!(" AND tenant_id = ${}", params.len()));
+    }
+    if !recipes.is_empty() {
+        let marks: Vec<String> = recipes
+            .iter()
+            .map(|r| {
+                params.push(r);
+                format!("${}", params.len())
+            })
+            .collect();
+        sql.push_str(&format!(" AND recipe_id IN ({})", marks.join(", ")));
+    }
+    (sql, params)
+}
+
+pub async fn list(
+    db: Conn<'_>,
+    sql: &Statements,
+    (app, filter): (&str, &UserFilter),
+    ascending: bool,
+    limit: i64,
+    after: &Option<(i64, String)>,
+) -> Result<UserPage, WorkError> {
+    let recipes: Vec<&str> = filter.recipe_ids.iter().map(|r| r.as_str()).collect();
+    let (mut clause, mut params) = filter_sql(&app, filter, &recipes);
+    if let Some((time, id)) = after {
+        params.push(time);
+        let t = params.len();
+        params.push(id);
+        let i = params.len();
+        let cmp = if ascending { ">" } else { "<" };
+        clause.push_str(&format!(
+            " AND (primary_or_recipe_user_time_joined {cmp} ${t} OR (primary_or_recipe_user_time_joined = ${t} \
+             AND primary_or_recipe_user_id <= ${i}))"
+        ));
+    }
+    params.push(&limit);
+    let order = if ascending { "ASC" } else { "DESC" };
+    let query = format!(
+        "SELECT DISTINCT primary_or_recipe_user_id, primary_or_recipe_user_time_joined FROM {} WHERE {clause} \
+         ORDER BY primary_or_recipe_user_time_joined {order}, primary_or_recipe_user_id DESC LIMIT ${}",
+        sql.all_auth,
+        params.len()
+    );
+    let rows = db.query(&query, &params).await?;
+    rows.iter().map(|r| Ok((r.try_get::<_, String>(0)?.trim_end().to_owned(), r.try_get(1)?))).collect()
+}
+
+pub async fn count(db: Conn<'_>, sql: &Statements, app: &str, filter: &UserFilter) -> Result<u64, WorkError> {
+    let recipes: Vec<&str> = filter.recipe_ids.iter().map(|r| r.as_str()).collect();
+    let (clause, params) = filter_sql(&app, filter, &recipes);
+    let query = format!("SELECT COUNT(DISTINCT primary_or_recipe_user_id) FROM {} WHERE {clause}", sql.all_auth);
+    let row = db.query_opt(&query, &params).await?;
+    Ok(row.map(|r| r.try_get::<_, i64>(0)).transpose()?.unwrap_or(0) as u64)
+}
+
+pub async fn associate(db: Conn<'_>, sql: &Statements, (app, tenant, user): (&str, &str, &str)) -> Result<AssociateOutcome, WorkError> {
+    let Some(m) = login_method(db, sql, app, user).await? else { return Ok(AssociateOutcome::UnknownUser) };
+    if m.tenant_ids.iter().any(|t| t == tenant) {
+        return Ok(AssociateOutcome::Associated { was_already_associated: true });
+    }
+    let primary_time = db
+        .query_opt(&sql.primary_time, &[&app, &m.primary_user_id])
+        .await?
+        .and_then(|r| r.try_get::<_, Option<i64>>(0).ok().flatten())
+        .unwrap_or(m.time_joined);
+    let recipe = m.recipe_id.as_str();
+    db.execute(
+        &sql.insert_all_auth,
+        &[&app, &tenant, &user, &m.primary_user_id, &m.is_linked_or_primary, &recipe, &m.time_joined, &primary_time],
+    )
+    .await?;
+    let inserted = match m.recipe_id {
+        RecipeId::EmailPassword => unique(db.execute(&sql.insert_ep_tenant, &[&app, &tenant, &user, &m.email])).await?,
+        // Third-party and passwordless users arrive with their recipes.
+        RecipeId::ThirdParty | RecipeId::Passwordless => true,
+    };
+    Ok(if inserted { AssociateOutcome::Associated { was_already_associated: false } } else { AssociateOutcome::EmailAlreadyExists })
+}
+
+pub async fn disassociate(db: Conn<'_>, sql: &Statements, (app, tenant, user): (&str, &str, &str)) -> Result<bool, WorkError> {
+    Ok(db.execute(&sql.delete_all_auth, &[&app, &tenant, &user]).await? > 0)
+}
+
+pub async fn delete(db: Conn<'_>, sql: &Statements, app: &str, users: &[String]) -> Result<bool, WorkError> {
+    let mut existed = false;
+    for user in users {
+        for statement in &sql.delete_keyed {
+            db.execute(statement, &[&app, user]).await?;
+        }
+        // The rest cascades from app_id_to_user_id.
+        existed |= db.execute(&sql.delete_app_user, &[&app, user]).await? > 0;
+    }
+    Ok(existed)
+}

@@ -1,0 +1,328 @@
+//! Auth-recipe users in SQLite.
+
+use async_trait::async_trait;
+use portcullis_core::storage::users::{AssociateOutcome, UserFilter, UserPage, UserStorage};
+use portcullis_core::storage::StorageError;
+use portcullis_core::users::{LoginMethod, RecipeId, User};
+use rusqlite::{params, params_from_iter, Connection, OptionalExtension, ToSql};
+
+use crate::{query_err, SqliteStorage};
+
+fn is_unique_violation(e: &rusqlite::Error) -> bool {
+    matches!(e, rusqlite::Error::SqliteFailure(f, _) if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE || f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY)
+}
+
+/// One recipe user's login method, read from the recipe's tables.
+fn login_method(c: &Connection, app: &str, user_id: &str) -> Result<Option<LoginMethod>, rusqlite::Error> {
+    let head: Option<(String, String, bool)> = c
+        .query_row(
+            "SELECT recipe_id, primary_or_recipe_user_id, is_linked_or_is_a_primary_user FROM app_id_to_user_id
+             WHERE app_id = ?1 AND user_id = ?2",
+            params![app, user_id],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .optional()?;
+    let Some((recipe, primary, linked)) = head else { return Ok(None) };
+    let Some(recipe_id) = RecipeId::parse(&recipe) else { return Ok(None) };
+    let mut st = c.prepare_cached(
+        "SELECT tenant_id FROM all_auth_recipe_users WHERE app_id = ?1 AND user_id = ?2 ORDER BY tenant_id",
+    )?;
+    let tenant_ids = st.query_map(params![app, user_id], |r| r.get(0))?.collect::<Result<Vec<String>, _>>()?;
+    let mut m = LoginMethod {
+        recipe_id,
+        recipe_user_id: user_id.to_owned(),
+        primary_user_id: primary,
+        is_linked_or_primary: linked,
+        tenant_ids,
+        time_joined: 0,
+        email: None,
+        phone_number: None,
+        third_party: None,
+        verified: false,
+        password_hash: None,
+    };
+    if recipe_id == RecipeId::EmailPassword {
+        let row: Option<(String, String, i64)> = c
+            .query_row(
+                "SELECT email, password_hash, time_joined FROM emailpassword_users WHERE app_id = ?1 AND user_id = ?2",
+                params![app, user_id],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()?;
+        let Some((email, hash, time_joined)) = row else { return Ok(None) };
+        m.email = Some(email);
+        m.password_hash = Some(hash);
+        m.time_joined = time_joined;
+    }
+    if let Some(email) = &m.email {
+        m.verified = c
+            .query_row(
+                "SELECT EXISTS (SELECT 1 FROM emailverification_verified_emails WHERE app_id = ?1 AND user_id = ?2 AND email = ?3)",
+                params![app, user_id, email],
+                |r| r.get(0),
+            )?;
+    }
+    Ok(Some(m))
+}
+
+fn get_user(c: &Connection, app: &str, user_id: &str) -> Result<Option<User>, rusqlite::Error> {
+    let primary: Option<String> = c
+        .query_row(
+            "SELECT primary_or_recipe_user_id FROM app_id_to_user_id WHERE app_id = ?1 AND user_id = ?2",
+            params![app, user_id],
+            |r| r.get(0),
+        )
+        .optional()?;
+    let Some(primary) = primary else { return Ok(None) };
+    let mut st = c.prepare_cached(
+        "SELECT user_id FROM app_id_to_user_id WHERE app_id = ?1 AND primary_or_recipe_user_id = ?2 ORDER BY user_id",
+    )?;
+    let members = st.query_map(params![app, primary], |r| r.get(0))?.collect::<Result<Vec<String>, _>>()?;
+    let mut login_methods = Vec::new();
+    for member in members {
+        if let Some(m) = login_method(c, app, &member)? {
+            login_methods.push(m);
+        }
+    }
+    let is_primary = login_methods.iter().any(|m| m.recipe_user_id == primary && m.is_linked_or_primary);
+    Ok(Some(User { id: primary, is_primary, login_methods }))
+}
+
+/// `WHERE` clauses and parameters for a filter, numbered from `first`.
+fn filter_sql(app: &str, f: &UserFilter) -> (String, Vec<Box<dyn ToSql>>) {
+    let mut sql = String::from("app_id = ?1");
+    let mut params: Vec<Box<dyn ToSql>> = vec![Box::new(app.to_owned())];
+    if let Some(t) = &f.tenant_id {
+        params.push(Box::new(t.clone()));
+        sql.push_str(&format!(" AND tenant_id = ?{}", params.len()));
+    }
+    if !f.recipe_ids.is_empty() {
+        let mut marks = Vec::new();
+        for r in &f.recipe_ids {
+            params.push(Box::new(r.as_str()));
+            marks.push(format!("?{}", params.len()));
+        }
+        sql.push_str(&format!(" AND recipe_id IN ({})", marks.join(", ")));
+    }
+    (sql, params)
+}
+
+#[async_trait]
+impl UserStorage for SqliteStorage {
+    async fn ep_create_user(
+        &self,
+        app_id: &str,
+        tenant_id: &str,
+        user_id: &str,
+        email: &str,
+        password_hash: &str,
+        time_joined: i64,
+    ) -> Result<bool, StorageError> {
+        let (app, tenant, user, email, hash) =
+            (app_id.to_owned(), tenant_id.to_owned(), user_id.to_owned(), email.to_owned(), password_hash.to_owned());
+        self.with_conn(move |c| {
+            let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(query_err)?;
+            let write = || -> Result<(), rusqlite::Error> {
+                tx.execute(
+                    "INSERT INTO app_id_to_user_id (app_id, user_id, recipe_id, primary_or_recipe_user_id) VALUES (?1, ?2, 'emailpassword', ?2)",
+                    params![app, user],
+                )?;
+                tx.execute(
+                    "INSERT INTO all_auth_recipe_users (app_id, tenant_id, user_id, primary_or_recipe_user_id, recipe_id,
+                         time_joined, primary_or_recipe_user_time_joined)
+                     VALUES (?1, ?2, ?3, ?3, 'emailpassword', ?4, ?4)",
+                    params![app, tenant, user, time_joined],
+                )?;
+                tx.execute(
+                    "INSERT INTO emailpassword_users (app_id, user_id, email, password_hash, time_joined) VALUES (?1, ?2, ?3, ?4, ?5)",
+                    params![app, user, email, hash, time_joined],
+                )?;
+                tx.execute(
+                    "INSERT INTO emailpassword_user_to_tenant (app_id, tenant_id, user_id, email) VALUES (?1, ?2, ?3, ?4)",
+                    params![app, tenant, user, email],
+                )?;
+                Ok(())
+            };
+            match write() {
+                Ok(()) => {
+                    tx.commit().map_err(query_err)?;
+                    Ok(true)
+                }
+                // Dropping the transaction rolls back whatever was written.
+                Err(e) if is_unique_violation(&e) => Ok(false),
+                Err(e) => Err(query_err(e)),
+            }
+        })
+        .await
+    }
+
+    async fn ep_login_method_by_email(&self, app_id: &str, tenant_id: &str, email: &str) -> Result<Option<LoginMethod>, StorageError> {
+        let (app, tenant, email) = (app_id.to_owned(), tenant_id.to_owned(), email.to_owned());
+        self.with_conn(move |c| {
+            let user: Option<String> = c
+                .query_row(
+                    "SELECT user_id FROM emailpassword_user_to_tenant WHERE app_id = ?1 AND tenant_id = ?2 AND email = ?3",
+                    params![app, tenant, email],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(query_err)?;
+            match user {
+                Some(u) => login_method(c, &app, &u).map_err(query_err),
+                None => Ok(None),
+            }
+        })
+        .await
+    }
+
+    async fn get_user(&self, app_id: &str, user_id: &str) -> Result<Option<User>, StorageError> {
+        let (app, user) = (app_id.to_owned(), user_id.to_owned());
+        self.with_conn(move |c| get_user(c, &app, &user).map_err(query_err)).await
+    }
+
+    async fn list_users(
+        &self,
+        app_id: &str,
+        filter: &UserFilter,
+        ascending: bool,
+        limit: usize,
+        after: Option<(i64, String)>,
+    ) -> Result<UserPage, StorageError> {
+        let (app, filter) = (app_id.to_owned(), filter.clone());
+        self.with_conn(move |c| {
+            let (mut sql, mut params) = filter_sql(&app, &filter);
+            if let Some((time, id)) = after {
+                params.push(Box::new(time));
+                let t = params.len();
+                params.push(Box::new(id));
+                let i = params.len();
+                let cmp = if ascending { ">" } else { "<" };
+                sql.push_str(&format!(
+                    " AND (primary_or_recipe_user_time_joined {cmp} ?{t} OR (primary_or_recipe_user_time_joined = ?{t} AND primary_or_recipe_user_id <= ?{i}))"
+                ));
+            }
+            let order = if ascending { "ASC" } else { "DESC" };
+            params.push(Box::new(limit as i64));
+            let query = format!(
+                "SELECT DISTINCT primary_or_recipe_user_id, primary_or_recipe_user_time_joined FROM all_auth_recipe_users
+                 WHERE {sql} ORDER BY primary_or_recipe_user_time_joined {order}, primary_or_recipe_user_id DESC LIMIT ?{}",
+                params.len()
+            );
+            let mut st = c.prepare_cached(&query).map_err(query_err)?;
+            let rows = st
+                .query_map(params_from_iter(params.iter().map(|p| p.as_ref())), |r| Ok((r.get(0)?, r.get(1)?)))
+                .map_err(query_err)?;
+            rows.collect::<Result<Vec<_>, _>>().map_err(query_err)
+        })
+        .await
+    }
+
+    async fn count_users(&self, app_id: &str, filter: &UserFilter) -> Result<u64, StorageError> {
+        let (app, filter) = (app_id.to_owned(), filter.clone());
+        self.with_conn(move |c| {
+            let (sql, params) = filter_sql(&app, &filter);
+            let query = format!("SELECT COUNT(DISTINCT primary_or_recipe_user_id) FROM all_auth_recipe_users WHERE {sql}");
+            c.query_row(&query, params_from_iter(params.iter().map(|p| p.as_ref())), |r| r.get::<_, i64>(0))
+                .map(|n| n as u64)
+                .map_err(query_err)
+        })
+        .await
+    }
+
+    async fn user_ids_by_email(&self, app_id: &str, tenant_id: &str, email: &str) -> Result<Vec<String>, StorageError> {
+        let (app, tenant, email) = (app_id.to_owned(), tenant_id.to_owned(), email.to_owned());
+        self.with_conn(move |c| {
+            let mut st = c
+                .prepare_cached(
+                    "SELECT DISTINCT a.primary_or_recipe_user_id FROM emailpassword_user_to_tenant t
+                     JOIN all_auth_recipe_users a ON a.app_id = t.app_id AND a.tenant_id = t.tenant_id AND a.user_id = t.user_id
+                     WHERE t.app_id = ?1 AND t.tenant_id = ?2 AND t.email = ?3",
+                )
+                .map_err(query_err)?;
+            let rows = st.query_map(params![app, tenant, email], |r| r.get(0)).map_err(query_err)?;
+            rows.collect::<Result<Vec<String>, _>>().map_err(query_err)
+        })
+        .await
+    }
+
+    async fn associate_user_with_tenant(&self, app_id: &str, tenant_id: &str, recipe_user_id: &str) -> Result<AssociateOutcome, StorageError> {
+        let (app, tenant, user) = (app_id.to_owned(), tenant_id.to_owned(), recipe_user_id.to_owned());
+        self.with_conn(move |c| {
+            let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(query_err)?;
+            let Some(m) = login_method(&tx, &app, &user).map_err(query_err)? else {
+                return Ok(AssociateOutcome::UnknownUser);
+            };
+            if m.tenant_ids.contains(&tenant) {
+                return Ok(AssociateOutcome::Associated { was_already_associated: true });
+            }
+            let primary_time: i64 = tx
+                .query_row(
+                    "SELECT COALESCE(MIN(primary_or_recipe_user_time_joined), ?3) FROM all_auth_recipe_users
+                     WHERE app_id = ?1 AND primary_or_recipe_user_id = ?2",
+                    params![app, m.primary_user_id, m.time_joined],
+                    |r| r.get(0),
+                )
+                .map_err(query_err)?;
+            tx.execute(
+                "INSERT INTO all_auth_recipe_users (app_id, tenant_id, user_id, primary_or_recipe_user_id,
+                     is_linked_or_is_a_primary_user, recipe_id, time_joined, primary_or_recipe_user_time_joined)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                params![app, tenant, user, m.primary_user_id, m.is_linked_or_primary, m.recipe_id.as_str(), m.time_joined, primary_time],
+            )
+            .map_err(query_err)?;
+            let outcome = match m.recipe_id {
+                RecipeId::EmailPassword => tx.execute(
+                    "INSERT INTO emailpassword_user_to_tenant (app_id, tenant_id, user_id, email) VALUES (?1, ?2, ?3, ?4)",
+                    params![app, tenant, user, m.email],
+                ),
+                // Third-party and passwordless users arrive with their recipes.
+                RecipeId::ThirdParty | RecipeId::Passwordless => Ok(0),
+            };
+            match outcome {
+                Ok(_) => {
+                    tx.commit().map_err(query_err)?;
+                    Ok(AssociateOutcome::Associated { was_already_associated: false })
+                }
+                Err(e) if is_unique_violation(&e) => Ok(AssociateOutcome::EmailAlreadyExists),
+                Err(e) => Err(query_err(e)),
+            }
+        })
+        .await
+    }
+
+    async fn disassociate_user_from_tenant(&self, app_id: &str, tenant_id: &str, recipe_user_id: &str) -> Result<bool, StorageError> {
+        let (app, tenant, user) = (app_id.to_owned(), tenant_id.to_owned(), recipe_user_id.to_owned());
+        self.in_transaction(move |tx| {
+            Ok(tx.execute(
+                "DELETE FROM all_auth_recipe_users WHERE app_id = ?1 AND tenant_id = ?2 AND user_id = ?3",
+                params![app, tenant, user],
+            )? > 0)
+        })
+        .await
+    }
+
+    async fn delete_users(&self, app_id: &str, user_ids: &[String]) -> Result<bool, StorageError> {
+        let (app, users) = (app_id.to_owned(), user_ids.to_vec());
+        self.in_transaction(move |tx| {
+            let mut existed = false;
+            for user in &users {
+                // Rows keyed by the user id without a foreign key to the user tables.
+                for table in [
+                    "session_info",
+                    "user_metadata",
+                    "user_roles",
+                    "emailverification_verified_emails",
+                    "emailverification_tokens",
+                    "user_last_active",
+                    "totp_users",
+                ] {
+                    tx.execute(&format!("DELETE FROM {table} WHERE app_id = ?1 AND user_id = ?2"), params![app, user])?;
+                }
+                // The rest cascades from app_id_to_user_id.
+                existed |= tx.execute("DELETE FROM app_id_to_user_id WHERE app_id = ?1 AND user_id = ?2", params![app, user])? > 0;
+            }
+            Ok(existed)
+        })
+        .await
+    }
+}
