@@ -177,6 +177,15 @@ async fn session_information_data_and_payload() {
         assert_eq!(claims(nt)["exp"], claims(at)["exp"]);
         assert_eq!(claims(nt)["k"], "v");
 
+        assert!(claims(nt)["iat"].as_i64().unwrap() >= claims(at)["iat"].as_i64().unwrap());
+        // An expired token gets no new token; its new claims are stored for the next refresh.
+        app.clock.advance(3_700_000);
+        let g = app.json("POST", "/recipe/session/regenerate", Some(json!({"accessToken": nt, "userDataInJWT": {"k": "w"}}))).await;
+        assert_eq!(g["status"], "OK", "{g}");
+        assert!(g.get("accessToken").is_none(), "{g}");
+        let info = app.json("GET", &format!("/recipe/session?sessionHandle={handle}"), None).await;
+        assert_eq!(info["userDataInJWT"], json!({"k": "w"}));
+
         let missing = app.json("GET", "/recipe/session?sessionHandle=nope", None).await;
         assert_eq!(missing["status"], "UNAUTHORISED");
         let missing = app.json("PUT", "/recipe/session/data", Some(json!({"sessionHandle": "nope", "userDataInDatabase": {}}))).await;
@@ -254,6 +263,8 @@ async fn jwks_static_keys_rotation_and_custom_jwts() {
         let c = claims(jwt);
         assert_eq!((c["a"].clone(), c["iss"].clone()), (json!(1), json!("https://api.example.com")));
         assert_eq!(c["exp"].as_i64().unwrap() - c["iat"].as_i64().unwrap(), 100);
+        let j = app.json("POST", "/recipe/jwt", Some(json!({"payload": {"iss": "https://issuer"}, "validity": 1, "algorithm": "RS256", "jwksDomain": "x"}))).await;
+        assert_eq!(claims(j["jwt"].as_str().unwrap())["iss"], "https://issuer", "the payload's iss wins over jwksDomain");
         let j = app.json("POST", "/recipe/jwt", Some(json!({"payload": {}, "validity": 1, "algorithm": "HS256", "jwksDomain": "x"}))).await;
         assert_eq!(j, json!({"status": "UNSUPPORTED_ALGORITHM_ERROR"}));
     }

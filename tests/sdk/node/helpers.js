@@ -10,6 +10,19 @@
 // `supertokens.init` may run only once per process, so isolation is one app per
 // test file (node --test runs each file in its own process) and unique tenant ids
 // per test (`uniqueId()`).
+//
+// `setup(options)` takes, all optional:
+//   coreConfig   the app's coreConfig (e.g. { access_token_validity: 2 } in test mode)
+//   recipeList   a function returning the recipe list for supertokens.init
+//                (default: Multitenancy, EmailPassword, ThirdParty, Passwordless, Session)
+//   init         extra top-level fields for supertokens.init (e.g. { framework: "express" })
+//   warmUpKeys   fetch the app's JWKS once before the tests, so that its signing keys
+//                exist. A debug build takes a second or two to generate RSA keys on
+//                first use, which would eat most of a 2 s access token's lifetime.
+// Every core call the SDK makes is recorded in `ctx.coreCalls` (through the SDK's
+// `supertokens.networkInterceptor`), as { method, path, params, body }, with `path`
+// relative to the connectionURI. The JWKS fetches of the session recipe go through
+// `jose`, not the querier, and are not recorded.
 
 const { spawn } = require("node:child_process");
 const crypto = require("node:crypto");
@@ -144,11 +157,11 @@ async function startPortcullis() {
 }
 
 /** Creates an app on the base app without an api key (sdk-test-contract.md §3). */
-async function createApp(baseURL, appId) {
+async function createApp(baseURL, appId, coreConfig = {}) {
     const res = await fetch(`${baseURL}/recipe/multitenancy/app/v2`, {
         method: "PUT",
         headers: { "content-type": "application/json" },
-        body: JSON.stringify({ appId, coreConfig: {} }),
+        body: JSON.stringify({ appId, coreConfig }),
     });
     const text = await res.text();
     if (res.status !== 200) {
@@ -160,40 +173,93 @@ async function createApp(baseURL, appId) {
     }
 }
 
+const defaultRecipeList = () => [
+    Multitenancy.init(),
+    EmailPassword.init(),
+    ThirdParty.init(),
+    Passwordless.init({ contactMethod: "EMAIL_OR_PHONE", flowType: "USER_INPUT_CODE_AND_MAGIC_LINK" }),
+    Session.init(),
+];
+
 /**
  * Registers the per-file hooks. Returns a context whose `test(name, fn)` works
  * like node:test's `test` but prints the server output produced during the test
- * when it fails.
+ * when it fails. Options: see the top of this file.
  */
-function setup() {
-    const ctx = { server: null, appId: crypto.randomUUID(), connectionURI: null, test: null };
+function setup(options = {}) {
+    const { coreConfig = {}, recipeList = defaultRecipeList, init = {}, warmUpKeys = false } = options;
+    const ctx = {
+        server: null,
+        appId: crypto.randomUUID(),
+        connectionURI: null,
+        test: null,
+        /** Core calls made by the SDK, in order: { method, path, params, body }. */
+        coreCalls: [],
+    };
 
     before(async () => {
         ctx.server = await startPortcullis();
         try {
-            await createApp(ctx.server.baseURL, ctx.appId);
+            await createApp(ctx.server.baseURL, ctx.appId, coreConfig);
         } catch (err) {
             err.message += `\nPortcullis output:\n${ctx.server.output()}`;
             throw err;
         }
         ctx.connectionURI = `${ctx.server.baseURL}/appid-${ctx.appId}`;
+        if (warmUpKeys) {
+            const res = await fetch(`${ctx.connectionURI}/.well-known/jwks.json`);
+            const text = await res.text();
+            if (res.status !== 200) throw new Error(`GET /.well-known/jwks.json answered ${res.status}: ${text}`);
+        }
         supertokens.init({
-            supertokens: { connectionURI: ctx.connectionURI },
+            supertokens: {
+                connectionURI: ctx.connectionURI,
+                networkInterceptor: (request) => {
+                    ctx.coreCalls.push({
+                        method: request.method.toUpperCase(),
+                        path: request.url.startsWith(ctx.connectionURI)
+                            ? request.url.slice(ctx.connectionURI.length)
+                            : request.url,
+                        params: request.params,
+                        // as sent: JSON.stringify drops undefined fields
+                        body: request.body === undefined ? undefined : JSON.parse(JSON.stringify(request.body)),
+                    });
+                    return request;
+                },
+            },
             appInfo: { appName: "t", apiDomain: "http://localhost:3001", websiteDomain: "http://localhost:3000" },
-            recipeList: [
-                Multitenancy.init(),
-                EmailPassword.init(),
-                ThirdParty.init(),
-                Passwordless.init({ contactMethod: "EMAIL_OR_PHONE", flowType: "USER_INPUT_CODE_AND_MAGIC_LINK" }),
-                Session.init(),
-            ],
+            recipeList: typeof recipeList === "function" ? recipeList() : recipeList,
             telemetry: false,
+            ...init,
         });
     });
 
     after(async () => {
         if (ctx.server) await ctx.server.stop();
     });
+
+    /** The core calls recorded while `fn` runs. */
+    ctx.recordCoreCalls = async (fn) => {
+        const from = ctx.coreCalls.length;
+        const result = await fn();
+        return { result, calls: ctx.coreCalls.slice(from) };
+    };
+
+    /**
+     * A raw request to the app on Portcullis (not through the SDK), with the headers
+     * the SDK sends (cdi-version 5.4). Returns { status, headers, body } with `body`
+     * parsed as JSON when the reply is JSON.
+     */
+    ctx.coreRequest = async (method, path, body) => {
+        const res = await fetch(`${ctx.connectionURI}${path}`, {
+            method,
+            headers: { "cdi-version": "5.4", ...(body !== undefined ? { "content-type": "application/json" } : {}) },
+            body: body !== undefined ? JSON.stringify(body) : undefined,
+        });
+        const text = await res.text();
+        const isJson = (res.headers.get("content-type") || "").startsWith("application/json");
+        return { status: res.status, headers: res.headers, body: isJson ? JSON.parse(text) : text };
+    };
 
     ctx.test = (name, options, fn) => {
         if (typeof options === "function") {
@@ -227,4 +293,43 @@ async function assertCoreError(assert, promise, status) {
 
 const sorted = (list) => [...list].sort();
 
-module.exports = { BACKEND, setup, uniqueId, randomHex, assertCoreError, sorted };
+/** Header and payload of a JWT, decoded without verifying anything. */
+function decodeJwt(token) {
+    const parts = token.split(".");
+    if (parts.length !== 3) throw new Error(`not a JWT: ${token}`);
+    const part = (p) => JSON.parse(Buffer.from(p, "base64url").toString("utf8"));
+    return { header: part(parts[0]), payload: part(parts[1]) };
+}
+
+/** sha256 as lower-case hex of a UTF-8 string (algorithms.md: `sha256hex`). */
+function sha256hex(s) {
+    return crypto.createHash("sha256").update(s, "utf8").digest("hex");
+}
+
+/** `jose` as supertokens-node resolves it (a dependency of the SDK, not of these tests). */
+function loadJose() {
+    return require(require.resolve("jose", { paths: [path.dirname(require.resolve("supertokens-node"))] }));
+}
+
+/** Waits until `Date.now()` is past `epochMs` (plus `marginMs`). */
+async function sleepUntil(epochMs, marginMs = 0) {
+    const wait = epochMs + marginMs - Date.now();
+    if (wait > 0) await sleep(wait);
+}
+
+const UUID_V4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+
+module.exports = {
+    BACKEND,
+    setup,
+    uniqueId,
+    randomHex,
+    assertCoreError,
+    sorted,
+    sleep,
+    sleepUntil,
+    decodeJwt,
+    sha256hex,
+    loadJose,
+    UUID_V4,
+};

@@ -437,11 +437,13 @@ impl SessionCtx<'_> {
             user_data_in_jwt: user_data.clone(),
             tenant_id: info.tenant_id.clone(),
         };
-        // A token whose child refresh token is not yet promoted gets its new claims at the next verify.
-        if info.parent_refresh_token_hash_1.is_some() {
+        // A token whose child refresh token is not yet promoted gets its new claims at the next verify;
+        // an expired one is not renewed (the claims are stored for the next refresh).
+        if info.parent_refresh_token_hash_1.is_some() || info.expiry_ms < self.now {
             return Ok(Verified { session, access_token: None });
         }
-        let token = self.mint_access(AccessTokenInfo { user_data, ..info }, row.use_static_key).await?;
+        // Issued now, expiring when the old token did.
+        let token = self.mint_access(AccessTokenInfo { user_data, created_ms: self.now, ..info }, row.use_static_key).await?;
         Ok(Verified { session, access_token: Some(token) })
     }
 }

@@ -3,6 +3,7 @@
 mod core;
 mod multitenancy;
 mod session;
+mod users;
 
 use axum::http::Method;
 use axum::response::Response;
@@ -46,6 +47,13 @@ pub async fn dispatch(route: Route, ctx: &Ctx) -> Result<Response, ApiError> {
         (R::SessionRemove, &M::POST) => session::remove(ctx).await,
         (R::SessionUser, &M::GET) => session::handles_for_user(ctx).await,
         (R::SessionData, &M::GET | &M::PUT) => session::data(ctx, false).await,
+        (R::UserById, &M::GET) => users::get_by_id(ctx).await,
+        (R::Users, &M::GET) => users::list(ctx).await,
+        (R::UsersCount, &M::GET) => users::count(ctx).await,
+        (R::UserRemove, &M::POST) => users::remove(ctx).await,
+        (R::UsersByAccountInfo, &M::GET) => users::by_account_info(ctx).await,
+        (R::TenantUser, &M::POST) => users::associate(ctx).await,
+        (R::TenantUserRemove, &M::POST) => users::disassociate(ctx).await,
         _ => Err(ApiError::MethodNotAllowed),
     }
 }

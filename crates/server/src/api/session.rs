@@ -402,11 +402,13 @@ pub async fn create_jwt(ctx: &Ctx) -> Result<Response, ApiError> {
         provider.signing_key(use_static).await?
     };
     let header = json!({"alg": "RS256", "typ": "JWT", "kid": kid});
-    let mut claims = payload;
+    // The core's order: iss (from jwksDomain), iat, exp, then the payload, whose keys win.
     let iat = now / 1000;
+    let mut claims = Map::new();
     claims.insert("iss".into(), json!(jwks_domain));
     claims.insert("iat".into(), json!(iat));
     claims.insert("exp".into(), json!(iat.saturating_add(validity)));
+    claims.extend(payload);
     let input = format!(
         "{}.{}",
         URL_SAFE_NO_PAD.encode(header.to_string()),

@@ -32,6 +32,13 @@ pub enum Route {
     SessionRemove,
     SessionUser,
     SessionData,
+    UserById,
+    Users,
+    UsersCount,
+    UserRemove,
+    UsersByAccountInfo,
+    TenantUser,
+    TenantUserRemove,
 }
 
 impl Route {
@@ -65,6 +72,14 @@ impl Route {
             "/recipe/session/remove" => Route::SessionRemove,
             "/recipe/session/user" => Route::SessionUser,
             "/recipe/session/data" => Route::SessionData,
+            "/user/id" => Route::UserById,
+            "/users" => Route::Users,
+            "/users/count" => Route::UsersCount,
+            "/user/remove" => Route::UserRemove,
+            "/users/by-accountinfo" => Route::UsersByAccountInfo,
+            "/recipe/multitenancy/tenant/user" => Route::TenantUser,
+            "/recipe/multitenancy/tenant/user/remove" => Route::TenantUserRemove,
+
             _ => return None,
         })
     }

@@ -1,0 +1,191 @@
+//! The users APIs: get, list, count, delete, find by account info; and associating users with tenants.
+
+use std::sync::Arc;
+
+use axum::response::Response;
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use portcullis_core::storage::users::{AssociateOutcome, UserFilter};
+use portcullis_core::storage::Storage;
+use portcullis_core::users::{normalise_email, RecipeId, User};
+use serde_json::{json, Value};
+
+use crate::http::error::ApiError;
+use crate::http::{json, not_found_error, Ctx};
+
+/// The page size when none is asked for, and the largest allowed.
+const DEFAULT_LIMIT: usize = 100;
+const MAX_LIMIT: usize = 500;
+
+/// The distinct databases the request's app uses (tenants may live in different ones).
+fn app_storages<'a>(ctx: &'a Ctx) -> Result<Vec<&'a Arc<dyn Storage>>, ApiError> {
+    if !ctx.snapshot.app_exists(&ctx.id.cud, &ctx.id.app_id) {
+        return Err(not_found_error(&ctx.id));
+    }
+    let mut out: Vec<&Arc<dyn Storage>> = Vec::new();
+    for t in ctx.snapshot.tenants_of_app(&ctx.id.cud, &ctx.id.app_id) {
+        if !out.iter().any(|s| Arc::ptr_eq(s, &t.storage)) {
+            out.push(&t.storage);
+        }
+    }
+    Ok(out)
+}
+
+/// Finds a user in whichever of the app's databases holds it.
+pub async fn find_user<'a>(ctx: &'a Ctx, user_id: &str) -> Result<Option<(User, &'a Arc<dyn Storage>)>, ApiError> {
+    for storage in app_storages(ctx)? {
+        if let Some(u) = storage.get_user(&ctx.id.app_id, user_id).await? {
+            return Ok(Some((u, storage)));
+        }
+    }
+    Ok(None)
+}
+
+pub async fn get_by_id(ctx: &Ctx) -> Result<Response, ApiError> {
+    ctx.require_public_tenant()?;
+    let user_id = ctx.query.required("userId")?.to_owned();
+    match find_user(ctx, &user_id).await? {
+        Some((u, _)) => json(json!({"status": "OK", "user": u.to_json()})),
+        None => json(json!({"status": "UNKNOWN_USER_ID_ERROR"})),
+    }
+}
+
+fn recipe_filter(ctx: &Ctx) -> Result<Vec<RecipeId>, ApiError> {
+    let Some(raw) = ctx.query.get("includeRecipeIds") else { return Ok(vec![]) };
+    raw.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| RecipeId::parse(s).ok_or_else(|| ApiError::bad(format!("Unknown recipe ID: {s}"))))
+        .collect()
+}
+
+fn parse_token(token: &str) -> Result<(i64, String), ApiError> {
+    let invalid = || ApiError::bad("invalid pagination token");
+    let text = String::from_utf8(STANDARD.decode(token.trim()).map_err(|_| invalid())?).map_err(|_| invalid())?;
+    let parts: Vec<&str> = text.split(';').collect();
+    match parts.as_slice() {
+        [id, time] => Ok((time.parse().map_err(|_| invalid())?, (*id).to_owned())),
+        _ => Err(invalid()),
+    }
+}
+
+pub async fn list(ctx: &Ctx) -> Result<Response, ApiError> {
+    let tenant = ctx.tenant()?;
+    for tag in ["email", "phone", "provider"] {
+        if ctx.query.get(tag).is_some() {
+            return Err(ApiError::bad("Searching users by email, phone or provider is not supported yet"));
+        }
+    }
+    let limit = match ctx.query.get("limit") {
+        None => DEFAULT_LIMIT,
+        Some(l) => {
+            let n: i64 = l.trim().parse().map_err(|_| ApiError::bad("Field name 'limit' must be an int in the GET request"))?;
+            if n < 1 {
+                return Err(ApiError::bad("limit must a positive integer with min value 1"));
+            }
+            if n as u64 > MAX_LIMIT as u64 {
+                return Err(ApiError::bad(format!("max limit allowed is {MAX_LIMIT}")));
+            }
+            n as usize
+        }
+    };
+    let ascending = match ctx.query.get("timeJoinedOrder") {
+        None => false,
+        Some(o) if o == "ASC" => true,
+        Some(o) if o == "DESC" => false,
+        Some(_) => return Err(ApiError::bad("timeJoinedOrder can be either ASC OR DESC")),
+    };
+    let after = ctx.query.get("paginationToken").map(parse_token).transpose()?;
+    let filter = UserFilter { tenant_id: Some(ctx.id.tenant_id.clone()), recipe_ids: recipe_filter(ctx)? };
+    let mut page = tenant.storage.list_users(&ctx.id.app_id, &filter, ascending, limit + 1, after).await?;
+    let next = if page.len() > limit { page.pop().map(|(id, time)| STANDARD.encode(format!("{id};{time}"))) } else { None };
+    let mut users = Vec::with_capacity(page.len());
+    for (id, _) in &page {
+        if let Some(u) = tenant.storage.get_user(&ctx.id.app_id, id).await? {
+            users.push(u.to_json());
+        }
+    }
+    let mut out = json!({"status": "OK", "users": users});
+    if let (Some(token), Value::Object(o)) = (next, &mut out) {
+        o.insert("nextPaginationToken".into(), json!(token));
+    }
+    json(out)
+}
+
+pub async fn count(ctx: &Ctx) -> Result<Response, ApiError> {
+    let all_tenants = ctx.query.get("includeAllTenants").is_some_and(|v| v == "true");
+    let recipe_ids = recipe_filter(ctx)?;
+    let count = if all_tenants {
+        ctx.require_public_tenant()?;
+        let filter = UserFilter { tenant_id: None, recipe_ids };
+        let mut n = 0;
+        for storage in app_storages(ctx)? {
+            n += storage.count_users(&ctx.id.app_id, &filter).await?;
+        }
+        n
+    } else {
+        let tenant = ctx.tenant()?;
+        let filter = UserFilter { tenant_id: Some(ctx.id.tenant_id.clone()), recipe_ids };
+        tenant.storage.count_users(&ctx.id.app_id, &filter).await?
+    };
+    json(json!({"status": "OK", "count": count}))
+}
+
+pub async fn remove(ctx: &Ctx) -> Result<Response, ApiError> {
+    ctx.require_public_tenant()?;
+    let body = ctx.body()?;
+    let user_id = body.str("userId")?;
+    let all_linked = body.opt_bool("removeAllLinkedAccounts")?.unwrap_or(true);
+    if let Some((user, storage)) = find_user(ctx, &user_id).await? {
+        let ids: Vec<String> = if all_linked {
+            user.login_methods.iter().map(|m| m.recipe_user_id.clone()).collect()
+        } else {
+            vec![user_id.clone()]
+        };
+        storage.delete_users(&ctx.id.app_id, &ids).await?;
+    }
+    json(json!({"status": "OK"}))
+}
+
+pub async fn by_account_info(ctx: &Ctx) -> Result<Response, ApiError> {
+    let tenant = ctx.tenant()?;
+    let mut users: Vec<Value> = Vec::new();
+    if let Some(email) = ctx.query.get("email") {
+        let email = normalise_email(email);
+        for id in tenant.storage.user_ids_by_email(&ctx.id.app_id, &ctx.id.tenant_id, &email).await? {
+            if let Some(u) = tenant.storage.get_user(&ctx.id.app_id, &id).await? {
+                let j = u.to_json();
+                if !users.contains(&j) {
+                    users.push(j);
+                }
+            }
+        }
+    }
+    // Phone numbers and third-party ids belong to recipes that store no users yet: none can match.
+    json(json!({"status": "OK", "users": users}))
+}
+
+pub async fn associate(ctx: &Ctx) -> Result<Response, ApiError> {
+    let tenant = ctx.tenant()?;
+    let user_id = ctx.body()?.str("recipeUserId")?;
+    let outcome = tenant.storage.associate_user_with_tenant(&ctx.id.app_id, &ctx.id.tenant_id, &user_id).await?;
+    json(match outcome {
+        AssociateOutcome::Associated { was_already_associated } => {
+            json!({"status": "OK", "wasAlreadyAssociated": was_already_associated})
+        }
+        AssociateOutcome::UnknownUser => json!({"status": "UNKNOWN_USER_ID_ERROR"}),
+        AssociateOutcome::EmailAlreadyExists => json!({"status": "EMAIL_ALREADY_EXISTS_ERROR"}),
+        AssociateOutcome::PhoneNumberAlreadyExists => json!({"status": "PHONE_NUMBER_ALREADY_EXISTS_ERROR"}),
+        AssociateOutcome::ThirdPartyUserAlreadyExists => json!({"status": "THIRD_PARTY_USER_ALREADY_EXISTS_ERROR"}),
+    })
+}
+
+pub async fn disassociate(ctx: &Ctx) -> Result<Response, ApiError> {
+    let tenant = ctx.tenant()?;
+    let user_id = ctx.body()?.str("recipeUserId")?;
+    if tenant.storage.get_user(&ctx.id.app_id, &user_id).await?.is_none() {
+        return json(json!({"status": "UNKNOWN_USER_ID_ERROR"}));
+    }
+    let was = tenant.storage.disassociate_user_from_tenant(&ctx.id.app_id, &ctx.id.tenant_id, &user_id).await?;
+    json(json!({"status": "OK", "wasAssociated": was}))
+}
