@@ -12,6 +12,8 @@ pub struct TestApp {
     pub client: reqwest::Client,
     /// The server's clock: `advance` it to expire tokens and rotate keys.
     pub clock: portcullis::http::Clock,
+    /// The application, for seeding data directly.
+    pub state: std::sync::Arc<portcullis::http::AppState>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
@@ -62,13 +64,14 @@ impl TestApp {
     /// Serves an application state the test built itself.
     pub async fn spawn_with_state(state: std::sync::Arc<portcullis::http::AppState>) -> TestApp {
         let clock = state.clock.clone();
+        let kept = std::sync::Arc::clone(&state);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let url = format!("http://{}", listener.local_addr().expect("addr"));
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(portcullis::serve(listener, state, async move {
             let _ = rx.await;
         }));
-        TestApp { url, client: reqwest::Client::new(), clock, shutdown: Some(tx) }
+        TestApp { url, client: reqwest::Client::new(), clock, state: kept, shutdown: Some(tx) }
     }
 
     /// Sends a request with `cdi-version: 5.4`; returns (status, body text).
