@@ -4,6 +4,10 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
+use portcullis_core::storage::session::SessionStorage;
+
+use crate::http::Ctx;
+
 const THROTTLE_MS: i64 = 5 * 60 * 1000;
 /// Past this many remembered users, entries older than the throttle window are dropped.
 const PRUNE_AT: usize = 100_000;
@@ -26,6 +30,15 @@ impl LastActive {
         }
         seen.insert(key, now);
         true
+    }
+}
+
+/// Records activity (throttled). A failure here must not fail a sign-in, so it is only logged.
+pub async fn touch(ctx: &Ctx, storage: &dyn SessionStorage, user_id: &str, now: i64) {
+    if ctx.state.last_active.due(&ctx.id.app_id, user_id, now) {
+        if let Err(e) = storage.user_last_active_upsert(&ctx.id.app_id, user_id, now).await {
+            tracing::warn!(error = %e, "cannot record last activity");
+        }
     }
 }
 

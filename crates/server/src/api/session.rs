@@ -108,7 +108,7 @@ pub async fn create(ctx: &Ctx) -> Result<Response, ApiError> {
     let provider = keys(ctx, app, now);
     let s = SessionCtx { app_id: &ctx.id.app_id, storage: storage_of(tenant), keys: &provider, config: &tenant.effective, now };
     let issued = s.create(&ctx.id.tenant_id, &user_id, jwt, Value::Object(db), enable_anti_csrf, use_dynamic).await?;
-    touch_last_active(ctx, s.storage, &user_id, now).await;
+    crate::last_active::touch(ctx, s.storage, &user_id, now).await;
     json(issued_json(&issued))
 }
 
@@ -157,19 +157,10 @@ pub async fn refresh(ctx: &Ctx) -> Result<Response, ApiError> {
     let s = SessionCtx { app_id: &ctx.id.app_id, storage: storage_of(tenant), keys: &provider, config: &tenant.effective, now };
     match s.refresh(&token, anti_csrf.as_deref(), enable, use_dynamic).await {
         Ok(i) => {
-            touch_last_active(ctx, s.storage, &i.session.recipe_user_id, now).await;
+            crate::last_active::touch(ctx, s.storage, &i.session.recipe_user_id, now).await;
             json(issued_json(&i))
         }
         Err(e) => outcome(e),
-    }
-}
-
-/// Records activity (throttled); a failure here must not fail the sign-in, so it is only logged.
-async fn touch_last_active(ctx: &Ctx, storage: &dyn SessionStorage, user_id: &str, now: i64) {
-    if ctx.state.last_active.due(&ctx.id.app_id, user_id, now) {
-        if let Err(e) = storage.user_last_active_upsert(&ctx.id.app_id, user_id, now).await {
-            tracing::warn!(error = %e, "cannot record last activity");
-        }
     }
 }
 
