@@ -62,7 +62,7 @@ pub async fn run(state: &AppState, job: Job, now: i64) -> Result<Option<u64>, St
         Job::DeleteExpiredSigningKeys => {
             let snapshot = state.registry.snapshot();
             for app in snapshot.tenants.values().filter(|t| t.config.id.is_public_tenant()) {
-                let timing = KeyTiming::for_app(&app.effective, &app.config.id.app_id);
+                let timing = KeyTiming::from_config(&app.effective);
                 removed += app.storage.dynamic_keys_delete_before(&app.config.id.app_id, now - timing.lifetime_ms).await?;
             }
         }

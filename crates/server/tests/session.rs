@@ -267,6 +267,12 @@ async fn jwks_static_keys_rotation_and_custom_jwts() {
         assert_eq!(claims(j["jwt"].as_str().unwrap())["iss"], "https://issuer", "the payload's iss wins over jwksDomain");
         let j = app.json("POST", "/recipe/jwt", Some(json!({"payload": {}, "validity": 1, "algorithm": "HS256", "jwksDomain": "x"}))).await;
         assert_eq!(j, json!({"status": "UNSUPPORTED_ALGORITHM_ERROR"}));
+        for bad in [json!(0), json!(-1), json!("x")] {
+            let (s, _) = app.call("POST", "/recipe/jwt", Some(json!({"payload": {}, "validity": bad, "algorithm": "RS256", "jwksDomain": "x"}))).await;
+            assert_eq!(s, 400, "validity {bad}");
+        }
+        let j = app.json("POST", "/recipe/jwt", Some(json!({"payload": {}, "validity": 1, "algorithm": "HS256", "jwksDomain": "x"}))).await;
+        assert_eq!(j, json!({"status": "UNSUPPORTED_ALGORITHM_ERROR"}));
     }
 }
 

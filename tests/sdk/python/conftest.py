@@ -9,8 +9,11 @@ One Portcullis process serves the whole pytest session:
 The process is stopped with SIGTERM when the session ends.
 
 `supertokens_python.init` is process-wide, so isolation is one app per session plus a
-unique tenant id per test (`unique_id()`). When a test fails, the server output written
-while it ran is attached to the failure report.
+unique tenant id per test (`unique_id()`). A test that needs other session options or an
+app with its own core config asks for the `sdk_with` fixture: it resets the SDK (the
+recipes' own `reset()` functions, as supertokens-python's tests do), initialises it again
+for that test, and restores the session-wide configuration afterwards. When a test fails,
+the server output written while it ran is attached to the failure report.
 """
 
 import json
@@ -34,6 +37,7 @@ PORTCULLIS_BIN = os.environ.get(
 BACKEND = os.environ.get("PORTCULLIS_BACKEND", "sqlite")
 STARTUP_TIMEOUT_S = 10
 STOP_TIMEOUT_S = 10
+API_DOMAIN = "http://localhost:3001"
 
 
 def unique_id(prefix: str = "t") -> str:
@@ -87,6 +91,20 @@ def http(method: str, url: str, body=None):
             return resp.status, resp.read().decode()
     except urllib.error.HTTPError as e:
         return e.code, e.read().decode()
+
+
+def core_post(path: str, body: dict) -> dict:
+    """A POST through the SDK's querier (so with its `cdi-version` and `rid` headers) to a
+    core path of the app the SDK is initialised for; returns the reply without `_headers`.
+    For checking the core's own answer where the SDK would decide locally."""
+    from supertokens_python.async_to_sync_wrapper import sync
+    from supertokens_python.normalised_url_path import NormalisedURLPath
+    from supertokens_python.querier import Querier
+
+    reply = sync(
+        Querier.get_instance().send_post_request(NormalisedURLPath(path), body, {})
+    )
+    return {k: v for k, v in reply.items() if k != "_headers"}
 
 
 class Server:
@@ -155,9 +173,22 @@ def portcullis(tmp_path_factory):
                 proc.wait()
 
 
-@pytest.fixture(scope="session", autouse=True)
-def sdk(portcullis):
-    """Creates a fresh app and initialises the SDK against it (once per session)."""
+def create_app(server: Server, core_config=None) -> str:
+    """Creates a new app with a raw `PUT /recipe/multitenancy/app/v2`; returns its id."""
+    app_id = str(uuid.uuid4())
+    status, text = http(
+        "PUT",
+        f"{server.url}/recipe/multitenancy/app/v2",
+        {"appId": app_id, "coreConfig": core_config or {}},
+    )
+    assert status == 200, f"app creation answered {status}: {text}"
+    assert json.loads(text) == {"status": "OK", "createdNew": True}, text
+    return app_id
+
+
+def init_sdk(server: Server, app_id: str, **session_options) -> None:
+    """`supertokens_python.init` against `<server>/appid-<app_id>`; `session_options` go to
+    `session.init`."""
     from supertokens_python import InputAppInfo, SupertokensConfig, init
     from supertokens_python.recipe import (
         emailpassword,
@@ -168,23 +199,14 @@ def sdk(portcullis):
     )
     from supertokens_python.recipe.passwordless import ContactEmailOrPhoneConfig
 
-    app_id = str(uuid.uuid4())
-    status, text = http(
-        "PUT",
-        f"{portcullis.url}/recipe/multitenancy/app/v2",
-        {"appId": app_id, "coreConfig": {}},
-    )
-    assert status == 200, f"app creation answered {status}: {text}"
-    assert json.loads(text) == {"status": "OK", "createdNew": True}, text
-
     init(
         app_info=InputAppInfo(
             app_name="portcullis-sdk-python-tests",
-            api_domain="http://localhost:3001",
+            api_domain=API_DOMAIN,
             website_domain="http://localhost:3000",
         ),
         supertokens_config=SupertokensConfig(
-            connection_uri=f"{portcullis.url}/appid-{app_id}"
+            connection_uri=f"{server.url}/appid-{app_id}"
         ),
         # Nothing here serves HTTP, so no web framework is installed: the SDK only
         # imports the framework's adapter when its middleware is used.
@@ -199,10 +221,114 @@ def sdk(portcullis):
                 contact_config=ContactEmailOrPhoneConfig(),
                 flow_type="USER_INPUT_CODE_AND_MAGIC_LINK",
             ),
-            session.init(),
+            session.init(**session_options),
         ],
     )
+
+
+def reset_sdk() -> None:
+    """Forgets the SDK's process-wide state: the instance, every recipe that init created
+    (listed or added by default), the querier's cached CDI version and the session
+    recipe's JWKS cache. The `reset()` functions refuse to run unless
+    SUPERTOKENS_ENV=testing, which is set only while they run."""
+    from supertokens_python import Supertokens
+    from supertokens_python.post_init_callbacks import PostSTInitCallbacks
+    from supertokens_python.process_state import ProcessState
+    from supertokens_python.recipe.accountlinking.recipe import AccountLinkingRecipe
+    from supertokens_python.recipe.emailpassword.recipe import EmailPasswordRecipe
+    from supertokens_python.recipe.jwt.recipe import JWTRecipe
+    from supertokens_python.recipe.multitenancy.recipe import MultitenancyRecipe
+    from supertokens_python.recipe.oauth2provider.recipe import OAuth2ProviderRecipe
+    from supertokens_python.recipe.openid.recipe import OpenIdRecipe
+    from supertokens_python.recipe.passwordless.recipe import PasswordlessRecipe
+    from supertokens_python.recipe.session.recipe import SessionRecipe
+    from supertokens_python.recipe.thirdparty.recipe import ThirdPartyRecipe
+    from supertokens_python.recipe.usermetadata.recipe import UserMetadataRecipe
+
+    before = os.environ.get("SUPERTOKENS_ENV")
+    os.environ["SUPERTOKENS_ENV"] = "testing"
+    try:
+        ProcessState.get_instance().reset()
+        PostSTInitCallbacks.reset()
+        Supertokens.reset()  # also the querier and user metadata
+        for recipe in (
+            SessionRecipe,  # also its JWKS cache
+            EmailPasswordRecipe,
+            ThirdPartyRecipe,
+            PasswordlessRecipe,
+            MultitenancyRecipe,
+            AccountLinkingRecipe,
+            JWTRecipe,
+            OpenIdRecipe,
+            UserMetadataRecipe,
+            OAuth2ProviderRecipe,
+        ):
+            recipe.reset()
+    finally:
+        if before is None:
+            del os.environ["SUPERTOKENS_ENV"]
+        else:
+            os.environ["SUPERTOKENS_ENV"] = before
+
+
+@pytest.fixture(scope="session", autouse=True)
+def sdk(portcullis):
+    """Creates a fresh app and initialises the SDK against it (once per session)."""
+    app_id = create_app(portcullis)
+    init_sdk(portcullis, app_id)
     return app_id
+
+
+@pytest.fixture
+def sdk_with(portcullis, sdk):
+    """`sdk_with(core_config=None, **session_options) -> app_id` re-initialises the SDK for
+    one test: against a new app created with `core_config` when one is given (else the
+    session's app), with `session_options` passed to `session.init`. The session-wide
+    configuration is restored when the test ends."""
+    changed = False
+
+    def configure(core_config=None, **session_options) -> str:
+        nonlocal changed
+        app_id = sdk if core_config is None else create_app(portcullis, core_config)
+        changed = True
+        reset_sdk()
+        init_sdk(portcullis, app_id, **session_options)
+        return app_id
+
+    yield configure
+    if changed:
+        reset_sdk()
+        init_sdk(portcullis, sdk)
+
+
+@pytest.fixture
+def core_calls(monkeypatch):
+    """Records the core requests the SDK makes during one test, as
+    `(method, path, body or query params, reply)` tuples. `path` has no `/appid-<id>`
+    prefix (e.g. `/public/recipe/session`); `reply` leaves out the `_headers` the querier
+    adds. Requests that raised are not recorded.
+    The JWKS fetch of local token verification does not go through the querier."""
+    from supertokens_python.querier import Querier
+
+    calls = []
+
+    def recording(method, original):
+        async def send(self, path, data, *args, **kwargs):
+            reply = await original(self, path, data, *args, **kwargs)
+            body = {k: v for k, v in reply.items() if k != "_headers"}
+            calls.append((method, path.get_as_string_dangerous(), data, body))
+            return reply
+
+        return send
+
+    for method, name in (
+        ("GET", "send_get_request"),
+        ("POST", "send_post_request"),
+        ("PUT", "send_put_request"),
+        ("DELETE", "send_delete_request"),
+    ):
+        monkeypatch.setattr(Querier, name, recording(method, getattr(Querier, name)))
+    return calls
 
 
 @pytest.fixture(autouse=True)

@@ -1,10 +1,12 @@
 //! When to rotate the dynamic access-token signing keys and which key signs. Pure functions over the
 //! stored key list, so that every instance reading the same rows decides the same thing.
 //!
-//! Rotation is idempotent by construction: the next key's `created_at_time` (its primary key with the
-//! app id) is computed from the stored keys, so instances that rotate at once insert the same row and
-//! the database's `ON CONFLICT DO NOTHING` keeps one. A key is published `overlap` before it signs,
-//! so that SDKs' JWKS caches hold it before they meet a token signed with it.
+//! Rotation is idempotent by construction: a successor key's `created_at_time` (its primary key with
+//! the app id) is computed from the stored keys, so instances that rotate at once insert the same row
+//! and the database's `ON CONFLICT DO NOTHING` keeps one. (Only an app's very first key, or the first
+//! after a long idle, is dated "now"; two instances racing there leave two valid keys, and both pick
+//! the same one to sign with.) A key is published `overlap` before it signs, so that SDKs' JWKS
+//! caches hold it before they meet a token signed with it.
 
 use crate::config::Config;
 
@@ -28,20 +30,15 @@ pub struct KeyTiming {
     pub overlap_ms: i64,
     /// How long a key verifies: its signing interval plus two access-token lifetimes.
     pub lifetime_ms: i64,
-    /// Where this app's rotation slots start, so that apps do not all rotate at the same instant.
-    pub phase_ms: i64,
 }
 
 impl KeyTiming {
-    pub fn for_app(cfg: &Config, app_id: &str) -> KeyTiming {
+    pub fn from_config(cfg: &Config) -> KeyTiming {
         let interval_ms = ((cfg.f64("access_token_dynamic_signing_key_update_interval") * 3_600_000.0) as i64).max(1);
         // Test mode allows intervals of seconds; the overlap shrinks with them as the core's does.
         let overlap_ms = if interval_ms < 60_000 { interval_ms / 5 } else { 60_000 };
         let lifetime_ms = interval_ms + 2 * cfg.i64("access_token_validity") * 1000;
-        // FNV-1a of the app id: stable across instances and restarts.
-        let hash = app_id.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
-        let phase_ms = (hash % interval_ms as u64) as i64;
-        KeyTiming { interval_ms, overlap_ms, lifetime_ms, phase_ms }
+        KeyTiming { interval_ms, overlap_ms, lifetime_ms }
     }
 }
 
@@ -54,13 +51,12 @@ pub fn valid_keys(mut keys: Vec<DynamicKey>, now: i64, t: KeyTiming) -> Vec<Dyna
 
 /// Whether a new key is due, and if so its creation time. `keys` are valid keys, newest first.
 pub fn next_key_time(keys: &[DynamicKey], now: i64, t: KeyTiming) -> Option<i64> {
-    let aligned_now = now - (now - t.phase_ms).rem_euclid(t.interval_ms);
     match keys.first() {
-        None => Some(aligned_now),
+        None => Some(now),
         Some(newest) if now + t.overlap_ms >= newest.created_at + t.interval_ms => {
             let successor = newest.created_at + t.interval_ms;
-            // After a long pause the successor slot is itself stale: start from the current slot.
-            Some(if successor + t.interval_ms <= now + t.overlap_ms { aligned_now.max(successor) } else { successor })
+            // After a long pause the successor would itself be due at once: start afresh from now.
+            Some(if successor + t.interval_ms <= now + t.overlap_ms { now } else { successor })
         }
         Some(_) => None,
     }
@@ -87,28 +83,21 @@ pub fn jwks_max_age_secs(keys: &[DynamicKey], now: i64, t: KeyTiming) -> i64 {
 mod tests {
     use super::*;
 
-    const T: KeyTiming = KeyTiming { interval_ms: 1000, overlap_ms: 200, lifetime_ms: 3000, phase_ms: 0 };
+    const T: KeyTiming = KeyTiming { interval_ms: 1000, overlap_ms: 200, lifetime_ms: 3000 };
 
     fn key(at: i64) -> DynamicKey {
         DynamicKey { created_at: at, value: String::new() }
     }
 
     #[test]
-    fn first_key_is_slot_aligned() {
-        assert_eq!(next_key_time(&[], 12_345, T), Some(12_000));
-        let shifted = KeyTiming { phase_ms: 400, ..T };
-        assert_eq!(next_key_time(&[], 12_345, shifted), Some(11_400));
-        assert_eq!(next_key_time(&[], 12_400, shifted), Some(12_400));
+    fn first_key_is_dated_now() {
+        assert_eq!(next_key_time(&[], 12_345, T), Some(12_345));
     }
 
     #[test]
-    fn apps_get_different_phases() {
+    fn test_mode_overlap_shrinks_with_the_interval() {
         let cfg = Config::defaults();
-        let a = KeyTiming::for_app(&cfg, "app-a");
-        let b = KeyTiming::for_app(&cfg, "app-b");
-        assert_ne!(a.phase_ms, b.phase_ms);
-        assert!((0..a.interval_ms).contains(&a.phase_ms));
-        assert_eq!(a, KeyTiming::for_app(&cfg, "app-a"));
+        assert_eq!(KeyTiming::from_config(&cfg).overlap_ms, 60_000);
     }
 
     #[test]
@@ -125,15 +114,15 @@ mod tests {
     }
 
     #[test]
-    fn stale_keys_restart_from_the_current_slot() {
+    fn stale_keys_restart_from_now() {
         let keys = vec![key(10_000)];
-        assert_eq!(next_key_time(&keys, 50_123, T), Some(50_000));
+        assert_eq!(next_key_time(&keys, 50_123, T), Some(50_123));
         assert!(valid_keys(keys, 50_123, T).is_empty());
     }
 
     #[test]
     fn jwks_max_age_is_at_least_a_second() {
-        let t = KeyTiming { interval_ms: 100_000, overlap_ms: 60_000, lifetime_ms: 1, phase_ms: 0 };
+        let t = KeyTiming { interval_ms: 100_000, overlap_ms: 60_000, lifetime_ms: 1 };
         assert_eq!(jwks_max_age_secs(&[key(10_000)], 10_000, t), 40);
         assert_eq!(jwks_max_age_secs(&[key(10_000)], 99_000, T), 1);
     }

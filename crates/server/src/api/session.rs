@@ -53,7 +53,7 @@ fn app_of<'a>(ctx: &'a Ctx) -> Result<&'a Arc<Tenant>, ApiError> {
 }
 
 fn keys<'a>(ctx: &Ctx, app: &'a Arc<Tenant>, now: i64) -> AppKeyProvider<'a> {
-    ctx.state.keys.provider(&app.config.id, &app.storage, KeyTiming::for_app(&app.effective, &app.config.id.app_id), now)
+    ctx.state.keys.provider(&app.config.id, &app.storage, KeyTiming::from_config(&app.effective), now)
 }
 
 /// The tenant a token or handle names, within the request's app and domain.
@@ -380,8 +380,10 @@ pub async fn create_jwt(ctx: &Ctx) -> Result<Response, ApiError> {
         Some(Value::String(s)) => s.trim().parse::<i64>().ok(),
         _ => None,
     }
-    .filter(|v| *v >= 0)
     .ok_or_else(|| ApiError::field_invalid("validity"))?;
+    if validity <= 0 {
+        return Err(ApiError::bad("validity must be greater than or equal to 0"));
+    }
     let use_static = body.opt_bool("useStaticSigningKey")?.unwrap_or(true);
     if algorithm.to_uppercase() != "RS256" {
         return json(json!({"status": "UNSUPPORTED_ALGORITHM_ERROR"}));
