@@ -56,6 +56,7 @@ fn bad_config_file_names_the_key() {
     std::fs::write(&f, "password_hashing_alg: MD5\n").unwrap();
     let (ok, out) = run(bin().arg("start").arg("--config").arg(&f));
     assert!(!ok && out.contains("password_hashing_alg"), "{out}");
+    std::fs::remove_dir_all(&dir).ok();
 }
 
 #[test]
@@ -69,6 +70,7 @@ fn unreachable_database_names_host_and_port_not_password() {
     assert!(!ok, "{out}");
     assert!(out.contains("127.0.0.1:1"), "{out}");
     assert!(!out.contains("s3cret-pw"), "the password leaked: {out}");
+    std::fs::remove_dir_all(&dir).ok();
 }
 
 #[test]

@@ -299,9 +299,9 @@ async fn cron_deletes_expired_sessions_once_per_interval_across_instances() {
     use portcullis::cron::{run, Job};
     for b in backends() {
         // Two instances on one database (a shared SQLite file, or one PostgreSQL schema).
+        let dir = std::env::temp_dir().join(format!("portcullis-cron-{}", uuid::Uuid::new_v4()));
         let cfg = match b {
             common::Backend::Sqlite => {
-                let dir = std::env::temp_dir().join(format!("portcullis-cron-{}", uuid::Uuid::new_v4()));
                 std::fs::create_dir_all(&dir).unwrap();
                 let path = dir.join("p.db");
                 config(b, &[("PORTCULLIS_SQLITE_PATH", path.to_str().unwrap()), ("REFRESH_TOKEN_VALIDITY", "1")])
@@ -318,5 +318,7 @@ async fn cron_deletes_expired_sessions_once_per_interval_across_instances() {
         assert_eq!(ran, vec![1], "exactly one instance ran the job and removed the one expired session");
         assert_eq!(run(&two, Job::DeleteExpiredSessions, now + 1000).await.unwrap(), None, "not again within the interval");
         assert!(run(&one, Job::DeleteExpiredSigningKeys, now).await.unwrap().is_some());
+        drop(app);
+        std::fs::remove_dir_all(&dir).ok();
     }
 }
