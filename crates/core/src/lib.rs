@@ -4,7 +4,9 @@
 pub mod config;
 pub mod crypto;
 pub mod ids;
+pub mod metadata;
 pub mod multitenancy;
+pub mod roles;
 pub mod session;
 pub mod users;
 pub mod storage;

@@ -10,7 +10,9 @@
 
 mod db;
 mod key_value;
+mod metadata;
 mod names;
+mod roles;
 mod schema;
 mod sessions;
 mod settings;
@@ -40,6 +42,8 @@ struct Statements {
     kv: key_value::Statements,
     sessions: sessions::Statements,
     users: users::Statements,
+    metadata: metadata::Statements,
+    roles: roles::Statements,
 }
 
 pub struct PgStorage {
@@ -71,6 +75,8 @@ impl PgStorage {
             kv: key_value::Statements::new(&settings.names).map_err(invalid)?,
             sessions: sessions::Statements::new(&settings.names).map_err(invalid)?,
             users: users::Statements::new(&settings.names).map_err(invalid)?,
+            metadata: metadata::Statements::new(&settings.names).map_err(invalid)?,
+            roles: roles::Statements::new(&settings.names).map_err(invalid)?,
         };
         let db = Db::new(&settings)?;
         schema::ensure(&db, &settings.names).await?;

@@ -4,6 +4,8 @@
 //! SQLite allows one writer at a time, so one connection behind a mutex serves every request; the
 //! work runs on tokio's blocking pool so the async runtime never waits on the disk.
 
+mod metadata;
+mod roles;
 mod sessions;
 mod users;
 mod tenants;
@@ -204,6 +206,8 @@ mod tests {
         portcullis_core::storage::conformance::run_all(&s).await;
         portcullis_core::storage::conformance::run_sessions(&s, &s).await;
         portcullis_core::storage::conformance::run_users(&s, &s).await;
+        portcullis_core::storage::conformance::run_metadata(&s, &s).await;
+        portcullis_core::storage::conformance::run_roles(&s, &s).await;
     }
 
     #[tokio::test]

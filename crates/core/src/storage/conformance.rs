@@ -261,3 +261,153 @@ pub async fn run_users(base: &dyn Storage, s: &dyn super::users::UserStorage) {
     assert_eq!(s.count_users(app, &public).await.expect("count"), 1);
     assert!(base.delete_app_rows(app).await.expect("delete app"));
 }
+
+/// User metadata: read-merge-write updates, bulk reads, deletion, per-app isolation, and concurrent
+/// updates of one user that lose no key.
+pub async fn run_metadata(base: &dyn Storage, s: &dyn super::metadata::MetadataStorage) {
+    let app = "meta-app";
+    base.add_tenant_rows(app, "public", 1).await.expect("app rows");
+    base.add_tenant_rows("meta-other", "public", 1).await.expect("other app rows");
+    assert_eq!(s.metadata_get(app, "u1").await.expect("get"), None);
+    let obj = |v: serde_json::Value| v.as_object().cloned().unwrap_or_default();
+
+    let m = s.metadata_update(app, "u1", &obj(json!({"a": 1, "b": {"x": 1}, "gone": null}))).await.expect("update");
+    assert_eq!(serde_json::Value::Object(m), json!({"a": 1, "b": {"x": 1}}));
+    let m = s.metadata_update(app, "u1", &obj(json!({"b": {"y": 2}, "a": null, "c": [1]}))).await.expect("update");
+    assert_eq!(serde_json::Value::Object(m.clone()), json!({"b": {"y": 2}, "c": [1]}), "shallow merge, null removes");
+    assert_eq!(s.metadata_get(app, "u1").await.expect("get"), Some(m.clone()), "what update returns is stored");
+    let order: Vec<&String> = m.keys().collect();
+    assert_eq!(order, vec!["b", "c"], "key order survives storage");
+    assert_eq!(s.metadata_get("meta-other", "u1").await.expect("get"), None, "metadata is per app");
+
+    s.metadata_update(app, "u2", &obj(json!({"k": "v"}))).await.expect("update");
+    let many = s
+        .metadata_get_many(app, &["u1".into(), "u2".into(), "nobody".into(), "u1".into()])
+        .await
+        .expect("bulk");
+    assert_eq!(many.len(), 2);
+    assert_eq!(many.get("u2"), Some(&obj(json!({"k": "v"}))));
+    assert!(s.metadata_get_many(app, &[]).await.expect("bulk empty").is_empty());
+
+    assert!(s.metadata_delete(app, "u1").await.expect("delete"));
+    assert!(!s.metadata_delete(app, "u1").await.expect("delete again"));
+    assert_eq!(s.metadata_get(app, "u1").await.expect("get"), None);
+    let m = s.metadata_update(app, "u1", &obj(json!({}))).await.expect("empty update");
+    assert!(m.is_empty(), "an empty update of a user without metadata gives {{}}");
+
+    // Concurrent updates, each adding its own key: none may be lost (the first writes race to
+    // create the row, the later ones to update it).
+    let updates = (0..16).map(|i| {
+        let update = obj(json!({ format!("k{i}"): i }));
+        async move { s.metadata_update(app, "racer", &update).await }
+    });
+    for r in futures_join_all(updates).await {
+        r.expect("concurrent update");
+    }
+    let m = s.metadata_get(app, "racer").await.expect("get").unwrap_or_default();
+    assert_eq!(m.len(), 16, "concurrent updates lost keys: {m:?}");
+
+    assert!(base.delete_app_rows(app).await.expect("delete app"));
+    assert_eq!(s.metadata_get(app, "u2").await.expect("get"), None, "metadata cascades with the app");
+    assert!(base.delete_app_rows("meta-other").await.expect("delete other app"));
+}
+
+/// A future being polled and its output once ready.
+type Slot<F> = (std::pin::Pin<Box<F>>, Option<<F as std::future::Future>::Output>);
+
+/// Runs futures concurrently and collects their outputs in order (core has no futures crate).
+async fn futures_join_all<F: std::future::Future>(futures: impl IntoIterator<Item = F>) -> Vec<F::Output> {
+    use std::task::{Context, Poll};
+    let mut pending: Vec<Slot<F>> = futures.into_iter().map(|f| (Box::pin(f), None)).collect();
+    std::future::poll_fn(|cx: &mut Context<'_>| {
+        let mut all_done = true;
+        for (f, out) in pending.iter_mut() {
+            if out.is_none() {
+                match f.as_mut().poll(cx) {
+                    Poll::Ready(v) => *out = Some(v),
+                    Poll::Pending => all_done = false,
+                }
+            }
+        }
+        if all_done { Poll::Ready(()) } else { Poll::Pending }
+    })
+    .await;
+    pending.into_iter().filter_map(|(_, out)| out).collect()
+}
+
+/// User roles: roles and permissions, user-role rows per tenant with the role checked in the same
+/// transaction, deletion of a role with its permissions and associations, and the per-app scope.
+pub async fn run_roles(base: &dyn Storage, s: &dyn super::roles::RoleStorage) {
+    use super::roles::{RoleCheck, UserRoleChange};
+    let app = "roles-app";
+    base.add_tenant_rows(app, "public", 1).await.expect("app rows");
+    base.add_tenant_rows(app, "t1", 1).await.expect("tenant rows");
+    base.add_tenant_rows("roles-other", "public", 1).await.expect("other app rows");
+    let strings = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+
+    assert!(s.role_create_or_add_permissions(app, "admin", &strings(&["write", "read"])).await.expect("create"));
+    assert!(!s.role_create_or_add_permissions(app, "admin", &strings(&["read", "delete"])).await.expect("add"));
+    assert!(s.role_create_or_add_permissions(app, "viewer", &[]).await.expect("create without permissions"));
+    assert!(s.role_create_or_add_permissions(app, "editor", &strings(&["write"])).await.expect("create"));
+    assert_eq!(s.role_permissions(app, "admin").await.expect("perms"), Some(strings(&["delete", "read", "write"])));
+    assert_eq!(s.role_permissions(app, "viewer").await.expect("perms"), Some(vec![]));
+    assert_eq!(s.role_permissions(app, "nope").await.expect("perms"), None);
+    assert!(s.role_exists(app, "viewer").await.expect("exists"));
+    assert!(!s.role_exists("roles-other", "viewer").await.expect("exists"), "roles are per app");
+    assert_eq!(s.roles(app).await.expect("roles"), strings(&["admin", "editor", "viewer"]));
+    assert_eq!(s.roles_with_permission(app, "write").await.expect("by permission"), strings(&["admin", "editor"]));
+    assert!(s.roles_with_permission(app, "nothing").await.expect("by permission").is_empty());
+
+    assert!(s.role_remove_permissions(app, "admin", Some(&strings(&["delete", "absent"]))).await.expect("remove some"));
+    assert_eq!(s.role_permissions(app, "admin").await.expect("perms"), Some(strings(&["read", "write"])));
+    assert!(s.role_remove_permissions(app, "editor", None).await.expect("remove all"));
+    assert_eq!(s.role_permissions(app, "editor").await.expect("perms"), Some(vec![]));
+    assert!(!s.role_remove_permissions(app, "nope", None).await.expect("unknown role"));
+
+    let here = RoleCheck::InThisDatabase;
+    let done = |changed| UserRoleChange::Done { changed };
+    assert_eq!(s.user_role_add(app, "public", "u1", "admin", here).await.expect("add"), done(true));
+    assert_eq!(s.user_role_add(app, "public", "u1", "admin", here).await.expect("add again"), done(false));
+    assert_eq!(s.user_role_add(app, "public", "u1", "viewer", here).await.expect("add"), done(true));
+    assert_eq!(s.user_role_add(app, "t1", "u2", "admin", here).await.expect("add in t1"), done(true));
+    assert_eq!(s.user_role_add(app, "public", "u1", "nope", here).await.expect("unknown"), UserRoleChange::UnknownRole);
+    assert_eq!(
+        s.user_role_add(app, "t1", "u3", "checked-elsewhere", RoleCheck::DoneElsewhere).await.expect("unchecked add"),
+        done(true),
+        "a role checked in another database is not looked for here"
+    );
+    assert_eq!(s.user_roles(app, "public", "u1").await.expect("user roles"), strings(&["admin", "viewer"]));
+    assert!(s.user_roles(app, "t1", "u1").await.expect("user roles").is_empty(), "user roles are per tenant");
+    assert_eq!(s.role_users(app, "public", "admin").await.expect("role users"), strings(&["u1"]));
+    assert_eq!(s.role_users(app, "t1", "admin").await.expect("role users"), strings(&["u2"]));
+
+    assert_eq!(s.user_role_remove(app, "public", "u1", "viewer", here).await.expect("remove"), done(true));
+    assert_eq!(s.user_role_remove(app, "public", "u1", "viewer", here).await.expect("remove again"), done(false));
+    assert_eq!(s.user_role_remove(app, "public", "u1", "nope", here).await.expect("remove unknown"), UserRoleChange::UnknownRole);
+    assert_eq!(
+        s.user_role_remove(app, "t1", "u3", "checked-elsewhere", RoleCheck::DoneElsewhere).await.expect("unchecked remove"),
+        done(true)
+    );
+
+    // Deleting a role takes its permissions and every association with it in this database.
+    assert!(s.role_delete(app, "admin").await.expect("delete role"));
+    assert!(!s.role_delete(app, "admin").await.expect("delete role again"));
+    assert_eq!(s.role_permissions(app, "admin").await.expect("perms"), None);
+    assert!(s.user_roles(app, "public", "u1").await.expect("user roles").is_empty());
+    assert!(s.role_users(app, "t1", "admin").await.expect("role users").is_empty());
+    assert!(s.roles_with_permission(app, "read").await.expect("by permission").is_empty());
+    assert_eq!(s.user_role_add(app, "public", "u1", "admin", here).await.expect("add deleted"), UserRoleChange::UnknownRole);
+
+    // Associations alone (a tenant database that does not hold the role).
+    s.user_role_add(app, "t1", "u4", "remote", RoleCheck::DoneElsewhere).await.expect("unchecked add");
+    assert!(s.role_delete_user_associations(app, "remote").await.expect("delete associations"));
+    assert!(!s.role_delete_user_associations(app, "remote").await.expect("delete associations again"));
+    assert!(s.role_users(app, "t1", "remote").await.expect("role users").is_empty());
+
+    s.user_role_add(app, "t1", "u5", "viewer", here).await.expect("add");
+    assert!(base.delete_tenant_rows(app, "t1").await.expect("delete tenant"));
+    assert!(s.role_users(app, "t1", "viewer").await.expect("role users").is_empty(), "user roles cascade with the tenant");
+    assert!(base.delete_app_rows(app).await.expect("delete app"));
+    assert!(s.roles(app).await.expect("roles").is_empty(), "roles cascade with the app");
+    assert!(base.delete_app_rows("roles-other").await.expect("delete other app"));
+}

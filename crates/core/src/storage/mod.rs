@@ -18,7 +18,9 @@ pub enum StorageError {
 /// Everything one database stores: the recipe areas' traits, plus (here) the registry of tenant configurations (kept in the base database) and the per-database rows
 /// that make an app or tenant exist (`apps`, `tenants`) plus the key-value store.
 #[async_trait]
-pub trait Storage: session::SessionStorage + users::UserStorage + Send + Sync + 'static {
+pub trait Storage:
+    session::SessionStorage + users::UserStorage + metadata::MetadataStorage + roles::RoleStorage + Send + Sync + 'static
+{
     /// "postgresql" or "sqlite".
     fn kind(&self) -> &'static str;
 
@@ -63,5 +65,7 @@ pub trait Storage: session::SessionStorage + users::UserStorage + Send + Sync + 
 }
 
 pub mod conformance;
+pub mod metadata;
+pub mod roles;
 pub mod session;
 pub mod users;

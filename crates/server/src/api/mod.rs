@@ -1,7 +1,9 @@
 //! The APIs, one module per recipe area. Each takes the request context and returns the core's reply.
 
 mod core;
+mod metadata;
 mod multitenancy;
+mod roles;
 mod session;
 mod users;
 
@@ -54,6 +56,20 @@ pub async fn dispatch(route: Route, ctx: &Ctx) -> Result<Response, ApiError> {
         (R::UsersByAccountInfo, &M::GET) => users::by_account_info(ctx).await,
         (R::TenantUser, &M::POST) => users::associate(ctx).await,
         (R::TenantUserRemove, &M::POST) => users::disassociate(ctx).await,
+        (R::UserMetadata, &M::GET) => metadata::get(ctx).await,
+        (R::UserMetadata, &M::PUT) => metadata::update(ctx).await,
+        (R::UserMetadataRemove, &M::POST) => metadata::remove(ctx).await,
+        (R::UserMetadataBulk, &M::POST) => metadata::bulk(ctx).await,
+        (R::Role, &M::PUT) => roles::create_or_add_permissions(ctx).await,
+        (R::RolePermissions, &M::GET) => roles::permissions(ctx).await,
+        (R::RolePermissionsRemove, &M::POST) => roles::remove_permissions(ctx).await,
+        (R::RoleRemove, &M::POST) => roles::remove(ctx).await,
+        (R::Roles, &M::GET) => roles::all(ctx).await,
+        (R::PermissionRoles, &M::GET) => roles::with_permission(ctx).await,
+        (R::UserRole, &M::PUT) => roles::add_to_user(ctx).await,
+        (R::UserRoleRemove, &M::POST) => roles::remove_from_user(ctx).await,
+        (R::UserRoles, &M::GET) => roles::of_user(ctx).await,
+        (R::RoleUsers, &M::GET) => roles::users_with(ctx).await,
         _ => Err(ApiError::MethodNotAllowed),
     }
 }

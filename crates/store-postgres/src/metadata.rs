@@ -1,0 +1,136 @@
+//! User metadata (`user_metadata`): one JSON object per user, as text.
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use portcullis_core::metadata::{parse_stored, shallow_merge, to_stored};
+use portcullis_core::storage::metadata::MetadataStorage;
+use portcullis_core::storage::StorageError;
+use serde_json::{Map, Value};
+
+use crate::db::{Conn, Mode, WorkError};
+use crate::names::Names;
+use crate::PgStorage;
+
+pub struct Statements {
+    select: String,
+    select_many: String,
+    lock: String,
+    insert_new: String,
+    update: String,
+    delete: String,
+}
+
+impl Statements {
+    pub fn new(n: &Names) -> Result<Statements, String> {
+        let t = n.table("user_metadata")?;
+        let key = "app_id = $1 AND user_id = $2";
+        Ok(Statements {
+            select: format!("SELECT user_metadata FROM {t} WHERE {key}"),
+            select_many: format!("SELECT user_id, user_metadata FROM {t} WHERE app_id = $1 AND user_id = ANY($2)"),
+            lock: format!("SELECT user_metadata FROM {t} WHERE {key} FOR UPDATE"),
+            insert_new: format!(
+                "INSERT INTO {t} (app_id, user_id, user_metadata) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING"
+            ),
+            update: format!("UPDATE {t} SET user_metadata = $3 WHERE {key}"),
+            delete: format!("DELETE FROM {t} WHERE {key}"),
+        })
+    }
+}
+
+/// A first write can lose the race to create the row (once) and the row can vanish between two
+/// statements (a concurrent delete); beyond that something is badly wrong.
+const MAX_UPDATE_TRIES: usize = 4;
+
+fn parsed(text: &str) -> Result<Map<String, Value>, WorkError> {
+    parse_stored(text).map_err(WorkError::Invalid)
+}
+
+pub async fn get(db: Conn<'_>, sql: &Statements, app: &str, user: &str) -> Result<Option<Map<String, Value>>, WorkError> {
+    match db.query_opt(&sql.select, &[&app, &user]).await? {
+        Some(r) => Ok(Some(parsed(r.try_get(0)?)?)),
+        None => Ok(None),
+    }
+}
+
+pub async fn get_many(
+    db: Conn<'_>,
+    sql: &Statements,
+    app: &str,
+    users: &[String],
+) -> Result<HashMap<String, Map<String, Value>>, WorkError> {
+    let rows = db.query(&sql.select_many, &[&app, &users]).await?;
+    let mut out = HashMap::with_capacity(rows.len());
+    for r in rows {
+        out.insert(r.try_get(0)?, parsed(r.try_get(1)?)?);
+    }
+    Ok(out)
+}
+
+/// Read-merge-write under the row's lock. An existing row is locked with `FOR UPDATE` (a concurrent
+/// update waits, then this one reads its result). A missing row is inserted with
+/// `ON CONFLICT DO NOTHING`: when another transaction inserted it first, this one waits for that
+/// insert to commit and goes round again to lock and merge into the row it wrote.
+pub async fn update(
+    db: Conn<'_>,
+    sql: &Statements,
+    app: &str,
+    user: &str,
+    patch: &Map<String, Value>,
+) -> Result<Map<String, Value>, WorkError> {
+    for _ in 0..MAX_UPDATE_TRIES {
+        if let Some(row) = db.query_opt(&sql.lock, &[&app, &user]).await? {
+            let mut metadata = parsed(row.try_get(0)?)?;
+            shallow_merge(&mut metadata, patch);
+            db.execute(&sql.update, &[&app, &user, &to_stored(&metadata)]).await?;
+            return Ok(metadata);
+        }
+        let mut metadata = Map::new();
+        shallow_merge(&mut metadata, patch);
+        if db.execute(&sql.insert_new, &[&app, &user, &to_stored(&metadata)]).await? == 1 {
+            return Ok(metadata);
+        }
+    }
+    Err(WorkError::Invalid(format!("user metadata kept changing under {MAX_UPDATE_TRIES} tries to update it")))
+}
+
+pub async fn delete(db: Conn<'_>, sql: &Statements, app: &str, user: &str) -> Result<bool, WorkError> {
+    Ok(db.execute(&sql.delete, &[&app, &user]).await? > 0)
+}
+
+#[async_trait]
+impl MetadataStorage for PgStorage {
+    async fn metadata_get(&self, app_id: &str, user_id: &str) -> Result<Option<Map<String, Value>>, StorageError> {
+        let ctx = (&self.sql, app_id, user_id);
+        self.db.run(Mode::Read, &ctx, |db, (sql, app, user)| Box::pin(get(db, &sql.metadata, app, user))).await
+    }
+
+    async fn metadata_get_many(
+        &self,
+        app_id: &str,
+        user_ids: &[String],
+    ) -> Result<HashMap<String, Map<String, Value>>, StorageError> {
+        if user_ids.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let ctx = (&self.sql, app_id, user_ids);
+        self.db.run(Mode::Read, &ctx, |db, (sql, app, users)| Box::pin(get_many(db, &sql.metadata, app, users))).await
+    }
+
+    async fn metadata_update(
+        &self,
+        app_id: &str,
+        user_id: &str,
+        patch: &Map<String, Value>,
+    ) -> Result<Map<String, Value>, StorageError> {
+        let ctx = (&self.sql, app_id, user_id, patch);
+        self.db
+            .run(Mode::Write, &ctx, |db, (sql, app, user, patch)| Box::pin(update(db, &sql.metadata, app, user, patch)))
+            .await
+    }
+
+    async fn metadata_delete(&self, app_id: &str, user_id: &str) -> Result<bool, StorageError> {
+        let ctx = (&self.sql, app_id, user_id);
+        self.db.run(Mode::Write, &ctx, |db, (sql, app, user)| Box::pin(delete(db, &sql.metadata, app, user))).await
+    }
+}

@@ -1,0 +1,88 @@
+//! User metadata in SQLite. Every write runs in an immediate transaction, which takes SQLite's one
+//! write lock first: read-merge-write of one user is therefore never interleaved with another.
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use portcullis_core::metadata::{parse_stored, shallow_merge, to_stored};
+use portcullis_core::storage::metadata::MetadataStorage;
+use portcullis_core::storage::StorageError;
+use rusqlite::{params, Connection, OptionalExtension};
+use serde_json::{Map, Value};
+
+use crate::{query_err, SqliteStorage};
+
+const SELECT: &str = "SELECT user_metadata FROM user_metadata WHERE app_id = ?1 AND user_id = ?2";
+
+/// Stored text that is not a JSON object is reported, not silently replaced.
+fn parsed(text: String) -> Result<Map<String, Value>, StorageError> {
+    parse_stored(&text).map_err(StorageError::Query)
+}
+
+fn read(c: &Connection, app: &str, user: &str) -> Result<Option<Map<String, Value>>, StorageError> {
+    let text: Option<String> =
+        c.prepare_cached(SELECT).and_then(|mut st| st.query_row(params![app, user], |r| r.get(0)).optional()).map_err(query_err)?;
+    text.map(parsed).transpose()
+}
+
+#[async_trait]
+impl MetadataStorage for SqliteStorage {
+    async fn metadata_get(&self, app_id: &str, user_id: &str) -> Result<Option<Map<String, Value>>, StorageError> {
+        let (app, user) = (app_id.to_owned(), user_id.to_owned());
+        self.with_conn(move |c| read(c, &app, &user)).await
+    }
+
+    async fn metadata_get_many(
+        &self,
+        app_id: &str,
+        user_ids: &[String],
+    ) -> Result<HashMap<String, Map<String, Value>>, StorageError> {
+        let (app, users) = (app_id.to_owned(), user_ids.to_vec());
+        self.with_conn(move |c| {
+            let mut out = HashMap::new();
+            for user in users {
+                if out.contains_key(&user) {
+                    continue;
+                }
+                if let Some(m) = read(c, &app, &user)? {
+                    out.insert(user, m);
+                }
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn metadata_update(
+        &self,
+        app_id: &str,
+        user_id: &str,
+        update: &Map<String, Value>,
+    ) -> Result<Map<String, Value>, StorageError> {
+        let (app, user, update) = (app_id.to_owned(), user_id.to_owned(), update.clone());
+        self.with_conn(move |c| {
+            let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(query_err)?;
+            let mut metadata = read(&tx, &app, &user)?.unwrap_or_default();
+            shallow_merge(&mut metadata, &update);
+            tx.execute(
+                "INSERT INTO user_metadata (app_id, user_id, user_metadata) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (app_id, user_id) DO UPDATE SET user_metadata = excluded.user_metadata",
+                params![app, user, to_stored(&metadata)],
+            )
+            .map_err(query_err)?;
+            tx.commit().map_err(query_err)?;
+            Ok(metadata)
+        })
+        .await
+    }
+
+    async fn metadata_delete(&self, app_id: &str, user_id: &str) -> Result<bool, StorageError> {
+        let (app, user) = (app_id.to_owned(), user_id.to_owned());
+        self.with_conn(move |c| {
+            c.execute("DELETE FROM user_metadata WHERE app_id = ?1 AND user_id = ?2", params![app, user])
+                .map(|n| n > 0)
+                .map_err(query_err)
+        })
+        .await
+    }
+}
