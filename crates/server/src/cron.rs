@@ -37,13 +37,8 @@ impl Job {
 
 /// Every distinct database the tenants use (tenants sharing one share its storage object).
 fn storages(state: &AppState) -> Vec<Arc<dyn Storage>> {
-    let mut out: Vec<Arc<dyn Storage>> = Vec::new();
-    for t in state.registry.snapshot().tenants.values() {
-        if !out.iter().any(|s| Arc::ptr_eq(s, &t.storage)) {
-            out.push(Arc::clone(&t.storage));
-        }
-    }
-    out
+    let snapshot = state.registry.snapshot();
+    crate::tenancy::Snapshot::distinct_storages(snapshot.tenants.values()).into_iter().map(Arc::clone).collect()
 }
 
 /// Runs `job` if its lease is free; returns the rows it removed, or `None` when another instance

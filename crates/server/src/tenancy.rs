@@ -47,6 +47,23 @@ impl Snapshot {
         self.tenants.contains_key(&TenantIdentifier::new(cud, app_id, "public"))
     }
 
+    /// The distinct databases of the given tenants (tenants sharing a database share its storage).
+    pub fn distinct_storages<'a>(tenants: impl Iterator<Item = &'a Arc<Tenant>>) -> Vec<&'a Arc<dyn Storage>> {
+        let mut out: Vec<&Arc<dyn Storage>> = Vec::new();
+        for t in tenants {
+            if !out.iter().any(|s| Arc::ptr_eq(s, &t.storage)) {
+                out.push(&t.storage);
+            }
+        }
+        out
+    }
+
+    /// The distinct databases an app's tenants use.
+    pub fn storages_of_app(&self, cud: &str, app_id: &str) -> Vec<&Arc<dyn Storage>> {
+        let app = self.tenants.values().filter(|t| t.config.id.cud == cud && t.config.id.app_id == app_id);
+        Self::distinct_storages(app)
+    }
+
     /// Tenants of one app, public first then by id.
     pub fn tenants_of_app<'a>(&'a self, cud: &'a str, app_id: &'a str) -> impl Iterator<Item = &'a Arc<Tenant>> + 'a {
         self.tenants.values().filter(move |t| t.config.id.cud == cud && t.config.id.app_id == app_id)
@@ -308,14 +325,8 @@ impl Registry {
 
     /// Pings every distinct storage the given tenants use.
     pub async fn ping<'a>(&self, tenants: impl Iterator<Item = &'a Arc<Tenant>>) -> Result<(), StorageError> {
-        let mut seen: Vec<usize> = Vec::new();
-        for t in tenants {
-            // Compare by address: tenants sharing a database share one storage object.
-            let ptr = Arc::as_ptr(&t.storage) as *const () as usize;
-            if !seen.contains(&ptr) {
-                seen.push(ptr);
-                t.storage.ping().await?;
-            }
+        for storage in Snapshot::distinct_storages(tenants) {
+            storage.ping().await?;
         }
         Ok(())
     }

@@ -91,12 +91,8 @@ pub async fn remove(ctx: &Ctx) -> Result<Response, ApiError> {
 
 /// The distinct databases of the app's tenants other than `app_db`.
 fn other_storages_of_app<'a>(ctx: &'a Ctx, app_db: &Arc<dyn Storage>) -> Vec<&'a Arc<dyn Storage>> {
-    let mut out: Vec<&Arc<dyn Storage>> = Vec::new();
-    for t in ctx.snapshot.tenants_of_app(&ctx.id.cud, &ctx.id.app_id) {
-        if !Arc::ptr_eq(&t.storage, app_db) && !out.iter().any(|s| Arc::ptr_eq(s, &t.storage)) {
-            out.push(&t.storage);
-        }
-    }
+    let mut out = ctx.snapshot.storages_of_app(&ctx.id.cud, &ctx.id.app_id);
+    out.retain(|s| !Arc::ptr_eq(s, app_db));
     out
 }
 

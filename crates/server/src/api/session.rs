@@ -194,13 +194,7 @@ pub async fn regenerate(ctx: &Ctx) -> Result<Response, ApiError> {
 
 /// The distinct storages of the app's tenants (tenants may live in different databases).
 fn app_storages<'a>(ctx: &'a Ctx) -> Vec<&'a Arc<dyn Storage>> {
-    let mut out: Vec<&Arc<dyn Storage>> = Vec::new();
-    for t in ctx.snapshot.tenants_of_app(&ctx.id.cud, &ctx.id.app_id) {
-        if !out.iter().any(|s| Arc::ptr_eq(s, &t.storage)) {
-            out.push(&t.storage);
-        }
-    }
-    out
+    ctx.snapshot.storages_of_app(&ctx.id.cud, &ctx.id.app_id)
 }
 
 async fn user_sessions(ctx: &Ctx, user_id: &str, across_tenants: bool) -> Result<Vec<(String, String)>, ApiError> {

@@ -22,13 +22,7 @@ fn app_storages<'a>(ctx: &'a Ctx) -> Result<Vec<&'a Arc<dyn Storage>>, ApiError>
     if !ctx.snapshot.app_exists(&ctx.id.cud, &ctx.id.app_id) {
         return Err(not_found_error(&ctx.id));
     }
-    let mut out: Vec<&Arc<dyn Storage>> = Vec::new();
-    for t in ctx.snapshot.tenants_of_app(&ctx.id.cud, &ctx.id.app_id) {
-        if !out.iter().any(|s| Arc::ptr_eq(s, &t.storage)) {
-            out.push(&t.storage);
-        }
-    }
-    Ok(out)
+    Ok(ctx.snapshot.storages_of_app(&ctx.id.cud, &ctx.id.app_id))
 }
 
 /// Finds a user in whichever of the app's databases holds it.
