@@ -82,13 +82,11 @@ pub struct AppKeyProvider<'a> {
     now: i64,
 }
 
-fn crypto_blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, CryptoError> + Send + 'static) -> impl std::future::Future<Output = Result<T, SessionError>> {
-    async move {
-        tokio::task::spawn_blocking(f)
-            .await
-            .map_err(|e| SessionError::Storage(StorageError::Unavailable(e.to_string())))?
-            .map_err(SessionError::Crypto)
-    }
+async fn crypto_blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, CryptoError> + Send + 'static) -> Result<T, SessionError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| SessionError::Storage(StorageError::Unavailable(e.to_string())))?
+        .map_err(SessionError::Crypto)
 }
 
 impl AppKeyProvider<'_> {

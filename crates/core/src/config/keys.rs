@@ -191,13 +191,13 @@ mod tests {
         for d in KEYS {
             assert!(seen.insert(d.name), "duplicate key {}", d.name);
             let v: serde_json::Value = serde_json::from_str(d.default).expect(d.name);
-            let ok = match (d.kind, &v) {
-                (_, serde_json::Value::Null) => true,
-                (Kind::Int | Kind::Long | Kind::Double, serde_json::Value::Number(_)) => true,
-                (Kind::Bool, serde_json::Value::Bool(_)) => true,
-                (Kind::Str, serde_json::Value::String(_)) => true,
-                _ => false,
-            };
+            let ok = matches!(
+                (d.kind, &v),
+                (_, serde_json::Value::Null)
+                    | (Kind::Int | Kind::Long | Kind::Double, serde_json::Value::Number(_))
+                    | (Kind::Bool, serde_json::Value::Bool(_))
+                    | (Kind::Str, serde_json::Value::String(_))
+            );
             assert!(ok, "default of {} has the wrong type", d.name);
         }
     }

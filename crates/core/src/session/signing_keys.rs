@@ -45,7 +45,7 @@ impl KeyTiming {
 /// The keys that still verify, newest first.
 pub fn valid_keys(mut keys: Vec<DynamicKey>, now: i64, t: KeyTiming) -> Vec<DynamicKey> {
     keys.retain(|k| k.created_at >= now - t.lifetime_ms);
-    keys.sort_by(|a, b| b.created_at.cmp(&a.created_at));
+    keys.sort_by_key(|k| std::cmp::Reverse(k.created_at));
     keys
 }
 

@@ -66,8 +66,8 @@ async fn tenant_config_round_trip(s: &dyn Storage) {
     let mut back = find(s, &id).await.expect("tenant config not found after upsert");
     back.providers.sort_by(|a, b| a.third_party_id.cmp(&b.third_party_id));
     t.providers.sort_by(|a, b| a.third_party_id.cmp(&b.third_party_id));
-    back.first_factors.as_mut().map(|f| f.sort());
-    t.first_factors.as_mut().map(|f| f.sort());
+    if let Some(f) = back.first_factors.as_mut() { f.sort() }
+    if let Some(f) = t.first_factors.as_mut() { f.sort() }
     for p in back.providers.iter_mut().chain(t.providers.iter_mut()) {
         p.clients.sort_by(|a, b| a.client_id.cmp(&b.client_id));
     }

@@ -48,7 +48,7 @@ fn storage_of(t: &Tenant) -> &dyn SessionStorage {
 }
 
 /// The app's public tenant: where its keys live.
-fn app_of<'a>(ctx: &'a Ctx) -> Result<&'a Arc<Tenant>, ApiError> {
+fn app_of(ctx: &Ctx) -> Result<&Arc<Tenant>, ApiError> {
     ctx.snapshot.get(&ctx.id.app_public()).ok_or_else(|| not_found_error(&ctx.id))
 }
 
@@ -193,7 +193,7 @@ pub async fn regenerate(ctx: &Ctx) -> Result<Response, ApiError> {
 }
 
 /// The distinct storages of the app's tenants (tenants may live in different databases).
-fn app_storages<'a>(ctx: &'a Ctx) -> Vec<&'a Arc<dyn Storage>> {
+fn app_storages(ctx: &Ctx) -> Vec<&Arc<dyn Storage>> {
     ctx.snapshot.storages_of_app(&ctx.id.cud, &ctx.id.app_id)
 }
 
@@ -272,7 +272,10 @@ fn session_not_found() -> Result<Response, ApiError> {
 }
 
 /// The tenant and storage a session handle belongs to.
-fn by_handle<'a>(ctx: &'a Ctx, handle: &str) -> Result<Option<(&'a Arc<Tenant>, &'a dyn SessionStorage)>, ApiError> {
+/// A session's tenant and that tenant's storage.
+type SessionHome<'a> = (&'a Arc<Tenant>, &'a dyn SessionStorage);
+
+fn by_handle<'a>(ctx: &'a Ctx, handle: &str) -> Result<Option<SessionHome<'a>>, ApiError> {
     app_of(ctx)?;
     match tenant_named(ctx, tenant_of_handle(handle)) {
         None => Ok(None),

@@ -18,7 +18,7 @@ const DEFAULT_LIMIT: usize = 100;
 const MAX_LIMIT: usize = 500;
 
 /// The distinct databases the request's app uses (tenants may live in different ones).
-fn app_storages<'a>(ctx: &'a Ctx) -> Result<Vec<&'a Arc<dyn Storage>>, ApiError> {
+fn app_storages(ctx: &Ctx) -> Result<Vec<&Arc<dyn Storage>>, ApiError> {
     if !ctx.snapshot.app_exists(&ctx.id.cud, &ctx.id.app_id) {
         return Err(not_found_error(&ctx.id));
     }
@@ -85,8 +85,8 @@ pub async fn list(ctx: &Ctx) -> Result<Response, ApiError> {
     };
     let ascending = match ctx.query.get("timeJoinedOrder") {
         None => false,
-        Some(o) if o == "ASC" => true,
-        Some(o) if o == "DESC" => false,
+        Some("ASC") => true,
+        Some("DESC") => false,
         Some(_) => return Err(ApiError::bad("timeJoinedOrder can be either ASC OR DESC")),
     };
     let after = ctx.query.get("paginationToken").map(parse_token).transpose()?;
