@@ -2,6 +2,7 @@
 
 mod api;
 pub mod cron;
+mod hashing;
 pub mod http;
 pub mod keys;
 mod last_active;
@@ -30,7 +31,15 @@ pub async fn start(config: Config, config_path: Option<std::path::PathBuf>) -> R
         .base_storage()
         .key_value_insert_if_absent("public", "public", TELEMETRY_ID_KEY, &uuid::Uuid::new_v4().to_string(), now_ms())
         .await?;
-    Ok(Arc::new(AppState { registry, keys: keys::KeyCache::default(), last_active: last_active::LastActive::default(), clock: http::Clock::default(), config_path }))
+    let hashing = hashing::Hashing::new(&registry.base);
+    Ok(Arc::new(AppState {
+        registry,
+        keys: keys::KeyCache::default(),
+        last_active: last_active::LastActive::default(),
+        hashing,
+        clock: http::Clock::default(),
+        config_path,
+    }))
 }
 
 pub fn router(state: Arc<AppState>) -> Router {

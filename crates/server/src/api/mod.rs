@@ -4,6 +4,7 @@ mod core;
 mod metadata;
 mod multitenancy;
 mod roles;
+mod emailpassword;
 mod session;
 mod users;
 
@@ -54,6 +55,8 @@ pub async fn dispatch(route: Route, ctx: &Ctx) -> Result<Response, ApiError> {
         (R::UsersCount, &M::GET) => users::count(ctx).await,
         (R::UserRemove, &M::POST) => users::remove(ctx).await,
         (R::UsersByAccountInfo, &M::GET) => users::by_account_info(ctx).await,
+        (R::SignUp, &M::POST) => emailpassword::sign_up(ctx).await,
+        (R::SignIn, &M::POST) => emailpassword::sign_in(ctx).await,
         (R::TenantUser, &M::POST) => users::associate(ctx).await,
         (R::TenantUserRemove, &M::POST) => users::disassociate(ctx).await,
         (R::UserMetadata, &M::GET) => metadata::get(ctx).await,

@@ -26,6 +26,7 @@ pub struct AppState {
     pub registry: Arc<Registry>,
     pub keys: crate::keys::KeyCache,
     pub last_active: crate::last_active::LastActive,
+    pub hashing: crate::hashing::Hashing,
     /// The time, in milliseconds; tests move it to exercise expiry and key rotation.
     pub clock: Clock,
     pub config_path: Option<std::path::PathBuf>,
