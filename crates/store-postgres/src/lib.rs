@@ -8,6 +8,7 @@
 //! - `db`: the pool and the transaction runner (retries on conflicts and dead connections).
 //! - `tenants`, `key_value`: the SQL of each storage area.
 
+mod dashboard;
 mod db;
 mod key_value;
 mod metadata;
@@ -44,6 +45,7 @@ struct Statements {
     users: users::Statements,
     metadata: metadata::Statements,
     roles: roles::Statements,
+    dashboard: dashboard::Statements,
 }
 
 pub struct PgStorage {
@@ -75,6 +77,7 @@ impl PgStorage {
             kv: key_value::Statements::new(&settings.names).map_err(invalid)?,
             sessions: sessions::Statements::new(&settings.names).map_err(invalid)?,
             users: users::Statements::new(&settings.names).map_err(invalid)?,
+            dashboard: dashboard::Statements::new(&settings.names).map_err(invalid)?,
             metadata: metadata::Statements::new(&settings.names).map_err(invalid)?,
             roles: roles::Statements::new(&settings.names).map_err(invalid)?,
         };

@@ -6,6 +6,7 @@
 
 mod metadata;
 mod roles;
+mod dashboard;
 mod sessions;
 mod users;
 mod tenants;
@@ -206,6 +207,7 @@ mod tests {
         portcullis_core::storage::conformance::run_all(&s).await;
         portcullis_core::storage::conformance::run_sessions(&s, &s).await;
         portcullis_core::storage::conformance::run_users(&s, &s).await;
+        portcullis_core::storage::conformance::run_dashboard(&s, &s).await;
         portcullis_core::storage::conformance::run_metadata(&s, &s).await;
         portcullis_core::storage::conformance::run_roles(&s, &s).await;
     }

@@ -411,3 +411,23 @@ pub async fn run_roles(base: &dyn Storage, s: &dyn super::roles::RoleStorage) {
     assert!(s.roles(app).await.expect("roles").is_empty(), "roles cascade with the app");
     assert!(base.delete_app_rows("roles-other").await.expect("delete other app"));
 }
+
+/// Dashboard users (unique emails per app) and their sessions (expiry, deletion, cascade with the user's app).
+pub async fn run_dashboard(base: &dyn Storage, s: &dyn super::dashboard::DashboardStorage) {
+    use super::dashboard::DashboardUser;
+    let app = "dash-app";
+    base.add_tenant_rows(app, "public", 1).await.expect("app rows");
+    let user = DashboardUser { user_id: "dash-user-1".into(), email: "d@example.com".into(), password_hash: "h".into(), time_joined: 5 };
+    assert!(s.dashboard_user_create(app, &user).await.expect("create"));
+    let twin = DashboardUser { user_id: "dash-user-2".into(), ..user.clone() };
+    assert!(!s.dashboard_user_create(app, &twin).await.expect("create twin"), "one dashboard user per email");
+    assert_eq!(s.dashboard_user_by_email(app, "d@example.com").await.expect("by email"), Some(user.clone()));
+    assert_eq!(s.dashboard_user_by_email(app, "x@example.com").await.expect("by email"), None);
+    s.dashboard_session_create(app, "sess-1", "dash-user-1", 10, 100).await.expect("session");
+    assert_eq!(s.dashboard_session_email(app, "sess-1", 50).await.expect("email").as_deref(), Some("d@example.com"));
+    assert_eq!(s.dashboard_session_email(app, "sess-1", 100).await.expect("email"), None, "expired sessions do not count");
+    assert!(s.dashboard_session_delete(app, "sess-1").await.expect("delete"));
+    assert!(!s.dashboard_session_delete(app, "sess-1").await.expect("delete again"));
+    assert!(base.delete_app_rows(app).await.expect("delete app"));
+    assert_eq!(s.dashboard_user_by_email(app, "d@example.com").await.expect("by email"), None, "users cascade with the app");
+}

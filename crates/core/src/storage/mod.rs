@@ -15,11 +15,19 @@ pub enum StorageError {
     Query(String),
 }
 
-/// Everything one database stores: the recipe areas' traits, plus (here) the registry of tenant configurations (kept in the base database) and the per-database rows
-/// that make an app or tenant exist (`apps`, `tenants`) plus the key-value store.
+/// Everything one database stores: the recipe areas' traits, plus (here) the registry of tenant
+/// configurations (kept in the base database), the rows that make an app or tenant exist in a
+/// database (`apps`, `tenants`), and the key-value store.
 #[async_trait]
 pub trait Storage:
-    session::SessionStorage + users::UserStorage + metadata::MetadataStorage + roles::RoleStorage + Send + Sync + 'static
+    session::SessionStorage
+    + users::UserStorage
+    + metadata::MetadataStorage
+    + roles::RoleStorage
+    + dashboard::DashboardStorage
+    + Send
+    + Sync
+    + 'static
 {
     /// "postgresql" or "sqlite".
     fn kind(&self) -> &'static str;
@@ -65,6 +73,7 @@ pub trait Storage:
 }
 
 pub mod conformance;
+pub mod dashboard;
 pub mod metadata;
 pub mod roles;
 pub mod session;

@@ -4,6 +4,7 @@ mod core;
 mod metadata;
 mod multitenancy;
 mod roles;
+mod dashboard;
 mod emailpassword;
 mod session;
 mod users;
@@ -57,6 +58,10 @@ pub async fn dispatch(route: Route, ctx: &Ctx) -> Result<Response, ApiError> {
         (R::UsersByAccountInfo, &M::GET) => users::by_account_info(ctx).await,
         (R::SignUp, &M::POST) => emailpassword::sign_up(ctx).await,
         (R::SignIn, &M::POST) => emailpassword::sign_in(ctx).await,
+        (R::DashboardUser, &M::POST) => dashboard::create_user(ctx).await,
+        (R::DashboardSignIn, &M::POST) => dashboard::sign_in(ctx).await,
+        (R::DashboardSessionVerify, &M::POST) => dashboard::verify_session(ctx).await,
+        (R::DashboardSession, &M::DELETE) => dashboard::revoke_session(ctx).await,
         (R::TenantUser, &M::POST) => users::associate(ctx).await,
         (R::TenantUserRemove, &M::POST) => users::disassociate(ctx).await,
         (R::UserMetadata, &M::GET) => metadata::get(ctx).await,
