@@ -10,6 +10,7 @@
 
 mod dashboard;
 mod db;
+mod emailverification;
 mod key_value;
 mod metadata;
 mod names;
@@ -46,6 +47,7 @@ struct Statements {
     metadata: metadata::Statements,
     roles: roles::Statements,
     dashboard: dashboard::Statements,
+    emailverification: emailverification::Statements,
 }
 
 pub struct PgStorage {
@@ -78,6 +80,7 @@ impl PgStorage {
             sessions: sessions::Statements::new(&settings.names).map_err(invalid)?,
             users: users::Statements::new(&settings.names).map_err(invalid)?,
             dashboard: dashboard::Statements::new(&settings.names).map_err(invalid)?,
+            emailverification: emailverification::Statements::new(&settings.names).map_err(invalid)?,
             metadata: metadata::Statements::new(&settings.names).map_err(invalid)?,
             roles: roles::Statements::new(&settings.names).map_err(invalid)?,
         };

@@ -7,6 +7,7 @@
 mod metadata;
 mod roles;
 mod dashboard;
+mod emailverification;
 mod sessions;
 mod users;
 mod tenants;
@@ -208,6 +209,7 @@ mod tests {
         portcullis_core::storage::conformance::run_sessions(&s, &s).await;
         portcullis_core::storage::conformance::run_users(&s, &s).await;
         portcullis_core::storage::conformance::run_dashboard(&s, &s).await;
+        portcullis_core::storage::conformance::run_email_verification(&s, &s).await;
         portcullis_core::storage::conformance::run_metadata(&s, &s).await;
         portcullis_core::storage::conformance::run_roles(&s, &s).await;
     }

@@ -431,3 +431,28 @@ pub async fn run_dashboard(base: &dyn Storage, s: &dyn super::dashboard::Dashboa
     assert!(base.delete_app_rows(app).await.expect("delete app"));
     assert_eq!(s.dashboard_user_by_email(app, "d@example.com").await.expect("by email"), None, "users cascade with the app");
 }
+
+/// Email verification: tokens consumed once, all of a (user, email)'s tokens removed on use, expiry.
+pub async fn run_email_verification(base: &dyn Storage, s: &dyn super::emailverification::EmailVerificationStorage) {
+    use super::emailverification::ConsumeOutcome;
+    let app = "ev-app";
+    base.add_tenant_rows(app, "public", 1).await.expect("app rows");
+    s.ev_token_create(app, "public", "u1", "a@x.com", "h1", 100).await.expect("token");
+    s.ev_token_create(app, "public", "u1", "a@x.com", "h2", 100).await.expect("token");
+    s.ev_token_create(app, "public", "u2", "b@x.com", "h3", 10).await.expect("token");
+    assert_eq!(s.ev_consume(app, "t-other", "h1", 50).await.expect("consume"), ConsumeOutcome::Invalid, "tokens are per tenant");
+    let ok = s.ev_consume(app, "public", "h1", 50).await.expect("consume");
+    assert_eq!(ok, ConsumeOutcome::Verified { user_id: "u1".into(), email: "a@x.com".into() });
+    assert_eq!(s.ev_consume(app, "public", "h2", 50).await.expect("consume"), ConsumeOutcome::Invalid, "using one token removes the others");
+    assert_eq!(s.ev_consume(app, "public", "h3", 50).await.expect("consume"), ConsumeOutcome::Invalid, "expired");
+    assert!(s.ev_is_verified(app, "u1", "a@x.com").await.expect("check"));
+    assert!(!s.ev_is_verified(app, "u2", "b@x.com").await.expect("check"));
+    s.ev_mark_verified(app, "u2", "b@x.com").await.expect("mark");
+    s.ev_mark_verified(app, "u2", "b@x.com").await.expect("mark twice");
+    s.ev_unverify(app, "u1", "a@x.com").await.expect("unverify");
+    assert!(!s.ev_is_verified(app, "u1", "a@x.com").await.expect("check"));
+    s.ev_token_create(app, "public", "u1", "a@x.com", "h4", 100).await.expect("token");
+    s.ev_revoke_tokens(app, "public", "u1", "a@x.com").await.expect("revoke");
+    assert_eq!(s.ev_consume(app, "public", "h4", 50).await.expect("consume"), ConsumeOutcome::Invalid);
+    assert!(base.delete_app_rows(app).await.expect("delete app"));
+}

@@ -25,6 +25,7 @@ pub trait Storage:
     + metadata::MetadataStorage
     + roles::RoleStorage
     + dashboard::DashboardStorage
+    + emailverification::EmailVerificationStorage
     + Send
     + Sync
     + 'static
@@ -74,6 +75,7 @@ pub trait Storage:
 
 pub mod conformance;
 pub mod dashboard;
+pub mod emailverification;
 pub mod metadata;
 pub mod roles;
 pub mod session;

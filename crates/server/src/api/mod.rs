@@ -6,6 +6,7 @@ mod multitenancy;
 mod roles;
 mod dashboard;
 mod emailpassword;
+mod emailverification;
 mod session;
 mod users;
 
@@ -62,6 +63,10 @@ pub async fn dispatch(route: Route, ctx: &Ctx) -> Result<Response, ApiError> {
         (R::DashboardSignIn, &M::POST) => dashboard::sign_in(ctx).await,
         (R::DashboardSessionVerify, &M::POST) => dashboard::verify_session(ctx).await,
         (R::DashboardSession, &M::DELETE) => dashboard::revoke_session(ctx).await,
+        (R::EmailVerifyToken, &M::POST) => emailverification::create_token(ctx).await,
+        (R::EmailVerify, &M::POST | &M::GET) => emailverification::verify(ctx).await,
+        (R::EmailVerifyRemove, &M::POST) => emailverification::unverify(ctx).await,
+        (R::EmailVerifyTokenRemove, &M::POST) => emailverification::revoke_tokens(ctx).await,
         (R::TenantUser, &M::POST) => users::associate(ctx).await,
         (R::TenantUserRemove, &M::POST) => users::disassociate(ctx).await,
         (R::UserMetadata, &M::GET) => metadata::get(ctx).await,

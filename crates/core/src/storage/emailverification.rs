@@ -1,0 +1,31 @@
+//! Email verification: tokens (`emailverification_tokens`, stored hashed) and verified addresses
+//! (`emailverification_verified_emails`).
+
+use async_trait::async_trait;
+
+use super::StorageError;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ConsumeOutcome {
+    Verified { user_id: String, email: String },
+    /// No such token, or it expired (expired tokens are removed all the same).
+    Invalid,
+}
+
+#[async_trait]
+pub trait EmailVerificationStorage: Send + Sync {
+    async fn ev_token_create(&self, app_id: &str, tenant_id: &str, user_id: &str, email: &str, token_hash: &str, expiry: i64) -> Result<(), StorageError>;
+
+    /// In one transaction: finds the token in the tenant, removes every token of its (user, email),
+    /// and unless it expired marks the email verified.
+    async fn ev_consume(&self, app_id: &str, tenant_id: &str, token_hash: &str, now: i64) -> Result<ConsumeOutcome, StorageError>;
+
+    async fn ev_is_verified(&self, app_id: &str, user_id: &str, email: &str) -> Result<bool, StorageError>;
+
+    /// Marks an email verified (idempotent).
+    async fn ev_mark_verified(&self, app_id: &str, user_id: &str, email: &str) -> Result<(), StorageError>;
+
+    async fn ev_unverify(&self, app_id: &str, user_id: &str, email: &str) -> Result<(), StorageError>;
+
+    async fn ev_revoke_tokens(&self, app_id: &str, tenant_id: &str, user_id: &str, email: &str) -> Result<(), StorageError>;
+}

@@ -1,0 +1,117 @@
+//! Email verification tokens and verified emails.
+
+use async_trait::async_trait;
+use portcullis_core::storage::emailverification::{ConsumeOutcome, EmailVerificationStorage};
+use portcullis_core::storage::StorageError;
+
+use crate::db::{Conn, Mode, WorkError};
+use crate::names::Names;
+use crate::PgStorage;
+
+pub struct Statements {
+    insert_token: String,
+    token_for_update: String,
+    delete_tokens: String,
+    mark_verified: String,
+    is_verified: String,
+    unverify: String,
+}
+
+impl Statements {
+    pub fn new(n: &Names) -> Result<Statements, String> {
+        let tokens = n.table("emailverification_tokens")?;
+        let verified = n.table("emailverification_verified_emails")?;
+        Ok(Statements {
+            insert_token: format!(
+                "INSERT INTO {tokens} (app_id, tenant_id, user_id, email, token, token_expiry) VALUES ($1, $2, $3, $4, $5, $6)"
+            ),
+            token_for_update: format!(
+                "SELECT user_id, email, token_expiry FROM {tokens} WHERE app_id = $1 AND tenant_id = $2 AND token = $3 FOR UPDATE"
+            ),
+            delete_tokens: format!("DELETE FROM {tokens} WHERE app_id = $1 AND tenant_id = $2 AND user_id = $3 AND email = $4"),
+            mark_verified: format!("INSERT INTO {verified} (app_id, user_id, email) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING"),
+            is_verified: format!("SELECT 1 FROM {verified} WHERE app_id = $1 AND user_id = $2 AND email = $3"),
+            unverify: format!("DELETE FROM {verified} WHERE app_id = $1 AND user_id = $2 AND email = $3"),
+        })
+    }
+}
+
+async fn consume(db: Conn<'_>, sql: &Statements, (app, tenant, hash): (&str, &str, &str), now: i64) -> Result<ConsumeOutcome, WorkError> {
+    let Some(row) = db.query_opt(&sql.token_for_update, &[&app, &tenant, &hash]).await? else {
+        return Ok(ConsumeOutcome::Invalid);
+    };
+    let user: String = row.try_get(0)?;
+    let email: String = row.try_get(1)?;
+    let expiry: i64 = row.try_get(2)?;
+    db.execute(&sql.delete_tokens, &[&app, &tenant, &user, &email]).await?;
+    if expiry < now {
+        return Ok(ConsumeOutcome::Invalid);
+    }
+    db.execute(&sql.mark_verified, &[&app, &user, &email]).await?;
+    Ok(ConsumeOutcome::Verified { user_id: user, email })
+}
+
+#[async_trait]
+impl EmailVerificationStorage for PgStorage {
+    async fn ev_token_create(&self, app_id: &str, tenant_id: &str, user_id: &str, email: &str, token_hash: &str, expiry: i64) -> Result<(), StorageError> {
+        let ctx = (&self.sql, (app_id, tenant_id, user_id, email), token_hash, expiry);
+        self.db
+            .run(Mode::Write, &ctx, |db, (sql, (a, t, u, e), h, x)| {
+                Box::pin(async move {
+                    db.execute(&sql.emailverification.insert_token, &[a, t, u, e, h, x]).await?;
+                    Ok(())
+                })
+            })
+            .await
+    }
+
+    async fn ev_consume(&self, app_id: &str, tenant_id: &str, token_hash: &str, now: i64) -> Result<ConsumeOutcome, StorageError> {
+        let ctx = (&self.sql, (app_id, tenant_id, token_hash), now);
+        self.db.run(Mode::Write, &ctx, |db, (sql, key, now)| Box::pin(consume(db, &sql.emailverification, *key, *now))).await
+    }
+
+    async fn ev_is_verified(&self, app_id: &str, user_id: &str, email: &str) -> Result<bool, StorageError> {
+        let ctx = (&self.sql, app_id, user_id, email);
+        self.db
+            .run(Mode::Read, &ctx, |db, (sql, a, u, e)| {
+                Box::pin(async move { Ok(db.query_opt(&sql.emailverification.is_verified, &[a, u, e]).await?.is_some()) })
+            })
+            .await
+    }
+
+    async fn ev_mark_verified(&self, app_id: &str, user_id: &str, email: &str) -> Result<(), StorageError> {
+        let ctx = (&self.sql, app_id, user_id, email);
+        self.db
+            .run(Mode::Write, &ctx, |db, (sql, a, u, e)| {
+                Box::pin(async move {
+                    db.execute(&sql.emailverification.mark_verified, &[a, u, e]).await?;
+                    Ok(())
+                })
+            })
+            .await
+    }
+
+    async fn ev_unverify(&self, app_id: &str, user_id: &str, email: &str) -> Result<(), StorageError> {
+        let ctx = (&self.sql, app_id, user_id, email);
+        self.db
+            .run(Mode::Write, &ctx, |db, (sql, a, u, e)| {
+                Box::pin(async move {
+                    db.execute(&sql.emailverification.unverify, &[a, u, e]).await?;
+                    Ok(())
+                })
+            })
+            .await
+    }
+
+    async fn ev_revoke_tokens(&self, app_id: &str, tenant_id: &str, user_id: &str, email: &str) -> Result<(), StorageError> {
+        let ctx = (&self.sql, app_id, tenant_id, user_id, email);
+        self.db
+            .run(Mode::Write, &ctx, |db, (sql, a, t, u, e)| {
+                Box::pin(async move {
+                    db.execute(&sql.emailverification.delete_tokens, &[a, t, u, e]).await?;
+                    Ok(())
+                })
+            })
+            .await
+    }
+}

@@ -1,0 +1,99 @@
+//! Email verification in SQLite.
+
+use async_trait::async_trait;
+use portcullis_core::storage::emailverification::{ConsumeOutcome, EmailVerificationStorage};
+use portcullis_core::storage::StorageError;
+use rusqlite::{params, OptionalExtension};
+
+use crate::SqliteStorage;
+
+fn owned(s: &str) -> String {
+    s.to_owned()
+}
+
+#[async_trait]
+impl EmailVerificationStorage for SqliteStorage {
+    async fn ev_token_create(&self, app_id: &str, tenant_id: &str, user_id: &str, email: &str, token_hash: &str, expiry: i64) -> Result<(), StorageError> {
+        let (a, t, u, e, h) = (owned(app_id), owned(tenant_id), owned(user_id), owned(email), owned(token_hash));
+        self.in_transaction(move |tx| {
+            tx.execute(
+                "INSERT INTO emailverification_tokens (app_id, tenant_id, user_id, email, token, token_expiry) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![a, t, u, e, h, expiry],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn ev_consume(&self, app_id: &str, tenant_id: &str, token_hash: &str, now: i64) -> Result<ConsumeOutcome, StorageError> {
+        let (a, t, h) = (owned(app_id), owned(tenant_id), owned(token_hash));
+        self.in_transaction(move |tx| {
+            let row: Option<(String, String, i64)> = tx
+                .query_row(
+                    "SELECT user_id, email, token_expiry FROM emailverification_tokens WHERE app_id = ?1 AND tenant_id = ?2 AND token = ?3",
+                    params![a, t, h],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                )
+                .optional()?;
+            let Some((user, email, expiry)) = row else { return Ok(ConsumeOutcome::Invalid) };
+            tx.execute(
+                "DELETE FROM emailverification_tokens WHERE app_id = ?1 AND tenant_id = ?2 AND user_id = ?3 AND email = ?4",
+                params![a, t, user, email],
+            )?;
+            if expiry < now {
+                return Ok(ConsumeOutcome::Invalid);
+            }
+            tx.execute(
+                "INSERT INTO emailverification_verified_emails (app_id, user_id, email) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
+                params![a, user, email],
+            )?;
+            Ok(ConsumeOutcome::Verified { user_id: user, email })
+        })
+        .await
+    }
+
+    async fn ev_is_verified(&self, app_id: &str, user_id: &str, email: &str) -> Result<bool, StorageError> {
+        let (a, u, e) = (owned(app_id), owned(user_id), owned(email));
+        self.in_transaction(move |tx| {
+            tx.query_row(
+                "SELECT EXISTS (SELECT 1 FROM emailverification_verified_emails WHERE app_id = ?1 AND user_id = ?2 AND email = ?3)",
+                params![a, u, e],
+                |r| r.get(0),
+            )
+        })
+        .await
+    }
+
+    async fn ev_mark_verified(&self, app_id: &str, user_id: &str, email: &str) -> Result<(), StorageError> {
+        let (a, u, e) = (owned(app_id), owned(user_id), owned(email));
+        self.in_transaction(move |tx| {
+            tx.execute(
+                "INSERT INTO emailverification_verified_emails (app_id, user_id, email) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
+                params![a, u, e],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn ev_unverify(&self, app_id: &str, user_id: &str, email: &str) -> Result<(), StorageError> {
+        let (a, u, e) = (owned(app_id), owned(user_id), owned(email));
+        self.in_transaction(move |tx| {
+            tx.execute("DELETE FROM emailverification_verified_emails WHERE app_id = ?1 AND user_id = ?2 AND email = ?3", params![a, u, e])?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn ev_revoke_tokens(&self, app_id: &str, tenant_id: &str, user_id: &str, email: &str) -> Result<(), StorageError> {
+        let (a, t, u, e) = (owned(app_id), owned(tenant_id), owned(user_id), owned(email));
+        self.in_transaction(move |tx| {
+            tx.execute(
+                "DELETE FROM emailverification_tokens WHERE app_id = ?1 AND tenant_id = ?2 AND user_id = ?3 AND email = ?4",
+                params![a, t, u, e],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+}
