@@ -106,3 +106,43 @@ async fn argon2_when_configured_and_hashes_from_other_implementations_sign_in() 
         }
     }
 }
+
+#[tokio::test]
+async fn password_reset_and_updates() {
+    for b in backends() {
+        let app = TestApp::spawn_with(config(b, &[("BCRYPT_LOG_ROUNDS", "4"), ("PASSWORD_RESET_TOKEN_LIFETIME", "60000")])).await;
+        let up = sign_up(&app, "public", "r@example.com", "old").await;
+        let user = up["recipeUserId"].as_str().unwrap().to_owned();
+        let t = app.json("POST", "/public/recipe/user/password/reset/token", Some(json!({"userId": user, "email": "r@example.com"}))).await;
+        assert_eq!(t["status"], "OK");
+        let token = t["token"].as_str().unwrap().to_owned();
+        assert!(token.len() > 100 && !token.contains(['=', '/', '+']), "{token}");
+        let c = app.json("POST", "/public/recipe/user/password/reset/token/consume", Some(json!({"token": token}))).await;
+        assert_eq!(c, json!({"status": "OK", "userId": user, "email": "r@example.com"}));
+        let c = app.json("POST", "/public/recipe/user/password/reset/token/consume", Some(json!({"token": token}))).await;
+        assert_eq!(c, json!({"status": "RESET_PASSWORD_INVALID_TOKEN_ERROR"}), "single use");
+        let t = app.json("POST", "/public/recipe/user/password/reset/token", Some(json!({"userId": user, "email": "r@example.com"}))).await;
+        app.clock.advance(61_000);
+        let c = app.json("POST", "/public/recipe/user/password/reset/token/consume", Some(json!({"token": t["token"]}))).await;
+        assert_eq!(c["status"], "RESET_PASSWORD_INVALID_TOKEN_ERROR", "expired");
+        let t = app.json("POST", "/public/recipe/user/password/reset/token", Some(json!({"userId": "nobody", "email": "r@example.com"}))).await;
+        assert_eq!(t, json!({"status": "UNKNOWN_USER_ID_ERROR"}));
+
+        // Updates: password, then email; a taken email is refused.
+        let r = app.json("PUT", "/recipe/user", Some(json!({"recipeUserId": user, "password": "new"}))).await;
+        assert_eq!(r, json!({"status": "OK"}));
+        assert_eq!(sign_in(&app, "public", "r@example.com", "old").await["status"], "WRONG_CREDENTIALS_ERROR");
+        assert_eq!(sign_in(&app, "public", "r@example.com", "new").await["status"], "OK");
+        sign_up(&app, "public", "taken@example.com", "x").await;
+        let r = app.json("PUT", "/recipe/user", Some(json!({"recipeUserId": user, "email": "taken@example.com"}))).await;
+        assert_eq!(r, json!({"status": "EMAIL_ALREADY_EXISTS_ERROR"}));
+        let r = app.json("PUT", "/recipe/user", Some(json!({"recipeUserId": user, "email": "R2@example.com"}))).await;
+        assert_eq!(r, json!({"status": "OK"}));
+        assert_eq!(sign_in(&app, "public", "r2@example.com", "new").await["status"], "OK");
+        assert_eq!(sign_in(&app, "public", "r@example.com", "new").await["status"], "WRONG_CREDENTIALS_ERROR");
+        let r = app.json("PUT", "/recipe/user", Some(json!({"recipeUserId": "nobody", "password": "x"}))).await;
+        assert_eq!(r, json!({"status": "UNKNOWN_USER_ID_ERROR"}));
+        let (s, _) = app.call("PUT", "/recipe/user", Some(json!({"recipeUserId": user}))).await;
+        assert_eq!(s, 400);
+    }
+}

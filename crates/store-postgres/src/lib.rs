@@ -10,6 +10,7 @@
 
 mod dashboard;
 mod db;
+mod emailpassword;
 mod emailverification;
 mod key_value;
 mod metadata;
@@ -48,6 +49,7 @@ struct Statements {
     roles: roles::Statements,
     dashboard: dashboard::Statements,
     emailverification: emailverification::Statements,
+    emailpassword: emailpassword::Statements,
 }
 
 pub struct PgStorage {
@@ -81,6 +83,7 @@ impl PgStorage {
             users: users::Statements::new(&settings.names).map_err(invalid)?,
             dashboard: dashboard::Statements::new(&settings.names).map_err(invalid)?,
             emailverification: emailverification::Statements::new(&settings.names).map_err(invalid)?,
+            emailpassword: emailpassword::Statements::new(&settings.names).map_err(invalid)?,
             metadata: metadata::Statements::new(&settings.names).map_err(invalid)?,
             roles: roles::Statements::new(&settings.names).map_err(invalid)?,
         };

@@ -98,7 +98,7 @@ fn is_unique_violation(e: &WorkError) -> bool {
 /// Runs a write whose unique-constraint failure is an answer, not an error. PostgreSQL aborts the
 /// transaction on the failure, so the work that follows must not touch the database again: the
 /// runner's COMMIT then rolls everything back.
-async fn unique<F: std::future::Future<Output = Result<u64, tokio_postgres::Error>>>(f: F) -> Result<bool, WorkError> {
+pub(crate) async fn unique<F: std::future::Future<Output = Result<u64, tokio_postgres::Error>>>(f: F) -> Result<bool, WorkError> {
     match f.await.map_err(WorkError::from) {
         Ok(_) => Ok(true),
         Err(e) if is_unique_violation(&e) => Ok(false),

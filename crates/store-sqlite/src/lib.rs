@@ -7,6 +7,7 @@
 mod metadata;
 mod roles;
 mod dashboard;
+mod emailpassword;
 mod emailverification;
 mod sessions;
 mod users;

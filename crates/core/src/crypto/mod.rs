@@ -54,6 +54,19 @@ pub fn uuid_v4() -> Result<String, CryptoError> {
     Ok(format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32]))
 }
 
+/// A password-reset token in the core's form: a random PBKDF2 output as hex, that text in base64
+/// with `=`, `/` and `+` removed (about 128 characters). Opaque; only its SHA-256 is stored.
+pub fn new_reset_token() -> Result<String, CryptoError> {
+    use base64::Engine;
+    let random = random_bytes(64)?;
+    let salt = random_bytes(64)?;
+    let mut out = [0u8; 48];
+    let iterations = std::num::NonZeroU32::new(1000).ok_or(CryptoError::Random)?;
+    ring::pbkdf2::derive(ring::pbkdf2::PBKDF2_HMAC_SHA512, iterations, &salt, hex(&random).as_bytes(), &mut out);
+    let text = base64::engine::general_purpose::STANDARD.encode(hex(&out));
+    Ok(text.chars().filter(|c| !matches!(c, '=' | '/' | '+')).collect())
+}
+
 /// Compares two secrets in constant time (for equal lengths; the length itself is not secret).
 pub fn secrets_equal(a: &[u8], b: &[u8]) -> bool {
     use subtle::ConstantTimeEq;

@@ -26,6 +26,7 @@ pub trait Storage:
     + roles::RoleStorage
     + dashboard::DashboardStorage
     + emailverification::EmailVerificationStorage
+    + emailpassword::EmailPasswordStorage
     + Send
     + Sync
     + 'static
@@ -75,6 +76,7 @@ pub trait Storage:
 
 pub mod conformance;
 pub mod dashboard;
+pub mod emailpassword;
 pub mod emailverification;
 pub mod metadata;
 pub mod roles;
