@@ -37,6 +37,8 @@ pub struct ThirdPartyInfo {
 pub struct LoginMethod {
     pub recipe_id: RecipeId,
     pub recipe_user_id: String,
+    /// The external id of `recipe_user_id` when a `userid_mapping` row exists.
+    pub external_user_id: Option<String>,
     /// `primary_or_recipe_user_id`.
     pub primary_user_id: String,
     /// `is_linked_or_is_a_primary_user`.
@@ -53,10 +55,15 @@ pub struct LoginMethod {
 }
 
 impl LoginMethod {
+    /// The id clients see: the external id when mapped, else the SuperTokens id.
+    pub fn public_id(&self) -> &str {
+        self.external_user_id.as_deref().unwrap_or(&self.recipe_user_id)
+    }
+
     pub fn to_json(&self) -> Value {
         let mut o = Map::new();
         o.insert("tenantIds".into(), json!(self.tenant_ids));
-        o.insert("recipeUserId".into(), json!(self.recipe_user_id));
+        o.insert("recipeUserId".into(), json!(self.public_id()));
         o.insert("verified".into(), json!(self.verified));
         o.insert("timeJoined".into(), json!(self.time_joined));
         o.insert("recipeId".into(), json!(self.recipe_id.as_str()));
@@ -119,7 +126,7 @@ impl User {
             }
         }
         json!({
-            "id": self.id,
+            "id": self.public_id(),
             "isPrimaryUser": self.is_primary,
             "tenantIds": self.tenant_ids(),
             "timeJoined": self.time_joined(),
@@ -131,6 +138,12 @@ impl User {
         })
     }
 
+    /// The primary user id as clients see it (external when the primary recipe user is mapped).
+    pub fn public_id(&self) -> &str {
+        self.login_method(&self.id).map_or(&self.id, LoginMethod::public_id)
+    }
+
+    /// The login method with this SuperTokens recipe user id.
     pub fn login_method(&self, recipe_user_id: &str) -> Option<&LoginMethod> {
         self.login_methods.iter().find(|m| m.recipe_user_id == recipe_user_id)
     }
@@ -149,6 +162,7 @@ mod tests {
         LoginMethod {
             recipe_id: RecipeId::EmailPassword,
             recipe_user_id: id.into(),
+            external_user_id: None,
             primary_user_id: "p".into(),
             is_linked_or_primary: true,
             tenant_ids: tenants.iter().map(|s| s.to_string()).collect(),
@@ -171,6 +185,16 @@ mod tests {
         assert_eq!(j["loginMethods"][0]["recipeUserId"], "a");
         assert!(!j.to_string().contains("secret-hash"), "password hashes are never rendered");
         assert_eq!(j["webauthn"], json!({"credentialIds": []}));
+    }
+
+    #[test]
+    fn mapped_ids_are_rendered_as_external_ids() {
+        let mut m = method("p", 10, "a@x.com", &["public"]);
+        m.external_user_id = Some("ext-1".into());
+        let u = User { id: "p".into(), is_primary: false, login_methods: vec![m] };
+        let j = u.to_json();
+        assert_eq!(j["id"], "ext-1");
+        assert_eq!(j["loginMethods"][0]["recipeUserId"], "ext-1");
     }
 
     #[test]

@@ -4,7 +4,8 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use portcullis_core::storage::session::SessionStorage;
+use portcullis_core::storage::useridmapping::IdType;
+use portcullis_core::storage::Storage;
 
 use crate::http::Ctx;
 
@@ -33,12 +34,21 @@ impl LastActive {
     }
 }
 
-/// Records activity (throttled). A failure here must not fail a sign-in, so it is only logged.
-pub async fn touch(ctx: &Ctx, storage: &dyn SessionStorage, user_id: &str, now: i64) {
-    if ctx.state.last_active.due(&ctx.id.app_id, user_id, now) {
-        if let Err(e) = storage.user_last_active_upsert(&ctx.id.app_id, user_id, now).await {
-            tracing::warn!(error = %e, "cannot record last activity");
-        }
+/// Records activity (throttled) under the SuperTokens user id, whichever id the caller has. A
+/// failure here must not fail a sign-in, so it is only logged.
+pub async fn touch(ctx: &Ctx, storage: &dyn Storage, user_id: &str, now: i64) {
+    if !ctx.state.last_active.due(&ctx.id.app_id, user_id, now) {
+        return;
+    }
+    let written = async {
+        let st_id = match storage.get_user_id_mapping(&ctx.id.app_id, user_id, IdType::Any).await? {
+            Some(m) => m.supertokens_user_id,
+            None => user_id.to_owned(),
+        };
+        storage.user_last_active_upsert(&ctx.id.app_id, &st_id, now).await
+    };
+    if let Err(e) = written.await {
+        tracing::warn!(error = %e, "cannot record last activity");
     }
 }
 

@@ -21,6 +21,7 @@ mod sessions;
 mod settings;
 mod tenants;
 mod uri;
+mod useridmapping;
 mod users;
 
 use async_trait::async_trait;
@@ -50,6 +51,7 @@ struct Statements {
     dashboard: dashboard::Statements,
     emailverification: emailverification::Statements,
     emailpassword: emailpassword::Statements,
+    useridmapping: useridmapping::Statements,
 }
 
 pub struct PgStorage {
@@ -84,6 +86,7 @@ impl PgStorage {
             dashboard: dashboard::Statements::new(&settings.names).map_err(invalid)?,
             emailverification: emailverification::Statements::new(&settings.names).map_err(invalid)?,
             emailpassword: emailpassword::Statements::new(&settings.names).map_err(invalid)?,
+            useridmapping: useridmapping::Statements::new(&settings.names).map_err(invalid)?,
             metadata: metadata::Statements::new(&settings.names).map_err(invalid)?,
             roles: roles::Statements::new(&settings.names).map_err(invalid)?,
         };

@@ -1,6 +1,7 @@
 //! Auth-recipe users: sign-up rows, whole-user reads, listing, counting, tenant association and
 //! deletion, with the plugin's tables.
 
+use portcullis_core::storage::useridmapping::NON_AUTH_TABLES;
 use portcullis_core::storage::users::{AssociateOutcome, UserFilter, UserPage};
 use portcullis_core::users::{LoginMethod, RecipeId, User};
 use tokio_postgres::error::SqlState;
@@ -18,6 +19,7 @@ pub struct Statements {
     tenants_of_user: String,
     ep_user: String,
     verified: String,
+    external_of: String,
     primary_of: String,
     members: String,
     ep_by_email: String,
@@ -29,16 +31,6 @@ pub struct Statements {
     all_auth: String,
 }
 
-/// Tables holding rows keyed by a user id but without a foreign key to the user tables.
-const KEYED_BY_USER: [&str; 7] = [
-    "session_info",
-    "user_metadata",
-    "user_roles",
-    "emailverification_verified_emails",
-    "emailverification_tokens",
-    "user_last_active",
-    "totp_users",
-];
 
 impl Statements {
     pub fn new(n: &Names) -> Result<Statements, String> {
@@ -48,7 +40,7 @@ impl Statements {
         let ep_t = n.table("emailpassword_user_to_tenant")?;
         let ev = n.table("emailverification_verified_emails")?;
         let mut delete_keyed = Vec::new();
-        for t in KEYED_BY_USER {
+        for (t, _) in NON_AUTH_TABLES {
             delete_keyed.push(format!("DELETE FROM {} WHERE app_id = $1 AND user_id = $2", n.table(t)?));
         }
         Ok(Statements {
@@ -70,6 +62,10 @@ impl Statements {
             tenants_of_user: format!("SELECT tenant_id FROM {all} WHERE app_id = $1 AND user_id = $2 ORDER BY tenant_id"),
             ep_user: format!("SELECT email, password_hash, time_joined FROM {ep} WHERE app_id = $1 AND user_id = $2"),
             verified: format!("SELECT 1 FROM {ev} WHERE app_id = $1 AND user_id = $2 AND email = $3"),
+            external_of: format!(
+                "SELECT external_user_id FROM {} WHERE app_id = $1 AND supertokens_user_id = $2",
+                n.table("userid_mapping")?
+            ),
             primary_of: format!("SELECT primary_or_recipe_user_id FROM {app_users} WHERE app_id = $1 AND user_id = $2"),
             members: format!(
                 "SELECT user_id FROM {app_users} WHERE app_id = $1 AND primary_or_recipe_user_id = $2 ORDER BY user_id"
@@ -134,6 +130,7 @@ pub async fn login_method(db: Conn<'_>, sql: &Statements, app: &str, user: &str)
     let mut m = LoginMethod {
         recipe_id,
         recipe_user_id: user.to_owned(),
+        external_user_id: external_of(db, sql, app, user).await?,
         primary_user_id: head.try_get::<_, String>(1)?.trim_end().to_owned(),
         is_linked_or_primary: head.try_get(2)?,
         tenant_ids,
@@ -151,9 +148,14 @@ pub async fn login_method(db: Conn<'_>, sql: &Statements, app: &str, user: &str)
         m.time_joined = r.try_get(2)?;
     }
     if let Some(email) = &m.email {
-        m.verified = db.query_opt(&sql.verified, &[&app, &user, email]).await?.is_some();
+        // Verification is keyed by the id the application uses: the external one when mapped.
+        m.verified = db.query_opt(&sql.verified, &[&app, &m.public_id(), email]).await?.is_some();
     }
     Ok(Some(m))
+}
+
+async fn external_of(db: Conn<'_>, sql: &Statements, app: &str, user: &str) -> Result<Option<String>, WorkError> {
+    Ok(db.query_opt(&sql.external_of, &[&app, &user]).await?.map(|r| r.try_get(0)).transpose()?)
 }
 
 pub async fn get_user(db: Conn<'_>, sql: &Statements, app: &str, user: &str) -> Result<Option<User>, WorkError> {
@@ -280,8 +282,12 @@ pub async fn disassociate(db: Conn<'_>, sql: &Statements, (app, tenant, user): (
 pub async fn delete(db: Conn<'_>, sql: &Statements, app: &str, users: &[String]) -> Result<bool, WorkError> {
     let mut existed = false;
     for user in users {
-        for statement in &sql.delete_keyed {
-            db.execute(statement, &[&app, user]).await?;
+        // Under both ids when mapped: the application's data is under the external one.
+        let external = external_of(db, sql, app, user).await?;
+        for id in std::iter::once(user).chain(external.as_ref()) {
+            for statement in &sql.delete_keyed {
+                db.execute(statement, &[&app, id]).await?;
+            }
         }
         // The rest cascades from app_id_to_user_id.
         existed |= db.execute(&sql.delete_app_user, &[&app, user]).await? > 0;

@@ -10,6 +10,7 @@ mod dashboard;
 mod emailpassword;
 mod emailverification;
 mod sessions;
+mod useridmapping;
 mod users;
 mod tenants;
 

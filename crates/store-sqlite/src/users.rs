@@ -1,6 +1,7 @@
 //! Auth-recipe users in SQLite.
 
 use async_trait::async_trait;
+use portcullis_core::storage::useridmapping::NON_AUTH_TABLES;
 use portcullis_core::storage::users::{AssociateOutcome, UserFilter, UserPage, UserStorage};
 use portcullis_core::storage::StorageError;
 use portcullis_core::users::{LoginMethod, RecipeId, User};
@@ -31,6 +32,7 @@ fn login_method(c: &Connection, app: &str, user_id: &str) -> Result<Option<Login
     let mut m = LoginMethod {
         recipe_id,
         recipe_user_id: user_id.to_owned(),
+        external_user_id: crate::useridmapping::external_of(c, app, user_id)?,
         primary_user_id: primary,
         is_linked_or_primary: linked,
         tenant_ids,
@@ -55,10 +57,11 @@ fn login_method(c: &Connection, app: &str, user_id: &str) -> Result<Option<Login
         m.time_joined = time_joined;
     }
     if let Some(email) = &m.email {
+        // Verification is keyed by the id the application uses: the external one when mapped.
         m.verified = c
             .query_row(
                 "SELECT EXISTS (SELECT 1 FROM emailverification_verified_emails WHERE app_id = ?1 AND user_id = ?2 AND email = ?3)",
-                params![app, user_id, email],
+                params![app, m.public_id(), email],
                 |r| r.get(0),
             )?;
     }
@@ -306,17 +309,13 @@ impl UserStorage for SqliteStorage {
         self.in_transaction(move |tx| {
             let mut existed = false;
             for user in &users {
-                // Rows keyed by the user id without a foreign key to the user tables.
-                for table in [
-                    "session_info",
-                    "user_metadata",
-                    "user_roles",
-                    "emailverification_verified_emails",
-                    "emailverification_tokens",
-                    "user_last_active",
-                    "totp_users",
-                ] {
-                    tx.execute(&format!("DELETE FROM {table} WHERE app_id = ?1 AND user_id = ?2"), params![app, user])?;
+                // Rows keyed by the user id without a foreign key to the user tables: under both
+                // ids when mapped (the application's data is under the external one).
+                let external = crate::useridmapping::external_of(tx, &app, user)?;
+                for id in std::iter::once(user).chain(external.as_ref()) {
+                    for (table, _) in NON_AUTH_TABLES {
+                        tx.execute(&format!("DELETE FROM {table} WHERE app_id = ?1 AND user_id = ?2"), params![app, id])?;
+                    }
                 }
                 // The rest cascades from app_id_to_user_id.
                 existed |= tx.execute("DELETE FROM app_id_to_user_id WHERE app_id = ?1 AND user_id = ?2", params![app, user])? > 0;

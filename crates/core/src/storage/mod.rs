@@ -27,6 +27,7 @@ pub trait Storage:
     + dashboard::DashboardStorage
     + emailverification::EmailVerificationStorage
     + emailpassword::EmailPasswordStorage
+    + useridmapping::UserIdMappingStorage
     + Send
     + Sync
     + 'static
@@ -81,4 +82,5 @@ pub mod emailverification;
 pub mod metadata;
 pub mod roles;
 pub mod session;
+pub mod useridmapping;
 pub mod users;

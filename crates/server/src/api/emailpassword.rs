@@ -1,7 +1,9 @@
-//! Email-password sign-up and sign-in.
+//! Email-password: sign-up, sign-in, updates, password reset, the deprecated user lookup and
+//! importing users with existing hashes.
 
 use axum::response::Response;
 use portcullis_core::crypto::uuid_v4;
+use portcullis_core::storage::emailpassword::UpdateOutcome;
 use portcullis_core::users::normalise_email;
 use serde_json::json;
 
@@ -35,6 +37,10 @@ pub async fn sign_up(ctx: &Ctx) -> Result<Response, ApiError> {
     json(json!({"status": "OK", "user": user.to_json(), "recipeUserId": user_id}))
 }
 
+fn recipe_user_id_of(user: &portcullis_core::users::User, st_id: &str) -> String {
+    user.login_method(st_id).map_or_else(|| st_id.to_owned(), |m| m.public_id().to_owned())
+}
+
 pub async fn sign_in(ctx: &Ctx) -> Result<Response, ApiError> {
     let tenant = ctx.tenant()?;
     let body = ctx.body()?;
@@ -53,19 +59,20 @@ pub async fn sign_in(ctx: &Ctx) -> Result<Response, ApiError> {
         .get_user(&ctx.id.app_id, &method.recipe_user_id)
         .await?
         .ok_or_else(|| ApiError::Internal("a user just signed in cannot be read".into()))?;
-    json(json!({"status": "OK", "user": user.to_json(), "recipeUserId": method.recipe_user_id}))
+    let recipe_user_id = recipe_user_id_of(&user, &method.recipe_user_id);
+    json(json!({"status": "OK", "user": user.to_json(), "recipeUserId": recipe_user_id}))
 }
 
 pub async fn create_reset_token(ctx: &Ctx) -> Result<Response, ApiError> {
     let tenant = ctx.tenant()?;
     let body = ctx.body()?;
-    let user_id = body.str("userId")?;
+    let given = body.str("userId")?;
     let email = normalise_email(&body.str("email")?);
-    let user = tenant.storage.get_user(&ctx.id.app_id, &user_id).await?;
-    let has_password = user.as_ref().and_then(|u| u.login_method(&user_id)).is_some_and(|m| m.password_hash.is_some());
-    if !has_password {
+    let found = super::users::resolve_in(tenant.storage.as_ref(), &ctx.id.app_id, &given).await?;
+    let Some(user_id) = found.filter(|f| f.user.login_method(&f.recipe_user_id).is_some_and(|m| m.password_hash.is_some())).map(|f| f.recipe_user_id)
+    else {
         return json(json!({"status": "UNKNOWN_USER_ID_ERROR"}));
-    }
+    };
     let token = portcullis_core::crypto::new_reset_token().map_err(|e| ApiError::Internal(e.to_string()))?;
     let expiry = ctx.now() + tenant.effective.i64("password_reset_token_lifetime");
     let hash = portcullis_core::crypto::sha256_hex(&token);
@@ -81,19 +88,18 @@ pub async fn consume_reset_token(ctx: &Ctx) -> Result<Response, ApiError> {
     match tenant.storage.reset_token_consume(&ctx.id.app_id, &hash, ctx.now()).await? {
         ResetOutcome::Invalid => json(json!({"status": "RESET_PASSWORD_INVALID_TOKEN_ERROR"})),
         ResetOutcome::Valid { user_id, email } => {
+            let user = tenant.storage.get_user(&ctx.id.app_id, &user_id).await?;
+            let method = user.as_ref().and_then(|u| u.login_method(&user_id));
             // Tokens made without an email name the user's own.
-            let email = match email {
-                Some(e) => Some(e),
-                None => tenant.storage.get_user(&ctx.id.app_id, &user_id).await?.and_then(|u| u.login_method(&user_id).and_then(|m| m.email.clone())),
-            };
-            json(json!({"status": "OK", "userId": user_id, "email": email}))
+            let email = email.or_else(|| method.and_then(|m| m.email.clone()));
+            let public_id = method.map_or(user_id.as_str(), |m| m.public_id());
+            json(json!({"status": "OK", "userId": public_id, "email": email}))
         }
     }
 }
 
 /// `PUT /recipe/user`: a new email and/or password for an email-password user.
 pub async fn update(ctx: &Ctx) -> Result<Response, ApiError> {
-    use portcullis_core::storage::emailpassword::UpdateOutcome;
     ctx.require_public_tenant()?;
     let body = ctx.body()?;
     let user_id = if body.has("recipeUserId") { body.str("recipeUserId")? } else { body.str("userId")? };
@@ -110,10 +116,11 @@ pub async fn update(ctx: &Ctx) -> Result<Response, ApiError> {
     if email.is_none() && password.is_none() {
         return Err(ApiError::bad("You must provide either email or password"));
     }
-    let Some((user, storage)) = super::users::find_user(ctx, &user_id).await? else {
+    let Some((found, storage)) = super::users::find_user(ctx, &user_id).await? else {
         return json(json!({"status": "UNKNOWN_USER_ID_ERROR"}));
     };
-    if user.login_method(&user_id).is_none_or(|m| m.password_hash.is_none()) {
+    let user_id = found.recipe_user_id;
+    if found.user.login_method(&user_id).is_none_or(|m| m.password_hash.is_none()) {
         return json(json!({"status": "UNKNOWN_USER_ID_ERROR"}));
     }
     let app = ctx.snapshot.get(&ctx.id.app_public()).ok_or_else(|| crate::http::not_found_error(&ctx.id))?;
@@ -126,4 +133,86 @@ pub async fn update(ctx: &Ctx) -> Result<Response, ApiError> {
         UpdateOutcome::UnknownUser => json(json!({"status": "UNKNOWN_USER_ID_ERROR"})),
         UpdateOutcome::EmailAlreadyExists => json(json!({"status": "EMAIL_ALREADY_EXISTS_ERROR"})),
     }
+}
+
+/// `GET /recipe/user` (deprecated since CDI 4.0, multiplexed by `rid`): an email-password user by id
+/// (any tenant) or by email (this tenant).
+pub async fn get_user(ctx: &Ctx) -> Result<Response, ApiError> {
+    let (user_id, email) = (ctx.query.get("userId"), ctx.query.get("email"));
+    match (user_id, email) {
+        (Some(id), None) => {
+            let found = super::users::find_user(ctx, id.trim()).await?;
+            match found.filter(|(f, _)| f.user.login_method(&f.recipe_user_id).is_some_and(|m| m.password_hash.is_some())) {
+                Some((f, _)) => json(json!({"status": "OK", "user": f.user.to_json()})),
+                None => json(json!({"status": "UNKNOWN_USER_ID_ERROR"})),
+            }
+        }
+        (None, Some(email)) => {
+            let tenant = ctx.tenant()?;
+            let email = normalise_email(email);
+            let method = tenant.storage.ep_login_method_by_email(&ctx.id.app_id, &ctx.id.tenant_id, &email).await?;
+            let user = match method {
+                Some(m) => tenant.storage.get_user(&ctx.id.app_id, &m.recipe_user_id).await?,
+                None => None,
+            };
+            match user {
+                Some(u) => json(json!({"status": "OK", "user": u.to_json()})),
+                None => json(json!({"status": "UNKNOWN_EMAIL_ERROR"})),
+            }
+        }
+        _ => Err(ApiError::bad("Please provide one of userId or email")),
+    }
+}
+
+/// `POST /recipe/user/passwordhash/import`: creates an email-password user with a hash made
+/// elsewhere, or replaces the hash of the tenant's user with that email.
+pub async fn import_with_hash(ctx: &Ctx) -> Result<Response, ApiError> {
+    use portcullis_core::crypto::password::{check_imported, trim_imported, Algorithm, MISSING_SIGNER_KEY_MESSAGE};
+    let tenant = ctx.tenant()?;
+    let body = ctx.body()?;
+    let email = normalise_email(&body.str("email")?);
+    let hash = body.str("passwordHash")?;
+    let hint = match body.0.get("hashingAlgorithm") {
+        None => None,
+        Some(serde_json::Value::String(h)) => Some(h.clone()),
+        Some(_) => return Err(ApiError::field_invalid("hashingAlgorithm")),
+    };
+    if email.is_empty() {
+        return Err(ApiError::bad("Field name 'email' cannot be an empty String"));
+    }
+    let no_signer_key = tenant.effective.str("firebase_password_hashing_signer_key").is_none();
+    if no_signer_key && hint.as_deref().is_some_and(|h| Algorithm::from_name(h) == Some(Algorithm::FirebaseScrypt)) {
+        return Err(ApiError::Internal(MISSING_SIGNER_KEY_MESSAGE.into()));
+    }
+    let algorithm = check_imported(&hash, hint.as_deref()).map_err(ApiError::bad)?;
+    if no_signer_key && algorithm == Algorithm::FirebaseScrypt {
+        return Err(ApiError::Internal(MISSING_SIGNER_KEY_MESSAGE.into()));
+    }
+    let hash = trim_imported(&hash);
+    let (app, tenant_id) = (&ctx.id.app_id, &ctx.id.tenant_id);
+    // Update the existing user, else create one; a concurrent sign-up of the email between the
+    // two makes the creation fail, and the next round updates that user instead.
+    for _ in 0..2 {
+        if let Some(m) = tenant.storage.ep_login_method_by_email(app, tenant_id, &email).await? {
+            if tenant.storage.ep_update(app, &m.recipe_user_id, None, Some(hash)).await? == UpdateOutcome::Updated {
+                return imported(ctx, &m.recipe_user_id, true).await;
+            }
+            continue;
+        }
+        let user_id = uuid_v4().map_err(|e| ApiError::Internal(e.to_string()))?;
+        if tenant.storage.ep_create_user(app, tenant_id, &user_id, &email, hash, ctx.now()).await? {
+            return imported(ctx, &user_id, false).await;
+        }
+    }
+    Err(ApiError::Internal("the user changed twice while being imported".into()))
+}
+
+async fn imported(ctx: &Ctx, user_id: &str, existed: bool) -> Result<Response, ApiError> {
+    let user = ctx
+        .tenant()?
+        .storage
+        .get_user(&ctx.id.app_id, user_id)
+        .await?
+        .ok_or_else(|| ApiError::Internal("an imported user cannot be read".into()))?;
+    json(json!({"status": "OK", "didUserAlreadyExist": existed, "user": user.to_json()}))
 }

@@ -8,6 +8,7 @@ mod dashboard;
 mod emailpassword;
 mod emailverification;
 mod session;
+mod useridmapping;
 mod users;
 
 use axum::http::Method;
@@ -62,6 +63,12 @@ pub async fn dispatch(route: Route, ctx: &Ctx) -> Result<Response, ApiError> {
         (R::ResetToken, &M::POST) => emailpassword::create_reset_token(ctx).await,
         (R::ResetTokenConsume, &M::POST) => emailpassword::consume_reset_token(ctx).await,
         (R::RecipeUser, &M::PUT) => emailpassword::update(ctx).await,
+        (R::RecipeUser, &M::GET) => emailpassword::get_user(ctx).await,
+        (R::PasswordHashImport, &M::POST) => emailpassword::import_with_hash(ctx).await,
+        (R::UserIdMap, &M::POST) => useridmapping::create(ctx).await,
+        (R::UserIdMap, &M::GET) => useridmapping::get(ctx).await,
+        (R::UserIdMapRemove, &M::POST) => useridmapping::remove(ctx).await,
+        (R::ExternalUserIdInfo, &M::PUT) => useridmapping::update_info(ctx).await,
         (R::DashboardUser, &M::POST) => dashboard::create_user(ctx).await,
         (R::DashboardSignIn, &M::POST) => dashboard::sign_in(ctx).await,
         (R::DashboardSessionVerify, &M::POST) => dashboard::verify_session(ctx).await,

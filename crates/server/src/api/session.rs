@@ -10,6 +10,7 @@ use portcullis_core::ids::TenantIdentifier;
 use portcullis_core::session::signing_keys::KeyTiming;
 use portcullis_core::session::{tenant_of_handle, Issued, SessionCtx, SessionError, Verified};
 use portcullis_core::storage::session::{SessionStorage, TenantScope};
+use portcullis_core::storage::useridmapping::IdType;
 use portcullis_core::storage::Storage;
 use serde_json::{json, Map, Value};
 
@@ -99,16 +100,21 @@ pub async fn create(ctx: &Ctx) -> Result<Response, ApiError> {
     let tenant = ctx.tenant()?;
     let app = app_of(ctx)?;
     let body = ctx.body()?;
-    let user_id = body.str("userId")?;
+    let given = body.str("userId")?;
     let jwt = body.object("userDataInJWT")?;
     let db = body.object("userDataInDatabase")?;
     let enable_anti_csrf = required_bool(&body, "enableAntiCsrf")?;
     let use_dynamic = body.opt_bool("useDynamicSigningKey")?.unwrap_or(true);
+    // Sessions name users by the id the application uses: the external one when mapped.
+    let user_id = match tenant.storage.get_user_id_mapping(&ctx.id.app_id, &given, IdType::Any).await? {
+        Some(m) => m.external_user_id,
+        None => given,
+    };
     let now = ctx.now();
     let provider = keys(ctx, app, now);
     let s = SessionCtx { app_id: &ctx.id.app_id, storage: storage_of(tenant), keys: &provider, config: &tenant.effective, now };
     let issued = s.create(&ctx.id.tenant_id, &user_id, jwt, Value::Object(db), enable_anti_csrf, use_dynamic).await?;
-    crate::last_active::touch(ctx, s.storage, &user_id, now).await;
+    crate::last_active::touch(ctx, tenant.storage.as_ref(), &user_id, now).await;
     json(issued_json(&issued))
 }
 
@@ -157,7 +163,7 @@ pub async fn refresh(ctx: &Ctx) -> Result<Response, ApiError> {
     let s = SessionCtx { app_id: &ctx.id.app_id, storage: storage_of(tenant), keys: &provider, config: &tenant.effective, now };
     match s.refresh(&token, anti_csrf.as_deref(), enable, use_dynamic).await {
         Ok(i) => {
-            crate::last_active::touch(ctx, s.storage, &i.session.recipe_user_id, now).await;
+            crate::last_active::touch(ctx, tenant.storage.as_ref(), &i.session.recipe_user_id, now).await;
             json(issued_json(&i))
         }
         Err(e) => outcome(e),

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use axum::response::Response;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
+use portcullis_core::storage::useridmapping::IdType;
 use portcullis_core::storage::users::{AssociateOutcome, UserFilter};
 use portcullis_core::storage::Storage;
 use portcullis_core::users::{normalise_email, RecipeId, User};
@@ -25,11 +26,28 @@ fn app_storages(ctx: &Ctx) -> Result<Vec<&Arc<dyn Storage>>, ApiError> {
     Ok(ctx.snapshot.storages_of_app(&ctx.id.cud, &ctx.id.app_id))
 }
 
+/// A user found by an id the application gave: the user and the SuperTokens id of the login
+/// method the id names.
+pub struct Found {
+    pub user: User,
+    pub recipe_user_id: String,
+}
+
+/// Finds a user in one database by a SuperTokens id or, failing that, by an external id, as
+/// every endpoint that takes a user id does.
+pub async fn resolve_in(storage: &dyn Storage, app_id: &str, user_id: &str) -> Result<Option<Found>, ApiError> {
+    if let Some(user) = storage.get_user(app_id, user_id).await? {
+        return Ok(Some(Found { user, recipe_user_id: user_id.to_owned() }));
+    }
+    let Some(m) = storage.get_user_id_mapping(app_id, user_id, IdType::External).await? else { return Ok(None) };
+    Ok(storage.get_user(app_id, &m.supertokens_user_id).await?.map(|user| Found { user, recipe_user_id: m.supertokens_user_id }))
+}
+
 /// Finds a user in whichever of the app's databases holds it.
-pub async fn find_user<'a>(ctx: &'a Ctx, user_id: &str) -> Result<Option<(User, &'a Arc<dyn Storage>)>, ApiError> {
+pub async fn find_user<'a>(ctx: &'a Ctx, user_id: &str) -> Result<Option<(Found, &'a Arc<dyn Storage>)>, ApiError> {
     for storage in app_storages(ctx)? {
-        if let Some(u) = storage.get_user(&ctx.id.app_id, user_id).await? {
-            return Ok(Some((u, storage)));
+        if let Some(found) = resolve_in(storage.as_ref(), &ctx.id.app_id, user_id).await? {
+            return Ok(Some((found, storage)));
         }
     }
     Ok(None)
@@ -39,7 +57,7 @@ pub async fn get_by_id(ctx: &Ctx) -> Result<Response, ApiError> {
     ctx.require_public_tenant()?;
     let user_id = ctx.query.required("userId")?.to_owned();
     match find_user(ctx, &user_id).await? {
-        Some((u, _)) => json(json!({"status": "OK", "user": u.to_json()})),
+        Some((found, _)) => json(json!({"status": "OK", "user": found.user.to_json()})),
         None => json(json!({"status": "UNKNOWN_USER_ID_ERROR"})),
     }
 }
@@ -130,11 +148,11 @@ pub async fn remove(ctx: &Ctx) -> Result<Response, ApiError> {
     let body = ctx.body()?;
     let user_id = body.str("userId")?;
     let all_linked = body.opt_bool("removeAllLinkedAccounts")?.unwrap_or(true);
-    if let Some((user, storage)) = find_user(ctx, &user_id).await? {
+    if let Some((found, storage)) = find_user(ctx, &user_id).await? {
         let ids: Vec<String> = if all_linked {
-            user.login_methods.iter().map(|m| m.recipe_user_id.clone()).collect()
+            found.user.login_methods.iter().map(|m| m.recipe_user_id.clone()).collect()
         } else {
-            vec![user_id.clone()]
+            vec![found.recipe_user_id]
         };
         storage.delete_users(&ctx.id.app_id, &ids).await?;
     }
@@ -161,8 +179,11 @@ pub async fn by_account_info(ctx: &Ctx) -> Result<Response, ApiError> {
 
 pub async fn associate(ctx: &Ctx) -> Result<Response, ApiError> {
     let tenant = ctx.tenant()?;
-    let user_id = ctx.body()?.str("recipeUserId")?;
-    let outcome = tenant.storage.associate_user_with_tenant(&ctx.id.app_id, &ctx.id.tenant_id, &user_id).await?;
+    let given = ctx.body()?.str("recipeUserId")?;
+    let Some(found) = resolve_in(tenant.storage.as_ref(), &ctx.id.app_id, &given).await? else {
+        return json(json!({"status": "UNKNOWN_USER_ID_ERROR"}));
+    };
+    let outcome = tenant.storage.associate_user_with_tenant(&ctx.id.app_id, &ctx.id.tenant_id, &found.recipe_user_id).await?;
     json(match outcome {
         AssociateOutcome::Associated { was_already_associated } => {
             json!({"status": "OK", "wasAlreadyAssociated": was_already_associated})
@@ -176,10 +197,10 @@ pub async fn associate(ctx: &Ctx) -> Result<Response, ApiError> {
 
 pub async fn disassociate(ctx: &Ctx) -> Result<Response, ApiError> {
     let tenant = ctx.tenant()?;
-    let user_id = ctx.body()?.str("recipeUserId")?;
-    if tenant.storage.get_user(&ctx.id.app_id, &user_id).await?.is_none() {
+    let given = ctx.body()?.str("recipeUserId")?;
+    let Some(found) = resolve_in(tenant.storage.as_ref(), &ctx.id.app_id, &given).await? else {
         return json(json!({"status": "UNKNOWN_USER_ID_ERROR"}));
-    }
-    let was = tenant.storage.disassociate_user_from_tenant(&ctx.id.app_id, &ctx.id.tenant_id, &user_id).await?;
+    };
+    let was = tenant.storage.disassociate_user_from_tenant(&ctx.id.app_id, &ctx.id.tenant_id, &found.recipe_user_id).await?;
     json(json!({"status": "OK", "wasAssociated": was}))
 }

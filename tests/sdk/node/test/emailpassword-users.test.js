@@ -84,3 +84,58 @@ ctx.test("listUsersByAccountInfo, associateUserToTenant and disassociateUserFrom
     const unknown = await Multitenancy.associateUserToTenant(tenant, supertokens.convertToRecipeUserId("no-such-user"));
     assert.equal(unknown.status, "UNKNOWN_USER_ID_ERROR");
 });
+
+ctx.test("password reset tokens and updateEmailOrPassword", async () => {
+    const address = email();
+    const up = await EmailPassword.signUp("public", address, "pw-123456");
+    const token = await EmailPassword.createResetPasswordToken("public", up.user.id, address);
+    assert.equal(token.status, "OK");
+    const reset = await EmailPassword.resetPasswordUsingToken("public", token.token, "new-pw-123456");
+    assert.equal(reset.status, "OK");
+    assert.equal((await EmailPassword.signIn("public", address, "new-pw-123456")).status, "OK");
+    const reused = await EmailPassword.consumePasswordResetToken("public", token.token);
+    assert.equal(reused.status, "RESET_PASSWORD_INVALID_TOKEN_ERROR");
+    const unknown = await EmailPassword.createResetPasswordToken("public", "no-such-user", address);
+    assert.equal(unknown.status, "UNKNOWN_USER_ID_ERROR");
+
+    const newAddress = email();
+    const updated = await EmailPassword.updateEmailOrPassword({ recipeUserId: up.recipeUserId, email: newAddress });
+    assert.equal(updated.status, "OK");
+    assert.equal((await EmailPassword.signIn("public", newAddress, "new-pw-123456")).status, "OK");
+    const other = await EmailPassword.signUp("public", email(), "pw-123456");
+    const taken = await EmailPassword.updateEmailOrPassword({ recipeUserId: other.recipeUserId, email: newAddress });
+    assert.equal(taken.status, "EMAIL_ALREADY_EXISTS_ERROR");
+    const weak = await EmailPassword.updateEmailOrPassword({ recipeUserId: other.recipeUserId, password: "short" });
+    assert.equal(weak.status, "PASSWORD_POLICY_VIOLATED_ERROR", "the SDK's own policy, before the core");
+});
+
+ctx.test("user-id mapping: create, get, update info, delete; external ids everywhere", async () => {
+    const address = email();
+    const up = await EmailPassword.signUp("public", address, "pw-123456");
+    const st = up.user.id;
+    const ext = uniqueId("ext");
+    assert.deepEqual(await supertokens.createUserIdMapping({ superTokensUserId: st, externalUserId: ext, externalUserIdInfo: "info" }), { status: "OK" });
+    const got = await supertokens.getUserIdMapping({ userId: ext, userIdType: "EXTERNAL" });
+    assert.deepEqual(got, { status: "OK", superTokensUserId: st, externalUserId: ext, externalUserIdInfo: "info" });
+    const dup = await supertokens.createUserIdMapping({ superTokensUserId: st, externalUserId: uniqueId("ext") });
+    assert.equal(dup.status, "USER_ID_MAPPING_ALREADY_EXISTS_ERROR");
+    assert.equal(dup.doesSuperTokensUserIdExist, true);
+    assert.equal(dup.doesExternalUserIdExist, false);
+    const unknown = await supertokens.createUserIdMapping({ superTokensUserId: "no-such-user", externalUserId: uniqueId("ext") });
+    assert.equal(unknown.status, "UNKNOWN_SUPERTOKENS_USER_ID_ERROR");
+
+    // The SDK sees only the external id from now on.
+    const signIn = await EmailPassword.signIn("public", address, "pw-123456");
+    assert.equal(signIn.user.id, ext);
+    assert.equal(signIn.recipeUserId.getAsString(), ext);
+    assert.equal((await supertokens.getUser(ext)).id, ext);
+    const token = await EmailPassword.createResetPasswordToken("public", ext, address);
+    assert.equal((await EmailPassword.consumePasswordResetToken("public", token.token)).userId, ext);
+
+    const info = await supertokens.updateOrDeleteUserIdMappingInfo({ userId: ext, externalUserIdInfo: undefined });
+    assert.equal(info.status, "OK");
+    assert.equal((await supertokens.getUserIdMapping({ userId: st })).externalUserIdInfo, undefined);
+    assert.deepEqual(await supertokens.deleteUserIdMapping({ userId: st, userIdType: "SUPERTOKENS" }), { status: "OK", didMappingExist: true });
+    assert.equal((await supertokens.getUserIdMapping({ userId: ext })).status, "UNKNOWN_MAPPING_ERROR");
+    assert.equal((await supertokens.getUser(st)).id, st);
+});
