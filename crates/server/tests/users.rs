@@ -109,3 +109,30 @@ async fn associating_users_with_tenants() {
         assert_eq!(s, 400);
     }
 }
+
+#[tokio::test]
+async fn search_by_email_phone_and_provider_prefixes() {
+    for b in backends() {
+        let app = TestApp::spawn(b).await;
+        seed(&app, "public", "alice", "alice@example.com", 1).await;
+        seed(&app, "public", "alfred", "alfred@other.org", 2).await;
+        seed(&app, "public", "bob", "bob@example.com", 3).await;
+        seed(&app, "public", "under", "a_b@example.com", 4).await;
+
+        assert_eq!(ids(&app.json("GET", "/users?email=al", None).await), vec!["alfred", "alice"]);
+        assert_eq!(ids(&app.json("GET", "/users?email=AL&timeJoinedOrder=ASC", None).await), vec!["alice", "alfred"], "case-insensitive input");
+        assert_eq!(ids(&app.json("GET", "/users?email=bob;alice", None).await), vec!["bob", "alice"], "several prefixes, any may match");
+        assert_eq!(ids(&app.json("GET", "/users?email=a_", None).await), vec!["under"], "LIKE wildcards in the input are literal");
+        assert_eq!(ids(&app.json("GET", "/users?email=%25", None).await), Vec::<String>::new());
+        // Email-password users have neither phone numbers nor providers.
+        assert_eq!(ids(&app.json("GET", "/users?phone=%2B1", None).await), Vec::<String>::new());
+        assert_eq!(ids(&app.json("GET", "/users?email=al&provider=google", None).await), Vec::<String>::new());
+        // Pagination and recipe filters combine with a search.
+        let first = app.json("GET", "/users?email=al&limit=1", None).await;
+        assert_eq!(ids(&first), vec!["alfred"]);
+        let token = first["nextPaginationToken"].as_str().unwrap();
+        assert_eq!(ids(&app.json("GET", &format!("/users?email=al&limit=1&paginationToken={token}"), None).await), vec!["alice"]);
+        assert_eq!(ids(&app.json("GET", "/users?email=al&includeRecipeIds=thirdparty", None).await), Vec::<String>::new());
+        assert_eq!(app.json("GET", "/users?email=al&limit=1000", None).await["status"], "OK", "searches may ask for larger pages");
+    }
+}

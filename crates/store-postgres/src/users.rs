@@ -29,6 +29,8 @@ pub struct Statements {
     delete_keyed: Vec<String>,
     delete_app_user: String,
     all_auth: String,
+    /// The recipe tables the dashboard's search reads, by their plugin names.
+    search_tables: Vec<(&'static str, String)>,
 }
 
 
@@ -83,6 +85,10 @@ impl Statements {
             delete_keyed,
             delete_app_user: format!("DELETE FROM {app_users} WHERE app_id = $1 AND user_id = $2"),
             all_auth: all.to_owned(),
+            search_tables: ["emailpassword_user_to_tenant", "thirdparty_user_to_tenant", "thirdparty_users", "passwordless_user_to_tenant"]
+                .into_iter()
+                .map(|t| Ok((t, n.table(t)?.to_owned())))
+                .collect::<Result<_, String>>()?,
         })
     }
 }
@@ -189,8 +195,28 @@ pub async fn ids_by_email(db: Conn<'_>, sql: &Statements, (app, tenant, email): 
     rows.iter().map(|r| Ok(r.try_get::<_, String>(0)?.trim_end().to_owned())).collect()
 }
 
+/// The search part of a filter: its `IN (...)` subquery with placeholders numbered from `first`,
+/// and the values to bind to them.
+fn search_sql(f: &UserFilter, sql: &Statements, first: usize) -> Option<(String, Vec<String>)> {
+    let tags = f.search.as_ref()?;
+    let mut values = Vec::new();
+    let table = |base: &str| {
+        sql.search_tables.iter().find(|(b, _)| *b == base).map_or_else(|| base.to_owned(), |(_, name)| name.clone())
+    };
+    let matching = tags.matching_user_ids("$1", &table, &mut |v| {
+        values.push(v);
+        format!("${}", first + values.len() - 1)
+    });
+    Some((matching, values))
+}
+
 /// The WHERE clause of a filter and its parameters ($1 is the app id).
-fn filter_sql<'a>(app: &'a &'a str, f: &'a UserFilter, recipes: &'a [&'a str]) -> (String, Vec<&'a (dyn ToSql + Sync)>) {
+fn filter_sql<'a>(
+    app: &'a &'a str,
+    f: &'a UserFilter,
+    recipes: &'a [&'a str],
+    search: &'a Option<(String, Vec<String>)>,
+) -> (String, Vec<&'a (dyn ToSql + Sync)>) {
     let mut sql = String::from("app_id = $1");
     let mut params: Vec<&(dyn ToSql + Sync)> = vec![app];
     if let Some(t) = &f.tenant_id {
@@ -207,7 +233,16 @@ fn filter_sql<'a>(app: &'a &'a str, f: &'a UserFilter, recipes: &'a [&'a str]) -
             .collect();
         sql.push_str(&format!(" AND recipe_id IN ({})", marks.join(", ")));
     }
+    if let Some((matching, values)) = search {
+        params.extend(values.iter().map(|v| v as &(dyn ToSql + Sync)));
+        sql.push_str(&format!(" AND user_id IN {matching}"));
+    }
     (sql, params)
+}
+
+/// Where a filter's search placeholders start: after the app, the tenant and the recipes.
+fn search_start(f: &UserFilter) -> usize {
+    2 + usize::from(f.tenant_id.is_some()) + f.recipe_ids.len()
 }
 
 pub async fn list(
@@ -219,7 +254,8 @@ pub async fn list(
     after: &Option<(i64, String)>,
 ) -> Result<UserPage, WorkError> {
     let recipes: Vec<&str> = filter.recipe_ids.iter().map(|r| r.as_str()).collect();
-    let (mut clause, mut params) = filter_sql(&app, filter, &recipes);
+    let search = search_sql(filter, sql, search_start(filter));
+    let (mut clause, mut params) = filter_sql(&app, filter, &recipes, &search);
     if let Some((time, id)) = after {
         params.push(time);
         let t = params.len();
@@ -245,7 +281,8 @@ pub async fn list(
 
 pub async fn count(db: Conn<'_>, sql: &Statements, app: &str, filter: &UserFilter) -> Result<u64, WorkError> {
     let recipes: Vec<&str> = filter.recipe_ids.iter().map(|r| r.as_str()).collect();
-    let (clause, params) = filter_sql(&app, filter, &recipes);
+    let search = search_sql(filter, sql, search_start(filter));
+    let (clause, params) = filter_sql(&app, filter, &recipes, &search);
     let query = format!("SELECT COUNT(DISTINCT primary_or_recipe_user_id) FROM {} WHERE {clause}", sql.all_auth);
     let row = db.query_opt(&query, &params).await?;
     Ok(row.map(|r| r.try_get::<_, i64>(0)).transpose()?.unwrap_or(0) as u64)

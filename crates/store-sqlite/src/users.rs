@@ -107,6 +107,13 @@ fn filter_sql(app: &str, f: &UserFilter) -> (String, Vec<Box<dyn ToSql>>) {
         }
         sql.push_str(&format!(" AND recipe_id IN ({})", marks.join(", ")));
     }
+    if let Some(tags) = &f.search {
+        let matching = tags.matching_user_ids("?1", &|t| t.to_owned(), &mut |v| {
+            params.push(Box::new(v));
+            format!("?{}", params.len())
+        });
+        sql.push_str(&format!(" AND user_id IN {matching}"));
+    }
     (sql, params)
 }
 

@@ -229,7 +229,7 @@ pub async fn run_users(base: &dyn Storage, s: &dyn super::users::UserStorage) {
     assert_eq!(by_email.recipe_user_id, "u-b");
     assert!(s.ep_login_method_by_email(app, "t1", "u-b@example.com").await.expect("by email").is_none());
 
-    let public = UserFilter { tenant_id: Some("public".into()), recipe_ids: vec![] };
+    let public = UserFilter { tenant_id: Some("public".into()), recipe_ids: vec![], search: None };
     let page = s.list_users(app, &public, false, 2, None).await.expect("list");
     assert_eq!(page, vec![("u-c".to_string(), 102), ("u-b".to_string(), 101)]);
     let next = s.list_users(app, &public, false, 2, Some((100, "u-a".into()))).await.expect("list");
@@ -238,7 +238,7 @@ pub async fn run_users(base: &dyn Storage, s: &dyn super::users::UserStorage) {
     assert_eq!(asc.iter().map(|(id, _)| id.as_str()).collect::<Vec<_>>(), vec!["u-a", "u-b", "u-c"]);
     assert_eq!(s.count_users(app, &public).await.expect("count"), 3);
     assert_eq!(s.count_users(app, &UserFilter::default()).await.expect("count"), 4);
-    let tp = UserFilter { tenant_id: None, recipe_ids: vec![RecipeId::ThirdParty] };
+    let tp = UserFilter { tenant_id: None, recipe_ids: vec![RecipeId::ThirdParty], search: None };
     assert_eq!(s.count_users(app, &tp).await.expect("count"), 0);
     assert_eq!(s.user_ids_by_email(app, "public", "u-a@example.com").await.expect("ids"), vec!["u-a".to_string()]);
 

@@ -27,6 +27,116 @@ pub struct UserFilter {
     pub tenant_id: Option<String>,
     /// Empty = every recipe.
     pub recipe_ids: Vec<RecipeId>,
+    /// The dashboard's search tags, when searching.
+    pub search: Option<SearchTags>,
+}
+
+/// The dashboard's user search: prefixes of emails, phone numbers and third-party provider ids.
+/// A login method matches when, for every kind of tag given, its value starts with one of them;
+/// a user matches when one of its login methods does.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SearchTags {
+    pub emails: Vec<String>,
+    pub phones: Vec<String>,
+    pub providers: Vec<String>,
+}
+
+impl SearchTags {
+    /// `IN (...)` subquery of the recipe user ids that match, for `all_auth_recipe_users.user_id`.
+    /// `table` names a plugin table as the store spells it; `param` binds a value and returns its
+    /// placeholder. `app` is the app id's placeholder. Values are bound, never spliced.
+    pub fn matching_user_ids(&self, app: &str, table: &dyn Fn(&str) -> String, param: &mut dyn FnMut(String) -> String) -> String {
+        let mut any_of = |column: &str, prefixes: &[String]| -> String {
+            let alternatives: Vec<String> =
+                prefixes.iter().map(|p| format!("{column} LIKE {} ESCAPE '\\'", param(like_prefix(p)))).collect();
+            format!("({})", alternatives.join(" OR "))
+        };
+        let (e, p, t) = (!self.emails.is_empty(), !self.phones.is_empty(), !self.providers.is_empty());
+        let mut parts = Vec::new();
+        // A recipe is searched only when it has every kind of value the tags ask about.
+        if e && !p && !t {
+            parts.push(format!(
+                "SELECT user_id FROM {} WHERE app_id = {app} AND {}",
+                table("emailpassword_user_to_tenant"),
+                any_of("email", &self.emails)
+            ));
+        }
+        if (e || t) && !p {
+            let mut conditions = vec![format!("t.app_id = {app}")];
+            if e {
+                conditions.push(any_of("u.email", &self.emails));
+            }
+            if t {
+                conditions.push(any_of("t.third_party_id", &self.providers));
+            }
+            parts.push(format!(
+                "SELECT t.user_id FROM {} t JOIN {} u ON u.app_id = t.app_id AND u.user_id = t.user_id WHERE {}",
+                table("thirdparty_user_to_tenant"),
+                table("thirdparty_users"),
+                conditions.join(" AND ")
+            ));
+        }
+        if (e || p) && !t {
+            let mut conditions = vec![format!("app_id = {app}")];
+            if e {
+                conditions.push(any_of("email", &self.emails));
+            }
+            if p {
+                conditions.push(any_of("phone_number", &self.phones));
+            }
+            parts.push(format!("SELECT user_id FROM {} WHERE {}", table("passwordless_user_to_tenant"), conditions.join(" AND ")));
+        }
+        if parts.is_empty() {
+            // Email, phone and provider together: no login method has all three.
+            return "(SELECT user_id FROM (SELECT NULL AS user_id) AS none WHERE 1 = 0)".into();
+        }
+        format!("({})", parts.join(" UNION "))
+    }
+}
+
+/// A LIKE pattern matching values that start with `prefix` literally.
+fn like_prefix(prefix: &str) -> String {
+    let mut out = String::with_capacity(prefix.len() + 1);
+    for c in prefix.chars() {
+        if matches!(c, '\\' | '%' | '_') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('%');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn render(tags: &SearchTags) -> (String, Vec<String>) {
+        let mut values = Vec::new();
+        let sql = tags.matching_user_ids("$1", &|t| t.to_string(), &mut |v| {
+            values.push(v);
+            format!("${}", values.len() + 1)
+        });
+        (sql, values)
+    }
+
+    #[test]
+    fn emails_search_every_recipe_with_emails_and_bind_escaped_prefixes() {
+        let (sql, values) = render(&SearchTags { emails: vec!["a_b%".into()], ..Default::default() });
+        assert!(sql.contains("emailpassword_user_to_tenant") && sql.contains("thirdparty_users") && sql.contains("passwordless_user_to_tenant"));
+        assert!(!sql.contains("a_b"), "values are bound: {sql}");
+        assert_eq!(values, vec!["a\\_b\\%%"; 3]);
+    }
+
+    #[test]
+    fn each_kind_of_tag_narrows_the_recipes() {
+        let (sql, _) = render(&SearchTags { phones: vec!["+1".into()], ..Default::default() });
+        assert!(sql.contains("passwordless") && !sql.contains("emailpassword") && !sql.contains("thirdparty"));
+        let (sql, _) = render(&SearchTags { providers: vec!["goo".into()], emails: vec!["a".into()], ..Default::default() });
+        assert!(sql.contains("thirdparty") && !sql.contains("emailpassword") && !sql.contains("passwordless"));
+        let all = SearchTags { emails: vec!["a".into()], phones: vec!["1".into()], providers: vec!["g".into()] };
+        assert!(render(&all).0.contains("1 = 0"));
+    }
 }
 
 #[async_trait]

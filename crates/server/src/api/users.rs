@@ -6,7 +6,7 @@ use axum::response::Response;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use portcullis_core::storage::useridmapping::IdType;
-use portcullis_core::storage::users::{AssociateOutcome, UserFilter};
+use portcullis_core::storage::users::{AssociateOutcome, SearchTags, UserFilter};
 use portcullis_core::storage::Storage;
 use portcullis_core::users::{normalise_email, RecipeId, User};
 use serde_json::{json, Value};
@@ -17,6 +17,16 @@ use crate::http::{json, not_found_error, Ctx};
 /// The page size when none is asked for, and the largest allowed.
 const DEFAULT_LIMIT: usize = 100;
 const MAX_LIMIT: usize = 500;
+const MAX_SEARCH_LIMIT: usize = 1000;
+
+/// The dashboard's search tags (`email`, `phone`, `provider`), each a `;`-separated list of prefixes.
+fn search_tags(ctx: &Ctx) -> Option<SearchTags> {
+    let list = |name: &str| -> Vec<String> {
+        ctx.query.get(name).map_or_else(Vec::new, |v| v.split(';').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect())
+    };
+    let tags = SearchTags { emails: list("email").iter().map(|e| normalise_email(e)).collect(), phones: list("phone"), providers: list("provider") };
+    (!tags.emails.is_empty() || !tags.phones.is_empty() || !tags.providers.is_empty()).then_some(tags)
+}
 
 /// The distinct databases the request's app uses (tenants may live in different ones).
 fn app_storages(ctx: &Ctx) -> Result<Vec<&Arc<dyn Storage>>, ApiError> {
@@ -83,11 +93,9 @@ fn parse_token(token: &str) -> Result<(i64, String), ApiError> {
 
 pub async fn list(ctx: &Ctx) -> Result<Response, ApiError> {
     let tenant = ctx.tenant()?;
-    for tag in ["email", "phone", "provider"] {
-        if ctx.query.get(tag).is_some() {
-            return Err(ApiError::bad("Searching users by email, phone or provider is not supported yet"));
-        }
-    }
+    let search = search_tags(ctx);
+    // The core does not cap the page size of a search; Portcullis bounds it to keep a search cheap.
+    let max_limit = if search.is_some() { MAX_SEARCH_LIMIT } else { MAX_LIMIT };
     let limit = match ctx.query.get("limit") {
         None => DEFAULT_LIMIT,
         Some(l) => {
@@ -95,8 +103,8 @@ pub async fn list(ctx: &Ctx) -> Result<Response, ApiError> {
             if n < 1 {
                 return Err(ApiError::bad("limit must a positive integer with min value 1"));
             }
-            if n as u64 > MAX_LIMIT as u64 {
-                return Err(ApiError::bad(format!("max limit allowed is {MAX_LIMIT}")));
+            if n as u64 > max_limit as u64 {
+                return Err(ApiError::bad(format!("max limit allowed is {max_limit}")));
             }
             n as usize
         }
@@ -108,7 +116,7 @@ pub async fn list(ctx: &Ctx) -> Result<Response, ApiError> {
         Some(_) => return Err(ApiError::bad("timeJoinedOrder can be either ASC OR DESC")),
     };
     let after = ctx.query.get("paginationToken").map(parse_token).transpose()?;
-    let filter = UserFilter { tenant_id: Some(ctx.id.tenant_id.clone()), recipe_ids: recipe_filter(ctx)? };
+    let filter = UserFilter { tenant_id: Some(ctx.id.tenant_id.clone()), recipe_ids: recipe_filter(ctx)?, search };
     let mut page = tenant.storage.list_users(&ctx.id.app_id, &filter, ascending, limit + 1, after).await?;
     let next = if page.len() > limit { page.pop().map(|(id, time)| STANDARD.encode(format!("{id};{time}"))) } else { None };
     let mut users = Vec::with_capacity(page.len());
@@ -129,7 +137,7 @@ pub async fn count(ctx: &Ctx) -> Result<Response, ApiError> {
     let recipe_ids = recipe_filter(ctx)?;
     let count = if all_tenants {
         ctx.require_public_tenant()?;
-        let filter = UserFilter { tenant_id: None, recipe_ids };
+        let filter = UserFilter { tenant_id: None, recipe_ids, search: None };
         let mut n = 0;
         for storage in app_storages(ctx)? {
             n += storage.count_users(&ctx.id.app_id, &filter).await?;
@@ -137,7 +145,7 @@ pub async fn count(ctx: &Ctx) -> Result<Response, ApiError> {
         n
     } else {
         let tenant = ctx.tenant()?;
-        let filter = UserFilter { tenant_id: Some(ctx.id.tenant_id.clone()), recipe_ids };
+        let filter = UserFilter { tenant_id: Some(ctx.id.tenant_id.clone()), recipe_ids, search: None };
         tenant.storage.count_users(&ctx.id.app_id, &filter).await?
     };
     json(json!({"status": "OK", "count": count}))

@@ -1,0 +1,206 @@
+//! `portcullis-bench`: a closed-loop load generator for Portcullis, with the floors each scenario
+//! is judged against (HTTP, crypto, database), start-up time and memory, and a scale run at
+//! 100,000 and 1,000,000 users. See docs/benchmarks.md.
+
+mod floors;
+mod load;
+mod procfs;
+mod report;
+mod scale;
+mod scenarios;
+mod seed;
+mod server;
+mod stats;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::server::{Backend, ServerSpec};
+
+#[derive(Parser)]
+#[command(name = "portcullis-bench", about = "Load generator and floors for Portcullis")]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run the scenarios (and floors, start-up, memory) against a server this tool starts, or a URL.
+    Run(RunArgs),
+    /// Write users straight into the database's tables (the schema must exist or is created).
+    Seed(SeedArgs),
+    /// Time the user-list, count, search, get-user and sign-in calls at several user counts.
+    Scale(ScaleArgs),
+}
+
+#[derive(Args, Clone, Debug)]
+pub struct Target {
+    /// sqlite or postgres.
+    #[arg(long, default_value = "sqlite")]
+    backend: String,
+    /// PostgreSQL URI (default: $PORTCULLIS_TEST_PG_URI, then $POSTGRESQL_CONNECTION_URI).
+    #[arg(long)]
+    pg_uri: Option<String>,
+    /// PostgreSQL schema (POSTGRESQL_TABLE_SCHEMA); default: a new one, bench_<random>.
+    #[arg(long)]
+    schema: Option<String>,
+    /// SQLite file (PORTCULLIS_SQLITE_PATH); default: a new file in a temporary directory.
+    #[arg(long)]
+    sqlite_path: Option<String>,
+    /// The portcullis binary (default: $PORTCULLIS_BIN, the one next to this tool, target/release, target/debug).
+    #[arg(long)]
+    bin: Option<PathBuf>,
+    /// Extra server environment, KEY=VALUE (repeatable), e.g. --env BCRYPT_LOG_ROUNDS=10.
+    #[arg(long = "env")]
+    env: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct RunArgs {
+    #[command(flatten)]
+    target: Target,
+    /// Target a running server instead of starting one (no start-up, memory or CPU figures unless --pid).
+    #[arg(long)]
+    url: Option<String>,
+    /// The pid of the server at --url, for memory and CPU figures.
+    #[arg(long)]
+    pid: Option<u32>,
+    /// Seconds measured per scenario.
+    #[arg(long, default_value_t = 5.0)]
+    duration: f64,
+    /// Seconds of warm-up before each measurement.
+    #[arg(long, default_value_t = 1.0)]
+    warmup: f64,
+    /// Connections (closed loop, one request in flight each).
+    #[arg(long, default_value_t = 64)]
+    concurrency: usize,
+    /// Repetitions; the report shows medians.
+    #[arg(long, default_value_t = 3)]
+    runs: usize,
+    /// Comma-separated scenario names (default: all).
+    #[arg(long)]
+    scenarios: Option<String>,
+    /// Users in the user list (topped up through the API).
+    #[arg(long, default_value_t = 10_000)]
+    users: u64,
+    /// How many pages of 100 the deep page is from the first.
+    #[arg(long, default_value_t = 90)]
+    deep_page: usize,
+    /// Skip the floors.
+    #[arg(long)]
+    no_floors: bool,
+    /// Seconds per crypto floor.
+    #[arg(long, default_value_t = 2.0)]
+    crypto_seconds: f64,
+    /// Skip the start-up measurements.
+    #[arg(long)]
+    no_startup: bool,
+    /// Connections for the memory-under-load runs (hello and verify); 0 skips them.
+    #[arg(long, default_value_t = 256)]
+    rss_connections: usize,
+    /// Write the results as JSON here.
+    #[arg(long)]
+    json: Option<PathBuf>,
+    /// CI smoke: every scenario ~1 s at 4 connections, short floors, no start-up or memory runs.
+    #[arg(long)]
+    smoke: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct SeedArgs {
+    #[command(flatten)]
+    target: Target,
+    /// Seed users [start, start + users).
+    #[arg(long, default_value_t = 1_000_000)]
+    users: u64,
+    #[arg(long, default_value_t = 0)]
+    start: u64,
+    /// Parallel PostgreSQL connections.
+    #[arg(long, default_value_t = 2)]
+    connections: usize,
+}
+
+#[derive(Args, Debug)]
+pub struct ScaleArgs {
+    #[command(flatten)]
+    target: Target,
+    /// User counts, ascending; seeded users are added between the measurements.
+    #[arg(long, default_value = "100000,1000000", value_delimiter = ',')]
+    sizes: Vec<u64>,
+    /// Timed requests per call and size (after 3 warm-up requests); the report shows the median.
+    #[arg(long, default_value_t = 25)]
+    iterations: usize,
+    #[arg(long)]
+    json: Option<PathBuf>,
+}
+
+/// A new temporary directory for server logs and SQLite files.
+pub fn workdir() -> Result<PathBuf, String> {
+    let dir = std::env::temp_dir().join(format!("portcullis-bench-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]));
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    Ok(dir)
+}
+
+impl Target {
+    pub fn spec(&self, workdir: &std::path::Path) -> Result<ServerSpec, String> {
+        let tag = &uuid::Uuid::new_v4().simple().to_string()[..8];
+        let backend = match self.backend.as_str() {
+            "sqlite" => Backend::Sqlite {
+                path: self.sqlite_path.clone().unwrap_or_else(|| workdir.join("bench.db").display().to_string()),
+            },
+            "postgres" | "postgresql" | "pg" => {
+                let uri = self
+                    .pg_uri
+                    .clone()
+                    .or_else(|| std::env::var("PORTCULLIS_TEST_PG_URI").ok())
+                    .or_else(|| std::env::var("POSTGRESQL_CONNECTION_URI").ok())
+                    .ok_or("postgres: give --pg-uri or set PORTCULLIS_TEST_PG_URI")?;
+                Backend::Postgres { uri, schema: self.schema.clone().unwrap_or_else(|| format!("bench_{tag}")) }
+            }
+            other => return Err(format!("unknown backend {other} (sqlite or postgres)")),
+        };
+        let mut extra_env = Vec::new();
+        for kv in &self.env {
+            let (k, v) = kv.split_once('=').ok_or_else(|| format!("--env {kv}: expected KEY=VALUE"))?;
+            extra_env.push((k.to_owned(), v.to_owned()));
+        }
+        let bin = self.bin.clone().unwrap_or_else(server::default_bin);
+        Ok(ServerSpec { bin, backend, extra_env, workdir: workdir.to_path_buf() })
+    }
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("portcullis-bench: cannot start the runtime: {e}");
+            std::process::exit(2);
+        }
+    };
+    let result = rt.block_on(async move {
+        match cli.command {
+            Cmd::Run(a) => report::run(a).await,
+            Cmd::Seed(a) => scale::seed_cmd(a).await.map(|_| true),
+            Cmd::Scale(a) => scale::run(a).await,
+        }
+    });
+    match result {
+        Ok(true) => {}
+        Ok(false) => {
+            eprintln!("portcullis-bench: FAILED (errors above)");
+            std::process::exit(1);
+        }
+        Err(e) => {
+            eprintln!("portcullis-bench: {e}");
+            std::process::exit(2);
+        }
+    }
+}
+
+pub fn secs(s: f64) -> Duration {
+    Duration::from_secs_f64(s.max(0.0))
+}

@@ -1,0 +1,401 @@
+//! `portcullis-bench run`: start-up, fixtures, every scenario with its floors, memory under load,
+//! then the table (medians of the runs) and the JSON.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use crate::floors::{self, CryptoFloors, DbWorker};
+use crate::load::{closed_loop, LoopResult};
+use crate::procfs::{self, RssSampler};
+use crate::scenarios::{build_fixture, CryptoBound, Fixture, HttpWorker, Scenario};
+use crate::server::{Server, ServerSpec};
+use crate::stats::median;
+use crate::{secs, workdir, RunArgs};
+
+/// One scenario's measurement in one run.
+#[derive(Clone, Debug, Default)]
+struct Measured {
+    http: LoopResult,
+    server_cpu_s: Option<f64>,
+    server_peak_rss_kb: Option<u64>,
+    db_floor: Option<LoopResult>,
+}
+
+/// Runs HTTP workers for one scenario, sampling the server's CPU and memory over the window.
+async fn run_http(base: &str, kind: Scenario, fx: &Arc<Fixture>, conns: usize, warmup: Duration, duration: Duration, pid: Option<u32>) -> Measured {
+    let workers: Vec<HttpWorker> = (0..conns).map(|i| HttpWorker::new(base, kind, Arc::clone(fx), i)).collect();
+    let mut cpu0 = None;
+    let mut cpu = None;
+    let mut sampler: Option<RssSampler> = None;
+    let mut peak = None;
+    let mut on_window = |open: bool| {
+        if let Some(pid) = pid {
+            if open {
+                cpu0 = procfs::cpu_seconds(pid);
+                sampler = Some(RssSampler::start(pid));
+            } else {
+                cpu = procfs::cpu_seconds(pid).zip(cpu0).map(|(b, a)| b - a);
+                peak = sampler.take().map(RssSampler::finish);
+            }
+        }
+    };
+    let http = closed_loop(workers, warmup, duration, &mut on_window).await;
+    Measured { http, server_cpu_s: cpu, server_peak_rss_kb: peak, db_floor: None }
+}
+
+async fn run_db(st: &Arc<dyn portcullis_core::storage::Storage>, kind: Scenario, fx: &Arc<Fixture>, conns: usize, warmup: Duration, duration: Duration) -> LoopResult {
+    let workers: Vec<DbWorker> = (0..conns).map(|i| DbWorker::new(Arc::clone(st), kind, Arc::clone(fx), i)).collect();
+    closed_loop(workers, warmup, duration, &mut |_| {}).await
+}
+
+/// Start-up: a first start on an empty database, then `restarts` starts on the existing one.
+struct Startup {
+    first_ms: f64,
+    again_ms: Vec<f64>,
+    idle_rss_kb: Vec<u64>,
+}
+
+async fn measure_startup(spec: &ServerSpec, restarts: usize) -> Result<Startup, String> {
+    let timeout = Duration::from_secs(60);
+    let s = Server::start(spec, timeout).await?;
+    let first_ms = s.startup.as_secs_f64() * 1000.0;
+    s.stop();
+    let mut again_ms = Vec::new();
+    let mut idle_rss_kb = Vec::new();
+    for _ in 0..restarts {
+        let s = Server::start(spec, timeout).await?;
+        again_ms.push(s.startup.as_secs_f64() * 1000.0);
+        tokio::time::sleep(Duration::from_millis(1000)).await;
+        idle_rss_kb.push(procfs::rss_kb(s.pid).unwrap_or(0));
+        s.stop();
+    }
+    Ok(Startup { first_ms, again_ms, idle_rss_kb })
+}
+
+fn mb(kb: f64) -> f64 {
+    kb / 1024.0
+}
+
+fn fmt_opt(v: Option<f64>, prec: usize) -> String {
+    match v {
+        Some(x) if x.is_finite() => format!("{x:.prec$}"),
+        _ => "-".to_owned(),
+    }
+}
+
+fn cpu_info() -> (usize, String) {
+    let model = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|t| t.lines().find(|l| l.starts_with("model name")).and_then(|l| l.split_once(':')).map(|(_, m)| m.trim().to_owned()))
+        .unwrap_or_else(|| "unknown".to_owned());
+    (floors::cores(), model)
+}
+
+pub async fn run(mut a: RunArgs) -> Result<bool, String> {
+    if a.smoke {
+        a.duration = a.duration.min(1.0);
+        a.warmup = a.warmup.min(0.2);
+        a.concurrency = a.concurrency.min(4);
+        a.runs = 1;
+        a.users = a.users.min(300);
+        a.deep_page = a.deep_page.min(2);
+        a.crypto_seconds = a.crypto_seconds.min(0.2);
+        a.no_startup = true;
+        a.rss_connections = 0;
+    }
+    let scenarios: Vec<Scenario> = match &a.scenarios {
+        None => Scenario::ALL.to_vec(),
+        Some(list) => list
+            .split(',')
+            .map(|s| Scenario::parse(s.trim()).ok_or_else(|| format!("unknown scenario {s}")))
+            .collect::<Result<_, _>>()?,
+    };
+    let dir = workdir()?;
+    let spec = a.target.spec(&dir)?;
+    let cfg = spec.config()?;
+    let (cores, model) = cpu_info();
+    let warmup = secs(a.warmup);
+    let duration = secs(a.duration);
+    eprintln!(
+        "portcullis-bench: {} on {}, {} cores ({model}); {} connections, {}s (+{}s warm-up) x {} runs; hashing: {}",
+        spec.bin.display(),
+        spec.backend.name(),
+        cores,
+        a.concurrency,
+        a.duration,
+        a.warmup,
+        a.runs,
+        floors::hashing_description(&cfg)
+    );
+
+    let startup = if a.url.is_some() || a.no_startup {
+        None
+    } else {
+        let s = measure_startup(&spec, 3).await?;
+        eprintln!(
+            "start-up to first /hello: first start {:.1} ms, restarts {:?} ms; idle RSS {:?} kB",
+            s.first_ms, s.again_ms, s.idle_rss_kb
+        );
+        Some(s)
+    };
+
+    let (server, base, pid) = match &a.url {
+        Some(u) => (None, u.trim_end_matches('/').to_owned(), a.pid),
+        None => {
+            let s = Server::start(&spec, Duration::from_secs(60)).await?;
+            let (b, p) = (s.url.clone(), s.pid);
+            (Some(s), b, Some(p))
+        }
+    };
+    let t_fx = Instant::now();
+    let fx = Arc::new(build_fixture(&base, &cfg, a.concurrency, a.users, a.deep_page).await?);
+    eprintln!(
+        "fixture: {} connections' users and sessions, {} users listed, deep page {} ({:.1}s)",
+        fx.conns.len(),
+        fx.users_in_list,
+        fx.deep_page,
+        t_fx.elapsed().as_secs_f64()
+    );
+    let storage = if a.no_floors || a.url.is_some() {
+        None
+    } else {
+        Some(portcullis::storage_open::open_storage(&cfg).await.map_err(|e| format!("opening the storage for the floors: {e}"))?)
+    };
+
+    let mut crypto_runs: Vec<CryptoFloors> = Vec::new();
+    let mut results: Vec<(Scenario, Vec<Measured>)> = scenarios.iter().map(|s| (*s, Vec::new())).collect();
+    for run in 0..a.runs {
+        if !a.no_floors {
+            let cfg2 = cfg.clone();
+            let each = secs(a.crypto_seconds);
+            let c = tokio::task::spawn_blocking(move || floors::crypto_floors(&cfg2, each)).await.map_err(|e| e.to_string())??;
+            eprintln!(
+                "run {}: crypto floors: RS256 sign {:.0}/s, verify {:.0}/s; password hash {:.1}/s, verify {:.1}/s",
+                run + 1,
+                c.rs256_sign,
+                c.rs256_verify,
+                c.password_hash,
+                c.password_verify
+            );
+            crypto_runs.push(c);
+        }
+        for (kind, ms) in results.iter_mut() {
+            let mut m = run_http(&base, *kind, &fx, a.concurrency, warmup, duration, pid).await;
+            if let (Some(st), true) = (&storage, kind.uses_database()) {
+                m.db_floor = Some(run_db(st, *kind, &fx, a.concurrency, warmup, duration).await);
+            }
+            eprintln!(
+                "run {}: {:<18} {:>9.1} req/s  p50 {:>7.2} ms  p99 {:>8.2} ms  errors {}{}{}",
+                run + 1,
+                kind.name(),
+                m.http.rate(),
+                m.http.latency.p50_us as f64 / 1000.0,
+                m.http.latency.p99_us as f64 / 1000.0,
+                m.http.errors,
+                m.db_floor.as_ref().map(|d| format!("  db floor {:.1}/s (errors {})", d.rate(), d.errors)).unwrap_or_default(),
+                m.http.first_error.as_ref().map(|e| format!("\n    first error: {e}")).unwrap_or_default(),
+            );
+            if let Some(e) = m.db_floor.as_ref().and_then(|d| d.first_error.as_ref()) {
+                eprintln!("    db floor error: {e}");
+            }
+            ms.push(m);
+        }
+    }
+
+    // Memory (and latency) under many connections.
+    let mut under_load = Vec::new();
+    if a.rss_connections > 0 {
+        for kind in [Scenario::Hello, Scenario::SessionVerify] {
+            let m = run_http(&base, kind, &fx, a.rss_connections, warmup, duration, pid).await;
+            eprintln!(
+                "{} connections: {:<16} {:>9.1} req/s  p50 {:.2} ms  p99 {:.2} ms  errors {}  peak RSS {} kB",
+                a.rss_connections,
+                kind.name(),
+                m.http.rate(),
+                m.http.latency.p50_us as f64 / 1000.0,
+                m.http.latency.p99_us as f64 / 1000.0,
+                m.http.errors,
+                m.server_peak_rss_kb.unwrap_or(0)
+            );
+            under_load.push((kind, m));
+        }
+    }
+    let hwm = pid.and_then(procfs::hwm_kb);
+    if let Some(s) = server {
+        s.stop();
+    }
+
+    // Medians and ratios.
+    let crypto = CryptoFloors {
+        rs256_sign: median(&crypto_runs.iter().map(|c| c.rs256_sign).collect::<Vec<_>>()),
+        rs256_verify: median(&crypto_runs.iter().map(|c| c.rs256_verify).collect::<Vec<_>>()),
+        password_hash: median(&crypto_runs.iter().map(|c| c.password_hash).collect::<Vec<_>>()),
+        password_verify: median(&crypto_runs.iter().map(|c| c.password_verify).collect::<Vec<_>>()),
+    };
+    let med = |ms: &[Measured], f: &dyn Fn(&Measured) -> f64| median(&ms.iter().map(f).collect::<Vec<_>>());
+    let http_floor = results.iter().find(|(k, _)| *k == Scenario::Hello).map(|(_, ms)| med(ms, &|m| m.http.rate()));
+    let mut rows = Vec::new();
+    let mut total_errors = 0;
+    println!();
+    println!(
+        "{} | {} | {} cores ({}) | {} connections | {} s x {} runs (medians) | hashing: {}",
+        spec.backend.name(),
+        spec.bin.display(),
+        cores,
+        model,
+        a.concurrency,
+        a.duration,
+        a.runs,
+        floors::hashing_description(&cfg)
+    );
+    println!(
+        "| {:<18} | {:>9} | {:>8} | {:>8} | {:>8} | {:>8} | {:>6} | {:>8} | {:>7} | {:>9} | {:<15} | {:>9} | {:>6} |",
+        "scenario", "req/s", "p50 ms", "p90 ms", "p99 ms", "max ms", "errors", "CPU ms/r", "RSS MB", "DB floor", "lowest floor", "floor/s", "ratio"
+    );
+    println!("|{}|", ["-"; 13].iter().enumerate().map(|(i, _)| "-".repeat([20, 11, 10, 10, 10, 10, 8, 10, 9, 11, 17, 11, 8][i])).collect::<Vec<_>>().join("|"));
+    for (kind, ms) in &results {
+        if ms.is_empty() {
+            continue;
+        }
+        let rps = med(ms, &|m| m.http.rate());
+        let p50 = med(ms, &|m| m.http.latency.p50_us as f64 / 1000.0);
+        let p90 = med(ms, &|m| m.http.latency.p90_us as f64 / 1000.0);
+        let p99 = med(ms, &|m| m.http.latency.p99_us as f64 / 1000.0);
+        let max = med(ms, &|m| m.http.latency.max_us as f64 / 1000.0);
+        let errors: u64 = ms.iter().map(|m| m.http.errors).sum();
+        total_errors += errors;
+        let cpu_ms_per_req = med(ms, &|m| m.server_cpu_s.map(|c| c * 1000.0 / m.http.ops.max(1) as f64).unwrap_or(f64::NAN));
+        let rss = med(ms, &|m| m.server_peak_rss_kb.map(|k| mb(k as f64)).unwrap_or(f64::NAN));
+        let db_floor = if ms.iter().any(|m| m.db_floor.is_some()) {
+            Some(med(ms, &|m| m.db_floor.as_ref().map(|d| d.rate()).unwrap_or(f64::NAN)))
+        } else {
+            None
+        };
+        let db_errors: u64 = ms.iter().filter_map(|m| m.db_floor.as_ref()).map(|d| d.errors).sum();
+        total_errors += db_errors;
+        let mut bounds: Vec<(&str, f64)> = Vec::new();
+        if let (Some(h), false) = (http_floor, kind.is_floor()) {
+            bounds.push(("HTTP (/hello)", h));
+        }
+        if !crypto_runs.is_empty() {
+            match kind.crypto_bound() {
+                CryptoBound::None => {}
+                CryptoBound::Rs256Sign => bounds.push(("RS256 sign", crypto.rs256_sign)),
+                CryptoBound::Rs256Verify => bounds.push(("RS256 verify", crypto.rs256_verify)),
+                CryptoBound::PasswordHash => bounds.push(("password hash", crypto.password_hash)),
+                CryptoBound::PasswordVerify => bounds.push(("password verify", crypto.password_verify)),
+            }
+        }
+        if let Some(d) = db_floor {
+            bounds.push(("DB", d));
+        }
+        let lowest = bounds.iter().copied().filter(|(_, v)| v.is_finite()).min_by(|x, y| x.1.total_cmp(&y.1));
+        let ratio = lowest.map(|(_, v)| rps / v);
+        println!(
+            "| {:<18} | {:>9.1} | {:>8.2} | {:>8.2} | {:>8.2} | {:>8.2} | {:>6} | {:>8} | {:>7} | {:>9} | {:<15} | {:>9} | {:>6} |",
+            kind.name(),
+            rps,
+            p50,
+            p90,
+            p99,
+            max,
+            errors + db_errors,
+            fmt_opt(Some(cpu_ms_per_req), 3),
+            fmt_opt(Some(rss), 1),
+            fmt_opt(db_floor, 1),
+            lowest.map(|l| l.0).unwrap_or("-"),
+            fmt_opt(lowest.map(|l| l.1), 1),
+            fmt_opt(ratio, 2),
+        );
+        rows.push(json!({
+            "scenario": kind.name(),
+            "requests_per_s": rps, "p50_ms": p50, "p90_ms": p90, "p99_ms": p99, "max_ms": max,
+            "p99_over_p50": p99 / p50,
+            "errors": errors, "db_floor_errors": db_errors,
+            "server_cpu_ms_per_request": cpu_ms_per_req, "server_peak_rss_mb": rss,
+            "db_floor_per_s": db_floor,
+            "bounds": bounds.iter().map(|(n, v)| json!({"floor": n, "per_s": v})).collect::<Vec<_>>(),
+            "lowest_floor": lowest.map(|l| l.0), "lowest_floor_per_s": lowest.map(|l| l.1), "ratio": ratio,
+            "runs": ms.iter().map(|m| json!({
+                "requests_per_s": m.http.rate(), "requests": m.http.ops, "errors": m.http.errors, "first_error": m.http.first_error,
+                "p50_ms": m.http.latency.p50_us as f64 / 1000.0, "p90_ms": m.http.latency.p90_us as f64 / 1000.0,
+                "p99_ms": m.http.latency.p99_us as f64 / 1000.0, "max_ms": m.http.latency.max_us as f64 / 1000.0,
+                "server_cpu_s": m.server_cpu_s, "server_peak_rss_kb": m.server_peak_rss_kb,
+                "db_floor_per_s": m.db_floor.as_ref().map(|d| d.rate()),
+                "db_floor_p50_ms": m.db_floor.as_ref().map(|d| d.latency.p50_us as f64 / 1000.0),
+            })).collect::<Vec<_>>(),
+        }));
+    }
+    if !crypto_runs.is_empty() {
+        println!(
+            "floors ({} cores): HTTP /hello {} req/s; RS256 sign {:.0}/s, verify {:.0}/s; password hash {:.1}/s, verify {:.1}/s",
+            cores,
+            fmt_opt(http_floor, 1),
+            crypto.rs256_sign,
+            crypto.rs256_verify,
+            crypto.password_hash,
+            crypto.password_verify
+        );
+    }
+    if let Some(s) = &startup {
+        println!(
+            "start-up to first /hello: first start (empty database) {:.1} ms; restart (existing schema) median {:.1} ms of {:?}; idle RSS median {:.1} MB",
+            s.first_ms,
+            median(&s.again_ms),
+            s.again_ms.iter().map(|v| (v * 10.0).round() / 10.0).collect::<Vec<_>>(),
+            mb(median(&s.idle_rss_kb.iter().map(|&k| k as f64).collect::<Vec<_>>()))
+        );
+    }
+    for (kind, m) in &under_load {
+        total_errors += m.http.errors;
+        println!(
+            "{} connections, {}: {:.1} req/s, p50 {:.2} ms, p99 {:.2} ms, errors {}, peak RSS {} MB",
+            a.rss_connections,
+            kind.name(),
+            m.http.rate(),
+            m.http.latency.p50_us as f64 / 1000.0,
+            m.http.latency.p99_us as f64 / 1000.0,
+            m.http.errors,
+            fmt_opt(m.server_peak_rss_kb.map(|k| mb(k as f64)), 1)
+        );
+    }
+    if let Some(h) = hwm {
+        println!("server VmHWM (peak RSS over the whole run, fixtures included): {:.1} MB", mb(h as f64));
+    }
+
+    if let Some(path) = &a.json {
+        let out: Value = json!({
+            "backend": spec.backend.name(),
+            "binary": spec.bin.display().to_string(),
+            "cores": cores, "cpu_model": model,
+            "hashing": floors::hashing_description(&cfg),
+            "connections": a.concurrency, "duration_s": a.duration, "warmup_s": a.warmup, "runs": a.runs,
+            "users_in_list": fx.users_in_list, "deep_page": fx.deep_page,
+            "floors": {
+                "http_hello_per_s": http_floor,
+                "rs256_sign_per_s": crypto.rs256_sign, "rs256_verify_per_s": crypto.rs256_verify,
+                "password_hash_per_s": crypto.password_hash, "password_verify_per_s": crypto.password_verify,
+            },
+            "scenarios": rows,
+            "startup": startup.as_ref().map(|s| json!({
+                "first_start_ms": s.first_ms, "restart_ms": s.again_ms, "restart_median_ms": median(&s.again_ms),
+                "idle_rss_kb": s.idle_rss_kb,
+            })),
+            "under_load": under_load.iter().map(|(k, m)| json!({
+                "scenario": k.name(), "connections": a.rss_connections, "requests_per_s": m.http.rate(),
+                "p50_ms": m.http.latency.p50_us as f64 / 1000.0, "p99_ms": m.http.latency.p99_us as f64 / 1000.0,
+                "errors": m.http.errors, "peak_rss_kb": m.server_peak_rss_kb,
+            })).collect::<Vec<_>>(),
+            "server_vmhwm_kb": hwm,
+        });
+        std::fs::write(path, serde_json::to_string_pretty(&out).map_err(|e| e.to_string())?).map_err(|e| format!("{}: {e}", path.display()))?;
+        eprintln!("wrote {}", path.display());
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    if total_errors > 0 {
+        eprintln!("{total_errors} errors");
+    }
+    Ok(total_errors == 0)
+}
