@@ -12,11 +12,9 @@ use base64::Engine;
 use portcullis_core::config::Config;
 use portcullis_core::crypto::keys::{generate_key_string, SigningKey};
 use portcullis_core::crypto::password::{self, HashSettings, VerifySettings};
-use portcullis_core::storage::metadata::MetadataStorage;
-use portcullis_core::storage::roles::RoleStorage;
-use portcullis_core::storage::session::{SessionRow, SessionStorage};
-use portcullis_core::storage::useridmapping::{IdType, UserIdMappingStorage};
-use portcullis_core::storage::users::{UserFilter, UserStorage};
+use portcullis_core::storage::session::SessionRow;
+use portcullis_core::storage::useridmapping::IdType;
+use portcullis_core::storage::users::UserFilter;
 use portcullis_core::storage::Storage;
 use serde_json::{json, Map, Value};
 
@@ -204,14 +202,14 @@ impl Step for DbWorker {
             }
             Scenario::ListUsers | Scenario::ListUsersDeep => {
                 let after = if self.kind == Scenario::ListUsersDeep { self.fx.deep_token.as_deref().and_then(decode_page_token) } else { None };
-                let filter = UserFilter { tenant_id: Some(TENANT.to_owned()), recipe_ids: vec![] };
+                let filter = UserFilter { tenant_id: Some(TENANT.to_owned()), ..Default::default() };
                 let page = st.list_users(APP, &filter, false, 101, after).await.map_err(err)?;
                 for (id, _) in page.iter().take(100) {
                     st.get_user(APP, id).await.map_err(err)?;
                 }
             }
             Scenario::CountUsers => {
-                let filter = UserFilter { tenant_id: Some(TENANT.to_owned()), recipe_ids: vec![] };
+                let filter = UserFilter { tenant_id: Some(TENANT.to_owned()), ..Default::default() };
                 st.count_users(APP, &filter).await.map_err(err)?;
             }
         }

@@ -92,6 +92,9 @@ pub struct RunArgs {
     /// Skip the floors.
     #[arg(long)]
     no_floors: bool,
+    /// Seconds measured per database floor (default: --duration).
+    #[arg(long)]
+    db_floor_seconds: Option<f64>,
     /// Seconds per crypto floor.
     #[arg(long, default_value_t = 2.0)]
     crypto_seconds: f64,
@@ -168,6 +171,8 @@ impl Target {
             extra_env.push((k.to_owned(), v.to_owned()));
         }
         let bin = self.bin.clone().unwrap_or_else(server::default_bin);
+        // The server runs in the work directory: make the path absolute.
+        let bin = std::fs::canonicalize(&bin).map_err(|e| format!("{}: {e}", bin.display()))?;
         Ok(ServerSpec { bin, backend, extra_env, workdir: workdir.to_path_buf() })
     }
 }

@@ -102,6 +102,7 @@ pub async fn run(mut a: RunArgs) -> Result<bool, String> {
         a.users = a.users.min(300);
         a.deep_page = a.deep_page.min(2);
         a.crypto_seconds = a.crypto_seconds.min(0.2);
+        a.db_floor_seconds = Some(0.3);
         a.no_startup = true;
         a.rss_connections = 0;
     }
@@ -184,7 +185,8 @@ pub async fn run(mut a: RunArgs) -> Result<bool, String> {
         for (kind, ms) in results.iter_mut() {
             let mut m = run_http(&base, *kind, &fx, a.concurrency, warmup, duration, pid).await;
             if let (Some(st), true) = (&storage, kind.uses_database()) {
-                m.db_floor = Some(run_db(st, *kind, &fx, a.concurrency, warmup, duration).await);
+                let d = a.db_floor_seconds.map(secs).unwrap_or(duration);
+                m.db_floor = Some(run_db(st, *kind, &fx, a.concurrency, warmup.min(d), d).await);
             }
             eprintln!(
                 "run {}: {:<18} {:>9.1} req/s  p50 {:>7.2} ms  p99 {:>8.2} ms  errors {}{}{}",

@@ -38,7 +38,12 @@ async fn create_get_update_and_remove_with_every_status() {
         assert_eq!(g, json!({"status": "UNKNOWN_MAPPING_ERROR"}));
 
         // Conflicts on either side, and unknown users.
-        let both = json!({"status": "USER_ID_MAPPING_ALREADY_EXISTS_ERROR", "doesSuperTokensUserIdExist": true, "doesExternalUserIdExist": true});
+        let both = json!({
+            "status": "USER_ID_MAPPING_ALREADY_EXISTS_ERROR",
+            "doesSuperTokensUserIdExist": true,
+            "doesExternalUserIdExist": true,
+            "does_external_user_id_exist": true,
+        });
         assert_eq!(map(&app, &st, "ext-1", json!({})).await, both);
         let r = map(&app, &st, "ext-2", json!({})).await;
         assert_eq!((r["doesSuperTokensUserIdExist"].clone(), r["doesExternalUserIdExist"].clone()), (json!(true), json!(false)));
@@ -59,6 +64,8 @@ async fn create_get_update_and_remove_with_every_status() {
         assert_eq!(put(Value::Null).await, json!({"status": "OK"}));
         let g = app.json("GET", "/recipe/userid/map?userId=ext-1", None).await;
         assert!(g.get("externalUserIdInfo").is_none(), "{g}");
+        let r = app.json("POST", "/recipe/userid/external-user-id-info", Some(json!({"userId": "nope", "externalUserIdInfo": "x"}))).await;
+        assert_eq!(r, json!({"status": "UNKNOWN_MAPPING_ERROR"}), "POST too, as supertokens-python sends it");
         let r = app.json("PUT", "/recipe/userid/external-user-id-info", Some(json!({"userId": "nope", "externalUserIdInfo": "x"}))).await;
         assert_eq!(r, json!({"status": "UNKNOWN_MAPPING_ERROR"}));
 

@@ -68,7 +68,8 @@ pub async fn dispatch(route: Route, ctx: &Ctx) -> Result<Response, ApiError> {
         (R::UserIdMap, &M::POST) => useridmapping::create(ctx).await,
         (R::UserIdMap, &M::GET) => useridmapping::get(ctx).await,
         (R::UserIdMapRemove, &M::POST) => useridmapping::remove(ctx).await,
-        (R::ExternalUserIdInfo, &M::PUT) => useridmapping::update_info(ctx).await,
+        // The CDI says PUT (supertokens-node); supertokens-python sends POST.
+        (R::ExternalUserIdInfo, &M::PUT | &M::POST) => useridmapping::update_info(ctx).await,
         (R::DashboardUser, &M::POST) => dashboard::create_user(ctx).await,
         (R::DashboardSignIn, &M::POST) => dashboard::sign_in(ctx).await,
         (R::DashboardSessionVerify, &M::POST) => dashboard::verify_session(ctx).await,

@@ -93,6 +93,9 @@ fn already_exists(supertokens_exists: bool, external_exists: bool) -> Value {
         "status": "USER_ID_MAPPING_ALREADY_EXISTS_ERROR",
         "doesSuperTokensUserIdExist": supertokens_exists,
         "doesExternalUserIdExist": external_exists,
+        // supertokens-python (0.31.x) reads this spelling instead and fails without it; the
+        // extra member is harmless to every other client.
+        "does_external_user_id_exist": external_exists,
     })
 }
 
