@@ -30,7 +30,7 @@ use portcullis_core::ids::TenantIdentifier;
 use portcullis_core::multitenancy::TenantConfig;
 use portcullis_core::session::signing_keys::DynamicKey;
 use portcullis_core::storage::session::{SessionRow, SessionStorage, StaticKey, TenantScope};
-use portcullis_core::storage::users::{AssociateOutcome, UserFilter, UserPage, UserStorage};
+use portcullis_core::storage::users::{AccountInfo, AssociateOutcome, UserFilter, UserPage, UserStorage};
 use portcullis_core::storage::{Storage, StorageError};
 use portcullis_core::users::{LoginMethod, User};
 
@@ -358,9 +358,9 @@ impl UserStorage for PgStorage {
         self.db.run(Mode::Read, &ctx, |db, (sql, app, filter)| Box::pin(users::count(db, &sql.users, app, filter))).await
     }
 
-    async fn user_ids_by_email(&self, app_id: &str, tenant_id: &str, email: &str) -> Result<Vec<String>, StorageError> {
-        let ctx = (&self.sql, (app_id, tenant_id, email));
-        self.db.run(Mode::Read, &ctx, |db, (sql, key)| Box::pin(users::ids_by_email(db, &sql.users, *key))).await
+    async fn user_ids_by_account_info(&self, app_id: &str, tenant_id: &str, info: &AccountInfo) -> Result<Vec<String>, StorageError> {
+        let ctx = (&self.sql, (app_id, tenant_id), info);
+        self.db.run(Mode::Read, &ctx, |db, (sql, key, info)| Box::pin(users::ids_by_account_info(db, &sql.users, *key, info))).await
     }
 
     async fn associate_user_with_tenant(&self, app_id: &str, tenant_id: &str, recipe_user_id: &str) -> Result<AssociateOutcome, StorageError> {

@@ -2,8 +2,8 @@
 //! deletion, with the plugin's tables.
 
 use portcullis_core::storage::useridmapping::NON_AUTH_TABLES;
-use portcullis_core::storage::users::{AssociateOutcome, UserFilter, UserPage};
-use portcullis_core::users::{LoginMethod, RecipeId, User};
+use portcullis_core::storage::users::{AccountInfo, AssociateOutcome, UserFilter, UserPage};
+use portcullis_core::users::{LoginMethod, RecipeId, ThirdPartyInfo, User};
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
 
@@ -18,12 +18,20 @@ pub struct Statements {
     head: String,
     tenants_of_user: String,
     ep_user: String,
+    tp_user: String,
+    pl_user: String,
+    insert_tp_tenant: String,
+    insert_pl_tenant: String,
+    delete_pl_devices_by_email: String,
+    delete_pl_devices_by_phone: String,
     verified: String,
     external_of: String,
     primary_of: String,
     members: String,
     ep_by_email: String,
     ids_by_email: String,
+    ids_by_phone: String,
+    ids_by_third_party: String,
     primary_time: String,
     delete_all_auth: String,
     delete_keyed: Vec<String>,
@@ -41,6 +49,9 @@ impl Statements {
         let ep = n.table("emailpassword_users")?;
         let ep_t = n.table("emailpassword_user_to_tenant")?;
         let ev = n.table("emailverification_verified_emails")?;
+        // Every plugin table name resolves (checked at start-up), so the fallback never shows.
+        let table = |t: &str| n.table(t).map_or_else(|_| t.to_owned(), str::to_owned);
+        let placeholder = |i: usize| format!("${i}");
         let mut delete_keyed = Vec::new();
         for (t, _) in NON_AUTH_TABLES {
             delete_keyed.push(format!("DELETE FROM {} WHERE app_id = $1 AND user_id = $2", n.table(t)?));
@@ -63,6 +74,27 @@ impl Statements {
             ),
             tenants_of_user: format!("SELECT tenant_id FROM {all} WHERE app_id = $1 AND user_id = $2 ORDER BY tenant_id"),
             ep_user: format!("SELECT email, password_hash, time_joined FROM {ep} WHERE app_id = $1 AND user_id = $2"),
+            tp_user: format!(
+                "SELECT third_party_id, third_party_user_id, email, time_joined FROM {} WHERE app_id = $1 AND user_id = $2",
+                n.table("thirdparty_users")?
+            ),
+            pl_user: format!(
+                "SELECT email, phone_number, time_joined FROM {} WHERE app_id = $1 AND user_id = $2",
+                n.table("passwordless_users")?
+            ),
+            insert_tp_tenant: format!(
+                "INSERT INTO {} (app_id, tenant_id, user_id, third_party_id, third_party_user_id) VALUES ($1, $2, $3, $4, $5)",
+                n.table("thirdparty_user_to_tenant")?
+            ),
+            insert_pl_tenant: format!(
+                "INSERT INTO {} (app_id, tenant_id, user_id, email, phone_number) VALUES ($1, $2, $3, $4, $5)",
+                n.table("passwordless_user_to_tenant")?
+            ),
+            delete_pl_devices_by_email: format!("DELETE FROM {} WHERE app_id = $1 AND email = $2", n.table("passwordless_devices")?),
+            delete_pl_devices_by_phone: format!(
+                "DELETE FROM {} WHERE app_id = $1 AND phone_number = $2",
+                n.table("passwordless_devices")?
+            ),
             verified: format!("SELECT 1 FROM {ev} WHERE app_id = $1 AND user_id = $2 AND email = $3"),
             external_of: format!(
                 "SELECT external_user_id FROM {} WHERE app_id = $1 AND supertokens_user_id = $2",
@@ -73,11 +105,10 @@ impl Statements {
                 "SELECT user_id FROM {app_users} WHERE app_id = $1 AND primary_or_recipe_user_id = $2 ORDER BY user_id"
             ),
             ep_by_email: format!("SELECT user_id FROM {ep_t} WHERE app_id = $1 AND tenant_id = $2 AND email = $3"),
-            ids_by_email: format!(
-                "SELECT DISTINCT a.primary_or_recipe_user_id FROM {ep_t} t JOIN {all} a \
-                 ON a.app_id = t.app_id AND a.tenant_id = t.tenant_id AND a.user_id = t.user_id \
-                 WHERE t.app_id = $1 AND t.tenant_id = $2 AND t.email = $3"
-            ),
+            ids_by_email: AccountInfo::Email(String::new()).primary_ids_sql(&table, &placeholder),
+            ids_by_phone: AccountInfo::PhoneNumber(String::new()).primary_ids_sql(&table, &placeholder),
+            ids_by_third_party: AccountInfo::ThirdParty { id: String::new(), user_id: String::new() }
+                .primary_ids_sql(&table, &placeholder),
             primary_time: format!(
                 "SELECT MIN(primary_or_recipe_user_time_joined) FROM {all} WHERE app_id = $1 AND primary_or_recipe_user_id = $2"
             ),
@@ -147,11 +178,25 @@ pub async fn login_method(db: Conn<'_>, sql: &Statements, app: &str, user: &str)
         verified: false,
         password_hash: None,
     };
-    if recipe_id == RecipeId::EmailPassword {
-        let Some(r) = db.query_opt(&sql.ep_user, &[&app, &user]).await? else { return Ok(None) };
-        m.email = Some(r.try_get(0)?);
-        m.password_hash = Some(r.try_get(1)?);
-        m.time_joined = r.try_get(2)?;
+    match recipe_id {
+        RecipeId::EmailPassword => {
+            let Some(r) = db.query_opt(&sql.ep_user, &[&app, &user]).await? else { return Ok(None) };
+            m.email = Some(r.try_get(0)?);
+            m.password_hash = Some(r.try_get(1)?);
+            m.time_joined = r.try_get(2)?;
+        }
+        RecipeId::ThirdParty => {
+            let Some(r) = db.query_opt(&sql.tp_user, &[&app, &user]).await? else { return Ok(None) };
+            m.third_party = Some(ThirdPartyInfo { id: r.try_get(0)?, user_id: r.try_get(1)? });
+            m.email = Some(r.try_get(2)?);
+            m.time_joined = r.try_get(3)?;
+        }
+        RecipeId::Passwordless => {
+            let Some(r) = db.query_opt(&sql.pl_user, &[&app, &user]).await? else { return Ok(None) };
+            m.email = r.try_get(0)?;
+            m.phone_number = r.try_get(1)?;
+            m.time_joined = r.try_get(2)?;
+        }
     }
     if let Some(email) = &m.email {
         // Verification is keyed by the id the application uses: the external one when mapped.
@@ -190,8 +235,16 @@ pub async fn ep_by_email(db: Conn<'_>, sql: &Statements, (app, tenant, email): (
     }
 }
 
-pub async fn ids_by_email(db: Conn<'_>, sql: &Statements, (app, tenant, email): (&str, &str, &str)) -> Result<Vec<String>, WorkError> {
-    let rows = db.query(&sql.ids_by_email, &[&app, &tenant, &email]).await?;
+pub async fn ids_by_account_info(db: Conn<'_>, sql: &Statements, (app, tenant): (&str, &str), info: &AccountInfo) -> Result<Vec<String>, WorkError> {
+    let statement = match info {
+        AccountInfo::Email(_) => &sql.ids_by_email,
+        AccountInfo::PhoneNumber(_) => &sql.ids_by_phone,
+        AccountInfo::ThirdParty { .. } => &sql.ids_by_third_party,
+    };
+    let values = info.values();
+    let mut params: Vec<&(dyn ToSql + Sync)> = vec![&app, &tenant];
+    params.extend(values.iter().map(|v| v as &(dyn ToSql + Sync)));
+    let rows = db.query(statement, &params).await?;
     rows.iter().map(|r| Ok(r.try_get::<_, String>(0)?.trim_end().to_owned())).collect()
 }
 
@@ -304,12 +357,30 @@ pub async fn associate(db: Conn<'_>, sql: &Statements, (app, tenant, user): (&st
         &[&app, &tenant, &user, &m.primary_user_id, &m.is_linked_or_primary, &recipe, &m.time_joined, &primary_time],
     )
     .await?;
+    // The recipe's per-tenant row: its unique constraints are the tenant's uniqueness rules, and the
+    // violated constraint's name says which (the transaction is then aborted and rolled back).
     let inserted = match m.recipe_id {
-        RecipeId::EmailPassword => unique(db.execute(&sql.insert_ep_tenant, &[&app, &tenant, &user, &m.email])).await?,
-        // Third-party and passwordless users arrive with their recipes.
-        RecipeId::ThirdParty | RecipeId::Passwordless => true,
+        RecipeId::EmailPassword => db.execute(&sql.insert_ep_tenant, &[&app, &tenant, &user, &m.email]).await,
+        RecipeId::ThirdParty => {
+            let tp = m.third_party.as_ref().ok_or_else(|| WorkError::Invalid("third-party user without provider".into()))?;
+            db.execute(&sql.insert_tp_tenant, &[&app, &tenant, &user, &tp.id, &tp.user_id]).await
+        }
+        RecipeId::Passwordless => db.execute(&sql.insert_pl_tenant, &[&app, &tenant, &user, &m.email, &m.phone_number]).await,
     };
-    Ok(if inserted { AssociateOutcome::Associated { was_already_associated: false } } else { AssociateOutcome::EmailAlreadyExists })
+    match inserted {
+        Ok(_) => Ok(AssociateOutcome::Associated { was_already_associated: false }),
+        Err(e) if e.code() == Some(&SqlState::UNIQUE_VIOLATION) => {
+            let constraint = e.as_db_error().and_then(|d| d.constraint()).unwrap_or_default().to_owned();
+            Ok(if constraint.contains("phone_number") {
+                AssociateOutcome::PhoneNumberAlreadyExists
+            } else if constraint.contains("third_party_user_id") {
+                AssociateOutcome::ThirdPartyUserAlreadyExists
+            } else {
+                AssociateOutcome::EmailAlreadyExists
+            })
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 pub async fn disassociate(db: Conn<'_>, sql: &Statements, (app, tenant, user): (&str, &str, &str)) -> Result<bool, WorkError> {
@@ -325,6 +396,12 @@ pub async fn delete(db: Conn<'_>, sql: &Statements, app: &str, users: &[String])
             for statement in &sql.delete_keyed {
                 db.execute(statement, &[&app, id]).await?;
             }
+        }
+        // Passwordless sign-in attempts for the user's email and phone number go too.
+        if let Some(r) = db.query_opt(&sql.pl_user, &[&app, user]).await? {
+            let (email, phone): (Option<String>, Option<String>) = (r.try_get(0)?, r.try_get(1)?);
+            db.execute(&sql.delete_pl_devices_by_email, &[&app, &email]).await?;
+            db.execute(&sql.delete_pl_devices_by_phone, &[&app, &phone]).await?;
         }
         // The rest cascades from app_id_to_user_id.
         existed |= db.execute(&sql.delete_app_user, &[&app, user]).await? > 0;

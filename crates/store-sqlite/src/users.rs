@@ -2,9 +2,9 @@
 
 use async_trait::async_trait;
 use portcullis_core::storage::useridmapping::NON_AUTH_TABLES;
-use portcullis_core::storage::users::{AssociateOutcome, UserFilter, UserPage, UserStorage};
+use portcullis_core::storage::users::{AccountInfo, AssociateOutcome, UserFilter, UserPage, UserStorage};
 use portcullis_core::storage::StorageError;
-use portcullis_core::users::{LoginMethod, RecipeId, User};
+use portcullis_core::users::{LoginMethod, RecipeId, ThirdPartyInfo, User};
 use rusqlite::{params, params_from_iter, Connection, OptionalExtension, ToSql};
 
 use crate::{query_err, SqliteStorage};
@@ -43,18 +43,47 @@ fn login_method(c: &Connection, app: &str, user_id: &str) -> Result<Option<Login
         verified: false,
         password_hash: None,
     };
-    if recipe_id == RecipeId::EmailPassword {
-        let row: Option<(String, String, i64)> = c
-            .query_row(
-                "SELECT email, password_hash, time_joined FROM emailpassword_users WHERE app_id = ?1 AND user_id = ?2",
-                params![app, user_id],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-            )
-            .optional()?;
-        let Some((email, hash, time_joined)) = row else { return Ok(None) };
-        m.email = Some(email);
-        m.password_hash = Some(hash);
-        m.time_joined = time_joined;
+    match recipe_id {
+        RecipeId::EmailPassword => {
+            let row: Option<(String, String, i64)> = c
+                .query_row(
+                    "SELECT email, password_hash, time_joined FROM emailpassword_users WHERE app_id = ?1 AND user_id = ?2",
+                    params![app, user_id],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                )
+                .optional()?;
+            let Some((email, hash, time_joined)) = row else { return Ok(None) };
+            m.email = Some(email);
+            m.password_hash = Some(hash);
+            m.time_joined = time_joined;
+        }
+        RecipeId::ThirdParty => {
+            let row: Option<(String, String, String, i64)> = c
+                .query_row(
+                    "SELECT third_party_id, third_party_user_id, email, time_joined FROM thirdparty_users
+                     WHERE app_id = ?1 AND user_id = ?2",
+                    params![app, user_id],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+                )
+                .optional()?;
+            let Some((id, tp_user_id, email, time_joined)) = row else { return Ok(None) };
+            m.third_party = Some(ThirdPartyInfo { id, user_id: tp_user_id });
+            m.email = Some(email);
+            m.time_joined = time_joined;
+        }
+        RecipeId::Passwordless => {
+            let row: Option<(Option<String>, Option<String>, i64)> = c
+                .query_row(
+                    "SELECT email, phone_number, time_joined FROM passwordless_users WHERE app_id = ?1 AND user_id = ?2",
+                    params![app, user_id],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                )
+                .optional()?;
+            let Some((email, phone, time_joined)) = row else { return Ok(None) };
+            m.email = email;
+            m.phone_number = phone;
+            m.time_joined = time_joined;
+        }
     }
     if let Some(email) = &m.email {
         // Verification is keyed by the id the application uses: the external one when mapped.
@@ -239,17 +268,15 @@ impl UserStorage for SqliteStorage {
         .await
     }
 
-    async fn user_ids_by_email(&self, app_id: &str, tenant_id: &str, email: &str) -> Result<Vec<String>, StorageError> {
-        let (app, tenant, email) = (app_id.to_owned(), tenant_id.to_owned(), email.to_owned());
+    async fn user_ids_by_account_info(&self, app_id: &str, tenant_id: &str, info: &AccountInfo) -> Result<Vec<String>, StorageError> {
+        let (app, tenant, info) = (app_id.to_owned(), tenant_id.to_owned(), info.clone());
         self.with_conn(move |c| {
-            let mut st = c
-                .prepare_cached(
-                    "SELECT DISTINCT a.primary_or_recipe_user_id FROM emailpassword_user_to_tenant t
-                     JOIN all_auth_recipe_users a ON a.app_id = t.app_id AND a.tenant_id = t.tenant_id AND a.user_id = t.user_id
-                     WHERE t.app_id = ?1 AND t.tenant_id = ?2 AND t.email = ?3",
-                )
-                .map_err(query_err)?;
-            let rows = st.query_map(params![app, tenant, email], |r| r.get(0)).map_err(query_err)?;
+            let sql = info.primary_ids_sql(&|t| t.to_owned(), &|n| format!("?{n}"));
+            let mut st = c.prepare_cached(&sql).map_err(query_err)?;
+            let mut values: Vec<&dyn ToSql> = vec![&app, &tenant];
+            let extra = info.values();
+            values.extend(extra.iter().map(|v| v as &dyn ToSql));
+            let rows = st.query_map(params_from_iter(values), |r| r.get(0)).map_err(query_err)?;
             rows.collect::<Result<Vec<String>, _>>().map_err(query_err)
         })
         .await
@@ -273,6 +300,40 @@ impl UserStorage for SqliteStorage {
                     |r| r.get(0),
                 )
                 .map_err(query_err)?;
+            // The recipe's per-tenant row; its unique constraints are the tenant's uniqueness rules.
+            // Writes are serialised (IMMEDIATE), so checking first is exact and names the conflict.
+            let taken = |sql: &str, value: &dyn ToSql| -> Result<bool, StorageError> {
+                tx.query_row(&format!("SELECT EXISTS ({sql})"), params![app, tenant, value], |r| r.get(0)).map_err(query_err)
+            };
+            let conflict = match m.recipe_id {
+                RecipeId::EmailPassword => {
+                    let sql = "SELECT 1 FROM emailpassword_user_to_tenant WHERE app_id = ?1 AND tenant_id = ?2 AND email = ?3";
+                    taken(sql, &m.email)?.then_some(AssociateOutcome::EmailAlreadyExists)
+                }
+                RecipeId::ThirdParty => {
+                    let tp = m.third_party.as_ref().ok_or_else(|| StorageError::Query("third-party user without provider".into()))?;
+                    let sql = "SELECT 1 FROM thirdparty_user_to_tenant WHERE app_id = ?1 AND tenant_id = ?2
+                               AND third_party_id = ?3 AND third_party_user_id = ?4";
+                    let exists: bool = tx
+                        .query_row(&format!("SELECT EXISTS ({sql})"), params![app, tenant, tp.id, tp.user_id], |r| r.get(0))
+                        .map_err(query_err)?;
+                    exists.then_some(AssociateOutcome::ThirdPartyUserAlreadyExists)
+                }
+                RecipeId::Passwordless => {
+                    let email = "SELECT 1 FROM passwordless_user_to_tenant WHERE app_id = ?1 AND tenant_id = ?2 AND email = ?3";
+                    let phone = "SELECT 1 FROM passwordless_user_to_tenant WHERE app_id = ?1 AND tenant_id = ?2 AND phone_number = ?3";
+                    if m.email.is_some() && taken(email, &m.email)? {
+                        Some(AssociateOutcome::EmailAlreadyExists)
+                    } else if m.phone_number.is_some() && taken(phone, &m.phone_number)? {
+                        Some(AssociateOutcome::PhoneNumberAlreadyExists)
+                    } else {
+                        None
+                    }
+                }
+            };
+            if let Some(conflict) = conflict {
+                return Ok(conflict);
+            }
             tx.execute(
                 "INSERT INTO all_auth_recipe_users (app_id, tenant_id, user_id, primary_or_recipe_user_id,
                      is_linked_or_is_a_primary_user, recipe_id, time_joined, primary_or_recipe_user_time_joined)
@@ -280,22 +341,27 @@ impl UserStorage for SqliteStorage {
                 params![app, tenant, user, m.primary_user_id, m.is_linked_or_primary, m.recipe_id.as_str(), m.time_joined, primary_time],
             )
             .map_err(query_err)?;
-            let outcome = match m.recipe_id {
+            match m.recipe_id {
                 RecipeId::EmailPassword => tx.execute(
                     "INSERT INTO emailpassword_user_to_tenant (app_id, tenant_id, user_id, email) VALUES (?1, ?2, ?3, ?4)",
                     params![app, tenant, user, m.email],
                 ),
-                // Third-party and passwordless users arrive with their recipes.
-                RecipeId::ThirdParty | RecipeId::Passwordless => Ok(0),
-            };
-            match outcome {
-                Ok(_) => {
-                    tx.commit().map_err(query_err)?;
-                    Ok(AssociateOutcome::Associated { was_already_associated: false })
+                RecipeId::ThirdParty => {
+                    let tp = m.third_party.as_ref().map(|t| (t.id.clone(), t.user_id.clone())).unwrap_or_default();
+                    tx.execute(
+                        "INSERT INTO thirdparty_user_to_tenant (app_id, tenant_id, user_id, third_party_id, third_party_user_id)
+                         VALUES (?1, ?2, ?3, ?4, ?5)",
+                        params![app, tenant, user, tp.0, tp.1],
+                    )
                 }
-                Err(e) if is_unique_violation(&e) => Ok(AssociateOutcome::EmailAlreadyExists),
-                Err(e) => Err(query_err(e)),
+                RecipeId::Passwordless => tx.execute(
+                    "INSERT INTO passwordless_user_to_tenant (app_id, tenant_id, user_id, email, phone_number) VALUES (?1, ?2, ?3, ?4, ?5)",
+                    params![app, tenant, user, m.email, m.phone_number],
+                ),
             }
+            .map_err(query_err)?;
+            tx.commit().map_err(query_err)?;
+            Ok(AssociateOutcome::Associated { was_already_associated: false })
         })
         .await
     }
@@ -323,6 +389,18 @@ impl UserStorage for SqliteStorage {
                     for (table, _) in NON_AUTH_TABLES {
                         tx.execute(&format!("DELETE FROM {table} WHERE app_id = ?1 AND user_id = ?2"), params![app, id])?;
                     }
+                }
+                // Passwordless sign-in attempts for the user's email and phone number go too.
+                let contact: Option<(Option<String>, Option<String>)> = tx
+                    .query_row(
+                        "SELECT email, phone_number FROM passwordless_users WHERE app_id = ?1 AND user_id = ?2",
+                        params![app, user],
+                        |r| Ok((r.get(0)?, r.get(1)?)),
+                    )
+                    .optional()?;
+                if let Some((email, phone)) = contact {
+                    tx.execute("DELETE FROM passwordless_devices WHERE app_id = ?1 AND email = ?2", params![app, email])?;
+                    tx.execute("DELETE FROM passwordless_devices WHERE app_id = ?1 AND phone_number = ?2", params![app, phone])?;
                 }
                 // The rest cascades from app_id_to_user_id.
                 existed |= tx.execute("DELETE FROM app_id_to_user_id WHERE app_id = ?1 AND user_id = ?2", params![app, user])? > 0;

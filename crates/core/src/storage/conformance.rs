@@ -201,7 +201,7 @@ pub async fn run_sessions(base: &dyn Storage, s: &dyn super::session::SessionSto
 /// Auth-recipe users: sign-up rows, unique emails per tenant, whole-user reads, listing order and
 /// pages, counts, tenant association and deletion.
 pub async fn run_users(base: &dyn Storage, s: &dyn super::users::UserStorage) {
-    use super::users::{AssociateOutcome, UserFilter};
+    use super::users::{AccountInfo, AssociateOutcome, UserFilter};
     use crate::users::RecipeId;
 
     let app = "users-app";
@@ -240,7 +240,10 @@ pub async fn run_users(base: &dyn Storage, s: &dyn super::users::UserStorage) {
     assert_eq!(s.count_users(app, &UserFilter::default()).await.expect("count"), 4);
     let tp = UserFilter { tenant_id: None, recipe_ids: vec![RecipeId::ThirdParty], search: None };
     assert_eq!(s.count_users(app, &tp).await.expect("count"), 0);
-    assert_eq!(s.user_ids_by_email(app, "public", "u-a@example.com").await.expect("ids"), vec!["u-a".to_string()]);
+    let by_email = AccountInfo::Email("u-a@example.com".into());
+    assert_eq!(s.user_ids_by_account_info(app, "public", &by_email).await.expect("ids"), vec!["u-a".to_string()]);
+    let by_phone = AccountInfo::PhoneNumber("+15550100".into());
+    assert!(s.user_ids_by_account_info(app, "public", &by_phone).await.expect("ids").is_empty());
 
     // Tenant association follows the per-tenant email uniqueness.
     assert_eq!(s.associate_user_with_tenant(app, "t1", "u-b").await.expect("assoc"), AssociateOutcome::Associated { was_already_associated: false });

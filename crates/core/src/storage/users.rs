@@ -94,6 +94,58 @@ impl SearchTags {
     }
 }
 
+/// One piece of account info that identifies login methods in a tenant.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AccountInfo {
+    /// An email of any recipe (normalised).
+    Email(String),
+    PhoneNumber(String),
+    ThirdParty { id: String, user_id: String },
+}
+
+impl AccountInfo {
+    /// The values to bind after the app and tenant ids, in order.
+    pub fn values(&self) -> Vec<&str> {
+        match self {
+            AccountInfo::Email(v) | AccountInfo::PhoneNumber(v) => vec![v],
+            AccountInfo::ThirdParty { id, user_id } => vec![id, user_id],
+        }
+    }
+
+    /// The query for [`UserStorage::user_ids_by_account_info`]: parameters 1 and 2 are the app and
+    /// tenant ids, then [`AccountInfo::values`]; `ph` spells the n-th placeholder.
+    pub fn primary_ids_sql(&self, table: &dyn Fn(&str) -> String, ph: &dyn Fn(usize) -> String) -> String {
+        let (app, tenant, v1, v2) = (ph(1), ph(2), ph(3), ph(4));
+        let scope = |alias: &str| format!("{alias}app_id = {app} AND {alias}tenant_id = {tenant}");
+        let matching = match self {
+            AccountInfo::Email(_) => format!(
+                "SELECT user_id FROM {ep} WHERE {s} AND email = {v1} \
+                 UNION SELECT t.user_id FROM {tp} t JOIN {tpu} u ON u.app_id = t.app_id AND u.user_id = t.user_id WHERE {st} AND u.email = {v1} \
+                 UNION SELECT user_id FROM {pl} WHERE {s} AND email = {v1}",
+                ep = table("emailpassword_user_to_tenant"),
+                tp = table("thirdparty_user_to_tenant"),
+                tpu = table("thirdparty_users"),
+                pl = table("passwordless_user_to_tenant"),
+                s = scope(""),
+                st = scope("t."),
+            ),
+            AccountInfo::PhoneNumber(_) => {
+                format!("SELECT user_id FROM {} WHERE {} AND phone_number = {v1}", table("passwordless_user_to_tenant"), scope(""))
+            }
+            AccountInfo::ThirdParty { .. } => format!(
+                "SELECT user_id FROM {} WHERE {} AND third_party_id = {v1} AND third_party_user_id = {v2}",
+                table("thirdparty_user_to_tenant"),
+                scope("")
+            ),
+        };
+        format!(
+            "SELECT DISTINCT primary_or_recipe_user_id FROM {} WHERE {} AND user_id IN ({matching})",
+            table("all_auth_recipe_users"),
+            scope("")
+        )
+    }
+}
+
 /// A LIKE pattern matching values that start with `prefix` literally.
 fn like_prefix(prefix: &str) -> String {
     let mut out = String::with_capacity(prefix.len() + 1);
@@ -172,8 +224,8 @@ pub trait UserStorage: Send + Sync {
     /// The number of users (primary users) matching the filter.
     async fn count_users(&self, app_id: &str, filter: &UserFilter) -> Result<u64, StorageError>;
 
-    /// Primary user ids of users with an email-password login method with this email in the tenant.
-    async fn user_ids_by_email(&self, app_id: &str, tenant_id: &str, email: &str) -> Result<Vec<String>, StorageError>;
+    /// Primary user ids of the tenant's users with a login method that has this account info.
+    async fn user_ids_by_account_info(&self, app_id: &str, tenant_id: &str, info: &AccountInfo) -> Result<Vec<String>, StorageError>;
 
     /// Adds a recipe user to a tenant (one transaction; the schema's unique constraints decide conflicts).
     async fn associate_user_with_tenant(&self, app_id: &str, tenant_id: &str, recipe_user_id: &str) -> Result<AssociateOutcome, StorageError>;

@@ -6,7 +6,7 @@ use axum::response::Response;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use portcullis_core::storage::useridmapping::IdType;
-use portcullis_core::storage::users::{AssociateOutcome, SearchTags, UserFilter};
+use portcullis_core::storage::users::{AccountInfo, AssociateOutcome, SearchTags, UserFilter};
 use portcullis_core::storage::Storage;
 use portcullis_core::users::{normalise_email, RecipeId, User};
 use serde_json::{json, Value};
@@ -167,22 +167,44 @@ pub async fn remove(ctx: &Ctx) -> Result<Response, ApiError> {
     json(json!({"status": "OK"}))
 }
 
+/// `GET /users/by-accountinfo`: the tenant's users with the given email, phone number and/or
+/// third-party account; all of them must match unless `doUnionOfAccountInfo=true`.
 pub async fn by_account_info(ctx: &Ctx) -> Result<Response, ApiError> {
     let tenant = ctx.tenant()?;
-    let mut users: Vec<Value> = Vec::new();
-    if let Some(email) = ctx.query.get("email") {
-        let email = normalise_email(email);
-        for id in tenant.storage.user_ids_by_email(&ctx.id.app_id, &ctx.id.tenant_id, &email).await? {
-            if let Some(u) = tenant.storage.get_user(&ctx.id.app_id, &id).await? {
-                let j = u.to_json();
-                if !users.contains(&j) {
-                    users.push(j);
-                }
+    let q = &ctx.query;
+    let mut infos = Vec::new();
+    if let Some(email) = q.get("email") {
+        infos.push(AccountInfo::Email(normalise_email(email)));
+    }
+    if let Some(phone) = q.get("phoneNumber") {
+        infos.push(AccountInfo::PhoneNumber(phone.trim().to_owned()));
+    }
+    match (q.get("thirdPartyId"), q.get("thirdPartyUserId")) {
+        (Some(id), Some(user_id)) => infos.push(AccountInfo::ThirdParty { id: id.trim().to_owned(), user_id: user_id.trim().to_owned() }),
+        (None, None) => {}
+        _ => return Err(ApiError::bad("If thirdPartyId is provided, thirdPartyUserId must also be provided, and vice versa")),
+    }
+    let union = q.get("doUnionOfAccountInfo").is_some_and(|v| v == "true");
+    let mut matched: Option<Vec<String>> = None;
+    for info in &infos {
+        let ids = tenant.storage.user_ids_by_account_info(&ctx.id.app_id, &ctx.id.tenant_id, info).await?;
+        matched = Some(match matched {
+            None => ids,
+            Some(mut so_far) if union => {
+                so_far.extend(ids.into_iter().filter(|id| !so_far.contains(id)).collect::<Vec<_>>());
+                so_far
             }
+            Some(so_far) => so_far.into_iter().filter(|id| ids.contains(id)).collect(),
+        });
+    }
+    let mut users = Vec::new();
+    for id in matched.unwrap_or_default() {
+        if let Some(u) = tenant.storage.get_user(&ctx.id.app_id, &id).await? {
+            users.push(u);
         }
     }
-    // Phone numbers and third-party ids belong to recipes that store no users yet: none can match.
-    json(json!({"status": "OK", "users": users}))
+    users.sort_by_key(|u| u.time_joined());
+    json(json!({"status": "OK", "users": users.iter().map(User::to_json).collect::<Vec<Value>>()}))
 }
 
 pub async fn associate(ctx: &Ctx) -> Result<Response, ApiError> {

@@ -72,6 +72,8 @@ pub struct Ctx {
     /// The tenant the host and path name (it may not exist).
     pub id: TenantIdentifier,
     pub version: Version,
+    /// The `rid` header: which recipe an endpoint shared by several recipes serves.
+    pub rid: Option<String>,
     pub query: Query,
     pub body: Bytes,
     pub snapshot: Arc<Snapshot>,
@@ -256,6 +258,7 @@ async fn pipeline(state: Arc<AppState>, peer: SocketAddr, req: Request<AxumBody>
         method: parts.method,
         id,
         version,
+        rid: parts.headers.get("rid").and_then(|v| v.to_str().ok()).map(str::to_owned),
         query: Query::parse(parts.uri.query()),
         body,
         snapshot,
