@@ -31,6 +31,22 @@ enum Command {
         #[arg(long)]
         test_mode: bool,
     },
+    /// Measure this machine and print the password-hashing parameters that make one hash take
+    /// about the target time (put them in config.yaml).
+    HashCalibrate {
+        /// bcrypt or argon2.
+        #[arg(long, default_value = "argon2")]
+        alg: String,
+        /// Wanted time per hash, in milliseconds.
+        #[arg(long, default_value_t = 300)]
+        target_ms: u64,
+        /// argon2: the most memory one hash may use, in MiB (times argon2_hashing_pool_size at once).
+        #[arg(long, default_value_t = 64)]
+        max_memory_mb: u32,
+        /// argon2: lanes per hash.
+        #[arg(long, default_value_t = 2)]
+        parallelism: u32,
+    },
 }
 
 fn fail(msg: impl std::fmt::Display) -> ExitCode {
@@ -39,8 +55,12 @@ fn fail(msg: impl std::fmt::Display) -> ExitCode {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    let Command::Start { config, host, port, test_mode } = cli.command;
+    let (config, host, port, test_mode) = match Cli::parse().command {
+        Command::Start { config, host, port, test_mode } => (config, host, port, test_mode),
+        Command::HashCalibrate { alg, target_ms, max_memory_mb, parallelism } => {
+            return hash_calibrate(&alg, target_ms, max_memory_mb, parallelism)
+        }
+    };
 
     let default_path = PathBuf::from("config.yaml");
     let path = config.or_else(|| default_path.exists().then_some(default_path));
@@ -76,6 +96,63 @@ fn main() -> ExitCode {
         Err(e) => return fail(format!("cannot start the runtime: {e}")),
     };
     runtime.block_on(run(cfg, path))
+}
+
+fn hash_calibrate(alg: &str, target_ms: u64, max_memory_mb: u32, parallelism: u32) -> ExitCode {
+    use portcullis_core::crypto::calibrate;
+    use portcullis_core::crypto::password::{hash, HashAlgorithm, HashSettings};
+    let target = std::time::Duration::from_millis(target_ms);
+    let mut settings = HashSettings {
+        algorithm: HashAlgorithm::Bcrypt,
+        bcrypt_log_rounds: 10,
+        argon2_iterations: 1,
+        argon2_memory_kb: 1024,
+        argon2_parallelism: parallelism.max(1),
+    };
+    // A failing hash would time as instant and mislead the search: stop at the first failure.
+    let mut failure = None;
+    let mut time_hash = |s: &HashSettings| {
+        calibrate::median_time(3, || {
+            if let Err(e) = hash("calibration-password", s) {
+                failure.get_or_insert(e.to_string());
+            }
+        })
+    };
+    let bcrypt = match alg.to_ascii_lowercase().as_str() {
+        "bcrypt" => true,
+        "argon2" => false,
+        other => return fail(format!("--alg must be bcrypt or argon2, not '{other}'")),
+    };
+    println!("# measured on this machine for about {target_ms} ms per hash (median of 3)");
+    if bcrypt {
+        let c = calibrate::bcrypt(target, |rounds| {
+            settings.bcrypt_log_rounds = rounds;
+            time_hash(&settings)
+        });
+        if let Some(e) = failure {
+            return fail(e);
+        }
+        println!("password_hashing_alg: BCRYPT\nbcrypt_log_rounds: {}   # {} ms", c.log_rounds, c.time.as_millis());
+    } else {
+        settings.algorithm = HashAlgorithm::Argon2;
+        let max_memory_kb = max_memory_mb.saturating_mul(1024);
+        let c = calibrate::argon2(target, max_memory_kb, settings.argon2_parallelism, |iterations, memory_kb| {
+            settings.argon2_iterations = iterations;
+            settings.argon2_memory_kb = memory_kb;
+            time_hash(&settings)
+        });
+        if let Some(e) = failure {
+            return fail(e);
+        }
+        println!(
+            "password_hashing_alg: ARGON2\nargon2_iterations: {}\nargon2_memory_kb: {}\nargon2_parallelism: {}   # {} ms",
+            c.iterations,
+            c.memory_kb,
+            c.parallelism,
+            c.time.as_millis()
+        );
+    }
+    ExitCode::SUCCESS
 }
 
 fn init_logging(cfg: &Config) {

@@ -115,3 +115,17 @@ fn starts_on_sqlite_and_stops_on_sigterm() {
     assert!(status.success(), "exit status {status}");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn hash_calibrate_prints_parameters_for_the_target_time() {
+    let (ok, out) = run(bin().args(["hash-calibrate", "--alg", "bcrypt", "--target-ms", "5"]));
+    assert!(ok, "{out}");
+    assert!(out.contains("password_hashing_alg: BCRYPT") && out.contains("bcrypt_log_rounds: "), "{out}");
+    let (ok, out) = run(bin().args(["hash-calibrate", "--alg", "argon2", "--target-ms", "20", "--max-memory-mb", "19"]));
+    assert!(ok, "{out}");
+    for key in ["password_hashing_alg: ARGON2", "argon2_iterations: ", "argon2_memory_kb: 19456", "argon2_parallelism: 2"] {
+        assert!(out.contains(key), "{key} missing in {out}");
+    }
+    let (ok, out) = run(bin().args(["hash-calibrate", "--alg", "md5"]));
+    assert!(!ok && out.contains("--alg must be bcrypt or argon2"), "{out}");
+}

@@ -4,6 +4,7 @@
 //! ring does the signing, verification, AES-GCM and PBKDF2 (fast, constant-time); the RustCrypto
 //! `rsa` crate is used only to generate RSA key pairs, which ring cannot do.
 
+pub mod calibrate;
 pub mod keys;
 pub mod password;
 pub mod refresh;
