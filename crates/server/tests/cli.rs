@@ -129,3 +129,27 @@ fn hash_calibrate_prints_parameters_for_the_target_time() {
     let (ok, out) = run(bin().args(["hash-calibrate", "--alg", "md5"]));
     assert!(!ok && out.contains("--alg must be bcrypt or argon2"), "{out}");
 }
+
+/// The systemd unit in deploy/ parses and keeps its hardening (where systemd-analyze exists).
+#[test]
+fn systemd_unit_verifies_and_is_hardened() {
+    let Ok(out) = Command::new("systemd-analyze").arg("--version").output() else {
+        eprintln!("systemd-analyze not installed: skipped");
+        return;
+    };
+    assert!(out.status.success());
+    let unit = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../deploy/portcullis.service")).expect("unit");
+    let dir = temp_dir("systemd");
+    let path = dir.join("portcullis.service");
+    std::fs::write(&path, unit.replace("/usr/local/bin/portcullis", env!("CARGO_BIN_EXE_portcullis"))).expect("write unit");
+    let (ok, text) = run(Command::new("systemd-analyze").arg("verify").arg(&path));
+    assert!(ok && text.trim().is_empty(), "{text}");
+    let (_, text) = run(Command::new("systemd-analyze").args(["security", "--offline=true"]).arg(&path));
+    let level: f64 = text
+        .lines()
+        .find_map(|l| l.split("Overall exposure level for portcullis.service: ").nth(1))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no exposure level in {text}"));
+    assert!(level <= 2.0, "exposure {level}: {text}");
+}
