@@ -1,0 +1,451 @@
+//! Passwordless devices, codes, consume (with sign-in-up) and user updates. A device row is
+//! locked (`FOR UPDATE`) by every unit of work that changes it or its codes, as in the plugin, so
+//! concurrent consumes of one code give one success.
+
+use async_trait::async_trait;
+use portcullis_core::storage::passwordless::{
+    Code, ConsumeOutcome, ConsumeRequest, Contact, CreateCodeOutcome, Device, DeviceWithCodes, FieldUpdate, PasswordlessStorage,
+    UpdateUserOutcome,
+};
+use portcullis_core::storage::StorageError;
+use tokio_postgres::Row;
+
+use crate::db::{Conn, Mode, WorkError};
+use crate::names::Names;
+use crate::users::unique;
+use crate::PgStorage;
+
+pub struct Statements {
+    insert_device: String,
+    insert_code: String,
+    device: String,
+    device_for_update: String,
+    devices_by_email: String,
+    devices_by_phone: String,
+    codes_of_device: String,
+    code_by_link_hash: String,
+    code_device: String,
+    count_codes: String,
+    delete_code: String,
+    delete_device: String,
+    delete_by_email: String,
+    delete_by_phone: String,
+    delete_user_tenants_by_email: String,
+    delete_user_tenants_by_phone: String,
+    increment_failed: String,
+    user_by_email: String,
+    user_by_phone: String,
+    user_contact: String,
+    user_contact_for_update: String,
+    insert_app_user: String,
+    insert_all_auth: String,
+    insert_user: String,
+    insert_user_tenant: String,
+    external_of: String,
+    insert_verified: String,
+    email_taken: String,
+    phone_taken: String,
+    set_email: [String; 2],
+    set_phone: [String; 2],
+    expired_devices: String,
+    delete_if_all_expired: String,
+    /// The unique constraint on phone numbers per tenant, to name a conflict found by PostgreSQL.
+    phone_constraint: String,
+}
+
+impl Statements {
+    pub fn new(n: &Names) -> Result<Statements, String> {
+        let devices = n.table("passwordless_devices")?;
+        let codes = n.table("passwordless_codes")?;
+        let users = n.table("passwordless_users")?;
+        let to_tenant = n.table("passwordless_user_to_tenant")?;
+        let all = n.table("all_auth_recipe_users")?;
+        let device_cols = "device_id_hash, email, phone_number, link_code_salt, failed_attempts";
+        let code_cols = "code_id, device_id_hash, link_code_hash, created_at";
+        let by_device = "app_id = $1 AND tenant_id = $2 AND device_id_hash = $3";
+        let user_tenants = format!("tenant_id IN (SELECT tenant_id FROM {all} WHERE app_id = $1 AND user_id = $3)");
+        let taken = |column: &str| {
+            format!(
+                "SELECT 1 FROM {to_tenant} WHERE app_id = $1 AND {column} = $2 AND user_id <> $3 \
+                 AND tenant_id IN (SELECT tenant_id FROM {to_tenant} WHERE app_id = $1 AND user_id = $3) LIMIT 1"
+            )
+        };
+        let code_of_device = |cmp: &str| {
+            format!(
+                "SELECT 1 FROM {codes} c WHERE c.app_id = d.app_id AND c.tenant_id = d.tenant_id \
+                 AND c.device_id_hash = d.device_id_hash AND c.created_at {cmp} $3"
+            )
+        };
+        Ok(Statements {
+            insert_device: format!(
+                "INSERT INTO {devices} (app_id, tenant_id, device_id_hash, email, phone_number, link_code_salt, failed_attempts) \
+                 VALUES ($1, $2, $3, $4, $5, $6, 0)"
+            ),
+            insert_code: format!(
+                "INSERT INTO {codes} (app_id, tenant_id, code_id, device_id_hash, link_code_hash, created_at) VALUES ($1, $2, $3, $4, $5, $6)"
+            ),
+            device: format!("SELECT {device_cols} FROM {devices} WHERE {by_device}"),
+            device_for_update: format!("SELECT {device_cols} FROM {devices} WHERE {by_device} FOR UPDATE"),
+            devices_by_email: format!(
+                "SELECT {device_cols} FROM {devices} WHERE app_id = $1 AND tenant_id = $2 AND email = $3 ORDER BY device_id_hash"
+            ),
+            devices_by_phone: format!(
+                "SELECT {device_cols} FROM {devices} WHERE app_id = $1 AND tenant_id = $2 AND phone_number = $3 ORDER BY device_id_hash"
+            ),
+            codes_of_device: format!("SELECT {code_cols} FROM {codes} WHERE {by_device} ORDER BY created_at, code_id"),
+            code_by_link_hash: format!("SELECT {code_cols} FROM {codes} WHERE app_id = $1 AND tenant_id = $2 AND link_code_hash = $3"),
+            code_device: format!("SELECT device_id_hash FROM {codes} WHERE app_id = $1 AND tenant_id = $2 AND code_id = $3"),
+            count_codes: format!("SELECT COUNT(*) FROM {codes} WHERE {by_device}"),
+            delete_code: format!("DELETE FROM {codes} WHERE app_id = $1 AND tenant_id = $2 AND code_id = $3"),
+            delete_device: format!("DELETE FROM {devices} WHERE {by_device}"),
+            delete_by_email: format!("DELETE FROM {devices} WHERE app_id = $1 AND tenant_id = $2 AND email = $3"),
+            delete_by_phone: format!("DELETE FROM {devices} WHERE app_id = $1 AND tenant_id = $2 AND phone_number = $3"),
+            delete_user_tenants_by_email: format!("DELETE FROM {devices} WHERE app_id = $1 AND email = $2 AND {user_tenants}"),
+            delete_user_tenants_by_phone: format!("DELETE FROM {devices} WHERE app_id = $1 AND phone_number = $2 AND {user_tenants}"),
+            increment_failed: format!("UPDATE {devices} SET failed_attempts = failed_attempts + 1 WHERE {by_device}"),
+            user_by_email: format!("SELECT user_id FROM {to_tenant} WHERE app_id = $1 AND tenant_id = $2 AND email = $3"),
+            user_by_phone: format!("SELECT user_id FROM {to_tenant} WHERE app_id = $1 AND tenant_id = $2 AND phone_number = $3"),
+            user_contact: format!("SELECT email, phone_number FROM {users} WHERE app_id = $1 AND user_id = $2"),
+            user_contact_for_update: format!("SELECT email, phone_number FROM {users} WHERE app_id = $1 AND user_id = $2 FOR UPDATE"),
+            insert_app_user: format!(
+                "INSERT INTO {} (app_id, user_id, recipe_id, primary_or_recipe_user_id) VALUES ($1, $2, 'passwordless', $2)",
+                n.table("app_id_to_user_id")?
+            ),
+            insert_all_auth: format!(
+                "INSERT INTO {all} (app_id, tenant_id, user_id, primary_or_recipe_user_id, recipe_id, time_joined, \
+                 primary_or_recipe_user_time_joined) VALUES ($1, $2, $3, $3, 'passwordless', $4, $4)"
+            ),
+            insert_user: format!("INSERT INTO {users} (app_id, user_id, email, phone_number, time_joined) VALUES ($1, $2, $3, $4, $5)"),
+            insert_user_tenant: format!(
+                "INSERT INTO {to_tenant} (app_id, tenant_id, user_id, email, phone_number) VALUES ($1, $2, $3, $4, $5)"
+            ),
+            external_of: format!(
+                "SELECT external_user_id FROM {} WHERE app_id = $1 AND supertokens_user_id = $2",
+                n.table("userid_mapping")?
+            ),
+            insert_verified: format!(
+                "INSERT INTO {} (app_id, user_id, email) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+                n.table("emailverification_verified_emails")?
+            ),
+            email_taken: taken("email"),
+            phone_taken: taken("phone_number"),
+            set_email: [to_tenant, users].map(|t| format!("UPDATE {t} SET email = $3 WHERE app_id = $1 AND user_id = $2")),
+            set_phone: [to_tenant, users].map(|t| format!("UPDATE {t} SET phone_number = $3 WHERE app_id = $1 AND user_id = $2")),
+            expired_devices: format!(
+                "SELECT d.device_id_hash FROM {devices} d WHERE d.app_id = $1 AND d.tenant_id = $2 AND EXISTS ({}) FOR UPDATE",
+                code_of_device("<")
+            ),
+            // Run after the lock, so a code added meanwhile is seen (READ COMMITTED takes a new snapshot).
+            delete_if_all_expired: format!(
+                "DELETE FROM {devices} d WHERE d.app_id = $1 AND d.tenant_id = $2 AND d.device_id_hash = $4 AND NOT EXISTS ({})",
+                code_of_device(">=")
+            ),
+            phone_constraint: n.constraint("passwordless_user_to_tenant", "phone_number_key")?,
+        })
+    }
+}
+
+fn device_of(r: &Row) -> Result<Device, WorkError> {
+    Ok(Device {
+        id_hash: r.try_get::<_, String>(0)?.trim_end().to_owned(),
+        email: r.try_get(1)?,
+        phone_number: r.try_get(2)?,
+        link_code_salt: r.try_get::<_, String>(3)?.trim_end().to_owned(),
+        failed_attempts: r.try_get(4)?,
+    })
+}
+
+fn code_of(r: &Row) -> Result<Code, WorkError> {
+    Ok(Code {
+        id: r.try_get::<_, String>(0)?.trim_end().to_owned(),
+        device_id_hash: r.try_get::<_, String>(1)?.trim_end().to_owned(),
+        link_code_hash: r.try_get::<_, String>(2)?.trim_end().to_owned(),
+        created_at: r.try_get(3)?,
+    })
+}
+
+type Key<'a> = (&'a str, &'a str);
+
+async fn with_codes(db: Conn<'_>, sql: &Statements, (app, tenant): Key<'_>, device: Device) -> Result<DeviceWithCodes, WorkError> {
+    let rows = db.query(&sql.codes_of_device, &[&app, &tenant, &device.id_hash]).await?;
+    let codes = rows.iter().map(code_of).collect::<Result<Vec<_>, _>>()?;
+    Ok(DeviceWithCodes { device, codes })
+}
+
+async fn get_device(db: Conn<'_>, sql: &Statements, key: Key<'_>, hash: &str) -> Result<Option<DeviceWithCodes>, WorkError> {
+    let Some(row) = db.query_opt(&sql.device, &[&key.0, &key.1, &hash]).await? else { return Ok(None) };
+    Ok(Some(with_codes(db, sql, key, device_of(&row)?).await?))
+}
+
+async fn by_contact(db: Conn<'_>, sql: &Statements, key: Key<'_>, contact: Contact<'_>) -> Result<Vec<DeviceWithCodes>, WorkError> {
+    let (query, value) = match contact {
+        Contact::Email(e) => (&sql.devices_by_email, e),
+        Contact::Phone(p) => (&sql.devices_by_phone, p),
+    };
+    let mut out = Vec::new();
+    for row in db.query(query, &[&key.0, &key.1, &value]).await? {
+        out.push(with_codes(db, sql, key, device_of(&row)?).await?);
+    }
+    Ok(out)
+}
+
+async fn delete_by_contact(db: Conn<'_>, sql: &Statements, (app, tenant): Key<'_>, contact: Contact<'_>) -> Result<(), WorkError> {
+    let (query, value) = match contact {
+        Contact::Email(e) => (&sql.delete_by_email, e),
+        Contact::Phone(p) => (&sql.delete_by_phone, p),
+    };
+    db.execute(query, &[&app, &tenant, &value]).await?;
+    Ok(())
+}
+
+async fn create_device(db: Conn<'_>, sql: &Statements, (app, tenant): Key<'_>, d: &Device, c: &Code) -> Result<bool, WorkError> {
+    let device = [&app as &(dyn tokio_postgres::types::ToSql + Sync), &tenant, &d.id_hash, &d.email, &d.phone_number, &d.link_code_salt];
+    if !unique(db.execute(&sql.insert_device, &device)).await? {
+        return Ok(false);
+    }
+    unique(db.execute(&sql.insert_code, &[&app, &tenant, &c.id, &c.device_id_hash, &c.link_code_hash, &c.created_at])).await
+}
+
+async fn create_code(db: Conn<'_>, sql: &Statements, (app, tenant): Key<'_>, c: &Code) -> Result<CreateCodeOutcome, WorkError> {
+    if db.query_opt(&sql.device_for_update, &[&app, &tenant, &c.device_id_hash]).await?.is_none() {
+        return Ok(CreateCodeOutcome::UnknownDevice);
+    }
+    let params = [&app as &(dyn tokio_postgres::types::ToSql + Sync), &tenant, &c.id, &c.device_id_hash, &c.link_code_hash, &c.created_at];
+    Ok(if unique(db.execute(&sql.insert_code, &params)).await? { CreateCodeOutcome::Created } else { CreateCodeOutcome::Duplicate })
+}
+
+async fn consume(db: Conn<'_>, sql: &Statements, key: Key<'_>, req: &ConsumeRequest) -> Result<ConsumeOutcome, WorkError> {
+    let (app, tenant) = key;
+    let Some(row) = db.query_opt(&sql.device_for_update, &[&app, &tenant, &req.device_id_hash]).await? else {
+        return Ok(ConsumeOutcome::RestartFlow);
+    };
+    let device = device_of(&row)?;
+    let hash = device.id_hash.as_str();
+    // Possible when the configured maximum was lowered.
+    if i64::from(device.failed_attempts) >= req.max_attempts {
+        db.execute(&sql.delete_device, &[&app, &tenant, &hash]).await?;
+        return Ok(ConsumeOutcome::RestartFlow);
+    }
+    let code = match db.query_opt(&sql.code_by_link_hash, &[&app, &tenant, &req.link_code_hash]).await? {
+        Some(r) => Some(code_of(&r)?).filter(|c| c.device_id_hash == device.id_hash),
+        None => None,
+    };
+    let fresh = code.as_ref().is_some_and(|c| c.created_at >= req.now - req.code_lifetime_ms);
+    if !fresh {
+        if !req.by_user_input_code {
+            return Ok(ConsumeOutcome::RestartFlow);
+        }
+        let failed = device.failed_attempts + 1;
+        if i64::from(failed) >= req.max_attempts {
+            db.execute(&sql.delete_device, &[&app, &tenant, &hash]).await?;
+            return Ok(ConsumeOutcome::RestartFlow);
+        }
+        db.execute(&sql.increment_failed, &[&app, &tenant, &hash]).await?;
+        return Ok(match code {
+            Some(_) => ConsumeOutcome::ExpiredUserInputCode { failed_attempts: failed },
+            None => ConsumeOutcome::IncorrectUserInputCode { failed_attempts: failed },
+        });
+    }
+    let Some(sign) = &req.sign_in_up else { return Ok(ConsumeOutcome::Ok { device, user: None }) };
+    let (contact, find) = match (&device.email, &device.phone_number) {
+        (Some(e), _) => (Contact::Email(e), &sql.user_by_email),
+        (None, Some(p)) => (Contact::Phone(p), &sql.user_by_phone),
+        (None, None) => return Ok(ConsumeOutcome::RestartFlow),
+    };
+    delete_by_contact(db, sql, key, contact).await?;
+    let value = match contact {
+        Contact::Email(v) | Contact::Phone(v) => v,
+    };
+    let (user_id, created) = match db.query_opt(find, &[&app, &tenant, &value]).await? {
+        Some(r) => {
+            let user_id = r.try_get::<_, String>(0)?.trim_end().to_owned();
+            // The user's other contact's pending sign-ins end too, as in the core.
+            if let Some(r) = db.query_opt(&sql.user_contact, &[&app, &user_id]).await? {
+                let (email, phone): (Option<String>, Option<String>) = (r.try_get(0)?, r.try_get(1)?);
+                if let Some(e) = email.filter(|e| Some(e) != device.email.as_ref()) {
+                    delete_by_contact(db, sql, key, Contact::Email(&e)).await?;
+                }
+                if let Some(p) = phone.filter(|p| Some(p) != device.phone_number.as_ref()) {
+                    delete_by_contact(db, sql, key, Contact::Phone(&p)).await?;
+                }
+            }
+            (user_id, false)
+        }
+        None => {
+            // Another consume created the user meanwhile: restart, and COMMIT rolls everything back
+            // (the failed statement aborted the transaction), as the core answers.
+            if !create_user(db, sql, key, &sign.new_user_id, &device, req.now).await? {
+                return Ok(ConsumeOutcome::RestartFlow);
+            }
+            (sign.new_user_id.clone(), true)
+        }
+    };
+    if let (true, Some(email)) = (sign.verify_email, &device.email) {
+        // Verification is keyed by the id the application uses: the external one when mapped.
+        let external: Option<String> = match db.query_opt(&sql.external_of, &[&app, &user_id]).await? {
+            Some(r) => r.try_get(0)?,
+            None => None,
+        };
+        let id = external.unwrap_or_else(|| user_id.clone());
+        db.execute(&sql.insert_verified, &[&app, &id, email]).await?;
+    }
+    Ok(ConsumeOutcome::Ok { device, user: Some((user_id, created)) })
+}
+
+/// The rows of a passwordless sign-up (algorithms.md §4.3); false when a unique constraint refused them.
+async fn create_user(db: Conn<'_>, sql: &Statements, (app, tenant): Key<'_>, user: &str, d: &Device, now: i64) -> Result<bool, WorkError> {
+    Ok(unique(db.execute(&sql.insert_app_user, &[&app, &user])).await?
+        && unique(db.execute(&sql.insert_all_auth, &[&app, &tenant, &user, &now])).await?
+        && unique(db.execute(&sql.insert_user, &[&app, &user, &d.email, &d.phone_number, &now])).await?
+        && unique(db.execute(&sql.insert_user_tenant, &[&app, &tenant, &user, &d.email, &d.phone_number])).await?)
+}
+
+async fn delete_code(db: Conn<'_>, sql: &Statements, (app, tenant): Key<'_>, code_id: &str) -> Result<(), WorkError> {
+    let Some(r) = db.query_opt(&sql.code_device, &[&app, &tenant, &code_id]).await? else { return Ok(()) };
+    let hash = r.try_get::<_, String>(0)?.trim_end().to_owned();
+    // Lock the device first, as consume does, then count what is left of it.
+    db.query_opt(&sql.device_for_update, &[&app, &tenant, &hash]).await?;
+    let count: i64 = db.query_opt(&sql.count_codes, &[&app, &tenant, &hash]).await?.map_or(Ok(0), |r| r.try_get(0))?;
+    if count <= 1 {
+        db.execute(&sql.delete_device, &[&app, &tenant, &hash]).await?;
+    } else {
+        db.execute(&sql.delete_code, &[&app, &tenant, &code_id]).await?;
+    }
+    Ok(())
+}
+
+async fn update_user(
+    db: Conn<'_>,
+    sql: &Statements,
+    (app, user): Key<'_>,
+    email: FieldUpdate<'_>,
+    phone: FieldUpdate<'_>,
+) -> Result<UpdateUserOutcome, WorkError> {
+    let Some(r) = db.query_opt(&sql.user_contact_for_update, &[&app, &user]).await? else { return Ok(UpdateUserOutcome::UnknownUser) };
+    let (old_email, old_phone): (Option<String>, Option<String>) = (r.try_get(0)?, r.try_get(1)?);
+    let new_email = email.map_or(old_email.as_deref(), |e| e);
+    let new_phone = phone.map_or(old_phone.as_deref(), |p| p);
+    if new_email.is_none() && new_phone.is_none() {
+        return Ok(UpdateUserOutcome::NoContactLeft);
+    }
+    // A cheap check names the conflict; the unique constraints still decide under concurrency.
+    if let Some(Some(e)) = email {
+        if db.query_opt(&sql.email_taken, &[&app, &e, &user]).await?.is_some() {
+            return Ok(UpdateUserOutcome::EmailAlreadyExists);
+        }
+    }
+    if let Some(Some(p)) = phone {
+        if db.query_opt(&sql.phone_taken, &[&app, &p, &user]).await?.is_some() {
+            return Ok(UpdateUserOutcome::PhoneNumberAlreadyExists);
+        }
+    }
+    let fields = [
+        (email, &old_email, &sql.set_email, &sql.delete_user_tenants_by_email, UpdateUserOutcome::EmailAlreadyExists),
+        (phone, &old_phone, &sql.set_phone, &sql.delete_user_tenants_by_phone, UpdateUserOutcome::PhoneNumberAlreadyExists),
+    ];
+    for (update, old, set, delete_devices, conflict) in fields {
+        let Some(value) = update else { continue };
+        for statement in set {
+            match db.execute(statement, &[&app, &user, &value]).await {
+                Ok(_) => {}
+                Err(e) if e.code() == Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION) => {
+                    let on_phone = e.as_db_error().and_then(|d| d.constraint()) == Some(sql.phone_constraint.as_str());
+                    return Ok(if on_phone { UpdateUserOutcome::PhoneNumberAlreadyExists } else { conflict });
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        if value == old.as_deref() {
+            continue;
+        }
+        // Sign-ins in progress for the old or the new value would now lead elsewhere.
+        for v in [old.as_deref(), value].into_iter().flatten() {
+            db.execute(delete_devices, &[&app, &v, &user]).await?;
+        }
+    }
+    Ok(UpdateUserOutcome::Updated)
+}
+
+async fn delete_expired(db: Conn<'_>, sql: &Statements, (app, tenant): Key<'_>, cutoff: i64) -> Result<u64, WorkError> {
+    let rows = db.query(&sql.expired_devices, &[&app, &tenant, &cutoff]).await?;
+    let mut removed = 0;
+    for r in rows {
+        let hash: String = r.try_get(0)?;
+        removed += db.execute(&sql.delete_if_all_expired, &[&app, &tenant, &cutoff, &hash]).await?;
+    }
+    Ok(removed)
+}
+
+#[async_trait]
+impl PasswordlessStorage for PgStorage {
+    async fn pl_create_device_with_code(&self, app_id: &str, tenant_id: &str, device: &Device, code: &Code) -> Result<bool, StorageError> {
+        let ctx = (&self.sql, (app_id, tenant_id), device, code);
+        self.db.run(Mode::Write, &ctx, |db, (sql, key, d, c)| Box::pin(create_device(db, &sql.passwordless, *key, d, c))).await
+    }
+
+    async fn pl_create_code(&self, app_id: &str, tenant_id: &str, code: &Code) -> Result<CreateCodeOutcome, StorageError> {
+        let ctx = (&self.sql, (app_id, tenant_id), code);
+        self.db.run(Mode::Write, &ctx, |db, (sql, key, c)| Box::pin(create_code(db, &sql.passwordless, *key, c))).await
+    }
+
+    async fn pl_device(&self, app_id: &str, tenant_id: &str, device_id_hash: &str) -> Result<Option<DeviceWithCodes>, StorageError> {
+        let ctx = (&self.sql, (app_id, tenant_id), device_id_hash);
+        self.db.run(Mode::Snapshot, &ctx, |db, (sql, key, hash)| Box::pin(get_device(db, &sql.passwordless, *key, hash))).await
+    }
+
+    async fn pl_devices_by_contact(&self, app_id: &str, tenant_id: &str, contact: Contact<'_>) -> Result<Vec<DeviceWithCodes>, StorageError> {
+        let ctx = (&self.sql, (app_id, tenant_id), contact);
+        self.db.run(Mode::Snapshot, &ctx, |db, (sql, key, contact)| Box::pin(by_contact(db, &sql.passwordless, *key, *contact))).await
+    }
+
+    async fn pl_code_by_link_code_hash(&self, app_id: &str, tenant_id: &str, link_code_hash: &str) -> Result<Option<Code>, StorageError> {
+        let ctx = (&self.sql, (app_id, tenant_id), link_code_hash);
+        self.db
+            .run(Mode::Read, &ctx, |db, (sql, (app, tenant), hash)| {
+                Box::pin(async move {
+                    match db.query_opt(&sql.passwordless.code_by_link_hash, &[app, tenant, hash]).await? {
+                        Some(r) => Ok(Some(code_of(&r)?)),
+                        None => Ok(None),
+                    }
+                })
+            })
+            .await
+    }
+
+    async fn pl_consume(&self, app_id: &str, tenant_id: &str, request: &ConsumeRequest) -> Result<ConsumeOutcome, StorageError> {
+        let ctx = (&self.sql, (app_id, tenant_id), request);
+        self.db.run(Mode::Write, &ctx, |db, (sql, key, req)| Box::pin(consume(db, &sql.passwordless, *key, req))).await
+    }
+
+    async fn pl_delete_code(&self, app_id: &str, tenant_id: &str, code_id: &str) -> Result<(), StorageError> {
+        let ctx = (&self.sql, (app_id, tenant_id), code_id);
+        self.db.run(Mode::Write, &ctx, |db, (sql, key, id)| Box::pin(delete_code(db, &sql.passwordless, *key, id))).await
+    }
+
+    async fn pl_delete_device(&self, app_id: &str, tenant_id: &str, device_id_hash: &str) -> Result<(), StorageError> {
+        let ctx = (&self.sql, (app_id, tenant_id), device_id_hash);
+        self.db
+            .run(Mode::Write, &ctx, |db, (sql, (app, tenant), hash)| {
+                Box::pin(async move {
+                    db.execute(&sql.passwordless.delete_device, &[app, tenant, hash]).await?;
+                    Ok(())
+                })
+            })
+            .await
+    }
+
+    async fn pl_delete_devices_by_contact(&self, app_id: &str, tenant_id: &str, contact: Contact<'_>) -> Result<(), StorageError> {
+        let ctx = (&self.sql, (app_id, tenant_id), contact);
+        self.db.run(Mode::Write, &ctx, |db, (sql, key, contact)| Box::pin(delete_by_contact(db, &sql.passwordless, *key, *contact))).await
+    }
+
+    async fn pl_update_user(&self, app_id: &str, user_id: &str, email: FieldUpdate<'_>, phone_number: FieldUpdate<'_>) -> Result<UpdateUserOutcome, StorageError> {
+        let ctx = (&self.sql, (app_id, user_id), email, phone_number);
+        self.db.run(Mode::Write, &ctx, |db, (sql, key, e, p)| Box::pin(update_user(db, &sql.passwordless, *key, *e, *p))).await
+    }
+
+    async fn pl_delete_expired_devices(&self, app_id: &str, tenant_id: &str, cutoff: i64) -> Result<u64, StorageError> {
+        let ctx = (&self.sql, (app_id, tenant_id), cutoff);
+        self.db.run(Mode::Write, &ctx, |db, (sql, key, cutoff)| Box::pin(delete_expired(db, &sql.passwordless, *key, *cutoff))).await
+    }
+}

@@ -1,0 +1,87 @@
+//! Third-party users in SQLite.
+
+use async_trait::async_trait;
+use portcullis_core::storage::thirdparty::{SignInUpOutcome, ThirdPartyAccount, ThirdPartyStorage};
+use portcullis_core::storage::StorageError;
+use rusqlite::{params, OptionalExtension, Transaction};
+
+use crate::SqliteStorage;
+
+fn create(tx: &Transaction<'_>, (app, tenant, user): (&str, &str, &str), a: &ThirdPartyAccount, time_joined: i64) -> rusqlite::Result<()> {
+    tx.execute(
+        "INSERT INTO app_id_to_user_id (app_id, user_id, recipe_id, primary_or_recipe_user_id) VALUES (?1, ?2, 'thirdparty', ?2)",
+        params![app, user],
+    )?;
+    tx.execute(
+        "INSERT INTO all_auth_recipe_users (app_id, tenant_id, user_id, primary_or_recipe_user_id, recipe_id,
+             time_joined, primary_or_recipe_user_time_joined)
+         VALUES (?1, ?2, ?3, ?3, 'thirdparty', ?4, ?4)",
+        params![app, tenant, user, time_joined],
+    )?;
+    tx.execute(
+        "INSERT INTO thirdparty_users (app_id, third_party_id, third_party_user_id, user_id, email, time_joined)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![app, a.third_party_id, a.third_party_user_id, user, a.email, time_joined],
+    )?;
+    tx.execute(
+        "INSERT INTO thirdparty_user_to_tenant (app_id, tenant_id, user_id, third_party_id, third_party_user_id)
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![app, tenant, user, a.third_party_id, a.third_party_user_id],
+    )?;
+    Ok(())
+}
+
+#[async_trait]
+impl ThirdPartyStorage for SqliteStorage {
+    async fn tp_sign_in_up(
+        &self,
+        app_id: &str,
+        tenant_id: &str,
+        new_user_id: &str,
+        account: &ThirdPartyAccount,
+        time_joined: i64,
+    ) -> Result<SignInUpOutcome, StorageError> {
+        let (app, tenant, user, a) = (app_id.to_owned(), tenant_id.to_owned(), new_user_id.to_owned(), account.clone());
+        // IMMEDIATE: writers are serialised, so the lookup and the write cannot interleave.
+        self.in_transaction(move |tx| {
+            let existing: Option<String> = tx
+                .query_row(
+                    "SELECT user_id FROM thirdparty_user_to_tenant
+                     WHERE app_id = ?1 AND tenant_id = ?2 AND third_party_id = ?3 AND third_party_user_id = ?4",
+                    params![app, tenant, a.third_party_id, a.third_party_user_id],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            match existing {
+                Some(user_id) => {
+                    tx.execute(
+                        "UPDATE thirdparty_users SET email = ?3 WHERE app_id = ?1 AND user_id = ?2 AND email <> ?3",
+                        params![app, user_id, a.email],
+                    )?;
+                    Ok(SignInUpOutcome::Existing { user_id })
+                }
+                None => {
+                    create(tx, (&app, &tenant, &user), &a, time_joined)?;
+                    Ok(SignInUpOutcome::Created)
+                }
+            }
+        })
+        .await
+    }
+
+    async fn tp_user_ids_by_email(&self, app_id: &str, tenant_id: &str, email: &str) -> Result<Vec<String>, StorageError> {
+        let (app, tenant, email) = (app_id.to_owned(), tenant_id.to_owned(), email.to_owned());
+        self.with_conn(move |c| {
+            let mut st = c
+                .prepare_cached(
+                    "SELECT t.user_id FROM thirdparty_user_to_tenant t
+                     JOIN thirdparty_users u ON u.app_id = t.app_id AND u.user_id = t.user_id
+                     WHERE t.app_id = ?1 AND t.tenant_id = ?2 AND u.email = ?3 ORDER BY u.time_joined",
+                )
+                .map_err(crate::query_err)?;
+            let rows = st.query_map(params![app, tenant, email], |r| r.get(0)).map_err(crate::query_err)?;
+            rows.collect::<Result<Vec<String>, _>>().map_err(crate::query_err)
+        })
+        .await
+    }
+}
