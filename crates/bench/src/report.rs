@@ -16,7 +16,7 @@ use crate::{secs, workdir, RunArgs};
 
 /// One scenario's measurement in one run.
 #[derive(Clone, Debug, Default)]
-struct Measured {
+pub struct Measured {
     http: LoopResult,
     server_cpu_s: Option<f64>,
     server_peak_rss_kb: Option<u64>,
@@ -48,6 +48,31 @@ async fn run_http(base: &str, kind: Scenario, fx: &Arc<Fixture>, conns: usize, w
 async fn run_db(st: &Arc<dyn portcullis_core::storage::Storage>, kind: Scenario, fx: &Arc<Fixture>, conns: usize, warmup: Duration, duration: Duration) -> LoopResult {
     let workers: Vec<DbWorker> = (0..conns).map(|i| DbWorker::new(Arc::clone(st), kind, Arc::clone(fx), i)).collect();
     closed_loop(workers, warmup, duration, &mut |_| {}).await
+}
+
+/// Warm-up and window for a scenario whose rate is (about) `known`: one round of `conns`
+/// requests takes conns / rate seconds; warm up for one round and measure at least four
+/// (capped at 30 s and 60 s).
+pub fn window_for(warmup: Duration, duration: Duration, conns: usize, known: Option<f64>) -> (Duration, Duration) {
+    match known {
+        Some(rate) if rate > 0.0 => {
+            let round = conns as f64 / rate;
+            (warmup.max(secs(round.min(30.0))), duration.max(secs((4.0 * round).min(60.0))))
+        }
+        _ => (warmup, duration),
+    }
+}
+
+/// A wider window when the loop completed fewer than four requests per connection (and had no
+/// errors); None when the measurement stands.
+pub fn widen(r: &LoopResult, warmup: Duration, duration: Duration, conns: usize) -> Option<(Duration, Duration)> {
+    if r.errors > 0 || r.ops >= 4 * conns as u64 {
+        return None;
+    }
+    // With nothing completed, a round took longer than the whole loop.
+    let rate = if r.ops > 0 { r.rate() } else { conns as f64 / (warmup + duration).as_secs_f64() / 2.0 };
+    let (w, d) = window_for(warmup, duration, conns, Some(rate));
+    (d > duration).then_some((w, d))
 }
 
 /// Start-up: a first start on an empty database, then `restarts` starts on the existing one.
@@ -183,10 +208,33 @@ pub async fn run(mut a: RunArgs) -> Result<bool, String> {
             crypto_runs.push(c);
         }
         for (kind, ms) in results.iter_mut() {
-            let mut m = run_http(&base, *kind, &fx, a.concurrency, warmup, duration, pid).await;
+            // Slow scenarios (password hashing by design, long pages) need a window that holds
+            // several rounds of all connections: start from what is known (the crypto floor, or
+            // the rate of an earlier run) and widen after a first try when it is too short.
+            let known = match (kind.crypto_bound(), crypto_runs.last()) {
+                (CryptoBound::PasswordHash, Some(c)) => Some(c.password_hash),
+                (CryptoBound::PasswordVerify, Some(c)) => Some(c.password_verify),
+                _ => ms.last().map(|m: &Measured| m.http.rate()),
+            };
+            let (w, d) = window_for(warmup, duration, a.concurrency, known);
+            let mut m = run_http(&base, *kind, &fx, a.concurrency, w, d, pid).await;
+            if let Some((w2, d2)) = widen(&m.http, w, d, a.concurrency) {
+                eprintln!("run {}: {} is slow ({} requests in {:.1}s): measuring again over {:.1}s", run + 1, kind.name(), m.http.ops, d.as_secs_f64(), d2.as_secs_f64());
+                m = run_http(&base, *kind, &fx, a.concurrency, w2, d2, pid).await;
+            }
+            if m.http.ops == 0 && m.http.errors == 0 {
+                m.http.errors = 1;
+                m.http.first_error = Some("no request completed inside the measured window".into());
+            }
             if let (Some(st), true) = (&storage, kind.uses_database()) {
-                let d = a.db_floor_seconds.map(secs).unwrap_or(duration);
-                m.db_floor = Some(run_db(st, *kind, &fx, a.concurrency, warmup.min(d), d).await);
+                let base_d = a.db_floor_seconds.map(secs).unwrap_or(duration);
+                let known = ms.last().and_then(|m: &Measured| m.db_floor.as_ref()).map(|f| f.rate());
+                let (w, d) = window_for(warmup.min(base_d), base_d, a.concurrency, known);
+                let mut f = run_db(st, *kind, &fx, a.concurrency, w, d).await;
+                if let Some((w2, d2)) = widen(&f, w, d, a.concurrency) {
+                    f = run_db(st, *kind, &fx, a.concurrency, w2, d2).await;
+                }
+                m.db_floor = Some(f);
             }
             eprintln!(
                 "run {}: {:<18} {:>9.1} req/s  p50 {:>7.2} ms  p99 {:>8.2} ms  errors {}{}{}",
@@ -400,4 +448,24 @@ pub async fn run(mut a: RunArgs) -> Result<bool, String> {
         eprintln!("{total_errors} errors");
     }
     Ok(total_errors == 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn windows_hold_four_rounds() {
+        let (w, d) = (Duration::from_secs(1), Duration::from_secs(5));
+        assert_eq!(window_for(w, d, 64, None), (w, d));
+        assert_eq!(window_for(w, d, 64, Some(10_000.0)), (w, d), "fast scenarios keep the default");
+        assert_eq!(window_for(w, d, 64, Some(12.8)), (Duration::from_secs(5), Duration::from_secs(20)));
+        assert_eq!(window_for(w, d, 64, Some(1.0)), (Duration::from_secs(30), Duration::from_secs(60)));
+        let ok = LoopResult { ops: 1000, seconds: 5.0, ..Default::default() };
+        assert_eq!(widen(&ok, w, d, 64), None);
+        let slow = LoopResult { ops: 64, seconds: 5.0, ..Default::default() };
+        assert_eq!(widen(&slow, w, d, 64), Some((Duration::from_secs(5), Duration::from_secs(20))));
+        let failing = LoopResult { ops: 0, errors: 3, seconds: 5.0, ..Default::default() };
+        assert_eq!(widen(&failing, w, d, 64), None);
+    }
 }

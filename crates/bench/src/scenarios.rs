@@ -118,7 +118,6 @@ pub struct ConnData {
 
 /// Everything the scenarios name, seeded through the API.
 pub struct Fixture {
-    pub tag: String,
     pub conns: Vec<ConnData>,
     /// The current refresh token of each connection's refresh chain (each refresh consumes one).
     pub refresh_tokens: Mutex<Vec<String>>,
@@ -182,6 +181,8 @@ pub struct HttpWorker {
     /// The connection's prepared request: method, URL and body.
     fixed: (reqwest::Method, String, Option<String>),
     refresh_token: Option<String>,
+    /// Unique per worker, so that sign-up emails never repeat across runs.
+    tag: String,
 }
 
 impl HttpWorker {
@@ -218,7 +219,8 @@ impl HttpWorker {
         } else {
             None
         };
-        HttpWorker { client: client(), base: base.to_owned(), kind, fx, idx, n: 0, fixed, refresh_token }
+        let tag = uuid::Uuid::new_v4().simple().to_string()[..12].to_owned();
+        HttpWorker { client: client(), base: base.to_owned(), kind, fx, idx, n: 0, fixed, refresh_token, tag }
     }
 }
 
@@ -251,7 +253,7 @@ impl Step for HttpWorker {
                 (reqwest::Method::POST, format!("{base}/recipe/session/refresh"), Some(body.to_string()))
             }
             Scenario::SignUp => {
-                let email = format!("up-{}-{}-{}@bench.example", self.fx.tag, self.idx, self.n);
+                let email = format!("up-{}-{}-{}@bench.example", self.tag, self.idx, self.n);
                 let body = json!({"email": email, "password": SEED_PASSWORD});
                 (reqwest::Method::POST, format!("{base}/recipe/signup"), Some(body.to_string()))
             }
@@ -369,7 +371,7 @@ pub async fn build_fixture(base: &str, cfg: &Config, conns: usize, list_users: u
     }
     let deep_token = follow_pages(&c, base, deep_page).await?;
     let users_in_list = call_ok(&c, reqwest::Method::GET, format!("{base}/users/count"), None).await?["count"].as_u64().unwrap_or(0);
-    Ok(Fixture { tag, conns: conn_data, refresh_tokens: Mutex::new(refresh), deep_token, deep_page, users_in_list })
+    Ok(Fixture { conns: conn_data, refresh_tokens: Mutex::new(refresh), deep_token, deep_page, users_in_list })
 }
 
 /// Follows `nextPaginationToken` from the first page of 100 for `pages` pages; returns the token of
