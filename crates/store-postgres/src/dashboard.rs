@@ -1,7 +1,7 @@
 //! Dashboard users and sessions.
 
 use async_trait::async_trait;
-use portcullis_core::storage::dashboard::{DashboardStorage, DashboardUser};
+use portcullis_core::storage::dashboard::{DashboardSession, DashboardStorage, DashboardUser, DashboardUserKey};
 use portcullis_core::storage::StorageError;
 
 use crate::db::{Conn, Mode, WorkError};
@@ -14,6 +14,14 @@ pub struct Statements {
     create_session: String,
     session_email: String,
     delete_session: String,
+    users: String,
+    user_by_id: String,
+    update_email: String,
+    update_hash: String,
+    delete_user: String,
+    sessions_of: String,
+    delete_expired: String,
+    active_count: String,
 }
 
 impl Statements {
@@ -36,6 +44,21 @@ impl Statements {
                  WHERE s.app_id = $1 AND s.session_id = $2 AND s.expiry > $3"
             ),
             delete_session: format!("DELETE FROM {sessions} WHERE app_id = $1 AND session_id = $2"),
+            users: format!(
+                "SELECT user_id, email, password_hash, time_joined FROM {users} WHERE app_id = $1 ORDER BY time_joined, user_id"
+            ),
+            user_by_id: format!("SELECT user_id, email, password_hash, time_joined FROM {users} WHERE app_id = $1 AND user_id = $2"),
+            update_email: format!("UPDATE {users} SET email = $3 WHERE app_id = $1 AND user_id = $2"),
+            update_hash: format!("UPDATE {users} SET password_hash = $3 WHERE app_id = $1 AND user_id = $2"),
+            delete_user: format!("DELETE FROM {users} WHERE app_id = $1 AND user_id = $2"),
+            sessions_of: format!(
+                "SELECT session_id, user_id, time_created, expiry FROM {sessions} WHERE app_id = $1 AND user_id = $2 ORDER BY time_created"
+            ),
+            delete_expired: format!("DELETE FROM {sessions} WHERE expiry < $1"),
+            active_count: format!(
+                "SELECT COUNT(*) FROM {} WHERE app_id = $1 AND last_active_time >= $2",
+                n.table("user_last_active")?
+            ),
         })
     }
 }
@@ -44,16 +67,30 @@ async fn create_user(db: Conn<'_>, sql: &Statements, app: &str, u: &DashboardUse
     Ok(db.execute(&sql.create_user, &[&app, &u.user_id, &u.email, &u.password_hash, &u.time_joined]).await? == 1)
 }
 
+fn user_row(r: &tokio_postgres::Row) -> Result<DashboardUser, WorkError> {
+    Ok(DashboardUser {
+        user_id: r.try_get::<_, String>(0)?.trim_end().to_owned(),
+        email: r.try_get(1)?,
+        password_hash: r.try_get(2)?,
+        time_joined: r.try_get(3)?,
+    })
+}
+
 async fn user_by_email(db: Conn<'_>, sql: &Statements, app: &str, email: &str) -> Result<Option<DashboardUser>, WorkError> {
-    match db.query_opt(&sql.user_by_email, &[&app, &email]).await? {
-        Some(r) => Ok(Some(DashboardUser {
-            user_id: r.try_get::<_, String>(0)?.trim_end().to_owned(),
-            email: r.try_get(1)?,
-            password_hash: r.try_get(2)?,
-            time_joined: r.try_get(3)?,
-        })),
-        None => Ok(None),
+    db.query_opt(&sql.user_by_email, &[&app, &email]).await?.map(|r| user_row(&r)).transpose()
+}
+
+async fn update_user(db: Conn<'_>, sql: &Statements, (app, user): (&str, &str), email: Option<&str>, hash: Option<&str>) -> Result<bool, WorkError> {
+    if let Some(email) = email {
+        // A unique violation aborts the transaction: answer at once, the runner rolls back.
+        if !crate::users::unique(db.execute(&sql.update_email, &[&app, &user, &email])).await? {
+            return Ok(false);
+        }
     }
+    if let Some(hash) = hash {
+        db.execute(&sql.update_hash, &[&app, &user, &hash]).await?;
+    }
+    Ok(true)
 }
 
 #[async_trait]
@@ -99,6 +136,86 @@ impl DashboardStorage for PgStorage {
         self.db
             .run(Mode::Write, &ctx, |db, (sql, app, session)| {
                 Box::pin(async move { Ok(db.execute(&sql.dashboard.delete_session, &[app, session]).await? > 0) })
+            })
+            .await
+    }
+
+    async fn dashboard_users(&self, app_id: &str) -> Result<Vec<DashboardUser>, StorageError> {
+        let ctx = (&self.sql, app_id);
+        self.db
+            .run(Mode::Read, &ctx, |db, (sql, app)| {
+                Box::pin(async move { db.query(&sql.dashboard.users, &[app]).await?.iter().map(user_row).collect() })
+            })
+            .await
+    }
+
+    async fn dashboard_user_find(&self, app_id: &str, key: &DashboardUserKey) -> Result<Option<DashboardUser>, StorageError> {
+        let ctx = (&self.sql, app_id, key);
+        self.db
+            .run(Mode::Read, &ctx, |db, (sql, app, key)| {
+                Box::pin(async move {
+                    let (statement, value) = match key {
+                        DashboardUserKey::Id(v) => (&sql.dashboard.user_by_id, v),
+                        DashboardUserKey::Email(v) => (&sql.dashboard.user_by_email, v),
+                    };
+                    db.query_opt(statement, &[app, value]).await?.map(|r| user_row(&r)).transpose()
+                })
+            })
+            .await
+    }
+
+    async fn dashboard_user_update(&self, app_id: &str, user_id: &str, email: Option<&str>, password_hash: Option<&str>) -> Result<bool, StorageError> {
+        let ctx = (&self.sql, (app_id, user_id), email, password_hash);
+        self.db
+            .run(Mode::Write, &ctx, |db, (sql, key, email, hash)| Box::pin(update_user(db, &sql.dashboard, *key, *email, *hash)))
+            .await
+    }
+
+    async fn dashboard_user_delete(&self, app_id: &str, user_id: &str) -> Result<bool, StorageError> {
+        let ctx = (&self.sql, app_id, user_id);
+        self.db
+            .run(Mode::Write, &ctx, |db, (sql, app, user)| {
+                Box::pin(async move { Ok(db.execute(&sql.dashboard.delete_user, &[app, user]).await? > 0) })
+            })
+            .await
+    }
+
+    async fn dashboard_sessions_of(&self, app_id: &str, user_id: &str) -> Result<Vec<DashboardSession>, StorageError> {
+        let ctx = (&self.sql, app_id, user_id);
+        self.db
+            .run(Mode::Read, &ctx, |db, (sql, app, user)| {
+                Box::pin(async move {
+                    let rows = db.query(&sql.dashboard.sessions_of, &[app, user]).await?;
+                    rows.iter()
+                        .map(|r| {
+                            Ok(DashboardSession {
+                                session_id: r.try_get::<_, String>(0)?.trim_end().to_owned(),
+                                user_id: r.try_get::<_, String>(1)?.trim_end().to_owned(),
+                                time_created: r.try_get(2)?,
+                                expiry: r.try_get(3)?,
+                            })
+                        })
+                        .collect()
+                })
+            })
+            .await
+    }
+
+    async fn dashboard_sessions_delete_expired(&self, now: i64) -> Result<u64, StorageError> {
+        let ctx = (&self.sql, now);
+        self.db
+            .run(Mode::Write, &ctx, |db, (sql, now)| Box::pin(async move { Ok(db.execute(&sql.dashboard.delete_expired, &[now]).await?) }))
+            .await
+    }
+
+    async fn active_users_count(&self, app_id: &str, since: i64) -> Result<u64, StorageError> {
+        let ctx = (&self.sql, app_id, since);
+        self.db
+            .run(Mode::Read, &ctx, |db, (sql, app, since)| {
+                Box::pin(async move {
+                    let row = db.query_opt(&sql.dashboard.active_count, &[app, since]).await?;
+                    Ok(row.map(|r| r.try_get::<_, i64>(0)).transpose()?.unwrap_or(0) as u64)
+                })
             })
             .await
     }

@@ -1,11 +1,18 @@
 //! Dashboard users and sessions in SQLite.
 
 use async_trait::async_trait;
-use portcullis_core::storage::dashboard::{DashboardStorage, DashboardUser};
+use portcullis_core::storage::dashboard::{DashboardSession, DashboardStorage, DashboardUser, DashboardUserKey};
 use portcullis_core::storage::StorageError;
 use rusqlite::{params, OptionalExtension};
 
+use crate::users::is_unique_violation;
 use crate::{query_err, SqliteStorage};
+
+const USER_COLUMNS: &str = "user_id, email, password_hash, time_joined";
+
+fn user_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<DashboardUser> {
+    Ok(DashboardUser { user_id: r.get(0)?, email: r.get(1)?, password_hash: r.get(2)?, time_joined: r.get(3)? })
+}
 
 #[async_trait]
 impl DashboardStorage for SqliteStorage {
@@ -72,6 +79,98 @@ impl DashboardStorage for SqliteStorage {
             c.execute("DELETE FROM dashboard_user_sessions WHERE app_id = ?1 AND session_id = ?2", params![app, session])
                 .map(|n| n > 0)
                 .map_err(query_err)
+        })
+        .await
+    }
+
+    async fn dashboard_users(&self, app_id: &str) -> Result<Vec<DashboardUser>, StorageError> {
+        let app = app_id.to_owned();
+        self.with_conn(move |c| {
+            let mut st = c
+                .prepare_cached(&format!("SELECT {USER_COLUMNS} FROM dashboard_users WHERE app_id = ?1 ORDER BY time_joined, user_id"))
+                .map_err(query_err)?;
+            let rows = st.query_map(params![app], user_row).map_err(query_err)?;
+            rows.collect::<Result<Vec<_>, _>>().map_err(query_err)
+        })
+        .await
+    }
+
+    async fn dashboard_user_find(&self, app_id: &str, key: &DashboardUserKey) -> Result<Option<DashboardUser>, StorageError> {
+        let (app, key) = (app_id.to_owned(), key.clone());
+        self.with_conn(move |c| {
+            let (column, value) = match &key {
+                DashboardUserKey::Id(v) => ("user_id", v),
+                DashboardUserKey::Email(v) => ("email", v),
+            };
+            c.query_row(&format!("SELECT {USER_COLUMNS} FROM dashboard_users WHERE app_id = ?1 AND {column} = ?2"), params![app, value], user_row)
+                .optional()
+                .map_err(query_err)
+        })
+        .await
+    }
+
+    async fn dashboard_user_update(&self, app_id: &str, user_id: &str, email: Option<&str>, password_hash: Option<&str>) -> Result<bool, StorageError> {
+        let (app, user) = (app_id.to_owned(), user_id.to_owned());
+        let (email, hash) = (email.map(str::to_owned), password_hash.map(str::to_owned));
+        self.with_conn(move |c| {
+            let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(query_err)?;
+            if let Some(email) = &email {
+                match tx.execute("UPDATE dashboard_users SET email = ?3 WHERE app_id = ?1 AND user_id = ?2", params![app, user, email]) {
+                    Ok(_) => {}
+                    Err(e) if is_unique_violation(&e) => return Ok(false),
+                    Err(e) => return Err(query_err(e)),
+                }
+            }
+            if let Some(hash) = &hash {
+                tx.execute("UPDATE dashboard_users SET password_hash = ?3 WHERE app_id = ?1 AND user_id = ?2", params![app, user, hash])
+                    .map_err(query_err)?;
+            }
+            tx.commit().map_err(query_err)?;
+            Ok(true)
+        })
+        .await
+    }
+
+    async fn dashboard_user_delete(&self, app_id: &str, user_id: &str) -> Result<bool, StorageError> {
+        let (app, user) = (app_id.to_owned(), user_id.to_owned());
+        self.in_transaction(move |tx| Ok(tx.execute("DELETE FROM dashboard_users WHERE app_id = ?1 AND user_id = ?2", params![app, user])? > 0))
+            .await
+    }
+
+    async fn dashboard_sessions_of(&self, app_id: &str, user_id: &str) -> Result<Vec<DashboardSession>, StorageError> {
+        let (app, user) = (app_id.to_owned(), user_id.to_owned());
+        self.with_conn(move |c| {
+            let mut st = c
+                .prepare_cached(
+                    "SELECT session_id, user_id, time_created, expiry FROM dashboard_user_sessions
+                     WHERE app_id = ?1 AND user_id = ?2 ORDER BY time_created",
+                )
+                .map_err(query_err)?;
+            let rows = st
+                .query_map(params![app, user], |r| {
+                    Ok(DashboardSession { session_id: r.get(0)?, user_id: r.get(1)?, time_created: r.get(2)?, expiry: r.get(3)? })
+                })
+                .map_err(query_err)?;
+            rows.collect::<Result<Vec<_>, _>>().map_err(query_err)
+        })
+        .await
+    }
+
+    async fn dashboard_sessions_delete_expired(&self, now: i64) -> Result<u64, StorageError> {
+        self.in_transaction(move |tx| Ok(tx.execute("DELETE FROM dashboard_user_sessions WHERE expiry < ?1", params![now])? as u64))
+            .await
+    }
+
+    async fn active_users_count(&self, app_id: &str, since: i64) -> Result<u64, StorageError> {
+        let app = app_id.to_owned();
+        self.with_conn(move |c| {
+            c.query_row(
+                "SELECT COUNT(*) FROM user_last_active WHERE app_id = ?1 AND last_active_time >= ?2",
+                params![app, since],
+                |r| r.get::<_, i64>(0),
+            )
+            .map(|n| n as u64)
+            .map_err(query_err)
         })
         .await
     }

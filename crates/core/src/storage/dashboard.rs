@@ -12,6 +12,21 @@ pub struct DashboardUser {
     pub time_joined: i64,
 }
 
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DashboardSession {
+    pub session_id: String,
+    pub user_id: String,
+    pub time_created: i64,
+    pub expiry: i64,
+}
+
+/// How a dashboard user is named in a request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DashboardUserKey {
+    Id(String),
+    Email(String),
+}
+
 #[async_trait]
 pub trait DashboardStorage: Send + Sync {
     /// Creates a dashboard user; false when the email is taken (the schema's unique constraint decides).
@@ -25,4 +40,24 @@ pub trait DashboardStorage: Send + Sync {
     async fn dashboard_session_email(&self, app_id: &str, session_id: &str, now: i64) -> Result<Option<String>, StorageError>;
 
     async fn dashboard_session_delete(&self, app_id: &str, session_id: &str) -> Result<bool, StorageError>;
+
+    /// Every dashboard user of the app, oldest first.
+    async fn dashboard_users(&self, app_id: &str) -> Result<Vec<DashboardUser>, StorageError>;
+
+    async fn dashboard_user_find(&self, app_id: &str, key: &DashboardUserKey) -> Result<Option<DashboardUser>, StorageError>;
+
+    /// Changes a user's email and/or password hash in one transaction; false when the new email is
+    /// another user's (nothing is changed then).
+    async fn dashboard_user_update(&self, app_id: &str, user_id: &str, email: Option<&str>, password_hash: Option<&str>) -> Result<bool, StorageError>;
+
+    /// Deletes a user and (by the schema's cascade) its sessions; false when there was none.
+    async fn dashboard_user_delete(&self, app_id: &str, user_id: &str) -> Result<bool, StorageError>;
+
+    async fn dashboard_sessions_of(&self, app_id: &str, user_id: &str) -> Result<Vec<DashboardSession>, StorageError>;
+
+    /// Deletes the sessions that expired before `now`, in every app of this database.
+    async fn dashboard_sessions_delete_expired(&self, now: i64) -> Result<u64, StorageError>;
+
+    /// Users whose last activity (`user_last_active`) is at or after `since`.
+    async fn active_users_count(&self, app_id: &str, since: i64) -> Result<u64, StorageError>;
 }

@@ -1,10 +1,11 @@
-//! Dashboard users and their sessions: create a user, sign in, verify and revoke a session.
+//! Dashboard users and their sessions (create, list, update, delete users; sign in, verify, list and
+//! revoke sessions), and the active-users count the dashboard's analytics read.
 
 use axum::response::Response;
 use portcullis_core::crypto::uuid_v4;
-use portcullis_core::storage::dashboard::DashboardUser;
+use portcullis_core::storage::dashboard::{DashboardUser, DashboardUserKey};
 use portcullis_core::users::normalise_email;
-use serde_json::json;
+use serde_json::{json, Value};
 
 use crate::http::error::ApiError;
 use crate::http::{json, not_found_error, Ctx};
@@ -38,7 +39,7 @@ pub async fn create_user(ctx: &Ctx) -> Result<Response, ApiError> {
         return json(json!({"status": "INVALID_EMAIL_ERROR"}));
     }
     if !strong_enough(&password) {
-        return json(json!({"status": "PASSWORD_WEAK_ERROR", "message": "Password must contain at least 8 characters, including a number"}));
+        return json(json!({"status": "PASSWORD_WEAK_ERROR", "message": WEAK}));
     }
     let password_hash = ctx.state.hashing.hash(&app.effective, password).await?;
     let user = DashboardUser {
@@ -50,7 +51,107 @@ pub async fn create_user(ctx: &Ctx) -> Result<Response, ApiError> {
     if !app.storage.dashboard_user_create(&ctx.id.app_id, &user).await? {
         return json(json!({"status": "EMAIL_ALREADY_EXISTS_ERROR"}));
     }
-    json(json!({"status": "OK", "user": {"userId": user.user_id, "email": user.email, "timeJoined": user.time_joined}}))
+    json(json!({"status": "OK", "user": user_json(&user)}))
+}
+
+fn user_json(u: &DashboardUser) -> Value {
+    json!({"userId": u.user_id, "email": u.email, "timeJoined": u.time_joined})
+}
+
+const WEAK: &str = "Password must contain at least 8 characters, including a number";
+
+/// The user a request names by `userId` or `email` (body or query).
+fn user_key(user_id: Option<String>, email: Option<String>) -> Result<DashboardUserKey, ApiError> {
+    match (user_id, email) {
+        (Some(id), _) if !id.trim().is_empty() => Ok(DashboardUserKey::Id(id.trim().to_owned())),
+        (_, Some(email)) if !email.trim().is_empty() => Ok(DashboardUserKey::Email(normalise_email(&email))),
+        _ => Err(ApiError::bad("Either field 'userId' or 'email' must be present")),
+    }
+}
+
+fn optional_string(body: &crate::http::input::Body, field: &str) -> Result<Option<String>, ApiError> {
+    match body.0.get(field) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(_) => Err(ApiError::field_invalid(field)),
+    }
+}
+
+pub async fn list_users(ctx: &Ctx) -> Result<Response, ApiError> {
+    let app = app(ctx)?;
+    let users = app.storage.dashboard_users(&ctx.id.app_id).await?;
+    json(json!({"status": "OK", "users": users.iter().map(user_json).collect::<Vec<_>>()}))
+}
+
+/// `PUT /recipe/dashboard/user`: a new email and/or password for the user named by id or email.
+pub async fn update_user(ctx: &Ctx) -> Result<Response, ApiError> {
+    let app = app(ctx)?;
+    let body = ctx.body()?;
+    let key = user_key(optional_string(&body, "userId")?, optional_string(&body, "email")?)?;
+    let new_email = optional_string(&body, "newEmail")?.map(|e| normalise_email(&e));
+    let new_password = optional_string(&body, "newPassword")?;
+    if new_email.as_deref().is_some_and(|e| !valid_email(e)) {
+        return json(json!({"status": "INVALID_EMAIL_ERROR"}));
+    }
+    if new_password.as_deref().is_some_and(|p| !strong_enough(p)) {
+        return json(json!({"status": "PASSWORD_WEAK_ERROR", "message": WEAK}));
+    }
+    let Some(user) = app.storage.dashboard_user_find(&ctx.id.app_id, &key).await? else {
+        return json(json!({"status": "UNKNOWN_USER_ERROR"}));
+    };
+    let hash = match new_password {
+        Some(p) => Some(ctx.state.hashing.hash(&app.effective, p).await?),
+        None => None,
+    };
+    if !app.storage.dashboard_user_update(&ctx.id.app_id, &user.user_id, new_email.as_deref(), hash.as_deref()).await? {
+        return json(json!({"status": "EMAIL_ALREADY_EXISTS_ERROR"}));
+    }
+    let updated = app.storage.dashboard_user_find(&ctx.id.app_id, &DashboardUserKey::Id(user.user_id)).await?;
+    match updated {
+        Some(u) => json(json!({"status": "OK", "user": user_json(&u)})),
+        // Deleted between the update and this read.
+        None => json(json!({"status": "UNKNOWN_USER_ERROR"})),
+    }
+}
+
+pub async fn delete_user(ctx: &Ctx) -> Result<Response, ApiError> {
+    let app = app(ctx)?;
+    let key = user_key(ctx.query.get("userId").map(str::to_owned), ctx.query.get("email").map(str::to_owned))?;
+    let existed = match app.storage.dashboard_user_find(&ctx.id.app_id, &key).await? {
+        Some(u) => app.storage.dashboard_user_delete(&ctx.id.app_id, &u.user_id).await?,
+        None => false,
+    };
+    json(json!({"status": "OK", "didUserExist": existed}))
+}
+
+pub async fn sessions_of_user(ctx: &Ctx) -> Result<Response, ApiError> {
+    let app = app(ctx)?;
+    let user_id = ctx.query.required("userId")?.trim().to_owned();
+    let sessions = app.storage.dashboard_sessions_of(&ctx.id.app_id, &user_id).await?;
+    let sessions: Vec<Value> = sessions
+        .iter()
+        .map(|s| json!({"sessionId": s.session_id, "userId": s.user_id, "timeCreated": s.time_created, "expiry": s.expiry}))
+        .collect();
+    json(json!({"status": "OK", "sessions": sessions}))
+}
+
+/// `GET /users/count/active?since=<ms>`: users active (session created or refreshed, signed in or
+/// up) at or after `since`, across the app's databases.
+pub async fn active_users_count(ctx: &Ctx) -> Result<Response, ApiError> {
+    app(ctx)?;
+    let since: i64 = ctx
+        .query
+        .required("since")?
+        .trim()
+        .parse()
+        .ok()
+        .filter(|s| *s >= 0)
+        .ok_or_else(|| ApiError::bad("'since' must be a non-negative number"))?;
+    let mut count = 0;
+    for storage in ctx.snapshot.storages_of_app(&ctx.id.cud, &ctx.id.app_id) {
+        count += storage.active_users_count(&ctx.id.app_id, since).await?;
+    }
+    json(json!({"status": "OK", "count": count}))
 }
 
 pub async fn sign_in(ctx: &Ctx) -> Result<Response, ApiError> {
