@@ -1,10 +1,13 @@
 //! Password hashing off the async runtime, bounded as the core bounds it: argon2 work shares
 //! `argon2_hashing_pool_size` permits (it is memory-hungry), Firebase scrypt verification
-//! `firebase_password_hashing_pool_size`; bcrypt runs on the blocking pool unbounded. No database
+//! `firebase_password_hashing_pool_size`; bcrypt one per core. No database
 //! connection is held while hashing.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use portcullis_core::config::Config;
 use portcullis_core::crypto::password::{self, Algorithm, HashAlgorithm, HashSettings, VerifySettings};
+
 use tokio::sync::Semaphore;
 
 use crate::http::error::ApiError;
@@ -12,6 +15,28 @@ use crate::http::error::ApiError;
 pub struct Hashing {
     argon2: Semaphore,
     firebase: Semaphore,
+    /// bcrypt is CPU-bound: more at once than there are cores only queues threads and starves the
+    /// rest of the server (measured: 64 concurrent sign-ins, p50 of 5-15 s), so one per core.
+    bcrypt: Semaphore,
+    /// For metrics: hashes waiting for a slot, and hashes being computed.
+    waiting: AtomicUsize,
+    running: AtomicUsize,
+}
+
+/// Counts one unit in a gauge for as long as it lives.
+struct Counted<'a>(&'a AtomicUsize);
+
+impl<'a> Counted<'a> {
+    fn new(gauge: &'a AtomicUsize) -> Self {
+        gauge.fetch_add(1, Ordering::Relaxed);
+        Counted(gauge)
+    }
+}
+
+impl Drop for Counted<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 fn permits(cfg: &Config, key: &str) -> usize {
@@ -27,14 +52,23 @@ impl Hashing {
         Hashing {
             argon2: Semaphore::new(permits(base, "argon2_hashing_pool_size")),
             firebase: Semaphore::new(permits(base, "firebase_password_hashing_pool_size")),
+            bcrypt: Semaphore::new(std::thread::available_parallelism().map_or(2, usize::from)),
+            waiting: AtomicUsize::new(0),
+            running: AtomicUsize::new(0),
         }
+    }
+
+    /// (waiting, running) hashes, for metrics.
+    pub fn queue(&self) -> (usize, usize) {
+        (self.waiting.load(Ordering::Relaxed), self.running.load(Ordering::Relaxed))
     }
 
     async fn permit(&self, algorithm: Option<Algorithm>) -> Result<Option<tokio::sync::SemaphorePermit<'_>>, ApiError> {
         let pool = match algorithm {
             Some(Algorithm::Argon2) => &self.argon2,
             Some(Algorithm::FirebaseScrypt) => &self.firebase,
-            _ => return Ok(None),
+            Some(Algorithm::Bcrypt) => &self.bcrypt,
+            None => return Ok(None),
         };
         pool.acquire().await.map(Some).map_err(|_| ApiError::Internal("hashing pool closed".into()))
     }
@@ -46,7 +80,10 @@ impl Hashing {
             HashAlgorithm::Argon2 => Algorithm::Argon2,
             HashAlgorithm::Bcrypt => Algorithm::Bcrypt,
         };
+        let waiting = Counted::new(&self.waiting);
         let _permit = self.permit(Some(algorithm)).await?;
+        drop(waiting);
+        let _running = Counted::new(&self.running);
         blocking(move || password::hash(&password, &settings)).await?.map_err(|e| ApiError::Internal(e.to_string()))
     }
 
@@ -58,7 +95,10 @@ impl Hashing {
             return Ok(false);
         };
         let settings = VerifySettings::from_config(cfg);
+        let waiting = Counted::new(&self.waiting);
         let _permit = self.permit(password::algorithm_of(&stored)).await?;
+        drop(waiting);
+        let _running = Counted::new(&self.running);
         blocking(move || password::verify(&password, &stored, &settings)).await?.map_err(|e| ApiError::Internal(e.to_string()))
     }
 }

@@ -5,12 +5,12 @@ pub mod cron;
 mod hashing;
 pub mod http;
 pub mod keys;
+pub mod metrics;
 mod last_active;
 pub mod storage_open;
 pub mod tenancy;
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -37,6 +37,7 @@ pub async fn start(config: Config, config_path: Option<std::path::PathBuf>) -> R
         keys: keys::KeyCache::default(),
         last_active: last_active::LastActive::default(),
         hashing,
+        metrics: metrics::Metrics::default(),
         clock: http::Clock::default(),
         config_path,
     }))
@@ -69,13 +70,63 @@ fn spawn_tenant_sync(state: &Arc<AppState>) {
 }
 
 /// Serves on `listener` until `shutdown` completes, then finishes in-flight requests.
+///
+/// HTTP/1.1 with keep-alive. A connection must deliver each request's headers within
+/// `header_read_timeout_sec` of starting to wait for them, which also closes idle keep-alive
+/// connections and slow-header (slowloris) clients; bodies and handling are bounded by the
+/// router's request timeout.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: Arc<AppState>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    use tower::ServiceExt;
+
     spawn_tenant_sync(&state);
     cron::spawn(Arc::clone(&state));
-    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
-    axum::serve(listener, app).with_graceful_shutdown(shutdown).await
+    let header_timeout = Duration::from_secs(u64::try_from(state.registry.base.i64("header_read_timeout_sec")).unwrap_or(30).max(1));
+    let app = router(state);
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let mut connections = tokio::task::JoinSet::new();
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            _ = &mut shutdown => break,
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+            accepted = listener.accept() => {
+                let (stream, peer) = match accepted {
+                    Ok(a) => a,
+                    Err(e) => {
+                        // Out of file descriptors and the like: wait instead of spinning.
+                        tracing::warn!(error = %e, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                let app = app.clone();
+                let mut stop = stop_rx.clone();
+                connections.spawn(async move {
+                    let service = hyper::service::service_fn(move |mut req: axum::http::Request<hyper::body::Incoming>| {
+                        req.extensions_mut().insert(axum::extract::ConnectInfo(peer));
+                        app.clone().oneshot(req.map(axum::body::Body::new))
+                    });
+                    let mut builder = hyper::server::conn::http1::Builder::new();
+                    builder.timer(TokioTimer::new()).header_read_timeout(header_timeout).keep_alive(true);
+                    let conn = builder.serve_connection(TokioIo::new(stream), service);
+                    tokio::pin!(conn);
+                    tokio::select! {
+                        _ = conn.as_mut() => {}
+                        _ = async { drop(stop.wait_for(|stopping| *stopping).await) } => {
+                            conn.as_mut().graceful_shutdown();
+                            let _ = conn.await;
+                        }
+                    }
+                });
+            }
+        }
+    }
+    let _ = stop_tx.send(true);
+    while connections.join_next().await.is_some() {}
+    Ok(())
 }

@@ -153,3 +153,57 @@ fn systemd_unit_verifies_and_is_hardened() {
         .unwrap_or_else(|| panic!("no exposure level in {text}"));
     assert!(level <= 2.0, "exposure {level}: {text}");
 }
+
+/// Sends one raw HTTP/1.1 request; returns the whole response text.
+fn http(port: u16, request: &str) -> String {
+    use std::io::Write;
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    s.write_all(request.as_bytes()).unwrap();
+    let mut resp = String::new();
+    s.read_to_string(&mut resp).unwrap();
+    resp
+}
+
+#[test]
+fn json_logs_go_to_the_configured_files_with_request_ids_and_no_secrets() {
+    let dir = temp_dir("logs");
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut child = bin()
+        .current_dir(&dir)
+        .env("LOG_LEVEL", "DEBUG")
+        .env("PORTCULLIS_LOG_FORMAT", "json")
+        .env("INFO_LOG_PATH", dir.join("logs/info.log"))
+        .env("ERROR_LOG_PATH", dir.join("logs/error.log"))
+        .env("BCRYPT_LOG_ROUNDS", "4")
+        .args(["start", "--host", "127.0.0.1", "--port", &port.to_string()])
+        .spawn()
+        .expect("spawn");
+    let started = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(started.elapsed() < Duration::from_secs(10), "server did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let body = r#"{"email":"who@example.com","password":"hunter2-secret"}"#;
+    let resp = http(
+        port,
+        &format!(
+            "POST /recipe/signup HTTP/1.1\r\nHost: x\r\nx-request-id: req-42\r\ncontent-type: application/json\r\ncontent-length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        ),
+    );
+    assert!(resp.contains("x-request-id: req-42"), "{resp}");
+    let resp = http(port, "GET /hello HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    assert!(resp.to_lowercase().contains("x-request-id: "), "a request id is made when none is given: {resp}");
+    assert!(Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap().success());
+    child.wait().unwrap();
+
+    let info = std::fs::read_to_string(dir.join("logs/info.log")).expect("info log");
+    let lines: Vec<serde_json::Value> = info.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}"))).collect();
+    assert!(lines.iter().any(|l| l["span"]["id"] == "req-42"), "{info}");
+    assert!(lines.iter().all(|l| l["level"] != "WARN" && l["level"] != "ERROR"), "warnings go to the error log");
+    for secret in ["hunter2-secret", "who@example.com"] {
+        assert!(!info.contains(secret), "{secret} logged: {info}");
+    }
+    assert!(dir.join("logs/error.log").exists());
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -154,6 +154,11 @@ impl Db {
         })
     }
 
+    pub fn pool_status(&self) -> portcullis_core::storage::PoolStatus {
+        let s = self.pool.status();
+        portcullis_core::storage::PoolStatus { size: s.size, available: s.available, waiting: s.waiting, max_size: s.max_size }
+    }
+
     pub fn endpoint(&self) -> &str {
         &self.endpoint
     }

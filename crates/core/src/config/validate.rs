@@ -71,6 +71,10 @@ pub fn validate(c: &Config, is_base: bool) -> Result<(), String> {
         Some("DEBUG" | "INFO" | "WARN" | "ERROR" | "NONE") => {}
         _ => return Err("'log_level' config must be one of \"NONE\",\"DEBUG\", \"INFO\", \"WARN\" or \"ERROR\".".into()),
     }
+    match c.str("log_format") {
+        Some("text" | "json") => {}
+        _ => return Err("'log_format' must be one of \"text\" or \"json\"".into()),
+    }
     for key in c.api_keys() {
         if key.len() < 20 {
             return Err("One of the API keys is too short. Please use at least 20 characters".into());

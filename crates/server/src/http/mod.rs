@@ -18,6 +18,8 @@ use portcullis_core::ids::TenantIdentifier;
 use serde_json::Value;
 use subtle::ConstantTimeEq;
 
+use tracing::Instrument;
+
 use crate::tenancy::{Registry, Snapshot, Tenant};
 use error::ApiError;
 use input::{Body, Query};
@@ -27,6 +29,7 @@ pub struct AppState {
     pub keys: crate::keys::KeyCache,
     pub last_active: crate::last_active::LastActive,
     pub hashing: crate::hashing::Hashing,
+    pub metrics: crate::metrics::Metrics,
     /// The time, in milliseconds; tests move it to exercise expiry and key rotation.
     pub clock: Clock,
     pub config_path: Option<std::path::PathBuf>,
@@ -127,13 +130,39 @@ pub async fn handle(
     req: Request<AxumBody>,
 ) -> Response {
     let (method, path) = (req.method().clone(), req.uri().path().to_owned());
-    let response = match pipeline(state, peer, req).await {
+    let metrics_path = state.registry.base.str("metrics_path").unwrap_or("");
+    if !metrics_path.is_empty() && path == metrics_path && method == axum::http::Method::GET {
+        return metrics(&state, req.headers()).unwrap_or_else(IntoResponse::into_response);
+    }
+    let started = std::time::Instant::now();
+    let request_id = request_id(req.headers());
+    let span = tracing::info_span!("request", id = %request_id);
+    let mut route = None;
+    let mut response = match pipeline(Arc::clone(&state), peer, req, &mut route).instrument(span.clone()).await {
         Ok(r) => r,
         Err(e) => e.into_response(),
     };
+    state.metrics.record_request(crate::metrics::route_label(route), response.status().as_u16(), started.elapsed());
     // Paths carry no secrets (tokens travel in bodies and headers); bodies are never logged.
-    tracing::debug!(%method, %path, status = response.status().as_u16(), "request");
+    span.in_scope(|| tracing::debug!(%method, %path, status = response.status().as_u16(), "request"));
+    if let Ok(v) = axum::http::HeaderValue::from_str(&request_id) {
+        response.headers_mut().insert("x-request-id", v);
+    }
     response
+}
+
+/// The caller's `x-request-id` when it is a short token (a proxy's id), else a new one: a
+/// per-process random prefix and a counter, so ids are unique without a random draw per request.
+fn request_id(headers: &HeaderMap) -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    static PREFIX: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let given = headers.get("x-request-id").and_then(|v| v.to_str().ok()).map(str::trim);
+    if let Some(id) = given.filter(|id| (1..=64).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))) {
+        return id.to_owned();
+    }
+    let prefix = PREFIX.get_or_init(|| uuid::Uuid::new_v4().simple().to_string()[..8].to_owned());
+    format!("{prefix}-{:x}", NEXT.fetch_add(1, Ordering::Relaxed))
 }
 
 fn host_name(headers: &HeaderMap) -> String {
@@ -164,7 +193,29 @@ fn key_matches(presented: &str, keys: &[String]) -> bool {
     ok.into()
 }
 
-async fn pipeline(state: Arc<AppState>, peer: SocketAddr, req: Request<AxumBody>) -> Result<Response, ApiError> {
+/// `metrics_path`: the Prometheus text format. Behind the base config's API keys when there are any.
+fn metrics(state: &AppState, headers: &HeaderMap) -> Result<Response, ApiError> {
+    let keys = state.registry.base.api_keys();
+    if !keys.is_empty() && !key_matches(&presented_api_key(headers).unwrap_or_default(), &keys) {
+        return Err(ApiError::InvalidApiKey);
+    }
+    let (hashing_waiting, hashing_running) = state.hashing.queue();
+    let snapshot = state.registry.snapshot();
+    let pools = Snapshot::distinct_storages(snapshot.tenants.values())
+        .iter()
+        .filter_map(|s| s.pool_status())
+        .map(|p| crate::metrics::PoolGauge { size: p.size, available: p.available, waiting: p.waiting, max_size: p.max_size })
+        .collect();
+    let body = state.metrics.render(&crate::metrics::Gauges { hashing_waiting, hashing_running, pools });
+    Ok((StatusCode::OK, [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], body).into_response())
+}
+
+async fn pipeline(
+    state: Arc<AppState>,
+    peer: SocketAddr,
+    req: Request<AxumBody>,
+    route_out: &mut Option<routes::Route>,
+) -> Result<Response, ApiError> {
     let (parts, body) = req.into_parts();
     let registry = Arc::clone(&state.registry);
     let base_path = registry.base.str("base_path").unwrap_or("").trim_end_matches('/').to_lowercase();
@@ -179,6 +230,7 @@ async fn pipeline(state: Arc<AppState>, peer: SocketAddr, req: Request<AxumBody>
         }
     };
     let resolved = resolve::resolve(&path).ok_or(ApiError::NotFound)?;
+    *route_out = Some(resolved.route);
 
     let mut snapshot = registry.snapshot();
     let host = host_name(&parts.headers);
