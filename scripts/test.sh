@@ -27,6 +27,9 @@ run_all() {
   echo "== rust tests (SQLite and PostgreSQL)"
   cargo test --locked --workspace
 
+  echo "== benchmark tool smoke (every scenario for a second; a measurement is by hand: docs/benchmarks.md)"
+  scripts/bench-smoke.sh
+
   echo "== supertokens-node end-to-end tests"
   (cd tests/sdk/node && npm ci --no-audit --no-fund --loglevel=error)
   for backend in sqlite postgres; do

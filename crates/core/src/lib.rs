@@ -6,8 +6,10 @@ pub mod crypto;
 pub mod ids;
 pub mod metadata;
 pub mod multitenancy;
+pub mod passwordless;
 pub mod roles;
 pub mod session;
+pub mod totp;
 pub mod users;
 pub mod storage;
 

@@ -1,4 +1,5 @@
-//! Background jobs: deleting expired sessions and signing keys that can no longer verify anything.
+//! Background jobs: deleting expired sessions, signing keys that can no longer verify anything,
+//! passwordless devices whose codes all expired, used TOTP codes and dashboard sessions.
 //! Each run takes a lease in the base database first, so that with several instances on one
 //! database a job runs once per interval, not once per instance.
 
@@ -14,15 +15,27 @@ use crate::http::AppState;
 pub enum Job {
     DeleteExpiredSessions,
     DeleteExpiredSigningKeys,
+    DeleteExpiredPasswordlessDevices,
+    DeleteExpiredTotpCodes,
+    DeleteExpiredDashboardSessions,
 }
 
 impl Job {
-    pub const ALL: [Job; 2] = [Job::DeleteExpiredSessions, Job::DeleteExpiredSigningKeys];
+    pub const ALL: [Job; 5] = [
+        Job::DeleteExpiredSessions,
+        Job::DeleteExpiredSigningKeys,
+        Job::DeleteExpiredPasswordlessDevices,
+        Job::DeleteExpiredTotpCodes,
+        Job::DeleteExpiredDashboardSessions,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
             Job::DeleteExpiredSessions => "portcullis.cron.delete_expired_sessions",
             Job::DeleteExpiredSigningKeys => "portcullis.cron.delete_expired_signing_keys",
+            Job::DeleteExpiredPasswordlessDevices => "portcullis.cron.delete_expired_passwordless_devices",
+            Job::DeleteExpiredTotpCodes => "portcullis.cron.delete_expired_totp_codes",
+            Job::DeleteExpiredDashboardSessions => "portcullis.cron.delete_expired_dashboard_sessions",
         }
     }
 
@@ -31,6 +44,9 @@ impl Job {
         match self {
             Job::DeleteExpiredSessions => 12 * 3_600_000,
             Job::DeleteExpiredSigningKeys => 24 * 3_600_000,
+            Job::DeleteExpiredPasswordlessDevices => 3_600_000,
+            Job::DeleteExpiredTotpCodes => 3_600_000,
+            Job::DeleteExpiredDashboardSessions => 24 * 3_600_000,
         }
     }
 }
@@ -47,11 +63,22 @@ pub async fn run(state: &AppState, job: Job, now: i64) -> Result<Option<u64>, St
     if !state.registry.base_storage().lease(job.name(), now, job.interval_ms()).await? {
         return Ok(None);
     }
+    let outcome = run_leased(state, job, now).await;
+    state.metrics.record_cron(job.name(), outcome.is_ok());
+    outcome.map(Some)
+}
+
+async fn run_leased(state: &AppState, job: Job, now: i64) -> Result<u64, StorageError> {
     let mut removed = 0;
     match job {
         Job::DeleteExpiredSessions => {
             for s in storages(state) {
                 removed += s.session_delete_expired(now).await?;
+            }
+        }
+        Job::DeleteExpiredDashboardSessions => {
+            for s in storages(state) {
+                removed += s.dashboard_sessions_delete_expired(now).await?;
             }
         }
         Job::DeleteExpiredSigningKeys => {
@@ -61,8 +88,24 @@ pub async fn run(state: &AppState, job: Job, now: i64) -> Result<Option<u64>, St
                 removed += app.storage.dynamic_keys_delete_before(&app.config.id.app_id, now - timing.lifetime_ms).await?;
             }
         }
+        Job::DeleteExpiredPasswordlessDevices => {
+            // Per tenant: each has its own code lifetime.
+            let snapshot = state.registry.snapshot();
+            for t in snapshot.tenants.values() {
+                let cutoff = now - t.effective.i64("passwordless_code_lifetime");
+                removed += t.storage.pl_delete_expired_devices(&t.config.id.app_id, &t.config.id.tenant_id, cutoff).await?;
+            }
+        }
+        Job::DeleteExpiredTotpCodes => {
+            // Codes stay a cooldown past their expiry: the rate limit still counts them.
+            let snapshot = state.registry.snapshot();
+            for t in snapshot.tenants.values() {
+                let before = now - t.effective.i64("totp_rate_limit_cooldown_sec").saturating_mul(1000);
+                removed += t.storage.totp_delete_expired_codes(&t.config.id.app_id, &t.config.id.tenant_id, before).await?;
+            }
+        }
     }
-    Ok(Some(removed))
+    Ok(removed)
 }
 
 /// Checks the jobs every minute for as long as the server runs.

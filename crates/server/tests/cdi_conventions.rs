@@ -123,3 +123,77 @@ async fn base_path_prefixes_every_api() {
         assert_eq!(app.call("GET", "/auth/recipe/multitenancy/tenant/list/v2", None).await.0, 200);
     }
 }
+
+#[tokio::test]
+async fn health_pings_every_database_without_an_api_key_or_version() {
+    for b in backends() {
+        let app = TestApp::spawn_with(config(b, &[("API_KEYS", "a-long-enough-api-key-123")])).await;
+        let resp = app.client.get(format!("{}/health", app.url)).send().await.unwrap();
+        assert_eq!(resp.status().as_u16(), 200);
+        let body: serde_json::Value = resp.json().await.unwrap();
+        assert_eq!(body, serde_json::json!({"status": "OK", "databases": 1, "unavailable": 0}));
+    }
+}
+
+#[tokio::test]
+async fn metrics_count_requests_by_route_behind_the_api_key() {
+    for b in backends() {
+        let key = "a-long-enough-api-key-123";
+        let app = TestApp::spawn_with(config(b, &[("API_KEYS", key), ("BCRYPT_LOG_ROUNDS", "4")])).await;
+        let signup = app
+            .client
+            .post(format!("{}/recipe/signup", app.url))
+            .header("api-key", key)
+            .json(&json!({"email": "a@example.com", "password": "pw"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(signup.status().as_u16(), 200);
+        app.client.get(format!("{}/no/such/path", app.url)).send().await.unwrap();
+
+        let denied = app.client.get(format!("{}/metrics", app.url)).send().await.unwrap();
+        assert_eq!(denied.status().as_u16(), 401);
+        let resp = app.client.get(format!("{}/metrics", app.url)).header("authorization", format!("Bearer {key}")).send().await.unwrap();
+        assert_eq!(resp.status().as_u16(), 200);
+        assert!(resp.headers()["content-type"].to_str().unwrap().starts_with("text/plain"));
+        let text = resp.text().await.unwrap();
+        assert!(text.contains("portcullis_requests_total{route=\"SignUp\",status=\"200\"} 1"), "{text}");
+        assert!(text.contains("portcullis_requests_total{route=\"unknown\",status=\"404\"} 1"), "{text}");
+        assert!(text.contains("portcullis_request_duration_seconds_count{route=\"SignUp\"} 1"));
+        assert!(text.contains("# TYPE portcullis_password_hash_waiting gauge"));
+        assert!(!text.contains("a@example.com") && !text.contains(key), "no ids or secrets in metrics");
+        if matches!(b, common::Backend::Postgres) {
+            assert!(text.contains("portcullis_db_pool_max{pool=\"0\"}"), "{text}");
+        }
+    }
+}
+
+/// Reads until the server closes the connection; returns what arrived and how long it took.
+async fn read_until_closed(stream: &mut tokio::net::TcpStream) -> (String, std::time::Duration) {
+    use tokio::io::AsyncReadExt;
+    let started = std::time::Instant::now();
+    let mut buf = Vec::new();
+    let read = tokio::time::timeout(std::time::Duration::from_secs(10), stream.read_to_end(&mut buf)).await;
+    assert!(read.is_ok(), "the server kept the connection open");
+    (String::from_utf8_lossy(&buf).into_owned(), started.elapsed())
+}
+
+#[tokio::test]
+async fn slow_headers_and_idle_connections_are_closed() {
+    use tokio::io::AsyncWriteExt;
+    let app = TestApp::spawn_with(config(common::Backend::Sqlite, &[("PORTCULLIS_HEADER_READ_TIMEOUT_SEC", "1")])).await;
+    let addr = app.url.trim_start_matches("http://").to_owned();
+
+    // A client that never finishes its headers is cut off.
+    let mut slow = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    slow.write_all(b"GET /hello HTTP/1.1\r\nHost: x\r\n").await.unwrap();
+    let (_, waited) = read_until_closed(&mut slow).await;
+    assert!(waited < std::time::Duration::from_secs(5), "{waited:?}");
+
+    // A kept-alive connection is served, then closed once idle.
+    let mut idle = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    idle.write_all(b"GET /hello HTTP/1.1\r\nHost: x\r\n\r\n").await.unwrap();
+    let (text, waited) = read_until_closed(&mut idle).await;
+    assert!(text.starts_with("HTTP/1.1 200") && text.contains("Hello"), "{text}");
+    assert!(waited >= std::time::Duration::from_millis(900) && waited < std::time::Duration::from_secs(5), "{waited:?}");
+}

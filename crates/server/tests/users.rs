@@ -120,6 +120,7 @@ async fn search_by_email_phone_and_provider_prefixes() {
         seed(&app, "public", "under", "a_b@example.com", 4).await;
 
         assert_eq!(ids(&app.json("GET", "/users?email=al", None).await), vec!["alfred", "alice"]);
+        assert_eq!(ids(&app.json("GET", "/users?email=oth", None).await), vec!["alfred"], "a tag also matches the start of the domain");
         assert_eq!(ids(&app.json("GET", "/users?email=AL&timeJoinedOrder=ASC", None).await), vec!["alice", "alfred"], "case-insensitive input");
         assert_eq!(ids(&app.json("GET", "/users?email=bob;alice", None).await), vec!["bob", "alice"], "several prefixes, any may match");
         assert_eq!(ids(&app.json("GET", "/users?email=a_", None).await), vec!["under"], "LIKE wildcards in the input are literal");
@@ -135,4 +136,10 @@ async fn search_by_email_phone_and_provider_prefixes() {
         assert_eq!(ids(&app.json("GET", "/users?email=al&includeRecipeIds=thirdparty", None).await), Vec::<String>::new());
         assert_eq!(app.json("GET", "/users?email=al&limit=1000", None).await["status"], "OK", "searches may ask for larger pages");
     }
+}
+
+#[tokio::test]
+async fn search_tags_are_listed() {
+    let app = TestApp::spawn(common::Backend::Sqlite).await;
+    assert_eq!(app.json("GET", "/user/search/tags", None).await, json!({"status": "OK", "tags": ["email", "phone", "provider"]}));
 }

@@ -15,12 +15,15 @@ mod emailverification;
 mod key_value;
 mod metadata;
 mod names;
+mod passwordless;
 mod roles;
 mod schema;
 mod sessions;
 mod settings;
 mod tenants;
 mod uri;
+mod thirdparty;
+mod totp;
 mod useridmapping;
 mod users;
 
@@ -52,6 +55,9 @@ struct Statements {
     emailverification: emailverification::Statements,
     emailpassword: emailpassword::Statements,
     useridmapping: useridmapping::Statements,
+    passwordless: passwordless::Statements,
+    thirdparty: thirdparty::Statements,
+    totp: totp::Statements,
 }
 
 pub struct PgStorage {
@@ -87,6 +93,9 @@ impl PgStorage {
             emailverification: emailverification::Statements::new(&settings.names).map_err(invalid)?,
             emailpassword: emailpassword::Statements::new(&settings.names).map_err(invalid)?,
             useridmapping: useridmapping::Statements::new(&settings.names).map_err(invalid)?,
+            passwordless: passwordless::Statements::new(&settings.names).map_err(invalid)?,
+            thirdparty: thirdparty::Statements::new(&settings.names).map_err(invalid)?,
+            totp: totp::Statements::new(&settings.names).map_err(invalid)?,
             metadata: metadata::Statements::new(&settings.names).map_err(invalid)?,
             roles: roles::Statements::new(&settings.names).map_err(invalid)?,
         };
@@ -105,6 +114,10 @@ impl PgStorage {
 impl Storage for PgStorage {
     fn kind(&self) -> &'static str {
         "postgresql"
+    }
+
+    fn pool_status(&self) -> Option<portcullis_core::storage::PoolStatus> {
+        Some(self.db.pool_status())
     }
 
     async fn ping(&self) -> Result<(), StorageError> {

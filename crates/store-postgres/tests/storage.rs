@@ -69,6 +69,8 @@ async fn conformance_suite() {
     portcullis_core::storage::conformance::run_users(&s, &s).await;
     portcullis_core::storage::conformance::run_dashboard(&s, &s).await;
     portcullis_core::storage::conformance::run_email_verification(&s, &s).await;
+    portcullis_core::storage::conformance::run_passwordless(&s, &s).await;
+    portcullis_core::storage::conformance::run_totp(&s, &s).await;
     portcullis_core::storage::conformance::run_metadata(&s, &s).await;
     portcullis_core::storage::conformance::run_roles(&s, &s).await;
     drop_schema(&uri, &schema).await;

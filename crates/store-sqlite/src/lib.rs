@@ -9,7 +9,10 @@ mod roles;
 mod dashboard;
 mod emailpassword;
 mod emailverification;
+mod passwordless;
 mod sessions;
+mod thirdparty;
+mod totp;
 mod useridmapping;
 mod users;
 mod tenants;
@@ -212,6 +215,8 @@ mod tests {
         portcullis_core::storage::conformance::run_users(&s, &s).await;
         portcullis_core::storage::conformance::run_dashboard(&s, &s).await;
         portcullis_core::storage::conformance::run_email_verification(&s, &s).await;
+        portcullis_core::storage::conformance::run_passwordless(&s, &s).await;
+        portcullis_core::storage::conformance::run_totp(&s, &s).await;
         portcullis_core::storage::conformance::run_metadata(&s, &s).await;
         portcullis_core::storage::conformance::run_roles(&s, &s).await;
     }

@@ -278,6 +278,20 @@ impl SessionCtx<'_> {
         check_database: bool,
     ) -> Result<Verified, SessionError> {
         let info = self.read_access_token(token, true).await?;
+        self.verify_read(info, anti_csrf_token, do_anti_csrf_check, enable_anti_csrf, check_database).await
+    }
+
+    /// [`SessionCtx::verify`] for a token already read (and its signature checked) with
+    /// [`SessionCtx::read_access_token`], so that a caller that needed its claims first does not
+    /// check the signature twice.
+    pub async fn verify_read(
+        &self,
+        info: AccessTokenInfo,
+        anti_csrf_token: Option<&str>,
+        do_anti_csrf_check: bool,
+        enable_anti_csrf: bool,
+        check_database: bool,
+    ) -> Result<Verified, SessionError> {
         if enable_anti_csrf && do_anti_csrf_check {
             let ok = match (&info.anti_csrf_token, anti_csrf_token) {
                 (Some(expected), Some(given)) => crate::crypto::secrets_equal(expected.as_bytes(), given.as_bytes()),

@@ -459,3 +459,191 @@ pub async fn run_email_verification(base: &dyn Storage, s: &dyn super::emailveri
     assert_eq!(s.ev_consume(app, "public", "h4", 50).await.expect("consume"), ConsumeOutcome::Invalid);
     assert!(base.delete_app_rows(app).await.expect("delete app"));
 }
+
+/// Passwordless: devices and codes (duplicates refused, codes per device), consume outcomes with
+/// failed attempts and expiry, sign-up then sign-in rows, code and device removal, user updates
+/// with their conflicts, and the expired-device cleanup.
+pub async fn run_passwordless(base: &dyn Storage, s: &dyn super::passwordless::PasswordlessStorage) {
+    use super::passwordless::{Code, ConsumeOutcome, ConsumeRequest, Contact, CreateCodeOutcome, Device, SignInUp, UpdateUserOutcome};
+
+    let app = "pl-app";
+    base.add_tenant_rows(app, "public", 1).await.expect("app rows");
+    base.add_tenant_rows(app, "t1", 1).await.expect("tenant rows");
+    let device = |hash: &str, email: Option<&str>, phone: Option<&str>| Device {
+        id_hash: hash.into(),
+        email: email.map(Into::into),
+        phone_number: phone.map(Into::into),
+        link_code_salt: "c2FsdA==".into(),
+        failed_attempts: 0,
+    };
+    let code = |id: &str, hash: &str, link: &str, at: i64| Code { id: id.into(), device_id_hash: hash.into(), link_code_hash: link.into(), created_at: at };
+    let request = |hash: &str, link: &str, typed: bool, sign_up: Option<&str>| ConsumeRequest {
+        device_id_hash: hash.into(),
+        link_code_hash: link.into(),
+        by_user_input_code: typed,
+        now: 1_000,
+        code_lifetime_ms: 500,
+        max_attempts: 3,
+        sign_in_up: sign_up.map(|id| SignInUp { new_user_id: id.into(), verify_email: true }),
+    };
+
+    assert!(s.pl_create_device_with_code(app, "public", &device("d1", Some("a@x.com"), None), &code("c1", "d1", "l1", 100)).await.expect("create"));
+    assert!(!s.pl_create_device_with_code(app, "public", &device("d1", Some("b@x.com"), None), &code("c9", "d1", "l9", 900)).await.expect("dup"));
+    assert!(s.pl_code_by_link_code_hash(app, "public", "l9").await.expect("read").is_none(), "nothing half-written");
+    assert_eq!(s.pl_create_code(app, "public", &code("c2", "d1", "l2", 950)).await.expect("code"), CreateCodeOutcome::Created);
+    assert_eq!(s.pl_create_code(app, "public", &code("c3", "d1", "l2", 950)).await.expect("code"), CreateCodeOutcome::Duplicate);
+    assert_eq!(s.pl_create_code(app, "public", &code("c4", "nope", "l4", 950)).await.expect("code"), CreateCodeOutcome::UnknownDevice);
+    let d1 = s.pl_device(app, "public", "d1").await.expect("read").expect("device");
+    assert_eq!(d1.device.email.as_deref(), Some("a@x.com"));
+    assert_eq!(d1.codes.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(), vec!["c1", "c2"]);
+    assert_eq!(s.pl_devices_by_contact(app, "public", Contact::Email("a@x.com")).await.expect("by email").len(), 1);
+    assert!(s.pl_devices_by_contact(app, "t1", Contact::Email("a@x.com")).await.expect("by email").is_empty(), "devices are per tenant");
+    assert_eq!(s.pl_code_by_link_code_hash(app, "public", "l2").await.expect("by link").map(|c| c.id), Some("c2".into()));
+
+    // Wrong and expired codes count; checking does not consume.
+    let wrong = s.pl_consume(app, "public", &request("d1", "nope", true, None)).await.expect("consume");
+    assert_eq!(wrong, ConsumeOutcome::IncorrectUserInputCode { failed_attempts: 1 });
+    let expired = s.pl_consume(app, "public", &request("d1", "l1", true, None)).await.expect("consume");
+    assert_eq!(expired, ConsumeOutcome::ExpiredUserInputCode { failed_attempts: 2 });
+    assert_eq!(s.pl_consume(app, "public", &request("d1", "nope", false, None)).await.expect("consume"), ConsumeOutcome::RestartFlow);
+    let checked = s.pl_consume(app, "public", &request("d1", "l2", true, None)).await.expect("check");
+    assert!(matches!(checked, ConsumeOutcome::Ok { user: None, .. }), "{checked:?}");
+    // Consuming signs up, removes the email's devices, and verifies the email.
+    let ok = s.pl_consume(app, "public", &request("d1", "l2", true, Some("pl-user-1"))).await.expect("consume");
+    let ConsumeOutcome::Ok { device: d, user } = ok else { panic!("{ok:?}") };
+    assert_eq!((d.failed_attempts, user), (2, Some(("pl-user-1".to_string(), true))));
+    assert!(s.pl_device(app, "public", "d1").await.expect("read").is_none());
+    assert!(base.ev_is_verified(app, "pl-user-1", "a@x.com").await.expect("verified"));
+    let u = base.get_user(app, "pl-user-1").await.expect("get").expect("user");
+    let m = &u.login_methods[0];
+    assert_eq!((m.recipe_id, m.email.as_deref(), m.time_joined, m.tenant_ids.clone()), (crate::users::RecipeId::Passwordless, Some("a@x.com"), 1_000, vec!["public".to_string()]));
+    // A second device for the email signs in the same user.
+    s.pl_create_device_with_code(app, "public", &device("d2", Some("a@x.com"), None), &code("c5", "d2", "l5", 990)).await.expect("create");
+    let again = s.pl_consume(app, "public", &request("d2", "l5", false, Some("pl-user-2"))).await.expect("consume");
+    assert!(matches!(again, ConsumeOutcome::Ok { user: Some((ref id, false)), .. } if id == "pl-user-1"), "{again:?}");
+    // Reaching the maximum removes the device.
+    s.pl_create_device_with_code(app, "public", &device("d3", None, Some("+1555")), &code("c6", "d3", "l6", 990)).await.expect("create");
+    for n in 1..=2 {
+        let r = s.pl_consume(app, "public", &request("d3", "x", true, None)).await.expect("consume");
+        assert_eq!(r, ConsumeOutcome::IncorrectUserInputCode { failed_attempts: n });
+    }
+    assert_eq!(s.pl_consume(app, "public", &request("d3", "x", true, None)).await.expect("consume"), ConsumeOutcome::RestartFlow);
+    assert!(s.pl_device(app, "public", "d3").await.expect("read").is_none());
+
+    // Removing codes: one of two keeps the device, the last removes it; by contact.
+    s.pl_create_device_with_code(app, "public", &device("d4", None, Some("+1555")), &code("c7", "d4", "l7", 990)).await.expect("create");
+    s.pl_create_code(app, "public", &code("c8", "d4", "l8", 995)).await.expect("code");
+    s.pl_delete_code(app, "public", "c7").await.expect("delete code");
+    assert_eq!(s.pl_device(app, "public", "d4").await.expect("read").expect("device").codes.len(), 1);
+    s.pl_delete_code(app, "public", "c8").await.expect("delete code");
+    assert!(s.pl_device(app, "public", "d4").await.expect("read").is_none());
+    s.pl_create_device_with_code(app, "public", &device("d5", None, Some("+1555")), &code("c10", "d5", "l10", 990)).await.expect("create");
+    s.pl_delete_devices_by_contact(app, "public", Contact::Phone("+1555")).await.expect("delete by phone");
+    assert!(s.pl_device(app, "public", "d5").await.expect("read").is_none());
+
+    // Updates: conflicts, removal of both refused, devices of the old and new values removed.
+    s.pl_create_device_with_code(app, "public", &device("d6", None, Some("+1666")), &code("c11", "d6", "l11", 990)).await.expect("create");
+    let r = s.pl_consume(app, "public", &request("d6", "l11", false, Some("pl-user-3"))).await.expect("consume");
+    assert!(matches!(r, ConsumeOutcome::Ok { user: Some((_, true)), .. }));
+    assert_eq!(s.pl_update_user(app, "pl-user-3", Some(Some("a@x.com")), None).await.expect("update"), UpdateUserOutcome::EmailAlreadyExists);
+    assert_eq!(s.pl_update_user(app, "pl-user-1", None, Some(Some("+1666"))).await.expect("update"), UpdateUserOutcome::PhoneNumberAlreadyExists);
+    assert_eq!(s.pl_update_user(app, "pl-user-3", None, Some(None)).await.expect("update"), UpdateUserOutcome::NoContactLeft);
+    assert_eq!(s.pl_update_user(app, "nobody", Some(Some("z@x.com")), None).await.expect("update"), UpdateUserOutcome::UnknownUser);
+    s.pl_create_device_with_code(app, "public", &device("d7", Some("n@x.com"), None), &code("c12", "d7", "l12", 990)).await.expect("create");
+    assert_eq!(s.pl_update_user(app, "pl-user-3", Some(Some("n@x.com")), Some(None)).await.expect("update"), UpdateUserOutcome::Updated);
+    assert!(s.pl_device(app, "public", "d7").await.expect("read").is_none());
+    let m = base.get_user(app, "pl-user-3").await.expect("get").expect("user").login_methods[0].clone();
+    assert_eq!((m.email.as_deref(), m.phone_number), (Some("n@x.com"), None));
+
+    // Cleanup: a device whose codes all expired goes; one with a fresh code stays.
+    s.pl_create_device_with_code(app, "t1", &device("d8", Some("e@x.com"), None), &code("c13", "d8", "l13", 100)).await.expect("create");
+    s.pl_create_device_with_code(app, "t1", &device("d9", Some("f@x.com"), None), &code("c14", "d9", "l14", 100)).await.expect("create");
+    s.pl_create_code(app, "t1", &code("c15", "d9", "l15", 600)).await.expect("code");
+    assert_eq!(s.pl_delete_expired_devices(app, "t1", 500).await.expect("cleanup"), 1);
+    assert!(s.pl_device(app, "t1", "d8").await.expect("read").is_none());
+    assert_eq!(s.pl_device(app, "t1", "d9").await.expect("read").expect("device").codes.len(), 2);
+    assert!(base.delete_app_rows(app).await.expect("delete app"));
+}
+
+/// TOTP: device names (default, replacement of unverified ones, taken verified ones), rename,
+/// list order, verification with used codes per tenant (replay, rate limit), bulk status, removal
+/// of the last device taking the user's used codes with it, and the expired-code cleanup.
+pub async fn run_totp(base: &dyn Storage, s: &dyn super::totp::TotpStorage) {
+    use super::totp::{CreateDeviceOutcome, Limits, NewDevice, RenameOutcome, Verdict, VerifyOutcome, VerifyRequest};
+    use crate::totp::{base32_encode, totp_at};
+
+    let app = "totp-app";
+    base.add_tenant_rows(app, "public", 1).await.expect("app rows");
+    base.add_tenant_rows(app, "t1", 1).await.expect("tenant rows");
+    let key = b"12345678901234567890";
+    let secret = base32_encode(key);
+    let device = |user: &str, name: Option<&str>, verified: bool, at: i64| NewDevice {
+        user_id: user.into(),
+        name: name.map(Into::into),
+        secret_key: secret.clone(),
+        period: 30,
+        skew: 1,
+        verified,
+        created_at: at,
+    };
+    let created = |name: &str| CreateDeviceOutcome::Created(name.into());
+    assert_eq!(s.totp_create_device(app, &device("u", None, false, 10)).await.expect("create"), created("TOTP Device 0"));
+    assert_eq!(s.totp_create_device(app, &device("u", None, false, 11)).await.expect("create"), created("TOTP Device 0"));
+    assert_eq!(s.totp_create_device(app, &device("u", Some("b"), true, 12)).await.expect("create"), created("b"));
+    assert_eq!(s.totp_create_device(app, &device("u", Some("b"), false, 13)).await.expect("create"), CreateDeviceOutcome::AlreadyExists);
+    assert_eq!(s.totp_create_device(app, &device("u", None, false, 14)).await.expect("create"), created("TOTP Device 1"));
+    let names = |devices: Vec<crate::totp::Device>| devices.into_iter().map(|d| (d.name, d.verified)).collect::<Vec<_>>();
+    let listed = names(s.totp_devices(app, "u").await.expect("list"));
+    assert_eq!(listed, vec![("TOTP Device 0".into(), false), ("b".into(), true), ("TOTP Device 1".into(), false)]);
+    assert_eq!(s.totp_rename_device(app, "u", "nope", "x").await.expect("rename"), RenameOutcome::UnknownDevice);
+    assert_eq!(s.totp_rename_device(app, "u", "TOTP Device 1", "b").await.expect("rename"), RenameOutcome::AlreadyExists);
+    assert_eq!(s.totp_rename_device(app, "u", "TOTP Device 1", "c").await.expect("rename"), RenameOutcome::Renamed);
+
+    // Verification, at T = 1111111109 s (RFC 6238's vector: 081804 for 6 digits).
+    let now = 1_111_111_109_000;
+    let limits = Limits { max_attempts: 2, cooldown_ms: 1000 };
+    let request = |device: Option<&str>, code: &str, at: i64| VerifyRequest {
+        user_id: "u".into(),
+        device: device.map(Into::into),
+        code: code.into(),
+        now: at,
+        limits,
+    };
+    let good = totp_at(key, 30, now, 6);
+    assert_eq!(good, "081804");
+    let checked = |v: Verdict| VerifyOutcome::Checked(v);
+    let invalid = |n: i64| checked(Verdict::Invalid { failed_attempts: n, max_attempts: 2 });
+    assert_eq!(s.totp_verify(app, "public", &request(Some("zz"), &good, now)).await.expect("verify"), VerifyOutcome::UnknownDevice);
+    assert_eq!(s.totp_verify(app, "public", &request(Some("b"), "x", now)).await.expect("verify"), VerifyOutcome::AlreadyVerified);
+    assert_eq!(s.totp_verify(app, "public", &request(Some("c"), &good, now)).await.expect("verify"), checked(Verdict::Ok));
+    assert_eq!(names(s.totp_devices(app, "u").await.expect("list"))[2], ("c".into(), true));
+    assert_eq!(s.totp_verify(app, "public", &request(None, &good, now)).await.expect("verify"), invalid(1), "replay");
+    assert_eq!(s.totp_verify(app, "t1", &request(None, &good, now)).await.expect("verify"), checked(Verdict::Ok), "other tenant");
+    assert_eq!(s.totp_verify(app, "public", &request(None, "000000", now)).await.expect("verify"), invalid(2));
+    let limited = s.totp_verify(app, "public", &request(None, &good, now + 10)).await.expect("verify");
+    assert_eq!(limited, checked(Verdict::LimitReached { retry_after_ms: 992, failed_attempts: 2, max_attempts: 2 }));
+    assert_eq!(s.totp_verify(app, "public", &request(None, "000000", now + 2000)).await.expect("verify"), invalid(1));
+    let nobody = VerifyRequest { user_id: "nobody".into(), ..request(None, &good, now) };
+    assert_eq!(s.totp_verify(app, "public", &nobody).await.expect("verify"), VerifyOutcome::UnknownUser);
+
+    // Bulk status: users without devices are absent.
+    s.totp_create_device(app, &device("w", None, false, 20)).await.expect("create");
+    let status = s.totp_device_status(app, &["u".into(), "w".into(), "nobody".into()]).await.expect("status");
+    assert_eq!((status.get("u"), status.get("w"), status.get("nobody")), (Some(&true), Some(&false), None));
+
+    // Cleanup: codes that expired before the cutoff, per tenant (expiry = now + 90 s).
+    assert_eq!(s.totp_delete_expired_codes(app, "t1", now + 90_000).await.expect("cleanup"), 0);
+    assert_eq!(s.totp_delete_expired_codes(app, "t1", now + 90_001).await.expect("cleanup"), 1);
+
+    // Removing the last device removes the user and its used codes.
+    for name in ["TOTP Device 0", "b"] {
+        assert!(s.totp_remove_device(app, "u", name).await.expect("remove"));
+    }
+    assert!(!s.totp_remove_device(app, "u", "b").await.expect("remove"));
+    assert!(s.totp_remove_device(app, "u", "c").await.expect("remove"));
+    assert!(s.totp_devices(app, "u").await.expect("list").is_empty());
+    assert_eq!(s.totp_verify(app, "public", &request(None, &good, now)).await.expect("verify"), VerifyOutcome::UnknownUser);
+    s.totp_create_device(app, &device("u", Some("again"), true, 30)).await.expect("create");
+    assert_eq!(s.totp_verify(app, "public", &request(None, &good, now)).await.expect("verify"), checked(Verdict::Ok), "no used codes left");
+    assert!(base.delete_app_rows(app).await.expect("delete app"));
+}

@@ -18,6 +18,15 @@ pub enum StorageError {
 /// Everything one database stores: the recipe areas' traits, plus (here) the registry of tenant
 /// configurations (kept in the base database), the rows that make an app or tenant exist in a
 /// database (`apps`, `tenants`), and the key-value store.
+/// A connection pool at one moment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PoolStatus {
+    pub size: usize,
+    pub available: usize,
+    pub waiting: usize,
+    pub max_size: usize,
+}
+
 #[async_trait]
 pub trait Storage:
     session::SessionStorage
@@ -28,6 +37,9 @@ pub trait Storage:
     + emailverification::EmailVerificationStorage
     + emailpassword::EmailPasswordStorage
     + useridmapping::UserIdMappingStorage
+    + passwordless::PasswordlessStorage
+    + thirdparty::ThirdPartyStorage
+    + totp::TotpStorage
     + Send
     + Sync
     + 'static
@@ -37,6 +49,11 @@ pub trait Storage:
 
     /// A cheap round trip, for /hello and health checks.
     async fn ping(&self) -> Result<(), StorageError>;
+
+    /// The connection pool's state, for metrics; `None` without a pool (SQLite's one connection).
+    fn pool_status(&self) -> Option<PoolStatus> {
+        None
+    }
 
     /// Every tenant configuration with its providers and factors.
     async fn load_tenant_configs(&self) -> Result<Vec<TenantConfig>, StorageError>;
@@ -80,7 +97,10 @@ pub mod dashboard;
 pub mod emailpassword;
 pub mod emailverification;
 pub mod metadata;
+pub mod passwordless;
 pub mod roles;
 pub mod session;
+pub mod thirdparty;
+pub mod totp;
 pub mod useridmapping;
 pub mod users;

@@ -46,9 +46,12 @@ impl SearchTags {
     /// `table` names a plugin table as the store spells it; `param` binds a value and returns its
     /// placeholder. `app` is the app id's placeholder. Values are bound, never spliced.
     pub fn matching_user_ids(&self, app: &str, table: &dyn Fn(&str) -> String, param: &mut dyn FnMut(String) -> String) -> String {
-        let mut any_of = |column: &str, prefixes: &[String]| -> String {
-            let alternatives: Vec<String> =
-                prefixes.iter().map(|p| format!("{column} LIKE {} ESCAPE '\\'", param(like_prefix(p)))).collect();
+        let mut any_of = |column: &str, prefixes: &[String], patterns: fn(&str) -> Vec<String>| -> String {
+            let alternatives: Vec<String> = prefixes
+                .iter()
+                .flat_map(|p| patterns(p))
+                .map(|pattern| format!("{column} LIKE {} ESCAPE '\\'", param(pattern)))
+                .collect();
             format!("({})", alternatives.join(" OR "))
         };
         let (e, p, t) = (!self.emails.is_empty(), !self.phones.is_empty(), !self.providers.is_empty());
@@ -58,16 +61,16 @@ impl SearchTags {
             parts.push(format!(
                 "SELECT user_id FROM {} WHERE app_id = {app} AND {}",
                 table("emailpassword_user_to_tenant"),
-                any_of("email", &self.emails)
+                any_of("email", &self.emails, email_patterns)
             ));
         }
         if (e || t) && !p {
             let mut conditions = vec![format!("t.app_id = {app}")];
             if e {
-                conditions.push(any_of("u.email", &self.emails));
+                conditions.push(any_of("u.email", &self.emails, email_patterns));
             }
             if t {
-                conditions.push(any_of("t.third_party_id", &self.providers));
+                conditions.push(any_of("t.third_party_id", &self.providers, prefix_pattern));
             }
             parts.push(format!(
                 "SELECT t.user_id FROM {} t JOIN {} u ON u.app_id = t.app_id AND u.user_id = t.user_id WHERE {}",
@@ -79,10 +82,10 @@ impl SearchTags {
         if (e || p) && !t {
             let mut conditions = vec![format!("app_id = {app}")];
             if e {
-                conditions.push(any_of("email", &self.emails));
+                conditions.push(any_of("email", &self.emails, email_patterns));
             }
             if p {
-                conditions.push(any_of("phone_number", &self.phones));
+                conditions.push(any_of("phone_number", &self.phones, prefix_pattern));
             }
             parts.push(format!("SELECT user_id FROM {} WHERE {}", table("passwordless_user_to_tenant"), conditions.join(" AND ")));
         }
@@ -146,16 +149,26 @@ impl AccountInfo {
     }
 }
 
-/// A LIKE pattern matching values that start with `prefix` literally.
-fn like_prefix(prefix: &str) -> String {
-    let mut out = String::with_capacity(prefix.len() + 1);
-    for c in prefix.chars() {
+/// An email tag matches emails that start with it, or whose domain does (`t` finds
+/// `johndoe@testing.weird`), as the core's search does.
+fn email_patterns(tag: &str) -> Vec<String> {
+    let escaped = like_escape(tag);
+    vec![format!("{escaped}%"), format!("%@{escaped}%")]
+}
+
+fn prefix_pattern(tag: &str) -> Vec<String> {
+    vec![format!("{}%", like_escape(tag))]
+}
+
+/// `text` with LIKE's wildcards and escape character escaped, so that it matches literally.
+fn like_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 1);
+    for c in text.chars() {
         if matches!(c, '\\' | '%' | '_') {
             out.push('\\');
         }
         out.push(c);
     }
-    out.push('%');
     out
 }
 
@@ -177,7 +190,7 @@ mod tests {
         let (sql, values) = render(&SearchTags { emails: vec!["a_b%".into()], ..Default::default() });
         assert!(sql.contains("emailpassword_user_to_tenant") && sql.contains("thirdparty_users") && sql.contains("passwordless_user_to_tenant"));
         assert!(!sql.contains("a_b"), "values are bound: {sql}");
-        assert_eq!(values, vec!["a\\_b\\%%"; 3]);
+        assert_eq!(values, ["a\\_b\\%%", "%@a\\_b\\%%"].repeat(3));
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Hello, API versions, licence and feature flags, telemetry, config path.
 
 use axum::http::StatusCode;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use portcullis_core::config::SUPPORTED_CDI_VERSIONS;
 use serde_json::json;
 
@@ -20,6 +20,34 @@ pub async fn hello(ctx: &Ctx, is_root: bool) -> Result<Response, ApiError> {
     let tenants = ctx.snapshot.tenants_of_app(&app.config.id.cud, &app.config.id.app_id);
     ctx.registry().ping(tenants).await?;
     Ok(text(StatusCode::OK, "Hello"))
+}
+
+/// `/health`: pings every database in use, all at once, each bounded by the database timeout.
+/// 200 when all answer, 503 when any does not; the body says how many (never which or why: it
+/// is unauthenticated).
+pub async fn health(ctx: &Ctx) -> Result<Response, ApiError> {
+    let mut pings = tokio::task::JoinSet::new();
+    for storage in crate::tenancy::Snapshot::distinct_storages(ctx.snapshot.tenants.values()) {
+        let storage = std::sync::Arc::clone(storage);
+        pings.spawn(async move { storage.ping().await });
+    }
+    let (mut total, mut failed) = (0, 0);
+    while let Some(result) = pings.join_next().await {
+        total += 1;
+        if let Err(e) = result.map_err(|e| e.to_string()).and_then(|r| r.map_err(|e| e.to_string())) {
+            failed += 1;
+            tracing::warn!(error = %e, "health check: a database does not answer");
+        }
+    }
+    let body = json!({"status": if failed == 0 { "OK" } else { "UNAVAILABLE" }, "databases": total, "unavailable": failed});
+    let status = if failed == 0 { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    Ok((status, [(axum::http::header::CONTENT_TYPE, "application/json")], body.to_string()).into_response())
+}
+
+/// `/user/search/tags`: the tags `GET /users` searches by.
+pub fn search_tags(ctx: &Ctx) -> Result<Response, ApiError> {
+    ctx.tenant()?;
+    json(json!({"status": "OK", "tags": ["email", "phone", "provider"]}))
 }
 
 pub fn api_version(ctx: &Ctx) -> Result<Response, ApiError> {

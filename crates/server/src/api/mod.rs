@@ -3,11 +3,14 @@
 mod core;
 mod metadata;
 mod multitenancy;
+mod passwordless;
 mod roles;
 mod dashboard;
 mod emailpassword;
 mod emailverification;
 mod session;
+mod thirdparty;
+mod totp;
 mod useridmapping;
 mod users;
 
@@ -23,6 +26,8 @@ pub async fn dispatch(route: Route, ctx: &Ctx) -> Result<Response, ApiError> {
     use Route as R;
     match (route, &ctx.method) {
         (R::Hello, &M::GET | &M::POST | &M::PUT | &M::DELETE) => core::hello(ctx, false).await,
+        (R::Health, &M::GET) => core::health(ctx).await,
+        (R::SearchTags, &M::GET) => core::search_tags(ctx),
         (R::Root, &M::GET | &M::POST | &M::PUT | &M::DELETE) => core::hello(ctx, true).await,
         (R::ApiVersion, &M::GET) => core::api_version(ctx),
         (R::Config, &M::GET) => core::config(ctx),
@@ -62,8 +67,19 @@ pub async fn dispatch(route: Route, ctx: &Ctx) -> Result<Response, ApiError> {
         (R::SignIn, &M::POST) => emailpassword::sign_in(ctx).await,
         (R::ResetToken, &M::POST) => emailpassword::create_reset_token(ctx).await,
         (R::ResetTokenConsume, &M::POST) => emailpassword::consume_reset_token(ctx).await,
+        (R::RecipeUser, &M::PUT) if ctx.rid.as_deref() == Some("passwordless") => passwordless::update_user(ctx).await,
         (R::RecipeUser, &M::PUT) => emailpassword::update(ctx).await,
+        (R::RecipeUser, &M::GET) if ctx.rid.as_deref() == Some("thirdparty") => thirdparty::get_user(ctx).await,
+        (R::RecipeUser, &M::GET) if ctx.rid.as_deref() == Some("passwordless") => passwordless::get_user(ctx).await,
         (R::RecipeUser, &M::GET) => emailpassword::get_user(ctx).await,
+        (R::PasswordlessCode, &M::POST) => passwordless::create_code(ctx).await,
+        (R::PasswordlessCodeCheck, &M::POST) => passwordless::consume_code(ctx, false).await,
+        (R::PasswordlessCodeConsume, &M::POST) => passwordless::consume_code(ctx, true).await,
+        (R::PasswordlessCodeRemove, &M::POST) => passwordless::remove_code(ctx).await,
+        (R::PasswordlessCodes, &M::GET) => passwordless::list_codes(ctx).await,
+        (R::PasswordlessCodesRemove, &M::POST) => passwordless::remove_codes(ctx).await,
+        (R::ThirdPartySignInUp, &M::POST) => thirdparty::sign_in_up(ctx).await,
+        (R::ThirdPartyUsersByEmail, &M::GET) => thirdparty::users_by_email(ctx).await,
         (R::PasswordHashImport, &M::POST) => emailpassword::import_with_hash(ctx).await,
         (R::UserIdMap, &M::POST) => useridmapping::create(ctx).await,
         (R::UserIdMap, &M::GET) => useridmapping::get(ctx).await,
@@ -71,6 +87,11 @@ pub async fn dispatch(route: Route, ctx: &Ctx) -> Result<Response, ApiError> {
         // The CDI says PUT (supertokens-node); supertokens-python sends POST.
         (R::ExternalUserIdInfo, &M::PUT | &M::POST) => useridmapping::update_info(ctx).await,
         (R::DashboardUser, &M::POST) => dashboard::create_user(ctx).await,
+        (R::DashboardUser, &M::PUT) => dashboard::update_user(ctx).await,
+        (R::DashboardUser, &M::DELETE) => dashboard::delete_user(ctx).await,
+        (R::DashboardUsers, &M::GET) => dashboard::list_users(ctx).await,
+        (R::DashboardUserSessions, &M::GET) => dashboard::sessions_of_user(ctx).await,
+        (R::ActiveUsersCount, &M::GET) => dashboard::active_users_count(ctx).await,
         (R::DashboardSignIn, &M::POST) => dashboard::sign_in(ctx).await,
         (R::DashboardSessionVerify, &M::POST) => dashboard::verify_session(ctx).await,
         (R::DashboardSession, &M::DELETE) => dashboard::revoke_session(ctx).await,
@@ -94,6 +115,14 @@ pub async fn dispatch(route: Route, ctx: &Ctx) -> Result<Response, ApiError> {
         (R::UserRoleRemove, &M::POST) => roles::remove_from_user(ctx).await,
         (R::UserRoles, &M::GET) => roles::of_user(ctx).await,
         (R::RoleUsers, &M::GET) => roles::users_with(ctx).await,
+        (R::TotpDevice, &M::POST) => totp::create_device(ctx).await,
+        (R::TotpDevice, &M::PUT) => totp::rename_device(ctx).await,
+        (R::TotpDeviceList, &M::GET) => totp::list_devices(ctx).await,
+        (R::TotpDeviceRemove, &M::POST) => totp::remove_device(ctx).await,
+        (R::TotpDeviceVerify, &M::POST) => totp::verify(ctx, true).await,
+        (R::TotpVerify, &M::POST) => totp::verify(ctx, false).await,
+        (R::TotpDeviceImport, &M::POST) => totp::import_device(ctx).await,
+        (R::TotpDeviceStatusBulk, &M::POST) => totp::bulk_status(ctx).await,
         _ => Err(ApiError::MethodNotAllowed),
     }
 }

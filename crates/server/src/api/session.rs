@@ -138,7 +138,7 @@ pub async fn verify(ctx: &Ctx) -> Result<Response, ApiError> {
         return outcome(SessionError::Unauthorised("The tenant of this session no longer exists".into()));
     };
     let s = SessionCtx { storage: storage_of(tenant), config: &tenant.effective, ..probe };
-    match s.verify(&token, anti_csrf.as_deref(), do_check, enable, check_db).await {
+    match s.verify_read(info, anti_csrf.as_deref(), do_check, enable, check_db).await {
         Ok(v) => json(verified_json(&v)),
         Err(e) => outcome(e),
     }

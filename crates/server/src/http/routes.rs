@@ -3,6 +3,9 @@
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Route {
     Hello,
+    /// `/health`: every database of every app answers (for load balancers).
+    Health,
+    SearchTags,
     /// `/` (and `/<tenant>`, `/appid-x`): Hello when the tenant exists, else Not found.
     Root,
     ApiVersion,
@@ -44,11 +47,22 @@ pub enum Route {
     ResetToken,
     ResetTokenConsume,
     RecipeUser,
+    ThirdPartySignInUp,
+    ThirdPartyUsersByEmail,
+    PasswordlessCode,
+    PasswordlessCodeCheck,
+    PasswordlessCodeConsume,
+    PasswordlessCodeRemove,
+    PasswordlessCodes,
+    PasswordlessCodesRemove,
     PasswordHashImport,
     UserIdMap,
     UserIdMapRemove,
     ExternalUserIdInfo,
     DashboardUser,
+    DashboardUsers,
+    DashboardUserSessions,
+    ActiveUsersCount,
     DashboardSignIn,
     DashboardSessionVerify,
     DashboardSession,
@@ -69,12 +83,21 @@ pub enum Route {
     UserRoleRemove,
     UserRoles,
     RoleUsers,
+    TotpDevice,
+    TotpDeviceList,
+    TotpDeviceRemove,
+    TotpDeviceVerify,
+    TotpVerify,
+    TotpDeviceImport,
+    TotpDeviceStatusBulk,
 }
 
 impl Route {
     pub fn from_path(path: &str) -> Option<Route> {
         Some(match path {
             "/hello" => Route::Hello,
+            "/health" => Route::Health,
+            "/user/search/tags" => Route::SearchTags,
             "/apiversion" => Route::ApiVersion,
             "/config" => Route::Config,
             "/telemetry" => Route::Telemetry,
@@ -114,11 +137,22 @@ impl Route {
             "/recipe/user/password/reset/token" => Route::ResetToken,
             "/recipe/user/password/reset/token/consume" => Route::ResetTokenConsume,
             "/recipe/user" => Route::RecipeUser,
+            "/recipe/signinup" => Route::ThirdPartySignInUp,
+            "/recipe/users/by-email" => Route::ThirdPartyUsersByEmail,
+            "/recipe/signinup/code" => Route::PasswordlessCode,
+            "/recipe/signinup/code/check" => Route::PasswordlessCodeCheck,
+            "/recipe/signinup/code/consume" => Route::PasswordlessCodeConsume,
+            "/recipe/signinup/code/remove" => Route::PasswordlessCodeRemove,
+            "/recipe/signinup/codes" => Route::PasswordlessCodes,
+            "/recipe/signinup/codes/remove" => Route::PasswordlessCodesRemove,
             "/recipe/user/passwordhash/import" => Route::PasswordHashImport,
             "/recipe/userid/map" => Route::UserIdMap,
             "/recipe/userid/map/remove" => Route::UserIdMapRemove,
             "/recipe/userid/external-user-id-info" => Route::ExternalUserIdInfo,
             "/recipe/dashboard/user" => Route::DashboardUser,
+            "/recipe/dashboard/users" => Route::DashboardUsers,
+            "/recipe/dashboard/user/sessions" => Route::DashboardUserSessions,
+            "/users/count/active" => Route::ActiveUsersCount,
             "/recipe/dashboard/signin" => Route::DashboardSignIn,
             "/recipe/dashboard/session/verify" => Route::DashboardSessionVerify,
             "/recipe/dashboard/session" => Route::DashboardSession,
@@ -139,6 +173,13 @@ impl Route {
             "/recipe/user/role/remove" => Route::UserRoleRemove,
             "/recipe/user/roles" => Route::UserRoles,
             "/recipe/role/users" => Route::RoleUsers,
+            "/recipe/totp/device" => Route::TotpDevice,
+            "/recipe/totp/device/list" => Route::TotpDeviceList,
+            "/recipe/totp/device/remove" => Route::TotpDeviceRemove,
+            "/recipe/totp/device/verify" => Route::TotpDeviceVerify,
+            "/recipe/totp/verify" => Route::TotpVerify,
+            "/recipe/totp/device/import" => Route::TotpDeviceImport,
+            "/recipe/totp/device/status/bulk" => Route::TotpDeviceStatusBulk,
 
             _ => return None,
         })
@@ -146,11 +187,11 @@ impl Route {
 
     /// Endpoints the core serves without an API key.
     pub fn needs_api_key(self) -> bool {
-        !matches!(self, Route::Hello | Route::Root | Route::Config | Route::Jwks)
+        !matches!(self, Route::Hello | Route::Health | Route::Root | Route::Config | Route::Jwks)
     }
 
     /// Endpoints that skip the CDI-version check.
     pub fn needs_version(self) -> bool {
-        !matches!(self, Route::Hello | Route::Root | Route::ApiVersion | Route::Jwks)
+        !matches!(self, Route::Hello | Route::Health | Route::Root | Route::ApiVersion | Route::Jwks)
     }
 }

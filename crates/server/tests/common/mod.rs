@@ -76,8 +76,23 @@ impl TestApp {
 
     /// Sends a request with `cdi-version: 5.4`; returns (status, body text).
     pub async fn call(&self, method: &str, path: &str, body: Option<Value>) -> (u16, String) {
+        self.call_with_rid(method, path, None, body).await
+    }
+
+    /// A call that must answer 200 with JSON, sent with a `rid` header (the recipe an endpoint
+    /// shared by several recipes should serve).
+    pub async fn json_rid(&self, method: &str, path: &str, rid: &str, body: Option<Value>) -> Value {
+        let (status, text) = self.call_with_rid(method, path, Some(rid), body).await;
+        assert_eq!(status, 200, "{method} {path} (rid {rid}) answered {status}: {text}");
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{method} {path}: not JSON ({e}): {text}"))
+    }
+
+    pub async fn call_with_rid(&self, method: &str, path: &str, rid: Option<&str>, body: Option<Value>) -> (u16, String) {
         let m = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
         let mut req = self.client.request(m, format!("{}{}", self.url, path)).header("cdi-version", "5.4");
+        if let Some(rid) = rid {
+            req = req.header("rid", rid);
+        }
         if let Some(b) = body {
             req = req.header("content-type", "application/json").body(b.to_string());
         }
