@@ -319,7 +319,27 @@ async function sleepUntil(epochMs, marginMs = 0) {
 
 const UUID_V4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
+/**
+ * An express app serving the SDK's own HTTP APIs (middleware() and errorHandler()) on a free
+ * port, for tests that drive sign-in flows as a frontend would. Returns { baseURL, close() }.
+ * Needs supertokens.init with framework "express" (the `init` option of setup()).
+ */
+async function startSdkWebApp() {
+    const express = require("express");
+    const { middleware, errorHandler } = require("supertokens-node/framework/express");
+    const app = express();
+    app.use(middleware());
+    app.use(errorHandler());
+    const server = require("node:http").createServer(app);
+    await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+    return {
+        baseURL: `http://127.0.0.1:${server.address().port}`,
+        close: () => new Promise((resolve) => server.close(resolve)),
+    };
+}
+
 module.exports = {
+    startSdkWebApp,
     BACKEND,
     setup,
     uniqueId,

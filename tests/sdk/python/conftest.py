@@ -226,6 +226,21 @@ def init_sdk(server: Server, app_id: str, **session_options) -> None:
     )
 
 
+def reset_recipes(*recipes) -> None:
+    """Calls `reset()` on recipe classes the default init does not create (their `reset()` runs
+    only with SUPERTOKENS_ENV=testing, set just for the call)."""
+    before = os.environ.get("SUPERTOKENS_ENV")
+    os.environ["SUPERTOKENS_ENV"] = "testing"
+    try:
+        for recipe in recipes:
+            recipe.reset()
+    finally:
+        if before is None:
+            del os.environ["SUPERTOKENS_ENV"]
+        else:
+            os.environ["SUPERTOKENS_ENV"] = before
+
+
 def reset_sdk() -> None:
     """Forgets the SDK's process-wide state: the instance, every recipe that init created
     (listed or added by default), the querier's cached CDI version and the session

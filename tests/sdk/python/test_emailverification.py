@@ -1,8 +1,6 @@
 """Email verification through supertokens_python's emailverification syncio functions: tokens
 (created, consumed once, revoked), is-verified, unverify, and the verified flag on the user."""
 
-import os
-
 import pytest
 from supertokens_python.recipe.emailpassword.interfaces import SignUpOkResult
 from supertokens_python.recipe.emailpassword.syncio import sign_up
@@ -21,22 +19,13 @@ from supertokens_python.recipe.emailverification.syncio import (
 )
 from supertokens_python.syncio import get_user
 
-from conftest import API_DOMAIN, init_sdk, reset_sdk, unique_id
+from conftest import API_DOMAIN, init_sdk, reset_recipes, reset_sdk, unique_id
 
 
 def _reset_email_verification() -> None:
-    """EmailVerificationRecipe.reset() runs only with SUPERTOKENS_ENV=testing."""
     from supertokens_python.recipe.emailverification.recipe import EmailVerificationRecipe
 
-    before = os.environ.get("SUPERTOKENS_ENV")
-    os.environ["SUPERTOKENS_ENV"] = "testing"
-    try:
-        EmailVerificationRecipe.reset()
-    finally:
-        if before is None:
-            del os.environ["SUPERTOKENS_ENV"]
-        else:
-            os.environ["SUPERTOKENS_ENV"] = before
+    reset_recipes(EmailVerificationRecipe)
 
 
 @pytest.fixture(scope="module", autouse=True)

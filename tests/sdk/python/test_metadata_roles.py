@@ -7,8 +7,6 @@ SDK again with one, against the session's app, and restores the session-wide con
 UserMetadata needs no such care: supertokens_python adds it to every init.
 """
 
-import os
-
 import pytest
 from supertokens_python.recipe.multitenancy.interfaces import (
     TenantConfigCreateOrUpdate,
@@ -40,22 +38,13 @@ from supertokens_python.recipe.userroles.syncio import (
     remove_user_role,
 )
 
-from conftest import API_DOMAIN, init_sdk, reset_sdk, unique_id
+from conftest import API_DOMAIN, init_sdk, reset_recipes, reset_sdk, unique_id
 
 
 def _reset_user_roles() -> None:
-    """UserRolesRecipe.reset() runs only with SUPERTOKENS_ENV=testing, set just for the call."""
     from supertokens_python.recipe.userroles.recipe import UserRolesRecipe
 
-    before = os.environ.get("SUPERTOKENS_ENV")
-    os.environ["SUPERTOKENS_ENV"] = "testing"
-    try:
-        UserRolesRecipe.reset()
-    finally:
-        if before is None:
-            del os.environ["SUPERTOKENS_ENV"]
-        else:
-            os.environ["SUPERTOKENS_ENV"] = before
+    reset_recipes(UserRolesRecipe)
 
 
 def _init_with_user_roles(server, app_id: str) -> None:

@@ -6,7 +6,6 @@ hmac/hashlib)."""
 import base64
 import hashlib
 import hmac
-import os
 import struct
 import time
 
@@ -35,24 +34,14 @@ from supertokens_python.recipe.totp.types import (
     VerifyTOTPOkResult,
 )
 
-from conftest import API_DOMAIN, init_sdk, reset_sdk, unique_id
+from conftest import API_DOMAIN, init_sdk, reset_recipes, reset_sdk, unique_id
 
 
 def _reset_totp() -> None:
-    """The recipes' reset() runs only with SUPERTOKENS_ENV=testing."""
     from supertokens_python.recipe.multifactorauth.recipe import MultiFactorAuthRecipe
     from supertokens_python.recipe.totp.recipe import TOTPRecipe
 
-    before = os.environ.get("SUPERTOKENS_ENV")
-    os.environ["SUPERTOKENS_ENV"] = "testing"
-    try:
-        TOTPRecipe.reset()
-        MultiFactorAuthRecipe.reset()
-    finally:
-        if before is None:
-            del os.environ["SUPERTOKENS_ENV"]
-        else:
-            os.environ["SUPERTOKENS_ENV"] = before
+    reset_recipes(TOTPRecipe, MultiFactorAuthRecipe)
 
 
 @pytest.fixture(scope="module", autouse=True)

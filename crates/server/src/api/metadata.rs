@@ -24,6 +24,24 @@ pub(super) fn app_storage(ctx: &Ctx) -> Result<&Arc<dyn Storage>, ApiError> {
     ctx.snapshot.get(&ctx.id.app_public()).map(|t| &t.storage).ok_or_else(|| not_found_error(&ctx.id))
 }
 
+/// The `userIds` of a bulk API, checked as the core checks them: a list of at most
+/// `MAX_BULK_USER_IDS` valid user ids. Empty is allowed (the caller answers it before anything
+/// else, the tenant check included, as the core does).
+pub(super) fn bulk_user_ids(body: &crate::http::input::Body) -> Result<Vec<String>, ApiError> {
+    let Some(Value::Array(items)) = body.0.get("userIds") else { return Err(ApiError::field_invalid("userIds")) };
+    if items.len() > MAX_BULK_USER_IDS {
+        return Err(ApiError::bad(format!("You can only query up to {MAX_BULK_USER_IDS} users at a time.")));
+    }
+    let user_ids = items
+        .iter()
+        .map(|v| v.as_str().map(str::to_owned).ok_or_else(|| ApiError::bad("userIds array must contain only strings")))
+        .collect::<Result<Vec<String>, ApiError>>()?;
+    for id in &user_ids {
+        check_user_id(id)?;
+    }
+    Ok(user_ids)
+}
+
 pub async fn get(ctx: &Ctx) -> Result<Response, ApiError> {
     let user_id = ctx.query.required("userId")?.to_owned();
     check_user_id(&user_id)?;
@@ -50,21 +68,9 @@ pub async fn remove(ctx: &Ctx) -> Result<Response, ApiError> {
 
 /// Metadata of up to 500 users, in the order asked (repeats included); `null` for users without any.
 pub async fn bulk(ctx: &Ctx) -> Result<Response, ApiError> {
-    let body = ctx.body()?;
-    let Some(Value::Array(items)) = body.0.get("userIds") else { return Err(ApiError::field_invalid("userIds")) };
-    // The core answers an empty list before any other check, the tenant's included.
-    if items.is_empty() {
+    let user_ids = bulk_user_ids(&ctx.body()?)?;
+    if user_ids.is_empty() {
         return json(json!({"status": "OK", "users": []}));
-    }
-    if items.len() > MAX_BULK_USER_IDS {
-        return Err(ApiError::bad(format!("You can only query up to {MAX_BULK_USER_IDS} users at a time.")));
-    }
-    let user_ids = items
-        .iter()
-        .map(|v| v.as_str().map(str::to_owned).ok_or_else(|| ApiError::bad("userIds array must contain only strings")))
-        .collect::<Result<Vec<String>, ApiError>>()?;
-    for id in &user_ids {
-        check_user_id(id)?;
     }
     let found = app_storage(ctx)?.metadata_get_many(&ctx.id.app_id, &user_ids).await?;
     let users: Vec<Value> = user_ids

@@ -17,8 +17,6 @@ use crate::http::{json, Ctx, Version};
 
 /// The columns' sizes (`device_name`, `secret_key` are VARCHAR(256)).
 const MAX_NAME_CHARS: usize = 256;
-/// The core's limit for the bulk status API.
-const MAX_BULK_USER_IDS: usize = 500;
 
 /// A string compared with stored ones: PostgreSQL refuses NUL in text (the core answers 500).
 /// Longer than its column is fine: it matches nothing, as in the core.
@@ -213,21 +211,9 @@ pub async fn verify(ctx: &Ctx, by_device: bool) -> Result<Response, ApiError> {
 /// `POST /recipe/totp/device/status/bulk`: for each user asked (in order, repeats kept) whether
 /// one of its devices is verified; `null` for users without devices.
 pub async fn bulk_status(ctx: &Ctx) -> Result<Response, ApiError> {
-    let body = ctx.body()?;
-    let Some(Value::Array(items)) = body.0.get("userIds") else { return Err(ApiError::field_invalid("userIds")) };
-    // The core answers an empty list before any other check, the tenant's included.
-    if items.is_empty() {
+    let user_ids = super::metadata::bulk_user_ids(&ctx.body()?)?;
+    if user_ids.is_empty() {
         return json(json!({"status": "OK", "users": []}));
-    }
-    if items.len() > MAX_BULK_USER_IDS {
-        return Err(ApiError::bad(format!("You can only query up to {MAX_BULK_USER_IDS} users at a time.")));
-    }
-    let user_ids = items
-        .iter()
-        .map(|v| v.as_str().map(str::to_owned).ok_or_else(|| ApiError::bad("userIds array must contain only strings")))
-        .collect::<Result<Vec<String>, ApiError>>()?;
-    for id in &user_ids {
-        check_user_id(id)?;
     }
     let status = app_storage(ctx)?.totp_device_status(&ctx.id.app_id, &user_ids).await?;
     let users: Vec<Value> = user_ids.iter().map(|id| json!({"userId": id, "hasVerifiedDevice": status.get(id)})).collect();

@@ -6,15 +6,12 @@
 // override that captures the code instead of sending it.
 
 const assert = require("node:assert/strict");
-const http = require("node:http");
 const { before, after } = require("node:test");
-const express = require("express");
 const supertokens = require("supertokens-node");
 const Multitenancy = require("supertokens-node/recipe/multitenancy");
 const Passwordless = require("supertokens-node/recipe/passwordless");
 const Session = require("supertokens-node/recipe/session");
-const { middleware, errorHandler } = require("supertokens-node/framework/express");
-const { setup, uniqueId, sorted } = require("../helpers");
+const { setup, uniqueId, sorted, startSdkWebApp } = require("../helpers");
 
 /** Emails the SDK would have sent, newest last. */
 const sentEmails = [];
@@ -192,16 +189,11 @@ ctx.test("tenants: codes and users are per tenant", async () => {
 let web = null;
 
 before(async () => {
-    const app = express();
-    app.use(middleware());
-    app.use(errorHandler());
-    const server = http.createServer(app);
-    await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
-    web = { server, baseURL: `http://127.0.0.1:${server.address().port}` };
+    web = await startSdkWebApp();
 });
 
 after(async () => {
-    if (web) await new Promise((resolve) => web.server.close(resolve));
+    if (web) await web.close();
 });
 
 async function post(path, body) {

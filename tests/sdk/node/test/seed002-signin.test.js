@@ -6,16 +6,13 @@
 // passwordless by code and by magic link over email and SMS (deliveries captured, not sent).
 
 const assert = require("node:assert/strict");
-const http = require("node:http");
 const { before, after } = require("node:test");
-const express = require("express");
 const Multitenancy = require("supertokens-node/recipe/multitenancy");
 const EmailPassword = require("supertokens-node/recipe/emailpassword");
 const ThirdParty = require("supertokens-node/recipe/thirdparty");
 const Passwordless = require("supertokens-node/recipe/passwordless");
 const Session = require("supertokens-node/recipe/session");
-const { middleware, errorHandler } = require("supertokens-node/framework/express");
-const { setup, uniqueId } = require("../helpers");
+const { setup, uniqueId, startSdkWebApp } = require("../helpers");
 const { startMockOAuth, mockProviderConfig } = require("../mock-oauth");
 
 const FIRST_FACTORS = ["emailpassword", "thirdparty", "otp-email", "otp-phone", "link-phone", "link-email"];
@@ -44,17 +41,12 @@ let tenant = null;
 
 before(async () => {
     oauth = await startMockOAuth();
-    const app = express();
-    app.use(middleware());
-    app.use(errorHandler());
-    const server = http.createServer(app);
-    await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
-    web = { server, baseURL: `http://127.0.0.1:${server.address().port}` };
+    web = await startSdkWebApp();
 });
 
 after(async () => {
     if (oauth) await oauth.close();
-    if (web) await new Promise((resolve) => web.server.close(resolve));
+    if (web) await web.close();
 });
 
 async function post(path, rid, body) {

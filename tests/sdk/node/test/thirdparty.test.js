@@ -6,16 +6,13 @@
 // userInfoMap and signs the user in with a session.
 
 const assert = require("node:assert/strict");
-const http = require("node:http");
 const { before, after } = require("node:test");
-const express = require("express");
 const supertokens = require("supertokens-node");
 const ThirdParty = require("supertokens-node/recipe/thirdparty");
 const Multitenancy = require("supertokens-node/recipe/multitenancy");
 const Session = require("supertokens-node/recipe/session");
 const EmailVerification = require("supertokens-node/recipe/emailverification");
-const { middleware, errorHandler } = require("supertokens-node/framework/express");
-const { setup, uniqueId } = require("../helpers");
+const { setup, uniqueId, startSdkWebApp } = require("../helpers");
 const { startMockOAuth, mockProviderConfig } = require("../mock-oauth");
 
 const ctx = setup({
@@ -25,21 +22,16 @@ const ctx = setup({
 });
 
 let oauth = null; // the mock provider: { baseURL, codes, close() }
-let web = null; // the express app: { baseURL, server }
+let web = null; // the SDK's HTTP APIs: { baseURL, close() }
 
 before(async () => {
     oauth = await startMockOAuth();
-    const app = express();
-    app.use(middleware());
-    app.use(errorHandler());
-    const server = http.createServer(app);
-    await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
-    web = { server, baseURL: `http://127.0.0.1:${server.address().port}` };
+    web = await startSdkWebApp();
 });
 
 after(async () => {
     if (oauth) await oauth.close();
-    if (web) await new Promise((resolve) => web.server.close(resolve));
+    if (web) await web.close();
 });
 
 async function addMockProvider(tenantId) {
