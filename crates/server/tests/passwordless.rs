@@ -331,6 +331,11 @@ async fn tenants_are_isolated() {
         // Associating the t1 user with public now conflicts on the email.
         let r = app.json("POST", "/public/recipe/multitenancy/tenant/user", Some(json!({"recipeUserId": in_t1["recipeUserId"]}))).await;
         assert_eq!(r["status"], "EMAIL_ALREADY_EXISTS_ERROR");
+        // And on the phone number for phone users.
+        let phone_t1 = sign_in(&app, "t1", json!({"phoneNumber": "+15550009999"})).await;
+        sign_in(&app, "public", json!({"phoneNumber": "+15550009999"})).await;
+        let r = app.json("POST", "/public/recipe/multitenancy/tenant/user", Some(json!({"recipeUserId": phone_t1["recipeUserId"]}))).await;
+        assert_eq!(r, json!({"status": "PHONE_NUMBER_ALREADY_EXISTS_ERROR"}));
     }
 }
 
