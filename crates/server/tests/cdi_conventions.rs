@@ -197,3 +197,27 @@ async fn slow_headers_and_idle_connections_are_closed() {
     assert!(text.starts_with("HTTP/1.1 200") && text.contains("Hello"), "{text}");
     assert!(waited >= std::time::Duration::from_millis(900) && waited < std::time::Duration::from_secs(5), "{waited:?}");
 }
+
+/// Every route the server knows (read from its route table, so a new route is covered as soon as
+/// it exists) refuses a request without the API key, except the core's exempt list.
+#[tokio::test]
+async fn every_route_but_the_exempt_ones_needs_the_api_key() {
+    let table = include_str!("../src/http/routes.rs");
+    let paths: Vec<&str> = table.lines().filter_map(|l| l.trim().strip_prefix('"')?.split_once("\" => Route::").map(|(p, _)| p)).collect();
+    assert!(paths.len() > 80, "route table not found: {}", paths.len());
+    let exempt = ["/hello", "/health", "/config", "/.well-known/jwks.json"];
+    let key = "a-long-enough-api-key-123";
+    let app = TestApp::spawn_with(config(common::Backend::Sqlite, &[("API_KEYS", key)])).await;
+    for path in paths {
+        for method in ["GET", "POST", "PUT", "DELETE"] {
+            let m = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+            let resp = app.client.request(m, format!("{}{path}", app.url)).header("cdi-version", "5.4").send().await.unwrap();
+            let status = resp.status().as_u16();
+            if exempt.contains(&path) {
+                assert_ne!(status, 401, "{method} {path} is exempt");
+            } else {
+                assert_eq!(status, 401, "{method} {path} answered {status} without the API key");
+            }
+        }
+    }
+}
