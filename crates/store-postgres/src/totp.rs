@@ -135,14 +135,9 @@ async fn remove(db: Conn<'_>, sql: &Statements, (app, user): (&str, &str), name:
 async fn verify(db: Conn<'_>, sql: &Statements, (app, tenant): (&str, &str), req: &VerifyRequest) -> Result<VerifyOutcome, WorkError> {
     let user = req.user_id.as_str();
     let all = if lock_user(db, sql, app, user).await? { devices(db, sql, app, user).await? } else { Vec::new() };
-    let candidates: Vec<Device> = match &req.device {
-        Some(name) => match all.into_iter().find(|d| &d.name == name) {
-            None => return Ok(VerifyOutcome::UnknownDevice),
-            Some(d) if d.verified => return Ok(VerifyOutcome::AlreadyVerified),
-            Some(d) => vec![d],
-        },
-        None if all.is_empty() => return Ok(VerifyOutcome::UnknownUser),
-        None => all.into_iter().filter(|d| d.verified).collect(),
+    let candidates = match req.candidates(all) {
+        Ok(c) => c,
+        Err(outcome) => return Ok(outcome),
     };
     let used = db
         .query(&sql.used_codes, &[&app, &tenant, &user])

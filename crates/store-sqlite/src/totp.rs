@@ -93,14 +93,9 @@ fn remove(tx: &Transaction<'_>, app: &str, user: &str, name: &str) -> rusqlite::
 
 fn verify(tx: &Transaction<'_>, app: &str, tenant: &str, req: &VerifyRequest) -> rusqlite::Result<VerifyOutcome> {
     let all = devices(tx, app, &req.user_id)?;
-    let candidates: Vec<Device> = match &req.device {
-        Some(name) => match all.into_iter().find(|d| &d.name == name) {
-            None => return Ok(VerifyOutcome::UnknownDevice),
-            Some(d) if d.verified => return Ok(VerifyOutcome::AlreadyVerified),
-            Some(d) => vec![d],
-        },
-        None if all.is_empty() => return Ok(VerifyOutcome::UnknownUser),
-        None => all.into_iter().filter(|d| d.verified).collect(),
+    let candidates = match req.candidates(all) {
+        Ok(c) => c,
+        Err(outcome) => return Ok(outcome),
     };
     let used = used_codes(tx, app, tenant, &req.user_id)?;
     let decision = decide(&candidates, &used, &req.code, req.now, req.limits);

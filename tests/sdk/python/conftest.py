@@ -186,18 +186,9 @@ def create_app(server: Server, core_config=None) -> str:
     return app_id
 
 
-def init_sdk(server: Server, app_id: str, **session_options) -> None:
-    """`supertokens_python.init` against `<server>/appid-<app_id>`; `session_options` go to
-    `session.init`."""
+def init_with_recipes(server: Server, app_id: str, recipe_list) -> None:
+    """`supertokens_python.init` against `<server>/appid-<app_id>` with these recipes."""
     from supertokens_python import InputAppInfo, SupertokensConfig, init
-    from supertokens_python.recipe import (
-        emailpassword,
-        multitenancy,
-        passwordless,
-        session,
-        thirdparty,
-    )
-    from supertokens_python.recipe.passwordless import ContactEmailOrPhoneConfig
 
     init(
         app_info=InputAppInfo(
@@ -213,7 +204,26 @@ def init_sdk(server: Server, app_id: str, **session_options) -> None:
         framework="fastapi",
         mode="asgi",
         telemetry=False,
-        recipe_list=[
+        recipe_list=recipe_list,
+    )
+
+
+def init_sdk(server: Server, app_id: str, **session_options) -> None:
+    """The tests' usual SDK: every sign-in recipe, with `session_options` passed to
+    `session.init`."""
+    from supertokens_python.recipe import (
+        emailpassword,
+        multitenancy,
+        passwordless,
+        session,
+        thirdparty,
+    )
+    from supertokens_python.recipe.passwordless import ContactEmailOrPhoneConfig
+
+    init_with_recipes(
+        server,
+        app_id,
+        [
             multitenancy.init(),
             emailpassword.init(),
             thirdparty.init(),

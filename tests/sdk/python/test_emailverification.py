@@ -19,7 +19,7 @@ from supertokens_python.recipe.emailverification.syncio import (
 )
 from supertokens_python.syncio import get_user
 
-from conftest import API_DOMAIN, init_sdk, reset_recipes, reset_sdk, unique_id
+from conftest import init_sdk, init_with_recipes, reset_recipes, reset_sdk, unique_id
 
 
 def _reset_email_verification() -> None:
@@ -30,19 +30,11 @@ def _reset_email_verification() -> None:
 
 @pytest.fixture(scope="module", autouse=True)
 def sdk_with_email_verification(portcullis, sdk):
-    from supertokens_python import InputAppInfo, SupertokensConfig, init
     from supertokens_python.recipe import emailpassword, emailverification, session
 
     reset_sdk()
     _reset_email_verification()
-    init(
-        app_info=InputAppInfo(app_name="portcullis-sdk-python-tests", api_domain=API_DOMAIN, website_domain="http://localhost:3000"),
-        supertokens_config=SupertokensConfig(connection_uri=f"{portcullis.url}/appid-{sdk}"),
-        framework="fastapi",
-        mode="asgi",
-        telemetry=False,
-        recipe_list=[session.init(), emailpassword.init(), emailverification.init(mode="OPTIONAL")],
-    )
+    init_with_recipes(portcullis, sdk, [session.init(), emailpassword.init(), emailverification.init(mode="OPTIONAL")])
     yield
     reset_sdk()
     _reset_email_verification()

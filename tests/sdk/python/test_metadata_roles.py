@@ -38,7 +38,7 @@ from supertokens_python.recipe.userroles.syncio import (
     remove_user_role,
 )
 
-from conftest import API_DOMAIN, init_sdk, reset_recipes, reset_sdk, unique_id
+from conftest import init_sdk, init_with_recipes, reset_recipes, reset_sdk, unique_id
 
 
 def _reset_user_roles() -> None:
@@ -48,21 +48,9 @@ def _reset_user_roles() -> None:
 
 
 def _init_with_user_roles(server, app_id: str) -> None:
-    from supertokens_python import InputAppInfo, SupertokensConfig, init
     from supertokens_python.recipe import session, usermetadata, userroles
 
-    init(
-        app_info=InputAppInfo(
-            app_name="portcullis-sdk-python-tests",
-            api_domain=API_DOMAIN,
-            website_domain="http://localhost:3000",
-        ),
-        supertokens_config=SupertokensConfig(connection_uri=f"{server.url}/appid-{app_id}"),
-        framework="fastapi",
-        mode="asgi",
-        telemetry=False,
-        recipe_list=[session.init(), usermetadata.init(), userroles.init()],
-    )
+    init_with_recipes(server, app_id, [session.init(), usermetadata.init(), userroles.init()])
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -34,7 +34,7 @@ from supertokens_python.recipe.totp.types import (
     VerifyTOTPOkResult,
 )
 
-from conftest import API_DOMAIN, init_sdk, reset_recipes, reset_sdk, unique_id
+from conftest import init_sdk, init_with_recipes, reset_recipes, reset_sdk, unique_id
 
 
 def _reset_totp() -> None:
@@ -46,19 +46,11 @@ def _reset_totp() -> None:
 
 @pytest.fixture(scope="module", autouse=True)
 def sdk_with_totp(portcullis, sdk):
-    from supertokens_python import InputAppInfo, SupertokensConfig, init
     from supertokens_python.recipe import emailpassword, multifactorauth, multitenancy, session, totp
 
     reset_sdk()
     _reset_totp()
-    init(
-        app_info=InputAppInfo(app_name="portcullis-sdk-python-tests", api_domain=API_DOMAIN, website_domain="http://localhost:3000"),
-        supertokens_config=SupertokensConfig(connection_uri=f"{portcullis.url}/appid-{sdk}"),
-        framework="fastapi",
-        mode="asgi",
-        telemetry=False,
-        recipe_list=[multitenancy.init(), session.init(), emailpassword.init(), multifactorauth.init(), totp.init()],
-    )
+    init_with_recipes(portcullis, sdk, [multitenancy.init(), session.init(), emailpassword.init(), multifactorauth.init(), totp.init()])
     yield
     reset_sdk()
     _reset_totp()

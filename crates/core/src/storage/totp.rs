@@ -49,6 +49,22 @@ pub struct VerifyRequest {
     pub limits: Limits,
 }
 
+impl VerifyRequest {
+    /// The devices a code is checked against, from all of the user's: the named unverified device,
+    /// or the verified ones; or the outcome that ends the verification before any code is checked.
+    pub fn candidates(&self, all: Vec<Device>) -> Result<Vec<Device>, VerifyOutcome> {
+        match &self.device {
+            Some(name) => match all.into_iter().find(|d| &d.name == name) {
+                None => Err(VerifyOutcome::UnknownDevice),
+                Some(d) if d.verified => Err(VerifyOutcome::AlreadyVerified),
+                Some(d) => Ok(vec![d]),
+            },
+            None if all.is_empty() => Err(VerifyOutcome::UnknownUser),
+            None => Ok(all.into_iter().filter(|d| d.verified).collect()),
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum VerifyOutcome {
     /// Device verification: no such device.
