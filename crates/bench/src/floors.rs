@@ -132,6 +132,7 @@ fn session_row(user_id: &str, handle: String, now: i64) -> SessionRow {
         created_at: now,
         jwt_user_payload: "{\"role\":\"member\"}".to_owned(),
         use_static_key: false,
+        primary_user_id: None,
     }
 }
 

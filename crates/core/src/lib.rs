@@ -1,6 +1,7 @@
 //! The storage-agnostic heart of Portcullis: configuration, the tenancy model, recipe rules
 //! and the storage traits that the database adapters implement.
 
+pub mod accountlinking;
 pub mod config;
 pub mod crypto;
 pub mod ids;

@@ -77,7 +77,17 @@ impl EmailPasswordStorage for PgStorage {
     async fn ep_update(&self, app_id: &str, user_id: &str, email: Option<&str>, password_hash: Option<&str>) -> Result<UpdateOutcome, StorageError> {
         let ctx = (&self.sql, (app_id, user_id), email, password_hash);
         self.db
-            .run(Mode::Write, &ctx, |db, (sql, key, email, hash)| Box::pin(update(db, &sql.emailpassword, *key, *email, *hash)))
+            .run(Mode::Write, &ctx, |db, (sql, key, email, hash)| {
+                Box::pin(async move {
+                    if let Some(e) = email {
+                        let new = portcullis_core::accountlinking::Info { email: Some(e), ..Default::default() };
+                        if crate::accountlinking::change_conflict(db, &sql.accountlinking, &sql.users, *key, new).await?.is_some() {
+                            return Ok(UpdateOutcome::EmailChangeNotAllowed);
+                        }
+                    }
+                    update(db, &sql.emailpassword, *key, *email, *hash).await
+                })
+            })
             .await
     }
 

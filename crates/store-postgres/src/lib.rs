@@ -26,6 +26,7 @@ mod thirdparty;
 mod totp;
 mod useridmapping;
 mod users;
+mod accountlinking;
 
 use async_trait::async_trait;
 use portcullis_core::config::Config;
@@ -49,6 +50,7 @@ struct Statements {
     kv: key_value::Statements,
     sessions: sessions::Statements,
     users: users::Statements,
+    accountlinking: accountlinking::Statements,
     metadata: metadata::Statements,
     roles: roles::Statements,
     dashboard: dashboard::Statements,
@@ -89,6 +91,7 @@ impl PgStorage {
             kv: key_value::Statements::new(&settings.names).map_err(invalid)?,
             sessions: sessions::Statements::new(&settings.names).map_err(invalid)?,
             users: users::Statements::new(&settings.names).map_err(invalid)?,
+            accountlinking: accountlinking::Statements::new(&settings.names).map_err(invalid)?,
             dashboard: dashboard::Statements::new(&settings.names).map_err(invalid)?,
             emailverification: emailverification::Statements::new(&settings.names).map_err(invalid)?,
             emailpassword: emailpassword::Statements::new(&settings.names).map_err(invalid)?,
@@ -208,6 +211,11 @@ impl SessionStorage for PgStorage {
     async fn session_insert(&self, app_id: &str, row: &SessionRow) -> Result<(), StorageError> {
         let ctx = (&self.sql, app_id, row);
         self.db.run(Mode::Write, &ctx, |db, (sql, app, row)| Box::pin(sessions::insert(db, &sql.sessions, app, row))).await
+    }
+
+    async fn session_primary_user(&self, app_id: &str, user_id: &str) -> Result<Option<String>, StorageError> {
+        let ctx = (&self.sql, app_id, user_id);
+        self.db.run(Mode::Read, &ctx, |db, (sql, app, user)| Box::pin(sessions::primary_user(db, &sql.sessions, app, user))).await
     }
 
     async fn session_get(&self, app_id: &str, tenant_id: &str, handle: &str) -> Result<Option<SessionRow>, StorageError> {
@@ -378,7 +386,16 @@ impl UserStorage for PgStorage {
 
     async fn associate_user_with_tenant(&self, app_id: &str, tenant_id: &str, recipe_user_id: &str) -> Result<AssociateOutcome, StorageError> {
         let ctx = (&self.sql, (app_id, tenant_id, recipe_user_id));
-        self.db.run(Mode::Write, &ctx, |db, (sql, key)| Box::pin(users::associate(db, &sql.users, *key))).await
+        self.db
+            .run(Mode::Write, &ctx, |db, (sql, key)| {
+                Box::pin(async move {
+                    if let Some(reason) = accountlinking::association_conflict(db, &sql.accountlinking, &sql.users, *key).await? {
+                        return Ok(AssociateOutcome::NotAllowed { reason });
+                    }
+                    users::associate(db, &sql.users, *key).await
+                })
+            })
+            .await
     }
 
     async fn disassociate_user_from_tenant(&self, app_id: &str, tenant_id: &str, recipe_user_id: &str) -> Result<bool, StorageError> {

@@ -441,7 +441,21 @@ impl PasswordlessStorage for PgStorage {
 
     async fn pl_update_user(&self, app_id: &str, user_id: &str, email: FieldUpdate<'_>, phone_number: FieldUpdate<'_>) -> Result<UpdateUserOutcome, StorageError> {
         let ctx = (&self.sql, (app_id, user_id), email, phone_number);
-        self.db.run(Mode::Write, &ctx, |db, (sql, key, e, p)| Box::pin(update_user(db, &sql.passwordless, *key, *e, *p))).await
+        self.db
+            .run(Mode::Write, &ctx, |db, (sql, key, e, p)| {
+                Box::pin(async move {
+                    let new = portcullis_core::accountlinking::Info { email: e.flatten(), phone_number: p.flatten(), third_party: None };
+                    if new.email.is_some() || new.phone_number.is_some() {
+                        match crate::accountlinking::change_conflict(db, &sql.accountlinking, &sql.users, *key, new).await? {
+                            Some((_, portcullis_core::accountlinking::InfoKind::PhoneNumber)) => return Ok(UpdateUserOutcome::PhoneNumberChangeNotAllowed),
+                            Some(_) => return Ok(UpdateUserOutcome::EmailChangeNotAllowed),
+                            None => {}
+                        }
+                    }
+                    update_user(db, &sql.passwordless, *key, *e, *p).await
+                })
+            })
+            .await
     }
 
     async fn pl_delete_expired_devices(&self, app_id: &str, tenant_id: &str, cutoff: i64) -> Result<u64, StorageError> {

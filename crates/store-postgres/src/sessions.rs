@@ -10,6 +10,7 @@ use crate::names::Names;
 pub struct Statements {
     insert: String,
     select: String,
+    primary_user: String,
     replace_hash: String,
     set_static: String,
     update_data: String,
@@ -37,7 +38,25 @@ impl Statements {
         let key = "app_id = $1 AND tenant_id = $2 AND session_handle = $3";
         Ok(Statements {
             insert: format!("INSERT INTO {s} (app_id, {COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"),
-            select: format!("SELECT {COLUMNS} FROM {s} WHERE {key}"),
+            // With the primary user of the session's user (external when mapped): the stored id may
+            // be external, so it is mapped back first.
+            primary_user: format!(
+                "SELECT COALESCE(pm.external_user_id, a.primary_or_recipe_user_id) \
+                 FROM {users} a LEFT JOIN {map} pm ON pm.app_id = a.app_id AND pm.supertokens_user_id = a.primary_or_recipe_user_id \
+                 WHERE a.app_id = $1 AND a.user_id = COALESCE(\
+                 (SELECT m.supertokens_user_id FROM {map} m WHERE m.app_id = $1 AND m.external_user_id = $2), $2)",
+                users = n.table("app_id_to_user_id")?,
+                map = n.table("userid_mapping")?,
+            ),
+            select: format!(
+                "SELECT {COLUMNS}, (SELECT COALESCE(pm.external_user_id, a.primary_or_recipe_user_id) \
+                 FROM {users} a LEFT JOIN {map} pm ON pm.app_id = a.app_id AND pm.supertokens_user_id = a.primary_or_recipe_user_id \
+                 WHERE a.app_id = s.app_id AND a.user_id = COALESCE(\
+                 (SELECT m.supertokens_user_id FROM {map} m WHERE m.app_id = s.app_id AND m.external_user_id = s.user_id), s.user_id)) \
+                 FROM {s} s WHERE {key}",
+                users = n.table("app_id_to_user_id")?,
+                map = n.table("userid_mapping")?,
+            ),
             replace_hash: format!(
                 "UPDATE {s} SET refresh_token_hash_2 = $5, expires_at = $6 WHERE {key} AND refresh_token_hash_2 = $4"
             ),
@@ -82,6 +101,7 @@ fn row_of(r: &tokio_postgres::Row) -> Result<SessionRow, WorkError> {
         created_at: r.try_get(6)?,
         jwt_user_payload: r.try_get::<_, Option<String>>(7)?.unwrap_or_default(),
         use_static_key: r.try_get(8)?,
+        primary_user_id: None,
     })
 }
 
@@ -105,9 +125,19 @@ pub async fn insert(db: Conn<'_>, sql: &Statements, app: &str, r: &SessionRow) -
     Ok(())
 }
 
+pub async fn primary_user(db: Conn<'_>, sql: &Statements, app: &str, user: &str) -> Result<Option<String>, WorkError> {
+    let row = db.query_opt(&sql.primary_user, &[&app, &user]).await?;
+    Ok(row.map(|r| r.try_get::<_, Option<String>>(0)).transpose()?.flatten().map(|p| p.trim_end().to_owned()))
+}
+
 pub async fn get(db: Conn<'_>, sql: &Statements, app: &str, tenant: &str, handle: &str) -> Result<Option<SessionRow>, WorkError> {
     match db.query_opt(&sql.select, &[&app, &tenant, &handle]).await? {
-        Some(r) => Ok(Some(row_of(&r)?)),
+        Some(r) => {
+            let mut row = row_of(&r)?;
+            let primary: Option<String> = r.try_get(9)?;
+            row.primary_user_id = primary.map(|p| p.trim_end().to_owned()).filter(|p| p != &row.user_id);
+            Ok(Some(row))
+        }
         None => Ok(None),
     }
 }

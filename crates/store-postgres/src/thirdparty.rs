@@ -5,6 +5,9 @@ use portcullis_core::storage::thirdparty::{SignInUpOutcome, ThirdPartyAccount, T
 use portcullis_core::storage::StorageError;
 use tokio_postgres::error::SqlState;
 
+use portcullis_core::accountlinking::Info;
+
+use crate::accountlinking::change_conflict;
 use crate::db::{Conn, Mode, WorkError};
 use crate::names::Names;
 use crate::PgStorage;
@@ -26,8 +29,8 @@ impl Statements {
         Ok(Statements {
             // FOR UPDATE: a concurrent sign-in of the same account waits for this one's email write.
             find: format!(
-                "SELECT user_id FROM {to_tenant} WHERE app_id = $1 AND tenant_id = $2 AND third_party_id = $3 \
-                 AND third_party_user_id = $4 FOR UPDATE"
+                "SELECT t.user_id, u.email FROM {to_tenant} t JOIN {users} u ON u.app_id = t.app_id AND u.user_id = t.user_id \
+                 WHERE t.app_id = $1 AND t.tenant_id = $2 AND t.third_party_id = $3 AND t.third_party_user_id = $4 FOR UPDATE"
             ),
             update_email: format!("UPDATE {users} SET email = $3 WHERE app_id = $1 AND user_id = $2 AND email <> $3"),
             insert_app_user: format!(
@@ -58,14 +61,22 @@ impl Statements {
 /// transaction is then aborted; the caller runs the whole unit again and finds that user).
 async fn sign_in_up(
     db: Conn<'_>,
-    sql: &Statements,
+    all: &crate::Statements,
     (app, tenant, user): (&str, &str, &str),
     a: &ThirdPartyAccount,
     time_joined: i64,
 ) -> Result<Option<SignInUpOutcome>, WorkError> {
+    let sql = &all.thirdparty;
     let (tp, tp_user) = (&a.third_party_id, &a.third_party_user_id);
     if let Some(row) = db.query_opt(&sql.find, &[&app, &tenant, tp, tp_user]).await? {
         let user_id = row.try_get::<_, String>(0)?.trim_end().to_owned();
+        let email: String = row.try_get(1)?;
+        if email != a.email {
+            let new = Info { email: Some(&a.email), ..Default::default() };
+            if change_conflict(db, &all.accountlinking, &all.users, (app, &user_id), new).await?.is_some() {
+                return Ok(Some(SignInUpOutcome::EmailChangeNotAllowed));
+            }
+        }
         db.execute(&sql.update_email, &[&app, &user_id, &a.email]).await?;
         return Ok(Some(SignInUpOutcome::Existing { user_id }));
     }
@@ -93,7 +104,7 @@ impl ThirdPartyStorage for PgStorage {
         for _ in 0..3 {
             let outcome = self
                 .db
-                .run(Mode::Write, &ctx, |db, (sql, key, a, t)| Box::pin(sign_in_up(db, &sql.thirdparty, *key, a, *t)))
+                .run(Mode::Write, &ctx, |db, (sql, key, a, t)| Box::pin(sign_in_up(db, sql, *key, a, *t)))
                 .await?;
             if let Some(outcome) = outcome {
                 return Ok(outcome);

@@ -36,6 +36,7 @@ pub struct Statements {
     delete_all_auth: String,
     delete_keyed: Vec<String>,
     delete_app_user: String,
+    delete_login_rows: Vec<String>,
     all_auth: String,
     /// The recipe tables the dashboard's search reads, by their plugin names.
     search_tables: Vec<(&'static str, String)>,
@@ -115,6 +116,10 @@ impl Statements {
             delete_all_auth: format!("DELETE FROM {all} WHERE app_id = $1 AND tenant_id = $2 AND user_id = $3"),
             delete_keyed,
             delete_app_user: format!("DELETE FROM {app_users} WHERE app_id = $1 AND user_id = $2"),
+            delete_login_rows: ["all_auth_recipe_users", "emailpassword_pswd_reset_tokens", "emailpassword_users", "thirdparty_users", "passwordless_users"]
+                .into_iter()
+                .map(|t| Ok(format!("DELETE FROM {} WHERE app_id = $1 AND user_id = $2", n.table(t)?)))
+                .collect::<Result<_, String>>()?,
             all_auth: all.to_owned(),
             search_tables: ["emailpassword_user_to_tenant", "thirdparty_user_to_tenant", "thirdparty_users", "passwordless_user_to_tenant"]
                 .into_iter()
@@ -221,7 +226,12 @@ pub async fn get_user(db: Conn<'_>, sql: &Statements, app: &str, user: &str) -> 
             login_methods.push(m);
         }
     }
-    let is_primary = login_methods.iter().any(|m| m.recipe_user_id == primary && m.is_linked_or_primary);
+    // A group whose primary login method was deleted (its id row stays for the linked ones) is
+    // still primary; a group with no login method left is no user.
+    if login_methods.is_empty() {
+        return Ok(None);
+    }
+    let is_primary = login_methods.iter().any(|m| m.is_linked_or_primary);
     Ok(Some(User { id: primary, is_primary, login_methods }))
 }
 
@@ -395,21 +405,36 @@ pub async fn disassociate(db: Conn<'_>, sql: &Statements, (app, tenant, user): (
 pub async fn delete(db: Conn<'_>, sql: &Statements, app: &str, users: &[String]) -> Result<bool, WorkError> {
     let mut existed = false;
     for user in users {
-        // Under both ids when mapped: the application's data is under the external one.
-        let external = external_of(db, sql, app, user).await?;
-        for id in std::iter::once(user).chain(external.as_ref()) {
-            for statement in &sql.delete_keyed {
-                db.execute(statement, &[&app, id]).await?;
-            }
-        }
-        // Passwordless sign-in attempts for the user's email and phone number go too.
-        if let Some(r) = db.query_opt(&sql.pl_user, &[&app, user]).await? {
-            let (email, phone): (Option<String>, Option<String>) = (r.try_get(0)?, r.try_get(1)?);
-            db.execute(&sql.delete_pl_devices_by_email, &[&app, &email]).await?;
-            db.execute(&sql.delete_pl_devices_by_phone, &[&app, &phone]).await?;
-        }
-        // The rest cascades from app_id_to_user_id.
-        existed |= db.execute(&sql.delete_app_user, &[&app, user]).await? > 0;
+        existed |= delete_user(db, sql, app, user).await?;
     }
     Ok(existed)
+}
+
+/// Deletes a recipe user and everything keyed by its id. False when it did not exist.
+pub async fn delete_user(db: Conn<'_>, sql: &Statements, app: &str, user: &str) -> Result<bool, WorkError> {
+    // Under both ids when mapped: the application's data is under the external one.
+    let external = external_of(db, sql, app, user).await?;
+    for id in std::iter::once(user).chain(external.as_deref()) {
+        for statement in &sql.delete_keyed {
+            db.execute(statement, &[&app, &id]).await?;
+        }
+    }
+    delete_login_rows(db, sql, app, user).await?;
+    // The rest cascades from app_id_to_user_id.
+    Ok(db.execute(&sql.delete_app_user, &[&app, &user]).await? > 0)
+}
+
+/// Deletes a recipe user's login method (its recipe rows, tenants and passwordless sign-in
+/// attempts) but not its `app_id_to_user_id` row, which linked users may reference.
+pub async fn delete_login_rows(db: Conn<'_>, sql: &Statements, app: &str, user: &str) -> Result<(), WorkError> {
+    if let Some(r) = db.query_opt(&sql.pl_user, &[&app, &user]).await? {
+        let (email, phone): (Option<String>, Option<String>) = (r.try_get(0)?, r.try_get(1)?);
+        db.execute(&sql.delete_pl_devices_by_email, &[&app, &email]).await?;
+        db.execute(&sql.delete_pl_devices_by_phone, &[&app, &phone]).await?;
+    }
+    // The per-tenant recipe rows cascade from all_auth_recipe_users.
+    for statement in &sql.delete_login_rows {
+        db.execute(statement, &[&app, &user]).await?;
+    }
+    Ok(())
 }

@@ -25,6 +25,12 @@ impl EmailPasswordStorage for SqliteStorage {
             if !exists {
                 return Ok(UpdateOutcome::UnknownUser);
             }
+            if let Some(e) = email.as_deref() {
+                let new = portcullis_core::accountlinking::Info { email: Some(e), ..Default::default() };
+                if crate::accountlinking::change_conflict(&tx, &app, &user, new).map_err(query_err)?.is_some() {
+                    return Ok(UpdateOutcome::EmailChangeNotAllowed);
+                }
+            }
             if let Some(email) = &email {
                 let changed = tx
                     .execute("UPDATE emailpassword_user_to_tenant SET email = ?3 WHERE app_id = ?1 AND user_id = ?2", params![app, user, email])

@@ -15,6 +15,7 @@ mod thirdparty;
 mod totp;
 mod useridmapping;
 mod users;
+mod accountlinking;
 mod tenants;
 
 use std::sync::{Arc, Mutex};

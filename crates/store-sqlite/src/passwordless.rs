@@ -404,6 +404,16 @@ impl PasswordlessStorage for SqliteStorage {
         let (app, user, email, phone) = (app_id.to_owned(), user_id.to_owned(), own(email), own(phone_number));
         self.with_conn(move |c| {
             in_tx(c, |tx| {
+                let new = portcullis_core::accountlinking::Info {
+                    email: email.as_ref().and_then(|v| v.as_deref()),
+                    phone_number: phone.as_ref().and_then(|v| v.as_deref()),
+                    third_party: None,
+                };
+                match crate::accountlinking::change_conflict(tx, &app, &user, new)? {
+                    Some((_, portcullis_core::accountlinking::InfoKind::PhoneNumber)) => return Ok((UpdateUserOutcome::PhoneNumberChangeNotAllowed, false)),
+                    Some(_) => return Ok((UpdateUserOutcome::EmailChangeNotAllowed, false)),
+                    None => {}
+                }
                 let outcome = update_user(tx, &app, &user, email.as_ref().map(|v| v.as_deref()), phone.as_ref().map(|v| v.as_deref()))?;
                 let commit = outcome == UpdateUserOutcome::Updated;
                 Ok((outcome, commit))

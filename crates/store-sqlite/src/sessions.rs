@@ -11,6 +11,19 @@ use crate::{query_err, SqliteStorage};
 const SESSION_COLUMNS: &str = "tenant_id, session_handle, user_id, refresh_token_hash_2, session_data, expires_at,
      created_at_time, jwt_user_payload, use_static_key";
 
+/// The primary user of the session's user (external when mapped), as a correlated subquery on
+/// `session_info s`: the stored id may be external, so it is mapped back first.
+const PRIMARY_OF_SESSION_USER: &str = "(SELECT COALESCE(pm.external_user_id, a.primary_or_recipe_user_id)
+     FROM app_id_to_user_id a
+     LEFT JOIN userid_mapping pm ON pm.app_id = a.app_id AND pm.supertokens_user_id = a.primary_or_recipe_user_id
+     WHERE a.app_id = s.app_id AND a.user_id = COALESCE(
+         (SELECT m.supertokens_user_id FROM userid_mapping m WHERE m.app_id = s.app_id AND m.external_user_id = s.user_id),
+         s.user_id))";
+
+fn user_id_of(r: &rusqlite::Row<'_>) -> String {
+    r.get(2).unwrap_or_default()
+}
+
 fn session_row(r: &rusqlite::Row<'_>) -> Result<SessionRow, rusqlite::Error> {
     Ok(SessionRow {
         tenant_id: r.get(0)?,
@@ -22,6 +35,7 @@ fn session_row(r: &rusqlite::Row<'_>) -> Result<SessionRow, rusqlite::Error> {
         created_at: r.get(6)?,
         jwt_user_payload: r.get::<_, Option<String>>(7)?.unwrap_or_default(),
         use_static_key: r.get(8)?,
+        primary_user_id: r.get::<_, Option<String>>(9).ok().flatten().filter(|p| p != &user_id_of(r)),
     })
 }
 
@@ -55,11 +69,20 @@ impl SessionStorage for SqliteStorage {
         .await
     }
 
+    async fn session_primary_user(&self, app_id: &str, user_id: &str) -> Result<Option<String>, StorageError> {
+        let (a, u) = (owned(app_id), owned(user_id));
+        self.with_conn(move |c| {
+            c.query_row(&format!("SELECT {PRIMARY_OF_SESSION_USER} FROM (SELECT ?1 AS app_id, ?2 AS user_id) s"), params![a, u], |r| r.get(0))
+                .map_err(query_err)
+        })
+        .await
+    }
+
     async fn session_get(&self, app_id: &str, tenant_id: &str, handle: &str) -> Result<Option<SessionRow>, StorageError> {
         let (a, t, h) = (owned(app_id), owned(tenant_id), owned(handle));
         self.with_conn(move |c| {
             c.query_row(
-                &format!("SELECT {SESSION_COLUMNS} FROM session_info WHERE app_id = ?1 AND tenant_id = ?2 AND session_handle = ?3"),
+                &format!("SELECT {SESSION_COLUMNS}, {PRIMARY_OF_SESSION_USER} FROM session_info s WHERE app_id = ?1 AND tenant_id = ?2 AND session_handle = ?3"),
                 params![a, t, h],
                 session_row,
             )

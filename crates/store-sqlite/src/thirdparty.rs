@@ -44,16 +44,23 @@ impl ThirdPartyStorage for SqliteStorage {
         let (app, tenant, user, a) = (app_id.to_owned(), tenant_id.to_owned(), new_user_id.to_owned(), account.clone());
         // IMMEDIATE: writers are serialised, so the lookup and the write cannot interleave.
         self.in_transaction(move |tx| {
-            let existing: Option<String> = tx
+            let existing: Option<(String, String)> = tx
                 .query_row(
-                    "SELECT user_id FROM thirdparty_user_to_tenant
-                     WHERE app_id = ?1 AND tenant_id = ?2 AND third_party_id = ?3 AND third_party_user_id = ?4",
+                    "SELECT t.user_id, u.email FROM thirdparty_user_to_tenant t
+                     JOIN thirdparty_users u ON u.app_id = t.app_id AND u.user_id = t.user_id
+                     WHERE t.app_id = ?1 AND t.tenant_id = ?2 AND t.third_party_id = ?3 AND t.third_party_user_id = ?4",
                     params![app, tenant, a.third_party_id, a.third_party_user_id],
-                    |r| r.get(0),
+                    |r| Ok((r.get(0)?, r.get(1)?)),
                 )
                 .optional()?;
             match existing {
-                Some(user_id) => {
+                Some((user_id, email)) => {
+                    if email != a.email {
+                        let new = portcullis_core::accountlinking::Info { email: Some(&a.email), ..Default::default() };
+                        if crate::accountlinking::change_conflict(tx, &app, &user_id, new)?.is_some() {
+                            return Ok(SignInUpOutcome::EmailChangeNotAllowed);
+                        }
+                    }
                     tx.execute(
                         "UPDATE thirdparty_users SET email = ?3 WHERE app_id = ?1 AND user_id = ?2 AND email <> ?3",
                         params![app, user_id, a.email],

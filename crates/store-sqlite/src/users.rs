@@ -100,7 +100,7 @@ fn login_method(c: &Connection, app: &str, user_id: &str) -> Result<Option<Login
     Ok(Some(m))
 }
 
-fn get_user(c: &Connection, app: &str, user_id: &str) -> Result<Option<User>, rusqlite::Error> {
+pub(crate) fn get_user(c: &Connection, app: &str, user_id: &str) -> Result<Option<User>, rusqlite::Error> {
     let primary: Option<String> = c
         .query_row(
             "SELECT primary_or_recipe_user_id FROM app_id_to_user_id WHERE app_id = ?1 AND user_id = ?2",
@@ -121,7 +121,12 @@ fn get_user(c: &Connection, app: &str, user_id: &str) -> Result<Option<User>, ru
             login_methods.push(m);
         }
     }
-    let is_primary = login_methods.iter().any(|m| m.recipe_user_id == primary && m.is_linked_or_primary);
+    // A group whose primary login method was deleted (its id row stays for the linked ones) is
+    // still primary; a group with no login method left is no user.
+    if login_methods.is_empty() {
+        return Ok(None);
+    }
+    let is_primary = login_methods.iter().any(|m| m.is_linked_or_primary);
     Ok(Some(User { id: primary, is_primary, login_methods }))
 }
 
@@ -299,6 +304,9 @@ impl UserStorage for SqliteStorage {
             let Some(m) = login_method(&tx, &app, &user).map_err(query_err)? else {
                 return Ok(AssociateOutcome::UnknownUser);
             };
+            if let Some(reason) = crate::accountlinking::association_conflict(&tx, &app, &tenant, &user).map_err(query_err)? {
+                return Ok(AssociateOutcome::NotAllowed { reason });
+            }
             if m.tenant_ids.contains(&tenant) {
                 return Ok(AssociateOutcome::Associated { was_already_associated: true });
             }
@@ -392,31 +400,46 @@ impl UserStorage for SqliteStorage {
         self.in_transaction(move |tx| {
             let mut existed = false;
             for user in &users {
-                // Rows keyed by the user id without a foreign key to the user tables: under both
-                // ids when mapped (the application's data is under the external one).
-                let external = crate::useridmapping::external_of(tx, &app, user)?;
-                for id in std::iter::once(user).chain(external.as_ref()) {
-                    for (table, _) in NON_AUTH_TABLES {
-                        tx.execute(&format!("DELETE FROM {table} WHERE app_id = ?1 AND user_id = ?2"), params![app, id])?;
-                    }
-                }
-                // Passwordless sign-in attempts for the user's email and phone number go too.
-                let contact: Option<(Option<String>, Option<String>)> = tx
-                    .query_row(
-                        "SELECT email, phone_number FROM passwordless_users WHERE app_id = ?1 AND user_id = ?2",
-                        params![app, user],
-                        |r| Ok((r.get(0)?, r.get(1)?)),
-                    )
-                    .optional()?;
-                if let Some((email, phone)) = contact {
-                    tx.execute("DELETE FROM passwordless_devices WHERE app_id = ?1 AND email = ?2", params![app, email])?;
-                    tx.execute("DELETE FROM passwordless_devices WHERE app_id = ?1 AND phone_number = ?2", params![app, phone])?;
-                }
-                // The rest cascades from app_id_to_user_id.
-                existed |= tx.execute("DELETE FROM app_id_to_user_id WHERE app_id = ?1 AND user_id = ?2", params![app, user])? > 0;
+                existed |= delete_user(tx, &app, user)?;
             }
             Ok(existed)
         })
         .await
     }
+}
+
+/// Deletes a recipe user and everything keyed by its id. False when it did not exist.
+pub(crate) fn delete_user(tx: &Connection, app: &str, user: &str) -> Result<bool, rusqlite::Error> {
+    // Rows keyed by the user id without a foreign key to the user tables: under both ids when
+    // mapped (the application's data is under the external one).
+    let external = crate::useridmapping::external_of(tx, app, user)?;
+    for id in std::iter::once(user).chain(external.as_deref()) {
+        for (table, _) in NON_AUTH_TABLES {
+            tx.execute(&format!("DELETE FROM {table} WHERE app_id = ?1 AND user_id = ?2"), params![app, id])?;
+        }
+    }
+    delete_login_rows(tx, app, user)?;
+    // The rest cascades from app_id_to_user_id.
+    Ok(tx.execute("DELETE FROM app_id_to_user_id WHERE app_id = ?1 AND user_id = ?2", params![app, user])? > 0)
+}
+
+/// Deletes a recipe user's login method (its recipe rows, tenants and passwordless sign-in
+/// attempts) but not its `app_id_to_user_id` row, which linked users may reference.
+pub(crate) fn delete_login_rows(tx: &Connection, app: &str, user: &str) -> Result<(), rusqlite::Error> {
+    let contact: Option<(Option<String>, Option<String>)> = tx
+        .query_row(
+            "SELECT email, phone_number FROM passwordless_users WHERE app_id = ?1 AND user_id = ?2",
+            params![app, user],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    if let Some((email, phone)) = contact {
+        tx.execute("DELETE FROM passwordless_devices WHERE app_id = ?1 AND email = ?2", params![app, email])?;
+        tx.execute("DELETE FROM passwordless_devices WHERE app_id = ?1 AND phone_number = ?2", params![app, phone])?;
+    }
+    // The per-tenant recipe rows cascade from all_auth_recipe_users.
+    for table in ["all_auth_recipe_users", "emailpassword_pswd_reset_tokens", "emailpassword_users", "thirdparty_users", "passwordless_users"] {
+        tx.execute(&format!("DELETE FROM {table} WHERE app_id = ?1 AND user_id = ?2"), params![app, user])?;
+    }
+    Ok(())
 }

@@ -208,11 +208,11 @@ impl SessionCtx<'_> {
         })
     }
 
-    /// The primary user is the recipe user until account linking exists.
+    /// The session's user is its recipe user's primary user (the recipe user itself unless linked).
     fn view(&self, row: &SessionRow, user_data: Map<String, Value>) -> SessionView {
         SessionView {
             handle: row.handle.clone(),
-            user_id: row.user_id.clone(),
+            user_id: row.primary_user_id.clone().unwrap_or_else(|| row.user_id.clone()),
             recipe_user_id: row.user_id.clone(),
             user_data_in_jwt: user_data,
             tenant_id: row.tenant_id.clone(),
@@ -244,7 +244,9 @@ impl SessionCtx<'_> {
             created_at: self.now,
             jwt_user_payload: Value::Object(user_data_in_jwt.clone()).to_string(),
             use_static_key: !use_dynamic_key,
+            primary_user_id: None,
         };
+        row.primary_user_id = self.storage.session_primary_user(self.app_id, user_id).await?.filter(|p| p != user_id);
         let issued = self.issue(&row, None, anti_csrf, user_data_in_jwt).await?;
         row.refresh_token_hash_2 = sha256_hex(&sha256_hex(&issued.refresh_token.token));
         self.storage.session_insert(self.app_id, &row).await?;
@@ -404,7 +406,7 @@ impl SessionCtx<'_> {
             if !is_child {
                 return Err(SessionError::TokenTheft {
                     handle: row.handle.clone(),
-                    user_id: row.user_id.clone(),
+                    user_id: row.primary_user_id.clone().unwrap_or_else(|| row.user_id.clone()),
                     recipe_user_id: row.user_id.clone(),
                 });
             }

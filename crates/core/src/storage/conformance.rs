@@ -139,6 +139,7 @@ pub async fn run_sessions(base: &dyn Storage, s: &dyn super::session::SessionSto
         created_at: 10,
         jwt_user_payload: "{}".into(),
         use_static_key: false,
+        primary_user_id: None,
     };
     let a = row("public", "s1", "u1", 1000);
     s.session_insert("sess-app", &a).await.expect("insert");

@@ -10,6 +10,9 @@ pub enum UpdateOutcome {
     UnknownUser,
     /// Another email-password user of one of the user's tenants has that email.
     EmailAlreadyExists,
+    /// The user is (linked to) a primary user, and another primary user of one of its tenants
+    /// has that email.
+    EmailChangeNotAllowed,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

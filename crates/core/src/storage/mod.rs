@@ -31,6 +31,7 @@ pub struct PoolStatus {
 pub trait Storage:
     session::SessionStorage
     + users::UserStorage
+    + accountlinking::AccountLinkingStorage
     + metadata::MetadataStorage
     + roles::RoleStorage
     + dashboard::DashboardStorage
@@ -92,6 +93,7 @@ pub trait Storage:
     ) -> Result<String, StorageError>;
 }
 
+pub mod accountlinking;
 pub mod conformance;
 pub mod dashboard;
 pub mod emailpassword;

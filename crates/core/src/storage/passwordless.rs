@@ -89,6 +89,10 @@ pub enum UpdateUserOutcome {
     PhoneNumberAlreadyExists,
     /// The change would leave the user with neither an email nor a phone number.
     NoContactLeft,
+    /// The user is (linked to) a primary user, and another primary user of one of its tenants
+    /// has that email / phone number.
+    EmailChangeNotAllowed,
+    PhoneNumberChangeNotAllowed,
 }
 
 /// A field change: `None` = leave as is, `Some(None)` = remove, `Some(Some(v))` = set.

@@ -21,6 +21,9 @@ pub struct SessionRow {
     /// The custom access-token claims as JSON text.
     pub jwt_user_payload: String,
     pub use_static_key: bool,
+    /// The primary user of `user_id`'s account group (external when mapped), when it is another
+    /// user; read with the row (the table does not store it), ignored on insert.
+    pub primary_user_id: Option<String>,
 }
 
 /// A `jwt_signing_keys` row.
@@ -44,6 +47,10 @@ pub trait SessionStorage: Send + Sync {
     async fn session_insert(&self, app_id: &str, row: &SessionRow) -> Result<(), StorageError>;
 
     async fn session_get(&self, app_id: &str, tenant_id: &str, handle: &str) -> Result<Option<SessionRow>, StorageError>;
+
+    /// The primary user of the account group of `user_id` (a recipe user id as sessions store it,
+    /// external when mapped), named as sessions name users; `None` when it is no auth user.
+    async fn session_primary_user(&self, app_id: &str, user_id: &str) -> Result<Option<String>, StorageError>;
 
     /// Moves a session to a new refresh token if its stored hash is still `expected_hash_2`
     /// (compare-and-set: of two concurrent refreshes exactly one wins). Returns whether it did.

@@ -18,6 +18,9 @@ pub enum SignInUpOutcome {
     Created,
     /// The tenant already had this account: its recipe user id (its email now the given one).
     Existing { user_id: String },
+    /// The account's user is (linked to) a primary user, and another primary user of one of its
+    /// tenants has the new email: nothing changed.
+    EmailChangeNotAllowed,
 }
 
 #[async_trait]

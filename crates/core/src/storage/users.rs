@@ -15,6 +15,9 @@ pub enum AssociateOutcome {
     EmailAlreadyExists,
     PhoneNumberAlreadyExists,
     ThirdPartyUserAlreadyExists,
+    /// The user's group is primary and another primary user in the tenant has one of its
+    /// account infos (the core's reason).
+    NotAllowed { reason: String },
 }
 
 /// A page of users: (primary user id, its time joined), in the requested order.

@@ -69,8 +69,9 @@ pub async fn create_reset_token(ctx: &Ctx) -> Result<Response, ApiError> {
     let given = body.str("userId")?;
     let email = normalise_email(&body.str("email")?);
     let found = super::users::resolve_in(tenant.storage.as_ref(), &ctx.id.app_id, &given).await?;
-    let Some(user_id) = found.filter(|f| f.user.login_method(&f.recipe_user_id).is_some_and(|m| m.password_hash.is_some())).map(|f| f.recipe_user_id)
-    else {
+    // Any user may get a token (CDI >= 4.0): a primary user without an email-password login method
+    // gets one when it resets a password, the SDK creating and linking that method afterwards.
+    let Some(user_id) = found.map(|f| f.recipe_user_id) else {
         return json(json!({"status": "UNKNOWN_USER_ID_ERROR"}));
     };
     let token = portcullis_core::crypto::new_reset_token().map_err(|e| ApiError::Internal(e.to_string()))?;
@@ -132,6 +133,9 @@ pub async fn update(ctx: &Ctx) -> Result<Response, ApiError> {
         UpdateOutcome::Updated => json(json!({"status": "OK"})),
         UpdateOutcome::UnknownUser => json(json!({"status": "UNKNOWN_USER_ID_ERROR"})),
         UpdateOutcome::EmailAlreadyExists => json(json!({"status": "EMAIL_ALREADY_EXISTS_ERROR"})),
+        UpdateOutcome::EmailChangeNotAllowed => {
+            json(json!({"status": "EMAIL_CHANGE_NOT_ALLOWED_ERROR", "reason": "New email is associated with another primary user ID"}))
+        }
     }
 }
 

@@ -1,5 +1,6 @@
 //! The APIs, one module per recipe area. Each takes the request context and returns the core's reply.
 
+mod accountlinking;
 mod core;
 mod metadata;
 mod multitenancy;
@@ -81,6 +82,11 @@ pub async fn dispatch(route: Route, ctx: &Ctx) -> Result<Response, ApiError> {
         (R::ThirdPartySignInUp, &M::POST) => thirdparty::sign_in_up(ctx).await,
         (R::ThirdPartyUsersByEmail, &M::GET) => thirdparty::users_by_email(ctx).await,
         (R::PasswordHashImport, &M::POST) => emailpassword::import_with_hash(ctx).await,
+        (R::AccountLinkPrimary, &M::POST) => accountlinking::create_primary(ctx, false).await,
+        (R::AccountLinkPrimaryCheck, &M::GET) => accountlinking::create_primary(ctx, true).await,
+        (R::AccountLink, &M::POST) => accountlinking::link(ctx, false).await,
+        (R::AccountLinkCheck, &M::GET) => accountlinking::link(ctx, true).await,
+        (R::AccountUnlink, &M::POST) => accountlinking::unlink(ctx).await,
         (R::UserIdMap, &M::POST) => useridmapping::create(ctx).await,
         (R::UserIdMap, &M::GET) => useridmapping::get(ctx).await,
         (R::UserIdMapRemove, &M::POST) => useridmapping::remove(ctx).await,

@@ -303,6 +303,13 @@ pub async fn update_user(ctx: &Ctx) -> Result<Response, ApiError> {
         UpdateUserOutcome::EmailAlreadyExists => json(json!({"status": "EMAIL_ALREADY_EXISTS_ERROR"})),
         UpdateUserOutcome::PhoneNumberAlreadyExists => json(json!({"status": "PHONE_NUMBER_ALREADY_EXISTS_ERROR"})),
         UpdateUserOutcome::NoContactLeft => Err(ApiError::bad("You cannot clear both email and phone number of a user")),
+        UpdateUserOutcome::EmailChangeNotAllowed => {
+            json(json!({"status": "EMAIL_CHANGE_NOT_ALLOWED_ERROR", "reason": "New email is associated with another primary user ID"}))
+        }
+        UpdateUserOutcome::PhoneNumberChangeNotAllowed => json(json!({
+            "status": "PHONE_NUMBER_CHANGE_NOT_ALLOWED_ERROR",
+            "reason": "New phone number is associated with another primary user ID"
+        })),
     }
 }
 

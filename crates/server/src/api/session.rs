@@ -203,18 +203,43 @@ fn app_storages(ctx: &Ctx) -> Vec<&Arc<dyn Storage>> {
     ctx.snapshot.storages_of_app(&ctx.id.cud, &ctx.id.app_id)
 }
 
-async fn user_sessions(ctx: &Ctx, user_id: &str, across_tenants: bool) -> Result<Vec<(String, String)>, ApiError> {
-    let now = ctx.now();
-    if across_tenants {
-        let mut all = Vec::new();
+/// The ids whose sessions are the user's: with `linked`, those of every login method of its group.
+async fn session_user_ids(ctx: &Ctx, user_id: &str, linked: bool) -> Result<Vec<String>, ApiError> {
+    if linked {
         for storage in app_storages(ctx) {
-            let s: &dyn SessionStorage = storage.as_ref();
-            all.extend(s.session_handles_for_user(&ctx.id.app_id, TenantScope::AllTenants, user_id, now).await?);
+            if let Some(found) = crate::api::users::resolve_in(storage.as_ref(), &ctx.id.app_id, user_id).await? {
+                let mut ids: Vec<String> = found.user.login_methods.iter().map(|m| m.public_id().to_owned()).collect();
+                if !ids.iter().any(|id| id == user_id) {
+                    ids.push(user_id.to_owned());
+                }
+                return Ok(ids);
+            }
         }
-        return Ok(all);
     }
-    let tenant = ctx.tenant()?;
-    Ok(storage_of(tenant).session_handles_for_user(&ctx.id.app_id, TenantScope::One(&ctx.id.tenant_id), user_id, now).await?)
+    Ok(vec![user_id.to_owned()])
+}
+
+async fn user_sessions(ctx: &Ctx, user_id: &str, across_tenants: bool, linked: bool) -> Result<Vec<(String, String)>, ApiError> {
+    let now = ctx.now();
+    let mut all = Vec::new();
+    for id in session_user_ids(ctx, user_id, linked).await? {
+        if across_tenants {
+            for storage in app_storages(ctx) {
+                let s: &dyn SessionStorage = storage.as_ref();
+                all.extend(s.session_handles_for_user(&ctx.id.app_id, TenantScope::AllTenants, &id, now).await?);
+            }
+        } else {
+            let tenant = ctx.tenant()?;
+            all.extend(storage_of(tenant).session_handles_for_user(&ctx.id.app_id, TenantScope::One(&ctx.id.tenant_id), &id, now).await?);
+        }
+    }
+    Ok(all)
+}
+
+/// Revokes every session of one recipe user (its id as sessions store it), in every tenant.
+pub(crate) async fn revoke_sessions_of(ctx: &Ctx, user_id: &str) -> Result<Vec<String>, ApiError> {
+    let sessions = user_sessions(ctx, user_id, true, false).await?;
+    delete_sessions(ctx, sessions).await
 }
 
 /// Deletes the given sessions, each in its tenant's database; returns the handles that existed.
@@ -240,11 +265,11 @@ pub async fn remove(ctx: &Ctx) -> Result<Response, ApiError> {
     let revoked = if body.has("userId") {
         let user_id = body.str("userId")?;
         let across = body.opt_bool("revokeAcrossAllTenants")?.unwrap_or(true);
-        body.opt_bool("revokeSessionsForLinkedAccounts")?;
+        let linked = body.opt_bool("revokeSessionsForLinkedAccounts")?.unwrap_or(true);
         if across {
             ctx.require_public_tenant()?;
         }
-        let sessions = user_sessions(ctx, &user_id, across).await?;
+        let sessions = user_sessions(ctx, &user_id, across, linked).await?;
         delete_sessions(ctx, sessions).await?
     } else if body.has("sessionHandles") {
         let handles = match body.0.get("sessionHandles") {
@@ -269,7 +294,8 @@ pub async fn handles_for_user(ctx: &Ctx) -> Result<Response, ApiError> {
         ctx.require_public_tenant()?;
         app_of(ctx)?;
     }
-    let handles: Vec<String> = user_sessions(ctx, &user_id, across).await?.into_iter().map(|(_, h)| h).collect();
+    let linked = ctx.query.get("fetchSessionsForAllLinkedAccounts").map(|v| v.eq_ignore_ascii_case("true")).unwrap_or(true);
+    let handles: Vec<String> = user_sessions(ctx, &user_id, across, linked).await?.into_iter().map(|(_, h)| h).collect();
     json(json!({"status": "OK", "sessionHandles": handles}))
 }
 
@@ -307,7 +333,7 @@ pub async fn get_info(ctx: &Ctx) -> Result<Response, ApiError> {
     }
     json(json!({
         "sessionHandle": row.handle,
-        "userId": row.user_id,
+        "userId": row.primary_user_id.as_deref().unwrap_or(&row.user_id),
         "recipeUserId": row.user_id,
         "userDataInDatabase": parse_object(&row.session_data),
         "expiry": row.expires_at,

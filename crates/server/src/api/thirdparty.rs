@@ -43,6 +43,9 @@ pub async fn sign_in_up(ctx: &Ctx) -> Result<Response, ApiError> {
     let (user_id, created) = match storage.tp_sign_in_up(&ctx.id.app_id, &ctx.id.tenant_id, &new_id, &account, now).await? {
         SignInUpOutcome::Created => (new_id, true),
         SignInUpOutcome::Existing { user_id } => (user_id, false),
+        SignInUpOutcome::EmailChangeNotAllowed => {
+            return json(json!({"status": "EMAIL_CHANGE_NOT_ALLOWED_ERROR", "reason": "Email already associated with another primary user."}));
+        }
     };
     let read = || async {
         storage.get_user(&ctx.id.app_id, &user_id).await?.ok_or_else(|| ApiError::Internal("a user just signed in cannot be read".into()))

@@ -157,12 +157,14 @@ pub async fn remove(ctx: &Ctx) -> Result<Response, ApiError> {
     let user_id = body.str("userId")?;
     let all_linked = body.opt_bool("removeAllLinkedAccounts")?.unwrap_or(true);
     if let Some((found, storage)) = find_user(ctx, &user_id).await? {
-        let ids: Vec<String> = if all_linked {
-            found.user.login_methods.iter().map(|m| m.recipe_user_id.clone()).collect()
+        if all_linked {
+            // The primary id's row goes last: linked users' rows reference it.
+            let mut ids: Vec<String> = found.user.login_methods.iter().map(|m| m.recipe_user_id.clone()).filter(|id| id != &found.user.id).collect();
+            ids.push(found.user.id.clone());
+            storage.delete_users(&ctx.id.app_id, &ids).await?;
         } else {
-            vec![found.recipe_user_id]
-        };
-        storage.delete_users(&ctx.id.app_id, &ids).await?;
+            storage.remove_login_method(&ctx.id.app_id, &found.recipe_user_id).await?;
+        }
     }
     json(json!({"status": "OK"}))
 }
@@ -222,6 +224,7 @@ pub async fn associate(ctx: &Ctx) -> Result<Response, ApiError> {
         AssociateOutcome::EmailAlreadyExists => json!({"status": "EMAIL_ALREADY_EXISTS_ERROR"}),
         AssociateOutcome::PhoneNumberAlreadyExists => json!({"status": "PHONE_NUMBER_ALREADY_EXISTS_ERROR"}),
         AssociateOutcome::ThirdPartyUserAlreadyExists => json!({"status": "THIRD_PARTY_USER_ALREADY_EXISTS_ERROR"}),
+        AssociateOutcome::NotAllowed { reason } => json!({"status": "ASSOCIATION_NOT_ALLOWED_ERROR", "reason": reason}),
     })
 }
 
