@@ -323,12 +323,14 @@ const UUID_V4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f
  * An express app serving the SDK's own HTTP APIs (middleware() and errorHandler()) on a free
  * port, for tests that drive sign-in flows as a frontend would. Returns { baseURL, close() }.
  * Needs supertokens.init with framework "express" (the `init` option of setup()).
+ * `routes(app)` may add the application's own routes after the SDK's middleware.
  */
-async function startSdkWebApp() {
+async function startSdkWebApp(routes = () => {}) {
     const express = require("express");
     const { middleware, errorHandler } = require("supertokens-node/framework/express");
     const app = express();
     app.use(middleware());
+    routes(app);
     app.use(errorHandler());
     const server = require("node:http").createServer(app);
     await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
@@ -338,7 +340,38 @@ async function startSdkWebApp() {
     };
 }
 
+// TOTP (RFC 6238) for the tests, on node:crypto.
+const BASE32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+
+function base32Decode(s) {
+    const out = [];
+    let value = 0;
+    let bits = 0;
+    for (const c of s.toUpperCase()) {
+        const i = BASE32.indexOf(c);
+        if (i < 0) continue;
+        value = ((value << 5) | i) & 0xffff;
+        bits += 5;
+        if (bits >= 8) {
+            bits -= 8;
+            out.push((value >>> bits) & 0xff);
+        }
+    }
+    return Buffer.from(out);
+}
+
+/** RFC 6238 (HMAC-SHA1, T0 = 0): the 6-digit code of a Base32 secret at `atMs`. */
+function totpCode(secret, atMs = Date.now(), period = 30) {
+    const counter = Buffer.alloc(8);
+    counter.writeBigUInt64BE(BigInt(Math.floor(atMs / 1000 / period)));
+    const mac = crypto.createHmac("sha1", base32Decode(secret)).update(counter).digest();
+    const offset = mac[mac.length - 1] & 0x0f;
+    const binary = ((mac[offset] & 0x7f) << 24) | (mac[offset + 1] << 16) | (mac[offset + 2] << 8) | mac[offset + 3];
+    return String(binary % 1_000_000).padStart(6, "0");
+}
+
 module.exports = {
+    totpCode,
     startSdkWebApp,
     BACKEND,
     setup,

@@ -2,16 +2,15 @@
 // TOTP through supertokens-node's Totp recipe functions (createDevice, updateDevice, listDevices,
 // removeDevice, verifyDevice, verifyTOTP), with MultiFactorAuth initialised as applications do (it
 // asks the TOTP recipe which users have a verified device). Valid codes are computed here from the
-// returned secret with a small RFC 6238 implementation on node:crypto.
+// returned secret with the small RFC 6238 implementation in ../helpers.
 
 const assert = require("node:assert/strict");
-const crypto = require("node:crypto");
 const EmailPassword = require("supertokens-node/recipe/emailpassword");
 const Multitenancy = require("supertokens-node/recipe/multitenancy");
 const MultiFactorAuth = require("supertokens-node/recipe/multifactorauth");
 const Session = require("supertokens-node/recipe/session");
 const Totp = require("supertokens-node/recipe/totp");
-const { setup, uniqueId } = require("../helpers");
+const { setup, uniqueId, totpCode } = require("../helpers");
 
 const ctx = setup({
     recipeList: () => [
@@ -22,35 +21,6 @@ const ctx = setup({
         Totp.init({ issuer: "Portcullis Tests" }),
     ],
 });
-
-const BASE32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
-
-function base32Decode(s) {
-    const out = [];
-    let value = 0;
-    let bits = 0;
-    for (const c of s.toUpperCase()) {
-        const i = BASE32.indexOf(c);
-        if (i < 0) continue;
-        value = ((value << 5) | i) & 0xffff;
-        bits += 5;
-        if (bits >= 8) {
-            bits -= 8;
-            out.push((value >>> bits) & 0xff);
-        }
-    }
-    return Buffer.from(out);
-}
-
-/** RFC 6238 (HMAC-SHA1, T0 = 0): the 6-digit code of a Base32 secret at `atMs`. */
-function totpCode(secret, atMs = Date.now(), period = 30) {
-    const counter = Buffer.alloc(8);
-    counter.writeBigUInt64BE(BigInt(Math.floor(atMs / 1000 / period)));
-    const mac = crypto.createHmac("sha1", base32Decode(secret)).update(counter).digest();
-    const offset = mac[mac.length - 1] & 0x0f;
-    const binary = ((mac[offset] & 0x7f) << 24) | (mac[offset + 1] << 16) | (mac[offset + 2] << 8) | mac[offset + 3];
-    return String(binary % 1_000_000).padStart(6, "0");
-}
 
 /** A code that is the secret's in no window near now. */
 function wrongCode(secret) {
