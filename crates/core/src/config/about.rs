@@ -2,6 +2,11 @@
 //! table in keys.rs (a test checks that both name exactly the same keys). The descriptions feed
 //! docs/configuration.md and the dashboard's tenant page (`GET /<t>/recipe/dashboard/tenant/core-config`).
 
+use serde_json::{json, Value};
+
+use super::keys::{is_protected, Kind, KeyDef, Level, KEYS};
+use super::Config;
+
 /// How the dashboard's tenant page treats a key. Keys of the base level are never shown there,
 /// whatever this says: they cannot be changed per app or tenant.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -24,15 +29,12 @@ const fn a(name: &'static str, shown: Shown, text: &'static str) -> About {
     About { name, shown, text }
 }
 
-use serde_json::{json, Value};
-
-use super::keys::{is_protected, Kind, KeyDef, Level, KEYS};
-use super::Config;
 use Shown::*;
 
 const POOL: Shown = Plugin { editable: true };
 const DB: Shown = Plugin { editable: false };
 
+/// In the order of `keys::KEYS` (tested), so that the two can be zipped.
 pub static ABOUT: &[About] = &[
     // --- core ---
     a("core_config_version", Hidden, "Version stamp of the config file format; Portcullis reads and ignores it."),
