@@ -22,6 +22,10 @@ const UserRoles = require("supertokens-node/recipe/userroles");
 const Dashboard = require("supertokens-node/recipe/dashboard");
 const { setup, startSdkWebApp, uniqueId, sleep } = require("../helpers");
 
+// Cheap password hashes for the Portcullis this file starts (its environment is inherited):
+// this file tests the dashboard, not hashing.
+process.env.BCRYPT_LOG_ROUNDS = "4";
+
 const ctx = setup({
     recipeList: () => [
         Multitenancy.init(),
