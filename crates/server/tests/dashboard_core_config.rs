@@ -1,5 +1,5 @@
 //! `GET /<t>/recipe/dashboard/tenant/core-config`: a tenant's effective settings as the dashboard's
-//! tenant page lists them, on every backend.
+//! tenant page lists them, and the telemetry id its analytics read; on every backend.
 
 mod common;
 
@@ -110,5 +110,21 @@ async fn saas_callers_without_the_secret_see_no_protected_rows() {
         let with_secret = get(secret).await;
         assert!(row(&with_secret, "ip_allow_regex").is_some());
         assert_eq!(with_secret["config"].as_array().unwrap().iter().any(|r| r["isPluginProperty"] == true), matches!(b, Backend::Postgres));
+    }
+}
+
+/// The dashboard's analytics call (`POST /auth/dashboard/api/analytics` in the SDKs) reads the
+/// app's telemetry id; it is made once at start and stays the same.
+#[tokio::test]
+async fn telemetry_id_for_the_dashboards_analytics() {
+    for b in backends() {
+        let app = TestApp::spawn_with(config(b, &[])).await;
+        let first = app.json("GET", "/telemetry", None).await;
+        assert_eq!((&first["status"], &first["exists"]), (&json!("OK"), &json!(true)), "{first}");
+        assert!(!first["telemetryId"].as_str().unwrap().is_empty());
+        assert_eq!(app.json("GET", "/telemetry", None).await, first);
+        app.json("PUT", "/recipe/multitenancy/tenant/v2", Some(json!({"tenantId": "t1"}))).await;
+        let (status, _) = app.call("GET", "/t1/telemetry", None).await;
+        assert_eq!(status, 403, "app-wide API");
     }
 }
