@@ -1,6 +1,7 @@
 //! Every configuration key Portcullis knows: the SuperTokens core's, its PostgreSQL plugin's, and
 //! Portcullis's own. One row per key: type, default, the level at which it may be overridden, and
-//! the environment variable that overrides the file. This table is the one place these facts live.
+//! the environment variable that overrides the file. This table is the one place these facts live;
+//! what each key means is in about.rs, beside it.
 
 /// The JSON type a key's value is normalised to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -119,21 +120,13 @@ pub static KEYS: &[KeyDef] = &[
     k("postgresql_idle_connection_timeout", Long, "60000", Database, Some("POSTGRESQL_IDLE_CONNECTION_TIMEOUT")),
     k("postgresql_minimum_idle_connections", Int, "null", Database, Some("POSTGRESQL_MINIMUM_IDLE_CONNECTIONS")),
     // --- Portcullis ---
-    // The embedded database file used when no PostgreSQL is configured; ":memory:" for tests.
     k("sqlite_path", Str, "\"portcullis.db\"", Base, Some("PORTCULLIS_SQLITE_PATH")),
-    // The Java core's test-mode relaxations (short key intervals, short refresh validity).
     k("test_mode", Bool, "false", Base, Some("PORTCULLIS_TEST_MODE")),
-    // How long a database call may wait for a pooled connection or an answer, in milliseconds.
     k("database_timeout_ms", Long, "5000", Base, Some("PORTCULLIS_DATABASE_TIMEOUT_MS")),
-    // How often, in seconds, tenant configurations are re-read from the database (other instances' changes).
     k("tenant_sync_interval_sec", Long, "60", Base, Some("PORTCULLIS_TENANT_SYNC_INTERVAL_SEC")),
-    // The largest request body accepted, in bytes.
     k("max_request_body_bytes", Long, "1048576", Base, Some("PORTCULLIS_MAX_REQUEST_BODY_BYTES")),
-    // Seconds a connection may take to send a request's headers, and may stay idle between requests.
     k("header_read_timeout_sec", Long, "30", Base, Some("PORTCULLIS_HEADER_READ_TIMEOUT_SEC")),
-    // "text" (human-readable lines) or "json" (one JSON object per line) for the logs.
     k("log_format", Str, "\"text\"", Base, Some("PORTCULLIS_LOG_FORMAT")),
-    // Where Prometheus metrics are served (GET; behind the base API keys when set); "" turns them off.
     k("metrics_path", Str, "\"/metrics\"", Base, Some("PORTCULLIS_METRICS_PATH")),
 ];
 
@@ -221,7 +214,7 @@ pub fn reference_markdown() -> String {
          every tenant of an app); **tenant** = may differ per tenant; **database** = chooses or tunes a\n\
          database (tenants with different values get different storages). Apps and tenants override keys of\n\
          the app, tenant and database levels with their `coreConfig`. Numbers may be given as strings.\n\n\
-         | key | type | default | level | environment variable |\n|---|---|---|---|---|\n",
+         | key | type | default | level | environment variable | description |\n|---|---|---|---|---|---|\n",
     );
     for d in KEYS {
         let kind = match d.kind {
@@ -238,7 +231,8 @@ pub fn reference_markdown() -> String {
             Level::Database => "database",
         };
         let env = d.env.map(|e| format!("`{e}`")).unwrap_or_else(|| "—".into());
-        out.push_str(&format!("| `{}` | {kind} | `{}` | {level} | {env} |\n", d.name, d.default));
+        let text = super::about::about(d.name).map(|a| a.text).unwrap_or_default().replace('|', "\\|");
+        out.push_str(&format!("| `{}` | {kind} | `{}` | {level} | {env} | {text} |\n", d.name, d.default));
     }
     out
 }

@@ -2,6 +2,7 @@
 //! environment (and the command line); each app and tenant may override keys through its coreConfig.
 //! A `Config` is always complete: every key has a value (its default when nobody set it).
 
+pub mod about;
 pub mod keys;
 mod validate;
 

@@ -1,7 +1,9 @@
 //! Dashboard users and their sessions (create, list, update, delete users; sign in, verify, list and
-//! revoke sessions), and the active-users count the dashboard's analytics read.
+//! revoke sessions), the active-users count the dashboard's analytics read, and a tenant's settings
+//! as its tenant page shows them.
 
 use axum::response::Response;
+use portcullis_core::config::about::dashboard_fields;
 use portcullis_core::crypto::uuid_v4;
 use portcullis_core::storage::dashboard::{DashboardUser, DashboardUserKey};
 use portcullis_core::users::normalise_email;
@@ -184,6 +186,15 @@ pub async fn revoke_session(ctx: &Ctx) -> Result<Response, ApiError> {
     let session_id = ctx.query.required("sessionId")?.to_owned();
     app.storage.dashboard_session_delete(&ctx.id.app_id, &session_id).await?;
     json(json!({"status": "OK"}))
+}
+
+/// `GET /<t>/recipe/dashboard/tenant/core-config`: the tenant's effective settings as rows of the
+/// dashboard's tenant page (see `config::about`). Secrets (API keys, database password and URI)
+/// are never listed.
+pub fn tenant_core_config(ctx: &Ctx) -> Result<Response, ApiError> {
+    let tenant = ctx.tenant()?;
+    let fields = dashboard_fields(&tenant.effective, ctx.protect_configs);
+    json(json!({"status": "OK", "config": fields}))
 }
 
 #[cfg(test)]

@@ -101,6 +101,7 @@ pub async fn dispatch(route: Route, ctx: &Ctx) -> Result<Response, ApiError> {
         (R::DashboardSignIn, &M::POST) => dashboard::sign_in(ctx).await,
         (R::DashboardSessionVerify, &M::POST) => dashboard::verify_session(ctx).await,
         (R::DashboardSession, &M::DELETE) => dashboard::revoke_session(ctx).await,
+        (R::DashboardTenantCoreConfig, &M::GET) => dashboard::tenant_core_config(ctx),
         (R::EmailVerifyToken, &M::POST) => emailverification::create_token(ctx).await,
         (R::EmailVerify, &M::POST | &M::GET) => emailverification::verify(ctx).await,
         (R::EmailVerifyRemove, &M::POST) => emailverification::unverify(ctx).await,
