@@ -363,11 +363,11 @@ async fn concurrent_link_unlink_and_association_leave_consistent_groups() {
             let rival = tp(&app, "t1", &format!("r-{i}"), &format!("m{i}@x.com")).await;
             assert_eq!(primary(&app, &rival).await["status"], "OK");
         }
-        let mut ops = Vec::new();
+        let mut ops: Vec<std::pin::Pin<Box<dyn std::future::Future<Output = Value> + '_>>> = Vec::new();
         for m in &members {
             for _ in 0..3 {
-                ops.push(link(&app, m, &p));
-                ops.push(unlink(&app, m));
+                ops.push(Box::pin(link(&app, m, &p)));
+                ops.push(Box::pin(unlink(&app, m)));
             }
         }
         let joins = members.iter().map(|m| app.json("POST", "/t1/recipe/multitenancy/tenant/user", Some(json!({"recipeUserId": m}))));
