@@ -470,7 +470,7 @@ async fn concurrent_create_update_remove_of_one_tenant_end_in_a_serial_state() {
 /// Provider config number i: a distinct name and a distinct set of clients.
 fn provider_config(i: usize) -> Value {
     let mut clients = vec![json!({"clientType": "web", "clientId": format!("web-{i}"), "clientSecret": format!("s-{i}")})];
-    if i % 2 == 0 {
+    if i.is_multiple_of(2) {
         clients.push(json!({"clientType": "mobile", "clientId": format!("mobile-{i}")}));
     }
     json!({
@@ -523,6 +523,28 @@ async fn concurrent_writes_and_removals_of_one_provider_end_in_a_serial_state() 
             assert!(clients.is_empty(), "{b:?}: {clients:?}");
         }
         probe.assert_consistent(&format!("{b:?}: after racing provider writes")).await;
+    }
+}
+
+#[tokio::test]
+async fn concurrent_writes_of_different_providers_lose_none() {
+    for b in backends() {
+        let (app, probe) = spawn(b).await;
+        create_tenant(&app, "race").await;
+        let path = "/race/recipe/multitenancy/config/thirdparty";
+        // In every serial order each provider is written once and none removed: all 16 remain.
+        let ops = (0..16).map(|i| {
+            let mut config = provider_config(i);
+            config["thirdPartyId"] = json!(format!("custom-{i}"));
+            put(&app, path, json!({"config": config, "skipValidation": true}))
+        });
+        for r in join_all(ops).await {
+            assert_eq!(r, json!({"status": "OK", "createdNew": true}), "{b:?}");
+        }
+        let got = app.json("GET", "/race/recipe/multitenancy/tenant/v2", None).await;
+        assert_eq!(got["thirdParty"]["providers"].as_array().unwrap().len(), 16, "{b:?}: {got}");
+        assert_eq!(probe.rows("SELECT third_party_id FROM tenant_thirdparty_providers WHERE tenant_id = 'race'").await.len(), 16);
+        probe.assert_consistent(&format!("{b:?}: after racing writes of different providers")).await;
     }
 }
 
