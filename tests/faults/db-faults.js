@@ -315,7 +315,8 @@ function checkWindow(label, rows, { downAt, upAt, tenants }) {
     const lateFailures = mine.filter((r) => r.outcome !== "ok" && r.start >= upAt + RECOVERY_MS);
     if (lateFailures.length) problem(`${label}: ${lateFailures.length} failures more than ${RECOVERY_MS} ms after the database returned`);
     const lastFailure = mine.filter((r) => r.outcome !== "ok" && r.start >= upAt).reduce((m, r) => Math.max(m, r.start + r.ms), upAt);
-    log(`${label}: service normal ${lastFailure - upAt} ms after the database returned (bound ${RECOVERY_MS} ms)`);
+    const firstOk = mine.filter((r) => r.outcome === "ok" && r.start >= upAt).reduce((m, r) => Math.min(m, r.start + r.ms), Infinity);
+    log(`${label}: first success ${firstOk - upAt} ms and last failure ${lastFailure - upAt} ms after the database returned (bound ${RECOVERY_MS} ms)`);
     const okAfter = mine.filter((r) => r.outcome === "ok" && r.start >= upAt + RECOVERY_MS).length;
     if (okAfter === 0) problem(`${label}: no successful request after recovery (run longer)`);
     return { during: during.length, failedDuring: during.filter((r) => r.outcome !== "ok").length, max: mine.reduce((m, r) => Math.max(m, r.ms), 0) };

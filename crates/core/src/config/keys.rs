@@ -123,7 +123,9 @@ pub static KEYS: &[KeyDef] = &[
     k("sqlite_path", Str, "\"portcullis.db\"", Base, Some("PORTCULLIS_SQLITE_PATH")),
     // The Java core's test-mode relaxations (short key intervals, short refresh validity).
     k("test_mode", Bool, "false", Base, Some("PORTCULLIS_TEST_MODE")),
-    // How long a database call may wait for a pooled connection or an answer, in milliseconds.
+    // How long a database call may wait for a pooled connection, a new connection or a statement's
+    // answer (the server's statement_timeout), in milliseconds; a server that stops answering at
+    // all is given up on after 4 × this (docs/reliability.md).
     k("database_timeout_ms", Long, "5000", Base, Some("PORTCULLIS_DATABASE_TIMEOUT_MS")),
     // How often, in seconds, tenant configurations are re-read from the database (other instances' changes).
     k("tenant_sync_interval_sec", Long, "60", Base, Some("PORTCULLIS_TENANT_SYNC_INTERVAL_SEC")),
