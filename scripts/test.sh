@@ -27,6 +27,9 @@ run_all() {
   echo "== rust tests (SQLite and PostgreSQL)"
   cargo test --locked --workspace
 
+  echo "== database faults under load (own PostgreSQL clusters; the full run: docs/reliability.md)"
+  scripts/db-faults.sh --quick
+
   echo "== benchmark tool smoke (every scenario for a second; a measurement is by hand: docs/benchmarks.md)"
   scripts/bench-smoke.sh
 

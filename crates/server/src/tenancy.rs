@@ -76,6 +76,9 @@ pub enum TenancyError {
     InvalidConfig(String),
     #[error(transparent)]
     Storage(#[from] StorageError),
+    /// The tenant a change was requested through was removed before the change could be made.
+    #[error("tenant {0} not found")]
+    NotFound(TenantIdentifier),
 }
 
 /// Every stored tenant config; `Arc`s so that copying the map for a change is cheap.
@@ -275,13 +278,19 @@ impl Registry {
     }
 
     /// Creates or updates a tenant config; `edit` receives the current config (or a fresh one).
-    /// Returns whether the tenant was created.
-    pub async fn create_or_update<F>(&self, id: &TenantIdentifier, edit: F) -> Result<bool, TenancyError>
+    /// `via` is the tenant the request came through (the app's public tenant when creating a
+    /// tenant, the tenant itself when editing its providers): it must still exist once the change
+    /// holds the writer lock, or a removal that ran meanwhile would be undone by a config written
+    /// from scratch. Returns whether the tenant was created.
+    pub async fn create_or_update<F>(&self, via: &TenantIdentifier, id: &TenantIdentifier, edit: F) -> Result<bool, TenancyError>
     where
         F: FnOnce(&mut TenantConfig) -> Result<(), String>,
     {
         let _guard = self.writer.lock().await;
         let mut configs = self.current_configs();
+        if !configs.contains_key(via) {
+            return Err(TenancyError::NotFound(via.clone()));
+        }
         let mut config = configs.get(id).map(|c| (**c).clone()).unwrap_or_else(|| TenantConfig::new_v2(id.clone()));
         edit(&mut config).map_err(TenancyError::InvalidConfig)?;
         configs.insert(id.clone(), Arc::new(config.clone()));

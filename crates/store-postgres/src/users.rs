@@ -367,11 +367,19 @@ pub async fn associate(db: Conn<'_>, sql: &Statements, (app, tenant, user): (&st
         .and_then(|r| r.try_get::<_, Option<i64>>(0).ok().flatten())
         .unwrap_or(m.time_joined);
     let recipe = m.recipe_id.as_str();
-    db.execute(
-        &sql.insert_all_auth,
-        &[&app, &tenant, &user, &m.primary_user_id, &m.is_linked_or_primary, &recipe, &m.time_joined, &primary_time],
-    )
-    .await?;
+    let joined = db
+        .execute(
+            &sql.insert_all_auth,
+            &[&app, &tenant, &user, &m.primary_user_id, &m.is_linked_or_primary, &recipe, &m.time_joined, &primary_time],
+        )
+        .await;
+    match joined {
+        // Its only unique key is (app, tenant, user): a concurrent association of this user won.
+        Err(e) if e.code() == Some(&SqlState::UNIQUE_VIOLATION) => {
+            return Ok(AssociateOutcome::Associated { was_already_associated: true })
+        }
+        other => other?,
+    };
     // The recipe's per-tenant row: its unique constraints are the tenant's uniqueness rules, and the
     // violated constraint's name says which (the transaction is then aborted and rolled back).
     let inserted = match m.recipe_id {

@@ -115,7 +115,7 @@ pub static ABOUT: &[About] = &[
     // --- Portcullis ---
     a("sqlite_path", Hidden, "File of the embedded SQLite database used when no PostgreSQL is configured; \":memory:\" keeps everything in memory (tests)."),
     a("test_mode", Hidden, "The Java core's test-mode relaxations (short key intervals, short refresh validity); never in production."),
-    a("database_timeout_ms", Hidden, "Milliseconds a database call may wait for a pooled connection or an answer before failing."),
+    a("database_timeout_ms", Hidden, "Milliseconds a database call may wait for a pooled connection, a new connection or a statement's answer; a server that stops answering at all is given up on after 4 times this."),
     a("tenant_sync_interval_sec", Hidden, "Seconds between re-reads of tenant configurations from the database, to pick up other instances' changes."),
     a("max_request_body_bytes", Hidden, "Largest request body accepted, in bytes."),
     a("header_read_timeout_sec", Hidden, "Seconds a connection may take to send a request's headers, and may stay idle between requests."),

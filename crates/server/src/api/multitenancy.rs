@@ -56,7 +56,7 @@ async fn create_or_update(ctx: &Ctx, target: TenantIdentifier, body: &Body) -> R
     }
     let created = ctx
         .registry()
-        .create_or_update(&target, |t| {
+        .create_or_update(&ctx.id, &target, |t| {
             t.apply_v2(update);
             Ok(())
         })
@@ -228,7 +228,7 @@ pub async fn create_or_update_third_party(ctx: &Ctx) -> Result<Response, ApiErro
         .map_err(|m| ApiError::bad(format!("Invalid third party config: {m}")))?;
     let mut created = false;
     ctx.registry()
-        .create_or_update(&ctx.id, |t| {
+        .create_or_update(&ctx.id, &ctx.id, |t| {
             created = t.upsert_provider(provider);
             Ok(())
         })
@@ -241,7 +241,7 @@ pub async fn remove_third_party(ctx: &Ctx) -> Result<Response, ApiError> {
     let third_party_id = ctx.body()?.str("thirdPartyId")?;
     let mut existed = false;
     ctx.registry()
-        .create_or_update(&ctx.id, |t| {
+        .create_or_update(&ctx.id, &ctx.id, |t| {
             existed = t.remove_provider(&third_party_id);
             Ok(())
         })

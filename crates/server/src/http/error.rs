@@ -73,6 +73,7 @@ impl From<crate::tenancy::TenancyError> for ApiError {
         match e {
             crate::tenancy::TenancyError::InvalidConfig(m) => ApiError::BadRequest(format!("Invalid core config: {m}")),
             crate::tenancy::TenancyError::Storage(s) => s.into(),
+            crate::tenancy::TenancyError::NotFound(id) => super::not_found_error(&id),
         }
     }
 }
