@@ -95,6 +95,27 @@ impl Drop for Probe {
 /// The checker: each query returns the rows that break its rule (as text, portable SQL).
 const INVARIANTS: &[(&str, &str)] = &[
     (
+        "two primary users with one email in a tenant",
+        "WITH grp AS (SELECT app_id, primary_or_recipe_user_id AS p, user_id FROM app_id_to_user_id
+                      WHERE is_linked_or_is_a_primary_user),
+              mail AS (SELECT g.app_id, g.p, e.email FROM grp g JOIN emailpassword_users e ON e.app_id = g.app_id AND e.user_id = g.user_id
+                       UNION SELECT g.app_id, g.p, t.email FROM grp g JOIN thirdparty_users t ON t.app_id = g.app_id AND t.user_id = g.user_id
+                       UNION SELECT g.app_id, g.p, l.email FROM grp g JOIN passwordless_users l ON l.app_id = g.app_id AND l.user_id = g.user_id
+                             WHERE l.email IS NOT NULL),
+              ten AS (SELECT DISTINCT g.app_id, g.p, a.tenant_id FROM grp g
+                      JOIN all_auth_recipe_users a ON a.app_id = g.app_id AND a.user_id = g.user_id)
+         SELECT ten.tenant_id, mail.email FROM mail JOIN ten ON ten.app_id = mail.app_id AND ten.p = mail.p
+         GROUP BY mail.app_id, ten.tenant_id, mail.email HAVING COUNT(DISTINCT mail.p) > 1",
+    ),
+    (
+        "a user linked to another that is not flagged linked, or whose primary is not flagged",
+        "SELECT u.user_id, u.primary_or_recipe_user_id FROM app_id_to_user_id u
+         JOIN app_id_to_user_id p ON p.app_id = u.app_id AND p.user_id = u.primary_or_recipe_user_id
+         WHERE u.user_id <> u.primary_or_recipe_user_id
+           AND (NOT u.is_linked_or_is_a_primary_user OR NOT p.is_linked_or_is_a_primary_user
+                OR p.primary_or_recipe_user_id <> p.user_id)",
+    ),
+    (
         "a recipe's user-to-tenant row without its all_auth_recipe_users row",
         "SELECT t.tenant_id, t.user_id, t.recipe_id FROM (
             SELECT app_id, tenant_id, user_id, 'emailpassword' AS recipe_id FROM emailpassword_user_to_tenant
@@ -395,10 +416,58 @@ async fn concurrent_association_and_disassociation_of_one_user_keep_the_schema_c
     }
 }
 
-// Account linking (owned by the lead's account-linking work): concurrent link/unlink tests of one
-// user belong in this section and end with `probe.assert_consistent(..)`; the checker's queries
-// above already compare all_auth_recipe_users with app_id_to_user_id, so primary-user rules are
-// added to `INVARIANTS` with them.
+// ---------------------------------------------------------------------------------------------
+// Account linking: links, unlinks and primary-user creations racing over users that share emails
+// (more in accountlinking.rs, through the API only).
+
+async fn linking(app: &TestApp, path: &str, body: Value) -> Value {
+    app.json("POST", &format!("/recipe/accountlinking/user/{path}"), Some(body)).await
+}
+
+#[tokio::test]
+async fn concurrent_links_unlinks_and_primary_users_keep_one_primary_user_per_email() {
+    for b in backends() {
+        let (app, probe) = spawn(b).await;
+        // Pairs of third-party users with one email each, and two primary users to link them to.
+        let mut users = Vec::new();
+        for i in 0..6 {
+            for side in ["a", "b"] {
+                let body = json!({"thirdPartyId": "google", "thirdPartyUserId": format!("{side}-{i}"), "email": {"id": format!("u{i}@x.com"), "isVerified": false}});
+                let r = app.json("POST", "/recipe/signinup", Some(body)).await;
+                users.push(r["recipeUserId"].as_str().unwrap().to_owned());
+            }
+        }
+        let mut primaries = Vec::new();
+        for p in ["p1@x.com", "p2@x.com"] {
+            let id = sign_up(&app, "public", p, "pw").await["recipeUserId"].as_str().unwrap().to_owned();
+            assert_eq!(linking(&app, "primary", json!({"recipeUserId": id})).await["status"], "OK");
+            primaries.push(id);
+        }
+        let ops = users.iter().enumerate().flat_map(|(i, u)| {
+            let app = &app;
+            let to = primaries[i % 2].clone();
+            [
+                linking(app, "link", json!({"recipeUserId": u, "primaryUserId": to})),
+                linking(app, "primary", json!({"recipeUserId": u})),
+                linking(app, "unlink", json!({"recipeUserId": u})),
+            ]
+        });
+        for r in join_all(ops).await {
+            let status = r["status"].as_str().unwrap_or_default();
+            assert!(
+                [
+                    "OK",
+                    "ACCOUNT_INFO_ALREADY_ASSOCIATED_WITH_ANOTHER_PRIMARY_USER_ID_ERROR",
+                    "RECIPE_USER_ID_ALREADY_LINKED_WITH_PRIMARY_USER_ID_ERROR",
+                    "RECIPE_USER_ID_ALREADY_LINKED_WITH_ANOTHER_PRIMARY_USER_ID_ERROR",
+                ]
+                .contains(&status),
+                "{r}"
+            );
+        }
+        probe.assert_consistent("after racing links, unlinks and primary users").await;
+    }
+}
 
 // ---------------------------------------------------------------------------------------------
 // One tenant, and one provider of it, created, updated and removed at once.
