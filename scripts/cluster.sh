@@ -89,12 +89,16 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+# Ports below the kernel's ephemeral range, which outgoing connections never hold.
+ephemeral_low=$(awk '{print $1}' /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
+[ "$ephemeral_low" -gt 12000 ] || ephemeral_low=32768
 declare -A taken=()
+# Sets REPLY (not echoed: a subshell would forget which ports it handed out).
 free_port() {
   local p
   while :; do
-    p=$((20000 + RANDOM % 40000))
-    [ -z "${taken[$p]:-}" ] && ! port_in_use "$p" && { taken[$p]=1; echo "$p"; return; }
+    p=$((10000 + RANDOM % (ephemeral_low - 10000)))
+    [ -z "${taken[$p]:-}" ] && ! port_in_use "$p" && { taken[$p]=1; REPLY=$p; return; }
   done
 }
 
@@ -106,7 +110,8 @@ started_ms=$(date +%s%3N)
 urls=()
 ports=()
 for i in $(seq 1 "$nodes"); do
-  port=$(free_port)
+  free_port
+  port=$REPLY
   ports+=("$port")
   urls+=("http://127.0.0.1:$port")
   "$bin" start --host 127.0.0.1 --port "$port" ${test_mode[@]+"${test_mode[@]}"} >"$dir/node-$i.log" 2>&1 &
@@ -137,7 +142,8 @@ for i in $(seq 0 $((nodes - 1))); do
   wait_hello "${urls[$i]}" "${pids[$i]}" || { log "node $((i + 1)) (${urls[$i]}) did not come up"; exit 1; }
 done
 
-lb_port=$(free_port)
+free_port
+lb_port=$REPLY
 mkdir -p "$dir/tmp"
 {
   echo "worker_processes 1;"

@@ -79,10 +79,15 @@ test("a tenant changed through one node: read back at once, behaviour within the
         });
         return Math.round((s.accessToken.expiry - Date.now()) / 1000);
     };
-    for (const node of NODES) assert.ok(Math.abs((await validity(node)) - 3600) <= 5);
+    // Within access_token_validity_jitter (5 %) of the configured validity.
+    const near = (v, want) => Math.abs(v - want) <= 0.06 * want;
+    for (const node of NODES) {
+        const v = await validity(node);
+        assert.ok(near(v, 3600), `validity ${v} s on ${node}`);
+    }
     await createApp(NODES[0], appId, { access_token_validity: 1800 });
     for (let k = 1; k < NODES.length; k++) {
-        const ms = await convergence(async () => Math.abs((await validity(NODES[k])) - 1800) <= 5, 5000);
+        const ms = await convergence(async () => near(await validity(NODES[k]), 1800), 5000);
         console.log(`# access_token_validity change reached ${NODES[k]} after ${ms} ms`);
         assert.ok(ms <= TENANT_BOUND_MS, `${NODES[k]} took ${ms} ms (bound ${TENANT_BOUND_MS} ms)`);
     }
@@ -111,14 +116,16 @@ test("a tenant removed through one node is gone on every other node within the b
 });
 
 test("no token signed by one node is rejected by another, across key rotations", async () => {
-    // 0.0005 h = 1.8 s per key (test mode): about four rotations in the loop below.
+    // 0.0005 h = 1.8 s per key (test mode).
     const appId = `c-${randomHex()}`;
     await createApp(LB, appId, { access_token_dynamic_signing_key_update_interval: "0.0005" });
     const app = `/appid-${appId}`;
     const kids = new Set();
     let tokens = 0;
-    const until = Date.now() + 7000;
-    for (let i = 0; Date.now() < until; i++) {
+    // For 6 s and until three keys have signed (two rotations), at most 20 s.
+    const start = Date.now();
+    const busy = (i) => i < 2 || Date.now() - start < 6000 || (kids.size < 3 && Date.now() - start < 20_000);
+    for (let i = 0; busy(i); i++) {
         const signer = NODES[i % NODES.length];
         const s = await ok(signer, "POST", `${app}/recipe/session`, {
             userId: `u${i}`,
@@ -148,7 +155,6 @@ test("no token signed by one node is rejected by another, across key rotations",
             access = r.body.accessToken.token;
             refresh = r.body.refreshToken.token;
         }
-        await sleep(100);
     }
     console.log(`# ${tokens} verifications and refreshes across nodes, ${kids.size} signing keys`);
     assert.ok(kids.size >= 3, `the keys must have rotated at least twice (saw ${[...kids].join(", ")})`);

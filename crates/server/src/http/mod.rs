@@ -321,7 +321,18 @@ async fn pipeline(
         snapshot,
         protect_configs,
     };
-    crate::api::dispatch(resolved.route, &ctx).await
+    match crate::api::dispatch(resolved.route, &ctx).await {
+        // Another instance may have removed the tenant (its rows with it) in the moment before
+        // this one saw the change: once the removal is seen, answer as for any unknown tenant.
+        Err(ApiError::Internal(msg)) if ctx.snapshot.get(&ctx.id).is_some() => {
+            registry.refresh_or_keep().await;
+            match registry.snapshot().get(&ctx.id) {
+                None => Err(not_found_error(&ctx.id)),
+                Some(_) => Err(ApiError::Internal(msg)),
+            }
+        }
+        other => other,
+    }
 }
 
 #[cfg(test)]
