@@ -12,7 +12,7 @@
 # environment, so any config variable (PORTCULLIS_TENANT_SYNC_INTERVAL_SEC, API_KEYS, ...) applies
 # to all of them. --test-mode passes --test-mode to each (as the SDK suites' own servers use).
 #
-# CMD sees:
+# CMD runs in the repository's root and sees:
 #   PORTCULLIS_URL          the balancer, http://127.0.0.1:<port>
 #   PORTCULLIS_NODE_URLS    the nodes, space-separated, in upstream order
 #   PORTCULLIS_NODE_PIDS    their pids, same order
@@ -20,7 +20,8 @@
 #   PORTCULLIS_CLUSTER_STARTED_MS  when the nodes were started (ms since the epoch)
 #   PORTCULLIS_TEST_PG_URI and POSTGRESQL_TABLE_SCHEMA   the database the nodes use
 #
-# Needs nginx (Debian's package `nginx`, installed with apt-get when missing and running as root).
+# Needs nginx (Debian's package `nginx`, installed with apt-get when missing and running as root;
+# psql likewise, from postgresql-client, for the tests that look into the databases).
 # nginx runs from its own config in the run's directory with its own pid and log files, in the
 # foreground, as user nobody when started as root.
 # Set PORTCULLIS_CLUSTER_KEEP=1 to keep the run's directory (logs) afterwards.
@@ -61,6 +62,11 @@ if ! command -v nginx >/dev/null 2>&1 && [ ! -x /usr/sbin/nginx ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx >/dev/null
 fi
 nginx_bin=$(command -v nginx || echo /usr/sbin/nginx)
+# psql, for the tests that look into the databases.
+if ! command -v psql >/dev/null 2>&1 && [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql-client >/dev/null
+fi
 
 dir=$(mktemp -d "${TMPDIR:-/tmp}/portcullis-cluster.XXXXXX")
 chmod 755 "$dir"

@@ -47,6 +47,12 @@ run_all() {
     echo "-- python, $backend"
     (cd tests/sdk/python && PORTCULLIS_BACKEND=$backend "$venv/bin/python" -m pytest -q -p no:cacheprovider)
   done
+
+  echo "== several instances: 3 nodes behind nginx on one PostgreSQL (scripts/cluster.sh)"
+  # The node SDK suite through the balancer, then tests/cluster (coherence, sharded tenants under load).
+  # Cheap hashing for the sign-up load (as the bench smoke does).
+  BCRYPT_LOG_ROUNDS=4 scripts/cluster.sh --test-mode -- bash -c \
+    '(cd tests/sdk/node && npm test --silent) && node --test --test-concurrency=1 tests/cluster/'
 }
 export -f run_all need apt_install
 export root
