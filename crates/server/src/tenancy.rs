@@ -374,12 +374,24 @@ impl Registry {
         let _guard = self.writer.lock().await;
         self.refresh_locked().await?;
         let snapshot = self.snapshot();
-        let doomed: Vec<&Arc<Tenant>> = snapshot.tenants.values().filter(|t| which(&t.config.id)).collect();
+        let (doomed, kept): (Vec<&Arc<Tenant>>, Vec<&Arc<Tenant>>) =
+            snapshot.tenants.values().partition(|t| which(&t.config.id));
+        // Rows are keyed by app and tenant id only, so tenants of another connection-URI domain
+        // with the same ids in the same database share them: those rows stay.
+        let shared = |t: &Tenant, whole_app: bool| {
+            kept.iter().any(|k| {
+                Arc::ptr_eq(&k.storage, &t.storage)
+                    && k.config.id.app_id == t.config.id.app_id
+                    && (whole_app || k.config.id.tenant_id == t.config.id.tenant_id)
+            })
+        };
         for t in &doomed {
             let id = &t.config.id;
             if id.is_public_tenant() {
-                t.storage.delete_app_rows(&id.app_id).await?;
-            } else {
+                if !shared(t, true) {
+                    t.storage.delete_app_rows(&id.app_id).await?;
+                }
+            } else if !shared(t, false) {
                 t.storage.delete_tenant_rows(&id.app_id, &id.tenant_id).await?;
             }
         }
