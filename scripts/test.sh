@@ -50,6 +50,13 @@ run_all() {
     echo "-- python, $backend"
     (cd tests/sdk/python && PORTCULLIS_BACKEND=$backend "$venv/bin/python" -m pytest -q -p no:cacheprovider)
   done
+
+  echo "== several instances: 3 nodes behind nginx on one PostgreSQL (scripts/cluster.sh)"
+  # Node SDK files that move tenants and sessions between nodes, through the balancer, then
+  # tests/cluster (coherence, sharded tenants under load). The whole SDK suites through the
+  # balancer are a run by hand (docs/reliability.md). Cheap hashing for the sign-up load.
+  BCRYPT_LOG_ROUNDS=4 scripts/cluster.sh --test-mode -- bash -c \
+    '(cd tests/sdk/node && node --test --test-concurrency=1 test/tenants.test.js test/thirdparty-config.test.js test/session.test.js test/emailpassword-users.test.js) && node --test --test-concurrency=1 tests/cluster/'
 }
 export -f run_all need apt_install
 export root

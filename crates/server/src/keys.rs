@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use portcullis_core::crypto::keys::{generate_key_string, PublicKey, SigningKey};
@@ -16,6 +17,11 @@ use portcullis_core::storage::{Storage, StorageError};
 use serde_json::Value;
 
 const REFRESH_KEY_NAME: &str = "refresh_token_key";
+
+/// How old a node's copy of the keys may be when it serves the JWKS. Another node may have made a
+/// key this one has not loaded (two nodes making an app's first key at once each make one, and
+/// the newer signs once published); SDKs verify against the JWKS of whichever node answers.
+const JWKS_STALENESS: Duration = Duration::from_millis(500);
 
 /// A key with its parsed forms, so that signing does not re-parse DER.
 struct LoadedKey {
@@ -36,6 +42,8 @@ struct AppKeys {
     /// Dynamic keys, newest first (all stored ones; validity is checked on use).
     dynamic: Vec<LoadedKey>,
     static_keys: Vec<LoadedKey>,
+    /// When they were read from the database (`None`: never).
+    loaded_at: Option<Instant>,
 }
 
 /// Every app's keys. One async mutex per app serialises reloads and key creation within this process.
@@ -134,6 +142,7 @@ impl AppKeyProvider<'_> {
         let keys = AppKeys {
             dynamic: dynamic.iter().filter_map(|k| load(k.kid(), k.created_at, &k.value)).collect(),
             static_keys: statics.iter().filter_map(|k| load(k.key_id.clone(), k.created_at, &k.key_string)).collect(),
+            loaded_at: Some(Instant::now()),
         };
         self.install(keys);
         Ok(self.snapshot())
@@ -149,7 +158,12 @@ impl AppKeyProvider<'_> {
 
     /// The JWKS of the app and how long it may be cached, in seconds.
     pub async fn jwks(&self) -> Result<(Vec<Value>, i64), SessionError> {
-        let keys = self.current().await?;
+        let cached = self.snapshot();
+        let keys = if cached.loaded_at.is_none_or(|at| at.elapsed() > JWKS_STALENESS) {
+            self.reload().await?
+        } else {
+            self.current().await?
+        };
         let valid = self.valid_dynamic(&keys);
         let mut out: Vec<Value> = keys
             .dynamic

@@ -53,16 +53,29 @@ pub fn router(state: Arc<AppState>) -> Router {
         .with_state(state)
 }
 
-/// Re-reads tenant configs periodically so that changes made through other instances arrive.
+/// How often the tenant configs' version is checked, so that other instances' changes arrive
+/// within this bound (see `tenancy`).
+pub const TENANT_VERSION_CHECK: Duration = Duration::from_secs(1);
+
+/// Checks the tenant configs' version every `TENANT_VERSION_CHECK` and re-reads them all every
+/// `tenant_sync_interval_sec`, so that changes made through other instances arrive.
 fn spawn_tenant_sync(state: &Arc<AppState>) {
     let registry = Arc::clone(&state.registry);
     let every = Duration::from_secs(u64::try_from(registry.base.i64("tenant_sync_interval_sec")).unwrap_or(60).max(1));
     tokio::spawn(async move {
-        let mut tick = tokio::time::interval(every);
+        let mut tick = tokio::time::interval(TENANT_VERSION_CHECK);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut last_full = tokio::time::Instant::now();
         tick.tick().await;
         loop {
             tick.tick().await;
-            if let Err(e) = registry.reload().await {
+            let outcome = if last_full.elapsed() >= every {
+                last_full = tokio::time::Instant::now();
+                registry.reload().await
+            } else {
+                registry.refresh().await.map(drop)
+            };
+            if let Err(e) = outcome {
                 tracing::warn!(error = %e, "periodic tenant reload failed");
             }
         }

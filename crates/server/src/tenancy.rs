@@ -3,15 +3,20 @@
 //! distinct database, shared by every tenant that names it).
 //!
 //! Reads take an immutable snapshot (an `Arc` swap), so requests never wait on a lock held across
-//! I/O. Changes are written to the database first, then the snapshot is rebuilt. Other instances'
-//! changes arrive by polling (`tenant_sync_interval_sec`) and by a rate-limited reload when a
-//! request names a tenant this instance has not seen.
+//! I/O. Changes are written to the database first, then the snapshot is rebuilt.
+//!
+//! Several instances may share the base database. Every change also writes a new random version
+//! into one `key_value` row; an instance whose snapshot was loaded at another version reloads.
+//! The version is checked (one primary-key read) before a change, when a request names a tenant
+//! this instance has not seen, before the multitenancy APIs answer, and every second in the
+//! background; everything is re-read every `tenant_sync_interval_sec` regardless, for edits made
+//! to the tables by hand.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex, RwLock};
-use std::time::{Duration, Instant};
 
 use portcullis_core::config::Config;
+use portcullis_core::crypto::uuid_v4;
 use portcullis_core::ids::{TenantIdentifier, PUBLIC};
 use portcullis_core::multitenancy::TenantConfig;
 use portcullis_core::now_ms;
@@ -81,6 +86,9 @@ pub enum TenancyError {
     NotFound(TenantIdentifier),
 }
 
+/// The `key_value` row (of the base database's public app) naming the tenant configs' version.
+pub const VERSION_KEY: &str = "portcullis.tenant_configs_version";
+
 /// Every stored tenant config; `Arc`s so that copying the map for a change is cheap.
 type Configs = BTreeMap<TenantIdentifier, Arc<TenantConfig>>;
 
@@ -91,7 +99,8 @@ pub struct Registry {
     snapshot: RwLock<Arc<Snapshot>>,
     /// Serialises changes so that two concurrent updates do not lose each other.
     writer: tokio::sync::Mutex<()>,
-    last_miss_reload: Mutex<Option<Instant>>,
+    /// The version (`VERSION_KEY`) the snapshot was loaded at; `None` before the first load.
+    loaded_version: Mutex<Option<String>>,
 }
 
 /// The effective config of `id` given every stored tenant config.
@@ -123,7 +132,7 @@ impl Registry {
             storages: tokio::sync::Mutex::new(storages),
             snapshot: RwLock::new(Arc::new(Snapshot::default())),
             writer: tokio::sync::Mutex::new(()),
-            last_miss_reload: Mutex::new(None),
+            loaded_version: Mutex::new(None),
         });
         let configs = registry.base_storage.load_tenant_configs().await?;
         if !configs.iter().any(|t| t.id.is_base()) {
@@ -153,28 +162,84 @@ impl Registry {
     pub async fn reload(&self) -> Result<(), TenancyError> {
         // Under the writer lock, so that a reload cannot install a snapshot older than a change.
         let _guard = self.writer.lock().await;
-        let configs = self.base_storage.load_tenant_configs().await?;
-        let map = configs.into_iter().map(|t| (t.id.clone(), Arc::new(t))).collect();
-        self.rebuild(map).await
+        self.reload_locked(None).await
     }
 
-    /// Reloads when a request names an unknown tenant, at most once a second, so that tenants
-    /// created through another instance are usable at once without letting bad ids hammer the database.
-    pub async fn reload_on_miss(&self) -> bool {
-        {
-            let Ok(mut last) = self.last_miss_reload.lock() else { return false };
-            if last.is_some_and(|t| t.elapsed() < Duration::from_secs(1)) {
-                return false;
-            }
-            *last = Some(Instant::now());
+    /// Reloads when the stored version differs from the loaded one (another instance changed a
+    /// tenant). Returns whether this call reloaded.
+    pub async fn refresh(&self) -> Result<bool, TenancyError> {
+        if self.stored_version().await? == self.loaded_version() {
+            return Ok(false);
         }
-        match self.reload().await {
-            Ok(()) => true,
-            Err(e) => {
-                tracing::warn!(error = %e, "tenant reload failed");
-                false
-            }
+        let _guard = self.writer.lock().await;
+        self.refresh_locked().await
+    }
+
+    /// `refresh` for the request path: a failure is logged and the snapshot kept, so the request
+    /// is answered from what this instance knows (and fails on its own if the database is down).
+    /// The caller takes a new snapshot afterwards in any case: a concurrent refresh may have
+    /// installed a newer one while this call waited for the lock.
+    pub async fn refresh_or_keep(&self) {
+        if let Err(e) = self.refresh().await {
+            tracing::warn!(error = %e, "tenant version check failed");
         }
+    }
+
+    async fn refresh_locked(&self) -> Result<bool, TenancyError> {
+        let stored = self.stored_version().await?;
+        if stored == self.loaded_version() {
+            return Ok(false);
+        }
+        self.reload_locked(Some(stored)).await?;
+        Ok(true)
+    }
+
+    /// Loads the configs; the version is read before them, so a change landing in between makes
+    /// the next check reload again rather than being missed.
+    async fn reload_locked(&self, version: Option<Option<String>>) -> Result<(), TenancyError> {
+        let version = match version {
+            Some(v) => v,
+            None => self.stored_version().await?,
+        };
+        let configs = self.base_storage.load_tenant_configs().await?;
+        let map = configs.into_iter().map(|t| (t.id.clone(), Arc::new(t))).collect();
+        self.rebuild(map).await?;
+        self.set_loaded_version(version);
+        Ok(())
+    }
+
+    async fn stored_version(&self) -> Result<Option<String>, TenancyError> {
+        Ok(self.base_storage.key_value_get(PUBLIC, PUBLIC, VERSION_KEY).await?)
+    }
+
+    fn loaded_version(&self) -> Option<String> {
+        match self.loaded_version.lock() {
+            Ok(v) => v.clone(),
+            Err(p) => p.into_inner().clone(),
+        }
+    }
+
+    fn set_loaded_version(&self, version: Option<String>) {
+        match self.loaded_version.lock() {
+            Ok(mut v) => *v = version,
+            Err(p) => *p.into_inner() = version,
+        }
+    }
+
+    /// Announces a change to the other instances. The loaded version is left as it was: this
+    /// instance rebuilt from its own snapshot, so its next check re-reads the database and picks up
+    /// any other instance's change that landed meanwhile.
+    async fn bump_version(&self) -> Result<(), TenancyError> {
+        let version = uuid_v4().map_err(|e| TenancyError::Storage(StorageError::Unavailable(e.to_string())))?;
+        self.base_storage.key_value_set(PUBLIC, PUBLIC, VERSION_KEY, &version, now_ms()).await?;
+        Ok(())
+    }
+
+    /// Called when a request names a tenant this instance has not seen: reloads if another
+    /// instance changed the tenants, so that a tenant created there is usable here at once.
+    /// Unknown ids cost one primary-key read each, never a reload. Take a new snapshot afterwards.
+    pub async fn reload_on_miss(&self) {
+        self.refresh_or_keep().await;
     }
 
     async fn storage_for(&self, cfg: &Config) -> Result<Arc<dyn Storage>, TenancyError> {
@@ -287,6 +352,8 @@ impl Registry {
         F: FnOnce(&mut TenantConfig) -> Result<(), String>,
     {
         let _guard = self.writer.lock().await;
+        // Edit what the database holds, not a snapshot older than another instance's change.
+        self.refresh_locked().await?;
         let mut configs = self.current_configs();
         if !configs.contains_key(via) {
             return Err(TenancyError::NotFound(via.clone()));
@@ -302,6 +369,7 @@ impl Registry {
         })?;
         let created = self.base_storage.upsert_tenant_config(&config).await?;
         storage.add_tenant_rows(&id.app_id, &id.tenant_id, now_ms()).await?;
+        self.bump_version().await?;
         self.rebuild(configs).await?;
         Ok(created)
     }
@@ -313,18 +381,34 @@ impl Registry {
         F: Fn(&TenantIdentifier) -> bool,
     {
         let _guard = self.writer.lock().await;
+        self.refresh_locked().await?;
         let snapshot = self.snapshot();
-        let doomed: Vec<&Arc<Tenant>> = snapshot.tenants.values().filter(|t| which(&t.config.id)).collect();
+        let (doomed, kept): (Vec<&Arc<Tenant>>, Vec<&Arc<Tenant>>) =
+            snapshot.tenants.values().partition(|t| which(&t.config.id));
+        // Rows are keyed by app and tenant id only, so tenants of another connection-URI domain
+        // with the same ids in the same database share them: those rows stay.
+        let shared = |t: &Tenant, whole_app: bool| {
+            kept.iter().any(|k| {
+                Arc::ptr_eq(&k.storage, &t.storage)
+                    && k.config.id.app_id == t.config.id.app_id
+                    && (whole_app || k.config.id.tenant_id == t.config.id.tenant_id)
+            })
+        };
         for t in &doomed {
             let id = &t.config.id;
             if id.is_public_tenant() {
-                t.storage.delete_app_rows(&id.app_id).await?;
-            } else {
+                if !shared(t, true) {
+                    t.storage.delete_app_rows(&id.app_id).await?;
+                }
+            } else if !shared(t, false) {
                 t.storage.delete_tenant_rows(&id.app_id, &id.tenant_id).await?;
             }
         }
         for t in &doomed {
             self.base_storage.delete_tenant_config(&t.config.id).await?;
+        }
+        if !doomed.is_empty() {
+            self.bump_version().await?;
         }
         let mut configs = self.current_configs();
         configs.retain(|id, _| !which(id));

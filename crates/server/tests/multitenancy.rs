@@ -185,8 +185,16 @@ async fn connection_uri_domains() {
         let list = app.json("GET", "/recipe/multitenancy/connectionuridomain/list/v2", None).await;
         let cuds: Vec<&str> = list["connectionUriDomains"].as_array().unwrap().iter().map(|c| c["connectionUriDomain"].as_str().unwrap()).collect();
         assert_eq!(cuds, vec!["", "example.com"]);
+        let user = app.json("POST", "/recipe/signup", Some(json!({"email": "cud@example.com", "password": "pw-123456"}))).await;
+        let user_id = user["user"]["id"].as_str().unwrap().to_owned();
         let r = app.json("POST", "/recipe/multitenancy/connectionuridomain/remove", Some(json!({"connectionUriDomain": "example.com"}))).await;
         assert_eq!(r["didExist"], true);
+        // The default domain's public app shares its ids (and database) with the removed domain's:
+        // its rows and data stay.
+        let r = app.json("GET", &format!("/user/id?userId={user_id}"), None).await;
+        assert_eq!(r["status"], "OK", "the default domain's user must survive: {r}");
+        let r = app.json("PUT", "/recipe/multitenancy/tenant/v2", Some(json!({"tenantId": "after-cud"}))).await;
+        assert_eq!(r["createdNew"], true);
         let (s, _) = app.call("POST", "/recipe/multitenancy/connectionuridomain/remove", Some(json!({"connectionUriDomain": ""}))).await;
         assert_eq!(s, 400, "an empty domain is not a host name");
     }

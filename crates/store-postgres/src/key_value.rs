@@ -12,6 +12,7 @@ pub struct Statements {
     kv_insert: String,
     kv_select: String,
     lease: String,
+    kv_upsert: String,
 }
 
 impl Statements {
@@ -29,6 +30,10 @@ impl Statements {
             kv_insert: format!(
                 "INSERT INTO {kv} (app_id, tenant_id, name, value, created_at_time) VALUES ($1, $2, $3, $4, $5) \
                  ON CONFLICT (app_id, tenant_id, name) DO NOTHING"
+            ),
+            kv_upsert: format!(
+                "INSERT INTO {kv} (app_id, tenant_id, name, value, created_at_time) VALUES ($1, $2, $3, $4, $5) \
+                 ON CONFLICT (app_id, tenant_id, name) DO UPDATE SET value = EXCLUDED.value, created_at_time = EXCLUDED.created_at_time"
             ),
             kv_select: format!("SELECT value FROM {kv} WHERE app_id = $1 AND tenant_id = $2 AND name = $3"),
             lease: format!(
@@ -84,6 +89,12 @@ pub async fn get(
         Some(r) => r.try_get::<_, Option<String>>(0)?,
         None => None,
     })
+}
+
+pub async fn set(db: Conn<'_>, sql: &Statements, key: (&str, &str, &str), value: &str, now_ms: i64) -> Result<(), WorkError> {
+    let (app_id, tenant_id, name) = key;
+    db.execute(&sql.kv_upsert, &[&app_id, &tenant_id, &name, &value, &now_ms]).await?;
+    Ok(())
 }
 
 /// Inserts unless a value is there, then reads what is stored. Under READ COMMITTED the insert waits

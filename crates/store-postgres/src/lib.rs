@@ -189,6 +189,13 @@ impl Storage for PgStorage {
             .await
     }
 
+    async fn key_value_set(&self, app_id: &str, tenant_id: &str, name: &str, value: &str, now_ms: i64) -> Result<(), StorageError> {
+        let ctx = (&self.sql, (app_id, tenant_id, name), value, now_ms);
+        self.db
+            .run(Mode::Write, &ctx, |db, (sql, key, value, now)| Box::pin(key_value::set(db, &sql.kv, *key, value, *now)))
+            .await
+    }
+
     async fn key_value_insert_if_absent(
         &self,
         app_id: &str,

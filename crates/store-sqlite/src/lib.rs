@@ -178,6 +178,19 @@ impl Storage for SqliteStorage {
         .await
     }
 
+    async fn key_value_set(&self, app_id: &str, tenant_id: &str, name: &str, value: &str, now_ms: i64) -> Result<(), StorageError> {
+        let (a, t, n, v) = (app_id.to_owned(), tenant_id.to_owned(), name.to_owned(), value.to_owned());
+        self.in_transaction(move |tx| {
+            tx.execute(
+                "INSERT INTO key_value (app_id, tenant_id, name, value, created_at_time) VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (app_id, tenant_id, name) DO UPDATE SET value = excluded.value, created_at_time = excluded.created_at_time",
+                params![a, t, n, v, now_ms],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
     async fn key_value_insert_if_absent(
         &self,
         app_id: &str,

@@ -7,6 +7,10 @@
 //   3. call `supertokens.init` with connectionURI `http://127.0.0.1:<port>/appid-<id>`,
 // and stop the process (SIGTERM) when the file is done.
 //
+// With PORTCULLIS_URL set (e.g. the balancer of scripts/cluster.sh), no process is started:
+// the apps are created on that core, which must run with --test-mode for the tests whose app
+// config needs it. `EXTERNAL` tells tests so; the server output is then not available.
+//
 // `supertokens.init` may run only once per process, so isolation is one app per
 // test file (node --test runs each file in its own process) and unique tenant ids
 // per test (`uniqueId()`).
@@ -41,6 +45,7 @@ const Session = require("supertokens-node/recipe/session");
 
 const PORTCULLIS_BIN = process.env.PORTCULLIS_BIN || path.join(__dirname, "..", "..", "..", "target", "debug", "portcullis");
 const BACKEND = process.env.PORTCULLIS_BACKEND || "sqlite";
+const EXTERNAL_URL = process.env.PORTCULLIS_URL ? process.env.PORTCULLIS_URL.replace(/\/+$/, "") : null;
 const STARTUP_TIMEOUT_MS = 10_000;
 const STOP_TIMEOUT_MS = 5_000;
 
@@ -97,6 +102,9 @@ function backendEnv() {
  * until GET /hello answers 200. Returns { port, baseURL, output(), stop() }.
  */
 async function startPortcullis() {
+    if (EXTERNAL_URL) {
+        return { port: Number(new URL(EXTERNAL_URL).port), baseURL: EXTERNAL_URL, output: () => "", async stop() {} };
+    }
     if (!fs.existsSync(PORTCULLIS_BIN)) {
         throw new Error(`Portcullis binary not found at ${PORTCULLIS_BIN} (set PORTCULLIS_BIN)`);
     }
@@ -273,7 +281,7 @@ function setup(options = {}) {
             } catch (err) {
                 await sleep(50); // let the child's last output arrive
                 const out = ctx.server ? ctx.server.output().slice(from) : "";
-                console.error(`--- Portcullis output during "${name}" (${BACKEND}) ---\n${out || "(none)"}\n--- end ---`);
+                console.error(`--- Portcullis output during "${name}" (${EXTERNAL_URL || BACKEND}) ---\n${out || "(none)"}\n--- end ---`);
                 throw err;
             }
         });
@@ -374,6 +382,7 @@ module.exports = {
     totpCode,
     startSdkWebApp,
     BACKEND,
+    EXTERNAL: EXTERNAL_URL !== null,
     setup,
     uniqueId,
     randomHex,

@@ -8,6 +8,10 @@ One Portcullis process serves the whole pytest session:
   4. `supertokens_python.init` points at `http://127.0.0.1:<port>/appid-<id>`.
 The process is stopped with SIGTERM when the session ends.
 
+With PORTCULLIS_URL set (e.g. the balancer of scripts/cluster.sh), no process is started: the
+apps are created on that core, which must run with --test-mode as the started one does. Its
+output is not available then (failure reports say so).
+
 `supertokens_python.init` is process-wide, so isolation is one app per session plus a
 unique tenant id per test (`unique_id()`). A test that needs other session options or an
 app with its own core config asks for the `sdk_with` fixture: it resets the SDK (the
@@ -35,6 +39,7 @@ PORTCULLIS_BIN = os.environ.get(
     "PORTCULLIS_BIN", str(REPO_ROOT / "target" / "debug" / "portcullis")
 )
 BACKEND = os.environ.get("PORTCULLIS_BACKEND", "sqlite")
+EXTERNAL_URL = os.environ.get("PORTCULLIS_URL", "").rstrip("/") or None
 STARTUP_TIMEOUT_S = 10
 STOP_TIMEOUT_S = 10
 API_DOMAIN = "http://localhost:3001"
@@ -108,14 +113,16 @@ def core_post(path: str, body: dict) -> dict:
 
 
 class Server:
-    def __init__(self, url: str, log_path: Path):
+    def __init__(self, url: str, log_path):
         self.url = url
         self.log_path = log_path
 
     def log_size(self) -> int:
-        return self.log_path.stat().st_size
+        return self.log_path.stat().st_size if self.log_path else 0
 
     def log_since(self, offset: int) -> str:
+        if self.log_path is None:
+            return f"(the output of {self.url} is not available here)"
         with open(self.log_path, "rb") as f:
             f.seek(offset)
             return f.read().decode(errors="replace")
@@ -138,6 +145,9 @@ def wait_for_hello(proc: subprocess.Popen, url: str) -> bool:
 
 @pytest.fixture(scope="session")
 def portcullis(tmp_path_factory):
+    if EXTERNAL_URL:
+        yield Server(EXTERNAL_URL, None)
+        return
     if not os.path.isfile(PORTCULLIS_BIN):
         raise RuntimeError(f"portcullis binary not found at {PORTCULLIS_BIN} (set PORTCULLIS_BIN)")
 

@@ -106,6 +106,9 @@ async fn tenant_rows_and_key_value(s: &dyn Storage) {
     assert_eq!(v, "first", "insert-if-absent must keep the first value");
     assert_eq!(s.key_value_get("kv-app", "public", "k").await.expect("kv get").as_deref(), Some("first"));
     assert_eq!(s.key_value_get("kv-app", "public", "none").await.expect("kv get"), None);
+    s.key_value_set("kv-app", "public", "set", "one", 1).await.expect("kv set");
+    s.key_value_set("kv-app", "public", "set", "two", 2).await.expect("kv set again");
+    assert_eq!(s.key_value_get("kv-app", "public", "set").await.expect("kv get").as_deref(), Some("two"));
     s.key_value_insert_if_absent("kv-app", "t1", "k", "t1v", 1).await.expect("kv tenant");
     assert!(s.delete_tenant_rows("kv-app", "t1").await.expect("delete tenant rows"));
     assert!(!s.delete_tenant_rows("kv-app", "t1").await.expect("delete tenant rows again"));

@@ -82,6 +82,9 @@ pub trait Storage:
     /// use it to run once per interval across instances.
     async fn lease(&self, name: &str, now_ms: i64, interval_ms: i64) -> Result<bool, StorageError>;
 
+    /// Stores `value` under `name`, replacing what is there.
+    async fn key_value_set(&self, app_id: &str, tenant_id: &str, name: &str, value: &str, now_ms: i64) -> Result<(), StorageError>;
+
     /// Stores `value` under `name` unless a value is already there; returns the stored value.
     async fn key_value_insert_if_absent(
         &self,

@@ -18,7 +18,7 @@ use crate::http::error::ApiError;
 use crate::http::input::Body;
 use crate::http::{json, not_found_error, Ctx};
 use crate::keys::AppKeyProvider;
-use crate::tenancy::Tenant;
+use crate::tenancy::{Snapshot, Tenant};
 
 impl From<SessionError> for ApiError {
     fn from(e: SessionError) -> Self {
@@ -58,8 +58,15 @@ fn keys<'a>(ctx: &Ctx, app: &'a Arc<Tenant>, now: i64) -> AppKeyProvider<'a> {
 }
 
 /// The tenant a token or handle names, within the request's app and domain.
-fn tenant_named<'a>(ctx: &'a Ctx, tenant_id: &str) -> Option<&'a Arc<Tenant>> {
-    ctx.snapshot.get(&TenantIdentifier::new(&ctx.id.cud, &ctx.id.app_id, tenant_id))
+/// A tenant of the request's app named by a token or session handle. It may have been created
+/// through another instance after this request's snapshot was taken: a miss checks for that first.
+async fn tenant_named(ctx: &Ctx, tenant_id: &str) -> Option<Arc<Tenant>> {
+    let id = TenantIdentifier::new(&ctx.id.cud, &ctx.id.app_id, tenant_id);
+    if let Some(t) = ctx.snapshot.get(&id) {
+        return Some(Arc::clone(t));
+    }
+    ctx.registry().reload_on_miss().await;
+    ctx.registry().snapshot().get(&id).cloned()
 }
 
 fn issued_json(i: &Issued) -> Value {
@@ -134,10 +141,10 @@ pub async fn verify(ctx: &Ctx) -> Result<Response, ApiError> {
         Ok(i) => i,
         Err(e) => return outcome(e),
     };
-    let Some(tenant) = tenant_named(ctx, &info.tenant_id) else {
+    let Some(tenant) = tenant_named(ctx, &info.tenant_id).await else {
         return outcome(SessionError::Unauthorised("The tenant of this session no longer exists".into()));
     };
-    let s = SessionCtx { storage: storage_of(tenant), config: &tenant.effective, ..probe };
+    let s = SessionCtx { storage: storage_of(&tenant), config: &tenant.effective, ..probe };
     match s.verify_read(info, anti_csrf.as_deref(), do_check, enable, check_db).await {
         Ok(v) => json(verified_json(&v)),
         Err(e) => outcome(e),
@@ -157,10 +164,10 @@ pub async fn refresh(ctx: &Ctx) -> Result<Response, ApiError> {
     let Some(info) = portcullis_core::session::refresh_token::parse(&master, &token) else {
         return outcome(SessionError::Unauthorised("Invalid refresh token".into()));
     };
-    let Some(tenant) = tenant_named(ctx, &info.tenant_id) else {
+    let Some(tenant) = tenant_named(ctx, &info.tenant_id).await else {
         return outcome(SessionError::Unauthorised("The tenant of this session no longer exists".into()));
     };
-    let s = SessionCtx { app_id: &ctx.id.app_id, storage: storage_of(tenant), keys: &provider, config: &tenant.effective, now };
+    let s = SessionCtx { app_id: &ctx.id.app_id, storage: storage_of(&tenant), keys: &provider, config: &tenant.effective, now };
     match s.refresh(&token, anti_csrf.as_deref(), enable, use_dynamic).await {
         Ok(i) => {
             crate::last_active::touch(ctx, tenant.storage.as_ref(), &i.session.recipe_user_id, now).await;
@@ -188,10 +195,10 @@ pub async fn regenerate(ctx: &Ctx) -> Result<Response, ApiError> {
         Err(SessionError::TryRefreshToken(m)) => return outcome(SessionError::Unauthorised(m)),
         Err(e) => return outcome(e),
     };
-    let Some(tenant) = tenant_named(ctx, &info.tenant_id) else {
+    let Some(tenant) = tenant_named(ctx, &info.tenant_id).await else {
         return outcome(SessionError::Unauthorised("Session does not exist.".into()));
     };
-    let s = SessionCtx { storage: storage_of(tenant), config: &tenant.effective, ..probe };
+    let s = SessionCtx { storage: storage_of(&tenant), config: &tenant.effective, ..probe };
     match s.regenerate(&token, new_data).await {
         Ok(v) => json(verified_json(&v)),
         Err(e) => outcome(e),
@@ -244,16 +251,16 @@ pub(crate) async fn revoke_sessions_of(ctx: &Ctx, user_id: &str) -> Result<Vec<S
 
 /// Deletes the given sessions, each in its tenant's database; returns the handles that existed.
 async fn delete_sessions(ctx: &Ctx, sessions: Vec<(String, String)>) -> Result<Vec<String>, ApiError> {
-    let mut revoked = Vec::new();
-    for storage in app_storages(ctx) {
-        let mine: Vec<(String, String)> = sessions
-            .iter()
-            .filter(|(tenant, _)| tenant_named(ctx, tenant).is_some_and(|t| Arc::ptr_eq(&t.storage, storage)))
-            .cloned()
-            .collect();
-        if mine.is_empty() {
-            continue;
+    let mut homes = Vec::with_capacity(sessions.len());
+    for (tenant, handle) in sessions {
+        if let Some(t) = tenant_named(ctx, &tenant).await {
+            homes.push((t, (tenant, handle)));
         }
+    }
+    let mut revoked = Vec::new();
+    for storage in Snapshot::distinct_storages(homes.iter().map(|(t, _)| t)) {
+        let mine: Vec<(String, String)> =
+            homes.iter().filter(|(t, _)| Arc::ptr_eq(&t.storage, storage)).map(|(_, s)| s.clone()).collect();
         let s: &dyn SessionStorage = storage.as_ref();
         revoked.extend(s.session_delete(&ctx.id.app_id, &mine).await?);
     }
@@ -303,16 +310,10 @@ fn session_not_found() -> Result<Response, ApiError> {
     json(json!({"status": "UNAUTHORISED", "message": "Session does not exist."}))
 }
 
-/// The tenant and storage a session handle belongs to.
-/// A session's tenant and that tenant's storage.
-type SessionHome<'a> = (&'a Arc<Tenant>, &'a dyn SessionStorage);
-
-fn by_handle<'a>(ctx: &'a Ctx, handle: &str) -> Result<Option<SessionHome<'a>>, ApiError> {
+/// The tenant a session handle belongs to.
+async fn by_handle(ctx: &Ctx, handle: &str) -> Result<Option<Arc<Tenant>>, ApiError> {
     app_of(ctx)?;
-    match tenant_named(ctx, tenant_of_handle(handle)) {
-        None => Ok(None),
-        Some(t) => Ok(Some((t, storage_of(t)))),
-    }
+    Ok(tenant_named(ctx, tenant_of_handle(handle)).await)
 }
 
 fn parse_object(text: &str) -> Value {
@@ -324,7 +325,8 @@ fn parse_object(text: &str) -> Value {
 
 pub async fn get_info(ctx: &Ctx) -> Result<Response, ApiError> {
     let handle = ctx.query.required("sessionHandle")?.to_owned();
-    let Some((tenant, s)) = by_handle(ctx, &handle)? else { return session_not_found() };
+    let Some(tenant) = by_handle(ctx, &handle).await? else { return session_not_found() };
+    let s = storage_of(&tenant);
     let Some(row) = s.session_get(&ctx.id.app_id, &tenant.config.id.tenant_id, &handle).await? else {
         return session_not_found();
     };
@@ -349,7 +351,8 @@ pub async fn data(ctx: &Ctx, claims: bool) -> Result<Response, ApiError> {
     let field = if claims { "userDataInJWT" } else { "userDataInDatabase" };
     if ctx.method == axum::http::Method::GET {
         let handle = ctx.query.required("sessionHandle")?.to_owned();
-        let Some((tenant, s)) = by_handle(ctx, &handle)? else { return session_not_found() };
+        let Some(tenant) = by_handle(ctx, &handle).await? else { return session_not_found() };
+        let s = storage_of(&tenant);
         let row = s.session_get(&ctx.id.app_id, &tenant.config.id.tenant_id, &handle).await?;
         return match row.filter(|r| r.expires_at >= ctx.now()) {
             None => session_not_found(),
@@ -365,7 +368,8 @@ pub async fn data(ctx: &Ctx, claims: bool) -> Result<Response, ApiError> {
     if claims {
         portcullis_core::session::access_token::check_custom_claims(&value).map_err(ApiError::BadRequest)?;
     }
-    let Some((tenant, s)) = by_handle(ctx, &handle)? else { return session_not_found() };
+    let Some(tenant) = by_handle(ctx, &handle).await? else { return session_not_found() };
+    let s = storage_of(&tenant);
     let text = Value::Object(value).to_string();
     let tenant_id = &tenant.config.id.tenant_id;
     let updated = if claims {

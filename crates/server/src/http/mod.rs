@@ -232,11 +232,16 @@ async fn pipeline(
     let resolved = resolve::resolve(&path).ok_or(ApiError::NotFound)?;
     *route_out = Some(resolved.route);
 
+    if resolved.route.is_multitenancy() {
+        // Answer from the configs as stored, also when another instance just changed them.
+        registry.refresh_or_keep().await;
+    }
     let mut snapshot = registry.snapshot();
     let host = host_name(&parts.headers);
     let cud_of = |s: &Snapshot| if !host.is_empty() && s.cud_exists(&host) { host.clone() } else { String::new() };
     let mut id = TenantIdentifier::new(&cud_of(&snapshot), &resolved.app_id, &resolved.tenant_id);
-    if snapshot.get(&id).is_none() && registry.reload_on_miss().await {
+    if snapshot.get(&id).is_none() {
+        registry.reload_on_miss().await;
         snapshot = registry.snapshot();
         id = TenantIdentifier::new(&cud_of(&snapshot), &resolved.app_id, &resolved.tenant_id);
     }
@@ -316,7 +321,18 @@ async fn pipeline(
         snapshot,
         protect_configs,
     };
-    crate::api::dispatch(resolved.route, &ctx).await
+    match crate::api::dispatch(resolved.route, &ctx).await {
+        // Another instance may have removed the tenant (its rows with it) in the moment before
+        // this one saw the change: once the removal is seen, answer as for any unknown tenant.
+        Err(ApiError::Internal(msg)) if ctx.snapshot.get(&ctx.id).is_some() => {
+            registry.refresh_or_keep().await;
+            match registry.snapshot().get(&ctx.id) {
+                None => Err(not_found_error(&ctx.id)),
+                Some(_) => Err(ApiError::Internal(msg)),
+            }
+        }
+        other => other,
+    }
 }
 
 #[cfg(test)]

@@ -202,6 +202,24 @@ impl Route {
         !matches!(self, Route::Hello | Route::Health | Route::Root | Route::Config | Route::Jwks)
     }
 
+    /// The multitenancy APIs, which read and change the tenant configs themselves.
+    pub fn is_multitenancy(self) -> bool {
+        matches!(
+            self,
+            Route::CudV2
+                | Route::CudListV2
+                | Route::CudRemove
+                | Route::AppV2
+                | Route::AppListV2
+                | Route::AppRemove
+                | Route::TenantV2
+                | Route::TenantListV2
+                | Route::TenantRemove
+                | Route::ThirdPartyConfig
+                | Route::ThirdPartyConfigRemove
+        )
+    }
+
     /// Endpoints that skip the CDI-version check.
     pub fn needs_version(self) -> bool {
         !matches!(self, Route::Hello | Route::Health | Route::Root | Route::ApiVersion | Route::Jwks)

@@ -12,7 +12,7 @@
 const assert = require("node:assert/strict");
 const supertokens = require("supertokens-node");
 const Session = require("supertokens-node/recipe/session");
-const { setup, decodeJwt, sleep } = require("../helpers");
+const { setup, decodeJwt, sleep, EXTERNAL } = require("../helpers");
 
 const INTERVAL_MS = 0.001 * 3600 * 1000;
 
@@ -34,7 +34,11 @@ async function jwks() {
     return { keys: (await res.json()).keys, maxAge: Number(m[1]) };
 }
 
-ctx.test("keys rotate: new sessions get a new kid, tokens of the old key still verify", async () => {
+// Skipped against an external core (PORTCULLIS_URL, e.g. several nodes behind a balancer): with a
+// 3.6 s key interval, a key made late (already due) signs at once, and a node's JWKS may be up to
+// 0.5 s older than the database, which the SDK's 500 ms JWKS refetch cooldown can then meet.
+// Several nodes across rotations are tested in tests/cluster/coherence.test.js instead.
+ctx.test("keys rotate: new sessions get a new kid, tokens of the old key still verify", { skip: EXTERNAL && "needs one core's key cache (see above)" }, async () => {
     const first = await Session.createNewSessionWithoutRequestResponse("public", rid("rot-1"), { n: 1 });
     const kid1 = kidOf(first.getAccessToken());
     assert.match(kid1, /^d-\d+$/);
