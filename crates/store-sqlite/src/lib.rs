@@ -2,7 +2,10 @@
 //! `portcullis start` works with nothing else installed. Same tables as the PostgreSQL schema.
 //!
 //! SQLite allows one writer at a time, so one connection behind a mutex serves every request; the
-//! work runs on tokio's blocking pool so the async runtime never waits on the disk.
+//! work runs on tokio's blocking pool so the async runtime never waits on the disk. The mutex is
+//! tokio's (first come, first served, waited for without a thread): with a blocking mutex every
+//! queued request parked a blocking-pool thread on it (64 threads for 64 connections) and wake-ups
+//! were in no particular order, which lengthened the p99 (docs/benchmarks.md, SQLite write tails).
 
 mod metadata;
 mod roles;
@@ -17,13 +20,14 @@ mod useridmapping;
 mod users;
 mod tenants;
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use portcullis_core::ids::TenantIdentifier;
 use portcullis_core::multitenancy::TenantConfig;
 use portcullis_core::storage::{Storage, StorageError};
 use rusqlite::{params, Connection, OptionalExtension};
+use tokio::sync::Mutex;
 
 const SCHEMA: &str = include_str!("schema.sql");
 
@@ -58,11 +62,8 @@ impl SqliteStorage {
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> Result<T, StorageError> + Send + 'static,
     {
-        let conn = Arc::clone(&self.conn);
-        tokio::task::spawn_blocking(move || {
-            let mut guard = conn.lock().map_err(|_| StorageError::Unavailable("SQLite connection poisoned".into()))?;
-            work(&mut guard)
-        })
+        let mut guard = Arc::clone(&self.conn).lock_owned().await;
+        tokio::task::spawn_blocking(move || work(&mut guard))
         .await
         .map_err(|e| StorageError::Unavailable(format!("SQLite worker failed: {e}")))?
     }
@@ -219,6 +220,41 @@ mod tests {
         portcullis_core::storage::conformance::run_totp(&s, &s).await;
         portcullis_core::storage::conformance::run_metadata(&s, &s).await;
         portcullis_core::storage::conformance::run_roles(&s, &s).await;
+    }
+
+    #[tokio::test]
+    async fn linked_user_groups() {
+        let s = SqliteStorage::open(":memory:").unwrap();
+        // The account-linking columns as the core writes them (algorithms.md §4.4).
+        let link = |app: &'static str, user: &'static str, primary: &'static str| {
+            let s = &s;
+            async move {
+                s.with_conn(move |c| {
+                    for table in ["app_id_to_user_id", "all_auth_recipe_users"] {
+                        c.execute(
+                            &format!(
+                                "UPDATE {table} SET is_linked_or_is_a_primary_user = 1,
+                                 primary_or_recipe_user_id = CASE WHEN user_id = ?2 THEN ?3 ELSE primary_or_recipe_user_id END
+                                 WHERE app_id = ?1 AND user_id IN (?2, ?3)"
+                            ),
+                            params![app, user, primary],
+                        )
+                        .map_err(query_err)?;
+                    }
+                    c.execute(
+                        "UPDATE all_auth_recipe_users SET primary_or_recipe_user_time_joined = (SELECT MIN(time_joined)
+                         FROM all_auth_recipe_users WHERE app_id = ?1 AND primary_or_recipe_user_id = ?2)
+                         WHERE app_id = ?1 AND primary_or_recipe_user_id = ?2",
+                        params![app, primary],
+                    )
+                    .map_err(query_err)?;
+                    Ok(())
+                })
+                .await
+                .unwrap()
+            }
+        };
+        portcullis_core::storage::conformance::run_user_groups(&s, &s, link).await;
     }
 
     #[tokio::test]
