@@ -2,10 +2,7 @@
 //! `portcullis start` works with nothing else installed. Same tables as the PostgreSQL schema.
 //!
 //! SQLite allows one writer at a time, so one connection behind a mutex serves every request; the
-//! work runs on tokio's blocking pool so the async runtime never waits on the disk. The mutex is
-//! tokio's (first come, first served, waited for without a thread): with a blocking mutex every
-//! queued request parked a blocking-pool thread on it (64 threads for 64 connections) and wake-ups
-//! were in no particular order, which lengthened the p99 (docs/benchmarks.md, SQLite write tails).
+//! work runs on tokio's blocking pool so the async runtime never waits on the disk.
 
 mod metadata;
 mod roles;
@@ -20,14 +17,13 @@ mod useridmapping;
 mod users;
 mod tenants;
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use portcullis_core::ids::TenantIdentifier;
 use portcullis_core::multitenancy::TenantConfig;
 use portcullis_core::storage::{Storage, StorageError};
 use rusqlite::{params, Connection, OptionalExtension};
-use tokio::sync::Mutex;
 
 const SCHEMA: &str = include_str!("schema.sql");
 
@@ -62,8 +58,11 @@ impl SqliteStorage {
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> Result<T, StorageError> + Send + 'static,
     {
-        let mut guard = Arc::clone(&self.conn).lock_owned().await;
-        tokio::task::spawn_blocking(move || work(&mut guard))
+        let conn = Arc::clone(&self.conn);
+        tokio::task::spawn_blocking(move || {
+            let mut guard = conn.lock().map_err(|_| StorageError::Unavailable("SQLite connection poisoned".into()))?;
+            work(&mut guard)
+        })
         .await
         .map_err(|e| StorageError::Unavailable(format!("SQLite worker failed: {e}")))?
     }
