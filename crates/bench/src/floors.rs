@@ -205,9 +205,8 @@ impl Step for DbWorker {
                 let after = if self.kind == Scenario::ListUsersDeep { self.fx.deep_token.as_deref().and_then(decode_page_token) } else { None };
                 let filter = UserFilter { tenant_id: Some(TENANT.to_owned()), ..Default::default() };
                 let page = st.list_users(APP, &filter, false, 101, after).await.map_err(err)?;
-                for (id, _) in page.iter().take(100) {
-                    st.get_user(APP, id).await.map_err(err)?;
-                }
+                let ids: Vec<String> = page.into_iter().take(100).map(|(id, _)| id).collect();
+                st.get_users(APP, &ids).await.map_err(err)?;
             }
             Scenario::CountUsers => {
                 let filter = UserFilter { tenant_id: Some(TENANT.to_owned()), ..Default::default() };

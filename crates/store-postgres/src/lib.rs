@@ -361,8 +361,14 @@ impl UserStorage for PgStorage {
     }
 
     async fn get_user(&self, app_id: &str, user_id: &str) -> Result<Option<User>, StorageError> {
+        // One statement: its own snapshot, no transaction needed.
         let ctx = (&self.sql, app_id, user_id);
-        self.db.run(Mode::Snapshot, &ctx, |db, (sql, app, user)| Box::pin(users::get_user(db, &sql.users, app, user))).await
+        self.db.run(Mode::Read, &ctx, |db, (sql, app, user)| Box::pin(users::get_user(db, &sql.users, app, user))).await
+    }
+
+    async fn get_users(&self, app_id: &str, user_ids: &[String]) -> Result<Vec<User>, StorageError> {
+        let ctx = (&self.sql, app_id, user_ids);
+        self.db.run(Mode::Read, &ctx, |db, (sql, app, ids)| Box::pin(users::get_users(db, &sql.users, app, ids))).await
     }
 
     async fn list_users(

@@ -77,6 +77,32 @@ async fn conformance_suite() {
 }
 
 #[tokio::test]
+async fn linked_user_groups() {
+    let Some(uri) = pg_uri("linked_user_groups") else { return };
+    let (schema, s) = fresh(&uri).await;
+    let db = admin(&uri).await;
+    let (db, schema_name) = (&db, schema.as_str());
+    // The account-linking columns as the core writes them (algorithms.md §4.4).
+    let link = |app: &'static str, user: &'static str, primary: &'static str| async move {
+        for table in ["app_id_to_user_id", "all_auth_recipe_users"] {
+            let sql = format!(
+                "UPDATE {schema_name}.{table} SET is_linked_or_is_a_primary_user = true, primary_or_recipe_user_id = \
+                 CASE WHEN user_id = $2 THEN $3 ELSE primary_or_recipe_user_id END WHERE app_id = $1 AND user_id IN ($2, $3)"
+            );
+            db.execute(&sql, &[&app, &user, &primary]).await.expect("link");
+        }
+        let sql = format!(
+            "UPDATE {schema_name}.all_auth_recipe_users SET primary_or_recipe_user_time_joined = (SELECT MIN(time_joined) \
+             FROM {schema_name}.all_auth_recipe_users WHERE app_id = $1 AND primary_or_recipe_user_id = $2) \
+             WHERE app_id = $1 AND primary_or_recipe_user_id = $2"
+        );
+        db.execute(&sql, &[&app, &primary]).await.expect("group time");
+    };
+    portcullis_core::storage::conformance::run_user_groups(&s, &s, link).await;
+    drop_schema(&uri, &schema).await;
+}
+
+#[tokio::test]
 async fn tenant_config_round_trips_every_field() {
     let Some(uri) = pg_uri("tenant_config_round_trips_every_field") else { return };
     let (schema, s) = fresh(&uri).await;

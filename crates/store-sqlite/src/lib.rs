@@ -236,6 +236,41 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn linked_user_groups() {
+        let s = SqliteStorage::open(":memory:").unwrap();
+        // The account-linking columns as the core writes them (algorithms.md §4.4).
+        let link = |app: &'static str, user: &'static str, primary: &'static str| {
+            let s = &s;
+            async move {
+                s.with_conn(move |c| {
+                    for table in ["app_id_to_user_id", "all_auth_recipe_users"] {
+                        c.execute(
+                            &format!(
+                                "UPDATE {table} SET is_linked_or_is_a_primary_user = 1,
+                                 primary_or_recipe_user_id = CASE WHEN user_id = ?2 THEN ?3 ELSE primary_or_recipe_user_id END
+                                 WHERE app_id = ?1 AND user_id IN (?2, ?3)"
+                            ),
+                            params![app, user, primary],
+                        )
+                        .map_err(query_err)?;
+                    }
+                    c.execute(
+                        "UPDATE all_auth_recipe_users SET primary_or_recipe_user_time_joined = (SELECT MIN(time_joined)
+                         FROM all_auth_recipe_users WHERE app_id = ?1 AND primary_or_recipe_user_id = ?2)
+                         WHERE app_id = ?1 AND primary_or_recipe_user_id = ?2",
+                        params![app, primary],
+                    )
+                    .map_err(query_err)?;
+                    Ok(())
+                })
+                .await
+                .unwrap()
+            }
+        };
+        portcullis_core::storage::conformance::run_user_groups(&s, &s, link).await;
+    }
+
+    #[tokio::test]
     async fn reopening_a_file_keeps_data() {
         let dir = std::env::temp_dir().join(format!("portcullis-test-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();

@@ -202,6 +202,66 @@ pub async fn run_sessions(base: &dyn Storage, s: &dyn super::session::SessionSto
     assert!(s.dynamic_keys("sess-app").await.expect("keys").is_empty(), "keys cascade with the app");
 }
 
+/// Linked users (groups by `primary_or_recipe_user_id`) as the readers see them: whole users, a
+/// list of users read at once, counts per tenant and across tenants, pages. `link(app, recipe user,
+/// primary)` writes the account-linking columns as the core does (both tables, the group's earliest
+/// time joined on every row), with the store's own SQL.
+pub async fn run_user_groups<F, Fut>(base: &dyn Storage, s: &dyn super::users::UserStorage, link: F)
+where
+    F: Fn(&'static str, &'static str, &'static str) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    use super::users::UserFilter;
+    use crate::users::{RecipeId, User};
+
+    let app = "groups-app";
+    for tenant in ["public", "t1", "t2"] {
+        base.add_tenant_rows(app, tenant, 1).await.expect("tenant rows");
+    }
+    // p1 (public) + r1 (public, t1); p2 (t2) + r2 (t1); u3 (public) alone.
+    for (id, tenant, time) in [("g-p1", "public", 10), ("g-r1", "public", 20), ("g-p2", "t2", 30), ("g-r2", "t1", 40), ("g-u3", "public", 50)] {
+        assert!(s.ep_create_user(app, tenant, id, &format!("{id}@example.com"), "h", time).await.expect("sign up"));
+    }
+    s.associate_user_with_tenant(app, "t1", "g-r1").await.expect("associate");
+    link(app, "g-r1", "g-p1").await;
+    link(app, "g-r2", "g-p2").await;
+
+    let ids = |users: &[User]| users.iter().map(|u| u.id.clone()).collect::<Vec<_>>();
+    let asked: Vec<String> = ["g-u3", "g-r2", "g-p1", "nobody", "g-r1"].map(String::from).to_vec();
+    let users = s.get_users(app, &asked).await.expect("get users");
+    assert_eq!(ids(&users), ["g-u3", "g-p2", "g-p1", "g-p1"], "in the order asked, by group, unknown ids left out");
+    let p1 = &users[2];
+    assert!(p1.is_primary && !users[0].is_primary);
+    let methods: Vec<(&str, &str, bool, Vec<String>, i64)> = p1
+        .login_methods
+        .iter()
+        .map(|m| (m.recipe_user_id.as_str(), m.primary_user_id.as_str(), m.is_linked_or_primary, m.tenant_ids.clone(), m.time_joined))
+        .collect();
+    let tenants = |t: &[&str]| t.iter().map(|t| t.to_string()).collect::<Vec<_>>();
+    assert_eq!(methods, [("g-p1", "g-p1", true, tenants(&["public"]), 10), ("g-r1", "g-p1", true, tenants(&["public", "t1"]), 20)]);
+    for id in ["g-u3", "g-r2", "g-p1", "g-r1", "g-p2"] {
+        let one = s.get_user(app, id).await.expect("get user").expect("user");
+        assert_eq!(vec![one.clone()], s.get_users(app, &[id.to_string()]).await.expect("get users"), "get_user({id})");
+        assert_eq!(one.login_methods.len(), if id == "g-u3" { 1 } else { 2 }, "{id}: the whole group");
+    }
+    assert!(s.get_users(app, &[]).await.expect("none").is_empty());
+
+    // A group counts once wherever any of its rows is: t1 holds p1's group only through r1.
+    let tenant = |t: &str| UserFilter { tenant_id: Some(t.into()), recipe_ids: vec![], search: None };
+    for (t, n) in [("public", 2), ("t1", 2), ("t2", 1)] {
+        assert_eq!(s.count_users(app, &tenant(t)).await.expect("count"), n, "users in {t}");
+        let page = s.list_users(app, &tenant(t), false, 10, None).await.expect("list");
+        assert_eq!(page.len() as u64, n, "{t}: a page lists what the count counts: {page:?}");
+    }
+    assert_eq!(s.count_users(app, &UserFilter::default()).await.expect("count"), 3, "across tenants");
+    let ep = UserFilter { recipe_ids: vec![RecipeId::EmailPassword], ..tenant("t1") };
+    assert_eq!(s.count_users(app, &ep).await.expect("count"), 2);
+    let tp = UserFilter { recipe_ids: vec![RecipeId::ThirdParty], ..tenant("t1") };
+    assert_eq!(s.count_users(app, &tp).await.expect("count"), 0);
+    let page = s.list_users(app, &tenant("t1"), false, 10, None).await.expect("list");
+    assert_eq!(page, [("g-p2".to_string(), 30), ("g-p1".to_string(), 10)], "newest group first, by the group's time");
+}
+
 /// Auth-recipe users: sign-up rows, unique emails per tenant, whole-user reads, listing order and
 /// pages, counts, tenant association and deletion.
 pub async fn run_users(base: &dyn Storage, s: &dyn super::users::UserStorage) {

@@ -227,6 +227,16 @@ pub trait UserStorage: Send + Sync {
     /// The user (the whole linked group) that `user_id` (a primary or recipe user id) belongs to.
     async fn get_user(&self, app_id: &str, user_id: &str) -> Result<Option<User>, StorageError>;
 
+    /// The users that these ids (primary or recipe user ids) belong to, in the order of the ids;
+    /// unknown ids are left out. Stores read them in a few statements (a page of users at once).
+    async fn get_users(&self, app_id: &str, user_ids: &[String]) -> Result<Vec<User>, StorageError> {
+        let mut users = Vec::with_capacity(user_ids.len());
+        for id in user_ids {
+            users.extend(self.get_user(app_id, id).await?);
+        }
+        Ok(users)
+    }
+
     /// Primary user ids in time-joined order, starting after `after` = (time joined, user id) when given.
     async fn list_users(
         &self,

@@ -119,12 +119,8 @@ pub async fn list(ctx: &Ctx) -> Result<Response, ApiError> {
     let filter = UserFilter { tenant_id: Some(ctx.id.tenant_id.clone()), recipe_ids: recipe_filter(ctx)?, search };
     let mut page = tenant.storage.list_users(&ctx.id.app_id, &filter, ascending, limit + 1, after).await?;
     let next = if page.len() > limit { page.pop().map(|(id, time)| STANDARD.encode(format!("{id};{time}"))) } else { None };
-    let mut users = Vec::with_capacity(page.len());
-    for (id, _) in &page {
-        if let Some(u) = tenant.storage.get_user(&ctx.id.app_id, id).await? {
-            users.push(u.to_json());
-        }
-    }
+    let ids: Vec<String> = page.into_iter().map(|(id, _)| id).collect();
+    let users: Vec<Value> = tenant.storage.get_users(&ctx.id.app_id, &ids).await?.iter().map(User::to_json).collect();
     let mut out = json!({"status": "OK", "users": users});
     if let (Some(token), Value::Object(o)) = (next, &mut out) {
         o.insert("nextPaginationToken".into(), json!(token));
@@ -199,12 +195,7 @@ pub async fn by_account_info(ctx: &Ctx) -> Result<Response, ApiError> {
             Some(so_far) => so_far.into_iter().filter(|id| ids.contains(id)).collect(),
         });
     }
-    let mut users = Vec::new();
-    for id in matched.unwrap_or_default() {
-        if let Some(u) = tenant.storage.get_user(&ctx.id.app_id, &id).await? {
-            users.push(u);
-        }
-    }
+    let mut users = tenant.storage.get_users(&ctx.id.app_id, &matched.unwrap_or_default()).await?;
     users.sort_by_key(|u| u.time_joined());
     json(json!({"status": "OK", "users": users.iter().map(User::to_json).collect::<Vec<Value>>()}))
 }
