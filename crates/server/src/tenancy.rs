@@ -105,7 +105,7 @@ fn effective_config(base: &Config, configs: &Configs, id: &TenantIdentifier) -> 
 }
 
 fn compile(cfg: &Config, key: &str) -> Option<Regex> {
-    cfg.str(key).and_then(|r| Regex::new(&format!("^(?:{r})$")).ok())
+    cfg.str(key).and_then(|r| portcullis_core::config::ip_filter(r).ok())
 }
 
 impl Registry {
@@ -305,12 +305,20 @@ impl Registry {
     {
         let _guard = self.writer.lock().await;
         let snapshot = self.snapshot();
-        let doomed: Vec<&Arc<Tenant>> = snapshot.tenants.values().filter(|t| which(&t.config.id)).collect();
+        let (doomed, kept): (Vec<&Arc<Tenant>>, Vec<&Arc<Tenant>>) =
+            snapshot.tenants.values().partition(|t| which(&t.config.id));
+        // Rows are keyed by app and tenant id, not by connection-URI domain: a tenant of another
+        // domain on the same database shares them, so they stay while such a tenant remains.
+        let still_used = |t: &Tenant, same: &dyn Fn(&TenantIdentifier) -> bool| {
+            kept.iter().any(|k| Arc::ptr_eq(&k.storage, &t.storage) && same(&k.config.id))
+        };
         for t in &doomed {
             let id = &t.config.id;
             if id.is_public_tenant() {
-                t.storage.delete_app_rows(&id.app_id).await?;
-            } else {
+                if !still_used(t, &|k| k.app_id == id.app_id) {
+                    t.storage.delete_app_rows(&id.app_id).await?;
+                }
+            } else if !still_used(t, &|k| k.app_id == id.app_id && k.tenant_id == id.tenant_id) {
                 t.storage.delete_tenant_rows(&id.app_id, &id.tenant_id).await?;
             }
         }
