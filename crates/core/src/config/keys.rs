@@ -129,7 +129,7 @@ pub static KEYS: &[KeyDef] = &[
     k("tenant_sync_interval_sec", Long, "60", Base, Some("PORTCULLIS_TENANT_SYNC_INTERVAL_SEC")),
     // The largest request body accepted, in bytes.
     k("max_request_body_bytes", Long, "1048576", Base, Some("PORTCULLIS_MAX_REQUEST_BODY_BYTES")),
-    // Seconds a connection may take to send a request's headers, and may stay idle between requests.
+    // Seconds a connection may take to send a request's headers, then its body, and may stay idle between requests.
     k("header_read_timeout_sec", Long, "30", Base, Some("PORTCULLIS_HEADER_READ_TIMEOUT_SEC")),
     // "text" (human-readable lines) or "json" (one JSON object per line) for the logs.
     k("log_format", Str, "\"text\"", Base, Some("PORTCULLIS_LOG_FORMAT")),

@@ -5,7 +5,7 @@
 pub mod keys;
 mod validate;
 
-pub use validate::SUPPORTED_CDI_VERSIONS;
+pub use validate::{ip_filter, SUPPORTED_CDI_VERSIONS};
 
 use serde_json::{Map, Value};
 

@@ -14,6 +14,19 @@ pub struct Resolved {
     pub tenant_in_path: bool,
 }
 
+/// The request path after the configured base path (compared case-insensitively); `None` = the
+/// path is outside it.
+pub fn strip_base_path(base_path: &str, raw_path: &str) -> Option<String> {
+    let base = base_path.trim_end_matches('/').to_lowercase();
+    if base.is_empty() {
+        return Some(raw_path.to_owned());
+    }
+    match raw_path.to_lowercase().strip_prefix(&base) {
+        Some(rest) if rest.is_empty() || rest.starts_with('/') => Some(rest.to_owned()),
+        _ => None,
+    }
+}
+
 /// Resolves a request path (already stripped of the base path). `None` = not found.
 pub fn resolve(path: &str) -> Option<Resolved> {
     let lower = path.to_lowercase();
