@@ -50,7 +50,8 @@ pub fn resolve(path: &str) -> Option<Resolved> {
     if let Some(route) = Route::from_path(rest) {
         return found(route, PUBLIC, false);
     }
-    let after_slash = &rest[1..];
+    // Anything else starts with '/': a path that does not is not ours (and must not lose its first character).
+    let after_slash = rest.strip_prefix('/')?;
     let (tenant, api) = after_slash.split_at(after_slash.find('/').unwrap_or(after_slash.len()));
     if !is_path_id(tenant) || is_reserved_tenant_segment(tenant) {
         return None;
@@ -87,5 +88,9 @@ mod tests {
         assert_eq!(r("/recipe/nope"), None);
         assert_eq!(r("/bad_id/hello"), None);
         assert_eq!(r("/appid-/hello"), None);
+        // Found by fuzzing: without a leading '/', "aa" resolved to tenant "a".
+        assert_eq!(r("aa"), None);
+        assert_eq!(r("é/hello"), None);
+        assert_eq!(r("/appid-a1aa"), t(Route::Root, "a1aa", "public"));
     }
 }
