@@ -8,8 +8,9 @@
 //! - never inside quotes (`'{x}'` would make a value an SQL literal) and never `{x:?}`;
 //! - a placeholder number (an expression ending in `.len()`, optionally `± k`);
 //! - a table name (`n.table(..)`, `names.table(..)`, `names.schema()`);
-//! - or one of the identifiers listed in `SQL_FRAGMENTS`, each bound in its file to SQL text the
-//!   code itself writes (a literal, a table name, or a fragment built by these same rules).
+//! - an identifier bound in its file to SQL text the code itself writes (a literal, a table name,
+//!   or a fragment built by these same rules), or one listed in `SQL_FRAGMENTS` with the reason.
+//!
 //! A new interpolation fails this test until it is shown to follow the rule and listed.
 
 use std::path::Path;
@@ -371,8 +372,7 @@ fn violations(file: &Path, text: &str) -> Vec<String> {
                 out.push(format!("{place}: interpolated inside quotes"));
             } else if spec.contains('?') {
                 out.push(format!("{place}: Debug-formatted"));
-            } else if !allowed(file, &expr) && !(expr == name && bound_to_sql_text(text, at, &name))
-            {
+            } else if !allowed(file, &expr) && (expr != name || !bound_to_sql_text(text, at, &name)) {
                 out.push(format!(
                     "{place}: not a table name, placeholder number or listed SQL fragment"
                 ));
