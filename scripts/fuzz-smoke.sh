@@ -33,10 +33,17 @@ for t in "${targets[@]}"; do
   mkdir -p "$corpus"
   [ -n "${FUZZ_KEEP:-}" ] && scratch=$corpus
   echo "-- fuzz $t for ${seconds}s"
+  log=$(mktemp)
+  status=0
+  # One process (no -jobs): the machine is shared.
   cargo +nightly fuzz run "${build_flags[@]}" "$t" "$scratch" "$corpus" -- \
-    -max_total_time="$seconds" -jobs=1 -workers=1 -rss_limit_mb=2048 -timeout=10 -print_final_stats=1 2>&1 |
-    grep -E "^(stat::number_of_executed_units|stat::average_exec_per_sec|stat::peak_rss_mb|==|SUMMARY|Done)|panicked|ERROR|artifact" || true
-  status=${PIPESTATUS[0]}
+    -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=10 -print_final_stats=1 > "$log" 2>&1 || status=$?
+  grep -E "^stat::(number_of_executed_units|average_exec_per_sec|peak_rss_mb)" "$log" || true
   [ "$scratch" = "$corpus" ] || rm -rf "$scratch"
-  [ "$status" = 0 ] || { echo "fuzz target $t failed (artifacts in fuzz/artifacts/$t)" >&2; exit 1; }
+  if [ "$status" != 0 ]; then
+    grep -E -A20 "panicked|ERROR|SUMMARY|artifact" "$log" | head -60 >&2
+    echo "fuzz target $t failed (artifacts in fuzz/artifacts/$t)" >&2
+    exit 1
+  fi
+  rm -f "$log"
 done
