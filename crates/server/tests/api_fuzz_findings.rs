@@ -48,3 +48,16 @@ async fn removing_a_domain_keeps_rows_another_domain_still_uses() {
         );
     }
 }
+
+/// A NUL character in a request string reached PostgreSQL, which refuses it in text and jsonb:
+/// a 500 there (and a success on SQLite). It is invalid input on every backend.
+#[tokio::test]
+async fn a_nul_character_in_the_body_is_the_cores_400() {
+    for b in backends() {
+        let app = TestApp::spawn(b).await;
+        let body = json!({"sessionHandles": ["h\u{0}"]});
+        assert_eq!(app.call("POST", "/recipe/session/remove", Some(body)).await, (400, "Invalid Json Input\n".into()));
+        let body = json!({"userId": "u", "email": "a\u{0}@example.com"});
+        assert_eq!(app.call("POST", "/recipe/user/email/verify/token/remove", Some(body)).await.0, 400);
+    }
+}
