@@ -21,6 +21,7 @@ fi
 # No sanitizer: the workspace forbids unsafe code, and panics, arithmetic overflow (debug
 # assertions stay on), runaway memory and time are what these targets look for.
 build_flags=(-O -s none)
+[ -z "${CARGO_TARGET_DIR:-}" ] || build_flags+=(--target-dir "$CARGO_TARGET_DIR")
 started=$(date +%s)
 cargo +nightly fuzz build "${build_flags[@]}"
 echo "fuzz build: $(( $(date +%s) - started )) s"
