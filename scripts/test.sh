@@ -61,5 +61,8 @@ run_all() {
 export -f run_all need apt_install
 export root
 
+echo "== fuzz smoke (each cargo-fuzz target for 30 s: docs/reliability.md)"
+scripts/fuzz-smoke.sh
+
 scripts/with-postgres.sh bash -c run_all
 echo "== all tests passed"

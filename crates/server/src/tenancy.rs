@@ -117,7 +117,7 @@ fn effective_config(base: &Config, configs: &Configs, id: &TenantIdentifier) -> 
 }
 
 fn compile(cfg: &Config, key: &str) -> Option<Regex> {
-    cfg.str(key).and_then(|r| Regex::new(&format!("^(?:{r})$")).ok())
+    cfg.str(key).and_then(|r| portcullis_core::config::ip_filter(r).ok())
 }
 
 impl Registry {

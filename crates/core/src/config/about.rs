@@ -118,7 +118,7 @@ pub static ABOUT: &[About] = &[
     a("database_timeout_ms", Hidden, "Milliseconds a database call may wait for a pooled connection, a new connection or a statement's answer; a server that stops answering at all is given up on after 4 times this."),
     a("tenant_sync_interval_sec", Hidden, "Seconds between re-reads of tenant configurations from the database, to pick up other instances' changes."),
     a("max_request_body_bytes", Hidden, "Largest request body accepted, in bytes."),
-    a("header_read_timeout_sec", Hidden, "Seconds a connection may take to send a request's headers, and may stay idle between requests."),
+    a("header_read_timeout_sec", Hidden, "Seconds a connection may take to send a request's headers, then its body, and may stay idle between requests."),
     a("log_format", Hidden, "\"text\" for human-readable log lines or \"json\" for one JSON object per line."),
     a("metrics_path", Hidden, "Path at which Prometheus metrics are served (behind the base API keys when set); \"\" turns them off."),
 ];

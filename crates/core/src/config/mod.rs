@@ -6,7 +6,7 @@ pub mod about;
 pub mod keys;
 mod validate;
 
-pub use validate::SUPPORTED_CDI_VERSIONS;
+pub use validate::{ip_filter, SUPPORTED_CDI_VERSIONS};
 
 use serde_json::{Map, Value};
 

@@ -93,7 +93,7 @@ pub fn validate(c: &Config, is_base: bool) -> Result<(), String> {
     }
     for key in ["ip_allow_regex", "ip_deny_regex"] {
         if let Some(re) = c.str(key) {
-            regex::Regex::new(re).map_err(|_| format!("Provided regular expression is invalid for {key} config"))?;
+            ip_filter(re).map_err(|_| format!("Provided regular expression is invalid for {key} config"))?;
         }
     }
     for key in ["supertokens_max_cdi_version", "supertokens_min_cdi_version"] {
@@ -116,10 +116,26 @@ pub fn validate(c: &Config, is_base: bool) -> Result<(), String> {
     Ok(())
 }
 
+/// `ip_allow_regex` / `ip_deny_regex` as the filter applies it: the whole address must match (as
+/// with Tomcat's RemoteAddrFilter). Validation compiles exactly this, so a value that passes can
+/// never leave the filter off at run time.
+pub fn ip_filter(pattern: &str) -> Result<regex::Regex, regex::Error> {
+    regex::Regex::new(&format!("^(?:{pattern})$"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn ip_filters_take_the_cores_documented_regexes_and_match_whole_addresses() {
+        let localhost = ip_filter(r"127\.\d+\.\d+\.\d+|::1|0:0:0:0:0:0:0:1").unwrap();
+        assert!(localhost.is_match("127.0.0.1") && localhost.is_match("::1"));
+        assert!(!localhost.is_match("10.0.0.1") && !localhost.is_match("1127.0.0.1"));
+        assert!(ip_filter(r"\w+\s").is_ok());
+        assert!(ip_filter("(").is_err());
+    }
 
     #[test]
     fn test_mode_relaxes_key_interval_and_refresh_validity() {

@@ -15,6 +15,8 @@ pub enum ApiError {
     NotFound,
     /// 405 `Method not supported`.
     MethodNotAllowed,
+    /// 408: the body did not arrive within the read timeout.
+    RequestTimeout,
     /// 413: the body is larger than `max_request_body_bytes`.
     PayloadTooLarge,
     /// 500; the message is logged, never sent (it may name internals).
@@ -46,6 +48,7 @@ impl IntoResponse for ApiError {
             ApiError::Forbidden(m) => text(StatusCode::FORBIDDEN, &m),
             ApiError::NotFound => text(StatusCode::NOT_FOUND, "Not found"),
             ApiError::MethodNotAllowed => text(StatusCode::METHOD_NOT_ALLOWED, "Method not supported"),
+            ApiError::RequestTimeout => text(StatusCode::REQUEST_TIMEOUT, "Request timeout"),
             ApiError::PayloadTooLarge => text(StatusCode::PAYLOAD_TOO_LARGE, "Request body too large"),
             ApiError::Internal(m) => {
                 tracing::error!(error = %m, "internal error");

@@ -3,7 +3,7 @@
 
 pub mod error;
 pub mod input;
-mod resolve;
+pub mod resolve;
 pub mod routes;
 
 use std::net::SocketAddr;
@@ -184,11 +184,15 @@ fn presented_api_key(headers: &HeaderMap) -> Option<String> {
     Some(key.trim().to_owned())
 }
 
-/// Constant-time comparison of a presented key with the configured ones.
+/// Constant-time comparison of a presented key with the configured ones: every key is compared
+/// (no early exit), and through SHA-256 digests, so neither the content nor the length of a
+/// configured key shows in the time taken.
 fn key_matches(presented: &str, keys: &[String]) -> bool {
+    use portcullis_core::crypto::sha256_hex;
+    let presented = sha256_hex(presented);
     let mut ok = subtle::Choice::from(0);
     for k in keys {
-        ok |= presented.as_bytes().ct_eq(k.as_bytes());
+        ok |= presented.as_bytes().ct_eq(sha256_hex(k).as_bytes());
     }
     ok.into()
 }
@@ -218,17 +222,8 @@ async fn pipeline(
 ) -> Result<Response, ApiError> {
     let (parts, body) = req.into_parts();
     let registry = Arc::clone(&state.registry);
-    let base_path = registry.base.str("base_path").unwrap_or("").trim_end_matches('/').to_lowercase();
-    let raw_path = parts.uri.path();
-    let path = if base_path.is_empty() {
-        raw_path.to_owned()
-    } else {
-        let lower = raw_path.to_lowercase();
-        match lower.strip_prefix(&base_path) {
-            Some(rest) if rest.is_empty() || rest.starts_with('/') => rest.to_owned(),
-            _ => return Err(ApiError::NotFound),
-        }
-    };
+    let base_path = registry.base.str("base_path").unwrap_or("");
+    let path = resolve::strip_base_path(base_path, parts.uri.path()).ok_or(ApiError::NotFound)?;
     let resolved = resolve::resolve(&path).ok_or(ApiError::NotFound)?;
     *route_out = Some(resolved.route);
 
@@ -308,8 +303,7 @@ async fn pipeline(
         }
     };
 
-    let limit = usize::try_from(registry.base.i64("max_request_body_bytes")).unwrap_or(1 << 20);
-    let body = to_bytes(body, limit).await.map_err(|_| ApiError::PayloadTooLarge)?;
+    let body = read_body(&registry.base, body).await?;
     let ctx = Ctx {
         state,
         method: parts.method,
@@ -335,6 +329,19 @@ async fn pipeline(
     }
 }
 
+/// The request body, at most `max_request_body_bytes`, and all of it within
+/// `header_read_timeout_sec`: a client that sends its headers then trickles the body
+/// (slowloris on the body) gets 408 instead of holding a connection and a task open.
+async fn read_body(cfg: &portcullis_core::config::Config, body: AxumBody) -> Result<Bytes, ApiError> {
+    let limit = usize::try_from(cfg.i64("max_request_body_bytes")).unwrap_or(1 << 20);
+    let within = std::time::Duration::from_secs(u64::try_from(cfg.i64("header_read_timeout_sec")).unwrap_or(30).max(1));
+    match tokio::time::timeout(within, to_bytes(body, limit)).await {
+        Ok(Ok(bytes)) => Ok(bytes),
+        Ok(Err(_)) => Err(ApiError::PayloadTooLarge),
+        Err(_) => Err(ApiError::RequestTimeout),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -355,6 +362,9 @@ mod tests {
         assert_eq!(presented_api_key(&h).as_deref(), Some("xyz"));
         assert!(key_matches("xyz", &["a".into(), "xyz".into()]));
         assert!(!key_matches("xy", &["xyz".into()]));
+        assert!(!key_matches("xyzz", &["xyz".into()]));
+        assert!(!key_matches("", &["xyz".into()]));
+        assert!(!key_matches("xyz", &[]));
     }
 
     #[test]

@@ -14,6 +14,19 @@ pub struct Resolved {
     pub tenant_in_path: bool,
 }
 
+/// The request path after the configured base path (compared case-insensitively); `None` = the
+/// path is outside it.
+pub fn strip_base_path(base_path: &str, raw_path: &str) -> Option<String> {
+    let base = base_path.trim_end_matches('/').to_lowercase();
+    if base.is_empty() {
+        return Some(raw_path.to_owned());
+    }
+    match raw_path.to_lowercase().strip_prefix(&base) {
+        Some(rest) if rest.is_empty() || rest.starts_with('/') => Some(rest.to_owned()),
+        _ => None,
+    }
+}
+
 /// Resolves a request path (already stripped of the base path). `None` = not found.
 pub fn resolve(path: &str) -> Option<Resolved> {
     let lower = path.to_lowercase();
@@ -37,7 +50,8 @@ pub fn resolve(path: &str) -> Option<Resolved> {
     if let Some(route) = Route::from_path(rest) {
         return found(route, PUBLIC, false);
     }
-    let after_slash = &rest[1..];
+    // Anything else starts with '/': a path that does not is not ours (and must not lose its first character).
+    let after_slash = rest.strip_prefix('/')?;
     let (tenant, api) = after_slash.split_at(after_slash.find('/').unwrap_or(after_slash.len()));
     if !is_path_id(tenant) || is_reserved_tenant_segment(tenant) {
         return None;
@@ -74,5 +88,9 @@ mod tests {
         assert_eq!(r("/recipe/nope"), None);
         assert_eq!(r("/bad_id/hello"), None);
         assert_eq!(r("/appid-/hello"), None);
+        // Found by fuzzing: without a leading '/', "aa" resolved to tenant "a".
+        assert_eq!(r("aa"), None);
+        assert_eq!(r("é/hello"), None);
+        assert_eq!(r("/appid-a1aa"), t(Route::Root, "a1aa", "public"));
     }
 }
