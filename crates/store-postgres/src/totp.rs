@@ -91,8 +91,14 @@ async fn lock_user(db: Conn<'_>, sql: &Statements, app: &str, user: &str) -> Res
 
 async fn create_device(db: Conn<'_>, sql: &Statements, app: &str, d: &NewDevice) -> Result<CreateDeviceOutcome, WorkError> {
     let user = d.user_id.as_str();
-    db.execute(&sql.insert_user, &[&app, &user]).await?;
-    lock_user(db, sql, app, user).await?;
+    // The user row may be removed (with the user's last device) between the insert that found it
+    // and the lock: insert again until the lock holds a row, or the device's foreign key fails.
+    for _ in 0..3 {
+        db.execute(&sql.insert_user, &[&app, &user]).await?;
+        if lock_user(db, sql, app, user).await? {
+            break;
+        }
+    }
     let existing = devices(db, sql, app, user).await?;
     let Some((name, replace)) = pick_device_name(d.name.as_deref(), &existing) else { return Ok(CreateDeviceOutcome::AlreadyExists) };
     if replace {
