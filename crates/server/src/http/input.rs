@@ -87,7 +87,12 @@ impl Query {
                 let s = s.replace('+', " ");
                 percent_decode(&s)
             };
-            map.entry(decode(k)).or_insert_with(|| decode(v));
+            let (k, v) = (decode(k), decode(v));
+            // No stored value contains NUL (PostgreSQL text cannot): such a parameter is left out,
+            // so it reads as missing rather than reaching the database.
+            if !k.contains('\0') && !v.contains('\0') {
+                map.entry(k).or_insert(v);
+            }
         }
         Query(map)
     }
@@ -151,5 +156,8 @@ mod tests {
         assert_eq!(q.get("g"), Some("%zz"));
         assert_eq!(q.get("h"), Some(""));
         assert!(q.required("nope").is_err());
+        // Found by API fuzzing on PostgreSQL: a NUL must not reach the database.
+        let q = Query::parse(Some("userId=a%00b&k%00=1&x=1"));
+        assert_eq!((q.get("userId"), q.get("k\0"), q.get("x")), (None, None, Some("1")));
     }
 }
