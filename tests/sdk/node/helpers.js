@@ -97,6 +97,39 @@ function backendEnv() {
     throw new Error(`unknown PORTCULLIS_BACKEND '${BACKEND}' (expected sqlite or postgres)`);
 }
 
+/** Request fields whose values are secrets: the server must never write them to its log. */
+const SECRET_FIELDS = /^(password|newPassword|token|accessToken|refreshToken|antiCsrfToken|userInputCode|linkCode|totp|secretKey|clientSecret)$/;
+
+/** Every secret value the SDK sent to the core (bodies and query parameters), at any depth. */
+function secretsSent(calls) {
+    const found = new Set();
+    const walk = (value, key) => {
+        if (typeof value === "string") {
+            if (key !== undefined && SECRET_FIELDS.test(key) && value.length >= 6) found.add(value);
+        } else if (Array.isArray(value)) {
+            value.forEach((v) => walk(v, key));
+        } else if (value && typeof value === "object") {
+            for (const [k, v] of Object.entries(value)) walk(v, k);
+        }
+    };
+    for (const call of calls) {
+        walk(call.body);
+        walk(call.params);
+    }
+    return found;
+}
+
+/**
+ * The whole log of this file's Portcullis (at DEBUG level) against every password, token, code and
+ * key the SDK sent it: none may appear.
+ */
+function assertNoSecretsLogged(log, calls) {
+    const leaked = [...secretsSent(calls)].filter((secret) => log.includes(secret));
+    if (leaked.length > 0) {
+        throw new Error(`Portcullis logged ${leaked.length} secret value(s) the SDK sent, e.g. one starting ${leaked[0].slice(0, 4)}…`);
+    }
+}
+
 /**
  * Starts `portcullis start --host 127.0.0.1 --port <free> --test-mode` and waits
  * until GET /hello answers 200. Returns { port, baseURL, output(), stop() }.
@@ -111,6 +144,8 @@ async function startPortcullis() {
     const port = await freePort();
     const baseURL = `http://127.0.0.1:${port}`;
     const { env, cleanup } = backendEnv();
+    // The most the server ever logs, so that the secrets check after the file sees it all.
+    env.LOG_LEVEL = "DEBUG";
 
     const child = spawn(
         PORTCULLIS_BIN,
@@ -243,7 +278,9 @@ function setup(options = {}) {
     });
 
     after(async () => {
-        if (ctx.server) await ctx.server.stop();
+        if (!ctx.server) return;
+        await ctx.server.stop();
+        assertNoSecretsLogged(ctx.server.output(), ctx.coreCalls);
     });
 
     /** The core calls recorded while `fn` runs. */
@@ -379,6 +416,7 @@ function totpCode(secret, atMs = Date.now(), period = 30) {
 }
 
 module.exports = {
+    assertNoSecretsLogged,
     totpCode,
     startSdkWebApp,
     BACKEND,
