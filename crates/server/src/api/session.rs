@@ -57,7 +57,6 @@ fn keys<'a>(ctx: &Ctx, app: &'a Arc<Tenant>, now: i64) -> AppKeyProvider<'a> {
     ctx.state.keys.provider(&app.config.id, &app.storage, KeyTiming::from_config(&app.effective), now)
 }
 
-/// The tenant a token or handle names, within the request's app and domain.
 /// A tenant of the request's app named by a token or session handle. It may have been created
 /// through another instance after this request's snapshot was taken: a miss checks for that first.
 async fn tenant_named(ctx: &Ctx, tenant_id: &str) -> Option<Arc<Tenant>> {
