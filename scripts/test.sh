@@ -24,6 +24,9 @@ cargo build --locked -p portcullis
 export PORTCULLIS_BIN="$root/target/debug/portcullis"
 
 run_all() {
+  # `bash -c run_all` starts a new shell: the options must be set here, or a failing step would
+  # not stop the run (and the run's status would be only its last step's).
+  set -euo pipefail
   echo "== rust tests (SQLite and PostgreSQL)"
   cargo test --locked --workspace
 

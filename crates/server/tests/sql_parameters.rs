@@ -163,6 +163,61 @@ const SQL_FRAGMENTS: &[(&str, &str, &str)] = &[
         "table",
         "iterates over the literal table names of NON_AUTH_TABLES",
     ),
+    (
+        "store-sqlite/src/users.rs",
+        "clause",
+        "count_sql(): the filter's WHERE clause (literals and ?n placeholders, values bound)",
+    ),
+    (
+        "store-postgres/src/users.rs",
+        "clause",
+        "count_sql(): the filter's WHERE clause (literals and $n placeholders, values bound)",
+    ),
+    (
+        "store-postgres/src/users.rs",
+        "all_auth",
+        "count_sql(): the all_auth_recipe_users table name from Names",
+    ),
+    (
+        "store-postgres/src/users.rs",
+        "extra",
+        "methods(): closure parameter; called with the literals \"\" and \", w.user_id\"",
+    ),
+    (
+        "store-postgres/src/users.rs",
+        "um",
+        "a table name from Names (userid_mapping)",
+    ),
+    (
+        "store-postgres/src/users.rs",
+        "tp",
+        "a table name from Names (thirdparty_users)",
+    ),
+    (
+        "store-postgres/src/users.rs",
+        "pl",
+        "a table name from Names (passwordless_users)",
+    ),
+    (
+        "store-postgres/src/users.rs",
+        "methods(\", w.user_id\")",
+        "the methods() statement: table names and literals",
+    ),
+    (
+        "store-postgres/src/users.rs",
+        "methods(\"\")",
+        "the methods() statement: table names and literals",
+    ),
+    (
+        "store-postgres/src/users.rs",
+        "ids",
+        "users(): closure parameter; called with the literals \"= $2\" and \"= ANY($2)\"",
+    ),
+    (
+        "store-postgres/src/accountlinking.rs",
+        "t",
+        "iterates over two table names from Names (app_id_to_user_id, all_auth_recipe_users)",
+    ),
 ];
 
 fn is_sql(literal: &str) -> bool {
