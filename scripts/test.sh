@@ -19,53 +19,69 @@ apt_install() {
 need node || apt_install nodejs npm
 need python3 || apt_install python3 python3-venv
 
-echo "== build"
-cargo build --locked -p portcullis
+# Each step prints when it starts (minutes into the run) and has a time limit, so that a hang fails
+# the run naming its step instead of running into CI's own limit. The limits are about three times
+# a step's time on the 2-core CI machine.
+PORTCULLIS_TEST_STARTED=${PORTCULLIS_TEST_STARTED:-$(date +%s)}
+export PORTCULLIS_TEST_STARTED
+step() {
+  local name=$1 limit=$2
+  shift 2
+  local at=$(( $(date +%s) - PORTCULLIS_TEST_STARTED ))
+  echo "== $name [at $((at / 60))m$((at % 60))s, limit $limit]"
+  local rc=0
+  timeout -k 20 "$limit" "$@" || rc=$?
+  if [ "$rc" -ne 0 ]; then
+    [ "$rc" -ne 124 ] || echo "step '$name' did not finish within $limit" >&2
+    echo "step '$name' failed (exit $rc)" >&2
+    return "$rc"
+  fi
+}
+
+step "build" 20m cargo build --locked -p portcullis
 export PORTCULLIS_BIN="$root/target/debug/portcullis"
 
 run_all() {
   # `bash -c run_all` starts a new shell: the options must be set here, or a failing step would
   # not stop the run (and the run's status would be only its last step's).
   set -euo pipefail
-  echo "== rust tests (SQLite and PostgreSQL)"
-  cargo test --locked --workspace
+  step "rust tests (SQLite and PostgreSQL)" 25m cargo test --locked --workspace
 
-  echo "== database faults under load (own PostgreSQL clusters; the full run: docs/reliability.md)"
-  scripts/db-faults.sh --quick
+  # own PostgreSQL clusters; the full run: docs/reliability.md
+  step "database faults under load" 6m scripts/db-faults.sh --quick
 
-  echo "== benchmark tool smoke (every scenario for a second; a measurement is by hand: docs/benchmarks.md)"
-  scripts/bench-smoke.sh
+  # every scenario for a second; a measurement is by hand: docs/benchmarks.md
+  step "benchmark tool smoke" 6m scripts/bench-smoke.sh
 
-  echo "== supertokens-node end-to-end tests"
-  (cd tests/sdk/node && npm ci --no-audit --no-fund --loglevel=error)
+  step "supertokens-node: npm ci" 6m npm ci --prefix tests/sdk/node --no-audit --no-fund --loglevel=error
   for backend in sqlite postgres; do
-    echo "-- node, $backend"
-    (cd tests/sdk/node && PORTCULLIS_BACKEND=$backend npm test --silent)
+    step "supertokens-node end-to-end tests, $backend" 10m \
+      env -C tests/sdk/node PORTCULLIS_BACKEND=$backend npm test --silent
   done
 
-  echo "== supertokens-python end-to-end tests"
   local venv="$root/tests/sdk/python/.venv"
   if [ ! -x "$venv/bin/python" ]; then
     python3 -m venv "$venv" || { apt_install python3-venv && python3 -m venv "$venv"; }
   fi
-  "$venv/bin/pip" install -q --disable-pip-version-check -r tests/sdk/python/requirements.txt
+  step "supertokens-python: pip install" 6m \
+    "$venv/bin/pip" install -q --disable-pip-version-check -r tests/sdk/python/requirements.txt
   for backend in sqlite postgres; do
-    echo "-- python, $backend"
-    (cd tests/sdk/python && PORTCULLIS_BACKEND=$backend "$venv/bin/python" -m pytest -q -p no:cacheprovider)
+    step "supertokens-python end-to-end tests, $backend" 10m \
+      env -C tests/sdk/python PORTCULLIS_BACKEND=$backend "$venv/bin/python" -m pytest -q -p no:cacheprovider
   done
 
-  echo "== several instances: 3 nodes behind nginx on one PostgreSQL (scripts/cluster.sh)"
   # Node SDK files that move tenants and sessions between nodes, through the balancer, then
   # tests/cluster (coherence, sharded tenants under load). The whole SDK suites through the
   # balancer are a run by hand (docs/reliability.md). Cheap hashing for the sign-up load.
-  BCRYPT_LOG_ROUNDS=4 scripts/cluster.sh --test-mode -- bash -c \
-    '(cd tests/sdk/node && node --test --test-concurrency=1 test/tenants.test.js test/thirdparty-config.test.js test/session.test.js test/emailpassword-users.test.js) && node --test --test-concurrency=1 tests/cluster/'
+  BCRYPT_LOG_ROUNDS=4 step "several instances: 3 nodes behind nginx on one PostgreSQL" 10m \
+    scripts/cluster.sh --test-mode -- bash -c \
+    '(cd tests/sdk/node && node --test --test-concurrency=1 --test-timeout=180000 test/tenants.test.js test/thirdparty-config.test.js test/session.test.js test/emailpassword-users.test.js) && node --test --test-concurrency=1 --test-timeout=180000 tests/cluster/'
 }
-export -f run_all need apt_install
+export -f run_all step need apt_install
 export root
 
-echo "== fuzz smoke (each cargo-fuzz target for 30 s: docs/reliability.md)"
-scripts/fuzz-smoke.sh
+# each cargo-fuzz target for 30 s: docs/reliability.md
+step "fuzz smoke" 20m scripts/fuzz-smoke.sh
 
 scripts/with-postgres.sh bash -c run_all
 echo "== all tests passed"

@@ -194,7 +194,10 @@ fn init_logging(cfg: &Config) -> Result<(), String> {
     };
     // Info lines below warnings go to the info log only; warnings and errors to the error log.
     let info_only = tracing_subscriber::filter::filter_fn(|m| *m.level() > tracing::Level::WARN);
-    let info: Boxed = layer(info_out, level).with_filter(info_only).boxed();
+    // DEBUG is for Portcullis's own lines: libraries' debug output can carry request values
+    // (tokio-postgres logs every statement's bound parameters: passwords' hashes, codes, tokens).
+    let own_debug = tracing_subscriber::filter::filter_fn(|m| *m.level() <= tracing::Level::INFO || m.target().starts_with("portcullis"));
+    let info: Boxed = layer(info_out, level).with_filter(info_only).with_filter(own_debug).boxed();
     let errors = layer(error_out, level.min(LevelFilter::WARN));
     tracing_subscriber::registry().with(vec![info, errors]).try_init().map_err(|e| e.to_string())
 }
