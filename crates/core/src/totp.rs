@@ -20,6 +20,16 @@ const BASE32_ALPHABET: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
 /// The core refuses longer codes before checking them (the used-codes column holds 8 chars).
 pub const MAX_CODE_CHARS: usize = 8;
 
+/// The most periods either side of now that a code is checked against. The core takes any skew
+/// >= 0 and computes every window; a skew of 2^31 - 1 would be four billion HMACs per attempt,
+/// under the user's lock. 1,000 periods either side is over eight hours at 30 s and accepts
+/// nearly any code already; a device stored with more is checked as if it had 1,000.
+pub const MAX_CHECKED_SKEW: i32 = 1000;
+
+fn checked_skew(device: &Device) -> i64 {
+    i64::from(device.skew.clamp(0, MAX_CHECKED_SKEW))
+}
+
 /// Base32 (RFC 4648) without padding.
 pub fn base32_encode(bytes: &[u8]) -> String {
     let mut out = String::with_capacity(bytes.len().div_ceil(5) * 8);
@@ -87,7 +97,8 @@ pub fn check_code(device: &Device, code: &str, now_ms: i64) -> bool {
     let step_ms = i64::from(device.period) * 1000;
     // Every window is computed, match or not, so timing says nothing about which one matched.
     let mut matched = false;
-    for i in -i64::from(device.skew)..=i64::from(device.skew) {
+    let skew = checked_skew(device);
+    for i in -skew..=skew {
         let expected = totp_at(&key, device.period, now_ms + i * step_ms, 6);
         matched |= secrets_equal(expected.as_bytes(), code.as_bytes());
     }
@@ -173,7 +184,7 @@ pub fn decide(devices: &[Device], used_newest_first: &[UsedCode], code: &str, no
     let is_valid = matching.is_some() && !replayed;
     // A used code lives as long as the matching device accepts it (the longest of the user's
     // devices when none matched), so a replay is caught for that whole time.
-    let lifetime_sec = |d: &Device| i64::from(d.period) * (2 * i64::from(d.skew) + 1);
+    let lifetime_sec = |d: &Device| i64::from(d.period) * (2 * checked_skew(d) + 1);
     let expire_sec = match matching {
         Some(d) => lifetime_sec(d),
         None => devices.iter().map(lifetime_sec).max().unwrap_or(0),
@@ -269,6 +280,18 @@ mod tests {
         let strict = Device { skew: 0, ..d };
         assert!(!check_code(&strict, &at(30_000), now));
         assert!(!check_code(&strict, "12345", now));
+    }
+
+    #[test]
+    fn a_huge_skew_is_checked_as_the_maximum_in_bounded_time() {
+        let d = Device { skew: i32::MAX, period: i32::MAX, ..device("d", true) };
+        let now = 1_111_111_109_000;
+        let started = std::time::Instant::now();
+        let code = totp_at(RFC_SECRET, d.period, now, 6);
+        assert!(check_code(&d, &code, now));
+        let decision = decide(&[d], &[], "000000", now, LIMITS);
+        assert!(decision.record.is_some_and(|r| r.expiry_time_ms > now));
+        assert!(started.elapsed() < std::time::Duration::from_secs(2), "{:?}", started.elapsed());
     }
 
     fn used(code: &str, valid: bool, created: i64) -> UsedCode {

@@ -3,6 +3,7 @@
 //! names a key this instance has not seen, so instances sharing a database converge.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
@@ -50,6 +51,46 @@ struct AppKeys {
 #[derive(Default)]
 pub struct KeyCache {
     apps: Mutex<HashMap<TenantIdentifier, Arc<AppEntry>>>,
+    spare: Arc<SpareKey>,
+}
+
+/// One RSA key made ahead of need, so that a rotation or an app's first key costs a request an
+/// insert, not a key generation (up to a second, more on a loaded machine: long enough for an
+/// SDK's JWKS fetch to time out). Refilled in the background after each use.
+#[derive(Default)]
+struct SpareKey {
+    key: Mutex<Option<String>>,
+    refilling: AtomicBool,
+}
+
+impl SpareKey {
+    async fn take(self: &Arc<Self>) -> Result<String, SessionError> {
+        let spare = match self.key.lock() {
+            Ok(mut k) => k.take(),
+            Err(p) => p.into_inner().take(),
+        };
+        let key = match spare {
+            Some(k) => k,
+            None => crypto_blocking(generate_key_string).await?,
+        };
+        self.refill();
+        Ok(key)
+    }
+
+    fn refill(self: &Arc<Self>) {
+        if self.refilling.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let this = Arc::clone(self);
+        tokio::task::spawn_blocking(move || {
+            if let Ok(k) = generate_key_string() {
+                if let Ok(mut slot) = this.key.lock() {
+                    *slot = Some(k);
+                }
+            }
+            this.refilling.store(false, Ordering::Release);
+        });
+    }
 }
 
 #[derive(Default)]
@@ -78,12 +119,13 @@ impl KeyCache {
 
     /// A key provider for one app at one instant.
     pub fn provider<'a>(&self, app: &TenantIdentifier, storage: &'a Arc<dyn Storage>, timing: KeyTiming, now: i64) -> AppKeyProvider<'a> {
-        AppKeyProvider { entry: self.entry(app), app_id: app.app_id.clone(), storage, timing, now }
+        AppKeyProvider { entry: self.entry(app), spare: Arc::clone(&self.spare), app_id: app.app_id.clone(), storage, timing, now }
     }
 }
 
 pub struct AppKeyProvider<'a> {
     entry: Arc<AppEntry>,
+    spare: Arc<SpareKey>,
     app_id: String,
     storage: &'a Arc<dyn Storage>,
     timing: KeyTiming,
@@ -128,13 +170,13 @@ impl AppKeyProvider<'_> {
         let s: &dyn SessionStorage = self.storage.as_ref();
         let mut dynamic = signing_keys::valid_keys(s.dynamic_keys(&self.app_id).await?, self.now, self.timing);
         if let Some(at) = signing_keys::next_key_time(&dynamic, self.now, self.timing) {
-            let value = crypto_blocking(generate_key_string).await?;
+            let value = self.spare.take().await?;
             s.dynamic_key_insert(&self.app_id, &DynamicKey { created_at: at, value }).await?;
             dynamic = signing_keys::valid_keys(s.dynamic_keys(&self.app_id).await?, self.now, self.timing);
         }
         let mut statics = s.static_keys(&self.app_id).await?;
         if statics.is_empty() {
-            let key_string = crypto_blocking(generate_key_string).await?;
+            let key_string = self.spare.take().await?;
             let key = StaticKey { key_id: format!("s-{}", uuid_v4()?), key_string, algorithm: "RS256".into(), created_at: self.now };
             s.static_key_insert(&self.app_id, &key).await?;
             statics = s.static_keys(&self.app_id).await?;
@@ -229,5 +271,28 @@ impl KeyProvider for AppKeyProvider<'_> {
             *m = Some(Arc::clone(&master));
         }
         Ok(master)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_spare_key_is_ready_after_each_use_and_never_given_twice() {
+        let spare = Arc::new(SpareKey::default());
+        let first = spare.take().await.unwrap();
+        // the refill runs in the background
+        for _ in 0..200 {
+            if !spare.refilling.load(Ordering::Acquire) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let ready = spare.key.lock().unwrap().clone().expect("a spare key after the first use");
+        let second = spare.take().await.unwrap();
+        assert_eq!(second, ready);
+        assert_ne!(first, second);
+        assert!(SigningKey::from_key_string(&second).is_ok());
     }
 }
