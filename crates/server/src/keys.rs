@@ -47,7 +47,7 @@ struct AppKeys {
     loaded_at: Option<Instant>,
 }
 
-/// Every app's keys. One async mutex per app serialises reloads and key creation within this process.
+/// Every app's keys. One async mutex per app serialises key creation within this process.
 #[derive(Default)]
 pub struct KeyCache {
     apps: Mutex<HashMap<TenantIdentifier, Arc<AppEntry>>>,
@@ -99,6 +99,8 @@ struct AppEntry {
     /// Never changes once created, so it is cached for good.
     refresh_master: RwLock<Option<Arc<str>>>,
     reload: tokio::sync::Mutex<()>,
+    /// A background reload is under way (see `AppKeyProvider::usable`).
+    reloading: AtomicBool,
 }
 
 impl KeyCache {
@@ -159,23 +161,20 @@ impl AppKeyProvider<'_> {
         signing_keys::valid_keys(list, self.now, self.timing)
     }
 
-    fn needs_reload(&self, keys: &AppKeys) -> bool {
-        signing_keys::next_key_time(&self.valid_dynamic(keys), self.now, self.timing).is_some() || keys.static_keys.is_empty()
-    }
-
-    /// Reads the keys from the database, creating what is missing: the next dynamic key when one
-    /// is due (idempotent across instances) and a static key when the app has none.
-    async fn reload(&self) -> Result<Arc<AppKeys>, SessionError> {
-        let _guard = self.entry.reload.lock().await;
+    /// Reads the keys from the database, creating what is missing when `create`: the next dynamic
+    /// key when one is due (idempotent across instances) and a static key when the app has none.
+    /// Only creation is serialised: a read never waits behind a key being made.
+    async fn reload(&self, create: bool) -> Result<Arc<AppKeys>, SessionError> {
+        let _guard = if create { Some(self.entry.reload.lock().await) } else { None };
         let s: &dyn SessionStorage = self.storage.as_ref();
         let mut dynamic = signing_keys::valid_keys(s.dynamic_keys(&self.app_id).await?, self.now, self.timing);
-        if let Some(at) = signing_keys::next_key_time(&dynamic, self.now, self.timing) {
+        if let Some(at) = signing_keys::next_key_time(&dynamic, self.now, self.timing).filter(|_| create) {
             let value = self.spare.take().await?;
             s.dynamic_key_insert(&self.app_id, &DynamicKey { created_at: at, value }).await?;
             dynamic = signing_keys::valid_keys(s.dynamic_keys(&self.app_id).await?, self.now, self.timing);
         }
         let mut statics = s.static_keys(&self.app_id).await?;
-        if statics.is_empty() {
+        if statics.is_empty() && create {
             let key_string = self.spare.take().await?;
             let key = StaticKey { key_id: format!("s-{}", uuid_v4()?), key_string, algorithm: "RS256".into(), created_at: self.now };
             s.static_key_insert(&self.app_id, &key).await?;
@@ -191,18 +190,46 @@ impl AppKeyProvider<'_> {
     }
 
     async fn current(&self) -> Result<Arc<AppKeys>, SessionError> {
-        let keys = self.snapshot();
-        if self.needs_reload(&keys) {
-            return self.reload().await;
+        self.usable(self.snapshot()).await
+    }
+
+    /// `keys`, or keys that can sign: a request waits for a key to be made only when no key is in
+    /// its signing interval. A successor that is merely due (published `overlap` before it signs)
+    /// is made in the background, so that no request, JWKS fetches included, waits for an RSA key
+    /// generation while the current key still signs.
+    async fn usable(&self, keys: Arc<AppKeys>) -> Result<Arc<AppKeys>, SessionError> {
+        let valid = self.valid_dynamic(&keys);
+        let signing_over = valid.first().is_none_or(|newest| self.now >= newest.created_at + self.timing.interval_ms);
+        if signing_over || keys.static_keys.is_empty() {
+            return self.reload(true).await;
+        }
+        if signing_keys::next_key_time(&valid, self.now, self.timing).is_some() {
+            self.reload_in_background();
         }
         Ok(keys)
+    }
+
+    fn reload_in_background(&self) {
+        if self.entry.reloading.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let (entry, spare, app_id, storage) =
+            (Arc::clone(&self.entry), Arc::clone(&self.spare), self.app_id.clone(), Arc::clone(self.storage));
+        let (timing, now) = (self.timing, self.now);
+        tokio::spawn(async move {
+            let provider = AppKeyProvider { entry: Arc::clone(&entry), spare, app_id, storage: &storage, timing, now };
+            if let Err(e) = provider.reload(true).await {
+                tracing::warn!("could not make the next signing key of app '{}': {e}", provider.app_id);
+            }
+            entry.reloading.store(false, Ordering::Release);
+        });
     }
 
     /// The JWKS of the app and how long it may be cached, in seconds.
     pub async fn jwks(&self) -> Result<(Vec<Value>, i64), SessionError> {
         let cached = self.snapshot();
         let keys = if cached.loaded_at.is_none_or(|at| at.elapsed() > JWKS_STALENESS) {
-            self.reload().await?
+            self.usable(self.reload(false).await?).await?
         } else {
             self.current().await?
         };
@@ -247,7 +274,7 @@ impl KeyProvider for AppKeyProvider<'_> {
             return Ok(Some(k));
         }
         // Another instance may have created it since we loaded.
-        Ok(find(self.reload().await?.as_ref()))
+        Ok(find(self.usable(self.reload(false).await?).await?.as_ref()))
     }
 
     async fn refresh_master_key(&self) -> Result<Arc<str>, SessionError> {
