@@ -20,10 +20,10 @@ const BASE32_ALPHABET: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
 /// The core refuses longer codes before checking them (the used-codes column holds 8 chars).
 pub const MAX_CODE_CHARS: usize = 8;
 
-/// The most periods either side of now that a code is checked against. The core takes any skew
-/// >= 0 and computes every window; a skew of 2^31 - 1 would be four billion HMACs per attempt,
-/// under the user's lock. 1,000 periods either side is over eight hours at 30 s and accepts
-/// nearly any code already; a device stored with more is checked as if it had 1,000.
+/// The most periods either side of now that a code is checked against. The core takes any
+/// non-negative skew and computes every window; a skew of 2^31 - 1 would be four billion HMACs
+/// per attempt, under the user's lock. 1,000 periods either side is over eight hours at 30 s and
+/// accepts nearly any code already; a device stored with more is checked as if it had 1,000.
 pub const MAX_CHECKED_SKEW: i32 = 1000;
 
 fn checked_skew(device: &Device) -> i64 {

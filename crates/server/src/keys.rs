@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
@@ -65,10 +65,7 @@ struct SpareKey {
 
 impl SpareKey {
     async fn take(self: &Arc<Self>) -> Result<String, SessionError> {
-        let spare = match self.key.lock() {
-            Ok(mut k) => k.take(),
-            Err(p) => p.into_inner().take(),
-        };
+        let spare = self.key.lock().unwrap_or_else(PoisonError::into_inner).take();
         let key = match spare {
             Some(k) => k,
             None => crypto_blocking(generate_key_string).await?,
@@ -84,9 +81,7 @@ impl SpareKey {
         let this = Arc::clone(self);
         tokio::task::spawn_blocking(move || {
             if let Ok(k) = generate_key_string() {
-                if let Ok(mut slot) = this.key.lock() {
-                    *slot = Some(k);
-                }
+                *this.key.lock().unwrap_or_else(PoisonError::into_inner) = Some(k);
             }
             this.refilling.store(false, Ordering::Release);
         });
