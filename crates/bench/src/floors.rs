@@ -151,6 +151,7 @@ impl Step for DbWorker {
             }
             Scenario::SessionCreate => {
                 st.get_user_id_mapping(APP, &c.user_id, IdType::Any).await.map_err(err)?;
+                st.session_primary_user(APP, &c.user_id).await.map_err(err)?;
                 st.session_insert(APP, &session_row(&c.user_id, uuid::Uuid::new_v4().to_string(), now)).await.map_err(err)?;
             }
             Scenario::SessionRefresh => {
@@ -160,13 +161,12 @@ impl Step for DbWorker {
                     self.session = Some((row.handle, row.refresh_token_hash_2));
                 }
                 let (handle, hash) = self.session.clone().ok_or("no session")?;
-                // A child refresh token: read, compare-and-set to the child's hash, read again.
+                // A child refresh token: read, compare-and-set to the child's hash.
                 let row = st.session_get(APP, TENANT, &handle).await.map_err(err)?.ok_or("refresh session missing")?;
                 let next = format!("{}{}", random_hex(), random_hex());
                 if !st.session_replace_refresh_hash(APP, TENANT, &handle, &row.refresh_token_hash_2, &next, now + 86_400_000).await.map_err(err)? {
                     return Err(format!("compare-and-set lost on {handle} (expected {hash})"));
                 }
-                st.session_get(APP, TENANT, &handle).await.map_err(err)?.ok_or("refresh session missing")?;
                 self.session = Some((handle, next));
             }
             Scenario::SignUp => {

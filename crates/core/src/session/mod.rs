@@ -365,16 +365,17 @@ impl SessionCtx<'_> {
         Ok(Verified { session: SessionView { user_data_in_jwt: stored_payload, ..from_token }, access_token: Some(new_token) })
     }
 
+    /// Refreshes the session of `refresh_token`, which the caller has decrypted into `info` with
+    /// the app's master key (`refresh_token::parse`; the caller needs its tenant first, and the
+    /// decryption's key derivation is the costly part, so it is done once).
     pub async fn refresh(
         &self,
         refresh_token: &str,
+        info: &RefreshTokenInfo,
         anti_csrf_token: Option<&str>,
         enable_anti_csrf: bool,
         use_dynamic_key: Option<bool>,
     ) -> Result<Issued, SessionError> {
-        let master = self.keys.refresh_master_key().await?;
-        let info = refresh_token::parse(&master, refresh_token)
-            .ok_or_else(|| SessionError::Unauthorised("Invalid refresh token".into()))?;
         if enable_anti_csrf {
             if let Some(expected) = &info.anti_csrf_token {
                 let ok = anti_csrf_token.is_some_and(|given| crate::crypto::secrets_equal(expected.as_bytes(), given.as_bytes()));
@@ -385,13 +386,18 @@ impl SessionCtx<'_> {
         }
         let presented_hash_2 = sha256_hex(&sha256_hex(refresh_token));
         // A lost compare-and-set means another request moved the session; look again (bounded).
+        // A won one leaves the row as read but for the new hash and expiry, so it is not re-read.
+        let mut promoted: Option<SessionRow> = None;
         for _ in 0..5 {
-            let row = self
-                .storage
-                .session_get(self.app_id, &info.tenant_id, &info.session_handle)
-                .await?
-                .filter(|r| r.expires_at >= self.now)
-                .ok_or_else(|| SessionError::Unauthorised("Session missing in db or has expired".into()))?;
+            let row = match promoted.take() {
+                Some(row) => row,
+                None => self
+                    .storage
+                    .session_get(self.app_id, &info.tenant_id, &info.session_handle)
+                    .await?
+                    .filter(|r| r.expires_at >= self.now)
+                    .ok_or_else(|| SessionError::Unauthorised("Session missing in db or has expired".into()))?,
+            };
             let use_static = use_dynamic_key.map(|d| !d).unwrap_or(row.use_static_key);
             if presented_hash_2 == row.refresh_token_hash_2 {
                 if use_static != row.use_static_key {
@@ -410,16 +416,21 @@ impl SessionCtx<'_> {
                     recipe_user_id: row.user_id.clone(),
                 });
             }
-            self.storage
+            let expires_at = self.refresh_expiry();
+            if self
+                .storage
                 .session_replace_refresh_hash(
                     self.app_id,
                     &row.tenant_id,
                     &row.handle,
                     &row.refresh_token_hash_2,
                     &presented_hash_2,
-                    self.refresh_expiry(),
+                    expires_at,
                 )
-                .await?;
+                .await?
+            {
+                promoted = Some(SessionRow { refresh_token_hash_2: presented_hash_2.clone(), expires_at, ..row });
+            }
         }
         Err(SessionError::Unauthorised("The session changed concurrently; try again".into()))
     }

@@ -167,7 +167,7 @@ pub async fn refresh(ctx: &Ctx) -> Result<Response, ApiError> {
         return outcome(SessionError::Unauthorised("The tenant of this session no longer exists".into()));
     };
     let s = SessionCtx { app_id: &ctx.id.app_id, storage: storage_of(&tenant), keys: &provider, config: &tenant.effective, now };
-    match s.refresh(&token, anti_csrf.as_deref(), enable, use_dynamic).await {
+    match s.refresh(&token, &info, anti_csrf.as_deref(), enable, use_dynamic).await {
         Ok(i) => {
             crate::last_active::touch(ctx, tenant.storage.as_ref(), &i.session.recipe_user_id, now).await;
             json(issued_json(&i))
