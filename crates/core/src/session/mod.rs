@@ -386,27 +386,15 @@ impl SessionCtx<'_> {
         }
         let presented_hash_2 = sha256_hex(&sha256_hex(refresh_token));
         // A lost compare-and-set means another request moved the session; look again (bounded).
-        // A won one leaves the row as read but for the new hash and expiry, so it is not re-read.
-        let mut promoted: Option<SessionRow> = None;
         for _ in 0..5 {
-            let row = match promoted.take() {
-                Some(row) => row,
-                None => self
-                    .storage
-                    .session_get(self.app_id, &info.tenant_id, &info.session_handle)
-                    .await?
-                    .filter(|r| r.expires_at >= self.now)
-                    .ok_or_else(|| SessionError::Unauthorised("Session missing in db or has expired".into()))?,
-            };
-            let use_static = use_dynamic_key.map(|d| !d).unwrap_or(row.use_static_key);
+            let row = self
+                .storage
+                .session_get(self.app_id, &info.tenant_id, &info.session_handle)
+                .await?
+                .filter(|r| r.expires_at >= self.now)
+                .ok_or_else(|| SessionError::Unauthorised("Session missing in db or has expired".into()))?;
             if presented_hash_2 == row.refresh_token_hash_2 {
-                if use_static != row.use_static_key {
-                    self.storage.session_set_use_static_key(self.app_id, &row.tenant_id, &row.handle, use_static).await?;
-                }
-                let anti_csrf = if enable_anti_csrf { Some(uuid_v4()?) } else { None };
-                let row = SessionRow { use_static_key: use_static, ..row };
-                let payload = parse_object(&row.jwt_user_payload);
-                return self.issue(&row, Some(refresh_token), anti_csrf, payload).await;
+                return self.issue_refreshed(row, refresh_token, enable_anti_csrf, use_dynamic_key).await;
             }
             let is_child = info.parent_refresh_token_hash_1.as_deref().is_some_and(|p| sha256_hex(p) == row.refresh_token_hash_2);
             if !is_child {
@@ -417,7 +405,7 @@ impl SessionCtx<'_> {
                 });
             }
             let expires_at = self.refresh_expiry();
-            if self
+            let promoted = self
                 .storage
                 .session_replace_refresh_hash(
                     self.app_id,
@@ -427,12 +415,32 @@ impl SessionCtx<'_> {
                     &presented_hash_2,
                     expires_at,
                 )
-                .await?
-            {
-                promoted = Some(SessionRow { refresh_token_hash_2: presented_hash_2.clone(), expires_at, ..row });
+                .await?;
+            if promoted {
+                // The row is as read but for the new hash and expiry: no need to read it again.
+                let row = SessionRow { refresh_token_hash_2: presented_hash_2, expires_at, ..row };
+                return self.issue_refreshed(row, refresh_token, enable_anti_csrf, use_dynamic_key).await;
             }
         }
         Err(SessionError::Unauthorised("The session changed concurrently; try again".into()))
+    }
+
+    /// New tokens for `row`, whose refresh token is the one presented.
+    async fn issue_refreshed(
+        &self,
+        row: SessionRow,
+        refresh_token: &str,
+        enable_anti_csrf: bool,
+        use_dynamic_key: Option<bool>,
+    ) -> Result<Issued, SessionError> {
+        let use_static = use_dynamic_key.map(|d| !d).unwrap_or(row.use_static_key);
+        if use_static != row.use_static_key {
+            self.storage.session_set_use_static_key(self.app_id, &row.tenant_id, &row.handle, use_static).await?;
+        }
+        let anti_csrf = if enable_anti_csrf { Some(uuid_v4()?) } else { None };
+        let row = SessionRow { use_static_key: use_static, ..row };
+        let payload = parse_object(&row.jwt_user_payload);
+        self.issue(&row, Some(refresh_token), anti_csrf, payload).await
     }
 
     /// Replaces the custom claims of a session, and of the given token when it is current.
