@@ -20,34 +20,93 @@ pub struct Measured {
     http: LoopResult,
     server_cpu_s: Option<f64>,
     server_peak_rss_kb: Option<u64>,
+    /// Where the machine's CPU went over the window (None when the server's pid is unknown).
+    budget: Option<CpuBudget>,
     db_floor: Option<LoopResult>,
+    /// The machine's busy share of its cores while the database floor ran (is that floor CPU-bound?).
+    db_floor_busy_share: Option<f64>,
+}
+
+/// CPU seconds over a measured window: the server, PostgreSQL (when it is the backend), this load
+/// generator, and the whole machine. The floors assume a resource has both cores to itself; this
+/// shows what else each request needs on the same cores.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct CpuBudget {
+    server: f64,
+    postgres: f64,
+    generator: f64,
+    machine_busy: f64,
+}
+
+impl CpuBudget {
+    fn now(pid: u32, postgres: bool) -> Option<CpuBudget> {
+        Some(CpuBudget {
+            server: procfs::cpu_seconds(pid)?,
+            postgres: if postgres { procfs::cpu_seconds_named("postgres") } else { 0.0 },
+            generator: procfs::cpu_seconds(std::process::id())?,
+            machine_busy: procfs::machine_busy_seconds()?,
+        })
+    }
+
+    fn since(self, start: CpuBudget) -> CpuBudget {
+        CpuBudget {
+            server: self.server - start.server,
+            postgres: self.postgres - start.postgres,
+            generator: self.generator - start.generator,
+            machine_busy: self.machine_busy - start.machine_busy,
+        }
+    }
+
+    /// Busy time not accounted to the three (kernel work on no process's behalf, other processes).
+    fn other(&self) -> f64 {
+        (self.machine_busy - self.server - self.postgres - self.generator).max(0.0)
+    }
+}
+
+/// The server under test, as far as sampling goes: its pid and whether PostgreSQL is its backend.
+#[derive(Clone, Copy)]
+struct Probe {
+    pid: Option<u32>,
+    postgres: bool,
 }
 
 /// Runs HTTP workers for one scenario, sampling the server's CPU and memory over the window.
-async fn run_http(base: &str, kind: Scenario, fx: &Arc<Fixture>, conns: usize, warmup: Duration, duration: Duration, pid: Option<u32>) -> Measured {
+async fn run_http(base: &str, kind: Scenario, fx: &Arc<Fixture>, conns: usize, warmup: Duration, duration: Duration, probe: Probe) -> Measured {
     let workers: Vec<HttpWorker> = (0..conns).map(|i| HttpWorker::new(base, kind, Arc::clone(fx), i)).collect();
-    let mut cpu0 = None;
-    let mut cpu = None;
+    let mut start = None;
+    let mut budget = None;
     let mut sampler: Option<RssSampler> = None;
     let mut peak = None;
     let mut on_window = |open: bool| {
-        if let Some(pid) = pid {
+        if let Some(pid) = probe.pid {
             if open {
-                cpu0 = procfs::cpu_seconds(pid);
+                start = CpuBudget::now(pid, probe.postgres);
                 sampler = Some(RssSampler::start(pid));
             } else {
-                cpu = procfs::cpu_seconds(pid).zip(cpu0).map(|(b, a)| b - a);
+                budget = CpuBudget::now(pid, probe.postgres).zip(start).map(|(end, start)| end.since(start));
                 peak = sampler.take().map(RssSampler::finish);
             }
         }
     };
     let http = closed_loop(workers, warmup, duration, &mut on_window).await;
-    Measured { http, server_cpu_s: cpu, server_peak_rss_kb: peak, db_floor: None }
+    Measured { http, server_cpu_s: budget.map(|b| b.server), server_peak_rss_kb: peak, budget, db_floor: None, db_floor_busy_share: None }
 }
 
-async fn run_db(st: &Arc<dyn portcullis_core::storage::Storage>, kind: Scenario, fx: &Arc<Fixture>, conns: usize, warmup: Duration, duration: Duration) -> LoopResult {
+/// Runs a scenario's database floor; also returns the machine's busy share of its cores meanwhile.
+async fn run_db(st: &Arc<dyn portcullis_core::storage::Storage>, kind: Scenario, fx: &Arc<Fixture>, conns: usize, warmup: Duration, duration: Duration) -> (LoopResult, Option<f64>) {
     let workers: Vec<DbWorker> = (0..conns).map(|i| DbWorker::new(Arc::clone(st), kind, Arc::clone(fx), i)).collect();
-    closed_loop(workers, warmup, duration, &mut |_| {}).await
+    let (mut start, mut busy) = (None, None);
+    let mut on_window = |open: bool| {
+        let now = procfs::machine_busy_seconds();
+        if open {
+            start = now;
+        } else {
+            busy = now.zip(start).map(|(b, a)| b - a);
+        }
+    };
+    let r = closed_loop(workers, warmup, duration, &mut on_window).await;
+    let share = busy.map(|b| b / (r.seconds * floors::cores() as f64));
+    (r, share)
 }
 
 /// Warm-up and window for a scenario whose rate is (about) `known`: one round of `conns`
@@ -101,6 +160,34 @@ async fn measure_startup(spec: &ServerSpec, restarts: usize) -> Result<Startup, 
 
 fn mb(kb: f64) -> f64 {
     kb / 1024.0
+}
+
+/// A scenario's CPU per request in ms (medians over the runs) — server, PostgreSQL, load generator,
+/// other, all busy time — and the machine's busy share of its cores over the window.
+#[derive(Clone, Copy)]
+struct CpuPerRequest {
+    server: f64,
+    postgres: f64,
+    generator: f64,
+    other: f64,
+    total: f64,
+    busy_share: f64,
+}
+
+fn cpu_per_request(ms: &[Measured], cores: usize) -> Option<CpuPerRequest> {
+    let sampled: Vec<(&CpuBudget, &LoopResult)> = ms.iter().filter_map(|m| Some((m.budget.as_ref()?, &m.http))).collect();
+    if sampled.is_empty() {
+        return None;
+    }
+    let med = |f: &dyn Fn(&CpuBudget) -> f64| median(&sampled.iter().map(|(b, h)| f(b) * 1000.0 / h.ops.max(1) as f64).collect::<Vec<_>>());
+    Some(CpuPerRequest {
+        server: med(&|b| b.server),
+        postgres: med(&|b| b.postgres),
+        generator: med(&|b| b.generator),
+        other: med(&|b| b.other()),
+        total: med(&|b| b.machine_busy),
+        busy_share: median(&sampled.iter().map(|(b, h)| b.machine_busy / (h.seconds * cores as f64)).collect::<Vec<_>>()),
+    })
 }
 
 fn fmt_opt(v: Option<f64>, prec: usize) -> String {
@@ -175,6 +262,7 @@ pub async fn run(mut a: RunArgs) -> Result<bool, String> {
             (Some(s), b, Some(p))
         }
     };
+    let probe = Probe { pid, postgres: matches!(spec.backend, crate::server::Backend::Postgres { .. }) };
     let t_fx = Instant::now();
     let fx = Arc::new(build_fixture(&base, &cfg, a.concurrency, a.users, a.deep_page).await?);
     eprintln!(
@@ -184,6 +272,9 @@ pub async fn run(mut a: RunArgs) -> Result<bool, String> {
         fx.deep_page,
         t_fx.elapsed().as_secs_f64()
     );
+    if let crate::server::Backend::Postgres { uri, schema } = &spec.backend {
+        crate::seed::analyze_schema(uri, schema).await.map_err(|e| format!("ANALYZE after the fixture: {e}"))?;
+    }
     let storage = if a.no_floors || a.url.is_some() {
         None
     } else {
@@ -217,10 +308,10 @@ pub async fn run(mut a: RunArgs) -> Result<bool, String> {
                 _ => ms.last().map(|m: &Measured| m.http.rate()),
             };
             let (w, d) = window_for(warmup, duration, a.concurrency, known);
-            let mut m = run_http(&base, *kind, &fx, a.concurrency, w, d, pid).await;
+            let mut m = run_http(&base, *kind, &fx, a.concurrency, w, d, probe).await;
             if let Some((w2, d2)) = widen(&m.http, w, d, a.concurrency) {
                 eprintln!("run {}: {} is slow ({} requests in {:.1}s): measuring again over {:.1}s", run + 1, kind.name(), m.http.ops, d.as_secs_f64(), d2.as_secs_f64());
-                m = run_http(&base, *kind, &fx, a.concurrency, w2, d2, pid).await;
+                m = run_http(&base, *kind, &fx, a.concurrency, w2, d2, probe).await;
             }
             if m.http.ops == 0 && m.http.errors == 0 {
                 m.http.errors = 1;
@@ -231,10 +322,10 @@ pub async fn run(mut a: RunArgs) -> Result<bool, String> {
                 let known = ms.last().and_then(|m: &Measured| m.db_floor.as_ref()).map(|f| f.rate());
                 let (w, d) = window_for(warmup.min(base_d), base_d, a.concurrency, known);
                 let mut f = run_db(st, *kind, &fx, a.concurrency, w, d).await;
-                if let Some((w2, d2)) = widen(&f, w, d, a.concurrency) {
+                if let Some((w2, d2)) = widen(&f.0, w, d, a.concurrency) {
                     f = run_db(st, *kind, &fx, a.concurrency, w2, d2).await;
                 }
-                m.db_floor = Some(f);
+                (m.db_floor, m.db_floor_busy_share) = (Some(f.0), f.1);
             }
             eprintln!(
                 "run {}: {:<18} {:>9.1} req/s  p50 {:>7.2} ms  p99 {:>8.2} ms  errors {}{}{}",
@@ -258,7 +349,7 @@ pub async fn run(mut a: RunArgs) -> Result<bool, String> {
     let mut under_load = Vec::new();
     if a.rss_connections > 0 {
         for kind in [Scenario::Hello, Scenario::SessionVerify] {
-            let m = run_http(&base, kind, &fx, a.rss_connections, warmup, duration, pid).await;
+            let m = run_http(&base, kind, &fx, a.rss_connections, warmup, duration, probe).await;
             eprintln!(
                 "{} connections: {:<16} {:>9.1} req/s  p50 {:.2} ms  p99 {:.2} ms  errors {}  peak RSS {} kB",
                 a.rss_connections,
@@ -286,6 +377,9 @@ pub async fn run(mut a: RunArgs) -> Result<bool, String> {
     };
     let med = |ms: &[Measured], f: &dyn Fn(&Measured) -> f64| median(&ms.iter().map(f).collect::<Vec<_>>());
     let http_floor = results.iter().find(|(k, _)| *k == Scenario::Hello).map(|(_, ms)| med(ms, &|m| m.http.rate()));
+    // /apiversion touches no database: the pure HTTP floor, for the summed bound below.
+    let pure_http_floor = results.iter().find(|(k, _)| *k == Scenario::ApiVersion).map(|(_, ms)| med(ms, &|m| m.http.rate()));
+    let mut cost_rows = Vec::new();
     let mut rows = Vec::new();
     let mut total_errors = 0;
     println!();
@@ -323,6 +417,7 @@ pub async fn run(mut a: RunArgs) -> Result<bool, String> {
         } else {
             None
         };
+        let db_busy = ms.iter().any(|m| m.db_floor_busy_share.is_some()).then(|| med(ms, &|m| m.db_floor_busy_share.unwrap_or(f64::NAN)));
         let db_errors: u64 = ms.iter().filter_map(|m| m.db_floor.as_ref()).map(|d| d.errors).sum();
         total_errors += db_errors;
         let mut bounds: Vec<(&str, f64)> = Vec::new();
@@ -343,6 +438,14 @@ pub async fn run(mut a: RunArgs) -> Result<bool, String> {
         }
         let lowest = bounds.iter().copied().filter(|(_, v)| v.is_finite()).min_by(|x, y| x.1.total_cmp(&y.1));
         let ratio = lowest.map(|(_, v)| rps / v);
+        // What the scenario could reach if each request cost exactly its floors' work, done one
+        // after the other on the same cores: pure HTTP, then its crypto, then its database floor.
+        let mut parts: Vec<f64> = bounds.iter().filter(|(n, _)| *n != "HTTP (/hello)").map(|(_, v)| *v).collect();
+        if *kind != Scenario::ApiVersion {
+            parts.extend(pure_http_floor);
+        }
+        let summed = summed_floors(&parts);
+        let best_ratio = summed.zip(lowest).map(|(s, (_, l))| s / l);
         println!(
             "| {:<18} | {:>9.1} | {:>8.2} | {:>8.2} | {:>8.2} | {:>8.2} | {:>6} | {:>8} | {:>7} | {:>9} | {:<15} | {:>9} | {:>6} |",
             kind.name(),
@@ -359,25 +462,36 @@ pub async fn run(mut a: RunArgs) -> Result<bool, String> {
             fmt_opt(lowest.map(|l| l.1), 1),
             fmt_opt(ratio, 2),
         );
+        cost_rows.push(CostRow { kind: *kind, rps, cpu: cpu_per_request(ms, cores), summed, best_ratio, db_busy });
         rows.push(json!({
             "scenario": kind.name(),
             "requests_per_s": rps, "p50_ms": p50, "p90_ms": p90, "p99_ms": p99, "max_ms": max,
             "p99_over_p50": p99 / p50,
             "errors": errors, "db_floor_errors": db_errors,
             "server_cpu_ms_per_request": cpu_ms_per_req, "server_peak_rss_mb": rss,
+            "cpu_ms_per_request": cpu_per_request(ms, cores).map(|c| json!({
+                "server": c.server, "postgres": c.postgres, "generator": c.generator, "other": c.other,
+                "machine_busy": c.total, "machine_busy_share": c.busy_share,
+            })),
             "db_floor_per_s": db_floor,
             "bounds": bounds.iter().map(|(n, v)| json!({"floor": n, "per_s": v})).collect::<Vec<_>>(),
             "lowest_floor": lowest.map(|l| l.0), "lowest_floor_per_s": lowest.map(|l| l.1), "ratio": ratio,
+            "summed_floors_per_s": summed, "ratio_to_summed_floors": summed.map(|v| rps / v), "best_ratio_by_summed_floors": best_ratio,
+            "db_floor_cores_busy": db_busy,
             "runs": ms.iter().map(|m| json!({
                 "requests_per_s": m.http.rate(), "requests": m.http.ops, "errors": m.http.errors, "first_error": m.http.first_error,
                 "p50_ms": m.http.latency.p50_us as f64 / 1000.0, "p90_ms": m.http.latency.p90_us as f64 / 1000.0,
                 "p99_ms": m.http.latency.p99_us as f64 / 1000.0, "max_ms": m.http.latency.max_us as f64 / 1000.0,
                 "server_cpu_s": m.server_cpu_s, "server_peak_rss_kb": m.server_peak_rss_kb,
+                "cpu_s": m.budget.map(|b| json!({
+                    "server": b.server, "postgres": b.postgres, "generator": b.generator, "machine_busy": b.machine_busy,
+                })),
                 "db_floor_per_s": m.db_floor.as_ref().map(|d| d.rate()),
                 "db_floor_p50_ms": m.db_floor.as_ref().map(|d| d.latency.p50_us as f64 / 1000.0),
             })).collect::<Vec<_>>(),
         }));
     }
+    print_cost_table(&cost_rows);
     if !crypto_runs.is_empty() {
         println!(
             "floors ({} cores): HTTP /hello {} req/s; RS256 sign {:.0}/s, verify {:.0}/s; password hash {:.1}/s, verify {:.1}/s",
@@ -455,6 +569,15 @@ mod tests {
     use super::*;
 
     #[test]
+    fn floors_add_up_as_costs() {
+        // 1 ms and 1/3 ms per request: 4/3 ms in all.
+        assert!((summed_floors(&[1000.0, 3000.0]).unwrap() - 750.0).abs() < 1e-9);
+        assert_eq!(summed_floors(&[500.0]), Some(500.0));
+        assert_eq!(summed_floors(&[]), None);
+        assert_eq!(summed_floors(&[1000.0, f64::NAN]), None);
+    }
+
+    #[test]
     fn windows_hold_four_rounds() {
         let (w, d) = (Duration::from_secs(1), Duration::from_secs(5));
         assert_eq!(window_for(w, d, 64, None), (w, d));
@@ -467,5 +590,55 @@ mod tests {
         assert_eq!(widen(&slow, w, d, 64), Some((Duration::from_secs(5), Duration::from_secs(20))));
         let failing = LoopResult { ops: 0, errors: 3, seconds: 5.0, ..Default::default() };
         assert_eq!(widen(&failing, w, d, 64), None);
+    }
+}
+
+/// A harmonic sum: the rate of doing one of each of `parts` in turn on the same cores.
+fn summed_floors(parts: &[f64]) -> Option<f64> {
+    if parts.is_empty() || parts.iter().any(|v| !v.is_finite() || *v <= 0.0) {
+        return None;
+    }
+    Some(1.0 / parts.iter().map(|v| 1.0 / v).sum::<f64>())
+}
+
+/// One scenario's line in the cost table.
+struct CostRow {
+    kind: Scenario,
+    rps: f64,
+    cpu: Option<CpuPerRequest>,
+    summed: Option<f64>,
+    best_ratio: Option<f64>,
+    db_busy: Option<f64>,
+}
+
+/// Where each request's CPU went, and the floors added up. A floor is measured with both cores to
+/// itself, while a request needs each of its floors' work in turn on the same cores: their
+/// harmonic sum bounds what the scenario can reach, and so the best ratio to its lowest floor.
+fn print_cost_table(rows: &[CostRow]) {
+    let pct = |v: Option<f64>| fmt_opt(v.map(|x| x * 100.0), 0);
+    let ms = |c: Option<CpuPerRequest>, f: fn(&CpuPerRequest) -> f64| fmt_opt(c.as_ref().map(f), 3);
+    println!();
+    println!("CPU ms per request over the window (medians): the server, PostgreSQL, this load generator, the rest of the machine, in all;");
+    println!("summed floors: 1 / (1/pure HTTP (/apiversion) + 1/crypto + 1/DB floor); best ratio: summed floors / lowest floor");
+    println!(
+        "| {:<18} | {:>7} | {:>10} | {:>9} | {:>6} | {:>6} | {:>10} | {:>14} | {:>11} | {:>10} | {:>13} |",
+        "scenario", "server", "PostgreSQL", "generator", "other", "all", "cores busy", "summed floors/s", "of summed", "best ratio", "DB floor busy"
+    );
+    println!("|{}|", [20, 9, 12, 11, 8, 8, 12, 16, 13, 12, 15].iter().map(|w| "-".repeat(*w)).collect::<Vec<_>>().join("|"));
+    for r in rows {
+        println!(
+            "| {:<18} | {:>7} | {:>10} | {:>9} | {:>6} | {:>6} | {:>9}% | {:>14} | {:>11} | {:>10} | {:>12}% |",
+            r.kind.name(),
+            ms(r.cpu, |c| c.server),
+            ms(r.cpu, |c| c.postgres),
+            ms(r.cpu, |c| c.generator),
+            ms(r.cpu, |c| c.other),
+            ms(r.cpu, |c| c.total),
+            pct(r.cpu.map(|c| c.busy_share)),
+            fmt_opt(r.summed, 1),
+            fmt_opt(r.summed.map(|v| r.rps / v), 2),
+            fmt_opt(r.best_ratio, 2),
+            pct(r.db_busy),
+        );
     }
 }

@@ -216,6 +216,23 @@ pub async fn seed_postgres(uri: &str, tables: &PgTables, start: u64, end: u64, c
     Ok(t0.elapsed().as_secs_f64())
 }
 
+/// ANALYZEs every table of `schema`, as autovacuum would within a minute or so. Until a table has
+/// statistics, PostgreSQL takes it for empty, and the generic plans that connections cache then
+/// (e.g. a user's read probing by app_id alone) stay until the statistics arrive.
+pub async fn analyze_schema(uri: &str, schema: &str) -> Result<(), String> {
+    let (client, conn) = tokio_postgres::connect(uri, tokio_postgres::NoTls).await.map_err(|e| e.to_string())?;
+    tokio::spawn(conn);
+    let rows = client
+        .query("SELECT format('%I.%I', schemaname, tablename) FROM pg_tables WHERE schemaname = $1", &[&schema])
+        .await
+        .map_err(|e| e.to_string())?;
+    for r in rows {
+        let table: String = r.get(0);
+        client.batch_execute(&format!("ANALYZE {table}")).await.map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
