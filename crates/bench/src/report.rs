@@ -18,7 +18,6 @@ use crate::{secs, workdir, RunArgs};
 #[derive(Clone, Debug, Default)]
 pub struct Measured {
     http: LoopResult,
-    server_cpu_s: Option<f64>,
     server_peak_rss_kb: Option<u64>,
     /// Where the machine's CPU went over the window (None when the server's pid is unknown).
     budget: Option<CpuBudget>,
@@ -89,7 +88,7 @@ async fn run_http(base: &str, kind: Scenario, fx: &Arc<Fixture>, conns: usize, w
         }
     };
     let http = closed_loop(workers, warmup, duration, &mut on_window).await;
-    Measured { http, server_cpu_s: budget.map(|b| b.server), server_peak_rss_kb: peak, budget, db_floor: None, db_floor_busy_share: None }
+    Measured { http, server_peak_rss_kb: peak, budget, db_floor: None, db_floor_busy_share: None }
 }
 
 /// Runs a scenario's database floor; also returns the machine's busy share of its cores meanwhile.
@@ -410,7 +409,7 @@ pub async fn run(mut a: RunArgs) -> Result<bool, String> {
         let max = med(ms, &|m| m.http.latency.max_us as f64 / 1000.0);
         let errors: u64 = ms.iter().map(|m| m.http.errors).sum();
         total_errors += errors;
-        let cpu_ms_per_req = med(ms, &|m| m.server_cpu_s.map(|c| c * 1000.0 / m.http.ops.max(1) as f64).unwrap_or(f64::NAN));
+        let cpu_ms_per_req = med(ms, &|m| m.budget.map(|b| b.server * 1000.0 / m.http.ops.max(1) as f64).unwrap_or(f64::NAN));
         let rss = med(ms, &|m| m.server_peak_rss_kb.map(|k| mb(k as f64)).unwrap_or(f64::NAN));
         let db_floor = if ms.iter().any(|m| m.db_floor.is_some()) {
             Some(med(ms, &|m| m.db_floor.as_ref().map(|d| d.rate()).unwrap_or(f64::NAN)))
@@ -462,14 +461,15 @@ pub async fn run(mut a: RunArgs) -> Result<bool, String> {
             fmt_opt(lowest.map(|l| l.1), 1),
             fmt_opt(ratio, 2),
         );
-        cost_rows.push(CostRow { kind: *kind, rps, cpu: cpu_per_request(ms, cores), summed, best_ratio, db_busy });
+        let cpu = cpu_per_request(ms, cores);
+        cost_rows.push(CostRow { kind: *kind, rps, cpu, summed, best_ratio, db_busy });
         rows.push(json!({
             "scenario": kind.name(),
             "requests_per_s": rps, "p50_ms": p50, "p90_ms": p90, "p99_ms": p99, "max_ms": max,
             "p99_over_p50": p99 / p50,
             "errors": errors, "db_floor_errors": db_errors,
             "server_cpu_ms_per_request": cpu_ms_per_req, "server_peak_rss_mb": rss,
-            "cpu_ms_per_request": cpu_per_request(ms, cores).map(|c| json!({
+            "cpu_ms_per_request": cpu.map(|c| json!({
                 "server": c.server, "postgres": c.postgres, "generator": c.generator, "other": c.other,
                 "machine_busy": c.total, "machine_busy_share": c.busy_share,
             })),
@@ -482,7 +482,7 @@ pub async fn run(mut a: RunArgs) -> Result<bool, String> {
                 "requests_per_s": m.http.rate(), "requests": m.http.ops, "errors": m.http.errors, "first_error": m.http.first_error,
                 "p50_ms": m.http.latency.p50_us as f64 / 1000.0, "p90_ms": m.http.latency.p90_us as f64 / 1000.0,
                 "p99_ms": m.http.latency.p99_us as f64 / 1000.0, "max_ms": m.http.latency.max_us as f64 / 1000.0,
-                "server_cpu_s": m.server_cpu_s, "server_peak_rss_kb": m.server_peak_rss_kb,
+                "server_cpu_s": m.budget.map(|b| b.server), "server_peak_rss_kb": m.server_peak_rss_kb,
                 "cpu_s": m.budget.map(|b| json!({
                     "server": b.server, "postgres": b.postgres, "generator": b.generator, "machine_busy": b.machine_busy,
                 })),
@@ -564,35 +564,6 @@ pub async fn run(mut a: RunArgs) -> Result<bool, String> {
     Ok(total_errors == 0)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn floors_add_up_as_costs() {
-        // 1 ms and 1/3 ms per request: 4/3 ms in all.
-        assert!((summed_floors(&[1000.0, 3000.0]).unwrap() - 750.0).abs() < 1e-9);
-        assert_eq!(summed_floors(&[500.0]), Some(500.0));
-        assert_eq!(summed_floors(&[]), None);
-        assert_eq!(summed_floors(&[1000.0, f64::NAN]), None);
-    }
-
-    #[test]
-    fn windows_hold_four_rounds() {
-        let (w, d) = (Duration::from_secs(1), Duration::from_secs(5));
-        assert_eq!(window_for(w, d, 64, None), (w, d));
-        assert_eq!(window_for(w, d, 64, Some(10_000.0)), (w, d), "fast scenarios keep the default");
-        assert_eq!(window_for(w, d, 64, Some(12.8)), (Duration::from_secs(5), Duration::from_secs(20)));
-        assert_eq!(window_for(w, d, 64, Some(1.0)), (Duration::from_secs(30), Duration::from_secs(60)));
-        let ok = LoopResult { ops: 1000, seconds: 5.0, ..Default::default() };
-        assert_eq!(widen(&ok, w, d, 64), None);
-        let slow = LoopResult { ops: 64, seconds: 5.0, ..Default::default() };
-        assert_eq!(widen(&slow, w, d, 64), Some((Duration::from_secs(5), Duration::from_secs(20))));
-        let failing = LoopResult { ops: 0, errors: 3, seconds: 5.0, ..Default::default() };
-        assert_eq!(widen(&failing, w, d, 64), None);
-    }
-}
-
 /// A harmonic sum: the rate of doing one of each of `parts` in turn on the same cores.
 fn summed_floors(parts: &[f64]) -> Option<f64> {
     if parts.is_empty() || parts.iter().any(|v| !v.is_finite() || *v <= 0.0) {
@@ -640,5 +611,34 @@ fn print_cost_table(rows: &[CostRow]) {
             fmt_opt(r.best_ratio, 2),
             pct(r.db_busy),
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn floors_add_up_as_costs() {
+        // 1 ms and 1/3 ms per request: 4/3 ms in all.
+        assert!((summed_floors(&[1000.0, 3000.0]).unwrap() - 750.0).abs() < 1e-9);
+        assert_eq!(summed_floors(&[500.0]), Some(500.0));
+        assert_eq!(summed_floors(&[]), None);
+        assert_eq!(summed_floors(&[1000.0, f64::NAN]), None);
+    }
+
+    #[test]
+    fn windows_hold_four_rounds() {
+        let (w, d) = (Duration::from_secs(1), Duration::from_secs(5));
+        assert_eq!(window_for(w, d, 64, None), (w, d));
+        assert_eq!(window_for(w, d, 64, Some(10_000.0)), (w, d), "fast scenarios keep the default");
+        assert_eq!(window_for(w, d, 64, Some(12.8)), (Duration::from_secs(5), Duration::from_secs(20)));
+        assert_eq!(window_for(w, d, 64, Some(1.0)), (Duration::from_secs(30), Duration::from_secs(60)));
+        let ok = LoopResult { ops: 1000, seconds: 5.0, ..Default::default() };
+        assert_eq!(widen(&ok, w, d, 64), None);
+        let slow = LoopResult { ops: 64, seconds: 5.0, ..Default::default() };
+        assert_eq!(widen(&slow, w, d, 64), Some((Duration::from_secs(5), Duration::from_secs(20))));
+        let failing = LoopResult { ops: 0, errors: 3, seconds: 5.0, ..Default::default() };
+        assert_eq!(widen(&failing, w, d, 64), None);
     }
 }

@@ -187,8 +187,7 @@ pub async fn seed_postgres(uri: &str, tables: &PgTables, start: u64, end: u64, c
     let queue = std::sync::Arc::new(std::sync::Mutex::new(all.into_iter()));
     let mut tasks = Vec::new();
     for _ in 0..connections.max(1) {
-        let (client, conn) = tokio_postgres::connect(uri, tokio_postgres::NoTls).await.map_err(|e| e.to_string())?;
-        tokio::spawn(conn);
+        let client = connect(uri).await?;
         let (queue, sql, hash) = (std::sync::Arc::clone(&queue), std::sync::Arc::clone(&sql), hash.clone());
         tasks.push(tokio::spawn(async move {
             let mut client = client;
@@ -208,29 +207,34 @@ pub async fn seed_postgres(uri: &str, tables: &PgTables, start: u64, end: u64, c
     for t in tasks {
         t.await.map_err(|e| e.to_string())??;
     }
+    analyze(&connect(uri).await?, [&tables.app_users, &tables.all_auth, &tables.ep_users, &tables.ep_tenant]).await?;
+    Ok(t0.elapsed().as_secs_f64())
+}
+
+async fn connect(uri: &str) -> Result<tokio_postgres::Client, String> {
     let (client, conn) = tokio_postgres::connect(uri, tokio_postgres::NoTls).await.map_err(|e| e.to_string())?;
     tokio::spawn(conn);
-    for t in [&tables.app_users, &tables.all_auth, &tables.ep_users, &tables.ep_tenant] {
+    Ok(client)
+}
+
+/// ANALYZEs each of `tables` (qualified names).
+async fn analyze<T: std::fmt::Display>(client: &tokio_postgres::Client, tables: impl IntoIterator<Item = T>) -> Result<(), String> {
+    for t in tables {
         client.batch_execute(&format!("ANALYZE {t}")).await.map_err(|e| e.to_string())?;
     }
-    Ok(t0.elapsed().as_secs_f64())
+    Ok(())
 }
 
 /// ANALYZEs every table of `schema`, as autovacuum would within a minute or so. Until a table has
 /// statistics, PostgreSQL takes it for empty, and the generic plans that connections cache then
 /// (e.g. a user's read probing by app_id alone) stay until the statistics arrive.
 pub async fn analyze_schema(uri: &str, schema: &str) -> Result<(), String> {
-    let (client, conn) = tokio_postgres::connect(uri, tokio_postgres::NoTls).await.map_err(|e| e.to_string())?;
-    tokio::spawn(conn);
+    let client = connect(uri).await?;
     let rows = client
         .query("SELECT format('%I.%I', schemaname, tablename) FROM pg_tables WHERE schemaname = $1", &[&schema])
         .await
         .map_err(|e| e.to_string())?;
-    for r in rows {
-        let table: String = r.get(0);
-        client.batch_execute(&format!("ANALYZE {table}")).await.map_err(|e| e.to_string())?;
-    }
-    Ok(())
+    analyze(&client, rows.iter().map(|r| r.get::<_, String>(0))).await
 }
 
 #[cfg(test)]
