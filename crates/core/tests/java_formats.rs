@@ -1,5 +1,8 @@
 //! Keys and tokens made by other implementations from the documented formats are read and accepted.
 
+// Test code: a failed expectation is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use portcullis_core::crypto::keys::{PublicKey, SigningKey};
 use portcullis_core::session::refresh_token;
 use serde_json::Value;

@@ -2,6 +2,9 @@
 //! Python reference of Firebase's scrypt, and vectors published by the Java core's tests and by
 //! Firebase) verify, and are accepted by the import checks; see fixtures/README.md.
 
+// Test code: a failed expectation is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use portcullis_core::crypto::password::{algorithm_of, check_imported, verify, Algorithm, VerifySettings};
 use serde_json::Value;
 

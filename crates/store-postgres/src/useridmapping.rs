@@ -104,7 +104,7 @@ async fn create(db: Conn<'_>, sql: &Statements, app: &str, m: &UserIdMapping, fo
                     db.execute(statement, &[&app, st, ext]).await?;
                 }
             }
-            [first, ..] => return Ok(CreateMappingOutcome::InUse(*first)),
+            [first, ..] => return Ok(CreateMappingOutcome::InUse(first)),
         }
     }
     match db.execute(&sql.insert, &[&app, st, ext, &m.external_user_id_info]).await {

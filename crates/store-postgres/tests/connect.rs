@@ -1,6 +1,9 @@
 //! Connecting: clear errors that never show the password, and a pool that heals when the server drops
 //! its connections (as it does when PostgreSQL restarts).
 
+// Test code: a failed expectation is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::*;

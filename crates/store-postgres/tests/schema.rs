@@ -2,6 +2,9 @@
 //! default, constraint and index, in the default schema, in a custom schema and with a prefix; and a
 //! schema that already exists is used as it is.
 
+// Test code: a failed expectation is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::*;

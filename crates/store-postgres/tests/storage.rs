@@ -1,6 +1,9 @@
 //! PgStorage against a real PostgreSQL: the shared conformance suite, plus what only PostgreSQL shows
 //! (rows as the Java plugin writes them, cascades, races, restarts, prefixes and schemas).
 
+// Test code: a failed expectation is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::*;
@@ -64,15 +67,15 @@ async fn load(s: &PgStorage, id: &TenantIdentifier) -> Option<TenantConfig> {
 async fn conformance_suite() {
     let Some(uri) = pg_uri("conformance_suite") else { return };
     let (schema, s) = fresh(&uri).await;
-    portcullis_core::storage::conformance::run_all(&s).await;
-    portcullis_core::storage::conformance::run_sessions(&s, &s).await;
-    portcullis_core::storage::conformance::run_users(&s, &s).await;
-    portcullis_core::storage::conformance::run_dashboard(&s, &s).await;
-    portcullis_core::storage::conformance::run_email_verification(&s, &s).await;
-    portcullis_core::storage::conformance::run_passwordless(&s, &s).await;
-    portcullis_core::storage::conformance::run_totp(&s, &s).await;
-    portcullis_core::storage::conformance::run_metadata(&s, &s).await;
-    portcullis_core::storage::conformance::run_roles(&s, &s).await;
+    portcullis_testkit::conformance::run_all(&s).await;
+    portcullis_testkit::conformance::run_sessions(&s, &s).await;
+    portcullis_testkit::conformance::run_users(&s, &s).await;
+    portcullis_testkit::conformance::run_dashboard(&s, &s).await;
+    portcullis_testkit::conformance::run_email_verification(&s, &s).await;
+    portcullis_testkit::conformance::run_passwordless(&s, &s).await;
+    portcullis_testkit::conformance::run_totp(&s, &s).await;
+    portcullis_testkit::conformance::run_metadata(&s, &s).await;
+    portcullis_testkit::conformance::run_roles(&s, &s).await;
     drop_schema(&uri, &schema).await;
 }
 
@@ -98,7 +101,7 @@ async fn linked_user_groups() {
         );
         db.execute(&sql, &[&app, &primary]).await.expect("group time");
     };
-    portcullis_core::storage::conformance::run_user_groups(&s, &s, link).await;
+    portcullis_testkit::conformance::run_user_groups(&s, &s, link).await;
     drop_schema(&uri, &schema).await;
 }
 

@@ -224,15 +224,15 @@ mod tests {
     #[tokio::test]
     async fn conformance_in_memory() {
         let s = SqliteStorage::open(":memory:").unwrap();
-        portcullis_core::storage::conformance::run_all(&s).await;
-        portcullis_core::storage::conformance::run_sessions(&s, &s).await;
-        portcullis_core::storage::conformance::run_users(&s, &s).await;
-        portcullis_core::storage::conformance::run_dashboard(&s, &s).await;
-        portcullis_core::storage::conformance::run_email_verification(&s, &s).await;
-        portcullis_core::storage::conformance::run_passwordless(&s, &s).await;
-        portcullis_core::storage::conformance::run_totp(&s, &s).await;
-        portcullis_core::storage::conformance::run_metadata(&s, &s).await;
-        portcullis_core::storage::conformance::run_roles(&s, &s).await;
+        portcullis_testkit::conformance::run_all(&s).await;
+        portcullis_testkit::conformance::run_sessions(&s, &s).await;
+        portcullis_testkit::conformance::run_users(&s, &s).await;
+        portcullis_testkit::conformance::run_dashboard(&s, &s).await;
+        portcullis_testkit::conformance::run_email_verification(&s, &s).await;
+        portcullis_testkit::conformance::run_passwordless(&s, &s).await;
+        portcullis_testkit::conformance::run_totp(&s, &s).await;
+        portcullis_testkit::conformance::run_metadata(&s, &s).await;
+        portcullis_testkit::conformance::run_roles(&s, &s).await;
     }
 
     #[tokio::test]
@@ -267,7 +267,7 @@ mod tests {
                 .unwrap()
             }
         };
-        portcullis_core::storage::conformance::run_user_groups(&s, &s, link).await;
+        portcullis_testkit::conformance::run_user_groups(&s, &s, link).await;
     }
 
     #[tokio::test]

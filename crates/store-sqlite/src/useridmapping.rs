@@ -74,7 +74,7 @@ fn create(c: &Connection, app: &str, m: &UserIdMapping, force: bool) -> rusqlite
                     c.execute(&format!("UPDATE {table} SET user_id = ?3 WHERE app_id = ?1 AND user_id = ?2"), params![app, st, ext])?;
                 }
             }
-            [first, ..] => return Ok(CreateMappingOutcome::InUse(*first)),
+            [first, ..] => return Ok(CreateMappingOutcome::InUse(first)),
         }
     }
     c.execute(
@@ -115,7 +115,7 @@ impl UserIdMappingStorage for SqliteStorage {
             let Some(m) = find(tx, &app, &id, kind)? else { return Ok(DeleteMappingOutcome::Deleted { existed: false }) };
             if !force {
                 if let Some(first) = used_by(tx, &app, &m.external_user_id)?.first() {
-                    return Ok(DeleteMappingOutcome::InUse(*first));
+                    return Ok(DeleteMappingOutcome::InUse(first));
                 }
             }
             tx.execute(

@@ -97,7 +97,6 @@ pub trait Storage:
 }
 
 pub mod accountlinking;
-pub mod conformance;
 pub mod dashboard;
 pub mod emailpassword;
 pub mod emailverification;

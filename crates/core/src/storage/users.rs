@@ -175,38 +175,6 @@ fn like_escape(text: &str) -> String {
     out
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn render(tags: &SearchTags) -> (String, Vec<String>) {
-        let mut values = Vec::new();
-        let sql = tags.matching_user_ids("$1", &|t| t.to_string(), &mut |v| {
-            values.push(v);
-            format!("${}", values.len() + 1)
-        });
-        (sql, values)
-    }
-
-    #[test]
-    fn emails_search_every_recipe_with_emails_and_bind_escaped_prefixes() {
-        let (sql, values) = render(&SearchTags { emails: vec!["a_b%".into()], ..Default::default() });
-        assert!(sql.contains("emailpassword_user_to_tenant") && sql.contains("thirdparty_users") && sql.contains("passwordless_user_to_tenant"));
-        assert!(!sql.contains("a_b"), "values are bound: {sql}");
-        assert_eq!(values, ["a\\_b\\%%", "%@a\\_b\\%%"].repeat(3));
-    }
-
-    #[test]
-    fn each_kind_of_tag_narrows_the_recipes() {
-        let (sql, _) = render(&SearchTags { phones: vec!["+1".into()], ..Default::default() });
-        assert!(sql.contains("passwordless") && !sql.contains("emailpassword") && !sql.contains("thirdparty"));
-        let (sql, _) = render(&SearchTags { providers: vec!["goo".into()], emails: vec!["a".into()], ..Default::default() });
-        assert!(sql.contains("thirdparty") && !sql.contains("emailpassword") && !sql.contains("passwordless"));
-        let all = SearchTags { emails: vec!["a".into()], phones: vec!["1".into()], providers: vec!["g".into()] };
-        assert!(render(&all).0.contains("1 = 0"));
-    }
-}
-
 #[async_trait]
 pub trait UserStorage: Send + Sync {
     /// Writes a new email-password user in one transaction. False when the tenant already has an
@@ -262,4 +230,36 @@ pub trait UserStorage: Send + Sync {
     /// Deletes recipe users and everything keyed by their ids (sessions, metadata, roles, verified
     /// emails, last-active times, TOTP devices), in one transaction. Returns whether any existed.
     async fn delete_users(&self, app_id: &str, user_ids: &[String]) -> Result<bool, StorageError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn render(tags: &SearchTags) -> (String, Vec<String>) {
+        let mut values = Vec::new();
+        let sql = tags.matching_user_ids("$1", &|t| t.to_string(), &mut |v| {
+            values.push(v);
+            format!("${}", values.len() + 1)
+        });
+        (sql, values)
+    }
+
+    #[test]
+    fn emails_search_every_recipe_with_emails_and_bind_escaped_prefixes() {
+        let (sql, values) = render(&SearchTags { emails: vec!["a_b%".into()], ..Default::default() });
+        assert!(sql.contains("emailpassword_user_to_tenant") && sql.contains("thirdparty_users") && sql.contains("passwordless_user_to_tenant"));
+        assert!(!sql.contains("a_b"), "values are bound: {sql}");
+        assert_eq!(values, ["a\\_b\\%%", "%@a\\_b\\%%"].repeat(3));
+    }
+
+    #[test]
+    fn each_kind_of_tag_narrows_the_recipes() {
+        let (sql, _) = render(&SearchTags { phones: vec!["+1".into()], ..Default::default() });
+        assert!(sql.contains("passwordless") && !sql.contains("emailpassword") && !sql.contains("thirdparty"));
+        let (sql, _) = render(&SearchTags { providers: vec!["goo".into()], emails: vec!["a".into()], ..Default::default() });
+        assert!(sql.contains("thirdparty") && !sql.contains("emailpassword") && !sql.contains("passwordless"));
+        let all = SearchTags { emails: vec!["a".into()], phones: vec!["1".into()], providers: vec!["g".into()] };
+        assert!(render(&all).0.contains("1 = 0"));
+    }
 }

@@ -1,11 +1,9 @@
 //! The users APIs and tenant association through the real HTTP server, on every backend. Users are
 //! seeded through the storage (sign-up has its own tests).
 
-mod common;
-
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use common::{backends, TestApp};
+use crate::common::{backends, TestApp};
 use serde_json::{json, Value};
 
 async fn seed(app: &TestApp, tenant: &str, id: &str, email: &str, time: i64) {
@@ -140,6 +138,6 @@ async fn search_by_email_phone_and_provider_prefixes() {
 
 #[tokio::test]
 async fn search_tags_are_listed() {
-    let app = TestApp::spawn(common::Backend::Sqlite).await;
+    let app = TestApp::spawn(crate::common::Backend::Sqlite).await;
     assert_eq!(app.json("GET", "/user/search/tags", None).await, json!({"status": "OK", "tags": ["email", "phone", "provider"]}));
 }

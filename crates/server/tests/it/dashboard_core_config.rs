@@ -1,9 +1,7 @@
 //! `GET /<t>/recipe/dashboard/tenant/core-config`: a tenant's effective settings as the dashboard's
 //! tenant page lists them, and the telemetry id its analytics read; on every backend.
 
-mod common;
-
-use common::{backends, config, Backend, TestApp};
+use crate::common::{backends, config, Backend, TestApp};
 use serde_json::{json, Value};
 
 const FIELDS: [&str; 10] = [

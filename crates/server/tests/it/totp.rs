@@ -3,9 +3,7 @@
 //! cooldown, used codes per tenant, concurrent verifications, the cron, user deletion and the
 //! core's 400s. Codes are computed here from the returned secrets with the server's clock.
 
-mod common;
-
-use common::{backends, config, Backend, TestApp};
+use crate::common::{backends, config, Backend, TestApp};
 use portcullis_core::totp::{base32_decode, base32_encode, totp_at};
 use serde_json::{json, Value};
 

@@ -2,11 +2,9 @@
 //! input rules, the public-tenant rule for app-wide APIs, users' roles per tenant, and (on
 //! PostgreSQL) a tenant whose data lives in another database.
 
-mod common;
-
 use std::sync::Arc;
 
-use common::{backends, Backend, TestApp};
+use crate::common::{backends, Backend, TestApp};
 use portcullis_core::ids::TenantIdentifier;
 use serde_json::{json, Value};
 

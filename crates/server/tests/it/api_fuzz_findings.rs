@@ -1,8 +1,6 @@
 //! Regressions for what API fuzzing (scripts/api-fuzz.sh, schemathesis) found, on every backend.
 
-mod common;
-
-use common::{backends, TestApp};
+use crate::common::{backends, TestApp};
 use serde_json::json;
 
 /// Removing another connection-URI domain on the same database left the default domain's public

@@ -1,9 +1,7 @@
 //! User-id mapping through the real HTTP server, on every backend: the mapping APIs with every
 //! status, and external ids accepted and rendered wherever the core does.
 
-mod common;
-
-use common::{backends, config, TestApp};
+use crate::common::{backends, config, TestApp};
 use serde_json::{json, Value};
 
 async fn sign_up(app: &TestApp, email: &str) -> String {
@@ -18,7 +16,7 @@ async fn map(app: &TestApp, st: &str, ext: &str, extra: Value) -> Value {
     app.json("POST", "/recipe/userid/map", Some(body)).await
 }
 
-fn cheap(b: common::Backend) -> portcullis_core::config::Config {
+fn cheap(b: crate::common::Backend) -> portcullis_core::config::Config {
     config(b, &[("BCRYPT_LOG_ROUNDS", "4")])
 }
 

@@ -1,11 +1,9 @@
 //! The session and JWT recipes through the real HTTP server, on every backend, with the server's
 //! clock moved forward for expiry and key rotation.
 
-mod common;
-
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use common::{backends, config, TestApp};
+use crate::common::{backends, config, TestApp};
 use serde_json::{json, Value};
 
 async fn create(app: &TestApp, tenant: &str, user: &str, anti_csrf: bool) -> Value {
@@ -301,12 +299,12 @@ async fn cron_deletes_expired_sessions_once_per_interval_across_instances() {
         // Two instances on one database (a shared SQLite file, or one PostgreSQL schema).
         let dir = std::env::temp_dir().join(format!("portcullis-cron-{}", uuid::Uuid::new_v4()));
         let cfg = match b {
-            common::Backend::Sqlite => {
+            crate::common::Backend::Sqlite => {
                 std::fs::create_dir_all(&dir).unwrap();
                 let path = dir.join("p.db");
                 config(b, &[("PORTCULLIS_SQLITE_PATH", path.to_str().unwrap()), ("REFRESH_TOKEN_VALIDITY", "1")])
             }
-            common::Backend::Postgres => config(b, &[("REFRESH_TOKEN_VALIDITY", "1")]),
+            crate::common::Backend::Postgres => config(b, &[("REFRESH_TOKEN_VALIDITY", "1")]),
         };
         let one = portcullis::start(cfg.clone(), None).await.unwrap();
         let two = portcullis::start(cfg, None).await.unwrap();

@@ -3,9 +3,9 @@
 
 use serde_json::json;
 
-use super::Storage;
-use crate::ids::TenantIdentifier;
-use crate::multitenancy::{Provider, ProviderClient, TenantConfig, UserInfoMap, UserInfoMapFields};
+use portcullis_core::storage::Storage;
+use portcullis_core::ids::TenantIdentifier;
+use portcullis_core::multitenancy::{Provider, ProviderClient, TenantConfig, UserInfoMap, UserInfoMapFields};
 
 pub async fn run_all(s: &dyn Storage) {
     s.ping().await.expect("ping");
@@ -126,9 +126,9 @@ async fn tenant_rows_and_key_value(s: &dyn Storage) {
 
 /// The session-storage behaviour: rows, compare-and-set of the refresh hash, scoped listing and
 /// deletion, signing keys that deduplicate on their creation time.
-pub async fn run_sessions(base: &dyn Storage, s: &dyn super::session::SessionStorage) {
-    use super::session::{SessionRow, StaticKey, TenantScope};
-    use crate::session::signing_keys::DynamicKey;
+pub async fn run_sessions(base: &dyn Storage, s: &dyn portcullis_core::storage::session::SessionStorage) {
+    use portcullis_core::storage::session::{SessionRow, StaticKey, TenantScope};
+    use portcullis_core::session::signing_keys::DynamicKey;
 
     base.add_tenant_rows("sess-app", "public", 1).await.expect("app rows");
     base.add_tenant_rows("sess-app", "t1", 1).await.expect("tenant rows");
@@ -206,13 +206,13 @@ pub async fn run_sessions(base: &dyn Storage, s: &dyn super::session::SessionSto
 /// list of users read at once, counts per tenant and across tenants, pages. `link(app, recipe user,
 /// primary)` writes the account-linking columns as the core does (both tables, the group's earliest
 /// time joined on every row), with the store's own SQL.
-pub async fn run_user_groups<F, Fut>(base: &dyn Storage, s: &dyn super::users::UserStorage, link: F)
+pub async fn run_user_groups<F, Fut>(base: &dyn Storage, s: &dyn portcullis_core::storage::users::UserStorage, link: F)
 where
     F: Fn(&'static str, &'static str, &'static str) -> Fut,
     Fut: std::future::Future<Output = ()>,
 {
-    use super::users::UserFilter;
-    use crate::users::{RecipeId, User};
+    use portcullis_core::storage::users::UserFilter;
+    use portcullis_core::users::{RecipeId, User};
 
     let app = "groups-app";
     for tenant in ["public", "t1", "t2"] {
@@ -264,9 +264,9 @@ where
 
 /// Auth-recipe users: sign-up rows, unique emails per tenant, whole-user reads, listing order and
 /// pages, counts, tenant association and deletion.
-pub async fn run_users(base: &dyn Storage, s: &dyn super::users::UserStorage) {
-    use super::users::{AccountInfo, AssociateOutcome, UserFilter};
-    use crate::users::RecipeId;
+pub async fn run_users(base: &dyn Storage, s: &dyn portcullis_core::storage::users::UserStorage) {
+    use portcullis_core::storage::users::{AccountInfo, AssociateOutcome, UserFilter};
+    use portcullis_core::users::RecipeId;
 
     let app = "users-app";
     base.add_tenant_rows(app, "public", 1).await.expect("app rows");
@@ -331,7 +331,7 @@ pub async fn run_users(base: &dyn Storage, s: &dyn super::users::UserStorage) {
 
 /// User metadata: read-merge-write updates, bulk reads, deletion, per-app isolation, and concurrent
 /// updates of one user that lose no key.
-pub async fn run_metadata(base: &dyn Storage, s: &dyn super::metadata::MetadataStorage) {
+pub async fn run_metadata(base: &dyn Storage, s: &dyn portcullis_core::storage::metadata::MetadataStorage) {
     let app = "meta-app";
     base.add_tenant_rows(app, "public", 1).await.expect("app rows");
     base.add_tenant_rows("meta-other", "public", 1).await.expect("other app rows");
@@ -404,8 +404,8 @@ async fn futures_join_all<F: std::future::Future>(futures: impl IntoIterator<Ite
 
 /// User roles: roles and permissions, user-role rows per tenant with the role checked in the same
 /// transaction, deletion of a role with its permissions and associations, and the per-app scope.
-pub async fn run_roles(base: &dyn Storage, s: &dyn super::roles::RoleStorage) {
-    use super::roles::{RoleCheck, UserRoleChange};
+pub async fn run_roles(base: &dyn Storage, s: &dyn portcullis_core::storage::roles::RoleStorage) {
+    use portcullis_core::storage::roles::{RoleCheck, UserRoleChange};
     let app = "roles-app";
     base.add_tenant_rows(app, "public", 1).await.expect("app rows");
     base.add_tenant_rows(app, "t1", 1).await.expect("tenant rows");
@@ -480,8 +480,8 @@ pub async fn run_roles(base: &dyn Storage, s: &dyn super::roles::RoleStorage) {
 }
 
 /// Dashboard users (unique emails per app) and their sessions (expiry, deletion, cascade with the user's app).
-pub async fn run_dashboard(base: &dyn Storage, s: &dyn super::dashboard::DashboardStorage) {
-    use super::dashboard::DashboardUser;
+pub async fn run_dashboard(base: &dyn Storage, s: &dyn portcullis_core::storage::dashboard::DashboardStorage) {
+    use portcullis_core::storage::dashboard::DashboardUser;
     let app = "dash-app";
     base.add_tenant_rows(app, "public", 1).await.expect("app rows");
     let user = DashboardUser { user_id: "dash-user-1".into(), email: "d@example.com".into(), password_hash: "h".into(), time_joined: 5 };
@@ -500,8 +500,8 @@ pub async fn run_dashboard(base: &dyn Storage, s: &dyn super::dashboard::Dashboa
 }
 
 /// Email verification: tokens consumed once, all of a (user, email)'s tokens removed on use, expiry.
-pub async fn run_email_verification(base: &dyn Storage, s: &dyn super::emailverification::EmailVerificationStorage) {
-    use super::emailverification::ConsumeOutcome;
+pub async fn run_email_verification(base: &dyn Storage, s: &dyn portcullis_core::storage::emailverification::EmailVerificationStorage) {
+    use portcullis_core::storage::emailverification::ConsumeOutcome;
     let app = "ev-app";
     base.add_tenant_rows(app, "public", 1).await.expect("app rows");
     s.ev_token_create(app, "public", "u1", "a@x.com", "h1", 100).await.expect("token");
@@ -527,8 +527,8 @@ pub async fn run_email_verification(base: &dyn Storage, s: &dyn super::emailveri
 /// Passwordless: devices and codes (duplicates refused, codes per device), consume outcomes with
 /// failed attempts and expiry, sign-up then sign-in rows, code and device removal, user updates
 /// with their conflicts, and the expired-device cleanup.
-pub async fn run_passwordless(base: &dyn Storage, s: &dyn super::passwordless::PasswordlessStorage) {
-    use super::passwordless::{Code, ConsumeOutcome, ConsumeRequest, Contact, CreateCodeOutcome, Device, SignInUp, UpdateUserOutcome};
+pub async fn run_passwordless(base: &dyn Storage, s: &dyn portcullis_core::storage::passwordless::PasswordlessStorage) {
+    use portcullis_core::storage::passwordless::{Code, ConsumeOutcome, ConsumeRequest, Contact, CreateCodeOutcome, Device, SignInUp, UpdateUserOutcome};
 
     let app = "pl-app";
     base.add_tenant_rows(app, "public", 1).await.expect("app rows");
@@ -580,7 +580,7 @@ pub async fn run_passwordless(base: &dyn Storage, s: &dyn super::passwordless::P
     assert!(base.ev_is_verified(app, "pl-user-1", "a@x.com").await.expect("verified"));
     let u = base.get_user(app, "pl-user-1").await.expect("get").expect("user");
     let m = &u.login_methods[0];
-    assert_eq!((m.recipe_id, m.email.as_deref(), m.time_joined, m.tenant_ids.clone()), (crate::users::RecipeId::Passwordless, Some("a@x.com"), 1_000, vec!["public".to_string()]));
+    assert_eq!((m.recipe_id, m.email.as_deref(), m.time_joined, m.tenant_ids.clone()), (portcullis_core::users::RecipeId::Passwordless, Some("a@x.com"), 1_000, vec!["public".to_string()]));
     // A second device for the email signs in the same user.
     s.pl_create_device_with_code(app, "public", &device("d2", Some("a@x.com"), None), &code("c5", "d2", "l5", 990)).await.expect("create");
     let again = s.pl_consume(app, "public", &request("d2", "l5", false, Some("pl-user-2"))).await.expect("consume");
@@ -632,9 +632,9 @@ pub async fn run_passwordless(base: &dyn Storage, s: &dyn super::passwordless::P
 /// TOTP: device names (default, replacement of unverified ones, taken verified ones), rename,
 /// list order, verification with used codes per tenant (replay, rate limit), bulk status, removal
 /// of the last device taking the user's used codes with it, and the expired-code cleanup.
-pub async fn run_totp(base: &dyn Storage, s: &dyn super::totp::TotpStorage) {
-    use super::totp::{CreateDeviceOutcome, Limits, NewDevice, RenameOutcome, Verdict, VerifyOutcome, VerifyRequest};
-    use crate::totp::{base32_encode, totp_at};
+pub async fn run_totp(base: &dyn Storage, s: &dyn portcullis_core::storage::totp::TotpStorage) {
+    use portcullis_core::storage::totp::{CreateDeviceOutcome, Limits, NewDevice, RenameOutcome, Verdict, VerifyOutcome, VerifyRequest};
+    use portcullis_core::totp::{base32_encode, totp_at};
 
     let app = "totp-app";
     base.add_tenant_rows(app, "public", 1).await.expect("app rows");
@@ -656,7 +656,7 @@ pub async fn run_totp(base: &dyn Storage, s: &dyn super::totp::TotpStorage) {
     assert_eq!(s.totp_create_device(app, &device("u", Some("b"), true, 12)).await.expect("create"), created("b"));
     assert_eq!(s.totp_create_device(app, &device("u", Some("b"), false, 13)).await.expect("create"), CreateDeviceOutcome::AlreadyExists);
     assert_eq!(s.totp_create_device(app, &device("u", None, false, 14)).await.expect("create"), created("TOTP Device 1"));
-    let names = |devices: Vec<crate::totp::Device>| devices.into_iter().map(|d| (d.name, d.verified)).collect::<Vec<_>>();
+    let names = |devices: Vec<portcullis_core::totp::Device>| devices.into_iter().map(|d| (d.name, d.verified)).collect::<Vec<_>>();
     let listed = names(s.totp_devices(app, "u").await.expect("list"));
     assert_eq!(listed, vec![("TOTP Device 0".into(), false), ("b".into(), true), ("TOTP Device 1".into(), false)]);
     assert_eq!(s.totp_rename_device(app, "u", "nope", "x").await.expect("rename"), RenameOutcome::UnknownDevice);

@@ -2,11 +2,9 @@
 //! (`ip_allow_regex` / `ip_deny_regex`), through the real server. Bodies over the limit: see
 //! cdi_conventions.rs (`bad_bodies_get_the_cores_400s`); slow headers: `slow_headers_and_idle_connections_are_closed`.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::{backends, config, Backend, TestApp};
+use crate::common::{backends, config, Backend, TestApp};
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 

@@ -2,14 +2,12 @@
 //! and unlinking with every status, the rules across tenants, what linking does to sessions,
 //! deletes, tenant association and email changes, and concurrent links that race for one email.
 
-mod common;
-
 use std::collections::HashMap;
 
-use common::{backends, config, TestApp};
+use crate::common::{backends, config, TestApp};
 use serde_json::{json, Value};
 
-fn cheap(b: common::Backend) -> portcullis_core::config::Config {
+fn cheap(b: crate::common::Backend) -> portcullis_core::config::Config {
     config(b, &[("BCRYPT_LOG_ROUNDS", "4")])
 }
 

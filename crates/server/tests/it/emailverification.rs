@@ -1,8 +1,6 @@
 //! Email verification through the real HTTP server, on every backend.
 
-mod common;
-
-use common::{backends, config, TestApp};
+use crate::common::{backends, config, TestApp};
 use serde_json::json;
 
 #[tokio::test]

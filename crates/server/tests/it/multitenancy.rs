@@ -1,8 +1,6 @@
 //! Tenant management (seed 002 and the CDI's multitenancy APIs) through the real HTTP server.
 
-mod common;
-
-use common::{backends, TestApp};
+use crate::common::{backends, TestApp};
 use serde_json::{json, Value};
 
 const ALL: [&str; 6] = ["emailpassword", "thirdparty", "otp-email", "otp-phone", "link-phone", "link-email"];
@@ -278,7 +276,7 @@ async fn saas_secret_protects_database_settings() {
     for b in backends() {
         let api_key = "api-key-aaaaaaaaaaaaaaaaaaaaaaaa";
         let secret = "saas-secret-bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
-        let app = TestApp::spawn_with(common::config(b, &[("API_KEYS", api_key), ("SUPERTOKENS_SAAS_SECRET", secret)])).await;
+        let app = TestApp::spawn_with(crate::common::config(b, &[("API_KEYS", api_key), ("SUPERTOKENS_SAAS_SECRET", secret)])).await;
         let call = |key: &'static str, method: reqwest::Method, path: &'static str, body: Option<Value>| {
             let mut req = app.client.request(method, format!("{}{path}", app.url)).header("api-key", key).header("cdi-version", "5.4");
             if let Some(b) = body {

@@ -9,13 +9,11 @@
 //! account's first sign-ins (`thirdparty.rs`), one external id mapped at once (`useridmapping.rs`),
 //! concurrent metadata updates (`metadata.rs`).
 
-mod common;
-
 use std::collections::{BTreeSet, HashMap, HashSet};
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use common::{backends, config, Backend, TestApp};
+use crate::common::{backends, config, Backend, TestApp};
 use futures::future::join_all;
 use serde_json::{json, Value};
 

@@ -2,9 +2,7 @@
 //! by user input code and by link code, attempts and expiry, listing and revoking, user updates
 //! and lookups, tenants, concurrency and the cron.
 
-mod common;
-
-use common::{backends, config, Backend, TestApp};
+use crate::common::{backends, config, Backend, TestApp};
 use serde_json::{json, Value};
 
 fn cfg(b: Backend) -> portcullis_core::config::Config {

@@ -1,8 +1,6 @@
 //! Third-party sign-in-up and its lookups through the real HTTP server, on every backend.
 
-mod common;
-
-use common::{backends, TestApp};
+use crate::common::{backends, TestApp};
 use serde_json::{json, Value};
 
 async fn sign_in_up(app: &TestApp, tenant: &str, provider: &str, provider_user: &str, email: &str) -> Value {

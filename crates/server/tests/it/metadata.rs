@@ -1,9 +1,7 @@
 //! The user metadata APIs through the real HTTP server, on every backend: the core's replies, its
 //! input rules, the public-tenant rule, per-app isolation, and concurrent updates of one user.
 
-mod common;
-
-use common::{backends, TestApp};
+use crate::common::{backends, TestApp};
 use serde_json::{json, Value};
 
 const FORBIDDEN: &str = "Only public tenantId can call this app specific API\n";

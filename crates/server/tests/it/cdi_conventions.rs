@@ -1,8 +1,6 @@
 //! The CDI's cross-cutting rules, through the real HTTP server, on every backend.
 
-mod common;
-
-use common::{backends, config, TestApp};
+use crate::common::{backends, config, TestApp};
 use serde_json::json;
 
 #[tokio::test]
@@ -162,7 +160,7 @@ async fn metrics_count_requests_by_route_behind_the_api_key() {
         assert!(text.contains("portcullis_request_duration_seconds_count{route=\"SignUp\"} 1"));
         assert!(text.contains("# TYPE portcullis_password_hash_waiting gauge"));
         assert!(!text.contains("a@example.com") && !text.contains(key), "no ids or secrets in metrics");
-        if matches!(b, common::Backend::Postgres) {
+        if matches!(b, crate::common::Backend::Postgres) {
             assert!(text.contains("portcullis_db_pool_max{pool=\"0\"}"), "{text}");
         }
     }
@@ -181,7 +179,7 @@ async fn read_until_closed(stream: &mut tokio::net::TcpStream) -> (String, std::
 #[tokio::test]
 async fn slow_headers_and_idle_connections_are_closed() {
     use tokio::io::AsyncWriteExt;
-    let app = TestApp::spawn_with(config(common::Backend::Sqlite, &[("PORTCULLIS_HEADER_READ_TIMEOUT_SEC", "1")])).await;
+    let app = TestApp::spawn_with(config(crate::common::Backend::Sqlite, &[("PORTCULLIS_HEADER_READ_TIMEOUT_SEC", "1")])).await;
     let addr = app.url.trim_start_matches("http://").to_owned();
 
     // A client that never finishes its headers is cut off.
@@ -202,12 +200,12 @@ async fn slow_headers_and_idle_connections_are_closed() {
 /// it exists) refuses a request without the API key, except the core's exempt list.
 #[tokio::test]
 async fn every_route_but_the_exempt_ones_needs_the_api_key() {
-    let table = include_str!("../src/http/routes.rs");
+    let table = include_str!("../../src/http/routes.rs");
     let paths: Vec<&str> = table.lines().filter_map(|l| l.trim().strip_prefix('"')?.split_once("\" => Route::").map(|(p, _)| p)).collect();
     assert!(paths.len() > 80, "route table not found: {}", paths.len());
     let exempt = ["/hello", "/health", "/config", "/.well-known/jwks.json"];
     let key = "a-long-enough-api-key-123";
-    let app = TestApp::spawn_with(config(common::Backend::Sqlite, &[("API_KEYS", key)])).await;
+    let app = TestApp::spawn_with(config(crate::common::Backend::Sqlite, &[("API_KEYS", key)])).await;
     for path in paths {
         for method in ["GET", "POST", "PUT", "DELETE"] {
             let m = reqwest::Method::from_bytes(method.as_bytes()).unwrap();

@@ -2,8 +2,6 @@
 //! and gives each test a fresh database (in-memory SQLite, or a fresh PostgreSQL schema when
 //! PORTCULLIS_TEST_PG_URI is set).
 
-#![allow(dead_code)]
-
 use portcullis_core::config::{Config, Sources};
 use serde_json::Value;
 

@@ -1,8 +1,6 @@
 //! Email-password sign-up and sign-in through the real HTTP server, on every backend.
 
-mod common;
-
-use common::{backends, config, TestApp};
+use crate::common::{backends, config, TestApp};
 use serde_json::{json, Value};
 
 async fn sign_up(app: &TestApp, tenant: &str, email: &str, password: &str) -> Value {
@@ -13,7 +11,7 @@ async fn sign_in(app: &TestApp, tenant: &str, email: &str, password: &str) -> Va
     app.json("POST", &format!("/{tenant}/recipe/signin"), Some(json!({"email": email, "password": password}))).await
 }
 
-fn cheap(b: common::Backend) -> portcullis_core::config::Config {
+fn cheap(b: crate::common::Backend) -> portcullis_core::config::Config {
     config(b, &[("BCRYPT_LOG_ROUNDS", "4")])
 }
 
@@ -93,7 +91,7 @@ async fn argon2_when_configured_and_hashes_from_other_implementations_sign_in() 
         assert_eq!(sign_in(&app, "public", "argon@example.com", "pw").await["status"], "OK");
 
         // Users whose hashes another implementation made (as a Java core's database would hold them).
-        let fixtures: Value = serde_json::from_str(include_str!("../../core/tests/fixtures/password_hashes.json")).unwrap();
+        let fixtures: Value = serde_json::from_str(include_str!("../../../core/tests/fixtures/password_hashes.json")).unwrap();
         let storage = app.state.registry.base_storage();
         for (i, case) in fixtures["cases"].as_array().unwrap().iter().enumerate() {
             if case["algorithm"] == "firebase_scrypt" || case.get("expect_match").is_some_and(|m| m == false) {

@@ -1,0 +1,29 @@
+//! The server's integration tests, as one test binary (one link instead of one per file): each
+//! module drives the real HTTP server (`common::TestApp`) on SQLite, and on PostgreSQL when
+//! `PORTCULLIS_TEST_PG_URI` is set.
+
+// Test code: a failed expectation is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+mod accountlinking;
+mod api_fuzz_findings;
+mod cdi_conventions;
+mod cli;
+mod concurrency;
+mod dashboard;
+mod dashboard_core_config;
+mod emailpassword;
+mod emailverification;
+mod hostile_input;
+mod metadata;
+mod multitenancy;
+mod passwordless;
+mod roles;
+mod session;
+mod sql_parameters;
+mod thirdparty;
+mod totp;
+mod useridmapping;
+mod users;
