@@ -12,9 +12,9 @@ use base64::Engine;
 use portcullis_core::config::Config;
 use portcullis_core::crypto::keys::{generate_key_string, SigningKey};
 use portcullis_core::crypto::password::{self, HashSettings, VerifySettings};
-use portcullis_core::storage::session::SessionRow;
-use portcullis_core::storage::useridmapping::IdType;
-use portcullis_core::storage::users::UserFilter;
+use portcullis_core::session::storage::SessionRow;
+use portcullis_core::useridmapping::storage::IdType;
+use portcullis_core::users::storage::UserFilter;
 use portcullis_core::storage::Storage;
 use serde_json::{json, Map, Value};
 

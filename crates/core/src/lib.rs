@@ -1,18 +1,26 @@
 //! The storage-agnostic heart of Portcullis: configuration, the tenancy model, recipe rules
 //! and the storage traits that the database adapters implement.
 
-pub mod accountlinking;
+// Shared foundations.
 pub mod config;
 pub mod crypto;
 pub mod ids;
+pub mod storage;
+
+// One module per recipe: its rules, and its storage trait in `<recipe>/storage.rs`.
+pub mod accountlinking;
+pub mod dashboard;
+pub mod emailpassword;
+pub mod emailverification;
 pub mod metadata;
 pub mod multitenancy;
 pub mod passwordless;
 pub mod roles;
 pub mod session;
+pub mod thirdparty;
 pub mod totp;
+pub mod useridmapping;
 pub mod users;
-pub mod storage;
 
 /// Milliseconds since the Unix epoch, as the schema stores time.
 pub fn now_ms() -> i64 {

@@ -13,7 +13,7 @@ use portcullis_core::crypto::{refresh, uuid_v4, CryptoError};
 use portcullis_core::ids::{TenantIdentifier, PUBLIC};
 use portcullis_core::session::signing_keys::{self, DynamicKey, KeyTiming};
 use portcullis_core::session::{KeyProvider, SessionError};
-use portcullis_core::storage::session::{SessionStorage, StaticKey};
+use portcullis_core::session::storage::{SessionStorage, StaticKey};
 use portcullis_core::storage::{Storage, StorageError};
 use serde_json::Value;
 

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use portcullis_core::storage::useridmapping::IdType;
+use portcullis_core::useridmapping::storage::IdType;
 use portcullis_core::storage::Storage;
 
 use crate::http::Ctx;

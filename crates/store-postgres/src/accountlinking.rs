@@ -4,7 +4,7 @@
 //! involved are locked too, so a concurrent delete either waits or is seen.
 
 use portcullis_core::accountlinking::{check_association, check_create_primary, check_info_change, check_link, AccountValues, Info, InfoKind, LinkingError};
-use portcullis_core::storage::accountlinking::{candidate_ids_sql, UnlinkOutcome};
+use portcullis_core::accountlinking::storage::{candidate_ids_sql, UnlinkOutcome};
 use portcullis_core::users::User;
 use tokio_postgres::types::ToSql;
 
@@ -186,7 +186,7 @@ pub async fn remove_login_method(db: Conn<'_>, sql: &Statements, users_sql: &use
 }
 
 #[async_trait::async_trait]
-impl portcullis_core::storage::accountlinking::AccountLinkingStorage for crate::PgStorage {
+impl portcullis_core::accountlinking::storage::AccountLinkingStorage for crate::PgStorage {
     async fn create_primary_user(&self, app_id: &str, recipe_user_id: &str, check_only: bool) -> Result<Linked, portcullis_core::storage::StorageError> {
         let ctx = (&self.sql, (app_id, recipe_user_id, check_only));
         self.db.run(Mode::Write, &ctx, |db, (sql, key)| Box::pin(create_primary(db, &sql.accountlinking, &sql.users, *key))).await

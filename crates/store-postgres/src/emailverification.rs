@@ -1,7 +1,7 @@
 //! Email verification tokens and verified emails.
 
 use async_trait::async_trait;
-use portcullis_core::storage::emailverification::{ConsumeOutcome, EmailVerificationStorage};
+use portcullis_core::emailverification::storage::{ConsumeOutcome, EmailVerificationStorage};
 use portcullis_core::storage::StorageError;
 
 use crate::db::{Conn, Mode, WorkError};

@@ -6,7 +6,8 @@
 //! - `names`: table and constraint names, by the plugin's rules.
 //! - `schema` (+ `schema.sql`): creates what is missing of the schema at connect time.
 //! - `db`: the pool and the transaction runner (retries on conflicts and dead connections).
-//! - `tenants`, `key_value`: the SQL of each storage area.
+//! - one module per recipe (`session`, `users`, `passwordless`, …; `multitenancy` for the tenant
+//!   configurations, `key_value` for the key-value store): the recipe's SQL and row mapping.
 
 mod dashboard;
 mod db;
@@ -18,9 +19,9 @@ mod names;
 mod passwordless;
 mod roles;
 mod schema;
-mod sessions;
+mod session;
 mod settings;
-mod tenants;
+mod multitenancy;
 mod uri;
 mod thirdparty;
 mod totp;
@@ -32,11 +33,7 @@ use async_trait::async_trait;
 use portcullis_core::config::Config;
 use portcullis_core::ids::TenantIdentifier;
 use portcullis_core::multitenancy::TenantConfig;
-use portcullis_core::session::signing_keys::DynamicKey;
-use portcullis_core::storage::session::{SessionRow, SessionStorage, StaticKey, TenantScope};
-use portcullis_core::storage::users::{AccountInfo, AssociateOutcome, UserFilter, UserPage, UserStorage};
 use portcullis_core::storage::{Storage, StorageError};
-use portcullis_core::users::{LoginMethod, User};
 
 use crate::db::{Db, Mode};
 use crate::names::Names;
@@ -46,9 +43,9 @@ pub use crate::names::TABLE_NAME_OVERRIDES;
 
 /// Every statement, rendered once at connect time with the configured table names.
 struct Statements {
-    tenants: tenants::Statements,
+    multitenancy: multitenancy::Statements,
     kv: key_value::Statements,
-    sessions: sessions::Statements,
+    session: session::Statements,
     users: users::Statements,
     accountlinking: accountlinking::Statements,
     metadata: metadata::Statements,
@@ -87,9 +84,9 @@ impl PgStorage {
             settings.names.add_table(&base).map_err(invalid)?;
         }
         let sql = Statements {
-            tenants: tenants::Statements::new(&settings.names).map_err(invalid)?,
+            multitenancy: multitenancy::Statements::new(&settings.names).map_err(invalid)?,
             kv: key_value::Statements::new(&settings.names).map_err(invalid)?,
-            sessions: sessions::Statements::new(&settings.names).map_err(invalid)?,
+            session: session::Statements::new(&settings.names).map_err(invalid)?,
             users: users::Statements::new(&settings.names).map_err(invalid)?,
             accountlinking: accountlinking::Statements::new(&settings.names).map_err(invalid)?,
             dashboard: dashboard::Statements::new(&settings.names).map_err(invalid)?,
@@ -135,17 +132,17 @@ impl Storage for PgStorage {
     }
 
     async fn load_tenant_configs(&self) -> Result<Vec<TenantConfig>, StorageError> {
-        self.db.run(Mode::Snapshot, &self.sql, |db, sql| Box::pin(tenants::load_all(db, &sql.tenants))).await
+        self.db.run(Mode::Snapshot, &self.sql, |db, sql| Box::pin(multitenancy::load_all(db, &sql.multitenancy))).await
     }
 
     async fn upsert_tenant_config(&self, config: &TenantConfig) -> Result<bool, StorageError> {
         let ctx = (&self.sql, config);
-        self.db.run(Mode::Write, &ctx, |db, (sql, config)| Box::pin(tenants::upsert(db, &sql.tenants, config))).await
+        self.db.run(Mode::Write, &ctx, |db, (sql, config)| Box::pin(multitenancy::upsert(db, &sql.multitenancy, config))).await
     }
 
     async fn delete_tenant_config(&self, id: &TenantIdentifier) -> Result<bool, StorageError> {
         let ctx = (&self.sql, id);
-        self.db.run(Mode::Write, &ctx, |db, (sql, id)| Box::pin(tenants::delete(db, &sql.tenants, id))).await
+        self.db.run(Mode::Write, &ctx, |db, (sql, id)| Box::pin(multitenancy::delete(db, &sql.multitenancy, id))).await
     }
 
     async fn add_tenant_rows(&self, app_id: &str, tenant_id: &str, now_ms: i64) -> Result<(), StorageError> {
@@ -210,214 +207,5 @@ impl Storage for PgStorage {
                 Box::pin(key_value::insert_if_absent(db, &sql.kv, *key, value, *now))
             })
             .await
-    }
-}
-
-#[async_trait]
-impl SessionStorage for PgStorage {
-    async fn session_insert(&self, app_id: &str, row: &SessionRow) -> Result<(), StorageError> {
-        let ctx = (&self.sql, app_id, row);
-        self.db.run(Mode::Write, &ctx, |db, (sql, app, row)| Box::pin(sessions::insert(db, &sql.sessions, app, row))).await
-    }
-
-    async fn session_primary_user(&self, app_id: &str, user_id: &str) -> Result<Option<String>, StorageError> {
-        let ctx = (&self.sql, app_id, user_id);
-        self.db.run(Mode::Read, &ctx, |db, (sql, app, user)| Box::pin(sessions::primary_user(db, &sql.sessions, app, user))).await
-    }
-
-    async fn session_get(&self, app_id: &str, tenant_id: &str, handle: &str) -> Result<Option<SessionRow>, StorageError> {
-        let ctx = (&self.sql, app_id, tenant_id, handle);
-        self.db
-            .run(Mode::Read, &ctx, |db, (sql, app, tenant, handle)| Box::pin(sessions::get(db, &sql.sessions, app, tenant, handle)))
-            .await
-    }
-
-    async fn session_replace_refresh_hash(
-        &self,
-        app_id: &str,
-        tenant_id: &str,
-        handle: &str,
-        expected_hash_2: &str,
-        new_hash_2: &str,
-        new_expires_at: i64,
-    ) -> Result<bool, StorageError> {
-        let ctx = (&self.sql, (app_id, tenant_id, handle), (expected_hash_2, new_hash_2), new_expires_at);
-        self.db
-            .run(Mode::Write, &ctx, |db, (sql, key, (old, new), expires)| {
-                Box::pin(sessions::replace_hash(db, &sql.sessions, *key, old, new, *expires))
-            })
-            .await
-    }
-
-    async fn session_set_use_static_key(&self, app_id: &str, tenant_id: &str, handle: &str, value: bool) -> Result<(), StorageError> {
-        let ctx = (&self.sql, (app_id, tenant_id, handle), value);
-        self.db
-            .run(Mode::Write, &ctx, |db, (sql, key, value)| Box::pin(sessions::set_static(db, &sql.sessions, *key, *value)))
-            .await
-    }
-
-    async fn session_update_data(&self, app_id: &str, tenant_id: &str, handle: &str, data: &str) -> Result<bool, StorageError> {
-        let ctx = (&self.sql, (app_id, tenant_id, handle), data);
-        self.db
-            .run(Mode::Write, &ctx, |db, (sql, key, text)| Box::pin(sessions::update(db, &sql.sessions, *key, text, false)))
-            .await
-    }
-
-    async fn session_update_jwt_payload(&self, app_id: &str, tenant_id: &str, handle: &str, payload: &str) -> Result<bool, StorageError> {
-        let ctx = (&self.sql, (app_id, tenant_id, handle), payload);
-        self.db
-            .run(Mode::Write, &ctx, |db, (sql, key, text)| Box::pin(sessions::update(db, &sql.sessions, *key, text, true)))
-            .await
-    }
-
-    async fn session_delete(&self, app_id: &str, list: &[(String, String)]) -> Result<Vec<String>, StorageError> {
-        let ctx = (&self.sql, app_id, list);
-        self.db.run(Mode::Write, &ctx, |db, (sql, app, list)| Box::pin(sessions::delete(db, &sql.sessions, app, list))).await
-    }
-
-    async fn session_handles_for_user(
-        &self,
-        app_id: &str,
-        scope: TenantScope<'_>,
-        user_id: &str,
-        now: i64,
-    ) -> Result<Vec<(String, String)>, StorageError> {
-        let tenant = match scope {
-            TenantScope::One(t) => Some(t),
-            TenantScope::AllTenants => None,
-        };
-        let ctx = (&self.sql, app_id, tenant, user_id, now);
-        self.db
-            .run(Mode::Read, &ctx, |db, (sql, app, tenant, user, now)| {
-                Box::pin(sessions::handles_for_user(db, &sql.sessions, app, *tenant, user, *now))
-            })
-            .await
-    }
-
-    async fn session_delete_expired(&self, now: i64) -> Result<u64, StorageError> {
-        let ctx = (&self.sql, now);
-        self.db.run(Mode::Write, &ctx, |db, (sql, now)| Box::pin(sessions::delete_expired(db, &sql.sessions, *now))).await
-    }
-
-    async fn dynamic_keys(&self, app_id: &str) -> Result<Vec<DynamicKey>, StorageError> {
-        let ctx = (&self.sql, app_id);
-        self.db.run(Mode::Read, &ctx, |db, (sql, app)| Box::pin(sessions::keys(db, &sql.sessions, app))).await
-    }
-
-    async fn dynamic_key_insert(&self, app_id: &str, key: &DynamicKey) -> Result<(), StorageError> {
-        let ctx = (&self.sql, app_id, key);
-        self.db.run(Mode::Write, &ctx, |db, (sql, app, key)| Box::pin(sessions::key_insert(db, &sql.sessions, app, key))).await
-    }
-
-    async fn dynamic_keys_delete_before(&self, app_id: &str, before: i64) -> Result<u64, StorageError> {
-        let ctx = (&self.sql, app_id, before);
-        self.db
-            .run(Mode::Write, &ctx, |db, (sql, app, before)| Box::pin(sessions::keys_delete_before(db, &sql.sessions, app, *before)))
-            .await
-    }
-
-    async fn static_keys(&self, app_id: &str) -> Result<Vec<StaticKey>, StorageError> {
-        let ctx = (&self.sql, app_id);
-        self.db.run(Mode::Read, &ctx, |db, (sql, app)| Box::pin(sessions::static_keys(db, &sql.sessions, app))).await
-    }
-
-    async fn static_key_insert(&self, app_id: &str, key: &StaticKey) -> Result<(), StorageError> {
-        let ctx = (&self.sql, app_id, key);
-        self.db
-            .run(Mode::Write, &ctx, |db, (sql, app, key)| Box::pin(sessions::static_key_insert(db, &sql.sessions, app, key)))
-            .await
-    }
-
-    async fn user_last_active_upsert(&self, app_id: &str, user_id: &str, now: i64) -> Result<(), StorageError> {
-        let ctx = (&self.sql, app_id, user_id, now);
-        self.db
-            .run(Mode::Write, &ctx, |db, (sql, app, user, now)| Box::pin(sessions::last_active(db, &sql.sessions, app, user, *now)))
-            .await
-    }
-}
-
-#[async_trait]
-impl UserStorage for PgStorage {
-    async fn ep_create_user(
-        &self,
-        app_id: &str,
-        tenant_id: &str,
-        user_id: &str,
-        email: &str,
-        password_hash: &str,
-        time_joined: i64,
-    ) -> Result<bool, StorageError> {
-        let ctx = (&self.sql, (app_id, tenant_id, user_id), (email, password_hash), time_joined);
-        self.db
-            .run(Mode::Write, &ctx, |db, (sql, key, (email, hash), t)| {
-                Box::pin(users::ep_create(db, &sql.users, *key, email, hash, *t))
-            })
-            .await
-    }
-
-    async fn ep_login_method_by_email(&self, app_id: &str, tenant_id: &str, email: &str) -> Result<Option<LoginMethod>, StorageError> {
-        let ctx = (&self.sql, (app_id, tenant_id, email));
-        self.db.run(Mode::Snapshot, &ctx, |db, (sql, key)| Box::pin(users::ep_by_email(db, &sql.users, *key))).await
-    }
-
-    async fn get_user(&self, app_id: &str, user_id: &str) -> Result<Option<User>, StorageError> {
-        // One statement: its own snapshot, no transaction needed.
-        let ctx = (&self.sql, app_id, user_id);
-        self.db.run(Mode::Read, &ctx, |db, (sql, app, user)| Box::pin(users::get_user(db, &sql.users, app, user))).await
-    }
-
-    async fn get_users(&self, app_id: &str, user_ids: &[String]) -> Result<Vec<User>, StorageError> {
-        let ctx = (&self.sql, app_id, user_ids);
-        self.db.run(Mode::Read, &ctx, |db, (sql, app, ids)| Box::pin(users::get_users(db, &sql.users, app, ids))).await
-    }
-
-    async fn list_users(
-        &self,
-        app_id: &str,
-        filter: &UserFilter,
-        ascending: bool,
-        limit: usize,
-        after: Option<(i64, String)>,
-    ) -> Result<UserPage, StorageError> {
-        let ctx = (&self.sql, (app_id, filter), ascending, i64::try_from(limit).unwrap_or(i64::MAX), after);
-        self.db
-            .run(Mode::Read, &ctx, |db, (sql, key, asc, limit, after)| {
-                Box::pin(users::list(db, &sql.users, *key, *asc, *limit, after))
-            })
-            .await
-    }
-
-    async fn count_users(&self, app_id: &str, filter: &UserFilter) -> Result<u64, StorageError> {
-        let ctx = (&self.sql, app_id, filter);
-        self.db.run(Mode::Read, &ctx, |db, (sql, app, filter)| Box::pin(users::count(db, &sql.users, app, filter))).await
-    }
-
-    async fn user_ids_by_account_info(&self, app_id: &str, tenant_id: &str, info: &AccountInfo) -> Result<Vec<String>, StorageError> {
-        let ctx = (&self.sql, (app_id, tenant_id), info);
-        self.db.run(Mode::Read, &ctx, |db, (sql, key, info)| Box::pin(users::ids_by_account_info(db, &sql.users, *key, info))).await
-    }
-
-    async fn associate_user_with_tenant(&self, app_id: &str, tenant_id: &str, recipe_user_id: &str) -> Result<AssociateOutcome, StorageError> {
-        let ctx = (&self.sql, (app_id, tenant_id, recipe_user_id));
-        self.db
-            .run(Mode::Write, &ctx, |db, (sql, key)| {
-                Box::pin(async move {
-                    if let Some(reason) = accountlinking::association_conflict(db, &sql.accountlinking, &sql.users, *key).await? {
-                        return Ok(AssociateOutcome::NotAllowed { reason });
-                    }
-                    users::associate(db, &sql.users, *key).await
-                })
-            })
-            .await
-    }
-
-    async fn disassociate_user_from_tenant(&self, app_id: &str, tenant_id: &str, recipe_user_id: &str) -> Result<bool, StorageError> {
-        let ctx = (&self.sql, (app_id, tenant_id, recipe_user_id));
-        self.db.run(Mode::Write, &ctx, |db, (sql, key)| Box::pin(users::disassociate(db, &sql.users, *key))).await
-    }
-
-    async fn delete_users(&self, app_id: &str, user_ids: &[String]) -> Result<bool, StorageError> {
-        let ctx = (&self.sql, app_id, user_ids);
-        self.db.run(Mode::Write, &ctx, |db, (sql, app, users)| Box::pin(users::delete(db, &sql.users, app, users))).await
     }
 }

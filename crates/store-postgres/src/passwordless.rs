@@ -3,7 +3,7 @@
 //! concurrent consumes of one code give one success.
 
 use async_trait::async_trait;
-use portcullis_core::storage::passwordless::{
+use portcullis_core::passwordless::storage::{
     Code, ConsumeOutcome, ConsumeRequest, Contact, CreateCodeOutcome, Device, DeviceWithCodes, FieldUpdate, PasswordlessStorage,
     UpdateUserOutcome,
 };

@@ -7,7 +7,7 @@
 //! association added just before the deletion is committed in time to be deleted with it.
 
 use async_trait::async_trait;
-use portcullis_core::storage::roles::{RoleCheck, RoleStorage, UserRoleChange};
+use portcullis_core::roles::storage::{RoleCheck, RoleStorage, UserRoleChange};
 use portcullis_core::storage::StorageError;
 use tokio_postgres::types::ToSql;
 

@@ -1,7 +1,7 @@
 //! Third-party users.
 
 use async_trait::async_trait;
-use portcullis_core::storage::thirdparty::{SignInUpOutcome, ThirdPartyAccount, ThirdPartyStorage};
+use portcullis_core::thirdparty::storage::{SignInUpOutcome, ThirdPartyAccount, ThirdPartyStorage};
 use portcullis_core::storage::StorageError;
 use tokio_postgres::error::SqlState;
 

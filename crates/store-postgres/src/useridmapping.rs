@@ -1,7 +1,7 @@
 //! User-id mapping (`userid_mapping`).
 
 use async_trait::async_trait;
-use portcullis_core::storage::useridmapping::{
+use portcullis_core::useridmapping::storage::{
     blocking_tables, pick_any, CreateMappingOutcome, DeleteMappingOutcome, IdType, UserIdMapping, UserIdMappingStorage,
 };
 use portcullis_core::storage::StorageError;

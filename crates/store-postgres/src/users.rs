@@ -3,13 +3,16 @@
 
 use std::collections::HashMap;
 
-use portcullis_core::storage::useridmapping::NON_AUTH_TABLES;
-use portcullis_core::storage::users::{AccountInfo, AssociateOutcome, UserFilter, UserPage};
+use portcullis_core::useridmapping::storage::NON_AUTH_TABLES;
+use async_trait::async_trait;
+use portcullis_core::storage::StorageError;
+use portcullis_core::users::storage::{AccountInfo, AssociateOutcome, UserFilter, UserPage, UserStorage};
 use portcullis_core::users::{LoginMethod, RecipeId, ThirdPartyInfo, User};
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
 
-use crate::db::{Conn, WorkError};
+use crate::db::{Conn, Mode, WorkError};
+use crate::PgStorage;
 use crate::names::Names;
 
 pub struct Statements {
@@ -501,4 +504,90 @@ pub async fn delete_login_rows(db: Conn<'_>, sql: &Statements, app: &str, user: 
         db.execute(statement, &[&app, &user]).await?;
     }
     Ok(())
+}
+
+#[async_trait]
+impl UserStorage for PgStorage {
+    async fn ep_create_user(
+        &self,
+        app_id: &str,
+        tenant_id: &str,
+        user_id: &str,
+        email: &str,
+        password_hash: &str,
+        time_joined: i64,
+    ) -> Result<bool, StorageError> {
+        let ctx = (&self.sql, (app_id, tenant_id, user_id), (email, password_hash), time_joined);
+        self.db
+            .run(Mode::Write, &ctx, |db, (sql, key, (email, hash), t)| {
+                Box::pin(ep_create(db, &sql.users, *key, email, hash, *t))
+            })
+            .await
+    }
+
+    async fn ep_login_method_by_email(&self, app_id: &str, tenant_id: &str, email: &str) -> Result<Option<LoginMethod>, StorageError> {
+        let ctx = (&self.sql, (app_id, tenant_id, email));
+        self.db.run(Mode::Snapshot, &ctx, |db, (sql, key)| Box::pin(ep_by_email(db, &sql.users, *key))).await
+    }
+
+    async fn get_user(&self, app_id: &str, user_id: &str) -> Result<Option<User>, StorageError> {
+        // One statement: its own snapshot, no transaction needed.
+        let ctx = (&self.sql, app_id, user_id);
+        self.db.run(Mode::Read, &ctx, |db, (sql, app, user)| Box::pin(get_user(db, &sql.users, app, user))).await
+    }
+
+    async fn get_users(&self, app_id: &str, user_ids: &[String]) -> Result<Vec<User>, StorageError> {
+        let ctx = (&self.sql, app_id, user_ids);
+        self.db.run(Mode::Read, &ctx, |db, (sql, app, ids)| Box::pin(get_users(db, &sql.users, app, ids))).await
+    }
+
+    async fn list_users(
+        &self,
+        app_id: &str,
+        filter: &UserFilter,
+        ascending: bool,
+        limit: usize,
+        after: Option<(i64, String)>,
+    ) -> Result<UserPage, StorageError> {
+        let ctx = (&self.sql, (app_id, filter), ascending, i64::try_from(limit).unwrap_or(i64::MAX), after);
+        self.db
+            .run(Mode::Read, &ctx, |db, (sql, key, asc, limit, after)| {
+                Box::pin(list(db, &sql.users, *key, *asc, *limit, after))
+            })
+            .await
+    }
+
+    async fn count_users(&self, app_id: &str, filter: &UserFilter) -> Result<u64, StorageError> {
+        let ctx = (&self.sql, app_id, filter);
+        self.db.run(Mode::Read, &ctx, |db, (sql, app, filter)| Box::pin(count(db, &sql.users, app, filter))).await
+    }
+
+    async fn user_ids_by_account_info(&self, app_id: &str, tenant_id: &str, info: &AccountInfo) -> Result<Vec<String>, StorageError> {
+        let ctx = (&self.sql, (app_id, tenant_id), info);
+        self.db.run(Mode::Read, &ctx, |db, (sql, key, info)| Box::pin(ids_by_account_info(db, &sql.users, *key, info))).await
+    }
+
+    async fn associate_user_with_tenant(&self, app_id: &str, tenant_id: &str, recipe_user_id: &str) -> Result<AssociateOutcome, StorageError> {
+        let ctx = (&self.sql, (app_id, tenant_id, recipe_user_id));
+        self.db
+            .run(Mode::Write, &ctx, |db, (sql, key)| {
+                Box::pin(async move {
+                    if let Some(reason) = crate::accountlinking::association_conflict(db, &sql.accountlinking, &sql.users, *key).await? {
+                        return Ok(AssociateOutcome::NotAllowed { reason });
+                    }
+                    associate(db, &sql.users, *key).await
+                })
+            })
+            .await
+    }
+
+    async fn disassociate_user_from_tenant(&self, app_id: &str, tenant_id: &str, recipe_user_id: &str) -> Result<bool, StorageError> {
+        let ctx = (&self.sql, (app_id, tenant_id, recipe_user_id));
+        self.db.run(Mode::Write, &ctx, |db, (sql, key)| Box::pin(disassociate(db, &sql.users, *key))).await
+    }
+
+    async fn delete_users(&self, app_id: &str, user_ids: &[String]) -> Result<bool, StorageError> {
+        let ctx = (&self.sql, app_id, user_ids);
+        self.db.run(Mode::Write, &ctx, |db, (sql, app, users)| Box::pin(delete(db, &sql.users, app, users))).await
+    }
 }

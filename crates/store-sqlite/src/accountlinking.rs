@@ -3,7 +3,7 @@
 
 use async_trait::async_trait;
 use portcullis_core::accountlinking::{check_association, check_create_primary, check_info_change, check_link, AccountValues, Info, InfoKind, LinkingError};
-use portcullis_core::storage::accountlinking::{candidate_ids_sql, AccountLinkingStorage, UnlinkOutcome};
+use portcullis_core::accountlinking::storage::{candidate_ids_sql, AccountLinkingStorage, UnlinkOutcome};
 use portcullis_core::storage::StorageError;
 use portcullis_core::users::User;
 use rusqlite::{params, Connection};

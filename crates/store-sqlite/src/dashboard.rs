@@ -1,7 +1,7 @@
 //! Dashboard users and sessions in SQLite.
 
 use async_trait::async_trait;
-use portcullis_core::storage::dashboard::{DashboardSession, DashboardStorage, DashboardUser, DashboardUserKey};
+use portcullis_core::dashboard::storage::{DashboardSession, DashboardStorage, DashboardUser, DashboardUserKey};
 use portcullis_core::storage::StorageError;
 use rusqlite::{params, OptionalExtension};
 

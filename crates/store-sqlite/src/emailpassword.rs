@@ -1,7 +1,7 @@
 //! Email-password updates and password-reset tokens in SQLite.
 
 use async_trait::async_trait;
-use portcullis_core::storage::emailpassword::{EmailPasswordStorage, ResetOutcome, UpdateOutcome};
+use portcullis_core::emailpassword::storage::{EmailPasswordStorage, ResetOutcome, UpdateOutcome};
 use portcullis_core::storage::StorageError;
 use rusqlite::{params, OptionalExtension};
 

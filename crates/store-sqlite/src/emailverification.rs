@@ -1,7 +1,7 @@
 //! Email verification in SQLite.
 
 use async_trait::async_trait;
-use portcullis_core::storage::emailverification::{ConsumeOutcome, EmailVerificationStorage};
+use portcullis_core::emailverification::storage::{ConsumeOutcome, EmailVerificationStorage};
 use portcullis_core::storage::StorageError;
 use rusqlite::{params, OptionalExtension};
 

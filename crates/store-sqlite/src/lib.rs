@@ -10,13 +10,13 @@ mod dashboard;
 mod emailpassword;
 mod emailverification;
 mod passwordless;
-mod sessions;
+mod session;
 mod thirdparty;
 mod totp;
 mod useridmapping;
 mod users;
 mod accountlinking;
-mod tenants;
+mod multitenancy;
 
 use std::sync::{Arc, Mutex};
 
@@ -95,12 +95,12 @@ impl Storage for SqliteStorage {
     }
 
     async fn load_tenant_configs(&self) -> Result<Vec<TenantConfig>, StorageError> {
-        self.with_conn(|c| tenants::load_all(c).map_err(query_err)).await
+        self.with_conn(|c| multitenancy::load_all(c).map_err(query_err)).await
     }
 
     async fn upsert_tenant_config(&self, config: &TenantConfig) -> Result<bool, StorageError> {
         let config = config.clone();
-        self.in_transaction(move |tx| tenants::upsert(tx, &config)).await
+        self.in_transaction(move |tx| multitenancy::upsert(tx, &config)).await
     }
 
     async fn delete_tenant_config(&self, id: &TenantIdentifier) -> Result<bool, StorageError> {

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 use portcullis_core::metadata::{parse_stored, shallow_merge, to_stored};
-use portcullis_core::storage::metadata::MetadataStorage;
+use portcullis_core::metadata::storage::MetadataStorage;
 use portcullis_core::storage::StorageError;
 use rusqlite::{params, Connection, OptionalExtension};
 use serde_json::{Map, Value};

@@ -2,7 +2,7 @@
 //! in IMMEDIATE transactions, so they are serialised: checking before writing is exact here.
 
 use async_trait::async_trait;
-use portcullis_core::storage::passwordless::{
+use portcullis_core::passwordless::storage::{
     Code, ConsumeOutcome, ConsumeRequest, Contact, CreateCodeOutcome, Device, DeviceWithCodes, FieldUpdate, PasswordlessStorage,
     UpdateUserOutcome,
 };

@@ -2,7 +2,7 @@
 //! that a role exists and writing a row that names it cannot be split by a concurrent delete.
 
 use async_trait::async_trait;
-use portcullis_core::storage::roles::{RoleCheck, RoleStorage, UserRoleChange};
+use portcullis_core::roles::storage::{RoleCheck, RoleStorage, UserRoleChange};
 use portcullis_core::storage::StorageError;
 use rusqlite::{params, Connection, ToSql};
 

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use async_trait::async_trait;
-use portcullis_core::storage::totp::{
+use portcullis_core::totp::storage::{
     CreateDeviceOutcome, Device, NewDevice, RenameOutcome, TotpStorage, UsedCode, VerifyOutcome, VerifyRequest,
 };
 use portcullis_core::storage::StorageError;

@@ -1,8 +1,8 @@
 //! Auth-recipe users in SQLite.
 
 use async_trait::async_trait;
-use portcullis_core::storage::useridmapping::NON_AUTH_TABLES;
-use portcullis_core::storage::users::{AccountInfo, AssociateOutcome, UserFilter, UserPage, UserStorage};
+use portcullis_core::useridmapping::storage::NON_AUTH_TABLES;
+use portcullis_core::users::storage::{AccountInfo, AssociateOutcome, UserFilter, UserPage, UserStorage};
 use portcullis_core::storage::StorageError;
 use portcullis_core::users::{LoginMethod, RecipeId, ThirdPartyInfo, User};
 use rusqlite::{params, params_from_iter, Connection, OptionalExtension, ToSql};

@@ -126,8 +126,8 @@ async fn tenant_rows_and_key_value(s: &dyn Storage) {
 
 /// The session-storage behaviour: rows, compare-and-set of the refresh hash, scoped listing and
 /// deletion, signing keys that deduplicate on their creation time.
-pub async fn run_sessions(base: &dyn Storage, s: &dyn portcullis_core::storage::session::SessionStorage) {
-    use portcullis_core::storage::session::{SessionRow, StaticKey, TenantScope};
+pub async fn run_sessions(base: &dyn Storage, s: &dyn portcullis_core::session::storage::SessionStorage) {
+    use portcullis_core::session::storage::{SessionRow, StaticKey, TenantScope};
     use portcullis_core::session::signing_keys::DynamicKey;
 
     base.add_tenant_rows("sess-app", "public", 1).await.expect("app rows");
@@ -206,12 +206,12 @@ pub async fn run_sessions(base: &dyn Storage, s: &dyn portcullis_core::storage::
 /// list of users read at once, counts per tenant and across tenants, pages. `link(app, recipe user,
 /// primary)` writes the account-linking columns as the core does (both tables, the group's earliest
 /// time joined on every row), with the store's own SQL.
-pub async fn run_user_groups<F, Fut>(base: &dyn Storage, s: &dyn portcullis_core::storage::users::UserStorage, link: F)
+pub async fn run_user_groups<F, Fut>(base: &dyn Storage, s: &dyn portcullis_core::users::storage::UserStorage, link: F)
 where
     F: Fn(&'static str, &'static str, &'static str) -> Fut,
     Fut: std::future::Future<Output = ()>,
 {
-    use portcullis_core::storage::users::UserFilter;
+    use portcullis_core::users::storage::UserFilter;
     use portcullis_core::users::{RecipeId, User};
 
     let app = "groups-app";
@@ -264,8 +264,8 @@ where
 
 /// Auth-recipe users: sign-up rows, unique emails per tenant, whole-user reads, listing order and
 /// pages, counts, tenant association and deletion.
-pub async fn run_users(base: &dyn Storage, s: &dyn portcullis_core::storage::users::UserStorage) {
-    use portcullis_core::storage::users::{AccountInfo, AssociateOutcome, UserFilter};
+pub async fn run_users(base: &dyn Storage, s: &dyn portcullis_core::users::storage::UserStorage) {
+    use portcullis_core::users::storage::{AccountInfo, AssociateOutcome, UserFilter};
     use portcullis_core::users::RecipeId;
 
     let app = "users-app";
@@ -331,7 +331,7 @@ pub async fn run_users(base: &dyn Storage, s: &dyn portcullis_core::storage::use
 
 /// User metadata: read-merge-write updates, bulk reads, deletion, per-app isolation, and concurrent
 /// updates of one user that lose no key.
-pub async fn run_metadata(base: &dyn Storage, s: &dyn portcullis_core::storage::metadata::MetadataStorage) {
+pub async fn run_metadata(base: &dyn Storage, s: &dyn portcullis_core::metadata::storage::MetadataStorage) {
     let app = "meta-app";
     base.add_tenant_rows(app, "public", 1).await.expect("app rows");
     base.add_tenant_rows("meta-other", "public", 1).await.expect("other app rows");
@@ -404,8 +404,8 @@ async fn futures_join_all<F: std::future::Future>(futures: impl IntoIterator<Ite
 
 /// User roles: roles and permissions, user-role rows per tenant with the role checked in the same
 /// transaction, deletion of a role with its permissions and associations, and the per-app scope.
-pub async fn run_roles(base: &dyn Storage, s: &dyn portcullis_core::storage::roles::RoleStorage) {
-    use portcullis_core::storage::roles::{RoleCheck, UserRoleChange};
+pub async fn run_roles(base: &dyn Storage, s: &dyn portcullis_core::roles::storage::RoleStorage) {
+    use portcullis_core::roles::storage::{RoleCheck, UserRoleChange};
     let app = "roles-app";
     base.add_tenant_rows(app, "public", 1).await.expect("app rows");
     base.add_tenant_rows(app, "t1", 1).await.expect("tenant rows");
@@ -480,8 +480,8 @@ pub async fn run_roles(base: &dyn Storage, s: &dyn portcullis_core::storage::rol
 }
 
 /// Dashboard users (unique emails per app) and their sessions (expiry, deletion, cascade with the user's app).
-pub async fn run_dashboard(base: &dyn Storage, s: &dyn portcullis_core::storage::dashboard::DashboardStorage) {
-    use portcullis_core::storage::dashboard::DashboardUser;
+pub async fn run_dashboard(base: &dyn Storage, s: &dyn portcullis_core::dashboard::storage::DashboardStorage) {
+    use portcullis_core::dashboard::storage::DashboardUser;
     let app = "dash-app";
     base.add_tenant_rows(app, "public", 1).await.expect("app rows");
     let user = DashboardUser { user_id: "dash-user-1".into(), email: "d@example.com".into(), password_hash: "h".into(), time_joined: 5 };
@@ -500,8 +500,8 @@ pub async fn run_dashboard(base: &dyn Storage, s: &dyn portcullis_core::storage:
 }
 
 /// Email verification: tokens consumed once, all of a (user, email)'s tokens removed on use, expiry.
-pub async fn run_email_verification(base: &dyn Storage, s: &dyn portcullis_core::storage::emailverification::EmailVerificationStorage) {
-    use portcullis_core::storage::emailverification::ConsumeOutcome;
+pub async fn run_email_verification(base: &dyn Storage, s: &dyn portcullis_core::emailverification::storage::EmailVerificationStorage) {
+    use portcullis_core::emailverification::storage::ConsumeOutcome;
     let app = "ev-app";
     base.add_tenant_rows(app, "public", 1).await.expect("app rows");
     s.ev_token_create(app, "public", "u1", "a@x.com", "h1", 100).await.expect("token");
@@ -527,8 +527,8 @@ pub async fn run_email_verification(base: &dyn Storage, s: &dyn portcullis_core:
 /// Passwordless: devices and codes (duplicates refused, codes per device), consume outcomes with
 /// failed attempts and expiry, sign-up then sign-in rows, code and device removal, user updates
 /// with their conflicts, and the expired-device cleanup.
-pub async fn run_passwordless(base: &dyn Storage, s: &dyn portcullis_core::storage::passwordless::PasswordlessStorage) {
-    use portcullis_core::storage::passwordless::{Code, ConsumeOutcome, ConsumeRequest, Contact, CreateCodeOutcome, Device, SignInUp, UpdateUserOutcome};
+pub async fn run_passwordless(base: &dyn Storage, s: &dyn portcullis_core::passwordless::storage::PasswordlessStorage) {
+    use portcullis_core::passwordless::storage::{Code, ConsumeOutcome, ConsumeRequest, Contact, CreateCodeOutcome, Device, SignInUp, UpdateUserOutcome};
 
     let app = "pl-app";
     base.add_tenant_rows(app, "public", 1).await.expect("app rows");
@@ -632,8 +632,8 @@ pub async fn run_passwordless(base: &dyn Storage, s: &dyn portcullis_core::stora
 /// TOTP: device names (default, replacement of unverified ones, taken verified ones), rename,
 /// list order, verification with used codes per tenant (replay, rate limit), bulk status, removal
 /// of the last device taking the user's used codes with it, and the expired-code cleanup.
-pub async fn run_totp(base: &dyn Storage, s: &dyn portcullis_core::storage::totp::TotpStorage) {
-    use portcullis_core::storage::totp::{CreateDeviceOutcome, Limits, NewDevice, RenameOutcome, Verdict, VerifyOutcome, VerifyRequest};
+pub async fn run_totp(base: &dyn Storage, s: &dyn portcullis_core::totp::storage::TotpStorage) {
+    use portcullis_core::totp::storage::{CreateDeviceOutcome, Limits, NewDevice, RenameOutcome, Verdict, VerifyOutcome, VerifyRequest};
     use portcullis_core::totp::{base32_encode, totp_at};
 
     let app = "totp-app";

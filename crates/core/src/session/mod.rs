@@ -9,6 +9,7 @@
 pub mod access_token;
 pub mod refresh_token;
 pub mod signing_keys;
+pub mod storage;
 
 use std::sync::Arc;
 
@@ -19,7 +20,7 @@ use crate::config::Config;
 use crate::crypto::keys::{PublicKey, SigningKey};
 use crate::crypto::{random_bytes, sha256_hex, uuid_v4, CryptoError};
 use crate::ids::PUBLIC;
-use crate::storage::session::{SessionRow, SessionStorage};
+use crate::session::storage::{SessionRow, SessionStorage};
 use crate::storage::StorageError;
 use access_token::{AccessTokenInfo, TokenError};
 use refresh_token::RefreshTokenInfo;

@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use axum::response::Response;
 use portcullis_core::accountlinking::LinkingError;
-use portcullis_core::storage::accountlinking::UnlinkOutcome;
-use portcullis_core::storage::useridmapping::IdType;
+use portcullis_core::accountlinking::storage::UnlinkOutcome;
+use portcullis_core::useridmapping::storage::IdType;
 use portcullis_core::storage::Storage;
 use serde_json::{json, Map, Value};
 

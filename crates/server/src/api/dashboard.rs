@@ -5,7 +5,7 @@
 use axum::response::Response;
 use portcullis_core::config::about::dashboard_fields;
 use portcullis_core::crypto::uuid_v4;
-use portcullis_core::storage::dashboard::{DashboardUser, DashboardUserKey};
+use portcullis_core::dashboard::storage::{DashboardUser, DashboardUserKey};
 use portcullis_core::users::normalise_email;
 use serde_json::{json, Value};
 

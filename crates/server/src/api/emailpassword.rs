@@ -3,7 +3,7 @@
 
 use axum::response::Response;
 use portcullis_core::crypto::uuid_v4;
-use portcullis_core::storage::emailpassword::UpdateOutcome;
+use portcullis_core::emailpassword::storage::UpdateOutcome;
 use portcullis_core::users::normalise_email;
 use serde_json::json;
 
@@ -82,7 +82,7 @@ pub async fn create_reset_token(ctx: &Ctx) -> Result<Response, ApiError> {
 }
 
 pub async fn consume_reset_token(ctx: &Ctx) -> Result<Response, ApiError> {
-    use portcullis_core::storage::emailpassword::ResetOutcome;
+    use portcullis_core::emailpassword::storage::ResetOutcome;
     let tenant = ctx.tenant()?;
     let token = ctx.body()?.str("token")?;
     let hash = portcullis_core::crypto::sha256_hex(&token);

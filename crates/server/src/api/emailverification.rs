@@ -4,7 +4,7 @@ use axum::response::Response;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use portcullis_core::crypto::{hex, random_bytes, sha256_hex};
-use portcullis_core::storage::emailverification::ConsumeOutcome;
+use portcullis_core::emailverification::storage::ConsumeOutcome;
 use portcullis_core::users::normalise_email;
 use serde_json::json;
 

@@ -4,13 +4,13 @@
 
 use axum::response::Response;
 use portcullis_core::crypto::{uuid_v4, CryptoError};
-use portcullis_core::passwordless::{
+use portcullis_core::passwordless::codes::{
     generate_user_input_code, normalise_phone_number, pre_auth_session_id_matches, DeviceId, EncodingError, LinkCode, LinkCodeSalt,
 };
-use portcullis_core::storage::passwordless::{
+use portcullis_core::passwordless::storage::{
     Code, ConsumeOutcome, ConsumeRequest, Contact, CreateCodeOutcome, Device, DeviceWithCodes, SignInUp, UpdateUserOutcome,
 };
-use portcullis_core::storage::users::AccountInfo;
+use portcullis_core::users::storage::AccountInfo;
 use portcullis_core::users::{normalise_email, RecipeId, User};
 use serde_json::{json, Map, Value};
 

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use axum::response::Response;
 use portcullis_core::roles::{self as rules, fits, MAX_NAME_CHARS, MAX_USER_ID_CHARS};
-use portcullis_core::storage::roles::{RoleCheck, UserRoleChange};
+use portcullis_core::roles::storage::{RoleCheck, UserRoleChange};
 use portcullis_core::storage::Storage;
 use serde_json::{json, Value};
 

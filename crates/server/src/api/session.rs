@@ -9,8 +9,8 @@ use base64::Engine;
 use portcullis_core::ids::TenantIdentifier;
 use portcullis_core::session::signing_keys::KeyTiming;
 use portcullis_core::session::{tenant_of_handle, Issued, SessionCtx, SessionError, Verified};
-use portcullis_core::storage::session::{SessionStorage, TenantScope};
-use portcullis_core::storage::useridmapping::IdType;
+use portcullis_core::session::storage::{SessionStorage, TenantScope};
+use portcullis_core::useridmapping::storage::IdType;
 use portcullis_core::storage::Storage;
 use serde_json::{json, Map, Value};
 

@@ -3,8 +3,8 @@
 
 use axum::response::Response;
 use portcullis_core::crypto::uuid_v4;
-use portcullis_core::storage::thirdparty::{SignInUpOutcome, ThirdPartyAccount};
-use portcullis_core::storage::users::AccountInfo;
+use portcullis_core::thirdparty::storage::{SignInUpOutcome, ThirdPartyAccount};
+use portcullis_core::users::storage::AccountInfo;
 use portcullis_core::users::{normalise_email, RecipeId, User};
 use serde_json::{json, Value};
 

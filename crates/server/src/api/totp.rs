@@ -6,7 +6,7 @@
 
 use axum::response::Response;
 use portcullis_core::roles::{fits, user_id as check_user_id, MAX_USER_ID_CHARS};
-use portcullis_core::storage::totp::{CreateDeviceOutcome, NewDevice, RenameOutcome, VerifyOutcome, VerifyRequest};
+use portcullis_core::totp::storage::{CreateDeviceOutcome, NewDevice, RenameOutcome, VerifyOutcome, VerifyRequest};
 use portcullis_core::totp::{generate_secret, Limits, Verdict};
 use serde_json::{json, Map, Value};
 

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use axum::response::Response;
-use portcullis_core::storage::useridmapping::{CreateMappingOutcome, DeleteMappingOutcome, IdType, UserIdMapping};
+use portcullis_core::useridmapping::storage::{CreateMappingOutcome, DeleteMappingOutcome, IdType, UserIdMapping};
 use portcullis_core::storage::Storage;
 use serde_json::{json, Map, Value};
 

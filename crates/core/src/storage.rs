@@ -1,4 +1,7 @@
-//! The storage traits. Each method is one atomic unit of work: adapters run it in one transaction.
+//! What every storage adapter provides: the umbrella [`Storage`] trait over the recipes' storage
+//! traits (each recipe's own is in `<recipe>/storage.rs`), the registry of tenant configurations,
+//! the key-value store, and the error type. Each method is one atomic unit of work: adapters run
+//! it in one transaction.
 
 use async_trait::async_trait;
 
@@ -29,18 +32,18 @@ pub struct PoolStatus {
 
 #[async_trait]
 pub trait Storage:
-    session::SessionStorage
-    + users::UserStorage
-    + accountlinking::AccountLinkingStorage
-    + metadata::MetadataStorage
-    + roles::RoleStorage
-    + dashboard::DashboardStorage
-    + emailverification::EmailVerificationStorage
-    + emailpassword::EmailPasswordStorage
-    + useridmapping::UserIdMappingStorage
-    + passwordless::PasswordlessStorage
-    + thirdparty::ThirdPartyStorage
-    + totp::TotpStorage
+    crate::session::storage::SessionStorage
+    + crate::users::storage::UserStorage
+    + crate::accountlinking::storage::AccountLinkingStorage
+    + crate::metadata::storage::MetadataStorage
+    + crate::roles::storage::RoleStorage
+    + crate::dashboard::storage::DashboardStorage
+    + crate::emailverification::storage::EmailVerificationStorage
+    + crate::emailpassword::storage::EmailPasswordStorage
+    + crate::useridmapping::storage::UserIdMappingStorage
+    + crate::passwordless::storage::PasswordlessStorage
+    + crate::thirdparty::storage::ThirdPartyStorage
+    + crate::totp::storage::TotpStorage
     + Send
     + Sync
     + 'static
@@ -95,16 +98,3 @@ pub trait Storage:
         now_ms: i64,
     ) -> Result<String, StorageError>;
 }
-
-pub mod accountlinking;
-pub mod dashboard;
-pub mod emailpassword;
-pub mod emailverification;
-pub mod metadata;
-pub mod passwordless;
-pub mod roles;
-pub mod session;
-pub mod thirdparty;
-pub mod totp;
-pub mod useridmapping;
-pub mod users;

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 use serde_json::{Map, Value};
 
-use super::StorageError;
+use crate::storage::StorageError;
 
 #[async_trait]
 pub trait MetadataStorage: Send + Sync {

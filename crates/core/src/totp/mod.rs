@@ -11,6 +11,8 @@
 //! The decision is a pure function of the devices, the stored used codes and the clock; the
 //! storage adapters call it inside the transaction that holds the user's lock.
 
+pub mod storage;
+
 use ring::hmac;
 
 use crate::crypto::{random_bytes, secrets_equal, CryptoError};

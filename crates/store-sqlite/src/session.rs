@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 use portcullis_core::session::signing_keys::DynamicKey;
-use portcullis_core::storage::session::{SessionRow, SessionStorage, StaticKey, TenantScope};
+use portcullis_core::session::storage::{SessionRow, SessionStorage, StaticKey, TenantScope};
 use portcullis_core::storage::StorageError;
 use rusqlite::{params, OptionalExtension};
 

@@ -6,6 +6,8 @@
 //! whole linked group, that has one of the account infos concerned, anywhere in the app) inside
 //! the transaction that holds its locks, asks these functions, then writes.
 
+pub mod storage;
+
 use crate::users::{LoginMethod, User};
 
 /// Which piece of account info two users share.

@@ -2,6 +2,8 @@
 //! names are trimmed as the core trims them and must not be empty; whatever is written must fit the
 //! schema's columns, so that an oversized value is a 400 rather than a database error.
 
+pub mod storage;
+
 /// `roles.role`, `role_permissions.permission` and `user_roles.role` are VARCHAR(255).
 pub const MAX_NAME_CHARS: usize = 255;
 /// `user_roles.user_id` and `user_metadata.user_id` are VARCHAR(128).

@@ -5,7 +5,7 @@
 
 use async_trait::async_trait;
 
-use super::StorageError;
+use crate::storage::StorageError;
 
 /// How a change to a user's roles makes sure the role exists.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

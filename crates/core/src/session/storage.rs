@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 
-use super::StorageError;
+use crate::storage::StorageError;
 use crate::session::signing_keys::DynamicKey;
 
 /// A `session_info` row (the app id is passed alongside).

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 
-use super::StorageError;
+use crate::storage::StorageError;
 pub use crate::totp::{Device, Limits, UsedCode, Verdict};
 
 /// A device to create: the name is chosen inside the transaction (`totp::pick_device_name`).

@@ -1,6 +1,8 @@
 //! The user metadata recipe's rules. A user's metadata is one JSON object, stored as text in
 //! `user_metadata`; updates merge into it one top-level key at a time.
 
+pub mod storage;
+
 use serde_json::{Map, Value};
 
 /// The most user ids one bulk read may name (the core's `BulkGetUserMetadataAPI.MAX_USER_IDS`).

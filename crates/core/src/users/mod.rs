@@ -1,6 +1,8 @@
 //! Users as the auth recipes see them: a user is a group of login methods (one per recipe user;
 //! several when accounts are linked) and is named by its primary user id.
 
+pub mod storage;
+
 use serde_json::{json, Map, Value};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 
-use super::StorageError;
+use crate::storage::StorageError;
 
 /// The provider and the user id it gave, plus the email it reported (normalised).
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -3,7 +3,7 @@
 
 use async_trait::async_trait;
 
-use super::StorageError;
+use crate::storage::StorageError;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct UserIdMapping {

@@ -6,7 +6,7 @@
 
 use async_trait::async_trait;
 
-use super::StorageError;
+use crate::storage::StorageError;
 use crate::accountlinking::{InfoKind, LinkingError};
 use crate::users::User;
 

@@ -4,7 +4,7 @@
 
 use async_trait::async_trait;
 
-use super::StorageError;
+use crate::storage::StorageError;
 use crate::users::{LoginMethod, RecipeId, User};
 
 /// Why associating a user with a tenant was refused.

@@ -1,0 +1,3 @@
+//! The email-password recipe: sign-up, sign-in, password changes and password-reset tokens.
+
+pub mod storage;
