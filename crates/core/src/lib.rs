@@ -4,7 +4,10 @@
 // Shared foundations.
 pub mod config;
 pub mod crypto;
+pub mod error;
 pub mod ids;
+pub mod services;
+pub mod settings;
 pub mod storage;
 
 // One module per recipe: its rules, and its storage trait in `<recipe>/storage.rs`.

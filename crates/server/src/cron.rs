@@ -6,7 +6,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use portcullis_core::session::signing_keys::KeyTiming;
 use portcullis_core::storage::{Storage, StorageError};
 
 use crate::http::AppState;
@@ -84,7 +83,7 @@ async fn run_leased(state: &AppState, job: Job, now: i64) -> Result<u64, Storage
         Job::DeleteExpiredSigningKeys => {
             let snapshot = state.registry.snapshot();
             for app in snapshot.tenants.values().filter(|t| t.config.id.is_public_tenant()) {
-                let timing = KeyTiming::from_config(&app.effective);
+                let timing = app.settings.session.key_timing;
                 removed += app.storage.dynamic_keys_delete_before(&app.config.id.app_id, now - timing.lifetime_ms).await?;
             }
         }
@@ -92,7 +91,7 @@ async fn run_leased(state: &AppState, job: Job, now: i64) -> Result<u64, Storage
             // Per tenant: each has its own code lifetime.
             let snapshot = state.registry.snapshot();
             for t in snapshot.tenants.values() {
-                let cutoff = now - t.effective.i64("passwordless_code_lifetime");
+                let cutoff = now - t.settings.passwordless.code_lifetime_ms;
                 removed += t.storage.pl_delete_expired_devices(&t.config.id.app_id, &t.config.id.tenant_id, cutoff).await?;
             }
         }
@@ -100,7 +99,7 @@ async fn run_leased(state: &AppState, job: Job, now: i64) -> Result<u64, Storage
             // Codes stay a cooldown past their expiry: the rate limit still counts them.
             let snapshot = state.registry.snapshot();
             for t in snapshot.tenants.values() {
-                let before = now - t.effective.i64("totp_rate_limit_cooldown_sec").saturating_mul(1000);
+                let before = now - t.settings.totp.cooldown_ms;
                 removed += t.storage.totp_delete_expired_codes(&t.config.id.app_id, &t.config.id.tenant_id, before).await?;
             }
         }

@@ -5,12 +5,13 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use portcullis_core::config::Config;
-use portcullis_core::crypto::password::{self, Algorithm, HashAlgorithm, HashSettings, VerifySettings};
-
+use async_trait::async_trait;
+use portcullis_core::config::{Config, Key};
+use portcullis_core::crypto::password::{self, Algorithm, HashAlgorithm};
+use portcullis_core::error::Error;
+use portcullis_core::services::PasswordHasher;
+use portcullis_core::settings::TenantSettings;
 use tokio::sync::Semaphore;
-
-use crate::http::error::ApiError;
 
 pub struct Hashing {
     argon2: Semaphore,
@@ -39,19 +40,19 @@ impl Drop for Counted<'_> {
     }
 }
 
-fn permits(cfg: &Config, key: &str) -> usize {
-    usize::try_from(cfg.i64(key)).unwrap_or(1).max(1)
+fn permits(cfg: &Config, key: Key) -> usize {
+    usize::try_from(cfg.int(key)).unwrap_or(1).max(1)
 }
 
-async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Result<T, ApiError> {
-    tokio::task::spawn_blocking(work).await.map_err(|e| ApiError::Internal(format!("hashing worker failed: {e}")))
+async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Result<T, Error> {
+    tokio::task::spawn_blocking(work).await.map_err(|e| Error::Internal(format!("hashing worker failed: {e}")))
 }
 
 impl Hashing {
     pub fn new(base: &Config) -> Hashing {
         Hashing {
-            argon2: Semaphore::new(permits(base, "argon2_hashing_pool_size")),
-            firebase: Semaphore::new(permits(base, "firebase_password_hashing_pool_size")),
+            argon2: Semaphore::new(permits(base, Key::argon2_hashing_pool_size)),
+            firebase: Semaphore::new(permits(base, Key::firebase_password_hashing_pool_size)),
             bcrypt: Semaphore::new(std::thread::available_parallelism().map_or(2, usize::from)),
             waiting: AtomicUsize::new(0),
             running: AtomicUsize::new(0),
@@ -63,19 +64,21 @@ impl Hashing {
         (self.waiting.load(Ordering::Relaxed), self.running.load(Ordering::Relaxed))
     }
 
-    async fn permit(&self, algorithm: Option<Algorithm>) -> Result<Option<tokio::sync::SemaphorePermit<'_>>, ApiError> {
+    async fn permit(&self, algorithm: Option<Algorithm>) -> Result<Option<tokio::sync::SemaphorePermit<'_>>, Error> {
         let pool = match algorithm {
             Some(Algorithm::Argon2) => &self.argon2,
             Some(Algorithm::FirebaseScrypt) => &self.firebase,
             Some(Algorithm::Bcrypt) => &self.bcrypt,
             None => return Ok(None),
         };
-        pool.acquire().await.map(Some).map_err(|_| ApiError::Internal("hashing pool closed".into()))
+        pool.acquire().await.map(Some).map_err(|_| Error::Internal("hashing pool closed".into()))
     }
+}
 
-    /// A new hash of `password` with the app's configured algorithm and costs.
-    pub async fn hash(&self, cfg: &Config, password: String) -> Result<String, ApiError> {
-        let settings = HashSettings::from_config(cfg).map_err(|e| ApiError::Internal(e.to_string()))?;
+#[async_trait]
+impl PasswordHasher for Hashing {
+    async fn hash(&self, tenant: &TenantSettings, password: String) -> Result<String, Error> {
+        let settings = tenant.hashing.clone().map_err(Error::Internal)?;
         let algorithm = match settings.algorithm {
             HashAlgorithm::Argon2 => Algorithm::Argon2,
             HashAlgorithm::Bcrypt => Algorithm::Bcrypt,
@@ -84,21 +87,19 @@ impl Hashing {
         let _permit = self.permit(Some(algorithm)).await?;
         drop(waiting);
         let _running = Counted::new(&self.running);
-        blocking(move || password::hash(&password, &settings)).await?.map_err(|e| ApiError::Internal(e.to_string()))
+        blocking(move || password::hash(&password, &settings)).await?.map_err(|e| Error::Internal(e.to_string()))
     }
 
-    /// Whether `password` matches `stored`. Without a stored hash (no such user) the same work is
-    /// done and false returned, so that timing does not tell which accounts exist.
-    pub async fn verify(&self, cfg: &Config, password: String, stored: Option<String>) -> Result<bool, ApiError> {
+    async fn verify(&self, tenant: &TenantSettings, password: String, stored: Option<String>) -> Result<bool, Error> {
         let Some(stored) = stored else {
-            self.hash(cfg, password).await?;
+            self.hash(tenant, password).await?;
             return Ok(false);
         };
-        let settings = VerifySettings::from_config(cfg);
+        let settings = tenant.verifying.clone();
         let waiting = Counted::new(&self.waiting);
         let _permit = self.permit(password::algorithm_of(&stored)).await?;
         drop(waiting);
         let _running = Counted::new(&self.running);
-        blocking(move || password::verify(&password, &stored, &settings)).await?.map_err(|e| ApiError::Internal(e.to_string()))
+        blocking(move || password::verify(&password, &stored, &settings)).await?.map_err(|e| Error::Internal(e.to_string()))
     }
 }

@@ -4,10 +4,10 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use portcullis_core::useridmapping::storage::IdType;
+use async_trait::async_trait;
+use portcullis_core::services::ActivityLog;
 use portcullis_core::storage::Storage;
-
-use crate::http::Ctx;
+use portcullis_core::useridmapping::storage::IdType;
 
 const THROTTLE_MS: i64 = 5 * 60 * 1000;
 /// Past this many remembered users, entries older than the throttle window are dropped.
@@ -36,19 +36,22 @@ impl LastActive {
 
 /// Records activity (throttled) under the SuperTokens user id, whichever id the caller has. A
 /// failure here must not fail a sign-in, so it is only logged.
-pub async fn touch(ctx: &Ctx, storage: &dyn Storage, user_id: &str, now: i64) {
-    if !ctx.state.last_active.due(&ctx.id.app_id, user_id, now) {
-        return;
-    }
-    let written = async {
-        let st_id = match storage.get_user_id_mapping(&ctx.id.app_id, user_id, IdType::Any).await? {
-            Some(m) => m.supertokens_user_id,
-            None => user_id.to_owned(),
+#[async_trait]
+impl ActivityLog for LastActive {
+    async fn record(&self, storage: &dyn Storage, app_id: &str, user_id: &str, now: i64) {
+        if !self.due(app_id, user_id, now) {
+            return;
+        }
+        let written = async {
+            let st_id = match storage.get_user_id_mapping(app_id, user_id, IdType::Any).await? {
+                Some(m) => m.supertokens_user_id,
+                None => user_id.to_owned(),
+            };
+            storage.user_last_active_upsert(app_id, &st_id, now).await
         };
-        storage.user_last_active_upsert(&ctx.id.app_id, &st_id, now).await
-    };
-    if let Err(e) = written.await {
-        tracing::warn!(error = %e, "cannot record last activity");
+        if let Err(e) = written.await {
+            tracing::warn!(error = %e, "cannot record last activity");
+        }
     }
 }
 

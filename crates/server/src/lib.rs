@@ -33,6 +33,8 @@ pub async fn start(config: Config, config_path: Option<std::path::PathBuf>) -> R
         .await?;
     let hashing = hashing::Hashing::new(&registry.base);
     Ok(Arc::new(AppState {
+        base_access: http::access::Access::from_config(&registry.base),
+        saas_digest: registry.base.supertokens_saas_secret().map(portcullis_core::crypto::sha256_hex),
         registry,
         keys: keys::KeyCache::default(),
         last_active: last_active::LastActive::default(),
@@ -61,7 +63,7 @@ pub const TENANT_VERSION_CHECK: Duration = Duration::from_secs(1);
 /// `tenant_sync_interval_sec`, so that changes made through other instances arrive.
 fn spawn_tenant_sync(state: &Arc<AppState>) {
     let registry = Arc::clone(&state.registry);
-    let every = Duration::from_secs(u64::try_from(registry.base.i64("tenant_sync_interval_sec")).unwrap_or(60).max(1));
+    let every = Duration::from_secs(u64::try_from(registry.base.tenant_sync_interval_sec()).unwrap_or(60).max(1));
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(TENANT_VERSION_CHECK);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -98,7 +100,7 @@ pub async fn serve(
 
     spawn_tenant_sync(&state);
     cron::spawn(Arc::clone(&state));
-    let header_timeout = Duration::from_secs(u64::try_from(state.registry.base.i64("header_read_timeout_sec")).unwrap_or(30).max(1));
+    let header_timeout = Duration::from_secs(u64::try_from(state.registry.base.header_read_timeout_sec()).unwrap_or(30).max(1));
     let app = router(state);
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut connections = tokio::task::JoinSet::new();

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use portcullis_core::config::{Config, Sources};
+use portcullis_core::config::{Config, Key, Sources};
 use serde_json::Value;
 
 #[derive(Parser)]
@@ -71,15 +71,15 @@ fn main() -> ExitCode {
         },
         None => None,
     };
-    let mut overrides: Vec<(&'static str, Value)> = Vec::new();
+    let mut overrides: Vec<(Key, Value)> = Vec::new();
     if let Some(h) = host {
-        overrides.push(("host", Value::String(h)));
+        overrides.push((Key::host, Value::String(h)));
     }
     if let Some(p) = port {
-        overrides.push(("port", Value::from(p)));
+        overrides.push((Key::port, Value::from(p)));
     }
     if test_mode {
-        overrides.push(("test_mode", Value::Bool(true)));
+        overrides.push((Key::test_mode, Value::Bool(true)));
     }
     let env = |k: &str| std::env::var(k).ok();
     let (cfg, warnings) = match Config::load(Sources { yaml: yaml.as_deref(), env: &env, overrides }) {
@@ -165,24 +165,25 @@ fn init_logging(cfg: &Config) -> Result<(), String> {
     use tracing_subscriber::fmt::writer::BoxMakeWriter;
     use tracing_subscriber::prelude::*;
 
-    let level = match cfg.str("log_level").unwrap_or("INFO").to_uppercase().as_str() {
+    let level = match cfg.log_level().unwrap_or("INFO").to_uppercase().as_str() {
         "DEBUG" => LevelFilter::DEBUG,
         "WARN" => LevelFilter::WARN,
         "ERROR" => LevelFilter::ERROR,
         "NONE" => LevelFilter::OFF,
         _ => LevelFilter::INFO,
     };
-    let open = |key: &str| -> Result<Option<BoxMakeWriter>, String> {
-        let Some(path) = cfg.str(key) else { return Ok(None) };
+    let open = |key: Key| -> Result<Option<BoxMakeWriter>, String> {
+        let Some(path) = cfg.string(key) else { return Ok(None) };
+        let key = key.name();
         if let Some(dir) = std::path::Path::new(path).parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|e| format!("cannot create the directory of {key} '{path}': {e}"))?;
         }
         let file = std::fs::OpenOptions::new().create(true).append(true).open(path).map_err(|e| format!("cannot open {key} '{path}': {e}"))?;
         Ok(Some(BoxMakeWriter::new(std::sync::Arc::new(file))))
     };
-    let info_out = open("info_log_path")?.unwrap_or_else(|| BoxMakeWriter::new(std::io::stdout));
-    let error_out = open("error_log_path")?.unwrap_or_else(|| BoxMakeWriter::new(std::io::stderr));
-    let json = cfg.str("log_format") == Some("json");
+    let info_out = open(Key::info_log_path)?.unwrap_or_else(|| BoxMakeWriter::new(std::io::stdout));
+    let error_out = open(Key::error_log_path)?.unwrap_or_else(|| BoxMakeWriter::new(std::io::stderr));
+    let json = cfg.log_format() == Some("json");
     type Boxed = Box<dyn tracing_subscriber::Layer<tracing_subscriber::Registry> + Send + Sync>;
     let layer = |out: BoxMakeWriter, filter: LevelFilter| -> Boxed {
         let fmt = tracing_subscriber::fmt::layer().with_writer(out).with_target(false);
@@ -203,8 +204,8 @@ fn init_logging(cfg: &Config) -> Result<(), String> {
 }
 
 async fn run(cfg: Config, path: Option<PathBuf>) -> ExitCode {
-    let host = cfg.str("host").unwrap_or("localhost").to_owned();
-    let port = cfg.i64("port");
+    let host = cfg.host().unwrap_or("localhost").to_owned();
+    let port = cfg.port();
     let state = match portcullis::start(cfg, path).await {
         Ok(s) => s,
         Err(e) => return fail(format!("cannot start: {e}")),

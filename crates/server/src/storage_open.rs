@@ -10,7 +10,7 @@ pub async fn open_storage(cfg: &Config) -> Result<Arc<dyn Storage>, StorageError
         let pg = portcullis_store_postgres::PgStorage::connect(cfg).await?;
         return Ok(Arc::new(pg));
     }
-    let path = cfg.str("sqlite_path").unwrap_or("portcullis.db").to_owned();
+    let path = cfg.sqlite_path().unwrap_or("portcullis.db").to_owned();
     let sqlite = tokio::task::spawn_blocking(move || portcullis_store_sqlite::SqliteStorage::open(&path))
         .await
         .map_err(|e| StorageError::Unavailable(e.to_string()))??;

@@ -20,18 +20,21 @@ use portcullis_core::crypto::uuid_v4;
 use portcullis_core::ids::{TenantIdentifier, PUBLIC};
 use portcullis_core::multitenancy::TenantConfig;
 use portcullis_core::now_ms;
+use portcullis_core::settings::TenantSettings;
 use portcullis_core::storage::{Storage, StorageError};
-use regex::Regex;
 
+use crate::http::access::Access;
 use crate::storage_open::open_storage;
 
 /// One tenant as requests see it.
 pub struct Tenant {
     pub config: Arc<TenantConfig>,
     pub effective: Config,
+    /// What the recipes read from `effective`, derived once.
+    pub settings: TenantSettings,
+    /// Who may call: IP filters, API keys, CDI versions, derived once.
+    pub access: Access,
     pub storage: Arc<dyn Storage>,
-    pub ip_allow: Option<Regex>,
-    pub ip_deny: Option<Regex>,
 }
 
 #[derive(Default)]
@@ -114,10 +117,6 @@ fn effective_config(base: &Config, configs: &Configs, id: &TenantIdentifier) -> 
         }
     }
     Ok(cfg)
-}
-
-fn compile(cfg: &Config, key: &str) -> Option<Regex> {
-    cfg.str(key).and_then(|r| portcullis_core::config::ip_filter(r).ok())
 }
 
 impl Registry {
@@ -288,8 +287,8 @@ impl Registry {
             };
             let storage = self.storage_for(&effective).await?;
             let tenant = Tenant {
-                ip_allow: compile(&effective, "ip_allow_regex"),
-                ip_deny: compile(&effective, "ip_deny_regex"),
+                settings: TenantSettings::from_config(&effective),
+                access: Access::from_config(&effective),
                 config: Arc::clone(config),
                 effective,
                 storage,

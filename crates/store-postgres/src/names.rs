@@ -7,19 +7,21 @@
 
 use std::collections::HashMap;
 
+use portcullis_core::config::Key;
+
 /// PostgreSQL silently truncates longer identifiers (NAMEDATALEN - 1); we refuse them instead, since a
 /// truncated table name would never be found in the catalog.
 const MAX_IDENTIFIER_BYTES: usize = 63;
 
 /// The tables whose names the plugin lets a config key replace (the replacement gets no prefix).
-pub const TABLE_NAME_OVERRIDES: [(&str, &str); 7] = [
-    ("key_value", "postgresql_key_value_table_name"),
-    ("session_info", "postgresql_session_info_table_name"),
-    ("emailpassword_users", "postgresql_emailpassword_users_table_name"),
-    ("emailpassword_pswd_reset_tokens", "postgresql_emailpassword_pswd_reset_tokens_table_name"),
-    ("emailverification_tokens", "postgresql_emailverification_tokens_table_name"),
-    ("emailverification_verified_emails", "postgresql_emailverification_verified_emails_table_name"),
-    ("thirdparty_users", "postgresql_thirdparty_users_table_name"),
+pub const TABLE_NAME_OVERRIDES: [(&str, Key); 7] = [
+    ("key_value", Key::postgresql_key_value_table_name),
+    ("session_info", Key::postgresql_session_info_table_name),
+    ("emailpassword_users", Key::postgresql_emailpassword_users_table_name),
+    ("emailpassword_pswd_reset_tokens", Key::postgresql_emailpassword_pswd_reset_tokens_table_name),
+    ("emailverification_tokens", Key::postgresql_emailverification_tokens_table_name),
+    ("emailverification_verified_emails", Key::postgresql_emailverification_verified_emails_table_name),
+    ("thirdparty_users", Key::postgresql_thirdparty_users_table_name),
 ];
 
 /// Checks a schema, prefix or table name from the configuration. Names are pasted into SQL (they
@@ -78,7 +80,7 @@ impl Names {
         let prefix = if prefix.is_empty() { String::new() } else { format!("{prefix}_") };
         let mut map = HashMap::new();
         for (base, name) in overrides {
-            let key = TABLE_NAME_OVERRIDES.iter().find(|(b, _)| b == base).map(|(_, k)| *k).unwrap_or("table name");
+            let key = TABLE_NAME_OVERRIDES.iter().find(|(b, _)| b == base).map(|(_, k)| k.name()).unwrap_or("table name");
             check_identifier(key, name)?;
             map.insert(*base, name.clone());
         }

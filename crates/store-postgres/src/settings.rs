@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use portcullis_core::config::Config;
+use portcullis_core::config::{Config, Key};
 
 use crate::names::{Names, TABLE_NAME_OVERRIDES};
 use crate::uri;
@@ -43,32 +43,32 @@ impl std::fmt::Debug for Settings {
 
 /// A string key, `None` when unset; the plugin treats empty strings in the URI as unset and so do we
 /// for the keys, so that `POSTGRESQL_PASSWORD=""` means "no password".
-fn key<'a>(cfg: &'a Config, name: &str) -> Option<&'a str> {
-    cfg.str(name).filter(|s| !s.is_empty())
+fn key(cfg: &Config, name: Key) -> Option<&str> {
+    cfg.string(name).filter(|s| !s.is_empty())
 }
 
 impl Settings {
     pub fn from_config(cfg: &Config) -> Result<Settings, String> {
-        let from_uri = match key(cfg, "postgresql_connection_uri") {
+        let from_uri = match key(cfg, Key::postgresql_connection_uri) {
             Some(u) => Some(uri::parse(u)?),
             None => None,
         };
         let from_uri_ref = from_uri.as_ref();
 
-        let host = key(cfg, "postgresql_host")
+        let host = key(cfg, Key::postgresql_host)
             .map(str::to_owned)
             .or_else(|| from_uri_ref.and_then(|u| u.host.clone()))
             .unwrap_or_else(|| DEFAULT_HOST.to_owned());
-        let port = match cfg.i64("postgresql_port") {
+        let port = match cfg.postgresql_port() {
             // -1 (the default) and other non-positive values mean "not set", as in the plugin.
             p if p <= 0 => from_uri_ref.and_then(|u| u.port).unwrap_or(DEFAULT_PORT),
             p => u16::try_from(p).map_err(|_| format!("'postgresql_port' must be from 1 to 65535, got {p}"))?,
         };
-        let user = key(cfg, "postgresql_user").map(str::to_owned).or_else(|| from_uri_ref.and_then(|u| u.user.clone()));
-        let password = key(cfg, "postgresql_password")
+        let user = key(cfg, Key::postgresql_user).map(str::to_owned).or_else(|| from_uri_ref.and_then(|u| u.user.clone()));
+        let password = key(cfg, Key::postgresql_password)
             .map(str::to_owned)
             .or_else(|| from_uri_ref.and_then(|u| u.password.clone()));
-        let database = key(cfg, "postgresql_database_name")
+        let database = key(cfg, Key::postgresql_database_name)
             .map(|s| s.trim().to_owned())
             .or_else(|| from_uri_ref.and_then(|u| u.database.clone()))
             .unwrap_or_else(|| DEFAULT_DATABASE.to_owned());
@@ -76,9 +76,9 @@ impl Settings {
         // With a URI, its query string replaces postgresql_connection_attributes (as in the plugin).
         // The attributes are JDBC driver settings: none is passed on to the server, but two matter.
         let attributes = from_uri.as_ref().map(|u| {
-            u.attributes.clone().unwrap_or_else(|| cfg.str("postgresql_connection_attributes").unwrap_or("").to_owned())
+            u.attributes.clone().unwrap_or_else(|| cfg.postgresql_connection_attributes().unwrap_or("").to_owned())
         });
-        let mut schema = cfg.str("postgresql_table_schema").unwrap_or("public").trim().to_owned();
+        let mut schema = cfg.postgresql_table_schema().unwrap_or("public").trim().to_owned();
         if let Some(attrs) = attributes.as_deref() {
             check_tls_attributes(attrs)?;
             // The plugin takes the table schema from JDBC's currentSchema. An explicitly configured
@@ -90,18 +90,18 @@ impl Settings {
             }
         }
 
-        let pool_size = cfg.i64("postgresql_connection_pool_size");
+        let pool_size = cfg.postgresql_connection_pool_size();
         if pool_size <= 0 {
             return Err("'postgresql_connection_pool_size' must be > 0".into());
         }
-        let timeout_ms = match cfg.i64("database_timeout_ms") {
+        let timeout_ms = match cfg.database_timeout_ms() {
             t if t > 0 => t,
             _ => DEFAULT_TIMEOUT_MS,
         };
 
         let overrides: Vec<(&'static str, String)> =
-            TABLE_NAME_OVERRIDES.iter().filter_map(|(base, k)| key(cfg, k).map(|v| (*base, v.to_owned()))).collect();
-        let names = Names::new(&schema, cfg.str("postgresql_table_names_prefix").unwrap_or(""), &overrides)?;
+            TABLE_NAME_OVERRIDES.iter().filter_map(|(base, k)| key(cfg, *k).map(|v| (*base, v.to_owned()))).collect();
+        let names = Names::new(&schema, cfg.postgresql_table_names_prefix().unwrap_or(""), &overrides)?;
 
         Ok(Settings {
             host,

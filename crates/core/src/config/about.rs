@@ -4,8 +4,7 @@
 
 use serde_json::{json, Value};
 
-use super::keys::{is_protected, Kind, KeyDef, Level, KEYS};
-use super::Config;
+use super::keys::{is_protected, Config, Key, Kind, KeyDef, Level, KEYS};
 
 /// How the dashboard's tenant page treats a key. Keys of the base level are never shown there,
 /// whatever this says: they cannot be changed per app or tenant.
@@ -20,13 +19,13 @@ pub enum Shown {
 }
 
 pub struct About {
-    pub name: &'static str,
+    pub key: Key,
     pub shown: Shown,
     pub text: &'static str,
 }
 
-const fn a(name: &'static str, shown: Shown, text: &'static str) -> About {
-    About { name, shown, text }
+const fn a(key: Key, shown: Shown, text: &'static str) -> About {
+    About { key, shown, text }
 }
 
 use Shown::*;
@@ -37,98 +36,98 @@ const DB: Shown = Plugin { editable: false };
 /// In the order of `keys::KEYS` (tested), so that the two can be zipped.
 pub static ABOUT: &[About] = &[
     // --- core ---
-    a("core_config_version", Hidden, "Version stamp of the config file format; Portcullis reads and ignores it."),
-    a("access_token_validity", Core, "Seconds an access token stays valid after it is issued."),
-    a("access_token_blacklisting", Hidden, "Deprecated: only for CDI 2.18 and older, where it made every access-token check consult the database so a revoked session failed at once."),
-    a("refresh_token_validity", Core, "Minutes a refresh token stays valid; a session that is not refreshed for this long ends."),
-    a("refresh_token_rotation_grace_period", Core, "Seconds during which the previous refresh token may still be used after a refresh, so that concurrent refreshes are not taken for token theft."),
-    a("access_token_validity_jitter", Core, "Fraction of the access token validity by which a token's expiry may be randomly shortened, spreading refreshes out."),
-    a("recent_token_reuse_behaviour", Hidden, "What happens when a refresh token is reused just after it was rotated: TOKEN_THEFT revokes the session, UNAUTHORISED only refuses the request."),
-    a("password_reset_token_lifetime", Core, "Milliseconds a password-reset token (and its link) can be used."),
-    a("email_verification_token_lifetime", Core, "Milliseconds an email-verification token (and its link) can be used."),
-    a("passwordless_max_code_input_attempts", Core, "Wrong passwordless codes accepted per sign-in attempt before the user must request a new code."),
-    a("passwordless_code_lifetime", Core, "Milliseconds a passwordless code or magic link can be used."),
-    a("totp_max_attempts", Core, "Consecutive wrong TOTP codes after which the user is locked out for the cooldown."),
-    a("totp_rate_limit_cooldown_sec", Core, "Seconds a user stays locked out of TOTP verification after too many wrong codes."),
-    a("info_log_path", Hidden, "File for informational log lines; unset or \"null\" writes them to standard output."),
-    a("error_log_path", Hidden, "File for error log lines; unset or \"null\" writes them to standard error."),
-    a("access_token_signing_key_dynamic", Hidden, "Deprecated: for CDI 2.18 and older, whether access tokens were signed with rotating keys rather than one static key."),
-    a("access_token_dynamic_signing_key_update_interval", Core, "Hours after which a new access-token signing key takes over from the current one."),
-    a("port", Hidden, "TCP port to listen on."),
-    a("host", Hidden, "Address to listen on: a host name, an IP address, or 0.0.0.0 for every interface."),
-    a("max_server_pool_size", Hidden, "Upper bound on requests handled at once; also bounds the argon2 hashing pool."),
-    a("api_keys", Hidden, "Comma-separated keys a caller must send in the api-key header; at least 20 characters each, letters, digits, '=' and '-'. Unset means no key is needed."),
-    a("disable_telemetry", Core, "Switches telemetry off. Portcullis never sends telemetry; the value is kept for compatibility."),
-    a("password_hashing_alg", Core, "Algorithm for new password hashes: BCRYPT or ARGON2. Existing hashes of either kind keep verifying."),
-    a("argon2_iterations", Hidden, "Argon2 time cost (number of passes) for new password hashes."),
-    a("argon2_memory_kb", Hidden, "Argon2 memory cost in kibibytes for new password hashes."),
-    a("argon2_parallelism", Hidden, "Argon2 lanes for new password hashes."),
-    a("argon2_hashing_pool_size", Hidden, "How many argon2 hashes may run at the same time; further requests wait their turn."),
-    a("firebase_password_hashing_pool_size", Hidden, "How many imported Firebase scrypt hashes may be checked at the same time."),
-    a("bcrypt_log_rounds", Hidden, "Bcrypt cost factor (log2 of the rounds) for new password hashes."),
-    a("webserver_https_enabled", Hidden, "Accepted for compatibility; Portcullis serves plain HTTP (put TLS in front of it)."),
-    a("base_path", Hidden, "Path prefix under which every API is served, e.g. /auth."),
-    a("log_level", Hidden, "Least severe log level written: DEBUG, INFO, WARN, ERROR, or NONE for silence."),
-    a("firebase_password_hashing_signer_key", Core, "Base64 signer key of the Firebase project whose scrypt password hashes were imported; needed to check them."),
-    a("ip_allow_regex", Core, "Only clients whose IP address matches this regular expression may call the tenant's APIs."),
-    a("ip_deny_regex", Core, "Clients whose IP address matches this regular expression are refused."),
-    a("oauth_provider_public_service_url", Hidden, "Public URL of the OAuth2 provider service (OAuth2 provider feature)."),
-    a("oauth_provider_admin_service_url", Hidden, "Admin URL of the OAuth2 provider service (OAuth2 provider feature)."),
-    a("oauth_provider_consent_login_base_url", Hidden, "Base URL that replaces the OAuth2 provider's consent and login pages (OAuth2 provider feature)."),
-    a("oauth_provider_url_configured_in_oauth_provider", Hidden, "The OAuth2 provider's own idea of its URL, when it differs from the public one (OAuth2 provider feature)."),
-    a("oauth_client_secret_encryption_key", Hidden, "Key with which OAuth2 client secrets are encrypted in the database (OAuth2 provider feature)."),
-    a("supertokens_saas_secret", Hidden, "When set, callers that authenticate with this secret instead of an API key may read and change database and network settings of tenants; others may not."),
-    a("supertokens_max_cdi_version", Hidden, "The CDI version assumed for requests that do not name one; unset means the newest supported."),
-    a("supertokens_min_cdi_version", Hidden, "The oldest CDI version offered in /apiversion; unset means every supported version."),
-    a("supertokens_saas_load_only_cud", Hidden, "When set, only this connection URI domain is loaded and served; the others in the database are ignored."),
-    a("saml_legacy_acs_url", Core, "Assertion consumer URL kept for SAML clients set up before per-client URLs (SAML feature)."),
-    a("saml_sp_entity_id", Core, "Entity id of this service provider in SAML exchanges (SAML feature)."),
-    a("saml_claims_validity", Core, "Milliseconds the claims from a SAML response stay redeemable (SAML feature)."),
-    a("saml_relay_state_validity", Core, "Milliseconds a SAML relay state stays valid (SAML feature)."),
-    a("bulk_migration_parallelism", Core, "Worker threads used to import users in bulk (bulk import feature)."),
-    a("bulk_migration_batch_size", Core, "Users loaded per batch when importing in bulk (bulk import feature)."),
-    a("bulk_migration_sleep_between_rounds_in_batch_ms", Hidden, "Pause in milliseconds between rounds of a bulk import batch (bulk import feature)."),
-    a("webauthn_recover_account_token_lifetime", Core, "Milliseconds a WebAuthn account-recovery token can be used (WebAuthn feature)."),
-    a("otel_collector_connection_uri", Hidden, "Address of an OpenTelemetry collector; accepted for compatibility, Portcullis exports Prometheus metrics instead."),
-    a("deadlock_logger_enable", Hidden, "Accepted for compatibility with the Java core's thread-deadlock logger; has no effect."),
+    a(Key::core_config_version, Hidden, "Version stamp of the config file format; Portcullis reads and ignores it."),
+    a(Key::access_token_validity, Core, "Seconds an access token stays valid after it is issued."),
+    a(Key::access_token_blacklisting, Hidden, "Deprecated: only for CDI 2.18 and older, where it made every access-token check consult the database so a revoked session failed at once."),
+    a(Key::refresh_token_validity, Core, "Minutes a refresh token stays valid; a session that is not refreshed for this long ends."),
+    a(Key::refresh_token_rotation_grace_period, Core, "Seconds during which the previous refresh token may still be used after a refresh, so that concurrent refreshes are not taken for token theft."),
+    a(Key::access_token_validity_jitter, Core, "Fraction of the access token validity by which a token's expiry may be randomly shortened, spreading refreshes out."),
+    a(Key::recent_token_reuse_behaviour, Hidden, "What happens when a refresh token is reused just after it was rotated: TOKEN_THEFT revokes the session, UNAUTHORISED only refuses the request."),
+    a(Key::password_reset_token_lifetime, Core, "Milliseconds a password-reset token (and its link) can be used."),
+    a(Key::email_verification_token_lifetime, Core, "Milliseconds an email-verification token (and its link) can be used."),
+    a(Key::passwordless_max_code_input_attempts, Core, "Wrong passwordless codes accepted per sign-in attempt before the user must request a new code."),
+    a(Key::passwordless_code_lifetime, Core, "Milliseconds a passwordless code or magic link can be used."),
+    a(Key::totp_max_attempts, Core, "Consecutive wrong TOTP codes after which the user is locked out for the cooldown."),
+    a(Key::totp_rate_limit_cooldown_sec, Core, "Seconds a user stays locked out of TOTP verification after too many wrong codes."),
+    a(Key::info_log_path, Hidden, "File for informational log lines; unset or \"null\" writes them to standard output."),
+    a(Key::error_log_path, Hidden, "File for error log lines; unset or \"null\" writes them to standard error."),
+    a(Key::access_token_signing_key_dynamic, Hidden, "Deprecated: for CDI 2.18 and older, whether access tokens were signed with rotating keys rather than one static key."),
+    a(Key::access_token_dynamic_signing_key_update_interval, Core, "Hours after which a new access-token signing key takes over from the current one."),
+    a(Key::port, Hidden, "TCP port to listen on."),
+    a(Key::host, Hidden, "Address to listen on: a host name, an IP address, or 0.0.0.0 for every interface."),
+    a(Key::max_server_pool_size, Hidden, "Upper bound on requests handled at once; also bounds the argon2 hashing pool."),
+    a(Key::api_keys, Hidden, "Comma-separated keys a caller must send in the api-key header; at least 20 characters each, letters, digits, '=' and '-'. Unset means no key is needed."),
+    a(Key::disable_telemetry, Core, "Switches telemetry off. Portcullis never sends telemetry; the value is kept for compatibility."),
+    a(Key::password_hashing_alg, Core, "Algorithm for new password hashes: BCRYPT or ARGON2. Existing hashes of either kind keep verifying."),
+    a(Key::argon2_iterations, Hidden, "Argon2 time cost (number of passes) for new password hashes."),
+    a(Key::argon2_memory_kb, Hidden, "Argon2 memory cost in kibibytes for new password hashes."),
+    a(Key::argon2_parallelism, Hidden, "Argon2 lanes for new password hashes."),
+    a(Key::argon2_hashing_pool_size, Hidden, "How many argon2 hashes may run at the same time; further requests wait their turn."),
+    a(Key::firebase_password_hashing_pool_size, Hidden, "How many imported Firebase scrypt hashes may be checked at the same time."),
+    a(Key::bcrypt_log_rounds, Hidden, "Bcrypt cost factor (log2 of the rounds) for new password hashes."),
+    a(Key::webserver_https_enabled, Hidden, "Accepted for compatibility; Portcullis serves plain HTTP (put TLS in front of it)."),
+    a(Key::base_path, Hidden, "Path prefix under which every API is served, e.g. /auth."),
+    a(Key::log_level, Hidden, "Least severe log level written: DEBUG, INFO, WARN, ERROR, or NONE for silence."),
+    a(Key::firebase_password_hashing_signer_key, Core, "Base64 signer key of the Firebase project whose scrypt password hashes were imported; needed to check them."),
+    a(Key::ip_allow_regex, Core, "Only clients whose IP address matches this regular expression may call the tenant's APIs."),
+    a(Key::ip_deny_regex, Core, "Clients whose IP address matches this regular expression are refused."),
+    a(Key::oauth_provider_public_service_url, Hidden, "Public URL of the OAuth2 provider service (OAuth2 provider feature)."),
+    a(Key::oauth_provider_admin_service_url, Hidden, "Admin URL of the OAuth2 provider service (OAuth2 provider feature)."),
+    a(Key::oauth_provider_consent_login_base_url, Hidden, "Base URL that replaces the OAuth2 provider's consent and login pages (OAuth2 provider feature)."),
+    a(Key::oauth_provider_url_configured_in_oauth_provider, Hidden, "The OAuth2 provider's own idea of its URL, when it differs from the public one (OAuth2 provider feature)."),
+    a(Key::oauth_client_secret_encryption_key, Hidden, "Key with which OAuth2 client secrets are encrypted in the database (OAuth2 provider feature)."),
+    a(Key::supertokens_saas_secret, Hidden, "When set, callers that authenticate with this secret instead of an API key may read and change database and network settings of tenants; others may not."),
+    a(Key::supertokens_max_cdi_version, Hidden, "The CDI version assumed for requests that do not name one; unset means the newest supported."),
+    a(Key::supertokens_min_cdi_version, Hidden, "The oldest CDI version offered in /apiversion; unset means every supported version."),
+    a(Key::supertokens_saas_load_only_cud, Hidden, "When set, only this connection URI domain is loaded and served; the others in the database are ignored."),
+    a(Key::saml_legacy_acs_url, Core, "Assertion consumer URL kept for SAML clients set up before per-client URLs (SAML feature)."),
+    a(Key::saml_sp_entity_id, Core, "Entity id of this service provider in SAML exchanges (SAML feature)."),
+    a(Key::saml_claims_validity, Core, "Milliseconds the claims from a SAML response stay redeemable (SAML feature)."),
+    a(Key::saml_relay_state_validity, Core, "Milliseconds a SAML relay state stays valid (SAML feature)."),
+    a(Key::bulk_migration_parallelism, Core, "Worker threads used to import users in bulk (bulk import feature)."),
+    a(Key::bulk_migration_batch_size, Core, "Users loaded per batch when importing in bulk (bulk import feature)."),
+    a(Key::bulk_migration_sleep_between_rounds_in_batch_ms, Hidden, "Pause in milliseconds between rounds of a bulk import batch (bulk import feature)."),
+    a(Key::webauthn_recover_account_token_lifetime, Core, "Milliseconds a WebAuthn account-recovery token can be used (WebAuthn feature)."),
+    a(Key::otel_collector_connection_uri, Hidden, "Address of an OpenTelemetry collector; accepted for compatibility, Portcullis exports Prometheus metrics instead."),
+    a(Key::deadlock_logger_enable, Hidden, "Accepted for compatibility with the Java core's thread-deadlock logger; has no effect."),
     // --- PostgreSQL plugin ---
-    a("postgresql_connection_pool_size", POOL, "Most connections kept open to this tenant's PostgreSQL database."),
-    a("postgresql_host", DB, "Host name or address of the PostgreSQL server."),
-    a("postgresql_port", DB, "TCP port of the PostgreSQL server; -1 means the default, 5432."),
-    a("postgresql_user", DB, "Role Portcullis connects as. It needs to create tables unless they already exist."),
-    a("postgresql_password", Hidden, "Password of the PostgreSQL role."),
-    a("postgresql_database_name", DB, "Database holding the tables."),
-    a("postgresql_table_names_prefix", DB, "Prefix (followed by an underscore) put before every table name, so several user pools can share one schema."),
-    a("postgresql_key_value_table_name", Hidden, "Custom name for the key_value table."),
-    a("postgresql_session_info_table_name", Hidden, "Custom name for the session_info table."),
-    a("postgresql_emailpassword_users_table_name", Hidden, "Custom name for the emailpassword_users table."),
-    a("postgresql_emailpassword_pswd_reset_tokens_table_name", Hidden, "Custom name for the emailpassword_pswd_reset_tokens table."),
-    a("postgresql_emailverification_tokens_table_name", Hidden, "Custom name for the emailverification_tokens table."),
-    a("postgresql_emailverification_verified_emails_table_name", Hidden, "Custom name for the emailverification_verified_emails table."),
-    a("postgresql_thirdparty_users_table_name", Hidden, "Custom name for the thirdparty_users table."),
-    a("postgresql_table_schema", DB, "Schema in which the tables live."),
-    a("postgresql_connection_uri", Hidden, "The whole connection as a URI, postgresql://user:password@host:port/database?options; separate settings above take precedence over its parts."),
-    a("postgresql_connection_attributes", DB, "Extra connection options, as the query string of a connection URI."),
-    a("postgresql_connection_scheme", DB, "URI scheme of the connection, postgresql or postgres."),
-    a("postgresql_idle_connection_timeout", POOL, "Milliseconds after which an unused pooled connection is closed."),
-    a("postgresql_minimum_idle_connections", POOL, "Connections kept open even when idle; unset means as many as the pool size."),
+    a(Key::postgresql_connection_pool_size, POOL, "Most connections kept open to this tenant's PostgreSQL database."),
+    a(Key::postgresql_host, DB, "Host name or address of the PostgreSQL server."),
+    a(Key::postgresql_port, DB, "TCP port of the PostgreSQL server; -1 means the default, 5432."),
+    a(Key::postgresql_user, DB, "Role Portcullis connects as. It needs to create tables unless they already exist."),
+    a(Key::postgresql_password, Hidden, "Password of the PostgreSQL role."),
+    a(Key::postgresql_database_name, DB, "Database holding the tables."),
+    a(Key::postgresql_table_names_prefix, DB, "Prefix (followed by an underscore) put before every table name, so several user pools can share one schema."),
+    a(Key::postgresql_key_value_table_name, Hidden, "Custom name for the key_value table."),
+    a(Key::postgresql_session_info_table_name, Hidden, "Custom name for the session_info table."),
+    a(Key::postgresql_emailpassword_users_table_name, Hidden, "Custom name for the emailpassword_users table."),
+    a(Key::postgresql_emailpassword_pswd_reset_tokens_table_name, Hidden, "Custom name for the emailpassword_pswd_reset_tokens table."),
+    a(Key::postgresql_emailverification_tokens_table_name, Hidden, "Custom name for the emailverification_tokens table."),
+    a(Key::postgresql_emailverification_verified_emails_table_name, Hidden, "Custom name for the emailverification_verified_emails table."),
+    a(Key::postgresql_thirdparty_users_table_name, Hidden, "Custom name for the thirdparty_users table."),
+    a(Key::postgresql_table_schema, DB, "Schema in which the tables live."),
+    a(Key::postgresql_connection_uri, Hidden, "The whole connection as a URI, postgresql://user:password@host:port/database?options; separate settings above take precedence over its parts."),
+    a(Key::postgresql_connection_attributes, DB, "Extra connection options, as the query string of a connection URI."),
+    a(Key::postgresql_connection_scheme, DB, "URI scheme of the connection, postgresql or postgres."),
+    a(Key::postgresql_idle_connection_timeout, POOL, "Milliseconds after which an unused pooled connection is closed."),
+    a(Key::postgresql_minimum_idle_connections, POOL, "Connections kept open even when idle; unset means as many as the pool size."),
     // --- Portcullis ---
-    a("sqlite_path", Hidden, "File of the embedded SQLite database used when no PostgreSQL is configured; \":memory:\" keeps everything in memory (tests)."),
-    a("test_mode", Hidden, "The Java core's test-mode relaxations (short key intervals, short refresh validity); never in production."),
-    a("database_timeout_ms", Hidden, "Milliseconds a database call may wait for a pooled connection, a new connection or a statement's answer; a server that stops answering at all is given up on after 4 times this."),
-    a("tenant_sync_interval_sec", Hidden, "Seconds between re-reads of tenant configurations from the database, to pick up other instances' changes."),
-    a("max_request_body_bytes", Hidden, "Largest request body accepted, in bytes."),
-    a("header_read_timeout_sec", Hidden, "Seconds a connection may take to send a request's headers, then its body, and may stay idle between requests."),
-    a("log_format", Hidden, "\"text\" for human-readable log lines or \"json\" for one JSON object per line."),
-    a("metrics_path", Hidden, "Path at which Prometheus metrics are served (behind the base API keys when set); \"\" turns them off."),
+    a(Key::sqlite_path, Hidden, "File of the embedded SQLite database used when no PostgreSQL is configured; \":memory:\" keeps everything in memory (tests)."),
+    a(Key::test_mode, Hidden, "The Java core's test-mode relaxations (short key intervals, short refresh validity); never in production."),
+    a(Key::database_timeout_ms, Hidden, "Milliseconds a database call may wait for a pooled connection, a new connection or a statement's answer; a server that stops answering at all is given up on after 4 times this."),
+    a(Key::tenant_sync_interval_sec, Hidden, "Seconds between re-reads of tenant configurations from the database, to pick up other instances' changes."),
+    a(Key::max_request_body_bytes, Hidden, "Largest request body accepted, in bytes."),
+    a(Key::header_read_timeout_sec, Hidden, "Seconds a connection may take to send a request's headers, then its body, and may stay idle between requests."),
+    a(Key::log_format, Hidden, "\"text\" for human-readable log lines or \"json\" for one JSON object per line."),
+    a(Key::metrics_path, Hidden, "Path at which Prometheus metrics are served (behind the base API keys when set); \"\" turns them off."),
 ];
 
 /// The fixed set of values some string keys accept (the dashboard offers them as a choice).
-pub static CHOICES: &[(&str, &[&str])] = &[
-    ("password_hashing_alg", &["ARGON2", "BCRYPT"]),
-    ("recent_token_reuse_behaviour", &["TOKEN_THEFT", "UNAUTHORISED"]),
-    ("log_level", &["DEBUG", "INFO", "WARN", "ERROR", "NONE"]),
-    ("log_format", &["text", "json"]),
+pub static CHOICES: &[(Key, &[&str])] = &[
+    (Key::password_hashing_alg, &["ARGON2", "BCRYPT"]),
+    (Key::recent_token_reuse_behaviour, &["TOKEN_THEFT", "UNAUTHORISED"]),
+    (Key::log_level, &["DEBUG", "INFO", "WARN", "ERROR", "NONE"]),
+    (Key::log_format, &["text", "json"]),
 ];
 
 /// The rows of the dashboard's tenant page for a tenant whose effective configuration is `config`:
@@ -137,7 +136,7 @@ pub static CHOICES: &[(&str, &[&str])] = &[
 pub fn dashboard_fields(config: &Config, protect: bool) -> Vec<Value> {
     let on_postgresql = config.uses_postgresql();
     let row = |about: &About, def: &KeyDef, plugin: Option<bool>| {
-        let value_type = match (choices(def.name), def.kind) {
+        let value_type = match (choices(def.key), def.kind) {
             (Some(_), _) => "enum",
             (None, Kind::Bool) => "boolean",
             (None, Kind::Str) => "string",
@@ -147,10 +146,10 @@ pub fn dashboard_fields(config: &Config, protect: bool) -> Vec<Value> {
         json!({
             "key": def.name,
             "valueType": value_type,
-            "value": config.get(def.name),
+            "value": config.get(def.key),
             "description": about.text,
             "isDifferentAcrossTenants": def.level != Level::App,
-            "possibleValues": choices(def.name),
+            "possibleValues": choices(def.key),
             "isNullable": default.is_null(),
             "defaultValue": default,
             "isPluginProperty": plugin.is_some(),
@@ -166,12 +165,61 @@ pub fn dashboard_fields(config: &Config, protect: bool) -> Vec<Value> {
     core.chain(plugin).collect()
 }
 
-pub fn about(name: &str) -> Option<&'static About> {
-    ABOUT.iter().find(|a| a.name == name)
+pub fn about(key: Key) -> Option<&'static About> {
+    ABOUT.iter().find(|a| a.key == key)
 }
 
-pub fn choices(name: &str) -> Option<&'static [&'static str]> {
-    CHOICES.iter().find(|(n, _)| *n == name).map(|(_, c)| *c)
+pub fn choices(key: Key) -> Option<&'static [&'static str]> {
+    CHOICES.iter().find(|(k, _)| *k == key).map(|(_, c)| *c)
+}
+
+/// The configuration reference (docs/configuration.md), rendered from this table so that the two
+/// cannot drift apart: a test compares them.
+pub fn reference_markdown() -> String {
+    let mut out = String::from(
+        "# Configuration reference\n\n\
+         Generated from `crates/core/src/config/keys.rs` (a test checks that this file matches it; run\n\
+         `UPDATE_DOCS=1 cargo test -p portcullis-core config_reference` to regenerate).\n\n\
+         Sources, later ones winning: the defaults below, `config.yaml`, the environment variable, the command\n\
+         line. Levels: **base** = config.yaml / environment only; **app** = may differ per app (the same for\n\
+         every tenant of an app); **tenant** = may differ per tenant; **database** = chooses or tunes a\n\
+         database (tenants with different values get different storages). Apps and tenants override keys of\n\
+         the app, tenant and database levels with their `coreConfig`. Numbers may be given as strings.\n\n\
+         | key | type | default | level | environment variable | description |\n|---|---|---|---|---|---|\n",
+    );
+    for d in KEYS {
+        let kind = match d.kind {
+            Kind::Int => "int",
+            Kind::Long => "long",
+            Kind::Double => "number",
+            Kind::Bool => "bool",
+            Kind::Str => "string",
+        };
+        let level = match d.level {
+            Level::Base => "base",
+            Level::App => "app",
+            Level::Tenant => "tenant",
+            Level::Database => "database",
+        };
+        let env = d.env.map(|e| format!("`{e}`")).unwrap_or_else(|| "—".into());
+        let text = about(d.key).map(|a| a.text).unwrap_or_default().replace('|', "\\|");
+        out.push_str(&format!("| `{}` | {kind} | `{}` | {level} | {env} | {text} |\n", d.name, d.default));
+    }
+    out
+}
+
+#[cfg(test)]
+mod reference_tests {
+    #[test]
+    fn config_reference_matches_docs() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/configuration.md");
+        let rendered = super::reference_markdown();
+        if std::env::var("UPDATE_DOCS").is_ok() {
+            std::fs::write(path, &rendered).expect("write docs/configuration.md");
+        }
+        let on_disk = std::fs::read_to_string(path).unwrap_or_default();
+        assert!(on_disk == rendered, "docs/configuration.md is out of date: run UPDATE_DOCS=1 cargo test -p portcullis-core");
+    }
 }
 
 #[cfg(test)]
@@ -180,22 +228,23 @@ mod tests {
 
     #[test]
     fn every_key_is_described_once_in_the_same_order() {
-        let keys: Vec<&str> = KEYS.iter().map(|k| k.name).collect();
-        let described: Vec<&str> = ABOUT.iter().map(|a| a.name).collect();
+        let keys: Vec<Key> = KEYS.iter().map(|k| k.key).collect();
+        let described: Vec<Key> = ABOUT.iter().map(|a| a.key).collect();
         assert_eq!(keys, described);
         for a in ABOUT {
-            assert!(a.text.len() > 10 && a.text.ends_with('.'), "description of {}", a.name);
+            assert!(a.text.len() > 10 && a.text.ends_with('.'), "description of {}", a.key.name());
         }
     }
 
     #[test]
     fn choices_agree_with_validation() {
-        for (name, values) in CHOICES {
-            let def = super::super::keys::find(name).expect(name);
+        for (key, values) in CHOICES {
+            let def = key.def();
+            let name = def.name;
             assert_eq!(def.kind, Kind::Str, "{name}");
             for v in values.iter().copied().chain(["NOT_A_CHOICE"]) {
                 let mut base = Config::defaults();
-                base.values.insert((*name).to_owned(), Value::String(v.to_owned()));
+                base.values[*key as usize] = Value::String(v.to_owned());
                 let accepted = base.validate(true).is_ok();
                 assert_eq!(accepted, v != "NOT_A_CHOICE", "{name}={v}");
             }

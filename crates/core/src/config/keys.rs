@@ -2,6 +2,12 @@
 //! Portcullis's own. One row per key: type, default, the level at which it may be overridden, and
 //! the environment variable that overrides the file. This table is the one place these facts live;
 //! what each key means is in about.rs, beside it.
+//!
+//! The table is one macro call, which also makes the key names types: [`Key`] has a variant per
+//! key and [`Config`] a typed accessor per key (`cfg.access_token_validity()`), so a misspelled key
+//! does not compile. Values are kept by key, in the order of the table.
+
+use serde_json::Value;
 
 /// The JSON type a key's value is normalised to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -27,6 +33,7 @@ pub enum Level {
 }
 
 pub struct KeyDef {
+    pub key: Key,
     pub name: &'static str,
     pub kind: Kind,
     /// The default as a JSON literal (`null` for none).
@@ -35,144 +42,245 @@ pub struct KeyDef {
     pub env: Option<&'static str>,
 }
 
-const fn k(name: &'static str, kind: Kind, default: &'static str, level: Level, env: Option<&'static str>) -> KeyDef {
-    KeyDef { name, kind, default, level, env }
+/// A complete configuration: a value for every key (its default when nobody set it), by key.
+/// Loading, layering and validation are in `config/mod.rs`.
+///
+/// Keys are read through their accessors, so a misspelled key is a compile error:
+///
+/// ```
+/// let cfg = portcullis_core::config::Config::defaults();
+/// assert_eq!(cfg.access_token_validity(), 3600);
+/// ```
+///
+/// ```compile_fail
+/// let cfg = portcullis_core::config::Config::defaults();
+/// let _ = cfg.acess_token_validity();
+/// ```
+#[derive(Clone, Debug, PartialEq)]
+pub struct Config {
+    /// `values[key as usize]`, normalised to the key's kind (see `config::coerce`); `Null` = unset.
+    pub(super) values: Vec<Value>,
 }
 
-use Kind::*;
-use Level::*;
+impl Config {
+    /// A key's value as JSON (`Null` when unset).
+    pub fn get(&self, key: Key) -> &Value {
+        self.values.get(key as usize).unwrap_or(&Value::Null)
+    }
 
-pub static KEYS: &[KeyDef] = &[
+    /// A whole-number key's value (0 when unset).
+    pub fn int(&self, key: Key) -> i64 {
+        self.get(key).as_i64().unwrap_or(0)
+    }
+
+    /// A number key's value (0 when unset).
+    pub fn float(&self, key: Key) -> f64 {
+        self.get(key).as_f64().unwrap_or(0.0)
+    }
+
+    /// A boolean key's value (false when unset).
+    pub fn flag(&self, key: Key) -> bool {
+        self.get(key).as_bool().unwrap_or(false)
+    }
+
+    /// A string key's value (`None` when unset).
+    pub fn string(&self, key: Key) -> Option<&str> {
+        self.get(key).as_str()
+    }
+}
+
+/// The table: `name: Kind = default, Level, environment variable;` per key. Generates [`Key`],
+/// [`KEYS`] and the typed accessors.
+macro_rules! config_keys {
+    ($( $name:ident : $kind:ident = $default:literal, $level:ident, $env:expr; )*) => {
+        /// A configuration key. Its number is its row in [`KEYS`].
+        #[allow(non_camel_case_types)]
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        pub enum Key {
+            $( $name, )*
+        }
+
+        /// Every key, in the order of [`Key`].
+        pub static KEYS: &[KeyDef] = &[
+            $( KeyDef {
+                key: Key::$name,
+                name: stringify!($name),
+                kind: Kind::$kind,
+                default: $default,
+                level: Level::$level,
+                env: $env,
+            }, )*
+        ];
+
+        impl Config {
+            $( config_keys!(@accessor $name $kind); )*
+        }
+    };
+    (@accessor $name:ident Int) => {
+        #[doc = concat!("`", stringify!($name), "` (see `config/keys.rs`).")]
+        pub fn $name(&self) -> i64 { self.int(Key::$name) }
+    };
+    (@accessor $name:ident Long) => {
+        #[doc = concat!("`", stringify!($name), "` (see `config/keys.rs`).")]
+        pub fn $name(&self) -> i64 { self.int(Key::$name) }
+    };
+    (@accessor $name:ident Double) => {
+        #[doc = concat!("`", stringify!($name), "` (see `config/keys.rs`).")]
+        pub fn $name(&self) -> f64 { self.float(Key::$name) }
+    };
+    (@accessor $name:ident Bool) => {
+        #[doc = concat!("`", stringify!($name), "` (see `config/keys.rs`).")]
+        pub fn $name(&self) -> bool { self.flag(Key::$name) }
+    };
+    (@accessor $name:ident Str) => {
+        #[doc = concat!("`", stringify!($name), "` (see `config/keys.rs`).")]
+        pub fn $name(&self) -> Option<&str> { self.string(Key::$name) }
+    };
+}
+
+config_keys! {
     // --- core ---
-    k("core_config_version", Int, "0", Base, None),
-    k("access_token_validity", Long, "3600", App, Some("ACCESS_TOKEN_VALIDITY")),
-    k("access_token_blacklisting", Bool, "false", App, Some("ACCESS_TOKEN_BLACKLISTING")),
-    k("refresh_token_validity", Double, "144000", App, Some("REFRESH_TOKEN_VALIDITY")),
-    k("refresh_token_rotation_grace_period", Int, "30", App, Some("REFRESH_TOKEN_ROTATION_GRACE_PERIOD")),
-    k("access_token_validity_jitter", Double, "0.05", App, Some("ACCESS_TOKEN_VALIDITY_JITTER")),
-    k("recent_token_reuse_behaviour", Str, "\"TOKEN_THEFT\"", Base, Some("RECENT_TOKEN_REUSE_BEHAVIOUR")),
-    k("password_reset_token_lifetime", Long, "3600000", Tenant, Some("PASSWORD_RESET_TOKEN_LIFETIME")),
-    k("email_verification_token_lifetime", Long, "86400000", Tenant, Some("EMAIL_VERIFICATION_TOKEN_LIFETIME")),
-    k("passwordless_max_code_input_attempts", Int, "5", Tenant, Some("PASSWORDLESS_MAX_CODE_INPUT_ATTEMPTS")),
-    k("passwordless_code_lifetime", Long, "900000", Tenant, Some("PASSWORDLESS_CODE_LIFETIME")),
-    k("totp_max_attempts", Int, "5", Tenant, Some("TOTP_MAX_ATTEMPTS")),
-    k("totp_rate_limit_cooldown_sec", Int, "900", Tenant, Some("TOTP_RATE_LIMIT_COOLDOWN_SEC")),
-    k("info_log_path", Str, "null", Base, Some("INFO_LOG_PATH")),
-    k("error_log_path", Str, "null", Base, Some("ERROR_LOG_PATH")),
-    k("access_token_signing_key_dynamic", Bool, "true", App, Some("ACCESS_TOKEN_SIGNING_KEY_DYNAMIC")),
-    k("access_token_dynamic_signing_key_update_interval", Double, "168", App, Some("ACCESS_TOKEN_DYNAMIC_SIGNING_KEY_UPDATE_INTERVAL")),
-    k("port", Int, "3567", Base, Some("SUPERTOKENS_PORT")),
-    k("host", Str, "\"localhost\"", Base, Some("SUPERTOKENS_HOST")),
-    k("max_server_pool_size", Int, "10", Base, Some("MAX_SERVER_POOL_SIZE")),
-    k("api_keys", Str, "null", App, Some("API_KEYS")),
-    k("disable_telemetry", Bool, "false", App, Some("DISABLE_TELEMETRY")),
-    k("password_hashing_alg", Str, "\"BCRYPT\"", App, Some("PASSWORD_HASHING_ALG")),
-    k("argon2_iterations", Int, "1", Base, Some("ARGON2_ITERATIONS")),
-    k("argon2_memory_kb", Int, "87795", Base, Some("ARGON2_MEMORY_KB")),
-    k("argon2_parallelism", Int, "2", Base, Some("ARGON2_PARALLELISM")),
-    k("argon2_hashing_pool_size", Int, "1", Base, Some("ARGON2_HASHING_POOL_SIZE")),
-    k("firebase_password_hashing_pool_size", Int, "1", Base, Some("FIREBASE_PASSWORD_HASHING_POOL_SIZE")),
-    k("bcrypt_log_rounds", Int, "11", Base, Some("BCRYPT_LOG_ROUNDS")),
-    k("webserver_https_enabled", Bool, "false", Base, None),
-    k("base_path", Str, "\"\"", Base, Some("BASE_PATH")),
-    k("log_level", Str, "\"INFO\"", Base, Some("LOG_LEVEL")),
-    k("firebase_password_hashing_signer_key", Str, "null", App, Some("FIREBASE_PASSWORD_HASHING_SIGNER_KEY")),
-    k("ip_allow_regex", Str, "null", Tenant, Some("IP_ALLOW_REGEX")),
-    k("ip_deny_regex", Str, "null", Tenant, Some("IP_DENY_REGEX")),
-    k("oauth_provider_public_service_url", Str, "null", App, Some("OAUTH_PROVIDER_PUBLIC_SERVICE_URL")),
-    k("oauth_provider_admin_service_url", Str, "null", App, Some("OAUTH_PROVIDER_ADMIN_SERVICE_URL")),
-    k("oauth_provider_consent_login_base_url", Str, "null", App, Some("OAUTH_PROVIDER_CONSENT_LOGIN_BASE_URL")),
-    k("oauth_provider_url_configured_in_oauth_provider", Str, "null", App, Some("OAUTH_PROVIDER_URL_CONFIGURED_IN_OAUTH_PROVIDER")),
-    k("oauth_client_secret_encryption_key", Str, "null", Base, Some("OAUTH_CLIENT_SECRET_ENCRYPTION_KEY")),
-    k("supertokens_saas_secret", Str, "null", Base, Some("SUPERTOKENS_SAAS_SECRET")),
-    k("supertokens_max_cdi_version", Str, "null", App, Some("SUPERTOKENS_MAX_CDI_VERSION")),
-    k("supertokens_min_cdi_version", Str, "null", App, Some("SUPERTOKENS_MIN_CDI_VERSION")),
-    k("supertokens_saas_load_only_cud", Str, "null", Base, Some("SUPERTOKENS_SAAS_LOAD_ONLY_CUD")),
-    k("saml_legacy_acs_url", Str, "null", App, Some("SAML_LEGACY_ACS_URL")),
-    k("saml_sp_entity_id", Str, "null", Tenant, Some("SAML_SP_ENTITY_ID")),
-    k("saml_claims_validity", Long, "300000", Tenant, Some("SAML_CLAIMS_VALIDITY")),
-    k("saml_relay_state_validity", Long, "300000", Tenant, Some("SAML_RELAY_STATE_VALIDITY")),
-    k("bulk_migration_parallelism", Int, "2", App, Some("BULK_MIGRATION_PARALLELISM")),
-    k("bulk_migration_batch_size", Int, "8000", App, Some("BULK_MIGRATION_BATCH_SIZE")),
-    k("bulk_migration_sleep_between_rounds_in_batch_ms", Int, "1000", App, Some("BULK_MIGRATION_SLEEP_BETWEEN_ROUNDS_IN_BATCH_MS")),
-    k("webauthn_recover_account_token_lifetime", Long, "3600000", App, Some("WEBAUTHN_RECOVER_ACCOUNT_TOKEN_LIFETIME")),
-    k("otel_collector_connection_uri", Str, "null", Base, Some("OTEL_COLLECTOR_CONNECTION_URI")),
-    k("deadlock_logger_enable", Bool, "false", Base, Some("DEADLOCK_LOGGER_ENABLE")),
+    core_config_version: Int = "0", Base, None;
+    access_token_validity: Long = "3600", App, Some("ACCESS_TOKEN_VALIDITY");
+    access_token_blacklisting: Bool = "false", App, Some("ACCESS_TOKEN_BLACKLISTING");
+    refresh_token_validity: Double = "144000", App, Some("REFRESH_TOKEN_VALIDITY");
+    refresh_token_rotation_grace_period: Int = "30", App, Some("REFRESH_TOKEN_ROTATION_GRACE_PERIOD");
+    access_token_validity_jitter: Double = "0.05", App, Some("ACCESS_TOKEN_VALIDITY_JITTER");
+    recent_token_reuse_behaviour: Str = "\"TOKEN_THEFT\"", Base, Some("RECENT_TOKEN_REUSE_BEHAVIOUR");
+    password_reset_token_lifetime: Long = "3600000", Tenant, Some("PASSWORD_RESET_TOKEN_LIFETIME");
+    email_verification_token_lifetime: Long = "86400000", Tenant, Some("EMAIL_VERIFICATION_TOKEN_LIFETIME");
+    passwordless_max_code_input_attempts: Int = "5", Tenant, Some("PASSWORDLESS_MAX_CODE_INPUT_ATTEMPTS");
+    passwordless_code_lifetime: Long = "900000", Tenant, Some("PASSWORDLESS_CODE_LIFETIME");
+    totp_max_attempts: Int = "5", Tenant, Some("TOTP_MAX_ATTEMPTS");
+    totp_rate_limit_cooldown_sec: Int = "900", Tenant, Some("TOTP_RATE_LIMIT_COOLDOWN_SEC");
+    info_log_path: Str = "null", Base, Some("INFO_LOG_PATH");
+    error_log_path: Str = "null", Base, Some("ERROR_LOG_PATH");
+    access_token_signing_key_dynamic: Bool = "true", App, Some("ACCESS_TOKEN_SIGNING_KEY_DYNAMIC");
+    access_token_dynamic_signing_key_update_interval: Double = "168", App, Some("ACCESS_TOKEN_DYNAMIC_SIGNING_KEY_UPDATE_INTERVAL");
+    port: Int = "3567", Base, Some("SUPERTOKENS_PORT");
+    host: Str = "\"localhost\"", Base, Some("SUPERTOKENS_HOST");
+    max_server_pool_size: Int = "10", Base, Some("MAX_SERVER_POOL_SIZE");
+    api_keys: Str = "null", App, Some("API_KEYS");
+    disable_telemetry: Bool = "false", App, Some("DISABLE_TELEMETRY");
+    password_hashing_alg: Str = "\"BCRYPT\"", App, Some("PASSWORD_HASHING_ALG");
+    argon2_iterations: Int = "1", Base, Some("ARGON2_ITERATIONS");
+    argon2_memory_kb: Int = "87795", Base, Some("ARGON2_MEMORY_KB");
+    argon2_parallelism: Int = "2", Base, Some("ARGON2_PARALLELISM");
+    argon2_hashing_pool_size: Int = "1", Base, Some("ARGON2_HASHING_POOL_SIZE");
+    firebase_password_hashing_pool_size: Int = "1", Base, Some("FIREBASE_PASSWORD_HASHING_POOL_SIZE");
+    bcrypt_log_rounds: Int = "11", Base, Some("BCRYPT_LOG_ROUNDS");
+    webserver_https_enabled: Bool = "false", Base, None;
+    base_path: Str = "\"\"", Base, Some("BASE_PATH");
+    log_level: Str = "\"INFO\"", Base, Some("LOG_LEVEL");
+    firebase_password_hashing_signer_key: Str = "null", App, Some("FIREBASE_PASSWORD_HASHING_SIGNER_KEY");
+    ip_allow_regex: Str = "null", Tenant, Some("IP_ALLOW_REGEX");
+    ip_deny_regex: Str = "null", Tenant, Some("IP_DENY_REGEX");
+    oauth_provider_public_service_url: Str = "null", App, Some("OAUTH_PROVIDER_PUBLIC_SERVICE_URL");
+    oauth_provider_admin_service_url: Str = "null", App, Some("OAUTH_PROVIDER_ADMIN_SERVICE_URL");
+    oauth_provider_consent_login_base_url: Str = "null", App, Some("OAUTH_PROVIDER_CONSENT_LOGIN_BASE_URL");
+    oauth_provider_url_configured_in_oauth_provider: Str = "null", App, Some("OAUTH_PROVIDER_URL_CONFIGURED_IN_OAUTH_PROVIDER");
+    oauth_client_secret_encryption_key: Str = "null", Base, Some("OAUTH_CLIENT_SECRET_ENCRYPTION_KEY");
+    supertokens_saas_secret: Str = "null", Base, Some("SUPERTOKENS_SAAS_SECRET");
+    supertokens_max_cdi_version: Str = "null", App, Some("SUPERTOKENS_MAX_CDI_VERSION");
+    supertokens_min_cdi_version: Str = "null", App, Some("SUPERTOKENS_MIN_CDI_VERSION");
+    supertokens_saas_load_only_cud: Str = "null", Base, Some("SUPERTOKENS_SAAS_LOAD_ONLY_CUD");
+    saml_legacy_acs_url: Str = "null", App, Some("SAML_LEGACY_ACS_URL");
+    saml_sp_entity_id: Str = "null", Tenant, Some("SAML_SP_ENTITY_ID");
+    saml_claims_validity: Long = "300000", Tenant, Some("SAML_CLAIMS_VALIDITY");
+    saml_relay_state_validity: Long = "300000", Tenant, Some("SAML_RELAY_STATE_VALIDITY");
+    bulk_migration_parallelism: Int = "2", App, Some("BULK_MIGRATION_PARALLELISM");
+    bulk_migration_batch_size: Int = "8000", App, Some("BULK_MIGRATION_BATCH_SIZE");
+    bulk_migration_sleep_between_rounds_in_batch_ms: Int = "1000", App, Some("BULK_MIGRATION_SLEEP_BETWEEN_ROUNDS_IN_BATCH_MS");
+    webauthn_recover_account_token_lifetime: Long = "3600000", App, Some("WEBAUTHN_RECOVER_ACCOUNT_TOKEN_LIFETIME");
+    otel_collector_connection_uri: Str = "null", Base, Some("OTEL_COLLECTOR_CONNECTION_URI");
+    deadlock_logger_enable: Bool = "false", Base, Some("DEADLOCK_LOGGER_ENABLE");
     // --- PostgreSQL plugin ---
-    k("postgresql_connection_pool_size", Int, "10", Database, Some("POSTGRESQL_CONNECTION_POOL_SIZE")),
-    k("postgresql_host", Str, "null", Database, Some("POSTGRESQL_HOST")),
-    k("postgresql_port", Int, "-1", Database, Some("POSTGRESQL_PORT")),
-    k("postgresql_user", Str, "null", Database, Some("POSTGRESQL_USER")),
-    k("postgresql_password", Str, "null", Database, Some("POSTGRESQL_PASSWORD")),
-    k("postgresql_database_name", Str, "null", Database, Some("POSTGRESQL_DATABASE_NAME")),
-    k("postgresql_table_names_prefix", Str, "\"\"", Database, Some("POSTGRESQL_TABLE_NAMES_PREFIX")),
-    k("postgresql_key_value_table_name", Str, "null", Database, Some("POSTGRESQL_KEY_VALUE_TABLE_NAME")),
-    k("postgresql_session_info_table_name", Str, "null", Database, Some("POSTGRESQL_SESSION_INFO_TABLE_NAME")),
-    k("postgresql_emailpassword_users_table_name", Str, "null", Database, Some("POSTGRESQL_EMAILPASSWORD_USERS_TABLE_NAME")),
-    k("postgresql_emailpassword_pswd_reset_tokens_table_name", Str, "null", Database, Some("POSTGRESQL_EMAILPASSWORD_PSWD_RESET_TOKENS_TABLE_NAME")),
-    k("postgresql_emailverification_tokens_table_name", Str, "null", Database, Some("POSTGRESQL_EMAILVERIFICATION_TOKENS_TABLE_NAME")),
-    k("postgresql_emailverification_verified_emails_table_name", Str, "null", Database, Some("POSTGRESQL_EMAILVERIFICATION_VERIFIED_EMAILS_TABLE_NAME")),
-    k("postgresql_thirdparty_users_table_name", Str, "null", Database, Some("POSTGRESQL_THIRDPARTY_USERS_TABLE_NAME")),
-    k("postgresql_table_schema", Str, "\"public\"", Database, Some("POSTGRESQL_TABLE_SCHEMA")),
-    k("postgresql_connection_uri", Str, "null", Database, Some("POSTGRESQL_CONNECTION_URI")),
-    k("postgresql_connection_attributes", Str, "\"allowPublicKeyRetrieval=true\"", Database, Some("POSTGRESQL_CONNECTION_ATTRIBUTES")),
-    k("postgresql_connection_scheme", Str, "\"postgresql\"", Database, Some("POSTGRESQL_CONNECTION_SCHEME")),
-    k("postgresql_idle_connection_timeout", Long, "60000", Database, Some("POSTGRESQL_IDLE_CONNECTION_TIMEOUT")),
-    k("postgresql_minimum_idle_connections", Int, "null", Database, Some("POSTGRESQL_MINIMUM_IDLE_CONNECTIONS")),
+    postgresql_connection_pool_size: Int = "10", Database, Some("POSTGRESQL_CONNECTION_POOL_SIZE");
+    postgresql_host: Str = "null", Database, Some("POSTGRESQL_HOST");
+    postgresql_port: Int = "-1", Database, Some("POSTGRESQL_PORT");
+    postgresql_user: Str = "null", Database, Some("POSTGRESQL_USER");
+    postgresql_password: Str = "null", Database, Some("POSTGRESQL_PASSWORD");
+    postgresql_database_name: Str = "null", Database, Some("POSTGRESQL_DATABASE_NAME");
+    postgresql_table_names_prefix: Str = "\"\"", Database, Some("POSTGRESQL_TABLE_NAMES_PREFIX");
+    postgresql_key_value_table_name: Str = "null", Database, Some("POSTGRESQL_KEY_VALUE_TABLE_NAME");
+    postgresql_session_info_table_name: Str = "null", Database, Some("POSTGRESQL_SESSION_INFO_TABLE_NAME");
+    postgresql_emailpassword_users_table_name: Str = "null", Database, Some("POSTGRESQL_EMAILPASSWORD_USERS_TABLE_NAME");
+    postgresql_emailpassword_pswd_reset_tokens_table_name: Str = "null", Database, Some("POSTGRESQL_EMAILPASSWORD_PSWD_RESET_TOKENS_TABLE_NAME");
+    postgresql_emailverification_tokens_table_name: Str = "null", Database, Some("POSTGRESQL_EMAILVERIFICATION_TOKENS_TABLE_NAME");
+    postgresql_emailverification_verified_emails_table_name: Str = "null", Database, Some("POSTGRESQL_EMAILVERIFICATION_VERIFIED_EMAILS_TABLE_NAME");
+    postgresql_thirdparty_users_table_name: Str = "null", Database, Some("POSTGRESQL_THIRDPARTY_USERS_TABLE_NAME");
+    postgresql_table_schema: Str = "\"public\"", Database, Some("POSTGRESQL_TABLE_SCHEMA");
+    postgresql_connection_uri: Str = "null", Database, Some("POSTGRESQL_CONNECTION_URI");
+    postgresql_connection_attributes: Str = "\"allowPublicKeyRetrieval=true\"", Database, Some("POSTGRESQL_CONNECTION_ATTRIBUTES");
+    postgresql_connection_scheme: Str = "\"postgresql\"", Database, Some("POSTGRESQL_CONNECTION_SCHEME");
+    postgresql_idle_connection_timeout: Long = "60000", Database, Some("POSTGRESQL_IDLE_CONNECTION_TIMEOUT");
+    postgresql_minimum_idle_connections: Int = "null", Database, Some("POSTGRESQL_MINIMUM_IDLE_CONNECTIONS");
     // --- Portcullis ---
-    k("sqlite_path", Str, "\"portcullis.db\"", Base, Some("PORTCULLIS_SQLITE_PATH")),
-    k("test_mode", Bool, "false", Base, Some("PORTCULLIS_TEST_MODE")),
-    k("database_timeout_ms", Long, "5000", Base, Some("PORTCULLIS_DATABASE_TIMEOUT_MS")),
-    k("tenant_sync_interval_sec", Long, "60", Base, Some("PORTCULLIS_TENANT_SYNC_INTERVAL_SEC")),
-    k("max_request_body_bytes", Long, "1048576", Base, Some("PORTCULLIS_MAX_REQUEST_BODY_BYTES")),
-    k("header_read_timeout_sec", Long, "30", Base, Some("PORTCULLIS_HEADER_READ_TIMEOUT_SEC")),
-    k("log_format", Str, "\"text\"", Base, Some("PORTCULLIS_LOG_FORMAT")),
-    k("metrics_path", Str, "\"/metrics\"", Base, Some("PORTCULLIS_METRICS_PATH")),
-];
+    sqlite_path: Str = "\"portcullis.db\"", Base, Some("PORTCULLIS_SQLITE_PATH");
+    test_mode: Bool = "false", Base, Some("PORTCULLIS_TEST_MODE");
+    database_timeout_ms: Long = "5000", Base, Some("PORTCULLIS_DATABASE_TIMEOUT_MS");
+    tenant_sync_interval_sec: Long = "60", Base, Some("PORTCULLIS_TENANT_SYNC_INTERVAL_SEC");
+    max_request_body_bytes: Long = "1048576", Base, Some("PORTCULLIS_MAX_REQUEST_BODY_BYTES");
+    header_read_timeout_sec: Long = "30", Base, Some("PORTCULLIS_HEADER_READ_TIMEOUT_SEC");
+    log_format: Str = "\"text\"", Base, Some("PORTCULLIS_LOG_FORMAT");
+    metrics_path: Str = "\"/metrics\"", Base, Some("PORTCULLIS_METRICS_PATH");
+}
 
 pub fn find(name: &str) -> Option<&'static KeyDef> {
     KEYS.iter().find(|d| d.name == name)
 }
 
+impl Key {
+    /// The key's row in the table.
+    pub fn def(self) -> &'static KeyDef {
+        // The table is generated in the order of the enum (tested).
+        &KEYS[self as usize]
+    }
+
+    pub fn name(self) -> &'static str {
+        self.def().name
+    }
+}
+
 /// Keys that choose a database. Tenants whose values differ for any of these live in different databases.
-pub const DATABASE_IDENTITY_KEYS: &[&str] = &[
-    "postgresql_connection_uri",
-    "postgresql_host",
-    "postgresql_port",
-    "postgresql_user",
-    "postgresql_password",
-    "postgresql_database_name",
-    "postgresql_table_schema",
-    "postgresql_table_names_prefix",
-    "postgresql_connection_pool_size",
-    "postgresql_idle_connection_timeout",
-    "postgresql_minimum_idle_connections",
-    "postgresql_connection_attributes",
-    "postgresql_connection_scheme",
-    "postgresql_key_value_table_name",
-    "postgresql_session_info_table_name",
-    "postgresql_emailpassword_users_table_name",
-    "postgresql_emailpassword_pswd_reset_tokens_table_name",
-    "postgresql_emailverification_tokens_table_name",
-    "postgresql_emailverification_verified_emails_table_name",
-    "postgresql_thirdparty_users_table_name",
+pub const DATABASE_IDENTITY_KEYS: &[Key] = &[
+    Key::postgresql_connection_uri,
+    Key::postgresql_host,
+    Key::postgresql_port,
+    Key::postgresql_user,
+    Key::postgresql_password,
+    Key::postgresql_database_name,
+    Key::postgresql_table_schema,
+    Key::postgresql_table_names_prefix,
+    Key::postgresql_connection_pool_size,
+    Key::postgresql_idle_connection_timeout,
+    Key::postgresql_minimum_idle_connections,
+    Key::postgresql_connection_attributes,
+    Key::postgresql_connection_scheme,
+    Key::postgresql_key_value_table_name,
+    Key::postgresql_session_info_table_name,
+    Key::postgresql_emailpassword_users_table_name,
+    Key::postgresql_emailpassword_pswd_reset_tokens_table_name,
+    Key::postgresql_emailverification_tokens_table_name,
+    Key::postgresql_emailverification_verified_emails_table_name,
+    Key::postgresql_thirdparty_users_table_name,
 ];
 
 /// Keys hidden from, and not changeable by, callers that did not authenticate with the SaaS secret
 /// (besides every database setting).
-pub const PROTECTED_KEYS: &[&str] = &[
-    "ip_allow_regex",
-    "ip_deny_regex",
-    "oauth_provider_public_service_url",
-    "oauth_provider_admin_service_url",
-    "oauth_provider_consent_login_base_url",
-    "oauth_provider_url_configured_in_oauth_provider",
-    "saml_legacy_acs_url",
+pub const PROTECTED_KEYS: &[Key] = &[
+    Key::ip_allow_regex,
+    Key::ip_deny_regex,
+    Key::oauth_provider_public_service_url,
+    Key::oauth_provider_admin_service_url,
+    Key::oauth_provider_consent_login_base_url,
+    Key::oauth_provider_url_configured_in_oauth_provider,
+    Key::saml_legacy_acs_url,
 ];
 
 /// Whether `name` is a protected key or a database setting.
 pub fn is_protected(name: &str) -> bool {
-    PROTECTED_KEYS.contains(&name) || find(name).is_some_and(|d| d.level == Level::Database)
+    find(name).is_some_and(|d| PROTECTED_KEYS.contains(&d.key) || d.level == Level::Database)
 }
 
 /// Keys that may not be set in a coreConfig because they only make sense once per process.
@@ -183,6 +291,15 @@ pub fn is_base_only(name: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn keys_are_numbered_in_table_order() {
+        for (i, d) in KEYS.iter().enumerate() {
+            assert_eq!(d.key as usize, i, "{}", d.name);
+            assert_eq!(d.key.name(), d.name);
+        }
+        assert_eq!(Config::defaults().access_token_validity(), 3600);
+    }
 
     #[test]
     fn every_default_parses_and_names_are_unique() {
@@ -199,54 +316,5 @@ mod tests {
             );
             assert!(ok, "default of {} has the wrong type", d.name);
         }
-    }
-}
-
-/// The configuration reference (docs/configuration.md), rendered from this table so that the two
-/// cannot drift apart: a test compares them.
-pub fn reference_markdown() -> String {
-    let mut out = String::from(
-        "# Configuration reference\n\n\
-         Generated from `crates/core/src/config/keys.rs` (a test checks that this file matches it; run\n\
-         `UPDATE_DOCS=1 cargo test -p portcullis-core config_reference` to regenerate).\n\n\
-         Sources, later ones winning: the defaults below, `config.yaml`, the environment variable, the command\n\
-         line. Levels: **base** = config.yaml / environment only; **app** = may differ per app (the same for\n\
-         every tenant of an app); **tenant** = may differ per tenant; **database** = chooses or tunes a\n\
-         database (tenants with different values get different storages). Apps and tenants override keys of\n\
-         the app, tenant and database levels with their `coreConfig`. Numbers may be given as strings.\n\n\
-         | key | type | default | level | environment variable | description |\n|---|---|---|---|---|---|\n",
-    );
-    for d in KEYS {
-        let kind = match d.kind {
-            Kind::Int => "int",
-            Kind::Long => "long",
-            Kind::Double => "number",
-            Kind::Bool => "bool",
-            Kind::Str => "string",
-        };
-        let level = match d.level {
-            Level::Base => "base",
-            Level::App => "app",
-            Level::Tenant => "tenant",
-            Level::Database => "database",
-        };
-        let env = d.env.map(|e| format!("`{e}`")).unwrap_or_else(|| "—".into());
-        let text = super::about::about(d.name).map(|a| a.text).unwrap_or_default().replace('|', "\\|");
-        out.push_str(&format!("| `{}` | {kind} | `{}` | {level} | {env} | {text} |\n", d.name, d.default));
-    }
-    out
-}
-
-#[cfg(test)]
-mod reference_tests {
-    #[test]
-    fn config_reference_matches_docs() {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/configuration.md");
-        let rendered = super::reference_markdown();
-        if std::env::var("UPDATE_DOCS").is_ok() {
-            std::fs::write(path, &rendered).expect("write docs/configuration.md");
-        }
-        let on_disk = std::fs::read_to_string(path).unwrap_or_default();
-        assert!(on_disk == rendered, "docs/configuration.md is out of date: run UPDATE_DOCS=1 cargo test -p portcullis-core");
     }
 }

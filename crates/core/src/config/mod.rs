@@ -6,16 +6,12 @@ pub mod about;
 pub mod keys;
 mod validate;
 
+pub use keys::{Config, Key};
 pub use validate::{ip_filter, SUPPORTED_CDI_VERSIONS};
 
 use serde_json::{Map, Value};
 
 use keys::{find, Kind, Level, KEYS};
-
-#[derive(Clone, Debug, PartialEq)]
-pub struct Config {
-    values: Map<String, Value>,
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -110,16 +106,13 @@ pub struct Sources<'a> {
     pub yaml: Option<&'a str>,
     pub env: &'a dyn Fn(&str) -> Option<String>,
     /// Command-line overrides, applied last.
-    pub overrides: Vec<(&'static str, Value)>,
+    pub overrides: Vec<(Key, Value)>,
 }
 
 impl Config {
     /// Every key at its default.
     pub fn defaults() -> Self {
-        let values = KEYS
-            .iter()
-            .map(|d| (d.name.to_owned(), serde_json::from_str(d.default).unwrap_or(Value::Null)))
-            .collect();
+        let values = KEYS.iter().map(|d| serde_json::from_str(d.default).unwrap_or(Value::Null)).collect();
         Config { values }
     }
 
@@ -152,9 +145,7 @@ impl Config {
             }
         }
         for (key, value) in sources.overrides {
-            if let Some(def) = find(key) {
-                cfg.set(def, &value)?;
-            }
+            cfg.set(key.def(), &value)?;
         }
         cfg.validate(true).map_err(ConfigError::Invalid)?;
         Ok((cfg, warnings))
@@ -163,7 +154,9 @@ impl Config {
     fn set(&mut self, def: &keys::KeyDef, value: &Value) -> Result<(), ConfigError> {
         let v = coerce(def, value).map_err(|reason| ConfigError::Value { key: def.name.into(), reason })?;
         let v = if v.is_null() { serde_json::from_str(def.default).unwrap_or(Value::Null) } else { v };
-        self.values.insert(def.name.to_owned(), v);
+        if let Some(slot) = self.values.get_mut(def.key as usize) {
+            *slot = v;
+        }
         Ok(())
     }
 
@@ -180,33 +173,9 @@ impl Config {
         Ok(out)
     }
 
-    pub fn get(&self, key: &str) -> &Value {
-        self.values.get(key).unwrap_or(&Value::Null)
-    }
-
-    pub fn i64(&self, key: &str) -> i64 {
-        self.get(key).as_i64().unwrap_or(0)
-    }
-
-    pub fn f64(&self, key: &str) -> f64 {
-        self.get(key).as_f64().unwrap_or(0.0)
-    }
-
-    pub fn bool(&self, key: &str) -> bool {
-        self.get(key).as_bool().unwrap_or(false)
-    }
-
-    pub fn str(&self, key: &str) -> Option<&str> {
-        self.get(key).as_str()
-    }
-
-    pub fn test_mode(&self) -> bool {
-        self.bool("test_mode")
-    }
-
     /// The configured API keys (the core strips all white space and splits on commas).
-    pub fn api_keys(&self) -> Vec<String> {
-        self.str("api_keys")
+    pub fn api_key_list(&self) -> Vec<String> {
+        self.api_keys()
             .map(|s| {
                 let compact: String = s.chars().filter(|c| !c.is_whitespace()).collect();
                 compact.split(',').filter(|k| !k.is_empty()).map(str::to_owned).collect()
@@ -216,20 +185,20 @@ impl Config {
 
     /// Whether this configuration points at PostgreSQL (otherwise the embedded database is used).
     pub fn uses_postgresql(&self) -> bool {
-        ["postgresql_connection_uri", "postgresql_host", "postgresql_user", "postgresql_database_name"]
-            .iter()
-            .any(|k| self.str(k).is_some())
-            || self.i64("postgresql_port") > 0
+        [Key::postgresql_connection_uri, Key::postgresql_host, Key::postgresql_user, Key::postgresql_database_name]
+            .into_iter()
+            .any(|k| self.string(k).is_some())
+            || self.postgresql_port() > 0
     }
 
     /// A stable string naming the database this config points at, and the pool settings;
     /// tenants with equal identities share one storage.
     pub fn database_identity(&self) -> String {
         if !self.uses_postgresql() {
-            return format!("sqlite:{}", self.str("sqlite_path").unwrap_or_default());
+            return format!("sqlite:{}", self.sqlite_path().unwrap_or_default());
         }
         let parts: Vec<String> =
-            keys::DATABASE_IDENTITY_KEYS.iter().map(|k| format!("{k}={}", self.get(k))).collect();
+            keys::DATABASE_IDENTITY_KEYS.iter().map(|k| format!("{}={}", k.name(), self.get(*k))).collect();
         format!("postgresql:{}", parts.join(";"))
     }
 
@@ -239,7 +208,7 @@ impl Config {
 
     /// The values of the keys that must agree across the tenants of one app.
     pub fn app_level_values(&self) -> impl Iterator<Item = (&'static str, &Value)> {
-        KEYS.iter().filter(|d| d.level == Level::App).map(|d| (d.name, self.get(d.name)))
+        KEYS.iter().filter(|d| d.level == Level::App).map(|d| (d.name, self.get(d.key)))
     }
 }
 
@@ -271,16 +240,16 @@ mod tests {
     #[test]
     fn defaults_then_file_then_env() {
         let c = load(Some("access_token_validity: 100\nport: 4000\n"), &[("SUPERTOKENS_PORT", "5000")]).unwrap();
-        assert_eq!(c.i64("access_token_validity"), 100);
-        assert_eq!(c.i64("port"), 5000);
-        assert_eq!(c.str("password_hashing_alg"), Some("BCRYPT"));
+        assert_eq!(c.access_token_validity(), 100);
+        assert_eq!(c.port(), 5000);
+        assert_eq!(c.password_hashing_alg(), Some("BCRYPT"));
         assert!(!c.uses_postgresql());
     }
 
     #[test]
     fn env_values_are_unquoted() {
         let c = load(None, &[("API_KEYS", "\"aaaaaaaaaaaaaaaaaaaaaaa, bbbbbbbbbbbbbbbbbbbbbbbbbb\"")]).unwrap();
-        assert_eq!(c.api_keys(), vec!["aaaaaaaaaaaaaaaaaaaaaaa", "bbbbbbbbbbbbbbbbbbbbbbbbbb"]);
+        assert_eq!(c.api_key_list(), vec!["aaaaaaaaaaaaaaaaaaaaaaa", "bbbbbbbbbbbbbbbbbbbbbbbbbb"]);
     }
 
     #[test]
@@ -296,8 +265,8 @@ mod tests {
     fn overlay_accepts_numeric_strings_and_refuses_unknown_or_base_keys() {
         let base = Config::defaults();
         let c = base.overlay(json!({"refresh_token_validity": "720", "access_token_validity": 2}).as_object().unwrap()).unwrap();
-        assert_eq!(c.f64("refresh_token_validity"), 720.0);
-        assert_eq!(c.i64("access_token_validity"), 2);
+        assert_eq!(c.refresh_token_validity(), 720.0);
+        assert_eq!(c.access_token_validity(), 2);
         assert!(base.overlay(json!({"nope": 1}).as_object().unwrap()).is_err());
         assert!(base.overlay(json!({"port": 1}).as_object().unwrap()).is_err());
         assert!(base.overlay(json!({"access_token_validity": "x"}).as_object().unwrap()).is_err());

@@ -1,81 +1,81 @@
 //! The core's rules about which values are acceptable.
 
-use super::Config;
+use super::keys::{Config, Key};
 
 /// CDI versions Portcullis answers to; `/apiversion` lists them.
 pub const SUPPORTED_CDI_VERSIONS: &[&str] = &["4.0", "5.0", "5.1", "5.2", "5.3", "5.4"];
 
 pub fn validate(c: &Config, is_base: bool) -> Result<(), String> {
     let test_mode = c.test_mode();
-    let atv = c.i64("access_token_validity");
+    let atv = c.access_token_validity();
     if !(1..=86_400_000).contains(&atv) {
         return Err("'access_token_validity' must be between 1 and 86400000 seconds inclusive.".into());
     }
-    let rtv_seconds = c.f64("refresh_token_validity") * 60.0;
+    let rtv_seconds = c.refresh_token_validity() * 60.0;
     if !test_mode && rtv_seconds <= atv as f64 {
         return Err("'refresh_token_validity' must be strictly greater than 'access_token_validity'.".into());
     }
-    let interval = c.f64("access_token_dynamic_signing_key_update_interval");
+    let interval = c.access_token_dynamic_signing_key_update_interval();
     if interval <= 0.0 || (!test_mode && interval < 1.0) {
         return Err("'access_token_dynamic_signing_key_update_interval' must be greater than, equal to 1 hour.".into());
     }
-    let grace = c.i64("refresh_token_rotation_grace_period");
+    let grace = c.refresh_token_rotation_grace_period();
     if !(0..=300).contains(&grace) {
         return Err("'refresh_token_rotation_grace_period' must be between 0 and 300 seconds inclusive.".into());
     }
-    let jitter = c.f64("access_token_validity_jitter");
+    let jitter = c.access_token_validity_jitter();
     if !(0.0..=0.25).contains(&jitter) {
         return Err("'access_token_validity_jitter' must be between 0 and 0.25 inclusive.".into());
     }
     for key in [
-        "password_reset_token_lifetime",
-        "email_verification_token_lifetime",
-        "passwordless_code_lifetime",
-        "passwordless_max_code_input_attempts",
-        "totp_max_attempts",
-        "max_server_pool_size",
-        "argon2_iterations",
-        "argon2_memory_kb",
-        "argon2_parallelism",
-        "argon2_hashing_pool_size",
-        "firebase_password_hashing_pool_size",
-        "bcrypt_log_rounds",
-        "saml_claims_validity",
-        "saml_relay_state_validity",
-        "database_timeout_ms",
-        "tenant_sync_interval_sec",
-        "max_request_body_bytes",
+        Key::password_reset_token_lifetime,
+        Key::email_verification_token_lifetime,
+        Key::passwordless_code_lifetime,
+        Key::passwordless_max_code_input_attempts,
+        Key::totp_max_attempts,
+        Key::max_server_pool_size,
+        Key::argon2_iterations,
+        Key::argon2_memory_kb,
+        Key::argon2_parallelism,
+        Key::argon2_hashing_pool_size,
+        Key::firebase_password_hashing_pool_size,
+        Key::bcrypt_log_rounds,
+        Key::saml_claims_validity,
+        Key::saml_relay_state_validity,
+        Key::database_timeout_ms,
+        Key::tenant_sync_interval_sec,
+        Key::max_request_body_bytes,
     ] {
-        if c.i64(key) <= 0 {
-            return Err(format!("'{key}' must be > 0"));
+        if c.int(key) <= 0 {
+            return Err(format!("'{}' must be > 0", key.name()));
         }
     }
-    if c.i64("totp_rate_limit_cooldown_sec") < 0 {
+    if c.totp_rate_limit_cooldown_sec() < 0 {
         return Err("'totp_rate_limit_cooldown_sec' must be >= 0".into());
     }
-    if c.i64("bcrypt_log_rounds") > 31 {
+    if c.bcrypt_log_rounds() > 31 {
         return Err("'bcrypt_log_rounds' must be at most 31".into());
     }
-    if c.i64("argon2_hashing_pool_size") > c.i64("max_server_pool_size") {
+    if c.argon2_hashing_pool_size() > c.max_server_pool_size() {
         return Err("'argon2_hashing_pool_size' must be <= 'max_server_pool_size'".into());
     }
-    match c.str("password_hashing_alg") {
+    match c.password_hashing_alg() {
         Some("ARGON2" | "BCRYPT") => {}
         _ => return Err("'password_hashing_alg' must be one of 'ARGON2' or 'BCRYPT'".into()),
     }
-    match c.str("recent_token_reuse_behaviour") {
+    match c.recent_token_reuse_behaviour() {
         Some("TOKEN_THEFT" | "UNAUTHORISED") => {}
         _ => return Err("'recent_token_reuse_behaviour' must be one of 'TOKEN_THEFT' or 'UNAUTHORISED'".into()),
     }
-    match c.str("log_level").map(str::to_uppercase).as_deref() {
+    match c.log_level().map(str::to_uppercase).as_deref() {
         Some("DEBUG" | "INFO" | "WARN" | "ERROR" | "NONE") => {}
         _ => return Err("'log_level' config must be one of \"NONE\",\"DEBUG\", \"INFO\", \"WARN\" or \"ERROR\".".into()),
     }
-    match c.str("log_format") {
+    match c.log_format() {
         Some("text" | "json") => {}
         _ => return Err("'log_format' must be one of \"text\" or \"json\"".into()),
     }
-    for key in c.api_keys() {
+    for key in c.api_key_list() {
         if key.len() < 20 {
             return Err("One of the API keys is too short. Please use at least 20 characters".into());
         }
@@ -83,32 +83,32 @@ pub fn validate(c: &Config, is_base: bool) -> Result<(), String> {
             return Err("Invalid characters in API key. Please only use '=', '-' and alpha-numeric (including capitals)".into());
         }
     }
-    if let Some(secret) = c.str("supertokens_saas_secret") {
-        if c.api_keys().is_empty() {
+    if let Some(secret) = c.supertokens_saas_secret() {
+        if c.api_key_list().is_empty() {
             return Err("'supertokens_saas_secret' can only be used when 'api_key' is also specified".into());
         }
         if secret.len() < 40 {
             return Err("'supertokens_saas_secret' is too short. Please use at least 40 characters".into());
         }
     }
-    for key in ["ip_allow_regex", "ip_deny_regex"] {
-        if let Some(re) = c.str(key) {
-            ip_filter(re).map_err(|_| format!("Provided regular expression is invalid for {key} config"))?;
+    for key in [Key::ip_allow_regex, Key::ip_deny_regex] {
+        if let Some(re) = c.string(key) {
+            ip_filter(re).map_err(|_| format!("Provided regular expression is invalid for {} config", key.name()))?;
         }
     }
-    for key in ["supertokens_max_cdi_version", "supertokens_min_cdi_version"] {
-        if let Some(v) = c.str(key) {
+    for key in [Key::supertokens_max_cdi_version, Key::supertokens_min_cdi_version] {
+        if let Some(v) = c.string(key) {
             if !SUPPORTED_CDI_VERSIONS.contains(&v) {
-                return Err(format!("{key} is not a supported version"));
+                return Err(format!("{} is not a supported version", key.name()));
             }
         }
     }
     if is_base {
-        let port = c.i64("port");
+        let port = c.port();
         if !(1..=65535).contains(&port) {
             return Err("'port' must be between 1 and 65535".into());
         }
-        let base_path = c.str("base_path").unwrap_or("");
+        let base_path = c.base_path().unwrap_or("");
         if !base_path.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_./".contains(&b)) {
             return Err("base_path must contain only letters, digits, '-', '_', '.' and '/'".into());
         }
@@ -156,7 +156,7 @@ mod tests {
 
     impl Config {
         fn overlay_unchecked_test_mode(mut self) -> Config {
-            self.values.insert("test_mode".into(), json!(true));
+            self.values[Key::test_mode as usize] = json!(true);
             self
         }
     }

@@ -27,7 +27,7 @@ use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD};
 use base64::Engine as _;
 
 use super::{random_bytes, secrets_equal};
-use crate::config::Config;
+use crate::config::{Config, Key};
 
 /// Most memory one verification of a stored hash may use (argon2 `m` KiB, scrypt `128·r·N` bytes).
 /// Java has no limit; real hashes use far less (Java core default 86 MiB, Firebase 16 MiB, and
@@ -94,7 +94,7 @@ impl HashSettings {
     /// `argon2_iterations`, `argon2_memory_kb` and `argon2_parallelism`.
     pub fn from_config(cfg: &Config) -> Result<Self, PasswordError> {
         // Java compares case-insensitively (`PASSWORD_HASHING_ALG.valueOf(alg.toUpperCase())`).
-        let algorithm = match cfg.str("password_hashing_alg").map(str::to_ascii_uppercase).as_deref() {
+        let algorithm = match cfg.password_hashing_alg().map(str::to_ascii_uppercase).as_deref() {
             Some("BCRYPT") => HashAlgorithm::Bcrypt,
             Some("ARGON2") => HashAlgorithm::Argon2,
             other => {
@@ -103,18 +103,18 @@ impl HashSettings {
                 )))
             }
         };
-        let positive = |key: &str| {
-            u32::try_from(cfg.i64(key))
+        let positive = |key: Key| {
+            u32::try_from(cfg.int(key))
                 .ok()
                 .filter(|v| *v >= 1)
-                .ok_or_else(|| PasswordError::InvalidSettings(format!("'{key}' must be >= 1")))
+                .ok_or_else(|| PasswordError::InvalidSettings(format!("'{}' must be >= 1", key.name())))
         };
         Ok(HashSettings {
             algorithm,
-            bcrypt_log_rounds: positive("bcrypt_log_rounds")?,
-            argon2_iterations: positive("argon2_iterations")?,
-            argon2_memory_kb: positive("argon2_memory_kb")?,
-            argon2_parallelism: positive("argon2_parallelism")?,
+            bcrypt_log_rounds: positive(Key::bcrypt_log_rounds)?,
+            argon2_iterations: positive(Key::argon2_iterations)?,
+            argon2_memory_kb: positive(Key::argon2_memory_kb)?,
+            argon2_parallelism: positive(Key::argon2_parallelism)?,
         })
     }
 }
@@ -128,7 +128,7 @@ pub struct VerifySettings {
 
 impl VerifySettings {
     pub fn from_config(cfg: &Config) -> Self {
-        VerifySettings { firebase_signer_key: cfg.str("firebase_password_hashing_signer_key").map(str::to_owned) }
+        VerifySettings { firebase_signer_key: cfg.firebase_password_hashing_signer_key().map(str::to_owned) }
     }
 }
 

@@ -24,6 +24,7 @@ use crate::session::storage::{SessionRow, SessionStorage};
 use crate::storage::StorageError;
 use access_token::{AccessTokenInfo, TokenError};
 use refresh_token::RefreshTokenInfo;
+use signing_keys::KeyTiming;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SessionError {
@@ -104,13 +105,37 @@ pub struct Verified {
     pub access_token: Option<TokenOut>,
 }
 
+/// The session recipe's settings, derived once from a tenant's effective config.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Settings {
+    /// `access_token_validity`, in milliseconds.
+    pub access_validity_ms: i64,
+    /// `refresh_token_validity` (minutes), in milliseconds.
+    pub refresh_validity_ms: i64,
+    /// `access_token_validity_jitter`.
+    pub access_validity_jitter: f64,
+    /// When the dynamic signing keys rotate.
+    pub key_timing: KeyTiming,
+}
+
+impl Settings {
+    pub fn from_config(cfg: &Config) -> Settings {
+        Settings {
+            access_validity_ms: cfg.access_token_validity() * 1000,
+            refresh_validity_ms: (cfg.refresh_token_validity() * 60_000.0) as i64,
+            access_validity_jitter: cfg.access_token_validity_jitter(),
+            key_timing: KeyTiming::from_config(cfg),
+        }
+    }
+}
+
 /// Everything one session operation needs.
 pub struct SessionCtx<'a> {
     pub app_id: &'a str,
     pub storage: &'a dyn SessionStorage,
     pub keys: &'a dyn KeyProvider,
-    /// The effective config of the session's tenant.
-    pub config: &'a Config,
+    /// The settings of the session's tenant.
+    pub settings: &'a Settings,
     pub now: i64,
 }
 
@@ -138,16 +163,16 @@ fn unit_random() -> Result<f64, CryptoError> {
 
 impl SessionCtx<'_> {
     fn access_validity_ms(&self) -> i64 {
-        self.config.i64("access_token_validity") * 1000
+        self.settings.access_validity_ms
     }
 
     fn refresh_expiry(&self) -> i64 {
-        self.now + (self.config.f64("refresh_token_validity") * 60_000.0) as i64
+        self.now + self.settings.refresh_validity_ms
     }
 
     /// Access-token lifetime at issue: shortened by a random fraction up to the configured jitter.
     fn jittered_validity_ms(&self) -> Result<i64, CryptoError> {
-        let jitter = self.config.f64("access_token_validity_jitter");
+        let jitter = self.settings.access_validity_jitter;
         let validity = self.access_validity_ms() as f64;
         Ok((validity * (1.0 - unit_random()? * jitter)).max(1000.0) as i64)
     }

@@ -34,10 +34,10 @@ pub struct KeyTiming {
 
 impl KeyTiming {
     pub fn from_config(cfg: &Config) -> KeyTiming {
-        let interval_ms = ((cfg.f64("access_token_dynamic_signing_key_update_interval") * 3_600_000.0) as i64).max(1);
+        let interval_ms = ((cfg.access_token_dynamic_signing_key_update_interval() * 3_600_000.0) as i64).max(1);
         // Test mode allows intervals of seconds; the overlap shrinks with them as the core's does.
         let overlap_ms = if interval_ms < 60_000 { interval_ms / 5 } else { 60_000 };
-        let lifetime_ms = interval_ms + 2 * cfg.i64("access_token_validity") * 1000;
+        let lifetime_ms = interval_ms + 2 * cfg.access_token_validity() * 1000;
         KeyTiming { interval_ms, overlap_ms, lifetime_ms }
     }
 }

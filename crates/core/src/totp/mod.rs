@@ -134,6 +134,13 @@ pub struct Limits {
     pub cooldown_ms: i64,
 }
 
+impl Limits {
+    /// `totp_max_attempts` and `totp_rate_limit_cooldown_sec` of a tenant's effective config.
+    pub fn from_config(cfg: &crate::config::Config) -> Limits {
+        Limits { max_attempts: cfg.totp_max_attempts(), cooldown_ms: cfg.totp_rate_limit_cooldown_sec().saturating_mul(1000) }
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Verdict {
     Ok,

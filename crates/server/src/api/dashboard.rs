@@ -9,6 +9,8 @@ use portcullis_core::dashboard::storage::{DashboardUser, DashboardUserKey};
 use portcullis_core::users::normalise_email;
 use serde_json::{json, Value};
 
+use portcullis_core::services::PasswordHasher;
+
 use crate::http::error::ApiError;
 use crate::http::{json, not_found_error, Ctx};
 use crate::tenancy::Tenant;
@@ -43,7 +45,7 @@ pub async fn create_user(ctx: &Ctx) -> Result<Response, ApiError> {
     if !strong_enough(&password) {
         return json(json!({"status": "PASSWORD_WEAK_ERROR", "message": WEAK}));
     }
-    let password_hash = ctx.state.hashing.hash(&app.effective, password).await?;
+    let password_hash = ctx.state.hashing.hash(&app.settings, password).await?;
     let user = DashboardUser {
         user_id: uuid_v4().map_err(|e| ApiError::Internal(e.to_string()))?,
         email,
@@ -102,7 +104,7 @@ pub async fn update_user(ctx: &Ctx) -> Result<Response, ApiError> {
         return json(json!({"status": "UNKNOWN_USER_ERROR"}));
     };
     let hash = match new_password {
-        Some(p) => Some(ctx.state.hashing.hash(&app.effective, p).await?),
+        Some(p) => Some(ctx.state.hashing.hash(&app.settings, p).await?),
         None => None,
     };
     if !app.storage.dashboard_user_update(&ctx.id.app_id, &user.user_id, new_email.as_deref(), hash.as_deref()).await? {
@@ -162,7 +164,7 @@ pub async fn sign_in(ctx: &Ctx) -> Result<Response, ApiError> {
     let email = normalise_email(&body.str("email")?);
     let password = body.str("password")?;
     let user = app.storage.dashboard_user_by_email(&ctx.id.app_id, &email).await?;
-    let ok = ctx.state.hashing.verify(&app.effective, password, user.as_ref().map(|u| u.password_hash.clone())).await?;
+    let ok = ctx.state.hashing.verify(&app.settings, password, user.as_ref().map(|u| u.password_hash.clone())).await?;
     let Some(user) = user.filter(|_| ok) else {
         return json(json!({"status": "INVALID_CREDENTIALS_ERROR"}));
     };

@@ -7,6 +7,10 @@ use portcullis_core::emailpassword::storage::UpdateOutcome;
 use portcullis_core::users::normalise_email;
 use serde_json::json;
 
+use portcullis_core::services::PasswordHasher;
+
+use portcullis_core::services::ActivityLog;
+
 use crate::http::error::ApiError;
 use crate::http::{json, Ctx};
 
@@ -23,13 +27,13 @@ pub async fn sign_up(ctx: &Ctx) -> Result<Response, ApiError> {
     if storage.ep_login_method_by_email(&ctx.id.app_id, &ctx.id.tenant_id, &email).await?.is_some() {
         return json(json!({"status": "EMAIL_ALREADY_EXISTS_ERROR"}));
     }
-    let hash = ctx.state.hashing.hash(&tenant.effective, password).await?;
+    let hash = ctx.state.hashing.hash(&tenant.settings, password).await?;
     let user_id = uuid_v4().map_err(|e| ApiError::Internal(e.to_string()))?;
     let now = ctx.now();
     if !storage.ep_create_user(&ctx.id.app_id, &ctx.id.tenant_id, &user_id, &email, &hash, now).await? {
         return json(json!({"status": "EMAIL_ALREADY_EXISTS_ERROR"}));
     }
-    crate::last_active::touch(ctx, storage.as_ref(), &user_id, now).await;
+    ctx.state.last_active.record(storage.as_ref(), &ctx.id.app_id, &user_id, now).await;
     let user = storage
         .get_user(&ctx.id.app_id, &user_id)
         .await?
@@ -49,11 +53,11 @@ pub async fn sign_in(ctx: &Ctx) -> Result<Response, ApiError> {
     let method = tenant.storage.ep_login_method_by_email(&ctx.id.app_id, &ctx.id.tenant_id, &email).await?;
     let stored = method.as_ref().and_then(|m| m.password_hash.clone());
     // An unknown email costs a verification too, so response times do not tell which emails exist.
-    let ok = ctx.state.hashing.verify(&tenant.effective, password, stored).await?;
+    let ok = ctx.state.hashing.verify(&tenant.settings, password, stored).await?;
     let Some(method) = method.filter(|_| ok) else {
         return json(json!({"status": "WRONG_CREDENTIALS_ERROR"}));
     };
-    crate::last_active::touch(ctx, tenant.storage.as_ref(), &method.recipe_user_id, ctx.now()).await;
+    ctx.state.last_active.record(tenant.storage.as_ref(), &ctx.id.app_id, &method.recipe_user_id, ctx.now()).await;
     let user = tenant
         .storage
         .get_user(&ctx.id.app_id, &method.recipe_user_id)
@@ -75,7 +79,7 @@ pub async fn create_reset_token(ctx: &Ctx) -> Result<Response, ApiError> {
         return json(json!({"status": "UNKNOWN_USER_ID_ERROR"}));
     };
     let token = portcullis_core::crypto::new_reset_token().map_err(|e| ApiError::Internal(e.to_string()))?;
-    let expiry = ctx.now() + tenant.effective.i64("password_reset_token_lifetime");
+    let expiry = ctx.now() + tenant.settings.password_reset_token_lifetime_ms;
     let hash = portcullis_core::crypto::sha256_hex(&token);
     tenant.storage.reset_token_create(&ctx.id.app_id, &user_id, &email, &hash, expiry).await?;
     json(json!({"status": "OK", "token": token}))
@@ -126,7 +130,7 @@ pub async fn update(ctx: &Ctx) -> Result<Response, ApiError> {
     }
     let app = ctx.snapshot.get(&ctx.id.app_public()).ok_or_else(|| crate::http::not_found_error(&ctx.id))?;
     let hash = match password {
-        Some(p) => Some(ctx.state.hashing.hash(&app.effective, p).await?),
+        Some(p) => Some(ctx.state.hashing.hash(&app.settings, p).await?),
         None => None,
     };
     match storage.ep_update(&ctx.id.app_id, &user_id, email.as_deref(), hash.as_deref()).await? {
@@ -184,7 +188,7 @@ pub async fn import_with_hash(ctx: &Ctx) -> Result<Response, ApiError> {
     if email.is_empty() {
         return Err(ApiError::bad("Field name 'email' cannot be an empty String"));
     }
-    let no_signer_key = tenant.effective.str("firebase_password_hashing_signer_key").is_none();
+    let no_signer_key = tenant.effective.firebase_password_hashing_signer_key().is_none();
     if no_signer_key && hint.as_deref().is_some_and(|h| Algorithm::from_name(h) == Some(Algorithm::FirebaseScrypt)) {
         return Err(ApiError::Internal(MISSING_SIGNER_KEY_MESSAGE.into()));
     }

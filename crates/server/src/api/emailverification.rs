@@ -35,7 +35,7 @@ pub async fn create_token(ctx: &Ctx) -> Result<Response, ApiError> {
     // The core's form: 48 random bytes as hex, that text as unpadded base64url (128 characters).
     let raw = random_bytes(48).map_err(|e| ApiError::Internal(e.to_string()))?;
     let token = URL_SAFE_NO_PAD.encode(hex(&raw));
-    let expiry = ctx.now() + tenant.effective.i64("email_verification_token_lifetime");
+    let expiry = ctx.now() + tenant.settings.email_verification_token_lifetime_ms;
     tenant.storage.ev_token_create(&ctx.id.app_id, &ctx.id.tenant_id, &user_id, &email, &sha256_hex(&token), expiry).await?;
     json(json!({"status": "OK", "token": token}))
 }

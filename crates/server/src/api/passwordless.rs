@@ -14,6 +14,8 @@ use portcullis_core::users::storage::AccountInfo;
 use portcullis_core::users::{normalise_email, RecipeId, User};
 use serde_json::{json, Map, Value};
 
+use portcullis_core::services::ActivityLog;
+
 use crate::http::error::ApiError;
 use crate::http::input::Body;
 use crate::http::{json, Ctx, Version};
@@ -49,7 +51,7 @@ fn field(f: &Option<Option<String>>) -> Option<Option<&str>> {
 }
 
 fn code_lifetime(ctx: &Ctx) -> Result<i64, ApiError> {
-    Ok(ctx.tenant()?.effective.i64("passwordless_code_lifetime"))
+    Ok(ctx.tenant()?.settings.passwordless.code_lifetime_ms)
 }
 
 /// `POST /<t>/recipe/signinup/code`: a new device for an email or phone number, or a new code for
@@ -152,7 +154,7 @@ pub async fn consume_code(ctx: &Ctx, consume: bool) -> Result<Response, ApiError
     let exactly_one = || ApiError::bad("Please provide exactly one of linkCode or deviceId+userInputCode");
     let (app, tenant_id, storage) = (&ctx.id.app_id, &ctx.id.tenant_id, &tenant.storage);
     let lifetime = code_lifetime(ctx)?;
-    let max_attempts = tenant.effective.i64("passwordless_max_code_input_attempts");
+    let max_attempts = tenant.settings.passwordless.max_attempts;
     let restart = || json(json!({"status": "RESTART_FLOW_ERROR"}));
     let by_user_input_code = !body.has("linkCode");
     let (device_id_hash, link_code_hash) = if body.has("linkCode") {
@@ -203,7 +205,7 @@ pub async fn consume_code(ctx: &Ctx, consume: bool) -> Result<Response, ApiError
     let Some((user_id, created)) = user else {
         return json(json!({"status": "OK", "consumedDevice": device_json(&device)}));
     };
-    crate::last_active::touch(ctx, storage.as_ref(), &user_id, request.now).await;
+    ctx.state.last_active.record(storage.as_ref(), &ctx.id.app_id, &user_id, request.now).await;
     let user = storage
         .get_user(app, &user_id)
         .await?

@@ -7,12 +7,13 @@ use axum::response::{IntoResponse, Response};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use portcullis_core::ids::TenantIdentifier;
-use portcullis_core::session::signing_keys::KeyTiming;
 use portcullis_core::session::{tenant_of_handle, Issued, SessionCtx, SessionError, Verified};
 use portcullis_core::session::storage::{SessionStorage, TenantScope};
 use portcullis_core::useridmapping::storage::IdType;
 use portcullis_core::storage::Storage;
 use serde_json::{json, Map, Value};
+
+use portcullis_core::services::ActivityLog;
 
 use crate::http::error::ApiError;
 use crate::http::input::Body;
@@ -54,7 +55,7 @@ fn app_of(ctx: &Ctx) -> Result<&Arc<Tenant>, ApiError> {
 }
 
 fn keys<'a>(ctx: &Ctx, app: &'a Arc<Tenant>, now: i64) -> AppKeyProvider<'a> {
-    ctx.state.keys.provider(&app.config.id, &app.storage, KeyTiming::from_config(&app.effective), now)
+    ctx.state.keys.provider(&app.config.id, &app.storage, app.settings.session.key_timing, now)
 }
 
 /// A tenant of the request's app named by a token or session handle. It may have been created
@@ -118,9 +119,9 @@ pub async fn create(ctx: &Ctx) -> Result<Response, ApiError> {
     };
     let now = ctx.now();
     let provider = keys(ctx, app, now);
-    let s = SessionCtx { app_id: &ctx.id.app_id, storage: storage_of(tenant), keys: &provider, config: &tenant.effective, now };
+    let s = SessionCtx { app_id: &ctx.id.app_id, storage: storage_of(tenant), keys: &provider, settings: &tenant.settings.session, now };
     let issued = s.create(&ctx.id.tenant_id, &user_id, jwt, Value::Object(db), enable_anti_csrf, use_dynamic).await?;
-    crate::last_active::touch(ctx, tenant.storage.as_ref(), &user_id, now).await;
+    ctx.state.last_active.record(tenant.storage.as_ref(), &ctx.id.app_id, &user_id, now).await;
     json(issued_json(&issued))
 }
 
@@ -135,7 +136,7 @@ pub async fn verify(ctx: &Ctx) -> Result<Response, ApiError> {
     let now = ctx.now();
     let provider = keys(ctx, app, now);
     // The token names its tenant; read it first (signature checked) to pick that tenant's storage.
-    let probe = SessionCtx { app_id: &ctx.id.app_id, storage: storage_of(app), keys: &provider, config: &app.effective, now };
+    let probe = SessionCtx { app_id: &ctx.id.app_id, storage: storage_of(app), keys: &provider, settings: &app.settings.session, now };
     let info = match probe.read_access_token(&token, true).await {
         Ok(i) => i,
         Err(e) => return outcome(e),
@@ -143,7 +144,7 @@ pub async fn verify(ctx: &Ctx) -> Result<Response, ApiError> {
     let Some(tenant) = tenant_named(ctx, &info.tenant_id).await else {
         return outcome(SessionError::Unauthorised("The tenant of this session no longer exists".into()));
     };
-    let s = SessionCtx { storage: storage_of(&tenant), config: &tenant.effective, ..probe };
+    let s = SessionCtx { storage: storage_of(&tenant), settings: &tenant.settings.session, ..probe };
     match s.verify_read(info, anti_csrf.as_deref(), do_check, enable, check_db).await {
         Ok(v) => json(verified_json(&v)),
         Err(e) => outcome(e),
@@ -166,10 +167,10 @@ pub async fn refresh(ctx: &Ctx) -> Result<Response, ApiError> {
     let Some(tenant) = tenant_named(ctx, &info.tenant_id).await else {
         return outcome(SessionError::Unauthorised("The tenant of this session no longer exists".into()));
     };
-    let s = SessionCtx { app_id: &ctx.id.app_id, storage: storage_of(&tenant), keys: &provider, config: &tenant.effective, now };
+    let s = SessionCtx { app_id: &ctx.id.app_id, storage: storage_of(&tenant), keys: &provider, settings: &tenant.settings.session, now };
     match s.refresh(&token, &info, anti_csrf.as_deref(), enable, use_dynamic).await {
         Ok(i) => {
-            crate::last_active::touch(ctx, tenant.storage.as_ref(), &i.session.recipe_user_id, now).await;
+            ctx.state.last_active.record(tenant.storage.as_ref(), &ctx.id.app_id, &i.session.recipe_user_id, now).await;
             json(issued_json(&i))
         }
         Err(e) => outcome(e),
@@ -188,7 +189,7 @@ pub async fn regenerate(ctx: &Ctx) -> Result<Response, ApiError> {
     let new_data = body.opt_object("userDataInJWT")?;
     let now = ctx.now();
     let provider = keys(ctx, app, now);
-    let probe = SessionCtx { app_id: &ctx.id.app_id, storage: storage_of(app), keys: &provider, config: &app.effective, now };
+    let probe = SessionCtx { app_id: &ctx.id.app_id, storage: storage_of(app), keys: &provider, settings: &app.settings.session, now };
     let info = match probe.read_access_token(&token, false).await {
         Ok(i) => i,
         Err(SessionError::TryRefreshToken(m)) => return outcome(SessionError::Unauthorised(m)),
@@ -197,7 +198,7 @@ pub async fn regenerate(ctx: &Ctx) -> Result<Response, ApiError> {
     let Some(tenant) = tenant_named(ctx, &info.tenant_id).await else {
         return outcome(SessionError::Unauthorised("Session does not exist.".into()));
     };
-    let s = SessionCtx { storage: storage_of(&tenant), config: &tenant.effective, ..probe };
+    let s = SessionCtx { storage: storage_of(&tenant), settings: &tenant.settings.session, ..probe };
     match s.regenerate(&token, new_data).await {
         Ok(v) => json(verified_json(&v)),
         Err(e) => outcome(e),

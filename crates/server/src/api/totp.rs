@@ -7,7 +7,7 @@
 use axum::response::Response;
 use portcullis_core::roles::{fits, user_id as check_user_id, MAX_USER_ID_CHARS};
 use portcullis_core::totp::storage::{CreateDeviceOutcome, NewDevice, RenameOutcome, VerifyOutcome, VerifyRequest};
-use portcullis_core::totp::{generate_secret, Limits, Verdict};
+use portcullis_core::totp::{generate_secret, Verdict};
 use serde_json::{json, Map, Value};
 
 use super::metadata::app_storage;
@@ -158,10 +158,7 @@ pub async fn verify(ctx: &Ctx, by_device: bool) -> Result<Response, ApiError> {
     if let Some(d) = &device {
         not_empty("deviceName", d)?;
     }
-    let limits = Limits {
-        max_attempts: tenant.effective.i64("totp_max_attempts"),
-        cooldown_ms: tenant.effective.i64("totp_rate_limit_cooldown_sec").saturating_mul(1000),
-    };
+    let limits = tenant.settings.totp;
     let request = VerifyRequest { user_id, device, code, now: ctx.now(), limits };
     let outcome = tenant.storage.totp_verify(&ctx.id.app_id, &ctx.id.tenant_id, &request).await?;
     let with_attempts = ctx.version >= Version(5, 0);

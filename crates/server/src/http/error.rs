@@ -80,3 +80,13 @@ impl From<crate::tenancy::TenancyError> for ApiError {
         }
     }
 }
+
+impl From<portcullis_core::error::Error> for ApiError {
+    fn from(e: portcullis_core::error::Error) -> Self {
+        match e {
+            portcullis_core::error::Error::BadInput(m) => ApiError::BadRequest(m),
+            portcullis_core::error::Error::Storage(s) => s.into(),
+            portcullis_core::error::Error::Internal(m) => ApiError::Internal(m),
+        }
+    }
+}

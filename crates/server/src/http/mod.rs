@@ -1,10 +1,12 @@
 //! The HTTP side: the CDI's conventions applied to every request, in the core's order — resolve the
 //! app and tenant, IP filter, API key, CDI version — then the API itself. Thin: APIs live in `api/`.
 
+pub mod access;
 pub mod error;
 pub mod input;
 pub mod resolve;
 pub mod routes;
+pub mod version;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -16,16 +18,21 @@ use axum::response::{IntoResponse, Response};
 use portcullis_core::config::SUPPORTED_CDI_VERSIONS;
 use portcullis_core::ids::TenantIdentifier;
 use serde_json::Value;
-use subtle::ConstantTimeEq;
 
 use tracing::Instrument;
 
 use crate::tenancy::{Registry, Snapshot, Tenant};
+use access::{key_matches, presented_api_key, Access};
 use error::ApiError;
 use input::{Body, Query};
+pub use version::Version;
 
 pub struct AppState {
     pub registry: Arc<Registry>,
+    /// The base config's access rules (its API keys guard the metrics).
+    pub base_access: Access,
+    /// SHA-256 of `supertokens_saas_secret`, when set.
+    pub saas_digest: Option<String>,
     pub keys: crate::keys::KeyCache,
     pub last_active: crate::last_active::LastActive,
     pub hashing: crate::hashing::Hashing,
@@ -48,23 +55,6 @@ impl Clock {
 
     pub fn advance(&self, ms: i64) {
         self.offset_ms.fetch_add(ms, std::sync::atomic::Ordering::Relaxed);
-    }
-}
-
-/// A CDI version, `major.minor`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Version(pub u32, pub u32);
-
-impl Version {
-    pub fn parse(s: &str) -> Option<Version> {
-        let (a, b) = s.trim().split_once('.')?;
-        Some(Version(a.parse().ok()?, b.parse().ok()?))
-    }
-}
-
-impl std::fmt::Display for Version {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}.{}", self.0, self.1)
     }
 }
 
@@ -130,7 +120,7 @@ pub async fn handle(
     req: Request<AxumBody>,
 ) -> Response {
     let (method, path) = (req.method().clone(), req.uri().path().to_owned());
-    let metrics_path = state.registry.base.str("metrics_path").unwrap_or("");
+    let metrics_path = state.registry.base.metrics_path().unwrap_or("");
     if !metrics_path.is_empty() && path == metrics_path && method == axum::http::Method::GET {
         return metrics(&state, req.headers()).unwrap_or_else(IntoResponse::into_response);
     }
@@ -175,32 +165,10 @@ fn host_name(headers: &HeaderMap) -> String {
     }
 }
 
-fn presented_api_key(headers: &HeaderMap) -> Option<String> {
-    if let Some(k) = headers.get("api-key").and_then(|v| v.to_str().ok()) {
-        return Some(k.trim().to_owned());
-    }
-    let auth = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok())?.trim();
-    let key = if auth.len() >= 7 && auth[..7].eq_ignore_ascii_case("bearer ") { &auth[7..] } else { auth };
-    Some(key.trim().to_owned())
-}
-
-/// Constant-time comparison of a presented key with the configured ones: every key is compared
-/// (no early exit), and through SHA-256 digests, so neither the content nor the length of a
-/// configured key shows in the time taken.
-fn key_matches(presented: &str, keys: &[String]) -> bool {
-    use portcullis_core::crypto::sha256_hex;
-    let presented = sha256_hex(presented);
-    let mut ok = subtle::Choice::from(0);
-    for k in keys {
-        ok |= presented.as_bytes().ct_eq(sha256_hex(k).as_bytes());
-    }
-    ok.into()
-}
-
 /// `metrics_path`: the Prometheus text format. Behind the base config's API keys when there are any.
 fn metrics(state: &AppState, headers: &HeaderMap) -> Result<Response, ApiError> {
-    let keys = state.registry.base.api_keys();
-    if !keys.is_empty() && !key_matches(&presented_api_key(headers).unwrap_or_default(), &keys) {
+    let keys = &state.base_access.api_key_digests;
+    if !keys.is_empty() && !key_matches(&presented_api_key(headers).unwrap_or_default(), keys) {
         return Err(ApiError::InvalidApiKey);
     }
     let (hashing_waiting, hashing_running) = state.hashing.queue();
@@ -222,7 +190,7 @@ async fn pipeline(
 ) -> Result<Response, ApiError> {
     let (parts, body) = req.into_parts();
     let registry = Arc::clone(&state.registry);
-    let base_path = registry.base.str("base_path").unwrap_or("");
+    let base_path = registry.base.base_path().unwrap_or("");
     let path = resolve::strip_base_path(base_path, parts.uri.path()).ok_or(ApiError::NotFound)?;
     let resolved = resolve::resolve(&path).ok_or(ApiError::NotFound)?;
     *route_out = Some(resolved.route);
@@ -245,30 +213,25 @@ async fn pipeline(
     // IP filter: the tenant's settings, else its app's, else the base config's.
     let policy = snapshot.get(&id).or(app.as_ref()).or_else(|| snapshot.get(&TenantIdentifier::base()));
     if let Some(t) = policy {
-        let ip = peer.ip().to_string();
-        let denied = t.ip_deny.as_ref().is_some_and(|r| r.is_match(&ip))
-            || t.ip_allow.as_ref().is_some_and(|r| !r.is_match(&ip));
-        if denied {
+        if t.access.denies(&peer.ip().to_string()) {
             return Err(ApiError::Forbidden("Forbidden".into()));
         }
     }
 
     // With a SaaS secret configured, callers who did not present it see and change no database
     // settings and no protected keys.
-    let saas = registry.base.str("supertokens_saas_secret");
+    let saas = state.saas_digest.as_ref();
     let protect_configs = saas.is_some_and(|secret| {
-        !key_matches(&presented_api_key(&parts.headers).unwrap_or_default(), &[secret.to_owned()])
+        !key_matches(&presented_api_key(&parts.headers).unwrap_or_default(), [secret])
     });
 
     // API key: the app's keys; skipped for an unknown app (the API then reports it).
     if resolved.route.needs_api_key() {
         if let Some(app) = &app {
-            let keys = app.effective.api_keys();
+            let keys = &app.access.api_key_digests;
             if !keys.is_empty() || saas.is_some() {
                 let presented = presented_api_key(&parts.headers).unwrap_or_default();
-                let mut allowed = keys;
-                allowed.extend(saas.map(str::to_owned));
-                if !key_matches(&presented, &allowed) {
+                if !key_matches(&presented, keys.iter().chain(saas)) {
                     return Err(ApiError::InvalidApiKey);
                 }
             }
@@ -276,9 +239,8 @@ async fn pipeline(
     }
 
     // CDI version: absent means the newest this app allows.
-    let app_cfg = app.as_ref().map(|a| &a.effective).unwrap_or(&registry.base);
-    let latest = Version::parse(SUPPORTED_CDI_VERSIONS.last().copied().unwrap_or("5.4")).unwrap_or(Version(5, 4));
-    let max = app_cfg.str("supertokens_max_cdi_version").and_then(Version::parse).unwrap_or(latest);
+    let app_access = app.as_ref().map(|a| &a.access).unwrap_or(&state.base_access);
+    let max = app_access.max_cdi;
     let version = match parts.headers.get("cdi-version") {
         None => max,
         Some(v) => {
@@ -288,7 +250,7 @@ async fn pipeline(
                 if v > max {
                     return Err(ApiError::bad(format!("cdi-version {text} not supported")));
                 }
-                if let Some(min) = app_cfg.str("supertokens_min_cdi_version").and_then(Version::parse) {
+                if let Some(min) = app_access.min_cdi {
                     if v < min {
                         return Err(ApiError::bad(format!(
                             "cdi-version {text} is lower than the minimum allowed version {min}"
@@ -333,8 +295,8 @@ async fn pipeline(
 /// `header_read_timeout_sec`: a client that sends its headers then trickles the body
 /// (slowloris on the body) gets 408 instead of holding a connection and a task open.
 async fn read_body(cfg: &portcullis_core::config::Config, body: AxumBody) -> Result<Bytes, ApiError> {
-    let limit = usize::try_from(cfg.i64("max_request_body_bytes")).unwrap_or(1 << 20);
-    let within = std::time::Duration::from_secs(u64::try_from(cfg.i64("header_read_timeout_sec")).unwrap_or(30).max(1));
+    let limit = usize::try_from(cfg.max_request_body_bytes()).unwrap_or(1 << 20);
+    let within = std::time::Duration::from_secs(u64::try_from(cfg.header_read_timeout_sec()).unwrap_or(30).max(1));
     match tokio::time::timeout(within, to_bytes(body, limit)).await {
         Ok(Ok(bytes)) => Ok(bytes),
         Ok(Err(_)) => Err(ApiError::PayloadTooLarge),
@@ -345,27 +307,6 @@ async fn read_body(cfg: &portcullis_core::config::Config, body: AxumBody) -> Res
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn versions_order() {
-        assert!(Version::parse("5.4").unwrap() > Version::parse("5.3").unwrap());
-        assert!(Version::parse("5.10").unwrap() > Version::parse("5.4").unwrap());
-        assert!(Version::parse("abc").is_none());
-    }
-
-    #[test]
-    fn api_key_sources() {
-        let mut h = HeaderMap::new();
-        h.insert(header::AUTHORIZATION, "Bearer abc".parse().unwrap());
-        assert_eq!(presented_api_key(&h).as_deref(), Some("abc"));
-        h.insert("api-key", " xyz ".parse().unwrap());
-        assert_eq!(presented_api_key(&h).as_deref(), Some("xyz"));
-        assert!(key_matches("xyz", &["a".into(), "xyz".into()]));
-        assert!(!key_matches("xy", &["xyz".into()]));
-        assert!(!key_matches("xyzz", &["xyz".into()]));
-        assert!(!key_matches("", &["xyz".into()]));
-        assert!(!key_matches("xyz", &[]));
-    }
 
     #[test]
     fn host_without_port() {

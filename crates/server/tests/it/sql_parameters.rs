@@ -74,7 +74,7 @@ const SQL_FRAGMENTS: &[(&str, &str, &str)] = &[
         "a format! of a table name and the literal",
     ),
     (
-        "store-postgres/src/tenants.rs",
+        "store-postgres/src/multitenancy.rs",
         "table",
         "closure parameter; called with table names from Names",
     ),

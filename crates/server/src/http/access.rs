@@ -1,0 +1,89 @@
+//! Who may call a tenant's APIs, derived once per tenant from its effective config (not per
+//! request): the IP filters, the app's API keys (kept as digests), and the CDI versions it answers.
+
+use axum::http::{header, HeaderMap};
+use portcullis_core::config::{ip_filter, Config, SUPPORTED_CDI_VERSIONS};
+use portcullis_core::crypto::sha256_hex;
+use regex::Regex;
+use subtle::ConstantTimeEq;
+
+use super::version::Version;
+
+pub struct Access {
+    pub ip_allow: Option<Regex>,
+    pub ip_deny: Option<Regex>,
+    /// SHA-256 (hex) of each of `api_keys`; empty when no key is needed.
+    pub api_key_digests: Vec<String>,
+    /// The version assumed when a request names none, and the newest accepted.
+    pub max_cdi: Version,
+    /// The oldest version accepted, when the app sets one.
+    pub min_cdi: Option<Version>,
+}
+
+/// The newest CDI version Portcullis speaks.
+pub fn latest_cdi() -> Version {
+    SUPPORTED_CDI_VERSIONS.last().and_then(|v| Version::parse(v)).unwrap_or(Version(5, 4))
+}
+
+impl Access {
+    pub fn from_config(cfg: &Config) -> Access {
+        Access {
+            // Validation compiled these already, so a stored value always compiles.
+            ip_allow: cfg.ip_allow_regex().and_then(|r| ip_filter(r).ok()),
+            ip_deny: cfg.ip_deny_regex().and_then(|r| ip_filter(r).ok()),
+            api_key_digests: cfg.api_key_list().iter().map(|k| sha256_hex(k)).collect(),
+            max_cdi: cfg.supertokens_max_cdi_version().and_then(Version::parse).unwrap_or_else(latest_cdi),
+            min_cdi: cfg.supertokens_min_cdi_version().and_then(Version::parse),
+        }
+    }
+
+    /// Whether the filters turn this address away.
+    pub fn denies(&self, ip: &str) -> bool {
+        self.ip_deny.as_ref().is_some_and(|r| r.is_match(ip)) || self.ip_allow.as_ref().is_some_and(|r| !r.is_match(ip))
+    }
+}
+
+/// The key a request presents: the `api-key` header, else `Authorization` (with or without `Bearer`).
+pub fn presented_api_key(headers: &HeaderMap) -> Option<String> {
+    if let Some(k) = headers.get("api-key").and_then(|v| v.to_str().ok()) {
+        return Some(k.trim().to_owned());
+    }
+    let auth = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok())?.trim();
+    let key = if auth.len() >= 7 && auth[..7].eq_ignore_ascii_case("bearer ") { &auth[7..] } else { auth };
+    Some(key.trim().to_owned())
+}
+
+/// Constant-time comparison of a presented key with the configured ones (by their digests):
+/// every key is compared (no early exit), and through SHA-256 digests, so neither the content nor
+/// the length of a configured key shows in the time taken.
+pub fn key_matches<'a>(presented: &str, digests: impl IntoIterator<Item = &'a String>) -> bool {
+    let presented = sha256_hex(presented);
+    let mut ok = subtle::Choice::from(0);
+    for d in digests {
+        ok |= presented.as_bytes().ct_eq(d.as_bytes());
+    }
+    ok.into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn digests(keys: &[&str]) -> Vec<String> {
+        keys.iter().map(|k| sha256_hex(k)).collect()
+    }
+
+    #[test]
+    fn api_key_sources() {
+        let mut h = HeaderMap::new();
+        h.insert(header::AUTHORIZATION, "Bearer abc".parse().unwrap());
+        assert_eq!(presented_api_key(&h).as_deref(), Some("abc"));
+        h.insert("api-key", " xyz ".parse().unwrap());
+        assert_eq!(presented_api_key(&h).as_deref(), Some("xyz"));
+        assert!(key_matches("xyz", &digests(&["a", "xyz"])));
+        assert!(!key_matches("xy", &digests(&["xyz"])));
+        assert!(!key_matches("xyzz", &digests(&["xyz"])));
+        assert!(!key_matches("", &digests(&["xyz"])));
+        assert!(!key_matches("xyz", &digests(&[])));
+    }
+}
