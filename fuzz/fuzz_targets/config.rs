@@ -18,7 +18,7 @@ fuzz_target!(|data: &[u8]| {
         Ok((cfg, _warnings)) => {
             // A loaded config is valid, and reading any key never fails.
             assert!(cfg.validate(true).is_ok());
-            let _ = (cfg.api_keys(), cfg.database_identity(), cfg.uses_postgresql());
+            let _ = (cfg.api_key_list(), cfg.database_identity(), cfg.uses_postgresql());
             cfg
         }
         Err(_) => Config::defaults(),
@@ -26,7 +26,7 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(serde_json::Value::Object(overlay)) = serde_json::from_str(core_config) {
         if let Ok(cfg) = base.overlay(&overlay) {
             let _ = cfg.validate(false);
-            let _ = cfg.api_keys();
+            let _ = cfg.api_key_list();
         }
     }
 });

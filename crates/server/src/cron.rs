@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use portcullis_core::storage::{Storage, StorageError};
 
-use crate::http::AppState;
+use crate::state::AppState;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Job {

@@ -5,8 +5,9 @@ pub mod cron;
 mod hashing;
 pub mod http;
 pub mod keys;
-pub mod metrics;
 mod last_active;
+pub mod metrics;
+pub mod state;
 pub mod storage_open;
 pub mod tenancy;
 
@@ -18,18 +19,21 @@ use axum::Router;
 use portcullis_core::config::Config;
 use portcullis_core::now_ms;
 
-use crate::http::AppState;
+use crate::http::routes::RouteTable;
+use crate::state::AppState;
 use crate::tenancy::{Registry, TenancyError};
 
-/// The key_value entry the core writes once per app: a random id (we send no telemetry).
-pub const TELEMETRY_ID_KEY: &str = "TELEMETRY_ID";
+/// The route table: every API the server serves.
+pub fn routes() -> &'static RouteTable {
+    api::routes::table()
+}
 
 /// Opens the databases, loads the tenants and prepares the application state.
 pub async fn start(config: Config, config_path: Option<std::path::PathBuf>) -> Result<Arc<AppState>, TenancyError> {
     let registry = Registry::start(config).await?;
     registry
         .base_storage()
-        .key_value_insert_if_absent("public", "public", TELEMETRY_ID_KEY, &uuid::Uuid::new_v4().to_string(), now_ms())
+        .key_value_insert_if_absent("public", "public", api::core::TELEMETRY_ID_KEY, &uuid::Uuid::new_v4().to_string(), now_ms())
         .await?;
     let hashing = hashing::Hashing::new(&registry.base);
     Ok(Arc::new(AppState {
@@ -39,20 +43,21 @@ pub async fn start(config: Config, config_path: Option<std::path::PathBuf>) -> R
         keys: keys::KeyCache::default(),
         last_active: last_active::LastActive::default(),
         hashing,
-        metrics: metrics::Metrics::default(),
-        clock: http::Clock::default(),
+        metrics: metrics::Metrics::new(routes().metric_names()),
+        clock: state::Clock::default(),
         config_path,
     }))
 }
 
 pub fn router(state: Arc<AppState>) -> Router {
+    let server = Arc::new(http::Server { state, routes: routes() });
     Router::new()
         .fallback(http::handle)
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,
             Duration::from_secs(60),
         ))
-        .with_state(state)
+        .with_state(server)
 }
 
 /// How often the tenant configs' version is checked, so that other instances' changes arrive

@@ -1,53 +1,89 @@
 //! Prometheus metrics: requests by endpoint and status, latency histograms, cron runs and
 //! failures, the password-hashing queue and database pools. Rendered in the text exposition format
 //! at `metrics_path`. Labels are route names and status codes only: never paths, ids or tokens.
+//!
+//! Requests are counted without a lock: each route (by its number in the route table) has its
+//! own atomic counters. Cron runs, a few a minute, share a mutex.
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
 /// Upper bounds of the latency buckets, in seconds.
 const BUCKETS: [f64; 12] = [0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0];
 
-#[derive(Default)]
-struct Histogram {
+/// The status codes the server answers with, each counted in its own slot; any other code is
+/// counted under a lock (it does not happen in practice).
+const STATUSES: [u16; 10] = [200, 400, 401, 403, 404, 405, 408, 413, 500, 503];
+
+/// The label of requests whose path matched no route.
+const UNKNOWN: &str = "unknown";
+
+/// One route's counters.
+struct RouteCounters {
+    label: &'static str,
+    by_status: [AtomicU64; STATUSES.len()],
+    other_statuses: Mutex<BTreeMap<u16, u64>>,
     /// Non-cumulative counts per bucket; the last slot is +Inf.
-    counts: [u64; BUCKETS.len() + 1],
-    sum: f64,
-    count: u64,
+    buckets: [AtomicU64; BUCKETS.len() + 1],
+    sum_nanos: AtomicU64,
+    count: AtomicU64,
 }
 
-impl Histogram {
-    fn observe(&mut self, seconds: f64) {
-        let i = BUCKETS.iter().position(|b| seconds <= *b).unwrap_or(BUCKETS.len());
-        self.counts[i] += 1;
-        self.sum += seconds;
-        self.count += 1;
+impl RouteCounters {
+    fn new(label: &'static str) -> RouteCounters {
+        RouteCounters {
+            label,
+            by_status: Default::default(),
+            other_statuses: Mutex::new(BTreeMap::new()),
+            buckets: Default::default(),
+            sum_nanos: AtomicU64::new(0),
+            count: AtomicU64::new(0),
+        }
+    }
+
+    fn record(&self, status: u16, elapsed: Duration) {
+        match STATUSES.iter().position(|s| *s == status) {
+            Some(i) => {
+                self.by_status[i].fetch_add(1, Ordering::Relaxed);
+            }
+            None => {
+                if let Ok(mut other) = self.other_statuses.lock() {
+                    *other.entry(status).or_default() += 1;
+                }
+            }
+        }
+        let seconds = elapsed.as_secs_f64();
+        let bucket = BUCKETS.iter().position(|b| seconds <= *b).unwrap_or(BUCKETS.len());
+        self.buckets[bucket].fetch_add(1, Ordering::Relaxed);
+        self.sum_nanos.fetch_add(u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX), Ordering::Relaxed);
+        self.count.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// (status, count) of every status seen.
+    fn statuses(&self) -> Vec<(u16, u64)> {
+        let mut out: Vec<(u16, u64)> =
+            STATUSES.iter().zip(&self.by_status).map(|(s, n)| (*s, n.load(Ordering::Relaxed))).filter(|(_, n)| *n > 0).collect();
+        if let Ok(other) = self.other_statuses.lock() {
+            out.extend(other.iter().map(|(s, n)| (*s, *n)));
+        }
+        out.sort_unstable();
+        out
     }
 }
 
 #[derive(Default)]
-struct Inner {
-    requests: BTreeMap<(&'static str, u16), u64>,
-    latency: BTreeMap<&'static str, Histogram>,
-    cron_runs: BTreeMap<&'static str, u64>,
-    cron_failures: BTreeMap<&'static str, u64>,
+struct Cron {
+    runs: BTreeMap<&'static str, u64>,
+    failures: BTreeMap<&'static str, u64>,
 }
 
-/// The label of a route: its name, interned once per route (a bounded set); "unknown" for paths
-/// that matched no route.
-pub fn route_label(route: Option<crate::http::routes::Route>) -> &'static str {
-    static NAMES: std::sync::OnceLock<Mutex<std::collections::HashMap<String, &'static str>>> = std::sync::OnceLock::new();
-    let Some(route) = route else { return "unknown" };
-    let name = format!("{route:?}");
-    let Ok(mut names) = NAMES.get_or_init(Default::default).lock() else { return "unknown" };
-    names.entry(name).or_insert_with_key(|n| Box::leak(n.clone().into_boxed_str()))
-}
-
-#[derive(Default)]
 pub struct Metrics {
-    inner: Mutex<Inner>,
+    /// One per route (by its number), then the one of unknown paths.
+    routes: Vec<RouteCounters>,
+    cron: Mutex<Cron>,
 }
 
 /// One database pool's state at scrape time.
@@ -66,44 +102,67 @@ pub struct Gauges {
 }
 
 impl Metrics {
-    pub fn record_request(&self, route: &'static str, status: u16, elapsed: Duration) {
-        let Ok(mut m) = self.inner.lock() else { return };
-        *m.requests.entry((route, status)).or_default() += 1;
-        m.latency.entry(route).or_default().observe(elapsed.as_secs_f64());
+    /// Counters for routes labelled `route_names` (by route number), and for unknown paths.
+    pub fn new(route_names: &[&'static str]) -> Metrics {
+        let routes = route_names.iter().chain([&UNKNOWN]).map(|l| RouteCounters::new(l)).collect();
+        Metrics { routes, cron: Mutex::new(Cron::default()) }
+    }
+
+    /// Counts a request to route `route` (its number in the route table; `None` when the path
+    /// matched none).
+    pub fn record_request(&self, route: Option<usize>, status: u16, elapsed: Duration) {
+        let unknown = self.routes.len() - 1;
+        let slot = route.filter(|r| *r < unknown).unwrap_or(unknown);
+        if let Some(counters) = self.routes.get(slot) {
+            counters.record(status, elapsed);
+        }
     }
 
     pub fn record_cron(&self, job: &'static str, ok: bool) {
-        let Ok(mut m) = self.inner.lock() else { return };
-        *m.cron_runs.entry(job).or_default() += 1;
+        let Ok(mut m) = self.cron.lock() else { return };
+        *m.runs.entry(job).or_default() += 1;
         if !ok {
-            *m.cron_failures.entry(job).or_default() += 1;
+            *m.failures.entry(job).or_default() += 1;
         }
     }
 
     pub fn render(&self, gauges: &Gauges) -> String {
         let mut out = String::new();
-        let Ok(m) = self.inner.lock() else { return out };
+        // By label, as the exposition's readers expect stable output.
+        let mut routes: Vec<&RouteCounters> = self.routes.iter().filter(|r| r.count.load(Ordering::Relaxed) > 0).collect();
+        routes.sort_by_key(|r| r.label);
         header(&mut out, "portcullis_requests_total", "counter", "HTTP requests by endpoint and status code.");
-        for ((route, status), n) in &m.requests {
-            let _ = writeln!(out, "portcullis_requests_total{{route=\"{route}\",status=\"{status}\"}} {n}");
+        for r in &routes {
+            for (status, n) in r.statuses() {
+                let _ = writeln!(out, "portcullis_requests_total{{route=\"{}\",status=\"{status}\"}} {n}", r.label);
+            }
         }
         header(&mut out, "portcullis_request_duration_seconds", "histogram", "HTTP request latency by endpoint.");
-        for (route, h) in &m.latency {
+        for r in &routes {
+            let route = r.label;
             let mut cumulative = 0;
             for (i, bound) in BUCKETS.iter().enumerate() {
-                cumulative += h.counts[i];
+                cumulative += r.buckets[i].load(Ordering::Relaxed);
                 let _ = writeln!(out, "portcullis_request_duration_seconds_bucket{{route=\"{route}\",le=\"{bound}\"}} {cumulative}");
             }
-            let _ = writeln!(out, "portcullis_request_duration_seconds_bucket{{route=\"{route}\",le=\"+Inf\"}} {}", h.count);
-            let _ = writeln!(out, "portcullis_request_duration_seconds_sum{{route=\"{route}\"}} {}", h.sum);
-            let _ = writeln!(out, "portcullis_request_duration_seconds_count{{route=\"{route}\"}} {}", h.count);
+            let count = r.count.load(Ordering::Relaxed);
+            let sum = r.sum_nanos.load(Ordering::Relaxed) as f64 / 1e9;
+            let _ = writeln!(out, "portcullis_request_duration_seconds_bucket{{route=\"{route}\",le=\"+Inf\"}} {count}");
+            let _ = writeln!(out, "portcullis_request_duration_seconds_sum{{route=\"{route}\"}} {sum}");
+            let _ = writeln!(out, "portcullis_request_duration_seconds_count{{route=\"{route}\"}} {count}");
         }
+        let cron = self.cron.lock();
+        let (runs, failures) = match &cron {
+            Ok(c) => (c.runs.clone(), c.failures.clone()),
+            Err(_) => (BTreeMap::new(), BTreeMap::new()),
+        };
+        drop(cron);
         header(&mut out, "portcullis_cron_runs_total", "counter", "Background job runs by job.");
-        for (job, n) in &m.cron_runs {
+        for (job, n) in &runs {
             let _ = writeln!(out, "portcullis_cron_runs_total{{job=\"{job}\"}} {n}");
         }
         header(&mut out, "portcullis_cron_failures_total", "counter", "Background job runs that failed, by job.");
-        for (job, n) in &m.cron_failures {
+        for (job, n) in &failures {
             let _ = writeln!(out, "portcullis_cron_failures_total{{job=\"{job}\"}} {n}");
         }
         header(&mut out, "portcullis_password_hash_waiting", "gauge", "Password hashes waiting for a hashing slot.");
@@ -135,17 +194,22 @@ mod tests {
 
     #[test]
     fn renders_counters_and_cumulative_buckets() {
-        let m = Metrics::default();
-        m.record_request("SignIn", 200, Duration::from_millis(3));
-        m.record_request("SignIn", 200, Duration::from_millis(30));
-        m.record_request("SignIn", 400, Duration::from_secs(10));
+        let m = Metrics::new(&["SignUp", "SignIn"]);
+        m.record_request(Some(1), 200, Duration::from_millis(3));
+        m.record_request(Some(1), 200, Duration::from_millis(30));
+        m.record_request(Some(1), 400, Duration::from_secs(10));
+        m.record_request(None, 404, Duration::from_millis(1));
+        m.record_request(Some(1), 418, Duration::from_millis(20));
         m.record_cron("job", false);
         let text = m.render(&Gauges { hashing_waiting: 2, hashing_running: 1, pools: vec![PoolGauge { size: 3, available: 1, waiting: 0, max_size: 10 }] });
         assert!(text.contains("portcullis_requests_total{route=\"SignIn\",status=\"200\"} 2"), "{text}");
         assert!(text.contains("portcullis_requests_total{route=\"SignIn\",status=\"400\"} 1"));
+        assert!(text.contains("portcullis_requests_total{route=\"SignIn\",status=\"418\"} 1"));
+        assert!(text.contains("portcullis_requests_total{route=\"unknown\",status=\"404\"} 1"));
+        assert!(!text.contains("SignUp"), "routes without requests are not listed");
         assert!(text.contains("portcullis_request_duration_seconds_bucket{route=\"SignIn\",le=\"0.005\"} 1"));
-        assert!(text.contains("portcullis_request_duration_seconds_bucket{route=\"SignIn\",le=\"0.05\"} 2"));
-        assert!(text.contains("portcullis_request_duration_seconds_bucket{route=\"SignIn\",le=\"+Inf\"} 3"));
+        assert!(text.contains("portcullis_request_duration_seconds_bucket{route=\"SignIn\",le=\"0.05\"} 3"));
+        assert!(text.contains("portcullis_request_duration_seconds_bucket{route=\"SignIn\",le=\"+Inf\"} 4"));
         assert!(text.contains("portcullis_cron_failures_total{job=\"job\"} 1"));
         assert!(text.contains("portcullis_password_hash_waiting 2"));
         assert!(text.contains("portcullis_db_pool_max{pool=\"0\"} 10"));

@@ -14,7 +14,8 @@ use serde_json::{json, Map, Value};
 use crate::api::session::revoke_sessions_of;
 use crate::api::users::find_user;
 use crate::http::error::ApiError;
-use crate::http::{json, Ctx};
+use crate::http::reply::json;
+use crate::http::ctx::Ctx;
 
 /// The recipe user an id names, and the database that holds it; 400 when there is none.
 async fn recipe_user<'a>(ctx: &'a Ctx, id: &str) -> Result<(String, &'a Arc<dyn Storage>), ApiError> {

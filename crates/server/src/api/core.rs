@@ -6,14 +6,18 @@ use portcullis_core::config::SUPPORTED_CDI_VERSIONS;
 use serde_json::json;
 
 use crate::http::error::{text, ApiError};
-use crate::http::{json, Ctx};
+use crate::http::reply::json;
+use crate::http::ctx::Ctx;
+
+/// The key_value entry the core writes once per app: a random id (Portcullis sends no telemetry).
+pub const TELEMETRY_ID_KEY: &str = "TELEMETRY_ID";
 
 /// Every enterprise feature of the SuperTokens core; Portcullis has no paid features, so all are on.
 const FEATURES: &[&str] = &["account_linking", "multi_tenancy", "dashboard_login", "mfa", "security", "oauth", "saml"];
 
 /// `/hello` and `/`: the app (and for `/` the tenant) must exist and its databases must answer.
 pub async fn hello(ctx: &Ctx, is_root: bool) -> Result<Response, ApiError> {
-    let app = ctx.snapshot.get(&ctx.id.app_public()).ok_or_else(|| crate::http::not_found_error(&ctx.id))?;
+    let app = ctx.snapshot.get(&ctx.id.app_public()).ok_or_else(|| ApiError::tenant_not_found(&ctx.id))?;
     if is_root && ctx.snapshot.get(&ctx.id).is_none() {
         return Err(ApiError::NotFound);
     }
@@ -79,7 +83,7 @@ pub fn config(ctx: &Ctx) -> Result<Response, ApiError> {
 pub async fn telemetry(ctx: &Ctx) -> Result<Response, ApiError> {
     let tenant = ctx.tenant()?;
     ctx.require_public_tenant()?;
-    let id = tenant.storage.key_value_get(&ctx.id.app_id, "public", crate::TELEMETRY_ID_KEY).await?;
+    let id = tenant.storage.key_value_get(&ctx.id.app_id, "public", TELEMETRY_ID_KEY).await?;
     match id {
         Some(id) => json(json!({"status": "OK", "exists": true, "telemetryId": id})),
         None => json(json!({"status": "OK", "exists": false})),

@@ -12,7 +12,8 @@ use serde_json::{json, Value};
 use portcullis_core::services::PasswordHasher;
 
 use crate::http::error::ApiError;
-use crate::http::{json, not_found_error, Ctx};
+use crate::http::reply::json;
+use crate::http::ctx::Ctx;
 use crate::tenancy::Tenant;
 
 /// Dashboard sessions last 30 days, as the core's do.
@@ -20,7 +21,7 @@ const SESSION_LIFETIME_MS: i64 = 30 * 24 * 3_600_000;
 
 fn app(ctx: &Ctx) -> Result<&std::sync::Arc<Tenant>, ApiError> {
     ctx.require_public_tenant()?;
-    ctx.snapshot.get(&ctx.id.app_public()).ok_or_else(|| not_found_error(&ctx.id))
+    ctx.snapshot.get(&ctx.id.app_public()).ok_or_else(|| ApiError::tenant_not_found(&ctx.id))
 }
 
 fn valid_email(email: &str) -> bool {

@@ -12,7 +12,8 @@ use portcullis_core::services::PasswordHasher;
 use portcullis_core::services::ActivityLog;
 
 use crate::http::error::ApiError;
-use crate::http::{json, Ctx};
+use crate::http::reply::json;
+use crate::http::ctx::Ctx;
 
 pub async fn sign_up(ctx: &Ctx) -> Result<Response, ApiError> {
     let tenant = ctx.tenant()?;
@@ -128,7 +129,7 @@ pub async fn update(ctx: &Ctx) -> Result<Response, ApiError> {
     if found.user.login_method(&user_id).is_none_or(|m| m.password_hash.is_none()) {
         return json(json!({"status": "UNKNOWN_USER_ID_ERROR"}));
     }
-    let app = ctx.snapshot.get(&ctx.id.app_public()).ok_or_else(|| crate::http::not_found_error(&ctx.id))?;
+    let app = ctx.snapshot.get(&ctx.id.app_public()).ok_or_else(|| ApiError::tenant_not_found(&ctx.id))?;
     let hash = match password {
         Some(p) => Some(ctx.state.hashing.hash(&app.settings, p).await?),
         None => None,

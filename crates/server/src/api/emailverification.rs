@@ -9,7 +9,8 @@ use portcullis_core::users::normalise_email;
 use serde_json::json;
 
 use crate::http::error::ApiError;
-use crate::http::{json, not_found_error, Ctx};
+use crate::http::reply::json;
+use crate::http::ctx::Ctx;
 
 /// `userId` and `email` (normalised) of a body.
 fn user_and_email(ctx: &Ctx) -> Result<(String, String), ApiError> {
@@ -45,7 +46,7 @@ pub async fn verify(ctx: &Ctx) -> Result<Response, ApiError> {
     if ctx.method == axum::http::Method::GET {
         ctx.require_public_tenant()?;
         if !ctx.snapshot.app_exists(&ctx.id.cud, &ctx.id.app_id) {
-            return Err(not_found_error(&ctx.id));
+            return Err(ApiError::tenant_not_found(&ctx.id));
         }
         let user_id = ctx.query.required("userId")?.to_owned();
         let email = normalise_email(ctx.query.required("email")?);
@@ -68,7 +69,7 @@ pub async fn unverify(ctx: &Ctx) -> Result<Response, ApiError> {
     let (user_id, email) = user_and_email(ctx)?;
     let storages = ctx.snapshot.storages_of_app(&ctx.id.cud, &ctx.id.app_id);
     if storages.is_empty() {
-        return Err(not_found_error(&ctx.id));
+        return Err(ApiError::tenant_not_found(&ctx.id));
     }
     for storage in storages {
         storage.ev_unverify(&ctx.id.app_id, &user_id, &email).await?;

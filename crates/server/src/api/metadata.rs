@@ -10,7 +10,8 @@ use portcullis_core::storage::Storage;
 use serde_json::{json, Value};
 
 use crate::http::error::ApiError;
-use crate::http::{json, not_found_error, Ctx};
+use crate::http::reply::json;
+use crate::http::ctx::Ctx;
 
 impl From<InvalidInput> for ApiError {
     fn from(e: InvalidInput) -> Self {
@@ -21,7 +22,7 @@ impl From<InvalidInput> for ApiError {
 /// The storage of an app-wide API: the app's public tenant's, after the public-tenant check.
 pub(super) fn app_storage(ctx: &Ctx) -> Result<&Arc<dyn Storage>, ApiError> {
     ctx.require_public_tenant()?;
-    ctx.snapshot.get(&ctx.id.app_public()).map(|t| &t.storage).ok_or_else(|| not_found_error(&ctx.id))
+    ctx.snapshot.get(&ctx.id.app_public()).map(|t| &t.storage).ok_or_else(|| ApiError::tenant_not_found(&ctx.id))
 }
 
 /// The `userIds` of a bulk API, checked as the core checks them: a list of at most

@@ -8,7 +8,8 @@ use serde_json::{json, Value};
 
 use crate::http::error::ApiError;
 use crate::http::input::Body;
-use crate::http::{json, Ctx};
+use crate::http::reply::json;
+use crate::http::ctx::Ctx;
 use crate::tenancy::Tenant;
 
 fn forbidden(msg: &str) -> ApiError {
@@ -110,7 +111,7 @@ pub fn get_tenant(ctx: &Ctx) -> Result<Response, ApiError> {
         None => {
             // The app must exist; an unknown tenant of a known app is a business outcome.
             if !ctx.snapshot.app_exists(&ctx.id.cud, &ctx.id.app_id) {
-                return Err(crate::http::not_found_error(&ctx.id));
+                return Err(ApiError::tenant_not_found(&ctx.id));
             }
             json(json!({"status": "TENANT_NOT_FOUND_ERROR"}))
         }

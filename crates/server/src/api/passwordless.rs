@@ -18,7 +18,9 @@ use portcullis_core::services::ActivityLog;
 
 use crate::http::error::ApiError;
 use crate::http::input::Body;
-use crate::http::{json, Ctx, Version};
+use crate::http::reply::json;
+use crate::http::ctx::Ctx;
+use crate::http::version::Version;
 
 /// Fresh random values that collide with stored ones are drawn again, this many times at most.
 const CREATE_TRIES: usize = 5;

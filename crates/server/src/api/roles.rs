@@ -13,7 +13,8 @@ use serde_json::{json, Value};
 use super::metadata::app_storage;
 use crate::http::error::ApiError;
 use crate::http::input::Body;
-use crate::http::{json, not_found_error, Ctx};
+use crate::http::reply::json;
+use crate::http::ctx::Ctx;
 
 /// An optional list of strings: absent = `None`; anything but an array of strings (`null` included,
 /// as in the core) is invalid.
@@ -112,7 +113,7 @@ pub async fn with_permission(ctx: &Ctx) -> Result<Response, ApiError> {
 /// (`None` = the role does not exist there).
 async fn tenant_and_check<'a>(ctx: &'a Ctx, role: &str) -> Result<(&'a Arc<dyn Storage>, Option<RoleCheck>), ApiError> {
     let tenant = ctx.tenant()?;
-    let app = ctx.snapshot.get(&ctx.id.app_public()).ok_or_else(|| not_found_error(&ctx.id))?;
+    let app = ctx.snapshot.get(&ctx.id.app_public()).ok_or_else(|| ApiError::tenant_not_found(&ctx.id))?;
     if Arc::ptr_eq(&tenant.storage, &app.storage) {
         return Ok((&tenant.storage, Some(RoleCheck::InThisDatabase)));
     }
@@ -159,7 +160,7 @@ pub async fn of_user(ctx: &Ctx) -> Result<Response, ApiError> {
 pub async fn users_with(ctx: &Ctx) -> Result<Response, ApiError> {
     let role = rules::name("role", ctx.query.required("role")?)?;
     let tenant = ctx.tenant()?;
-    let app = ctx.snapshot.get(&ctx.id.app_public()).ok_or_else(|| not_found_error(&ctx.id))?;
+    let app = ctx.snapshot.get(&ctx.id.app_public()).ok_or_else(|| ApiError::tenant_not_found(&ctx.id))?;
     if !app.storage.role_exists(&ctx.id.app_id, &role).await? {
         return unknown_role();
     }

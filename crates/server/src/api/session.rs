@@ -17,7 +17,8 @@ use portcullis_core::services::ActivityLog;
 
 use crate::http::error::ApiError;
 use crate::http::input::Body;
-use crate::http::{json, not_found_error, Ctx};
+use crate::http::reply::json;
+use crate::http::ctx::Ctx;
 use crate::keys::AppKeyProvider;
 use crate::tenancy::{Snapshot, Tenant};
 
@@ -51,7 +52,7 @@ fn storage_of(t: &Tenant) -> &dyn SessionStorage {
 
 /// The app's public tenant: where its keys live.
 fn app_of(ctx: &Ctx) -> Result<&Arc<Tenant>, ApiError> {
-    ctx.snapshot.get(&ctx.id.app_public()).ok_or_else(|| not_found_error(&ctx.id))
+    ctx.snapshot.get(&ctx.id.app_public()).ok_or_else(|| ApiError::tenant_not_found(&ctx.id))
 }
 
 fn keys<'a>(ctx: &Ctx, app: &'a Arc<Tenant>, now: i64) -> AppKeyProvider<'a> {

@@ -9,7 +9,9 @@ use portcullis_core::users::{normalise_email, RecipeId, User};
 use serde_json::{json, Value};
 
 use crate::http::error::ApiError;
-use crate::http::{json, Ctx, Version};
+use crate::http::reply::json;
+use crate::http::ctx::Ctx;
+use crate::http::version::Version;
 
 fn non_empty(body: &crate::http::input::Body, field: &str) -> Result<String, ApiError> {
     let v = body.str(field)?;

@@ -13,7 +13,9 @@ use serde_json::{json, Map, Value};
 use super::metadata::app_storage;
 use crate::http::error::ApiError;
 use crate::http::input::Body;
-use crate::http::{json, Ctx, Version};
+use crate::http::reply::json;
+use crate::http::ctx::Ctx;
+use crate::http::version::Version;
 
 /// The columns' sizes (`device_name`, `secret_key` are VARCHAR(256)).
 const MAX_NAME_CHARS: usize = 256;

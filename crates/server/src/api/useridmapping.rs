@@ -10,12 +10,13 @@ use serde_json::{json, Map, Value};
 
 use crate::http::error::ApiError;
 use crate::http::input::Body;
-use crate::http::{json, not_found_error, Ctx};
+use crate::http::reply::json;
+use crate::http::ctx::Ctx;
 
 fn app_storages(ctx: &Ctx) -> Result<Vec<&Arc<dyn Storage>>, ApiError> {
     ctx.require_public_tenant()?;
     if !ctx.snapshot.app_exists(&ctx.id.cud, &ctx.id.app_id) {
-        return Err(not_found_error(&ctx.id));
+        return Err(ApiError::tenant_not_found(&ctx.id));
     }
     Ok(ctx.snapshot.storages_of_app(&ctx.id.cud, &ctx.id.app_id))
 }

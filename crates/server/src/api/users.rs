@@ -12,7 +12,8 @@ use portcullis_core::users::{normalise_email, RecipeId, User};
 use serde_json::{json, Value};
 
 use crate::http::error::ApiError;
-use crate::http::{json, not_found_error, Ctx};
+use crate::http::reply::json;
+use crate::http::ctx::Ctx;
 
 /// The page size when none is asked for, and the largest allowed.
 const DEFAULT_LIMIT: usize = 100;
@@ -31,7 +32,7 @@ fn search_tags(ctx: &Ctx) -> Option<SearchTags> {
 /// The distinct databases the request's app uses (tenants may live in different ones).
 fn app_storages(ctx: &Ctx) -> Result<Vec<&Arc<dyn Storage>>, ApiError> {
     if !ctx.snapshot.app_exists(&ctx.id.cud, &ctx.id.app_id) {
-        return Err(not_found_error(&ctx.id));
+        return Err(ApiError::tenant_not_found(&ctx.id));
     }
     Ok(ctx.snapshot.storages_of_app(&ctx.id.cud, &ctx.id.app_id))
 }

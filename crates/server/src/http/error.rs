@@ -2,6 +2,7 @@
 
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
+use portcullis_core::ids::TenantIdentifier;
 
 #[derive(Debug)]
 pub enum ApiError {
@@ -32,6 +33,13 @@ impl ApiError {
 
     pub fn field_invalid(field: &str) -> Self {
         ApiError::BadRequest(format!("Field name '{field}' is invalid in JSON input"))
+    }
+
+    /// The core's 400 for an app or tenant that does not exist.
+    pub fn tenant_not_found(id: &TenantIdentifier) -> Self {
+        ApiError::BadRequest(format!(
+            "AppId or tenantId not found => Tenant with the following connectionURIDomain, appId and tenantId combination not found: {id}"
+        ))
     }
 }
 
@@ -76,7 +84,7 @@ impl From<crate::tenancy::TenancyError> for ApiError {
         match e {
             crate::tenancy::TenancyError::InvalidConfig(m) => ApiError::BadRequest(format!("Invalid core config: {m}")),
             crate::tenancy::TenancyError::Storage(s) => s.into(),
-            crate::tenancy::TenancyError::NotFound(id) => super::not_found_error(&id),
+            crate::tenancy::TenancyError::NotFound(id) => ApiError::tenant_not_found(&id),
         }
     }
 }

@@ -1,9 +1,12 @@
 //! The HTTP side: the CDI's conventions applied to every request, in the core's order — resolve the
-//! app and tenant, IP filter, API key, CDI version — then the API itself. Thin: APIs live in `api/`.
+//! app and tenant, IP filter, API key, CDI version — then the API the route table names. Thin: the
+//! APIs live in `api/`, and reach this module only through the route table it is given.
 
 pub mod access;
+pub mod ctx;
 pub mod error;
 pub mod input;
+pub mod reply;
 pub mod resolve;
 pub mod routes;
 pub mod version;
@@ -13,126 +16,47 @@ use std::sync::Arc;
 
 use axum::body::{to_bytes, Body as AxumBody, Bytes};
 use axum::extract::{ConnectInfo, State};
-use axum::http::{header, HeaderMap, Method, Request, StatusCode};
+use axum::http::{header, HeaderMap, Request, StatusCode};
 use axum::response::{IntoResponse, Response};
 use portcullis_core::config::SUPPORTED_CDI_VERSIONS;
 use portcullis_core::ids::TenantIdentifier;
-use serde_json::Value;
-
 use tracing::Instrument;
 
-use crate::tenancy::{Registry, Snapshot, Tenant};
-use access::{key_matches, presented_api_key, Access};
+use crate::state::AppState;
+use crate::tenancy::Snapshot;
+use access::{key_matches, presented_api_key};
+use ctx::Ctx;
 use error::ApiError;
-use input::{Body, Query};
+use input::Query;
+use routes::RouteTable;
 pub use version::Version;
 
-pub struct AppState {
-    pub registry: Arc<Registry>,
-    /// The base config's access rules (its API keys guard the metrics).
-    pub base_access: Access,
-    /// SHA-256 of `supertokens_saas_secret`, when set.
-    pub saas_digest: Option<String>,
-    pub keys: crate::keys::KeyCache,
-    pub last_active: crate::last_active::LastActive,
-    pub hashing: crate::hashing::Hashing,
-    pub metrics: crate::metrics::Metrics,
-    /// The time, in milliseconds; tests move it to exercise expiry and key rotation.
-    pub clock: Clock,
-    pub config_path: Option<std::path::PathBuf>,
-}
-
-/// Wall-clock time plus an offset that tests can advance.
-#[derive(Clone, Default)]
-pub struct Clock {
-    offset_ms: Arc<std::sync::atomic::AtomicI64>,
-}
-
-impl Clock {
-    pub fn now(&self) -> i64 {
-        portcullis_core::now_ms() + self.offset_ms.load(std::sync::atomic::Ordering::Relaxed)
-    }
-
-    pub fn advance(&self, ms: i64) {
-        self.offset_ms.fetch_add(ms, std::sync::atomic::Ordering::Relaxed);
-    }
-}
-
-/// Everything an API needs to know about the request it serves.
-pub struct Ctx {
+/// What the HTTP side serves: the application and its route table.
+pub struct Server {
     pub state: Arc<AppState>,
-    pub method: Method,
-    /// The tenant the host and path name (it may not exist).
-    pub id: TenantIdentifier,
-    pub version: Version,
-    /// The `rid` header: which recipe an endpoint shared by several recipes serves.
-    pub rid: Option<String>,
-    pub query: Query,
-    pub body: Bytes,
-    pub snapshot: Arc<Snapshot>,
-    /// Hide and protect database settings and protected keys (a SaaS secret is set and was not used).
-    pub protect_configs: bool,
-}
-
-impl Ctx {
-    pub fn now(&self) -> i64 {
-        self.state.clock.now()
-    }
-
-    pub fn registry(&self) -> &Registry {
-        &self.state.registry
-    }
-
-    /// The tenant of the request, or the core's 400 when it does not exist.
-    pub fn tenant(&self) -> Result<&Arc<Tenant>, ApiError> {
-        self.snapshot.get(&self.id).ok_or_else(|| not_found_error(&self.id))
-    }
-
-    pub fn body(&self) -> Result<Body, ApiError> {
-        Body::parse(&self.body)
-    }
-
-    /// App-wide APIs are callable only on the public tenant (from CDI 5.0).
-    pub fn require_public_tenant(&self) -> Result<(), ApiError> {
-        if !self.id.is_public_tenant() && self.version >= Version(5, 0) {
-            return Err(ApiError::Forbidden("Only public tenantId can call this app specific API".into()));
-        }
-        Ok(())
-    }
-}
-
-pub fn not_found_error(id: &TenantIdentifier) -> ApiError {
-    ApiError::bad(format!(
-        "AppId or tenantId not found => Tenant with the following connectionURIDomain, appId and tenantId combination not found: {id}"
-    ))
-}
-
-/// A JSON response as the core sends it: compact, with a trailing newline.
-pub fn json(value: Value) -> Result<Response, ApiError> {
-    let mut body = value.to_string();
-    body.push('\n');
-    Ok((StatusCode::OK, [(header::CONTENT_TYPE, "application/json; charset=UTF-8")], body).into_response())
+    pub routes: &'static RouteTable,
 }
 
 pub async fn handle(
-    State(state): State<Arc<AppState>>,
+    State(server): State<Arc<Server>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     req: Request<AxumBody>,
 ) -> Response {
+    let state = &server.state;
     let (method, path) = (req.method().clone(), req.uri().path().to_owned());
     let metrics_path = state.registry.base.metrics_path().unwrap_or("");
     if !metrics_path.is_empty() && path == metrics_path && method == axum::http::Method::GET {
-        return metrics(&state, req.headers()).unwrap_or_else(IntoResponse::into_response);
+        return metrics(state, req.headers()).unwrap_or_else(IntoResponse::into_response);
     }
     let started = std::time::Instant::now();
     let request_id = request_id(req.headers());
     let span = tracing::info_span!("request", id = %request_id);
     let mut route = None;
-    let mut response = match pipeline(Arc::clone(&state), peer, req, &mut route).instrument(span.clone()).await {
+    let mut response = match pipeline(&server, peer, req, &mut route).instrument(span.clone()).await {
         Ok(r) => r,
         Err(e) => e.into_response(),
     };
-    state.metrics.record_request(crate::metrics::route_label(route), response.status().as_u16(), started.elapsed());
+    state.metrics.record_request(route, response.status().as_u16(), started.elapsed());
     // Paths carry no secrets (tokens travel in bodies and headers); bodies are never logged.
     span.in_scope(|| tracing::debug!(%method, %path, status = response.status().as_u16(), "request"));
     if let Ok(v) = axum::http::HeaderValue::from_str(&request_id) {
@@ -182,20 +106,20 @@ fn metrics(state: &AppState, headers: &HeaderMap) -> Result<Response, ApiError> 
     Ok((StatusCode::OK, [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], body).into_response())
 }
 
-async fn pipeline(
-    state: Arc<AppState>,
-    peer: SocketAddr,
-    req: Request<AxumBody>,
-    route_out: &mut Option<routes::Route>,
-) -> Result<Response, ApiError> {
+/// Runs the checks and the API; `route_out` gets the path's number (its metrics slot) once the
+/// path is resolved.
+async fn pipeline(server: &Server, peer: SocketAddr, req: Request<AxumBody>, route_out: &mut Option<usize>) -> Result<Response, ApiError> {
+    let state = &server.state;
     let (parts, body) = req.into_parts();
     let registry = Arc::clone(&state.registry);
     let base_path = registry.base.base_path().unwrap_or("");
     let path = resolve::strip_base_path(base_path, parts.uri.path()).ok_or(ApiError::NotFound)?;
-    let resolved = resolve::resolve(&path).ok_or(ApiError::NotFound)?;
-    *route_out = Some(resolved.route);
+    let resolved = resolve::resolve(&path, server.routes).ok_or(ApiError::NotFound)?;
+    *route_out = Some(resolved.routes.id);
+    // The checks are the path's (its rows agree on them); the method picks the handler below.
+    let checks = resolved.routes.first().ok_or(ApiError::NotFound)?;
 
-    if resolved.route.is_multitenancy() {
+    if checks.is_multitenancy {
         // Answer from the configs as stored, also when another instance just changed them.
         registry.refresh_or_keep().await;
     }
@@ -226,7 +150,7 @@ async fn pipeline(
     });
 
     // API key: the app's keys; skipped for an unknown app (the API then reports it).
-    if resolved.route.needs_api_key() {
+    if checks.needs_api_key {
         if let Some(app) = &app {
             let keys = &app.access.api_key_digests;
             if !keys.is_empty() || saas.is_some() {
@@ -246,7 +170,7 @@ async fn pipeline(
         Some(v) => {
             let text = v.to_str().unwrap_or("").trim().to_owned();
             let v = Version::parse(&text).ok_or_else(|| ApiError::bad("cdi-version header is invalid"))?;
-            if resolved.route.needs_version() {
+            if checks.needs_version {
                 if v > max {
                     return Err(ApiError::bad(format!("cdi-version {text} not supported")));
                 }
@@ -265,9 +189,10 @@ async fn pipeline(
         }
     };
 
+    // Read for every route, as the core does; `Route::takes_body` says which use it.
     let body = read_body(&registry.base, body).await?;
     let ctx = Ctx {
-        state,
+        state: Arc::clone(state),
         method: parts.method,
         id,
         version,
@@ -277,13 +202,14 @@ async fn pipeline(
         snapshot,
         protect_configs,
     };
-    match crate::api::dispatch(resolved.route, &ctx).await {
+    let Some(route) = resolved.routes.for_method(&ctx.method) else { return Err(ApiError::MethodNotAllowed) };
+    match (route.handler)(&ctx).await {
         // Another instance may have removed the tenant (its rows with it) in the moment before
         // this one saw the change: once the removal is seen, answer as for any unknown tenant.
         Err(ApiError::Internal(msg)) if ctx.snapshot.get(&ctx.id).is_some() => {
             registry.refresh_or_keep().await;
             match registry.snapshot().get(&ctx.id) {
-                None => Err(not_found_error(&ctx.id)),
+                None => Err(ApiError::tenant_not_found(&ctx.id)),
                 Some(_) => Err(ApiError::Internal(msg)),
             }
         }

@@ -3,15 +3,35 @@
 
 use portcullis_core::ids::{is_path_id, is_reserved_tenant_segment, PUBLIC};
 
-use super::routes::Route;
+use super::routes::{PathRoutes, RouteTable};
 
-#[derive(Debug, PartialEq, Eq)]
-pub struct Resolved {
-    pub route: Route,
+pub struct Resolved<'t> {
+    /// The API path, as the route table spells it.
+    pub path: &'static str,
+    /// The path's routes.
+    pub routes: &'t PathRoutes,
     pub app_id: String,
     pub tenant_id: String,
     /// Whether the path named a tenant explicitly.
     pub tenant_in_path: bool,
+}
+
+impl std::fmt::Debug for Resolved<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Resolved")
+            .field("path", &self.path)
+            .field("app_id", &self.app_id)
+            .field("tenant_id", &self.tenant_id)
+            .field("tenant_in_path", &self.tenant_in_path)
+            .finish()
+    }
+}
+
+/// Two resolutions are equal when they name the same API of the same tenant.
+impl PartialEq for Resolved<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        (self.path, &self.app_id, &self.tenant_id, self.tenant_in_path) == (other.path, &other.app_id, &other.tenant_id, other.tenant_in_path)
+    }
 }
 
 /// The request path after the configured base path (compared case-insensitively); `None` = the
@@ -27,8 +47,9 @@ pub fn strip_base_path(base_path: &str, raw_path: &str) -> Option<String> {
     }
 }
 
-/// Resolves a request path (already stripped of the base path). `None` = not found.
-pub fn resolve(path: &str) -> Option<Resolved> {
+/// Resolves a request path (already stripped of the base path) against the route table.
+/// `None` = not found.
+pub fn resolve<'t>(path: &str, table: &'t RouteTable) -> Option<Resolved<'t>> {
     let lower = path.to_lowercase();
     let trimmed = lower.trim_end_matches('/');
     let (app_id, rest) = match trimmed.strip_prefix("/appid-") {
@@ -41,14 +62,15 @@ pub fn resolve(path: &str) -> Option<Resolved> {
         }
         None => (PUBLIC.to_owned(), trimmed),
     };
-    let found = |route, tenant: &str, in_path| {
-        Some(Resolved { route, app_id: app_id.clone(), tenant_id: tenant.to_owned(), tenant_in_path: in_path })
+    let found = |routes: &'t PathRoutes, tenant: &str, in_path| {
+        let path = routes.first()?.path;
+        Some(Resolved { path, routes, app_id: app_id.clone(), tenant_id: tenant.to_owned(), tenant_in_path: in_path })
     };
     if rest.is_empty() {
-        return found(Route::Root, PUBLIC, false);
+        return found(table.root()?, PUBLIC, false);
     }
-    if let Some(route) = Route::from_path(rest) {
-        return found(route, PUBLIC, false);
+    if let Some(routes) = table.find(rest) {
+        return found(routes, PUBLIC, false);
     }
     // Anything else starts with '/': a path that does not is not ours (and must not lose its first character).
     let after_slash = rest.strip_prefix('/')?;
@@ -57,33 +79,48 @@ pub fn resolve(path: &str) -> Option<Resolved> {
         return None;
     }
     if api.is_empty() {
-        return found(Route::Root, tenant, true);
+        return found(table.root()?, tenant, true);
     }
-    Route::from_path(api).and_then(|route| found(route, tenant, true))
+    table.find(api).and_then(|routes| found(routes, tenant, true))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::http::ctx::Ctx;
+    use crate::http::error::ApiError;
+    use crate::http::routes::{Reply, Route};
 
-    fn r(p: &str) -> Option<(Route, String, String)> {
-        resolve(p).map(|r| (r.route, r.app_id, r.tenant_id))
+    fn none(_: &Ctx) -> Reply<'_> {
+        Box::pin(async { Err(ApiError::NotFound) })
+    }
+
+    static ROWS: &[Route] = &[
+        Route::get("/", "Root", none),
+        Route::get("/hello", "Hello", none),
+        Route::get("/apiversion", "ApiVersion", none),
+        Route::put("/recipe/multitenancy/tenant/v2", "TenantV2", none),
+    ];
+
+    fn r(p: &str) -> Option<(&'static str, String, String)> {
+        let table = Box::leak(Box::new(RouteTable::new(ROWS)));
+        resolve(p, table).map(|r| (r.path, r.app_id, r.tenant_id))
     }
 
     #[test]
     fn prefixes() {
-        let t = |route, a: &str, t: &str| Some((route, a.to_owned(), t.to_owned()));
-        assert_eq!(r("/hello"), t(Route::Hello, "public", "public"));
-        assert_eq!(r("/hello/"), t(Route::Hello, "public", "public"));
-        assert_eq!(r("/HELLO"), t(Route::Hello, "public", "public"));
-        assert_eq!(r("/"), t(Route::Root, "public", "public"));
-        assert_eq!(r(""), t(Route::Root, "public", "public"));
-        assert_eq!(r("/t1/recipe/multitenancy/tenant/v2"), t(Route::TenantV2, "public", "t1"));
-        assert_eq!(r("/appid-a1/t1/recipe/multitenancy/tenant/v2"), t(Route::TenantV2, "a1", "t1"));
-        assert_eq!(r("/appid-a1/recipe/multitenancy/tenant/v2"), t(Route::TenantV2, "a1", "public"));
-        assert_eq!(r("/appid-a1/apiversion"), t(Route::ApiVersion, "a1", "public"));
-        assert_eq!(r("/appid-a1"), t(Route::Root, "a1", "public"));
-        assert_eq!(r("/t1"), t(Route::Root, "public", "t1"));
+        let t = |path, a: &str, t: &str| Some((path, a.to_owned(), t.to_owned()));
+        assert_eq!(r("/hello"), t("/hello", "public", "public"));
+        assert_eq!(r("/hello/"), t("/hello", "public", "public"));
+        assert_eq!(r("/HELLO"), t("/hello", "public", "public"));
+        assert_eq!(r("/"), t("/", "public", "public"));
+        assert_eq!(r(""), t("/", "public", "public"));
+        assert_eq!(r("/t1/recipe/multitenancy/tenant/v2"), t("/recipe/multitenancy/tenant/v2", "public", "t1"));
+        assert_eq!(r("/appid-a1/t1/recipe/multitenancy/tenant/v2"), t("/recipe/multitenancy/tenant/v2", "a1", "t1"));
+        assert_eq!(r("/appid-a1/recipe/multitenancy/tenant/v2"), t("/recipe/multitenancy/tenant/v2", "a1", "public"));
+        assert_eq!(r("/appid-a1/apiversion"), t("/apiversion", "a1", "public"));
+        assert_eq!(r("/appid-a1"), t("/", "a1", "public"));
+        assert_eq!(r("/t1"), t("/", "public", "t1"));
         assert_eq!(r("/nope/nope"), None);
         assert_eq!(r("/recipe/nope"), None);
         assert_eq!(r("/bad_id/hello"), None);
@@ -91,6 +128,6 @@ mod tests {
         // Found by fuzzing: without a leading '/', "aa" resolved to tenant "a".
         assert_eq!(r("aa"), None);
         assert_eq!(r("é/hello"), None);
-        assert_eq!(r("/appid-a1aa"), t(Route::Root, "a1aa", "public"));
+        assert_eq!(r("/appid-a1aa"), t("/", "a1aa", "public"));
     }
 }

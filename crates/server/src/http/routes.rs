@@ -1,227 +1,153 @@
-//! Every API path Portcullis serves, and what the pipeline must check before calling it.
+//! The shape of the route table and its lookup. The table itself (every API the server serves) is
+//! `api::routes::ROUTES`: one row per (method, path) with its handler, what the pipeline must check
+//! before calling it, and the name its requests are counted under in the metrics.
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Route {
-    Hello,
-    /// `/health`: every database of every app answers (for load balancers).
-    Health,
-    SearchTags,
-    /// `/` (and `/<tenant>`, `/appid-x`): Hello when the tenant exists, else Not found.
-    Root,
-    ApiVersion,
-    Config,
-    Telemetry,
-    EeLicense,
-    EeFeatureFlag,
-    CudV2,
-    CudListV2,
-    CudRemove,
-    AppV2,
-    AppListV2,
-    AppRemove,
-    TenantV2,
-    TenantListV2,
-    TenantRemove,
-    ThirdPartyConfig,
-    ThirdPartyConfigRemove,
-    Jwks,
-    JwtJwks,
-    Jwt,
-    JwtData,
-    Session,
-    SessionVerify,
-    SessionRefresh,
-    SessionRegenerate,
-    SessionRemove,
-    SessionUser,
-    SessionData,
-    UserById,
-    Users,
-    UsersCount,
-    UserRemove,
-    UsersByAccountInfo,
-    TenantUser,
-    TenantUserRemove,
-    SignUp,
-    SignIn,
-    ResetToken,
-    ResetTokenConsume,
-    RecipeUser,
-    ThirdPartySignInUp,
-    ThirdPartyUsersByEmail,
-    PasswordlessCode,
-    PasswordlessCodeCheck,
-    PasswordlessCodeConsume,
-    PasswordlessCodeRemove,
-    PasswordlessCodes,
-    PasswordlessCodesRemove,
-    PasswordHashImport,
-    AccountLinkPrimary,
-    AccountLinkPrimaryCheck,
-    AccountLink,
-    AccountLinkCheck,
-    AccountUnlink,
-    UserIdMap,
-    UserIdMapRemove,
-    ExternalUserIdInfo,
-    DashboardUser,
-    DashboardUsers,
-    DashboardUserSessions,
-    ActiveUsersCount,
-    DashboardSignIn,
-    DashboardSessionVerify,
-    DashboardSession,
-    DashboardTenantCoreConfig,
-    EmailVerifyToken,
-    EmailVerify,
-    EmailVerifyRemove,
-    EmailVerifyTokenRemove,
-    UserMetadata,
-    UserMetadataRemove,
-    UserMetadataBulk,
-    Role,
-    RolePermissions,
-    RolePermissionsRemove,
-    RoleRemove,
-    Roles,
-    PermissionRoles,
-    UserRole,
-    UserRoleRemove,
-    UserRoles,
-    RoleUsers,
-    TotpDevice,
-    TotpDeviceList,
-    TotpDeviceRemove,
-    TotpDeviceVerify,
-    TotpVerify,
-    TotpDeviceImport,
-    TotpDeviceStatusBulk,
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+
+use axum::http::Method;
+use axum::response::Response;
+
+use super::ctx::Ctx;
+use super::error::ApiError;
+
+/// What a handler returns: a future borrowing the request context.
+pub type Reply<'a> = Pin<Box<dyn Future<Output = Result<Response, ApiError>> + Send + 'a>>;
+
+/// An API: parses the request, calls the recipe in core, renders its outcome.
+pub type Handler = for<'a> fn(&'a Ctx) -> Reply<'a>;
+
+/// One row of the route table.
+pub struct Route {
+    pub method: Method,
+    /// The API path, lower case, after any `/appid-<app>/<tenant>` prefix.
+    pub path: &'static str,
+    pub handler: Handler,
+    /// Requests are counted under this name in the metrics (one per path).
+    pub metric: &'static str,
+    /// The caller must present one of the app's API keys (the core exempts a few endpoints).
+    pub needs_api_key: bool,
+    /// The `cdi-version` header is checked against the supported range.
+    pub needs_version: bool,
+    /// The handler reads a JSON body.
+    pub takes_body: bool,
+    /// A multitenancy API: it reads and changes the tenant configs themselves, so the pipeline
+    /// makes sure it sees other instances' latest changes first.
+    pub is_multitenancy: bool,
 }
 
 impl Route {
-    pub fn from_path(path: &str) -> Option<Route> {
-        Some(match path {
-            "/hello" => Route::Hello,
-            "/health" => Route::Health,
-            "/user/search/tags" => Route::SearchTags,
-            "/apiversion" => Route::ApiVersion,
-            "/config" => Route::Config,
-            "/telemetry" => Route::Telemetry,
-            "/ee/license" => Route::EeLicense,
-            "/ee/featureflag" => Route::EeFeatureFlag,
-            "/recipe/multitenancy/connectionuridomain/v2" => Route::CudV2,
-            "/recipe/multitenancy/connectionuridomain/list/v2" => Route::CudListV2,
-            "/recipe/multitenancy/connectionuridomain/remove" => Route::CudRemove,
-            "/recipe/multitenancy/app/v2" => Route::AppV2,
-            "/recipe/multitenancy/app/list/v2" => Route::AppListV2,
-            "/recipe/multitenancy/app/remove" => Route::AppRemove,
-            "/recipe/multitenancy/tenant/v2" => Route::TenantV2,
-            "/recipe/multitenancy/tenant/list/v2" => Route::TenantListV2,
-            "/recipe/multitenancy/tenant/remove" => Route::TenantRemove,
-            "/recipe/multitenancy/config/thirdparty" => Route::ThirdPartyConfig,
-            "/recipe/multitenancy/config/thirdparty/remove" => Route::ThirdPartyConfigRemove,
-            "/.well-known/jwks.json" => Route::Jwks,
-            "/recipe/jwt/jwks" => Route::JwtJwks,
-            "/recipe/jwt" => Route::Jwt,
-            "/recipe/jwt/data" => Route::JwtData,
-            "/recipe/session" => Route::Session,
-            "/recipe/session/verify" => Route::SessionVerify,
-            "/recipe/session/refresh" => Route::SessionRefresh,
-            "/recipe/session/regenerate" => Route::SessionRegenerate,
-            "/recipe/session/remove" => Route::SessionRemove,
-            "/recipe/session/user" => Route::SessionUser,
-            "/recipe/session/data" => Route::SessionData,
-            "/user/id" => Route::UserById,
-            "/users" => Route::Users,
-            "/users/count" => Route::UsersCount,
-            "/user/remove" => Route::UserRemove,
-            "/users/by-accountinfo" => Route::UsersByAccountInfo,
-            "/recipe/multitenancy/tenant/user" => Route::TenantUser,
-            "/recipe/multitenancy/tenant/user/remove" => Route::TenantUserRemove,
-            "/recipe/signup" => Route::SignUp,
-            "/recipe/signin" => Route::SignIn,
-            "/recipe/user/password/reset/token" => Route::ResetToken,
-            "/recipe/user/password/reset/token/consume" => Route::ResetTokenConsume,
-            "/recipe/user" => Route::RecipeUser,
-            "/recipe/signinup" => Route::ThirdPartySignInUp,
-            "/recipe/users/by-email" => Route::ThirdPartyUsersByEmail,
-            "/recipe/signinup/code" => Route::PasswordlessCode,
-            "/recipe/signinup/code/check" => Route::PasswordlessCodeCheck,
-            "/recipe/signinup/code/consume" => Route::PasswordlessCodeConsume,
-            "/recipe/signinup/code/remove" => Route::PasswordlessCodeRemove,
-            "/recipe/signinup/codes" => Route::PasswordlessCodes,
-            "/recipe/signinup/codes/remove" => Route::PasswordlessCodesRemove,
-            "/recipe/user/passwordhash/import" => Route::PasswordHashImport,
-            "/recipe/accountlinking/user/primary" => Route::AccountLinkPrimary,
-            "/recipe/accountlinking/user/primary/check" => Route::AccountLinkPrimaryCheck,
-            "/recipe/accountlinking/user/link" => Route::AccountLink,
-            "/recipe/accountlinking/user/link/check" => Route::AccountLinkCheck,
-            "/recipe/accountlinking/user/unlink" => Route::AccountUnlink,
-            "/recipe/userid/map" => Route::UserIdMap,
-            "/recipe/userid/map/remove" => Route::UserIdMapRemove,
-            "/recipe/userid/external-user-id-info" => Route::ExternalUserIdInfo,
-            "/recipe/dashboard/user" => Route::DashboardUser,
-            "/recipe/dashboard/users" => Route::DashboardUsers,
-            "/recipe/dashboard/user/sessions" => Route::DashboardUserSessions,
-            "/users/count/active" => Route::ActiveUsersCount,
-            "/recipe/dashboard/signin" => Route::DashboardSignIn,
-            "/recipe/dashboard/session/verify" => Route::DashboardSessionVerify,
-            "/recipe/dashboard/session" => Route::DashboardSession,
-            "/recipe/dashboard/tenant/core-config" => Route::DashboardTenantCoreConfig,
-            "/recipe/user/email/verify/token" => Route::EmailVerifyToken,
-            "/recipe/user/email/verify" => Route::EmailVerify,
-            "/recipe/user/email/verify/remove" => Route::EmailVerifyRemove,
-            "/recipe/user/email/verify/token/remove" => Route::EmailVerifyTokenRemove,
-            "/recipe/user/metadata" => Route::UserMetadata,
-            "/recipe/user/metadata/remove" => Route::UserMetadataRemove,
-            "/recipe/user/metadata/bulk" => Route::UserMetadataBulk,
-            "/recipe/role" => Route::Role,
-            "/recipe/role/permissions" => Route::RolePermissions,
-            "/recipe/role/permissions/remove" => Route::RolePermissionsRemove,
-            "/recipe/role/remove" => Route::RoleRemove,
-            "/recipe/roles" => Route::Roles,
-            "/recipe/permission/roles" => Route::PermissionRoles,
-            "/recipe/user/role" => Route::UserRole,
-            "/recipe/user/role/remove" => Route::UserRoleRemove,
-            "/recipe/user/roles" => Route::UserRoles,
-            "/recipe/role/users" => Route::RoleUsers,
-            "/recipe/totp/device" => Route::TotpDevice,
-            "/recipe/totp/device/list" => Route::TotpDeviceList,
-            "/recipe/totp/device/remove" => Route::TotpDeviceRemove,
-            "/recipe/totp/device/verify" => Route::TotpDeviceVerify,
-            "/recipe/totp/verify" => Route::TotpVerify,
-            "/recipe/totp/device/import" => Route::TotpDeviceImport,
-            "/recipe/totp/device/status/bulk" => Route::TotpDeviceStatusBulk,
-
-            _ => return None,
-        })
+    /// A row with the usual flags: an API key and a supported CDI version are needed; POST and PUT
+    /// requests carry a body, GET and DELETE requests none.
+    const fn new(method: Method, takes_body: bool, path: &'static str, metric: &'static str, handler: Handler) -> Route {
+        Route { method, path, handler, metric, needs_api_key: true, needs_version: true, takes_body, is_multitenancy: false }
     }
 
-    /// Endpoints the core serves without an API key.
-    pub fn needs_api_key(self) -> bool {
-        !matches!(self, Route::Hello | Route::Health | Route::Root | Route::Config | Route::Jwks)
+    pub const fn get(path: &'static str, metric: &'static str, handler: Handler) -> Route {
+        Route::new(Method::GET, false, path, metric, handler)
     }
 
-    /// The multitenancy APIs, which read and change the tenant configs themselves.
-    pub fn is_multitenancy(self) -> bool {
-        matches!(
-            self,
-            Route::CudV2
-                | Route::CudListV2
-                | Route::CudRemove
-                | Route::AppV2
-                | Route::AppListV2
-                | Route::AppRemove
-                | Route::TenantV2
-                | Route::TenantListV2
-                | Route::TenantRemove
-                | Route::ThirdPartyConfig
-                | Route::ThirdPartyConfigRemove
-        )
+    pub const fn post(path: &'static str, metric: &'static str, handler: Handler) -> Route {
+        Route::new(Method::POST, true, path, metric, handler)
     }
 
-    /// Endpoints that skip the CDI-version check.
-    pub fn needs_version(self) -> bool {
-        !matches!(self, Route::Hello | Route::Health | Route::Root | Route::ApiVersion | Route::Jwks)
+    pub const fn put(path: &'static str, metric: &'static str, handler: Handler) -> Route {
+        Route::new(Method::PUT, true, path, metric, handler)
+    }
+
+    pub const fn delete(path: &'static str, metric: &'static str, handler: Handler) -> Route {
+        Route::new(Method::DELETE, false, path, metric, handler)
+    }
+
+    /// Served without an API key.
+    pub const fn public(self) -> Route {
+        let mut route = self;
+        route.needs_api_key = false;
+        route
+    }
+
+    /// Served whatever the `cdi-version` header says.
+    pub const fn any_version(self) -> Route {
+        let mut route = self;
+        route.needs_version = false;
+        route
+    }
+
+    /// A POST or PUT whose input is in the query string, or none.
+    pub const fn no_body(self) -> Route {
+        let mut route = self;
+        route.takes_body = false;
+        route
+    }
+
+    pub const fn multitenancy(self) -> Route {
+        let mut route = self;
+        route.is_multitenancy = true;
+        route
+    }
+}
+
+/// The routes of one path; the pipeline's checks come from its first row (the rows of a path
+/// agree on them: tested).
+pub struct PathRoutes {
+    /// The path's number: its metrics slot.
+    pub id: usize,
+    pub rows: Vec<&'static Route>,
+}
+
+impl PathRoutes {
+    pub fn first(&self) -> Option<&'static Route> {
+        self.rows.first().copied()
+    }
+
+    /// The row for this method; `None` answers 405.
+    pub fn for_method(&self, method: &Method) -> Option<&'static Route> {
+        self.rows.iter().copied().find(|r| r.method == *method)
+    }
+}
+
+/// The route table indexed by path.
+pub struct RouteTable {
+    by_path: HashMap<&'static str, PathRoutes>,
+    /// Each path's metric name, by its number.
+    metrics: Vec<&'static str>,
+}
+
+/// The path of the root route (`/`, `/<tenant>`, `/appid-<app>`).
+pub const ROOT: &str = "/";
+
+impl RouteTable {
+    pub fn new(rows: &'static [Route]) -> RouteTable {
+        let mut by_path: HashMap<&'static str, PathRoutes> = HashMap::new();
+        let mut metrics = Vec::new();
+        for row in rows {
+            let next = metrics.len();
+            let entry = by_path.entry(row.path).or_insert_with(|| PathRoutes { id: next, rows: Vec::new() });
+            if entry.id == next {
+                metrics.push(row.metric);
+            }
+            entry.rows.push(row);
+        }
+        RouteTable { by_path, metrics }
+    }
+
+    /// The routes of an API path (already lower-cased and stripped of its prefixes).
+    pub fn find(&self, path: &str) -> Option<&PathRoutes> {
+        self.by_path.get(path)
+    }
+
+    pub fn root(&self) -> Option<&PathRoutes> {
+        self.by_path.get(ROOT)
+    }
+
+    /// Every path's metric name, by the path's number.
+    pub fn metric_names(&self) -> &[&'static str] {
+        &self.metrics
+    }
+
+    /// Every path the table serves.
+    pub fn paths(&self) -> impl Iterator<Item = &PathRoutes> {
+        self.by_path.values()
     }
 }

@@ -9,9 +9,9 @@ pub struct TestApp {
     pub url: String,
     pub client: reqwest::Client,
     /// The server's clock: `advance` it to expire tokens and rotate keys.
-    pub clock: portcullis::http::Clock,
+    pub clock: portcullis::state::Clock,
     /// The application, for seeding data directly.
-    pub state: std::sync::Arc<portcullis::http::AppState>,
+    pub state: std::sync::Arc<portcullis::state::AppState>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
@@ -60,7 +60,7 @@ impl TestApp {
     }
 
     /// Serves an application state the test built itself.
-    pub async fn spawn_with_state(state: std::sync::Arc<portcullis::http::AppState>) -> TestApp {
+    pub async fn spawn_with_state(state: std::sync::Arc<portcullis::state::AppState>) -> TestApp {
         let clock = state.clock.clone();
         let kept = std::sync::Arc::clone(&state);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");

@@ -1,0 +1,56 @@
+//! What an API handler gets: the request as the pipeline checked and read it.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::http::Method;
+use portcullis_core::ids::TenantIdentifier;
+
+use super::error::ApiError;
+use super::input::{Body, Query};
+use super::version::Version;
+use crate::state::AppState;
+use crate::tenancy::{Registry, Snapshot, Tenant};
+
+/// Everything an API needs to know about the request it serves.
+pub struct Ctx {
+    pub state: Arc<AppState>,
+    pub method: Method,
+    /// The tenant the host and path name (it may not exist).
+    pub id: TenantIdentifier,
+    pub version: Version,
+    /// The `rid` header: which recipe an endpoint shared by several recipes serves.
+    pub rid: Option<String>,
+    pub query: Query,
+    pub body: Bytes,
+    pub snapshot: Arc<Snapshot>,
+    /// Hide and protect database settings and protected keys (a SaaS secret is set and was not used).
+    pub protect_configs: bool,
+}
+
+impl Ctx {
+    pub fn now(&self) -> i64 {
+        self.state.clock.now()
+    }
+
+    pub fn registry(&self) -> &Registry {
+        &self.state.registry
+    }
+
+    /// The tenant of the request, or the core's 400 when it does not exist.
+    pub fn tenant(&self) -> Result<&Arc<Tenant>, ApiError> {
+        self.snapshot.get(&self.id).ok_or_else(|| ApiError::tenant_not_found(&self.id))
+    }
+
+    pub fn body(&self) -> Result<Body, ApiError> {
+        Body::parse(&self.body)
+    }
+
+    /// App-wide APIs are callable only on the public tenant (from CDI 5.0).
+    pub fn require_public_tenant(&self) -> Result<(), ApiError> {
+        if !self.id.is_public_tenant() && self.version >= Version(5, 0) {
+            return Err(ApiError::Forbidden("Only public tenantId can call this app specific API".into()));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,39 @@
+//! The application's state: the tenancy registry and the process-wide services every request
+//! shares (key cache, hashing pool, activity throttle, metrics, clock).
+
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
+
+use crate::http::access::Access;
+use crate::tenancy::Registry;
+
+pub struct AppState {
+    pub registry: Arc<Registry>,
+    /// The base config's access rules (its API keys guard the metrics).
+    pub base_access: Access,
+    /// SHA-256 of `supertokens_saas_secret`, when set.
+    pub saas_digest: Option<String>,
+    pub keys: crate::keys::KeyCache,
+    pub last_active: crate::last_active::LastActive,
+    pub hashing: crate::hashing::Hashing,
+    pub metrics: crate::metrics::Metrics,
+    /// The time, in milliseconds; tests move it to exercise expiry and key rotation.
+    pub clock: Clock,
+    pub config_path: Option<std::path::PathBuf>,
+}
+
+/// Wall-clock time plus an offset that tests can advance.
+#[derive(Clone, Default)]
+pub struct Clock {
+    offset_ms: Arc<AtomicI64>,
+}
+
+impl Clock {
+    pub fn now(&self) -> i64 {
+        portcullis_core::now_ms() + self.offset_ms.load(Ordering::Relaxed)
+    }
+
+    pub fn advance(&self, ms: i64) {
+        self.offset_ms.fetch_add(ms, Ordering::Relaxed);
+    }
+}
