@@ -9,6 +9,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
+use portcullis_core::ids::{AppKey, TenantKey};
 use portcullis_core::config::Config;
 use portcullis_core::crypto::keys::{generate_key_string, SigningKey};
 use portcullis_core::crypto::password::{self, HashSettings, VerifySettings};
@@ -147,24 +148,24 @@ impl Step for DbWorker {
             Scenario::Hello => st.ping().await.map_err(err)?,
             Scenario::ApiVersion | Scenario::SessionVerify => {}
             Scenario::SessionVerifyDb => {
-                st.session_get(APP, TENANT, &c.verify_handle).await.map_err(err)?.ok_or("verify session missing")?;
+                st.session_get(TenantKey::new(APP, TENANT), &c.verify_handle).await.map_err(err)?.ok_or("verify session missing")?;
             }
             Scenario::SessionCreate => {
-                st.get_user_id_mapping(APP, &c.user_id, IdType::Any).await.map_err(err)?;
-                st.session_primary_user(APP, &c.user_id).await.map_err(err)?;
-                st.session_insert(APP, &session_row(&c.user_id, uuid::Uuid::new_v4().to_string(), now)).await.map_err(err)?;
+                st.get_user_id_mapping(AppKey::new(APP), &c.user_id, IdType::Any).await.map_err(err)?;
+                st.session_primary_user(AppKey::new(APP), &c.user_id).await.map_err(err)?;
+                st.session_insert(AppKey::new(APP), &session_row(&c.user_id, uuid::Uuid::new_v4().to_string(), now)).await.map_err(err)?;
             }
             Scenario::SessionRefresh => {
                 if self.session.is_none() {
                     let row = session_row(&c.user_id, uuid::Uuid::new_v4().to_string(), now);
-                    st.session_insert(APP, &row).await.map_err(err)?;
+                    st.session_insert(AppKey::new(APP), &row).await.map_err(err)?;
                     self.session = Some((row.handle, row.refresh_token_hash_2));
                 }
                 let (handle, hash) = self.session.clone().ok_or("no session")?;
                 // A child refresh token: read, compare-and-set to the child's hash.
-                let row = st.session_get(APP, TENANT, &handle).await.map_err(err)?.ok_or("refresh session missing")?;
+                let row = st.session_get(TenantKey::new(APP, TENANT), &handle).await.map_err(err)?.ok_or("refresh session missing")?;
                 let next = format!("{}{}", random_hex(), random_hex());
-                if !st.session_replace_refresh_hash(APP, TENANT, &handle, &row.refresh_token_hash_2, &next, now + 86_400_000).await.map_err(err)? {
+                if !st.session_replace_refresh_hash(TenantKey::new(APP, TENANT), &handle, &row.refresh_token_hash_2, &next, now + 86_400_000).await.map_err(err)? {
                     return Err(format!("compare-and-set lost on {handle} (expected {hash})"));
                 }
                 self.session = Some((handle, next));
@@ -172,45 +173,45 @@ impl Step for DbWorker {
             Scenario::SignUp => {
                 let email = format!("dbup-{}-{}-{}@bench.example", self.tag, self.idx, self.n);
                 let user_id = uuid::Uuid::new_v4().to_string();
-                if st.ep_login_method_by_email(APP, TENANT, &email).await.map_err(err)?.is_some() {
+                if st.ep_login_method_by_email(TenantKey::new(APP, TENANT), &email).await.map_err(err)?.is_some() {
                     return Err("email exists".into());
                 }
-                if !st.ep_create_user(APP, TENANT, &user_id, &email, "$2a$04$benchbenchbenchbenchbeOq9mW2v8kzFhK3gX5Y1m2n3o4p5q6r7s", now).await.map_err(err)? {
+                if !st.ep_create_user(TenantKey::new(APP, TENANT), &user_id, &email, "$2a$04$benchbenchbenchbenchbeOq9mW2v8kzFhK3gX5Y1m2n3o4p5q6r7s", now).await.map_err(err)? {
                     return Err("email exists".into());
                 }
-                st.get_user_id_mapping(APP, &user_id, IdType::Any).await.map_err(err)?;
-                st.user_last_active_upsert(APP, &user_id, now).await.map_err(err)?;
-                st.get_user(APP, &user_id).await.map_err(err)?.ok_or("new user missing")?;
+                st.get_user_id_mapping(AppKey::new(APP), &user_id, IdType::Any).await.map_err(err)?;
+                st.user_last_active_upsert(AppKey::new(APP), &user_id, now).await.map_err(err)?;
+                st.get_user(AppKey::new(APP), &user_id).await.map_err(err)?.ok_or("new user missing")?;
             }
             Scenario::SignIn => {
-                let m = st.ep_login_method_by_email(APP, TENANT, &c.email).await.map_err(err)?.ok_or("sign-in user missing")?;
-                st.get_user(APP, &m.recipe_user_id).await.map_err(err)?.ok_or("sign-in user missing")?;
+                let m = st.ep_login_method_by_email(TenantKey::new(APP, TENANT), &c.email).await.map_err(err)?.ok_or("sign-in user missing")?;
+                st.get_user(AppKey::new(APP), &m.recipe_user_id).await.map_err(err)?.ok_or("sign-in user missing")?;
             }
             Scenario::GetUser => {
-                st.get_user(APP, &c.user_id).await.map_err(err)?.ok_or("user missing")?;
+                st.get_user(AppKey::new(APP), &c.user_id).await.map_err(err)?.ok_or("user missing")?;
             }
             Scenario::MetadataGet => {
-                st.metadata_get(APP, &c.user_id).await.map_err(err)?;
+                st.metadata_get(AppKey::new(APP), &c.user_id).await.map_err(err)?;
             }
             Scenario::MetadataUpdate => {
                 let mut update = Map::new();
                 update.insert("counter".into(), Value::from(self.n));
                 update.insert("lastSeen".into(), Value::from("bench"));
-                st.metadata_update(APP, &c.user_id, &update).await.map_err(err)?;
+                st.metadata_update(AppKey::new(APP), &c.user_id, &update).await.map_err(err)?;
             }
             Scenario::RoleCheck => {
-                st.user_roles(APP, TENANT, &c.user_id).await.map_err(err)?;
+                st.user_roles(TenantKey::new(APP, TENANT), &c.user_id).await.map_err(err)?;
             }
             Scenario::ListUsers | Scenario::ListUsersDeep => {
                 let after = if self.kind == Scenario::ListUsersDeep { self.fx.deep_token.as_deref().and_then(decode_page_token) } else { None };
                 let filter = UserFilter { tenant_id: Some(TENANT.to_owned()), ..Default::default() };
-                let page = st.list_users(APP, &filter, false, 101, after).await.map_err(err)?;
+                let page = st.list_users(AppKey::new(APP), &filter, false, 101, after).await.map_err(err)?;
                 let ids: Vec<String> = page.into_iter().take(100).map(|(id, _)| id).collect();
-                st.get_users(APP, &ids).await.map_err(err)?;
+                st.get_users(AppKey::new(APP), &ids).await.map_err(err)?;
             }
             Scenario::CountUsers => {
                 let filter = UserFilter { tenant_id: Some(TENANT.to_owned()), ..Default::default() };
-                st.count_users(APP, &filter).await.map_err(err)?;
+                st.count_users(AppKey::new(APP), &filter).await.map_err(err)?;
             }
         }
         Ok(())

@@ -9,6 +9,7 @@ use crate::scenarios::{call, client, enc};
 use crate::seed::{self, PgTables};
 use crate::server::{Backend, Server, ServerSpec};
 use crate::stats::{summarize, Summary};
+use portcullis_core::ids::TenantKey;
 use crate::{workdir, ScaleArgs, SeedArgs};
 
 async fn pg_tables(spec: &ServerSpec) -> Result<PgTables, String> {
@@ -27,7 +28,7 @@ async fn pg_tables(spec: &ServerSpec) -> Result<PgTables, String> {
 async fn seed_range(spec: &ServerSpec, start: u64, end: u64, connections: usize) -> Result<f64, String> {
     let cfg = spec.config()?;
     let st = portcullis::storage_open::open_storage(&cfg).await.map_err(|e| e.to_string())?;
-    st.add_tenant_rows("public", "public", portcullis_core::now_ms()).await.map_err(|e| e.to_string())?;
+    st.add_tenant_rows(TenantKey::new("public", "public"), portcullis_core::now_ms()).await.map_err(|e| e.to_string())?;
     drop(st);
     match &spec.backend {
         Backend::Sqlite { path } => {

@@ -44,6 +44,54 @@ impl TenantIdentifier {
     }
 }
 
+/// An app, as the storage traits name it: app-wide data (users, roles, metadata, keys) is keyed
+/// by the app id alone. A type rather than a loose string, so it cannot be passed as a user id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct AppKey<'a> {
+    pub app_id: &'a str,
+}
+
+/// A tenant of an app, as the storage traits name it (the connection-URI domain only picks the
+/// database, so it is not part of the key).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct TenantKey<'a> {
+    pub app_id: &'a str,
+    pub tenant_id: &'a str,
+}
+
+impl<'a> AppKey<'a> {
+    pub fn new(app_id: &'a str) -> Self {
+        AppKey { app_id }
+    }
+
+    /// One of the app's tenants.
+    pub fn tenant(self, tenant_id: &'a str) -> TenantKey<'a> {
+        TenantKey { app_id: self.app_id, tenant_id }
+    }
+}
+
+impl<'a> TenantKey<'a> {
+    pub fn new(app_id: &'a str, tenant_id: &'a str) -> Self {
+        TenantKey { app_id, tenant_id }
+    }
+
+    pub fn app(self) -> AppKey<'a> {
+        AppKey { app_id: self.app_id }
+    }
+}
+
+impl TenantIdentifier {
+    /// The tenant's storage key.
+    pub fn key(&self) -> TenantKey<'_> {
+        TenantKey { app_id: &self.app_id, tenant_id: &self.tenant_id }
+    }
+
+    /// The storage key of the tenant's app.
+    pub fn app_key(&self) -> AppKey<'_> {
+        AppKey { app_id: &self.app_id }
+    }
+}
+
 impl fmt::Display for TenantIdentifier {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "({}, {}, {})", self.cud, self.app_id, self.tenant_id)

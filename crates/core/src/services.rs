@@ -5,6 +5,7 @@
 use async_trait::async_trait;
 
 use crate::error::Error;
+use crate::ids::AppKey;
 use crate::settings::TenantSettings;
 use crate::storage::Storage;
 
@@ -22,5 +23,5 @@ pub trait PasswordHasher: Send + Sync {
 pub trait ActivityLog: Send + Sync {
     /// Records that the user (any id the application uses for it) was active at `now`, in
     /// `user_last_active`. Never fails a request: a failure is only logged.
-    async fn record(&self, storage: &dyn Storage, app_id: &str, user_id: &str, now: i64);
+    async fn record(&self, storage: &dyn Storage, app: AppKey<'_>, user_id: &str, now: i64);
 }

@@ -5,7 +5,7 @@
 
 use async_trait::async_trait;
 
-use crate::ids::TenantIdentifier;
+use crate::ids::{AppKey, TenantIdentifier, TenantKey};
 use crate::multitenancy::TenantConfig;
 
 #[derive(Debug, thiserror::Error)]
@@ -69,16 +69,16 @@ pub trait Storage:
     async fn delete_tenant_config(&self, id: &TenantIdentifier) -> Result<bool, StorageError>;
 
     /// Ensures the `apps` and `tenants` rows of a tenant exist in this database.
-    async fn add_tenant_rows(&self, app_id: &str, tenant_id: &str, now_ms: i64) -> Result<(), StorageError>;
+    async fn add_tenant_rows(&self, tenant: TenantKey<'_>, now_ms: i64) -> Result<(), StorageError>;
 
     /// Deletes a tenant's row (its data cascades). Returns whether it existed.
-    async fn delete_tenant_rows(&self, app_id: &str, tenant_id: &str) -> Result<bool, StorageError>;
+    async fn delete_tenant_rows(&self, tenant: TenantKey<'_>) -> Result<bool, StorageError>;
 
     /// Deletes an app's row (all its tenants and data cascade). Returns whether it existed.
-    async fn delete_app_rows(&self, app_id: &str) -> Result<bool, StorageError>;
+    async fn delete_app_rows(&self, app: AppKey<'_>) -> Result<bool, StorageError>;
 
     /// Reads a key-value entry.
-    async fn key_value_get(&self, app_id: &str, tenant_id: &str, name: &str) -> Result<Option<String>, StorageError>;
+    async fn key_value_get(&self, tenant: TenantKey<'_>, name: &str) -> Result<Option<String>, StorageError>;
 
     /// Takes the lease named `name` (a `key_value` row of the public app) when nobody took it in the
     /// last `interval_ms`: true for exactly one of several instances asking at once. Background jobs
@@ -86,13 +86,12 @@ pub trait Storage:
     async fn lease(&self, name: &str, now_ms: i64, interval_ms: i64) -> Result<bool, StorageError>;
 
     /// Stores `value` under `name`, replacing what is there.
-    async fn key_value_set(&self, app_id: &str, tenant_id: &str, name: &str, value: &str, now_ms: i64) -> Result<(), StorageError>;
+    async fn key_value_set(&self, tenant: TenantKey<'_>, name: &str, value: &str, now_ms: i64) -> Result<(), StorageError>;
 
     /// Stores `value` under `name` unless a value is already there; returns the stored value.
     async fn key_value_insert_if_absent(
         &self,
-        app_id: &str,
-        tenant_id: &str,
+        tenant: TenantKey<'_>,
         name: &str,
         value: &str,
         now_ms: i64,

@@ -84,7 +84,7 @@ async fn run_leased(state: &AppState, job: Job, now: i64) -> Result<u64, Storage
             let snapshot = state.registry.snapshot();
             for app in snapshot.tenants.values().filter(|t| t.config.id.is_public_tenant()) {
                 let timing = app.settings.session.key_timing;
-                removed += app.storage.dynamic_keys_delete_before(&app.config.id.app_id, now - timing.lifetime_ms).await?;
+                removed += app.storage.dynamic_keys_delete_before(app.config.id.app_key(), now - timing.lifetime_ms).await?;
             }
         }
         Job::DeleteExpiredPasswordlessDevices => {
@@ -92,7 +92,7 @@ async fn run_leased(state: &AppState, job: Job, now: i64) -> Result<u64, Storage
             let snapshot = state.registry.snapshot();
             for t in snapshot.tenants.values() {
                 let cutoff = now - t.settings.passwordless.code_lifetime_ms;
-                removed += t.storage.pl_delete_expired_devices(&t.config.id.app_id, &t.config.id.tenant_id, cutoff).await?;
+                removed += t.storage.pl_delete_expired_devices(t.config.id.key(), cutoff).await?;
             }
         }
         Job::DeleteExpiredTotpCodes => {
@@ -100,7 +100,7 @@ async fn run_leased(state: &AppState, job: Job, now: i64) -> Result<u64, Storage
             let snapshot = state.registry.snapshot();
             for t in snapshot.tenants.values() {
                 let before = now - t.settings.totp.cooldown_ms;
-                removed += t.storage.totp_delete_expired_codes(&t.config.id.app_id, &t.config.id.tenant_id, before).await?;
+                removed += t.storage.totp_delete_expired_codes(t.config.id.key(), before).await?;
             }
         }
     }

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use portcullis_core::crypto::keys::{generate_key_string, PublicKey, SigningKey};
 use portcullis_core::crypto::{refresh, uuid_v4, CryptoError};
-use portcullis_core::ids::{TenantIdentifier, PUBLIC};
+use portcullis_core::ids::{AppKey, TenantIdentifier, TenantKey, PUBLIC};
 use portcullis_core::session::signing_keys::{self, DynamicKey, KeyTiming};
 use portcullis_core::session::{KeyProvider, SessionError};
 use portcullis_core::session::storage::{SessionStorage, StaticKey};
@@ -162,18 +162,18 @@ impl AppKeyProvider<'_> {
     async fn reload(&self, create: bool) -> Result<Arc<AppKeys>, SessionError> {
         let _guard = if create { Some(self.entry.reload.lock().await) } else { None };
         let s: &dyn SessionStorage = self.storage.as_ref();
-        let mut dynamic = signing_keys::valid_keys(s.dynamic_keys(&self.app_id).await?, self.now, self.timing);
+        let mut dynamic = signing_keys::valid_keys(s.dynamic_keys(AppKey::new(&self.app_id)).await?, self.now, self.timing);
         if let Some(at) = signing_keys::next_key_time(&dynamic, self.now, self.timing).filter(|_| create) {
             let value = self.spare.take().await?;
-            s.dynamic_key_insert(&self.app_id, &DynamicKey { created_at: at, value }).await?;
-            dynamic = signing_keys::valid_keys(s.dynamic_keys(&self.app_id).await?, self.now, self.timing);
+            s.dynamic_key_insert(AppKey::new(&self.app_id), &DynamicKey { created_at: at, value }).await?;
+            dynamic = signing_keys::valid_keys(s.dynamic_keys(AppKey::new(&self.app_id)).await?, self.now, self.timing);
         }
-        let mut statics = s.static_keys(&self.app_id).await?;
+        let mut statics = s.static_keys(AppKey::new(&self.app_id)).await?;
         if statics.is_empty() && create {
             let key_string = self.spare.take().await?;
             let key = StaticKey { key_id: format!("s-{}", uuid_v4()?), key_string, algorithm: "RS256".into(), created_at: self.now };
-            s.static_key_insert(&self.app_id, &key).await?;
-            statics = s.static_keys(&self.app_id).await?;
+            s.static_key_insert(AppKey::new(&self.app_id), &key).await?;
+            statics = s.static_keys(AppKey::new(&self.app_id)).await?;
         }
         let keys = AppKeys {
             dynamic: dynamic.iter().filter_map(|k| load(k.kid(), k.created_at, &k.value)).collect(),
@@ -281,11 +281,11 @@ impl KeyProvider for AppKeyProvider<'_> {
         if let Some(k) = cached(&self.entry) {
             return Ok(k);
         }
-        let stored = match self.storage.key_value_get(&self.app_id, PUBLIC, REFRESH_KEY_NAME).await? {
+        let stored = match self.storage.key_value_get(TenantKey::new(&self.app_id, PUBLIC), REFRESH_KEY_NAME).await? {
             Some(v) => v,
             None => {
                 let fresh = crypto_blocking(refresh::new_master_key).await?;
-                self.storage.key_value_insert_if_absent(&self.app_id, PUBLIC, REFRESH_KEY_NAME, &fresh, self.now).await?
+                self.storage.key_value_insert_if_absent(TenantKey::new(&self.app_id, PUBLIC), REFRESH_KEY_NAME, &fresh, self.now).await?
             }
         };
         let master: Arc<str> = Arc::from(stored.as_str());

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use async_trait::async_trait;
+use portcullis_core::ids::AppKey;
 use portcullis_core::services::ActivityLog;
 use portcullis_core::storage::Storage;
 use portcullis_core::useridmapping::storage::IdType;
@@ -38,16 +39,16 @@ impl LastActive {
 /// failure here must not fail a sign-in, so it is only logged.
 #[async_trait]
 impl ActivityLog for LastActive {
-    async fn record(&self, storage: &dyn Storage, app_id: &str, user_id: &str, now: i64) {
-        if !self.due(app_id, user_id, now) {
+    async fn record(&self, storage: &dyn Storage, app: AppKey<'_>, user_id: &str, now: i64) {
+        if !self.due(app.app_id, user_id, now) {
             return;
         }
         let written = async {
-            let st_id = match storage.get_user_id_mapping(app_id, user_id, IdType::Any).await? {
+            let st_id = match storage.get_user_id_mapping(app, user_id, IdType::Any).await? {
                 Some(m) => m.supertokens_user_id,
                 None => user_id.to_owned(),
             };
-            storage.user_last_active_upsert(app_id, &st_id, now).await
+            storage.user_last_active_upsert(app, &st_id, now).await
         };
         if let Err(e) = written.await {
             tracing::warn!(error = %e, "cannot record last activity");

@@ -17,6 +17,7 @@ use std::time::Duration;
 
 use axum::Router;
 use portcullis_core::config::Config;
+use portcullis_core::ids::{TenantKey, PUBLIC};
 use portcullis_core::now_ms;
 
 use crate::http::routes::RouteTable;
@@ -33,7 +34,7 @@ pub async fn start(config: Config, config_path: Option<std::path::PathBuf>) -> R
     let registry = Registry::start(config).await?;
     registry
         .base_storage()
-        .key_value_insert_if_absent("public", "public", api::core::TELEMETRY_ID_KEY, &uuid::Uuid::new_v4().to_string(), now_ms())
+        .key_value_insert_if_absent(TenantKey::new(PUBLIC, PUBLIC), api::core::TELEMETRY_ID_KEY, &uuid::Uuid::new_v4().to_string(), now_ms())
         .await?;
     let hashing = hashing::Hashing::new(&registry.base);
     Ok(Arc::new(AppState {

@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use portcullis_core::config::Config;
 use portcullis_core::crypto::uuid_v4;
-use portcullis_core::ids::{TenantIdentifier, PUBLIC};
+use portcullis_core::ids::{TenantIdentifier, TenantKey, PUBLIC};
 use portcullis_core::multitenancy::TenantConfig;
 use portcullis_core::now_ms;
 use portcullis_core::settings::TenantSettings;
@@ -141,7 +141,7 @@ impl Registry {
         // Every tenant's rows exist in its own database (the core does the same at start).
         let snapshot = registry.snapshot();
         for t in snapshot.tenants.values() {
-            t.storage.add_tenant_rows(&t.config.id.app_id, &t.config.id.tenant_id, now_ms()).await?;
+            t.storage.add_tenant_rows(t.config.id.key(), now_ms()).await?;
         }
         Ok(registry)
     }
@@ -208,7 +208,7 @@ impl Registry {
     }
 
     async fn stored_version(&self) -> Result<Option<String>, TenancyError> {
-        Ok(self.base_storage.key_value_get(PUBLIC, PUBLIC, VERSION_KEY).await?)
+        Ok(self.base_storage.key_value_get(TenantKey::new(PUBLIC, PUBLIC), VERSION_KEY).await?)
     }
 
     fn loaded_version(&self) -> Option<String> {
@@ -230,7 +230,7 @@ impl Registry {
     /// any other instance's change that landed meanwhile.
     async fn bump_version(&self) -> Result<(), TenancyError> {
         let version = uuid_v4().map_err(|e| TenancyError::Storage(StorageError::Unavailable(e.to_string())))?;
-        self.base_storage.key_value_set(PUBLIC, PUBLIC, VERSION_KEY, &version, now_ms()).await?;
+        self.base_storage.key_value_set(TenantKey::new(PUBLIC, PUBLIC), VERSION_KEY, &version, now_ms()).await?;
         Ok(())
     }
 
@@ -367,7 +367,7 @@ impl Registry {
             other => other,
         })?;
         let created = self.base_storage.upsert_tenant_config(&config).await?;
-        storage.add_tenant_rows(&id.app_id, &id.tenant_id, now_ms()).await?;
+        storage.add_tenant_rows(id.key(), now_ms()).await?;
         self.bump_version().await?;
         self.rebuild(configs).await?;
         Ok(created)
@@ -397,10 +397,10 @@ impl Registry {
             let id = &t.config.id;
             if id.is_public_tenant() {
                 if !shared(t, true) {
-                    t.storage.delete_app_rows(&id.app_id).await?;
+                    t.storage.delete_app_rows(id.app_key()).await?;
                 }
             } else if !shared(t, false) {
-                t.storage.delete_tenant_rows(&id.app_id, &id.tenant_id).await?;
+                t.storage.delete_tenant_rows(id.key()).await?;
             }
         }
         for t in &doomed {

@@ -3,6 +3,7 @@
 //! wait for), so two decisions that could together break uniqueness never interleave; the users
 //! involved are locked too, so a concurrent delete either waits or is seen.
 
+use portcullis_core::ids::AppKey;
 use portcullis_core::accountlinking::{check_association, check_create_primary, check_info_change, check_link, AccountValues, Info, InfoKind, LinkingError};
 use portcullis_core::accountlinking::storage::{candidate_ids_sql, UnlinkOutcome};
 use portcullis_core::users::User;
@@ -187,14 +188,14 @@ pub async fn remove_login_method(db: Conn<'_>, sql: &Statements, users_sql: &use
 
 #[async_trait::async_trait]
 impl portcullis_core::accountlinking::storage::AccountLinkingStorage for crate::PgStorage {
-    async fn create_primary_user(&self, app_id: &str, recipe_user_id: &str, check_only: bool) -> Result<Linked, portcullis_core::storage::StorageError> {
+    async fn create_primary_user(&self, AppKey { app_id }: AppKey<'_>, recipe_user_id: &str, check_only: bool) -> Result<Linked, portcullis_core::storage::StorageError> {
         let ctx = (&self.sql, (app_id, recipe_user_id, check_only));
         self.db.run(Mode::Write, &ctx, |db, (sql, key)| Box::pin(create_primary(db, &sql.accountlinking, &sql.users, *key))).await
     }
 
     async fn link_accounts(
         &self,
-        app_id: &str,
+        AppKey { app_id }: AppKey<'_>,
         recipe_user_id: &str,
         primary_user_id: &str,
         check_only: bool,
@@ -203,12 +204,12 @@ impl portcullis_core::accountlinking::storage::AccountLinkingStorage for crate::
         self.db.run(Mode::Write, &ctx, |db, (sql, key)| Box::pin(link(db, &sql.accountlinking, &sql.users, *key))).await
     }
 
-    async fn unlink_account(&self, app_id: &str, recipe_user_id: &str) -> Result<Option<UnlinkOutcome>, portcullis_core::storage::StorageError> {
+    async fn unlink_account(&self, AppKey { app_id }: AppKey<'_>, recipe_user_id: &str) -> Result<Option<UnlinkOutcome>, portcullis_core::storage::StorageError> {
         let ctx = (&self.sql, (app_id, recipe_user_id));
         self.db.run(Mode::Write, &ctx, |db, (sql, key)| Box::pin(unlink(db, &sql.accountlinking, &sql.users, *key))).await
     }
 
-    async fn remove_login_method(&self, app_id: &str, recipe_user_id: &str) -> Result<bool, portcullis_core::storage::StorageError> {
+    async fn remove_login_method(&self, AppKey { app_id }: AppKey<'_>, recipe_user_id: &str) -> Result<bool, portcullis_core::storage::StorageError> {
         let ctx = (&self.sql, (app_id, recipe_user_id));
         self.db.run(Mode::Write, &ctx, |db, (sql, key)| Box::pin(remove_login_method(db, &sql.accountlinking, &sql.users, *key))).await
     }

@@ -1,6 +1,7 @@
 //! Dashboard users and sessions.
 
 use async_trait::async_trait;
+use portcullis_core::ids::AppKey;
 use portcullis_core::dashboard::storage::{DashboardSession, DashboardStorage, DashboardUser, DashboardUserKey};
 use portcullis_core::storage::StorageError;
 
@@ -95,17 +96,17 @@ async fn update_user(db: Conn<'_>, sql: &Statements, (app, user): (&str, &str), 
 
 #[async_trait]
 impl DashboardStorage for PgStorage {
-    async fn dashboard_user_create(&self, app_id: &str, user: &DashboardUser) -> Result<bool, StorageError> {
+    async fn dashboard_user_create(&self, AppKey { app_id }: AppKey<'_>, user: &DashboardUser) -> Result<bool, StorageError> {
         let ctx = (&self.sql, app_id, user);
         self.db.run(Mode::Write, &ctx, |db, (sql, app, user)| Box::pin(create_user(db, &sql.dashboard, app, user))).await
     }
 
-    async fn dashboard_user_by_email(&self, app_id: &str, email: &str) -> Result<Option<DashboardUser>, StorageError> {
+    async fn dashboard_user_by_email(&self, AppKey { app_id }: AppKey<'_>, email: &str) -> Result<Option<DashboardUser>, StorageError> {
         let ctx = (&self.sql, app_id, email);
         self.db.run(Mode::Read, &ctx, |db, (sql, app, email)| Box::pin(user_by_email(db, &sql.dashboard, app, email))).await
     }
 
-    async fn dashboard_session_create(&self, app_id: &str, session_id: &str, user_id: &str, now: i64, expiry: i64) -> Result<(), StorageError> {
+    async fn dashboard_session_create(&self, AppKey { app_id }: AppKey<'_>, session_id: &str, user_id: &str, now: i64, expiry: i64) -> Result<(), StorageError> {
         let ctx = (&self.sql, (app_id, session_id, user_id), now, expiry);
         self.db
             .run(Mode::Write, &ctx, |db, (sql, (app, session, user), now, expiry)| {
@@ -117,7 +118,7 @@ impl DashboardStorage for PgStorage {
             .await
     }
 
-    async fn dashboard_session_email(&self, app_id: &str, session_id: &str, now: i64) -> Result<Option<String>, StorageError> {
+    async fn dashboard_session_email(&self, AppKey { app_id }: AppKey<'_>, session_id: &str, now: i64) -> Result<Option<String>, StorageError> {
         let ctx = (&self.sql, app_id, session_id, now);
         self.db
             .run(Mode::Read, &ctx, |db, (sql, app, session, now)| {
@@ -131,7 +132,7 @@ impl DashboardStorage for PgStorage {
             .await
     }
 
-    async fn dashboard_session_delete(&self, app_id: &str, session_id: &str) -> Result<bool, StorageError> {
+    async fn dashboard_session_delete(&self, AppKey { app_id }: AppKey<'_>, session_id: &str) -> Result<bool, StorageError> {
         let ctx = (&self.sql, app_id, session_id);
         self.db
             .run(Mode::Write, &ctx, |db, (sql, app, session)| {
@@ -140,7 +141,7 @@ impl DashboardStorage for PgStorage {
             .await
     }
 
-    async fn dashboard_users(&self, app_id: &str) -> Result<Vec<DashboardUser>, StorageError> {
+    async fn dashboard_users(&self, AppKey { app_id }: AppKey<'_>) -> Result<Vec<DashboardUser>, StorageError> {
         let ctx = (&self.sql, app_id);
         self.db
             .run(Mode::Read, &ctx, |db, (sql, app)| {
@@ -149,7 +150,7 @@ impl DashboardStorage for PgStorage {
             .await
     }
 
-    async fn dashboard_user_find(&self, app_id: &str, key: &DashboardUserKey) -> Result<Option<DashboardUser>, StorageError> {
+    async fn dashboard_user_find(&self, AppKey { app_id }: AppKey<'_>, key: &DashboardUserKey) -> Result<Option<DashboardUser>, StorageError> {
         let ctx = (&self.sql, app_id, key);
         self.db
             .run(Mode::Read, &ctx, |db, (sql, app, key)| {
@@ -164,14 +165,14 @@ impl DashboardStorage for PgStorage {
             .await
     }
 
-    async fn dashboard_user_update(&self, app_id: &str, user_id: &str, email: Option<&str>, password_hash: Option<&str>) -> Result<bool, StorageError> {
+    async fn dashboard_user_update(&self, AppKey { app_id }: AppKey<'_>, user_id: &str, email: Option<&str>, password_hash: Option<&str>) -> Result<bool, StorageError> {
         let ctx = (&self.sql, (app_id, user_id), email, password_hash);
         self.db
             .run(Mode::Write, &ctx, |db, (sql, key, email, hash)| Box::pin(update_user(db, &sql.dashboard, *key, *email, *hash)))
             .await
     }
 
-    async fn dashboard_user_delete(&self, app_id: &str, user_id: &str) -> Result<bool, StorageError> {
+    async fn dashboard_user_delete(&self, AppKey { app_id }: AppKey<'_>, user_id: &str) -> Result<bool, StorageError> {
         let ctx = (&self.sql, app_id, user_id);
         self.db
             .run(Mode::Write, &ctx, |db, (sql, app, user)| {
@@ -180,7 +181,7 @@ impl DashboardStorage for PgStorage {
             .await
     }
 
-    async fn dashboard_sessions_of(&self, app_id: &str, user_id: &str) -> Result<Vec<DashboardSession>, StorageError> {
+    async fn dashboard_sessions_of(&self, AppKey { app_id }: AppKey<'_>, user_id: &str) -> Result<Vec<DashboardSession>, StorageError> {
         let ctx = (&self.sql, app_id, user_id);
         self.db
             .run(Mode::Read, &ctx, |db, (sql, app, user)| {
@@ -208,7 +209,7 @@ impl DashboardStorage for PgStorage {
             .await
     }
 
-    async fn active_users_count(&self, app_id: &str, since: i64) -> Result<u64, StorageError> {
+    async fn active_users_count(&self, AppKey { app_id }: AppKey<'_>, since: i64) -> Result<u64, StorageError> {
         let ctx = (&self.sql, app_id, since);
         self.db
             .run(Mode::Read, &ctx, |db, (sql, app, since)| {

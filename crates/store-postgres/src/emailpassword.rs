@@ -1,6 +1,7 @@
 //! Email-password updates and password-reset tokens.
 
 use async_trait::async_trait;
+use portcullis_core::ids::AppKey;
 use portcullis_core::emailpassword::storage::{EmailPasswordStorage, ResetOutcome, UpdateOutcome};
 use portcullis_core::storage::StorageError;
 
@@ -74,7 +75,7 @@ async fn consume(db: Conn<'_>, sql: &Statements, app: &str, hash: &str, now: i64
 
 #[async_trait]
 impl EmailPasswordStorage for PgStorage {
-    async fn ep_update(&self, app_id: &str, user_id: &str, email: Option<&str>, password_hash: Option<&str>) -> Result<UpdateOutcome, StorageError> {
+    async fn ep_update(&self, AppKey { app_id }: AppKey<'_>, user_id: &str, email: Option<&str>, password_hash: Option<&str>) -> Result<UpdateOutcome, StorageError> {
         let ctx = (&self.sql, (app_id, user_id), email, password_hash);
         self.db
             .run(Mode::Write, &ctx, |db, (sql, key, email, hash)| {
@@ -91,7 +92,7 @@ impl EmailPasswordStorage for PgStorage {
             .await
     }
 
-    async fn reset_token_create(&self, app_id: &str, user_id: &str, email: &str, token_hash: &str, expiry: i64) -> Result<(), StorageError> {
+    async fn reset_token_create(&self, AppKey { app_id }: AppKey<'_>, user_id: &str, email: &str, token_hash: &str, expiry: i64) -> Result<(), StorageError> {
         let ctx = (&self.sql, (app_id, user_id, email), token_hash, expiry);
         self.db
             .run(Mode::Write, &ctx, |db, (sql, (a, u, e), h, x)| {
@@ -103,7 +104,7 @@ impl EmailPasswordStorage for PgStorage {
             .await
     }
 
-    async fn reset_token_consume(&self, app_id: &str, token_hash: &str, now: i64) -> Result<ResetOutcome, StorageError> {
+    async fn reset_token_consume(&self, AppKey { app_id }: AppKey<'_>, token_hash: &str, now: i64) -> Result<ResetOutcome, StorageError> {
         let ctx = (&self.sql, app_id, token_hash, now);
         self.db.run(Mode::Write, &ctx, |db, (sql, app, hash, now)| Box::pin(consume(db, &sql.emailpassword, app, hash, *now))).await
     }

@@ -1,6 +1,7 @@
 //! Email verification tokens and verified emails.
 
 use async_trait::async_trait;
+use portcullis_core::ids::{AppKey, TenantKey};
 use portcullis_core::emailverification::storage::{ConsumeOutcome, EmailVerificationStorage};
 use portcullis_core::storage::StorageError;
 
@@ -53,7 +54,7 @@ async fn consume(db: Conn<'_>, sql: &Statements, (app, tenant, hash): (&str, &st
 
 #[async_trait]
 impl EmailVerificationStorage for PgStorage {
-    async fn ev_token_create(&self, app_id: &str, tenant_id: &str, user_id: &str, email: &str, token_hash: &str, expiry: i64) -> Result<(), StorageError> {
+    async fn ev_token_create(&self, TenantKey { app_id, tenant_id }: TenantKey<'_>, user_id: &str, email: &str, token_hash: &str, expiry: i64) -> Result<(), StorageError> {
         let ctx = (&self.sql, (app_id, tenant_id, user_id, email), token_hash, expiry);
         self.db
             .run(Mode::Write, &ctx, |db, (sql, (a, t, u, e), h, x)| {
@@ -65,12 +66,12 @@ impl EmailVerificationStorage for PgStorage {
             .await
     }
 
-    async fn ev_consume(&self, app_id: &str, tenant_id: &str, token_hash: &str, now: i64) -> Result<ConsumeOutcome, StorageError> {
+    async fn ev_consume(&self, TenantKey { app_id, tenant_id }: TenantKey<'_>, token_hash: &str, now: i64) -> Result<ConsumeOutcome, StorageError> {
         let ctx = (&self.sql, (app_id, tenant_id, token_hash), now);
         self.db.run(Mode::Write, &ctx, |db, (sql, key, now)| Box::pin(consume(db, &sql.emailverification, *key, *now))).await
     }
 
-    async fn ev_is_verified(&self, app_id: &str, user_id: &str, email: &str) -> Result<bool, StorageError> {
+    async fn ev_is_verified(&self, AppKey { app_id }: AppKey<'_>, user_id: &str, email: &str) -> Result<bool, StorageError> {
         let ctx = (&self.sql, app_id, user_id, email);
         self.db
             .run(Mode::Read, &ctx, |db, (sql, a, u, e)| {
@@ -79,7 +80,7 @@ impl EmailVerificationStorage for PgStorage {
             .await
     }
 
-    async fn ev_mark_verified(&self, app_id: &str, user_id: &str, email: &str) -> Result<(), StorageError> {
+    async fn ev_mark_verified(&self, AppKey { app_id }: AppKey<'_>, user_id: &str, email: &str) -> Result<(), StorageError> {
         let ctx = (&self.sql, app_id, user_id, email);
         self.db
             .run(Mode::Write, &ctx, |db, (sql, a, u, e)| {
@@ -91,7 +92,7 @@ impl EmailVerificationStorage for PgStorage {
             .await
     }
 
-    async fn ev_unverify(&self, app_id: &str, user_id: &str, email: &str) -> Result<(), StorageError> {
+    async fn ev_unverify(&self, AppKey { app_id }: AppKey<'_>, user_id: &str, email: &str) -> Result<(), StorageError> {
         let ctx = (&self.sql, app_id, user_id, email);
         self.db
             .run(Mode::Write, &ctx, |db, (sql, a, u, e)| {
@@ -103,7 +104,7 @@ impl EmailVerificationStorage for PgStorage {
             .await
     }
 
-    async fn ev_revoke_tokens(&self, app_id: &str, tenant_id: &str, user_id: &str, email: &str) -> Result<(), StorageError> {
+    async fn ev_revoke_tokens(&self, TenantKey { app_id, tenant_id }: TenantKey<'_>, user_id: &str, email: &str) -> Result<(), StorageError> {
         let ctx = (&self.sql, app_id, tenant_id, user_id, email);
         self.db
             .run(Mode::Write, &ctx, |db, (sql, a, t, u, e)| {

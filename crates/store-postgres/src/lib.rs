@@ -31,7 +31,7 @@ mod accountlinking;
 
 use async_trait::async_trait;
 use portcullis_core::config::Config;
-use portcullis_core::ids::TenantIdentifier;
+use portcullis_core::ids::{AppKey, TenantIdentifier, TenantKey};
 use portcullis_core::multitenancy::TenantConfig;
 use portcullis_core::storage::{Storage, StorageError};
 
@@ -145,7 +145,7 @@ impl Storage for PgStorage {
         self.db.run(Mode::Write, &ctx, |db, (sql, id)| Box::pin(multitenancy::delete(db, &sql.multitenancy, id))).await
     }
 
-    async fn add_tenant_rows(&self, app_id: &str, tenant_id: &str, now_ms: i64) -> Result<(), StorageError> {
+    async fn add_tenant_rows(&self, TenantKey { app_id, tenant_id }: TenantKey<'_>, now_ms: i64) -> Result<(), StorageError> {
         let ctx = (&self.sql, app_id, tenant_id, now_ms);
         self.db
             .run(Mode::Write, &ctx, |db, (sql, app, tenant, now)| {
@@ -154,7 +154,7 @@ impl Storage for PgStorage {
             .await
     }
 
-    async fn delete_tenant_rows(&self, app_id: &str, tenant_id: &str) -> Result<bool, StorageError> {
+    async fn delete_tenant_rows(&self, TenantKey { app_id, tenant_id }: TenantKey<'_>) -> Result<bool, StorageError> {
         let ctx = (&self.sql, app_id, tenant_id);
         self.db
             .run(Mode::Write, &ctx, |db, (sql, app, tenant)| {
@@ -163,12 +163,12 @@ impl Storage for PgStorage {
             .await
     }
 
-    async fn delete_app_rows(&self, app_id: &str) -> Result<bool, StorageError> {
+    async fn delete_app_rows(&self, AppKey { app_id }: AppKey<'_>) -> Result<bool, StorageError> {
         let ctx = (&self.sql, app_id);
         self.db.run(Mode::Write, &ctx, |db, (sql, app)| Box::pin(key_value::delete_app_rows(db, &sql.kv, app))).await
     }
 
-    async fn key_value_get(&self, app_id: &str, tenant_id: &str, name: &str) -> Result<Option<String>, StorageError> {
+    async fn key_value_get(&self, TenantKey { app_id, tenant_id }: TenantKey<'_>, name: &str) -> Result<Option<String>, StorageError> {
         let ctx = (&self.sql, app_id, tenant_id, name);
         self.db
             .run(Mode::Read, &ctx, |db, (sql, app, tenant, name)| {
@@ -186,7 +186,7 @@ impl Storage for PgStorage {
             .await
     }
 
-    async fn key_value_set(&self, app_id: &str, tenant_id: &str, name: &str, value: &str, now_ms: i64) -> Result<(), StorageError> {
+    async fn key_value_set(&self, TenantKey { app_id, tenant_id }: TenantKey<'_>, name: &str, value: &str, now_ms: i64) -> Result<(), StorageError> {
         let ctx = (&self.sql, (app_id, tenant_id, name), value, now_ms);
         self.db
             .run(Mode::Write, &ctx, |db, (sql, key, value, now)| Box::pin(key_value::set(db, &sql.kv, *key, value, *now)))
@@ -195,8 +195,7 @@ impl Storage for PgStorage {
 
     async fn key_value_insert_if_absent(
         &self,
-        app_id: &str,
-        tenant_id: &str,
+        TenantKey { app_id, tenant_id }: TenantKey<'_>,
         name: &str,
         value: &str,
         now_ms: i64,

@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 
 use async_trait::async_trait;
+use portcullis_core::ids::AppKey;
 use portcullis_core::metadata::{parse_stored, shallow_merge, to_stored};
 use portcullis_core::metadata::storage::MetadataStorage;
 use portcullis_core::storage::StorageError;
@@ -100,14 +101,14 @@ pub async fn delete(db: Conn<'_>, sql: &Statements, app: &str, user: &str) -> Re
 
 #[async_trait]
 impl MetadataStorage for PgStorage {
-    async fn metadata_get(&self, app_id: &str, user_id: &str) -> Result<Option<Map<String, Value>>, StorageError> {
+    async fn metadata_get(&self, AppKey { app_id }: AppKey<'_>, user_id: &str) -> Result<Option<Map<String, Value>>, StorageError> {
         let ctx = (&self.sql, app_id, user_id);
         self.db.run(Mode::Read, &ctx, |db, (sql, app, user)| Box::pin(get(db, &sql.metadata, app, user))).await
     }
 
     async fn metadata_get_many(
         &self,
-        app_id: &str,
+        AppKey { app_id }: AppKey<'_>,
         user_ids: &[String],
     ) -> Result<HashMap<String, Map<String, Value>>, StorageError> {
         if user_ids.is_empty() {
@@ -119,7 +120,7 @@ impl MetadataStorage for PgStorage {
 
     async fn metadata_update(
         &self,
-        app_id: &str,
+        AppKey { app_id }: AppKey<'_>,
         user_id: &str,
         patch: &Map<String, Value>,
     ) -> Result<Map<String, Value>, StorageError> {
@@ -129,7 +130,7 @@ impl MetadataStorage for PgStorage {
             .await
     }
 
-    async fn metadata_delete(&self, app_id: &str, user_id: &str) -> Result<bool, StorageError> {
+    async fn metadata_delete(&self, AppKey { app_id }: AppKey<'_>, user_id: &str) -> Result<bool, StorageError> {
         let ctx = (&self.sql, app_id, user_id);
         self.db.run(Mode::Write, &ctx, |db, (sql, app, user)| Box::pin(delete(db, &sql.metadata, app, user))).await
     }

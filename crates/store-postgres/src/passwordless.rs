@@ -3,6 +3,7 @@
 //! concurrent consumes of one code give one success.
 
 use async_trait::async_trait;
+use portcullis_core::ids::{AppKey, TenantKey};
 use portcullis_core::passwordless::storage::{
     Code, ConsumeOutcome, ConsumeRequest, Contact, CreateCodeOutcome, Device, DeviceWithCodes, FieldUpdate, PasswordlessStorage,
     UpdateUserOutcome,
@@ -378,27 +379,27 @@ async fn delete_expired(db: Conn<'_>, sql: &Statements, (app, tenant): Key<'_>, 
 
 #[async_trait]
 impl PasswordlessStorage for PgStorage {
-    async fn pl_create_device_with_code(&self, app_id: &str, tenant_id: &str, device: &Device, code: &Code) -> Result<bool, StorageError> {
+    async fn pl_create_device_with_code(&self, TenantKey { app_id, tenant_id }: TenantKey<'_>, device: &Device, code: &Code) -> Result<bool, StorageError> {
         let ctx = (&self.sql, (app_id, tenant_id), device, code);
         self.db.run(Mode::Write, &ctx, |db, (sql, key, d, c)| Box::pin(create_device(db, &sql.passwordless, *key, d, c))).await
     }
 
-    async fn pl_create_code(&self, app_id: &str, tenant_id: &str, code: &Code) -> Result<CreateCodeOutcome, StorageError> {
+    async fn pl_create_code(&self, TenantKey { app_id, tenant_id }: TenantKey<'_>, code: &Code) -> Result<CreateCodeOutcome, StorageError> {
         let ctx = (&self.sql, (app_id, tenant_id), code);
         self.db.run(Mode::Write, &ctx, |db, (sql, key, c)| Box::pin(create_code(db, &sql.passwordless, *key, c))).await
     }
 
-    async fn pl_device(&self, app_id: &str, tenant_id: &str, device_id_hash: &str) -> Result<Option<DeviceWithCodes>, StorageError> {
+    async fn pl_device(&self, TenantKey { app_id, tenant_id }: TenantKey<'_>, device_id_hash: &str) -> Result<Option<DeviceWithCodes>, StorageError> {
         let ctx = (&self.sql, (app_id, tenant_id), device_id_hash);
         self.db.run(Mode::Snapshot, &ctx, |db, (sql, key, hash)| Box::pin(get_device(db, &sql.passwordless, *key, hash))).await
     }
 
-    async fn pl_devices_by_contact(&self, app_id: &str, tenant_id: &str, contact: Contact<'_>) -> Result<Vec<DeviceWithCodes>, StorageError> {
+    async fn pl_devices_by_contact(&self, TenantKey { app_id, tenant_id }: TenantKey<'_>, contact: Contact<'_>) -> Result<Vec<DeviceWithCodes>, StorageError> {
         let ctx = (&self.sql, (app_id, tenant_id), contact);
         self.db.run(Mode::Snapshot, &ctx, |db, (sql, key, contact)| Box::pin(by_contact(db, &sql.passwordless, *key, *contact))).await
     }
 
-    async fn pl_code_by_link_code_hash(&self, app_id: &str, tenant_id: &str, link_code_hash: &str) -> Result<Option<Code>, StorageError> {
+    async fn pl_code_by_link_code_hash(&self, TenantKey { app_id, tenant_id }: TenantKey<'_>, link_code_hash: &str) -> Result<Option<Code>, StorageError> {
         let ctx = (&self.sql, (app_id, tenant_id), link_code_hash);
         self.db
             .run(Mode::Read, &ctx, |db, (sql, (app, tenant), hash)| {
@@ -412,17 +413,17 @@ impl PasswordlessStorage for PgStorage {
             .await
     }
 
-    async fn pl_consume(&self, app_id: &str, tenant_id: &str, request: &ConsumeRequest) -> Result<ConsumeOutcome, StorageError> {
+    async fn pl_consume(&self, TenantKey { app_id, tenant_id }: TenantKey<'_>, request: &ConsumeRequest) -> Result<ConsumeOutcome, StorageError> {
         let ctx = (&self.sql, (app_id, tenant_id), request);
         self.db.run(Mode::Write, &ctx, |db, (sql, key, req)| Box::pin(consume(db, &sql.passwordless, *key, req))).await
     }
 
-    async fn pl_delete_code(&self, app_id: &str, tenant_id: &str, code_id: &str) -> Result<(), StorageError> {
+    async fn pl_delete_code(&self, TenantKey { app_id, tenant_id }: TenantKey<'_>, code_id: &str) -> Result<(), StorageError> {
         let ctx = (&self.sql, (app_id, tenant_id), code_id);
         self.db.run(Mode::Write, &ctx, |db, (sql, key, id)| Box::pin(delete_code(db, &sql.passwordless, *key, id))).await
     }
 
-    async fn pl_delete_device(&self, app_id: &str, tenant_id: &str, device_id_hash: &str) -> Result<(), StorageError> {
+    async fn pl_delete_device(&self, TenantKey { app_id, tenant_id }: TenantKey<'_>, device_id_hash: &str) -> Result<(), StorageError> {
         let ctx = (&self.sql, (app_id, tenant_id), device_id_hash);
         self.db
             .run(Mode::Write, &ctx, |db, (sql, (app, tenant), hash)| {
@@ -434,12 +435,12 @@ impl PasswordlessStorage for PgStorage {
             .await
     }
 
-    async fn pl_delete_devices_by_contact(&self, app_id: &str, tenant_id: &str, contact: Contact<'_>) -> Result<(), StorageError> {
+    async fn pl_delete_devices_by_contact(&self, TenantKey { app_id, tenant_id }: TenantKey<'_>, contact: Contact<'_>) -> Result<(), StorageError> {
         let ctx = (&self.sql, (app_id, tenant_id), contact);
         self.db.run(Mode::Write, &ctx, |db, (sql, key, contact)| Box::pin(delete_by_contact(db, &sql.passwordless, *key, *contact))).await
     }
 
-    async fn pl_update_user(&self, app_id: &str, user_id: &str, email: FieldUpdate<'_>, phone_number: FieldUpdate<'_>) -> Result<UpdateUserOutcome, StorageError> {
+    async fn pl_update_user(&self, AppKey { app_id }: AppKey<'_>, user_id: &str, email: FieldUpdate<'_>, phone_number: FieldUpdate<'_>) -> Result<UpdateUserOutcome, StorageError> {
         let ctx = (&self.sql, (app_id, user_id), email, phone_number);
         self.db
             .run(Mode::Write, &ctx, |db, (sql, key, e, p)| {
@@ -458,7 +459,7 @@ impl PasswordlessStorage for PgStorage {
             .await
     }
 
-    async fn pl_delete_expired_devices(&self, app_id: &str, tenant_id: &str, cutoff: i64) -> Result<u64, StorageError> {
+    async fn pl_delete_expired_devices(&self, TenantKey { app_id, tenant_id }: TenantKey<'_>, cutoff: i64) -> Result<u64, StorageError> {
         let ctx = (&self.sql, (app_id, tenant_id), cutoff);
         self.db.run(Mode::Write, &ctx, |db, (sql, key, cutoff)| Box::pin(delete_expired(db, &sql.passwordless, *key, *cutoff))).await
     }

@@ -7,6 +7,7 @@
 //! association added just before the deletion is committed in time to be deleted with it.
 
 use async_trait::async_trait;
+use portcullis_core::ids::{AppKey, TenantKey};
 use portcullis_core::roles::storage::{RoleCheck, RoleStorage, UserRoleChange};
 use portcullis_core::storage::StorageError;
 use tokio_postgres::types::ToSql;
@@ -170,24 +171,24 @@ pub async fn remove_user_role(db: Conn<'_>, sql: &Statements, key: UserRoleKey<'
 
 #[async_trait]
 impl RoleStorage for PgStorage {
-    async fn role_create_or_add_permissions(&self, app_id: &str, role: &str, permissions: &[String]) -> Result<bool, StorageError> {
+    async fn role_create_or_add_permissions(&self, AppKey { app_id }: AppKey<'_>, role: &str, permissions: &[String]) -> Result<bool, StorageError> {
         let ctx = (&self.sql, app_id, role, permissions);
         self.db
             .run(Mode::Write, &ctx, |db, (sql, app, role, perms)| Box::pin(create(db, &sql.roles, app, role, perms)))
             .await
     }
 
-    async fn role_exists(&self, app_id: &str, role: &str) -> Result<bool, StorageError> {
+    async fn role_exists(&self, AppKey { app_id }: AppKey<'_>, role: &str) -> Result<bool, StorageError> {
         let ctx = (&self.sql, app_id, role);
         self.db.run(Mode::Read, &ctx, |db, (sql, app, role)| Box::pin(exists(db, &sql.roles, app, role))).await
     }
 
-    async fn role_permissions(&self, app_id: &str, role: &str) -> Result<Option<Vec<String>>, StorageError> {
+    async fn role_permissions(&self, AppKey { app_id }: AppKey<'_>, role: &str) -> Result<Option<Vec<String>>, StorageError> {
         let ctx = (&self.sql, app_id, role);
         self.db.run(Mode::Snapshot, &ctx, |db, (sql, app, role)| Box::pin(permissions(db, &sql.roles, app, role))).await
     }
 
-    async fn role_remove_permissions(&self, app_id: &str, role: &str, permissions: Option<&[String]>) -> Result<bool, StorageError> {
+    async fn role_remove_permissions(&self, AppKey { app_id }: AppKey<'_>, role: &str, permissions: Option<&[String]>) -> Result<bool, StorageError> {
         let ctx = (&self.sql, app_id, role, permissions);
         self.db
             .run(Mode::Write, &ctx, |db, (sql, app, role, perms)| {
@@ -196,45 +197,45 @@ impl RoleStorage for PgStorage {
             .await
     }
 
-    async fn role_delete(&self, app_id: &str, role: &str) -> Result<bool, StorageError> {
+    async fn role_delete(&self, AppKey { app_id }: AppKey<'_>, role: &str) -> Result<bool, StorageError> {
         let ctx = (&self.sql, app_id, role);
         self.db.run(Mode::Write, &ctx, |db, (sql, app, role)| Box::pin(delete(db, &sql.roles, app, role))).await
     }
 
-    async fn role_delete_user_associations(&self, app_id: &str, role: &str) -> Result<bool, StorageError> {
+    async fn role_delete_user_associations(&self, AppKey { app_id }: AppKey<'_>, role: &str) -> Result<bool, StorageError> {
         let ctx = (&self.sql, app_id, role);
         self.db
             .run(Mode::Write, &ctx, |db, (sql, app, role)| Box::pin(delete_associations(db, &sql.roles, app, role)))
             .await
     }
 
-    async fn roles(&self, app_id: &str) -> Result<Vec<String>, StorageError> {
+    async fn roles(&self, AppKey { app_id }: AppKey<'_>) -> Result<Vec<String>, StorageError> {
         let ctx = (&self.sql, app_id);
         self.db.run(Mode::Read, &ctx, |db, (sql, app)| Box::pin(strings(db, &sql.roles.roles, [app]))).await
     }
 
-    async fn roles_with_permission(&self, app_id: &str, permission: &str) -> Result<Vec<String>, StorageError> {
+    async fn roles_with_permission(&self, AppKey { app_id }: AppKey<'_>, permission: &str) -> Result<Vec<String>, StorageError> {
         let ctx = (&self.sql, app_id, permission);
         self.db
             .run(Mode::Read, &ctx, |db, (sql, app, perm)| Box::pin(strings(db, &sql.roles.roles_with_permission, [app, perm])))
             .await
     }
 
-    async fn user_role_add(&self, app_id: &str, tenant_id: &str, user_id: &str, role: &str, check: RoleCheck) -> Result<UserRoleChange, StorageError> {
+    async fn user_role_add(&self, TenantKey { app_id, tenant_id }: TenantKey<'_>, user_id: &str, role: &str, check: RoleCheck) -> Result<UserRoleChange, StorageError> {
         let ctx = (&self.sql, (app_id, tenant_id, user_id, role), check);
         self.db
             .run(Mode::Write, &ctx, |db, (sql, key, check)| Box::pin(add_user_role(db, &sql.roles, *key, *check)))
             .await
     }
 
-    async fn user_role_remove(&self, app_id: &str, tenant_id: &str, user_id: &str, role: &str, check: RoleCheck) -> Result<UserRoleChange, StorageError> {
+    async fn user_role_remove(&self, TenantKey { app_id, tenant_id }: TenantKey<'_>, user_id: &str, role: &str, check: RoleCheck) -> Result<UserRoleChange, StorageError> {
         let ctx = (&self.sql, (app_id, tenant_id, user_id, role), check);
         self.db
             .run(Mode::Write, &ctx, |db, (sql, key, check)| Box::pin(remove_user_role(db, &sql.roles, *key, *check)))
             .await
     }
 
-    async fn user_roles(&self, app_id: &str, tenant_id: &str, user_id: &str) -> Result<Vec<String>, StorageError> {
+    async fn user_roles(&self, TenantKey { app_id, tenant_id }: TenantKey<'_>, user_id: &str) -> Result<Vec<String>, StorageError> {
         let ctx = (&self.sql, app_id, tenant_id, user_id);
         self.db
             .run(Mode::Read, &ctx, |db, (sql, app, tenant, user)| {
@@ -243,7 +244,7 @@ impl RoleStorage for PgStorage {
             .await
     }
 
-    async fn role_users(&self, app_id: &str, tenant_id: &str, role: &str) -> Result<Vec<String>, StorageError> {
+    async fn role_users(&self, TenantKey { app_id, tenant_id }: TenantKey<'_>, role: &str) -> Result<Vec<String>, StorageError> {
         let ctx = (&self.sql, app_id, tenant_id, role);
         self.db
             .run(Mode::Read, &ctx, |db, (sql, app, tenant, role)| {

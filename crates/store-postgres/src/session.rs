@@ -2,6 +2,7 @@
 //! and last-active times (`user_last_active`).
 
 use async_trait::async_trait;
+use portcullis_core::ids::{AppKey, TenantKey};
 use portcullis_core::session::signing_keys::DynamicKey;
 use portcullis_core::session::storage::{SessionRow, SessionStorage, StaticKey, TenantScope};
 use portcullis_core::storage::StorageError;
@@ -241,17 +242,17 @@ pub async fn last_active(db: Conn<'_>, sql: &Statements, app: &str, user: &str, 
 
 #[async_trait]
 impl SessionStorage for PgStorage {
-    async fn session_insert(&self, app_id: &str, row: &SessionRow) -> Result<(), StorageError> {
+    async fn session_insert(&self, AppKey { app_id }: AppKey<'_>, row: &SessionRow) -> Result<(), StorageError> {
         let ctx = (&self.sql, app_id, row);
         self.db.run(Mode::Write, &ctx, |db, (sql, app, row)| Box::pin(insert(db, &sql.session, app, row))).await
     }
 
-    async fn session_primary_user(&self, app_id: &str, user_id: &str) -> Result<Option<String>, StorageError> {
+    async fn session_primary_user(&self, AppKey { app_id }: AppKey<'_>, user_id: &str) -> Result<Option<String>, StorageError> {
         let ctx = (&self.sql, app_id, user_id);
         self.db.run(Mode::Read, &ctx, |db, (sql, app, user)| Box::pin(primary_user(db, &sql.session, app, user))).await
     }
 
-    async fn session_get(&self, app_id: &str, tenant_id: &str, handle: &str) -> Result<Option<SessionRow>, StorageError> {
+    async fn session_get(&self, TenantKey { app_id, tenant_id }: TenantKey<'_>, handle: &str) -> Result<Option<SessionRow>, StorageError> {
         let ctx = (&self.sql, app_id, tenant_id, handle);
         self.db
             .run(Mode::Read, &ctx, |db, (sql, app, tenant, handle)| Box::pin(get(db, &sql.session, app, tenant, handle)))
@@ -260,8 +261,7 @@ impl SessionStorage for PgStorage {
 
     async fn session_replace_refresh_hash(
         &self,
-        app_id: &str,
-        tenant_id: &str,
+        TenantKey { app_id, tenant_id }: TenantKey<'_>,
         handle: &str,
         expected_hash_2: &str,
         new_hash_2: &str,
@@ -275,35 +275,35 @@ impl SessionStorage for PgStorage {
             .await
     }
 
-    async fn session_set_use_static_key(&self, app_id: &str, tenant_id: &str, handle: &str, value: bool) -> Result<(), StorageError> {
+    async fn session_set_use_static_key(&self, TenantKey { app_id, tenant_id }: TenantKey<'_>, handle: &str, value: bool) -> Result<(), StorageError> {
         let ctx = (&self.sql, (app_id, tenant_id, handle), value);
         self.db
             .run(Mode::Write, &ctx, |db, (sql, key, value)| Box::pin(set_static(db, &sql.session, *key, *value)))
             .await
     }
 
-    async fn session_update_data(&self, app_id: &str, tenant_id: &str, handle: &str, data: &str) -> Result<bool, StorageError> {
+    async fn session_update_data(&self, TenantKey { app_id, tenant_id }: TenantKey<'_>, handle: &str, data: &str) -> Result<bool, StorageError> {
         let ctx = (&self.sql, (app_id, tenant_id, handle), data);
         self.db
             .run(Mode::Write, &ctx, |db, (sql, key, text)| Box::pin(update(db, &sql.session, *key, text, false)))
             .await
     }
 
-    async fn session_update_jwt_payload(&self, app_id: &str, tenant_id: &str, handle: &str, payload: &str) -> Result<bool, StorageError> {
+    async fn session_update_jwt_payload(&self, TenantKey { app_id, tenant_id }: TenantKey<'_>, handle: &str, payload: &str) -> Result<bool, StorageError> {
         let ctx = (&self.sql, (app_id, tenant_id, handle), payload);
         self.db
             .run(Mode::Write, &ctx, |db, (sql, key, text)| Box::pin(update(db, &sql.session, *key, text, true)))
             .await
     }
 
-    async fn session_delete(&self, app_id: &str, list: &[(String, String)]) -> Result<Vec<String>, StorageError> {
+    async fn session_delete(&self, AppKey { app_id }: AppKey<'_>, list: &[(String, String)]) -> Result<Vec<String>, StorageError> {
         let ctx = (&self.sql, app_id, list);
         self.db.run(Mode::Write, &ctx, |db, (sql, app, list)| Box::pin(delete(db, &sql.session, app, list))).await
     }
 
     async fn session_handles_for_user(
         &self,
-        app_id: &str,
+        AppKey { app_id }: AppKey<'_>,
         scope: TenantScope<'_>,
         user_id: &str,
         now: i64,
@@ -325,36 +325,36 @@ impl SessionStorage for PgStorage {
         self.db.run(Mode::Write, &ctx, |db, (sql, now)| Box::pin(delete_expired(db, &sql.session, *now))).await
     }
 
-    async fn dynamic_keys(&self, app_id: &str) -> Result<Vec<DynamicKey>, StorageError> {
+    async fn dynamic_keys(&self, AppKey { app_id }: AppKey<'_>) -> Result<Vec<DynamicKey>, StorageError> {
         let ctx = (&self.sql, app_id);
         self.db.run(Mode::Read, &ctx, |db, (sql, app)| Box::pin(keys(db, &sql.session, app))).await
     }
 
-    async fn dynamic_key_insert(&self, app_id: &str, key: &DynamicKey) -> Result<(), StorageError> {
+    async fn dynamic_key_insert(&self, AppKey { app_id }: AppKey<'_>, key: &DynamicKey) -> Result<(), StorageError> {
         let ctx = (&self.sql, app_id, key);
         self.db.run(Mode::Write, &ctx, |db, (sql, app, key)| Box::pin(key_insert(db, &sql.session, app, key))).await
     }
 
-    async fn dynamic_keys_delete_before(&self, app_id: &str, before: i64) -> Result<u64, StorageError> {
+    async fn dynamic_keys_delete_before(&self, AppKey { app_id }: AppKey<'_>, before: i64) -> Result<u64, StorageError> {
         let ctx = (&self.sql, app_id, before);
         self.db
             .run(Mode::Write, &ctx, |db, (sql, app, before)| Box::pin(keys_delete_before(db, &sql.session, app, *before)))
             .await
     }
 
-    async fn static_keys(&self, app_id: &str) -> Result<Vec<StaticKey>, StorageError> {
+    async fn static_keys(&self, AppKey { app_id }: AppKey<'_>) -> Result<Vec<StaticKey>, StorageError> {
         let ctx = (&self.sql, app_id);
         self.db.run(Mode::Read, &ctx, |db, (sql, app)| Box::pin(static_keys(db, &sql.session, app))).await
     }
 
-    async fn static_key_insert(&self, app_id: &str, key: &StaticKey) -> Result<(), StorageError> {
+    async fn static_key_insert(&self, AppKey { app_id }: AppKey<'_>, key: &StaticKey) -> Result<(), StorageError> {
         let ctx = (&self.sql, app_id, key);
         self.db
             .run(Mode::Write, &ctx, |db, (sql, app, key)| Box::pin(static_key_insert(db, &sql.session, app, key)))
             .await
     }
 
-    async fn user_last_active_upsert(&self, app_id: &str, user_id: &str, now: i64) -> Result<(), StorageError> {
+    async fn user_last_active_upsert(&self, AppKey { app_id }: AppKey<'_>, user_id: &str, now: i64) -> Result<(), StorageError> {
         let ctx = (&self.sql, app_id, user_id, now);
         self.db
             .run(Mode::Write, &ctx, |db, (sql, app, user, now)| Box::pin(last_active(db, &sql.session, app, user, *now)))

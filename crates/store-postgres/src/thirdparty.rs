@@ -1,6 +1,7 @@
 //! Third-party users.
 
 use async_trait::async_trait;
+use portcullis_core::ids::TenantKey;
 use portcullis_core::thirdparty::storage::{SignInUpOutcome, ThirdPartyAccount, ThirdPartyStorage};
 use portcullis_core::storage::StorageError;
 use tokio_postgres::error::SqlState;
@@ -94,8 +95,7 @@ async fn sign_in_up(
 impl ThirdPartyStorage for PgStorage {
     async fn tp_sign_in_up(
         &self,
-        app_id: &str,
-        tenant_id: &str,
+        TenantKey { app_id, tenant_id }: TenantKey<'_>,
         new_user_id: &str,
         account: &ThirdPartyAccount,
         time_joined: i64,
@@ -113,7 +113,7 @@ impl ThirdPartyStorage for PgStorage {
         Err(StorageError::Query("third-party sign-in-up kept conflicting with concurrent sign-ins".into()))
     }
 
-    async fn tp_user_ids_by_email(&self, app_id: &str, tenant_id: &str, email: &str) -> Result<Vec<String>, StorageError> {
+    async fn tp_user_ids_by_email(&self, TenantKey { app_id, tenant_id }: TenantKey<'_>, email: &str) -> Result<Vec<String>, StorageError> {
         let ctx = (&self.sql, app_id, tenant_id, email);
         self.db
             .run(Mode::Read, &ctx, |db, (sql, app, tenant, email)| {

@@ -6,6 +6,7 @@
 use std::collections::HashMap;
 
 use async_trait::async_trait;
+use portcullis_core::ids::{AppKey, TenantKey};
 use portcullis_core::totp::storage::{
     CreateDeviceOutcome, Device, NewDevice, RenameOutcome, TotpStorage, UsedCode, VerifyOutcome, VerifyRequest,
 };
@@ -167,32 +168,32 @@ async fn verify(db: Conn<'_>, sql: &Statements, (app, tenant): (&str, &str), req
 
 #[async_trait]
 impl TotpStorage for PgStorage {
-    async fn totp_create_device(&self, app_id: &str, device: &NewDevice) -> Result<CreateDeviceOutcome, StorageError> {
+    async fn totp_create_device(&self, AppKey { app_id }: AppKey<'_>, device: &NewDevice) -> Result<CreateDeviceOutcome, StorageError> {
         let ctx = (&self.sql, app_id, device);
         self.db.run(Mode::Write, &ctx, |db, (sql, app, d)| Box::pin(create_device(db, &sql.totp, app, d))).await
     }
 
-    async fn totp_rename_device(&self, app_id: &str, user_id: &str, old_name: &str, new_name: &str) -> Result<RenameOutcome, StorageError> {
+    async fn totp_rename_device(&self, AppKey { app_id }: AppKey<'_>, user_id: &str, old_name: &str, new_name: &str) -> Result<RenameOutcome, StorageError> {
         let ctx = (&self.sql, (app_id, user_id), old_name, new_name);
         self.db.run(Mode::Write, &ctx, |db, (sql, key, old, new)| Box::pin(rename(db, &sql.totp, *key, old, new))).await
     }
 
-    async fn totp_devices(&self, app_id: &str, user_id: &str) -> Result<Vec<Device>, StorageError> {
+    async fn totp_devices(&self, AppKey { app_id }: AppKey<'_>, user_id: &str) -> Result<Vec<Device>, StorageError> {
         let ctx = (&self.sql, app_id, user_id);
         self.db.run(Mode::Read, &ctx, |db, (sql, app, user)| Box::pin(devices(db, &sql.totp, app, user))).await
     }
 
-    async fn totp_remove_device(&self, app_id: &str, user_id: &str, name: &str) -> Result<bool, StorageError> {
+    async fn totp_remove_device(&self, AppKey { app_id }: AppKey<'_>, user_id: &str, name: &str) -> Result<bool, StorageError> {
         let ctx = (&self.sql, (app_id, user_id), name);
         self.db.run(Mode::Write, &ctx, |db, (sql, key, name)| Box::pin(remove(db, &sql.totp, *key, name))).await
     }
 
-    async fn totp_verify(&self, app_id: &str, tenant_id: &str, request: &VerifyRequest) -> Result<VerifyOutcome, StorageError> {
+    async fn totp_verify(&self, TenantKey { app_id, tenant_id }: TenantKey<'_>, request: &VerifyRequest) -> Result<VerifyOutcome, StorageError> {
         let ctx = (&self.sql, (app_id, tenant_id), request);
         self.db.run(Mode::Write, &ctx, |db, (sql, key, req)| Box::pin(verify(db, &sql.totp, *key, req))).await
     }
 
-    async fn totp_device_status(&self, app_id: &str, user_ids: &[String]) -> Result<HashMap<String, bool>, StorageError> {
+    async fn totp_device_status(&self, AppKey { app_id }: AppKey<'_>, user_ids: &[String]) -> Result<HashMap<String, bool>, StorageError> {
         let ctx = (&self.sql, app_id, user_ids);
         self.db
             .run(Mode::Read, &ctx, |db, (sql, app, users)| {
@@ -204,7 +205,7 @@ impl TotpStorage for PgStorage {
             .await
     }
 
-    async fn totp_delete_expired_codes(&self, app_id: &str, tenant_id: &str, before: i64) -> Result<u64, StorageError> {
+    async fn totp_delete_expired_codes(&self, TenantKey { app_id, tenant_id }: TenantKey<'_>, before: i64) -> Result<u64, StorageError> {
         let ctx = (&self.sql, app_id, tenant_id, before);
         self.db
             .run(Mode::Write, &ctx, |db, (sql, app, tenant, before)| {

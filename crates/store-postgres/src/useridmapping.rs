@@ -1,6 +1,7 @@
 //! User-id mapping (`userid_mapping`).
 
 use async_trait::async_trait;
+use portcullis_core::ids::AppKey;
 use portcullis_core::useridmapping::storage::{
     blocking_tables, pick_any, CreateMappingOutcome, DeleteMappingOutcome, IdType, UserIdMapping, UserIdMappingStorage,
 };
@@ -137,24 +138,24 @@ async fn delete(db: Conn<'_>, sql: &Statements, (app, id): (&str, &str), kind: I
 
 #[async_trait]
 impl UserIdMappingStorage for PgStorage {
-    async fn create_user_id_mapping(&self, app_id: &str, mapping: &UserIdMapping, force: bool) -> Result<CreateMappingOutcome, StorageError> {
+    async fn create_user_id_mapping(&self, AppKey { app_id }: AppKey<'_>, mapping: &UserIdMapping, force: bool) -> Result<CreateMappingOutcome, StorageError> {
         let ctx = (&self.sql, app_id, mapping, force);
         self.db.run(Mode::Write, &ctx, |db, (sql, app, m, force)| Box::pin(create(db, &sql.useridmapping, app, m, *force))).await
     }
 
-    async fn get_user_id_mapping(&self, app_id: &str, user_id: &str, kind: IdType) -> Result<Option<UserIdMapping>, StorageError> {
+    async fn get_user_id_mapping(&self, AppKey { app_id }: AppKey<'_>, user_id: &str, kind: IdType) -> Result<Option<UserIdMapping>, StorageError> {
         let ctx = (&self.sql, app_id, user_id, kind);
         self.db.run(Mode::Read, &ctx, |db, (sql, app, id, kind)| Box::pin(find(db, &sql.useridmapping, app, id, *kind))).await
     }
 
-    async fn update_external_user_id_info(&self, app_id: &str, user_id: &str, kind: IdType, info: Option<&str>) -> Result<bool, StorageError> {
+    async fn update_external_user_id_info(&self, AppKey { app_id }: AppKey<'_>, user_id: &str, kind: IdType, info: Option<&str>) -> Result<bool, StorageError> {
         let ctx = (&self.sql, (app_id, user_id), kind, info);
         self.db
             .run(Mode::Write, &ctx, |db, (sql, key, kind, info)| Box::pin(update_info(db, &sql.useridmapping, *key, *kind, *info)))
             .await
     }
 
-    async fn delete_user_id_mapping(&self, app_id: &str, user_id: &str, kind: IdType, force: bool) -> Result<DeleteMappingOutcome, StorageError> {
+    async fn delete_user_id_mapping(&self, AppKey { app_id }: AppKey<'_>, user_id: &str, kind: IdType, force: bool) -> Result<DeleteMappingOutcome, StorageError> {
         let ctx = (&self.sql, (app_id, user_id), kind, force);
         self.db.run(Mode::Write, &ctx, |db, (sql, key, kind, force)| Box::pin(delete(db, &sql.useridmapping, *key, *kind, *force))).await
     }

@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 
+use portcullis_core::ids::{AppKey, TenantKey};
 use portcullis_core::useridmapping::storage::NON_AUTH_TABLES;
 use async_trait::async_trait;
 use portcullis_core::storage::StorageError;
@@ -510,8 +511,7 @@ pub async fn delete_login_rows(db: Conn<'_>, sql: &Statements, app: &str, user: 
 impl UserStorage for PgStorage {
     async fn ep_create_user(
         &self,
-        app_id: &str,
-        tenant_id: &str,
+        TenantKey { app_id, tenant_id }: TenantKey<'_>,
         user_id: &str,
         email: &str,
         password_hash: &str,
@@ -525,25 +525,25 @@ impl UserStorage for PgStorage {
             .await
     }
 
-    async fn ep_login_method_by_email(&self, app_id: &str, tenant_id: &str, email: &str) -> Result<Option<LoginMethod>, StorageError> {
+    async fn ep_login_method_by_email(&self, TenantKey { app_id, tenant_id }: TenantKey<'_>, email: &str) -> Result<Option<LoginMethod>, StorageError> {
         let ctx = (&self.sql, (app_id, tenant_id, email));
         self.db.run(Mode::Snapshot, &ctx, |db, (sql, key)| Box::pin(ep_by_email(db, &sql.users, *key))).await
     }
 
-    async fn get_user(&self, app_id: &str, user_id: &str) -> Result<Option<User>, StorageError> {
+    async fn get_user(&self, AppKey { app_id }: AppKey<'_>, user_id: &str) -> Result<Option<User>, StorageError> {
         // One statement: its own snapshot, no transaction needed.
         let ctx = (&self.sql, app_id, user_id);
         self.db.run(Mode::Read, &ctx, |db, (sql, app, user)| Box::pin(get_user(db, &sql.users, app, user))).await
     }
 
-    async fn get_users(&self, app_id: &str, user_ids: &[String]) -> Result<Vec<User>, StorageError> {
+    async fn get_users(&self, AppKey { app_id }: AppKey<'_>, user_ids: &[String]) -> Result<Vec<User>, StorageError> {
         let ctx = (&self.sql, app_id, user_ids);
         self.db.run(Mode::Read, &ctx, |db, (sql, app, ids)| Box::pin(get_users(db, &sql.users, app, ids))).await
     }
 
     async fn list_users(
         &self,
-        app_id: &str,
+        AppKey { app_id }: AppKey<'_>,
         filter: &UserFilter,
         ascending: bool,
         limit: usize,
@@ -557,17 +557,17 @@ impl UserStorage for PgStorage {
             .await
     }
 
-    async fn count_users(&self, app_id: &str, filter: &UserFilter) -> Result<u64, StorageError> {
+    async fn count_users(&self, AppKey { app_id }: AppKey<'_>, filter: &UserFilter) -> Result<u64, StorageError> {
         let ctx = (&self.sql, app_id, filter);
         self.db.run(Mode::Read, &ctx, |db, (sql, app, filter)| Box::pin(count(db, &sql.users, app, filter))).await
     }
 
-    async fn user_ids_by_account_info(&self, app_id: &str, tenant_id: &str, info: &AccountInfo) -> Result<Vec<String>, StorageError> {
+    async fn user_ids_by_account_info(&self, TenantKey { app_id, tenant_id }: TenantKey<'_>, info: &AccountInfo) -> Result<Vec<String>, StorageError> {
         let ctx = (&self.sql, (app_id, tenant_id), info);
         self.db.run(Mode::Read, &ctx, |db, (sql, key, info)| Box::pin(ids_by_account_info(db, &sql.users, *key, info))).await
     }
 
-    async fn associate_user_with_tenant(&self, app_id: &str, tenant_id: &str, recipe_user_id: &str) -> Result<AssociateOutcome, StorageError> {
+    async fn associate_user_with_tenant(&self, TenantKey { app_id, tenant_id }: TenantKey<'_>, recipe_user_id: &str) -> Result<AssociateOutcome, StorageError> {
         let ctx = (&self.sql, (app_id, tenant_id, recipe_user_id));
         self.db
             .run(Mode::Write, &ctx, |db, (sql, key)| {
@@ -581,12 +581,12 @@ impl UserStorage for PgStorage {
             .await
     }
 
-    async fn disassociate_user_from_tenant(&self, app_id: &str, tenant_id: &str, recipe_user_id: &str) -> Result<bool, StorageError> {
+    async fn disassociate_user_from_tenant(&self, TenantKey { app_id, tenant_id }: TenantKey<'_>, recipe_user_id: &str) -> Result<bool, StorageError> {
         let ctx = (&self.sql, (app_id, tenant_id, recipe_user_id));
         self.db.run(Mode::Write, &ctx, |db, (sql, key)| Box::pin(disassociate(db, &sql.users, *key))).await
     }
 
-    async fn delete_users(&self, app_id: &str, user_ids: &[String]) -> Result<bool, StorageError> {
+    async fn delete_users(&self, AppKey { app_id }: AppKey<'_>, user_ids: &[String]) -> Result<bool, StorageError> {
         let ctx = (&self.sql, app_id, user_ids);
         self.db.run(Mode::Write, &ctx, |db, (sql, app, users)| Box::pin(delete(db, &sql.users, app, users))).await
     }

@@ -7,6 +7,7 @@
 mod common;
 
 use common::*;
+use portcullis_core::ids::TenantKey;
 use portcullis_core::storage::{Storage, StorageError};
 use portcullis_store_postgres::PgStorage;
 use serde_json::json;
@@ -62,7 +63,7 @@ async fn the_pool_recovers_when_the_server_drops_every_connection() {
     let s = std::sync::Arc::new(
         PgStorage::connect(&config(&db_uri, json!({"postgresql_connection_pool_size": 4}))).await.expect("connect"),
     );
-    s.add_tenant_rows("public", "public", 1).await.unwrap();
+    s.add_tenant_rows(TenantKey::new("public", "public"), 1).await.unwrap();
     // Fill the pool with open connections.
     let busy: Vec<_> = (0..4)
         .map(|_| {
@@ -85,7 +86,7 @@ async fn the_pool_recovers_when_the_server_drops_every_connection() {
     // Every call works again at once: dead connections are discarded and replaced.
     for _ in 0..6 {
         s.ping().await.expect("ping after the server dropped the connections");
-        s.key_value_insert_if_absent("public", "public", "k", "v", 1).await.expect("write after the drop");
+        s.key_value_insert_if_absent(TenantKey::new("public", "public"), "k", "v", 1).await.expect("write after the drop");
     }
     drop(s);
     drop_database(&uri, &db).await;

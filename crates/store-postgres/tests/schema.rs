@@ -8,6 +8,7 @@
 mod common;
 
 use common::*;
+use portcullis_core::ids::TenantKey;
 use portcullis_core::storage::Storage;
 use portcullis_store_postgres::PgStorage;
 use serde_json::json;
@@ -76,8 +77,8 @@ async fn prefix_and_overrides_name_things_like_the_java_plugin() {
     assert_eq!(storage.table_name("key_value"), Some(format!("{ours}.kv_store").as_str()));
 
     // The tables work under their new names.
-    storage.add_tenant_rows("public", "public", 1).await.unwrap();
-    storage.key_value_insert_if_absent("public", "public", "k", "v", 1).await.unwrap();
+    storage.add_tenant_rows(TenantKey::new("public", "public"), 1).await.unwrap();
+    storage.key_value_insert_if_absent(TenantKey::new("public", "public"), "k", "v", 1).await.unwrap();
     assert_eq!(count(&client, &format!("SELECT count(*) FROM {ours}.kv_store")).await, 1);
     assert_eq!(count(&client, &format!("SELECT count(*) FROM {ours}.pfx_tenants")).await, 1);
 
@@ -148,8 +149,8 @@ async fn a_user_without_create_privilege_starts_when_the_tables_exist() {
     let role_uri = with_user(&uri, &role);
 
     let storage = PgStorage::connect(&config_in_schema(&role_uri, &schema)).await.expect("connect without CREATE");
-    storage.add_tenant_rows("public", "public", 1).await.unwrap();
-    assert_eq!(storage.key_value_insert_if_absent("public", "public", "k", "v", 1).await.unwrap(), "v");
+    storage.add_tenant_rows(TenantKey::new("public", "public"), 1).await.unwrap();
+    assert_eq!(storage.key_value_insert_if_absent(TenantKey::new("public", "public"), "k", "v", 1).await.unwrap(), "v");
 
     // A missing index is not worth refusing to start over (only a warning)...
     client.batch_execute(&format!("DROP INDEX {schema}.session_expiry_index")).await.unwrap();

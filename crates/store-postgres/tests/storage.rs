@@ -7,7 +7,7 @@
 mod common;
 
 use common::*;
-use portcullis_core::ids::TenantIdentifier;
+use portcullis_core::ids::{AppKey, TenantIdentifier, TenantKey};
 use portcullis_core::multitenancy::{Provider, ProviderClient, TenantConfig, UserInfoMap, UserInfoMapFields};
 use portcullis_core::storage::Storage;
 use portcullis_store_postgres::PgStorage;
@@ -241,9 +241,9 @@ async fn reads_rows_written_the_way_the_java_plugin_writes_them() {
 async fn tenant_rows_are_idempotent_and_cascade() {
     let Some(uri) = pg_uri("tenant_rows_are_idempotent_and_cascade") else { return };
     let (schema, s) = fresh(&uri).await;
-    s.add_tenant_rows("public", "public", 100).await.unwrap();
-    s.add_tenant_rows("public", "public", 200).await.unwrap();
-    s.add_tenant_rows("public", "t1", 300).await.unwrap();
+    s.add_tenant_rows(TenantKey::new("public", "public"), 100).await.unwrap();
+    s.add_tenant_rows(TenantKey::new("public", "public"), 200).await.unwrap();
+    s.add_tenant_rows(TenantKey::new("public", "t1"), 300).await.unwrap();
     let client = admin(&uri).await;
     assert_eq!(count(&client, &format!("SELECT count(*) FROM {schema}.apps")).await, 1);
     assert_eq!(count(&client, &format!("SELECT count(*) FROM {schema}.tenants")).await, 2);
@@ -253,10 +253,10 @@ async fn tenant_rows_are_idempotent_and_cascade() {
         .unwrap()
         .get(0);
     assert_eq!(first, 100, "a second add keeps the first row");
-    s.key_value_insert_if_absent("public", "t1", "k", "v", 1).await.unwrap();
-    assert!(s.delete_tenant_rows("public", "t1").await.unwrap());
+    s.key_value_insert_if_absent(TenantKey::new("public", "t1"), "k", "v", 1).await.unwrap();
+    assert!(s.delete_tenant_rows(TenantKey::new("public", "t1")).await.unwrap());
     assert_eq!(count(&client, &format!("SELECT count(*) FROM {schema}.key_value")).await, 0);
-    assert!(s.delete_app_rows("public").await.unwrap());
+    assert!(s.delete_app_rows(AppKey::new("public")).await.unwrap());
     assert_eq!(count(&client, &format!("SELECT count(*) FROM {schema}.tenants")).await, 0);
     drop_schema(&uri, &schema).await;
 }
@@ -265,13 +265,13 @@ async fn tenant_rows_are_idempotent_and_cascade() {
 async fn key_value_insert_if_absent_keeps_the_first_value_under_races() {
     let Some(uri) = pg_uri("key_value_insert_if_absent_keeps_the_first_value_under_races") else { return };
     let (schema, s) = fresh(&uri).await;
-    s.add_tenant_rows("public", "public", 1).await.unwrap();
+    s.add_tenant_rows(TenantKey::new("public", "public"), 1).await.unwrap();
     let s = std::sync::Arc::new(s);
     let tasks: Vec<_> = (0..8)
         .map(|i| {
             let s = s.clone();
             tokio::spawn(async move {
-                s.key_value_insert_if_absent("public", "public", "refresh_token_key", &format!("v{i}"), i)
+                s.key_value_insert_if_absent(TenantKey::new("public", "public"), "refresh_token_key", &format!("v{i}"), i)
                     .await
                     .unwrap()
             })
@@ -282,7 +282,7 @@ async fn key_value_insert_if_absent_keeps_the_first_value_under_races() {
         seen.insert(t.await.unwrap());
     }
     assert_eq!(seen.len(), 1, "every caller must get the one stored value: {seen:?}");
-    let stored = s.key_value_get("public", "public", "refresh_token_key").await.unwrap();
+    let stored = s.key_value_get(TenantKey::new("public", "public"), "refresh_token_key").await.unwrap();
     assert_eq!(stored.as_ref(), seen.iter().next());
     // The seed's connection test: `SELECT * FROM key_value` shows a row.
     let client = admin(&uri).await;
@@ -294,13 +294,13 @@ async fn key_value_insert_if_absent_keeps_the_first_value_under_races() {
 async fn reconnecting_to_the_same_schema_keeps_everything() {
     let Some(uri) = pg_uri("reconnecting_to_the_same_schema_keeps_everything") else { return };
     let (schema, s) = fresh(&uri).await;
-    s.add_tenant_rows("public", "public", 1).await.unwrap();
-    s.key_value_insert_if_absent("public", "public", "k", "v1", 1).await.unwrap();
+    s.add_tenant_rows(TenantKey::new("public", "public"), 1).await.unwrap();
+    s.key_value_insert_if_absent(TenantKey::new("public", "public"), "k", "v1", 1).await.unwrap();
     let client = admin(&uri).await;
     let before = catalog(&client, &schema).await;
     drop(s);
     let s = PgStorage::connect(&config_in_schema(&uri, &schema)).await.expect("second connect");
-    assert_eq!(s.key_value_get("public", "public", "k").await.unwrap().as_deref(), Some("v1"));
+    assert_eq!(s.key_value_get(TenantKey::new("public", "public"), "k").await.unwrap().as_deref(), Some("v1"));
     assert_eq!(before, catalog(&client, &schema).await);
     drop_schema(&uri, &schema).await;
 }
@@ -322,12 +322,12 @@ async fn prefix_in_a_custom_schema_keeps_tenants_apart() {
     .await
     .expect("connect b");
     for s in [&a, &b] {
-        s.add_tenant_rows("public", "public", 1).await.unwrap();
+        s.add_tenant_rows(TenantKey::new("public", "public"), 1).await.unwrap();
     }
-    a.key_value_insert_if_absent("public", "public", "k", "from-a", 1).await.unwrap();
-    b.key_value_insert_if_absent("public", "public", "k", "from-b", 1).await.unwrap();
-    assert_eq!(a.key_value_get("public", "public", "k").await.unwrap().as_deref(), Some("from-a"));
-    assert_eq!(b.key_value_get("public", "public", "k").await.unwrap().as_deref(), Some("from-b"));
+    a.key_value_insert_if_absent(TenantKey::new("public", "public"), "k", "from-a", 1).await.unwrap();
+    b.key_value_insert_if_absent(TenantKey::new("public", "public"), "k", "from-b", 1).await.unwrap();
+    assert_eq!(a.key_value_get(TenantKey::new("public", "public"), "k").await.unwrap().as_deref(), Some("from-a"));
+    assert_eq!(b.key_value_get(TenantKey::new("public", "public"), "k").await.unwrap().as_deref(), Some("from-b"));
     let client = admin(&uri).await;
     assert_eq!(count(&client, &format!("SELECT count(*) FROM {schema}.a_key_value")).await, 1);
     assert_eq!(count(&client, &format!("SELECT count(*) FROM {schema}.b_key_value")).await, 1);

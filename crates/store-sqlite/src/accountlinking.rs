@@ -2,6 +2,7 @@
 //! made on what the database holds when it is written.
 
 use async_trait::async_trait;
+use portcullis_core::ids::AppKey;
 use portcullis_core::accountlinking::{check_association, check_create_primary, check_info_change, check_link, AccountValues, Info, InfoKind, LinkingError};
 use portcullis_core::accountlinking::storage::{candidate_ids_sql, AccountLinkingStorage, UnlinkOutcome};
 use portcullis_core::storage::StorageError;
@@ -70,7 +71,7 @@ fn load(c: &Connection, app: &str, user: &str) -> rusqlite::Result<Result<User, 
 
 #[async_trait]
 impl AccountLinkingStorage for SqliteStorage {
-    async fn create_primary_user(&self, app_id: &str, recipe_user_id: &str, check_only: bool) -> Result<Result<(User, bool), LinkingError>, StorageError> {
+    async fn create_primary_user(&self, AppKey { app_id }: AppKey<'_>, recipe_user_id: &str, check_only: bool) -> Result<Result<(User, bool), LinkingError>, StorageError> {
         let (app, user) = (app_id.to_owned(), recipe_user_id.to_owned());
         self.in_transaction(move |tx| {
             let target = match load(tx, &app, &user)? {
@@ -93,7 +94,7 @@ impl AccountLinkingStorage for SqliteStorage {
 
     async fn link_accounts(
         &self,
-        app_id: &str,
+        AppKey { app_id }: AppKey<'_>,
         recipe_user_id: &str,
         primary_user_id: &str,
         check_only: bool,
@@ -128,7 +129,7 @@ impl AccountLinkingStorage for SqliteStorage {
         .await
     }
 
-    async fn unlink_account(&self, app_id: &str, recipe_user_id: &str) -> Result<Option<UnlinkOutcome>, StorageError> {
+    async fn unlink_account(&self, AppKey { app_id }: AppKey<'_>, recipe_user_id: &str) -> Result<Option<UnlinkOutcome>, StorageError> {
         let (app, user) = (app_id.to_owned(), recipe_user_id.to_owned());
         self.in_transaction(move |tx| {
             let Ok(group) = load(tx, &app, &user)? else { return Ok(None) };
@@ -153,7 +154,7 @@ impl AccountLinkingStorage for SqliteStorage {
         .await
     }
 
-    async fn remove_login_method(&self, app_id: &str, recipe_user_id: &str) -> Result<bool, StorageError> {
+    async fn remove_login_method(&self, AppKey { app_id }: AppKey<'_>, recipe_user_id: &str) -> Result<bool, StorageError> {
         let (app, user) = (app_id.to_owned(), recipe_user_id.to_owned());
         self.in_transaction(move |tx| {
             let Ok(group) = load(tx, &app, &user)? else { return Ok(false) };

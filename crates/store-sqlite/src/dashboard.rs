@@ -1,6 +1,7 @@
 //! Dashboard users and sessions in SQLite.
 
 use async_trait::async_trait;
+use portcullis_core::ids::AppKey;
 use portcullis_core::dashboard::storage::{DashboardSession, DashboardStorage, DashboardUser, DashboardUserKey};
 use portcullis_core::storage::StorageError;
 use rusqlite::{params, OptionalExtension};
@@ -16,7 +17,7 @@ fn user_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<DashboardUser> {
 
 #[async_trait]
 impl DashboardStorage for SqliteStorage {
-    async fn dashboard_user_create(&self, app_id: &str, user: &DashboardUser) -> Result<bool, StorageError> {
+    async fn dashboard_user_create(&self, AppKey { app_id }: AppKey<'_>, user: &DashboardUser) -> Result<bool, StorageError> {
         let (app, u) = (app_id.to_owned(), user.clone());
         self.with_conn(move |c| {
             let n = c
@@ -31,7 +32,7 @@ impl DashboardStorage for SqliteStorage {
         .await
     }
 
-    async fn dashboard_user_by_email(&self, app_id: &str, email: &str) -> Result<Option<DashboardUser>, StorageError> {
+    async fn dashboard_user_by_email(&self, AppKey { app_id }: AppKey<'_>, email: &str) -> Result<Option<DashboardUser>, StorageError> {
         let (app, email) = (app_id.to_owned(), email.to_owned());
         self.with_conn(move |c| {
             c.query_row(
@@ -45,7 +46,7 @@ impl DashboardStorage for SqliteStorage {
         .await
     }
 
-    async fn dashboard_session_create(&self, app_id: &str, session_id: &str, user_id: &str, now: i64, expiry: i64) -> Result<(), StorageError> {
+    async fn dashboard_session_create(&self, AppKey { app_id }: AppKey<'_>, session_id: &str, user_id: &str, now: i64, expiry: i64) -> Result<(), StorageError> {
         let (app, session, user) = (app_id.to_owned(), session_id.to_owned(), user_id.to_owned());
         self.with_conn(move |c| {
             c.execute(
@@ -58,7 +59,7 @@ impl DashboardStorage for SqliteStorage {
         .await
     }
 
-    async fn dashboard_session_email(&self, app_id: &str, session_id: &str, now: i64) -> Result<Option<String>, StorageError> {
+    async fn dashboard_session_email(&self, AppKey { app_id }: AppKey<'_>, session_id: &str, now: i64) -> Result<Option<String>, StorageError> {
         let (app, session) = (app_id.to_owned(), session_id.to_owned());
         self.with_conn(move |c| {
             c.query_row(
@@ -73,7 +74,7 @@ impl DashboardStorage for SqliteStorage {
         .await
     }
 
-    async fn dashboard_session_delete(&self, app_id: &str, session_id: &str) -> Result<bool, StorageError> {
+    async fn dashboard_session_delete(&self, AppKey { app_id }: AppKey<'_>, session_id: &str) -> Result<bool, StorageError> {
         let (app, session) = (app_id.to_owned(), session_id.to_owned());
         self.with_conn(move |c| {
             c.execute("DELETE FROM dashboard_user_sessions WHERE app_id = ?1 AND session_id = ?2", params![app, session])
@@ -83,7 +84,7 @@ impl DashboardStorage for SqliteStorage {
         .await
     }
 
-    async fn dashboard_users(&self, app_id: &str) -> Result<Vec<DashboardUser>, StorageError> {
+    async fn dashboard_users(&self, AppKey { app_id }: AppKey<'_>) -> Result<Vec<DashboardUser>, StorageError> {
         let app = app_id.to_owned();
         self.with_conn(move |c| {
             let mut st = c
@@ -95,7 +96,7 @@ impl DashboardStorage for SqliteStorage {
         .await
     }
 
-    async fn dashboard_user_find(&self, app_id: &str, key: &DashboardUserKey) -> Result<Option<DashboardUser>, StorageError> {
+    async fn dashboard_user_find(&self, AppKey { app_id }: AppKey<'_>, key: &DashboardUserKey) -> Result<Option<DashboardUser>, StorageError> {
         let (app, key) = (app_id.to_owned(), key.clone());
         self.with_conn(move |c| {
             let (column, value) = match &key {
@@ -109,7 +110,7 @@ impl DashboardStorage for SqliteStorage {
         .await
     }
 
-    async fn dashboard_user_update(&self, app_id: &str, user_id: &str, email: Option<&str>, password_hash: Option<&str>) -> Result<bool, StorageError> {
+    async fn dashboard_user_update(&self, AppKey { app_id }: AppKey<'_>, user_id: &str, email: Option<&str>, password_hash: Option<&str>) -> Result<bool, StorageError> {
         let (app, user) = (app_id.to_owned(), user_id.to_owned());
         let (email, hash) = (email.map(str::to_owned), password_hash.map(str::to_owned));
         self.with_conn(move |c| {
@@ -131,13 +132,13 @@ impl DashboardStorage for SqliteStorage {
         .await
     }
 
-    async fn dashboard_user_delete(&self, app_id: &str, user_id: &str) -> Result<bool, StorageError> {
+    async fn dashboard_user_delete(&self, AppKey { app_id }: AppKey<'_>, user_id: &str) -> Result<bool, StorageError> {
         let (app, user) = (app_id.to_owned(), user_id.to_owned());
         self.in_transaction(move |tx| Ok(tx.execute("DELETE FROM dashboard_users WHERE app_id = ?1 AND user_id = ?2", params![app, user])? > 0))
             .await
     }
 
-    async fn dashboard_sessions_of(&self, app_id: &str, user_id: &str) -> Result<Vec<DashboardSession>, StorageError> {
+    async fn dashboard_sessions_of(&self, AppKey { app_id }: AppKey<'_>, user_id: &str) -> Result<Vec<DashboardSession>, StorageError> {
         let (app, user) = (app_id.to_owned(), user_id.to_owned());
         self.with_conn(move |c| {
             let mut st = c
@@ -161,7 +162,7 @@ impl DashboardStorage for SqliteStorage {
             .await
     }
 
-    async fn active_users_count(&self, app_id: &str, since: i64) -> Result<u64, StorageError> {
+    async fn active_users_count(&self, AppKey { app_id }: AppKey<'_>, since: i64) -> Result<u64, StorageError> {
         let app = app_id.to_owned();
         self.with_conn(move |c| {
             c.query_row(

@@ -1,6 +1,7 @@
 //! Email-password updates and password-reset tokens in SQLite.
 
 use async_trait::async_trait;
+use portcullis_core::ids::AppKey;
 use portcullis_core::emailpassword::storage::{EmailPasswordStorage, ResetOutcome, UpdateOutcome};
 use portcullis_core::storage::StorageError;
 use rusqlite::{params, OptionalExtension};
@@ -10,7 +11,7 @@ use crate::{query_err, SqliteStorage};
 
 #[async_trait]
 impl EmailPasswordStorage for SqliteStorage {
-    async fn ep_update(&self, app_id: &str, user_id: &str, email: Option<&str>, password_hash: Option<&str>) -> Result<UpdateOutcome, StorageError> {
+    async fn ep_update(&self, AppKey { app_id }: AppKey<'_>, user_id: &str, email: Option<&str>, password_hash: Option<&str>) -> Result<UpdateOutcome, StorageError> {
         let (app, user) = (app_id.to_owned(), user_id.to_owned());
         let (email, hash) = (email.map(str::to_owned), password_hash.map(str::to_owned));
         self.with_conn(move |c| {
@@ -51,7 +52,7 @@ impl EmailPasswordStorage for SqliteStorage {
         .await
     }
 
-    async fn reset_token_create(&self, app_id: &str, user_id: &str, email: &str, token_hash: &str, expiry: i64) -> Result<(), StorageError> {
+    async fn reset_token_create(&self, AppKey { app_id }: AppKey<'_>, user_id: &str, email: &str, token_hash: &str, expiry: i64) -> Result<(), StorageError> {
         let (a, u, e, h) = (app_id.to_owned(), user_id.to_owned(), email.to_owned(), token_hash.to_owned());
         self.in_transaction(move |tx| {
             tx.execute(
@@ -63,7 +64,7 @@ impl EmailPasswordStorage for SqliteStorage {
         .await
     }
 
-    async fn reset_token_consume(&self, app_id: &str, token_hash: &str, now: i64) -> Result<ResetOutcome, StorageError> {
+    async fn reset_token_consume(&self, AppKey { app_id }: AppKey<'_>, token_hash: &str, now: i64) -> Result<ResetOutcome, StorageError> {
         let (a, h) = (app_id.to_owned(), token_hash.to_owned());
         self.in_transaction(move |tx| {
             let row: Option<(String, i64, Option<String>)> = tx

@@ -1,6 +1,7 @@
 //! Email verification in SQLite.
 
 use async_trait::async_trait;
+use portcullis_core::ids::{AppKey, TenantKey};
 use portcullis_core::emailverification::storage::{ConsumeOutcome, EmailVerificationStorage};
 use portcullis_core::storage::StorageError;
 use rusqlite::{params, OptionalExtension};
@@ -13,7 +14,7 @@ fn owned(s: &str) -> String {
 
 #[async_trait]
 impl EmailVerificationStorage for SqliteStorage {
-    async fn ev_token_create(&self, app_id: &str, tenant_id: &str, user_id: &str, email: &str, token_hash: &str, expiry: i64) -> Result<(), StorageError> {
+    async fn ev_token_create(&self, TenantKey { app_id, tenant_id }: TenantKey<'_>, user_id: &str, email: &str, token_hash: &str, expiry: i64) -> Result<(), StorageError> {
         let (a, t, u, e, h) = (owned(app_id), owned(tenant_id), owned(user_id), owned(email), owned(token_hash));
         self.in_transaction(move |tx| {
             tx.execute(
@@ -25,7 +26,7 @@ impl EmailVerificationStorage for SqliteStorage {
         .await
     }
 
-    async fn ev_consume(&self, app_id: &str, tenant_id: &str, token_hash: &str, now: i64) -> Result<ConsumeOutcome, StorageError> {
+    async fn ev_consume(&self, TenantKey { app_id, tenant_id }: TenantKey<'_>, token_hash: &str, now: i64) -> Result<ConsumeOutcome, StorageError> {
         let (a, t, h) = (owned(app_id), owned(tenant_id), owned(token_hash));
         self.in_transaction(move |tx| {
             let row: Option<(String, String, i64)> = tx
@@ -52,7 +53,7 @@ impl EmailVerificationStorage for SqliteStorage {
         .await
     }
 
-    async fn ev_is_verified(&self, app_id: &str, user_id: &str, email: &str) -> Result<bool, StorageError> {
+    async fn ev_is_verified(&self, AppKey { app_id }: AppKey<'_>, user_id: &str, email: &str) -> Result<bool, StorageError> {
         let (a, u, e) = (owned(app_id), owned(user_id), owned(email));
         self.in_transaction(move |tx| {
             tx.query_row(
@@ -64,7 +65,7 @@ impl EmailVerificationStorage for SqliteStorage {
         .await
     }
 
-    async fn ev_mark_verified(&self, app_id: &str, user_id: &str, email: &str) -> Result<(), StorageError> {
+    async fn ev_mark_verified(&self, AppKey { app_id }: AppKey<'_>, user_id: &str, email: &str) -> Result<(), StorageError> {
         let (a, u, e) = (owned(app_id), owned(user_id), owned(email));
         self.in_transaction(move |tx| {
             tx.execute(
@@ -76,7 +77,7 @@ impl EmailVerificationStorage for SqliteStorage {
         .await
     }
 
-    async fn ev_unverify(&self, app_id: &str, user_id: &str, email: &str) -> Result<(), StorageError> {
+    async fn ev_unverify(&self, AppKey { app_id }: AppKey<'_>, user_id: &str, email: &str) -> Result<(), StorageError> {
         let (a, u, e) = (owned(app_id), owned(user_id), owned(email));
         self.in_transaction(move |tx| {
             tx.execute("DELETE FROM emailverification_verified_emails WHERE app_id = ?1 AND user_id = ?2 AND email = ?3", params![a, u, e])?;
@@ -85,7 +86,7 @@ impl EmailVerificationStorage for SqliteStorage {
         .await
     }
 
-    async fn ev_revoke_tokens(&self, app_id: &str, tenant_id: &str, user_id: &str, email: &str) -> Result<(), StorageError> {
+    async fn ev_revoke_tokens(&self, TenantKey { app_id, tenant_id }: TenantKey<'_>, user_id: &str, email: &str) -> Result<(), StorageError> {
         let (a, t, u, e) = (owned(app_id), owned(tenant_id), owned(user_id), owned(email));
         self.in_transaction(move |tx| {
             tx.execute(

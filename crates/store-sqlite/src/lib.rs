@@ -21,7 +21,7 @@ mod multitenancy;
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use portcullis_core::ids::TenantIdentifier;
+use portcullis_core::ids::{AppKey, TenantIdentifier, TenantKey};
 use portcullis_core::multitenancy::TenantConfig;
 use portcullis_core::storage::{Storage, StorageError};
 use rusqlite::{params, Connection, OptionalExtension};
@@ -115,7 +115,7 @@ impl Storage for SqliteStorage {
         .await
     }
 
-    async fn add_tenant_rows(&self, app_id: &str, tenant_id: &str, now_ms: i64) -> Result<(), StorageError> {
+    async fn add_tenant_rows(&self, TenantKey { app_id, tenant_id }: TenantKey<'_>, now_ms: i64) -> Result<(), StorageError> {
         let (app_id, tenant_id) = (app_id.to_owned(), tenant_id.to_owned());
         self.in_transaction(move |tx| {
             tx.execute(
@@ -131,7 +131,7 @@ impl Storage for SqliteStorage {
         .await
     }
 
-    async fn delete_tenant_rows(&self, app_id: &str, tenant_id: &str) -> Result<bool, StorageError> {
+    async fn delete_tenant_rows(&self, TenantKey { app_id, tenant_id }: TenantKey<'_>) -> Result<bool, StorageError> {
         let (app_id, tenant_id) = (app_id.to_owned(), tenant_id.to_owned());
         self.in_transaction(move |tx| {
             Ok(tx.execute("DELETE FROM tenants WHERE app_id = ?1 AND tenant_id = ?2", params![app_id, tenant_id])? > 0)
@@ -139,13 +139,13 @@ impl Storage for SqliteStorage {
         .await
     }
 
-    async fn delete_app_rows(&self, app_id: &str) -> Result<bool, StorageError> {
+    async fn delete_app_rows(&self, AppKey { app_id }: AppKey<'_>) -> Result<bool, StorageError> {
         let app_id = app_id.to_owned();
         self.in_transaction(move |tx| Ok(tx.execute("DELETE FROM apps WHERE app_id = ?1", params![app_id])? > 0))
             .await
     }
 
-    async fn key_value_get(&self, app_id: &str, tenant_id: &str, name: &str) -> Result<Option<String>, StorageError> {
+    async fn key_value_get(&self, TenantKey { app_id, tenant_id }: TenantKey<'_>, name: &str) -> Result<Option<String>, StorageError> {
         let (a, t, n) = (app_id.to_owned(), tenant_id.to_owned(), name.to_owned());
         self.with_conn(move |c| {
             c.query_row(
@@ -178,7 +178,7 @@ impl Storage for SqliteStorage {
         .await
     }
 
-    async fn key_value_set(&self, app_id: &str, tenant_id: &str, name: &str, value: &str, now_ms: i64) -> Result<(), StorageError> {
+    async fn key_value_set(&self, TenantKey { app_id, tenant_id }: TenantKey<'_>, name: &str, value: &str, now_ms: i64) -> Result<(), StorageError> {
         let (a, t, n, v) = (app_id.to_owned(), tenant_id.to_owned(), name.to_owned(), value.to_owned());
         self.in_transaction(move |tx| {
             tx.execute(
@@ -193,8 +193,7 @@ impl Storage for SqliteStorage {
 
     async fn key_value_insert_if_absent(
         &self,
-        app_id: &str,
-        tenant_id: &str,
+        TenantKey { app_id, tenant_id }: TenantKey<'_>,
         name: &str,
         value: &str,
         now_ms: i64,
@@ -278,11 +277,11 @@ mod tests {
         let path = path.to_str().unwrap();
         {
             let s = SqliteStorage::open(path).unwrap();
-            s.add_tenant_rows("public", "public", 1).await.unwrap();
-            s.key_value_insert_if_absent("public", "public", "k", "v1", 1).await.unwrap();
+            s.add_tenant_rows(TenantKey::new("public", "public"), 1).await.unwrap();
+            s.key_value_insert_if_absent(TenantKey::new("public", "public"), "k", "v1", 1).await.unwrap();
         }
         let s = SqliteStorage::open(path).unwrap();
-        assert_eq!(s.key_value_get("public", "public", "k").await.unwrap().as_deref(), Some("v1"));
+        assert_eq!(s.key_value_get(TenantKey::new("public", "public"), "k").await.unwrap().as_deref(), Some("v1"));
         std::fs::remove_dir_all(&dir).ok();
     }
 }

@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 
 use async_trait::async_trait;
+use portcullis_core::ids::AppKey;
 use portcullis_core::metadata::{parse_stored, shallow_merge, to_stored};
 use portcullis_core::metadata::storage::MetadataStorage;
 use portcullis_core::storage::StorageError;
@@ -27,14 +28,14 @@ fn read(c: &Connection, app: &str, user: &str) -> Result<Option<Map<String, Valu
 
 #[async_trait]
 impl MetadataStorage for SqliteStorage {
-    async fn metadata_get(&self, app_id: &str, user_id: &str) -> Result<Option<Map<String, Value>>, StorageError> {
+    async fn metadata_get(&self, AppKey { app_id }: AppKey<'_>, user_id: &str) -> Result<Option<Map<String, Value>>, StorageError> {
         let (app, user) = (app_id.to_owned(), user_id.to_owned());
         self.with_conn(move |c| read(c, &app, &user)).await
     }
 
     async fn metadata_get_many(
         &self,
-        app_id: &str,
+        AppKey { app_id }: AppKey<'_>,
         user_ids: &[String],
     ) -> Result<HashMap<String, Map<String, Value>>, StorageError> {
         let (app, users) = (app_id.to_owned(), user_ids.to_vec());
@@ -55,7 +56,7 @@ impl MetadataStorage for SqliteStorage {
 
     async fn metadata_update(
         &self,
-        app_id: &str,
+        AppKey { app_id }: AppKey<'_>,
         user_id: &str,
         update: &Map<String, Value>,
     ) -> Result<Map<String, Value>, StorageError> {
@@ -76,7 +77,7 @@ impl MetadataStorage for SqliteStorage {
         .await
     }
 
-    async fn metadata_delete(&self, app_id: &str, user_id: &str) -> Result<bool, StorageError> {
+    async fn metadata_delete(&self, AppKey { app_id }: AppKey<'_>, user_id: &str) -> Result<bool, StorageError> {
         let (app, user) = (app_id.to_owned(), user_id.to_owned());
         self.with_conn(move |c| {
             c.execute("DELETE FROM user_metadata WHERE app_id = ?1 AND user_id = ?2", params![app, user])

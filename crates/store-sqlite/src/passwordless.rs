@@ -2,6 +2,7 @@
 //! in IMMEDIATE transactions, so they are serialised: checking before writing is exact here.
 
 use async_trait::async_trait;
+use portcullis_core::ids::{AppKey, TenantKey};
 use portcullis_core::passwordless::storage::{
     Code, ConsumeOutcome, ConsumeRequest, Contact, CreateCodeOutcome, Device, DeviceWithCodes, FieldUpdate, PasswordlessStorage,
     UpdateUserOutcome,
@@ -255,7 +256,7 @@ fn update_user(tx: &Transaction<'_>, app: &str, user: &str, email: FieldUpdate<'
 
 #[async_trait]
 impl PasswordlessStorage for SqliteStorage {
-    async fn pl_create_device_with_code(&self, app_id: &str, tenant_id: &str, device: &Device, code: &Code) -> Result<bool, StorageError> {
+    async fn pl_create_device_with_code(&self, TenantKey { app_id, tenant_id }: TenantKey<'_>, device: &Device, code: &Code) -> Result<bool, StorageError> {
         let (app, tenant, d, code) = (app_id.to_owned(), tenant_id.to_owned(), device.clone(), code.clone());
         self.with_conn(move |c| {
             in_tx(c, |tx| {
@@ -277,7 +278,7 @@ impl PasswordlessStorage for SqliteStorage {
         .await
     }
 
-    async fn pl_create_code(&self, app_id: &str, tenant_id: &str, code: &Code) -> Result<CreateCodeOutcome, StorageError> {
+    async fn pl_create_code(&self, TenantKey { app_id, tenant_id }: TenantKey<'_>, code: &Code) -> Result<CreateCodeOutcome, StorageError> {
         let (app, tenant, code) = (app_id.to_owned(), tenant_id.to_owned(), code.clone());
         self.with_conn(move |c| {
             in_tx(c, |tx| {
@@ -294,7 +295,7 @@ impl PasswordlessStorage for SqliteStorage {
         .await
     }
 
-    async fn pl_device(&self, app_id: &str, tenant_id: &str, device_id_hash: &str) -> Result<Option<DeviceWithCodes>, StorageError> {
+    async fn pl_device(&self, TenantKey { app_id, tenant_id }: TenantKey<'_>, device_id_hash: &str) -> Result<Option<DeviceWithCodes>, StorageError> {
         let (app, tenant, hash) = (app_id.to_owned(), tenant_id.to_owned(), device_id_hash.to_owned());
         self.with_conn(move |c| {
             let Some(device) = device(c, &app, &tenant, &hash).map_err(query_err)? else { return Ok(None) };
@@ -304,7 +305,7 @@ impl PasswordlessStorage for SqliteStorage {
         .await
     }
 
-    async fn pl_devices_by_contact(&self, app_id: &str, tenant_id: &str, contact: Contact<'_>) -> Result<Vec<DeviceWithCodes>, StorageError> {
+    async fn pl_devices_by_contact(&self, TenantKey { app_id, tenant_id }: TenantKey<'_>, contact: Contact<'_>) -> Result<Vec<DeviceWithCodes>, StorageError> {
         let (column, value) = contact_column(contact);
         let (app, tenant, value) = (app_id.to_owned(), tenant_id.to_owned(), value.to_owned());
         self.with_conn(move |c| {
@@ -324,7 +325,7 @@ impl PasswordlessStorage for SqliteStorage {
         .await
     }
 
-    async fn pl_code_by_link_code_hash(&self, app_id: &str, tenant_id: &str, link_code_hash: &str) -> Result<Option<Code>, StorageError> {
+    async fn pl_code_by_link_code_hash(&self, TenantKey { app_id, tenant_id }: TenantKey<'_>, link_code_hash: &str) -> Result<Option<Code>, StorageError> {
         let (app, tenant, hash) = (app_id.to_owned(), tenant_id.to_owned(), link_code_hash.to_owned());
         self.with_conn(move |c| {
             c.query_row(
@@ -338,7 +339,7 @@ impl PasswordlessStorage for SqliteStorage {
         .await
     }
 
-    async fn pl_consume(&self, app_id: &str, tenant_id: &str, request: &ConsumeRequest) -> Result<ConsumeOutcome, StorageError> {
+    async fn pl_consume(&self, TenantKey { app_id, tenant_id }: TenantKey<'_>, request: &ConsumeRequest) -> Result<ConsumeOutcome, StorageError> {
         let (app, tenant, req) = (app_id.to_owned(), tenant_id.to_owned(), request.clone());
         self.with_conn(move |c| {
             in_tx(c, |tx| match consume(tx, &app, &tenant, &req) {
@@ -351,7 +352,7 @@ impl PasswordlessStorage for SqliteStorage {
         .await
     }
 
-    async fn pl_delete_code(&self, app_id: &str, tenant_id: &str, code_id: &str) -> Result<(), StorageError> {
+    async fn pl_delete_code(&self, TenantKey { app_id, tenant_id }: TenantKey<'_>, code_id: &str) -> Result<(), StorageError> {
         let (app, tenant, id) = (app_id.to_owned(), tenant_id.to_owned(), code_id.to_owned());
         self.in_transaction(move |tx| {
             let hash: Option<String> = tx
@@ -377,7 +378,7 @@ impl PasswordlessStorage for SqliteStorage {
         .await
     }
 
-    async fn pl_delete_device(&self, app_id: &str, tenant_id: &str, device_id_hash: &str) -> Result<(), StorageError> {
+    async fn pl_delete_device(&self, TenantKey { app_id, tenant_id }: TenantKey<'_>, device_id_hash: &str) -> Result<(), StorageError> {
         let (app, tenant, hash) = (app_id.to_owned(), tenant_id.to_owned(), device_id_hash.to_owned());
         self.in_transaction(move |tx| {
             tx.execute("DELETE FROM passwordless_devices WHERE app_id = ?1 AND tenant_id = ?2 AND device_id_hash = ?3", params![app, tenant, hash])?;
@@ -386,7 +387,7 @@ impl PasswordlessStorage for SqliteStorage {
         .await
     }
 
-    async fn pl_delete_devices_by_contact(&self, app_id: &str, tenant_id: &str, contact: Contact<'_>) -> Result<(), StorageError> {
+    async fn pl_delete_devices_by_contact(&self, TenantKey { app_id, tenant_id }: TenantKey<'_>, contact: Contact<'_>) -> Result<(), StorageError> {
         let (column, value) = contact_column(contact);
         let (app, tenant, value) = (app_id.to_owned(), tenant_id.to_owned(), value.to_owned());
         self.in_transaction(move |tx| {
@@ -399,7 +400,7 @@ impl PasswordlessStorage for SqliteStorage {
         .await
     }
 
-    async fn pl_update_user(&self, app_id: &str, user_id: &str, email: FieldUpdate<'_>, phone_number: FieldUpdate<'_>) -> Result<UpdateUserOutcome, StorageError> {
+    async fn pl_update_user(&self, AppKey { app_id }: AppKey<'_>, user_id: &str, email: FieldUpdate<'_>, phone_number: FieldUpdate<'_>) -> Result<UpdateUserOutcome, StorageError> {
         let own = |f: FieldUpdate<'_>| f.map(|v| v.map(str::to_owned));
         let (app, user, email, phone) = (app_id.to_owned(), user_id.to_owned(), own(email), own(phone_number));
         self.with_conn(move |c| {
@@ -422,7 +423,7 @@ impl PasswordlessStorage for SqliteStorage {
         .await
     }
 
-    async fn pl_delete_expired_devices(&self, app_id: &str, tenant_id: &str, cutoff: i64) -> Result<u64, StorageError> {
+    async fn pl_delete_expired_devices(&self, TenantKey { app_id, tenant_id }: TenantKey<'_>, cutoff: i64) -> Result<u64, StorageError> {
         let (app, tenant) = (app_id.to_owned(), tenant_id.to_owned());
         self.in_transaction(move |tx| {
             let n = tx.execute(

@@ -2,6 +2,7 @@
 //! that a role exists and writing a row that names it cannot be split by a concurrent delete.
 
 use async_trait::async_trait;
+use portcullis_core::ids::{AppKey, TenantKey};
 use portcullis_core::roles::storage::{RoleCheck, RoleStorage, UserRoleChange};
 use portcullis_core::storage::StorageError;
 use rusqlite::{params, Connection, ToSql};
@@ -26,7 +27,7 @@ fn owned(s: &str) -> String {
 
 #[async_trait]
 impl RoleStorage for SqliteStorage {
-    async fn role_create_or_add_permissions(&self, app_id: &str, role: &str, permissions: &[String]) -> Result<bool, StorageError> {
+    async fn role_create_or_add_permissions(&self, AppKey { app_id }: AppKey<'_>, role: &str, permissions: &[String]) -> Result<bool, StorageError> {
         let (app, role, permissions) = (owned(app_id), owned(role), permissions.to_vec());
         self.in_transaction(move |tx| {
             let created = tx.execute("INSERT INTO roles (app_id, role) VALUES (?1, ?2) ON CONFLICT DO NOTHING", params![app, role])? > 0;
@@ -41,12 +42,12 @@ impl RoleStorage for SqliteStorage {
         .await
     }
 
-    async fn role_exists(&self, app_id: &str, role: &str) -> Result<bool, StorageError> {
+    async fn role_exists(&self, AppKey { app_id }: AppKey<'_>, role: &str) -> Result<bool, StorageError> {
         let (app, role) = (owned(app_id), owned(role));
         self.with_conn(move |c| exists(c, &app, &role).map_err(query_err)).await
     }
 
-    async fn role_permissions(&self, app_id: &str, role: &str) -> Result<Option<Vec<String>>, StorageError> {
+    async fn role_permissions(&self, AppKey { app_id }: AppKey<'_>, role: &str) -> Result<Option<Vec<String>>, StorageError> {
         let (app, role) = (owned(app_id), owned(role));
         // One connection behind a mutex: both reads see the same state.
         self.with_conn(move |c| {
@@ -64,7 +65,7 @@ impl RoleStorage for SqliteStorage {
         .await
     }
 
-    async fn role_remove_permissions(&self, app_id: &str, role: &str, permissions: Option<&[String]>) -> Result<bool, StorageError> {
+    async fn role_remove_permissions(&self, AppKey { app_id }: AppKey<'_>, role: &str, permissions: Option<&[String]>) -> Result<bool, StorageError> {
         let (app, role, permissions) = (owned(app_id), owned(role), permissions.map(<[String]>::to_vec));
         self.in_transaction(move |tx| {
             if !exists(tx, &app, &role)? {
@@ -87,7 +88,7 @@ impl RoleStorage for SqliteStorage {
         .await
     }
 
-    async fn role_delete(&self, app_id: &str, role: &str) -> Result<bool, StorageError> {
+    async fn role_delete(&self, AppKey { app_id }: AppKey<'_>, role: &str) -> Result<bool, StorageError> {
         let (app, role) = (owned(app_id), owned(role));
         self.in_transaction(move |tx| {
             // The permissions cascade; the associations have no foreign key and go explicitly.
@@ -98,7 +99,7 @@ impl RoleStorage for SqliteStorage {
         .await
     }
 
-    async fn role_delete_user_associations(&self, app_id: &str, role: &str) -> Result<bool, StorageError> {
+    async fn role_delete_user_associations(&self, AppKey { app_id }: AppKey<'_>, role: &str) -> Result<bool, StorageError> {
         let (app, role) = (owned(app_id), owned(role));
         self.in_transaction(move |tx| {
             Ok(tx.execute("DELETE FROM user_roles WHERE app_id = ?1 AND role = ?2", params![app, role])? > 0)
@@ -106,13 +107,13 @@ impl RoleStorage for SqliteStorage {
         .await
     }
 
-    async fn roles(&self, app_id: &str) -> Result<Vec<String>, StorageError> {
+    async fn roles(&self, AppKey { app_id }: AppKey<'_>) -> Result<Vec<String>, StorageError> {
         let app = owned(app_id);
         self.with_conn(move |c| strings(c, "SELECT role FROM roles WHERE app_id = ?1 ORDER BY role", &[&app]).map_err(query_err))
             .await
     }
 
-    async fn roles_with_permission(&self, app_id: &str, permission: &str) -> Result<Vec<String>, StorageError> {
+    async fn roles_with_permission(&self, AppKey { app_id }: AppKey<'_>, permission: &str) -> Result<Vec<String>, StorageError> {
         let (app, permission) = (owned(app_id), owned(permission));
         self.with_conn(move |c| {
             strings(
@@ -125,7 +126,7 @@ impl RoleStorage for SqliteStorage {
         .await
     }
 
-    async fn user_role_add(&self, app_id: &str, tenant_id: &str, user_id: &str, role: &str, check: RoleCheck) -> Result<UserRoleChange, StorageError> {
+    async fn user_role_add(&self, TenantKey { app_id, tenant_id }: TenantKey<'_>, user_id: &str, role: &str, check: RoleCheck) -> Result<UserRoleChange, StorageError> {
         let (app, tenant, user, role) = (owned(app_id), owned(tenant_id), owned(user_id), owned(role));
         self.in_transaction(move |tx| {
             if check == RoleCheck::InThisDatabase && !exists(tx, &app, &role)? {
@@ -140,7 +141,7 @@ impl RoleStorage for SqliteStorage {
         .await
     }
 
-    async fn user_role_remove(&self, app_id: &str, tenant_id: &str, user_id: &str, role: &str, check: RoleCheck) -> Result<UserRoleChange, StorageError> {
+    async fn user_role_remove(&self, TenantKey { app_id, tenant_id }: TenantKey<'_>, user_id: &str, role: &str, check: RoleCheck) -> Result<UserRoleChange, StorageError> {
         let (app, tenant, user, role) = (owned(app_id), owned(tenant_id), owned(user_id), owned(role));
         self.in_transaction(move |tx| {
             if check == RoleCheck::InThisDatabase && !exists(tx, &app, &role)? {
@@ -155,7 +156,7 @@ impl RoleStorage for SqliteStorage {
         .await
     }
 
-    async fn user_roles(&self, app_id: &str, tenant_id: &str, user_id: &str) -> Result<Vec<String>, StorageError> {
+    async fn user_roles(&self, TenantKey { app_id, tenant_id }: TenantKey<'_>, user_id: &str) -> Result<Vec<String>, StorageError> {
         let (app, tenant, user) = (owned(app_id), owned(tenant_id), owned(user_id));
         self.with_conn(move |c| {
             strings(
@@ -168,7 +169,7 @@ impl RoleStorage for SqliteStorage {
         .await
     }
 
-    async fn role_users(&self, app_id: &str, tenant_id: &str, role: &str) -> Result<Vec<String>, StorageError> {
+    async fn role_users(&self, TenantKey { app_id, tenant_id }: TenantKey<'_>, role: &str) -> Result<Vec<String>, StorageError> {
         let (app, tenant, role) = (owned(app_id), owned(tenant_id), owned(role));
         self.with_conn(move |c| {
             strings(

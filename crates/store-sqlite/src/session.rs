@@ -1,6 +1,7 @@
 //! Sessions, signing keys and last-active times in SQLite.
 
 use async_trait::async_trait;
+use portcullis_core::ids::{AppKey, TenantKey};
 use portcullis_core::session::signing_keys::DynamicKey;
 use portcullis_core::session::storage::{SessionRow, SessionStorage, StaticKey, TenantScope};
 use portcullis_core::storage::StorageError;
@@ -45,7 +46,7 @@ fn owned(s: &str) -> String {
 
 #[async_trait]
 impl SessionStorage for SqliteStorage {
-    async fn session_insert(&self, app_id: &str, row: &SessionRow) -> Result<(), StorageError> {
+    async fn session_insert(&self, AppKey { app_id }: AppKey<'_>, row: &SessionRow) -> Result<(), StorageError> {
         let (app, r) = (owned(app_id), row.clone());
         self.with_conn(move |c| {
             c.execute(
@@ -69,7 +70,7 @@ impl SessionStorage for SqliteStorage {
         .await
     }
 
-    async fn session_primary_user(&self, app_id: &str, user_id: &str) -> Result<Option<String>, StorageError> {
+    async fn session_primary_user(&self, AppKey { app_id }: AppKey<'_>, user_id: &str) -> Result<Option<String>, StorageError> {
         let (a, u) = (owned(app_id), owned(user_id));
         self.with_conn(move |c| {
             c.query_row(&format!("SELECT {PRIMARY_OF_SESSION_USER} FROM (SELECT ?1 AS app_id, ?2 AS user_id) s"), params![a, u], |r| r.get(0))
@@ -78,7 +79,7 @@ impl SessionStorage for SqliteStorage {
         .await
     }
 
-    async fn session_get(&self, app_id: &str, tenant_id: &str, handle: &str) -> Result<Option<SessionRow>, StorageError> {
+    async fn session_get(&self, TenantKey { app_id, tenant_id }: TenantKey<'_>, handle: &str) -> Result<Option<SessionRow>, StorageError> {
         let (a, t, h) = (owned(app_id), owned(tenant_id), owned(handle));
         self.with_conn(move |c| {
             c.query_row(
@@ -94,8 +95,7 @@ impl SessionStorage for SqliteStorage {
 
     async fn session_replace_refresh_hash(
         &self,
-        app_id: &str,
-        tenant_id: &str,
+        TenantKey { app_id, tenant_id }: TenantKey<'_>,
         handle: &str,
         expected_hash_2: &str,
         new_hash_2: &str,
@@ -114,7 +114,7 @@ impl SessionStorage for SqliteStorage {
         .await
     }
 
-    async fn session_set_use_static_key(&self, app_id: &str, tenant_id: &str, handle: &str, value: bool) -> Result<(), StorageError> {
+    async fn session_set_use_static_key(&self, TenantKey { app_id, tenant_id }: TenantKey<'_>, handle: &str, value: bool) -> Result<(), StorageError> {
         let (a, t, h) = (owned(app_id), owned(tenant_id), owned(handle));
         self.with_conn(move |c| {
             c.execute(
@@ -127,7 +127,7 @@ impl SessionStorage for SqliteStorage {
         .await
     }
 
-    async fn session_update_data(&self, app_id: &str, tenant_id: &str, handle: &str, data: &str) -> Result<bool, StorageError> {
+    async fn session_update_data(&self, TenantKey { app_id, tenant_id }: TenantKey<'_>, handle: &str, data: &str) -> Result<bool, StorageError> {
         let (a, t, h, d) = (owned(app_id), owned(tenant_id), owned(handle), owned(data));
         self.with_conn(move |c| {
             c.execute(
@@ -140,7 +140,7 @@ impl SessionStorage for SqliteStorage {
         .await
     }
 
-    async fn session_update_jwt_payload(&self, app_id: &str, tenant_id: &str, handle: &str, payload: &str) -> Result<bool, StorageError> {
+    async fn session_update_jwt_payload(&self, TenantKey { app_id, tenant_id }: TenantKey<'_>, handle: &str, payload: &str) -> Result<bool, StorageError> {
         let (a, t, h, p) = (owned(app_id), owned(tenant_id), owned(handle), owned(payload));
         self.with_conn(move |c| {
             c.execute(
@@ -153,7 +153,7 @@ impl SessionStorage for SqliteStorage {
         .await
     }
 
-    async fn session_delete(&self, app_id: &str, sessions: &[(String, String)]) -> Result<Vec<String>, StorageError> {
+    async fn session_delete(&self, AppKey { app_id }: AppKey<'_>, sessions: &[(String, String)]) -> Result<Vec<String>, StorageError> {
         let (app, sessions) = (owned(app_id), sessions.to_vec());
         self.in_transaction(move |tx| {
             let mut deleted = Vec::new();
@@ -173,7 +173,7 @@ impl SessionStorage for SqliteStorage {
 
     async fn session_handles_for_user(
         &self,
-        app_id: &str,
+        AppKey { app_id }: AppKey<'_>,
         scope: TenantScope<'_>,
         user_id: &str,
         now: i64,
@@ -204,7 +204,7 @@ impl SessionStorage for SqliteStorage {
         .await
     }
 
-    async fn dynamic_keys(&self, app_id: &str) -> Result<Vec<DynamicKey>, StorageError> {
+    async fn dynamic_keys(&self, AppKey { app_id }: AppKey<'_>) -> Result<Vec<DynamicKey>, StorageError> {
         let app = owned(app_id);
         self.with_conn(move |c| {
             let mut st = c
@@ -223,7 +223,7 @@ impl SessionStorage for SqliteStorage {
         .await
     }
 
-    async fn dynamic_key_insert(&self, app_id: &str, key: &DynamicKey) -> Result<(), StorageError> {
+    async fn dynamic_key_insert(&self, AppKey { app_id }: AppKey<'_>, key: &DynamicKey) -> Result<(), StorageError> {
         let (app, k) = (owned(app_id), key.clone());
         self.with_conn(move |c| {
             c.execute(
@@ -237,7 +237,7 @@ impl SessionStorage for SqliteStorage {
         .await
     }
 
-    async fn dynamic_keys_delete_before(&self, app_id: &str, before: i64) -> Result<u64, StorageError> {
+    async fn dynamic_keys_delete_before(&self, AppKey { app_id }: AppKey<'_>, before: i64) -> Result<u64, StorageError> {
         let app = owned(app_id);
         self.with_conn(move |c| {
             c.execute(
@@ -250,7 +250,7 @@ impl SessionStorage for SqliteStorage {
         .await
     }
 
-    async fn static_keys(&self, app_id: &str) -> Result<Vec<StaticKey>, StorageError> {
+    async fn static_keys(&self, AppKey { app_id }: AppKey<'_>) -> Result<Vec<StaticKey>, StorageError> {
         let app = owned(app_id);
         self.with_conn(move |c| {
             let mut st = c
@@ -274,7 +274,7 @@ impl SessionStorage for SqliteStorage {
         .await
     }
 
-    async fn static_key_insert(&self, app_id: &str, key: &StaticKey) -> Result<(), StorageError> {
+    async fn static_key_insert(&self, AppKey { app_id }: AppKey<'_>, key: &StaticKey) -> Result<(), StorageError> {
         let (app, k) = (owned(app_id), key.clone());
         self.with_conn(move |c| {
             c.execute(
@@ -288,7 +288,7 @@ impl SessionStorage for SqliteStorage {
         .await
     }
 
-    async fn user_last_active_upsert(&self, app_id: &str, user_id: &str, now: i64) -> Result<(), StorageError> {
+    async fn user_last_active_upsert(&self, AppKey { app_id }: AppKey<'_>, user_id: &str, now: i64) -> Result<(), StorageError> {
         let (app, user) = (owned(app_id), owned(user_id));
         self.with_conn(move |c| {
             c.execute(

@@ -1,6 +1,7 @@
 //! Third-party users in SQLite.
 
 use async_trait::async_trait;
+use portcullis_core::ids::TenantKey;
 use portcullis_core::thirdparty::storage::{SignInUpOutcome, ThirdPartyAccount, ThirdPartyStorage};
 use portcullis_core::storage::StorageError;
 use rusqlite::{params, OptionalExtension, Transaction};
@@ -35,8 +36,7 @@ fn create(tx: &Transaction<'_>, (app, tenant, user): (&str, &str, &str), a: &Thi
 impl ThirdPartyStorage for SqliteStorage {
     async fn tp_sign_in_up(
         &self,
-        app_id: &str,
-        tenant_id: &str,
+        TenantKey { app_id, tenant_id }: TenantKey<'_>,
         new_user_id: &str,
         account: &ThirdPartyAccount,
         time_joined: i64,
@@ -76,7 +76,7 @@ impl ThirdPartyStorage for SqliteStorage {
         .await
     }
 
-    async fn tp_user_ids_by_email(&self, app_id: &str, tenant_id: &str, email: &str) -> Result<Vec<String>, StorageError> {
+    async fn tp_user_ids_by_email(&self, TenantKey { app_id, tenant_id }: TenantKey<'_>, email: &str) -> Result<Vec<String>, StorageError> {
         let (app, tenant, email) = (app_id.to_owned(), tenant_id.to_owned(), email.to_owned());
         self.with_conn(move |c| {
             let mut st = c

@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 
 use async_trait::async_trait;
+use portcullis_core::ids::{AppKey, TenantKey};
 use portcullis_core::totp::storage::{
     CreateDeviceOutcome, Device, NewDevice, RenameOutcome, TotpStorage, UsedCode, VerifyOutcome, VerifyRequest,
 };
@@ -117,32 +118,32 @@ fn verify(tx: &Transaction<'_>, app: &str, tenant: &str, req: &VerifyRequest) ->
 
 #[async_trait]
 impl TotpStorage for SqliteStorage {
-    async fn totp_create_device(&self, app_id: &str, device: &NewDevice) -> Result<CreateDeviceOutcome, StorageError> {
+    async fn totp_create_device(&self, AppKey { app_id }: AppKey<'_>, device: &NewDevice) -> Result<CreateDeviceOutcome, StorageError> {
         let (app, d) = (app_id.to_owned(), device.clone());
         self.in_transaction(move |tx| create_device(tx, &app, &d)).await
     }
 
-    async fn totp_rename_device(&self, app_id: &str, user_id: &str, old_name: &str, new_name: &str) -> Result<RenameOutcome, StorageError> {
+    async fn totp_rename_device(&self, AppKey { app_id }: AppKey<'_>, user_id: &str, old_name: &str, new_name: &str) -> Result<RenameOutcome, StorageError> {
         let (app, user, old, new) = (app_id.to_owned(), user_id.to_owned(), old_name.to_owned(), new_name.to_owned());
         self.in_transaction(move |tx| rename(tx, &app, &user, &old, &new)).await
     }
 
-    async fn totp_devices(&self, app_id: &str, user_id: &str) -> Result<Vec<Device>, StorageError> {
+    async fn totp_devices(&self, AppKey { app_id }: AppKey<'_>, user_id: &str) -> Result<Vec<Device>, StorageError> {
         let (app, user) = (app_id.to_owned(), user_id.to_owned());
         self.with_conn(move |c| devices(c, &app, &user).map_err(query_err)).await
     }
 
-    async fn totp_remove_device(&self, app_id: &str, user_id: &str, name: &str) -> Result<bool, StorageError> {
+    async fn totp_remove_device(&self, AppKey { app_id }: AppKey<'_>, user_id: &str, name: &str) -> Result<bool, StorageError> {
         let (app, user, name) = (app_id.to_owned(), user_id.to_owned(), name.to_owned());
         self.in_transaction(move |tx| remove(tx, &app, &user, &name)).await
     }
 
-    async fn totp_verify(&self, app_id: &str, tenant_id: &str, request: &VerifyRequest) -> Result<VerifyOutcome, StorageError> {
+    async fn totp_verify(&self, TenantKey { app_id, tenant_id }: TenantKey<'_>, request: &VerifyRequest) -> Result<VerifyOutcome, StorageError> {
         let (app, tenant, req) = (app_id.to_owned(), tenant_id.to_owned(), request.clone());
         self.in_transaction(move |tx| verify(tx, &app, &tenant, &req)).await
     }
 
-    async fn totp_device_status(&self, app_id: &str, user_ids: &[String]) -> Result<HashMap<String, bool>, StorageError> {
+    async fn totp_device_status(&self, AppKey { app_id }: AppKey<'_>, user_ids: &[String]) -> Result<HashMap<String, bool>, StorageError> {
         let (app, users) = (app_id.to_owned(), user_ids.to_vec());
         self.with_conn(move |c| {
             let read = || -> rusqlite::Result<HashMap<String, bool>> {
@@ -164,7 +165,7 @@ impl TotpStorage for SqliteStorage {
         .await
     }
 
-    async fn totp_delete_expired_codes(&self, app_id: &str, tenant_id: &str, before: i64) -> Result<u64, StorageError> {
+    async fn totp_delete_expired_codes(&self, TenantKey { app_id, tenant_id }: TenantKey<'_>, before: i64) -> Result<u64, StorageError> {
         let (app, tenant) = (app_id.to_owned(), tenant_id.to_owned());
         self.in_transaction(move |tx| {
             let n = tx.execute(

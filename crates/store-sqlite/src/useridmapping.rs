@@ -1,6 +1,7 @@
 //! User-id mapping in SQLite.
 
 use async_trait::async_trait;
+use portcullis_core::ids::AppKey;
 use portcullis_core::useridmapping::storage::{
     blocking_tables, pick_any, CreateMappingOutcome, DeleteMappingOutcome, IdType, UserIdMapping, UserIdMappingStorage,
 };
@@ -86,17 +87,17 @@ fn create(c: &Connection, app: &str, m: &UserIdMapping, force: bool) -> rusqlite
 
 #[async_trait]
 impl UserIdMappingStorage for SqliteStorage {
-    async fn create_user_id_mapping(&self, app_id: &str, mapping: &UserIdMapping, force: bool) -> Result<CreateMappingOutcome, StorageError> {
+    async fn create_user_id_mapping(&self, AppKey { app_id }: AppKey<'_>, mapping: &UserIdMapping, force: bool) -> Result<CreateMappingOutcome, StorageError> {
         let (app, m) = (app_id.to_owned(), mapping.clone());
         self.in_transaction(move |tx| create(tx, &app, &m, force)).await
     }
 
-    async fn get_user_id_mapping(&self, app_id: &str, user_id: &str, kind: IdType) -> Result<Option<UserIdMapping>, StorageError> {
+    async fn get_user_id_mapping(&self, AppKey { app_id }: AppKey<'_>, user_id: &str, kind: IdType) -> Result<Option<UserIdMapping>, StorageError> {
         let (app, id) = (app_id.to_owned(), user_id.to_owned());
         self.with_conn(move |c| find(c, &app, &id, kind).map_err(crate::query_err)).await
     }
 
-    async fn update_external_user_id_info(&self, app_id: &str, user_id: &str, kind: IdType, info: Option<&str>) -> Result<bool, StorageError> {
+    async fn update_external_user_id_info(&self, AppKey { app_id }: AppKey<'_>, user_id: &str, kind: IdType, info: Option<&str>) -> Result<bool, StorageError> {
         let (app, id, info) = (app_id.to_owned(), user_id.to_owned(), info.map(str::to_owned));
         self.in_transaction(move |tx| {
             let Some(m) = find(tx, &app, &id, kind)? else { return Ok(false) };
@@ -109,7 +110,7 @@ impl UserIdMappingStorage for SqliteStorage {
         .await
     }
 
-    async fn delete_user_id_mapping(&self, app_id: &str, user_id: &str, kind: IdType, force: bool) -> Result<DeleteMappingOutcome, StorageError> {
+    async fn delete_user_id_mapping(&self, AppKey { app_id }: AppKey<'_>, user_id: &str, kind: IdType, force: bool) -> Result<DeleteMappingOutcome, StorageError> {
         let (app, id) = (app_id.to_owned(), user_id.to_owned());
         self.in_transaction(move |tx| {
             let Some(m) = find(tx, &app, &id, kind)? else { return Ok(DeleteMappingOutcome::Deleted { existed: false }) };

@@ -1,6 +1,7 @@
 //! Auth-recipe users in SQLite.
 
 use async_trait::async_trait;
+use portcullis_core::ids::{AppKey, TenantKey};
 use portcullis_core::useridmapping::storage::NON_AUTH_TABLES;
 use portcullis_core::users::storage::{AccountInfo, AssociateOutcome, UserFilter, UserPage, UserStorage};
 use portcullis_core::storage::StorageError;
@@ -182,8 +183,7 @@ fn count_sql(clause: &str, one_tenant: bool) -> String {
 impl UserStorage for SqliteStorage {
     async fn ep_create_user(
         &self,
-        app_id: &str,
-        tenant_id: &str,
+        TenantKey { app_id, tenant_id }: TenantKey<'_>,
         user_id: &str,
         email: &str,
         password_hash: &str,
@@ -227,7 +227,7 @@ impl UserStorage for SqliteStorage {
         .await
     }
 
-    async fn ep_login_method_by_email(&self, app_id: &str, tenant_id: &str, email: &str) -> Result<Option<LoginMethod>, StorageError> {
+    async fn ep_login_method_by_email(&self, TenantKey { app_id, tenant_id }: TenantKey<'_>, email: &str) -> Result<Option<LoginMethod>, StorageError> {
         let (app, tenant, email) = (app_id.to_owned(), tenant_id.to_owned(), email.to_owned());
         self.with_conn(move |c| {
             let user: Option<String> = c
@@ -246,12 +246,12 @@ impl UserStorage for SqliteStorage {
         .await
     }
 
-    async fn get_user(&self, app_id: &str, user_id: &str) -> Result<Option<User>, StorageError> {
+    async fn get_user(&self, AppKey { app_id }: AppKey<'_>, user_id: &str) -> Result<Option<User>, StorageError> {
         let (app, user) = (app_id.to_owned(), user_id.to_owned());
         self.with_conn(move |c| get_user(c, &app, &user).map_err(query_err)).await
     }
 
-    async fn get_users(&self, app_id: &str, user_ids: &[String]) -> Result<Vec<User>, StorageError> {
+    async fn get_users(&self, AppKey { app_id }: AppKey<'_>, user_ids: &[String]) -> Result<Vec<User>, StorageError> {
         let (app, ids) = (app_id.to_owned(), user_ids.to_vec());
         // One trip to the connection for the whole list, in one read transaction (one snapshot).
         self.with_conn(move |c| {
@@ -267,7 +267,7 @@ impl UserStorage for SqliteStorage {
 
     async fn list_users(
         &self,
-        app_id: &str,
+        AppKey { app_id }: AppKey<'_>,
         filter: &UserFilter,
         ascending: bool,
         limit: usize,
@@ -307,7 +307,7 @@ impl UserStorage for SqliteStorage {
         .await
     }
 
-    async fn count_users(&self, app_id: &str, filter: &UserFilter) -> Result<u64, StorageError> {
+    async fn count_users(&self, AppKey { app_id }: AppKey<'_>, filter: &UserFilter) -> Result<u64, StorageError> {
         let (app, filter) = (app_id.to_owned(), filter.clone());
         self.with_conn(move |c| {
             let (sql, params) = filter_sql(&app, &filter);
@@ -319,7 +319,7 @@ impl UserStorage for SqliteStorage {
         .await
     }
 
-    async fn user_ids_by_account_info(&self, app_id: &str, tenant_id: &str, info: &AccountInfo) -> Result<Vec<String>, StorageError> {
+    async fn user_ids_by_account_info(&self, TenantKey { app_id, tenant_id }: TenantKey<'_>, info: &AccountInfo) -> Result<Vec<String>, StorageError> {
         let (app, tenant, info) = (app_id.to_owned(), tenant_id.to_owned(), info.clone());
         self.with_conn(move |c| {
             let sql = info.primary_ids_sql(&|t| t.to_owned(), &|n| format!("?{n}"));
@@ -333,7 +333,7 @@ impl UserStorage for SqliteStorage {
         .await
     }
 
-    async fn associate_user_with_tenant(&self, app_id: &str, tenant_id: &str, recipe_user_id: &str) -> Result<AssociateOutcome, StorageError> {
+    async fn associate_user_with_tenant(&self, TenantKey { app_id, tenant_id }: TenantKey<'_>, recipe_user_id: &str) -> Result<AssociateOutcome, StorageError> {
         let (app, tenant, user) = (app_id.to_owned(), tenant_id.to_owned(), recipe_user_id.to_owned());
         self.with_conn(move |c| {
             let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(query_err)?;
@@ -420,7 +420,7 @@ impl UserStorage for SqliteStorage {
         .await
     }
 
-    async fn disassociate_user_from_tenant(&self, app_id: &str, tenant_id: &str, recipe_user_id: &str) -> Result<bool, StorageError> {
+    async fn disassociate_user_from_tenant(&self, TenantKey { app_id, tenant_id }: TenantKey<'_>, recipe_user_id: &str) -> Result<bool, StorageError> {
         let (app, tenant, user) = (app_id.to_owned(), tenant_id.to_owned(), recipe_user_id.to_owned());
         self.in_transaction(move |tx| {
             Ok(tx.execute(
@@ -431,7 +431,7 @@ impl UserStorage for SqliteStorage {
         .await
     }
 
-    async fn delete_users(&self, app_id: &str, user_ids: &[String]) -> Result<bool, StorageError> {
+    async fn delete_users(&self, AppKey { app_id }: AppKey<'_>, user_ids: &[String]) -> Result<bool, StorageError> {
         let (app, users) = (app_id.to_owned(), user_ids.to_vec());
         self.in_transaction(move |tx| {
             let mut existed = false;

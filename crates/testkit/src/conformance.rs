@@ -4,7 +4,7 @@
 use serde_json::json;
 
 use portcullis_core::storage::Storage;
-use portcullis_core::ids::TenantIdentifier;
+use portcullis_core::ids::{AppKey, TenantIdentifier, TenantKey};
 use portcullis_core::multitenancy::{Provider, ProviderClient, TenantConfig, UserInfoMap, UserInfoMapFields};
 
 pub async fn run_all(s: &dyn Storage) {
@@ -97,27 +97,27 @@ async fn tenant_config_delete(s: &dyn Storage) {
 }
 
 async fn tenant_rows_and_key_value(s: &dyn Storage) {
-    s.add_tenant_rows("kv-app", "public", 1).await.expect("add rows");
-    s.add_tenant_rows("kv-app", "public", 2).await.expect("add rows is idempotent");
-    s.add_tenant_rows("kv-app", "t1", 3).await.expect("add tenant");
-    let v = s.key_value_insert_if_absent("kv-app", "public", "k", "first", 1).await.expect("kv insert");
+    s.add_tenant_rows(TenantKey::new("kv-app", "public"), 1).await.expect("add rows");
+    s.add_tenant_rows(TenantKey::new("kv-app", "public"), 2).await.expect("add rows is idempotent");
+    s.add_tenant_rows(TenantKey::new("kv-app", "t1"), 3).await.expect("add tenant");
+    let v = s.key_value_insert_if_absent(TenantKey::new("kv-app", "public"), "k", "first", 1).await.expect("kv insert");
     assert_eq!(v, "first");
-    let v = s.key_value_insert_if_absent("kv-app", "public", "k", "second", 2).await.expect("kv insert again");
+    let v = s.key_value_insert_if_absent(TenantKey::new("kv-app", "public"), "k", "second", 2).await.expect("kv insert again");
     assert_eq!(v, "first", "insert-if-absent must keep the first value");
-    assert_eq!(s.key_value_get("kv-app", "public", "k").await.expect("kv get").as_deref(), Some("first"));
-    assert_eq!(s.key_value_get("kv-app", "public", "none").await.expect("kv get"), None);
-    s.key_value_set("kv-app", "public", "set", "one", 1).await.expect("kv set");
-    s.key_value_set("kv-app", "public", "set", "two", 2).await.expect("kv set again");
-    assert_eq!(s.key_value_get("kv-app", "public", "set").await.expect("kv get").as_deref(), Some("two"));
-    s.key_value_insert_if_absent("kv-app", "t1", "k", "t1v", 1).await.expect("kv tenant");
-    assert!(s.delete_tenant_rows("kv-app", "t1").await.expect("delete tenant rows"));
-    assert!(!s.delete_tenant_rows("kv-app", "t1").await.expect("delete tenant rows again"));
-    assert_eq!(s.key_value_get("kv-app", "t1", "k").await.expect("kv get"), None, "tenant data must cascade");
-    assert!(s.delete_app_rows("kv-app").await.expect("delete app"));
-    assert_eq!(s.key_value_get("kv-app", "public", "k").await.expect("kv get"), None, "app data must cascade");
-    assert!(!s.delete_app_rows("kv-app").await.expect("delete app again"));
+    assert_eq!(s.key_value_get(TenantKey::new("kv-app", "public"), "k").await.expect("kv get").as_deref(), Some("first"));
+    assert_eq!(s.key_value_get(TenantKey::new("kv-app", "public"), "none").await.expect("kv get"), None);
+    s.key_value_set(TenantKey::new("kv-app", "public"), "set", "one", 1).await.expect("kv set");
+    s.key_value_set(TenantKey::new("kv-app", "public"), "set", "two", 2).await.expect("kv set again");
+    assert_eq!(s.key_value_get(TenantKey::new("kv-app", "public"), "set").await.expect("kv get").as_deref(), Some("two"));
+    s.key_value_insert_if_absent(TenantKey::new("kv-app", "t1"), "k", "t1v", 1).await.expect("kv tenant");
+    assert!(s.delete_tenant_rows(TenantKey::new("kv-app", "t1")).await.expect("delete tenant rows"));
+    assert!(!s.delete_tenant_rows(TenantKey::new("kv-app", "t1")).await.expect("delete tenant rows again"));
+    assert_eq!(s.key_value_get(TenantKey::new("kv-app", "t1"), "k").await.expect("kv get"), None, "tenant data must cascade");
+    assert!(s.delete_app_rows(AppKey::new("kv-app")).await.expect("delete app"));
+    assert_eq!(s.key_value_get(TenantKey::new("kv-app", "public"), "k").await.expect("kv get"), None, "app data must cascade");
+    assert!(!s.delete_app_rows(AppKey::new("kv-app")).await.expect("delete app again"));
 
-    s.add_tenant_rows("public", "public", 1).await.expect("public rows");
+    s.add_tenant_rows(TenantKey::new("public", "public"), 1).await.expect("public rows");
     assert!(s.lease("conformance-job", 1_000, 100).await.expect("lease"), "a new lease is free");
     assert!(!s.lease("conformance-job", 1_050, 100).await.expect("lease"), "a lease is held for its interval");
     assert!(s.lease("conformance-job", 1_100, 100).await.expect("lease"), "and free again after it");
@@ -130,8 +130,8 @@ pub async fn run_sessions(base: &dyn Storage, s: &dyn portcullis_core::session::
     use portcullis_core::session::storage::{SessionRow, StaticKey, TenantScope};
     use portcullis_core::session::signing_keys::DynamicKey;
 
-    base.add_tenant_rows("sess-app", "public", 1).await.expect("app rows");
-    base.add_tenant_rows("sess-app", "t1", 1).await.expect("tenant rows");
+    base.add_tenant_rows(TenantKey::new("sess-app", "public"), 1).await.expect("app rows");
+    base.add_tenant_rows(TenantKey::new("sess-app", "t1"), 1).await.expect("tenant rows");
     let row = |tenant: &str, handle: &str, user: &str, expires_at: i64| SessionRow {
         tenant_id: tenant.into(),
         handle: handle.into(),
@@ -145,61 +145,61 @@ pub async fn run_sessions(base: &dyn Storage, s: &dyn portcullis_core::session::
         primary_user_id: None,
     };
     let a = row("public", "s1", "u1", 1000);
-    s.session_insert("sess-app", &a).await.expect("insert");
-    s.session_insert("sess-app", &row("t1", "s2_t1", "u1", 1000)).await.expect("insert");
-    s.session_insert("sess-app", &row("public", "s3", "u1", 50)).await.expect("insert");
-    s.session_insert("sess-app", &row("public", "s4", "u2", 1000)).await.expect("insert");
-    assert_eq!(s.session_get("sess-app", "public", "s1").await.expect("get"), Some(a.clone()));
-    assert_eq!(s.session_get("sess-app", "t1", "s1").await.expect("get"), None, "sessions are per tenant");
+    s.session_insert(AppKey::new("sess-app"), &a).await.expect("insert");
+    s.session_insert(AppKey::new("sess-app"), &row("t1", "s2_t1", "u1", 1000)).await.expect("insert");
+    s.session_insert(AppKey::new("sess-app"), &row("public", "s3", "u1", 50)).await.expect("insert");
+    s.session_insert(AppKey::new("sess-app"), &row("public", "s4", "u2", 1000)).await.expect("insert");
+    assert_eq!(s.session_get(TenantKey::new("sess-app", "public"), "s1").await.expect("get"), Some(a.clone()));
+    assert_eq!(s.session_get(TenantKey::new("sess-app", "t1"), "s1").await.expect("get"), None, "sessions are per tenant");
 
     // Compare-and-set: the second of two identical promotions loses.
-    assert!(s.session_replace_refresh_hash("sess-app", "public", "s1", "h0", "h1", 2000).await.expect("cas"));
-    assert!(!s.session_replace_refresh_hash("sess-app", "public", "s1", "h0", "h2", 3000).await.expect("cas"));
-    let got = s.session_get("sess-app", "public", "s1").await.expect("get").expect("row");
+    assert!(s.session_replace_refresh_hash(TenantKey::new("sess-app", "public"), "s1", "h0", "h1", 2000).await.expect("cas"));
+    assert!(!s.session_replace_refresh_hash(TenantKey::new("sess-app", "public"), "s1", "h0", "h2", 3000).await.expect("cas"));
+    let got = s.session_get(TenantKey::new("sess-app", "public"), "s1").await.expect("get").expect("row");
     assert_eq!((got.refresh_token_hash_2.as_str(), got.expires_at), ("h1", 2000));
 
-    s.session_set_use_static_key("sess-app", "public", "s1", true).await.expect("static");
-    assert!(s.session_update_data("sess-app", "public", "s1", r#"{"b":2}"#).await.expect("data"));
-    assert!(s.session_update_jwt_payload("sess-app", "public", "s1", r#"{"c":3}"#).await.expect("jwt"));
-    assert!(!s.session_update_data("sess-app", "public", "nope", "{}").await.expect("data"));
-    let got = s.session_get("sess-app", "public", "s1").await.expect("get").expect("row");
+    s.session_set_use_static_key(TenantKey::new("sess-app", "public"), "s1", true).await.expect("static");
+    assert!(s.session_update_data(TenantKey::new("sess-app", "public"), "s1", r#"{"b":2}"#).await.expect("data"));
+    assert!(s.session_update_jwt_payload(TenantKey::new("sess-app", "public"), "s1", r#"{"c":3}"#).await.expect("jwt"));
+    assert!(!s.session_update_data(TenantKey::new("sess-app", "public"), "nope", "{}").await.expect("data"));
+    let got = s.session_get(TenantKey::new("sess-app", "public"), "s1").await.expect("get").expect("row");
     assert!(got.use_static_key);
     assert_eq!((got.session_data.as_str(), got.jwt_user_payload.as_str()), (r#"{"b":2}"#, r#"{"c":3}"#));
 
-    let mut one = s.session_handles_for_user("sess-app", TenantScope::One("public"), "u1", 100).await.expect("list");
+    let mut one = s.session_handles_for_user(AppKey::new("sess-app"), TenantScope::One("public"), "u1", 100).await.expect("list");
     one.sort();
     assert_eq!(one, vec![("public".to_string(), "s1".to_string())], "expired sessions are not listed");
-    let mut all = s.session_handles_for_user("sess-app", TenantScope::AllTenants, "u1", 100).await.expect("list");
+    let mut all = s.session_handles_for_user(AppKey::new("sess-app"), TenantScope::AllTenants, "u1", 100).await.expect("list");
     all.sort();
     assert_eq!(all.len(), 2);
 
     let deleted = s
-        .session_delete("sess-app", &[("public".into(), "s1".into()), ("public".into(), "missing".into())])
+        .session_delete(AppKey::new("sess-app"), &[("public".into(), "s1".into()), ("public".into(), "missing".into())])
         .await
         .expect("delete");
     assert_eq!(deleted, vec!["s1".to_string()]);
     assert_eq!(s.session_delete_expired(100).await.expect("expire"), 1);
-    assert_eq!(s.session_get("sess-app", "public", "s3").await.expect("get"), None);
+    assert_eq!(s.session_get(TenantKey::new("sess-app", "public"), "s3").await.expect("get"), None);
 
     let k1 = DynamicKey { created_at: 1000, value: "k1".into() };
-    s.dynamic_key_insert("sess-app", &k1).await.expect("key");
-    s.dynamic_key_insert("sess-app", &DynamicKey { created_at: 1000, value: "other".into() }).await.expect("dup key");
-    s.dynamic_key_insert("sess-app", &DynamicKey { created_at: 2000, value: "k2".into() }).await.expect("key");
-    let keys = s.dynamic_keys("sess-app").await.expect("keys");
+    s.dynamic_key_insert(AppKey::new("sess-app"), &k1).await.expect("key");
+    s.dynamic_key_insert(AppKey::new("sess-app"), &DynamicKey { created_at: 1000, value: "other".into() }).await.expect("dup key");
+    s.dynamic_key_insert(AppKey::new("sess-app"), &DynamicKey { created_at: 2000, value: "k2".into() }).await.expect("key");
+    let keys = s.dynamic_keys(AppKey::new("sess-app")).await.expect("keys");
     assert_eq!(keys.iter().map(|k| k.value.as_str()).collect::<Vec<_>>(), vec!["k2", "k1"], "newest first, first insert wins");
-    assert_eq!(s.dynamic_keys_delete_before("sess-app", 1500).await.expect("cleanup"), 1);
+    assert_eq!(s.dynamic_keys_delete_before(AppKey::new("sess-app"), 1500).await.expect("cleanup"), 1);
 
     let sk = StaticKey { key_id: "s-1".into(), key_string: "a|b".into(), algorithm: "RS256".into(), created_at: 5 };
-    s.static_key_insert("sess-app", &sk).await.expect("static key");
-    s.static_key_insert("sess-app", &sk).await.expect("static key twice");
-    assert_eq!(s.static_keys("sess-app").await.expect("static keys"), vec![sk]);
+    s.static_key_insert(AppKey::new("sess-app"), &sk).await.expect("static key");
+    s.static_key_insert(AppKey::new("sess-app"), &sk).await.expect("static key twice");
+    assert_eq!(s.static_keys(AppKey::new("sess-app")).await.expect("static keys"), vec![sk]);
 
-    s.user_last_active_upsert("sess-app", "u1", 1).await.expect("last active");
-    s.user_last_active_upsert("sess-app", "u1", 2).await.expect("last active again");
+    s.user_last_active_upsert(AppKey::new("sess-app"), "u1", 1).await.expect("last active");
+    s.user_last_active_upsert(AppKey::new("sess-app"), "u1", 2).await.expect("last active again");
 
-    assert!(base.delete_app_rows("sess-app").await.expect("delete app"));
-    assert_eq!(s.session_get("sess-app", "public", "s4").await.expect("get"), None, "sessions cascade with the app");
-    assert!(s.dynamic_keys("sess-app").await.expect("keys").is_empty(), "keys cascade with the app");
+    assert!(base.delete_app_rows(AppKey::new("sess-app")).await.expect("delete app"));
+    assert_eq!(s.session_get(TenantKey::new("sess-app", "public"), "s4").await.expect("get"), None, "sessions cascade with the app");
+    assert!(s.dynamic_keys(AppKey::new("sess-app")).await.expect("keys").is_empty(), "keys cascade with the app");
 }
 
 /// Linked users (groups by `primary_or_recipe_user_id`) as the readers see them: whole users, a
@@ -216,19 +216,19 @@ where
 
     let app = "groups-app";
     for tenant in ["public", "t1", "t2"] {
-        base.add_tenant_rows(app, tenant, 1).await.expect("tenant rows");
+        base.add_tenant_rows(TenantKey::new(app, tenant), 1).await.expect("tenant rows");
     }
     // p1 (public) + r1 (public, t1); p2 (t2) + r2 (t1); u3 (public) alone.
     for (id, tenant, time) in [("g-p1", "public", 10), ("g-r1", "public", 20), ("g-p2", "t2", 30), ("g-r2", "t1", 40), ("g-u3", "public", 50)] {
-        assert!(s.ep_create_user(app, tenant, id, &format!("{id}@example.com"), "h", time).await.expect("sign up"));
+        assert!(s.ep_create_user(TenantKey::new(app, tenant), id, &format!("{id}@example.com"), "h", time).await.expect("sign up"));
     }
-    s.associate_user_with_tenant(app, "t1", "g-r1").await.expect("associate");
+    s.associate_user_with_tenant(TenantKey::new(app, "t1"), "g-r1").await.expect("associate");
     link(app, "g-r1", "g-p1").await;
     link(app, "g-r2", "g-p2").await;
 
     let ids = |users: &[User]| users.iter().map(|u| u.id.clone()).collect::<Vec<_>>();
     let asked: Vec<String> = ["g-u3", "g-r2", "g-p1", "nobody", "g-r1"].map(String::from).to_vec();
-    let users = s.get_users(app, &asked).await.expect("get users");
+    let users = s.get_users(AppKey::new(app), &asked).await.expect("get users");
     assert_eq!(ids(&users), ["g-u3", "g-p2", "g-p1", "g-p1"], "in the order asked, by group, unknown ids left out");
     let p1 = &users[2];
     assert!(p1.is_primary && !users[0].is_primary);
@@ -240,25 +240,25 @@ where
     let tenants = |t: &[&str]| t.iter().map(|t| t.to_string()).collect::<Vec<_>>();
     assert_eq!(methods, [("g-p1", "g-p1", true, tenants(&["public"]), 10), ("g-r1", "g-p1", true, tenants(&["public", "t1"]), 20)]);
     for id in ["g-u3", "g-r2", "g-p1", "g-r1", "g-p2"] {
-        let one = s.get_user(app, id).await.expect("get user").expect("user");
-        assert_eq!(vec![one.clone()], s.get_users(app, &[id.to_string()]).await.expect("get users"), "get_user({id})");
+        let one = s.get_user(AppKey::new(app), id).await.expect("get user").expect("user");
+        assert_eq!(vec![one.clone()], s.get_users(AppKey::new(app), &[id.to_string()]).await.expect("get users"), "get_user({id})");
         assert_eq!(one.login_methods.len(), if id == "g-u3" { 1 } else { 2 }, "{id}: the whole group");
     }
-    assert!(s.get_users(app, &[]).await.expect("none").is_empty());
+    assert!(s.get_users(AppKey::new(app), &[]).await.expect("none").is_empty());
 
     // A group counts once wherever any of its rows is: t1 holds p1's group only through r1.
     let tenant = |t: &str| UserFilter { tenant_id: Some(t.into()), recipe_ids: vec![], search: None };
     for (t, n) in [("public", 2), ("t1", 2), ("t2", 1)] {
-        assert_eq!(s.count_users(app, &tenant(t)).await.expect("count"), n, "users in {t}");
-        let page = s.list_users(app, &tenant(t), false, 10, None).await.expect("list");
+        assert_eq!(s.count_users(AppKey::new(app), &tenant(t)).await.expect("count"), n, "users in {t}");
+        let page = s.list_users(AppKey::new(app), &tenant(t), false, 10, None).await.expect("list");
         assert_eq!(page.len() as u64, n, "{t}: a page lists what the count counts: {page:?}");
     }
-    assert_eq!(s.count_users(app, &UserFilter::default()).await.expect("count"), 3, "across tenants");
+    assert_eq!(s.count_users(AppKey::new(app), &UserFilter::default()).await.expect("count"), 3, "across tenants");
     let ep = UserFilter { recipe_ids: vec![RecipeId::EmailPassword], ..tenant("t1") };
-    assert_eq!(s.count_users(app, &ep).await.expect("count"), 2);
+    assert_eq!(s.count_users(AppKey::new(app), &ep).await.expect("count"), 2);
     let tp = UserFilter { recipe_ids: vec![RecipeId::ThirdParty], ..tenant("t1") };
-    assert_eq!(s.count_users(app, &tp).await.expect("count"), 0);
-    let page = s.list_users(app, &tenant("t1"), false, 10, None).await.expect("list");
+    assert_eq!(s.count_users(AppKey::new(app), &tp).await.expect("count"), 0);
+    let page = s.list_users(AppKey::new(app), &tenant("t1"), false, 10, None).await.expect("list");
     assert_eq!(page, [("g-p2".to_string(), 30), ("g-p1".to_string(), 10)], "newest group first, by the group's time");
 }
 
@@ -269,114 +269,114 @@ pub async fn run_users(base: &dyn Storage, s: &dyn portcullis_core::users::stora
     use portcullis_core::users::RecipeId;
 
     let app = "users-app";
-    base.add_tenant_rows(app, "public", 1).await.expect("app rows");
-    base.add_tenant_rows(app, "t1", 1).await.expect("tenant rows");
+    base.add_tenant_rows(TenantKey::new(app, "public"), 1).await.expect("app rows");
+    base.add_tenant_rows(TenantKey::new(app, "t1"), 1).await.expect("tenant rows");
     for (i, id) in ["u-a", "u-b", "u-c"].iter().enumerate() {
         let created = s
-            .ep_create_user(app, "public", id, &format!("{id}@example.com"), "$2a$04$hash", 100 + i as i64)
+            .ep_create_user(TenantKey::new(app, "public"), id, &format!("{id}@example.com"), "$2a$04$hash", 100 + i as i64)
             .await
             .expect("sign up");
         assert!(created);
     }
-    assert!(!s.ep_create_user(app, "public", "u-d", "u-a@example.com", "h", 200).await.expect("dup"), "one email per tenant");
-    assert!(s.get_user(app, "u-d").await.expect("get").is_none(), "a refused sign-up leaves nothing behind");
-    assert!(s.ep_create_user(app, "t1", "u-e", "u-a@example.com", "h", 300).await.expect("other tenant"), "emails are per tenant");
+    assert!(!s.ep_create_user(TenantKey::new(app, "public"), "u-d", "u-a@example.com", "h", 200).await.expect("dup"), "one email per tenant");
+    assert!(s.get_user(AppKey::new(app), "u-d").await.expect("get").is_none(), "a refused sign-up leaves nothing behind");
+    assert!(s.ep_create_user(TenantKey::new(app, "t1"), "u-e", "u-a@example.com", "h", 300).await.expect("other tenant"), "emails are per tenant");
 
-    let u = s.get_user(app, "u-a").await.expect("get").expect("user");
+    let u = s.get_user(AppKey::new(app), "u-a").await.expect("get").expect("user");
     assert_eq!(u.id, "u-a");
     assert!(!u.is_primary);
     let m = &u.login_methods[0];
     assert_eq!((m.recipe_id, m.email.as_deref(), m.time_joined), (RecipeId::EmailPassword, Some("u-a@example.com"), 100));
     assert_eq!(m.tenant_ids, vec!["public".to_string()]);
     assert_eq!(m.password_hash.as_deref(), Some("$2a$04$hash"));
-    let by_email = s.ep_login_method_by_email(app, "public", "u-b@example.com").await.expect("by email").expect("found");
+    let by_email = s.ep_login_method_by_email(TenantKey::new(app, "public"), "u-b@example.com").await.expect("by email").expect("found");
     assert_eq!(by_email.recipe_user_id, "u-b");
-    assert!(s.ep_login_method_by_email(app, "t1", "u-b@example.com").await.expect("by email").is_none());
+    assert!(s.ep_login_method_by_email(TenantKey::new(app, "t1"), "u-b@example.com").await.expect("by email").is_none());
 
     let public = UserFilter { tenant_id: Some("public".into()), recipe_ids: vec![], search: None };
-    let page = s.list_users(app, &public, false, 2, None).await.expect("list");
+    let page = s.list_users(AppKey::new(app), &public, false, 2, None).await.expect("list");
     assert_eq!(page, vec![("u-c".to_string(), 102), ("u-b".to_string(), 101)]);
-    let next = s.list_users(app, &public, false, 2, Some((100, "u-a".into()))).await.expect("list");
+    let next = s.list_users(AppKey::new(app), &public, false, 2, Some((100, "u-a".into()))).await.expect("list");
     assert_eq!(next, vec![("u-a".to_string(), 100)]);
-    let asc = s.list_users(app, &public, true, 10, None).await.expect("list");
+    let asc = s.list_users(AppKey::new(app), &public, true, 10, None).await.expect("list");
     assert_eq!(asc.iter().map(|(id, _)| id.as_str()).collect::<Vec<_>>(), vec!["u-a", "u-b", "u-c"]);
-    assert_eq!(s.count_users(app, &public).await.expect("count"), 3);
-    assert_eq!(s.count_users(app, &UserFilter::default()).await.expect("count"), 4);
+    assert_eq!(s.count_users(AppKey::new(app), &public).await.expect("count"), 3);
+    assert_eq!(s.count_users(AppKey::new(app), &UserFilter::default()).await.expect("count"), 4);
     let tp = UserFilter { tenant_id: None, recipe_ids: vec![RecipeId::ThirdParty], search: None };
-    assert_eq!(s.count_users(app, &tp).await.expect("count"), 0);
+    assert_eq!(s.count_users(AppKey::new(app), &tp).await.expect("count"), 0);
     let by_email = AccountInfo::Email("u-a@example.com".into());
-    assert_eq!(s.user_ids_by_account_info(app, "public", &by_email).await.expect("ids"), vec!["u-a".to_string()]);
+    assert_eq!(s.user_ids_by_account_info(TenantKey::new(app, "public"), &by_email).await.expect("ids"), vec!["u-a".to_string()]);
     let by_phone = AccountInfo::PhoneNumber("+15550100".into());
-    assert!(s.user_ids_by_account_info(app, "public", &by_phone).await.expect("ids").is_empty());
+    assert!(s.user_ids_by_account_info(TenantKey::new(app, "public"), &by_phone).await.expect("ids").is_empty());
 
     // Tenant association follows the per-tenant email uniqueness.
-    assert_eq!(s.associate_user_with_tenant(app, "t1", "u-b").await.expect("assoc"), AssociateOutcome::Associated { was_already_associated: false });
-    assert_eq!(s.associate_user_with_tenant(app, "t1", "u-b").await.expect("assoc"), AssociateOutcome::Associated { was_already_associated: true });
-    assert_eq!(s.associate_user_with_tenant(app, "t1", "u-a").await.expect("assoc"), AssociateOutcome::EmailAlreadyExists);
-    assert_eq!(s.associate_user_with_tenant(app, "t1", "nobody").await.expect("assoc"), AssociateOutcome::UnknownUser);
-    let u = s.get_user(app, "u-b").await.expect("get").expect("user");
+    assert_eq!(s.associate_user_with_tenant(TenantKey::new(app, "t1"), "u-b").await.expect("assoc"), AssociateOutcome::Associated { was_already_associated: false });
+    assert_eq!(s.associate_user_with_tenant(TenantKey::new(app, "t1"), "u-b").await.expect("assoc"), AssociateOutcome::Associated { was_already_associated: true });
+    assert_eq!(s.associate_user_with_tenant(TenantKey::new(app, "t1"), "u-a").await.expect("assoc"), AssociateOutcome::EmailAlreadyExists);
+    assert_eq!(s.associate_user_with_tenant(TenantKey::new(app, "t1"), "nobody").await.expect("assoc"), AssociateOutcome::UnknownUser);
+    let u = s.get_user(AppKey::new(app), "u-b").await.expect("get").expect("user");
     assert_eq!(u.tenant_ids(), vec!["public".to_string(), "t1".to_string()]);
-    assert!(s.ep_login_method_by_email(app, "t1", "u-b@example.com").await.expect("by email").is_some());
-    assert!(s.disassociate_user_from_tenant(app, "public", "u-b").await.expect("disassoc"));
-    assert!(!s.disassociate_user_from_tenant(app, "public", "u-b").await.expect("disassoc"));
-    assert!(s.ep_login_method_by_email(app, "public", "u-b@example.com").await.expect("by email").is_none());
-    assert!(s.get_user(app, "u-b").await.expect("get").is_some(), "a user without a tenant keeps their data");
+    assert!(s.ep_login_method_by_email(TenantKey::new(app, "t1"), "u-b@example.com").await.expect("by email").is_some());
+    assert!(s.disassociate_user_from_tenant(TenantKey::new(app, "public"), "u-b").await.expect("disassoc"));
+    assert!(!s.disassociate_user_from_tenant(TenantKey::new(app, "public"), "u-b").await.expect("disassoc"));
+    assert!(s.ep_login_method_by_email(TenantKey::new(app, "public"), "u-b@example.com").await.expect("by email").is_none());
+    assert!(s.get_user(AppKey::new(app), "u-b").await.expect("get").is_some(), "a user without a tenant keeps their data");
 
-    assert!(s.delete_users(app, &["u-c".to_string()]).await.expect("delete"));
-    assert!(!s.delete_users(app, &["u-c".to_string()]).await.expect("delete again"));
-    assert!(s.get_user(app, "u-c").await.expect("get").is_none());
-    assert_eq!(s.count_users(app, &public).await.expect("count"), 1);
-    assert!(base.delete_app_rows(app).await.expect("delete app"));
+    assert!(s.delete_users(AppKey::new(app), &["u-c".to_string()]).await.expect("delete"));
+    assert!(!s.delete_users(AppKey::new(app), &["u-c".to_string()]).await.expect("delete again"));
+    assert!(s.get_user(AppKey::new(app), "u-c").await.expect("get").is_none());
+    assert_eq!(s.count_users(AppKey::new(app), &public).await.expect("count"), 1);
+    assert!(base.delete_app_rows(AppKey::new(app)).await.expect("delete app"));
 }
 
 /// User metadata: read-merge-write updates, bulk reads, deletion, per-app isolation, and concurrent
 /// updates of one user that lose no key.
 pub async fn run_metadata(base: &dyn Storage, s: &dyn portcullis_core::metadata::storage::MetadataStorage) {
     let app = "meta-app";
-    base.add_tenant_rows(app, "public", 1).await.expect("app rows");
-    base.add_tenant_rows("meta-other", "public", 1).await.expect("other app rows");
-    assert_eq!(s.metadata_get(app, "u1").await.expect("get"), None);
+    base.add_tenant_rows(TenantKey::new(app, "public"), 1).await.expect("app rows");
+    base.add_tenant_rows(TenantKey::new("meta-other", "public"), 1).await.expect("other app rows");
+    assert_eq!(s.metadata_get(AppKey::new(app), "u1").await.expect("get"), None);
     let obj = |v: serde_json::Value| v.as_object().cloned().unwrap_or_default();
 
-    let m = s.metadata_update(app, "u1", &obj(json!({"a": 1, "b": {"x": 1}, "gone": null}))).await.expect("update");
+    let m = s.metadata_update(AppKey::new(app), "u1", &obj(json!({"a": 1, "b": {"x": 1}, "gone": null}))).await.expect("update");
     assert_eq!(serde_json::Value::Object(m), json!({"a": 1, "b": {"x": 1}}));
-    let m = s.metadata_update(app, "u1", &obj(json!({"b": {"y": 2}, "a": null, "c": [1]}))).await.expect("update");
+    let m = s.metadata_update(AppKey::new(app), "u1", &obj(json!({"b": {"y": 2}, "a": null, "c": [1]}))).await.expect("update");
     assert_eq!(serde_json::Value::Object(m.clone()), json!({"b": {"y": 2}, "c": [1]}), "shallow merge, null removes");
-    assert_eq!(s.metadata_get(app, "u1").await.expect("get"), Some(m.clone()), "what update returns is stored");
+    assert_eq!(s.metadata_get(AppKey::new(app), "u1").await.expect("get"), Some(m.clone()), "what update returns is stored");
     let order: Vec<&String> = m.keys().collect();
     assert_eq!(order, vec!["b", "c"], "key order survives storage");
-    assert_eq!(s.metadata_get("meta-other", "u1").await.expect("get"), None, "metadata is per app");
+    assert_eq!(s.metadata_get(AppKey::new("meta-other"), "u1").await.expect("get"), None, "metadata is per app");
 
-    s.metadata_update(app, "u2", &obj(json!({"k": "v"}))).await.expect("update");
+    s.metadata_update(AppKey::new(app), "u2", &obj(json!({"k": "v"}))).await.expect("update");
     let many = s
-        .metadata_get_many(app, &["u1".into(), "u2".into(), "nobody".into(), "u1".into()])
+        .metadata_get_many(AppKey::new(app), &["u1".into(), "u2".into(), "nobody".into(), "u1".into()])
         .await
         .expect("bulk");
     assert_eq!(many.len(), 2);
     assert_eq!(many.get("u2"), Some(&obj(json!({"k": "v"}))));
-    assert!(s.metadata_get_many(app, &[]).await.expect("bulk empty").is_empty());
+    assert!(s.metadata_get_many(AppKey::new(app), &[]).await.expect("bulk empty").is_empty());
 
-    assert!(s.metadata_delete(app, "u1").await.expect("delete"));
-    assert!(!s.metadata_delete(app, "u1").await.expect("delete again"));
-    assert_eq!(s.metadata_get(app, "u1").await.expect("get"), None);
-    let m = s.metadata_update(app, "u1", &obj(json!({}))).await.expect("empty update");
+    assert!(s.metadata_delete(AppKey::new(app), "u1").await.expect("delete"));
+    assert!(!s.metadata_delete(AppKey::new(app), "u1").await.expect("delete again"));
+    assert_eq!(s.metadata_get(AppKey::new(app), "u1").await.expect("get"), None);
+    let m = s.metadata_update(AppKey::new(app), "u1", &obj(json!({}))).await.expect("empty update");
     assert!(m.is_empty(), "an empty update of a user without metadata gives {{}}");
 
     // Concurrent updates, each adding its own key: none may be lost (the first writes race to
     // create the row, the later ones to update it).
     let updates = (0..16).map(|i| {
         let update = obj(json!({ format!("k{i}"): i }));
-        async move { s.metadata_update(app, "racer", &update).await }
+        async move { s.metadata_update(AppKey::new(app), "racer", &update).await }
     });
     for r in futures_join_all(updates).await {
         r.expect("concurrent update");
     }
-    let m = s.metadata_get(app, "racer").await.expect("get").unwrap_or_default();
+    let m = s.metadata_get(AppKey::new(app), "racer").await.expect("get").unwrap_or_default();
     assert_eq!(m.len(), 16, "concurrent updates lost keys: {m:?}");
 
-    assert!(base.delete_app_rows(app).await.expect("delete app"));
-    assert_eq!(s.metadata_get(app, "u2").await.expect("get"), None, "metadata cascades with the app");
-    assert!(base.delete_app_rows("meta-other").await.expect("delete other app"));
+    assert!(base.delete_app_rows(AppKey::new(app)).await.expect("delete app"));
+    assert_eq!(s.metadata_get(AppKey::new(app), "u2").await.expect("get"), None, "metadata cascades with the app");
+    assert!(base.delete_app_rows(AppKey::new("meta-other")).await.expect("delete other app"));
 }
 
 /// A future being polled and its output once ready.
@@ -407,121 +407,121 @@ async fn futures_join_all<F: std::future::Future>(futures: impl IntoIterator<Ite
 pub async fn run_roles(base: &dyn Storage, s: &dyn portcullis_core::roles::storage::RoleStorage) {
     use portcullis_core::roles::storage::{RoleCheck, UserRoleChange};
     let app = "roles-app";
-    base.add_tenant_rows(app, "public", 1).await.expect("app rows");
-    base.add_tenant_rows(app, "t1", 1).await.expect("tenant rows");
-    base.add_tenant_rows("roles-other", "public", 1).await.expect("other app rows");
+    base.add_tenant_rows(TenantKey::new(app, "public"), 1).await.expect("app rows");
+    base.add_tenant_rows(TenantKey::new(app, "t1"), 1).await.expect("tenant rows");
+    base.add_tenant_rows(TenantKey::new("roles-other", "public"), 1).await.expect("other app rows");
     let strings = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
 
-    assert!(s.role_create_or_add_permissions(app, "admin", &strings(&["write", "read"])).await.expect("create"));
-    assert!(!s.role_create_or_add_permissions(app, "admin", &strings(&["read", "delete"])).await.expect("add"));
-    assert!(s.role_create_or_add_permissions(app, "viewer", &[]).await.expect("create without permissions"));
-    assert!(s.role_create_or_add_permissions(app, "editor", &strings(&["write"])).await.expect("create"));
-    assert_eq!(s.role_permissions(app, "admin").await.expect("perms"), Some(strings(&["delete", "read", "write"])));
-    assert_eq!(s.role_permissions(app, "viewer").await.expect("perms"), Some(vec![]));
-    assert_eq!(s.role_permissions(app, "nope").await.expect("perms"), None);
-    assert!(s.role_exists(app, "viewer").await.expect("exists"));
-    assert!(!s.role_exists("roles-other", "viewer").await.expect("exists"), "roles are per app");
-    assert_eq!(s.roles(app).await.expect("roles"), strings(&["admin", "editor", "viewer"]));
-    assert_eq!(s.roles_with_permission(app, "write").await.expect("by permission"), strings(&["admin", "editor"]));
-    assert!(s.roles_with_permission(app, "nothing").await.expect("by permission").is_empty());
+    assert!(s.role_create_or_add_permissions(AppKey::new(app), "admin", &strings(&["write", "read"])).await.expect("create"));
+    assert!(!s.role_create_or_add_permissions(AppKey::new(app), "admin", &strings(&["read", "delete"])).await.expect("add"));
+    assert!(s.role_create_or_add_permissions(AppKey::new(app), "viewer", &[]).await.expect("create without permissions"));
+    assert!(s.role_create_or_add_permissions(AppKey::new(app), "editor", &strings(&["write"])).await.expect("create"));
+    assert_eq!(s.role_permissions(AppKey::new(app), "admin").await.expect("perms"), Some(strings(&["delete", "read", "write"])));
+    assert_eq!(s.role_permissions(AppKey::new(app), "viewer").await.expect("perms"), Some(vec![]));
+    assert_eq!(s.role_permissions(AppKey::new(app), "nope").await.expect("perms"), None);
+    assert!(s.role_exists(AppKey::new(app), "viewer").await.expect("exists"));
+    assert!(!s.role_exists(AppKey::new("roles-other"), "viewer").await.expect("exists"), "roles are per app");
+    assert_eq!(s.roles(AppKey::new(app)).await.expect("roles"), strings(&["admin", "editor", "viewer"]));
+    assert_eq!(s.roles_with_permission(AppKey::new(app), "write").await.expect("by permission"), strings(&["admin", "editor"]));
+    assert!(s.roles_with_permission(AppKey::new(app), "nothing").await.expect("by permission").is_empty());
 
-    assert!(s.role_remove_permissions(app, "admin", Some(&strings(&["delete", "absent"]))).await.expect("remove some"));
-    assert_eq!(s.role_permissions(app, "admin").await.expect("perms"), Some(strings(&["read", "write"])));
-    assert!(s.role_remove_permissions(app, "editor", None).await.expect("remove all"));
-    assert_eq!(s.role_permissions(app, "editor").await.expect("perms"), Some(vec![]));
-    assert!(!s.role_remove_permissions(app, "nope", None).await.expect("unknown role"));
+    assert!(s.role_remove_permissions(AppKey::new(app), "admin", Some(&strings(&["delete", "absent"]))).await.expect("remove some"));
+    assert_eq!(s.role_permissions(AppKey::new(app), "admin").await.expect("perms"), Some(strings(&["read", "write"])));
+    assert!(s.role_remove_permissions(AppKey::new(app), "editor", None).await.expect("remove all"));
+    assert_eq!(s.role_permissions(AppKey::new(app), "editor").await.expect("perms"), Some(vec![]));
+    assert!(!s.role_remove_permissions(AppKey::new(app), "nope", None).await.expect("unknown role"));
 
     let here = RoleCheck::InThisDatabase;
     let done = |changed| UserRoleChange::Done { changed };
-    assert_eq!(s.user_role_add(app, "public", "u1", "admin", here).await.expect("add"), done(true));
-    assert_eq!(s.user_role_add(app, "public", "u1", "admin", here).await.expect("add again"), done(false));
-    assert_eq!(s.user_role_add(app, "public", "u1", "viewer", here).await.expect("add"), done(true));
-    assert_eq!(s.user_role_add(app, "t1", "u2", "admin", here).await.expect("add in t1"), done(true));
-    assert_eq!(s.user_role_add(app, "public", "u1", "nope", here).await.expect("unknown"), UserRoleChange::UnknownRole);
+    assert_eq!(s.user_role_add(TenantKey::new(app, "public"), "u1", "admin", here).await.expect("add"), done(true));
+    assert_eq!(s.user_role_add(TenantKey::new(app, "public"), "u1", "admin", here).await.expect("add again"), done(false));
+    assert_eq!(s.user_role_add(TenantKey::new(app, "public"), "u1", "viewer", here).await.expect("add"), done(true));
+    assert_eq!(s.user_role_add(TenantKey::new(app, "t1"), "u2", "admin", here).await.expect("add in t1"), done(true));
+    assert_eq!(s.user_role_add(TenantKey::new(app, "public"), "u1", "nope", here).await.expect("unknown"), UserRoleChange::UnknownRole);
     assert_eq!(
-        s.user_role_add(app, "t1", "u3", "checked-elsewhere", RoleCheck::DoneElsewhere).await.expect("unchecked add"),
+        s.user_role_add(TenantKey::new(app, "t1"), "u3", "checked-elsewhere", RoleCheck::DoneElsewhere).await.expect("unchecked add"),
         done(true),
         "a role checked in another database is not looked for here"
     );
-    assert_eq!(s.user_roles(app, "public", "u1").await.expect("user roles"), strings(&["admin", "viewer"]));
-    assert!(s.user_roles(app, "t1", "u1").await.expect("user roles").is_empty(), "user roles are per tenant");
-    assert_eq!(s.role_users(app, "public", "admin").await.expect("role users"), strings(&["u1"]));
-    assert_eq!(s.role_users(app, "t1", "admin").await.expect("role users"), strings(&["u2"]));
+    assert_eq!(s.user_roles(TenantKey::new(app, "public"), "u1").await.expect("user roles"), strings(&["admin", "viewer"]));
+    assert!(s.user_roles(TenantKey::new(app, "t1"), "u1").await.expect("user roles").is_empty(), "user roles are per tenant");
+    assert_eq!(s.role_users(TenantKey::new(app, "public"), "admin").await.expect("role users"), strings(&["u1"]));
+    assert_eq!(s.role_users(TenantKey::new(app, "t1"), "admin").await.expect("role users"), strings(&["u2"]));
 
-    assert_eq!(s.user_role_remove(app, "public", "u1", "viewer", here).await.expect("remove"), done(true));
-    assert_eq!(s.user_role_remove(app, "public", "u1", "viewer", here).await.expect("remove again"), done(false));
-    assert_eq!(s.user_role_remove(app, "public", "u1", "nope", here).await.expect("remove unknown"), UserRoleChange::UnknownRole);
+    assert_eq!(s.user_role_remove(TenantKey::new(app, "public"), "u1", "viewer", here).await.expect("remove"), done(true));
+    assert_eq!(s.user_role_remove(TenantKey::new(app, "public"), "u1", "viewer", here).await.expect("remove again"), done(false));
+    assert_eq!(s.user_role_remove(TenantKey::new(app, "public"), "u1", "nope", here).await.expect("remove unknown"), UserRoleChange::UnknownRole);
     assert_eq!(
-        s.user_role_remove(app, "t1", "u3", "checked-elsewhere", RoleCheck::DoneElsewhere).await.expect("unchecked remove"),
+        s.user_role_remove(TenantKey::new(app, "t1"), "u3", "checked-elsewhere", RoleCheck::DoneElsewhere).await.expect("unchecked remove"),
         done(true)
     );
 
     // Deleting a role takes its permissions and every association with it in this database.
-    assert!(s.role_delete(app, "admin").await.expect("delete role"));
-    assert!(!s.role_delete(app, "admin").await.expect("delete role again"));
-    assert_eq!(s.role_permissions(app, "admin").await.expect("perms"), None);
-    assert!(s.user_roles(app, "public", "u1").await.expect("user roles").is_empty());
-    assert!(s.role_users(app, "t1", "admin").await.expect("role users").is_empty());
-    assert!(s.roles_with_permission(app, "read").await.expect("by permission").is_empty());
-    assert_eq!(s.user_role_add(app, "public", "u1", "admin", here).await.expect("add deleted"), UserRoleChange::UnknownRole);
+    assert!(s.role_delete(AppKey::new(app), "admin").await.expect("delete role"));
+    assert!(!s.role_delete(AppKey::new(app), "admin").await.expect("delete role again"));
+    assert_eq!(s.role_permissions(AppKey::new(app), "admin").await.expect("perms"), None);
+    assert!(s.user_roles(TenantKey::new(app, "public"), "u1").await.expect("user roles").is_empty());
+    assert!(s.role_users(TenantKey::new(app, "t1"), "admin").await.expect("role users").is_empty());
+    assert!(s.roles_with_permission(AppKey::new(app), "read").await.expect("by permission").is_empty());
+    assert_eq!(s.user_role_add(TenantKey::new(app, "public"), "u1", "admin", here).await.expect("add deleted"), UserRoleChange::UnknownRole);
 
     // Associations alone (a tenant database that does not hold the role).
-    s.user_role_add(app, "t1", "u4", "remote", RoleCheck::DoneElsewhere).await.expect("unchecked add");
-    assert!(s.role_delete_user_associations(app, "remote").await.expect("delete associations"));
-    assert!(!s.role_delete_user_associations(app, "remote").await.expect("delete associations again"));
-    assert!(s.role_users(app, "t1", "remote").await.expect("role users").is_empty());
+    s.user_role_add(TenantKey::new(app, "t1"), "u4", "remote", RoleCheck::DoneElsewhere).await.expect("unchecked add");
+    assert!(s.role_delete_user_associations(AppKey::new(app), "remote").await.expect("delete associations"));
+    assert!(!s.role_delete_user_associations(AppKey::new(app), "remote").await.expect("delete associations again"));
+    assert!(s.role_users(TenantKey::new(app, "t1"), "remote").await.expect("role users").is_empty());
 
-    s.user_role_add(app, "t1", "u5", "viewer", here).await.expect("add");
-    assert!(base.delete_tenant_rows(app, "t1").await.expect("delete tenant"));
-    assert!(s.role_users(app, "t1", "viewer").await.expect("role users").is_empty(), "user roles cascade with the tenant");
-    assert!(base.delete_app_rows(app).await.expect("delete app"));
-    assert!(s.roles(app).await.expect("roles").is_empty(), "roles cascade with the app");
-    assert!(base.delete_app_rows("roles-other").await.expect("delete other app"));
+    s.user_role_add(TenantKey::new(app, "t1"), "u5", "viewer", here).await.expect("add");
+    assert!(base.delete_tenant_rows(TenantKey::new(app, "t1")).await.expect("delete tenant"));
+    assert!(s.role_users(TenantKey::new(app, "t1"), "viewer").await.expect("role users").is_empty(), "user roles cascade with the tenant");
+    assert!(base.delete_app_rows(AppKey::new(app)).await.expect("delete app"));
+    assert!(s.roles(AppKey::new(app)).await.expect("roles").is_empty(), "roles cascade with the app");
+    assert!(base.delete_app_rows(AppKey::new("roles-other")).await.expect("delete other app"));
 }
 
 /// Dashboard users (unique emails per app) and their sessions (expiry, deletion, cascade with the user's app).
 pub async fn run_dashboard(base: &dyn Storage, s: &dyn portcullis_core::dashboard::storage::DashboardStorage) {
     use portcullis_core::dashboard::storage::DashboardUser;
     let app = "dash-app";
-    base.add_tenant_rows(app, "public", 1).await.expect("app rows");
+    base.add_tenant_rows(TenantKey::new(app, "public"), 1).await.expect("app rows");
     let user = DashboardUser { user_id: "dash-user-1".into(), email: "d@example.com".into(), password_hash: "h".into(), time_joined: 5 };
-    assert!(s.dashboard_user_create(app, &user).await.expect("create"));
+    assert!(s.dashboard_user_create(AppKey::new(app), &user).await.expect("create"));
     let twin = DashboardUser { user_id: "dash-user-2".into(), ..user.clone() };
-    assert!(!s.dashboard_user_create(app, &twin).await.expect("create twin"), "one dashboard user per email");
-    assert_eq!(s.dashboard_user_by_email(app, "d@example.com").await.expect("by email"), Some(user.clone()));
-    assert_eq!(s.dashboard_user_by_email(app, "x@example.com").await.expect("by email"), None);
-    s.dashboard_session_create(app, "sess-1", "dash-user-1", 10, 100).await.expect("session");
-    assert_eq!(s.dashboard_session_email(app, "sess-1", 50).await.expect("email").as_deref(), Some("d@example.com"));
-    assert_eq!(s.dashboard_session_email(app, "sess-1", 100).await.expect("email"), None, "expired sessions do not count");
-    assert!(s.dashboard_session_delete(app, "sess-1").await.expect("delete"));
-    assert!(!s.dashboard_session_delete(app, "sess-1").await.expect("delete again"));
-    assert!(base.delete_app_rows(app).await.expect("delete app"));
-    assert_eq!(s.dashboard_user_by_email(app, "d@example.com").await.expect("by email"), None, "users cascade with the app");
+    assert!(!s.dashboard_user_create(AppKey::new(app), &twin).await.expect("create twin"), "one dashboard user per email");
+    assert_eq!(s.dashboard_user_by_email(AppKey::new(app), "d@example.com").await.expect("by email"), Some(user.clone()));
+    assert_eq!(s.dashboard_user_by_email(AppKey::new(app), "x@example.com").await.expect("by email"), None);
+    s.dashboard_session_create(AppKey::new(app), "sess-1", "dash-user-1", 10, 100).await.expect("session");
+    assert_eq!(s.dashboard_session_email(AppKey::new(app), "sess-1", 50).await.expect("email").as_deref(), Some("d@example.com"));
+    assert_eq!(s.dashboard_session_email(AppKey::new(app), "sess-1", 100).await.expect("email"), None, "expired sessions do not count");
+    assert!(s.dashboard_session_delete(AppKey::new(app), "sess-1").await.expect("delete"));
+    assert!(!s.dashboard_session_delete(AppKey::new(app), "sess-1").await.expect("delete again"));
+    assert!(base.delete_app_rows(AppKey::new(app)).await.expect("delete app"));
+    assert_eq!(s.dashboard_user_by_email(AppKey::new(app), "d@example.com").await.expect("by email"), None, "users cascade with the app");
 }
 
 /// Email verification: tokens consumed once, all of a (user, email)'s tokens removed on use, expiry.
 pub async fn run_email_verification(base: &dyn Storage, s: &dyn portcullis_core::emailverification::storage::EmailVerificationStorage) {
     use portcullis_core::emailverification::storage::ConsumeOutcome;
     let app = "ev-app";
-    base.add_tenant_rows(app, "public", 1).await.expect("app rows");
-    s.ev_token_create(app, "public", "u1", "a@x.com", "h1", 100).await.expect("token");
-    s.ev_token_create(app, "public", "u1", "a@x.com", "h2", 100).await.expect("token");
-    s.ev_token_create(app, "public", "u2", "b@x.com", "h3", 10).await.expect("token");
-    assert_eq!(s.ev_consume(app, "t-other", "h1", 50).await.expect("consume"), ConsumeOutcome::Invalid, "tokens are per tenant");
-    let ok = s.ev_consume(app, "public", "h1", 50).await.expect("consume");
+    base.add_tenant_rows(TenantKey::new(app, "public"), 1).await.expect("app rows");
+    s.ev_token_create(TenantKey::new(app, "public"), "u1", "a@x.com", "h1", 100).await.expect("token");
+    s.ev_token_create(TenantKey::new(app, "public"), "u1", "a@x.com", "h2", 100).await.expect("token");
+    s.ev_token_create(TenantKey::new(app, "public"), "u2", "b@x.com", "h3", 10).await.expect("token");
+    assert_eq!(s.ev_consume(TenantKey::new(app, "t-other"), "h1", 50).await.expect("consume"), ConsumeOutcome::Invalid, "tokens are per tenant");
+    let ok = s.ev_consume(TenantKey::new(app, "public"), "h1", 50).await.expect("consume");
     assert_eq!(ok, ConsumeOutcome::Verified { user_id: "u1".into(), email: "a@x.com".into() });
-    assert_eq!(s.ev_consume(app, "public", "h2", 50).await.expect("consume"), ConsumeOutcome::Invalid, "using one token removes the others");
-    assert_eq!(s.ev_consume(app, "public", "h3", 50).await.expect("consume"), ConsumeOutcome::Invalid, "expired");
-    assert!(s.ev_is_verified(app, "u1", "a@x.com").await.expect("check"));
-    assert!(!s.ev_is_verified(app, "u2", "b@x.com").await.expect("check"));
-    s.ev_mark_verified(app, "u2", "b@x.com").await.expect("mark");
-    s.ev_mark_verified(app, "u2", "b@x.com").await.expect("mark twice");
-    s.ev_unverify(app, "u1", "a@x.com").await.expect("unverify");
-    assert!(!s.ev_is_verified(app, "u1", "a@x.com").await.expect("check"));
-    s.ev_token_create(app, "public", "u1", "a@x.com", "h4", 100).await.expect("token");
-    s.ev_revoke_tokens(app, "public", "u1", "a@x.com").await.expect("revoke");
-    assert_eq!(s.ev_consume(app, "public", "h4", 50).await.expect("consume"), ConsumeOutcome::Invalid);
-    assert!(base.delete_app_rows(app).await.expect("delete app"));
+    assert_eq!(s.ev_consume(TenantKey::new(app, "public"), "h2", 50).await.expect("consume"), ConsumeOutcome::Invalid, "using one token removes the others");
+    assert_eq!(s.ev_consume(TenantKey::new(app, "public"), "h3", 50).await.expect("consume"), ConsumeOutcome::Invalid, "expired");
+    assert!(s.ev_is_verified(AppKey::new(app), "u1", "a@x.com").await.expect("check"));
+    assert!(!s.ev_is_verified(AppKey::new(app), "u2", "b@x.com").await.expect("check"));
+    s.ev_mark_verified(AppKey::new(app), "u2", "b@x.com").await.expect("mark");
+    s.ev_mark_verified(AppKey::new(app), "u2", "b@x.com").await.expect("mark twice");
+    s.ev_unverify(AppKey::new(app), "u1", "a@x.com").await.expect("unverify");
+    assert!(!s.ev_is_verified(AppKey::new(app), "u1", "a@x.com").await.expect("check"));
+    s.ev_token_create(TenantKey::new(app, "public"), "u1", "a@x.com", "h4", 100).await.expect("token");
+    s.ev_revoke_tokens(TenantKey::new(app, "public"), "u1", "a@x.com").await.expect("revoke");
+    assert_eq!(s.ev_consume(TenantKey::new(app, "public"), "h4", 50).await.expect("consume"), ConsumeOutcome::Invalid);
+    assert!(base.delete_app_rows(AppKey::new(app)).await.expect("delete app"));
 }
 
 /// Passwordless: devices and codes (duplicates refused, codes per device), consume outcomes with
@@ -531,8 +531,8 @@ pub async fn run_passwordless(base: &dyn Storage, s: &dyn portcullis_core::passw
     use portcullis_core::passwordless::storage::{Code, ConsumeOutcome, ConsumeRequest, Contact, CreateCodeOutcome, Device, SignInUp, UpdateUserOutcome};
 
     let app = "pl-app";
-    base.add_tenant_rows(app, "public", 1).await.expect("app rows");
-    base.add_tenant_rows(app, "t1", 1).await.expect("tenant rows");
+    base.add_tenant_rows(TenantKey::new(app, "public"), 1).await.expect("app rows");
+    base.add_tenant_rows(TenantKey::new(app, "t1"), 1).await.expect("tenant rows");
     let device = |hash: &str, email: Option<&str>, phone: Option<&str>| Device {
         id_hash: hash.into(),
         email: email.map(Into::into),
@@ -551,82 +551,82 @@ pub async fn run_passwordless(base: &dyn Storage, s: &dyn portcullis_core::passw
         sign_in_up: sign_up.map(|id| SignInUp { new_user_id: id.into(), verify_email: true }),
     };
 
-    assert!(s.pl_create_device_with_code(app, "public", &device("d1", Some("a@x.com"), None), &code("c1", "d1", "l1", 100)).await.expect("create"));
-    assert!(!s.pl_create_device_with_code(app, "public", &device("d1", Some("b@x.com"), None), &code("c9", "d1", "l9", 900)).await.expect("dup"));
-    assert!(s.pl_code_by_link_code_hash(app, "public", "l9").await.expect("read").is_none(), "nothing half-written");
-    assert_eq!(s.pl_create_code(app, "public", &code("c2", "d1", "l2", 950)).await.expect("code"), CreateCodeOutcome::Created);
-    assert_eq!(s.pl_create_code(app, "public", &code("c3", "d1", "l2", 950)).await.expect("code"), CreateCodeOutcome::Duplicate);
-    assert_eq!(s.pl_create_code(app, "public", &code("c4", "nope", "l4", 950)).await.expect("code"), CreateCodeOutcome::UnknownDevice);
-    let d1 = s.pl_device(app, "public", "d1").await.expect("read").expect("device");
+    assert!(s.pl_create_device_with_code(TenantKey::new(app, "public"), &device("d1", Some("a@x.com"), None), &code("c1", "d1", "l1", 100)).await.expect("create"));
+    assert!(!s.pl_create_device_with_code(TenantKey::new(app, "public"), &device("d1", Some("b@x.com"), None), &code("c9", "d1", "l9", 900)).await.expect("dup"));
+    assert!(s.pl_code_by_link_code_hash(TenantKey::new(app, "public"), "l9").await.expect("read").is_none(), "nothing half-written");
+    assert_eq!(s.pl_create_code(TenantKey::new(app, "public"), &code("c2", "d1", "l2", 950)).await.expect("code"), CreateCodeOutcome::Created);
+    assert_eq!(s.pl_create_code(TenantKey::new(app, "public"), &code("c3", "d1", "l2", 950)).await.expect("code"), CreateCodeOutcome::Duplicate);
+    assert_eq!(s.pl_create_code(TenantKey::new(app, "public"), &code("c4", "nope", "l4", 950)).await.expect("code"), CreateCodeOutcome::UnknownDevice);
+    let d1 = s.pl_device(TenantKey::new(app, "public"), "d1").await.expect("read").expect("device");
     assert_eq!(d1.device.email.as_deref(), Some("a@x.com"));
     assert_eq!(d1.codes.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(), vec!["c1", "c2"]);
-    assert_eq!(s.pl_devices_by_contact(app, "public", Contact::Email("a@x.com")).await.expect("by email").len(), 1);
-    assert!(s.pl_devices_by_contact(app, "t1", Contact::Email("a@x.com")).await.expect("by email").is_empty(), "devices are per tenant");
-    assert_eq!(s.pl_code_by_link_code_hash(app, "public", "l2").await.expect("by link").map(|c| c.id), Some("c2".into()));
+    assert_eq!(s.pl_devices_by_contact(TenantKey::new(app, "public"), Contact::Email("a@x.com")).await.expect("by email").len(), 1);
+    assert!(s.pl_devices_by_contact(TenantKey::new(app, "t1"), Contact::Email("a@x.com")).await.expect("by email").is_empty(), "devices are per tenant");
+    assert_eq!(s.pl_code_by_link_code_hash(TenantKey::new(app, "public"), "l2").await.expect("by link").map(|c| c.id), Some("c2".into()));
 
     // Wrong and expired codes count; checking does not consume.
-    let wrong = s.pl_consume(app, "public", &request("d1", "nope", true, None)).await.expect("consume");
+    let wrong = s.pl_consume(TenantKey::new(app, "public"), &request("d1", "nope", true, None)).await.expect("consume");
     assert_eq!(wrong, ConsumeOutcome::IncorrectUserInputCode { failed_attempts: 1 });
-    let expired = s.pl_consume(app, "public", &request("d1", "l1", true, None)).await.expect("consume");
+    let expired = s.pl_consume(TenantKey::new(app, "public"), &request("d1", "l1", true, None)).await.expect("consume");
     assert_eq!(expired, ConsumeOutcome::ExpiredUserInputCode { failed_attempts: 2 });
-    assert_eq!(s.pl_consume(app, "public", &request("d1", "nope", false, None)).await.expect("consume"), ConsumeOutcome::RestartFlow);
-    let checked = s.pl_consume(app, "public", &request("d1", "l2", true, None)).await.expect("check");
+    assert_eq!(s.pl_consume(TenantKey::new(app, "public"), &request("d1", "nope", false, None)).await.expect("consume"), ConsumeOutcome::RestartFlow);
+    let checked = s.pl_consume(TenantKey::new(app, "public"), &request("d1", "l2", true, None)).await.expect("check");
     assert!(matches!(checked, ConsumeOutcome::Ok { user: None, .. }), "{checked:?}");
     // Consuming signs up, removes the email's devices, and verifies the email.
-    let ok = s.pl_consume(app, "public", &request("d1", "l2", true, Some("pl-user-1"))).await.expect("consume");
+    let ok = s.pl_consume(TenantKey::new(app, "public"), &request("d1", "l2", true, Some("pl-user-1"))).await.expect("consume");
     let ConsumeOutcome::Ok { device: d, user } = ok else { panic!("{ok:?}") };
     assert_eq!((d.failed_attempts, user), (2, Some(("pl-user-1".to_string(), true))));
-    assert!(s.pl_device(app, "public", "d1").await.expect("read").is_none());
-    assert!(base.ev_is_verified(app, "pl-user-1", "a@x.com").await.expect("verified"));
-    let u = base.get_user(app, "pl-user-1").await.expect("get").expect("user");
+    assert!(s.pl_device(TenantKey::new(app, "public"), "d1").await.expect("read").is_none());
+    assert!(base.ev_is_verified(AppKey::new(app), "pl-user-1", "a@x.com").await.expect("verified"));
+    let u = base.get_user(AppKey::new(app), "pl-user-1").await.expect("get").expect("user");
     let m = &u.login_methods[0];
     assert_eq!((m.recipe_id, m.email.as_deref(), m.time_joined, m.tenant_ids.clone()), (portcullis_core::users::RecipeId::Passwordless, Some("a@x.com"), 1_000, vec!["public".to_string()]));
     // A second device for the email signs in the same user.
-    s.pl_create_device_with_code(app, "public", &device("d2", Some("a@x.com"), None), &code("c5", "d2", "l5", 990)).await.expect("create");
-    let again = s.pl_consume(app, "public", &request("d2", "l5", false, Some("pl-user-2"))).await.expect("consume");
+    s.pl_create_device_with_code(TenantKey::new(app, "public"), &device("d2", Some("a@x.com"), None), &code("c5", "d2", "l5", 990)).await.expect("create");
+    let again = s.pl_consume(TenantKey::new(app, "public"), &request("d2", "l5", false, Some("pl-user-2"))).await.expect("consume");
     assert!(matches!(again, ConsumeOutcome::Ok { user: Some((ref id, false)), .. } if id == "pl-user-1"), "{again:?}");
     // Reaching the maximum removes the device.
-    s.pl_create_device_with_code(app, "public", &device("d3", None, Some("+1555")), &code("c6", "d3", "l6", 990)).await.expect("create");
+    s.pl_create_device_with_code(TenantKey::new(app, "public"), &device("d3", None, Some("+1555")), &code("c6", "d3", "l6", 990)).await.expect("create");
     for n in 1..=2 {
-        let r = s.pl_consume(app, "public", &request("d3", "x", true, None)).await.expect("consume");
+        let r = s.pl_consume(TenantKey::new(app, "public"), &request("d3", "x", true, None)).await.expect("consume");
         assert_eq!(r, ConsumeOutcome::IncorrectUserInputCode { failed_attempts: n });
     }
-    assert_eq!(s.pl_consume(app, "public", &request("d3", "x", true, None)).await.expect("consume"), ConsumeOutcome::RestartFlow);
-    assert!(s.pl_device(app, "public", "d3").await.expect("read").is_none());
+    assert_eq!(s.pl_consume(TenantKey::new(app, "public"), &request("d3", "x", true, None)).await.expect("consume"), ConsumeOutcome::RestartFlow);
+    assert!(s.pl_device(TenantKey::new(app, "public"), "d3").await.expect("read").is_none());
 
     // Removing codes: one of two keeps the device, the last removes it; by contact.
-    s.pl_create_device_with_code(app, "public", &device("d4", None, Some("+1555")), &code("c7", "d4", "l7", 990)).await.expect("create");
-    s.pl_create_code(app, "public", &code("c8", "d4", "l8", 995)).await.expect("code");
-    s.pl_delete_code(app, "public", "c7").await.expect("delete code");
-    assert_eq!(s.pl_device(app, "public", "d4").await.expect("read").expect("device").codes.len(), 1);
-    s.pl_delete_code(app, "public", "c8").await.expect("delete code");
-    assert!(s.pl_device(app, "public", "d4").await.expect("read").is_none());
-    s.pl_create_device_with_code(app, "public", &device("d5", None, Some("+1555")), &code("c10", "d5", "l10", 990)).await.expect("create");
-    s.pl_delete_devices_by_contact(app, "public", Contact::Phone("+1555")).await.expect("delete by phone");
-    assert!(s.pl_device(app, "public", "d5").await.expect("read").is_none());
+    s.pl_create_device_with_code(TenantKey::new(app, "public"), &device("d4", None, Some("+1555")), &code("c7", "d4", "l7", 990)).await.expect("create");
+    s.pl_create_code(TenantKey::new(app, "public"), &code("c8", "d4", "l8", 995)).await.expect("code");
+    s.pl_delete_code(TenantKey::new(app, "public"), "c7").await.expect("delete code");
+    assert_eq!(s.pl_device(TenantKey::new(app, "public"), "d4").await.expect("read").expect("device").codes.len(), 1);
+    s.pl_delete_code(TenantKey::new(app, "public"), "c8").await.expect("delete code");
+    assert!(s.pl_device(TenantKey::new(app, "public"), "d4").await.expect("read").is_none());
+    s.pl_create_device_with_code(TenantKey::new(app, "public"), &device("d5", None, Some("+1555")), &code("c10", "d5", "l10", 990)).await.expect("create");
+    s.pl_delete_devices_by_contact(TenantKey::new(app, "public"), Contact::Phone("+1555")).await.expect("delete by phone");
+    assert!(s.pl_device(TenantKey::new(app, "public"), "d5").await.expect("read").is_none());
 
     // Updates: conflicts, removal of both refused, devices of the old and new values removed.
-    s.pl_create_device_with_code(app, "public", &device("d6", None, Some("+1666")), &code("c11", "d6", "l11", 990)).await.expect("create");
-    let r = s.pl_consume(app, "public", &request("d6", "l11", false, Some("pl-user-3"))).await.expect("consume");
+    s.pl_create_device_with_code(TenantKey::new(app, "public"), &device("d6", None, Some("+1666")), &code("c11", "d6", "l11", 990)).await.expect("create");
+    let r = s.pl_consume(TenantKey::new(app, "public"), &request("d6", "l11", false, Some("pl-user-3"))).await.expect("consume");
     assert!(matches!(r, ConsumeOutcome::Ok { user: Some((_, true)), .. }));
-    assert_eq!(s.pl_update_user(app, "pl-user-3", Some(Some("a@x.com")), None).await.expect("update"), UpdateUserOutcome::EmailAlreadyExists);
-    assert_eq!(s.pl_update_user(app, "pl-user-1", None, Some(Some("+1666"))).await.expect("update"), UpdateUserOutcome::PhoneNumberAlreadyExists);
-    assert_eq!(s.pl_update_user(app, "pl-user-3", None, Some(None)).await.expect("update"), UpdateUserOutcome::NoContactLeft);
-    assert_eq!(s.pl_update_user(app, "nobody", Some(Some("z@x.com")), None).await.expect("update"), UpdateUserOutcome::UnknownUser);
-    s.pl_create_device_with_code(app, "public", &device("d7", Some("n@x.com"), None), &code("c12", "d7", "l12", 990)).await.expect("create");
-    assert_eq!(s.pl_update_user(app, "pl-user-3", Some(Some("n@x.com")), Some(None)).await.expect("update"), UpdateUserOutcome::Updated);
-    assert!(s.pl_device(app, "public", "d7").await.expect("read").is_none());
-    let m = base.get_user(app, "pl-user-3").await.expect("get").expect("user").login_methods[0].clone();
+    assert_eq!(s.pl_update_user(AppKey::new(app), "pl-user-3", Some(Some("a@x.com")), None).await.expect("update"), UpdateUserOutcome::EmailAlreadyExists);
+    assert_eq!(s.pl_update_user(AppKey::new(app), "pl-user-1", None, Some(Some("+1666"))).await.expect("update"), UpdateUserOutcome::PhoneNumberAlreadyExists);
+    assert_eq!(s.pl_update_user(AppKey::new(app), "pl-user-3", None, Some(None)).await.expect("update"), UpdateUserOutcome::NoContactLeft);
+    assert_eq!(s.pl_update_user(AppKey::new(app), "nobody", Some(Some("z@x.com")), None).await.expect("update"), UpdateUserOutcome::UnknownUser);
+    s.pl_create_device_with_code(TenantKey::new(app, "public"), &device("d7", Some("n@x.com"), None), &code("c12", "d7", "l12", 990)).await.expect("create");
+    assert_eq!(s.pl_update_user(AppKey::new(app), "pl-user-3", Some(Some("n@x.com")), Some(None)).await.expect("update"), UpdateUserOutcome::Updated);
+    assert!(s.pl_device(TenantKey::new(app, "public"), "d7").await.expect("read").is_none());
+    let m = base.get_user(AppKey::new(app), "pl-user-3").await.expect("get").expect("user").login_methods[0].clone();
     assert_eq!((m.email.as_deref(), m.phone_number), (Some("n@x.com"), None));
 
     // Cleanup: a device whose codes all expired goes; one with a fresh code stays.
-    s.pl_create_device_with_code(app, "t1", &device("d8", Some("e@x.com"), None), &code("c13", "d8", "l13", 100)).await.expect("create");
-    s.pl_create_device_with_code(app, "t1", &device("d9", Some("f@x.com"), None), &code("c14", "d9", "l14", 100)).await.expect("create");
-    s.pl_create_code(app, "t1", &code("c15", "d9", "l15", 600)).await.expect("code");
-    assert_eq!(s.pl_delete_expired_devices(app, "t1", 500).await.expect("cleanup"), 1);
-    assert!(s.pl_device(app, "t1", "d8").await.expect("read").is_none());
-    assert_eq!(s.pl_device(app, "t1", "d9").await.expect("read").expect("device").codes.len(), 2);
-    assert!(base.delete_app_rows(app).await.expect("delete app"));
+    s.pl_create_device_with_code(TenantKey::new(app, "t1"), &device("d8", Some("e@x.com"), None), &code("c13", "d8", "l13", 100)).await.expect("create");
+    s.pl_create_device_with_code(TenantKey::new(app, "t1"), &device("d9", Some("f@x.com"), None), &code("c14", "d9", "l14", 100)).await.expect("create");
+    s.pl_create_code(TenantKey::new(app, "t1"), &code("c15", "d9", "l15", 600)).await.expect("code");
+    assert_eq!(s.pl_delete_expired_devices(TenantKey::new(app, "t1"), 500).await.expect("cleanup"), 1);
+    assert!(s.pl_device(TenantKey::new(app, "t1"), "d8").await.expect("read").is_none());
+    assert_eq!(s.pl_device(TenantKey::new(app, "t1"), "d9").await.expect("read").expect("device").codes.len(), 2);
+    assert!(base.delete_app_rows(AppKey::new(app)).await.expect("delete app"));
 }
 
 /// TOTP: device names (default, replacement of unverified ones, taken verified ones), rename,
@@ -637,8 +637,8 @@ pub async fn run_totp(base: &dyn Storage, s: &dyn portcullis_core::totp::storage
     use portcullis_core::totp::{base32_encode, totp_at};
 
     let app = "totp-app";
-    base.add_tenant_rows(app, "public", 1).await.expect("app rows");
-    base.add_tenant_rows(app, "t1", 1).await.expect("tenant rows");
+    base.add_tenant_rows(TenantKey::new(app, "public"), 1).await.expect("app rows");
+    base.add_tenant_rows(TenantKey::new(app, "t1"), 1).await.expect("tenant rows");
     let key = b"12345678901234567890";
     let secret = base32_encode(key);
     let device = |user: &str, name: Option<&str>, verified: bool, at: i64| NewDevice {
@@ -651,17 +651,17 @@ pub async fn run_totp(base: &dyn Storage, s: &dyn portcullis_core::totp::storage
         created_at: at,
     };
     let created = |name: &str| CreateDeviceOutcome::Created(name.into());
-    assert_eq!(s.totp_create_device(app, &device("u", None, false, 10)).await.expect("create"), created("TOTP Device 0"));
-    assert_eq!(s.totp_create_device(app, &device("u", None, false, 11)).await.expect("create"), created("TOTP Device 0"));
-    assert_eq!(s.totp_create_device(app, &device("u", Some("b"), true, 12)).await.expect("create"), created("b"));
-    assert_eq!(s.totp_create_device(app, &device("u", Some("b"), false, 13)).await.expect("create"), CreateDeviceOutcome::AlreadyExists);
-    assert_eq!(s.totp_create_device(app, &device("u", None, false, 14)).await.expect("create"), created("TOTP Device 1"));
+    assert_eq!(s.totp_create_device(AppKey::new(app), &device("u", None, false, 10)).await.expect("create"), created("TOTP Device 0"));
+    assert_eq!(s.totp_create_device(AppKey::new(app), &device("u", None, false, 11)).await.expect("create"), created("TOTP Device 0"));
+    assert_eq!(s.totp_create_device(AppKey::new(app), &device("u", Some("b"), true, 12)).await.expect("create"), created("b"));
+    assert_eq!(s.totp_create_device(AppKey::new(app), &device("u", Some("b"), false, 13)).await.expect("create"), CreateDeviceOutcome::AlreadyExists);
+    assert_eq!(s.totp_create_device(AppKey::new(app), &device("u", None, false, 14)).await.expect("create"), created("TOTP Device 1"));
     let names = |devices: Vec<portcullis_core::totp::Device>| devices.into_iter().map(|d| (d.name, d.verified)).collect::<Vec<_>>();
-    let listed = names(s.totp_devices(app, "u").await.expect("list"));
+    let listed = names(s.totp_devices(AppKey::new(app), "u").await.expect("list"));
     assert_eq!(listed, vec![("TOTP Device 0".into(), false), ("b".into(), true), ("TOTP Device 1".into(), false)]);
-    assert_eq!(s.totp_rename_device(app, "u", "nope", "x").await.expect("rename"), RenameOutcome::UnknownDevice);
-    assert_eq!(s.totp_rename_device(app, "u", "TOTP Device 1", "b").await.expect("rename"), RenameOutcome::AlreadyExists);
-    assert_eq!(s.totp_rename_device(app, "u", "TOTP Device 1", "c").await.expect("rename"), RenameOutcome::Renamed);
+    assert_eq!(s.totp_rename_device(AppKey::new(app), "u", "nope", "x").await.expect("rename"), RenameOutcome::UnknownDevice);
+    assert_eq!(s.totp_rename_device(AppKey::new(app), "u", "TOTP Device 1", "b").await.expect("rename"), RenameOutcome::AlreadyExists);
+    assert_eq!(s.totp_rename_device(AppKey::new(app), "u", "TOTP Device 1", "c").await.expect("rename"), RenameOutcome::Renamed);
 
     // Verification, at T = 1111111109 s (RFC 6238's vector: 081804 for 6 digits).
     let now = 1_111_111_109_000;
@@ -677,37 +677,37 @@ pub async fn run_totp(base: &dyn Storage, s: &dyn portcullis_core::totp::storage
     assert_eq!(good, "081804");
     let checked = |v: Verdict| VerifyOutcome::Checked(v);
     let invalid = |n: i64| checked(Verdict::Invalid { failed_attempts: n, max_attempts: 2 });
-    assert_eq!(s.totp_verify(app, "public", &request(Some("zz"), &good, now)).await.expect("verify"), VerifyOutcome::UnknownDevice);
-    assert_eq!(s.totp_verify(app, "public", &request(Some("b"), "x", now)).await.expect("verify"), VerifyOutcome::AlreadyVerified);
-    assert_eq!(s.totp_verify(app, "public", &request(Some("c"), &good, now)).await.expect("verify"), checked(Verdict::Ok));
-    assert_eq!(names(s.totp_devices(app, "u").await.expect("list"))[2], ("c".into(), true));
-    assert_eq!(s.totp_verify(app, "public", &request(None, &good, now)).await.expect("verify"), invalid(1), "replay");
-    assert_eq!(s.totp_verify(app, "t1", &request(None, &good, now)).await.expect("verify"), checked(Verdict::Ok), "other tenant");
-    assert_eq!(s.totp_verify(app, "public", &request(None, "000000", now)).await.expect("verify"), invalid(2));
-    let limited = s.totp_verify(app, "public", &request(None, &good, now + 10)).await.expect("verify");
+    assert_eq!(s.totp_verify(TenantKey::new(app, "public"), &request(Some("zz"), &good, now)).await.expect("verify"), VerifyOutcome::UnknownDevice);
+    assert_eq!(s.totp_verify(TenantKey::new(app, "public"), &request(Some("b"), "x", now)).await.expect("verify"), VerifyOutcome::AlreadyVerified);
+    assert_eq!(s.totp_verify(TenantKey::new(app, "public"), &request(Some("c"), &good, now)).await.expect("verify"), checked(Verdict::Ok));
+    assert_eq!(names(s.totp_devices(AppKey::new(app), "u").await.expect("list"))[2], ("c".into(), true));
+    assert_eq!(s.totp_verify(TenantKey::new(app, "public"), &request(None, &good, now)).await.expect("verify"), invalid(1), "replay");
+    assert_eq!(s.totp_verify(TenantKey::new(app, "t1"), &request(None, &good, now)).await.expect("verify"), checked(Verdict::Ok), "other tenant");
+    assert_eq!(s.totp_verify(TenantKey::new(app, "public"), &request(None, "000000", now)).await.expect("verify"), invalid(2));
+    let limited = s.totp_verify(TenantKey::new(app, "public"), &request(None, &good, now + 10)).await.expect("verify");
     assert_eq!(limited, checked(Verdict::LimitReached { retry_after_ms: 992, failed_attempts: 2, max_attempts: 2 }));
-    assert_eq!(s.totp_verify(app, "public", &request(None, "000000", now + 2000)).await.expect("verify"), invalid(1));
+    assert_eq!(s.totp_verify(TenantKey::new(app, "public"), &request(None, "000000", now + 2000)).await.expect("verify"), invalid(1));
     let nobody = VerifyRequest { user_id: "nobody".into(), ..request(None, &good, now) };
-    assert_eq!(s.totp_verify(app, "public", &nobody).await.expect("verify"), VerifyOutcome::UnknownUser);
+    assert_eq!(s.totp_verify(TenantKey::new(app, "public"), &nobody).await.expect("verify"), VerifyOutcome::UnknownUser);
 
     // Bulk status: users without devices are absent.
-    s.totp_create_device(app, &device("w", None, false, 20)).await.expect("create");
-    let status = s.totp_device_status(app, &["u".into(), "w".into(), "nobody".into()]).await.expect("status");
+    s.totp_create_device(AppKey::new(app), &device("w", None, false, 20)).await.expect("create");
+    let status = s.totp_device_status(AppKey::new(app), &["u".into(), "w".into(), "nobody".into()]).await.expect("status");
     assert_eq!((status.get("u"), status.get("w"), status.get("nobody")), (Some(&true), Some(&false), None));
 
     // Cleanup: codes that expired before the cutoff, per tenant (expiry = now + 90 s).
-    assert_eq!(s.totp_delete_expired_codes(app, "t1", now + 90_000).await.expect("cleanup"), 0);
-    assert_eq!(s.totp_delete_expired_codes(app, "t1", now + 90_001).await.expect("cleanup"), 1);
+    assert_eq!(s.totp_delete_expired_codes(TenantKey::new(app, "t1"), now + 90_000).await.expect("cleanup"), 0);
+    assert_eq!(s.totp_delete_expired_codes(TenantKey::new(app, "t1"), now + 90_001).await.expect("cleanup"), 1);
 
     // Removing the last device removes the user and its used codes.
     for name in ["TOTP Device 0", "b"] {
-        assert!(s.totp_remove_device(app, "u", name).await.expect("remove"));
+        assert!(s.totp_remove_device(AppKey::new(app), "u", name).await.expect("remove"));
     }
-    assert!(!s.totp_remove_device(app, "u", "b").await.expect("remove"));
-    assert!(s.totp_remove_device(app, "u", "c").await.expect("remove"));
-    assert!(s.totp_devices(app, "u").await.expect("list").is_empty());
-    assert_eq!(s.totp_verify(app, "public", &request(None, &good, now)).await.expect("verify"), VerifyOutcome::UnknownUser);
-    s.totp_create_device(app, &device("u", Some("again"), true, 30)).await.expect("create");
-    assert_eq!(s.totp_verify(app, "public", &request(None, &good, now)).await.expect("verify"), checked(Verdict::Ok), "no used codes left");
-    assert!(base.delete_app_rows(app).await.expect("delete app"));
+    assert!(!s.totp_remove_device(AppKey::new(app), "u", "b").await.expect("remove"));
+    assert!(s.totp_remove_device(AppKey::new(app), "u", "c").await.expect("remove"));
+    assert!(s.totp_devices(AppKey::new(app), "u").await.expect("list").is_empty());
+    assert_eq!(s.totp_verify(TenantKey::new(app, "public"), &request(None, &good, now)).await.expect("verify"), VerifyOutcome::UnknownUser);
+    s.totp_create_device(AppKey::new(app), &device("u", Some("again"), true, 30)).await.expect("create");
+    assert_eq!(s.totp_verify(TenantKey::new(app, "public"), &request(None, &good, now)).await.expect("verify"), checked(Verdict::Ok), "no used codes left");
+    assert!(base.delete_app_rows(AppKey::new(app)).await.expect("delete app"));
 }

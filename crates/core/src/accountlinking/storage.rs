@@ -6,6 +6,7 @@
 
 use async_trait::async_trait;
 
+use crate::ids::AppKey;
 use crate::storage::StorageError;
 use crate::accountlinking::{InfoKind, LinkingError};
 use crate::users::User;
@@ -25,25 +26,25 @@ pub enum UnlinkOutcome {
 pub trait AccountLinkingStorage: Send + Sync {
     /// Makes the recipe user a primary user (only checks when `check_only`). Returns its user and
     /// whether it already was one.
-    async fn create_primary_user(&self, app_id: &str, recipe_user_id: &str, check_only: bool) -> Result<Result<(User, bool), LinkingError>, StorageError>;
+    async fn create_primary_user(&self, app: AppKey<'_>, recipe_user_id: &str, check_only: bool) -> Result<Result<(User, bool), LinkingError>, StorageError>;
 
     /// Links the recipe user to the primary user's group (only checks when `check_only`). Returns
     /// the primary user's group and whether they were already linked.
     async fn link_accounts(
         &self,
-        app_id: &str,
+        app: AppKey<'_>,
         recipe_user_id: &str,
         primary_user_id: &str,
         check_only: bool,
     ) -> Result<Result<(User, bool), LinkingError>, StorageError>;
 
     /// `None` when the user does not exist.
-    async fn unlink_account(&self, app_id: &str, recipe_user_id: &str) -> Result<Option<UnlinkOutcome>, StorageError>;
+    async fn unlink_account(&self, app: AppKey<'_>, recipe_user_id: &str) -> Result<Option<UnlinkOutcome>, StorageError>;
 
     /// Deletes one login method (`removeAllLinkedAccounts: false`): a group's primary user that
     /// has other login methods keeps its id row (the others stay linked under it) and its
     /// application data; any other user is deleted entirely. False when the user does not exist.
-    async fn remove_login_method(&self, app_id: &str, recipe_user_id: &str) -> Result<bool, StorageError>;
+    async fn remove_login_method(&self, app: AppKey<'_>, recipe_user_id: &str) -> Result<bool, StorageError>;
 }
 
 /// The query for the primary ids of every user with one piece of account info, app-wide: parameter

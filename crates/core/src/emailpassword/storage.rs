@@ -2,6 +2,7 @@
 
 use async_trait::async_trait;
 
+use crate::ids::AppKey;
 use crate::storage::StorageError;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -25,11 +26,11 @@ pub enum ResetOutcome {
 #[async_trait]
 pub trait EmailPasswordStorage: Send + Sync {
     /// Changes an email-password user's email and/or password hash, in one transaction.
-    async fn ep_update(&self, app_id: &str, user_id: &str, email: Option<&str>, password_hash: Option<&str>) -> Result<UpdateOutcome, StorageError>;
+    async fn ep_update(&self, app: AppKey<'_>, user_id: &str, email: Option<&str>, password_hash: Option<&str>) -> Result<UpdateOutcome, StorageError>;
 
-    async fn reset_token_create(&self, app_id: &str, user_id: &str, email: &str, token_hash: &str, expiry: i64) -> Result<(), StorageError>;
+    async fn reset_token_create(&self, app: AppKey<'_>, user_id: &str, email: &str, token_hash: &str, expiry: i64) -> Result<(), StorageError>;
 
     /// In one transaction: finds the token, removes every reset token of its user, and reports it
     /// valid unless it expired.
-    async fn reset_token_consume(&self, app_id: &str, token_hash: &str, now: i64) -> Result<ResetOutcome, StorageError>;
+    async fn reset_token_consume(&self, app: AppKey<'_>, token_hash: &str, now: i64) -> Result<ResetOutcome, StorageError>;
 }

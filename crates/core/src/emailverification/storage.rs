@@ -3,6 +3,7 @@
 
 use async_trait::async_trait;
 
+use crate::ids::{AppKey, TenantKey};
 use crate::storage::StorageError;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -14,18 +15,18 @@ pub enum ConsumeOutcome {
 
 #[async_trait]
 pub trait EmailVerificationStorage: Send + Sync {
-    async fn ev_token_create(&self, app_id: &str, tenant_id: &str, user_id: &str, email: &str, token_hash: &str, expiry: i64) -> Result<(), StorageError>;
+    async fn ev_token_create(&self, tenant: TenantKey<'_>, user_id: &str, email: &str, token_hash: &str, expiry: i64) -> Result<(), StorageError>;
 
     /// In one transaction: finds the token in the tenant, removes every token of its (user, email),
     /// and unless it expired marks the email verified.
-    async fn ev_consume(&self, app_id: &str, tenant_id: &str, token_hash: &str, now: i64) -> Result<ConsumeOutcome, StorageError>;
+    async fn ev_consume(&self, tenant: TenantKey<'_>, token_hash: &str, now: i64) -> Result<ConsumeOutcome, StorageError>;
 
-    async fn ev_is_verified(&self, app_id: &str, user_id: &str, email: &str) -> Result<bool, StorageError>;
+    async fn ev_is_verified(&self, app: AppKey<'_>, user_id: &str, email: &str) -> Result<bool, StorageError>;
 
     /// Marks an email verified (idempotent).
-    async fn ev_mark_verified(&self, app_id: &str, user_id: &str, email: &str) -> Result<(), StorageError>;
+    async fn ev_mark_verified(&self, app: AppKey<'_>, user_id: &str, email: &str) -> Result<(), StorageError>;
 
-    async fn ev_unverify(&self, app_id: &str, user_id: &str, email: &str) -> Result<(), StorageError>;
+    async fn ev_unverify(&self, app: AppKey<'_>, user_id: &str, email: &str) -> Result<(), StorageError>;
 
-    async fn ev_revoke_tokens(&self, app_id: &str, tenant_id: &str, user_id: &str, email: &str) -> Result<(), StorageError>;
+    async fn ev_revoke_tokens(&self, tenant: TenantKey<'_>, user_id: &str, email: &str) -> Result<(), StorageError>;
 }

@@ -4,6 +4,8 @@
 use std::collections::HashMap;
 
 use async_trait::async_trait;
+
+use crate::ids::AppKey;
 use serde_json::{Map, Value};
 
 use crate::storage::StorageError;
@@ -11,12 +13,12 @@ use crate::storage::StorageError;
 #[async_trait]
 pub trait MetadataStorage: Send + Sync {
     /// A user's metadata; `None` when nothing is stored.
-    async fn metadata_get(&self, app_id: &str, user_id: &str) -> Result<Option<Map<String, Value>>, StorageError>;
+    async fn metadata_get(&self, app: AppKey<'_>, user_id: &str) -> Result<Option<Map<String, Value>>, StorageError>;
 
     /// The metadata of several users in one read; users with none stored are absent from the map.
     async fn metadata_get_many(
         &self,
-        app_id: &str,
+        app: AppKey<'_>,
         user_ids: &[String],
     ) -> Result<HashMap<String, Map<String, Value>>, StorageError>;
 
@@ -25,11 +27,11 @@ pub trait MetadataStorage: Send + Sync {
     /// concurrent updates of one user never lose each other's keys.
     async fn metadata_update(
         &self,
-        app_id: &str,
+        app: AppKey<'_>,
         user_id: &str,
         update: &Map<String, Value>,
     ) -> Result<Map<String, Value>, StorageError>;
 
     /// Deletes a user's metadata; returns whether there was any.
-    async fn metadata_delete(&self, app_id: &str, user_id: &str) -> Result<bool, StorageError>;
+    async fn metadata_delete(&self, app: AppKey<'_>, user_id: &str) -> Result<bool, StorageError>;
 }

@@ -4,6 +4,7 @@
 
 use async_trait::async_trait;
 
+use crate::ids::{AppKey, TenantKey};
 use crate::storage::StorageError;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -102,34 +103,34 @@ pub type FieldUpdate<'a> = Option<Option<&'a str>>;
 pub trait PasswordlessStorage: Send + Sync {
     /// Writes a new device and its first code in one transaction. False when a value collided
     /// with a stored one (the caller retries with fresh random values).
-    async fn pl_create_device_with_code(&self, app_id: &str, tenant_id: &str, device: &Device, code: &Code) -> Result<bool, StorageError>;
+    async fn pl_create_device_with_code(&self, tenant: TenantKey<'_>, device: &Device, code: &Code) -> Result<bool, StorageError>;
 
     /// Adds a code to an existing device (locked while the code is written).
-    async fn pl_create_code(&self, app_id: &str, tenant_id: &str, code: &Code) -> Result<CreateCodeOutcome, StorageError>;
+    async fn pl_create_code(&self, tenant: TenantKey<'_>, code: &Code) -> Result<CreateCodeOutcome, StorageError>;
 
-    async fn pl_device(&self, app_id: &str, tenant_id: &str, device_id_hash: &str) -> Result<Option<DeviceWithCodes>, StorageError>;
+    async fn pl_device(&self, tenant: TenantKey<'_>, device_id_hash: &str) -> Result<Option<DeviceWithCodes>, StorageError>;
 
-    async fn pl_devices_by_contact(&self, app_id: &str, tenant_id: &str, contact: Contact<'_>) -> Result<Vec<DeviceWithCodes>, StorageError>;
+    async fn pl_devices_by_contact(&self, tenant: TenantKey<'_>, contact: Contact<'_>) -> Result<Vec<DeviceWithCodes>, StorageError>;
 
-    async fn pl_code_by_link_code_hash(&self, app_id: &str, tenant_id: &str, link_code_hash: &str) -> Result<Option<Code>, StorageError>;
+    async fn pl_code_by_link_code_hash(&self, tenant: TenantKey<'_>, link_code_hash: &str) -> Result<Option<Code>, StorageError>;
 
     /// Checks a code and, when asked, consumes it and signs the user in or up, all in one
     /// transaction with the device locked: of concurrent consumes of one code, one succeeds.
-    async fn pl_consume(&self, app_id: &str, tenant_id: &str, request: &ConsumeRequest) -> Result<ConsumeOutcome, StorageError>;
+    async fn pl_consume(&self, tenant: TenantKey<'_>, request: &ConsumeRequest) -> Result<ConsumeOutcome, StorageError>;
 
     /// Removes one code; a device left without codes goes with it.
-    async fn pl_delete_code(&self, app_id: &str, tenant_id: &str, code_id: &str) -> Result<(), StorageError>;
+    async fn pl_delete_code(&self, tenant: TenantKey<'_>, code_id: &str) -> Result<(), StorageError>;
 
-    async fn pl_delete_device(&self, app_id: &str, tenant_id: &str, device_id_hash: &str) -> Result<(), StorageError>;
+    async fn pl_delete_device(&self, tenant: TenantKey<'_>, device_id_hash: &str) -> Result<(), StorageError>;
 
-    async fn pl_delete_devices_by_contact(&self, app_id: &str, tenant_id: &str, contact: Contact<'_>) -> Result<(), StorageError>;
+    async fn pl_delete_devices_by_contact(&self, tenant: TenantKey<'_>, contact: Contact<'_>) -> Result<(), StorageError>;
 
     /// Changes a passwordless user's email and/or phone number in every tenant it is in, and
     /// removes the devices of the old and new values in those tenants, in one transaction.
-    async fn pl_update_user(&self, app_id: &str, user_id: &str, email: FieldUpdate<'_>, phone_number: FieldUpdate<'_>) -> Result<UpdateUserOutcome, StorageError>;
+    async fn pl_update_user(&self, app: AppKey<'_>, user_id: &str, email: FieldUpdate<'_>, phone_number: FieldUpdate<'_>) -> Result<UpdateUserOutcome, StorageError>;
 
     /// The cron: removes the tenant's devices whose codes were all created before `cutoff`
     /// (their codes cascade). Devices with a fresh code stay, so an expired code is still told
     /// apart from a wrong one. Returns the devices removed.
-    async fn pl_delete_expired_devices(&self, app_id: &str, tenant_id: &str, cutoff: i64) -> Result<u64, StorageError>;
+    async fn pl_delete_expired_devices(&self, tenant: TenantKey<'_>, cutoff: i64) -> Result<u64, StorageError>;
 }

@@ -5,6 +5,7 @@
 
 use async_trait::async_trait;
 
+use crate::ids::{AppKey, TenantKey};
 use crate::storage::StorageError;
 
 /// How a change to a user's roles makes sure the role exists.
@@ -30,40 +31,40 @@ pub enum UserRoleChange {
 pub trait RoleStorage: Send + Sync {
     /// Creates the role unless it exists and gives it the permissions it lacks, in one transaction.
     /// Returns whether the role was created.
-    async fn role_create_or_add_permissions(&self, app_id: &str, role: &str, permissions: &[String]) -> Result<bool, StorageError>;
+    async fn role_create_or_add_permissions(&self, app: AppKey<'_>, role: &str, permissions: &[String]) -> Result<bool, StorageError>;
 
-    async fn role_exists(&self, app_id: &str, role: &str) -> Result<bool, StorageError>;
+    async fn role_exists(&self, app: AppKey<'_>, role: &str) -> Result<bool, StorageError>;
 
     /// The role's permissions, sorted; `None` when the role does not exist (one consistent read).
-    async fn role_permissions(&self, app_id: &str, role: &str) -> Result<Option<Vec<String>>, StorageError>;
+    async fn role_permissions(&self, app: AppKey<'_>, role: &str) -> Result<Option<Vec<String>>, StorageError>;
 
     /// Removes the given permissions from the role (all of them when `None`). False when the role
     /// does not exist.
-    async fn role_remove_permissions(&self, app_id: &str, role: &str, permissions: Option<&[String]>) -> Result<bool, StorageError>;
+    async fn role_remove_permissions(&self, app: AppKey<'_>, role: &str, permissions: Option<&[String]>) -> Result<bool, StorageError>;
 
     /// Deletes the role, its permissions and the users' associations with it held in this database,
     /// in one transaction. Returns whether any of them existed.
-    async fn role_delete(&self, app_id: &str, role: &str) -> Result<bool, StorageError>;
+    async fn role_delete(&self, app: AppKey<'_>, role: &str) -> Result<bool, StorageError>;
 
     /// Deletes the users' associations with the role held in this database (a database of some of the
     /// app's tenants, not the one holding the role). Returns whether there were any.
-    async fn role_delete_user_associations(&self, app_id: &str, role: &str) -> Result<bool, StorageError>;
+    async fn role_delete_user_associations(&self, app: AppKey<'_>, role: &str) -> Result<bool, StorageError>;
 
     /// Every role of the app, sorted.
-    async fn roles(&self, app_id: &str) -> Result<Vec<String>, StorageError>;
+    async fn roles(&self, app: AppKey<'_>) -> Result<Vec<String>, StorageError>;
 
     /// The roles that have the permission, sorted.
-    async fn roles_with_permission(&self, app_id: &str, permission: &str) -> Result<Vec<String>, StorageError>;
+    async fn roles_with_permission(&self, app: AppKey<'_>, permission: &str) -> Result<Vec<String>, StorageError>;
 
     /// Gives the user the role in the tenant (`changed` = it was new).
-    async fn user_role_add(&self, app_id: &str, tenant_id: &str, user_id: &str, role: &str, check: RoleCheck) -> Result<UserRoleChange, StorageError>;
+    async fn user_role_add(&self, tenant: TenantKey<'_>, user_id: &str, role: &str, check: RoleCheck) -> Result<UserRoleChange, StorageError>;
 
     /// Takes the role from the user in the tenant (`changed` = the user had it).
-    async fn user_role_remove(&self, app_id: &str, tenant_id: &str, user_id: &str, role: &str, check: RoleCheck) -> Result<UserRoleChange, StorageError>;
+    async fn user_role_remove(&self, tenant: TenantKey<'_>, user_id: &str, role: &str, check: RoleCheck) -> Result<UserRoleChange, StorageError>;
 
     /// The user's roles in the tenant, sorted.
-    async fn user_roles(&self, app_id: &str, tenant_id: &str, user_id: &str) -> Result<Vec<String>, StorageError>;
+    async fn user_roles(&self, tenant: TenantKey<'_>, user_id: &str) -> Result<Vec<String>, StorageError>;
 
     /// The users that have the role in the tenant, sorted.
-    async fn role_users(&self, app_id: &str, tenant_id: &str, role: &str) -> Result<Vec<String>, StorageError>;
+    async fn role_users(&self, tenant: TenantKey<'_>, role: &str) -> Result<Vec<String>, StorageError>;
 }

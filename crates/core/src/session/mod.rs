@@ -19,7 +19,7 @@ use serde_json::{json, Map, Value};
 use crate::config::Config;
 use crate::crypto::keys::{PublicKey, SigningKey};
 use crate::crypto::{random_bytes, sha256_hex, uuid_v4, CryptoError};
-use crate::ids::PUBLIC;
+use crate::ids::{AppKey, PUBLIC};
 use crate::session::storage::{SessionRow, SessionStorage};
 use crate::storage::StorageError;
 use access_token::{AccessTokenInfo, TokenError};
@@ -131,7 +131,7 @@ impl Settings {
 
 /// Everything one session operation needs.
 pub struct SessionCtx<'a> {
-    pub app_id: &'a str,
+    pub app: AppKey<'a>,
     pub storage: &'a dyn SessionStorage,
     pub keys: &'a dyn KeyProvider,
     /// The settings of the session's tenant.
@@ -272,10 +272,10 @@ impl SessionCtx<'_> {
             use_static_key: !use_dynamic_key,
             primary_user_id: None,
         };
-        row.primary_user_id = self.storage.session_primary_user(self.app_id, user_id).await?.filter(|p| p != user_id);
+        row.primary_user_id = self.storage.session_primary_user(self.app, user_id).await?.filter(|p| p != user_id);
         let issued = self.issue(&row, None, anti_csrf, user_data_in_jwt).await?;
         row.refresh_token_hash_2 = sha256_hex(&sha256_hex(&issued.refresh_token.token));
-        self.storage.session_insert(self.app_id, &row).await?;
+        self.storage.session_insert(self.app, &row).await?;
         Ok(issued)
     }
 
@@ -340,7 +340,7 @@ impl SessionCtx<'_> {
             return Ok(Verified { session: from_token, access_token: None });
         }
         let ended = || SessionError::Unauthorised("Either the session has ended or has been blacklisted".into());
-        let row = self.storage.session_get(self.app_id, &info.tenant_id, &info.session_handle).await?.ok_or_else(ended)?;
+        let row = self.storage.session_get(self.app.tenant(&info.tenant_id), &info.session_handle).await?.ok_or_else(ended)?;
         let own_hash_2 = sha256_hex(&info.refresh_token_hash_1);
         let mut promoted = false;
         if let Some(parent) = &info.parent_refresh_token_hash_1 {
@@ -348,8 +348,7 @@ impl SessionCtx<'_> {
                 promoted = self
                     .storage
                     .session_replace_refresh_hash(
-                        self.app_id,
-                        &row.tenant_id,
+                        self.app.tenant(&row.tenant_id),
                         &row.handle,
                         &row.refresh_token_hash_2,
                         &own_hash_2,
@@ -358,7 +357,7 @@ impl SessionCtx<'_> {
                     .await?;
                 if !promoted {
                     // Someone else promoted or rotated it meanwhile: judge against what is stored now.
-                    let now_stored = self.storage.session_get(self.app_id, &row.tenant_id, &row.handle).await?.ok_or_else(ended)?;
+                    let now_stored = self.storage.session_get(self.app.tenant(&row.tenant_id), &row.handle).await?.ok_or_else(ended)?;
                     if now_stored.refresh_token_hash_2 != own_hash_2 {
                         return Err(ended());
                     }
@@ -415,7 +414,7 @@ impl SessionCtx<'_> {
         for _ in 0..5 {
             let row = self
                 .storage
-                .session_get(self.app_id, &info.tenant_id, &info.session_handle)
+                .session_get(self.app.tenant(&info.tenant_id), &info.session_handle)
                 .await?
                 .filter(|r| r.expires_at >= self.now)
                 .ok_or_else(|| SessionError::Unauthorised("Session missing in db or has expired".into()))?;
@@ -434,8 +433,7 @@ impl SessionCtx<'_> {
             let promoted = self
                 .storage
                 .session_replace_refresh_hash(
-                    self.app_id,
-                    &row.tenant_id,
+                    self.app.tenant(&row.tenant_id),
                     &row.handle,
                     &row.refresh_token_hash_2,
                     &presented_hash_2,
@@ -461,7 +459,7 @@ impl SessionCtx<'_> {
     ) -> Result<Issued, SessionError> {
         let use_static = use_dynamic_key.map(|d| !d).unwrap_or(row.use_static_key);
         if use_static != row.use_static_key {
-            self.storage.session_set_use_static_key(self.app_id, &row.tenant_id, &row.handle, use_static).await?;
+            self.storage.session_set_use_static_key(self.app.tenant(&row.tenant_id), &row.handle, use_static).await?;
         }
         let anti_csrf = if enable_anti_csrf { Some(uuid_v4()?) } else { None };
         let row = SessionRow { use_static_key: use_static, ..row };
@@ -476,13 +474,13 @@ impl SessionCtx<'_> {
             other => other,
         })?;
         let ended = || SessionError::Unauthorised("Session does not exist.".into());
-        let row = self.storage.session_get(self.app_id, &info.tenant_id, &info.session_handle).await?.ok_or_else(ended)?;
+        let row = self.storage.session_get(self.app.tenant(&info.tenant_id), &info.session_handle).await?.ok_or_else(ended)?;
         let user_data = match new_user_data {
             Some(d) => {
                 access_token::check_custom_claims(&d).map_err(SessionError::BadInput)?;
                 if !self
                     .storage
-                    .session_update_jwt_payload(self.app_id, &row.tenant_id, &row.handle, &Value::Object(d.clone()).to_string())
+                    .session_update_jwt_payload(self.app.tenant(&row.tenant_id), &row.handle, &Value::Object(d.clone()).to_string())
                     .await?
                 {
                     return Err(ended());

@@ -2,6 +2,7 @@
 
 use async_trait::async_trait;
 
+use crate::ids::{AppKey, TenantKey};
 use crate::storage::StorageError;
 use crate::session::signing_keys::DynamicKey;
 
@@ -44,41 +45,40 @@ pub enum TenantScope<'a> {
 
 #[async_trait]
 pub trait SessionStorage: Send + Sync {
-    async fn session_insert(&self, app_id: &str, row: &SessionRow) -> Result<(), StorageError>;
+    async fn session_insert(&self, app: AppKey<'_>, row: &SessionRow) -> Result<(), StorageError>;
 
-    async fn session_get(&self, app_id: &str, tenant_id: &str, handle: &str) -> Result<Option<SessionRow>, StorageError>;
+    async fn session_get(&self, tenant: TenantKey<'_>, handle: &str) -> Result<Option<SessionRow>, StorageError>;
 
     /// The primary user of the account group of `user_id` (a recipe user id as sessions store it,
     /// external when mapped), named as sessions name users; `None` when it is no auth user.
-    async fn session_primary_user(&self, app_id: &str, user_id: &str) -> Result<Option<String>, StorageError>;
+    async fn session_primary_user(&self, app: AppKey<'_>, user_id: &str) -> Result<Option<String>, StorageError>;
 
     /// Moves a session to a new refresh token if its stored hash is still `expected_hash_2`
     /// (compare-and-set: of two concurrent refreshes exactly one wins). Returns whether it did.
     async fn session_replace_refresh_hash(
         &self,
-        app_id: &str,
-        tenant_id: &str,
+        tenant: TenantKey<'_>,
         handle: &str,
         expected_hash_2: &str,
         new_hash_2: &str,
         new_expires_at: i64,
     ) -> Result<bool, StorageError>;
 
-    async fn session_set_use_static_key(&self, app_id: &str, tenant_id: &str, handle: &str, value: bool) -> Result<(), StorageError>;
+    async fn session_set_use_static_key(&self, tenant: TenantKey<'_>, handle: &str, value: bool) -> Result<(), StorageError>;
 
     /// Replaces `userDataInDatabase`; false when the session does not exist.
-    async fn session_update_data(&self, app_id: &str, tenant_id: &str, handle: &str, data: &str) -> Result<bool, StorageError>;
+    async fn session_update_data(&self, tenant: TenantKey<'_>, handle: &str, data: &str) -> Result<bool, StorageError>;
 
     /// Replaces the stored custom claims; false when the session does not exist.
-    async fn session_update_jwt_payload(&self, app_id: &str, tenant_id: &str, handle: &str, payload: &str) -> Result<bool, StorageError>;
+    async fn session_update_jwt_payload(&self, tenant: TenantKey<'_>, handle: &str, payload: &str) -> Result<bool, StorageError>;
 
     /// Deletes the given (tenant, handle) sessions; returns the handles that existed.
-    async fn session_delete(&self, app_id: &str, sessions: &[(String, String)]) -> Result<Vec<String>, StorageError>;
+    async fn session_delete(&self, app: AppKey<'_>, sessions: &[(String, String)]) -> Result<Vec<String>, StorageError>;
 
     /// Handles of a user's unexpired sessions.
     async fn session_handles_for_user(
         &self,
-        app_id: &str,
+        app: AppKey<'_>,
         scope: TenantScope<'_>,
         user_id: &str,
         now: i64,
@@ -88,18 +88,18 @@ pub trait SessionStorage: Send + Sync {
     async fn session_delete_expired(&self, now: i64) -> Result<u64, StorageError>;
 
     /// Every dynamic signing key of the app.
-    async fn dynamic_keys(&self, app_id: &str) -> Result<Vec<DynamicKey>, StorageError>;
+    async fn dynamic_keys(&self, app: AppKey<'_>) -> Result<Vec<DynamicKey>, StorageError>;
 
     /// Inserts a dynamic key unless one with the same creation time exists (another instance won).
-    async fn dynamic_key_insert(&self, app_id: &str, key: &DynamicKey) -> Result<(), StorageError>;
+    async fn dynamic_key_insert(&self, app: AppKey<'_>, key: &DynamicKey) -> Result<(), StorageError>;
 
-    async fn dynamic_keys_delete_before(&self, app_id: &str, before: i64) -> Result<u64, StorageError>;
+    async fn dynamic_keys_delete_before(&self, app: AppKey<'_>, before: i64) -> Result<u64, StorageError>;
 
     /// The app's RS256 static keys, oldest first.
-    async fn static_keys(&self, app_id: &str) -> Result<Vec<StaticKey>, StorageError>;
+    async fn static_keys(&self, app: AppKey<'_>) -> Result<Vec<StaticKey>, StorageError>;
 
-    async fn static_key_insert(&self, app_id: &str, key: &StaticKey) -> Result<(), StorageError>;
+    async fn static_key_insert(&self, app: AppKey<'_>, key: &StaticKey) -> Result<(), StorageError>;
 
     /// `INSERT … ON CONFLICT DO UPDATE` of a user's last-active time.
-    async fn user_last_active_upsert(&self, app_id: &str, user_id: &str, now: i64) -> Result<(), StorageError>;
+    async fn user_last_active_upsert(&self, app: AppKey<'_>, user_id: &str, now: i64) -> Result<(), StorageError>;
 }

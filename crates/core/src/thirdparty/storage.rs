@@ -2,6 +2,7 @@
 
 use async_trait::async_trait;
 
+use crate::ids::TenantKey;
 use crate::storage::StorageError;
 
 /// The provider and the user id it gave, plus the email it reported (normalised).
@@ -30,13 +31,12 @@ pub trait ThirdPartyStorage: Send + Sync {
     /// sign-ins of one account in one tenant make one user.
     async fn tp_sign_in_up(
         &self,
-        app_id: &str,
-        tenant_id: &str,
+        tenant: TenantKey<'_>,
         new_user_id: &str,
         account: &ThirdPartyAccount,
         time_joined: i64,
     ) -> Result<SignInUpOutcome, StorageError>;
 
     /// Recipe user ids of the tenant's third-party users with this email.
-    async fn tp_user_ids_by_email(&self, app_id: &str, tenant_id: &str, email: &str) -> Result<Vec<String>, StorageError>;
+    async fn tp_user_ids_by_email(&self, tenant: TenantKey<'_>, email: &str) -> Result<Vec<String>, StorageError>;
 }

@@ -7,6 +7,7 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 
+use crate::ids::{AppKey, TenantKey};
 use crate::storage::StorageError;
 pub use crate::totp::{Device, Limits, UsedCode, Verdict};
 
@@ -81,24 +82,24 @@ pub enum VerifyOutcome {
 pub trait TotpStorage: Send + Sync {
     /// Creates the user's row if needed and the device, replacing an unverified device of the
     /// chosen name, in one transaction.
-    async fn totp_create_device(&self, app_id: &str, device: &NewDevice) -> Result<CreateDeviceOutcome, StorageError>;
+    async fn totp_create_device(&self, app: AppKey<'_>, device: &NewDevice) -> Result<CreateDeviceOutcome, StorageError>;
 
-    async fn totp_rename_device(&self, app_id: &str, user_id: &str, old_name: &str, new_name: &str) -> Result<RenameOutcome, StorageError>;
+    async fn totp_rename_device(&self, app: AppKey<'_>, user_id: &str, old_name: &str, new_name: &str) -> Result<RenameOutcome, StorageError>;
 
     /// The user's devices, oldest first.
-    async fn totp_devices(&self, app_id: &str, user_id: &str) -> Result<Vec<Device>, StorageError>;
+    async fn totp_devices(&self, app: AppKey<'_>, user_id: &str) -> Result<Vec<Device>, StorageError>;
 
     /// Removes a device; the user's row (and with it the used codes of every tenant) goes with
     /// the last device, as in the core. False when there was no such device.
-    async fn totp_remove_device(&self, app_id: &str, user_id: &str, name: &str) -> Result<bool, StorageError>;
+    async fn totp_remove_device(&self, app: AppKey<'_>, user_id: &str, name: &str) -> Result<bool, StorageError>;
 
     /// Checks a code with `totp::decide` and records the attempt in the tenant's used codes, all
     /// in one transaction holding the user's lock.
-    async fn totp_verify(&self, app_id: &str, tenant_id: &str, request: &VerifyRequest) -> Result<VerifyOutcome, StorageError>;
+    async fn totp_verify(&self, tenant: TenantKey<'_>, request: &VerifyRequest) -> Result<VerifyOutcome, StorageError>;
 
     /// For each user with devices: whether one of them is verified. Users without devices are absent.
-    async fn totp_device_status(&self, app_id: &str, user_ids: &[String]) -> Result<HashMap<String, bool>, StorageError>;
+    async fn totp_device_status(&self, app: AppKey<'_>, user_ids: &[String]) -> Result<HashMap<String, bool>, StorageError>;
 
     /// The cron: removes the tenant's used codes that expired before `before`. Returns how many.
-    async fn totp_delete_expired_codes(&self, app_id: &str, tenant_id: &str, before: i64) -> Result<u64, StorageError>;
+    async fn totp_delete_expired_codes(&self, tenant: TenantKey<'_>, before: i64) -> Result<u64, StorageError>;
 }

@@ -3,6 +3,7 @@
 
 use async_trait::async_trait;
 
+use crate::ids::AppKey;
 use crate::storage::StorageError;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -74,14 +75,14 @@ pub trait UserIdMappingStorage: Send + Sync {
     /// `force`) that no non-auth data would be orphaned; then inserts the mapping. Email
     /// verification data keyed by the SuperTokens id is moved to the external id (it is the only
     /// data the core writes itself on sign-up), as the core does.
-    async fn create_user_id_mapping(&self, app_id: &str, mapping: &UserIdMapping, force: bool) -> Result<CreateMappingOutcome, StorageError>;
+    async fn create_user_id_mapping(&self, app: AppKey<'_>, mapping: &UserIdMapping, force: bool) -> Result<CreateMappingOutcome, StorageError>;
 
-    async fn get_user_id_mapping(&self, app_id: &str, user_id: &str, kind: IdType) -> Result<Option<UserIdMapping>, StorageError>;
+    async fn get_user_id_mapping(&self, app: AppKey<'_>, user_id: &str, kind: IdType) -> Result<Option<UserIdMapping>, StorageError>;
 
     /// Sets (or with `None` clears) the external info; false when there is no such mapping.
-    async fn update_external_user_id_info(&self, app_id: &str, user_id: &str, kind: IdType, info: Option<&str>) -> Result<bool, StorageError>;
+    async fn update_external_user_id_info(&self, app: AppKey<'_>, user_id: &str, kind: IdType, info: Option<&str>) -> Result<bool, StorageError>;
 
-    async fn delete_user_id_mapping(&self, app_id: &str, user_id: &str, kind: IdType, force: bool) -> Result<DeleteMappingOutcome, StorageError>;
+    async fn delete_user_id_mapping(&self, app: AppKey<'_>, user_id: &str, kind: IdType, force: bool) -> Result<DeleteMappingOutcome, StorageError>;
 }
 
 /// Picks the mapping an `ANY` lookup means from the (at most two) rows naming `user_id`.

@@ -4,6 +4,7 @@
 
 use async_trait::async_trait;
 
+use crate::ids::{AppKey, TenantKey};
 use crate::storage::StorageError;
 use crate::users::{LoginMethod, RecipeId, User};
 
@@ -181,8 +182,7 @@ pub trait UserStorage: Send + Sync {
     /// email-password user with this email (the schema's unique constraint decides).
     async fn ep_create_user(
         &self,
-        app_id: &str,
-        tenant_id: &str,
+        tenant: TenantKey<'_>,
         user_id: &str,
         email: &str,
         password_hash: &str,
@@ -190,17 +190,17 @@ pub trait UserStorage: Send + Sync {
     ) -> Result<bool, StorageError>;
 
     /// The email-password login method with this email in the tenant, with its password hash.
-    async fn ep_login_method_by_email(&self, app_id: &str, tenant_id: &str, email: &str) -> Result<Option<LoginMethod>, StorageError>;
+    async fn ep_login_method_by_email(&self, tenant: TenantKey<'_>, email: &str) -> Result<Option<LoginMethod>, StorageError>;
 
     /// The user (the whole linked group) that `user_id` (a primary or recipe user id) belongs to.
-    async fn get_user(&self, app_id: &str, user_id: &str) -> Result<Option<User>, StorageError>;
+    async fn get_user(&self, app: AppKey<'_>, user_id: &str) -> Result<Option<User>, StorageError>;
 
     /// The users that these ids (primary or recipe user ids) belong to, in the order of the ids;
     /// unknown ids are left out. Stores read them in a few statements (a page of users at once).
-    async fn get_users(&self, app_id: &str, user_ids: &[String]) -> Result<Vec<User>, StorageError> {
+    async fn get_users(&self, app: AppKey<'_>, user_ids: &[String]) -> Result<Vec<User>, StorageError> {
         let mut users = Vec::with_capacity(user_ids.len());
         for id in user_ids {
-            users.extend(self.get_user(app_id, id).await?);
+            users.extend(self.get_user(app, id).await?);
         }
         Ok(users)
     }
@@ -208,7 +208,7 @@ pub trait UserStorage: Send + Sync {
     /// Primary user ids in time-joined order, starting after `after` = (time joined, user id) when given.
     async fn list_users(
         &self,
-        app_id: &str,
+        app: AppKey<'_>,
         filter: &UserFilter,
         ascending: bool,
         limit: usize,
@@ -216,20 +216,20 @@ pub trait UserStorage: Send + Sync {
     ) -> Result<UserPage, StorageError>;
 
     /// The number of users (primary users) matching the filter.
-    async fn count_users(&self, app_id: &str, filter: &UserFilter) -> Result<u64, StorageError>;
+    async fn count_users(&self, app: AppKey<'_>, filter: &UserFilter) -> Result<u64, StorageError>;
 
     /// Primary user ids of the tenant's users with a login method that has this account info.
-    async fn user_ids_by_account_info(&self, app_id: &str, tenant_id: &str, info: &AccountInfo) -> Result<Vec<String>, StorageError>;
+    async fn user_ids_by_account_info(&self, tenant: TenantKey<'_>, info: &AccountInfo) -> Result<Vec<String>, StorageError>;
 
     /// Adds a recipe user to a tenant (one transaction; the schema's unique constraints decide conflicts).
-    async fn associate_user_with_tenant(&self, app_id: &str, tenant_id: &str, recipe_user_id: &str) -> Result<AssociateOutcome, StorageError>;
+    async fn associate_user_with_tenant(&self, tenant: TenantKey<'_>, recipe_user_id: &str) -> Result<AssociateOutcome, StorageError>;
 
     /// Removes a recipe user from a tenant; returns whether it was there. The user keeps its data.
-    async fn disassociate_user_from_tenant(&self, app_id: &str, tenant_id: &str, recipe_user_id: &str) -> Result<bool, StorageError>;
+    async fn disassociate_user_from_tenant(&self, tenant: TenantKey<'_>, recipe_user_id: &str) -> Result<bool, StorageError>;
 
     /// Deletes recipe users and everything keyed by their ids (sessions, metadata, roles, verified
     /// emails, last-active times, TOTP devices), in one transaction. Returns whether any existed.
-    async fn delete_users(&self, app_id: &str, user_ids: &[String]) -> Result<bool, StorageError>;
+    async fn delete_users(&self, app: AppKey<'_>, user_ids: &[String]) -> Result<bool, StorageError>;
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use axum::response::Response;
 use portcullis_core::accountlinking::LinkingError;
+use portcullis_core::ids::AppKey;
 use portcullis_core::accountlinking::storage::UnlinkOutcome;
 use portcullis_core::useridmapping::storage::IdType;
 use portcullis_core::storage::Storage;
@@ -35,20 +36,20 @@ fn input(ctx: &Ctx, field: &str) -> Result<String, ApiError> {
 }
 
 /// A SuperTokens id as clients see it: the external id when mapped.
-async fn public_id(storage: &Arc<dyn Storage>, app_id: &str, st_id: &str) -> Result<String, ApiError> {
-    Ok(storage.get_user_id_mapping(app_id, st_id, IdType::SuperTokens).await?.map_or_else(|| st_id.to_owned(), |m| m.external_user_id))
+async fn public_id(storage: &Arc<dyn Storage>, app: AppKey<'_>, st_id: &str) -> Result<String, ApiError> {
+    Ok(storage.get_user_id_mapping(app, st_id, IdType::SuperTokens).await?.map_or_else(|| st_id.to_owned(), |m| m.external_user_id))
 }
 
 /// The reply for a refused operation; `with_user` adds the other primary user's whole group where
 /// the core does (linking, not checking).
-async fn refused(storage: &Arc<dyn Storage>, app_id: &str, e: LinkingError, with_user: bool) -> Result<Response, ApiError> {
+async fn refused(storage: &Arc<dyn Storage>, app: AppKey<'_>, e: LinkingError, with_user: bool) -> Result<Response, ApiError> {
     let mut o = Map::new();
     match e {
         LinkingError::UnknownUser => return Err(ApiError::bad("Unknown user ID provided")),
         LinkingError::NotAPrimaryUser => return json(json!({"status": "INPUT_USER_IS_NOT_A_PRIMARY_USER"})),
         LinkingError::LinkedWithPrimary { primary_user_id } => {
             o.insert("status".into(), json!("RECIPE_USER_ID_ALREADY_LINKED_WITH_PRIMARY_USER_ID_ERROR"));
-            o.insert("primaryUserId".into(), json!(public_id(storage, app_id, &primary_user_id).await?));
+            o.insert("primaryUserId".into(), json!(public_id(storage, app, &primary_user_id).await?));
             o.insert("description".into(), json!("This user ID is already linked to another user ID"));
         }
         LinkingError::LinkedWithAnotherPrimary { user } => {
@@ -61,7 +62,7 @@ async fn refused(storage: &Arc<dyn Storage>, app_id: &str, e: LinkingError, with
         }
         LinkingError::InfoTaken { primary_user_id, kind } => {
             o.insert("status".into(), json!("ACCOUNT_INFO_ALREADY_ASSOCIATED_WITH_ANOTHER_PRIMARY_USER_ID_ERROR"));
-            o.insert("primaryUserId".into(), json!(public_id(storage, app_id, &primary_user_id).await?));
+            o.insert("primaryUserId".into(), json!(public_id(storage, app, &primary_user_id).await?));
             o.insert("description".into(), json!(kind.description()));
         }
     }
@@ -72,7 +73,7 @@ async fn refused(storage: &Arc<dyn Storage>, app_id: &str, e: LinkingError, with
 pub async fn create_primary(ctx: &Ctx, check_only: bool) -> Result<Response, ApiError> {
     let given = input(ctx, "recipeUserId")?;
     let (user, storage) = recipe_user(ctx, &given).await?;
-    let app = &ctx.id.app_id;
+    let app = ctx.id.app_key();
     match storage.create_primary_user(app, &user, check_only).await? {
         Err(e) => refused(storage, app, e, false).await,
         Ok((_, was_already)) if check_only => json(json!({"status": "OK", "wasAlreadyAPrimaryUser": was_already})),
@@ -88,7 +89,7 @@ pub async fn link(ctx: &Ctx, check_only: bool) -> Result<Response, ApiError> {
     if !Arc::ptr_eq(recipe_storage, storage) {
         return Err(ApiError::bad("Cannot link users that are parts of different databases"));
     }
-    let app = &ctx.id.app_id;
+    let app = ctx.id.app_key();
     match storage.link_accounts(app, &recipe, &primary, check_only).await? {
         Err(e) => refused(storage, app, e, !check_only).await,
         Ok((_, already)) if check_only => json(json!({"status": "OK", "accountsAlreadyLinked": already})),
@@ -107,8 +108,8 @@ pub async fn link(ctx: &Ctx, check_only: bool) -> Result<Response, ApiError> {
 pub async fn unlink(ctx: &Ctx) -> Result<Response, ApiError> {
     let given = input(ctx, "recipeUserId")?;
     let (user, storage) = recipe_user(ctx, &given).await?;
-    let public = public_id(storage, &ctx.id.app_id, &user).await?;
-    let outcome = storage.unlink_account(&ctx.id.app_id, &user).await?.ok_or_else(|| ApiError::bad("Unknown user ID provided"))?;
+    let public = public_id(storage, ctx.id.app_key(), &user).await?;
+    let outcome = storage.unlink_account(ctx.id.app_key(), &user).await?.ok_or_else(|| ApiError::bad("Unknown user ID provided"))?;
     if outcome != UnlinkOutcome::NotLinked {
         revoke_sessions_of(ctx, &public).await?;
     }

@@ -3,6 +3,7 @@
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use portcullis_core::config::SUPPORTED_CDI_VERSIONS;
+use portcullis_core::ids::PUBLIC;
 use serde_json::json;
 
 use crate::http::error::{text, ApiError};
@@ -83,7 +84,7 @@ pub fn config(ctx: &Ctx) -> Result<Response, ApiError> {
 pub async fn telemetry(ctx: &Ctx) -> Result<Response, ApiError> {
     let tenant = ctx.tenant()?;
     ctx.require_public_tenant()?;
-    let id = tenant.storage.key_value_get(&ctx.id.app_id, "public", TELEMETRY_ID_KEY).await?;
+    let id = tenant.storage.key_value_get(ctx.id.app_key().tenant(PUBLIC), TELEMETRY_ID_KEY).await?;
     match id {
         Some(id) => json(json!({"status": "OK", "exists": true, "telemetryId": id})),
         None => json(json!({"status": "OK", "exists": false})),

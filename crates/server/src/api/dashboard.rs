@@ -53,7 +53,7 @@ pub async fn create_user(ctx: &Ctx) -> Result<Response, ApiError> {
         password_hash,
         time_joined: ctx.now(),
     };
-    if !app.storage.dashboard_user_create(&ctx.id.app_id, &user).await? {
+    if !app.storage.dashboard_user_create(ctx.id.app_key(), &user).await? {
         return json(json!({"status": "EMAIL_ALREADY_EXISTS_ERROR"}));
     }
     json(json!({"status": "OK", "user": user_json(&user)}))
@@ -84,7 +84,7 @@ fn optional_string(body: &crate::http::input::Body, field: &str) -> Result<Optio
 
 pub async fn list_users(ctx: &Ctx) -> Result<Response, ApiError> {
     let app = app(ctx)?;
-    let users = app.storage.dashboard_users(&ctx.id.app_id).await?;
+    let users = app.storage.dashboard_users(ctx.id.app_key()).await?;
     json(json!({"status": "OK", "users": users.iter().map(user_json).collect::<Vec<_>>()}))
 }
 
@@ -101,17 +101,17 @@ pub async fn update_user(ctx: &Ctx) -> Result<Response, ApiError> {
     if new_password.as_deref().is_some_and(|p| !strong_enough(p)) {
         return json(json!({"status": "PASSWORD_WEAK_ERROR", "message": WEAK}));
     }
-    let Some(user) = app.storage.dashboard_user_find(&ctx.id.app_id, &key).await? else {
+    let Some(user) = app.storage.dashboard_user_find(ctx.id.app_key(), &key).await? else {
         return json(json!({"status": "UNKNOWN_USER_ERROR"}));
     };
     let hash = match new_password {
         Some(p) => Some(ctx.state.hashing.hash(&app.settings, p).await?),
         None => None,
     };
-    if !app.storage.dashboard_user_update(&ctx.id.app_id, &user.user_id, new_email.as_deref(), hash.as_deref()).await? {
+    if !app.storage.dashboard_user_update(ctx.id.app_key(), &user.user_id, new_email.as_deref(), hash.as_deref()).await? {
         return json(json!({"status": "EMAIL_ALREADY_EXISTS_ERROR"}));
     }
-    let updated = app.storage.dashboard_user_find(&ctx.id.app_id, &DashboardUserKey::Id(user.user_id)).await?;
+    let updated = app.storage.dashboard_user_find(ctx.id.app_key(), &DashboardUserKey::Id(user.user_id)).await?;
     match updated {
         Some(u) => json(json!({"status": "OK", "user": user_json(&u)})),
         // Deleted between the update and this read.
@@ -122,8 +122,8 @@ pub async fn update_user(ctx: &Ctx) -> Result<Response, ApiError> {
 pub async fn delete_user(ctx: &Ctx) -> Result<Response, ApiError> {
     let app = app(ctx)?;
     let key = user_key(ctx.query.get("userId").map(str::to_owned), ctx.query.get("email").map(str::to_owned))?;
-    let existed = match app.storage.dashboard_user_find(&ctx.id.app_id, &key).await? {
-        Some(u) => app.storage.dashboard_user_delete(&ctx.id.app_id, &u.user_id).await?,
+    let existed = match app.storage.dashboard_user_find(ctx.id.app_key(), &key).await? {
+        Some(u) => app.storage.dashboard_user_delete(ctx.id.app_key(), &u.user_id).await?,
         None => false,
     };
     json(json!({"status": "OK", "didUserExist": existed}))
@@ -132,7 +132,7 @@ pub async fn delete_user(ctx: &Ctx) -> Result<Response, ApiError> {
 pub async fn sessions_of_user(ctx: &Ctx) -> Result<Response, ApiError> {
     let app = app(ctx)?;
     let user_id = ctx.query.required("userId")?.trim().to_owned();
-    let sessions = app.storage.dashboard_sessions_of(&ctx.id.app_id, &user_id).await?;
+    let sessions = app.storage.dashboard_sessions_of(ctx.id.app_key(), &user_id).await?;
     let sessions: Vec<Value> = sessions
         .iter()
         .map(|s| json!({"sessionId": s.session_id, "userId": s.user_id, "timeCreated": s.time_created, "expiry": s.expiry}))
@@ -154,7 +154,7 @@ pub async fn active_users_count(ctx: &Ctx) -> Result<Response, ApiError> {
         .ok_or_else(|| ApiError::bad("'since' must be a non-negative number"))?;
     let mut count = 0;
     for storage in ctx.snapshot.storages_of_app(&ctx.id.cud, &ctx.id.app_id) {
-        count += storage.active_users_count(&ctx.id.app_id, since).await?;
+        count += storage.active_users_count(ctx.id.app_key(), since).await?;
     }
     json(json!({"status": "OK", "count": count}))
 }
@@ -164,21 +164,21 @@ pub async fn sign_in(ctx: &Ctx) -> Result<Response, ApiError> {
     let body = ctx.body()?;
     let email = normalise_email(&body.str("email")?);
     let password = body.str("password")?;
-    let user = app.storage.dashboard_user_by_email(&ctx.id.app_id, &email).await?;
+    let user = app.storage.dashboard_user_by_email(ctx.id.app_key(), &email).await?;
     let ok = ctx.state.hashing.verify(&app.settings, password, user.as_ref().map(|u| u.password_hash.clone())).await?;
     let Some(user) = user.filter(|_| ok) else {
         return json(json!({"status": "INVALID_CREDENTIALS_ERROR"}));
     };
     let session_id = uuid_v4().map_err(|e| ApiError::Internal(e.to_string()))?;
     let now = ctx.now();
-    app.storage.dashboard_session_create(&ctx.id.app_id, &session_id, &user.user_id, now, now + SESSION_LIFETIME_MS).await?;
+    app.storage.dashboard_session_create(ctx.id.app_key(), &session_id, &user.user_id, now, now + SESSION_LIFETIME_MS).await?;
     json(json!({"status": "OK", "sessionId": session_id}))
 }
 
 pub async fn verify_session(ctx: &Ctx) -> Result<Response, ApiError> {
     let app = app(ctx)?;
     let session_id = ctx.body()?.str("sessionId")?;
-    match app.storage.dashboard_session_email(&ctx.id.app_id, &session_id, ctx.now()).await? {
+    match app.storage.dashboard_session_email(ctx.id.app_key(), &session_id, ctx.now()).await? {
         Some(email) => json(json!({"status": "OK", "email": email})),
         None => json(json!({"status": "INVALID_SESSION_ERROR"})),
     }
@@ -187,7 +187,7 @@ pub async fn verify_session(ctx: &Ctx) -> Result<Response, ApiError> {
 pub async fn revoke_session(ctx: &Ctx) -> Result<Response, ApiError> {
     let app = app(ctx)?;
     let session_id = ctx.query.required("sessionId")?.to_owned();
-    app.storage.dashboard_session_delete(&ctx.id.app_id, &session_id).await?;
+    app.storage.dashboard_session_delete(ctx.id.app_key(), &session_id).await?;
     json(json!({"status": "OK"}))
 }
 

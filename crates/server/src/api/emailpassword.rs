@@ -25,18 +25,18 @@ pub async fn sign_up(ctx: &Ctx) -> Result<Response, ApiError> {
     }
     let storage = &tenant.storage;
     // Cheap check first, so that a taken email costs no hashing; the database's constraint decides.
-    if storage.ep_login_method_by_email(&ctx.id.app_id, &ctx.id.tenant_id, &email).await?.is_some() {
+    if storage.ep_login_method_by_email(ctx.id.key(), &email).await?.is_some() {
         return json(json!({"status": "EMAIL_ALREADY_EXISTS_ERROR"}));
     }
     let hash = ctx.state.hashing.hash(&tenant.settings, password).await?;
     let user_id = uuid_v4().map_err(|e| ApiError::Internal(e.to_string()))?;
     let now = ctx.now();
-    if !storage.ep_create_user(&ctx.id.app_id, &ctx.id.tenant_id, &user_id, &email, &hash, now).await? {
+    if !storage.ep_create_user(ctx.id.key(), &user_id, &email, &hash, now).await? {
         return json(json!({"status": "EMAIL_ALREADY_EXISTS_ERROR"}));
     }
-    ctx.state.last_active.record(storage.as_ref(), &ctx.id.app_id, &user_id, now).await;
+    ctx.state.last_active.record(storage.as_ref(), ctx.id.app_key(), &user_id, now).await;
     let user = storage
-        .get_user(&ctx.id.app_id, &user_id)
+        .get_user(ctx.id.app_key(), &user_id)
         .await?
         .ok_or_else(|| ApiError::Internal("a user just created cannot be read".into()))?;
     json(json!({"status": "OK", "user": user.to_json(), "recipeUserId": user_id}))
@@ -51,17 +51,17 @@ pub async fn sign_in(ctx: &Ctx) -> Result<Response, ApiError> {
     let body = ctx.body()?;
     let email = normalise_email(&body.str("email")?);
     let password = body.str("password")?;
-    let method = tenant.storage.ep_login_method_by_email(&ctx.id.app_id, &ctx.id.tenant_id, &email).await?;
+    let method = tenant.storage.ep_login_method_by_email(ctx.id.key(), &email).await?;
     let stored = method.as_ref().and_then(|m| m.password_hash.clone());
     // An unknown email costs a verification too, so response times do not tell which emails exist.
     let ok = ctx.state.hashing.verify(&tenant.settings, password, stored).await?;
     let Some(method) = method.filter(|_| ok) else {
         return json(json!({"status": "WRONG_CREDENTIALS_ERROR"}));
     };
-    ctx.state.last_active.record(tenant.storage.as_ref(), &ctx.id.app_id, &method.recipe_user_id, ctx.now()).await;
+    ctx.state.last_active.record(tenant.storage.as_ref(), ctx.id.app_key(), &method.recipe_user_id, ctx.now()).await;
     let user = tenant
         .storage
-        .get_user(&ctx.id.app_id, &method.recipe_user_id)
+        .get_user(ctx.id.app_key(), &method.recipe_user_id)
         .await?
         .ok_or_else(|| ApiError::Internal("a user just signed in cannot be read".into()))?;
     let recipe_user_id = recipe_user_id_of(&user, &method.recipe_user_id);
@@ -73,7 +73,7 @@ pub async fn create_reset_token(ctx: &Ctx) -> Result<Response, ApiError> {
     let body = ctx.body()?;
     let given = body.str("userId")?;
     let email = normalise_email(&body.str("email")?);
-    let found = super::users::resolve_in(tenant.storage.as_ref(), &ctx.id.app_id, &given).await?;
+    let found = super::users::resolve_in(tenant.storage.as_ref(), ctx.id.app_key(), &given).await?;
     // Any user may get a token (CDI >= 4.0): a primary user without an email-password login method
     // gets one when it resets a password, the SDK creating and linking that method afterwards.
     let Some(user_id) = found.map(|f| f.recipe_user_id) else {
@@ -82,7 +82,7 @@ pub async fn create_reset_token(ctx: &Ctx) -> Result<Response, ApiError> {
     let token = portcullis_core::crypto::new_reset_token().map_err(|e| ApiError::Internal(e.to_string()))?;
     let expiry = ctx.now() + tenant.settings.password_reset_token_lifetime_ms;
     let hash = portcullis_core::crypto::sha256_hex(&token);
-    tenant.storage.reset_token_create(&ctx.id.app_id, &user_id, &email, &hash, expiry).await?;
+    tenant.storage.reset_token_create(ctx.id.app_key(), &user_id, &email, &hash, expiry).await?;
     json(json!({"status": "OK", "token": token}))
 }
 
@@ -91,10 +91,10 @@ pub async fn consume_reset_token(ctx: &Ctx) -> Result<Response, ApiError> {
     let tenant = ctx.tenant()?;
     let token = ctx.body()?.str("token")?;
     let hash = portcullis_core::crypto::sha256_hex(&token);
-    match tenant.storage.reset_token_consume(&ctx.id.app_id, &hash, ctx.now()).await? {
+    match tenant.storage.reset_token_consume(ctx.id.app_key(), &hash, ctx.now()).await? {
         ResetOutcome::Invalid => json(json!({"status": "RESET_PASSWORD_INVALID_TOKEN_ERROR"})),
         ResetOutcome::Valid { user_id, email } => {
-            let user = tenant.storage.get_user(&ctx.id.app_id, &user_id).await?;
+            let user = tenant.storage.get_user(ctx.id.app_key(), &user_id).await?;
             let method = user.as_ref().and_then(|u| u.login_method(&user_id));
             // Tokens made without an email name the user's own.
             let email = email.or_else(|| method.and_then(|m| m.email.clone()));
@@ -134,7 +134,7 @@ pub async fn update(ctx: &Ctx) -> Result<Response, ApiError> {
         Some(p) => Some(ctx.state.hashing.hash(&app.settings, p).await?),
         None => None,
     };
-    match storage.ep_update(&ctx.id.app_id, &user_id, email.as_deref(), hash.as_deref()).await? {
+    match storage.ep_update(ctx.id.app_key(), &user_id, email.as_deref(), hash.as_deref()).await? {
         UpdateOutcome::Updated => json(json!({"status": "OK"})),
         UpdateOutcome::UnknownUser => json(json!({"status": "UNKNOWN_USER_ID_ERROR"})),
         UpdateOutcome::EmailAlreadyExists => json(json!({"status": "EMAIL_ALREADY_EXISTS_ERROR"})),
@@ -159,9 +159,9 @@ pub async fn get_user(ctx: &Ctx) -> Result<Response, ApiError> {
         (None, Some(email)) => {
             let tenant = ctx.tenant()?;
             let email = normalise_email(email);
-            let method = tenant.storage.ep_login_method_by_email(&ctx.id.app_id, &ctx.id.tenant_id, &email).await?;
+            let method = tenant.storage.ep_login_method_by_email(ctx.id.key(), &email).await?;
             let user = match method {
-                Some(m) => tenant.storage.get_user(&ctx.id.app_id, &m.recipe_user_id).await?,
+                Some(m) => tenant.storage.get_user(ctx.id.app_key(), &m.recipe_user_id).await?,
                 None => None,
             };
             match user {
@@ -198,18 +198,18 @@ pub async fn import_with_hash(ctx: &Ctx) -> Result<Response, ApiError> {
         return Err(ApiError::Internal(MISSING_SIGNER_KEY_MESSAGE.into()));
     }
     let hash = trim_imported(&hash);
-    let (app, tenant_id) = (&ctx.id.app_id, &ctx.id.tenant_id);
+    let key = ctx.id.key();
     // Update the existing user, else create one; a concurrent sign-up of the email between the
     // two makes the creation fail, and the next round updates that user instead.
     for _ in 0..2 {
-        if let Some(m) = tenant.storage.ep_login_method_by_email(app, tenant_id, &email).await? {
-            if tenant.storage.ep_update(app, &m.recipe_user_id, None, Some(hash)).await? == UpdateOutcome::Updated {
+        if let Some(m) = tenant.storage.ep_login_method_by_email(key, &email).await? {
+            if tenant.storage.ep_update(key.app(), &m.recipe_user_id, None, Some(hash)).await? == UpdateOutcome::Updated {
                 return imported(ctx, &m.recipe_user_id, true).await;
             }
             continue;
         }
         let user_id = uuid_v4().map_err(|e| ApiError::Internal(e.to_string()))?;
-        if tenant.storage.ep_create_user(app, tenant_id, &user_id, &email, hash, ctx.now()).await? {
+        if tenant.storage.ep_create_user(key, &user_id, &email, hash, ctx.now()).await? {
             return imported(ctx, &user_id, false).await;
         }
     }
@@ -220,7 +220,7 @@ async fn imported(ctx: &Ctx, user_id: &str, existed: bool) -> Result<Response, A
     let user = ctx
         .tenant()?
         .storage
-        .get_user(&ctx.id.app_id, user_id)
+        .get_user(ctx.id.app_key(), user_id)
         .await?
         .ok_or_else(|| ApiError::Internal("an imported user cannot be read".into()))?;
     json(json!({"status": "OK", "didUserAlreadyExist": existed, "user": user.to_json()}))

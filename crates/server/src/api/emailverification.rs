@@ -20,7 +20,7 @@ fn user_and_email(ctx: &Ctx) -> Result<(String, String), ApiError> {
 
 async fn is_verified(ctx: &Ctx, user_id: &str, email: &str) -> Result<bool, ApiError> {
     for storage in ctx.snapshot.storages_of_app(&ctx.id.cud, &ctx.id.app_id) {
-        if storage.ev_is_verified(&ctx.id.app_id, user_id, email).await? {
+        if storage.ev_is_verified(ctx.id.app_key(), user_id, email).await? {
             return Ok(true);
         }
     }
@@ -37,7 +37,7 @@ pub async fn create_token(ctx: &Ctx) -> Result<Response, ApiError> {
     let raw = random_bytes(48).map_err(|e| ApiError::Internal(e.to_string()))?;
     let token = URL_SAFE_NO_PAD.encode(hex(&raw));
     let expiry = ctx.now() + tenant.settings.email_verification_token_lifetime_ms;
-    tenant.storage.ev_token_create(&ctx.id.app_id, &ctx.id.tenant_id, &user_id, &email, &sha256_hex(&token), expiry).await?;
+    tenant.storage.ev_token_create(ctx.id.key(), &user_id, &email, &sha256_hex(&token), expiry).await?;
     json(json!({"status": "OK", "token": token}))
 }
 
@@ -58,7 +58,7 @@ pub async fn verify(ctx: &Ctx) -> Result<Response, ApiError> {
         return Err(ApiError::bad("Unsupported method for email verification"));
     }
     let token = body.str("token")?;
-    match tenant.storage.ev_consume(&ctx.id.app_id, &ctx.id.tenant_id, &sha256_hex(&token), ctx.now()).await? {
+    match tenant.storage.ev_consume(ctx.id.key(), &sha256_hex(&token), ctx.now()).await? {
         ConsumeOutcome::Verified { user_id, email } => json(json!({"status": "OK", "userId": user_id, "email": email})),
         ConsumeOutcome::Invalid => json(json!({"status": "EMAIL_VERIFICATION_INVALID_TOKEN_ERROR"})),
     }
@@ -72,7 +72,7 @@ pub async fn unverify(ctx: &Ctx) -> Result<Response, ApiError> {
         return Err(ApiError::tenant_not_found(&ctx.id));
     }
     for storage in storages {
-        storage.ev_unverify(&ctx.id.app_id, &user_id, &email).await?;
+        storage.ev_unverify(ctx.id.app_key(), &user_id, &email).await?;
     }
     json(json!({"status": "OK"}))
 }
@@ -80,6 +80,6 @@ pub async fn unverify(ctx: &Ctx) -> Result<Response, ApiError> {
 pub async fn revoke_tokens(ctx: &Ctx) -> Result<Response, ApiError> {
     let tenant = ctx.tenant()?;
     let (user_id, email) = user_and_email(ctx)?;
-    tenant.storage.ev_revoke_tokens(&ctx.id.app_id, &ctx.id.tenant_id, &user_id, &email).await?;
+    tenant.storage.ev_revoke_tokens(ctx.id.key(), &user_id, &email).await?;
     json(json!({"status": "OK"}))
 }

@@ -46,7 +46,7 @@ pub(super) fn bulk_user_ids(body: &crate::http::input::Body) -> Result<Vec<Strin
 pub async fn get(ctx: &Ctx) -> Result<Response, ApiError> {
     let user_id = ctx.query.required("userId")?.to_owned();
     check_user_id(&user_id)?;
-    let metadata = app_storage(ctx)?.metadata_get(&ctx.id.app_id, &user_id).await?.unwrap_or_default();
+    let metadata = app_storage(ctx)?.metadata_get(ctx.id.app_key(), &user_id).await?.unwrap_or_default();
     json(json!({"metadata": metadata, "status": "OK"}))
 }
 
@@ -56,14 +56,14 @@ pub async fn update(ctx: &Ctx) -> Result<Response, ApiError> {
     let update = body.object("metadataUpdate")?;
     check_user_id(&user_id)?;
     fits("userId", &user_id, MAX_USER_ID_CHARS)?;
-    let metadata = app_storage(ctx)?.metadata_update(&ctx.id.app_id, &user_id, &update).await?;
+    let metadata = app_storage(ctx)?.metadata_update(ctx.id.app_key(), &user_id, &update).await?;
     json(json!({"metadata": metadata, "status": "OK"}))
 }
 
 pub async fn remove(ctx: &Ctx) -> Result<Response, ApiError> {
     let user_id = ctx.body()?.str("userId")?;
     check_user_id(&user_id)?;
-    app_storage(ctx)?.metadata_delete(&ctx.id.app_id, &user_id).await?;
+    app_storage(ctx)?.metadata_delete(ctx.id.app_key(), &user_id).await?;
     json(json!({"status": "OK"}))
 }
 
@@ -73,7 +73,7 @@ pub async fn bulk(ctx: &Ctx) -> Result<Response, ApiError> {
     if user_ids.is_empty() {
         return json(json!({"status": "OK", "users": []}));
     }
-    let found = app_storage(ctx)?.metadata_get_many(&ctx.id.app_id, &user_ids).await?;
+    let found = app_storage(ctx)?.metadata_get_many(ctx.id.app_key(), &user_ids).await?;
     let users: Vec<Value> = user_ids
         .iter()
         .map(|id| json!({"userId": id, "metadata": found.get(id).map_or(Value::Null, |m| Value::Object(m.clone()))}))

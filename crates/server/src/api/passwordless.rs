@@ -71,7 +71,7 @@ pub async fn create_code(ctx: &Ctx) -> Result<Response, ApiError> {
     if given_code.as_deref() == Some("") {
         return Err(ApiError::bad("userInputCode cannot be an empty string."));
     }
-    let (app, tenant_id, storage) = (&ctx.id.app_id, &ctx.id.tenant_id, &tenant.storage);
+    let (key, storage) = (ctx.id.key(), &tenant.storage);
     let lifetime = code_lifetime(ctx)?;
     let new_code = |device: &DeviceId, salt: &LinkCodeSalt| -> Result<(Code, String, LinkCode), ApiError> {
         let user_input_code = match &given_code {
@@ -107,20 +107,20 @@ pub async fn create_code(ctx: &Ctx) -> Result<Response, ApiError> {
                     link_code_salt: salt.encode(),
                     failed_attempts: 0,
                 };
-                if storage.pl_create_device_with_code(app, tenant_id, &row, &code).await? {
+                if storage.pl_create_device_with_code(key, &row, &code).await? {
                     return created(&device, &code, &user_input_code, &link);
                 }
             }
         }
         Some(device_id) => {
             let device = DeviceId::decode(&device_id).map_err(encoding)?;
-            let Some(stored) = storage.pl_device(app, tenant_id, &device.hash()).await? else {
+            let Some(stored) = storage.pl_device(key, &device.hash()).await? else {
                 return json(json!({"status": "RESTART_FLOW_ERROR"}));
             };
             let salt = LinkCodeSalt::decode(&stored.device.link_code_salt).map_err(|_| ApiError::Internal("a stored link code salt is not base64".into()))?;
             for _ in 0..CREATE_TRIES {
                 let (code, user_input_code, link) = new_code(&device, &salt)?;
-                match storage.pl_create_code(app, tenant_id, &code).await? {
+                match storage.pl_create_code(key, &code).await? {
                     CreateCodeOutcome::Created => return created(&device, &code, &user_input_code, &link),
                     CreateCodeOutcome::UnknownDevice => return json(json!({"status": "RESTART_FLOW_ERROR"})),
                     // The same user input code on the same device gives the same link code.
@@ -154,7 +154,7 @@ pub async fn consume_code(ctx: &Ctx, consume: bool) -> Result<Response, ApiError
     let body = ctx.body()?;
     let pre_auth_session_id = body.str("preAuthSessionId")?;
     let exactly_one = || ApiError::bad("Please provide exactly one of linkCode or deviceId+userInputCode");
-    let (app, tenant_id, storage) = (&ctx.id.app_id, &ctx.id.tenant_id, &tenant.storage);
+    let (key, storage) = (ctx.id.key(), &tenant.storage);
     let lifetime = code_lifetime(ctx)?;
     let max_attempts = tenant.settings.passwordless.max_attempts;
     let restart = || json(json!({"status": "RESTART_FLOW_ERROR"}));
@@ -165,14 +165,14 @@ pub async fn consume_code(ctx: &Ctx, consume: bool) -> Result<Response, ApiError
         }
         let link = LinkCode::decode(&body.str("linkCode")?).map_err(encoding)?;
         let hash = link.hash();
-        match storage.pl_code_by_link_code_hash(app, tenant_id, &hash).await? {
+        match storage.pl_code_by_link_code_hash(key, &hash).await? {
             Some(code) if code.created_at >= ctx.now() - lifetime => (code.device_id_hash, hash),
             _ => return restart(),
         }
     } else if body.has("userInputCode") && body.has("deviceId") {
         let device = DeviceId::decode(&body.str("deviceId")?).map_err(encoding)?;
         let user_input_code = body.str("userInputCode")?;
-        let Some(stored) = storage.pl_device(app, tenant_id, &device.hash()).await? else { return restart() };
+        let Some(stored) = storage.pl_device(key, &device.hash()).await? else { return restart() };
         let salt = LinkCodeSalt::decode(&stored.device.link_code_salt).map_err(|_| ApiError::Internal("a stored link code salt is not base64".into()))?;
         (device.hash(), device.link_code(&salt, &user_input_code).hash())
     } else {
@@ -198,7 +198,7 @@ pub async fn consume_code(ctx: &Ctx, consume: bool) -> Result<Response, ApiError
     let attempts = |status: &str, failed: i32| {
         json(json!({"status": status, "failedCodeInputAttemptCount": failed, "maximumCodeInputAttempts": max_attempts}))
     };
-    let (device, user) = match storage.pl_consume(app, tenant_id, &request).await? {
+    let (device, user) = match storage.pl_consume(key, &request).await? {
         ConsumeOutcome::RestartFlow => return restart(),
         ConsumeOutcome::IncorrectUserInputCode { failed_attempts } => return attempts("INCORRECT_USER_INPUT_CODE_ERROR", failed_attempts),
         ConsumeOutcome::ExpiredUserInputCode { failed_attempts } => return attempts("EXPIRED_USER_INPUT_CODE_ERROR", failed_attempts),
@@ -207,9 +207,9 @@ pub async fn consume_code(ctx: &Ctx, consume: bool) -> Result<Response, ApiError
     let Some((user_id, created)) = user else {
         return json(json!({"status": "OK", "consumedDevice": device_json(&device)}));
     };
-    ctx.state.last_active.record(storage.as_ref(), &ctx.id.app_id, &user_id, request.now).await;
+    ctx.state.last_active.record(storage.as_ref(), ctx.id.app_key(), &user_id, request.now).await;
     let user = storage
-        .get_user(app, &user_id)
+        .get_user(key.app(), &user_id)
         .await?
         .ok_or_else(|| ApiError::Internal("a user just signed in cannot be read".into()))?;
     let recipe_user_id = user.login_method(&user_id).map_or(user_id.as_str(), |m| m.public_id());
@@ -228,10 +228,10 @@ pub async fn remove_code(ctx: &Ctx) -> Result<Response, ApiError> {
     let body = ctx.body()?;
     let code_id = opt_str(&body, "codeId")?;
     let device_id_hash = opt_str(&body, "preAuthSessionId")?;
-    let (app, tenant_id) = (&ctx.id.app_id, &ctx.id.tenant_id);
+    let key = ctx.id.key();
     match (code_id, device_id_hash) {
-        (Some(code_id), None) => tenant.storage.pl_delete_code(app, tenant_id, &code_id).await?,
-        (None, Some(hash)) => tenant.storage.pl_delete_device(app, tenant_id, &hash).await?,
+        (Some(code_id), None) => tenant.storage.pl_delete_code(key, &code_id).await?,
+        (None, Some(hash)) => tenant.storage.pl_delete_device(key, &hash).await?,
         (None, None) => return Err(ApiError::bad("Please provide either 'codeId' or 'preAuthSessionId'")),
         (Some(_), Some(_)) => return Err(ApiError::bad("Please provide only one of 'codeId' or 'preAuthSessionId'")),
     }
@@ -249,7 +249,7 @@ pub async fn remove_codes(ctx: &Ctx) -> Result<Response, ApiError> {
         (None, Some(p)) => Contact::Phone(p),
         _ => return Err(ApiError::bad("Please provide exactly one of email or phoneNumber")),
     };
-    tenant.storage.pl_delete_devices_by_contact(&ctx.id.app_id, &ctx.id.tenant_id, contact).await?;
+    tenant.storage.pl_delete_devices_by_contact(ctx.id.key(), contact).await?;
     json(json!({"status": "OK"}))
 }
 
@@ -262,17 +262,17 @@ pub async fn list_codes(ctx: &Ctx) -> Result<Response, ApiError> {
     if [email, phone, device_id, hash].iter().filter(|v| v.is_some()).count() != 1 {
         return Err(ApiError::bad("Please provide exactly one of email, phoneNumber, deviceId or preAuthSessionId"));
     }
-    let (app, tenant_id, storage) = (&ctx.id.app_id, &ctx.id.tenant_id, &tenant.storage);
+    let (key, storage) = (ctx.id.key(), &tenant.storage);
     let devices: Vec<DeviceWithCodes> = if let Some(email) = email {
-        storage.pl_devices_by_contact(app, tenant_id, Contact::Email(&normalise_email(email))).await?
+        storage.pl_devices_by_contact(key, Contact::Email(&normalise_email(email))).await?
     } else if let Some(phone) = phone {
-        storage.pl_devices_by_contact(app, tenant_id, Contact::Phone(&normalise_phone_number(phone))).await?
+        storage.pl_devices_by_contact(key, Contact::Phone(&normalise_phone_number(phone))).await?
     } else {
         let hash = match device_id {
             Some(d) => DeviceId::decode(d).map_err(encoding)?.hash(),
             None => hash.unwrap_or_default().to_owned(),
         };
-        storage.pl_device(app, tenant_id, &hash).await?.into_iter().collect()
+        storage.pl_device(key, &hash).await?.into_iter().collect()
     };
     let lifetime = code_lifetime(ctx)?;
     let devices: Vec<Value> = devices
@@ -301,7 +301,7 @@ pub async fn update_user(ctx: &Ctx) -> Result<Response, ApiError> {
     if found.user.login_method(&user_id).is_none_or(|m| m.recipe_id != RecipeId::Passwordless) {
         return unknown();
     }
-    match storage.pl_update_user(&ctx.id.app_id, &user_id, field(&email), field(&phone)).await? {
+    match storage.pl_update_user(ctx.id.app_key(), &user_id, field(&email), field(&phone)).await? {
         UpdateUserOutcome::Updated => json(json!({"status": "OK"})),
         UpdateUserOutcome::UnknownUser => unknown(),
         UpdateUserOutcome::EmailAlreadyExists => json(json!({"status": "EMAIL_ALREADY_EXISTS_ERROR"})),
@@ -343,8 +343,8 @@ pub async fn get_user(ctx: &Ctx) -> Result<Response, ApiError> {
         (Some(e), _) => (AccountInfo::Email(normalise_email(e)), "UNKNOWN_EMAIL_ERROR"),
         (_, p) => (AccountInfo::PhoneNumber(normalise_phone_number(p.unwrap_or_default())), "UNKNOWN_PHONE_NUMBER_ERROR"),
     };
-    for id in tenant.storage.user_ids_by_account_info(&ctx.id.app_id, &ctx.id.tenant_id, &info).await? {
-        let Some(user) = tenant.storage.get_user(&ctx.id.app_id, &id).await? else { continue };
+    for id in tenant.storage.user_ids_by_account_info(ctx.id.key(), &info).await? {
+        let Some(user) = tenant.storage.get_user(ctx.id.app_key(), &id).await? else { continue };
         let matches = user.login_methods.iter().any(|m| {
             m.recipe_id == RecipeId::Passwordless
                 && match &info {

@@ -52,13 +52,13 @@ pub async fn create_or_add_permissions(ctx: &Ctx) -> Result<Response, ApiError> 
     for p in &permissions {
         fits("permissions", p, MAX_NAME_CHARS)?;
     }
-    let created = app_storage(ctx)?.role_create_or_add_permissions(&ctx.id.app_id, &role, &permissions).await?;
+    let created = app_storage(ctx)?.role_create_or_add_permissions(ctx.id.app_key(), &role, &permissions).await?;
     json(json!({"status": "OK", "createdNewRole": created}))
 }
 
 pub async fn permissions(ctx: &Ctx) -> Result<Response, ApiError> {
     let role = rules::name("role", ctx.query.required("role")?)?;
-    match app_storage(ctx)?.role_permissions(&ctx.id.app_id, &role).await? {
+    match app_storage(ctx)?.role_permissions(ctx.id.app_key(), &role).await? {
         Some(permissions) => json(json!({"permissions": permissions, "status": "OK"})),
         None => unknown_role(),
     }
@@ -69,7 +69,7 @@ pub async fn remove_permissions(ctx: &Ctx) -> Result<Response, ApiError> {
     let role = body_role(&body)?;
     let permissions = body_permissions(&body)?;
     let storage = app_storage(ctx)?;
-    if storage.role_remove_permissions(&ctx.id.app_id, &role, permissions.as_deref()).await? {
+    if storage.role_remove_permissions(ctx.id.app_key(), &role, permissions.as_deref()).await? {
         json(json!({"status": "OK"}))
     } else {
         unknown_role()
@@ -84,9 +84,9 @@ pub async fn remove(ctx: &Ctx) -> Result<Response, ApiError> {
     let app_db = app_storage(ctx)?;
     let mut existed = false;
     for storage in other_storages_of_app(ctx, app_db) {
-        existed |= storage.role_delete_user_associations(&ctx.id.app_id, &role).await?;
+        existed |= storage.role_delete_user_associations(ctx.id.app_key(), &role).await?;
     }
-    existed |= app_db.role_delete(&ctx.id.app_id, &role).await?;
+    existed |= app_db.role_delete(ctx.id.app_key(), &role).await?;
     json(json!({"status": "OK", "didRoleExist": existed}))
 }
 
@@ -98,13 +98,13 @@ fn other_storages_of_app<'a>(ctx: &'a Ctx, app_db: &Arc<dyn Storage>) -> Vec<&'a
 }
 
 pub async fn all(ctx: &Ctx) -> Result<Response, ApiError> {
-    let roles = app_storage(ctx)?.roles(&ctx.id.app_id).await?;
+    let roles = app_storage(ctx)?.roles(ctx.id.app_key()).await?;
     json(json!({"roles": roles, "status": "OK"}))
 }
 
 pub async fn with_permission(ctx: &Ctx) -> Result<Response, ApiError> {
     let permission = rules::name("permission", ctx.query.required("permission")?)?;
-    let roles = app_storage(ctx)?.roles_with_permission(&ctx.id.app_id, &permission).await?;
+    let roles = app_storage(ctx)?.roles_with_permission(ctx.id.app_key(), &permission).await?;
     json(json!({"roles": roles, "status": "OK"}))
 }
 
@@ -117,7 +117,7 @@ async fn tenant_and_check<'a>(ctx: &'a Ctx, role: &str) -> Result<(&'a Arc<dyn S
     if Arc::ptr_eq(&tenant.storage, &app.storage) {
         return Ok((&tenant.storage, Some(RoleCheck::InThisDatabase)));
     }
-    let exists = app.storage.role_exists(&ctx.id.app_id, role).await?;
+    let exists = app.storage.role_exists(ctx.id.app_key(), role).await?;
     Ok((&tenant.storage, exists.then_some(RoleCheck::DoneElsewhere)))
 }
 
@@ -134,7 +134,7 @@ pub async fn add_to_user(ctx: &Ctx) -> Result<Response, ApiError> {
     let (user_id, role) = user_and_role(ctx)?;
     fits("userId", &user_id, MAX_USER_ID_CHARS)?;
     let (storage, Some(check)) = tenant_and_check(ctx, &role).await? else { return unknown_role() };
-    match storage.user_role_add(&ctx.id.app_id, &ctx.id.tenant_id, &user_id, &role, check).await? {
+    match storage.user_role_add(ctx.id.key(), &user_id, &role, check).await? {
         UserRoleChange::Done { changed } => json(json!({"status": "OK", "didUserAlreadyHaveRole": !changed})),
         UserRoleChange::UnknownRole => unknown_role(),
     }
@@ -143,7 +143,7 @@ pub async fn add_to_user(ctx: &Ctx) -> Result<Response, ApiError> {
 pub async fn remove_from_user(ctx: &Ctx) -> Result<Response, ApiError> {
     let (user_id, role) = user_and_role(ctx)?;
     let (storage, Some(check)) = tenant_and_check(ctx, &role).await? else { return unknown_role() };
-    match storage.user_role_remove(&ctx.id.app_id, &ctx.id.tenant_id, &user_id, &role, check).await? {
+    match storage.user_role_remove(ctx.id.key(), &user_id, &role, check).await? {
         UserRoleChange::Done { changed } => json(json!({"status": "OK", "didUserHaveRole": changed})),
         UserRoleChange::UnknownRole => unknown_role(),
     }
@@ -153,7 +153,7 @@ pub async fn of_user(ctx: &Ctx) -> Result<Response, ApiError> {
     let user_id = ctx.query.required("userId")?.to_owned();
     rules::user_id(&user_id)?;
     let tenant = ctx.tenant()?;
-    let roles = tenant.storage.user_roles(&ctx.id.app_id, &ctx.id.tenant_id, &user_id).await?;
+    let roles = tenant.storage.user_roles(ctx.id.key(), &user_id).await?;
     json(json!({"roles": roles, "status": "OK"}))
 }
 
@@ -161,9 +161,9 @@ pub async fn users_with(ctx: &Ctx) -> Result<Response, ApiError> {
     let role = rules::name("role", ctx.query.required("role")?)?;
     let tenant = ctx.tenant()?;
     let app = ctx.snapshot.get(&ctx.id.app_public()).ok_or_else(|| ApiError::tenant_not_found(&ctx.id))?;
-    if !app.storage.role_exists(&ctx.id.app_id, &role).await? {
+    if !app.storage.role_exists(ctx.id.app_key(), &role).await? {
         return unknown_role();
     }
-    let users = tenant.storage.role_users(&ctx.id.app_id, &ctx.id.tenant_id, &role).await?;
+    let users = tenant.storage.role_users(ctx.id.key(), &role).await?;
     json(json!({"users": users, "status": "OK"}))
 }

@@ -114,15 +114,15 @@ pub async fn create(ctx: &Ctx) -> Result<Response, ApiError> {
     let enable_anti_csrf = required_bool(&body, "enableAntiCsrf")?;
     let use_dynamic = body.opt_bool("useDynamicSigningKey")?.unwrap_or(true);
     // Sessions name users by the id the application uses: the external one when mapped.
-    let user_id = match tenant.storage.get_user_id_mapping(&ctx.id.app_id, &given, IdType::Any).await? {
+    let user_id = match tenant.storage.get_user_id_mapping(ctx.id.app_key(), &given, IdType::Any).await? {
         Some(m) => m.external_user_id,
         None => given,
     };
     let now = ctx.now();
     let provider = keys(ctx, app, now);
-    let s = SessionCtx { app_id: &ctx.id.app_id, storage: storage_of(tenant), keys: &provider, settings: &tenant.settings.session, now };
+    let s = SessionCtx { app: ctx.id.app_key(), storage: storage_of(tenant), keys: &provider, settings: &tenant.settings.session, now };
     let issued = s.create(&ctx.id.tenant_id, &user_id, jwt, Value::Object(db), enable_anti_csrf, use_dynamic).await?;
-    ctx.state.last_active.record(tenant.storage.as_ref(), &ctx.id.app_id, &user_id, now).await;
+    ctx.state.last_active.record(tenant.storage.as_ref(), ctx.id.app_key(), &user_id, now).await;
     json(issued_json(&issued))
 }
 
@@ -137,7 +137,7 @@ pub async fn verify(ctx: &Ctx) -> Result<Response, ApiError> {
     let now = ctx.now();
     let provider = keys(ctx, app, now);
     // The token names its tenant; read it first (signature checked) to pick that tenant's storage.
-    let probe = SessionCtx { app_id: &ctx.id.app_id, storage: storage_of(app), keys: &provider, settings: &app.settings.session, now };
+    let probe = SessionCtx { app: ctx.id.app_key(), storage: storage_of(app), keys: &provider, settings: &app.settings.session, now };
     let info = match probe.read_access_token(&token, true).await {
         Ok(i) => i,
         Err(e) => return outcome(e),
@@ -168,10 +168,10 @@ pub async fn refresh(ctx: &Ctx) -> Result<Response, ApiError> {
     let Some(tenant) = tenant_named(ctx, &info.tenant_id).await else {
         return outcome(SessionError::Unauthorised("The tenant of this session no longer exists".into()));
     };
-    let s = SessionCtx { app_id: &ctx.id.app_id, storage: storage_of(&tenant), keys: &provider, settings: &tenant.settings.session, now };
+    let s = SessionCtx { app: ctx.id.app_key(), storage: storage_of(&tenant), keys: &provider, settings: &tenant.settings.session, now };
     match s.refresh(&token, &info, anti_csrf.as_deref(), enable, use_dynamic).await {
         Ok(i) => {
-            ctx.state.last_active.record(tenant.storage.as_ref(), &ctx.id.app_id, &i.session.recipe_user_id, now).await;
+            ctx.state.last_active.record(tenant.storage.as_ref(), ctx.id.app_key(), &i.session.recipe_user_id, now).await;
             json(issued_json(&i))
         }
         Err(e) => outcome(e),
@@ -190,7 +190,7 @@ pub async fn regenerate(ctx: &Ctx) -> Result<Response, ApiError> {
     let new_data = body.opt_object("userDataInJWT")?;
     let now = ctx.now();
     let provider = keys(ctx, app, now);
-    let probe = SessionCtx { app_id: &ctx.id.app_id, storage: storage_of(app), keys: &provider, settings: &app.settings.session, now };
+    let probe = SessionCtx { app: ctx.id.app_key(), storage: storage_of(app), keys: &provider, settings: &app.settings.session, now };
     let info = match probe.read_access_token(&token, false).await {
         Ok(i) => i,
         Err(SessionError::TryRefreshToken(m)) => return outcome(SessionError::Unauthorised(m)),
@@ -215,7 +215,7 @@ fn app_storages(ctx: &Ctx) -> Vec<&Arc<dyn Storage>> {
 async fn session_user_ids(ctx: &Ctx, user_id: &str, linked: bool) -> Result<Vec<String>, ApiError> {
     if linked {
         for storage in app_storages(ctx) {
-            if let Some(found) = crate::api::users::resolve_in(storage.as_ref(), &ctx.id.app_id, user_id).await? {
+            if let Some(found) = crate::api::users::resolve_in(storage.as_ref(), ctx.id.app_key(), user_id).await? {
                 let mut ids: Vec<String> = found.user.login_methods.iter().map(|m| m.public_id().to_owned()).collect();
                 if !ids.iter().any(|id| id == user_id) {
                     ids.push(user_id.to_owned());
@@ -234,11 +234,11 @@ async fn user_sessions(ctx: &Ctx, user_id: &str, across_tenants: bool, linked: b
         if across_tenants {
             for storage in app_storages(ctx) {
                 let s: &dyn SessionStorage = storage.as_ref();
-                all.extend(s.session_handles_for_user(&ctx.id.app_id, TenantScope::AllTenants, &id, now).await?);
+                all.extend(s.session_handles_for_user(ctx.id.app_key(), TenantScope::AllTenants, &id, now).await?);
             }
         } else {
             let tenant = ctx.tenant()?;
-            all.extend(storage_of(tenant).session_handles_for_user(&ctx.id.app_id, TenantScope::One(&ctx.id.tenant_id), &id, now).await?);
+            all.extend(storage_of(tenant).session_handles_for_user(ctx.id.app_key(), TenantScope::One(&ctx.id.tenant_id), &id, now).await?);
         }
     }
     Ok(all)
@@ -263,7 +263,7 @@ async fn delete_sessions(ctx: &Ctx, sessions: Vec<(String, String)>) -> Result<V
         let mine: Vec<(String, String)> =
             homes.iter().filter(|(t, _)| Arc::ptr_eq(&t.storage, storage)).map(|(_, s)| s.clone()).collect();
         let s: &dyn SessionStorage = storage.as_ref();
-        revoked.extend(s.session_delete(&ctx.id.app_id, &mine).await?);
+        revoked.extend(s.session_delete(ctx.id.app_key(), &mine).await?);
     }
     Ok(revoked)
 }
@@ -328,7 +328,7 @@ pub async fn get_info(ctx: &Ctx) -> Result<Response, ApiError> {
     let handle = ctx.query.required("sessionHandle")?.to_owned();
     let Some(tenant) = by_handle(ctx, &handle).await? else { return session_not_found() };
     let s = storage_of(&tenant);
-    let Some(row) = s.session_get(&ctx.id.app_id, &tenant.config.id.tenant_id, &handle).await? else {
+    let Some(row) = s.session_get(tenant.config.id.key(), &handle).await? else {
         return session_not_found();
     };
     if row.expires_at < ctx.now() {
@@ -354,7 +354,7 @@ pub async fn data(ctx: &Ctx, claims: bool) -> Result<Response, ApiError> {
         let handle = ctx.query.required("sessionHandle")?.to_owned();
         let Some(tenant) = by_handle(ctx, &handle).await? else { return session_not_found() };
         let s = storage_of(&tenant);
-        let row = s.session_get(&ctx.id.app_id, &tenant.config.id.tenant_id, &handle).await?;
+        let row = s.session_get(tenant.config.id.key(), &handle).await?;
         return match row.filter(|r| r.expires_at >= ctx.now()) {
             None => session_not_found(),
             Some(r) => {
@@ -372,11 +372,10 @@ pub async fn data(ctx: &Ctx, claims: bool) -> Result<Response, ApiError> {
     let Some(tenant) = by_handle(ctx, &handle).await? else { return session_not_found() };
     let s = storage_of(&tenant);
     let text = Value::Object(value).to_string();
-    let tenant_id = &tenant.config.id.tenant_id;
     let updated = if claims {
-        s.session_update_jwt_payload(&ctx.id.app_id, tenant_id, &handle, &text).await?
+        s.session_update_jwt_payload(tenant.config.id.key(), &handle, &text).await?
     } else {
-        s.session_update_data(&ctx.id.app_id, tenant_id, &handle, &text).await?
+        s.session_update_data(tenant.config.id.key(), &handle, &text).await?
     };
     if !updated {
         return session_not_found();

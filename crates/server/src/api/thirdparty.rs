@@ -42,7 +42,7 @@ pub async fn sign_in_up(ctx: &Ctx) -> Result<Response, ApiError> {
     let new_id = uuid_v4().map_err(|e| ApiError::Internal(e.to_string()))?;
     let now = ctx.now();
     let storage = &tenant.storage;
-    let (user_id, created) = match storage.tp_sign_in_up(&ctx.id.app_id, &ctx.id.tenant_id, &new_id, &account, now).await? {
+    let (user_id, created) = match storage.tp_sign_in_up(ctx.id.key(), &new_id, &account, now).await? {
         SignInUpOutcome::Created => (new_id, true),
         SignInUpOutcome::Existing { user_id } => (user_id, false),
         SignInUpOutcome::EmailChangeNotAllowed => {
@@ -50,14 +50,14 @@ pub async fn sign_in_up(ctx: &Ctx) -> Result<Response, ApiError> {
         }
     };
     let read = || async {
-        storage.get_user(&ctx.id.app_id, &user_id).await?.ok_or_else(|| ApiError::Internal("a user just signed in cannot be read".into()))
+        storage.get_user(ctx.id.app_key(), &user_id).await?.ok_or_else(|| ApiError::Internal("a user just signed in cannot be read".into()))
     };
     let mut user = read().await?;
     // The core records the provider's word that the email is verified, under the id the
     // application uses for this login method.
     if let Some(m) = user.login_method(&user_id).filter(|m| is_verified && !m.verified) {
         let email = m.email.clone().unwrap_or_default();
-        storage.ev_mark_verified(&ctx.id.app_id, m.public_id(), &email).await?;
+        storage.ev_mark_verified(ctx.id.app_key(), m.public_id(), &email).await?;
         user = read().await?;
     }
     let recipe_user_id = user.login_method(&user_id).map_or(user_id.as_str(), |m| m.public_id()).to_owned();
@@ -83,9 +83,9 @@ pub async fn get_user(ctx: &Ctx) -> Result<Response, ApiError> {
         (None, Some(tp), Some(tp_user)) => {
             let tenant = ctx.tenant()?;
             let info = AccountInfo::ThirdParty { id: tp.trim().to_owned(), user_id: tp_user.trim().to_owned() };
-            let ids = tenant.storage.user_ids_by_account_info(&ctx.id.app_id, &ctx.id.tenant_id, &info).await?;
+            let ids = tenant.storage.user_ids_by_account_info(ctx.id.key(), &info).await?;
             match ids.first() {
-                Some(id) => match tenant.storage.get_user(&ctx.id.app_id, id).await? {
+                Some(id) => match tenant.storage.get_user(ctx.id.app_key(), id).await? {
                     Some(u) => json(json!({"status": "OK", "user": u.to_json()})),
                     None => json(json!({"status": "UNKNOWN_THIRD_PARTY_USER_ERROR"})),
                 },
@@ -101,8 +101,8 @@ pub async fn users_by_email(ctx: &Ctx) -> Result<Response, ApiError> {
     let tenant = ctx.tenant()?;
     let email = normalise_email(ctx.query.required("email")?);
     let mut users = Vec::new();
-    for id in tenant.storage.tp_user_ids_by_email(&ctx.id.app_id, &ctx.id.tenant_id, &email).await? {
-        if let Some(u) = tenant.storage.get_user(&ctx.id.app_id, &id).await? {
+    for id in tenant.storage.tp_user_ids_by_email(ctx.id.key(), &email).await? {
+        if let Some(u) = tenant.storage.get_user(ctx.id.app_key(), &id).await? {
             users.push(u.to_json());
         }
     }

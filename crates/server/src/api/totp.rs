@@ -92,7 +92,7 @@ fn new_device(body: &Body, import: bool, now: i64) -> Result<NewDevice, ApiError
 /// `POST /recipe/totp/device`: a new, unverified device with a fresh secret.
 pub async fn create_device(ctx: &Ctx) -> Result<Response, ApiError> {
     let device = new_device(&ctx.body()?, false, ctx.now())?;
-    match app_storage(ctx)?.totp_create_device(&ctx.id.app_id, &device).await? {
+    match app_storage(ctx)?.totp_create_device(ctx.id.app_key(), &device).await? {
         CreateDeviceOutcome::Created(name) => json(json!({"status": "OK", "deviceName": name, "secret": device.secret_key})),
         CreateDeviceOutcome::AlreadyExists => json(json!({"status": "DEVICE_ALREADY_EXISTS_ERROR"})),
     }
@@ -101,7 +101,7 @@ pub async fn create_device(ctx: &Ctx) -> Result<Response, ApiError> {
 /// `POST /recipe/totp/device/import`: a device with a secret from elsewhere, verified at once.
 pub async fn import_device(ctx: &Ctx) -> Result<Response, ApiError> {
     let device = new_device(&ctx.body()?, true, ctx.now())?;
-    match app_storage(ctx)?.totp_create_device(&ctx.id.app_id, &device).await? {
+    match app_storage(ctx)?.totp_create_device(ctx.id.app_key(), &device).await? {
         CreateDeviceOutcome::Created(name) => json(json!({"status": "OK", "deviceName": name})),
         CreateDeviceOutcome::AlreadyExists => json(json!({"status": "DEVICE_ALREADY_EXISTS_ERROR"})),
     }
@@ -117,7 +117,7 @@ pub async fn rename_device(ctx: &Ctx) -> Result<Response, ApiError> {
     not_empty("existingDeviceName", &old)?;
     not_empty("newDeviceName", &new)?;
     storable("newDeviceName", &new, MAX_NAME_CHARS)?;
-    let status = match app_storage(ctx)?.totp_rename_device(&ctx.id.app_id, &user_id, &old, &new).await? {
+    let status = match app_storage(ctx)?.totp_rename_device(ctx.id.app_key(), &user_id, &old, &new).await? {
         RenameOutcome::Renamed => "OK",
         RenameOutcome::UnknownDevice => "UNKNOWN_DEVICE_ERROR",
         RenameOutcome::AlreadyExists => "DEVICE_ALREADY_EXISTS_ERROR",
@@ -130,7 +130,7 @@ pub async fn list_devices(ctx: &Ctx) -> Result<Response, ApiError> {
     let user_id = ctx.query.required("userId")?.to_owned();
     not_empty("userId", &user_id)?;
     check_user_id(&user_id)?;
-    let devices = app_storage(ctx)?.totp_devices(&ctx.id.app_id, &user_id).await?;
+    let devices = app_storage(ctx)?.totp_devices(ctx.id.app_key(), &user_id).await?;
     let devices: Vec<Value> = devices
         .iter()
         .map(|d| json!({"name": d.name, "period": d.period, "skew": d.skew, "verified": d.verified}))
@@ -145,7 +145,7 @@ pub async fn remove_device(ctx: &Ctx) -> Result<Response, ApiError> {
     let name = body.str("deviceName")?;
     not_empty("userId", &user_id)?;
     not_empty("deviceName", &name)?;
-    let existed = app_storage(ctx)?.totp_remove_device(&ctx.id.app_id, &user_id, &name).await?;
+    let existed = app_storage(ctx)?.totp_remove_device(ctx.id.app_key(), &user_id, &name).await?;
     json(json!({"status": "OK", "didDeviceExist": existed}))
 }
 
@@ -162,7 +162,7 @@ pub async fn verify(ctx: &Ctx, by_device: bool) -> Result<Response, ApiError> {
     }
     let limits = tenant.settings.totp;
     let request = VerifyRequest { user_id, device, code, now: ctx.now(), limits };
-    let outcome = tenant.storage.totp_verify(&ctx.id.app_id, &ctx.id.tenant_id, &request).await?;
+    let outcome = tenant.storage.totp_verify(ctx.id.key(), &request).await?;
     let with_attempts = ctx.version >= Version(5, 0);
     let mut reply = Map::new();
     let status = match outcome {
@@ -201,7 +201,7 @@ pub async fn bulk_status(ctx: &Ctx) -> Result<Response, ApiError> {
     if user_ids.is_empty() {
         return json(json!({"status": "OK", "users": []}));
     }
-    let status = app_storage(ctx)?.totp_device_status(&ctx.id.app_id, &user_ids).await?;
+    let status = app_storage(ctx)?.totp_device_status(ctx.id.app_key(), &user_ids).await?;
     let users: Vec<Value> = user_ids.iter().map(|id| json!({"userId": id, "hasVerifiedDevice": status.get(id)})).collect();
     json(json!({"status": "OK", "users": users}))
 }

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use axum::response::Response;
 use portcullis_core::useridmapping::storage::{CreateMappingOutcome, DeleteMappingOutcome, IdType, UserIdMapping};
+use portcullis_core::ids::AppKey;
 use portcullis_core::storage::Storage;
 use serde_json::{json, Map, Value};
 
@@ -61,7 +62,7 @@ pub async fn create(ctx: &Ctx) -> Result<Response, ApiError> {
         external_user_id_info: info_field(&body)?,
     };
     let force = body.opt_bool("force")?.unwrap_or(false);
-    let app = &ctx.id.app_id;
+    let app = ctx.id.app_key();
     // The external id must be free in every database of the app, not only the user's.
     for s in &storages {
         if let Some(m) = s.get_user_id_mapping(app, &mapping.external_user_id, IdType::External).await? {
@@ -101,7 +102,7 @@ fn already_exists(supertokens_exists: bool, external_exists: bool) -> Value {
 }
 
 /// The mapping an id names, from whichever of the app's databases has it.
-async fn find(storages: &[&Arc<dyn Storage>], app: &str, id: &str, kind: IdType) -> Result<Option<(UserIdMapping, usize)>, ApiError> {
+async fn find(storages: &[&Arc<dyn Storage>], app: AppKey<'_>, id: &str, kind: IdType) -> Result<Option<(UserIdMapping, usize)>, ApiError> {
     for (i, s) in storages.iter().enumerate() {
         if let Some(m) = s.get_user_id_mapping(app, id, kind).await? {
             return Ok(Some((m, i)));
@@ -114,7 +115,7 @@ pub async fn get(ctx: &Ctx) -> Result<Response, ApiError> {
     let storages = app_storages(ctx)?;
     let id = id_field(ctx.query.get("userId").map(|s| Value::String(s.to_owned())).as_ref(), "userId")?;
     let kind = id_type(ctx.query.get("userIdType"))?;
-    let Some((m, _)) = find(&storages, &ctx.id.app_id, &id, kind).await? else {
+    let Some((m, _)) = find(&storages, ctx.id.app_key(), &id, kind).await? else {
         return json(json!({"status": "UNKNOWN_MAPPING_ERROR"}));
     };
     let mut out = Map::new();
@@ -133,10 +134,10 @@ pub async fn remove(ctx: &Ctx) -> Result<Response, ApiError> {
     let id = id_field(body.0.get("userId"), "userId")?;
     let kind = id_type(body.0.get("userIdType").map(|v| v.as_str().ok_or_else(|| ApiError::field_invalid("userIdType"))).transpose()?)?;
     let force = body.opt_bool("force")?.unwrap_or(false);
-    let Some((m, i)) = find(&storages, &ctx.id.app_id, &id, kind).await? else {
+    let Some((m, i)) = find(&storages, ctx.id.app_key(), &id, kind).await? else {
         return json(json!({"status": "OK", "didMappingExist": false}));
     };
-    match storages[i].delete_user_id_mapping(&ctx.id.app_id, &m.supertokens_user_id, IdType::SuperTokens, force).await? {
+    match storages[i].delete_user_id_mapping(ctx.id.app_key(), &m.supertokens_user_id, IdType::SuperTokens, force).await? {
         DeleteMappingOutcome::Deleted { existed } => json(json!({"status": "OK", "didMappingExist": existed})),
         DeleteMappingOutcome::InUse(recipe) => Err(in_use(recipe)),
     }
@@ -151,10 +152,10 @@ pub async fn update_info(ctx: &Ctx) -> Result<Response, ApiError> {
         return Err(ApiError::field_invalid("externalUserIdInfo"));
     }
     let info = info_field(&body)?;
-    let Some((m, i)) = find(&storages, &ctx.id.app_id, &id, kind).await? else {
+    let Some((m, i)) = find(&storages, ctx.id.app_key(), &id, kind).await? else {
         return json(json!({"status": "UNKNOWN_MAPPING_ERROR"}));
     };
-    let app = &ctx.id.app_id;
+    let app = ctx.id.app_key();
     let updated = storages[i].update_external_user_id_info(app, &m.supertokens_user_id, IdType::SuperTokens, info.as_deref()).await?;
     json(json!({"status": if updated { "OK" } else { "UNKNOWN_MAPPING_ERROR" }}))
 }

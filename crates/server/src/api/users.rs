@@ -7,6 +7,7 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use portcullis_core::useridmapping::storage::IdType;
 use portcullis_core::users::storage::{AccountInfo, AssociateOutcome, SearchTags, UserFilter};
+use portcullis_core::ids::AppKey;
 use portcullis_core::storage::Storage;
 use portcullis_core::users::{normalise_email, RecipeId, User};
 use serde_json::{json, Value};
@@ -46,7 +47,7 @@ pub struct Found {
 
 /// Finds a user in one database by a SuperTokens id or, failing that, by an external id, as
 /// every endpoint that takes a user id does.
-pub async fn resolve_in(storage: &dyn Storage, app_id: &str, user_id: &str) -> Result<Option<Found>, ApiError> {
+pub async fn resolve_in(storage: &dyn Storage, app_id: AppKey<'_>, user_id: &str) -> Result<Option<Found>, ApiError> {
     if let Some(user) = storage.get_user(app_id, user_id).await? {
         return Ok(Some(Found { user, recipe_user_id: user_id.to_owned() }));
     }
@@ -57,7 +58,7 @@ pub async fn resolve_in(storage: &dyn Storage, app_id: &str, user_id: &str) -> R
 /// Finds a user in whichever of the app's databases holds it.
 pub async fn find_user<'a>(ctx: &'a Ctx, user_id: &str) -> Result<Option<(Found, &'a Arc<dyn Storage>)>, ApiError> {
     for storage in app_storages(ctx)? {
-        if let Some(found) = resolve_in(storage.as_ref(), &ctx.id.app_id, user_id).await? {
+        if let Some(found) = resolve_in(storage.as_ref(), ctx.id.app_key(), user_id).await? {
             return Ok(Some((found, storage)));
         }
     }
@@ -118,10 +119,10 @@ pub async fn list(ctx: &Ctx) -> Result<Response, ApiError> {
     };
     let after = ctx.query.get("paginationToken").map(parse_token).transpose()?;
     let filter = UserFilter { tenant_id: Some(ctx.id.tenant_id.clone()), recipe_ids: recipe_filter(ctx)?, search };
-    let mut page = tenant.storage.list_users(&ctx.id.app_id, &filter, ascending, limit + 1, after).await?;
+    let mut page = tenant.storage.list_users(ctx.id.app_key(), &filter, ascending, limit + 1, after).await?;
     let next = if page.len() > limit { page.pop().map(|(id, time)| STANDARD.encode(format!("{id};{time}"))) } else { None };
     let ids: Vec<String> = page.into_iter().map(|(id, _)| id).collect();
-    let users: Vec<Value> = tenant.storage.get_users(&ctx.id.app_id, &ids).await?.iter().map(User::to_json).collect();
+    let users: Vec<Value> = tenant.storage.get_users(ctx.id.app_key(), &ids).await?.iter().map(User::to_json).collect();
     let mut out = json!({"status": "OK", "users": users});
     if let (Some(token), Value::Object(o)) = (next, &mut out) {
         o.insert("nextPaginationToken".into(), json!(token));
@@ -137,13 +138,13 @@ pub async fn count(ctx: &Ctx) -> Result<Response, ApiError> {
         let filter = UserFilter { tenant_id: None, recipe_ids, search: None };
         let mut n = 0;
         for storage in app_storages(ctx)? {
-            n += storage.count_users(&ctx.id.app_id, &filter).await?;
+            n += storage.count_users(ctx.id.app_key(), &filter).await?;
         }
         n
     } else {
         let tenant = ctx.tenant()?;
         let filter = UserFilter { tenant_id: Some(ctx.id.tenant_id.clone()), recipe_ids, search: None };
-        tenant.storage.count_users(&ctx.id.app_id, &filter).await?
+        tenant.storage.count_users(ctx.id.app_key(), &filter).await?
     };
     json(json!({"status": "OK", "count": count}))
 }
@@ -158,9 +159,9 @@ pub async fn remove(ctx: &Ctx) -> Result<Response, ApiError> {
             // The primary id's row goes last: linked users' rows reference it.
             let mut ids: Vec<String> = found.user.login_methods.iter().map(|m| m.recipe_user_id.clone()).filter(|id| id != &found.user.id).collect();
             ids.push(found.user.id.clone());
-            storage.delete_users(&ctx.id.app_id, &ids).await?;
+            storage.delete_users(ctx.id.app_key(), &ids).await?;
         } else {
-            storage.remove_login_method(&ctx.id.app_id, &found.recipe_user_id).await?;
+            storage.remove_login_method(ctx.id.app_key(), &found.recipe_user_id).await?;
         }
     }
     json(json!({"status": "OK"}))
@@ -186,7 +187,7 @@ pub async fn by_account_info(ctx: &Ctx) -> Result<Response, ApiError> {
     let union = q.get("doUnionOfAccountInfo").is_some_and(|v| v == "true");
     let mut matched: Option<Vec<String>> = None;
     for info in &infos {
-        let ids = tenant.storage.user_ids_by_account_info(&ctx.id.app_id, &ctx.id.tenant_id, info).await?;
+        let ids = tenant.storage.user_ids_by_account_info(ctx.id.key(), info).await?;
         matched = Some(match matched {
             None => ids,
             Some(mut so_far) if union => {
@@ -196,7 +197,7 @@ pub async fn by_account_info(ctx: &Ctx) -> Result<Response, ApiError> {
             Some(so_far) => so_far.into_iter().filter(|id| ids.contains(id)).collect(),
         });
     }
-    let mut users = tenant.storage.get_users(&ctx.id.app_id, &matched.unwrap_or_default()).await?;
+    let mut users = tenant.storage.get_users(ctx.id.app_key(), &matched.unwrap_or_default()).await?;
     users.sort_by_key(|u| u.time_joined());
     json(json!({"status": "OK", "users": users.iter().map(User::to_json).collect::<Vec<Value>>()}))
 }
@@ -204,10 +205,10 @@ pub async fn by_account_info(ctx: &Ctx) -> Result<Response, ApiError> {
 pub async fn associate(ctx: &Ctx) -> Result<Response, ApiError> {
     let tenant = ctx.tenant()?;
     let given = ctx.body()?.str("recipeUserId")?;
-    let Some(found) = resolve_in(tenant.storage.as_ref(), &ctx.id.app_id, &given).await? else {
+    let Some(found) = resolve_in(tenant.storage.as_ref(), ctx.id.app_key(), &given).await? else {
         return json(json!({"status": "UNKNOWN_USER_ID_ERROR"}));
     };
-    let outcome = tenant.storage.associate_user_with_tenant(&ctx.id.app_id, &ctx.id.tenant_id, &found.recipe_user_id).await?;
+    let outcome = tenant.storage.associate_user_with_tenant(ctx.id.key(), &found.recipe_user_id).await?;
     json(match outcome {
         AssociateOutcome::Associated { was_already_associated } => {
             json!({"status": "OK", "wasAlreadyAssociated": was_already_associated})
@@ -223,9 +224,9 @@ pub async fn associate(ctx: &Ctx) -> Result<Response, ApiError> {
 pub async fn disassociate(ctx: &Ctx) -> Result<Response, ApiError> {
     let tenant = ctx.tenant()?;
     let given = ctx.body()?.str("recipeUserId")?;
-    let Some(found) = resolve_in(tenant.storage.as_ref(), &ctx.id.app_id, &given).await? else {
+    let Some(found) = resolve_in(tenant.storage.as_ref(), ctx.id.app_key(), &given).await? else {
         return json(json!({"status": "UNKNOWN_USER_ID_ERROR"}));
     };
-    let was = tenant.storage.disassociate_user_from_tenant(&ctx.id.app_id, &ctx.id.tenant_id, &found.recipe_user_id).await?;
+    let was = tenant.storage.disassociate_user_from_tenant(ctx.id.key(), &found.recipe_user_id).await?;
     json(json!({"status": "OK", "wasAssociated": was}))
 }

@@ -1,6 +1,7 @@
 //! Email-password sign-up and sign-in through the real HTTP server, on every backend.
 
 use crate::common::{backends, config, TestApp};
+use portcullis_core::ids::TenantKey;
 use serde_json::{json, Value};
 
 async fn sign_up(app: &TestApp, tenant: &str, email: &str, password: &str) -> Value {
@@ -37,7 +38,7 @@ async fn sign_up_then_sign_in() {
         assert_eq!(sign_in(&app, "public", "nobody@example.com", "pw-1").await, json!({"status": "WRONG_CREDENTIALS_ERROR"}));
 
         // The hash is bcrypt in the core's format, at the configured cost.
-        let stored = app.state.registry.base_storage().ep_login_method_by_email("public", "public", "alice@example.com").await.unwrap().unwrap();
+        let stored = app.state.registry.base_storage().ep_login_method_by_email(TenantKey::new("public", "public"), "alice@example.com").await.unwrap().unwrap();
         assert!(stored.password_hash.unwrap().starts_with("$2a$04$"));
 
         for bad in [json!({"email": "a@b.c"}), json!({"password": "x"}), json!({"email": 1, "password": "x"}), json!({"email": "", "password": "x"})] {
@@ -86,7 +87,7 @@ async fn argon2_when_configured_and_hashes_from_other_implementations_sign_in() 
         ))
         .await;
         sign_up(&app, "public", "argon@example.com", "pw").await;
-        let stored = app.state.registry.base_storage().ep_login_method_by_email("public", "public", "argon@example.com").await.unwrap().unwrap();
+        let stored = app.state.registry.base_storage().ep_login_method_by_email(TenantKey::new("public", "public"), "argon@example.com").await.unwrap().unwrap();
         assert!(stored.password_hash.unwrap().starts_with("$argon2id$v=19$m=1024,t=1,p=1$"));
         assert_eq!(sign_in(&app, "public", "argon@example.com", "pw").await["status"], "OK");
 
@@ -98,7 +99,7 @@ async fn argon2_when_configured_and_hashes_from_other_implementations_sign_in() 
                 continue;
             }
             let email = format!("imported-{i}@example.com");
-            storage.ep_create_user("public", "public", &format!("imported-user-{i:04}"), &email, case["hash"].as_str().unwrap(), 1).await.unwrap();
+            storage.ep_create_user(TenantKey::new("public", "public"), &format!("imported-user-{i:04}"), &email, case["hash"].as_str().unwrap(), 1).await.unwrap();
             let r = sign_in(&app, "public", &email, case["password"].as_str().unwrap()).await;
             assert_eq!(r["status"], "OK", "{case}");
         }

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use crate::common::{backends, Backend, TestApp};
-use portcullis_core::ids::TenantIdentifier;
+use portcullis_core::ids::{TenantIdentifier, TenantKey};
 use serde_json::{json, Value};
 
 const FORBIDDEN: &str = "Only public tenantId can call this app specific API\n";
@@ -229,8 +229,8 @@ async fn a_tenant_in_another_database() {
         assert!(!Arc::ptr_eq(&far, &public), "the tenant must have its own database");
 
         assert_eq!(add(&app, "far", "u1", "admin").await["didUserAlreadyHaveRole"], false);
-        assert_eq!(far.user_roles("public", "far", "u1").await.unwrap(), vec!["admin".to_string()], "stored in the tenant's database");
-        assert!(public.user_roles("public", "far", "u1").await.unwrap().is_empty());
+        assert_eq!(far.user_roles(TenantKey::new("public", "far"), "u1").await.unwrap(), vec!["admin".to_string()], "stored in the tenant's database");
+        assert!(public.user_roles(TenantKey::new("public", "far"), "u1").await.unwrap().is_empty());
         assert_eq!(add(&app, "far", "u1", "admin").await["didUserAlreadyHaveRole"], true);
         assert_eq!(add(&app, "far", "u1", "nope").await, unknown());
         assert_eq!(add(&app, "public", "u1", "admin").await["didUserAlreadyHaveRole"], false);

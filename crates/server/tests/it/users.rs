@@ -4,11 +4,12 @@
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use crate::common::{backends, TestApp};
+use portcullis_core::ids::TenantKey;
 use serde_json::{json, Value};
 
 async fn seed(app: &TestApp, tenant: &str, id: &str, email: &str, time: i64) {
     let storage = app.state.registry.base_storage();
-    assert!(storage.ep_create_user("public", tenant, id, email, "$2a$04$x", time).await.unwrap());
+    assert!(storage.ep_create_user(TenantKey::new("public", tenant), id, email, "$2a$04$x", time).await.unwrap());
 }
 
 fn ids(v: &Value) -> Vec<String> {
