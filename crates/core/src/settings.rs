@@ -8,7 +8,7 @@ use crate::crypto::password::{HashSettings, VerifySettings};
 pub struct TenantSettings {
     pub session: crate::session::Settings,
     pub passwordless: crate::passwordless::Settings,
-    pub totp: crate::totp::Limits,
+    pub totp: crate::totp::codes::Limits,
     /// `password_reset_token_lifetime`.
     pub password_reset_token_lifetime_ms: i64,
     /// `email_verification_token_lifetime`.
@@ -25,7 +25,7 @@ impl TenantSettings {
         TenantSettings {
             session: crate::session::Settings::from_config(cfg),
             passwordless: crate::passwordless::Settings::from_config(cfg),
-            totp: crate::totp::Limits::from_config(cfg),
+            totp: crate::totp::codes::Limits::from_config(cfg),
             password_reset_token_lifetime_ms: cfg.password_reset_token_lifetime(),
             email_verification_token_lifetime_ms: cfg.email_verification_token_lifetime(),
             hashing: HashSettings::from_config(cfg).map_err(|e| e.to_string()),

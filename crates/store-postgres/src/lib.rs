@@ -31,8 +31,7 @@ mod accountlinking;
 
 use async_trait::async_trait;
 use portcullis_core::config::Config;
-use portcullis_core::ids::{AppKey, TenantIdentifier, TenantKey};
-use portcullis_core::multitenancy::TenantConfig;
+use portcullis_core::ids::TenantKey;
 use portcullis_core::storage::{Storage, StorageError};
 
 use crate::db::{Db, Mode};
@@ -129,43 +128,6 @@ impl Storage for PgStorage {
                 })
             })
             .await
-    }
-
-    async fn load_tenant_configs(&self) -> Result<Vec<TenantConfig>, StorageError> {
-        self.db.run(Mode::Snapshot, &self.sql, |db, sql| Box::pin(multitenancy::load_all(db, &sql.multitenancy))).await
-    }
-
-    async fn upsert_tenant_config(&self, config: &TenantConfig) -> Result<bool, StorageError> {
-        let ctx = (&self.sql, config);
-        self.db.run(Mode::Write, &ctx, |db, (sql, config)| Box::pin(multitenancy::upsert(db, &sql.multitenancy, config))).await
-    }
-
-    async fn delete_tenant_config(&self, id: &TenantIdentifier) -> Result<bool, StorageError> {
-        let ctx = (&self.sql, id);
-        self.db.run(Mode::Write, &ctx, |db, (sql, id)| Box::pin(multitenancy::delete(db, &sql.multitenancy, id))).await
-    }
-
-    async fn add_tenant_rows(&self, TenantKey { app_id, tenant_id }: TenantKey<'_>, now_ms: i64) -> Result<(), StorageError> {
-        let ctx = (&self.sql, app_id, tenant_id, now_ms);
-        self.db
-            .run(Mode::Write, &ctx, |db, (sql, app, tenant, now)| {
-                Box::pin(key_value::add_tenant_rows(db, &sql.kv, app, tenant, *now))
-            })
-            .await
-    }
-
-    async fn delete_tenant_rows(&self, TenantKey { app_id, tenant_id }: TenantKey<'_>) -> Result<bool, StorageError> {
-        let ctx = (&self.sql, app_id, tenant_id);
-        self.db
-            .run(Mode::Write, &ctx, |db, (sql, app, tenant)| {
-                Box::pin(key_value::delete_tenant_rows(db, &sql.kv, app, tenant))
-            })
-            .await
-    }
-
-    async fn delete_app_rows(&self, AppKey { app_id }: AppKey<'_>) -> Result<bool, StorageError> {
-        let ctx = (&self.sql, app_id);
-        self.db.run(Mode::Write, &ctx, |db, (sql, app)| Box::pin(key_value::delete_app_rows(db, &sql.kv, app))).await
     }
 
     async fn key_value_get(&self, TenantKey { app_id, tenant_id }: TenantKey<'_>, name: &str) -> Result<Option<String>, StorageError> {

@@ -5,13 +5,18 @@
 
 use std::collections::HashMap;
 
-use portcullis_core::ids::TenantIdentifier;
+use async_trait::async_trait;
+use portcullis_core::ids::{AppKey, TenantIdentifier, TenantKey};
+use portcullis_core::multitenancy::storage::TenantStorage;
 use portcullis_core::multitenancy::{Provider, ProviderClient, TenantConfig, UserInfoMap, UserInfoMapFields};
+use portcullis_core::storage::StorageError;
 use serde_json::{Map, Value};
 use tokio_postgres::Row;
 
-use crate::db::{Conn, WorkError};
+use crate::db::{Conn, Mode, WorkError};
+use crate::key_value;
 use crate::names::Names;
+use crate::PgStorage;
 
 const KEY: &str = "connection_uri_domain = $1 AND app_id = $2 AND tenant_id = $3";
 
@@ -306,4 +311,44 @@ pub async fn load_all(db: Conn<'_>, sql: &Statements) -> Result<Vec<TenantConfig
         });
     }
     Ok(out)
+}
+
+#[async_trait]
+impl TenantStorage for PgStorage {
+    async fn load_tenant_configs(&self) -> Result<Vec<TenantConfig>, StorageError> {
+        self.db.run(Mode::Snapshot, &self.sql, |db, sql| Box::pin(load_all(db, &sql.multitenancy))).await
+    }
+
+    async fn upsert_tenant_config(&self, config: &TenantConfig) -> Result<bool, StorageError> {
+        let ctx = (&self.sql, config);
+        self.db.run(Mode::Write, &ctx, |db, (sql, config)| Box::pin(upsert(db, &sql.multitenancy, config))).await
+    }
+
+    async fn delete_tenant_config(&self, id: &TenantIdentifier) -> Result<bool, StorageError> {
+        let ctx = (&self.sql, id);
+        self.db.run(Mode::Write, &ctx, |db, (sql, id)| Box::pin(delete(db, &sql.multitenancy, id))).await
+    }
+
+    async fn add_tenant_rows(&self, TenantKey { app_id, tenant_id }: TenantKey<'_>, now_ms: i64) -> Result<(), StorageError> {
+        let ctx = (&self.sql, app_id, tenant_id, now_ms);
+        self.db
+            .run(Mode::Write, &ctx, |db, (sql, app, tenant, now)| {
+                Box::pin(key_value::add_tenant_rows(db, &sql.kv, app, tenant, *now))
+            })
+            .await
+    }
+
+    async fn delete_tenant_rows(&self, TenantKey { app_id, tenant_id }: TenantKey<'_>) -> Result<bool, StorageError> {
+        let ctx = (&self.sql, app_id, tenant_id);
+        self.db
+            .run(Mode::Write, &ctx, |db, (sql, app, tenant)| {
+                Box::pin(key_value::delete_tenant_rows(db, &sql.kv, app, tenant))
+            })
+            .await
+    }
+
+    async fn delete_app_rows(&self, AppKey { app_id }: AppKey<'_>) -> Result<bool, StorageError> {
+        let ctx = (&self.sql, app_id);
+        self.db.run(Mode::Write, &ctx, |db, (sql, app)| Box::pin(key_value::delete_app_rows(db, &sql.kv, app))).await
+    }
 }

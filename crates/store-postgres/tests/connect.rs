@@ -7,6 +7,7 @@
 mod common;
 
 use common::*;
+use portcullis_core::multitenancy::storage::TenantStorage;
 use portcullis_core::ids::TenantKey;
 use portcullis_core::storage::{Storage, StorageError};
 use portcullis_store_postgres::PgStorage;

@@ -8,6 +8,7 @@
 mod common;
 
 use common::*;
+use portcullis_core::multitenancy::storage::TenantStorage;
 use portcullis_core::ids::TenantKey;
 use portcullis_core::storage::Storage;
 use portcullis_store_postgres::PgStorage;

@@ -7,6 +7,7 @@
 mod common;
 
 use common::*;
+use portcullis_core::multitenancy::storage::TenantStorage;
 use portcullis_core::ids::{AppKey, TenantIdentifier, TenantKey};
 use portcullis_core::multitenancy::{Provider, ProviderClient, TenantConfig, UserInfoMap, UserInfoMapFields};
 use portcullis_core::storage::Storage;

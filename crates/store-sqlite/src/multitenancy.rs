@@ -2,10 +2,15 @@
 
 use std::collections::HashMap;
 
-use portcullis_core::ids::TenantIdentifier;
+use async_trait::async_trait;
+use portcullis_core::ids::{AppKey, TenantIdentifier, TenantKey};
+use portcullis_core::multitenancy::storage::TenantStorage;
 use portcullis_core::multitenancy::{Provider, ProviderClient, TenantConfig, UserInfoMap, UserInfoMapFields};
+use portcullis_core::storage::StorageError;
 use rusqlite::{params, Connection, Transaction};
 use serde_json::{Map, Value};
+
+use crate::{query_err, SqliteStorage};
 
 fn json_text(map: &Option<Map<String, Value>>) -> Option<String> {
     map.as_ref().map(|m| Value::Object(m.clone()).to_string())
@@ -253,4 +258,58 @@ pub fn load_all(c: &Connection) -> Result<Vec<TenantConfig>, rusqlite::Error> {
         });
     }
     Ok(out)
+}
+
+#[async_trait]
+impl TenantStorage for SqliteStorage {
+    async fn load_tenant_configs(&self) -> Result<Vec<TenantConfig>, StorageError> {
+        self.with_conn(|c| load_all(c).map_err(query_err)).await
+    }
+
+    async fn upsert_tenant_config(&self, config: &TenantConfig) -> Result<bool, StorageError> {
+        let config = config.clone();
+        self.in_transaction(move |tx| upsert(tx, &config)).await
+    }
+
+    async fn delete_tenant_config(&self, id: &TenantIdentifier) -> Result<bool, StorageError> {
+        let id = id.clone();
+        self.in_transaction(move |tx| {
+            let n = tx.execute(
+                "DELETE FROM tenant_configs WHERE connection_uri_domain = ?1 AND app_id = ?2 AND tenant_id = ?3",
+                params![id.cud, id.app_id, id.tenant_id],
+            )?;
+            Ok(n > 0)
+        })
+        .await
+    }
+
+    async fn add_tenant_rows(&self, TenantKey { app_id, tenant_id }: TenantKey<'_>, now_ms: i64) -> Result<(), StorageError> {
+        let (app_id, tenant_id) = (app_id.to_owned(), tenant_id.to_owned());
+        self.in_transaction(move |tx| {
+            tx.execute(
+                "INSERT INTO apps (app_id, created_at_time) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+                params![app_id, now_ms],
+            )?;
+            tx.execute(
+                "INSERT INTO tenants (app_id, tenant_id, created_at_time) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
+                params![app_id, tenant_id, now_ms],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn delete_tenant_rows(&self, TenantKey { app_id, tenant_id }: TenantKey<'_>) -> Result<bool, StorageError> {
+        let (app_id, tenant_id) = (app_id.to_owned(), tenant_id.to_owned());
+        self.in_transaction(move |tx| {
+            Ok(tx.execute("DELETE FROM tenants WHERE app_id = ?1 AND tenant_id = ?2", params![app_id, tenant_id])? > 0)
+        })
+        .await
+    }
+
+    async fn delete_app_rows(&self, AppKey { app_id }: AppKey<'_>) -> Result<bool, StorageError> {
+        let app_id = app_id.to_owned();
+        self.in_transaction(move |tx| Ok(tx.execute("DELETE FROM apps WHERE app_id = ?1", params![app_id])? > 0))
+            .await
+    }
 }

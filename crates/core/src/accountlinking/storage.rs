@@ -1,15 +1,15 @@
 //! Storage of account linking: making primary users, linking and unlinking recipe users, and
 //! removing one login method of a group. Each method is one transaction that serialises with every
 //! other linking decision of the app (PostgreSQL: a row lock on the app; SQLite: one writer), loads
-//! the users and candidates, asks [`crate::accountlinking`], then writes.
+//! the users and candidates, asks [`crate::accountlinking::rules`], then writes.
 //! Ids are SuperTokens user ids (the caller resolves external ids).
 
 use async_trait::async_trait;
 
 use crate::ids::AppKey;
-use crate::storage::StorageError;
-use crate::accountlinking::{InfoKind, LinkingError};
-use crate::users::User;
+use crate::storage::error::StorageError;
+use super::rules::{InfoKind, LinkingError};
+use crate::users::model::User;
 
 /// What unlinking did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

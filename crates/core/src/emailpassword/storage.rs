@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 
 use crate::ids::AppKey;
-use crate::storage::StorageError;
+use crate::storage::error::StorageError;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum UpdateOutcome {

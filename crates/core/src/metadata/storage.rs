@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use crate::ids::AppKey;
 use serde_json::{Map, Value};
 
-use crate::storage::StorageError;
+use crate::storage::error::StorageError;
 
 #[async_trait]
 pub trait MetadataStorage: Send + Sync {

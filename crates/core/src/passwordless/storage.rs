@@ -5,7 +5,7 @@
 use async_trait::async_trait;
 
 use crate::ids::{AppKey, TenantKey};
-use crate::storage::StorageError;
+use crate::storage::error::StorageError;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Device {

@@ -6,7 +6,7 @@
 use async_trait::async_trait;
 
 use crate::ids::{AppKey, TenantKey};
-use crate::storage::StorageError;
+use crate::storage::error::StorageError;
 
 /// How a change to a user's roles makes sure the role exists.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 
 use crate::ids::{AppKey, TenantKey};
-use crate::storage::StorageError;
+use crate::storage::error::StorageError;
 use crate::session::signing_keys::DynamicKey;
 
 /// A `session_info` row (the app id is passed alongside).

@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 
 use crate::ids::TenantKey;
-use crate::storage::StorageError;
+use crate::storage::error::StorageError;
 
 /// The provider and the user id it gave, plus the email it reported (normalised).
 #[derive(Clone, Debug, PartialEq, Eq)]

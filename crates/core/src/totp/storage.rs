@@ -8,8 +8,8 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 
 use crate::ids::{AppKey, TenantKey};
-use crate::storage::StorageError;
-pub use crate::totp::{Device, Limits, UsedCode, Verdict};
+use crate::storage::error::StorageError;
+pub use super::codes::{Device, Limits, UsedCode, Verdict};
 
 /// A device to create: the name is chosen inside the transaction (`totp::pick_device_name`).
 #[derive(Clone, Debug)]

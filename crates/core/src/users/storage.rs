@@ -5,8 +5,8 @@
 use async_trait::async_trait;
 
 use crate::ids::{AppKey, TenantKey};
-use crate::storage::StorageError;
-use crate::users::{LoginMethod, RecipeId, User};
+use crate::storage::error::StorageError;
+use super::model::{LoginMethod, RecipeId, User};
 
 /// Why associating a user with a tenant was refused.
 #[derive(Clone, Debug, PartialEq, Eq)]

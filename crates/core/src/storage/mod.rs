@@ -3,24 +3,14 @@
 //! the key-value store, and the error type. Each method is one atomic unit of work: adapters run
 //! it in one transaction.
 
+pub mod error;
+
 use async_trait::async_trait;
 
-use crate::ids::{AppKey, TenantIdentifier, TenantKey};
-use crate::multitenancy::TenantConfig;
+pub use error::StorageError;
 
-#[derive(Debug, thiserror::Error)]
-pub enum StorageError {
-    /// The database could not be reached or did not answer in time.
-    #[error("database unavailable: {0}")]
-    Unavailable(String),
-    /// A query failed.
-    #[error("database error: {0}")]
-    Query(String),
-}
+use crate::ids::TenantKey;
 
-/// Everything one database stores: the recipe areas' traits, plus (here) the registry of tenant
-/// configurations (kept in the base database), the rows that make an app or tenant exist in a
-/// database (`apps`, `tenants`), and the key-value store.
 /// A connection pool at one moment.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PoolStatus {
@@ -30,6 +20,7 @@ pub struct PoolStatus {
     pub max_size: usize,
 }
 
+/// Everything one database stores: the recipes' storage traits, plus (here) the key-value store.
 #[async_trait]
 pub trait Storage:
     crate::session::storage::SessionStorage
@@ -44,6 +35,7 @@ pub trait Storage:
     + crate::passwordless::storage::PasswordlessStorage
     + crate::thirdparty::storage::ThirdPartyStorage
     + crate::totp::storage::TotpStorage
+    + crate::multitenancy::storage::TenantStorage
     + Send
     + Sync
     + 'static
@@ -58,24 +50,6 @@ pub trait Storage:
     fn pool_status(&self) -> Option<PoolStatus> {
         None
     }
-
-    /// Every tenant configuration with its providers and factors.
-    async fn load_tenant_configs(&self) -> Result<Vec<TenantConfig>, StorageError>;
-
-    /// Writes a tenant configuration, replacing its providers and factors. Returns true when it was new.
-    async fn upsert_tenant_config(&self, config: &TenantConfig) -> Result<bool, StorageError>;
-
-    /// Removes a tenant configuration (its providers and factors cascade). Returns whether it existed.
-    async fn delete_tenant_config(&self, id: &TenantIdentifier) -> Result<bool, StorageError>;
-
-    /// Ensures the `apps` and `tenants` rows of a tenant exist in this database.
-    async fn add_tenant_rows(&self, tenant: TenantKey<'_>, now_ms: i64) -> Result<(), StorageError>;
-
-    /// Deletes a tenant's row (its data cascades). Returns whether it existed.
-    async fn delete_tenant_rows(&self, tenant: TenantKey<'_>) -> Result<bool, StorageError>;
-
-    /// Deletes an app's row (all its tenants and data cascade). Returns whether it existed.
-    async fn delete_app_rows(&self, app: AppKey<'_>) -> Result<bool, StorageError>;
 
     /// Reads a key-value entry.
     async fn key_value_get(&self, tenant: TenantKey<'_>, name: &str) -> Result<Option<String>, StorageError>;
