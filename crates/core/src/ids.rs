@@ -78,6 +78,24 @@ impl<'a> TenantKey<'a> {
     pub fn app(self) -> AppKey<'a> {
         AppKey { app_id: self.app_id }
     }
+
+    /// An owned copy, for work that outlives the borrow (a transaction's input).
+    pub fn owned(self) -> OwnedTenantKey {
+        OwnedTenantKey { app_id: self.app_id.to_owned(), tenant_id: self.tenant_id.to_owned() }
+    }
+}
+
+/// A [`TenantKey`] that owns its ids.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct OwnedTenantKey {
+    pub app_id: String,
+    pub tenant_id: String,
+}
+
+impl OwnedTenantKey {
+    pub fn key(&self) -> TenantKey<'_> {
+        TenantKey { app_id: &self.app_id, tenant_id: &self.tenant_id }
+    }
 }
 
 impl TenantIdentifier {

@@ -2,11 +2,12 @@
 
 use async_trait::async_trait;
 use portcullis_core::ids::{AppKey, TenantKey};
-use portcullis_core::emailverification::storage::{ConsumeOutcome, EmailVerificationStorage};
+use portcullis_core::emailverification::storage::{ConsumeOutcome, EmailVerificationStorage, EmailVerificationTx};
 use portcullis_core::storage::StorageError;
 
 use crate::db::{Conn, Mode, WorkError};
 use crate::names::Names;
+use crate::tx::PgTx;
 use crate::PgStorage;
 
 pub struct Statements {
@@ -114,5 +115,13 @@ impl EmailVerificationStorage for PgStorage {
                 })
             })
             .await
+    }
+}
+
+#[async_trait]
+impl EmailVerificationTx for PgTx<'_> {
+    async fn ev_set_verified(&mut self, AppKey { app_id }: AppKey<'_>, user_id: &str, email: &str) -> Result<(), StorageError> {
+        let r = self.db.execute(&self.sql.emailverification.mark_verified, &[&app_id, &user_id, &email]).await.map(drop).map_err(WorkError::from);
+        self.keep(r)
     }
 }

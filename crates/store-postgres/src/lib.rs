@@ -25,6 +25,7 @@ mod multitenancy;
 mod uri;
 mod thirdparty;
 mod totp;
+mod tx;
 mod useridmapping;
 mod users;
 mod accountlinking;
@@ -117,6 +118,10 @@ impl Storage for PgStorage {
 
     fn pool_status(&self) -> Option<portcullis_core::storage::PoolStatus> {
         Some(self.db.pool_status())
+    }
+
+    async fn transaction(&self, work: Box<dyn portcullis_core::storage::tx::Work>) -> Result<(), StorageError> {
+        tx::run(&self.db, &self.sql, work).await
     }
 
     async fn ping(&self) -> Result<(), StorageError> {

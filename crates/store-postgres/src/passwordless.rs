@@ -4,16 +4,14 @@
 
 use async_trait::async_trait;
 use portcullis_core::ids::{AppKey, TenantKey};
-use portcullis_core::passwordless::storage::{
-    Code, ConsumeOutcome, ConsumeRequest, Contact, CreateCodeOutcome, Device, DeviceWithCodes, FieldUpdate, PasswordlessStorage,
-    UpdateUserOutcome,
-};
+use portcullis_core::passwordless::storage::{Code, Contact, Device, DeviceWithCodes, FieldUpdate, PasswordlessStorage, PasswordlessTx, UpdateUserOutcome};
 use portcullis_core::storage::StorageError;
 use tokio_postgres::Row;
 
 use crate::db::{Conn, Mode, WorkError};
 use crate::names::Names;
 use crate::users::unique;
+use crate::tx::PgTx;
 use crate::PgStorage;
 
 pub struct Statements {
@@ -42,8 +40,6 @@ pub struct Statements {
     insert_all_auth: String,
     insert_user: String,
     insert_user_tenant: String,
-    external_of: String,
-    insert_verified: String,
     email_taken: String,
     phone_taken: String,
     set_email: [String; 2],
@@ -120,14 +116,6 @@ impl Statements {
             insert_user_tenant: format!(
                 "INSERT INTO {to_tenant} (app_id, tenant_id, user_id, email, phone_number) VALUES ($1, $2, $3, $4, $5)"
             ),
-            external_of: format!(
-                "SELECT external_user_id FROM {} WHERE app_id = $1 AND supertokens_user_id = $2",
-                n.table("userid_mapping")?
-            ),
-            insert_verified: format!(
-                "INSERT INTO {} (app_id, user_id, email) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
-                n.table("emailverification_verified_emails")?
-            ),
             email_taken: taken("email"),
             phone_taken: taken("phone_number"),
             set_email: [to_tenant, users].map(|t| format!("UPDATE {t} SET email = $3 WHERE app_id = $1 AND user_id = $2")),
@@ -199,120 +187,12 @@ async fn delete_by_contact(db: Conn<'_>, sql: &Statements, (app, tenant): Key<'_
     Ok(())
 }
 
-async fn create_device(db: Conn<'_>, sql: &Statements, (app, tenant): Key<'_>, d: &Device, c: &Code) -> Result<bool, WorkError> {
-    let device = [&app as &(dyn tokio_postgres::types::ToSql + Sync), &tenant, &d.id_hash, &d.email, &d.phone_number, &d.link_code_salt];
-    if !unique(db.execute(&sql.insert_device, &device)).await? {
-        return Ok(false);
-    }
-    unique(db.execute(&sql.insert_code, &[&app, &tenant, &c.id, &c.device_id_hash, &c.link_code_hash, &c.created_at])).await
-}
-
-async fn create_code(db: Conn<'_>, sql: &Statements, (app, tenant): Key<'_>, c: &Code) -> Result<CreateCodeOutcome, WorkError> {
-    if db.query_opt(&sql.device_for_update, &[&app, &tenant, &c.device_id_hash]).await?.is_none() {
-        return Ok(CreateCodeOutcome::UnknownDevice);
-    }
-    let params = [&app as &(dyn tokio_postgres::types::ToSql + Sync), &tenant, &c.id, &c.device_id_hash, &c.link_code_hash, &c.created_at];
-    Ok(if unique(db.execute(&sql.insert_code, &params)).await? { CreateCodeOutcome::Created } else { CreateCodeOutcome::Duplicate })
-}
-
-async fn consume(db: Conn<'_>, sql: &Statements, key: Key<'_>, req: &ConsumeRequest) -> Result<ConsumeOutcome, WorkError> {
-    let (app, tenant) = key;
-    let Some(row) = db.query_opt(&sql.device_for_update, &[&app, &tenant, &req.device_id_hash]).await? else {
-        return Ok(ConsumeOutcome::RestartFlow);
-    };
-    let device = device_of(&row)?;
-    let hash = device.id_hash.as_str();
-    // Possible when the configured maximum was lowered.
-    if i64::from(device.failed_attempts) >= req.max_attempts {
-        db.execute(&sql.delete_device, &[&app, &tenant, &hash]).await?;
-        return Ok(ConsumeOutcome::RestartFlow);
-    }
-    let code = match db.query_opt(&sql.code_by_link_hash, &[&app, &tenant, &req.link_code_hash]).await? {
-        Some(r) => Some(code_of(&r)?).filter(|c| c.device_id_hash == device.id_hash),
-        None => None,
-    };
-    let fresh = code.as_ref().is_some_and(|c| c.created_at >= req.now - req.code_lifetime_ms);
-    if !fresh {
-        if !req.by_user_input_code {
-            return Ok(ConsumeOutcome::RestartFlow);
-        }
-        let failed = device.failed_attempts + 1;
-        if i64::from(failed) >= req.max_attempts {
-            db.execute(&sql.delete_device, &[&app, &tenant, &hash]).await?;
-            return Ok(ConsumeOutcome::RestartFlow);
-        }
-        db.execute(&sql.increment_failed, &[&app, &tenant, &hash]).await?;
-        return Ok(match code {
-            Some(_) => ConsumeOutcome::ExpiredUserInputCode { failed_attempts: failed },
-            None => ConsumeOutcome::IncorrectUserInputCode { failed_attempts: failed },
-        });
-    }
-    let Some(sign) = &req.sign_in_up else { return Ok(ConsumeOutcome::Ok { device, user: None }) };
-    let (contact, find) = match (&device.email, &device.phone_number) {
-        (Some(e), _) => (Contact::Email(e), &sql.user_by_email),
-        (None, Some(p)) => (Contact::Phone(p), &sql.user_by_phone),
-        (None, None) => return Ok(ConsumeOutcome::RestartFlow),
-    };
-    delete_by_contact(db, sql, key, contact).await?;
-    let value = match contact {
-        Contact::Email(v) | Contact::Phone(v) => v,
-    };
-    let (user_id, created) = match db.query_opt(find, &[&app, &tenant, &value]).await? {
-        Some(r) => {
-            let user_id = r.try_get::<_, String>(0)?.trim_end().to_owned();
-            // The user's other contact's pending sign-ins end too, as in the core.
-            if let Some(r) = db.query_opt(&sql.user_contact, &[&app, &user_id]).await? {
-                let (email, phone): (Option<String>, Option<String>) = (r.try_get(0)?, r.try_get(1)?);
-                if let Some(e) = email.filter(|e| Some(e) != device.email.as_ref()) {
-                    delete_by_contact(db, sql, key, Contact::Email(&e)).await?;
-                }
-                if let Some(p) = phone.filter(|p| Some(p) != device.phone_number.as_ref()) {
-                    delete_by_contact(db, sql, key, Contact::Phone(&p)).await?;
-                }
-            }
-            (user_id, false)
-        }
-        None => {
-            // Another consume created the user meanwhile: restart, and COMMIT rolls everything back
-            // (the failed statement aborted the transaction), as the core answers.
-            if !create_user(db, sql, key, &sign.new_user_id, &device, req.now).await? {
-                return Ok(ConsumeOutcome::RestartFlow);
-            }
-            (sign.new_user_id.clone(), true)
-        }
-    };
-    if let (true, Some(email)) = (sign.verify_email, &device.email) {
-        // Verification is keyed by the id the application uses: the external one when mapped.
-        let external: Option<String> = match db.query_opt(&sql.external_of, &[&app, &user_id]).await? {
-            Some(r) => r.try_get(0)?,
-            None => None,
-        };
-        let id = external.unwrap_or_else(|| user_id.clone());
-        db.execute(&sql.insert_verified, &[&app, &id, email]).await?;
-    }
-    Ok(ConsumeOutcome::Ok { device, user: Some((user_id, created)) })
-}
-
 /// The rows of a passwordless sign-up (algorithms.md §4.3); false when a unique constraint refused them.
 async fn create_user(db: Conn<'_>, sql: &Statements, (app, tenant): Key<'_>, user: &str, d: &Device, now: i64) -> Result<bool, WorkError> {
     Ok(unique(db.execute(&sql.insert_app_user, &[&app, &user])).await?
         && unique(db.execute(&sql.insert_all_auth, &[&app, &tenant, &user, &now])).await?
         && unique(db.execute(&sql.insert_user, &[&app, &user, &d.email, &d.phone_number, &now])).await?
         && unique(db.execute(&sql.insert_user_tenant, &[&app, &tenant, &user, &d.email, &d.phone_number])).await?)
-}
-
-async fn delete_code(db: Conn<'_>, sql: &Statements, (app, tenant): Key<'_>, code_id: &str) -> Result<(), WorkError> {
-    let Some(r) = db.query_opt(&sql.code_device, &[&app, &tenant, &code_id]).await? else { return Ok(()) };
-    let hash = r.try_get::<_, String>(0)?.trim_end().to_owned();
-    // Lock the device first, as consume does, then count what is left of it.
-    db.query_opt(&sql.device_for_update, &[&app, &tenant, &hash]).await?;
-    let count: i64 = db.query_opt(&sql.count_codes, &[&app, &tenant, &hash]).await?.map_or(Ok(0), |r| r.try_get(0))?;
-    if count <= 1 {
-        db.execute(&sql.delete_device, &[&app, &tenant, &hash]).await?;
-    } else {
-        db.execute(&sql.delete_code, &[&app, &tenant, &code_id]).await?;
-    }
-    Ok(())
 }
 
 async fn update_user(
@@ -379,16 +259,6 @@ async fn delete_expired(db: Conn<'_>, sql: &Statements, (app, tenant): Key<'_>, 
 
 #[async_trait]
 impl PasswordlessStorage for PgStorage {
-    async fn pl_create_device_with_code(&self, TenantKey { app_id, tenant_id }: TenantKey<'_>, device: &Device, code: &Code) -> Result<bool, StorageError> {
-        let ctx = (&self.sql, (app_id, tenant_id), device, code);
-        self.db.run(Mode::Write, &ctx, |db, (sql, key, d, c)| Box::pin(create_device(db, &sql.passwordless, *key, d, c))).await
-    }
-
-    async fn pl_create_code(&self, TenantKey { app_id, tenant_id }: TenantKey<'_>, code: &Code) -> Result<CreateCodeOutcome, StorageError> {
-        let ctx = (&self.sql, (app_id, tenant_id), code);
-        self.db.run(Mode::Write, &ctx, |db, (sql, key, c)| Box::pin(create_code(db, &sql.passwordless, *key, c))).await
-    }
-
     async fn pl_device(&self, TenantKey { app_id, tenant_id }: TenantKey<'_>, device_id_hash: &str) -> Result<Option<DeviceWithCodes>, StorageError> {
         let ctx = (&self.sql, (app_id, tenant_id), device_id_hash);
         self.db.run(Mode::Snapshot, &ctx, |db, (sql, key, hash)| Box::pin(get_device(db, &sql.passwordless, *key, hash))).await
@@ -411,16 +281,6 @@ impl PasswordlessStorage for PgStorage {
                 })
             })
             .await
-    }
-
-    async fn pl_consume(&self, TenantKey { app_id, tenant_id }: TenantKey<'_>, request: &ConsumeRequest) -> Result<ConsumeOutcome, StorageError> {
-        let ctx = (&self.sql, (app_id, tenant_id), request);
-        self.db.run(Mode::Write, &ctx, |db, (sql, key, req)| Box::pin(consume(db, &sql.passwordless, *key, req))).await
-    }
-
-    async fn pl_delete_code(&self, TenantKey { app_id, tenant_id }: TenantKey<'_>, code_id: &str) -> Result<(), StorageError> {
-        let ctx = (&self.sql, (app_id, tenant_id), code_id);
-        self.db.run(Mode::Write, &ctx, |db, (sql, key, id)| Box::pin(delete_code(db, &sql.passwordless, *key, id))).await
     }
 
     async fn pl_delete_device(&self, TenantKey { app_id, tenant_id }: TenantKey<'_>, device_id_hash: &str) -> Result<(), StorageError> {
@@ -462,5 +322,118 @@ impl PasswordlessStorage for PgStorage {
     async fn pl_delete_expired_devices(&self, TenantKey { app_id, tenant_id }: TenantKey<'_>, cutoff: i64) -> Result<u64, StorageError> {
         let ctx = (&self.sql, (app_id, tenant_id), cutoff);
         self.db.run(Mode::Write, &ctx, |db, (sql, key, cutoff)| Box::pin(delete_expired(db, &sql.passwordless, *key, *cutoff))).await
+    }
+}
+
+/// A contact's column value.
+fn value_of(contact: Contact<'_>) -> &str {
+    match contact {
+        Contact::Email(v) | Contact::Phone(v) => v,
+    }
+}
+
+#[async_trait]
+impl PasswordlessTx for PgTx<'_> {
+    async fn pl_insert_device(&mut self, TenantKey { app_id, tenant_id }: TenantKey<'_>, d: &Device) -> Result<bool, StorageError> {
+        let (db, sql) = (self.db, &self.sql.passwordless);
+        let params = [&app_id as &(dyn tokio_postgres::types::ToSql + Sync), &tenant_id, &d.id_hash, &d.email, &d.phone_number, &d.link_code_salt];
+        let r = unique(db.execute(&sql.insert_device, &params)).await;
+        self.keep(r)
+    }
+
+    async fn pl_insert_code(&mut self, TenantKey { app_id, tenant_id }: TenantKey<'_>, c: &Code) -> Result<bool, StorageError> {
+        let (db, sql) = (self.db, &self.sql.passwordless);
+        let params = [&app_id as &(dyn tokio_postgres::types::ToSql + Sync), &tenant_id, &c.id, &c.device_id_hash, &c.link_code_hash, &c.created_at];
+        let r = unique(db.execute(&sql.insert_code, &params)).await;
+        self.keep(r)
+    }
+
+    async fn pl_lock_device(&mut self, TenantKey { app_id, tenant_id }: TenantKey<'_>, hash: &str) -> Result<Option<Device>, StorageError> {
+        let (db, sql) = (self.db, &self.sql.passwordless);
+        let r = async { db.query_opt(&sql.device_for_update, &[&app_id, &tenant_id, &hash]).await?.map(|r| device_of(&r)).transpose() }.await;
+        self.keep(r)
+    }
+
+    async fn pl_find_code(&mut self, TenantKey { app_id, tenant_id }: TenantKey<'_>, hash: &str) -> Result<Option<Code>, StorageError> {
+        let (db, sql) = (self.db, &self.sql.passwordless);
+        let r = async { db.query_opt(&sql.code_by_link_hash, &[&app_id, &tenant_id, &hash]).await?.map(|r| code_of(&r)).transpose() }.await;
+        self.keep(r)
+    }
+
+    async fn pl_device_of_code(&mut self, TenantKey { app_id, tenant_id }: TenantKey<'_>, code_id: &str) -> Result<Option<String>, StorageError> {
+        let (db, sql) = (self.db, &self.sql.passwordless);
+        let r = async {
+            Ok(match db.query_opt(&sql.code_device, &[&app_id, &tenant_id, &code_id]).await? {
+                Some(r) => Some(r.try_get::<_, String>(0)?.trim_end().to_owned()),
+                None => None,
+            })
+        }
+        .await;
+        self.keep(r)
+    }
+
+    async fn pl_count_codes(&mut self, TenantKey { app_id, tenant_id }: TenantKey<'_>, hash: &str) -> Result<i64, StorageError> {
+        let (db, sql) = (self.db, &self.sql.passwordless);
+        let r = async { Ok(db.query_opt(&sql.count_codes, &[&app_id, &tenant_id, &hash]).await?.map_or(Ok(0), |r| r.try_get(0))?) }.await;
+        self.keep(r)
+    }
+
+    async fn pl_remove_code(&mut self, TenantKey { app_id, tenant_id }: TenantKey<'_>, code_id: &str) -> Result<(), StorageError> {
+        let (db, sql) = (self.db, &self.sql.passwordless);
+        let r = db.execute(&sql.delete_code, &[&app_id, &tenant_id, &code_id]).await.map(drop).map_err(WorkError::from);
+        self.keep(r)
+    }
+
+    async fn pl_remove_device(&mut self, TenantKey { app_id, tenant_id }: TenantKey<'_>, hash: &str) -> Result<(), StorageError> {
+        let (db, sql) = (self.db, &self.sql.passwordless);
+        let r = db.execute(&sql.delete_device, &[&app_id, &tenant_id, &hash]).await.map(drop).map_err(WorkError::from);
+        self.keep(r)
+    }
+
+    async fn pl_add_failed_attempt(&mut self, TenantKey { app_id, tenant_id }: TenantKey<'_>, hash: &str) -> Result<(), StorageError> {
+        let (db, sql) = (self.db, &self.sql.passwordless);
+        let r = db.execute(&sql.increment_failed, &[&app_id, &tenant_id, &hash]).await.map(drop).map_err(WorkError::from);
+        self.keep(r)
+    }
+
+    async fn pl_remove_devices_of(&mut self, tenant: TenantKey<'_>, contact: Contact<'_>) -> Result<(), StorageError> {
+        let (db, sql) = (self.db, &self.sql.passwordless);
+        let r = delete_by_contact(db, sql, (tenant.app_id, tenant.tenant_id), contact).await;
+        self.keep(r)
+    }
+
+    async fn pl_user_by_contact(&mut self, TenantKey { app_id, tenant_id }: TenantKey<'_>, contact: Contact<'_>) -> Result<Option<String>, StorageError> {
+        let (db, sql) = (self.db, &self.sql.passwordless);
+        let statement = match contact {
+            Contact::Email(_) => &sql.user_by_email,
+            Contact::Phone(_) => &sql.user_by_phone,
+        };
+        let value = value_of(contact);
+        let r = async {
+            Ok(match db.query_opt(statement, &[&app_id, &tenant_id, &value]).await? {
+                Some(r) => Some(r.try_get::<_, String>(0)?.trim_end().to_owned()),
+                None => None,
+            })
+        }
+        .await;
+        self.keep(r)
+    }
+
+    async fn pl_user_contact(&mut self, AppKey { app_id }: AppKey<'_>, user_id: &str) -> Result<Option<(Option<String>, Option<String>)>, StorageError> {
+        let (db, sql) = (self.db, &self.sql.passwordless);
+        let r = async {
+            Ok(match db.query_opt(&sql.user_contact, &[&app_id, &user_id]).await? {
+                Some(r) => Some((r.try_get(0)?, r.try_get(1)?)),
+                None => None,
+            })
+        }
+        .await;
+        self.keep(r)
+    }
+
+    async fn pl_create_user(&mut self, tenant: TenantKey<'_>, user_id: &str, device: &Device, time_joined: i64) -> Result<bool, StorageError> {
+        let (db, sql) = (self.db, &self.sql.passwordless);
+        let r = create_user(db, sql, (tenant.app_id, tenant.tenant_id), user_id, device, time_joined).await;
+        self.keep(r)
     }
 }

@@ -3,13 +3,14 @@
 use async_trait::async_trait;
 use portcullis_core::ids::AppKey;
 use portcullis_core::useridmapping::storage::{
-    blocking_tables, pick_any, CreateMappingOutcome, DeleteMappingOutcome, IdType, UserIdMapping, UserIdMappingStorage,
+    blocking_tables, pick_any, CreateMappingOutcome, DeleteMappingOutcome, IdType, UserIdMapping, UserIdMappingStorage, UserIdMappingTx,
 };
 use portcullis_core::storage::StorageError;
 use tokio_postgres::error::SqlState;
 
 use crate::db::{Conn, Mode, WorkError};
 use crate::names::Names;
+use crate::tx::PgTx;
 use crate::PgStorage;
 
 pub struct Statements {
@@ -158,5 +159,13 @@ impl UserIdMappingStorage for PgStorage {
     async fn delete_user_id_mapping(&self, AppKey { app_id }: AppKey<'_>, user_id: &str, kind: IdType, force: bool) -> Result<DeleteMappingOutcome, StorageError> {
         let ctx = (&self.sql, (app_id, user_id), kind, force);
         self.db.run(Mode::Write, &ctx, |db, (sql, key, kind, force)| Box::pin(delete(db, &sql.useridmapping, *key, *kind, *force))).await
+    }
+}
+
+#[async_trait]
+impl UserIdMappingTx for PgTx<'_> {
+    async fn uim_external_id(&mut self, AppKey { app_id }: AppKey<'_>, supertokens_user_id: &str) -> Result<Option<String>, StorageError> {
+        let r = find(self.db, &self.sql.useridmapping, app_id, supertokens_user_id, IdType::SuperTokens).await;
+        Ok(self.keep(r)?.map(|m| m.external_user_id))
     }
 }

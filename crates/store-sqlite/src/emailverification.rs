@@ -2,11 +2,12 @@
 
 use async_trait::async_trait;
 use portcullis_core::ids::{AppKey, TenantKey};
-use portcullis_core::emailverification::storage::{ConsumeOutcome, EmailVerificationStorage};
+use portcullis_core::emailverification::storage::{ConsumeOutcome, EmailVerificationStorage, EmailVerificationTx};
 use portcullis_core::storage::StorageError;
 use rusqlite::{params, OptionalExtension};
 
-use crate::SqliteStorage;
+use crate::tx::SqliteTx;
+use crate::{query_err, SqliteStorage};
 
 fn owned(s: &str) -> String {
     s.to_owned()
@@ -96,5 +97,18 @@ impl EmailVerificationStorage for SqliteStorage {
             Ok(())
         })
         .await
+    }
+}
+
+#[async_trait]
+impl EmailVerificationTx for SqliteTx<'_> {
+    async fn ev_set_verified(&mut self, AppKey { app_id }: AppKey<'_>, user_id: &str, email: &str) -> Result<(), StorageError> {
+        self.conn()?
+            .execute(
+                "INSERT INTO emailverification_verified_emails (app_id, user_id, email) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
+                params![app_id, user_id, email],
+            )
+            .map(drop)
+            .map_err(query_err)
     }
 }

@@ -13,6 +13,7 @@ mod passwordless;
 mod session;
 mod thirdparty;
 mod totp;
+mod tx;
 mod useridmapping;
 mod users;
 mod accountlinking;
@@ -87,6 +88,10 @@ impl SqliteStorage {
 impl Storage for SqliteStorage {
     fn kind(&self) -> &'static str {
         "sqlite"
+    }
+
+    async fn transaction(&self, work: Box<dyn portcullis_core::storage::tx::Work>) -> Result<(), StorageError> {
+        self.with_conn(move |c| tx::run(c, work)).await
     }
 
     async fn ping(&self) -> Result<(), StorageError> {
@@ -177,7 +182,7 @@ mod tests {
         portcullis_testkit::conformance::run_users(&s, &s).await;
         portcullis_testkit::conformance::run_dashboard(&s, &s).await;
         portcullis_testkit::conformance::run_email_verification(&s, &s).await;
-        portcullis_testkit::conformance::run_passwordless(&s, &s).await;
+        portcullis_testkit::conformance::run_passwordless(&s).await;
         portcullis_testkit::conformance::run_totp(&s, &s).await;
         portcullis_testkit::conformance::run_metadata(&s, &s).await;
         portcullis_testkit::conformance::run_roles(&s, &s).await;

@@ -3,14 +3,11 @@
 
 use async_trait::async_trait;
 use portcullis_core::ids::{AppKey, TenantKey};
-use portcullis_core::passwordless::storage::{
-    Code, ConsumeOutcome, ConsumeRequest, Contact, CreateCodeOutcome, Device, DeviceWithCodes, FieldUpdate, PasswordlessStorage,
-    UpdateUserOutcome,
-};
+use portcullis_core::passwordless::storage::{Code, Contact, Device, DeviceWithCodes, FieldUpdate, PasswordlessStorage, PasswordlessTx, UpdateUserOutcome};
 use portcullis_core::storage::StorageError;
 use rusqlite::{params, Connection, OptionalExtension, Row, Transaction};
 
-use crate::users::is_unique_violation;
+use crate::tx::SqliteTx;
 use crate::{query_err, SqliteStorage};
 
 const DEVICE_COLUMNS: &str = "device_id_hash, email, phone_number, link_code_salt, failed_attempts";
@@ -79,96 +76,8 @@ fn in_tx<T>(c: &mut Connection, work: impl FnOnce(&Transaction<'_>) -> rusqlite:
     Ok(out)
 }
 
-fn consume(tx: &Transaction<'_>, app: &str, tenant: &str, req: &ConsumeRequest) -> rusqlite::Result<ConsumeOutcome> {
-    let Some(device) = device(tx, app, tenant, &req.device_id_hash)? else { return Ok(ConsumeOutcome::RestartFlow) };
-    let delete_device = || {
-        tx.execute(
-            "DELETE FROM passwordless_devices WHERE app_id = ?1 AND tenant_id = ?2 AND device_id_hash = ?3",
-            params![app, tenant, device.id_hash],
-        )
-    };
-    // Possible when the configured maximum was lowered.
-    if i64::from(device.failed_attempts) >= req.max_attempts {
-        delete_device()?;
-        return Ok(ConsumeOutcome::RestartFlow);
-    }
-    let code = tx
-        .query_row(
-            &format!("SELECT {CODE_COLUMNS} FROM passwordless_codes WHERE app_id = ?1 AND tenant_id = ?2 AND link_code_hash = ?3"),
-            params![app, tenant, req.link_code_hash],
-            code_of,
-        )
-        .optional()?
-        .filter(|c| c.device_id_hash == device.id_hash);
-    let fresh = code.as_ref().is_some_and(|c| c.created_at >= req.now - req.code_lifetime_ms);
-    if !fresh {
-        if !req.by_user_input_code {
-            return Ok(ConsumeOutcome::RestartFlow);
-        }
-        let failed = device.failed_attempts + 1;
-        if i64::from(failed) >= req.max_attempts {
-            delete_device()?;
-            return Ok(ConsumeOutcome::RestartFlow);
-        }
-        tx.execute(
-            "UPDATE passwordless_devices SET failed_attempts = failed_attempts + 1 WHERE app_id = ?1 AND tenant_id = ?2 AND device_id_hash = ?3",
-            params![app, tenant, device.id_hash],
-        )?;
-        return Ok(match code {
-            Some(_) => ConsumeOutcome::ExpiredUserInputCode { failed_attempts: failed },
-            None => ConsumeOutcome::IncorrectUserInputCode { failed_attempts: failed },
-        });
-    }
-    let Some(sign) = &req.sign_in_up else { return Ok(ConsumeOutcome::Ok { device, user: None }) };
-    let contact = match (&device.email, &device.phone_number) {
-        (Some(e), _) => Contact::Email(e),
-        (None, Some(p)) => Contact::Phone(p),
-        (None, None) => return Ok(ConsumeOutcome::RestartFlow),
-    };
-    delete_devices_by(tx, app, tenant, contact)?;
-    let (column, value) = contact_column(contact);
-    let existing: Option<String> = tx
-        .query_row(
-            &format!("SELECT user_id FROM passwordless_user_to_tenant WHERE app_id = ?1 AND tenant_id = ?2 AND {column} = ?3"),
-            params![app, tenant, value],
-            |r| r.get(0),
-        )
-        .optional()?;
-    let (user_id, created) = match existing {
-        Some(user_id) => {
-            let user_id = user_id.trim_end().to_owned();
-            // The user's other contact's pending sign-ins end too, as in the core.
-            let (email, phone): (Option<String>, Option<String>) = tx.query_row(
-                "SELECT email, phone_number FROM passwordless_users WHERE app_id = ?1 AND user_id = ?2",
-                params![app, user_id],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )?;
-            if let Some(e) = email.filter(|e| Some(e) != device.email.as_ref()) {
-                delete_devices_by(tx, app, tenant, Contact::Email(&e))?;
-            }
-            if let Some(p) = phone.filter(|p| Some(p) != device.phone_number.as_ref()) {
-                delete_devices_by(tx, app, tenant, Contact::Phone(&p))?;
-            }
-            (user_id, false)
-        }
-        None => {
-            create_user(tx, app, tenant, &sign.new_user_id, &device, req.now)?;
-            (sign.new_user_id.clone(), true)
-        }
-    };
-    if let (true, Some(email)) = (sign.verify_email, &device.email) {
-        // Verification is keyed by the id the application uses: the external one when mapped.
-        let id = crate::useridmapping::external_of(tx, app, &user_id)?.unwrap_or_else(|| user_id.clone());
-        tx.execute(
-            "INSERT INTO emailverification_verified_emails (app_id, user_id, email) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
-            params![app, id, email],
-        )?;
-    }
-    Ok(ConsumeOutcome::Ok { device, user: Some((user_id, created)) })
-}
-
 /// The rows of a passwordless sign-up (algorithms.md §4.3).
-fn create_user(tx: &Transaction<'_>, app: &str, tenant: &str, user: &str, device: &Device, now: i64) -> rusqlite::Result<()> {
+fn create_user(tx: &Connection, app: &str, tenant: &str, user: &str, device: &Device, now: i64) -> rusqlite::Result<()> {
     tx.execute(
         "INSERT INTO app_id_to_user_id (app_id, user_id, recipe_id, primary_or_recipe_user_id) VALUES (?1, ?2, 'passwordless', ?2)",
         params![app, user],
@@ -256,45 +165,6 @@ fn update_user(tx: &Transaction<'_>, app: &str, user: &str, email: FieldUpdate<'
 
 #[async_trait]
 impl PasswordlessStorage for SqliteStorage {
-    async fn pl_create_device_with_code(&self, TenantKey { app_id, tenant_id }: TenantKey<'_>, device: &Device, code: &Code) -> Result<bool, StorageError> {
-        let (app, tenant, d, code) = (app_id.to_owned(), tenant_id.to_owned(), device.clone(), code.clone());
-        self.with_conn(move |c| {
-            in_tx(c, |tx| {
-                let write = || -> rusqlite::Result<()> {
-                    tx.execute(
-                        "INSERT INTO passwordless_devices (app_id, tenant_id, device_id_hash, email, phone_number, link_code_salt, failed_attempts)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0)",
-                        params![app, tenant, d.id_hash, d.email, d.phone_number, d.link_code_salt],
-                    )?;
-                    insert_code(tx, &app, &tenant, &code)
-                };
-                match write() {
-                    Ok(()) => Ok((true, true)),
-                    Err(e) if is_unique_violation(&e) => Ok((false, false)),
-                    Err(e) => Err(e),
-                }
-            })
-        })
-        .await
-    }
-
-    async fn pl_create_code(&self, TenantKey { app_id, tenant_id }: TenantKey<'_>, code: &Code) -> Result<CreateCodeOutcome, StorageError> {
-        let (app, tenant, code) = (app_id.to_owned(), tenant_id.to_owned(), code.clone());
-        self.with_conn(move |c| {
-            in_tx(c, |tx| {
-                if device(tx, &app, &tenant, &code.device_id_hash)?.is_none() {
-                    return Ok((CreateCodeOutcome::UnknownDevice, false));
-                }
-                match insert_code(tx, &app, &tenant, &code) {
-                    Ok(()) => Ok((CreateCodeOutcome::Created, true)),
-                    Err(e) if is_unique_violation(&e) => Ok((CreateCodeOutcome::Duplicate, false)),
-                    Err(e) => Err(e),
-                }
-            })
-        })
-        .await
-    }
-
     async fn pl_device(&self, TenantKey { app_id, tenant_id }: TenantKey<'_>, device_id_hash: &str) -> Result<Option<DeviceWithCodes>, StorageError> {
         let (app, tenant, hash) = (app_id.to_owned(), tenant_id.to_owned(), device_id_hash.to_owned());
         self.with_conn(move |c| {
@@ -335,45 +205,6 @@ impl PasswordlessStorage for SqliteStorage {
             )
             .optional()
             .map_err(query_err)
-        })
-        .await
-    }
-
-    async fn pl_consume(&self, TenantKey { app_id, tenant_id }: TenantKey<'_>, request: &ConsumeRequest) -> Result<ConsumeOutcome, StorageError> {
-        let (app, tenant, req) = (app_id.to_owned(), tenant_id.to_owned(), request.clone());
-        self.with_conn(move |c| {
-            in_tx(c, |tx| match consume(tx, &app, &tenant, &req) {
-                Ok(outcome) => Ok((outcome, true)),
-                // Another user took the email or phone number meanwhile: nothing is kept, as in the core.
-                Err(e) if is_unique_violation(&e) => Ok((ConsumeOutcome::RestartFlow, false)),
-                Err(e) => Err(e),
-            })
-        })
-        .await
-    }
-
-    async fn pl_delete_code(&self, TenantKey { app_id, tenant_id }: TenantKey<'_>, code_id: &str) -> Result<(), StorageError> {
-        let (app, tenant, id) = (app_id.to_owned(), tenant_id.to_owned(), code_id.to_owned());
-        self.in_transaction(move |tx| {
-            let hash: Option<String> = tx
-                .query_row(
-                    "SELECT device_id_hash FROM passwordless_codes WHERE app_id = ?1 AND tenant_id = ?2 AND code_id = ?3",
-                    params![app, tenant, id],
-                    |r| r.get(0),
-                )
-                .optional()?;
-            let Some(hash) = hash else { return Ok(()) };
-            let count: i64 = tx.query_row(
-                "SELECT COUNT(*) FROM passwordless_codes WHERE app_id = ?1 AND tenant_id = ?2 AND device_id_hash = ?3",
-                params![app, tenant, hash],
-                |r| r.get(0),
-            )?;
-            if count <= 1 {
-                tx.execute("DELETE FROM passwordless_devices WHERE app_id = ?1 AND tenant_id = ?2 AND device_id_hash = ?3", params![app, tenant, hash])?;
-            } else {
-                tx.execute("DELETE FROM passwordless_codes WHERE app_id = ?1 AND tenant_id = ?2 AND code_id = ?3", params![app, tenant, id])?;
-            }
-            Ok(())
         })
         .await
     }
@@ -440,10 +271,117 @@ impl PasswordlessStorage for SqliteStorage {
     }
 }
 
-fn insert_code(tx: &Transaction<'_>, app: &str, tenant: &str, code: &Code) -> rusqlite::Result<()> {
-    tx.execute(
-        "INSERT INTO passwordless_codes (app_id, tenant_id, code_id, device_id_hash, link_code_hash, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        params![app, tenant, code.id, code.device_id_hash, code.link_code_hash, code.created_at],
-    )?;
-    Ok(())
+#[async_trait]
+impl PasswordlessTx for SqliteTx<'_> {
+    async fn pl_insert_device(&mut self, TenantKey { app_id, tenant_id }: TenantKey<'_>, d: &Device) -> Result<bool, StorageError> {
+        let inserted = self.conn()?.execute(
+            "INSERT INTO passwordless_devices (app_id, tenant_id, device_id_hash, email, phone_number, link_code_salt, failed_attempts)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0)",
+            params![app_id, tenant_id, d.id_hash, d.email, d.phone_number, d.link_code_salt],
+        );
+        self.unique(inserted)
+    }
+
+    async fn pl_insert_code(&mut self, TenantKey { app_id, tenant_id }: TenantKey<'_>, c: &Code) -> Result<bool, StorageError> {
+        let inserted = self.conn()?.execute(
+            "INSERT INTO passwordless_codes (app_id, tenant_id, code_id, device_id_hash, link_code_hash, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![app_id, tenant_id, c.id, c.device_id_hash, c.link_code_hash, c.created_at],
+        );
+        self.unique(inserted)
+    }
+
+    async fn pl_lock_device(&mut self, TenantKey { app_id, tenant_id }: TenantKey<'_>, hash: &str) -> Result<Option<Device>, StorageError> {
+        // The IMMEDIATE transaction already excludes every other writer.
+        device(self.conn()?, app_id, tenant_id, hash).map_err(query_err)
+    }
+
+    async fn pl_find_code(&mut self, TenantKey { app_id, tenant_id }: TenantKey<'_>, hash: &str) -> Result<Option<Code>, StorageError> {
+        self.conn()?
+            .query_row(
+                &format!("SELECT {CODE_COLUMNS} FROM passwordless_codes WHERE app_id = ?1 AND tenant_id = ?2 AND link_code_hash = ?3"),
+                params![app_id, tenant_id, hash],
+                code_of,
+            )
+            .optional()
+            .map_err(query_err)
+    }
+
+    async fn pl_device_of_code(&mut self, TenantKey { app_id, tenant_id }: TenantKey<'_>, code_id: &str) -> Result<Option<String>, StorageError> {
+        self.conn()?
+            .query_row(
+                "SELECT device_id_hash FROM passwordless_codes WHERE app_id = ?1 AND tenant_id = ?2 AND code_id = ?3",
+                params![app_id, tenant_id, code_id],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(query_err)
+    }
+
+    async fn pl_count_codes(&mut self, TenantKey { app_id, tenant_id }: TenantKey<'_>, hash: &str) -> Result<i64, StorageError> {
+        self.conn()?
+            .query_row(
+                "SELECT COUNT(*) FROM passwordless_codes WHERE app_id = ?1 AND tenant_id = ?2 AND device_id_hash = ?3",
+                params![app_id, tenant_id, hash],
+                |r| r.get(0),
+            )
+            .map_err(query_err)
+    }
+
+    async fn pl_remove_code(&mut self, TenantKey { app_id, tenant_id }: TenantKey<'_>, code_id: &str) -> Result<(), StorageError> {
+        self.conn()?
+            .execute("DELETE FROM passwordless_codes WHERE app_id = ?1 AND tenant_id = ?2 AND code_id = ?3", params![app_id, tenant_id, code_id])
+            .map(drop)
+            .map_err(query_err)
+    }
+
+    async fn pl_remove_device(&mut self, TenantKey { app_id, tenant_id }: TenantKey<'_>, hash: &str) -> Result<(), StorageError> {
+        self.conn()?
+            .execute("DELETE FROM passwordless_devices WHERE app_id = ?1 AND tenant_id = ?2 AND device_id_hash = ?3", params![app_id, tenant_id, hash])
+            .map(drop)
+            .map_err(query_err)
+    }
+
+    async fn pl_add_failed_attempt(&mut self, TenantKey { app_id, tenant_id }: TenantKey<'_>, hash: &str) -> Result<(), StorageError> {
+        self.conn()?
+            .execute(
+                "UPDATE passwordless_devices SET failed_attempts = failed_attempts + 1 WHERE app_id = ?1 AND tenant_id = ?2 AND device_id_hash = ?3",
+                params![app_id, tenant_id, hash],
+            )
+            .map(drop)
+            .map_err(query_err)
+    }
+
+    async fn pl_remove_devices_of(&mut self, TenantKey { app_id, tenant_id }: TenantKey<'_>, contact: Contact<'_>) -> Result<(), StorageError> {
+        delete_devices_by(self.conn()?, app_id, tenant_id, contact).map(drop).map_err(query_err)
+    }
+
+    async fn pl_user_by_contact(&mut self, TenantKey { app_id, tenant_id }: TenantKey<'_>, contact: Contact<'_>) -> Result<Option<String>, StorageError> {
+        let (column, value) = contact_column(contact);
+        let id: Option<String> = self
+            .conn()?
+            .query_row(
+                &format!("SELECT user_id FROM passwordless_user_to_tenant WHERE app_id = ?1 AND tenant_id = ?2 AND {column} = ?3"),
+                params![app_id, tenant_id, value],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(query_err)?;
+        Ok(id.map(|id| id.trim_end().to_owned()))
+    }
+
+    async fn pl_user_contact(&mut self, AppKey { app_id }: AppKey<'_>, user_id: &str) -> Result<Option<(Option<String>, Option<String>)>, StorageError> {
+        self.conn()?
+            .query_row(
+                "SELECT email, phone_number FROM passwordless_users WHERE app_id = ?1 AND user_id = ?2",
+                params![app_id, user_id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()
+            .map_err(query_err)
+    }
+
+    async fn pl_create_user(&mut self, TenantKey { app_id, tenant_id }: TenantKey<'_>, user_id: &str, device: &Device, time_joined: i64) -> Result<bool, StorageError> {
+        let created = create_user(self.conn()?, app_id, tenant_id, user_id, device, time_joined).map(|()| 1);
+        self.unique(created)
+    }
 }

@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use portcullis_core::ids::AppKey;
 use portcullis_core::useridmapping::storage::{
-    blocking_tables, pick_any, CreateMappingOutcome, DeleteMappingOutcome, IdType, UserIdMapping, UserIdMappingStorage,
+    blocking_tables, pick_any, CreateMappingOutcome, DeleteMappingOutcome, IdType, UserIdMapping, UserIdMappingStorage, UserIdMappingTx,
 };
 use portcullis_core::storage::StorageError;
 use rusqlite::{params, Connection, OptionalExtension};
@@ -126,5 +126,12 @@ impl UserIdMappingStorage for SqliteStorage {
             Ok(DeleteMappingOutcome::Deleted { existed: true })
         })
         .await
+    }
+}
+
+#[async_trait]
+impl UserIdMappingTx for crate::tx::SqliteTx<'_> {
+    async fn uim_external_id(&mut self, AppKey { app_id }: AppKey<'_>, supertokens_user_id: &str) -> Result<Option<String>, StorageError> {
+        external_of(self.conn()?, app_id, supertokens_user_id).map_err(crate::query_err)
     }
 }

@@ -524,109 +524,146 @@ pub async fn run_email_verification(base: &dyn Storage, s: &dyn portcullis_core:
     assert!(base.delete_app_rows(AppKey::new(app)).await.expect("delete app"));
 }
 
-/// Passwordless: devices and codes (duplicates refused, codes per device), consume outcomes with
-/// failed attempts and expiry, sign-up then sign-in rows, code and device removal, user updates
-/// with their conflicts, and the expired-device cleanup.
-pub async fn run_passwordless(base: &dyn Storage, s: &dyn portcullis_core::passwordless::storage::PasswordlessStorage) {
-    use portcullis_core::passwordless::storage::{Code, ConsumeOutcome, ConsumeRequest, Contact, CreateCodeOutcome, Device, SignInUp, UpdateUserOutcome};
+/// Passwordless, through the recipe's flows (`portcullis_core::passwordless`) on this storage:
+/// codes made and resent, wrong and expired codes counted, checking without consuming, consuming
+/// (sign-up, then sign-in of the same user, the email verified, the devices ended), the attempt
+/// limit, code and device removal, user updates, the cleanup of expired devices, and a unit of
+/// work that meets a conflict keeping nothing.
+pub async fn run_passwordless(s: &dyn Storage) {
+    use portcullis_core::passwordless::codes::{DeviceId, LinkCode, LinkCodeSalt};
+    use portcullis_core::passwordless::storage::{Code, Contact, Device, UpdateUserOutcome};
+    use portcullis_core::passwordless::{self as pl, CodeInput, ConsumeOutcome, CreateCodeOutcome, CreatedCode, DeviceLookup, NewCode, Settings, SignInUp};
+    use portcullis_core::storage::transaction;
+
+    struct NoActivity;
+    #[async_trait::async_trait]
+    impl portcullis_core::services::ActivityLog for NoActivity {
+        async fn record(&self, _: &dyn Storage, _: AppKey<'_>, _: &str, _: i64) {}
+    }
 
     let app = "pl-app";
-    base.add_tenant_rows(TenantKey::new(app, "public"), 1).await.expect("app rows");
-    base.add_tenant_rows(TenantKey::new(app, "t1"), 1).await.expect("tenant rows");
-    let device = |hash: &str, email: Option<&str>, phone: Option<&str>| Device {
-        id_hash: hash.into(),
-        email: email.map(Into::into),
-        phone_number: phone.map(Into::into),
-        link_code_salt: "c2FsdA==".into(),
-        failed_attempts: 0,
+    s.add_tenant_rows(TenantKey::new(app, "public"), 1).await.expect("app rows");
+    s.add_tenant_rows(TenantKey::new(app, "t1"), 1).await.expect("tenant rows");
+    let t = TenantKey::new(app, "public");
+    let settings = Settings { code_lifetime_ms: 500, max_attempts: 3 };
+    let contact = |email: Option<&str>, phone: Option<&str>| NewCode::Contact { email: email.map(Into::into), phone_number: phone.map(Into::into) };
+    let created = |o: CreateCodeOutcome| match o {
+        CreateCodeOutcome::Created(c) => c,
+        other => panic!("{other:?}"),
     };
-    let code = |id: &str, hash: &str, link: &str, at: i64| Code { id: id.into(), device_id_hash: hash.into(), link_code_hash: link.into(), created_at: at };
-    let request = |hash: &str, link: &str, typed: bool, sign_up: Option<&str>| ConsumeRequest {
-        device_id_hash: hash.into(),
-        link_code_hash: link.into(),
-        by_user_input_code: typed,
-        now: 1_000,
-        code_lifetime_ms: 500,
-        max_attempts: 3,
-        sign_in_up: sign_up.map(|id| SignInUp { new_user_id: id.into(), verify_email: true }),
+    let typed = |c: &CreatedCode, code: &str| CodeInput::UserInputCode { device_id: c.device_id.clone(), user_input_code: code.into() };
+    let sign_in_up = Some(SignInUp { verify_email: true });
+    let consume = |c: CreatedCode, input: CodeInput, now: i64, sign: Option<SignInUp>| async move {
+        pl::consume_code(s, &NoActivity, t, &settings, now, &c.pre_auth_session_id, input, sign).await.expect("consume")
     };
 
-    assert!(s.pl_create_device_with_code(TenantKey::new(app, "public"), &device("d1", Some("a@x.com"), None), &code("c1", "d1", "l1", 100)).await.expect("create"));
-    assert!(!s.pl_create_device_with_code(TenantKey::new(app, "public"), &device("d1", Some("b@x.com"), None), &code("c9", "d1", "l9", 900)).await.expect("dup"));
-    assert!(s.pl_code_by_link_code_hash(TenantKey::new(app, "public"), "l9").await.expect("read").is_none(), "nothing half-written");
-    assert_eq!(s.pl_create_code(TenantKey::new(app, "public"), &code("c2", "d1", "l2", 950)).await.expect("code"), CreateCodeOutcome::Created);
-    assert_eq!(s.pl_create_code(TenantKey::new(app, "public"), &code("c3", "d1", "l2", 950)).await.expect("code"), CreateCodeOutcome::Duplicate);
-    assert_eq!(s.pl_create_code(TenantKey::new(app, "public"), &code("c4", "nope", "l4", 950)).await.expect("code"), CreateCodeOutcome::UnknownDevice);
-    let d1 = s.pl_device(TenantKey::new(app, "public"), "d1").await.expect("read").expect("device");
-    assert_eq!(d1.device.email.as_deref(), Some("a@x.com"));
-    assert_eq!(d1.codes.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(), vec!["c1", "c2"]);
-    assert_eq!(s.pl_devices_by_contact(TenantKey::new(app, "public"), Contact::Email("a@x.com")).await.expect("by email").len(), 1);
-    assert!(s.pl_devices_by_contact(TenantKey::new(app, "t1"), Contact::Email("a@x.com")).await.expect("by email").is_empty(), "devices are per tenant");
-    assert_eq!(s.pl_code_by_link_code_hash(TenantKey::new(app, "public"), "l2").await.expect("by link").map(|c| c.id), Some("c2".into()));
+    // A device for an email, then a second code for it (with a given user input code).
+    let c1 = created(pl::create_code(s, t, &settings, 100, contact(Some("a@x.com"), None), None).await.expect("create"));
+    let resend = || NewCode::Device { device_id: c1.device_id.clone() };
+    let c2 = created(pl::create_code(s, t, &settings, 950, resend(), Some("111111".into())).await.expect("resend"));
+    assert_eq!(c2.pre_auth_session_id, c1.pre_auth_session_id);
+    let again = pl::create_code(s, t, &settings, 960, resend(), Some("111111".into())).await.expect("resend");
+    assert_eq!(again, CreateCodeOutcome::UserInputCodeAlreadyUsed);
+    let unknown = NewCode::Device { device_id: DeviceId::generate().expect("id").encode() };
+    assert_eq!(pl::create_code(s, t, &settings, 960, unknown, None).await.expect("resend"), CreateCodeOutcome::RestartFlow);
+    let devices = pl::devices(s, t, DeviceLookup::Email("a@x.com".into())).await.expect("devices");
+    assert_eq!(devices.len(), 1);
+    assert_eq!(devices[0].codes.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(), vec![c1.code_id.as_str(), c2.code_id.as_str()]);
+    assert_eq!(devices[0].device.email.as_deref(), Some("a@x.com"));
+    assert!(pl::devices(s, TenantKey::new(app, "t1"), DeviceLookup::Email("a@x.com".into())).await.expect("devices").is_empty(), "devices are per tenant");
+    assert_eq!(pl::devices(s, t, DeviceLookup::DeviceId(c1.device_id.clone())).await.expect("devices").len(), 1);
 
-    // Wrong and expired codes count; checking does not consume.
-    let wrong = s.pl_consume(TenantKey::new(app, "public"), &request("d1", "nope", true, None)).await.expect("consume");
-    assert_eq!(wrong, ConsumeOutcome::IncorrectUserInputCode { failed_attempts: 1 });
-    let expired = s.pl_consume(TenantKey::new(app, "public"), &request("d1", "l1", true, None)).await.expect("consume");
-    assert_eq!(expired, ConsumeOutcome::ExpiredUserInputCode { failed_attempts: 2 });
-    assert_eq!(s.pl_consume(TenantKey::new(app, "public"), &request("d1", "nope", false, None)).await.expect("consume"), ConsumeOutcome::RestartFlow);
-    let checked = s.pl_consume(TenantKey::new(app, "public"), &request("d1", "l2", true, None)).await.expect("check");
-    assert!(matches!(checked, ConsumeOutcome::Ok { user: None, .. }), "{checked:?}");
+    // Wrong and expired codes count; a wrong link code restarts; checking does not consume.
+    let wrong = consume(c1.clone(), typed(&c1, "nope"), 1_000, None).await;
+    assert_eq!(wrong, ConsumeOutcome::IncorrectUserInputCode { failed_attempts: 1, max_attempts: 3 });
+    let expired = consume(c1.clone(), typed(&c1, &c1.user_input_code), 1_000, None).await;
+    assert_eq!(expired, ConsumeOutcome::ExpiredUserInputCode { failed_attempts: 2, max_attempts: 3 });
+    assert_eq!(consume(c1.clone(), CodeInput::LinkCode(c1.link_code.clone()), 1_000, None).await, ConsumeOutcome::RestartFlow, "an expired link");
+    let checked = consume(c2.clone(), typed(&c2, "111111"), 1_000, None).await;
+    assert!(matches!(checked, ConsumeOutcome::Ok { signed_in: None, .. }), "{checked:?}");
     // Consuming signs up, removes the email's devices, and verifies the email.
-    let ok = s.pl_consume(TenantKey::new(app, "public"), &request("d1", "l2", true, Some("pl-user-1"))).await.expect("consume");
-    let ConsumeOutcome::Ok { device: d, user } = ok else { panic!("{ok:?}") };
-    assert_eq!((d.failed_attempts, user), (2, Some(("pl-user-1".to_string(), true))));
-    assert!(s.pl_device(TenantKey::new(app, "public"), "d1").await.expect("read").is_none());
-    assert!(base.ev_is_verified(AppKey::new(app), "pl-user-1", "a@x.com").await.expect("verified"));
-    let u = base.get_user(AppKey::new(app), "pl-user-1").await.expect("get").expect("user");
-    let m = &u.login_methods[0];
+    let ok = consume(c2.clone(), typed(&c2, "111111"), 1_000, sign_in_up).await;
+    let ConsumeOutcome::Ok { device: d, signed_in: Some(first) } = ok else { panic!("{ok:?}") };
+    assert_eq!((d.failed_attempts, first.created), (2, true));
+    let user_1 = first.user.id.clone();
+    assert!(pl::devices(s, t, DeviceLookup::PreAuthSessionId(c1.pre_auth_session_id.clone())).await.expect("devices").is_empty());
+    assert!(s.ev_is_verified(AppKey::new(app), &user_1, "a@x.com").await.expect("verified"));
+    let m = &first.user.login_methods[0];
     assert_eq!((m.recipe_id, m.email.as_deref(), m.time_joined, m.tenant_ids.clone()), (portcullis_core::users::RecipeId::Passwordless, Some("a@x.com"), 1_000, vec!["public".to_string()]));
-    // A second device for the email signs in the same user.
-    s.pl_create_device_with_code(TenantKey::new(app, "public"), &device("d2", Some("a@x.com"), None), &code("c5", "d2", "l5", 990)).await.expect("create");
-    let again = s.pl_consume(TenantKey::new(app, "public"), &request("d2", "l5", false, Some("pl-user-2"))).await.expect("consume");
-    assert!(matches!(again, ConsumeOutcome::Ok { user: Some((ref id, false)), .. } if id == "pl-user-1"), "{again:?}");
+    // A second device for the email signs in the same user (by its link).
+    let c5 = created(pl::create_code(s, t, &settings, 990, contact(Some("a@x.com"), None), None).await.expect("create"));
+    let again = consume(c5.clone(), CodeInput::LinkCode(c5.link_code.clone()), 1_000, sign_in_up).await;
+    assert!(matches!(&again, ConsumeOutcome::Ok { signed_in: Some(s), .. } if s.user.id == user_1 && !s.created), "{again:?}");
     // Reaching the maximum removes the device.
-    s.pl_create_device_with_code(TenantKey::new(app, "public"), &device("d3", None, Some("+1555")), &code("c6", "d3", "l6", 990)).await.expect("create");
+    let c6 = created(pl::create_code(s, t, &settings, 990, contact(None, Some("+1555")), None).await.expect("create"));
     for n in 1..=2 {
-        let r = s.pl_consume(TenantKey::new(app, "public"), &request("d3", "x", true, None)).await.expect("consume");
-        assert_eq!(r, ConsumeOutcome::IncorrectUserInputCode { failed_attempts: n });
+        assert_eq!(consume(c6.clone(), typed(&c6, "x"), 1_000, None).await, ConsumeOutcome::IncorrectUserInputCode { failed_attempts: n, max_attempts: 3 });
     }
-    assert_eq!(s.pl_consume(TenantKey::new(app, "public"), &request("d3", "x", true, None)).await.expect("consume"), ConsumeOutcome::RestartFlow);
-    assert!(s.pl_device(TenantKey::new(app, "public"), "d3").await.expect("read").is_none());
+    assert_eq!(consume(c6.clone(), typed(&c6, "x"), 1_000, None).await, ConsumeOutcome::RestartFlow);
+    assert!(s.pl_device(t, &c6.pre_auth_session_id).await.expect("read").is_none());
 
     // Removing codes: one of two keeps the device, the last removes it; by contact.
-    s.pl_create_device_with_code(TenantKey::new(app, "public"), &device("d4", None, Some("+1555")), &code("c7", "d4", "l7", 990)).await.expect("create");
-    s.pl_create_code(TenantKey::new(app, "public"), &code("c8", "d4", "l8", 995)).await.expect("code");
-    s.pl_delete_code(TenantKey::new(app, "public"), "c7").await.expect("delete code");
-    assert_eq!(s.pl_device(TenantKey::new(app, "public"), "d4").await.expect("read").expect("device").codes.len(), 1);
-    s.pl_delete_code(TenantKey::new(app, "public"), "c8").await.expect("delete code");
-    assert!(s.pl_device(TenantKey::new(app, "public"), "d4").await.expect("read").is_none());
-    s.pl_create_device_with_code(TenantKey::new(app, "public"), &device("d5", None, Some("+1555")), &code("c10", "d5", "l10", 990)).await.expect("create");
-    s.pl_delete_devices_by_contact(TenantKey::new(app, "public"), Contact::Phone("+1555")).await.expect("delete by phone");
-    assert!(s.pl_device(TenantKey::new(app, "public"), "d5").await.expect("read").is_none());
+    let c7 = created(pl::create_code(s, t, &settings, 990, contact(None, Some("+1555")), None).await.expect("create"));
+    let c8 = created(pl::create_code(s, t, &settings, 995, NewCode::Device { device_id: c7.device_id.clone() }, None).await.expect("code"));
+    pl::remove_code(s, t, c7.code_id.clone()).await.expect("remove code");
+    assert_eq!(s.pl_device(t, &c7.pre_auth_session_id).await.expect("read").expect("device").codes.len(), 1);
+    pl::remove_code(s, t, c8.code_id.clone()).await.expect("remove code");
+    assert!(s.pl_device(t, &c7.pre_auth_session_id).await.expect("read").is_none());
+    pl::remove_code(s, t, "no-such-code".into()).await.expect("remove nothing");
+    let c10 = created(pl::create_code(s, t, &settings, 990, contact(None, Some("+1555")), None).await.expect("create"));
+    s.pl_delete_devices_by_contact(t, Contact::Phone("+1555")).await.expect("delete by phone");
+    assert!(s.pl_device(t, &c10.pre_auth_session_id).await.expect("read").is_none());
 
     // Updates: conflicts, removal of both refused, devices of the old and new values removed.
-    s.pl_create_device_with_code(TenantKey::new(app, "public"), &device("d6", None, Some("+1666")), &code("c11", "d6", "l11", 990)).await.expect("create");
-    let r = s.pl_consume(TenantKey::new(app, "public"), &request("d6", "l11", false, Some("pl-user-3"))).await.expect("consume");
-    assert!(matches!(r, ConsumeOutcome::Ok { user: Some((_, true)), .. }));
-    assert_eq!(s.pl_update_user(AppKey::new(app), "pl-user-3", Some(Some("a@x.com")), None).await.expect("update"), UpdateUserOutcome::EmailAlreadyExists);
-    assert_eq!(s.pl_update_user(AppKey::new(app), "pl-user-1", None, Some(Some("+1666"))).await.expect("update"), UpdateUserOutcome::PhoneNumberAlreadyExists);
-    assert_eq!(s.pl_update_user(AppKey::new(app), "pl-user-3", None, Some(None)).await.expect("update"), UpdateUserOutcome::NoContactLeft);
+    let c11 = created(pl::create_code(s, t, &settings, 990, contact(None, Some("+1666")), None).await.expect("create"));
+    let r = consume(c11.clone(), typed(&c11, &c11.user_input_code), 1_000, sign_in_up).await;
+    let ConsumeOutcome::Ok { signed_in: Some(third), .. } = r else { panic!("{r:?}") };
+    let user_3 = third.user.id.clone();
+    assert_eq!(s.pl_update_user(AppKey::new(app), &user_3, Some(Some("a@x.com")), None).await.expect("update"), UpdateUserOutcome::EmailAlreadyExists);
+    assert_eq!(s.pl_update_user(AppKey::new(app), &user_1, None, Some(Some("+1666"))).await.expect("update"), UpdateUserOutcome::PhoneNumberAlreadyExists);
+    assert_eq!(s.pl_update_user(AppKey::new(app), &user_3, None, Some(None)).await.expect("update"), UpdateUserOutcome::NoContactLeft);
     assert_eq!(s.pl_update_user(AppKey::new(app), "nobody", Some(Some("z@x.com")), None).await.expect("update"), UpdateUserOutcome::UnknownUser);
-    s.pl_create_device_with_code(TenantKey::new(app, "public"), &device("d7", Some("n@x.com"), None), &code("c12", "d7", "l12", 990)).await.expect("create");
-    assert_eq!(s.pl_update_user(AppKey::new(app), "pl-user-3", Some(Some("n@x.com")), Some(None)).await.expect("update"), UpdateUserOutcome::Updated);
-    assert!(s.pl_device(TenantKey::new(app, "public"), "d7").await.expect("read").is_none());
-    let m = base.get_user(AppKey::new(app), "pl-user-3").await.expect("get").expect("user").login_methods[0].clone();
+    let c12 = created(pl::create_code(s, t, &settings, 990, contact(Some("n@x.com"), None), None).await.expect("create"));
+    assert_eq!(s.pl_update_user(AppKey::new(app), &user_3, Some(Some("n@x.com")), Some(None)).await.expect("update"), UpdateUserOutcome::Updated);
+    assert!(s.pl_device(t, &c12.pre_auth_session_id).await.expect("read").is_none());
+    let m = s.get_user(AppKey::new(app), &user_3).await.expect("get").expect("user").login_methods[0].clone();
     assert_eq!((m.email.as_deref(), m.phone_number), (Some("n@x.com"), None));
 
     // Cleanup: a device whose codes all expired goes; one with a fresh code stays.
-    s.pl_create_device_with_code(TenantKey::new(app, "t1"), &device("d8", Some("e@x.com"), None), &code("c13", "d8", "l13", 100)).await.expect("create");
-    s.pl_create_device_with_code(TenantKey::new(app, "t1"), &device("d9", Some("f@x.com"), None), &code("c14", "d9", "l14", 100)).await.expect("create");
-    s.pl_create_code(TenantKey::new(app, "t1"), &code("c15", "d9", "l15", 600)).await.expect("code");
-    assert_eq!(s.pl_delete_expired_devices(TenantKey::new(app, "t1"), 500).await.expect("cleanup"), 1);
-    assert!(s.pl_device(TenantKey::new(app, "t1"), "d8").await.expect("read").is_none());
-    assert_eq!(s.pl_device(TenantKey::new(app, "t1"), "d9").await.expect("read").expect("device").codes.len(), 2);
-    assert!(base.delete_app_rows(AppKey::new(app)).await.expect("delete app"));
+    let t1 = TenantKey::new(app, "t1");
+    let c13 = created(pl::create_code(s, t1, &settings, 100, contact(Some("e@x.com"), None), None).await.expect("create"));
+    let c14 = created(pl::create_code(s, t1, &settings, 100, contact(Some("f@x.com"), None), None).await.expect("create"));
+    pl::create_code(s, t1, &settings, 600, NewCode::Device { device_id: c14.device_id.clone() }, None).await.expect("code");
+    assert_eq!(s.pl_delete_expired_devices(t1, 500).await.expect("cleanup"), 1);
+    assert!(s.pl_device(t1, &c13.pre_auth_session_id).await.expect("read").is_none());
+    assert_eq!(s.pl_device(t1, &c14.pre_auth_session_id).await.expect("read").expect("device").codes.len(), 2);
+
+    // A unit of work that meets a conflict keeps nothing, and runs no statement after it.
+    let id = DeviceId::generate().expect("id");
+    let salt = LinkCodeSalt::generate().expect("salt");
+    let device = Device { id_hash: id.hash(), email: Some("g@x.com".into()), phone_number: None, link_code_salt: salt.encode(), failed_attempts: 0 };
+    let taken = s.pl_device(t1, &c14.pre_auth_session_id).await.expect("read").expect("device").codes[0].clone();
+    let code = Code { id: "conflict-code".into(), device_id_hash: id.hash(), link_code_hash: taken.link_code_hash, created_at: 1 };
+    let stored = transaction(s, (t1.owned(), device.clone(), code), |tx, (t, d, c)| {
+        Box::pin(async move { Ok(tx.pl_insert_device(t.key(), d).await? && tx.pl_insert_code(t.key(), c).await?) })
+    })
+    .await
+    .expect("unit");
+    assert!(!stored, "the link code hash is taken");
+    assert!(s.pl_device(t1, &device.id_hash).await.expect("read").is_none(), "nothing half-written");
+    let after = transaction(s, (t1.owned(), device.clone()), |tx, (t, d)| {
+        Box::pin(async move {
+            let first = tx.pl_insert_device(t.key(), d).await?;
+            let second = tx.pl_insert_device(t.key(), d).await?;
+            assert!(first && !second);
+            tx.pl_remove_device(t.key(), &d.id_hash).await
+        })
+    })
+    .await;
+    assert!(after.is_err(), "a statement after a conflict fails");
+    assert!(s.pl_device(t1, &device.id_hash).await.expect("read").is_none(), "and the unit is rolled back");
+    let _ = LinkCode::decode(&c5.link_code).expect("link codes decode");
+    assert!(s.delete_app_rows(AppKey::new(app)).await.expect("delete app"));
 }
 
 /// TOTP: device names (default, replacement of unverified ones, taken verified ones), rename,

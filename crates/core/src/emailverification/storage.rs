@@ -30,3 +30,10 @@ pub trait EmailVerificationStorage: Send + Sync {
 
     async fn ev_revoke_tokens(&self, tenant: TenantKey<'_>, user_id: &str, email: &str) -> Result<(), StorageError>;
 }
+
+/// Email-verification statements other recipes' flows run inside their transaction.
+#[async_trait]
+pub trait EmailVerificationTx {
+    /// Marks an email verified for a user (idempotent).
+    async fn ev_set_verified(&mut self, app: AppKey<'_>, user_id: &str, email: &str) -> Result<(), StorageError>;
+}

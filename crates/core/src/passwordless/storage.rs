@@ -1,6 +1,6 @@
-//! Passwordless storage: devices (one sign-in attempt for an email or phone number) and their
-//! codes, consuming a code (with the sign-up or sign-in it leads to, in one transaction), and
-//! changes to a passwordless user's email and phone number.
+//! Passwordless storage: devices (one sign-in attempt for an email or phone number), their codes,
+//! and passwordless users' contacts. The flows that change several of them at once are in
+//! `passwordless/mod.rs`, over [`PasswordlessTx`].
 
 use async_trait::async_trait;
 
@@ -40,49 +40,6 @@ pub enum Contact<'a> {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum CreateCodeOutcome {
-    Created,
-    /// The device is gone (consumed, revoked or expired).
-    UnknownDevice,
-    /// The device already has a code with this link code hash (same user input code), or an id
-    /// collided: the caller retries with fresh values unless the user input code was given.
-    Duplicate,
-}
-
-/// What consuming (or checking) a code should do.
-#[derive(Clone, Debug)]
-pub struct ConsumeRequest {
-    pub device_id_hash: String,
-    pub link_code_hash: String,
-    /// True when the client typed a user input code (wrong or expired codes count as failed
-    /// attempts); false for a link code (they restart the flow).
-    pub by_user_input_code: bool,
-    pub now: i64,
-    pub code_lifetime_ms: i64,
-    pub max_attempts: i64,
-    /// `None` only checks the code. `Some` consumes it: removes the devices of its email or phone
-    /// number and signs the user in, or up with these values.
-    pub sign_in_up: Option<SignInUp>,
-}
-
-#[derive(Clone, Debug)]
-pub struct SignInUp {
-    /// The id a new user gets.
-    pub new_user_id: String,
-    /// Mark the device's email verified for the user (CDI ≥ 4.0).
-    pub verify_email: bool,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum ConsumeOutcome {
-    /// The code was right. `user` = (SuperTokens recipe user id, created) when consuming.
-    Ok { device: Device, user: Option<(String, bool)> },
-    IncorrectUserInputCode { failed_attempts: i32 },
-    ExpiredUserInputCode { failed_attempts: i32 },
-    RestartFlow,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum UpdateUserOutcome {
     Updated,
     UnknownUser,
@@ -99,27 +56,14 @@ pub enum UpdateUserOutcome {
 /// A field change: `None` = leave as is, `Some(None)` = remove, `Some(Some(v))` = set.
 pub type FieldUpdate<'a> = Option<Option<&'a str>>;
 
+/// Reads and single-statement changes, each its own unit of work.
 #[async_trait]
 pub trait PasswordlessStorage: Send + Sync {
-    /// Writes a new device and its first code in one transaction. False when a value collided
-    /// with a stored one (the caller retries with fresh random values).
-    async fn pl_create_device_with_code(&self, tenant: TenantKey<'_>, device: &Device, code: &Code) -> Result<bool, StorageError>;
-
-    /// Adds a code to an existing device (locked while the code is written).
-    async fn pl_create_code(&self, tenant: TenantKey<'_>, code: &Code) -> Result<CreateCodeOutcome, StorageError>;
-
     async fn pl_device(&self, tenant: TenantKey<'_>, device_id_hash: &str) -> Result<Option<DeviceWithCodes>, StorageError>;
 
     async fn pl_devices_by_contact(&self, tenant: TenantKey<'_>, contact: Contact<'_>) -> Result<Vec<DeviceWithCodes>, StorageError>;
 
     async fn pl_code_by_link_code_hash(&self, tenant: TenantKey<'_>, link_code_hash: &str) -> Result<Option<Code>, StorageError>;
-
-    /// Checks a code and, when asked, consumes it and signs the user in or up, all in one
-    /// transaction with the device locked: of concurrent consumes of one code, one succeeds.
-    async fn pl_consume(&self, tenant: TenantKey<'_>, request: &ConsumeRequest) -> Result<ConsumeOutcome, StorageError>;
-
-    /// Removes one code; a device left without codes goes with it.
-    async fn pl_delete_code(&self, tenant: TenantKey<'_>, code_id: &str) -> Result<(), StorageError>;
 
     async fn pl_delete_device(&self, tenant: TenantKey<'_>, device_id_hash: &str) -> Result<(), StorageError>;
 
@@ -133,4 +77,45 @@ pub trait PasswordlessStorage: Send + Sync {
     /// (their codes cascade). Devices with a fresh code stay, so an expired code is still told
     /// apart from a wrong one. Returns the devices removed.
     async fn pl_delete_expired_devices(&self, tenant: TenantKey<'_>, cutoff: i64) -> Result<u64, StorageError>;
+}
+
+/// The statements of the passwordless flows (`passwordless::create_code`, `consume_code`,
+/// `remove_code`), run inside their transaction (see `storage::tx`).
+#[async_trait]
+pub trait PasswordlessTx {
+    /// Inserts a device; false when its id hash is taken (a conflict).
+    async fn pl_insert_device(&mut self, tenant: TenantKey<'_>, device: &Device) -> Result<bool, StorageError>;
+
+    /// Inserts a code; false when its id or link code hash is taken (a conflict).
+    async fn pl_insert_code(&mut self, tenant: TenantKey<'_>, code: &Code) -> Result<bool, StorageError>;
+
+    /// The device, locked until the transaction ends, so that changes to it and its codes are
+    /// serialised: of concurrent consumes of one code, one succeeds.
+    async fn pl_lock_device(&mut self, tenant: TenantKey<'_>, device_id_hash: &str) -> Result<Option<Device>, StorageError>;
+
+    async fn pl_find_code(&mut self, tenant: TenantKey<'_>, link_code_hash: &str) -> Result<Option<Code>, StorageError>;
+
+    /// The device hash of a code.
+    async fn pl_device_of_code(&mut self, tenant: TenantKey<'_>, code_id: &str) -> Result<Option<String>, StorageError>;
+
+    async fn pl_count_codes(&mut self, tenant: TenantKey<'_>, device_id_hash: &str) -> Result<i64, StorageError>;
+
+    async fn pl_remove_code(&mut self, tenant: TenantKey<'_>, code_id: &str) -> Result<(), StorageError>;
+
+    /// Removes a device and (by cascade) its codes.
+    async fn pl_remove_device(&mut self, tenant: TenantKey<'_>, device_id_hash: &str) -> Result<(), StorageError>;
+
+    async fn pl_add_failed_attempt(&mut self, tenant: TenantKey<'_>, device_id_hash: &str) -> Result<(), StorageError>;
+
+    async fn pl_remove_devices_of(&mut self, tenant: TenantKey<'_>, contact: Contact<'_>) -> Result<(), StorageError>;
+
+    /// The tenant's passwordless user with this email or phone number.
+    async fn pl_user_by_contact(&mut self, tenant: TenantKey<'_>, contact: Contact<'_>) -> Result<Option<String>, StorageError>;
+
+    /// A passwordless user's email and phone number.
+    async fn pl_user_contact(&mut self, app: AppKey<'_>, user_id: &str) -> Result<Option<(Option<String>, Option<String>)>, StorageError>;
+
+    /// Writes every row of a passwordless sign-up (algorithms.md §4.3); false when a unique
+    /// constraint refused one (a conflict: another sign-up of this contact won).
+    async fn pl_create_user(&mut self, tenant: TenantKey<'_>, user_id: &str, device: &Device, time_joined: i64) -> Result<bool, StorageError>;
 }

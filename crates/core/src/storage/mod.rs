@@ -4,10 +4,14 @@
 //! it in one transaction.
 
 pub mod error;
+pub mod tx;
+
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 
 pub use error::StorageError;
+use tx::{FlowFn, FlowWork, Work};
 
 use crate::ids::TenantKey;
 
@@ -43,6 +47,11 @@ pub trait Storage:
     /// "postgresql" or "sqlite".
     fn kind(&self) -> &'static str;
 
+    /// Runs a unit of work in one read-write transaction (see `tx` for the contract): committed when
+    /// it succeeds, rolled back when it fails or met a conflict. Flows call it through
+    /// [`transaction`].
+    async fn transaction(&self, work: Box<dyn Work>) -> Result<(), StorageError>;
+
     /// A cheap round trip, for /hello and health checks.
     async fn ping(&self) -> Result<(), StorageError>;
 
@@ -70,4 +79,16 @@ pub trait Storage:
         value: &str,
         now_ms: i64,
     ) -> Result<String, StorageError>;
+}
+
+/// Runs `flow` with `input` in one transaction of `storage`, and returns what it returned.
+pub async fn transaction<I, T>(storage: &dyn Storage, input: I, flow: FlowFn<I, T>) -> Result<T, StorageError>
+where
+    I: Send + Sync + 'static,
+    T: Send + 'static,
+{
+    let out = Arc::new(Mutex::new(None));
+    storage.transaction(Box::new(FlowWork { input, flow, out: Arc::clone(&out) })).await?;
+    let value = out.lock().ok().and_then(|mut o| o.take());
+    value.ok_or_else(|| StorageError::Query("a unit of work finished without its result".into()))
 }

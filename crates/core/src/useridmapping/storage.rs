@@ -85,6 +85,14 @@ pub trait UserIdMappingStorage: Send + Sync {
     async fn delete_user_id_mapping(&self, app: AppKey<'_>, user_id: &str, kind: IdType, force: bool) -> Result<DeleteMappingOutcome, StorageError>;
 }
 
+/// User-id mapping statements other recipes' flows run inside their transaction.
+#[async_trait]
+pub trait UserIdMappingTx {
+    /// The external id of a SuperTokens user id, when mapped: data the application keys by user
+    /// id (verified emails, metadata, roles) is kept under it.
+    async fn uim_external_id(&mut self, app: AppKey<'_>, supertokens_user_id: &str) -> Result<Option<String>, StorageError>;
+}
+
 /// Picks the mapping an `ANY` lookup means from the (at most two) rows naming `user_id`.
 pub fn pick_any(user_id: &str, rows: Vec<UserIdMapping>) -> Option<UserIdMapping> {
     let mut rows = rows;

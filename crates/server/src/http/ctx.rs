@@ -5,6 +5,7 @@ use std::sync::Arc;
 use axum::body::Bytes;
 use axum::http::Method;
 use portcullis_core::ids::TenantIdentifier;
+use portcullis_core::storage::Storage;
 
 use super::error::ApiError;
 use super::input::{Body, Query};
@@ -40,6 +41,15 @@ impl Ctx {
     /// The tenant of the request, or the core's 400 when it does not exist.
     pub fn tenant(&self) -> Result<&Arc<Tenant>, ApiError> {
         self.snapshot.get(&self.id).ok_or_else(|| ApiError::tenant_not_found(&self.id))
+    }
+
+    /// The distinct databases of the request's app (its tenants may live in several), or the
+    /// core's 400 when the app does not exist.
+    pub fn app_storages(&self) -> Result<Vec<&Arc<dyn Storage>>, ApiError> {
+        if !self.snapshot.app_exists(&self.id.cud, &self.id.app_id) {
+            return Err(ApiError::tenant_not_found(&self.id));
+        }
+        Ok(self.snapshot.storages_of_app(&self.id.cud, &self.id.app_id))
     }
 
     pub fn body(&self) -> Result<Body, ApiError> {

@@ -7,6 +7,7 @@ pub mod ctx;
 pub mod error;
 pub mod input;
 pub mod reply;
+pub mod status;
 pub mod resolve;
 pub mod routes;
 pub mod version;
