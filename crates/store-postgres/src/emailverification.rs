@@ -2,10 +2,10 @@
 
 use async_trait::async_trait;
 use portcullis_core::ids::{AppKey, TenantKey};
-use portcullis_core::emailverification::storage::{ConsumeOutcome, EmailVerificationStorage, EmailVerificationTx};
+use portcullis_core::emailverification::storage::{EmailVerificationStorage, EmailVerificationTx, Token};
 use portcullis_core::storage::StorageError;
 
-use crate::db::{Conn, Mode, WorkError};
+use crate::db::{Mode, WorkError};
 use crate::names::Names;
 use crate::tx::PgTx;
 use crate::PgStorage;
@@ -38,21 +38,6 @@ impl Statements {
     }
 }
 
-async fn consume(db: Conn<'_>, sql: &Statements, (app, tenant, hash): (&str, &str, &str), now: i64) -> Result<ConsumeOutcome, WorkError> {
-    let Some(row) = db.query_opt(&sql.token_for_update, &[&app, &tenant, &hash]).await? else {
-        return Ok(ConsumeOutcome::Invalid);
-    };
-    let user: String = row.try_get(0)?;
-    let email: String = row.try_get(1)?;
-    let expiry: i64 = row.try_get(2)?;
-    db.execute(&sql.delete_tokens, &[&app, &tenant, &user, &email]).await?;
-    if expiry < now {
-        return Ok(ConsumeOutcome::Invalid);
-    }
-    db.execute(&sql.mark_verified, &[&app, &user, &email]).await?;
-    Ok(ConsumeOutcome::Verified { user_id: user, email })
-}
-
 #[async_trait]
 impl EmailVerificationStorage for PgStorage {
     async fn ev_token_create(&self, TenantKey { app_id, tenant_id }: TenantKey<'_>, user_id: &str, email: &str, token_hash: &str, expiry: i64) -> Result<(), StorageError> {
@@ -65,11 +50,6 @@ impl EmailVerificationStorage for PgStorage {
                 })
             })
             .await
-    }
-
-    async fn ev_consume(&self, TenantKey { app_id, tenant_id }: TenantKey<'_>, token_hash: &str, now: i64) -> Result<ConsumeOutcome, StorageError> {
-        let ctx = (&self.sql, (app_id, tenant_id, token_hash), now);
-        self.db.run(Mode::Write, &ctx, |db, (sql, key, now)| Box::pin(consume(db, &sql.emailverification, *key, *now))).await
     }
 
     async fn ev_is_verified(&self, AppKey { app_id }: AppKey<'_>, user_id: &str, email: &str) -> Result<bool, StorageError> {
@@ -120,6 +100,23 @@ impl EmailVerificationStorage for PgStorage {
 
 #[async_trait]
 impl EmailVerificationTx for PgTx<'_> {
+    async fn ev_lock_token(&mut self, TenantKey { app_id, tenant_id }: TenantKey<'_>, hash: &str) -> Result<Option<Token>, StorageError> {
+        let (db, sql) = (self.db, &self.sql.emailverification);
+        let r = async {
+            Ok(match db.query_opt(&sql.token_for_update, &[&app_id, &tenant_id, &hash]).await? {
+                Some(row) => Some(Token { user_id: row.try_get(0)?, email: row.try_get(1)?, expiry: row.try_get(2)? }),
+                None => None,
+            })
+        }
+        .await;
+        self.keep(r)
+    }
+
+    async fn ev_remove_tokens(&mut self, TenantKey { app_id, tenant_id }: TenantKey<'_>, user_id: &str, email: &str) -> Result<(), StorageError> {
+        let r = self.db.execute(&self.sql.emailverification.delete_tokens, &[&app_id, &tenant_id, &user_id, &email]).await.map(drop).map_err(WorkError::from);
+        self.keep(r)
+    }
+
     async fn ev_set_verified(&mut self, AppKey { app_id }: AppKey<'_>, user_id: &str, email: &str) -> Result<(), StorageError> {
         let r = self.db.execute(&self.sql.emailverification.mark_verified, &[&app_id, &user_id, &email]).await.map(drop).map_err(WorkError::from);
         self.keep(r)

@@ -72,7 +72,7 @@ async fn conformance_suite() {
     portcullis_testkit::conformance::run_sessions(&s, &s).await;
     portcullis_testkit::conformance::run_users(&s, &s).await;
     portcullis_testkit::conformance::run_dashboard(&s, &s).await;
-    portcullis_testkit::conformance::run_email_verification(&s, &s).await;
+    portcullis_testkit::conformance::run_email_verification(&s).await;
     portcullis_testkit::conformance::run_passwordless(&s).await;
     portcullis_testkit::conformance::run_totp(&s, &s).await;
     portcullis_testkit::conformance::run_metadata(&s, &s).await;

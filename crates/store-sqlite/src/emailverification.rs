@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 use portcullis_core::ids::{AppKey, TenantKey};
-use portcullis_core::emailverification::storage::{ConsumeOutcome, EmailVerificationStorage, EmailVerificationTx};
+use portcullis_core::emailverification::storage::{EmailVerificationStorage, EmailVerificationTx, Token};
 use portcullis_core::storage::StorageError;
 use rusqlite::{params, OptionalExtension};
 
@@ -23,33 +23,6 @@ impl EmailVerificationStorage for SqliteStorage {
                 params![a, t, u, e, h, expiry],
             )?;
             Ok(())
-        })
-        .await
-    }
-
-    async fn ev_consume(&self, TenantKey { app_id, tenant_id }: TenantKey<'_>, token_hash: &str, now: i64) -> Result<ConsumeOutcome, StorageError> {
-        let (a, t, h) = (owned(app_id), owned(tenant_id), owned(token_hash));
-        self.in_transaction(move |tx| {
-            let row: Option<(String, String, i64)> = tx
-                .query_row(
-                    "SELECT user_id, email, token_expiry FROM emailverification_tokens WHERE app_id = ?1 AND tenant_id = ?2 AND token = ?3",
-                    params![a, t, h],
-                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-                )
-                .optional()?;
-            let Some((user, email, expiry)) = row else { return Ok(ConsumeOutcome::Invalid) };
-            tx.execute(
-                "DELETE FROM emailverification_tokens WHERE app_id = ?1 AND tenant_id = ?2 AND user_id = ?3 AND email = ?4",
-                params![a, t, user, email],
-            )?;
-            if expiry < now {
-                return Ok(ConsumeOutcome::Invalid);
-            }
-            tx.execute(
-                "INSERT INTO emailverification_verified_emails (app_id, user_id, email) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
-                params![a, user, email],
-            )?;
-            Ok(ConsumeOutcome::Verified { user_id: user, email })
         })
         .await
     }
@@ -102,6 +75,27 @@ impl EmailVerificationStorage for SqliteStorage {
 
 #[async_trait]
 impl EmailVerificationTx for SqliteTx<'_> {
+    async fn ev_lock_token(&mut self, TenantKey { app_id, tenant_id }: TenantKey<'_>, hash: &str) -> Result<Option<Token>, StorageError> {
+        self.conn()?
+            .query_row(
+                "SELECT user_id, email, token_expiry FROM emailverification_tokens WHERE app_id = ?1 AND tenant_id = ?2 AND token = ?3",
+                params![app_id, tenant_id, hash],
+                |r| Ok(Token { user_id: r.get(0)?, email: r.get(1)?, expiry: r.get(2)? }),
+            )
+            .optional()
+            .map_err(query_err)
+    }
+
+    async fn ev_remove_tokens(&mut self, TenantKey { app_id, tenant_id }: TenantKey<'_>, user_id: &str, email: &str) -> Result<(), StorageError> {
+        self.conn()?
+            .execute(
+                "DELETE FROM emailverification_tokens WHERE app_id = ?1 AND tenant_id = ?2 AND user_id = ?3 AND email = ?4",
+                params![app_id, tenant_id, user_id, email],
+            )
+            .map(drop)
+            .map_err(query_err)
+    }
+
     async fn ev_set_verified(&mut self, AppKey { app_id }: AppKey<'_>, user_id: &str, email: &str) -> Result<(), StorageError> {
         self.conn()?
             .execute(

@@ -500,27 +500,29 @@ pub async fn run_dashboard(base: &dyn Storage, s: &dyn portcullis_core::dashboar
 }
 
 /// Email verification: tokens consumed once, all of a (user, email)'s tokens removed on use, expiry.
-pub async fn run_email_verification(base: &dyn Storage, s: &dyn portcullis_core::emailverification::storage::EmailVerificationStorage) {
-    use portcullis_core::emailverification::storage::ConsumeOutcome;
+pub async fn run_email_verification(s: &dyn Storage) {
+    use portcullis_core::crypto::sha256_hex;
+    use portcullis_core::emailverification::{verify, VerifyOutcome};
+    let base = s;
     let app = "ev-app";
     base.add_tenant_rows(TenantKey::new(app, "public"), 1).await.expect("app rows");
-    s.ev_token_create(TenantKey::new(app, "public"), "u1", "a@x.com", "h1", 100).await.expect("token");
-    s.ev_token_create(TenantKey::new(app, "public"), "u1", "a@x.com", "h2", 100).await.expect("token");
-    s.ev_token_create(TenantKey::new(app, "public"), "u2", "b@x.com", "h3", 10).await.expect("token");
-    assert_eq!(s.ev_consume(TenantKey::new(app, "t-other"), "h1", 50).await.expect("consume"), ConsumeOutcome::Invalid, "tokens are per tenant");
-    let ok = s.ev_consume(TenantKey::new(app, "public"), "h1", 50).await.expect("consume");
-    assert_eq!(ok, ConsumeOutcome::Verified { user_id: "u1".into(), email: "a@x.com".into() });
-    assert_eq!(s.ev_consume(TenantKey::new(app, "public"), "h2", 50).await.expect("consume"), ConsumeOutcome::Invalid, "using one token removes the others");
-    assert_eq!(s.ev_consume(TenantKey::new(app, "public"), "h3", 50).await.expect("consume"), ConsumeOutcome::Invalid, "expired");
+    s.ev_token_create(TenantKey::new(app, "public"), "u1", "a@x.com", &sha256_hex("h1"), 100).await.expect("token");
+    s.ev_token_create(TenantKey::new(app, "public"), "u1", "a@x.com", &sha256_hex("h2"), 100).await.expect("token");
+    s.ev_token_create(TenantKey::new(app, "public"), "u2", "b@x.com", &sha256_hex("h3"), 10).await.expect("token");
+    assert_eq!(verify(s, TenantKey::new(app, "t-other"), "h1", 50).await.expect("consume"), VerifyOutcome::InvalidToken, "tokens are per tenant");
+    let ok = verify(s, TenantKey::new(app, "public"), "h1", 50).await.expect("consume");
+    assert_eq!(ok, VerifyOutcome::Verified { user_id: "u1".into(), email: "a@x.com".into() });
+    assert_eq!(verify(s, TenantKey::new(app, "public"), "h2", 50).await.expect("consume"), VerifyOutcome::InvalidToken, "using one token removes the others");
+    assert_eq!(verify(s, TenantKey::new(app, "public"), "h3", 50).await.expect("consume"), VerifyOutcome::InvalidToken, "expired");
     assert!(s.ev_is_verified(AppKey::new(app), "u1", "a@x.com").await.expect("check"));
     assert!(!s.ev_is_verified(AppKey::new(app), "u2", "b@x.com").await.expect("check"));
     s.ev_mark_verified(AppKey::new(app), "u2", "b@x.com").await.expect("mark");
     s.ev_mark_verified(AppKey::new(app), "u2", "b@x.com").await.expect("mark twice");
     s.ev_unverify(AppKey::new(app), "u1", "a@x.com").await.expect("unverify");
     assert!(!s.ev_is_verified(AppKey::new(app), "u1", "a@x.com").await.expect("check"));
-    s.ev_token_create(TenantKey::new(app, "public"), "u1", "a@x.com", "h4", 100).await.expect("token");
+    s.ev_token_create(TenantKey::new(app, "public"), "u1", "a@x.com", &sha256_hex("h4"), 100).await.expect("token");
     s.ev_revoke_tokens(TenantKey::new(app, "public"), "u1", "a@x.com").await.expect("revoke");
-    assert_eq!(s.ev_consume(TenantKey::new(app, "public"), "h4", 50).await.expect("consume"), ConsumeOutcome::Invalid);
+    assert_eq!(verify(s, TenantKey::new(app, "public"), "h4", 50).await.expect("consume"), VerifyOutcome::InvalidToken);
     assert!(base.delete_app_rows(AppKey::new(app)).await.expect("delete app"));
 }
 

@@ -6,20 +6,17 @@ use async_trait::async_trait;
 use crate::ids::{AppKey, TenantKey};
 use crate::storage::error::StorageError;
 
+/// A verification token's row (the token itself is stored hashed).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum ConsumeOutcome {
-    Verified { user_id: String, email: String },
-    /// No such token, or it expired (expired tokens are removed all the same).
-    Invalid,
+pub struct Token {
+    pub user_id: String,
+    pub email: String,
+    pub expiry: i64,
 }
 
 #[async_trait]
 pub trait EmailVerificationStorage: Send + Sync {
     async fn ev_token_create(&self, tenant: TenantKey<'_>, user_id: &str, email: &str, token_hash: &str, expiry: i64) -> Result<(), StorageError>;
-
-    /// In one transaction: finds the token in the tenant, removes every token of its (user, email),
-    /// and unless it expired marks the email verified.
-    async fn ev_consume(&self, tenant: TenantKey<'_>, token_hash: &str, now: i64) -> Result<ConsumeOutcome, StorageError>;
 
     async fn ev_is_verified(&self, app: AppKey<'_>, user_id: &str, email: &str) -> Result<bool, StorageError>;
 
@@ -31,9 +28,16 @@ pub trait EmailVerificationStorage: Send + Sync {
     async fn ev_revoke_tokens(&self, tenant: TenantKey<'_>, user_id: &str, email: &str) -> Result<(), StorageError>;
 }
 
-/// Email-verification statements other recipes' flows run inside their transaction.
+/// Email-verification statements, run inside a flow's transaction (`emailverification::verify`,
+/// and other recipes' flows that verify an email).
 #[async_trait]
 pub trait EmailVerificationTx {
+    /// The token with this hash in the tenant, locked until the transaction ends.
+    async fn ev_lock_token(&mut self, tenant: TenantKey<'_>, token_hash: &str) -> Result<Option<Token>, StorageError>;
+
+    /// Removes every token of a (user, email) in the tenant.
+    async fn ev_remove_tokens(&mut self, tenant: TenantKey<'_>, user_id: &str, email: &str) -> Result<(), StorageError>;
+
     /// Marks an email verified for a user (idempotent).
     async fn ev_set_verified(&mut self, app: AppKey<'_>, user_id: &str, email: &str) -> Result<(), StorageError>;
 }

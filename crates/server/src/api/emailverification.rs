@@ -1,16 +1,15 @@
-//! Email verification: create and consume tokens, check, unverify, revoke tokens.
+//! Email verification: create and consume tokens, check, unverify, revoke tokens. Each handler
+//! parses its request, calls `portcullis_core::emailverification`, and renders the outcome.
 
 use axum::response::Response;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
-use portcullis_core::crypto::{hex, random_bytes, sha256_hex};
-use portcullis_core::emailverification::storage::ConsumeOutcome;
+use portcullis_core::emailverification::{self as recipe, CreateTokenOutcome, VerifyOutcome};
 use portcullis_core::users::normalise_email;
 use serde_json::json;
 
+use crate::http::ctx::Ctx;
 use crate::http::error::ApiError;
 use crate::http::reply::json;
-use crate::http::ctx::Ctx;
+use crate::http::status::Status;
 
 /// `userId` and `email` (normalised) of a body.
 fn user_and_email(ctx: &Ctx) -> Result<(String, String), ApiError> {
@@ -18,39 +17,27 @@ fn user_and_email(ctx: &Ctx) -> Result<(String, String), ApiError> {
     Ok((body.str("userId")?, normalise_email(&body.str("email")?)))
 }
 
-async fn is_verified(ctx: &Ctx, user_id: &str, email: &str) -> Result<bool, ApiError> {
-    for storage in ctx.snapshot.storages_of_app(&ctx.id.cud, &ctx.id.app_id) {
-        if storage.ev_is_verified(ctx.id.app_key(), user_id, email).await? {
-            return Ok(true);
-        }
-    }
-    Ok(false)
-}
-
 pub async fn create_token(ctx: &Ctx) -> Result<Response, ApiError> {
     let tenant = ctx.tenant()?;
     let (user_id, email) = user_and_email(ctx)?;
-    if is_verified(ctx, &user_id, &email).await? {
-        return json(json!({"status": "EMAIL_ALREADY_VERIFIED_ERROR"}));
-    }
-    // The core's form: 48 random bytes as hex, that text as unpadded base64url (128 characters).
-    let raw = random_bytes(48).map_err(|e| ApiError::Internal(e.to_string()))?;
-    let token = URL_SAFE_NO_PAD.encode(hex(&raw));
-    let expiry = ctx.now() + tenant.settings.email_verification_token_lifetime_ms;
-    tenant.storage.ev_token_create(ctx.id.key(), &user_id, &email, &sha256_hex(&token), expiry).await?;
-    json(json!({"status": "OK", "token": token}))
+    let storages = ctx.snapshot.storages_of_app(&ctx.id.cud, &ctx.id.app_id);
+    let lifetime = tenant.settings.email_verification_token_lifetime_ms;
+    let outcome = recipe::create_token(&storages, tenant.storage.as_ref(), ctx.id.key(), lifetime, ctx.now(), &user_id, &email).await?;
+    json(match outcome {
+        CreateTokenOutcome::Created { token } => json!({"status": Status::Ok, "token": token}),
+        CreateTokenOutcome::EmailAlreadyVerified => json!({"status": Status::EmailAlreadyVerified}),
+    })
 }
 
 /// `POST /<t>/recipe/user/email/verify` consumes a token; `GET /recipe/user/email/verify` checks.
 pub async fn verify(ctx: &Ctx) -> Result<Response, ApiError> {
     if ctx.method == axum::http::Method::GET {
         ctx.require_public_tenant()?;
-        if !ctx.snapshot.app_exists(&ctx.id.cud, &ctx.id.app_id) {
-            return Err(ApiError::tenant_not_found(&ctx.id));
-        }
+        let storages = ctx.app_storages()?;
         let user_id = ctx.query.required("userId")?.to_owned();
         let email = normalise_email(ctx.query.required("email")?);
-        return json(json!({"status": "OK", "isVerified": is_verified(ctx, &user_id, &email).await?}));
+        let verified = recipe::is_verified(&storages, ctx.id.app_key(), &user_id, &email).await?;
+        return json(json!({"status": Status::Ok, "isVerified": verified}));
     }
     let tenant = ctx.tenant()?;
     let body = ctx.body()?;
@@ -58,10 +45,10 @@ pub async fn verify(ctx: &Ctx) -> Result<Response, ApiError> {
         return Err(ApiError::bad("Unsupported method for email verification"));
     }
     let token = body.str("token")?;
-    match tenant.storage.ev_consume(ctx.id.key(), &sha256_hex(&token), ctx.now()).await? {
-        ConsumeOutcome::Verified { user_id, email } => json(json!({"status": "OK", "userId": user_id, "email": email})),
-        ConsumeOutcome::Invalid => json(json!({"status": "EMAIL_VERIFICATION_INVALID_TOKEN_ERROR"})),
-    }
+    json(match recipe::verify(tenant.storage.as_ref(), ctx.id.key(), &token, ctx.now()).await? {
+        VerifyOutcome::Verified { user_id, email } => json!({"status": Status::Ok, "userId": user_id, "email": email}),
+        VerifyOutcome::InvalidToken => json!({"status": Status::EmailVerificationInvalidToken}),
+    })
 }
 
 pub async fn unverify(ctx: &Ctx) -> Result<Response, ApiError> {
@@ -71,15 +58,13 @@ pub async fn unverify(ctx: &Ctx) -> Result<Response, ApiError> {
     if storages.is_empty() {
         return Err(ApiError::tenant_not_found(&ctx.id));
     }
-    for storage in storages {
-        storage.ev_unverify(ctx.id.app_key(), &user_id, &email).await?;
-    }
-    json(json!({"status": "OK"}))
+    recipe::unverify(&storages, ctx.id.app_key(), &user_id, &email).await?;
+    json(json!({"status": Status::Ok}))
 }
 
 pub async fn revoke_tokens(ctx: &Ctx) -> Result<Response, ApiError> {
     let tenant = ctx.tenant()?;
     let (user_id, email) = user_and_email(ctx)?;
     tenant.storage.ev_revoke_tokens(ctx.id.key(), &user_id, &email).await?;
-    json(json!({"status": "OK"}))
+    json(json!({"status": Status::Ok}))
 }
