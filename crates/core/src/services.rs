@@ -4,19 +4,19 @@
 
 use async_trait::async_trait;
 
+use crate::crypto::password::PasswordSettings;
 use crate::error::Error;
 use crate::ids::AppKey;
-use crate::settings::TenantSettings;
 use crate::storage::Storage;
 
 #[async_trait]
 pub trait PasswordHasher: Send + Sync {
     /// A new hash of `password` with the tenant's algorithm and costs.
-    async fn hash(&self, settings: &TenantSettings, password: String) -> Result<String, Error>;
+    async fn hash(&self, settings: &PasswordSettings, password: String) -> Result<String, Error>;
 
     /// Whether `password` matches `stored`. Without a stored hash (no such user) the same work is
     /// done and false returned, so that timing does not tell which accounts exist.
-    async fn verify(&self, settings: &TenantSettings, password: String, stored: Option<String>) -> Result<bool, Error>;
+    async fn verify(&self, settings: &PasswordSettings, password: String, stored: Option<String>) -> Result<bool, Error>;
 }
 
 #[async_trait]

@@ -2,7 +2,7 @@
 //! (not per request): durations in milliseconds, limits, key timing, hashing parameters.
 
 use crate::config::Config;
-use crate::crypto::password::{HashSettings, VerifySettings};
+use crate::crypto::password::PasswordSettings;
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct TenantSettings {
@@ -13,11 +13,8 @@ pub struct TenantSettings {
     pub password_reset_token_lifetime_ms: i64,
     /// `email_verification_token_lifetime`.
     pub email_verification_token_lifetime_ms: i64,
-    /// How new password hashes are made (`password_hashing_alg` and the costs); the error is kept
-    /// for the request that needs a hash, as a value out of range only matters then.
-    pub hashing: Result<HashSettings, String>,
-    /// What checking a password needs besides its stored hash.
-    pub verifying: VerifySettings,
+    /// Password hashing and checking (`password_hashing_alg`, the costs, the Firebase signer key).
+    pub passwords: PasswordSettings,
 }
 
 impl TenantSettings {
@@ -28,8 +25,7 @@ impl TenantSettings {
             totp: crate::totp::codes::Limits::from_config(cfg),
             password_reset_token_lifetime_ms: cfg.password_reset_token_lifetime(),
             email_verification_token_lifetime_ms: cfg.email_verification_token_lifetime(),
-            hashing: HashSettings::from_config(cfg).map_err(|e| e.to_string()),
-            verifying: VerifySettings::from_config(cfg),
+            passwords: PasswordSettings::from_config(cfg),
         }
     }
 }

@@ -7,10 +7,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use async_trait::async_trait;
 use portcullis_core::config::{Config, Key};
-use portcullis_core::crypto::password::{self, Algorithm, HashAlgorithm};
+use portcullis_core::crypto::password::{self, Algorithm, HashAlgorithm, PasswordSettings};
 use portcullis_core::error::Error;
 use portcullis_core::services::PasswordHasher;
-use portcullis_core::settings::TenantSettings;
 use tokio::sync::Semaphore;
 
 pub struct Hashing {
@@ -77,7 +76,7 @@ impl Hashing {
 
 #[async_trait]
 impl PasswordHasher for Hashing {
-    async fn hash(&self, tenant: &TenantSettings, password: String) -> Result<String, Error> {
+    async fn hash(&self, tenant: &PasswordSettings, password: String) -> Result<String, Error> {
         let settings = tenant.hashing.clone().map_err(Error::Internal)?;
         let algorithm = match settings.algorithm {
             HashAlgorithm::Argon2 => Algorithm::Argon2,
@@ -90,7 +89,7 @@ impl PasswordHasher for Hashing {
         blocking(move || password::hash(&password, &settings)).await?.map_err(|e| Error::Internal(e.to_string()))
     }
 
-    async fn verify(&self, tenant: &TenantSettings, password: String, stored: Option<String>) -> Result<bool, Error> {
+    async fn verify(&self, tenant: &PasswordSettings, password: String, stored: Option<String>) -> Result<bool, Error> {
         let Some(stored) = stored else {
             self.hash(tenant, password).await?;
             return Ok(false);

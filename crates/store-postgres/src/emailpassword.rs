@@ -1,13 +1,15 @@
 //! Email-password updates and password-reset tokens.
 
 use async_trait::async_trait;
-use portcullis_core::ids::AppKey;
-use portcullis_core::emailpassword::storage::{EmailPasswordStorage, ResetOutcome, UpdateOutcome};
+use portcullis_core::ids::{AppKey, TenantKey};
+use portcullis_core::emailpassword::storage::{EmailPasswordStorage, EmailPasswordTx, ResetToken};
+use portcullis_core::users::LoginMethod;
 use portcullis_core::storage::StorageError;
 
-use crate::db::{Conn, Mode, WorkError};
+use crate::db::{Mode, WorkError};
 use crate::names::Names;
 use crate::users::unique;
+use crate::tx::PgTx;
 use crate::PgStorage;
 
 pub struct Statements {
@@ -41,55 +43,27 @@ impl Statements {
     }
 }
 
-async fn update(
-    db: Conn<'_>,
-    sql: &Statements,
-    (app, user): (&str, &str),
-    email: Option<&str>,
-    hash: Option<&str>,
-) -> Result<UpdateOutcome, WorkError> {
-    if db.query_opt(&sql.lock_user, &[&app, &user]).await?.is_none() {
-        return Ok(UpdateOutcome::UnknownUser);
-    }
-    if let Some(email) = email {
-        // A unique violation aborts the transaction; nothing else may run after it (see `unique`).
-        if !unique(db.execute(&sql.update_tenant_email, &[&app, &user, &email])).await? {
-            return Ok(UpdateOutcome::EmailAlreadyExists);
-        }
-        db.execute(&sql.update_email, &[&app, &user, &email]).await?;
-    }
-    if let Some(hash) = hash {
-        db.execute(&sql.update_hash, &[&app, &user, &hash]).await?;
-    }
-    Ok(UpdateOutcome::Updated)
-}
-
-async fn consume(db: Conn<'_>, sql: &Statements, app: &str, hash: &str, now: i64) -> Result<ResetOutcome, WorkError> {
-    let Some(row) = db.query_opt(&sql.token_for_update, &[&app, &hash]).await? else { return Ok(ResetOutcome::Invalid) };
-    let user_id: String = row.try_get::<_, String>(0)?.trim_end().to_owned();
-    let expiry: i64 = row.try_get(1)?;
-    let email: Option<String> = row.try_get(2)?;
-    db.execute(&sql.delete_tokens, &[&app, &user_id]).await?;
-    Ok(if expiry < now { ResetOutcome::Invalid } else { ResetOutcome::Valid { user_id, email } })
-}
-
 #[async_trait]
 impl EmailPasswordStorage for PgStorage {
-    async fn ep_update(&self, AppKey { app_id }: AppKey<'_>, user_id: &str, email: Option<&str>, password_hash: Option<&str>) -> Result<UpdateOutcome, StorageError> {
-        let ctx = (&self.sql, (app_id, user_id), email, password_hash);
+    async fn ep_create_user(
+        &self,
+        TenantKey { app_id, tenant_id }: TenantKey<'_>,
+        user_id: &str,
+        email: &str,
+        password_hash: &str,
+        time_joined: i64,
+    ) -> Result<bool, StorageError> {
+        let ctx = (&self.sql, (app_id, tenant_id, user_id), (email, password_hash), time_joined);
         self.db
-            .run(Mode::Write, &ctx, |db, (sql, key, email, hash)| {
-                Box::pin(async move {
-                    if let Some(e) = email {
-                        let new = portcullis_core::accountlinking::Info { email: Some(e), ..Default::default() };
-                        if crate::accountlinking::change_conflict(db, &sql.accountlinking, &sql.users, *key, new).await?.is_some() {
-                            return Ok(UpdateOutcome::EmailChangeNotAllowed);
-                        }
-                    }
-                    update(db, &sql.emailpassword, *key, *email, *hash).await
-                })
+            .run(Mode::Write, &ctx, |db, (sql, key, (email, hash), t)| {
+                Box::pin(crate::users::ep_create(db, &sql.users, *key, email, hash, *t))
             })
             .await
+    }
+
+    async fn ep_login_method_by_email(&self, TenantKey { app_id, tenant_id }: TenantKey<'_>, email: &str) -> Result<Option<LoginMethod>, StorageError> {
+        let ctx = (&self.sql, (app_id, tenant_id, email));
+        self.db.run(Mode::Snapshot, &ctx, |db, (sql, key)| Box::pin(crate::users::ep_by_email(db, &sql.users, *key))).await
     }
 
     async fn reset_token_create(&self, AppKey { app_id }: AppKey<'_>, user_id: &str, email: &str, token_hash: &str, expiry: i64) -> Result<(), StorageError> {
@@ -104,8 +78,48 @@ impl EmailPasswordStorage for PgStorage {
             .await
     }
 
-    async fn reset_token_consume(&self, AppKey { app_id }: AppKey<'_>, token_hash: &str, now: i64) -> Result<ResetOutcome, StorageError> {
-        let ctx = (&self.sql, app_id, token_hash, now);
-        self.db.run(Mode::Write, &ctx, |db, (sql, app, hash, now)| Box::pin(consume(db, &sql.emailpassword, app, hash, *now))).await
+}
+
+#[async_trait]
+impl EmailPasswordTx for PgTx<'_> {
+    async fn ep_lock_user(&mut self, AppKey { app_id }: AppKey<'_>, user_id: &str) -> Result<bool, StorageError> {
+        let r = self.db.query_opt(&self.sql.emailpassword.lock_user, &[&app_id, &user_id]).await.map(|r| r.is_some()).map_err(WorkError::from);
+        self.keep(r)
+    }
+
+    async fn ep_set_email(&mut self, AppKey { app_id }: AppKey<'_>, user_id: &str, email: &str) -> Result<bool, StorageError> {
+        let (db, sql) = (self.db, &self.sql.emailpassword);
+        let r = async {
+            // A unique violation aborts the transaction; nothing else may run after it (see `unique`).
+            if !unique(db.execute(&sql.update_tenant_email, &[&app_id, &user_id, &email])).await? {
+                return Ok(false);
+            }
+            db.execute(&sql.update_email, &[&app_id, &user_id, &email]).await?;
+            Ok(true)
+        }
+        .await;
+        self.keep(r)
+    }
+
+    async fn ep_set_password_hash(&mut self, AppKey { app_id }: AppKey<'_>, user_id: &str, hash: &str) -> Result<(), StorageError> {
+        let r = self.db.execute(&self.sql.emailpassword.update_hash, &[&app_id, &user_id, &hash]).await.map(drop).map_err(WorkError::from);
+        self.keep(r)
+    }
+
+    async fn ep_lock_reset_token(&mut self, AppKey { app_id }: AppKey<'_>, hash: &str) -> Result<Option<ResetToken>, StorageError> {
+        let (db, sql) = (self.db, &self.sql.emailpassword);
+        let r = async {
+            Ok(match db.query_opt(&sql.token_for_update, &[&app_id, &hash]).await? {
+                Some(row) => Some(ResetToken { user_id: row.try_get::<_, String>(0)?.trim_end().to_owned(), expiry: row.try_get(1)?, email: row.try_get(2)? }),
+                None => None,
+            })
+        }
+        .await;
+        self.keep(r)
+    }
+
+    async fn ep_remove_reset_tokens(&mut self, AppKey { app_id }: AppKey<'_>, user_id: &str) -> Result<(), StorageError> {
+        let r = self.db.execute(&self.sql.emailpassword.delete_tokens, &[&app_id, &user_id]).await.map(drop).map_err(WorkError::from);
+        self.keep(r)
     }
 }

@@ -4,7 +4,7 @@
 
 use async_trait::async_trait;
 use portcullis_core::ids::{AppKey, TenantKey};
-use portcullis_core::passwordless::storage::{Code, Contact, Device, DeviceWithCodes, FieldUpdate, PasswordlessStorage, PasswordlessTx, UpdateUserOutcome};
+use portcullis_core::passwordless::storage::{Code, Contact, ContactKind, Device, DeviceWithCodes, PasswordlessStorage, PasswordlessTx, SetContact};
 use portcullis_core::storage::StorageError;
 use tokio_postgres::Row;
 
@@ -195,58 +195,6 @@ async fn create_user(db: Conn<'_>, sql: &Statements, (app, tenant): Key<'_>, use
         && unique(db.execute(&sql.insert_user_tenant, &[&app, &tenant, &user, &d.email, &d.phone_number])).await?)
 }
 
-async fn update_user(
-    db: Conn<'_>,
-    sql: &Statements,
-    (app, user): Key<'_>,
-    email: FieldUpdate<'_>,
-    phone: FieldUpdate<'_>,
-) -> Result<UpdateUserOutcome, WorkError> {
-    let Some(r) = db.query_opt(&sql.user_contact_for_update, &[&app, &user]).await? else { return Ok(UpdateUserOutcome::UnknownUser) };
-    let (old_email, old_phone): (Option<String>, Option<String>) = (r.try_get(0)?, r.try_get(1)?);
-    let new_email = email.map_or(old_email.as_deref(), |e| e);
-    let new_phone = phone.map_or(old_phone.as_deref(), |p| p);
-    if new_email.is_none() && new_phone.is_none() {
-        return Ok(UpdateUserOutcome::NoContactLeft);
-    }
-    // A cheap check names the conflict; the unique constraints still decide under concurrency.
-    if let Some(Some(e)) = email {
-        if db.query_opt(&sql.email_taken, &[&app, &e, &user]).await?.is_some() {
-            return Ok(UpdateUserOutcome::EmailAlreadyExists);
-        }
-    }
-    if let Some(Some(p)) = phone {
-        if db.query_opt(&sql.phone_taken, &[&app, &p, &user]).await?.is_some() {
-            return Ok(UpdateUserOutcome::PhoneNumberAlreadyExists);
-        }
-    }
-    let fields = [
-        (email, &old_email, &sql.set_email, &sql.delete_user_tenants_by_email, UpdateUserOutcome::EmailAlreadyExists),
-        (phone, &old_phone, &sql.set_phone, &sql.delete_user_tenants_by_phone, UpdateUserOutcome::PhoneNumberAlreadyExists),
-    ];
-    for (update, old, set, delete_devices, conflict) in fields {
-        let Some(value) = update else { continue };
-        for statement in set {
-            match db.execute(statement, &[&app, &user, &value]).await {
-                Ok(_) => {}
-                Err(e) if e.code() == Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION) => {
-                    let on_phone = e.as_db_error().and_then(|d| d.constraint()) == Some(sql.phone_constraint.as_str());
-                    return Ok(if on_phone { UpdateUserOutcome::PhoneNumberAlreadyExists } else { conflict });
-                }
-                Err(e) => return Err(e.into()),
-            }
-        }
-        if value == old.as_deref() {
-            continue;
-        }
-        // Sign-ins in progress for the old or the new value would now lead elsewhere.
-        for v in [old.as_deref(), value].into_iter().flatten() {
-            db.execute(delete_devices, &[&app, &v, &user]).await?;
-        }
-    }
-    Ok(UpdateUserOutcome::Updated)
-}
-
 async fn delete_expired(db: Conn<'_>, sql: &Statements, (app, tenant): Key<'_>, cutoff: i64) -> Result<u64, WorkError> {
     let rows = db.query(&sql.expired_devices, &[&app, &tenant, &cutoff]).await?;
     let mut removed = 0;
@@ -298,25 +246,6 @@ impl PasswordlessStorage for PgStorage {
     async fn pl_delete_devices_by_contact(&self, TenantKey { app_id, tenant_id }: TenantKey<'_>, contact: Contact<'_>) -> Result<(), StorageError> {
         let ctx = (&self.sql, (app_id, tenant_id), contact);
         self.db.run(Mode::Write, &ctx, |db, (sql, key, contact)| Box::pin(delete_by_contact(db, &sql.passwordless, *key, *contact))).await
-    }
-
-    async fn pl_update_user(&self, AppKey { app_id }: AppKey<'_>, user_id: &str, email: FieldUpdate<'_>, phone_number: FieldUpdate<'_>) -> Result<UpdateUserOutcome, StorageError> {
-        let ctx = (&self.sql, (app_id, user_id), email, phone_number);
-        self.db
-            .run(Mode::Write, &ctx, |db, (sql, key, e, p)| {
-                Box::pin(async move {
-                    let new = portcullis_core::accountlinking::Info { email: e.flatten(), phone_number: p.flatten(), third_party: None };
-                    if new.email.is_some() || new.phone_number.is_some() {
-                        match crate::accountlinking::change_conflict(db, &sql.accountlinking, &sql.users, *key, new).await? {
-                            Some((_, portcullis_core::accountlinking::InfoKind::PhoneNumber)) => return Ok(UpdateUserOutcome::PhoneNumberChangeNotAllowed),
-                            Some(_) => return Ok(UpdateUserOutcome::EmailChangeNotAllowed),
-                            None => {}
-                        }
-                    }
-                    update_user(db, &sql.passwordless, *key, *e, *p).await
-                })
-            })
-            .await
     }
 
     async fn pl_delete_expired_devices(&self, TenantKey { app_id, tenant_id }: TenantKey<'_>, cutoff: i64) -> Result<u64, StorageError> {
@@ -434,6 +363,64 @@ impl PasswordlessTx for PgTx<'_> {
     async fn pl_create_user(&mut self, tenant: TenantKey<'_>, user_id: &str, device: &Device, time_joined: i64) -> Result<bool, StorageError> {
         let (db, sql) = (self.db, &self.sql.passwordless);
         let r = create_user(db, sql, (tenant.app_id, tenant.tenant_id), user_id, device, time_joined).await;
+        self.keep(r)
+    }
+
+    async fn pl_lock_user(&mut self, AppKey { app_id }: AppKey<'_>, user_id: &str) -> Result<Option<(Option<String>, Option<String>)>, StorageError> {
+        let (db, sql) = (self.db, &self.sql.passwordless);
+        let r = async {
+            Ok(match db.query_opt(&sql.user_contact_for_update, &[&app_id, &user_id]).await? {
+                Some(r) => Some((r.try_get(0)?, r.try_get(1)?)),
+                None => None,
+            })
+        }
+        .await;
+        self.keep(r)
+    }
+
+    async fn pl_contact_taken(&mut self, AppKey { app_id }: AppKey<'_>, user_id: &str, contact: Contact<'_>) -> Result<bool, StorageError> {
+        let (db, sql) = (self.db, &self.sql.passwordless);
+        let statement = match contact {
+            Contact::Email(_) => &sql.email_taken,
+            Contact::Phone(_) => &sql.phone_taken,
+        };
+        let value = value_of(contact);
+        let r = db.query_opt(statement, &[&app_id, &value, &user_id]).await.map(|r| r.is_some()).map_err(WorkError::from);
+        self.keep(r)
+    }
+
+    async fn pl_set_contact(&mut self, AppKey { app_id }: AppKey<'_>, user_id: &str, kind: ContactKind, value: Option<&str>) -> Result<SetContact, StorageError> {
+        let (db, sql) = (self.db, &self.sql.passwordless);
+        let (statements, taken) = match kind {
+            ContactKind::Email => (&sql.set_email, SetContact::EmailTaken),
+            ContactKind::Phone => (&sql.set_phone, SetContact::PhoneNumberTaken),
+        };
+        let r = async {
+            for statement in statements {
+                match db.execute(statement, &[&app_id, &user_id, &value]).await {
+                    Ok(_) => {}
+                    // The transaction is aborted: the unique constraint that refused the value says which.
+                    Err(e) if e.code() == Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION) => {
+                        let on_phone = e.as_db_error().and_then(|d| d.constraint()) == Some(sql.phone_constraint.as_str());
+                        return Ok(if on_phone { SetContact::PhoneNumberTaken } else { taken });
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            Ok(SetContact::Set)
+        }
+        .await;
+        self.keep(r)
+    }
+
+    async fn pl_remove_user_devices_of(&mut self, AppKey { app_id }: AppKey<'_>, user_id: &str, contact: Contact<'_>) -> Result<(), StorageError> {
+        let (db, sql) = (self.db, &self.sql.passwordless);
+        let statement = match contact {
+            Contact::Email(_) => &sql.delete_user_tenants_by_email,
+            Contact::Phone(_) => &sql.delete_user_tenants_by_phone,
+        };
+        let value = value_of(contact);
+        let r = db.execute(statement, &[&app_id, &value, &user_id]).await.map(drop).map_err(WorkError::from);
         self.keep(r)
     }
 }

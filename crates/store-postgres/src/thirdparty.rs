@@ -1,16 +1,14 @@
 //! Third-party users.
 
 use async_trait::async_trait;
-use portcullis_core::ids::TenantKey;
-use portcullis_core::thirdparty::storage::{SignInUpOutcome, ThirdPartyAccount, ThirdPartyStorage};
+use portcullis_core::ids::{AppKey, TenantKey};
 use portcullis_core::storage::StorageError;
-use tokio_postgres::error::SqlState;
+use portcullis_core::thirdparty::storage::{ThirdPartyAccount, ThirdPartyStorage, ThirdPartyTx};
 
-use portcullis_core::accountlinking::Info;
-
-use crate::accountlinking::change_conflict;
-use crate::db::{Conn, Mode, WorkError};
+use crate::db::{Mode, WorkError};
 use crate::names::Names;
+use crate::tx::PgTx;
+use crate::users::unique;
 use crate::PgStorage;
 
 pub struct Statements {
@@ -58,61 +56,8 @@ impl Statements {
     }
 }
 
-/// `None` when a concurrent first sign-in of the account created the user first (the
-/// transaction is then aborted; the caller runs the whole unit again and finds that user).
-async fn sign_in_up(
-    db: Conn<'_>,
-    all: &crate::Statements,
-    (app, tenant, user): (&str, &str, &str),
-    a: &ThirdPartyAccount,
-    time_joined: i64,
-) -> Result<Option<SignInUpOutcome>, WorkError> {
-    let sql = &all.thirdparty;
-    let (tp, tp_user) = (&a.third_party_id, &a.third_party_user_id);
-    if let Some(row) = db.query_opt(&sql.find, &[&app, &tenant, tp, tp_user]).await? {
-        let user_id = row.try_get::<_, String>(0)?.trim_end().to_owned();
-        let email: String = row.try_get(1)?;
-        if email != a.email {
-            let new = Info { email: Some(&a.email), ..Default::default() };
-            if change_conflict(db, &all.accountlinking, &all.users, (app, &user_id), new).await?.is_some() {
-                return Ok(Some(SignInUpOutcome::EmailChangeNotAllowed));
-            }
-        }
-        db.execute(&sql.update_email, &[&app, &user_id, &a.email]).await?;
-        return Ok(Some(SignInUpOutcome::Existing { user_id }));
-    }
-    db.execute(&sql.insert_app_user, &[&app, &user]).await?;
-    db.execute(&sql.insert_all_auth, &[&app, &tenant, &user, &time_joined]).await?;
-    db.execute(&sql.insert_user, &[&app, tp, tp_user, &user, &a.email, &time_joined]).await?;
-    match db.execute(&sql.insert_tenant, &[&app, &tenant, &user, tp, tp_user]).await {
-        Ok(_) => Ok(Some(SignInUpOutcome::Created)),
-        Err(e) if e.code() == Some(&SqlState::UNIQUE_VIOLATION) => Ok(None),
-        Err(e) => Err(e.into()),
-    }
-}
-
 #[async_trait]
 impl ThirdPartyStorage for PgStorage {
-    async fn tp_sign_in_up(
-        &self,
-        TenantKey { app_id, tenant_id }: TenantKey<'_>,
-        new_user_id: &str,
-        account: &ThirdPartyAccount,
-        time_joined: i64,
-    ) -> Result<SignInUpOutcome, StorageError> {
-        let ctx = (&self.sql, (app_id, tenant_id, new_user_id), account, time_joined);
-        for _ in 0..3 {
-            let outcome = self
-                .db
-                .run(Mode::Write, &ctx, |db, (sql, key, a, t)| Box::pin(sign_in_up(db, sql, *key, a, *t)))
-                .await?;
-            if let Some(outcome) = outcome {
-                return Ok(outcome);
-            }
-        }
-        Err(StorageError::Query("third-party sign-in-up kept conflicting with concurrent sign-ins".into()))
-    }
-
     async fn tp_user_ids_by_email(&self, TenantKey { app_id, tenant_id }: TenantKey<'_>, email: &str) -> Result<Vec<String>, StorageError> {
         let ctx = (&self.sql, app_id, tenant_id, email);
         self.db
@@ -123,5 +68,39 @@ impl ThirdPartyStorage for PgStorage {
                 })
             })
             .await
+    }
+}
+
+#[async_trait]
+impl ThirdPartyTx for PgTx<'_> {
+    async fn tp_lock_account(&mut self, TenantKey { app_id, tenant_id }: TenantKey<'_>, tp_id: &str, tp_user_id: &str) -> Result<Option<(String, String)>, StorageError> {
+        let (db, sql) = (self.db, &self.sql.thirdparty);
+        let r = async {
+            Ok(match db.query_opt(&sql.find, &[&app_id, &tenant_id, &tp_id, &tp_user_id]).await? {
+                Some(row) => Some((row.try_get::<_, String>(0)?.trim_end().to_owned(), row.try_get(1)?)),
+                None => None,
+            })
+        }
+        .await;
+        self.keep(r)
+    }
+
+    async fn tp_set_email(&mut self, AppKey { app_id }: AppKey<'_>, user_id: &str, email: &str) -> Result<(), StorageError> {
+        let r = self.db.execute(&self.sql.thirdparty.update_email, &[&app_id, &user_id, &email]).await.map(drop).map_err(WorkError::from);
+        self.keep(r)
+    }
+
+    async fn tp_create_user(&mut self, TenantKey { app_id, tenant_id }: TenantKey<'_>, user: &str, a: &ThirdPartyAccount, time_joined: i64) -> Result<bool, StorageError> {
+        let (db, sql) = (self.db, &self.sql.thirdparty);
+        let (tp, tp_user) = (&a.third_party_id, &a.third_party_user_id);
+        let r = async {
+            // Each insert's unique constraint may be the one a concurrent first sign-in hits.
+            Ok(unique(db.execute(&sql.insert_app_user, &[&app_id, &user])).await?
+                && unique(db.execute(&sql.insert_all_auth, &[&app_id, &tenant_id, &user, &time_joined])).await?
+                && unique(db.execute(&sql.insert_user, &[&app_id, tp, tp_user, &user, &a.email, &time_joined])).await?
+                && unique(db.execute(&sql.insert_tenant, &[&app_id, &tenant_id, &user, tp, tp_user])).await?)
+        }
+        .await;
+        self.keep(r)
     }
 }

@@ -7,12 +7,13 @@ use portcullis_core::ids::{AppKey, TenantKey};
 use portcullis_core::useridmapping::storage::NON_AUTH_TABLES;
 use async_trait::async_trait;
 use portcullis_core::storage::StorageError;
-use portcullis_core::users::storage::{AccountInfo, AssociateOutcome, UserFilter, UserPage, UserStorage};
+use portcullis_core::users::storage::{AccountInfo, TenantJoin, UserFilter, UserPage, UserStorage, UsersTx};
 use portcullis_core::users::{LoginMethod, RecipeId, ThirdPartyInfo, User};
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
 
 use crate::db::{Conn, Mode, WorkError};
+use crate::tx::PgTx;
 use crate::PgStorage;
 use crate::names::Names;
 
@@ -41,8 +42,9 @@ pub struct Statements {
     delete_app_user: String,
     delete_login_rows: Vec<String>,
     all_auth: String,
-    /// The recipe tables the dashboard's search reads, by their plugin names.
-    search_tables: Vec<(&'static str, String)>,
+    /// The recipe tables the dashboard's search reads: emailpassword_user_to_tenant,
+    /// thirdparty_user_to_tenant, thirdparty_users, passwordless_user_to_tenant.
+    search_tables: [String; 4],
 }
 
 
@@ -53,9 +55,13 @@ impl Statements {
         let ep = n.table("emailpassword_users")?;
         let ep_t = n.table("emailpassword_user_to_tenant")?;
         let ev = n.table("emailverification_verified_emails")?;
-        // Every plugin table name resolves (checked at start-up), so the fallback never shows.
-        let table = |t: &str| n.table(t).map_or_else(|_| t.to_owned(), str::to_owned);
-        let placeholder = |i: usize| format!("${i}");
+        let tp_t = n.table("thirdparty_user_to_tenant")?;
+        let pl_t = n.table("passwordless_user_to_tenant")?;
+        // The primary ids of the tenant's users whose login methods match ($1, $2: app and tenant).
+        let scope = "app_id = $1 AND tenant_id = $2";
+        let primary_ids = |matching: String| {
+            format!("SELECT DISTINCT primary_or_recipe_user_id FROM {all} WHERE {scope} AND user_id IN ({matching})")
+        };
         // A login method per row of `m` (app_id_to_user_id): its recipe's row (joined only for its
         // recipe), sorted tenant ids, external id, and whether its email is verified under the id the
         // application uses (the external one when mapped); then `extra` columns.
@@ -111,13 +117,9 @@ impl Statements {
                 n.table("passwordless_users")?
             ),
             insert_tp_tenant: format!(
-                "INSERT INTO {} (app_id, tenant_id, user_id, third_party_id, third_party_user_id) VALUES ($1, $2, $3, $4, $5)",
-                n.table("thirdparty_user_to_tenant")?
+                "INSERT INTO {tp_t} (app_id, tenant_id, user_id, third_party_id, third_party_user_id) VALUES ($1, $2, $3, $4, $5)"
             ),
-            insert_pl_tenant: format!(
-                "INSERT INTO {} (app_id, tenant_id, user_id, email, phone_number) VALUES ($1, $2, $3, $4, $5)",
-                n.table("passwordless_user_to_tenant")?
-            ),
+            insert_pl_tenant: format!("INSERT INTO {pl_t} (app_id, tenant_id, user_id, email, phone_number) VALUES ($1, $2, $3, $4, $5)"),
             delete_pl_devices_by_email: format!("DELETE FROM {} WHERE app_id = $1 AND email = $2", n.table("passwordless_devices")?),
             delete_pl_devices_by_phone: format!(
                 "DELETE FROM {} WHERE app_id = $1 AND phone_number = $2",
@@ -128,10 +130,16 @@ impl Statements {
                 n.table("userid_mapping")?
             ),
             ep_by_email: format!("SELECT user_id FROM {ep_t} WHERE app_id = $1 AND tenant_id = $2 AND email = $3"),
-            ids_by_email: AccountInfo::Email(String::new()).primary_ids_sql(&table, &placeholder),
-            ids_by_phone: AccountInfo::PhoneNumber(String::new()).primary_ids_sql(&table, &placeholder),
-            ids_by_third_party: AccountInfo::ThirdParty { id: String::new(), user_id: String::new() }
-                .primary_ids_sql(&table, &placeholder),
+            ids_by_email: primary_ids(format!(
+                "SELECT user_id FROM {ep_t} WHERE {scope} AND email = $3 \
+                 UNION SELECT t.user_id FROM {tp_t} t JOIN {tp} u ON u.app_id = t.app_id AND u.user_id = t.user_id \
+                 WHERE t.app_id = $1 AND t.tenant_id = $2 AND u.email = $3 \
+                 UNION SELECT user_id FROM {pl_t} WHERE {scope} AND email = $3"
+            )),
+            ids_by_phone: primary_ids(format!("SELECT user_id FROM {pl_t} WHERE {scope} AND phone_number = $3")),
+            ids_by_third_party: primary_ids(format!(
+                "SELECT user_id FROM {tp_t} WHERE {scope} AND third_party_id = $3 AND third_party_user_id = $4"
+            )),
             primary_time: format!(
                 "SELECT MIN(primary_or_recipe_user_time_joined) FROM {all} WHERE app_id = $1 AND primary_or_recipe_user_id = $2"
             ),
@@ -143,10 +151,7 @@ impl Statements {
                 .map(|t| Ok(format!("DELETE FROM {} WHERE app_id = $1 AND user_id = $2", n.table(t)?)))
                 .collect::<Result<_, String>>()?,
             all_auth: all.to_owned(),
-            search_tables: ["emailpassword_user_to_tenant", "thirdparty_user_to_tenant", "thirdparty_users", "passwordless_user_to_tenant"]
-                .into_iter()
-                .map(|t| Ok((t, n.table(t)?.to_owned())))
-                .collect::<Result<_, String>>()?,
+            search_tables: [ep_t.to_owned(), tp_t.to_owned(), tp.to_owned(), pl_t.to_owned()],
         })
     }
 }
@@ -298,16 +303,49 @@ pub async fn ids_by_account_info(db: Conn<'_>, sql: &Statements, (app, tenant): 
 /// The search part of a filter: its `IN (...)` subquery with placeholders numbered from `first`,
 /// and the values to bind to them.
 fn search_sql(f: &UserFilter, sql: &Statements, first: usize) -> Option<(String, Vec<String>)> {
-    let tags = f.search.as_ref()?;
+    let plan = f.search.as_ref()?.plan();
     let mut values = Vec::new();
-    let table = |base: &str| {
-        sql.search_tables.iter().find(|(b, _)| *b == base).map_or_else(|| base.to_owned(), |(_, name)| name.clone())
-    };
-    let matching = tags.matching_user_ids("$1", &table, &mut |v| {
-        values.push(v);
-        format!("${}", first + values.len() - 1)
-    });
-    Some((matching, values))
+    let [ep_t, tp_t, tp, pl_t] = &sql.search_tables;
+    let mut parts = Vec::new();
+    if let Some(r) = &plan.emailpassword {
+        parts.push(format!("SELECT user_id FROM {ep_t} WHERE app_id = $1 AND {}", like_any("email", &r.emails, first, &mut values)));
+    }
+    if let Some(r) = &plan.thirdparty {
+        let conditions = conditions("t.app_id = $1", [("u.email", &r.emails), ("t.third_party_id", &r.providers)], first, &mut values);
+        parts.push(format!("SELECT t.user_id FROM {tp_t} t JOIN {tp} u ON u.app_id = t.app_id AND u.user_id = t.user_id WHERE {conditions}"));
+    }
+    if let Some(r) = &plan.passwordless {
+        let conditions = conditions("app_id = $1", [("email", &r.emails), ("phone_number", &r.phones)], first, &mut values);
+        parts.push(format!("SELECT user_id FROM {pl_t} WHERE {conditions}"));
+    }
+    if parts.is_empty() {
+        // Email, phone and provider together: no login method has all three.
+        return Some(("(SELECT user_id FROM (SELECT NULL AS user_id) AS none WHERE 1 = 0)".into(), values));
+    }
+    Some((format!("({})", parts.join(" UNION ")), values))
+}
+
+/// `(column LIKE $n ESCAPE '\' OR …)` over the patterns, bound from placeholder `first` on.
+fn like_any(column: &str, patterns: &[String], first: usize, values: &mut Vec<String>) -> String {
+    let alternatives: Vec<String> = patterns
+        .iter()
+        .map(|pattern| {
+            values.push(pattern.clone());
+            format!("{column} LIKE ${} ESCAPE '\\'", first + values.len() - 1)
+        })
+        .collect();
+    format!("({})", alternatives.join(" OR "))
+}
+
+/// `scope AND` a [`like_any`] for each column that has patterns.
+fn conditions(scope: &str, columns: [(&str, &Vec<String>); 2], first: usize, values: &mut Vec<String>) -> String {
+    let mut out = vec![scope.to_owned()];
+    for (column, patterns) in columns {
+        if !patterns.is_empty() {
+            out.push(like_any(column, patterns, first, values));
+        }
+    }
+    out.join(" AND ")
 }
 
 /// The WHERE clause of a filter and its parameters ($1 is the app id).
@@ -416,50 +454,35 @@ pub async fn count(db: Conn<'_>, sql: &Statements, app: &str, filter: &UserFilte
     Ok(row.map(|r| r.try_get::<_, i64>(0)).transpose()?.unwrap_or(0) as u64)
 }
 
-pub async fn associate(db: Conn<'_>, sql: &Statements, (app, tenant, user): (&str, &str, &str)) -> Result<AssociateOutcome, WorkError> {
-    let Some(m) = login_method(db, sql, app, user).await? else { return Ok(AssociateOutcome::UnknownUser) };
-    if m.tenant_ids.iter().any(|t| t == tenant) {
-        return Ok(AssociateOutcome::Associated { was_already_associated: true });
-    }
-    let primary_time = db
-        .query_opt(&sql.primary_time, &[&app, &m.primary_user_id])
-        .await?
-        .and_then(|r| r.try_get::<_, Option<i64>>(0).ok().flatten())
-        .unwrap_or(m.time_joined);
-    let recipe = m.recipe_id.as_str();
-    let joined = db
-        .execute(
-            &sql.insert_all_auth,
-            &[&app, &tenant, &user, &m.primary_user_id, &m.is_linked_or_primary, &recipe, &m.time_joined, &primary_time],
-        )
-        .await;
-    match joined {
+/// Adds a login method to a tenant. PostgreSQL's unique constraints decide conflicts (the
+/// transaction is then aborted: nothing is kept), and the violated constraint's name says which.
+async fn join_tenant(db: Conn<'_>, sql: &Statements, (app, tenant): (&str, &str), m: &LoginMethod, group_time: i64) -> Result<TenantJoin, WorkError> {
+    let (user, recipe) = (&m.recipe_user_id, m.recipe_id.as_str());
+    let params: [&(dyn ToSql + Sync); 8] = [&app, &tenant, user, &m.primary_user_id, &m.is_linked_or_primary, &recipe, &m.time_joined, &group_time];
+    match db.execute(&sql.insert_all_auth, &params).await {
         // Its only unique key is (app, tenant, user): a concurrent association of this user won.
-        Err(e) if e.code() == Some(&SqlState::UNIQUE_VIOLATION) => {
-            return Ok(AssociateOutcome::Associated { was_already_associated: true })
-        }
+        Err(e) if e.code() == Some(&SqlState::UNIQUE_VIOLATION) => return Ok(TenantJoin::AlreadyThere),
         other => other?,
     };
-    // The recipe's per-tenant row: its unique constraints are the tenant's uniqueness rules, and the
-    // violated constraint's name says which (the transaction is then aborted and rolled back).
+    // The recipe's per-tenant row: its unique constraints are the tenant's uniqueness rules.
     let inserted = match m.recipe_id {
-        RecipeId::EmailPassword => db.execute(&sql.insert_ep_tenant, &[&app, &tenant, &user, &m.email]).await,
+        RecipeId::EmailPassword => db.execute(&sql.insert_ep_tenant, &[&app, &tenant, user, &m.email]).await,
         RecipeId::ThirdParty => {
             let tp = m.third_party.as_ref().ok_or_else(|| WorkError::Invalid("third-party user without provider".into()))?;
-            db.execute(&sql.insert_tp_tenant, &[&app, &tenant, &user, &tp.id, &tp.user_id]).await
+            db.execute(&sql.insert_tp_tenant, &[&app, &tenant, user, &tp.id, &tp.user_id]).await
         }
-        RecipeId::Passwordless => db.execute(&sql.insert_pl_tenant, &[&app, &tenant, &user, &m.email, &m.phone_number]).await,
+        RecipeId::Passwordless => db.execute(&sql.insert_pl_tenant, &[&app, &tenant, user, &m.email, &m.phone_number]).await,
     };
     match inserted {
-        Ok(_) => Ok(AssociateOutcome::Associated { was_already_associated: false }),
+        Ok(_) => Ok(TenantJoin::Joined),
         Err(e) if e.code() == Some(&SqlState::UNIQUE_VIOLATION) => {
             let constraint = e.as_db_error().and_then(|d| d.constraint()).unwrap_or_default().to_owned();
             Ok(if constraint.contains("phone_number") {
-                AssociateOutcome::PhoneNumberAlreadyExists
+                TenantJoin::PhoneNumberTaken
             } else if constraint.contains("third_party_user_id") {
-                AssociateOutcome::ThirdPartyUserAlreadyExists
+                TenantJoin::ThirdPartyTaken
             } else {
-                AssociateOutcome::EmailAlreadyExists
+                TenantJoin::EmailTaken
             })
         }
         Err(e) => Err(e.into()),
@@ -509,27 +532,6 @@ pub async fn delete_login_rows(db: Conn<'_>, sql: &Statements, app: &str, user: 
 
 #[async_trait]
 impl UserStorage for PgStorage {
-    async fn ep_create_user(
-        &self,
-        TenantKey { app_id, tenant_id }: TenantKey<'_>,
-        user_id: &str,
-        email: &str,
-        password_hash: &str,
-        time_joined: i64,
-    ) -> Result<bool, StorageError> {
-        let ctx = (&self.sql, (app_id, tenant_id, user_id), (email, password_hash), time_joined);
-        self.db
-            .run(Mode::Write, &ctx, |db, (sql, key, (email, hash), t)| {
-                Box::pin(ep_create(db, &sql.users, *key, email, hash, *t))
-            })
-            .await
-    }
-
-    async fn ep_login_method_by_email(&self, TenantKey { app_id, tenant_id }: TenantKey<'_>, email: &str) -> Result<Option<LoginMethod>, StorageError> {
-        let ctx = (&self.sql, (app_id, tenant_id, email));
-        self.db.run(Mode::Snapshot, &ctx, |db, (sql, key)| Box::pin(ep_by_email(db, &sql.users, *key))).await
-    }
-
     async fn get_user(&self, AppKey { app_id }: AppKey<'_>, user_id: &str) -> Result<Option<User>, StorageError> {
         // One statement: its own snapshot, no transaction needed.
         let ctx = (&self.sql, app_id, user_id);
@@ -567,20 +569,6 @@ impl UserStorage for PgStorage {
         self.db.run(Mode::Read, &ctx, |db, (sql, key, info)| Box::pin(ids_by_account_info(db, &sql.users, *key, info))).await
     }
 
-    async fn associate_user_with_tenant(&self, TenantKey { app_id, tenant_id }: TenantKey<'_>, recipe_user_id: &str) -> Result<AssociateOutcome, StorageError> {
-        let ctx = (&self.sql, (app_id, tenant_id, recipe_user_id));
-        self.db
-            .run(Mode::Write, &ctx, |db, (sql, key)| {
-                Box::pin(async move {
-                    if let Some(reason) = crate::accountlinking::association_conflict(db, &sql.accountlinking, &sql.users, *key).await? {
-                        return Ok(AssociateOutcome::NotAllowed { reason });
-                    }
-                    associate(db, &sql.users, *key).await
-                })
-            })
-            .await
-    }
-
     async fn disassociate_user_from_tenant(&self, TenantKey { app_id, tenant_id }: TenantKey<'_>, recipe_user_id: &str) -> Result<bool, StorageError> {
         let ctx = (&self.sql, (app_id, tenant_id, recipe_user_id));
         self.db.run(Mode::Write, &ctx, |db, (sql, key)| Box::pin(disassociate(db, &sql.users, *key))).await
@@ -589,5 +577,39 @@ impl UserStorage for PgStorage {
     async fn delete_users(&self, AppKey { app_id }: AppKey<'_>, user_ids: &[String]) -> Result<bool, StorageError> {
         let ctx = (&self.sql, app_id, user_ids);
         self.db.run(Mode::Write, &ctx, |db, (sql, app, users)| Box::pin(delete(db, &sql.users, app, users))).await
+    }
+}
+
+#[async_trait]
+impl UsersTx for PgTx<'_> {
+    async fn users_get(&mut self, AppKey { app_id }: AppKey<'_>, user_id: &str) -> Result<Option<User>, StorageError> {
+        let r = get_user(self.db, &self.sql.users, app_id, user_id).await;
+        self.keep(r)
+    }
+
+    async fn users_login_method(&mut self, AppKey { app_id }: AppKey<'_>, user_id: &str) -> Result<Option<LoginMethod>, StorageError> {
+        let r = login_method(self.db, &self.sql.users, app_id, user_id).await;
+        self.keep(r)
+    }
+
+    async fn users_group_time(&mut self, AppKey { app_id }: AppKey<'_>, primary_user_id: &str) -> Result<Option<i64>, StorageError> {
+        let (db, sql) = (self.db, &self.sql.users);
+        let r = async { Ok(db.query_opt(&sql.primary_time, &[&app_id, &primary_user_id]).await?.and_then(|r| r.try_get::<_, Option<i64>>(0).ok().flatten())) }.await;
+        self.keep(r)
+    }
+
+    async fn users_join_tenant(&mut self, TenantKey { app_id, tenant_id }: TenantKey<'_>, method: &LoginMethod, group_time: i64) -> Result<TenantJoin, StorageError> {
+        let r = join_tenant(self.db, &self.sql.users, (app_id, tenant_id), method, group_time).await;
+        self.keep(r)
+    }
+
+    async fn users_delete(&mut self, AppKey { app_id }: AppKey<'_>, user_id: &str) -> Result<bool, StorageError> {
+        let r = delete_user(self.db, &self.sql.users, app_id, user_id).await;
+        self.keep(r)
+    }
+
+    async fn users_delete_login_rows(&mut self, AppKey { app_id }: AppKey<'_>, user_id: &str) -> Result<(), StorageError> {
+        let r = delete_login_rows(self.db, &self.sql.users, app_id, user_id).await;
+        self.keep(r)
     }
 }

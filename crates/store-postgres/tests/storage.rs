@@ -70,7 +70,7 @@ async fn conformance_suite() {
     let (schema, s) = fresh(&uri).await;
     portcullis_testkit::conformance::run_all(&s).await;
     portcullis_testkit::conformance::run_sessions(&s, &s).await;
-    portcullis_testkit::conformance::run_users(&s, &s).await;
+    portcullis_testkit::conformance::run_users(&s).await;
     portcullis_testkit::conformance::run_dashboard(&s, &s).await;
     portcullis_testkit::conformance::run_email_verification(&s).await;
     portcullis_testkit::conformance::run_passwordless(&s).await;
@@ -102,7 +102,7 @@ async fn linked_user_groups() {
         );
         db.execute(&sql, &[&app, &primary]).await.expect("group time");
     };
-    portcullis_testkit::conformance::run_user_groups(&s, &s, link).await;
+    portcullis_testkit::conformance::run_user_groups(&s, link).await;
     drop_schema(&uri, &schema).await;
 }
 

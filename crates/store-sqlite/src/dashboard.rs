@@ -6,7 +6,7 @@ use portcullis_core::dashboard::storage::{DashboardSession, DashboardStorage, Da
 use portcullis_core::storage::StorageError;
 use rusqlite::{params, OptionalExtension};
 
-use crate::users::is_unique_violation;
+use crate::tx::is_unique_violation;
 use crate::{query_err, SqliteStorage};
 
 const USER_COLUMNS: &str = "user_id, email, password_hash, time_joined";

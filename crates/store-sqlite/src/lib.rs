@@ -179,7 +179,7 @@ mod tests {
         let s = SqliteStorage::open(":memory:").unwrap();
         portcullis_testkit::conformance::run_all(&s).await;
         portcullis_testkit::conformance::run_sessions(&s, &s).await;
-        portcullis_testkit::conformance::run_users(&s, &s).await;
+        portcullis_testkit::conformance::run_users(&s).await;
         portcullis_testkit::conformance::run_dashboard(&s, &s).await;
         portcullis_testkit::conformance::run_email_verification(&s).await;
         portcullis_testkit::conformance::run_passwordless(&s).await;
@@ -220,7 +220,7 @@ mod tests {
                 .unwrap()
             }
         };
-        portcullis_testkit::conformance::run_user_groups(&s, &s, link).await;
+        portcullis_testkit::conformance::run_user_groups(&s, link).await;
     }
 
     #[tokio::test]

@@ -3,9 +3,9 @@
 
 use async_trait::async_trait;
 use portcullis_core::ids::{AppKey, TenantKey};
-use portcullis_core::passwordless::storage::{Code, Contact, Device, DeviceWithCodes, FieldUpdate, PasswordlessStorage, PasswordlessTx, UpdateUserOutcome};
+use portcullis_core::passwordless::storage::{Code, Contact, ContactKind, Device, DeviceWithCodes, PasswordlessStorage, PasswordlessTx, SetContact};
 use portcullis_core::storage::StorageError;
-use rusqlite::{params, Connection, OptionalExtension, Row, Transaction};
+use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use crate::tx::SqliteTx;
 use crate::{query_err, SqliteStorage};
@@ -66,16 +66,6 @@ fn delete_devices_by(c: &Connection, app: &str, tenant: &str, contact: Contact<'
     )
 }
 
-/// Runs `work` in an IMMEDIATE transaction that commits only when `work` says so.
-fn in_tx<T>(c: &mut Connection, work: impl FnOnce(&Transaction<'_>) -> rusqlite::Result<(T, bool)>) -> Result<T, StorageError> {
-    let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(query_err)?;
-    let (out, commit) = work(&tx).map_err(query_err)?;
-    if commit {
-        tx.commit().map_err(query_err)?;
-    }
-    Ok(out)
-}
-
 /// The rows of a passwordless sign-up (algorithms.md §4.3).
 fn create_user(tx: &Connection, app: &str, tenant: &str, user: &str, device: &Device, now: i64) -> rusqlite::Result<()> {
     tx.execute(
@@ -100,7 +90,7 @@ fn create_user(tx: &Connection, app: &str, tenant: &str, user: &str, device: &De
 }
 
 /// Removes the devices with this contact in every tenant of the user.
-fn delete_devices_of_user(tx: &Transaction<'_>, app: &str, user: &str, contact: Contact<'_>) -> rusqlite::Result<usize> {
+fn delete_devices_of_user(tx: &Connection, app: &str, user: &str, contact: Contact<'_>) -> rusqlite::Result<usize> {
     let (column, value) = contact_column(contact);
     tx.execute(
         &format!(
@@ -109,58 +99,6 @@ fn delete_devices_of_user(tx: &Transaction<'_>, app: &str, user: &str, contact: 
         ),
         params![app, value, user],
     )
-}
-
-fn update_user(tx: &Transaction<'_>, app: &str, user: &str, email: FieldUpdate<'_>, phone: FieldUpdate<'_>) -> rusqlite::Result<UpdateUserOutcome> {
-    let row: Option<(Option<String>, Option<String>)> = tx
-        .query_row(
-            "SELECT email, phone_number FROM passwordless_users WHERE app_id = ?1 AND user_id = ?2",
-            params![app, user],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .optional()?;
-    let Some((old_email, old_phone)) = row else { return Ok(UpdateUserOutcome::UnknownUser) };
-    let new_email = email.map_or(old_email.as_deref(), |e| e);
-    let new_phone = phone.map_or(old_phone.as_deref(), |p| p);
-    if new_email.is_none() && new_phone.is_none() {
-        return Ok(UpdateUserOutcome::NoContactLeft);
-    }
-    // Another passwordless user of one of this user's tenants with the value: the constraint's answer, named.
-    let taken = |column: &str, value: &str| -> rusqlite::Result<bool> {
-        tx.query_row(
-            &format!(
-                "SELECT EXISTS (SELECT 1 FROM passwordless_user_to_tenant WHERE app_id = ?1 AND {column} = ?2 AND user_id <> ?3
-                 AND tenant_id IN (SELECT tenant_id FROM passwordless_user_to_tenant WHERE app_id = ?1 AND user_id = ?3))"
-            ),
-            params![app, value, user],
-            |r| r.get(0),
-        )
-    };
-    if let Some(Some(e)) = email {
-        if taken("email", e)? {
-            return Ok(UpdateUserOutcome::EmailAlreadyExists);
-        }
-    }
-    if let Some(Some(p)) = phone {
-        if taken("phone_number", p)? {
-            return Ok(UpdateUserOutcome::PhoneNumberAlreadyExists);
-        }
-    }
-    for (column, update, old) in [("email", email, &old_email), ("phone_number", phone, &old_phone)] {
-        let Some(value) = update else { continue };
-        for table in ["passwordless_user_to_tenant", "passwordless_users"] {
-            tx.execute(&format!("UPDATE {table} SET {column} = ?3 WHERE app_id = ?1 AND user_id = ?2"), params![app, user, value])?;
-        }
-        if value == old.as_deref() {
-            continue;
-        }
-        // Sign-ins in progress for the old or the new value would now lead elsewhere.
-        for v in [old.as_deref(), value].into_iter().flatten() {
-            let contact = if column == "email" { Contact::Email(v) } else { Contact::Phone(v) };
-            delete_devices_of_user(tx, app, user, contact)?;
-        }
-    }
-    Ok(UpdateUserOutcome::Updated)
 }
 
 #[async_trait]
@@ -227,29 +165,6 @@ impl PasswordlessStorage for SqliteStorage {
                 params![app, tenant, value],
             )?;
             Ok(())
-        })
-        .await
-    }
-
-    async fn pl_update_user(&self, AppKey { app_id }: AppKey<'_>, user_id: &str, email: FieldUpdate<'_>, phone_number: FieldUpdate<'_>) -> Result<UpdateUserOutcome, StorageError> {
-        let own = |f: FieldUpdate<'_>| f.map(|v| v.map(str::to_owned));
-        let (app, user, email, phone) = (app_id.to_owned(), user_id.to_owned(), own(email), own(phone_number));
-        self.with_conn(move |c| {
-            in_tx(c, |tx| {
-                let new = portcullis_core::accountlinking::Info {
-                    email: email.as_ref().and_then(|v| v.as_deref()),
-                    phone_number: phone.as_ref().and_then(|v| v.as_deref()),
-                    third_party: None,
-                };
-                match crate::accountlinking::change_conflict(tx, &app, &user, new)? {
-                    Some((_, portcullis_core::accountlinking::InfoKind::PhoneNumber)) => return Ok((UpdateUserOutcome::PhoneNumberChangeNotAllowed, false)),
-                    Some(_) => return Ok((UpdateUserOutcome::EmailChangeNotAllowed, false)),
-                    None => {}
-                }
-                let outcome = update_user(tx, &app, &user, email.as_ref().map(|v| v.as_deref()), phone.as_ref().map(|v| v.as_deref()))?;
-                let commit = outcome == UpdateUserOutcome::Updated;
-                Ok((outcome, commit))
-            })
         })
         .await
     }
@@ -383,5 +298,39 @@ impl PasswordlessTx for SqliteTx<'_> {
     async fn pl_create_user(&mut self, TenantKey { app_id, tenant_id }: TenantKey<'_>, user_id: &str, device: &Device, time_joined: i64) -> Result<bool, StorageError> {
         let created = create_user(self.conn()?, app_id, tenant_id, user_id, device, time_joined).map(|()| 1);
         self.unique(created)
+    }
+
+    async fn pl_lock_user(&mut self, AppKey { app_id }: AppKey<'_>, user_id: &str) -> Result<Option<(Option<String>, Option<String>)>, StorageError> {
+        // The IMMEDIATE transaction already excludes every other writer.
+        self.pl_user_contact(AppKey { app_id }, user_id).await
+    }
+
+    async fn pl_contact_taken(&mut self, AppKey { app_id }: AppKey<'_>, user_id: &str, contact: Contact<'_>) -> Result<bool, StorageError> {
+        let (column, value) = contact_column(contact);
+        self.conn()?
+            .query_row(
+                &format!(
+                    "SELECT EXISTS (SELECT 1 FROM passwordless_user_to_tenant WHERE app_id = ?1 AND {column} = ?2 AND user_id <> ?3
+                     AND tenant_id IN (SELECT tenant_id FROM passwordless_user_to_tenant WHERE app_id = ?1 AND user_id = ?3))"
+                ),
+                params![app_id, value, user_id],
+                |r| r.get(0),
+            )
+            .map_err(query_err)
+    }
+
+    async fn pl_set_contact(&mut self, AppKey { app_id }: AppKey<'_>, user_id: &str, kind: ContactKind, value: Option<&str>) -> Result<SetContact, StorageError> {
+        let (column, taken) = match kind {
+            ContactKind::Email => ("email", SetContact::EmailTaken),
+            ContactKind::Phone => ("phone_number", SetContact::PhoneNumberTaken),
+        };
+        let c = self.conn()?;
+        let set = |table: &str| c.execute(&format!("UPDATE {table} SET {column} = ?3 WHERE app_id = ?1 AND user_id = ?2"), params![app_id, user_id, value]);
+        let changed = set("passwordless_user_to_tenant").and_then(|_| set("passwordless_users"));
+        Ok(if self.unique(changed)? { SetContact::Set } else { taken })
+    }
+
+    async fn pl_remove_user_devices_of(&mut self, AppKey { app_id }: AppKey<'_>, user_id: &str, contact: Contact<'_>) -> Result<(), StorageError> {
+        delete_devices_of_user(self.conn()?, app_id, user_id, contact).map(drop).map_err(query_err)
     }
 }

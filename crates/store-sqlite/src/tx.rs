@@ -13,8 +13,12 @@ use portcullis_core::storage::tx::Work;
 use portcullis_core::storage::StorageError;
 use rusqlite::Connection;
 
-use crate::users::is_unique_violation;
 use crate::query_err;
+
+/// Whether a statement failed on a unique constraint (or primary key): a conflict.
+pub(crate) fn is_unique_violation(e: &rusqlite::Error) -> bool {
+    matches!(e, rusqlite::Error::SqliteFailure(f, _) if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE || f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY)
+}
 
 pub(crate) struct SqliteTx<'c> {
     conn: &'c mut Connection,

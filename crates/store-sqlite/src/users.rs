@@ -3,19 +3,16 @@
 use async_trait::async_trait;
 use portcullis_core::ids::{AppKey, TenantKey};
 use portcullis_core::useridmapping::storage::NON_AUTH_TABLES;
-use portcullis_core::users::storage::{AccountInfo, AssociateOutcome, UserFilter, UserPage, UserStorage};
+use portcullis_core::users::storage::{AccountInfo, SearchPlan, TenantJoin, UserFilter, UserPage, UserStorage, UsersTx};
 use portcullis_core::storage::StorageError;
 use portcullis_core::users::{LoginMethod, RecipeId, ThirdPartyInfo, User};
 use rusqlite::{params, params_from_iter, Connection, OptionalExtension, ToSql};
 
+use crate::tx::SqliteTx;
 use crate::{query_err, SqliteStorage};
 
-pub(crate) fn is_unique_violation(e: &rusqlite::Error) -> bool {
-    matches!(e, rusqlite::Error::SqliteFailure(f, _) if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE || f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY)
-}
-
 /// One recipe user's login method, read from the recipe's tables.
-fn login_method(c: &Connection, app: &str, user_id: &str) -> Result<Option<LoginMethod>, rusqlite::Error> {
+pub(crate) fn login_method(c: &Connection, app: &str, user_id: &str) -> Result<Option<LoginMethod>, rusqlite::Error> {
     // Statements are prepared once per connection (a page reads a hundred users).
     let head: Option<(String, String, bool)> = c
         .prepare_cached(
@@ -153,13 +150,80 @@ fn filter_sql(app: &str, f: &UserFilter) -> (String, Vec<Box<dyn ToSql>>) {
         sql.push_str(&format!(" AND recipe_id IN ({})", marks.join(", ")));
     }
     if let Some(tags) = &f.search {
-        let matching = tags.matching_user_ids("?1", &|t| t.to_owned(), &mut |v| {
-            params.push(Box::new(v));
-            format!("?{}", params.len())
-        });
+        let matching = search_sql(&tags.plan(), &mut params);
         sql.push_str(&format!(" AND user_id IN {matching}"));
     }
     (sql, params)
+}
+
+/// The `IN (...)` subquery of the recipe user ids a search plan matches (`?1` is the app id), its
+/// patterns bound as parameters.
+fn search_sql(plan: &SearchPlan, params: &mut Vec<Box<dyn ToSql>>) -> String {
+    let mut parts = Vec::new();
+    if let Some(r) = &plan.emailpassword {
+        parts.push(format!("SELECT user_id FROM emailpassword_user_to_tenant WHERE app_id = ?1 AND {}", like_any("email", &r.emails, params)));
+    }
+    if let Some(r) = &plan.thirdparty {
+        let conditions = conditions("t.app_id = ?1", [("u.email", &r.emails), ("t.third_party_id", &r.providers)], params);
+        parts.push(format!(
+            "SELECT t.user_id FROM thirdparty_user_to_tenant t JOIN thirdparty_users u ON u.app_id = t.app_id AND u.user_id = t.user_id WHERE {conditions}"
+        ));
+    }
+    if let Some(r) = &plan.passwordless {
+        let conditions = conditions("app_id = ?1", [("email", &r.emails), ("phone_number", &r.phones)], params);
+        parts.push(format!("SELECT user_id FROM passwordless_user_to_tenant WHERE {conditions}"));
+    }
+    if parts.is_empty() {
+        // Email, phone and provider together: no login method has all three.
+        return "(SELECT user_id FROM (SELECT NULL AS user_id) AS none WHERE 1 = 0)".into();
+    }
+    format!("({})", parts.join(" UNION "))
+}
+
+/// `(column LIKE ?n ESCAPE '\\' OR …)` over the patterns, bound as parameters.
+fn like_any(column: &str, patterns: &[String], params: &mut Vec<Box<dyn ToSql>>) -> String {
+    let alternatives: Vec<String> = patterns
+        .iter()
+        .map(|pattern| {
+            params.push(Box::new(pattern.clone()));
+            format!("{column} LIKE ?{} ESCAPE '\\'", params.len())
+        })
+        .collect();
+    format!("({})", alternatives.join(" OR "))
+}
+
+/// `scope AND` a [`like_any`] for each column that has patterns.
+fn conditions(scope: &str, columns: [(&str, &Vec<String>); 2], params: &mut Vec<Box<dyn ToSql>>) -> String {
+    let mut out = vec![scope.to_owned()];
+    for (column, patterns) in columns {
+        if !patterns.is_empty() {
+            out.push(like_any(column, patterns, params));
+        }
+    }
+    out.join(" AND ")
+}
+
+/// The primary ids of the tenant's users whose login methods have one piece of account info
+/// (`?1`, `?2`: app and tenant; then the values of [`AccountInfo::values`]).
+fn primary_ids_sql(info: &AccountInfo) -> &'static str {
+    match info {
+        AccountInfo::Email(_) => {
+            "SELECT DISTINCT primary_or_recipe_user_id FROM all_auth_recipe_users WHERE app_id = ?1 AND tenant_id = ?2 AND user_id IN (
+                 SELECT user_id FROM emailpassword_user_to_tenant WHERE app_id = ?1 AND tenant_id = ?2 AND email = ?3
+                 UNION SELECT t.user_id FROM thirdparty_user_to_tenant t JOIN thirdparty_users u ON u.app_id = t.app_id AND u.user_id = t.user_id
+                       WHERE t.app_id = ?1 AND t.tenant_id = ?2 AND u.email = ?3
+                 UNION SELECT user_id FROM passwordless_user_to_tenant WHERE app_id = ?1 AND tenant_id = ?2 AND email = ?3)"
+        }
+        AccountInfo::PhoneNumber(_) => {
+            "SELECT DISTINCT primary_or_recipe_user_id FROM all_auth_recipe_users WHERE app_id = ?1 AND tenant_id = ?2 AND user_id IN (
+                 SELECT user_id FROM passwordless_user_to_tenant WHERE app_id = ?1 AND tenant_id = ?2 AND phone_number = ?3)"
+        }
+        AccountInfo::ThirdParty { .. } => {
+            "SELECT DISTINCT primary_or_recipe_user_id FROM all_auth_recipe_users WHERE app_id = ?1 AND tenant_id = ?2 AND user_id IN (
+                 SELECT user_id FROM thirdparty_user_to_tenant WHERE app_id = ?1 AND tenant_id = ?2
+                 AND third_party_id = ?3 AND third_party_user_id = ?4)"
+        }
+    }
 }
 
 /// The number of distinct primary user ids of the rows matching `clause`, exactly, without putting
@@ -181,71 +245,6 @@ fn count_sql(clause: &str, one_tenant: bool) -> String {
 
 #[async_trait]
 impl UserStorage for SqliteStorage {
-    async fn ep_create_user(
-        &self,
-        TenantKey { app_id, tenant_id }: TenantKey<'_>,
-        user_id: &str,
-        email: &str,
-        password_hash: &str,
-        time_joined: i64,
-    ) -> Result<bool, StorageError> {
-        let (app, tenant, user, email, hash) =
-            (app_id.to_owned(), tenant_id.to_owned(), user_id.to_owned(), email.to_owned(), password_hash.to_owned());
-        self.with_conn(move |c| {
-            let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(query_err)?;
-            let write = || -> Result<(), rusqlite::Error> {
-                tx.execute(
-                    "INSERT INTO app_id_to_user_id (app_id, user_id, recipe_id, primary_or_recipe_user_id) VALUES (?1, ?2, 'emailpassword', ?2)",
-                    params![app, user],
-                )?;
-                tx.execute(
-                    "INSERT INTO all_auth_recipe_users (app_id, tenant_id, user_id, primary_or_recipe_user_id, recipe_id,
-                         time_joined, primary_or_recipe_user_time_joined)
-                     VALUES (?1, ?2, ?3, ?3, 'emailpassword', ?4, ?4)",
-                    params![app, tenant, user, time_joined],
-                )?;
-                tx.execute(
-                    "INSERT INTO emailpassword_users (app_id, user_id, email, password_hash, time_joined) VALUES (?1, ?2, ?3, ?4, ?5)",
-                    params![app, user, email, hash, time_joined],
-                )?;
-                tx.execute(
-                    "INSERT INTO emailpassword_user_to_tenant (app_id, tenant_id, user_id, email) VALUES (?1, ?2, ?3, ?4)",
-                    params![app, tenant, user, email],
-                )?;
-                Ok(())
-            };
-            match write() {
-                Ok(()) => {
-                    tx.commit().map_err(query_err)?;
-                    Ok(true)
-                }
-                // Dropping the transaction rolls back whatever was written.
-                Err(e) if is_unique_violation(&e) => Ok(false),
-                Err(e) => Err(query_err(e)),
-            }
-        })
-        .await
-    }
-
-    async fn ep_login_method_by_email(&self, TenantKey { app_id, tenant_id }: TenantKey<'_>, email: &str) -> Result<Option<LoginMethod>, StorageError> {
-        let (app, tenant, email) = (app_id.to_owned(), tenant_id.to_owned(), email.to_owned());
-        self.with_conn(move |c| {
-            let user: Option<String> = c
-                .query_row(
-                    "SELECT user_id FROM emailpassword_user_to_tenant WHERE app_id = ?1 AND tenant_id = ?2 AND email = ?3",
-                    params![app, tenant, email],
-                    |r| r.get(0),
-                )
-                .optional()
-                .map_err(query_err)?;
-            match user {
-                Some(u) => login_method(c, &app, &u).map_err(query_err),
-                None => Ok(None),
-            }
-        })
-        .await
-    }
-
     async fn get_user(&self, AppKey { app_id }: AppKey<'_>, user_id: &str) -> Result<Option<User>, StorageError> {
         let (app, user) = (app_id.to_owned(), user_id.to_owned());
         self.with_conn(move |c| get_user(c, &app, &user).map_err(query_err)).await
@@ -322,100 +321,12 @@ impl UserStorage for SqliteStorage {
     async fn user_ids_by_account_info(&self, TenantKey { app_id, tenant_id }: TenantKey<'_>, info: &AccountInfo) -> Result<Vec<String>, StorageError> {
         let (app, tenant, info) = (app_id.to_owned(), tenant_id.to_owned(), info.clone());
         self.with_conn(move |c| {
-            let sql = info.primary_ids_sql(&|t| t.to_owned(), &|n| format!("?{n}"));
-            let mut st = c.prepare_cached(&sql).map_err(query_err)?;
+            let mut st = c.prepare_cached(primary_ids_sql(&info)).map_err(query_err)?;
             let mut values: Vec<&dyn ToSql> = vec![&app, &tenant];
             let extra = info.values();
             values.extend(extra.iter().map(|v| v as &dyn ToSql));
             let rows = st.query_map(params_from_iter(values), |r| r.get(0)).map_err(query_err)?;
             rows.collect::<Result<Vec<String>, _>>().map_err(query_err)
-        })
-        .await
-    }
-
-    async fn associate_user_with_tenant(&self, TenantKey { app_id, tenant_id }: TenantKey<'_>, recipe_user_id: &str) -> Result<AssociateOutcome, StorageError> {
-        let (app, tenant, user) = (app_id.to_owned(), tenant_id.to_owned(), recipe_user_id.to_owned());
-        self.with_conn(move |c| {
-            let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(query_err)?;
-            let Some(m) = login_method(&tx, &app, &user).map_err(query_err)? else {
-                return Ok(AssociateOutcome::UnknownUser);
-            };
-            if let Some(reason) = crate::accountlinking::association_conflict(&tx, &app, &tenant, &user).map_err(query_err)? {
-                return Ok(AssociateOutcome::NotAllowed { reason });
-            }
-            if m.tenant_ids.contains(&tenant) {
-                return Ok(AssociateOutcome::Associated { was_already_associated: true });
-            }
-            let primary_time: i64 = tx
-                .query_row(
-                    "SELECT COALESCE(MIN(primary_or_recipe_user_time_joined), ?3) FROM all_auth_recipe_users
-                     WHERE app_id = ?1 AND primary_or_recipe_user_id = ?2",
-                    params![app, m.primary_user_id, m.time_joined],
-                    |r| r.get(0),
-                )
-                .map_err(query_err)?;
-            // The recipe's per-tenant row; its unique constraints are the tenant's uniqueness rules.
-            // Writes are serialised (IMMEDIATE), so checking first is exact and names the conflict.
-            let taken = |sql: &str, value: &dyn ToSql| -> Result<bool, StorageError> {
-                tx.query_row(&format!("SELECT EXISTS ({sql})"), params![app, tenant, value], |r| r.get(0)).map_err(query_err)
-            };
-            let conflict = match m.recipe_id {
-                RecipeId::EmailPassword => {
-                    let sql = "SELECT 1 FROM emailpassword_user_to_tenant WHERE app_id = ?1 AND tenant_id = ?2 AND email = ?3";
-                    taken(sql, &m.email)?.then_some(AssociateOutcome::EmailAlreadyExists)
-                }
-                RecipeId::ThirdParty => {
-                    let tp = m.third_party.as_ref().ok_or_else(|| StorageError::Query("third-party user without provider".into()))?;
-                    let sql = "SELECT 1 FROM thirdparty_user_to_tenant WHERE app_id = ?1 AND tenant_id = ?2
-                               AND third_party_id = ?3 AND third_party_user_id = ?4";
-                    let exists: bool = tx
-                        .query_row(&format!("SELECT EXISTS ({sql})"), params![app, tenant, tp.id, tp.user_id], |r| r.get(0))
-                        .map_err(query_err)?;
-                    exists.then_some(AssociateOutcome::ThirdPartyUserAlreadyExists)
-                }
-                RecipeId::Passwordless => {
-                    let email = "SELECT 1 FROM passwordless_user_to_tenant WHERE app_id = ?1 AND tenant_id = ?2 AND email = ?3";
-                    let phone = "SELECT 1 FROM passwordless_user_to_tenant WHERE app_id = ?1 AND tenant_id = ?2 AND phone_number = ?3";
-                    if m.email.is_some() && taken(email, &m.email)? {
-                        Some(AssociateOutcome::EmailAlreadyExists)
-                    } else if m.phone_number.is_some() && taken(phone, &m.phone_number)? {
-                        Some(AssociateOutcome::PhoneNumberAlreadyExists)
-                    } else {
-                        None
-                    }
-                }
-            };
-            if let Some(conflict) = conflict {
-                return Ok(conflict);
-            }
-            tx.execute(
-                "INSERT INTO all_auth_recipe_users (app_id, tenant_id, user_id, primary_or_recipe_user_id,
-                     is_linked_or_is_a_primary_user, recipe_id, time_joined, primary_or_recipe_user_time_joined)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                params![app, tenant, user, m.primary_user_id, m.is_linked_or_primary, m.recipe_id.as_str(), m.time_joined, primary_time],
-            )
-            .map_err(query_err)?;
-            match m.recipe_id {
-                RecipeId::EmailPassword => tx.execute(
-                    "INSERT INTO emailpassword_user_to_tenant (app_id, tenant_id, user_id, email) VALUES (?1, ?2, ?3, ?4)",
-                    params![app, tenant, user, m.email],
-                ),
-                RecipeId::ThirdParty => {
-                    let tp = m.third_party.as_ref().map(|t| (t.id.clone(), t.user_id.clone())).unwrap_or_default();
-                    tx.execute(
-                        "INSERT INTO thirdparty_user_to_tenant (app_id, tenant_id, user_id, third_party_id, third_party_user_id)
-                         VALUES (?1, ?2, ?3, ?4, ?5)",
-                        params![app, tenant, user, tp.0, tp.1],
-                    )
-                }
-                RecipeId::Passwordless => tx.execute(
-                    "INSERT INTO passwordless_user_to_tenant (app_id, tenant_id, user_id, email, phone_number) VALUES (?1, ?2, ?3, ?4, ?5)",
-                    params![app, tenant, user, m.email, m.phone_number],
-                ),
-            }
-            .map_err(query_err)?;
-            tx.commit().map_err(query_err)?;
-            Ok(AssociateOutcome::Associated { was_already_associated: false })
         })
         .await
     }
@@ -478,4 +389,102 @@ pub(crate) fn delete_login_rows(tx: &Connection, app: &str, user: &str) -> Resul
         tx.execute(&format!("DELETE FROM {table} WHERE app_id = ?1 AND user_id = ?2"), params![app, user])?;
     }
     Ok(())
+}
+
+/// Adds a login method to a tenant. Writes are serialised (IMMEDIATE), so checking the recipe's
+/// per-tenant uniqueness first is exact, and names the conflict.
+fn join_tenant(c: &Connection, app: &str, tenant: &str, m: &LoginMethod, group_time: i64) -> Result<TenantJoin, rusqlite::Error> {
+    let user = &m.recipe_user_id;
+    let exists = |sql: &str, values: &[&dyn ToSql]| -> Result<bool, rusqlite::Error> {
+        let mut all: Vec<&dyn ToSql> = vec![&app, &tenant];
+        all.extend_from_slice(values);
+        c.query_row(&format!("SELECT EXISTS ({sql})"), params_from_iter(all), |r| r.get(0))
+    };
+    if exists("SELECT 1 FROM all_auth_recipe_users WHERE app_id = ?1 AND tenant_id = ?2 AND user_id = ?3", &[user])? {
+        return Ok(TenantJoin::AlreadyThere);
+    }
+    let taken = match m.recipe_id {
+        RecipeId::EmailPassword => {
+            let sql = "SELECT 1 FROM emailpassword_user_to_tenant WHERE app_id = ?1 AND tenant_id = ?2 AND email = ?3";
+            exists(sql, &[&m.email])?.then_some(TenantJoin::EmailTaken)
+        }
+        RecipeId::ThirdParty => {
+            let Some(tp) = &m.third_party else { return Err(rusqlite::Error::InvalidQuery) };
+            let sql = "SELECT 1 FROM thirdparty_user_to_tenant WHERE app_id = ?1 AND tenant_id = ?2
+                       AND third_party_id = ?3 AND third_party_user_id = ?4";
+            exists(sql, &[&tp.id, &tp.user_id])?.then_some(TenantJoin::ThirdPartyTaken)
+        }
+        RecipeId::Passwordless => {
+            let email = "SELECT 1 FROM passwordless_user_to_tenant WHERE app_id = ?1 AND tenant_id = ?2 AND email = ?3";
+            let phone = "SELECT 1 FROM passwordless_user_to_tenant WHERE app_id = ?1 AND tenant_id = ?2 AND phone_number = ?3";
+            if m.email.is_some() && exists(email, &[&m.email])? {
+                Some(TenantJoin::EmailTaken)
+            } else if m.phone_number.is_some() && exists(phone, &[&m.phone_number])? {
+                Some(TenantJoin::PhoneNumberTaken)
+            } else {
+                None
+            }
+        }
+    };
+    if let Some(taken) = taken {
+        return Ok(taken);
+    }
+    c.execute(
+        "INSERT INTO all_auth_recipe_users (app_id, tenant_id, user_id, primary_or_recipe_user_id,
+             is_linked_or_is_a_primary_user, recipe_id, time_joined, primary_or_recipe_user_time_joined)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        params![app, tenant, user, m.primary_user_id, m.is_linked_or_primary, m.recipe_id.as_str(), m.time_joined, group_time],
+    )?;
+    match m.recipe_id {
+        RecipeId::EmailPassword => c.execute(
+            "INSERT INTO emailpassword_user_to_tenant (app_id, tenant_id, user_id, email) VALUES (?1, ?2, ?3, ?4)",
+            params![app, tenant, user, m.email],
+        ),
+        RecipeId::ThirdParty => {
+            let tp = m.third_party.as_ref().map(|t| (t.id.clone(), t.user_id.clone())).unwrap_or_default();
+            c.execute(
+                "INSERT INTO thirdparty_user_to_tenant (app_id, tenant_id, user_id, third_party_id, third_party_user_id)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![app, tenant, user, tp.0, tp.1],
+            )
+        }
+        RecipeId::Passwordless => c.execute(
+            "INSERT INTO passwordless_user_to_tenant (app_id, tenant_id, user_id, email, phone_number) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![app, tenant, user, m.email, m.phone_number],
+        ),
+    }?;
+    Ok(TenantJoin::Joined)
+}
+
+#[async_trait]
+impl UsersTx for SqliteTx<'_> {
+    async fn users_get(&mut self, AppKey { app_id }: AppKey<'_>, user_id: &str) -> Result<Option<User>, StorageError> {
+        get_user(self.conn()?, app_id, user_id).map_err(query_err)
+    }
+
+    async fn users_login_method(&mut self, AppKey { app_id }: AppKey<'_>, user_id: &str) -> Result<Option<LoginMethod>, StorageError> {
+        login_method(self.conn()?, app_id, user_id).map_err(query_err)
+    }
+
+    async fn users_group_time(&mut self, AppKey { app_id }: AppKey<'_>, primary_user_id: &str) -> Result<Option<i64>, StorageError> {
+        self.conn()?
+            .query_row(
+                "SELECT MIN(primary_or_recipe_user_time_joined) FROM all_auth_recipe_users WHERE app_id = ?1 AND primary_or_recipe_user_id = ?2",
+                params![app_id, primary_user_id],
+                |r| r.get(0),
+            )
+            .map_err(query_err)
+    }
+
+    async fn users_join_tenant(&mut self, TenantKey { app_id, tenant_id }: TenantKey<'_>, method: &LoginMethod, group_time: i64) -> Result<TenantJoin, StorageError> {
+        join_tenant(self.conn()?, app_id, tenant_id, method, group_time).map_err(query_err)
+    }
+
+    async fn users_delete(&mut self, AppKey { app_id }: AppKey<'_>, user_id: &str) -> Result<bool, StorageError> {
+        delete_user(self.conn()?, app_id, user_id).map_err(query_err)
+    }
+
+    async fn users_delete_login_rows(&mut self, AppKey { app_id }: AppKey<'_>, user_id: &str) -> Result<(), StorageError> {
+        delete_login_rows(self.conn()?, app_id, user_id).map_err(query_err)
+    }
 }

@@ -5,6 +5,7 @@ use serde_json::json;
 
 use portcullis_core::storage::Storage;
 use portcullis_core::ids::{AppKey, TenantIdentifier, TenantKey};
+use portcullis_core::multitenancy::associate_user;
 use portcullis_core::multitenancy::{Provider, ProviderClient, TenantConfig, UserInfoMap, UserInfoMapFields};
 
 pub async fn run_all(s: &dyn Storage) {
@@ -206,7 +207,7 @@ pub async fn run_sessions(base: &dyn Storage, s: &dyn portcullis_core::session::
 /// list of users read at once, counts per tenant and across tenants, pages. `link(app, recipe user,
 /// primary)` writes the account-linking columns as the core does (both tables, the group's earliest
 /// time joined on every row), with the store's own SQL.
-pub async fn run_user_groups<F, Fut>(base: &dyn Storage, s: &dyn portcullis_core::users::storage::UserStorage, link: F)
+pub async fn run_user_groups<F, Fut>(s: &dyn Storage, link: F)
 where
     F: Fn(&'static str, &'static str, &'static str) -> Fut,
     Fut: std::future::Future<Output = ()>,
@@ -214,6 +215,7 @@ where
     use portcullis_core::users::storage::UserFilter;
     use portcullis_core::users::{RecipeId, User};
 
+    let base = s;
     let app = "groups-app";
     for tenant in ["public", "t1", "t2"] {
         base.add_tenant_rows(TenantKey::new(app, tenant), 1).await.expect("tenant rows");
@@ -222,7 +224,7 @@ where
     for (id, tenant, time) in [("g-p1", "public", 10), ("g-r1", "public", 20), ("g-p2", "t2", 30), ("g-r2", "t1", 40), ("g-u3", "public", 50)] {
         assert!(s.ep_create_user(TenantKey::new(app, tenant), id, &format!("{id}@example.com"), "h", time).await.expect("sign up"));
     }
-    s.associate_user_with_tenant(TenantKey::new(app, "t1"), "g-r1").await.expect("associate");
+    associate_user(s, TenantKey::new(app, "t1"), "g-r1").await.expect("associate");
     link(app, "g-r1", "g-p1").await;
     link(app, "g-r2", "g-p2").await;
 
@@ -264,10 +266,12 @@ where
 
 /// Auth-recipe users: sign-up rows, unique emails per tenant, whole-user reads, listing order and
 /// pages, counts, tenant association and deletion.
-pub async fn run_users(base: &dyn Storage, s: &dyn portcullis_core::users::storage::UserStorage) {
-    use portcullis_core::users::storage::{AccountInfo, AssociateOutcome, UserFilter};
+pub async fn run_users(s: &dyn Storage) {
+    use portcullis_core::multitenancy::AssociateOutcome;
+    use portcullis_core::users::storage::{AccountInfo, UserFilter};
     use portcullis_core::users::RecipeId;
 
+    let base = s;
     let app = "users-app";
     base.add_tenant_rows(TenantKey::new(app, "public"), 1).await.expect("app rows");
     base.add_tenant_rows(TenantKey::new(app, "t1"), 1).await.expect("tenant rows");
@@ -310,10 +314,10 @@ pub async fn run_users(base: &dyn Storage, s: &dyn portcullis_core::users::stora
     assert!(s.user_ids_by_account_info(TenantKey::new(app, "public"), &by_phone).await.expect("ids").is_empty());
 
     // Tenant association follows the per-tenant email uniqueness.
-    assert_eq!(s.associate_user_with_tenant(TenantKey::new(app, "t1"), "u-b").await.expect("assoc"), AssociateOutcome::Associated { was_already_associated: false });
-    assert_eq!(s.associate_user_with_tenant(TenantKey::new(app, "t1"), "u-b").await.expect("assoc"), AssociateOutcome::Associated { was_already_associated: true });
-    assert_eq!(s.associate_user_with_tenant(TenantKey::new(app, "t1"), "u-a").await.expect("assoc"), AssociateOutcome::EmailAlreadyExists);
-    assert_eq!(s.associate_user_with_tenant(TenantKey::new(app, "t1"), "nobody").await.expect("assoc"), AssociateOutcome::UnknownUser);
+    assert_eq!(associate_user(s, TenantKey::new(app, "t1"), "u-b").await.expect("assoc"), AssociateOutcome::Associated { was_already_associated: false });
+    assert_eq!(associate_user(s, TenantKey::new(app, "t1"), "u-b").await.expect("assoc"), AssociateOutcome::Associated { was_already_associated: true });
+    assert_eq!(associate_user(s, TenantKey::new(app, "t1"), "u-a").await.expect("assoc"), AssociateOutcome::EmailAlreadyExists);
+    assert_eq!(associate_user(s, TenantKey::new(app, "t1"), "nobody").await.expect("assoc"), AssociateOutcome::UnknownUser);
     let u = s.get_user(AppKey::new(app), "u-b").await.expect("get").expect("user");
     assert_eq!(u.tenant_ids(), vec!["public".to_string(), "t1".to_string()]);
     assert!(s.ep_login_method_by_email(TenantKey::new(app, "t1"), "u-b@example.com").await.expect("by email").is_some());
@@ -533,8 +537,8 @@ pub async fn run_email_verification(s: &dyn Storage) {
 /// work that meets a conflict keeping nothing.
 pub async fn run_passwordless(s: &dyn Storage) {
     use portcullis_core::passwordless::codes::{DeviceId, LinkCode, LinkCodeSalt};
-    use portcullis_core::passwordless::storage::{Code, Contact, Device, UpdateUserOutcome};
-    use portcullis_core::passwordless::{self as pl, CodeInput, ConsumeOutcome, CreateCodeOutcome, CreatedCode, DeviceLookup, NewCode, Settings, SignInUp};
+    use portcullis_core::passwordless::storage::{Code, Contact, Device};
+    use portcullis_core::passwordless::{self as pl, CodeInput, ConsumeOutcome, CreateCodeOutcome, CreatedCode, DeviceLookup, NewCode, Settings, SignInUp, UpdateUserOutcome};
     use portcullis_core::storage::transaction;
 
     struct NoActivity;
@@ -621,12 +625,12 @@ pub async fn run_passwordless(s: &dyn Storage) {
     let r = consume(c11.clone(), typed(&c11, &c11.user_input_code), 1_000, sign_in_up).await;
     let ConsumeOutcome::Ok { signed_in: Some(third), .. } = r else { panic!("{r:?}") };
     let user_3 = third.user.id.clone();
-    assert_eq!(s.pl_update_user(AppKey::new(app), &user_3, Some(Some("a@x.com")), None).await.expect("update"), UpdateUserOutcome::EmailAlreadyExists);
-    assert_eq!(s.pl_update_user(AppKey::new(app), &user_1, None, Some(Some("+1666"))).await.expect("update"), UpdateUserOutcome::PhoneNumberAlreadyExists);
-    assert_eq!(s.pl_update_user(AppKey::new(app), &user_3, None, Some(None)).await.expect("update"), UpdateUserOutcome::NoContactLeft);
-    assert_eq!(s.pl_update_user(AppKey::new(app), "nobody", Some(Some("z@x.com")), None).await.expect("update"), UpdateUserOutcome::UnknownUser);
+    assert_eq!(pl::update_user_in(s, AppKey::new(app), &user_3, Some(Some("a@x.com".into())), None).await.expect("update"), UpdateUserOutcome::EmailAlreadyExists);
+    assert_eq!(pl::update_user_in(s, AppKey::new(app), &user_1, None, Some(Some("+1666".into()))).await.expect("update"), UpdateUserOutcome::PhoneNumberAlreadyExists);
+    assert_eq!(pl::update_user_in(s, AppKey::new(app), &user_3, None, Some(None)).await.expect("update"), UpdateUserOutcome::NoContactLeft);
+    assert_eq!(pl::update_user_in(s, AppKey::new(app), "nobody", Some(Some("z@x.com".into())), None).await.expect("update"), UpdateUserOutcome::UnknownUser);
     let c12 = created(pl::create_code(s, t, &settings, 990, contact(Some("n@x.com"), None), None).await.expect("create"));
-    assert_eq!(s.pl_update_user(AppKey::new(app), &user_3, Some(Some("n@x.com")), Some(None)).await.expect("update"), UpdateUserOutcome::Updated);
+    assert_eq!(pl::update_user_in(s, AppKey::new(app), &user_3, Some(Some("n@x.com".into())), Some(None)).await.expect("update"), UpdateUserOutcome::Updated);
     assert!(s.pl_device(t, &c12.pre_auth_session_id).await.expect("read").is_none());
     let m = s.get_user(AppKey::new(app), &user_3).await.expect("get").expect("user").login_methods[0].clone();
     assert_eq!((m.email.as_deref(), m.phone_number), (Some("n@x.com"), None));

@@ -119,6 +119,21 @@ impl HashSettings {
     }
 }
 
+/// What hashing and checking passwords needs from a tenant's effective config, derived once.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PasswordSettings {
+    /// How new hashes are made; the error is kept for the request that needs a hash, as a value
+    /// out of range only matters then.
+    pub hashing: Result<HashSettings, String>,
+    pub verifying: VerifySettings,
+}
+
+impl PasswordSettings {
+    pub fn from_config(cfg: &Config) -> PasswordSettings {
+        PasswordSettings { hashing: HashSettings::from_config(cfg).map_err(|e| e.to_string()), verifying: VerifySettings::from_config(cfg) }
+    }
+}
+
 /// What verification needs besides the stored hash.
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct VerifySettings {

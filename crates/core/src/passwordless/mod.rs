@@ -17,6 +17,8 @@ pub mod storage;
 
 use std::sync::Arc;
 
+use crate::accountlinking::rules::{Info, InfoKind};
+use crate::accountlinking::change_conflict;
 use crate::config::Config;
 use crate::crypto::uuid_v4;
 use crate::error::Error;
@@ -27,7 +29,7 @@ use crate::storage::{transaction, Storage, StorageError};
 use crate::users::model::{RecipeId, User};
 use crate::users::storage::AccountInfo;
 use codes::{generate_user_input_code, pre_auth_session_id_matches, DeviceId, EncodingError, LinkCode, LinkCodeSalt};
-use storage::{Code, Contact, Device, DeviceWithCodes, FieldUpdate, UpdateUserOutcome};
+use storage::{Code, Contact, ContactKind, Device, DeviceWithCodes, SetContact};
 
 /// Fresh random values that collide with stored ones are drawn again, this many times at most.
 const CREATE_TRIES: usize = 5;
@@ -386,22 +388,95 @@ pub async fn devices(storage: &dyn Storage, tenant: TenantKey<'_>, lookup: Devic
     Ok(storage.pl_device(tenant, &hash).await?.into_iter().collect())
 }
 
-/// `PUT /recipe/user` (rid passwordless): a new email and/or phone number (`Some(None)` removes one).
+/// A field change: `None` = leave as is, `Some(None)` = remove, `Some(Some(v))` = set.
+pub type FieldUpdate = Option<Option<String>>;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UpdateUserOutcome {
+    Updated,
+    UnknownUser,
+    EmailAlreadyExists,
+    PhoneNumberAlreadyExists,
+    /// The change would leave the user with neither an email nor a phone number.
+    NoContactLeft,
+    /// The user is (linked to) a primary user, and another primary user of one of its tenants
+    /// has that email / phone number.
+    EmailChangeNotAllowed,
+    PhoneNumberChangeNotAllowed,
+}
+
+/// `PUT /recipe/user` (rid passwordless): a new email and/or phone number, in every tenant the
+/// user is in; sign-ins in progress for the old and new values end.
 pub async fn update_user(
     storages: &[&Arc<dyn Storage>],
     app: AppKey<'_>,
     user_id: &str,
-    email: Option<Option<String>>,
-    phone_number: Option<Option<String>>,
+    email: FieldUpdate,
+    phone_number: FieldUpdate,
 ) -> Result<UpdateUserOutcome, Error> {
     let Some((found, storage)) = crate::users::find_user(storages, app, user_id).await? else { return Ok(UpdateUserOutcome::UnknownUser) };
     if found.login_method().is_none_or(|m| m.recipe_id != RecipeId::Passwordless) {
         return Ok(UpdateUserOutcome::UnknownUser);
     }
-    fn field(f: &Option<Option<String>>) -> FieldUpdate<'_> {
-        f.as_ref().map(|v| v.as_deref())
-    }
-    Ok(storage.pl_update_user(app, &found.recipe_user_id, field(&email), field(&phone_number)).await?)
+    update_user_in(storage.as_ref(), app, &found.recipe_user_id, email, phone_number).await
+}
+
+/// [`update_user`] for a SuperTokens user id, in the database that holds it.
+pub async fn update_user_in(storage: &dyn Storage, app: AppKey<'_>, user_id: &str, email: FieldUpdate, phone_number: FieldUpdate) -> Result<UpdateUserOutcome, Error> {
+    let input = (app.app_id.to_owned(), user_id.to_owned(), email, phone_number);
+    Ok(transaction(storage, input, update_in).await?)
+}
+
+/// The update: account linking's check, then load, decide, write.
+fn update_in<'t>(tx: &'t mut dyn Tx, (app, user, email, phone): &'t (String, String, FieldUpdate, FieldUpdate)) -> TxFuture<'t, UpdateUserOutcome> {
+    Box::pin(async move {
+        let app = AppKey::new(app);
+        let new = Info { email: email.as_ref().and_then(|v| v.as_deref()), phone_number: phone.as_ref().and_then(|v| v.as_deref()), third_party: None };
+        if new.email.is_some() || new.phone_number.is_some() {
+            match change_conflict(tx, app, user, new).await? {
+                Some((_, InfoKind::PhoneNumber)) => return Ok(UpdateUserOutcome::PhoneNumberChangeNotAllowed),
+                Some(_) => return Ok(UpdateUserOutcome::EmailChangeNotAllowed),
+                None => {}
+            }
+        }
+        let Some((old_email, old_phone)) = tx.pl_lock_user(app, user).await? else { return Ok(UpdateUserOutcome::UnknownUser) };
+        let new_email = email.as_ref().map_or(old_email.as_deref(), |e| e.as_deref());
+        let new_phone = phone.as_ref().map_or(old_phone.as_deref(), |p| p.as_deref());
+        if new_email.is_none() && new_phone.is_none() {
+            return Ok(UpdateUserOutcome::NoContactLeft);
+        }
+        // A cheap check names the conflict; the unique constraints still decide under concurrency.
+        if let Some(Some(e)) = email {
+            if tx.pl_contact_taken(app, user, Contact::Email(e)).await? {
+                return Ok(UpdateUserOutcome::EmailAlreadyExists);
+            }
+        }
+        if let Some(Some(p)) = phone {
+            if tx.pl_contact_taken(app, user, Contact::Phone(p)).await? {
+                return Ok(UpdateUserOutcome::PhoneNumberAlreadyExists);
+            }
+        }
+        for (kind, update, old) in [(ContactKind::Email, email, &old_email), (ContactKind::Phone, phone, &old_phone)] {
+            let Some(value) = update else { continue };
+            match tx.pl_set_contact(app, user, kind, value.as_deref()).await? {
+                SetContact::Set => {}
+                SetContact::EmailTaken => return Ok(UpdateUserOutcome::EmailAlreadyExists),
+                SetContact::PhoneNumberTaken => return Ok(UpdateUserOutcome::PhoneNumberAlreadyExists),
+            }
+            if value == old {
+                continue;
+            }
+            // Sign-ins in progress for the old or the new value would now lead elsewhere.
+            for v in [old.as_deref(), value.as_deref()].into_iter().flatten() {
+                let contact = match kind {
+                    ContactKind::Email => Contact::Email(v),
+                    ContactKind::Phone => Contact::Phone(v),
+                };
+                tx.pl_remove_user_devices_of(app, user, contact).await?;
+            }
+        }
+        Ok(UpdateUserOutcome::Updated)
+    })
 }
 
 /// `GET /recipe/user` (rid passwordless, deprecated) by user id: the user object holds only the

@@ -39,22 +39,21 @@ pub enum Contact<'a> {
     Phone(&'a str),
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum UpdateUserOutcome {
-    Updated,
-    UnknownUser,
-    EmailAlreadyExists,
-    PhoneNumberAlreadyExists,
-    /// The change would leave the user with neither an email nor a phone number.
-    NoContactLeft,
-    /// The user is (linked to) a primary user, and another primary user of one of its tenants
-    /// has that email / phone number.
-    EmailChangeNotAllowed,
-    PhoneNumberChangeNotAllowed,
+/// Which contact a passwordless user's change is about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ContactKind {
+    Email,
+    Phone,
 }
 
-/// A field change: `None` = leave as is, `Some(None)` = remove, `Some(Some(v))` = set.
-pub type FieldUpdate<'a> = Option<Option<&'a str>>;
+/// What setting a user's email or phone number did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SetContact {
+    Set,
+    /// Another passwordless user of one of the user's tenants has it (a conflict).
+    EmailTaken,
+    PhoneNumberTaken,
+}
 
 /// Reads and single-statement changes, each its own unit of work.
 #[async_trait]
@@ -68,10 +67,6 @@ pub trait PasswordlessStorage: Send + Sync {
     async fn pl_delete_device(&self, tenant: TenantKey<'_>, device_id_hash: &str) -> Result<(), StorageError>;
 
     async fn pl_delete_devices_by_contact(&self, tenant: TenantKey<'_>, contact: Contact<'_>) -> Result<(), StorageError>;
-
-    /// Changes a passwordless user's email and/or phone number in every tenant it is in, and
-    /// removes the devices of the old and new values in those tenants, in one transaction.
-    async fn pl_update_user(&self, app: AppKey<'_>, user_id: &str, email: FieldUpdate<'_>, phone_number: FieldUpdate<'_>) -> Result<UpdateUserOutcome, StorageError>;
 
     /// The cron: removes the tenant's devices whose codes were all created before `cutoff`
     /// (their codes cascade). Devices with a fresh code stay, so an expired code is still told
@@ -118,4 +113,17 @@ pub trait PasswordlessTx {
     /// Writes every row of a passwordless sign-up (algorithms.md §4.3); false when a unique
     /// constraint refused one (a conflict: another sign-up of this contact won).
     async fn pl_create_user(&mut self, tenant: TenantKey<'_>, user_id: &str, device: &Device, time_joined: i64) -> Result<bool, StorageError>;
+
+    /// A passwordless user's email and phone number, its row locked until the transaction ends.
+    async fn pl_lock_user(&mut self, app: AppKey<'_>, user_id: &str) -> Result<Option<(Option<String>, Option<String>)>, StorageError>;
+
+    /// Whether another passwordless user of one of this user's tenants has this email or phone
+    /// number.
+    async fn pl_contact_taken(&mut self, app: AppKey<'_>, user_id: &str, contact: Contact<'_>) -> Result<bool, StorageError>;
+
+    /// Sets (`Some`) or removes (`None`) the user's email or phone number in its rows.
+    async fn pl_set_contact(&mut self, app: AppKey<'_>, user_id: &str, kind: ContactKind, value: Option<&str>) -> Result<SetContact, StorageError>;
+
+    /// Removes the devices with this contact in every tenant of the user.
+    async fn pl_remove_user_devices_of(&mut self, app: AppKey<'_>, user_id: &str, contact: Contact<'_>) -> Result<(), StorageError>;
 }

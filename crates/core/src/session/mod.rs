@@ -8,6 +8,7 @@
 
 pub mod access_token;
 pub mod refresh_token;
+pub mod revocation;
 pub mod signing_keys;
 pub mod storage;
 

@@ -29,7 +29,6 @@ pub struct PoolStatus {
 pub trait Storage:
     crate::session::storage::SessionStorage
     + crate::users::storage::UserStorage
-    + crate::accountlinking::storage::AccountLinkingStorage
     + crate::metadata::storage::MetadataStorage
     + crate::roles::storage::RoleStorage
     + crate::dashboard::storage::DashboardStorage

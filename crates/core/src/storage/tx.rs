@@ -18,14 +18,24 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 
 use super::error::StorageError;
+use crate::accountlinking::storage::AccountLinkingTx;
+use crate::emailpassword::storage::EmailPasswordTx;
 use crate::emailverification::storage::EmailVerificationTx;
 use crate::passwordless::storage::PasswordlessTx;
+use crate::thirdparty::storage::ThirdPartyTx;
 use crate::useridmapping::storage::UserIdMappingTx;
+use crate::users::storage::UsersTx;
 
 /// The statements flows run inside one transaction: every recipe's transaction statements.
-pub trait Tx: PasswordlessTx + EmailVerificationTx + UserIdMappingTx + Send {}
+pub trait Tx:
+    UsersTx + AccountLinkingTx + EmailPasswordTx + ThirdPartyTx + PasswordlessTx + EmailVerificationTx + UserIdMappingTx + Send
+{
+}
 
-impl<T: PasswordlessTx + EmailVerificationTx + UserIdMappingTx + Send + ?Sized> Tx for T {}
+impl<T> Tx for T where
+    T: UsersTx + AccountLinkingTx + EmailPasswordTx + ThirdPartyTx + PasswordlessTx + EmailVerificationTx + UserIdMappingTx + Send + ?Sized
+{
+}
 
 /// What a flow returns: a future borrowing the transaction and the flow's input.
 pub type TxFuture<'t, T> = Pin<Box<dyn Future<Output = Result<T, StorageError>> + Send + 't>>;

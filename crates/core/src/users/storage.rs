@@ -8,19 +8,6 @@ use crate::ids::{AppKey, TenantKey};
 use crate::storage::error::StorageError;
 use super::model::{LoginMethod, RecipeId, User};
 
-/// Why associating a user with a tenant was refused.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum AssociateOutcome {
-    Associated { was_already_associated: bool },
-    UnknownUser,
-    EmailAlreadyExists,
-    PhoneNumberAlreadyExists,
-    ThirdPartyUserAlreadyExists,
-    /// The user's group is primary and another primary user in the tenant has one of its
-    /// account infos (the core's reason).
-    NotAllowed { reason: String },
-}
-
 /// A page of users: (primary user id, its time joined), in the requested order.
 pub type UserPage = Vec<(String, i64)>;
 
@@ -45,59 +32,39 @@ pub struct SearchTags {
     pub providers: Vec<String>,
 }
 
+/// What a search looks for in one recipe's login methods: for each column, the LIKE patterns
+/// (`\\` escapes) one of which its value must match.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RecipeSearch {
+    pub emails: Vec<String>,
+    pub phones: Vec<String>,
+    pub providers: Vec<String>,
+}
+
+/// A search, recipe by recipe (`None`: the recipe is not searched). Adapters render it as SQL with
+/// the patterns bound as parameters.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SearchPlan {
+    pub emailpassword: Option<RecipeSearch>,
+    pub thirdparty: Option<RecipeSearch>,
+    pub passwordless: Option<RecipeSearch>,
+}
+
 impl SearchTags {
-    /// `IN (...)` subquery of the recipe user ids that match, for `all_auth_recipe_users.user_id`.
-    /// `table` names a plugin table as the store spells it; `param` binds a value and returns its
-    /// placeholder. `app` is the app id's placeholder. Values are bound, never spliced.
-    pub fn matching_user_ids(&self, app: &str, table: &dyn Fn(&str) -> String, param: &mut dyn FnMut(String) -> String) -> String {
-        let mut any_of = |column: &str, prefixes: &[String], patterns: fn(&str) -> Vec<String>| -> String {
-            let alternatives: Vec<String> = prefixes
-                .iter()
-                .flat_map(|p| patterns(p))
-                .map(|pattern| format!("{column} LIKE {} ESCAPE '\\'", param(pattern)))
-                .collect();
-            format!("({})", alternatives.join(" OR "))
-        };
-        let (e, p, t) = (!self.emails.is_empty(), !self.phones.is_empty(), !self.providers.is_empty());
-        let mut parts = Vec::new();
-        // A recipe is searched only when it has every kind of value the tags ask about.
-        if e && !p && !t {
-            parts.push(format!(
-                "SELECT user_id FROM {} WHERE app_id = {app} AND {}",
-                table("emailpassword_user_to_tenant"),
-                any_of("email", &self.emails, email_patterns)
-            ));
+    /// The search the tags ask for. A recipe is searched only when it has every kind of value the
+    /// tags ask about (email, phone and provider together match nothing). An email tag matches
+    /// emails that start with it or whose domain does (`t` finds `johndoe@testing.weird`), as the
+    /// core's search does; phone and provider tags are prefixes.
+    pub fn plan(&self) -> SearchPlan {
+        let emails: Vec<String> = self.emails.iter().flat_map(|t| email_patterns(t)).collect();
+        let phones: Vec<String> = self.phones.iter().flat_map(|t| prefix_pattern(t)).collect();
+        let providers: Vec<String> = self.providers.iter().flat_map(|t| prefix_pattern(t)).collect();
+        let (e, p, t) = (!emails.is_empty(), !phones.is_empty(), !providers.is_empty());
+        SearchPlan {
+            emailpassword: (e && !p && !t).then(|| RecipeSearch { emails: emails.clone(), ..Default::default() }),
+            thirdparty: ((e || t) && !p).then(|| RecipeSearch { emails: emails.clone(), providers: providers.clone(), ..Default::default() }),
+            passwordless: ((e || p) && !t).then(|| RecipeSearch { emails: emails.clone(), phones: phones.clone(), ..Default::default() }),
         }
-        if (e || t) && !p {
-            let mut conditions = vec![format!("t.app_id = {app}")];
-            if e {
-                conditions.push(any_of("u.email", &self.emails, email_patterns));
-            }
-            if t {
-                conditions.push(any_of("t.third_party_id", &self.providers, prefix_pattern));
-            }
-            parts.push(format!(
-                "SELECT t.user_id FROM {} t JOIN {} u ON u.app_id = t.app_id AND u.user_id = t.user_id WHERE {}",
-                table("thirdparty_user_to_tenant"),
-                table("thirdparty_users"),
-                conditions.join(" AND ")
-            ));
-        }
-        if (e || p) && !t {
-            let mut conditions = vec![format!("app_id = {app}")];
-            if e {
-                conditions.push(any_of("email", &self.emails, email_patterns));
-            }
-            if p {
-                conditions.push(any_of("phone_number", &self.phones, prefix_pattern));
-            }
-            parts.push(format!("SELECT user_id FROM {} WHERE {}", table("passwordless_user_to_tenant"), conditions.join(" AND ")));
-        }
-        if parts.is_empty() {
-            // Email, phone and provider together: no login method has all three.
-            return "(SELECT user_id FROM (SELECT NULL AS user_id) AS none WHERE 1 = 0)".into();
-        }
-        format!("({})", parts.join(" UNION "))
     }
 }
 
@@ -117,39 +84,6 @@ impl AccountInfo {
             AccountInfo::Email(v) | AccountInfo::PhoneNumber(v) => vec![v],
             AccountInfo::ThirdParty { id, user_id } => vec![id, user_id],
         }
-    }
-
-    /// The query for [`UserStorage::user_ids_by_account_info`]: parameters 1 and 2 are the app and
-    /// tenant ids, then [`AccountInfo::values`]; `ph` spells the n-th placeholder.
-    pub fn primary_ids_sql(&self, table: &dyn Fn(&str) -> String, ph: &dyn Fn(usize) -> String) -> String {
-        let (app, tenant, v1, v2) = (ph(1), ph(2), ph(3), ph(4));
-        let scope = |alias: &str| format!("{alias}app_id = {app} AND {alias}tenant_id = {tenant}");
-        let matching = match self {
-            AccountInfo::Email(_) => format!(
-                "SELECT user_id FROM {ep} WHERE {s} AND email = {v1} \
-                 UNION SELECT t.user_id FROM {tp} t JOIN {tpu} u ON u.app_id = t.app_id AND u.user_id = t.user_id WHERE {st} AND u.email = {v1} \
-                 UNION SELECT user_id FROM {pl} WHERE {s} AND email = {v1}",
-                ep = table("emailpassword_user_to_tenant"),
-                tp = table("thirdparty_user_to_tenant"),
-                tpu = table("thirdparty_users"),
-                pl = table("passwordless_user_to_tenant"),
-                s = scope(""),
-                st = scope("t."),
-            ),
-            AccountInfo::PhoneNumber(_) => {
-                format!("SELECT user_id FROM {} WHERE {} AND phone_number = {v1}", table("passwordless_user_to_tenant"), scope(""))
-            }
-            AccountInfo::ThirdParty { .. } => format!(
-                "SELECT user_id FROM {} WHERE {} AND third_party_id = {v1} AND third_party_user_id = {v2}",
-                table("thirdparty_user_to_tenant"),
-                scope("")
-            ),
-        };
-        format!(
-            "SELECT DISTINCT primary_or_recipe_user_id FROM {} WHERE {} AND user_id IN ({matching})",
-            table("all_auth_recipe_users"),
-            scope("")
-        )
     }
 }
 
@@ -178,20 +112,6 @@ fn like_escape(text: &str) -> String {
 
 #[async_trait]
 pub trait UserStorage: Send + Sync {
-    /// Writes a new email-password user in one transaction. False when the tenant already has an
-    /// email-password user with this email (the schema's unique constraint decides).
-    async fn ep_create_user(
-        &self,
-        tenant: TenantKey<'_>,
-        user_id: &str,
-        email: &str,
-        password_hash: &str,
-        time_joined: i64,
-    ) -> Result<bool, StorageError>;
-
-    /// The email-password login method with this email in the tenant, with its password hash.
-    async fn ep_login_method_by_email(&self, tenant: TenantKey<'_>, email: &str) -> Result<Option<LoginMethod>, StorageError>;
-
     /// The user (the whole linked group) that `user_id` (a primary or recipe user id) belongs to.
     async fn get_user(&self, app: AppKey<'_>, user_id: &str) -> Result<Option<User>, StorageError>;
 
@@ -221,9 +141,6 @@ pub trait UserStorage: Send + Sync {
     /// Primary user ids of the tenant's users with a login method that has this account info.
     async fn user_ids_by_account_info(&self, tenant: TenantKey<'_>, info: &AccountInfo) -> Result<Vec<String>, StorageError>;
 
-    /// Adds a recipe user to a tenant (one transaction; the schema's unique constraints decide conflicts).
-    async fn associate_user_with_tenant(&self, tenant: TenantKey<'_>, recipe_user_id: &str) -> Result<AssociateOutcome, StorageError>;
-
     /// Removes a recipe user from a tenant; returns whether it was there. The user keeps its data.
     async fn disassociate_user_from_tenant(&self, tenant: TenantKey<'_>, recipe_user_id: &str) -> Result<bool, StorageError>;
 
@@ -232,34 +149,66 @@ pub trait UserStorage: Send + Sync {
     async fn delete_users(&self, app: AppKey<'_>, user_ids: &[String]) -> Result<bool, StorageError>;
 }
 
+/// What adding a login method to a tenant did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TenantJoin {
+    Joined,
+    /// It was in the tenant already.
+    AlreadyThere,
+    /// Another login method of its recipe in the tenant has its email, phone number or
+    /// third-party account (the tenant's uniqueness rules, kept by unique constraints: a conflict).
+    EmailTaken,
+    PhoneNumberTaken,
+    ThirdPartyTaken,
+}
+
+/// User statements flows run inside their transaction (account linking, tenant association).
+#[async_trait]
+pub trait UsersTx {
+    /// The user (whole group) of a primary or recipe user id.
+    async fn users_get(&mut self, app: AppKey<'_>, user_id: &str) -> Result<Option<User>, StorageError>;
+
+    /// One recipe user's login method.
+    async fn users_login_method(&mut self, app: AppKey<'_>, user_id: &str) -> Result<Option<LoginMethod>, StorageError>;
+
+    /// The group's `primary_or_recipe_user_time_joined` (its earliest sign-up).
+    async fn users_group_time(&mut self, app: AppKey<'_>, primary_user_id: &str) -> Result<Option<i64>, StorageError>;
+
+    /// Adds a login method to a tenant: its `all_auth_recipe_users` row and its recipe's
+    /// per-tenant row. Anything but `Joined` leaves the tenant as it was.
+    async fn users_join_tenant(&mut self, tenant: TenantKey<'_>, method: &LoginMethod, group_time: i64) -> Result<TenantJoin, StorageError>;
+
+    /// Deletes a recipe user and everything keyed by its id (under its external id too when
+    /// mapped). False when it did not exist.
+    async fn users_delete(&mut self, app: AppKey<'_>, user_id: &str) -> Result<bool, StorageError>;
+
+    /// Deletes a recipe user's login method (its recipe rows, tenants and passwordless sign-in
+    /// attempts) but not its `app_id_to_user_id` row, which linked users may reference.
+    async fn users_delete_login_rows(&mut self, app: AppKey<'_>, user_id: &str) -> Result<(), StorageError>;
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn render(tags: &SearchTags) -> (String, Vec<String>) {
-        let mut values = Vec::new();
-        let sql = tags.matching_user_ids("$1", &|t| t.to_string(), &mut |v| {
-            values.push(v);
-            format!("${}", values.len() + 1)
-        });
-        (sql, values)
-    }
-
     #[test]
-    fn emails_search_every_recipe_with_emails_and_bind_escaped_prefixes() {
-        let (sql, values) = render(&SearchTags { emails: vec!["a_b%".into()], ..Default::default() });
-        assert!(sql.contains("emailpassword_user_to_tenant") && sql.contains("thirdparty_users") && sql.contains("passwordless_user_to_tenant"));
-        assert!(!sql.contains("a_b"), "values are bound: {sql}");
-        assert_eq!(values, ["a\\_b\\%%", "%@a\\_b\\%%"].repeat(3));
+    fn emails_search_every_recipe_with_emails_by_escaped_prefix_or_domain() {
+        let plan = SearchTags { emails: vec!["a_b%".into()], ..Default::default() }.plan();
+        let emails = vec!["a\\_b\\%%".to_owned(), "%@a\\_b\\%%".to_owned()];
+        assert_eq!(plan.emailpassword.map(|r| r.emails), Some(emails.clone()));
+        assert_eq!(plan.thirdparty.map(|r| r.emails), Some(emails.clone()));
+        assert_eq!(plan.passwordless.map(|r| r.emails), Some(emails));
     }
 
     #[test]
     fn each_kind_of_tag_narrows_the_recipes() {
-        let (sql, _) = render(&SearchTags { phones: vec!["+1".into()], ..Default::default() });
-        assert!(sql.contains("passwordless") && !sql.contains("emailpassword") && !sql.contains("thirdparty"));
-        let (sql, _) = render(&SearchTags { providers: vec!["goo".into()], emails: vec!["a".into()], ..Default::default() });
-        assert!(sql.contains("thirdparty") && !sql.contains("emailpassword") && !sql.contains("passwordless"));
+        let plan = SearchTags { phones: vec!["+1".into()], ..Default::default() }.plan();
+        assert!(plan.emailpassword.is_none() && plan.thirdparty.is_none());
+        assert_eq!(plan.passwordless.map(|r| r.phones), Some(vec!["+1%".to_owned()]));
+        let plan = SearchTags { providers: vec!["goo".into()], emails: vec!["a".into()], ..Default::default() }.plan();
+        assert!(plan.emailpassword.is_none() && plan.passwordless.is_none());
+        assert_eq!(plan.thirdparty.map(|r| r.providers), Some(vec!["goo%".to_owned()]));
         let all = SearchTags { emails: vec!["a".into()], phones: vec!["1".into()], providers: vec!["g".into()] };
-        assert!(render(&all).0.contains("1 = 0"));
+        assert_eq!(all.plan(), SearchPlan::default());
     }
 }

@@ -46,7 +46,7 @@ pub async fn create_user(ctx: &Ctx) -> Result<Response, ApiError> {
     if !strong_enough(&password) {
         return json(json!({"status": "PASSWORD_WEAK_ERROR", "message": WEAK}));
     }
-    let password_hash = ctx.state.hashing.hash(&app.settings, password).await?;
+    let password_hash = ctx.state.hashing.hash(&app.settings.passwords, password).await?;
     let user = DashboardUser {
         user_id: uuid_v4().map_err(|e| ApiError::Internal(e.to_string()))?,
         email,
@@ -105,7 +105,7 @@ pub async fn update_user(ctx: &Ctx) -> Result<Response, ApiError> {
         return json(json!({"status": "UNKNOWN_USER_ERROR"}));
     };
     let hash = match new_password {
-        Some(p) => Some(ctx.state.hashing.hash(&app.settings, p).await?),
+        Some(p) => Some(ctx.state.hashing.hash(&app.settings.passwords, p).await?),
         None => None,
     };
     if !app.storage.dashboard_user_update(ctx.id.app_key(), &user.user_id, new_email.as_deref(), hash.as_deref()).await? {
@@ -165,7 +165,7 @@ pub async fn sign_in(ctx: &Ctx) -> Result<Response, ApiError> {
     let email = normalise_email(&body.str("email")?);
     let password = body.str("password")?;
     let user = app.storage.dashboard_user_by_email(ctx.id.app_key(), &email).await?;
-    let ok = ctx.state.hashing.verify(&app.settings, password, user.as_ref().map(|u| u.password_hash.clone())).await?;
+    let ok = ctx.state.hashing.verify(&app.settings.passwords, password, user.as_ref().map(|u| u.password_hash.clone())).await?;
     let Some(user) = user.filter(|_| ok) else {
         return json(json!({"status": "INVALID_CREDENTIALS_ERROR"}));
     };

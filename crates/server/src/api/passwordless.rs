@@ -5,8 +5,8 @@
 
 use axum::response::Response;
 use portcullis_core::passwordless::codes::normalise_phone_number;
-use portcullis_core::passwordless::storage::{Contact, Device, UpdateUserOutcome};
-use portcullis_core::passwordless::{self as recipe, CodeInput, ConsumeOutcome, CreateCodeOutcome, DeviceLookup, NewCode, SignInUp};
+use portcullis_core::passwordless::storage::{Contact, Device};
+use portcullis_core::passwordless::{self as recipe, CodeInput, ConsumeOutcome, CreateCodeOutcome, DeviceLookup, NewCode, SignInUp, UpdateUserOutcome};
 use portcullis_core::users::normalise_email;
 use serde_json::{json, Map, Value};
 

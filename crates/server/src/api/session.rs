@@ -6,11 +6,10 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use portcullis_core::ids::TenantIdentifier;
+use portcullis_core::session::revocation::{self, Within};
 use portcullis_core::session::{tenant_of_handle, Issued, SessionCtx, SessionError, Verified};
-use portcullis_core::session::storage::{SessionStorage, TenantScope};
+use portcullis_core::session::storage::SessionStorage;
 use portcullis_core::useridmapping::storage::IdType;
-use portcullis_core::storage::Storage;
 use serde_json::{json, Map, Value};
 
 use portcullis_core::services::ActivityLog;
@@ -20,7 +19,7 @@ use crate::http::input::Body;
 use crate::http::reply::json;
 use crate::http::ctx::Ctx;
 use crate::keys::AppKeyProvider;
-use crate::tenancy::{Snapshot, Tenant};
+use crate::tenancy::Tenant;
 
 impl From<SessionError> for ApiError {
     fn from(e: SessionError) -> Self {
@@ -57,17 +56,6 @@ fn app_of(ctx: &Ctx) -> Result<&Arc<Tenant>, ApiError> {
 
 fn keys<'a>(ctx: &Ctx, app: &'a Arc<Tenant>, now: i64) -> AppKeyProvider<'a> {
     ctx.state.keys.provider(&app.config.id, &app.storage, app.settings.session.key_timing, now)
-}
-
-/// A tenant of the request's app named by a token or session handle. It may have been created
-/// through another instance after this request's snapshot was taken: a miss checks for that first.
-async fn tenant_named(ctx: &Ctx, tenant_id: &str) -> Option<Arc<Tenant>> {
-    let id = TenantIdentifier::new(&ctx.id.cud, &ctx.id.app_id, tenant_id);
-    if let Some(t) = ctx.snapshot.get(&id) {
-        return Some(Arc::clone(t));
-    }
-    ctx.registry().reload_on_miss().await;
-    ctx.registry().snapshot().get(&id).cloned()
 }
 
 fn issued_json(i: &Issued) -> Value {
@@ -142,7 +130,7 @@ pub async fn verify(ctx: &Ctx) -> Result<Response, ApiError> {
         Ok(i) => i,
         Err(e) => return outcome(e),
     };
-    let Some(tenant) = tenant_named(ctx, &info.tenant_id).await else {
+    let Some(tenant) = ctx.tenant_named(&info.tenant_id).await else {
         return outcome(SessionError::Unauthorised("The tenant of this session no longer exists".into()));
     };
     let s = SessionCtx { storage: storage_of(&tenant), settings: &tenant.settings.session, ..probe };
@@ -165,7 +153,7 @@ pub async fn refresh(ctx: &Ctx) -> Result<Response, ApiError> {
     let Some(info) = portcullis_core::session::refresh_token::parse(&master, &token) else {
         return outcome(SessionError::Unauthorised("Invalid refresh token".into()));
     };
-    let Some(tenant) = tenant_named(ctx, &info.tenant_id).await else {
+    let Some(tenant) = ctx.tenant_named(&info.tenant_id).await else {
         return outcome(SessionError::Unauthorised("The tenant of this session no longer exists".into()));
     };
     let s = SessionCtx { app: ctx.id.app_key(), storage: storage_of(&tenant), keys: &provider, settings: &tenant.settings.session, now };
@@ -196,7 +184,7 @@ pub async fn regenerate(ctx: &Ctx) -> Result<Response, ApiError> {
         Err(SessionError::TryRefreshToken(m)) => return outcome(SessionError::Unauthorised(m)),
         Err(e) => return outcome(e),
     };
-    let Some(tenant) = tenant_named(ctx, &info.tenant_id).await else {
+    let Some(tenant) = ctx.tenant_named(&info.tenant_id).await else {
         return outcome(SessionError::Unauthorised("Session does not exist.".into()));
     };
     let s = SessionCtx { storage: storage_of(&tenant), settings: &tenant.settings.session, ..probe };
@@ -204,68 +192,6 @@ pub async fn regenerate(ctx: &Ctx) -> Result<Response, ApiError> {
         Ok(v) => json(verified_json(&v)),
         Err(e) => outcome(e),
     }
-}
-
-/// The distinct storages of the app's tenants (tenants may live in different databases).
-fn app_storages(ctx: &Ctx) -> Vec<&Arc<dyn Storage>> {
-    ctx.snapshot.storages_of_app(&ctx.id.cud, &ctx.id.app_id)
-}
-
-/// The ids whose sessions are the user's: with `linked`, those of every login method of its group.
-async fn session_user_ids(ctx: &Ctx, user_id: &str, linked: bool) -> Result<Vec<String>, ApiError> {
-    if linked {
-        for storage in app_storages(ctx) {
-            if let Some(found) = crate::api::users::resolve_in(storage.as_ref(), ctx.id.app_key(), user_id).await? {
-                let mut ids: Vec<String> = found.user.login_methods.iter().map(|m| m.public_id().to_owned()).collect();
-                if !ids.iter().any(|id| id == user_id) {
-                    ids.push(user_id.to_owned());
-                }
-                return Ok(ids);
-            }
-        }
-    }
-    Ok(vec![user_id.to_owned()])
-}
-
-async fn user_sessions(ctx: &Ctx, user_id: &str, across_tenants: bool, linked: bool) -> Result<Vec<(String, String)>, ApiError> {
-    let now = ctx.now();
-    let mut all = Vec::new();
-    for id in session_user_ids(ctx, user_id, linked).await? {
-        if across_tenants {
-            for storage in app_storages(ctx) {
-                let s: &dyn SessionStorage = storage.as_ref();
-                all.extend(s.session_handles_for_user(ctx.id.app_key(), TenantScope::AllTenants, &id, now).await?);
-            }
-        } else {
-            let tenant = ctx.tenant()?;
-            all.extend(storage_of(tenant).session_handles_for_user(ctx.id.app_key(), TenantScope::One(&ctx.id.tenant_id), &id, now).await?);
-        }
-    }
-    Ok(all)
-}
-
-/// Revokes every session of one recipe user (its id as sessions store it), in every tenant.
-pub(crate) async fn revoke_sessions_of(ctx: &Ctx, user_id: &str) -> Result<Vec<String>, ApiError> {
-    let sessions = user_sessions(ctx, user_id, true, false).await?;
-    delete_sessions(ctx, sessions).await
-}
-
-/// Deletes the given sessions, each in its tenant's database; returns the handles that existed.
-async fn delete_sessions(ctx: &Ctx, sessions: Vec<(String, String)>) -> Result<Vec<String>, ApiError> {
-    let mut homes = Vec::with_capacity(sessions.len());
-    for (tenant, handle) in sessions {
-        if let Some(t) = tenant_named(ctx, &tenant).await {
-            homes.push((t, (tenant, handle)));
-        }
-    }
-    let mut revoked = Vec::new();
-    for storage in Snapshot::distinct_storages(homes.iter().map(|(t, _)| t)) {
-        let mine: Vec<(String, String)> =
-            homes.iter().filter(|(t, _)| Arc::ptr_eq(&t.storage, storage)).map(|(_, s)| s.clone()).collect();
-        let s: &dyn SessionStorage = storage.as_ref();
-        revoked.extend(s.session_delete(ctx.id.app_key(), &mine).await?);
-    }
-    Ok(revoked)
 }
 
 pub async fn remove(ctx: &Ctx) -> Result<Response, ApiError> {
@@ -277,8 +203,15 @@ pub async fn remove(ctx: &Ctx) -> Result<Response, ApiError> {
         if across {
             ctx.require_public_tenant()?;
         }
-        let sessions = user_sessions(ctx, &user_id, across, linked).await?;
-        delete_sessions(ctx, sessions).await?
+        let tenant;
+        let within = if across {
+            Within::AllTenants
+        } else {
+            tenant = ctx.tenant()?;
+            Within::Tenant(&ctx.id.tenant_id, tenant.storage.as_ref())
+        };
+        let sessions = revocation::user_sessions(ctx, ctx.id.app_key(), &user_id, within, linked, ctx.now()).await?;
+        revocation::revoke(ctx, ctx.id.app_key(), sessions).await?
     } else if body.has("sessionHandles") {
         let handles = match body.0.get("sessionHandles") {
             Some(Value::Array(items)) => items
@@ -288,7 +221,7 @@ pub async fn remove(ctx: &Ctx) -> Result<Response, ApiError> {
             _ => return Err(ApiError::field_invalid("sessionHandles")),
         };
         let sessions = handles.into_iter().map(|h| (tenant_of_handle(&h).to_owned(), h)).collect();
-        delete_sessions(ctx, sessions).await?
+        revocation::revoke(ctx, ctx.id.app_key(), sessions).await?
     } else {
         return Err(ApiError::bad("Invalid JSON input - use one of userId or sessionHandles array"));
     };
@@ -303,7 +236,15 @@ pub async fn handles_for_user(ctx: &Ctx) -> Result<Response, ApiError> {
         app_of(ctx)?;
     }
     let linked = ctx.query.get("fetchSessionsForAllLinkedAccounts").map(|v| v.eq_ignore_ascii_case("true")).unwrap_or(true);
-    let handles: Vec<String> = user_sessions(ctx, &user_id, across, linked).await?.into_iter().map(|(_, h)| h).collect();
+    let tenant;
+    let within = if across {
+        Within::AllTenants
+    } else {
+        tenant = ctx.tenant()?;
+        Within::Tenant(&ctx.id.tenant_id, tenant.storage.as_ref())
+    };
+    let sessions = revocation::user_sessions(ctx, ctx.id.app_key(), &user_id, within, linked, ctx.now()).await?;
+    let handles: Vec<String> = sessions.into_iter().map(|(_, h)| h).collect();
     json(json!({"status": "OK", "sessionHandles": handles}))
 }
 
@@ -314,7 +255,7 @@ fn session_not_found() -> Result<Response, ApiError> {
 /// The tenant a session handle belongs to.
 async fn by_handle(ctx: &Ctx, handle: &str) -> Result<Option<Arc<Tenant>>, ApiError> {
     app_of(ctx)?;
-    Ok(tenant_named(ctx, tenant_of_handle(handle)).await)
+    Ok(ctx.tenant_named(tenant_of_handle(handle)).await)
 }
 
 fn parse_object(text: &str) -> Value {

@@ -1,19 +1,21 @@
 //! Third-party sign-in-up (the SDK has done the OAuth exchange and sends the provider's answer),
-//! and the recipe's deprecated lookups.
+//! and the recipe's deprecated lookups. Each handler parses its request, calls
+//! `portcullis_core::thirdparty`, and renders the outcome.
 
 use axum::response::Response;
-use portcullis_core::crypto::uuid_v4;
-use portcullis_core::thirdparty::storage::{SignInUpOutcome, ThirdPartyAccount};
-use portcullis_core::users::storage::AccountInfo;
-use portcullis_core::users::{normalise_email, RecipeId, User};
+use portcullis_core::thirdparty::storage::ThirdPartyAccount;
+use portcullis_core::thirdparty::{self as recipe, SignInUpOutcome};
+use portcullis_core::users::{normalise_email, User};
 use serde_json::{json, Value};
 
-use crate::http::error::ApiError;
-use crate::http::reply::json;
 use crate::http::ctx::Ctx;
+use crate::http::error::ApiError;
+use crate::http::input::Body;
+use crate::http::reply::json;
+use crate::http::status::Status;
 use crate::http::version::Version;
 
-fn non_empty(body: &crate::http::input::Body, field: &str) -> Result<String, ApiError> {
+fn non_empty(body: &Body, field: &str) -> Result<String, ApiError> {
     let v = body.str(field)?;
     if v.trim().is_empty() {
         return Err(ApiError::bad(format!("Field name '{field}' cannot be an empty String")));
@@ -39,72 +41,39 @@ pub async fn sign_in_up(ctx: &Ctx) -> Result<Response, ApiError> {
     }
     let is_verified = is_verified.and_then(Value::as_bool).unwrap_or(false);
     let account = ThirdPartyAccount { third_party_id, third_party_user_id, email };
-    let new_id = uuid_v4().map_err(|e| ApiError::Internal(e.to_string()))?;
-    let now = ctx.now();
-    let storage = &tenant.storage;
-    let (user_id, created) = match storage.tp_sign_in_up(ctx.id.key(), &new_id, &account, now).await? {
-        SignInUpOutcome::Created => (new_id, true),
-        SignInUpOutcome::Existing { user_id } => (user_id, false),
-        SignInUpOutcome::EmailChangeNotAllowed => {
-            return json(json!({"status": "EMAIL_CHANGE_NOT_ALLOWED_ERROR", "reason": "Email already associated with another primary user."}));
+    json(match recipe::sign_in_up(tenant.storage.as_ref(), ctx.id.key(), ctx.now(), account, is_verified).await? {
+        SignInUpOutcome::Ok { created, user, recipe_user_id } => {
+            json!({"status": Status::Ok, "createdNewUser": created, "user": user.to_json(), "recipeUserId": recipe_user_id})
         }
-    };
-    let read = || async {
-        storage.get_user(ctx.id.app_key(), &user_id).await?.ok_or_else(|| ApiError::Internal("a user just signed in cannot be read".into()))
-    };
-    let mut user = read().await?;
-    // The core records the provider's word that the email is verified, under the id the
-    // application uses for this login method.
-    if let Some(m) = user.login_method(&user_id).filter(|m| is_verified && !m.verified) {
-        let email = m.email.clone().unwrap_or_default();
-        storage.ev_mark_verified(ctx.id.app_key(), m.public_id(), &email).await?;
-        user = read().await?;
-    }
-    let recipe_user_id = user.login_method(&user_id).map_or(user_id.as_str(), |m| m.public_id()).to_owned();
-    json(json!({"status": "OK", "createdNewUser": created, "user": user.to_json(), "recipeUserId": recipe_user_id}))
-}
-
-fn has_third_party_method(user: &User, recipe_user_id: &str) -> bool {
-    user.login_method(recipe_user_id).is_some_and(|m| m.recipe_id == RecipeId::ThirdParty)
+        SignInUpOutcome::EmailChangeNotAllowed => {
+            json!({"status": Status::EmailChangeNotAllowed, "reason": "Email already associated with another primary user."})
+        }
+    })
 }
 
 /// `GET /recipe/user` with `rid: thirdparty` (deprecated): by user id, or by provider account in
 /// the tenant.
 pub async fn get_user(ctx: &Ctx) -> Result<Response, ApiError> {
     let q = &ctx.query;
-    match (q.get("userId"), q.get("thirdPartyId"), q.get("thirdPartyUserId")) {
-        (Some(id), None, None) => {
-            let found = super::users::find_user(ctx, id.trim()).await?;
-            match found.filter(|(f, _)| has_third_party_method(&f.user, &f.recipe_user_id)) {
-                Some((f, _)) => json(json!({"status": "OK", "user": f.user.to_json()})),
-                None => json(json!({"status": "UNKNOWN_USER_ID_ERROR"})),
-            }
-        }
+    let (user, missing) = match (q.get("userId"), q.get("thirdPartyId"), q.get("thirdPartyUserId")) {
+        (Some(id), None, None) => (recipe::user_by_id(&ctx.app_storages()?, ctx.id.app_key(), id.trim()).await?, Status::UnknownUserId),
         (None, Some(tp), Some(tp_user)) => {
             let tenant = ctx.tenant()?;
-            let info = AccountInfo::ThirdParty { id: tp.trim().to_owned(), user_id: tp_user.trim().to_owned() };
-            let ids = tenant.storage.user_ids_by_account_info(ctx.id.key(), &info).await?;
-            match ids.first() {
-                Some(id) => match tenant.storage.get_user(ctx.id.app_key(), id).await? {
-                    Some(u) => json(json!({"status": "OK", "user": u.to_json()})),
-                    None => json(json!({"status": "UNKNOWN_THIRD_PARTY_USER_ERROR"})),
-                },
-                None => json(json!({"status": "UNKNOWN_THIRD_PARTY_USER_ERROR"})),
-            }
+            let user = recipe::user_by_account(tenant.storage.as_ref(), ctx.id.key(), tp.trim(), tp_user.trim()).await?;
+            (user, Status::UnknownThirdPartyUser)
         }
-        _ => Err(ApiError::bad("Please provide one of userId or (thirdPartyId & thirdPartyUserId)")),
-    }
+        _ => return Err(ApiError::bad("Please provide one of userId or (thirdPartyId & thirdPartyUserId)")),
+    };
+    json(match user {
+        Some(u) => json!({"status": Status::Ok, "user": u.to_json()}),
+        None => json!({"status": missing}),
+    })
 }
 
 /// `GET /<tenant>/recipe/users/by-email` (deprecated): the tenant's third-party users with an email.
 pub async fn users_by_email(ctx: &Ctx) -> Result<Response, ApiError> {
     let tenant = ctx.tenant()?;
     let email = normalise_email(ctx.query.required("email")?);
-    let mut users = Vec::new();
-    for id in tenant.storage.tp_user_ids_by_email(ctx.id.key(), &email).await? {
-        if let Some(u) = tenant.storage.get_user(ctx.id.app_key(), &id).await? {
-            users.push(u.to_json());
-        }
-    }
-    json(json!({"status": "OK", "users": users}))
+    let users = recipe::users_by_email(tenant.storage.as_ref(), ctx.id.key(), &email).await?;
+    json(json!({"status": Status::Ok, "users": users.iter().map(User::to_json).collect::<Vec<Value>>()}))
 }

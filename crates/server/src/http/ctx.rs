@@ -4,7 +4,9 @@ use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::http::Method;
+use async_trait::async_trait;
 use portcullis_core::ids::TenantIdentifier;
+use portcullis_core::session::revocation::AppTenants;
 use portcullis_core::storage::Storage;
 
 use super::error::ApiError;
@@ -52,6 +54,18 @@ impl Ctx {
         Ok(self.snapshot.storages_of_app(&self.id.cud, &self.id.app_id))
     }
 
+    /// A tenant of the request's app named by a token or session handle. It may have been created
+    /// through another instance after this request's snapshot was taken: a miss checks for that
+    /// first.
+    pub async fn tenant_named(&self, tenant_id: &str) -> Option<Arc<Tenant>> {
+        let id = TenantIdentifier::new(&self.id.cud, &self.id.app_id, tenant_id);
+        if let Some(t) = self.snapshot.get(&id) {
+            return Some(Arc::clone(t));
+        }
+        self.registry().reload_on_miss().await;
+        self.registry().snapshot().get(&id).cloned()
+    }
+
     pub fn body(&self) -> Result<Body, ApiError> {
         Body::parse(&self.body)
     }
@@ -62,5 +76,17 @@ impl Ctx {
             return Err(ApiError::Forbidden("Only public tenantId can call this app specific API".into()));
         }
         Ok(())
+    }
+}
+
+/// The request's app, as the session recipe sees it.
+#[async_trait]
+impl AppTenants for Ctx {
+    fn storages(&self) -> Vec<Arc<dyn Storage>> {
+        self.snapshot.storages_of_app(&self.id.cud, &self.id.app_id).into_iter().map(Arc::clone).collect()
+    }
+
+    async fn storage_of(&self, tenant_id: &str) -> Option<Arc<dyn Storage>> {
+        self.tenant_named(tenant_id).await.map(|t| Arc::clone(&t.storage))
     }
 }

@@ -19,6 +19,36 @@ use std::path::Path;
 /// it is code-written SQL text). A new entry needs the same review.
 const SQL_FRAGMENTS: &[(&str, &str, &str)] = &[
     (
+        "store-postgres/src/accountlinking.rs",
+        "matching",
+        "closure parameter; called with format!s of table names and $n placeholders",
+    ),
+    (
+        "store-postgres/src/users.rs",
+        "like_any(\"email\", &r.emails, first, &mut values)",
+        "the search's LIKE alternatives: a literal column and $n placeholders, patterns bound",
+    ),
+    (
+        "store-postgres/src/users.rs",
+        "conditions",
+        "the search's conditions: literal columns and like_any's placeholders, patterns bound",
+    ),
+    (
+        "store-sqlite/src/users.rs",
+        "like_any(\"email\", &r.emails, params)",
+        "the search's LIKE alternatives: a literal column and ?n placeholders, patterns bound",
+    ),
+    (
+        "store-sqlite/src/users.rs",
+        "conditions",
+        "the search's conditions: literal columns and like_any's placeholders, patterns bound",
+    ),
+    (
+        "store-sqlite/src/passwordless.rs",
+        "table",
+        "closure parameter; called with the literals passwordless_user_to_tenant / passwordless_users",
+    ),
+    (
         "store-postgres/src/db.rs",
         "timeout_ms",
         "the configured timeout, an integer",
