@@ -2,9 +2,7 @@
 
 use async_trait::async_trait;
 use portcullis_core::ids::AppKey;
-use portcullis_core::useridmapping::storage::{
-    blocking_tables, pick_any, CreateMappingOutcome, DeleteMappingOutcome, IdType, UserIdMapping, UserIdMappingStorage, UserIdMappingTx,
-};
+use portcullis_core::useridmapping::storage::{blocking_tables, pick_any, IdType, UserIdMapping, UserIdMappingStorage, UserIdMappingTx};
 use portcullis_core::storage::StorageError;
 use tokio_postgres::error::SqlState;
 
@@ -85,81 +83,13 @@ async fn used_by(db: Conn<'_>, sql: &Statements, app: &str, id: &str) -> Result<
     Ok(out)
 }
 
-async fn create(db: Conn<'_>, sql: &Statements, app: &str, m: &UserIdMapping, force: bool) -> Result<CreateMappingOutcome, WorkError> {
-    let (st, ext) = (&m.supertokens_user_id, &m.external_user_id);
-    let st_mapped = db.query_opt(&sql.by_st, &[&app, st]).await?.is_some();
-    let ext_mapped = db.query_opt(&sql.by_ext, &[&app, ext]).await?.is_some();
-    if st_mapped || ext_mapped {
-        return Ok(CreateMappingOutcome::AlreadyExists { supertokens_exists: st_mapped, external_exists: ext_mapped });
-    }
-    if db.query_opt(&sql.lock_user, &[&app, st]).await?.is_none() {
-        return Ok(CreateMappingOutcome::UnknownSuperTokensUser);
-    }
-    if !force {
-        if db.query_opt(&sql.user_exists, &[&app, ext]).await?.is_some() {
-            return Ok(CreateMappingOutcome::ExternalIsSuperTokensId);
-        }
-        match used_by(db, sql, app, st).await?.as_slice() {
-            [] => {}
-            ["EmailVerification"] => {
-                for statement in &sql.move_ev {
-                    db.execute(statement, &[&app, st, ext]).await?;
-                }
-            }
-            [first, ..] => return Ok(CreateMappingOutcome::InUse(first)),
-        }
-    }
-    match db.execute(&sql.insert, &[&app, st, ext, &m.external_user_id_info]).await {
-        Ok(_) => Ok(CreateMappingOutcome::Created),
-        // A concurrent create won; the transaction is aborted, so answer from the constraint's name.
-        Err(e) if e.code() == Some(&SqlState::UNIQUE_VIOLATION) => {
-            let external = e.as_db_error().and_then(|d| d.constraint()).is_some_and(|c| c.contains("external_user_id"));
-            Ok(CreateMappingOutcome::AlreadyExists { supertokens_exists: !external, external_exists: external })
-        }
-        Err(e) => Err(e.into()),
-    }
-}
-
-async fn update_info(db: Conn<'_>, sql: &Statements, (app, id): (&str, &str), kind: IdType, info: Option<&str>) -> Result<bool, WorkError> {
-    let Some(m) = find(db, sql, app, id, kind).await? else { return Ok(false) };
-    db.execute(&sql.update_info, &[&app, &m.supertokens_user_id, &info]).await?;
-    Ok(true)
-}
-
-async fn delete(db: Conn<'_>, sql: &Statements, (app, id): (&str, &str), kind: IdType, force: bool) -> Result<DeleteMappingOutcome, WorkError> {
-    let Some(m) = find(db, sql, app, id, kind).await? else { return Ok(DeleteMappingOutcome::Deleted { existed: false }) };
-    if !force {
-        if let Some(first) = used_by(db, sql, app, &m.external_user_id).await?.first() {
-            return Ok(DeleteMappingOutcome::InUse(first));
-        }
-    }
-    db.execute(&sql.delete, &[&app, &m.supertokens_user_id]).await?;
-    Ok(DeleteMappingOutcome::Deleted { existed: true })
-}
-
 #[async_trait]
 impl UserIdMappingStorage for PgStorage {
-    async fn create_user_id_mapping(&self, AppKey { app_id }: AppKey<'_>, mapping: &UserIdMapping, force: bool) -> Result<CreateMappingOutcome, StorageError> {
-        let ctx = (&self.sql, app_id, mapping, force);
-        self.db.run(Mode::Write, &ctx, |db, (sql, app, m, force)| Box::pin(create(db, &sql.useridmapping, app, m, *force))).await
-    }
-
     async fn get_user_id_mapping(&self, AppKey { app_id }: AppKey<'_>, user_id: &str, kind: IdType) -> Result<Option<UserIdMapping>, StorageError> {
         let ctx = (&self.sql, app_id, user_id, kind);
         self.db.run(Mode::Read, &ctx, |db, (sql, app, id, kind)| Box::pin(find(db, &sql.useridmapping, app, id, *kind))).await
     }
 
-    async fn update_external_user_id_info(&self, AppKey { app_id }: AppKey<'_>, user_id: &str, kind: IdType, info: Option<&str>) -> Result<bool, StorageError> {
-        let ctx = (&self.sql, (app_id, user_id), kind, info);
-        self.db
-            .run(Mode::Write, &ctx, |db, (sql, key, kind, info)| Box::pin(update_info(db, &sql.useridmapping, *key, *kind, *info)))
-            .await
-    }
-
-    async fn delete_user_id_mapping(&self, AppKey { app_id }: AppKey<'_>, user_id: &str, kind: IdType, force: bool) -> Result<DeleteMappingOutcome, StorageError> {
-        let ctx = (&self.sql, (app_id, user_id), kind, force);
-        self.db.run(Mode::Write, &ctx, |db, (sql, key, kind, force)| Box::pin(delete(db, &sql.useridmapping, *key, *kind, *force))).await
-    }
 }
 
 #[async_trait]
@@ -167,5 +97,58 @@ impl UserIdMappingTx for PgTx<'_> {
     async fn uim_external_id(&mut self, AppKey { app_id }: AppKey<'_>, supertokens_user_id: &str) -> Result<Option<String>, StorageError> {
         let r = find(self.db, &self.sql.useridmapping, app_id, supertokens_user_id, IdType::SuperTokens).await;
         Ok(self.keep(r)?.map(|m| m.external_user_id))
+    }
+
+    async fn uim_find(&mut self, AppKey { app_id }: AppKey<'_>, user_id: &str, kind: IdType) -> Result<Option<UserIdMapping>, StorageError> {
+        let r = find(self.db, &self.sql.useridmapping, app_id, user_id, kind).await;
+        self.keep(r)
+    }
+
+    async fn uim_is_user(&mut self, AppKey { app_id }: AppKey<'_>, user_id: &str, lock: bool) -> Result<bool, StorageError> {
+        let sql = &self.sql.useridmapping;
+        let statement = if lock { &sql.lock_user } else { &sql.user_exists };
+        let r = self.db.query_opt(statement, &[&app_id, &user_id]).await.map(|r| r.is_some()).map_err(WorkError::from);
+        self.keep(r)
+    }
+
+    async fn uim_used_by(&mut self, AppKey { app_id }: AppKey<'_>, user_id: &str) -> Result<Vec<&'static str>, StorageError> {
+        let r = used_by(self.db, &self.sql.useridmapping, app_id, user_id).await;
+        self.keep(r)
+    }
+
+    async fn uim_move_email_verification(&mut self, AppKey { app_id }: AppKey<'_>, from: &str, to: &str) -> Result<(), StorageError> {
+        let (db, sql) = (self.db, &self.sql.useridmapping);
+        let r = async {
+            for statement in &sql.move_ev {
+                db.execute(statement, &[&app_id, &from, &to]).await?;
+            }
+            Ok(())
+        }
+        .await;
+        self.keep(r)
+    }
+
+    async fn uim_insert(&mut self, AppKey { app_id }: AppKey<'_>, m: &UserIdMapping) -> Result<Result<(), IdType>, StorageError> {
+        let (db, sql) = (self.db, &self.sql.useridmapping);
+        let r = match db.execute(&sql.insert, &[&app_id, &m.supertokens_user_id, &m.external_user_id, &m.external_user_id_info]).await {
+            Ok(_) => Ok(Ok(())),
+            // The transaction is aborted: the constraint's name says which id was taken.
+            Err(e) if e.code() == Some(&SqlState::UNIQUE_VIOLATION) => {
+                let external = e.as_db_error().and_then(|d| d.constraint()).is_some_and(|c| c.contains("external_user_id"));
+                Ok(Err(if external { IdType::External } else { IdType::SuperTokens }))
+            }
+            Err(e) => Err(WorkError::from(e)),
+        };
+        self.keep(r)
+    }
+
+    async fn uim_set_info(&mut self, AppKey { app_id }: AppKey<'_>, supertokens_user_id: &str, info: Option<&str>) -> Result<(), StorageError> {
+        let r = self.db.execute(&self.sql.useridmapping.update_info, &[&app_id, &supertokens_user_id, &info]).await.map(drop).map_err(WorkError::from);
+        self.keep(r)
+    }
+
+    async fn uim_delete(&mut self, AppKey { app_id }: AppKey<'_>, supertokens_user_id: &str) -> Result<(), StorageError> {
+        let r = self.db.execute(&self.sql.useridmapping.delete, &[&app_id, &supertokens_user_id]).await.map(drop).map_err(WorkError::from);
+        self.keep(r)
     }
 }

@@ -2,9 +2,7 @@
 
 use async_trait::async_trait;
 use portcullis_core::ids::AppKey;
-use portcullis_core::useridmapping::storage::{
-    blocking_tables, pick_any, CreateMappingOutcome, DeleteMappingOutcome, IdType, UserIdMapping, UserIdMappingStorage, UserIdMappingTx,
-};
+use portcullis_core::useridmapping::storage::{blocking_tables, pick_any, IdType, UserIdMapping, UserIdMappingStorage, UserIdMappingTx};
 use portcullis_core::storage::StorageError;
 use rusqlite::{params, Connection, OptionalExtension};
 
@@ -50,88 +48,69 @@ fn used_by(c: &Connection, app: &str, id: &str) -> rusqlite::Result<Vec<&'static
     Ok(out)
 }
 
-fn create(c: &Connection, app: &str, m: &UserIdMapping, force: bool) -> rusqlite::Result<CreateMappingOutcome> {
-    let exists = |sql: &str, id: &str| -> rusqlite::Result<bool> {
-        c.query_row(&format!("SELECT EXISTS ({sql})"), params![app, id], |r| r.get(0))
-    };
-    let st = &m.supertokens_user_id;
-    let ext = &m.external_user_id;
-    let st_mapped = exists("SELECT 1 FROM userid_mapping WHERE app_id = ?1 AND supertokens_user_id = ?2", st)?;
-    let ext_mapped = exists("SELECT 1 FROM userid_mapping WHERE app_id = ?1 AND external_user_id = ?2", ext)?;
-    if st_mapped || ext_mapped {
-        return Ok(CreateMappingOutcome::AlreadyExists { supertokens_exists: st_mapped, external_exists: ext_mapped });
-    }
-    if !exists("SELECT 1 FROM app_id_to_user_id WHERE app_id = ?1 AND user_id = ?2", st)? {
-        return Ok(CreateMappingOutcome::UnknownSuperTokensUser);
-    }
-    if !force {
-        if exists("SELECT 1 FROM app_id_to_user_id WHERE app_id = ?1 AND user_id = ?2", ext)? {
-            return Ok(CreateMappingOutcome::ExternalIsSuperTokensId);
-        }
-        match used_by(c, app, st)?.as_slice() {
-            [] => {}
-            ["EmailVerification"] => {
-                for table in ["emailverification_verified_emails", "emailverification_tokens"] {
-                    c.execute(&format!("UPDATE {table} SET user_id = ?3 WHERE app_id = ?1 AND user_id = ?2"), params![app, st, ext])?;
-                }
-            }
-            [first, ..] => return Ok(CreateMappingOutcome::InUse(first)),
-        }
-    }
-    c.execute(
-        &format!("INSERT INTO userid_mapping (app_id, {COLUMNS}) VALUES (?1, ?2, ?3, ?4)"),
-        params![app, st, ext, m.external_user_id_info],
-    )?;
-    Ok(CreateMappingOutcome::Created)
-}
-
 #[async_trait]
 impl UserIdMappingStorage for SqliteStorage {
-    async fn create_user_id_mapping(&self, AppKey { app_id }: AppKey<'_>, mapping: &UserIdMapping, force: bool) -> Result<CreateMappingOutcome, StorageError> {
-        let (app, m) = (app_id.to_owned(), mapping.clone());
-        self.in_transaction(move |tx| create(tx, &app, &m, force)).await
-    }
-
     async fn get_user_id_mapping(&self, AppKey { app_id }: AppKey<'_>, user_id: &str, kind: IdType) -> Result<Option<UserIdMapping>, StorageError> {
         let (app, id) = (app_id.to_owned(), user_id.to_owned());
         self.with_conn(move |c| find(c, &app, &id, kind).map_err(crate::query_err)).await
     }
 
-    async fn update_external_user_id_info(&self, AppKey { app_id }: AppKey<'_>, user_id: &str, kind: IdType, info: Option<&str>) -> Result<bool, StorageError> {
-        let (app, id, info) = (app_id.to_owned(), user_id.to_owned(), info.map(str::to_owned));
-        self.in_transaction(move |tx| {
-            let Some(m) = find(tx, &app, &id, kind)? else { return Ok(false) };
-            tx.execute(
-                "UPDATE userid_mapping SET external_user_id_info = ?3 WHERE app_id = ?1 AND supertokens_user_id = ?2",
-                params![app, m.supertokens_user_id, info],
-            )?;
-            Ok(true)
-        })
-        .await
-    }
-
-    async fn delete_user_id_mapping(&self, AppKey { app_id }: AppKey<'_>, user_id: &str, kind: IdType, force: bool) -> Result<DeleteMappingOutcome, StorageError> {
-        let (app, id) = (app_id.to_owned(), user_id.to_owned());
-        self.in_transaction(move |tx| {
-            let Some(m) = find(tx, &app, &id, kind)? else { return Ok(DeleteMappingOutcome::Deleted { existed: false }) };
-            if !force {
-                if let Some(first) = used_by(tx, &app, &m.external_user_id)?.first() {
-                    return Ok(DeleteMappingOutcome::InUse(first));
-                }
-            }
-            tx.execute(
-                "DELETE FROM userid_mapping WHERE app_id = ?1 AND supertokens_user_id = ?2",
-                params![app, m.supertokens_user_id],
-            )?;
-            Ok(DeleteMappingOutcome::Deleted { existed: true })
-        })
-        .await
-    }
 }
 
 #[async_trait]
 impl UserIdMappingTx for crate::tx::SqliteTx<'_> {
     async fn uim_external_id(&mut self, AppKey { app_id }: AppKey<'_>, supertokens_user_id: &str) -> Result<Option<String>, StorageError> {
         external_of(self.conn()?, app_id, supertokens_user_id).map_err(crate::query_err)
+    }
+
+    async fn uim_find(&mut self, AppKey { app_id }: AppKey<'_>, user_id: &str, kind: IdType) -> Result<Option<UserIdMapping>, StorageError> {
+        find(self.conn()?, app_id, user_id, kind).map_err(crate::query_err)
+    }
+
+    async fn uim_is_user(&mut self, AppKey { app_id }: AppKey<'_>, user_id: &str, _lock: bool) -> Result<bool, StorageError> {
+        // The IMMEDIATE transaction already excludes every other writer.
+        self.conn()?
+            .query_row("SELECT EXISTS (SELECT 1 FROM app_id_to_user_id WHERE app_id = ?1 AND user_id = ?2)", params![app_id, user_id], |r| r.get(0))
+            .map_err(crate::query_err)
+    }
+
+    async fn uim_used_by(&mut self, AppKey { app_id }: AppKey<'_>, user_id: &str) -> Result<Vec<&'static str>, StorageError> {
+        used_by(self.conn()?, app_id, user_id).map_err(crate::query_err)
+    }
+
+    async fn uim_move_email_verification(&mut self, AppKey { app_id }: AppKey<'_>, from: &str, to: &str) -> Result<(), StorageError> {
+        let c = self.conn()?;
+        for table in ["emailverification_verified_emails", "emailverification_tokens"] {
+            c.execute(&format!("UPDATE {table} SET user_id = ?3 WHERE app_id = ?1 AND user_id = ?2"), params![app_id, from, to])
+                .map_err(crate::query_err)?;
+        }
+        Ok(())
+    }
+
+    async fn uim_insert(&mut self, AppKey { app_id }: AppKey<'_>, m: &UserIdMapping) -> Result<Result<(), IdType>, StorageError> {
+        let inserted = self.conn()?.execute(
+            &format!("INSERT INTO userid_mapping (app_id, {COLUMNS}) VALUES (?1, ?2, ?3, ?4)"),
+            params![app_id, m.supertokens_user_id, m.external_user_id, m.external_user_id_info],
+        );
+        // SQLite names the column whose constraint failed in its message.
+        let external = matches!(&inserted, Err(e) if e.to_string().contains("external_user_id"));
+        Ok(if self.unique(inserted)? { Ok(()) } else if external { Err(IdType::External) } else { Err(IdType::SuperTokens) })
+    }
+
+    async fn uim_set_info(&mut self, AppKey { app_id }: AppKey<'_>, supertokens_user_id: &str, info: Option<&str>) -> Result<(), StorageError> {
+        self.conn()?
+            .execute(
+                "UPDATE userid_mapping SET external_user_id_info = ?3 WHERE app_id = ?1 AND supertokens_user_id = ?2",
+                params![app_id, supertokens_user_id, info],
+            )
+            .map(drop)
+            .map_err(crate::query_err)
+    }
+
+    async fn uim_delete(&mut self, AppKey { app_id }: AppKey<'_>, supertokens_user_id: &str) -> Result<(), StorageError> {
+        self.conn()?
+            .execute("DELETE FROM userid_mapping WHERE app_id = ?1 AND supertokens_user_id = ?2", params![app_id, supertokens_user_id])
+            .map(drop)
+            .map_err(crate::query_err)
     }
 }

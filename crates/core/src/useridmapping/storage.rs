@@ -33,24 +33,6 @@ impl IdType {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum CreateMappingOutcome {
-    Created,
-    UnknownSuperTokensUser,
-    AlreadyExists { supertokens_exists: bool, external_exists: bool },
-    /// Without `force`: the external id is itself a SuperTokens user id.
-    ExternalIsSuperTokensId,
-    /// Without `force`: data of this recipe is keyed by the SuperTokens id already.
-    InUse(&'static str),
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum DeleteMappingOutcome {
-    Deleted { existed: bool },
-    /// Without `force`: data of this recipe is keyed by the external id.
-    InUse(&'static str),
-}
-
 /// Tables whose rows are keyed by the id the application used (the external id when mapped) and
 /// have no foreign key to the user tables, with the recipe the core names when one blocks a
 /// mapping change. Deleting a user removes its rows from each.
@@ -71,26 +53,37 @@ pub fn blocking_tables() -> impl Iterator<Item = (&'static str, &'static str)> {
 
 #[async_trait]
 pub trait UserIdMappingStorage: Send + Sync {
-    /// In one transaction: checks the SuperTokens user exists, the ids are free, and (without
-    /// `force`) that no non-auth data would be orphaned; then inserts the mapping. Email
-    /// verification data keyed by the SuperTokens id is moved to the external id (it is the only
-    /// data the core writes itself on sign-up), as the core does.
-    async fn create_user_id_mapping(&self, app: AppKey<'_>, mapping: &UserIdMapping, force: bool) -> Result<CreateMappingOutcome, StorageError>;
-
     async fn get_user_id_mapping(&self, app: AppKey<'_>, user_id: &str, kind: IdType) -> Result<Option<UserIdMapping>, StorageError>;
-
-    /// Sets (or with `None` clears) the external info; false when there is no such mapping.
-    async fn update_external_user_id_info(&self, app: AppKey<'_>, user_id: &str, kind: IdType, info: Option<&str>) -> Result<bool, StorageError>;
-
-    async fn delete_user_id_mapping(&self, app: AppKey<'_>, user_id: &str, kind: IdType, force: bool) -> Result<DeleteMappingOutcome, StorageError>;
 }
 
-/// User-id mapping statements other recipes' flows run inside their transaction.
+/// The statements of the mapping flows (`useridmapping/mod.rs`), and the lookup other recipes'
+/// flows make, run inside their transaction.
 #[async_trait]
 pub trait UserIdMappingTx {
     /// The external id of a SuperTokens user id, when mapped: data the application keys by user
     /// id (verified emails, metadata, roles) is kept under it.
     async fn uim_external_id(&mut self, app: AppKey<'_>, supertokens_user_id: &str) -> Result<Option<String>, StorageError>;
+
+    /// The mapping an id names (see [`IdType`]).
+    async fn uim_find(&mut self, app: AppKey<'_>, user_id: &str, kind: IdType) -> Result<Option<UserIdMapping>, StorageError>;
+
+    /// Whether a user id is a SuperTokens user (`app_id_to_user_id`); with `lock`, the user cannot
+    /// be deleted until the transaction ends.
+    async fn uim_is_user(&mut self, app: AppKey<'_>, user_id: &str, lock: bool) -> Result<bool, StorageError>;
+
+    /// The recipes (of [`blocking_tables`]) with data keyed by this id, in the tables' order.
+    async fn uim_used_by(&mut self, app: AppKey<'_>, user_id: &str) -> Result<Vec<&'static str>, StorageError>;
+
+    /// Moves email-verification data from one user id to another.
+    async fn uim_move_email_verification(&mut self, app: AppKey<'_>, from: &str, to: &str) -> Result<(), StorageError>;
+
+    /// Inserts a mapping; `Err(side)` when a unique constraint refused it (a conflict), with the
+    /// side whose id was taken.
+    async fn uim_insert(&mut self, app: AppKey<'_>, mapping: &UserIdMapping) -> Result<Result<(), IdType>, StorageError>;
+
+    async fn uim_set_info(&mut self, app: AppKey<'_>, supertokens_user_id: &str, info: Option<&str>) -> Result<(), StorageError>;
+
+    async fn uim_delete(&mut self, app: AppKey<'_>, supertokens_user_id: &str) -> Result<(), StorageError>;
 }
 
 /// Picks the mapping an `ANY` lookup means from the (at most two) rows naming `user_id`.
