@@ -197,7 +197,7 @@ impl Step for DbWorker {
                 let mut update = Map::new();
                 update.insert("counter".into(), Value::from(self.n));
                 update.insert("lastSeen".into(), Value::from("bench"));
-                st.metadata_update(AppKey::new(APP), &c.user_id, &update).await.map_err(err)?;
+                portcullis_core::metadata::update(st, AppKey::new(APP), &c.user_id, update).await.map_err(err)?;
             }
             Scenario::RoleCheck => {
                 st.user_roles(TenantKey::new(APP, TENANT), &c.user_id).await.map_err(err)?;

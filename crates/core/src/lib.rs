@@ -6,6 +6,7 @@ pub mod config;
 pub mod crypto;
 pub mod error;
 pub mod ids;
+pub mod input;
 pub mod services;
 pub mod settings;
 pub mod storage;

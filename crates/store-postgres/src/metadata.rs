@@ -1,16 +1,19 @@
-//! User metadata (`user_metadata`): one JSON object per user, as text.
+//! User metadata (`user_metadata`): one JSON object per user, as text. The update flow
+//! (`portcullis_core::metadata::update`) locks an existing row `FOR UPDATE` and inserts a missing
+//! one `ON CONFLICT DO NOTHING`.
 
 use std::collections::HashMap;
 
 use async_trait::async_trait;
 use portcullis_core::ids::AppKey;
-use portcullis_core::metadata::{parse_stored, shallow_merge, to_stored};
-use portcullis_core::metadata::storage::MetadataStorage;
+use portcullis_core::metadata::storage::{MetadataStorage, MetadataTx};
+use portcullis_core::metadata::{parse_stored, to_stored};
 use portcullis_core::storage::StorageError;
 use serde_json::{Map, Value};
 
 use crate::db::{Conn, Mode, WorkError};
 use crate::names::Names;
+use crate::tx::PgTx;
 use crate::PgStorage;
 
 pub struct Statements {
@@ -39,10 +42,6 @@ impl Statements {
     }
 }
 
-/// A first write can lose the race to create the row (once) and the row can vanish between two
-/// statements (a concurrent delete); beyond that something is badly wrong.
-const MAX_UPDATE_TRIES: usize = 4;
-
 fn parsed(text: &str) -> Result<Map<String, Value>, WorkError> {
     parse_stored(text).map_err(WorkError::Invalid)
 }
@@ -68,33 +67,6 @@ pub async fn get_many(
     Ok(out)
 }
 
-/// Read-merge-write under the row's lock. An existing row is locked with `FOR UPDATE` (a concurrent
-/// update waits, then this one reads its result). A missing row is inserted with
-/// `ON CONFLICT DO NOTHING`: when another transaction inserted it first, this one waits for that
-/// insert to commit and goes round again to lock and merge into the row it wrote.
-pub async fn update(
-    db: Conn<'_>,
-    sql: &Statements,
-    app: &str,
-    user: &str,
-    patch: &Map<String, Value>,
-) -> Result<Map<String, Value>, WorkError> {
-    for _ in 0..MAX_UPDATE_TRIES {
-        if let Some(row) = db.query_opt(&sql.lock, &[&app, &user]).await? {
-            let mut metadata = parsed(row.try_get(0)?)?;
-            shallow_merge(&mut metadata, patch);
-            db.execute(&sql.update, &[&app, &user, &to_stored(&metadata)]).await?;
-            return Ok(metadata);
-        }
-        let mut metadata = Map::new();
-        shallow_merge(&mut metadata, patch);
-        if db.execute(&sql.insert_new, &[&app, &user, &to_stored(&metadata)]).await? == 1 {
-            return Ok(metadata);
-        }
-    }
-    Err(WorkError::Invalid(format!("user metadata kept changing under {MAX_UPDATE_TRIES} tries to update it")))
-}
-
 pub async fn delete(db: Conn<'_>, sql: &Statements, app: &str, user: &str) -> Result<bool, WorkError> {
     Ok(db.execute(&sql.delete, &[&app, &user]).await? > 0)
 }
@@ -118,20 +90,32 @@ impl MetadataStorage for PgStorage {
         self.db.run(Mode::Read, &ctx, |db, (sql, app, users)| Box::pin(get_many(db, &sql.metadata, app, users))).await
     }
 
-    async fn metadata_update(
-        &self,
-        AppKey { app_id }: AppKey<'_>,
-        user_id: &str,
-        patch: &Map<String, Value>,
-    ) -> Result<Map<String, Value>, StorageError> {
-        let ctx = (&self.sql, app_id, user_id, patch);
-        self.db
-            .run(Mode::Write, &ctx, |db, (sql, app, user, patch)| Box::pin(update(db, &sql.metadata, app, user, patch)))
-            .await
-    }
-
     async fn metadata_delete(&self, AppKey { app_id }: AppKey<'_>, user_id: &str) -> Result<bool, StorageError> {
         let ctx = (&self.sql, app_id, user_id);
         self.db.run(Mode::Write, &ctx, |db, (sql, app, user)| Box::pin(delete(db, &sql.metadata, app, user))).await
+    }
+}
+
+#[async_trait]
+impl MetadataTx for PgTx<'_> {
+    async fn metadata_lock(&mut self, AppKey { app_id }: AppKey<'_>, user_id: &str) -> Result<Option<Map<String, Value>>, StorageError> {
+        let r = async {
+            match self.db.query_opt(&self.sql.metadata.lock, &[&app_id, &user_id]).await? {
+                Some(row) => Ok(Some(parsed(row.try_get(0)?)?)),
+                None => Ok(None),
+            }
+        }
+        .await;
+        self.keep(r)
+    }
+
+    async fn metadata_insert(&mut self, AppKey { app_id }: AppKey<'_>, user_id: &str, metadata: &Map<String, Value>) -> Result<bool, StorageError> {
+        let r = self.db.execute(&self.sql.metadata.insert_new, &[&app_id, &user_id, &to_stored(metadata)]).await.map(|n| n == 1);
+        self.keep(r.map_err(WorkError::from))
+    }
+
+    async fn metadata_replace(&mut self, AppKey { app_id }: AppKey<'_>, user_id: &str, metadata: &Map<String, Value>) -> Result<(), StorageError> {
+        let r = self.db.execute(&self.sql.metadata.update, &[&app_id, &user_id, &to_stored(metadata)]).await.map(drop);
+        self.keep(r.map_err(WorkError::from))
     }
 }

@@ -1,19 +1,20 @@
 //! User roles: `roles` and `role_permissions` (the app's, in its public tenant's database) and
 //! `user_roles` (a tenant's, in that tenant's database).
 //!
-//! `user_roles` has no foreign key to `roles`, so a write that names a role first takes a share lock
-//! on the role's row (`FOR SHARE`): a concurrent role deletion then waits for it, and one that went
+//! `user_roles` has no foreign key to `roles`, so a flow that writes a row naming a role
+//! (`portcullis_core::roles`) first takes a share lock on the role's row (`FOR SHARE`): a concurrent role deletion then waits for it, and one that went
 //! first leaves no row to lock. Deleting a role deletes its row before its associations, so an
 //! association added just before the deletion is committed in time to be deleted with it.
 
 use async_trait::async_trait;
 use portcullis_core::ids::{AppKey, TenantKey};
-use portcullis_core::roles::storage::{RoleCheck, RoleStorage, UserRoleChange};
+use portcullis_core::roles::storage::{RoleStorage, RolesTx};
 use portcullis_core::storage::StorageError;
 use tokio_postgres::types::ToSql;
 
 use crate::db::{Conn, Mode, WorkError};
 use crate::names::Names;
+use crate::tx::PgTx;
 use crate::PgStorage;
 
 pub struct Statements {
@@ -69,9 +70,6 @@ impl Statements {
     }
 }
 
-/// Creating a role can race with its deletion; each lost race costs one more try.
-const MAX_CREATE_TRIES: usize = 4;
-
 /// The first column of every row. The parameters come by value so the future owns them.
 async fn strings<const N: usize>(
     db: Conn<'_>,
@@ -79,34 +77,6 @@ async fn strings<const N: usize>(
     params: [&(dyn ToSql + Sync); N],
 ) -> Result<Vec<String>, WorkError> {
     db.query(statement, &params).await?.iter().map(|r| Ok(r.try_get(0)?)).collect()
-}
-
-/// Share-locks the role's row; false when there is none.
-async fn lock_role(db: Conn<'_>, sql: &Statements, app: &str, role: &str) -> Result<bool, WorkError> {
-    Ok(db.query_opt(&sql.lock_role, &[&app, &role]).await?.is_some())
-}
-
-/// Creates the role or locks the existing one, so that it stays until this transaction ends.
-/// Returns whether it was created.
-async fn create_or_lock(db: Conn<'_>, sql: &Statements, app: &str, role: &str) -> Result<bool, WorkError> {
-    for _ in 0..MAX_CREATE_TRIES {
-        if db.execute(&sql.insert_role, &[&app, &role]).await? == 1 {
-            return Ok(true);
-        }
-        if lock_role(db, sql, app, role).await? {
-            return Ok(false);
-        }
-        // Deleted between the two statements: create it again.
-    }
-    Err(WorkError::Invalid(format!("a role kept being deleted during {MAX_CREATE_TRIES} tries to create it")))
-}
-
-pub async fn create(db: Conn<'_>, sql: &Statements, app: &str, role: &str, permissions: &[String]) -> Result<bool, WorkError> {
-    let created = create_or_lock(db, sql, app, role).await?;
-    if !permissions.is_empty() {
-        db.execute(&sql.insert_permissions, &[&app, &role, &permissions]).await?;
-    }
-    Ok(created)
 }
 
 pub async fn exists(db: Conn<'_>, sql: &Statements, app: &str, role: &str) -> Result<bool, WorkError> {
@@ -120,23 +90,6 @@ pub async fn permissions(db: Conn<'_>, sql: &Statements, app: &str, role: &str) 
     Ok(Some(strings(db, &sql.permissions, [&app, &role]).await?))
 }
 
-pub async fn remove_permissions(
-    db: Conn<'_>,
-    sql: &Statements,
-    app: &str,
-    role: &str,
-    permissions: Option<&[String]>,
-) -> Result<bool, WorkError> {
-    if !lock_role(db, sql, app, role).await? {
-        return Ok(false);
-    }
-    match permissions {
-        None => db.execute(&sql.delete_all_permissions, &[&app, &role]).await?,
-        Some(list) => db.execute(&sql.delete_permissions, &[&app, &role, &list]).await?,
-    };
-    Ok(true)
-}
-
 pub async fn delete(db: Conn<'_>, sql: &Statements, app: &str, role: &str) -> Result<bool, WorkError> {
     // The row first (the permissions cascade): it waits for writers holding the role's share lock.
     let role_existed = db.execute(&sql.delete_role, &[&app, &role]).await? > 0;
@@ -148,36 +101,8 @@ pub async fn delete_associations(db: Conn<'_>, sql: &Statements, app: &str, role
     Ok(db.execute(&sql.delete_associations, &[&app, &role]).await? > 0)
 }
 
-/// The key of a user-role row: (app, tenant, user, role).
-type UserRoleKey<'a> = (&'a str, &'a str, &'a str, &'a str);
-
-pub async fn add_user_role(db: Conn<'_>, sql: &Statements, key: UserRoleKey<'_>, check: RoleCheck) -> Result<UserRoleChange, WorkError> {
-    let (app, tenant, user, role) = key;
-    if check == RoleCheck::InThisDatabase && !lock_role(db, sql, app, role).await? {
-        return Ok(UserRoleChange::UnknownRole);
-    }
-    let n = db.execute(&sql.add_user_role, &[&app, &tenant, &user, &role]).await?;
-    Ok(UserRoleChange::Done { changed: n > 0 })
-}
-
-pub async fn remove_user_role(db: Conn<'_>, sql: &Statements, key: UserRoleKey<'_>, check: RoleCheck) -> Result<UserRoleChange, WorkError> {
-    let (app, tenant, user, role) = key;
-    if check == RoleCheck::InThisDatabase && !lock_role(db, sql, app, role).await? {
-        return Ok(UserRoleChange::UnknownRole);
-    }
-    let n = db.execute(&sql.remove_user_role, &[&app, &tenant, &user, &role]).await?;
-    Ok(UserRoleChange::Done { changed: n > 0 })
-}
-
 #[async_trait]
 impl RoleStorage for PgStorage {
-    async fn role_create_or_add_permissions(&self, AppKey { app_id }: AppKey<'_>, role: &str, permissions: &[String]) -> Result<bool, StorageError> {
-        let ctx = (&self.sql, app_id, role, permissions);
-        self.db
-            .run(Mode::Write, &ctx, |db, (sql, app, role, perms)| Box::pin(create(db, &sql.roles, app, role, perms)))
-            .await
-    }
-
     async fn role_exists(&self, AppKey { app_id }: AppKey<'_>, role: &str) -> Result<bool, StorageError> {
         let ctx = (&self.sql, app_id, role);
         self.db.run(Mode::Read, &ctx, |db, (sql, app, role)| Box::pin(exists(db, &sql.roles, app, role))).await
@@ -186,15 +111,6 @@ impl RoleStorage for PgStorage {
     async fn role_permissions(&self, AppKey { app_id }: AppKey<'_>, role: &str) -> Result<Option<Vec<String>>, StorageError> {
         let ctx = (&self.sql, app_id, role);
         self.db.run(Mode::Snapshot, &ctx, |db, (sql, app, role)| Box::pin(permissions(db, &sql.roles, app, role))).await
-    }
-
-    async fn role_remove_permissions(&self, AppKey { app_id }: AppKey<'_>, role: &str, permissions: Option<&[String]>) -> Result<bool, StorageError> {
-        let ctx = (&self.sql, app_id, role, permissions);
-        self.db
-            .run(Mode::Write, &ctx, |db, (sql, app, role, perms)| {
-                Box::pin(remove_permissions(db, &sql.roles, app, role, *perms))
-            })
-            .await
     }
 
     async fn role_delete(&self, AppKey { app_id }: AppKey<'_>, role: &str) -> Result<bool, StorageError> {
@@ -221,20 +137,6 @@ impl RoleStorage for PgStorage {
             .await
     }
 
-    async fn user_role_add(&self, TenantKey { app_id, tenant_id }: TenantKey<'_>, user_id: &str, role: &str, check: RoleCheck) -> Result<UserRoleChange, StorageError> {
-        let ctx = (&self.sql, (app_id, tenant_id, user_id, role), check);
-        self.db
-            .run(Mode::Write, &ctx, |db, (sql, key, check)| Box::pin(add_user_role(db, &sql.roles, *key, *check)))
-            .await
-    }
-
-    async fn user_role_remove(&self, TenantKey { app_id, tenant_id }: TenantKey<'_>, user_id: &str, role: &str, check: RoleCheck) -> Result<UserRoleChange, StorageError> {
-        let ctx = (&self.sql, (app_id, tenant_id, user_id, role), check);
-        self.db
-            .run(Mode::Write, &ctx, |db, (sql, key, check)| Box::pin(remove_user_role(db, &sql.roles, *key, *check)))
-            .await
-    }
-
     async fn user_roles(&self, TenantKey { app_id, tenant_id }: TenantKey<'_>, user_id: &str) -> Result<Vec<String>, StorageError> {
         let ctx = (&self.sql, app_id, tenant_id, user_id);
         self.db
@@ -251,5 +153,42 @@ impl RoleStorage for PgStorage {
                 Box::pin(strings(db, &sql.roles.role_users, [app, tenant, role]))
             })
             .await
+    }
+}
+
+#[async_trait]
+impl RolesTx for PgTx<'_> {
+    async fn roles_insert_role(&mut self, AppKey { app_id }: AppKey<'_>, role: &str) -> Result<bool, StorageError> {
+        let r = self.db.execute(&self.sql.roles.insert_role, &[&app_id, &role]).await.map(|n| n == 1);
+        self.keep(r.map_err(WorkError::from))
+    }
+
+    async fn roles_lock_role(&mut self, AppKey { app_id }: AppKey<'_>, role: &str) -> Result<bool, StorageError> {
+        let r = self.db.query_opt(&self.sql.roles.lock_role, &[&app_id, &role]).await.map(|r| r.is_some());
+        self.keep(r.map_err(WorkError::from))
+    }
+
+    async fn roles_insert_permissions(&mut self, AppKey { app_id }: AppKey<'_>, role: &str, permissions: &[String]) -> Result<(), StorageError> {
+        let r = self.db.execute(&self.sql.roles.insert_permissions, &[&app_id, &role, &permissions]).await.map(drop);
+        self.keep(r.map_err(WorkError::from))
+    }
+
+    async fn roles_delete_permissions(&mut self, AppKey { app_id }: AppKey<'_>, role: &str, permissions: Option<&[String]>) -> Result<(), StorageError> {
+        let sql = &self.sql.roles;
+        let r = match permissions {
+            None => self.db.execute(&sql.delete_all_permissions, &[&app_id, &role]).await,
+            Some(list) => self.db.execute(&sql.delete_permissions, &[&app_id, &role, &list]).await,
+        };
+        self.keep(r.map(drop).map_err(WorkError::from))
+    }
+
+    async fn roles_insert_user_role(&mut self, TenantKey { app_id, tenant_id }: TenantKey<'_>, user_id: &str, role: &str) -> Result<bool, StorageError> {
+        let r = self.db.execute(&self.sql.roles.add_user_role, &[&app_id, &tenant_id, &user_id, &role]).await.map(|n| n > 0);
+        self.keep(r.map_err(WorkError::from))
+    }
+
+    async fn roles_delete_user_role(&mut self, TenantKey { app_id, tenant_id }: TenantKey<'_>, user_id: &str, role: &str) -> Result<bool, StorageError> {
+        let r = self.db.execute(&self.sql.roles.remove_user_role, &[&app_id, &tenant_id, &user_id, &role]).await.map(|n| n > 0);
+        self.keep(r.map_err(WorkError::from))
     }
 }

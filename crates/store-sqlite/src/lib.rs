@@ -183,9 +183,9 @@ mod tests {
         portcullis_testkit::conformance::run_dashboard(&s, &s).await;
         portcullis_testkit::conformance::run_email_verification(&s).await;
         portcullis_testkit::conformance::run_passwordless(&s).await;
-        portcullis_testkit::conformance::run_totp(&s, &s).await;
-        portcullis_testkit::conformance::run_metadata(&s, &s).await;
-        portcullis_testkit::conformance::run_roles(&s, &s).await;
+        portcullis_testkit::conformance::run_totp(&s).await;
+        portcullis_testkit::conformance::run_metadata(&s).await;
+        portcullis_testkit::conformance::run_roles(&s).await;
     }
 
     #[tokio::test]

@@ -1,16 +1,18 @@
-//! User metadata in SQLite. Every write runs in an immediate transaction, which takes SQLite's one
-//! write lock first: read-merge-write of one user is therefore never interleaved with another.
+//! User metadata in SQLite. The update flow (`portcullis_core::metadata::update`) runs in an
+//! IMMEDIATE transaction, which takes SQLite's one write lock first: read-merge-write of one user is
+//! therefore never interleaved with another.
 
 use std::collections::HashMap;
 
 use async_trait::async_trait;
 use portcullis_core::ids::AppKey;
-use portcullis_core::metadata::{parse_stored, shallow_merge, to_stored};
-use portcullis_core::metadata::storage::MetadataStorage;
+use portcullis_core::metadata::storage::{MetadataStorage, MetadataTx};
+use portcullis_core::metadata::{parse_stored, to_stored};
 use portcullis_core::storage::StorageError;
 use rusqlite::{params, Connection, OptionalExtension};
 use serde_json::{Map, Value};
 
+use crate::tx::SqliteTx;
 use crate::{query_err, SqliteStorage};
 
 const SELECT: &str = "SELECT user_metadata FROM user_metadata WHERE app_id = ?1 AND user_id = ?2";
@@ -54,29 +56,6 @@ impl MetadataStorage for SqliteStorage {
         .await
     }
 
-    async fn metadata_update(
-        &self,
-        AppKey { app_id }: AppKey<'_>,
-        user_id: &str,
-        update: &Map<String, Value>,
-    ) -> Result<Map<String, Value>, StorageError> {
-        let (app, user, update) = (app_id.to_owned(), user_id.to_owned(), update.clone());
-        self.with_conn(move |c| {
-            let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(query_err)?;
-            let mut metadata = read(&tx, &app, &user)?.unwrap_or_default();
-            shallow_merge(&mut metadata, &update);
-            tx.execute(
-                "INSERT INTO user_metadata (app_id, user_id, user_metadata) VALUES (?1, ?2, ?3)
-                 ON CONFLICT (app_id, user_id) DO UPDATE SET user_metadata = excluded.user_metadata",
-                params![app, user, to_stored(&metadata)],
-            )
-            .map_err(query_err)?;
-            tx.commit().map_err(query_err)?;
-            Ok(metadata)
-        })
-        .await
-    }
-
     async fn metadata_delete(&self, AppKey { app_id }: AppKey<'_>, user_id: &str) -> Result<bool, StorageError> {
         let (app, user) = (app_id.to_owned(), user_id.to_owned());
         self.with_conn(move |c| {
@@ -85,5 +64,32 @@ impl MetadataStorage for SqliteStorage {
                 .map_err(query_err)
         })
         .await
+    }
+}
+
+#[async_trait]
+impl MetadataTx for SqliteTx<'_> {
+    async fn metadata_lock(&mut self, AppKey { app_id }: AppKey<'_>, user_id: &str) -> Result<Option<Map<String, Value>>, StorageError> {
+        read(self.conn()?, app_id, user_id)
+    }
+
+    async fn metadata_insert(&mut self, AppKey { app_id }: AppKey<'_>, user_id: &str, metadata: &Map<String, Value>) -> Result<bool, StorageError> {
+        self.conn()?
+            .execute(
+                "INSERT INTO user_metadata (app_id, user_id, user_metadata) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
+                params![app_id, user_id, to_stored(metadata)],
+            )
+            .map(|n| n > 0)
+            .map_err(query_err)
+    }
+
+    async fn metadata_replace(&mut self, AppKey { app_id }: AppKey<'_>, user_id: &str, metadata: &Map<String, Value>) -> Result<(), StorageError> {
+        self.conn()?
+            .execute(
+                "UPDATE user_metadata SET user_metadata = ?3 WHERE app_id = ?1 AND user_id = ?2",
+                params![app_id, user_id, to_stored(metadata)],
+            )
+            .map(drop)
+            .map_err(query_err)
     }
 }

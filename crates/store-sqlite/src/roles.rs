@@ -1,12 +1,14 @@
-//! User roles in SQLite. Writes run in immediate transactions (SQLite's one write lock), so checking
-//! that a role exists and writing a row that names it cannot be split by a concurrent delete.
+//! User roles in SQLite. The flows (`portcullis_core::roles`) run in IMMEDIATE transactions
+//! (SQLite's one write lock), so checking that a role exists and writing a row that names it cannot
+//! be split by a concurrent delete.
 
 use async_trait::async_trait;
 use portcullis_core::ids::{AppKey, TenantKey};
-use portcullis_core::roles::storage::{RoleCheck, RoleStorage, UserRoleChange};
+use portcullis_core::roles::storage::{RoleStorage, RolesTx};
 use portcullis_core::storage::StorageError;
 use rusqlite::{params, Connection, ToSql};
 
+use crate::tx::SqliteTx;
 use crate::{query_err, SqliteStorage};
 
 fn exists(c: &Connection, app: &str, role: &str) -> Result<bool, rusqlite::Error> {
@@ -27,21 +29,6 @@ fn owned(s: &str) -> String {
 
 #[async_trait]
 impl RoleStorage for SqliteStorage {
-    async fn role_create_or_add_permissions(&self, AppKey { app_id }: AppKey<'_>, role: &str, permissions: &[String]) -> Result<bool, StorageError> {
-        let (app, role, permissions) = (owned(app_id), owned(role), permissions.to_vec());
-        self.in_transaction(move |tx| {
-            let created = tx.execute("INSERT INTO roles (app_id, role) VALUES (?1, ?2) ON CONFLICT DO NOTHING", params![app, role])? > 0;
-            let mut st = tx.prepare_cached(
-                "INSERT INTO role_permissions (app_id, role, permission) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
-            )?;
-            for p in &permissions {
-                st.execute(params![app, role, p])?;
-            }
-            Ok(created)
-        })
-        .await
-    }
-
     async fn role_exists(&self, AppKey { app_id }: AppKey<'_>, role: &str) -> Result<bool, StorageError> {
         let (app, role) = (owned(app_id), owned(role));
         self.with_conn(move |c| exists(c, &app, &role).map_err(query_err)).await
@@ -61,29 +48,6 @@ impl RoleStorage for SqliteStorage {
             )
             .map(Some)
             .map_err(query_err)
-        })
-        .await
-    }
-
-    async fn role_remove_permissions(&self, AppKey { app_id }: AppKey<'_>, role: &str, permissions: Option<&[String]>) -> Result<bool, StorageError> {
-        let (app, role, permissions) = (owned(app_id), owned(role), permissions.map(<[String]>::to_vec));
-        self.in_transaction(move |tx| {
-            if !exists(tx, &app, &role)? {
-                return Ok(false);
-            }
-            match permissions {
-                None => {
-                    tx.execute("DELETE FROM role_permissions WHERE app_id = ?1 AND role = ?2", params![app, role])?;
-                }
-                Some(list) => {
-                    let mut st =
-                        tx.prepare_cached("DELETE FROM role_permissions WHERE app_id = ?1 AND role = ?2 AND permission = ?3")?;
-                    for p in &list {
-                        st.execute(params![app, role, p])?;
-                    }
-                }
-            }
-            Ok(true)
         })
         .await
     }
@@ -126,36 +90,6 @@ impl RoleStorage for SqliteStorage {
         .await
     }
 
-    async fn user_role_add(&self, TenantKey { app_id, tenant_id }: TenantKey<'_>, user_id: &str, role: &str, check: RoleCheck) -> Result<UserRoleChange, StorageError> {
-        let (app, tenant, user, role) = (owned(app_id), owned(tenant_id), owned(user_id), owned(role));
-        self.in_transaction(move |tx| {
-            if check == RoleCheck::InThisDatabase && !exists(tx, &app, &role)? {
-                return Ok(UserRoleChange::UnknownRole);
-            }
-            let n = tx.execute(
-                "INSERT INTO user_roles (app_id, tenant_id, user_id, role) VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING",
-                params![app, tenant, user, role],
-            )?;
-            Ok(UserRoleChange::Done { changed: n > 0 })
-        })
-        .await
-    }
-
-    async fn user_role_remove(&self, TenantKey { app_id, tenant_id }: TenantKey<'_>, user_id: &str, role: &str, check: RoleCheck) -> Result<UserRoleChange, StorageError> {
-        let (app, tenant, user, role) = (owned(app_id), owned(tenant_id), owned(user_id), owned(role));
-        self.in_transaction(move |tx| {
-            if check == RoleCheck::InThisDatabase && !exists(tx, &app, &role)? {
-                return Ok(UserRoleChange::UnknownRole);
-            }
-            let n = tx.execute(
-                "DELETE FROM user_roles WHERE app_id = ?1 AND tenant_id = ?2 AND user_id = ?3 AND role = ?4",
-                params![app, tenant, user, role],
-            )?;
-            Ok(UserRoleChange::Done { changed: n > 0 })
-        })
-        .await
-    }
-
     async fn user_roles(&self, TenantKey { app_id, tenant_id }: TenantKey<'_>, user_id: &str) -> Result<Vec<String>, StorageError> {
         let (app, tenant, user) = (owned(app_id), owned(tenant_id), owned(user_id));
         self.with_conn(move |c| {
@@ -180,5 +114,72 @@ impl RoleStorage for SqliteStorage {
             .map_err(query_err)
         })
         .await
+    }
+}
+
+#[async_trait]
+impl RolesTx for SqliteTx<'_> {
+    async fn roles_insert_role(&mut self, AppKey { app_id }: AppKey<'_>, role: &str) -> Result<bool, StorageError> {
+        self.conn()?
+            .execute("INSERT INTO roles (app_id, role) VALUES (?1, ?2) ON CONFLICT DO NOTHING", params![app_id, role])
+            .map(|n| n > 0)
+            .map_err(query_err)
+    }
+
+    async fn roles_lock_role(&mut self, AppKey { app_id }: AppKey<'_>, role: &str) -> Result<bool, StorageError> {
+        exists(self.conn()?, app_id, role).map_err(query_err)
+    }
+
+    async fn roles_insert_permissions(&mut self, AppKey { app_id }: AppKey<'_>, role: &str, permissions: &[String]) -> Result<(), StorageError> {
+        let c = self.conn()?;
+        let insert = || -> rusqlite::Result<()> {
+            let mut st = c.prepare_cached(
+                "INSERT INTO role_permissions (app_id, role, permission) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
+            )?;
+            for p in permissions {
+                st.execute(params![app_id, role, p])?;
+            }
+            Ok(())
+        };
+        insert().map_err(query_err)
+    }
+
+    async fn roles_delete_permissions(&mut self, AppKey { app_id }: AppKey<'_>, role: &str, permissions: Option<&[String]>) -> Result<(), StorageError> {
+        let c = self.conn()?;
+        let delete = || -> rusqlite::Result<()> {
+            match permissions {
+                None => {
+                    c.execute("DELETE FROM role_permissions WHERE app_id = ?1 AND role = ?2", params![app_id, role])?;
+                }
+                Some(list) => {
+                    let mut st = c.prepare_cached("DELETE FROM role_permissions WHERE app_id = ?1 AND role = ?2 AND permission = ?3")?;
+                    for p in list {
+                        st.execute(params![app_id, role, p])?;
+                    }
+                }
+            }
+            Ok(())
+        };
+        delete().map_err(query_err)
+    }
+
+    async fn roles_insert_user_role(&mut self, TenantKey { app_id, tenant_id }: TenantKey<'_>, user_id: &str, role: &str) -> Result<bool, StorageError> {
+        self.conn()?
+            .execute(
+                "INSERT INTO user_roles (app_id, tenant_id, user_id, role) VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING",
+                params![app_id, tenant_id, user_id, role],
+            )
+            .map(|n| n > 0)
+            .map_err(query_err)
+    }
+
+    async fn roles_delete_user_role(&mut self, TenantKey { app_id, tenant_id }: TenantKey<'_>, user_id: &str, role: &str) -> Result<bool, StorageError> {
+        self.conn()?
+            .execute(
+                "DELETE FROM user_roles WHERE app_id = ?1 AND tenant_id = ?2 AND user_id = ?3 AND role = ?4",
+                params![app_id, tenant_id, user_id, role],
+            )
+            .map(|n| n > 0)
+            .map_err(query_err)
     }
 }

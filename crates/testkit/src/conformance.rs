@@ -335,23 +335,24 @@ pub async fn run_users(s: &dyn Storage) {
 
 /// User metadata: read-merge-write updates, bulk reads, deletion, per-app isolation, and concurrent
 /// updates of one user that lose no key.
-pub async fn run_metadata(base: &dyn Storage, s: &dyn portcullis_core::metadata::storage::MetadataStorage) {
+pub async fn run_metadata(s: &dyn Storage) {
+    use portcullis_core::metadata;
     let app = "meta-app";
-    base.add_tenant_rows(TenantKey::new(app, "public"), 1).await.expect("app rows");
-    base.add_tenant_rows(TenantKey::new("meta-other", "public"), 1).await.expect("other app rows");
+    s.add_tenant_rows(TenantKey::new(app, "public"), 1).await.expect("app rows");
+    s.add_tenant_rows(TenantKey::new("meta-other", "public"), 1).await.expect("other app rows");
     assert_eq!(s.metadata_get(AppKey::new(app), "u1").await.expect("get"), None);
     let obj = |v: serde_json::Value| v.as_object().cloned().unwrap_or_default();
 
-    let m = s.metadata_update(AppKey::new(app), "u1", &obj(json!({"a": 1, "b": {"x": 1}, "gone": null}))).await.expect("update");
+    let m = metadata::update(s, AppKey::new(app), "u1", obj(json!({"a": 1, "b": {"x": 1}, "gone": null}))).await.expect("update");
     assert_eq!(serde_json::Value::Object(m), json!({"a": 1, "b": {"x": 1}}));
-    let m = s.metadata_update(AppKey::new(app), "u1", &obj(json!({"b": {"y": 2}, "a": null, "c": [1]}))).await.expect("update");
+    let m = metadata::update(s, AppKey::new(app), "u1", obj(json!({"b": {"y": 2}, "a": null, "c": [1]}))).await.expect("update");
     assert_eq!(serde_json::Value::Object(m.clone()), json!({"b": {"y": 2}, "c": [1]}), "shallow merge, null removes");
     assert_eq!(s.metadata_get(AppKey::new(app), "u1").await.expect("get"), Some(m.clone()), "what update returns is stored");
     let order: Vec<&String> = m.keys().collect();
     assert_eq!(order, vec!["b", "c"], "key order survives storage");
     assert_eq!(s.metadata_get(AppKey::new("meta-other"), "u1").await.expect("get"), None, "metadata is per app");
 
-    s.metadata_update(AppKey::new(app), "u2", &obj(json!({"k": "v"}))).await.expect("update");
+    metadata::update(s, AppKey::new(app), "u2", obj(json!({"k": "v"}))).await.expect("update");
     let many = s
         .metadata_get_many(AppKey::new(app), &["u1".into(), "u2".into(), "nobody".into(), "u1".into()])
         .await
@@ -363,14 +364,14 @@ pub async fn run_metadata(base: &dyn Storage, s: &dyn portcullis_core::metadata:
     assert!(s.metadata_delete(AppKey::new(app), "u1").await.expect("delete"));
     assert!(!s.metadata_delete(AppKey::new(app), "u1").await.expect("delete again"));
     assert_eq!(s.metadata_get(AppKey::new(app), "u1").await.expect("get"), None);
-    let m = s.metadata_update(AppKey::new(app), "u1", &obj(json!({}))).await.expect("empty update");
+    let m = metadata::update(s, AppKey::new(app), "u1", obj(json!({}))).await.expect("empty update");
     assert!(m.is_empty(), "an empty update of a user without metadata gives {{}}");
 
     // Concurrent updates, each adding its own key: none may be lost (the first writes race to
     // create the row, the later ones to update it).
     let updates = (0..16).map(|i| {
         let update = obj(json!({ format!("k{i}"): i }));
-        async move { s.metadata_update(AppKey::new(app), "racer", &update).await }
+        async move { metadata::update(s, AppKey::new(app), "racer", update).await }
     });
     for r in futures_join_all(updates).await {
         r.expect("concurrent update");
@@ -378,9 +379,9 @@ pub async fn run_metadata(base: &dyn Storage, s: &dyn portcullis_core::metadata:
     let m = s.metadata_get(AppKey::new(app), "racer").await.expect("get").unwrap_or_default();
     assert_eq!(m.len(), 16, "concurrent updates lost keys: {m:?}");
 
-    assert!(base.delete_app_rows(AppKey::new(app)).await.expect("delete app"));
+    assert!(s.delete_app_rows(AppKey::new(app)).await.expect("delete app"));
     assert_eq!(s.metadata_get(AppKey::new(app), "u2").await.expect("get"), None, "metadata cascades with the app");
-    assert!(base.delete_app_rows(AppKey::new("meta-other")).await.expect("delete other app"));
+    assert!(s.delete_app_rows(AppKey::new("meta-other")).await.expect("delete other app"));
 }
 
 /// A future being polled and its output once ready.
@@ -408,18 +409,18 @@ async fn futures_join_all<F: std::future::Future>(futures: impl IntoIterator<Ite
 
 /// User roles: roles and permissions, user-role rows per tenant with the role checked in the same
 /// transaction, deletion of a role with its permissions and associations, and the per-app scope.
-pub async fn run_roles(base: &dyn Storage, s: &dyn portcullis_core::roles::storage::RoleStorage) {
-    use portcullis_core::roles::storage::{RoleCheck, UserRoleChange};
+pub async fn run_roles(s: &dyn Storage) {
+    use portcullis_core::roles::{self, RoleCheck, UserRoleChange};
     let app = "roles-app";
-    base.add_tenant_rows(TenantKey::new(app, "public"), 1).await.expect("app rows");
-    base.add_tenant_rows(TenantKey::new(app, "t1"), 1).await.expect("tenant rows");
-    base.add_tenant_rows(TenantKey::new("roles-other", "public"), 1).await.expect("other app rows");
+    s.add_tenant_rows(TenantKey::new(app, "public"), 1).await.expect("app rows");
+    s.add_tenant_rows(TenantKey::new(app, "t1"), 1).await.expect("tenant rows");
+    s.add_tenant_rows(TenantKey::new("roles-other", "public"), 1).await.expect("other app rows");
     let strings = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
 
-    assert!(s.role_create_or_add_permissions(AppKey::new(app), "admin", &strings(&["write", "read"])).await.expect("create"));
-    assert!(!s.role_create_or_add_permissions(AppKey::new(app), "admin", &strings(&["read", "delete"])).await.expect("add"));
-    assert!(s.role_create_or_add_permissions(AppKey::new(app), "viewer", &[]).await.expect("create without permissions"));
-    assert!(s.role_create_or_add_permissions(AppKey::new(app), "editor", &strings(&["write"])).await.expect("create"));
+    assert!(roles::create_or_add_permissions(s, AppKey::new(app), "admin".into(), strings(&["write", "read"])).await.expect("create"));
+    assert!(!roles::create_or_add_permissions(s, AppKey::new(app), "admin".into(), strings(&["read", "delete"])).await.expect("add"));
+    assert!(roles::create_or_add_permissions(s, AppKey::new(app), "viewer".into(), vec![]).await.expect("create without permissions"));
+    assert!(roles::create_or_add_permissions(s, AppKey::new(app), "editor".into(), strings(&["write"])).await.expect("create"));
     assert_eq!(s.role_permissions(AppKey::new(app), "admin").await.expect("perms"), Some(strings(&["delete", "read", "write"])));
     assert_eq!(s.role_permissions(AppKey::new(app), "viewer").await.expect("perms"), Some(vec![]));
     assert_eq!(s.role_permissions(AppKey::new(app), "nope").await.expect("perms"), None);
@@ -429,21 +430,21 @@ pub async fn run_roles(base: &dyn Storage, s: &dyn portcullis_core::roles::stora
     assert_eq!(s.roles_with_permission(AppKey::new(app), "write").await.expect("by permission"), strings(&["admin", "editor"]));
     assert!(s.roles_with_permission(AppKey::new(app), "nothing").await.expect("by permission").is_empty());
 
-    assert!(s.role_remove_permissions(AppKey::new(app), "admin", Some(&strings(&["delete", "absent"]))).await.expect("remove some"));
+    assert!(roles::remove_permissions(s, AppKey::new(app), "admin".into(), Some(strings(&["delete", "absent"]))).await.expect("remove some"));
     assert_eq!(s.role_permissions(AppKey::new(app), "admin").await.expect("perms"), Some(strings(&["read", "write"])));
-    assert!(s.role_remove_permissions(AppKey::new(app), "editor", None).await.expect("remove all"));
+    assert!(roles::remove_permissions(s, AppKey::new(app), "editor".into(), None).await.expect("remove all"));
     assert_eq!(s.role_permissions(AppKey::new(app), "editor").await.expect("perms"), Some(vec![]));
-    assert!(!s.role_remove_permissions(AppKey::new(app), "nope", None).await.expect("unknown role"));
+    assert!(!roles::remove_permissions(s, AppKey::new(app), "nope".into(), None).await.expect("unknown role"));
 
     let here = RoleCheck::InThisDatabase;
     let done = |changed| UserRoleChange::Done { changed };
-    assert_eq!(s.user_role_add(TenantKey::new(app, "public"), "u1", "admin", here).await.expect("add"), done(true));
-    assert_eq!(s.user_role_add(TenantKey::new(app, "public"), "u1", "admin", here).await.expect("add again"), done(false));
-    assert_eq!(s.user_role_add(TenantKey::new(app, "public"), "u1", "viewer", here).await.expect("add"), done(true));
-    assert_eq!(s.user_role_add(TenantKey::new(app, "t1"), "u2", "admin", here).await.expect("add in t1"), done(true));
-    assert_eq!(s.user_role_add(TenantKey::new(app, "public"), "u1", "nope", here).await.expect("unknown"), UserRoleChange::UnknownRole);
+    assert_eq!(roles::add_to_user(s, TenantKey::new(app, "public"), "u1", "admin", here).await.expect("add"), done(true));
+    assert_eq!(roles::add_to_user(s, TenantKey::new(app, "public"), "u1", "admin", here).await.expect("add again"), done(false));
+    assert_eq!(roles::add_to_user(s, TenantKey::new(app, "public"), "u1", "viewer", here).await.expect("add"), done(true));
+    assert_eq!(roles::add_to_user(s, TenantKey::new(app, "t1"), "u2", "admin", here).await.expect("add in t1"), done(true));
+    assert_eq!(roles::add_to_user(s, TenantKey::new(app, "public"), "u1", "nope", here).await.expect("unknown"), UserRoleChange::UnknownRole);
     assert_eq!(
-        s.user_role_add(TenantKey::new(app, "t1"), "u3", "checked-elsewhere", RoleCheck::DoneElsewhere).await.expect("unchecked add"),
+        roles::add_to_user(s, TenantKey::new(app, "t1"), "u3", "checked-elsewhere", RoleCheck::DoneElsewhere).await.expect("unchecked add"),
         done(true),
         "a role checked in another database is not looked for here"
     );
@@ -452,35 +453,35 @@ pub async fn run_roles(base: &dyn Storage, s: &dyn portcullis_core::roles::stora
     assert_eq!(s.role_users(TenantKey::new(app, "public"), "admin").await.expect("role users"), strings(&["u1"]));
     assert_eq!(s.role_users(TenantKey::new(app, "t1"), "admin").await.expect("role users"), strings(&["u2"]));
 
-    assert_eq!(s.user_role_remove(TenantKey::new(app, "public"), "u1", "viewer", here).await.expect("remove"), done(true));
-    assert_eq!(s.user_role_remove(TenantKey::new(app, "public"), "u1", "viewer", here).await.expect("remove again"), done(false));
-    assert_eq!(s.user_role_remove(TenantKey::new(app, "public"), "u1", "nope", here).await.expect("remove unknown"), UserRoleChange::UnknownRole);
+    assert_eq!(roles::remove_from_user(s, TenantKey::new(app, "public"), "u1", "viewer", here).await.expect("remove"), done(true));
+    assert_eq!(roles::remove_from_user(s, TenantKey::new(app, "public"), "u1", "viewer", here).await.expect("remove again"), done(false));
+    assert_eq!(roles::remove_from_user(s, TenantKey::new(app, "public"), "u1", "nope", here).await.expect("remove unknown"), UserRoleChange::UnknownRole);
     assert_eq!(
-        s.user_role_remove(TenantKey::new(app, "t1"), "u3", "checked-elsewhere", RoleCheck::DoneElsewhere).await.expect("unchecked remove"),
+        roles::remove_from_user(s, TenantKey::new(app, "t1"), "u3", "checked-elsewhere", RoleCheck::DoneElsewhere).await.expect("unchecked remove"),
         done(true)
     );
 
-    // Deleting a role takes its permissions and every association with it in this database.
+    // Deleting a role takes its permissions and every association with it in this datas.
     assert!(s.role_delete(AppKey::new(app), "admin").await.expect("delete role"));
     assert!(!s.role_delete(AppKey::new(app), "admin").await.expect("delete role again"));
     assert_eq!(s.role_permissions(AppKey::new(app), "admin").await.expect("perms"), None);
     assert!(s.user_roles(TenantKey::new(app, "public"), "u1").await.expect("user roles").is_empty());
     assert!(s.role_users(TenantKey::new(app, "t1"), "admin").await.expect("role users").is_empty());
     assert!(s.roles_with_permission(AppKey::new(app), "read").await.expect("by permission").is_empty());
-    assert_eq!(s.user_role_add(TenantKey::new(app, "public"), "u1", "admin", here).await.expect("add deleted"), UserRoleChange::UnknownRole);
+    assert_eq!(roles::add_to_user(s, TenantKey::new(app, "public"), "u1", "admin", here).await.expect("add deleted"), UserRoleChange::UnknownRole);
 
     // Associations alone (a tenant database that does not hold the role).
-    s.user_role_add(TenantKey::new(app, "t1"), "u4", "remote", RoleCheck::DoneElsewhere).await.expect("unchecked add");
+    roles::add_to_user(s, TenantKey::new(app, "t1"), "u4", "remote", RoleCheck::DoneElsewhere).await.expect("unchecked add");
     assert!(s.role_delete_user_associations(AppKey::new(app), "remote").await.expect("delete associations"));
     assert!(!s.role_delete_user_associations(AppKey::new(app), "remote").await.expect("delete associations again"));
     assert!(s.role_users(TenantKey::new(app, "t1"), "remote").await.expect("role users").is_empty());
 
-    s.user_role_add(TenantKey::new(app, "t1"), "u5", "viewer", here).await.expect("add");
-    assert!(base.delete_tenant_rows(TenantKey::new(app, "t1")).await.expect("delete tenant"));
+    roles::add_to_user(s, TenantKey::new(app, "t1"), "u5", "viewer", here).await.expect("add");
+    assert!(s.delete_tenant_rows(TenantKey::new(app, "t1")).await.expect("delete tenant"));
     assert!(s.role_users(TenantKey::new(app, "t1"), "viewer").await.expect("role users").is_empty(), "user roles cascade with the tenant");
-    assert!(base.delete_app_rows(AppKey::new(app)).await.expect("delete app"));
+    assert!(s.delete_app_rows(AppKey::new(app)).await.expect("delete app"));
     assert!(s.roles(AppKey::new(app)).await.expect("roles").is_empty(), "roles cascade with the app");
-    assert!(base.delete_app_rows(AppKey::new("roles-other")).await.expect("delete other app"));
+    assert!(s.delete_app_rows(AppKey::new("roles-other")).await.expect("delete other app"));
 }
 
 /// Dashboard users (unique emails per app) and their sessions (expiry, deletion, cascade with the user's app).
@@ -675,13 +676,13 @@ pub async fn run_passwordless(s: &dyn Storage) {
 /// TOTP: device names (default, replacement of unverified ones, taken verified ones), rename,
 /// list order, verification with used codes per tenant (replay, rate limit), bulk status, removal
 /// of the last device taking the user's used codes with it, and the expired-code cleanup.
-pub async fn run_totp(base: &dyn Storage, s: &dyn portcullis_core::totp::storage::TotpStorage) {
-    use portcullis_core::totp::storage::{CreateDeviceOutcome, Limits, NewDevice, RenameOutcome, Verdict, VerifyOutcome, VerifyRequest};
-    use portcullis_core::totp::{base32_encode, totp_at};
+pub async fn run_totp(s: &dyn Storage) {
+    use portcullis_core::totp::storage::NewDevice;
+    use portcullis_core::totp::{self, base32_encode, totp_at, CreateDeviceOutcome, Limits, RenameOutcome, Verdict, VerifyOutcome, VerifyRequest};
 
     let app = "totp-app";
-    base.add_tenant_rows(TenantKey::new(app, "public"), 1).await.expect("app rows");
-    base.add_tenant_rows(TenantKey::new(app, "t1"), 1).await.expect("tenant rows");
+    s.add_tenant_rows(TenantKey::new(app, "public"), 1).await.expect("app rows");
+    s.add_tenant_rows(TenantKey::new(app, "t1"), 1).await.expect("tenant rows");
     let key = b"12345678901234567890";
     let secret = base32_encode(key);
     let device = |user: &str, name: Option<&str>, verified: bool, at: i64| NewDevice {
@@ -694,17 +695,17 @@ pub async fn run_totp(base: &dyn Storage, s: &dyn portcullis_core::totp::storage
         created_at: at,
     };
     let created = |name: &str| CreateDeviceOutcome::Created(name.into());
-    assert_eq!(s.totp_create_device(AppKey::new(app), &device("u", None, false, 10)).await.expect("create"), created("TOTP Device 0"));
-    assert_eq!(s.totp_create_device(AppKey::new(app), &device("u", None, false, 11)).await.expect("create"), created("TOTP Device 0"));
-    assert_eq!(s.totp_create_device(AppKey::new(app), &device("u", Some("b"), true, 12)).await.expect("create"), created("b"));
-    assert_eq!(s.totp_create_device(AppKey::new(app), &device("u", Some("b"), false, 13)).await.expect("create"), CreateDeviceOutcome::AlreadyExists);
-    assert_eq!(s.totp_create_device(AppKey::new(app), &device("u", None, false, 14)).await.expect("create"), created("TOTP Device 1"));
+    assert_eq!(totp::create_device(s, AppKey::new(app), device("u", None, false, 10)).await.expect("create"), created("TOTP Device 0"));
+    assert_eq!(totp::create_device(s, AppKey::new(app), device("u", None, false, 11)).await.expect("create"), created("TOTP Device 0"));
+    assert_eq!(totp::create_device(s, AppKey::new(app), device("u", Some("b"), true, 12)).await.expect("create"), created("b"));
+    assert_eq!(totp::create_device(s, AppKey::new(app), device("u", Some("b"), false, 13)).await.expect("create"), CreateDeviceOutcome::AlreadyExists);
+    assert_eq!(totp::create_device(s, AppKey::new(app), device("u", None, false, 14)).await.expect("create"), created("TOTP Device 1"));
     let names = |devices: Vec<portcullis_core::totp::Device>| devices.into_iter().map(|d| (d.name, d.verified)).collect::<Vec<_>>();
     let listed = names(s.totp_devices(AppKey::new(app), "u").await.expect("list"));
     assert_eq!(listed, vec![("TOTP Device 0".into(), false), ("b".into(), true), ("TOTP Device 1".into(), false)]);
-    assert_eq!(s.totp_rename_device(AppKey::new(app), "u", "nope", "x").await.expect("rename"), RenameOutcome::UnknownDevice);
-    assert_eq!(s.totp_rename_device(AppKey::new(app), "u", "TOTP Device 1", "b").await.expect("rename"), RenameOutcome::AlreadyExists);
-    assert_eq!(s.totp_rename_device(AppKey::new(app), "u", "TOTP Device 1", "c").await.expect("rename"), RenameOutcome::Renamed);
+    assert_eq!(totp::rename_device(s, AppKey::new(app), "u", "nope", "x").await.expect("rename"), RenameOutcome::UnknownDevice);
+    assert_eq!(totp::rename_device(s, AppKey::new(app), "u", "TOTP Device 1", "b").await.expect("rename"), RenameOutcome::AlreadyExists);
+    assert_eq!(totp::rename_device(s, AppKey::new(app), "u", "TOTP Device 1", "c").await.expect("rename"), RenameOutcome::Renamed);
 
     // Verification, at T = 1111111109 s (RFC 6238's vector: 081804 for 6 digits).
     let now = 1_111_111_109_000;
@@ -720,21 +721,21 @@ pub async fn run_totp(base: &dyn Storage, s: &dyn portcullis_core::totp::storage
     assert_eq!(good, "081804");
     let checked = |v: Verdict| VerifyOutcome::Checked(v);
     let invalid = |n: i64| checked(Verdict::Invalid { failed_attempts: n, max_attempts: 2 });
-    assert_eq!(s.totp_verify(TenantKey::new(app, "public"), &request(Some("zz"), &good, now)).await.expect("verify"), VerifyOutcome::UnknownDevice);
-    assert_eq!(s.totp_verify(TenantKey::new(app, "public"), &request(Some("b"), "x", now)).await.expect("verify"), VerifyOutcome::AlreadyVerified);
-    assert_eq!(s.totp_verify(TenantKey::new(app, "public"), &request(Some("c"), &good, now)).await.expect("verify"), checked(Verdict::Ok));
+    assert_eq!(totp::verify(s, TenantKey::new(app, "public"), request(Some("zz"), &good, now)).await.expect("verify"), VerifyOutcome::UnknownDevice);
+    assert_eq!(totp::verify(s, TenantKey::new(app, "public"), request(Some("b"), "x", now)).await.expect("verify"), VerifyOutcome::AlreadyVerified);
+    assert_eq!(totp::verify(s, TenantKey::new(app, "public"), request(Some("c"), &good, now)).await.expect("verify"), checked(Verdict::Ok));
     assert_eq!(names(s.totp_devices(AppKey::new(app), "u").await.expect("list"))[2], ("c".into(), true));
-    assert_eq!(s.totp_verify(TenantKey::new(app, "public"), &request(None, &good, now)).await.expect("verify"), invalid(1), "replay");
-    assert_eq!(s.totp_verify(TenantKey::new(app, "t1"), &request(None, &good, now)).await.expect("verify"), checked(Verdict::Ok), "other tenant");
-    assert_eq!(s.totp_verify(TenantKey::new(app, "public"), &request(None, "000000", now)).await.expect("verify"), invalid(2));
-    let limited = s.totp_verify(TenantKey::new(app, "public"), &request(None, &good, now + 10)).await.expect("verify");
+    assert_eq!(totp::verify(s, TenantKey::new(app, "public"), request(None, &good, now)).await.expect("verify"), invalid(1), "replay");
+    assert_eq!(totp::verify(s, TenantKey::new(app, "t1"), request(None, &good, now)).await.expect("verify"), checked(Verdict::Ok), "other tenant");
+    assert_eq!(totp::verify(s, TenantKey::new(app, "public"), request(None, "000000", now)).await.expect("verify"), invalid(2));
+    let limited = totp::verify(s, TenantKey::new(app, "public"), request(None, &good, now + 10)).await.expect("verify");
     assert_eq!(limited, checked(Verdict::LimitReached { retry_after_ms: 992, failed_attempts: 2, max_attempts: 2 }));
-    assert_eq!(s.totp_verify(TenantKey::new(app, "public"), &request(None, "000000", now + 2000)).await.expect("verify"), invalid(1));
+    assert_eq!(totp::verify(s, TenantKey::new(app, "public"), request(None, "000000", now + 2000)).await.expect("verify"), invalid(1));
     let nobody = VerifyRequest { user_id: "nobody".into(), ..request(None, &good, now) };
-    assert_eq!(s.totp_verify(TenantKey::new(app, "public"), &nobody).await.expect("verify"), VerifyOutcome::UnknownUser);
+    assert_eq!(totp::verify(s, TenantKey::new(app, "public"), nobody).await.expect("verify"), VerifyOutcome::UnknownUser);
 
     // Bulk status: users without devices are absent.
-    s.totp_create_device(AppKey::new(app), &device("w", None, false, 20)).await.expect("create");
+    totp::create_device(s, AppKey::new(app), device("w", None, false, 20)).await.expect("create");
     let status = s.totp_device_status(AppKey::new(app), &["u".into(), "w".into(), "nobody".into()]).await.expect("status");
     assert_eq!((status.get("u"), status.get("w"), status.get("nobody")), (Some(&true), Some(&false), None));
 
@@ -744,13 +745,13 @@ pub async fn run_totp(base: &dyn Storage, s: &dyn portcullis_core::totp::storage
 
     // Removing the last device removes the user and its used codes.
     for name in ["TOTP Device 0", "b"] {
-        assert!(s.totp_remove_device(AppKey::new(app), "u", name).await.expect("remove"));
+        assert!(totp::remove_device(s, AppKey::new(app), "u", name).await.expect("remove"));
     }
-    assert!(!s.totp_remove_device(AppKey::new(app), "u", "b").await.expect("remove"));
-    assert!(s.totp_remove_device(AppKey::new(app), "u", "c").await.expect("remove"));
+    assert!(!totp::remove_device(s, AppKey::new(app), "u", "b").await.expect("remove"));
+    assert!(totp::remove_device(s, AppKey::new(app), "u", "c").await.expect("remove"));
     assert!(s.totp_devices(AppKey::new(app), "u").await.expect("list").is_empty());
-    assert_eq!(s.totp_verify(TenantKey::new(app, "public"), &request(None, &good, now)).await.expect("verify"), VerifyOutcome::UnknownUser);
-    s.totp_create_device(AppKey::new(app), &device("u", Some("again"), true, 30)).await.expect("create");
-    assert_eq!(s.totp_verify(TenantKey::new(app, "public"), &request(None, &good, now)).await.expect("verify"), checked(Verdict::Ok), "no used codes left");
-    assert!(base.delete_app_rows(AppKey::new(app)).await.expect("delete app"));
+    assert_eq!(totp::verify(s, TenantKey::new(app, "public"), request(None, &good, now)).await.expect("verify"), VerifyOutcome::UnknownUser);
+    totp::create_device(s, AppKey::new(app), device("u", Some("again"), true, 30)).await.expect("create");
+    assert_eq!(totp::verify(s, TenantKey::new(app, "public"), request(None, &good, now)).await.expect("verify"), checked(Verdict::Ok), "no used codes left");
+    assert!(s.delete_app_rows(AppKey::new(app)).await.expect("delete app"));
 }

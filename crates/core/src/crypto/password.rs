@@ -28,6 +28,7 @@ use base64::Engine as _;
 
 use super::{random_bytes, secrets_equal};
 use crate::config::{Config, Key};
+use crate::input::java_trim;
 
 /// Most memory one verification of a stored hash may use (argon2 `m` KiB, scrypt `128·r·N` bytes).
 /// Java has no limit; real hashes use far less (Java core default 86 MiB, Firebase 16 MiB, and
@@ -248,10 +249,6 @@ pub fn check_imported(hash: &str, algorithm_hint: Option<&str>) -> Result<Algori
 /// U+0020 at both ends, not Unicode white space). Store this.
 pub fn trim_imported(hash: &str) -> &str {
     java_trim(hash)
-}
-
-fn java_trim(s: &str) -> &str {
-    s.trim_matches(|c: char| c <= ' ')
 }
 
 fn is_bcrypt(hash: &str) -> bool {

@@ -5,6 +5,10 @@ pub mod storage;
 
 use serde_json::{Map, Value};
 
+use crate::ids::AppKey;
+use crate::storage::tx::{Tx, TxFuture};
+use crate::storage::{transaction, Storage, StorageError};
+
 /// The most user ids one bulk read may name (the core's `BulkGetUserMetadataAPI.MAX_USER_IDS`).
 pub const MAX_BULK_USER_IDS: usize = 500;
 
@@ -34,6 +38,38 @@ pub fn parse_stored(text: &str) -> Result<Map<String, Value>, String> {
 pub fn to_stored(metadata: &Map<String, Value>) -> String {
     // Serialising a map of JSON values cannot fail (no non-string keys, no foreign types).
     Value::Object(metadata.clone()).to_string()
+}
+
+/// A first write can lose the race to create the row (once) and the row can vanish between two
+/// statements (a concurrent delete); beyond that something is badly wrong.
+const MAX_UPDATE_TRIES: usize = 4;
+
+/// Merges `update` into a user's metadata ([`shallow_merge`]) and stores the result, which it
+/// returns. Read, merge and write run in one transaction holding the user's row lock, so concurrent
+/// updates of one user never lose each other's keys: an existing row is locked (a concurrent update
+/// waits, then this one reads its result); a missing row is inserted, and when another transaction
+/// inserted it first, this one goes round again to lock and merge into the row it wrote.
+pub async fn update(storage: &dyn Storage, app: AppKey<'_>, user_id: &str, update: Map<String, Value>) -> Result<Map<String, Value>, StorageError> {
+    transaction(storage, (app.app_id.to_owned(), user_id.to_owned(), update), update_in).await
+}
+
+fn update_in<'t>(tx: &'t mut dyn Tx, (app, user, patch): &'t (String, String, Map<String, Value>)) -> TxFuture<'t, Map<String, Value>> {
+    Box::pin(async move {
+        let app = AppKey::new(app);
+        for _ in 0..MAX_UPDATE_TRIES {
+            if let Some(mut metadata) = tx.metadata_lock(app, user).await? {
+                shallow_merge(&mut metadata, patch);
+                tx.metadata_replace(app, user, &metadata).await?;
+                return Ok(metadata);
+            }
+            let mut metadata = Map::new();
+            shallow_merge(&mut metadata, patch);
+            if tx.metadata_insert(app, user, &metadata).await? {
+                return Ok(metadata);
+            }
+        }
+        Err(StorageError::Query(format!("user metadata kept changing under {MAX_UPDATE_TRIES} tries to update it")))
+    })
 }
 
 #[cfg(test)]

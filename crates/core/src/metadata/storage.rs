@@ -22,16 +22,20 @@ pub trait MetadataStorage: Send + Sync {
         user_ids: &[String],
     ) -> Result<HashMap<String, Map<String, Value>>, StorageError>;
 
-    /// Merges `update` into a user's metadata (`crate::metadata::shallow_merge`) and stores the result,
-    /// which it returns. Read, merge and write run in one transaction holding the user's row lock, so
-    /// concurrent updates of one user never lose each other's keys.
-    async fn metadata_update(
-        &self,
-        app: AppKey<'_>,
-        user_id: &str,
-        update: &Map<String, Value>,
-    ) -> Result<Map<String, Value>, StorageError>;
-
     /// Deletes a user's metadata; returns whether there was any.
     async fn metadata_delete(&self, app: AppKey<'_>, user_id: &str) -> Result<bool, StorageError>;
+}
+
+/// The statements of the update flow (`metadata::update`), run inside its transaction.
+#[async_trait]
+pub trait MetadataTx {
+    /// The user's metadata, its row locked until the transaction ends; `None` when there is none.
+    async fn metadata_lock(&mut self, app: AppKey<'_>, user_id: &str) -> Result<Option<Map<String, Value>>, StorageError>;
+
+    /// Inserts the user's row unless one exists (`ON CONFLICT DO NOTHING`: the transaction stays
+    /// usable). False when a concurrent insert got there first.
+    async fn metadata_insert(&mut self, app: AppKey<'_>, user_id: &str, metadata: &Map<String, Value>) -> Result<bool, StorageError>;
+
+    /// Replaces the stored metadata of a row the flow has locked.
+    async fn metadata_replace(&mut self, app: AppKey<'_>, user_id: &str, metadata: &Map<String, Value>) -> Result<(), StorageError>;
 }

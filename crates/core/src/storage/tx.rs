@@ -21,19 +21,44 @@ use super::error::StorageError;
 use crate::accountlinking::storage::AccountLinkingTx;
 use crate::emailpassword::storage::EmailPasswordTx;
 use crate::emailverification::storage::EmailVerificationTx;
+use crate::metadata::storage::MetadataTx;
 use crate::passwordless::storage::PasswordlessTx;
+use crate::roles::storage::RolesTx;
 use crate::thirdparty::storage::ThirdPartyTx;
+use crate::totp::storage::TotpTx;
 use crate::useridmapping::storage::UserIdMappingTx;
 use crate::users::storage::UsersTx;
 
-/// The statements flows run inside one transaction: every recipe's transaction statements.
+/// The statements flows run inside one transaction: every recipe's transaction statements. A new
+/// recipe with a flow adds its `…Tx` trait here (and implements it in each adapter).
 pub trait Tx:
-    UsersTx + AccountLinkingTx + EmailPasswordTx + ThirdPartyTx + PasswordlessTx + EmailVerificationTx + UserIdMappingTx + Send
+    UsersTx
+    + AccountLinkingTx
+    + EmailPasswordTx
+    + ThirdPartyTx
+    + PasswordlessTx
+    + EmailVerificationTx
+    + UserIdMappingTx
+    + TotpTx
+    + MetadataTx
+    + RolesTx
+    + Send
 {
 }
 
 impl<T> Tx for T where
-    T: UsersTx + AccountLinkingTx + EmailPasswordTx + ThirdPartyTx + PasswordlessTx + EmailVerificationTx + UserIdMappingTx + Send + ?Sized
+    T: UsersTx
+        + AccountLinkingTx
+        + EmailPasswordTx
+        + ThirdPartyTx
+        + PasswordlessTx
+        + EmailVerificationTx
+        + UserIdMappingTx
+        + TotpTx
+        + MetadataTx
+        + RolesTx
+        + Send
+        + ?Sized
 {
 }
 

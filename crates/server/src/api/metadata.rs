@@ -4,20 +4,15 @@
 use std::sync::Arc;
 
 use axum::response::Response;
-use portcullis_core::metadata::MAX_BULK_USER_IDS;
-use portcullis_core::roles::{fits, user_id as check_user_id, InvalidInput, MAX_USER_ID_CHARS};
+use portcullis_core::metadata::{self, MAX_BULK_USER_IDS};
+use portcullis_core::input::{fits, user_id as check_user_id, MAX_USER_ID_CHARS};
 use portcullis_core::storage::Storage;
 use serde_json::{json, Value};
 
 use crate::http::error::ApiError;
 use crate::http::reply::json;
 use crate::http::ctx::Ctx;
-
-impl From<InvalidInput> for ApiError {
-    fn from(e: InvalidInput) -> Self {
-        ApiError::BadRequest(e.0)
-    }
-}
+use crate::http::status::Status;
 
 /// The storage of an app-wide API: the app's public tenant's, after the public-tenant check.
 pub(super) fn app_storage(ctx: &Ctx) -> Result<&Arc<dyn Storage>, ApiError> {
@@ -47,7 +42,7 @@ pub async fn get(ctx: &Ctx) -> Result<Response, ApiError> {
     let user_id = ctx.query.required("userId")?.to_owned();
     check_user_id(&user_id)?;
     let metadata = app_storage(ctx)?.metadata_get(ctx.id.app_key(), &user_id).await?.unwrap_or_default();
-    json(json!({"metadata": metadata, "status": "OK"}))
+    json(json!({"metadata": metadata, "status": Status::Ok}))
 }
 
 pub async fn update(ctx: &Ctx) -> Result<Response, ApiError> {
@@ -56,27 +51,27 @@ pub async fn update(ctx: &Ctx) -> Result<Response, ApiError> {
     let update = body.object("metadataUpdate")?;
     check_user_id(&user_id)?;
     fits("userId", &user_id, MAX_USER_ID_CHARS)?;
-    let metadata = app_storage(ctx)?.metadata_update(ctx.id.app_key(), &user_id, &update).await?;
-    json(json!({"metadata": metadata, "status": "OK"}))
+    let metadata = metadata::update(app_storage(ctx)?.as_ref(), ctx.id.app_key(), &user_id, update).await?;
+    json(json!({"metadata": metadata, "status": Status::Ok}))
 }
 
 pub async fn remove(ctx: &Ctx) -> Result<Response, ApiError> {
     let user_id = ctx.body()?.str("userId")?;
     check_user_id(&user_id)?;
     app_storage(ctx)?.metadata_delete(ctx.id.app_key(), &user_id).await?;
-    json(json!({"status": "OK"}))
+    json(json!({"status": Status::Ok}))
 }
 
 /// Metadata of up to 500 users, in the order asked (repeats included); `null` for users without any.
 pub async fn bulk(ctx: &Ctx) -> Result<Response, ApiError> {
     let user_ids = bulk_user_ids(&ctx.body()?)?;
     if user_ids.is_empty() {
-        return json(json!({"status": "OK", "users": []}));
+        return json(json!({"status": Status::Ok, "users": []}));
     }
     let found = app_storage(ctx)?.metadata_get_many(ctx.id.app_key(), &user_ids).await?;
     let users: Vec<Value> = user_ids
         .iter()
         .map(|id| json!({"userId": id, "metadata": found.get(id).map_or(Value::Null, |m| Value::Object(m.clone()))}))
         .collect();
-    json(json!({"status": "OK", "users": users}))
+    json(json!({"status": Status::Ok, "users": users}))
 }

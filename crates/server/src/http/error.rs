@@ -89,6 +89,12 @@ impl From<crate::tenancy::TenancyError> for ApiError {
     }
 }
 
+impl From<portcullis_core::input::InvalidInput> for ApiError {
+    fn from(e: portcullis_core::input::InvalidInput) -> Self {
+        ApiError::BadRequest(e.0)
+    }
+}
+
 impl From<portcullis_core::error::Error> for ApiError {
     fn from(e: portcullis_core::error::Error) -> Self {
         match e {
