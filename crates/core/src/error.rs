@@ -9,6 +9,9 @@ pub enum Error {
     /// The input breaks a rule the core answers with a 400 and this message.
     #[error("{0}")]
     BadInput(String),
+    /// The caller may not do this (a 403 with this message).
+    #[error("{0}")]
+    Forbidden(String),
     #[error(transparent)]
     Storage(#[from] StorageError),
     /// Something that should not fail did (the random source, a hashing worker, a stored value

@@ -2,6 +2,7 @@
 //! change them.
 
 pub mod model;
+pub mod rules;
 pub mod storage;
 
 pub use model::*;

@@ -7,6 +7,7 @@
 //! neither the stored one nor its child is a replayed old token: token theft.
 
 pub mod access_token;
+pub mod jwt;
 pub mod refresh_token;
 pub mod revocation;
 pub mod signing_keys;
@@ -20,9 +21,10 @@ use serde_json::{json, Map, Value};
 use crate::config::Config;
 use crate::crypto::keys::{PublicKey, SigningKey};
 use crate::crypto::{random_bytes, sha256_hex, uuid_v4, CryptoError};
-use crate::ids::{AppKey, PUBLIC};
+use crate::ids::{AppKey, TenantKey, PUBLIC};
 use crate::session::storage::{SessionRow, SessionStorage};
-use crate::storage::StorageError;
+use crate::storage::{Storage, StorageError};
+use crate::useridmapping::storage::IdType;
 use access_token::{AccessTokenInfo, TokenError};
 use refresh_token::RefreshTokenInfo;
 use signing_keys::KeyTiming;
@@ -138,6 +140,57 @@ pub struct SessionCtx<'a> {
     /// The settings of the session's tenant.
     pub settings: &'a Settings,
     pub now: i64,
+}
+
+/// The user id a new session names: the id the application uses, so the external one when the
+/// given id is mapped (either side of the mapping may be given).
+pub async fn session_user_id(storage: &dyn Storage, app: AppKey<'_>, given: String) -> Result<String, StorageError> {
+    Ok(match storage.get_user_id_mapping(app, &given, IdType::Any).await? {
+        Some(m) => m.external_user_id,
+        None => given,
+    })
+}
+
+/// Which of a session's stored objects an API reads or replaces.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SessionData {
+    /// `userDataInDatabase`.
+    Database,
+    /// The custom access-token claims (`userDataInJWT`).
+    Claims,
+}
+
+/// Stored JSON text as the APIs show it: the object, or `{}` for anything else.
+pub fn stored_object(text: &str) -> Value {
+    match serde_json::from_str::<Value>(text) {
+        Ok(v @ Value::Object(_)) => v,
+        _ => json!({}),
+    }
+}
+
+impl SessionRow {
+    /// One of the session's stored objects, as the APIs show it.
+    pub fn data(&self, which: SessionData) -> Value {
+        stored_object(match which {
+            SessionData::Database => &self.session_data,
+            SessionData::Claims => &self.jwt_user_payload,
+        })
+    }
+}
+
+/// The session of a handle, unless there is none or it has expired (its refresh token has).
+pub async fn live_session(storage: &dyn SessionStorage, tenant: TenantKey<'_>, handle: &str, now: i64) -> Result<Option<SessionRow>, StorageError> {
+    Ok(storage.session_get(tenant, handle).await?.filter(|r| r.expires_at >= now))
+}
+
+/// Replaces one of the session's stored objects; false when there is no such session. New claims
+/// must have passed [`access_token::check_custom_claims`].
+pub async fn update_data(storage: &dyn SessionStorage, tenant: TenantKey<'_>, handle: &str, which: SessionData, value: Map<String, Value>) -> Result<bool, StorageError> {
+    let text = Value::Object(value).to_string();
+    match which {
+        SessionData::Database => storage.session_update_data(tenant, handle, &text).await,
+        SessionData::Claims => storage.session_update_jwt_payload(tenant, handle, &text).await,
+    }
 }
 
 /// The tenant a session handle belongs to: handles of non-public tenants end in `_<tenantId>`.

@@ -9,6 +9,7 @@ use serde_json::json;
 use crate::http::error::{text, ApiError};
 use crate::http::reply::json;
 use crate::http::ctx::Ctx;
+use crate::http::status::Status;
 
 /// The key_value entry the core writes once per app: a random id (Portcullis sends no telemetry).
 pub const TELEMETRY_ID_KEY: &str = "TELEMETRY_ID";
@@ -44,7 +45,7 @@ pub async fn health(ctx: &Ctx) -> Result<Response, ApiError> {
             tracing::warn!(error = %e, "health check: a database does not answer");
         }
     }
-    let body = json!({"status": if failed == 0 { "OK" } else { "UNAVAILABLE" }, "databases": total, "unavailable": failed});
+    let body = json!({"status": if failed == 0 { Status::Ok } else { Status::Unavailable }, "databases": total, "unavailable": failed});
     let status = if failed == 0 { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     Ok((status, [(axum::http::header::CONTENT_TYPE, "application/json")], body.to_string()).into_response())
 }
@@ -52,7 +53,7 @@ pub async fn health(ctx: &Ctx) -> Result<Response, ApiError> {
 /// `/user/search/tags`: the tags `GET /users` searches by.
 pub fn search_tags(ctx: &Ctx) -> Result<Response, ApiError> {
     ctx.tenant()?;
-    json(json!({"status": "OK", "tags": ["email", "phone", "provider"]}))
+    json(json!({"status": Status::Ok, "tags": ["email", "phone", "provider"]}))
 }
 
 pub fn api_version(ctx: &Ctx) -> Result<Response, ApiError> {
@@ -70,7 +71,7 @@ pub fn config(ctx: &Ctx) -> Result<Response, ApiError> {
     }
     let pid = ctx.query.required("pid")?;
     if pid.trim() != std::process::id().to_string() {
-        return json(json!({"status": "NOT_ALLOWED"}));
+        return json(json!({"status": Status::NotAllowed}));
     }
     let path = ctx
         .state
@@ -78,7 +79,7 @@ pub fn config(ctx: &Ctx) -> Result<Response, ApiError> {
         .as_ref()
         .and_then(|p| std::fs::canonicalize(p).ok())
         .map(|p| p.display().to_string());
-    json(json!({"status": "OK", "path": path}))
+    json(json!({"status": Status::Ok, "path": path}))
 }
 
 pub async fn telemetry(ctx: &Ctx) -> Result<Response, ApiError> {
@@ -86,8 +87,8 @@ pub async fn telemetry(ctx: &Ctx) -> Result<Response, ApiError> {
     ctx.require_public_tenant()?;
     let id = tenant.storage.key_value_get(ctx.id.app_key().tenant(PUBLIC), TELEMETRY_ID_KEY).await?;
     match id {
-        Some(id) => json(json!({"status": "OK", "exists": true, "telemetryId": id})),
-        None => json(json!({"status": "OK", "exists": false})),
+        Some(id) => json(json!({"status": Status::Ok, "exists": true, "telemetryId": id})),
+        None => json(json!({"status": Status::Ok, "exists": false})),
     }
 }
 
@@ -96,13 +97,13 @@ pub fn license(ctx: &Ctx) -> Result<Response, ApiError> {
     ctx.tenant()?;
     ctx.require_public_tenant()?;
     match ctx.method.as_str() {
-        "GET" => json(json!({"status": "NO_LICENSE_KEY_FOUND_ERROR"})),
-        _ => json(json!({"status": "OK"})),
+        "GET" => json(json!({"status": Status::NoLicenseKeyFound})),
+        _ => json(json!({"status": Status::Ok})),
     }
 }
 
 pub fn feature_flags(ctx: &Ctx) -> Result<Response, ApiError> {
     ctx.tenant()?;
     ctx.require_public_tenant()?;
-    json(json!({"status": "OK", "features": FEATURES, "usageStats": {}}))
+    json(json!({"status": Status::Ok, "features": FEATURES, "usageStats": {}}))
 }

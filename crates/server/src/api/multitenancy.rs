@@ -1,30 +1,24 @@
 //! Connection-URI domains, apps and tenants (the v2 APIs), and per-tenant third-party providers.
 
 use axum::response::Response;
-use portcullis_core::ids::{normalise_app_id, normalise_cud, normalise_tenant_id, TenantIdentifier, DEFAULT_CUD, PUBLIC};
 use portcullis_core::config::keys::is_protected;
+use portcullis_core::ids::{normalise_app_id, normalise_cud, normalise_tenant_id, TenantIdentifier, PUBLIC};
+use portcullis_core::multitenancy::rules::{self, Act, Scope};
 use portcullis_core::multitenancy::{check_factor_list, Provider, V2Update};
 use serde_json::{json, Value};
 
+use crate::http::ctx::Ctx;
 use crate::http::error::ApiError;
 use crate::http::input::Body;
 use crate::http::reply::json;
-use crate::http::ctx::Ctx;
+use crate::http::status::Status;
 use crate::tenancy::Tenant;
-
-fn forbidden(msg: &str) -> ApiError {
-    ApiError::Forbidden(msg.to_owned())
-}
 
 /// Reads the v2 fields shared by the domain, app and tenant create-or-update APIs.
 fn v2_update(body: &Body) -> Result<V2Update, ApiError> {
-    for (legacy, name) in [
-        ("emailPasswordEnabled", "emailPasswordEnabled"),
-        ("thirdPartyEnabled", "thirdParty"),
-        ("passwordlessEnabled", "passwordless"),
-    ] {
+    for (legacy, name) in rules::LEGACY_FIELDS {
         if body.has(legacy) {
-            return Err(ApiError::bad(format!("{name} is not a valid input for this API")));
+            return Err(rules::legacy_field(name).into());
         }
     }
     let first_factors = body.opt_nullable_strings("firstFactors")?;
@@ -34,27 +28,17 @@ fn v2_update(body: &Body) -> Result<V2Update, ApiError> {
             check_factor_list(name, l).map_err(ApiError::BadRequest)?;
         }
     }
-    // An empty first-factor list means "no login method"; an empty required list means nothing.
-    if matches!(&required_secondary_factors, Some(Some(l)) if l.is_empty()) {
-        return Err(ApiError::bad(
-            "requiredSecondaryFactors cannot be empty. Set null instead to remove all required secondary factors.",
-        ));
-    }
+    rules::check_required_secondary(&required_secondary_factors)?;
     let core_config = body.opt_object("coreConfig")?;
     if let Some(cc) = &core_config {
-        portcullis_core::config::check_core_config(cc).map_err(|m| ApiError::bad(format!("Invalid core config: {m}")))?;
+        rules::check_core_config(cc)?;
     }
     Ok(V2Update { first_factors, required_secondary_factors, core_config })
 }
 
 async fn create_or_update(ctx: &Ctx, target: TenantIdentifier, body: &Body) -> Result<Response, ApiError> {
     let update = v2_update(body)?;
-    if ctx.protect_configs && update.core_config.as_ref().is_some_and(|c| c.keys().any(|k| is_protected(k))) {
-        return Err(forbidden("Not allowed to modify DB related configs."));
-    }
-    if target.is_base() && update.core_config.as_ref().is_some_and(|c| !c.is_empty()) {
-        return Err(ApiError::bad("Cannot modify base config"));
-    }
+    rules::check_update(ctx.protect_configs, &target, &update)?;
     let created = ctx
         .registry()
         .create_or_update(&ctx.id, &target, |t| {
@@ -62,15 +46,11 @@ async fn create_or_update(ctx: &Ctx, target: TenantIdentifier, body: &Body) -> R
             Ok(())
         })
         .await?;
-    json(json!({"status": "OK", "createdNew": created}))
+    json(json!({"status": Status::Ok, "createdNew": created}))
 }
 
 pub async fn create_or_update_cud(ctx: &Ctx) -> Result<Response, ApiError> {
-    if !ctx.id.is_base() {
-        return Err(forbidden(
-            "Only the public tenantId, public appId and default connectionUriDomain is allowed to create or update a connectionUriDomain",
-        ));
-    }
+    rules::may(&ctx.id, Scope::ConnectionUriDomain, Act::CreateOrUpdate)?;
     let body = ctx.body()?;
     let cud = normalise_cud(&body.str("connectionUriDomain")?).map_err(ApiError::BadRequest)?;
     create_or_update(ctx, TenantIdentifier::new(&cud, PUBLIC, PUBLIC), &body).await
@@ -78,9 +58,7 @@ pub async fn create_or_update_cud(ctx: &Ctx) -> Result<Response, ApiError> {
 
 pub async fn create_or_update_app(ctx: &Ctx) -> Result<Response, ApiError> {
     ctx.tenant()?;
-    if ctx.id.app_id != PUBLIC || !ctx.id.is_public_tenant() {
-        return Err(forbidden("Only the public tenantId and public appId is allowed to create or update an app"));
-    }
+    rules::may(&ctx.id, Scope::App, Act::CreateOrUpdate)?;
     let body = ctx.body()?;
     let app_id = normalise_app_id(&body.str("appId")?).map_err(ApiError::BadRequest)?;
     create_or_update(ctx, TenantIdentifier::new(&ctx.id.cud, &app_id, PUBLIC), &body).await
@@ -88,9 +66,7 @@ pub async fn create_or_update_app(ctx: &Ctx) -> Result<Response, ApiError> {
 
 pub async fn create_or_update_tenant(ctx: &Ctx) -> Result<Response, ApiError> {
     ctx.tenant()?;
-    if !ctx.id.is_public_tenant() {
-        return Err(forbidden("Only the public tenantId is allowed to create or update a tenant"));
-    }
+    rules::may(&ctx.id, Scope::Tenant, Act::CreateOrUpdate)?;
     let body = ctx.body()?;
     let tenant_id = normalise_tenant_id(&body.str("tenantId")?).map_err(ApiError::BadRequest)?;
     create_or_update(ctx, TenantIdentifier::new(&ctx.id.cud, &ctx.id.app_id, &tenant_id), &body).await
@@ -113,12 +89,12 @@ pub fn get_tenant(ctx: &Ctx) -> Result<Response, ApiError> {
             if !ctx.snapshot.app_exists(&ctx.id.cud, &ctx.id.app_id) {
                 return Err(ApiError::tenant_not_found(&ctx.id));
             }
-            json(json!({"status": "TENANT_NOT_FOUND_ERROR"}))
+            json(json!({"status": Status::TenantNotFound}))
         }
         Some(t) => {
             let mut out = tenant_json(ctx, t);
             if let Value::Object(o) = &mut out {
-                o.insert("status".into(), json!("OK"));
+                o.insert("status".into(), json!(Status::Ok));
             }
             json(out)
         }
@@ -127,11 +103,9 @@ pub fn get_tenant(ctx: &Ctx) -> Result<Response, ApiError> {
 
 pub fn list_tenants(ctx: &Ctx) -> Result<Response, ApiError> {
     ctx.tenant()?;
-    if !ctx.id.is_public_tenant() {
-        return Err(forbidden("Only the public tenantId is allowed to list all tenants associated with this app"));
-    }
+    rules::may(&ctx.id, Scope::Tenant, Act::List)?;
     let tenants: Vec<Value> = ctx.snapshot.tenants_of_app(&ctx.id.cud, &ctx.id.app_id).map(|t| tenant_json(ctx, t)).collect();
-    json(json!({"status": "OK", "tenants": tenants}))
+    json(json!({"status": Status::Ok, "tenants": tenants}))
 }
 
 fn apps_of_cud(ctx: &Ctx, cud: &str) -> Vec<Value> {
@@ -154,67 +128,45 @@ fn apps_of_cud(ctx: &Ctx, cud: &str) -> Vec<Value> {
 
 pub fn list_apps(ctx: &Ctx) -> Result<Response, ApiError> {
     ctx.tenant()?;
-    if ctx.id.app_id != PUBLIC || !ctx.id.is_public_tenant() {
-        return Err(forbidden(
-            "Only the public tenantId and public appId is allowed to list all apps associated with this connection uri domain",
-        ));
-    }
-    json(json!({"status": "OK", "apps": apps_of_cud(ctx, &ctx.id.cud)}))
+    rules::may(&ctx.id, Scope::App, Act::List)?;
+    json(json!({"status": Status::Ok, "apps": apps_of_cud(ctx, &ctx.id.cud)}))
 }
 
 pub fn list_cuds(ctx: &Ctx) -> Result<Response, ApiError> {
-    if !ctx.id.is_base() {
-        return Err(forbidden(
-            "Only the public tenantId, public appId and default connectionUriDomain is allowed to list all connectionUriDomains and appIds associated with this core",
-        ));
-    }
+    rules::may(&ctx.id, Scope::ConnectionUriDomain, Act::List)?;
     let mut cuds: Vec<&str> = ctx.snapshot.tenants.keys().map(|k| k.cud.as_str()).collect();
     cuds.dedup();
     let list: Vec<Value> =
         cuds.into_iter().map(|c| json!({"connectionUriDomain": c, "apps": apps_of_cud(ctx, c)})).collect();
-    json(json!({"status": "OK", "connectionUriDomains": list}))
+    json(json!({"status": Status::Ok, "connectionUriDomains": list}))
 }
 
 pub async fn remove_tenant(ctx: &Ctx) -> Result<Response, ApiError> {
     ctx.tenant()?;
-    if !ctx.id.is_public_tenant() {
-        return Err(forbidden("Only the public tenantId is allowed to delete a tenant"));
-    }
+    rules::may(&ctx.id, Scope::Tenant, Act::Remove)?;
     let tenant_id = normalise_tenant_id(&ctx.body()?.str("tenantId")?).map_err(ApiError::BadRequest)?;
-    if tenant_id == PUBLIC {
-        return Err(forbidden("Cannot delete public tenant, use remove app API instead"));
-    }
+    rules::removable(Scope::Tenant, &tenant_id)?;
     let target = TenantIdentifier::new(&ctx.id.cud, &ctx.id.app_id, &tenant_id);
     let did_exist = ctx.registry().remove(|id| *id == target).await?;
-    json(json!({"status": "OK", "didExist": did_exist}))
+    json(json!({"status": Status::Ok, "didExist": did_exist}))
 }
 
 pub async fn remove_app(ctx: &Ctx) -> Result<Response, ApiError> {
     ctx.tenant()?;
-    if ctx.id.app_id != PUBLIC || !ctx.id.is_public_tenant() {
-        return Err(forbidden("Only the public tenantId and public appId is allowed to delete an app"));
-    }
+    rules::may(&ctx.id, Scope::App, Act::Remove)?;
     let app_id = normalise_app_id(&ctx.body()?.str("appId")?).map_err(ApiError::BadRequest)?;
-    if app_id == PUBLIC {
-        return Err(forbidden("Cannot delete the public app, use remove connection uri domain API instead"));
-    }
+    rules::removable(Scope::App, &app_id)?;
     let cud = ctx.id.cud.clone();
     let did_exist = ctx.registry().remove(|id| id.cud == cud && id.app_id == app_id).await?;
-    json(json!({"status": "OK", "didExist": did_exist}))
+    json(json!({"status": Status::Ok, "didExist": did_exist}))
 }
 
 pub async fn remove_cud(ctx: &Ctx) -> Result<Response, ApiError> {
-    if !ctx.id.is_base() {
-        return Err(forbidden(
-            "Only the public tenantId, public appId and default connectionUriDomain is allowed to delete a connectionUriDomain",
-        ));
-    }
+    rules::may(&ctx.id, Scope::ConnectionUriDomain, Act::Remove)?;
     let cud = normalise_cud(&ctx.body()?.str("connectionUriDomain")?).map_err(ApiError::BadRequest)?;
-    if cud == DEFAULT_CUD {
-        return Err(forbidden("Cannot delete the default connection uri domain"));
-    }
+    rules::removable(Scope::ConnectionUriDomain, &cud)?;
     let did_exist = ctx.registry().remove(|id| id.cud == cud).await?;
-    json(json!({"status": "OK", "didExist": did_exist}))
+    json(json!({"status": Status::Ok, "didExist": did_exist}))
 }
 
 pub async fn create_or_update_third_party(ctx: &Ctx) -> Result<Response, ApiError> {
@@ -234,7 +186,7 @@ pub async fn create_or_update_third_party(ctx: &Ctx) -> Result<Response, ApiErro
             Ok(())
         })
         .await?;
-    json(json!({"status": "OK", "createdNew": created}))
+    json(json!({"status": Status::Ok, "createdNew": created}))
 }
 
 pub async fn remove_third_party(ctx: &Ctx) -> Result<Response, ApiError> {
@@ -247,5 +199,5 @@ pub async fn remove_third_party(ctx: &Ctx) -> Result<Response, ApiError> {
             Ok(())
         })
         .await?;
-    json(json!({"status": "OK", "didConfigExist": existed}))
+    json(json!({"status": Status::Ok, "didConfigExist": existed}))
 }

@@ -4,20 +4,19 @@ use std::sync::Arc;
 
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
+use portcullis_core::services::ActivityLog;
+use portcullis_core::session::access_token::check_custom_claims;
+use portcullis_core::session::jwt::{self, JwtOutcome, JwtRequest};
 use portcullis_core::session::revocation::{self, Within};
-use portcullis_core::session::{tenant_of_handle, Issued, SessionCtx, SessionError, Verified};
 use portcullis_core::session::storage::SessionStorage;
-use portcullis_core::useridmapping::storage::IdType;
+use portcullis_core::session::{self as rules, tenant_of_handle, Issued, SessionCtx, SessionData, SessionError, Verified};
 use serde_json::{json, Map, Value};
 
-use portcullis_core::services::ActivityLog;
-
+use crate::http::ctx::Ctx;
 use crate::http::error::ApiError;
 use crate::http::input::Body;
 use crate::http::reply::json;
-use crate::http::ctx::Ctx;
+use crate::http::status::Status;
 use crate::keys::AppKeyProvider;
 use crate::tenancy::Tenant;
 
@@ -35,10 +34,10 @@ impl From<SessionError> for ApiError {
 /// Business outcomes of the session recipe are 200s with a status; the rest are errors.
 fn outcome(e: SessionError) -> Result<Response, ApiError> {
     match e {
-        SessionError::Unauthorised(m) => json(json!({"status": "UNAUTHORISED", "message": m})),
-        SessionError::TryRefreshToken(m) => json(json!({"status": "TRY_REFRESH_TOKEN", "message": m})),
+        SessionError::Unauthorised(m) => json(json!({"status": Status::Unauthorised, "message": m})),
+        SessionError::TryRefreshToken(m) => json(json!({"status": Status::TryRefreshToken, "message": m})),
         SessionError::TokenTheft { handle, user_id, recipe_user_id } => json(json!({
-            "status": "TOKEN_THEFT_DETECTED",
+            "status": Status::TokenTheftDetected,
             "session": {"handle": handle, "userId": user_id, "recipeUserId": recipe_user_id},
         })),
         other => Err(other.into()),
@@ -66,7 +65,7 @@ fn issued_json(i: &Issued) -> Value {
     if let Some(a) = &i.anti_csrf_token {
         o.insert("antiCsrfToken".into(), json!(a));
     }
-    o.insert("status".into(), json!("OK"));
+    o.insert("status".into(), json!(Status::Ok));
     Value::Object(o)
 }
 
@@ -76,7 +75,7 @@ fn verified_json(v: &Verified) -> Value {
     if let Some(t) = &v.access_token {
         o.insert("accessToken".into(), t.to_json());
     }
-    o.insert("status".into(), json!("OK"));
+    o.insert("status".into(), json!(Status::Ok));
     Value::Object(o)
 }
 
@@ -101,11 +100,7 @@ pub async fn create(ctx: &Ctx) -> Result<Response, ApiError> {
     let db = body.object("userDataInDatabase")?;
     let enable_anti_csrf = required_bool(&body, "enableAntiCsrf")?;
     let use_dynamic = body.opt_bool("useDynamicSigningKey")?.unwrap_or(true);
-    // Sessions name users by the id the application uses: the external one when mapped.
-    let user_id = match tenant.storage.get_user_id_mapping(ctx.id.app_key(), &given, IdType::Any).await? {
-        Some(m) => m.external_user_id,
-        None => given,
-    };
+    let user_id = rules::session_user_id(tenant.storage.as_ref(), ctx.id.app_key(), given).await?;
     let now = ctx.now();
     let provider = keys(ctx, app, now);
     let s = SessionCtx { app: ctx.id.app_key(), storage: storage_of(tenant), keys: &provider, settings: &tenant.settings.session, now };
@@ -225,7 +220,7 @@ pub async fn remove(ctx: &Ctx) -> Result<Response, ApiError> {
     } else {
         return Err(ApiError::bad("Invalid JSON input - use one of userId or sessionHandles array"));
     };
-    json(json!({"status": "OK", "sessionHandlesRevoked": revoked}))
+    json(json!({"status": Status::Ok, "sessionHandlesRevoked": revoked}))
 }
 
 pub async fn handles_for_user(ctx: &Ctx) -> Result<Response, ApiError> {
@@ -245,11 +240,11 @@ pub async fn handles_for_user(ctx: &Ctx) -> Result<Response, ApiError> {
     };
     let sessions = revocation::user_sessions(ctx, ctx.id.app_key(), &user_id, within, linked, ctx.now()).await?;
     let handles: Vec<String> = sessions.into_iter().map(|(_, h)| h).collect();
-    json(json!({"status": "OK", "sessionHandles": handles}))
+    json(json!({"status": Status::Ok, "sessionHandles": handles}))
 }
 
 fn session_not_found() -> Result<Response, ApiError> {
-    json(json!({"status": "UNAUTHORISED", "message": "Session does not exist."}))
+    outcome(SessionError::Unauthorised("Session does not exist.".into()))
 }
 
 /// The tenant a session handle belongs to.
@@ -258,77 +253,54 @@ async fn by_handle(ctx: &Ctx, handle: &str) -> Result<Option<Arc<Tenant>>, ApiEr
     Ok(ctx.tenant_named(tenant_of_handle(handle)).await)
 }
 
-fn parse_object(text: &str) -> Value {
-    match serde_json::from_str::<Value>(text) {
-        Ok(v @ Value::Object(_)) => v,
-        _ => json!({}),
-    }
-}
-
 pub async fn get_info(ctx: &Ctx) -> Result<Response, ApiError> {
     let handle = ctx.query.required("sessionHandle")?.to_owned();
     let Some(tenant) = by_handle(ctx, &handle).await? else { return session_not_found() };
-    let s = storage_of(&tenant);
-    let Some(row) = s.session_get(tenant.config.id.key(), &handle).await? else {
+    let Some(row) = rules::live_session(storage_of(&tenant), tenant.config.id.key(), &handle, ctx.now()).await? else {
         return session_not_found();
     };
-    if row.expires_at < ctx.now() {
-        return session_not_found();
-    }
     json(json!({
         "sessionHandle": row.handle,
         "userId": row.primary_user_id.as_deref().unwrap_or(&row.user_id),
         "recipeUserId": row.user_id,
-        "userDataInDatabase": parse_object(&row.session_data),
+        "userDataInDatabase": row.data(SessionData::Database),
         "expiry": row.expires_at,
-        "userDataInJWT": parse_object(&row.jwt_user_payload),
+        "userDataInJWT": row.data(SessionData::Claims),
         "timeCreated": row.created_at,
-        "status": "OK",
+        "status": Status::Ok,
         "tenantId": row.tenant_id,
     }))
 }
 
 /// GET and PUT of `userDataInDatabase` (`/recipe/session/data`) and of the claims (`/recipe/jwt/data`).
 pub async fn data(ctx: &Ctx, claims: bool) -> Result<Response, ApiError> {
-    let field = if claims { "userDataInJWT" } else { "userDataInDatabase" };
+    let (field, which) = if claims { ("userDataInJWT", SessionData::Claims) } else { ("userDataInDatabase", SessionData::Database) };
     if ctx.method == axum::http::Method::GET {
         let handle = ctx.query.required("sessionHandle")?.to_owned();
         let Some(tenant) = by_handle(ctx, &handle).await? else { return session_not_found() };
-        let s = storage_of(&tenant);
-        let row = s.session_get(tenant.config.id.key(), &handle).await?;
-        return match row.filter(|r| r.expires_at >= ctx.now()) {
+        return match rules::live_session(storage_of(&tenant), tenant.config.id.key(), &handle, ctx.now()).await? {
             None => session_not_found(),
-            Some(r) => {
-                let text = if claims { r.jwt_user_payload } else { r.session_data };
-                json(json!({"status": "OK", field: parse_object(&text)}))
-            }
+            Some(r) => json(json!({"status": Status::Ok, field: r.data(which)})),
         };
     }
     let body = ctx.body()?;
     let handle = body.str("sessionHandle")?;
     let value = body.object(field)?;
     if claims {
-        portcullis_core::session::access_token::check_custom_claims(&value).map_err(ApiError::BadRequest)?;
+        check_custom_claims(&value).map_err(ApiError::BadRequest)?;
     }
     let Some(tenant) = by_handle(ctx, &handle).await? else { return session_not_found() };
-    let s = storage_of(&tenant);
-    let text = Value::Object(value).to_string();
-    let updated = if claims {
-        s.session_update_jwt_payload(tenant.config.id.key(), &handle, &text).await?
-    } else {
-        s.session_update_data(tenant.config.id.key(), &handle, &text).await?
-    };
-    if !updated {
+    if !rules::update_data(storage_of(&tenant), tenant.config.id.key(), &handle, which, value).await? {
         return session_not_found();
     }
-    json(json!({"status": "OK"}))
+    json(json!({"status": Status::Ok}))
 }
 
 /// `/.well-known/jwks.json` (no status) and `/recipe/jwt/jwks`.
 pub async fn jwks(ctx: &Ctx, with_status: bool) -> Result<Response, ApiError> {
     let app = app_of(ctx)?;
     let (keys, max_age) = keys(ctx, app, ctx.now()).jwks().await?;
-    let mut body = if with_status { json!({"status": "OK", "keys": keys}) } else { json!({"keys": keys}) }.to_string();
+    let mut body = if with_status { json!({"status": Status::Ok, "keys": keys}) } else { json!({"keys": keys}) }.to_string();
     body.push('\n');
     Ok((
         StatusCode::OK,
@@ -355,32 +327,13 @@ pub async fn create_jwt(ctx: &Ctx) -> Result<Response, ApiError> {
         _ => None,
     }
     .ok_or_else(|| ApiError::field_invalid("validity"))?;
-    if validity <= 0 {
-        return Err(ApiError::bad("validity must be greater than or equal to 0"));
-    }
-    let use_static = body.opt_bool("useStaticSigningKey")?.unwrap_or(true);
-    if algorithm.to_uppercase() != "RS256" {
-        return json(json!({"status": "UNSUPPORTED_ALGORITHM_ERROR"}));
-    }
+    jwt::check_validity(validity)?;
+    let use_static_key = body.opt_bool("useStaticSigningKey")?.unwrap_or(true);
     let now = ctx.now();
     let provider = keys(ctx, app, now);
-    let (kid, key) = {
-        use portcullis_core::session::KeyProvider;
-        provider.signing_key(use_static).await?
-    };
-    let header = json!({"alg": "RS256", "typ": "JWT", "kid": kid});
-    // The core's order: iss (from jwksDomain), iat, exp, then the payload, whose keys win.
-    let iat = now / 1000;
-    let mut claims = Map::new();
-    claims.insert("iss".into(), json!(jwks_domain));
-    claims.insert("iat".into(), json!(iat));
-    claims.insert("exp".into(), json!(iat.saturating_add(validity)));
-    claims.extend(payload);
-    let input = format!(
-        "{}.{}",
-        URL_SAFE_NO_PAD.encode(header.to_string()),
-        URL_SAFE_NO_PAD.encode(Value::Object(claims).to_string())
-    );
-    let sig = key.sign(input.as_bytes()).map_err(|e| ApiError::Internal(e.to_string()))?;
-    json(json!({"status": "OK", "jwt": format!("{input}.{}", URL_SAFE_NO_PAD.encode(sig))}))
+    let request = JwtRequest { payload, algorithm, jwks_domain, validity, use_static_key };
+    match jwt::create(&provider, request, now).await? {
+        JwtOutcome::Created(jwt) => json(json!({"status": Status::Ok, "jwt": jwt})),
+        JwtOutcome::UnsupportedAlgorithm => json(json!({"status": Status::UnsupportedAlgorithm})),
+    }
 }

@@ -99,6 +99,7 @@ impl From<portcullis_core::error::Error> for ApiError {
     fn from(e: portcullis_core::error::Error) -> Self {
         match e {
             portcullis_core::error::Error::BadInput(m) => ApiError::BadRequest(m),
+            portcullis_core::error::Error::Forbidden(m) => ApiError::Forbidden(m),
             portcullis_core::error::Error::Storage(s) => s.into(),
             portcullis_core::error::Error::Internal(m) => ApiError::Internal(m),
         }

@@ -1,0 +1,56 @@
+//! The JWT recipe: a JWT with a custom payload (`POST /recipe/jwt`), signed with the app's keys.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use serde_json::{json, Map, Value};
+
+use super::{KeyProvider, SessionError};
+
+/// What a request for a JWT asks.
+#[derive(Clone, Debug)]
+pub struct JwtRequest {
+    pub payload: Map<String, Value>,
+    pub algorithm: String,
+    pub jwks_domain: String,
+    /// Seconds.
+    pub validity: i64,
+    pub use_static_key: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum JwtOutcome {
+    Created(String),
+    /// Only RS256 is supported.
+    UnsupportedAlgorithm,
+}
+
+/// The validity must be positive (the core's message says "greater than or equal to 0").
+pub fn check_validity(validity: i64) -> Result<(), SessionError> {
+    if validity <= 0 {
+        return Err(SessionError::BadInput("validity must be greater than or equal to 0".into()));
+    }
+    Ok(())
+}
+
+/// Signs the JWT: the header names the key; the claims are, in the core's order, `iss` (the JWKS
+/// domain), `iat`, `exp`, then the payload, whose keys win.
+pub async fn create(keys: &dyn KeyProvider, request: JwtRequest, now_ms: i64) -> Result<JwtOutcome, SessionError> {
+    if request.algorithm.to_uppercase() != "RS256" {
+        return Ok(JwtOutcome::UnsupportedAlgorithm);
+    }
+    let (kid, key) = keys.signing_key(request.use_static_key).await?;
+    let header = json!({"alg": "RS256", "typ": "JWT", "kid": kid});
+    let iat = now_ms / 1000;
+    let mut claims = Map::new();
+    claims.insert("iss".into(), json!(request.jwks_domain));
+    claims.insert("iat".into(), json!(iat));
+    claims.insert("exp".into(), json!(iat.saturating_add(request.validity)));
+    claims.extend(request.payload);
+    let input = format!(
+        "{}.{}",
+        URL_SAFE_NO_PAD.encode(header.to_string()),
+        URL_SAFE_NO_PAD.encode(Value::Object(claims).to_string())
+    );
+    let sig = key.sign(input.as_bytes())?;
+    Ok(JwtOutcome::Created(format!("{input}.{}", URL_SAFE_NO_PAD.encode(sig))))
+}
