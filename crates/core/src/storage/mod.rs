@@ -1,7 +1,8 @@
 //! What every storage adapter provides: the umbrella [`Storage`] trait over the recipes' storage
 //! traits (each recipe's own is in `<recipe>/storage.rs`), the registry of tenant configurations,
 //! the key-value store, and the error type. Each method is one atomic unit of work: adapters run
-//! it in one transaction.
+//! it in one transaction. A flow that loads, decides and writes is written in core over the
+//! transaction handle instead ([`transaction`], `tx.rs`).
 
 pub mod error;
 pub mod tx;
