@@ -162,10 +162,7 @@ pub enum SessionData {
 
 /// Stored JSON text as the APIs show it: the object, or `{}` for anything else.
 pub fn stored_object(text: &str) -> Value {
-    match serde_json::from_str::<Value>(text) {
-        Ok(v @ Value::Object(_)) => v,
-        _ => json!({}),
-    }
+    Value::Object(parse_object(text))
 }
 
 impl SessionRow {
@@ -201,6 +198,7 @@ pub fn tenant_of_handle(handle: &str) -> &str {
     }
 }
 
+/// Stored JSON text as an object; anything else reads as an empty one.
 fn parse_object(text: &str) -> Map<String, Value> {
     match serde_json::from_str::<Value>(text) {
         Ok(Value::Object(m)) => m,
