@@ -13,6 +13,7 @@ pub mod session;
 pub mod totp;
 pub mod users;
 pub mod storage;
+pub mod webauthn;
 
 /// Milliseconds since the Unix epoch, as the schema stores time.
 pub fn now_ms() -> i64 {
