@@ -11,8 +11,6 @@
 // Test support: a failure here is a broken test set-up, best reported by a panic.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::sync::OnceLock;
-
 use ciborium::Value as Cbor;
 use coset::iana::{self, EnumI64};
 use coset::{CborSerializable, CoseKeyBuilder};
@@ -122,14 +120,10 @@ enum SigningKey {
     Rs256 { pair: RsaKeyPair, n: Vec<u8>, e: Vec<u8> },
 }
 
-/// RSA key generation takes a while unoptimised: one key serves every RS256 authenticator.
-fn rsa_pkcs8() -> &'static [u8] {
-    static KEY: OnceLock<Vec<u8>> = OnceLock::new();
-    KEY.get_or_init(|| {
-        use rsa::pkcs8::EncodePrivateKey;
-        let key = rsa::RsaPrivateKey::new(&mut rand_core::OsRng, 2048).expect("RSA key");
-        key.to_pkcs8_der().expect("PKCS#8").as_bytes().to_vec()
-    })
+fn rsa_pkcs8() -> Vec<u8> {
+    use rsa::pkcs8::EncodePrivateKey;
+    let key = rsa::RsaPrivateKey::new(&mut rand_core::OsRng, 2048).expect("RSA key");
+    key.to_pkcs8_der().expect("PKCS#8").as_bytes().to_vec()
 }
 
 impl SigningKey {
@@ -148,8 +142,8 @@ impl SigningKey {
                 use rsa::pkcs8::DecodePrivateKey;
                 use rsa::traits::PublicKeyParts;
                 let der = rsa_pkcs8();
-                let key = rsa::RsaPrivateKey::from_pkcs8_der(der).unwrap();
-                let pair = RsaKeyPair::from_pkcs8(der).unwrap();
+                let key = rsa::RsaPrivateKey::from_pkcs8_der(&der).unwrap();
+                let pair = RsaKeyPair::from_pkcs8(&der).unwrap();
                 SigningKey::Rs256 { pair, n: key.n().to_bytes_be(), e: key.e().to_bytes_be() }
             }
         }
@@ -225,13 +219,23 @@ pub struct Authenticator {
     /// before each assertion (0 = an authenticator without a counter, like synced passkeys).
     pub sign_count: u32,
     pub counter_step: u32,
+    /// A COSE key to register instead of the real one (for keys the server must refuse).
+    pub cose_key_override: Option<Vec<u8>>,
     key: SigningKey,
 }
 
 impl Authenticator {
     pub fn new(algorithm: Algorithm) -> Authenticator {
         let credential_id = crate::crypto::random_bytes(32).unwrap();
-        Authenticator { algorithm, credential_id, aaguid: AAGUID, sign_count: 0, counter_step: 1, key: SigningKey::generate(algorithm) }
+        Authenticator {
+            algorithm,
+            credential_id,
+            aaguid: AAGUID,
+            sign_count: 0,
+            counter_step: 1,
+            cose_key_override: None,
+            key: SigningKey::generate(algorithm),
+        }
     }
 
     /// The credential JSON's `id`.
@@ -244,8 +248,13 @@ impl Authenticator {
         let mut data = self.aaguid.to_vec();
         data.extend_from_slice(&u16::try_from(self.credential_id.len()).unwrap().to_be_bytes());
         data.extend_from_slice(&self.credential_id);
-        data.extend_from_slice(&self.key.cose_key());
+        data.extend_from_slice(&self.cose_key_override.clone().unwrap_or_else(|| self.key.cose_key()));
         data
+    }
+
+    /// Signs with the credential key, as the authenticator signs assertions and self attestation.
+    pub fn sign(&self, message: &[u8]) -> Vec<u8> {
+        self.key.sign(message)
     }
 
     fn authenticator_data(&self, rp_id: &str, flags: u8, attested: bool) -> Vec<u8> {

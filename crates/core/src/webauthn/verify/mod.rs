@@ -128,7 +128,7 @@ pub fn sign_in(
     now: i64,
 ) -> Result<VerifiedAssertion, WebauthnError> {
     let stored = stored
-        .filter(|s| s.user_tenant_ids.iter().any(|t| *t == options.tenant_id))
+        .filter(|s| s.user_tenant_ids.contains(&options.tenant_id))
         .ok_or(WebauthnError::CredentialNotFound)?;
     not_expired(options, now)?;
     let parsed = parse_assertion(credential)?;
