@@ -2,6 +2,10 @@
 //! its README) verify as the SDKs would have them verified: EdDSA, ES256 and RS256 credentials,
 //! with `none` and `packed` x5c attestation, registered and then signing in twice. Then the same
 //! recorded responses, replayed or checked against other options, are refused.
+//!
+//! The output of the SDK tests' software authenticators (tests/sdk/node/webauthn-authenticator.js
+//! and tests/sdk/python/webauthn_authenticator.py, run once to make software-{node,python}.json)
+//! verifies too: every algorithm with `none`, `packed` self and `packed` x5c.
 
 use portcullis_core::webauthn::storage::{CredentialWithTenants, GeneratedOptions};
 use portcullis_core::webauthn::verify::attestation::AttestationKind;
@@ -128,5 +132,32 @@ fn recorded_responses_replayed_or_misdirected_are_refused() {
         // An assertion is not a registration and the other way round.
         assert_eq!(reason(registration(Some(&register_options), first, NOW)), "attestationObject must not be null", "{name}");
         assert_eq!(reason(sign_in(&sign_in_options(case, 0), &case["registration"], Some(&stored), NOW)), "signature must not be null", "{name}");
+    }
+}
+
+const SOFTWARE: [&str; 2] = [include_str!("fixtures/webauthn/software-node.json"), include_str!("fixtures/webauthn/software-python.json")];
+
+#[test]
+fn the_sdk_tests_software_authenticators_verify() {
+    for file in SOFTWARE {
+        let file: Value = serde_json::from_str(file).expect("fixture JSON");
+        let cases = file["cases"].as_array().expect("cases");
+        assert_eq!(cases.len(), 9, "{}", file["madeBy"]);
+        for case in cases {
+            let name = text(&case["name"]);
+            let register_options = options("register", &case["registerChallenge"], case, Some("a@b.com"));
+            let verified = registration(Some(&register_options), &case["registration"], NOW).unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert_eq!(verified.algorithm, case["algorithm"].as_i64().unwrap(), "{name}");
+            let kind = match case["attestation"].as_str() {
+                Some("none") => AttestationKind::Unverified,
+                Some("packed") => AttestationKind::SelfAttestation,
+                _ => AttestationKind::Basic,
+            };
+            assert_eq!(verified.attestation, kind, "{name}");
+            let stored = CredentialWithTenants { credential: verified.credential_row("user", NOW), user_tenant_ids: vec!["public".into()] };
+            let sign_in_options = options("sign-in", &case["signInChallenge"], case, None);
+            let signed_in = sign_in(&sign_in_options, &case["assertion"], Some(&stored), NOW).unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert_eq!((signed_in.old_counter, signed_in.new_counter), (0, 1), "{name}");
+        }
     }
 }
