@@ -7,6 +7,7 @@
 //! - [`credential`]: the credential JSON the SDKs forward (the browser's `toJSON()`);
 //! - [`verify`]: registration (attestation) and authentication (assertion) ceremonies;
 //! - [`recovery`]: account-recovery tokens;
+//! - [`responses`]: the other endpoints' OK answers;
 //! - [`storage`]: the storage trait and its rows (the plugin's five `webauthn_*` tables).
 //!
 //! # Why no WebAuthn crate does the verification
@@ -33,6 +34,7 @@ pub mod credential;
 pub mod options;
 pub mod origin;
 pub mod recovery;
+pub mod responses;
 pub mod storage;
 pub mod verify;
 

@@ -11,6 +11,9 @@
 // Test support: a failure here is a broken test set-up, best reported by a panic.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::OnceLock;
+
 use ciborium::Value as Cbor;
 use coset::iana::{self, EnumI64};
 use coset::{CborSerializable, CoseKeyBuilder};
@@ -120,14 +123,26 @@ enum SigningKey {
     Rs256 { pair: RsaKeyPair, n: Vec<u8>, e: Vec<u8> },
 }
 
-fn rsa_pkcs8() -> Vec<u8> {
+fn new_rsa_pkcs8() -> Vec<u8> {
     use rsa::pkcs8::EncodePrivateKey;
     let key = rsa::RsaPrivateKey::new(&mut rand_core::OsRng, 2048).expect("RSA key");
     key.to_pkcs8_der().expect("PKCS#8").as_bytes().to_vec()
 }
 
+/// RSA key generation is slow (a second or more on a busy machine): RS256 authenticators share
+/// two keys, taken in turn. A test that needs a key of its own asks for a fresh one.
+fn rsa_pkcs8(fresh: bool) -> Vec<u8> {
+    static POOL: OnceLock<[Vec<u8>; 2]> = OnceLock::new();
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    if fresh {
+        return new_rsa_pkcs8();
+    }
+    let pool = POOL.get_or_init(|| [new_rsa_pkcs8(), new_rsa_pkcs8()]);
+    pool[NEXT.fetch_add(1, Ordering::Relaxed) % pool.len()].clone()
+}
+
 impl SigningKey {
-    fn generate(alg: Algorithm) -> SigningKey {
+    fn generate(alg: Algorithm, fresh: bool) -> SigningKey {
         let rng = SystemRandom::new();
         match alg {
             Algorithm::Es256 => {
@@ -141,7 +156,7 @@ impl SigningKey {
             Algorithm::Rs256 => {
                 use rsa::pkcs8::DecodePrivateKey;
                 use rsa::traits::PublicKeyParts;
-                let der = rsa_pkcs8();
+                let der = rsa_pkcs8(fresh);
                 let key = rsa::RsaPrivateKey::from_pkcs8_der(&der).unwrap();
                 let pair = RsaKeyPair::from_pkcs8(&der).unwrap();
                 SigningKey::Rs256 { pair, n: key.n().to_bytes_be(), e: key.e().to_bytes_be() }
@@ -225,7 +240,18 @@ pub struct Authenticator {
 }
 
 impl Authenticator {
+    /// A new credential. RS256 keys may be shared with other authenticators (see
+    /// [`Authenticator::with_own_key`]); ES256 and EdDSA keys are always new.
     pub fn new(algorithm: Algorithm) -> Authenticator {
+        Authenticator::make(algorithm, false)
+    }
+
+    /// A new credential whose key no other authenticator has (to sign as an impostor).
+    pub fn with_own_key(algorithm: Algorithm) -> Authenticator {
+        Authenticator::make(algorithm, true)
+    }
+
+    fn make(algorithm: Algorithm, own_key: bool) -> Authenticator {
         let credential_id = crate::crypto::random_bytes(32).unwrap();
         Authenticator {
             algorithm,
@@ -234,7 +260,7 @@ impl Authenticator {
             sign_count: 0,
             counter_step: 1,
             cose_key_override: None,
-            key: SigningKey::generate(algorithm),
+            key: SigningKey::generate(algorithm, own_key),
         }
     }
 

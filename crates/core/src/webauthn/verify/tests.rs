@@ -556,7 +556,7 @@ fn forged_signatures_are_refused() {
         tamper(&mut assertion, "/response/signature", |sig| sig[5] ^= 0x40);
         assert_eq!(failure(verify_assertion_json(&stored, &options, &assertion)), authenticator_error("Assertion signature is not valid."), "{alg:?}");
         // Signed by another key claiming the credential's id.
-        let mut impostor = Authenticator::new(alg);
+        let mut impostor = Authenticator::with_own_key(alg);
         impostor.credential_id = auth.credential_id.clone();
         impostor.sign_count = 10;
         let assertion = impostor.assert(&request(&options), None);
