@@ -3,8 +3,9 @@
 
 const ANDROID_PREFIX: &str = "android:apk-key-hash:";
 
-/// Schemes Java's `new URL(...)` knows (anything else is "not a valid url" to the core).
-const URL_SCHEMES: [&str; 5] = ["http", "https", "ftp", "file", "jar"];
+/// Schemes Java's `new URL(...)` parses as hierarchical URLs (anything else is "not a valid url"
+/// to the core).
+const URL_SCHEMES: [&str; 4] = ["http", "https", "ftp", "file"];
 
 /// The options validator's origin rule, with the core's reasons:
 /// - `android:apk-key-hash:<hash>`: the hash must be base64url (no padding) of 32 bytes;
