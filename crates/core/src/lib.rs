@@ -25,6 +25,7 @@ pub mod thirdparty;
 pub mod totp;
 pub mod useridmapping;
 pub mod users;
+pub mod webauthn;
 
 /// Milliseconds since the Unix epoch, as the schema stores time.
 pub fn now_ms() -> i64 {

@@ -42,7 +42,9 @@ impl Statements {
             by_email: primary_ids(format!(
                 "SELECT user_id FROM {ep} WHERE app_id = $1 AND email = $2 \
                  UNION SELECT user_id FROM {tp} WHERE app_id = $1 AND email = $2 \
-                 UNION SELECT user_id FROM {pl} WHERE app_id = $1 AND email = $2"
+                 UNION SELECT user_id FROM {pl} WHERE app_id = $1 AND email = $2 \
+                 UNION SELECT user_id FROM {} WHERE app_id = $1 AND email = $2",
+                n.table("webauthn_users")?
             )),
             by_phone: primary_ids(format!("SELECT user_id FROM {pl} WHERE app_id = $1 AND phone_number = $2")),
             by_third_party: primary_ids(format!(

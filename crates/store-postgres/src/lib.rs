@@ -29,6 +29,7 @@ mod tx;
 mod useridmapping;
 mod users;
 mod accountlinking;
+mod webauthn;
 
 use async_trait::async_trait;
 use portcullis_core::config::Config;
@@ -57,6 +58,7 @@ struct Statements {
     passwordless: passwordless::Statements,
     thirdparty: thirdparty::Statements,
     totp: totp::Statements,
+    webauthn: webauthn::Statements,
 }
 
 pub struct PgStorage {
@@ -98,6 +100,7 @@ impl PgStorage {
             totp: totp::Statements::new(&settings.names).map_err(invalid)?,
             metadata: metadata::Statements::new(&settings.names).map_err(invalid)?,
             roles: roles::Statements::new(&settings.names).map_err(invalid)?,
+            webauthn: webauthn::Statements::new(&settings.names).map_err(invalid)?,
         };
         let db = Db::new(&settings)?;
         schema::ensure(&db, &settings.names).await?;

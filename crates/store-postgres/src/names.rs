@@ -132,6 +132,14 @@ impl Names {
         Ok(&self.get(base)?.bare)
     }
 
+    /// A constraint name the plugin writes literally, whatever the prefix (the two WebAuthn
+    /// recovery-token constraints), with the configured prefix in front when there is one. The
+    /// plugin's literal names would let only one prefix per schema create that table (a primary
+    /// key's index name is unique in its schema); without a prefix the name is the plugin's own.
+    pub fn literal_constraint(&self, name: &str) -> String {
+        format!("{}{name}", self.prefix).to_lowercase()
+    }
+
     /// The name the plugin gives a constraint of `base`: its table name without the schema, '_',
     /// then `rest` (for example `pkey` or `app_id_fkey`).
     pub fn constraint(&self, base: &str, rest: &str) -> Result<String, String> {

@@ -67,7 +67,7 @@ fn index_of_create(stmt: &str) -> Option<(&str, &str)> {
     Some((name, table))
 }
 
-/// Replaces `{t:NAME}` and `{c:NAME:REST}` placeholders.
+/// Replaces `{t:NAME}`, `{c:NAME:REST}` and `{p:NAME}` placeholders.
 fn render(stmt: &str, names: &Names) -> Result<String, String> {
     let mut out = String::with_capacity(stmt.len() + 64);
     let mut rest = stmt;
@@ -79,6 +79,7 @@ fn render(stmt: &str, names: &Names) -> Result<String, String> {
         match placeholder.split(':').collect::<Vec<_>>().as_slice() {
             ["t", table] => out.push_str(names.table(table)?),
             ["c", table, suffix] => out.push_str(&names.constraint(table, suffix)?),
+            ["p", name] => out.push_str(&names.literal_constraint(name)),
             _ => return Err(format!("unknown placeholder {{{placeholder}}}")),
         }
         rest = &after[end + 1..];
@@ -266,10 +267,16 @@ mod tests {
     }
 
     #[test]
-    fn the_template_has_every_table_and_index_of_the_seed() {
+    fn the_template_has_every_table_and_index_of_the_seed_and_webauthn() {
         let ddl = render_all(&names("public", "")).unwrap();
-        assert_eq!(ddl.len(), 35);
-        assert_eq!(ddl.iter().map(|t| t.indexes.len()).sum::<usize>(), 49);
+        // The seed's 35 tables and 49 indexes, then the plugin's 5 WebAuthn tables and 6 indexes.
+        assert_eq!(ddl.len(), 40);
+        assert_eq!(ddl.iter().map(|t| t.indexes.len()).sum::<usize>(), 55);
+        let webauthn: Vec<&str> = ddl[35..].iter().map(|t| t.base.as_str()).collect();
+        assert_eq!(
+            webauthn,
+            ["webauthn_users", "webauthn_user_to_tenant", "webauthn_generated_options", "webauthn_credentials", "webauthn_account_recovery_tokens"]
+        );
         assert_eq!(ddl[0].base, "apps");
         for t in &ddl {
             assert!(!t.create.contains('{'), "unrendered placeholder in {}", t.create);
@@ -290,5 +297,17 @@ mod tests {
             tenants.indexes[0].create,
             "CREATE INDEX IF NOT EXISTS tenants_app_id_index ON auth.st_tenants (app_id)"
         );
+        // The two recovery-token constraints the plugin names literally get the prefix here, so
+        // that several prefixes can share a schema; without a prefix they are the plugin's names.
+        let tokens = ddl.iter().find(|t| t.base == "webauthn_account_recovery_tokens").unwrap();
+        assert!(tokens.create.starts_with("CREATE TABLE IF NOT EXISTS auth.st_webauthn_account_recovery_tokens ("));
+        assert!(tokens.create.contains("CONSTRAINT st_webauthn_account_recovery_token_pkey PRIMARY KEY"));
+        assert!(tokens.create.contains("REFERENCES auth.st_app_id_to_user_id (app_id, user_id) ON DELETE CASCADE ON UPDATE CASCADE"));
+        let plain = render_all(&names("public", "")).unwrap();
+        let tokens = plain.iter().find(|t| t.base == "webauthn_account_recovery_tokens").unwrap();
+        assert!(tokens.create.contains("CONSTRAINT webauthn_account_recovery_token_pkey PRIMARY KEY"));
+        assert!(tokens.create.contains("CONSTRAINT webauthn_account_recovery_token_user_id_fkey FOREIGN KEY"));
+        let credentials = ddl.iter().find(|t| t.base == "webauthn_credentials").unwrap();
+        assert!(credentials.create.contains("CONSTRAINT st_webauthn_credentials_user_id_fkey FOREIGN KEY (app_id, user_id) REFERENCES auth.st_webauthn_users"));
     }
 }

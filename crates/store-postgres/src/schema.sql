@@ -1,12 +1,14 @@
--- The SuperTokens PostgreSQL plugin's schema (the pre-12 tables), as Portcullis creates it: every
--- column, type, default, key and index exactly as the plugin's documented DDL has them, so that a
--- database written by the Java core is used unchanged and the other way round.
+-- The SuperTokens PostgreSQL plugin's schema (the pre-12 tables, then the newer plugin's WebAuthn
+-- tables), as Portcullis creates it: every column, type, default, key and index exactly as the
+-- plugin's DDL has them, so that a database written by the Java core is used unchanged and the
+-- other way round.
 --
 -- This is a template, rendered once at connect time (src/schema.rs):
 --   {t:NAME}       the schema-qualified table name of table NAME (prefixed, or overridden by the
 --                  postgresql_*_table_name keys);
 --   {c:NAME:REST}  the name the Java plugin gives that table's constraint REST (pkey, app_id_fkey, ...):
---                  the table name without its schema, '_', REST (Utils.getConstraintName).
+--                  the table name without its schema, '_', REST (Utils.getConstraintName);
+--   {p:NAME}       a constraint name the plugin writes literally: NAME, after the prefix if one is set.
 -- Index names are written out literally: the Java plugin does not prefix them either.
 -- Every statement ends with ';' at the end of a line; tables come in foreign-key order, each followed
 -- by its indexes. Everything is IF NOT EXISTS, and the renderer only runs what the catalog lacks.
@@ -491,3 +493,81 @@ CREATE INDEX IF NOT EXISTS totp_used_codes_expiry_time_ms_index ON {t:totp_used_
 CREATE INDEX IF NOT EXISTS totp_used_codes_tenant_id_index ON {t:totp_used_codes} (app_id, tenant_id);
 
 CREATE INDEX IF NOT EXISTS totp_used_codes_user_id_index ON {t:totp_used_codes} (app_id, user_id);
+
+-- WebAuthn: the newer plugin's tables (not in the seed), in its foreign-key order. Index names are
+-- literal, as the plugin writes them; so are the two recovery-token constraint names, which
+-- {p:NAME} writes as the plugin does without a prefix and prefixed with one (see Names::literal_constraint).
+
+CREATE TABLE IF NOT EXISTS {t:webauthn_users} (
+app_id VARCHAR(64) DEFAULT 'public' NOT NULL,
+user_id CHAR(36) NOT NULL,
+email VARCHAR(256) NOT NULL,
+rp_id VARCHAR(256) NOT NULL,
+time_joined BIGINT NOT NULL,
+CONSTRAINT {c:webauthn_users:pkey} PRIMARY KEY (app_id, user_id),
+CONSTRAINT {c:webauthn_users:user_id_fkey} FOREIGN KEY (app_id, user_id) REFERENCES {t:app_id_to_user_id} (app_id, user_id) ON DELETE CASCADE ON UPDATE CASCADE
+);
+
+CREATE TABLE IF NOT EXISTS {t:webauthn_user_to_tenant} (
+app_id VARCHAR(64) DEFAULT 'public' NOT NULL,
+tenant_id VARCHAR(64) DEFAULT 'public' NOT NULL,
+user_id CHAR(36) NOT NULL,
+email VARCHAR(256) NOT NULL,
+CONSTRAINT {c:webauthn_user_to_tenant:email_key} UNIQUE (app_id, tenant_id, email),
+CONSTRAINT {c:webauthn_user_to_tenant:pkey} PRIMARY KEY (app_id, tenant_id, user_id),
+CONSTRAINT {c:webauthn_user_to_tenant:user_id_fkey} FOREIGN KEY (app_id, tenant_id, user_id) REFERENCES {t:all_auth_recipe_users} (app_id, tenant_id, user_id) ON DELETE CASCADE
+);
+
+CREATE INDEX IF NOT EXISTS webauthn_user_to_tenant_email_index ON {t:webauthn_user_to_tenant} (app_id, email);
+
+CREATE TABLE IF NOT EXISTS {t:webauthn_generated_options} (
+app_id VARCHAR(64) DEFAULT 'public' NOT NULL,
+tenant_id VARCHAR(64) DEFAULT 'public' NOT NULL,
+id CHAR(36) NOT NULL,
+challenge VARCHAR(256) NOT NULL,
+email VARCHAR(256),
+rp_id VARCHAR(256) NOT NULL,
+rp_name VARCHAR(256) NOT NULL,
+origin VARCHAR(256) NOT NULL,
+expires_at BIGINT NOT NULL,
+created_at BIGINT NOT NULL,
+user_presence_required BOOLEAN DEFAULT FALSE NOT NULL,
+user_verification VARCHAR(12) DEFAULT 'preferred' NOT NULL,
+CONSTRAINT {c:webauthn_generated_options:pkey} PRIMARY KEY (app_id, tenant_id, id),
+CONSTRAINT {c:webauthn_generated_options:tenant_id_fkey} FOREIGN KEY (app_id, tenant_id) REFERENCES {t:tenants} (app_id, tenant_id) ON DELETE CASCADE
+);
+
+CREATE INDEX IF NOT EXISTS webauthn_user_challenges_expires_at_index ON {t:webauthn_generated_options} (app_id, tenant_id, expires_at);
+
+CREATE TABLE IF NOT EXISTS {t:webauthn_credentials} (
+id VARCHAR(256) NOT NULL,
+app_id VARCHAR(64) DEFAULT 'public' NOT NULL,
+rp_id VARCHAR(256) NOT NULL,
+user_id CHAR(36),
+counter BIGINT NOT NULL,
+public_key BYTEA NOT NULL,
+transports TEXT NOT NULL,
+created_at BIGINT NOT NULL,
+updated_at BIGINT NOT NULL,
+CONSTRAINT {c:webauthn_credentials:pkey} PRIMARY KEY (app_id, rp_id, id),
+CONSTRAINT {c:webauthn_credentials:user_id_fkey} FOREIGN KEY (app_id, user_id) REFERENCES {t:webauthn_users} (app_id, user_id) ON DELETE CASCADE
+);
+
+CREATE INDEX IF NOT EXISTS webauthn_credentials_user_id_index ON {t:webauthn_credentials} (user_id);
+
+CREATE TABLE IF NOT EXISTS {t:webauthn_account_recovery_tokens} (
+app_id VARCHAR(64) DEFAULT 'public' NOT NULL,
+tenant_id VARCHAR(64) DEFAULT 'public' NOT NULL,
+user_id CHAR(36) NOT NULL,
+email VARCHAR(256) NOT NULL,
+token VARCHAR(256) NOT NULL,
+expires_at BIGINT NOT NULL,
+CONSTRAINT {p:webauthn_account_recovery_token_pkey} PRIMARY KEY (app_id, tenant_id, user_id, token),
+CONSTRAINT {p:webauthn_account_recovery_token_user_id_fkey} FOREIGN KEY (app_id, user_id) REFERENCES {t:app_id_to_user_id} (app_id, user_id) ON DELETE CASCADE ON UPDATE CASCADE
+);
+
+CREATE INDEX IF NOT EXISTS webauthn_account_recovery_token_token_index ON {t:webauthn_account_recovery_tokens} (app_id, tenant_id, token);
+
+CREATE INDEX IF NOT EXISTS webauthn_account_recovery_token_email_index ON {t:webauthn_account_recovery_tokens} (app_id, tenant_id, email);
+
+CREATE INDEX IF NOT EXISTS webauthn_account_recovery_token_expires_at_index ON {t:webauthn_account_recovery_tokens} (expires_at DESC);

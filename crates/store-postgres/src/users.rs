@@ -29,6 +29,7 @@ pub struct Statements {
     pl_user: String,
     insert_tp_tenant: String,
     insert_pl_tenant: String,
+    insert_wa_tenant: String,
     delete_pl_devices_by_email: String,
     delete_pl_devices_by_phone: String,
     external_of: String,
@@ -66,6 +67,7 @@ impl Statements {
         // recipe), sorted tenant ids, external id, and whether its email is verified under the id the
         // application uses (the external one when mapped); then `extra` columns.
         let (um, tp, pl) = (n.table("userid_mapping")?, n.table("thirdparty_users")?, n.table("passwordless_users")?);
+        let (wa, wa_t, wa_c) = (n.table("webauthn_users")?, n.table("webauthn_user_to_tenant")?, n.table("webauthn_credentials")?);
         let methods = |extra: &str| {
             format!(
                 "SELECT m.user_id, m.primary_or_recipe_user_id, m.recipe_id, m.is_linked_or_is_a_primary_user, \
@@ -74,12 +76,16 @@ impl Statements {
                  tp.email, tp.time_joined, pl.email, pl.phone_number, pl.time_joined, \
                  EXISTS (SELECT 1 FROM {ev} v WHERE v.app_id = m.app_id \
                          AND v.user_id = COALESCE(um.external_user_id, m.user_id::text) \
-                         AND v.email = COALESCE(ep.email, tp.email, pl.email)){extra} \
+                         AND v.email = COALESCE(ep.email, tp.email, pl.email, wa.email)), \
+                 wa.email, wa.time_joined, \
+                 ARRAY(SELECT c.id FROM {wa_c} c WHERE wa.user_id IS NOT NULL AND c.app_id = m.app_id AND c.user_id = m.user_id \
+                       ORDER BY c.created_at, c.id){extra} \
                  FROM {app_users} m \
                  LEFT JOIN {um} um ON um.app_id = m.app_id AND um.supertokens_user_id = m.user_id \
                  LEFT JOIN {ep} ep ON m.recipe_id = 'emailpassword' AND ep.app_id = m.app_id AND ep.user_id = m.user_id \
                  LEFT JOIN {tp} tp ON m.recipe_id = 'thirdparty' AND tp.app_id = m.app_id AND tp.user_id = m.user_id \
-                 LEFT JOIN {pl} pl ON m.recipe_id = 'passwordless' AND pl.app_id = m.app_id AND pl.user_id = m.user_id"
+                 LEFT JOIN {pl} pl ON m.recipe_id = 'passwordless' AND pl.app_id = m.app_id AND pl.user_id = m.user_id \
+                 LEFT JOIN {wa} wa ON m.recipe_id = 'webauthn' AND wa.app_id = m.app_id AND wa.user_id = m.user_id"
             )
         };
         let users = |ids: &str| {
@@ -119,6 +125,7 @@ impl Statements {
             insert_tp_tenant: format!(
                 "INSERT INTO {tp_t} (app_id, tenant_id, user_id, third_party_id, third_party_user_id) VALUES ($1, $2, $3, $4, $5)"
             ),
+            insert_wa_tenant: format!("INSERT INTO {wa_t} (app_id, tenant_id, user_id, email) VALUES ($1, $2, $3, $4)"),
             insert_pl_tenant: format!("INSERT INTO {pl_t} (app_id, tenant_id, user_id, email, phone_number) VALUES ($1, $2, $3, $4, $5)"),
             delete_pl_devices_by_email: format!("DELETE FROM {} WHERE app_id = $1 AND email = $2", n.table("passwordless_devices")?),
             delete_pl_devices_by_phone: format!(
@@ -134,7 +141,8 @@ impl Statements {
                 "SELECT user_id FROM {ep_t} WHERE {scope} AND email = $3 \
                  UNION SELECT t.user_id FROM {tp_t} t JOIN {tp} u ON u.app_id = t.app_id AND u.user_id = t.user_id \
                  WHERE t.app_id = $1 AND t.tenant_id = $2 AND u.email = $3 \
-                 UNION SELECT user_id FROM {pl_t} WHERE {scope} AND email = $3"
+                 UNION SELECT user_id FROM {pl_t} WHERE {scope} AND email = $3 \
+                 UNION SELECT user_id FROM {wa_t} WHERE {scope} AND email = $3"
             )),
             ids_by_phone: primary_ids(format!("SELECT user_id FROM {pl_t} WHERE {scope} AND phone_number = $3")),
             ids_by_third_party: primary_ids(format!(
@@ -146,7 +154,9 @@ impl Statements {
             delete_all_auth: format!("DELETE FROM {all} WHERE app_id = $1 AND tenant_id = $2 AND user_id = $3"),
             delete_keyed,
             delete_app_user: format!("DELETE FROM {app_users} WHERE app_id = $1 AND user_id = $2"),
-            delete_login_rows: ["all_auth_recipe_users", "emailpassword_pswd_reset_tokens", "emailpassword_users", "thirdparty_users", "passwordless_users"]
+            // webauthn_users takes its credentials with it (cascade).
+            delete_login_rows: ["all_auth_recipe_users", "emailpassword_pswd_reset_tokens", "emailpassword_users", "thirdparty_users", "passwordless_users",
+                "webauthn_account_recovery_tokens", "webauthn_users"]
                 .into_iter()
                 .map(|t| Ok(format!("DELETE FROM {} WHERE app_id = $1 AND user_id = $2", n.table(t)?)))
                 .collect::<Result<_, String>>()?,
@@ -205,6 +215,7 @@ fn method_from_row(r: &tokio_postgres::Row) -> Result<Option<LoginMethod>, WorkE
         third_party: None,
         verified: r.try_get(16)?,
         password_hash: None,
+        webauthn_credential_ids: Vec::new(),
     };
     let time_joined: Option<i64> = match recipe_id {
         RecipeId::EmailPassword => {
@@ -222,6 +233,11 @@ fn method_from_row(r: &tokio_postgres::Row) -> Result<Option<LoginMethod>, WorkE
             m.email = r.try_get(13)?;
             m.phone_number = r.try_get(14)?;
             r.try_get(15)?
+        }
+        RecipeId::WebAuthn => {
+            m.email = r.try_get(17)?;
+            m.webauthn_credential_ids = r.try_get(19)?;
+            r.try_get(18)?
         }
     };
     // A phone number is proven by the code that signed the user in, as the core reports.
@@ -253,7 +269,7 @@ pub async fn get_users(db: Conn<'_>, sql: &Statements, app: &str, ids: &[String]
     // Rows come in member order; group them by the id asked for (the last column).
     let mut groups: HashMap<String, (String, Vec<LoginMethod>)> = HashMap::new();
     for r in &rows {
-        let asked = r.try_get::<_, String>(17)?.trim_end().to_owned();
+        let asked = r.try_get::<_, String>(20)?.trim_end().to_owned();
         let primary = r.try_get::<_, String>(1)?.trim_end().to_owned();
         let group = groups.entry(asked).or_insert_with(|| (primary, Vec::new()));
         group.1.extend(method_from_row(r)?);
@@ -472,6 +488,7 @@ async fn join_tenant(db: Conn<'_>, sql: &Statements, (app, tenant): (&str, &str)
             db.execute(&sql.insert_tp_tenant, &[&app, &tenant, user, &tp.id, &tp.user_id]).await
         }
         RecipeId::Passwordless => db.execute(&sql.insert_pl_tenant, &[&app, &tenant, user, &m.email, &m.phone_number]).await,
+        RecipeId::WebAuthn => db.execute(&sql.insert_wa_tenant, &[&app, &tenant, user, &m.email]).await,
     };
     match inserted {
         Ok(_) => Ok(TenantJoin::Joined),

@@ -1,6 +1,7 @@
-//! The schema PgStorage creates is the seed's (SuperTokens' documented DDL), to every column, type,
-//! default, constraint and index, in the default schema, in a custom schema and with a prefix; and a
-//! schema that already exists is used as it is.
+//! The schema PgStorage creates is the seed's (SuperTokens' documented DDL) plus the newer plugin's
+//! WebAuthn tables, to every column, type, default, constraint and index, in the default schema, in a
+//! custom schema and with a prefix; a schema that already exists is used as it is, and one an older
+//! Java core made (the seed only) gets the WebAuthn tables and nothing else changes.
 
 // Test code: a failed expectation is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -22,7 +23,7 @@ async fn default_schema_matches_the_seed() {
     let (ours_db, ours_uri) = create_database(&uri).await;
 
     let seed = admin(&seed_uri).await;
-    seed.batch_execute(SEED_SQL).await.expect("apply the seed");
+    seed.batch_execute(&plugin_sql()).await.expect("apply the seed and the WebAuthn tables");
     let expected = catalog(&seed, "public").await;
 
     PgStorage::connect(&config(&ours_uri, json!({}))).await.expect("connect");
@@ -40,7 +41,7 @@ async fn custom_schema_matches_the_seed() {
     let (seed_schema, ours) = (unique("seed"), unique("ours"));
     let client = admin(&uri).await;
     client.batch_execute(&format!("CREATE SCHEMA {seed_schema}")).await.unwrap();
-    client.batch_execute(&seed_for(&seed_schema, "", &[])).await.expect("apply the seed");
+    client.batch_execute(&plugin_schema_for(&seed_schema, "", &[])).await.expect("apply the seed");
     let expected = catalog(&client, &seed_schema).await;
 
     PgStorage::connect(&config_in_schema(&uri, &ours)).await.expect("connect");
@@ -57,7 +58,7 @@ async fn prefix_and_overrides_name_things_like_the_java_plugin() {
     let overrides = [("key_value", "kv_store"), ("session_info", "sessions")];
     let client = admin(&uri).await;
     client.batch_execute(&format!("CREATE SCHEMA {seed_schema}")).await.unwrap();
-    client.batch_execute(&seed_for(&seed_schema, "pfx", &overrides)).await.expect("apply the seed");
+    client.batch_execute(&plugin_schema_for(&seed_schema, "pfx", &overrides)).await.expect("apply the seed");
     let expected = catalog(&client, &seed_schema).await;
     assert!(expected.contains("table pfx_apps") && expected.contains("table kv_store"));
     assert!(expected.iter().any(|l| l.starts_with(
@@ -93,7 +94,7 @@ async fn a_schema_made_by_the_java_core_is_used_unchanged() {
     let schema = unique("java");
     let client = admin(&uri).await;
     client.batch_execute(&format!("CREATE SCHEMA {schema}")).await.unwrap();
-    client.batch_execute(&seed_for(&schema, "", &[])).await.expect("apply the seed");
+    client.batch_execute(&plugin_schema_for(&schema, "", &[])).await.expect("apply the seed");
     // An index a newer plugin adds: not ours to drop.
     client.batch_execute(&format!("CREATE INDEX extra_index ON {schema}.apps (created_at_time)")).await.unwrap();
     let before = catalog(&client, &schema).await;
@@ -113,16 +114,47 @@ async fn a_schema_made_by_the_java_core_is_used_unchanged() {
 }
 
 #[tokio::test]
+async fn a_schema_made_by_an_older_java_core_gets_the_webauthn_tables() {
+    let Some(uri) = pg_uri("a_schema_made_by_an_older_java_core_gets_the_webauthn_tables") else { return };
+    let (old, full) = (unique("old"), unique("full"));
+    let client = admin(&uri).await;
+    client.batch_execute(&format!("CREATE SCHEMA {old}; CREATE SCHEMA {full}")).await.unwrap();
+    client.batch_execute(&seed_for(&old, "", &[])).await.expect("apply the seed");
+    client.batch_execute(&plugin_schema_for(&full, "", &[])).await.expect("apply the seed and the WebAuthn tables");
+    let before = catalog(&client, &old).await;
+    assert!(!before.iter().any(|l| l.contains("webauthn")));
+    let oids_sql = format!(
+        "SELECT c.oid::bigint FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = '{old}'"
+    );
+    let oids = |rows: Vec<tokio_postgres::Row>| rows.iter().map(|r| r.get::<_, i64>(0)).collect::<std::collections::BTreeSet<_>>();
+    let oids_before = oids(client.query(&oids_sql, &[]).await.unwrap());
+
+    PgStorage::connect(&config_in_schema(&uri, &old)).await.expect("connect");
+    let after = catalog(&client, &old).await;
+    assert_same_catalog("upgraded schema", &catalog(&client, &full).await, &after);
+    assert!(before.is_subset(&after), "the seed's tables must not change");
+    let oids_after = oids(client.query(&oids_sql, &[]).await.unwrap());
+    assert!(oids_before.is_subset(&oids_after), "no relation may be recreated");
+    for table in ["webauthn_users", "webauthn_user_to_tenant", "webauthn_generated_options", "webauthn_credentials", "webauthn_account_recovery_tokens"] {
+        assert!(after.contains(&format!("table {table}")), "{table}");
+    }
+
+    drop_schema(&uri, &old).await;
+    drop_schema(&uri, &full).await;
+}
+
+#[tokio::test]
 async fn missing_tables_and_indexes_are_added_to_a_partial_schema() {
     let Some(uri) = pg_uri("missing_tables_and_indexes_are_added_to_a_partial_schema") else { return };
     let (seed_schema, schema) = (unique("seed"), unique("partial"));
     let client = admin(&uri).await;
     client.batch_execute(&format!("CREATE SCHEMA {seed_schema}; CREATE SCHEMA {schema}")).await.unwrap();
-    client.batch_execute(&seed_for(&seed_schema, "", &[])).await.unwrap();
-    client.batch_execute(&seed_for(&schema, "", &[])).await.unwrap();
+    client.batch_execute(&plugin_schema_for(&seed_schema, "", &[])).await.unwrap();
+    client.batch_execute(&plugin_schema_for(&schema, "", &[])).await.unwrap();
     client
         .batch_execute(&format!(
-            "DROP TABLE {schema}.totp_used_codes; DROP INDEX {schema}.session_expiry_index; DROP TABLE {schema}.user_roles"
+            "DROP TABLE {schema}.totp_used_codes; DROP INDEX {schema}.session_expiry_index; DROP TABLE {schema}.user_roles; \
+             DROP TABLE {schema}.webauthn_credentials; DROP INDEX {schema}.webauthn_user_to_tenant_email_index"
         ))
         .await
         .unwrap();
@@ -182,8 +214,62 @@ async fn concurrent_first_starts_create_the_schema_once() {
     }
     let client = admin(&uri).await;
     client.batch_execute(&format!("CREATE SCHEMA {seed_schema}")).await.unwrap();
-    client.batch_execute(&seed_for(&seed_schema, "", &[])).await.unwrap();
+    client.batch_execute(&plugin_schema_for(&seed_schema, "", &[])).await.unwrap();
     assert_same_catalog("raced schema", &catalog(&client, &seed_schema).await, &catalog(&client, &schema).await);
     drop_schema(&uri, &seed_schema).await;
+    drop_schema(&uri, &schema).await;
+}
+
+#[tokio::test]
+async fn webauthn_tables_hold_the_plugins_keys_and_cascades() {
+    let Some(uri) = pg_uri("webauthn_tables_hold_the_plugins_keys_and_cascades") else { return };
+    let schema = unique("webauthn");
+    let storage = PgStorage::connect(&config_in_schema(&uri, &schema)).await.expect("connect");
+    storage.add_tenant_rows("public", "public", 1).await.unwrap();
+    storage.add_tenant_rows("public", "t1", 1).await.unwrap();
+    let client = admin(&uri).await;
+    client.batch_execute(&format!("SET search_path = {schema}")).await.unwrap();
+    let user = |id: &'static str, email: &'static str| {
+        format!(
+            "INSERT INTO app_id_to_user_id (app_id, user_id, recipe_id, primary_or_recipe_user_id) VALUES ('public', '{id}', 'webauthn', '{id}');
+             INSERT INTO all_auth_recipe_users (app_id, tenant_id, user_id, primary_or_recipe_user_id, recipe_id, time_joined, primary_or_recipe_user_time_joined)
+               VALUES ('public', 'public', '{id}', '{id}', 'webauthn', 1, 1);
+             INSERT INTO webauthn_users (app_id, user_id, email, rp_id, time_joined) VALUES ('public', '{id}', '{email}', 'example.com', 1);
+             INSERT INTO webauthn_user_to_tenant (app_id, tenant_id, user_id, email) VALUES ('public', 'public', '{id}', '{email}');"
+        )
+    };
+    client.batch_execute(&user("u1", "a@b.com")).await.unwrap();
+    let duplicate = client.batch_execute(&format!("BEGIN; {} COMMIT;", user("u2", "a@b.com"))).await.unwrap_err();
+    assert!(format!("{duplicate:?}").contains("webauthn_user_to_tenant_email_key"), "{duplicate:?}");
+    client.batch_execute("ROLLBACK").await.unwrap();
+    client
+        .batch_execute(
+            "INSERT INTO webauthn_credentials (id, app_id, rp_id, user_id, counter, public_key, transports, created_at, updated_at)
+               VALUES ('cred-1', 'public', 'example.com', 'u1', 0, '\\x0102', 'null', 1, 1);
+             INSERT INTO webauthn_generated_options (app_id, tenant_id, id, challenge, email, rp_id, rp_name, origin, expires_at, created_at)
+               VALUES ('public', 't1', 'options-1', 'c', NULL, 'example.com', 'Example', 'https://example.com', 2, 1);
+             INSERT INTO webauthn_account_recovery_tokens (app_id, tenant_id, user_id, email, token, expires_at)
+               VALUES ('public', 'public', 'u1', 'a@b.com', 'hash', 2);",
+        )
+        .await
+        .unwrap();
+    let no_owner = client
+        .batch_execute(
+            "INSERT INTO webauthn_credentials (id, app_id, rp_id, user_id, counter, public_key, transports, created_at, updated_at)
+               VALUES ('cred-2', 'public', 'example.com', 'nobody', 0, '\\x01', 'null', 1, 1)",
+        )
+        .await
+        .unwrap_err();
+    assert!(format!("{no_owner:?}").contains("webauthn_credentials_user_id_fkey"), "{no_owner:?}");
+    // Deleting the user removes its webauthn rows and tokens; deleting the tenant its options.
+    client.batch_execute("DELETE FROM app_id_to_user_id WHERE user_id = 'u1'").await.unwrap();
+    for table in ["webauthn_users", "webauthn_user_to_tenant", "webauthn_credentials", "webauthn_account_recovery_tokens"] {
+        assert_eq!(count(&client, &format!("SELECT count(*) FROM {schema}.{table}")).await, 0, "{table}");
+    }
+    assert_eq!(count(&client, &format!("SELECT count(*) FROM {schema}.webauthn_generated_options")).await, 1);
+    client.batch_execute("DELETE FROM tenants WHERE tenant_id = 't1'").await.unwrap();
+    assert_eq!(count(&client, &format!("SELECT count(*) FROM {schema}.webauthn_generated_options")).await, 0);
+
+    drop(storage);
     drop_schema(&uri, &schema).await;
 }

@@ -17,7 +17,8 @@ fn primary_ids_sql(info: Shared<'_>) -> &'static str {
             "SELECT DISTINCT primary_or_recipe_user_id FROM app_id_to_user_id WHERE app_id = ?1 AND user_id IN (
                  SELECT user_id FROM emailpassword_users WHERE app_id = ?1 AND email = ?2
                  UNION SELECT user_id FROM thirdparty_users WHERE app_id = ?1 AND email = ?2
-                 UNION SELECT user_id FROM passwordless_users WHERE app_id = ?1 AND email = ?2)"
+                 UNION SELECT user_id FROM passwordless_users WHERE app_id = ?1 AND email = ?2
+                 UNION SELECT user_id FROM webauthn_users WHERE app_id = ?1 AND email = ?2)"
         }
         Shared::PhoneNumber(_) => {
             "SELECT DISTINCT primary_or_recipe_user_id FROM app_id_to_user_id WHERE app_id = ?1 AND user_id IN (

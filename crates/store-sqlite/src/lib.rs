@@ -16,6 +16,7 @@ mod totp;
 mod tx;
 mod useridmapping;
 mod users;
+mod webauthn;
 mod accountlinking;
 mod multitenancy;
 
@@ -221,6 +222,131 @@ mod tests {
             }
         };
         portcullis_testkit::conformance::run_user_groups(&s, link).await;
+    }
+
+    /// The WebAuthn tables exist with the plugin's columns, and their keys and cascades hold: an
+    /// email once per tenant, credentials only for webauthn users, a deleted user takes its
+    /// webauthn rows and recovery tokens with it, a deleted tenant its options.
+    #[tokio::test]
+    async fn webauthn_tables_have_the_plugins_columns_keys_and_cascades() {
+        let s = SqliteStorage::open(":memory:").unwrap();
+        s.add_tenant_rows("public", "public", 1).await.unwrap();
+        s.add_tenant_rows("public", "t1", 1).await.unwrap();
+        s.with_conn(|c| {
+            let names: Vec<String> = c
+                .prepare("SELECT name FROM sqlite_master WHERE name LIKE 'webauthn%' ORDER BY name")
+                .unwrap()
+                .query_map([], |r| r.get(0))
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap();
+            assert_eq!(
+                names,
+                [
+                    "webauthn_account_recovery_token_email_index",
+                    "webauthn_account_recovery_token_expires_at_index",
+                    "webauthn_account_recovery_token_token_index",
+                    "webauthn_account_recovery_tokens",
+                    "webauthn_credentials",
+                    "webauthn_credentials_user_id_index",
+                    "webauthn_generated_options",
+                    "webauthn_user_challenges_expires_at_index",
+                    "webauthn_user_to_tenant",
+                    "webauthn_user_to_tenant_email_index",
+                    "webauthn_users",
+                ]
+            );
+            let columns = |table: &str| -> Vec<String> {
+                c.prepare(&format!("SELECT name FROM pragma_table_info('{table}') ORDER BY cid"))
+                    .unwrap()
+                    .query_map([], |r| r.get(0))
+                    .unwrap()
+                    .collect::<Result<_, _>>()
+                    .unwrap()
+            };
+            assert_eq!(columns("webauthn_users"), ["app_id", "user_id", "email", "rp_id", "time_joined"]);
+            assert_eq!(columns("webauthn_user_to_tenant"), ["app_id", "tenant_id", "user_id", "email"]);
+            assert_eq!(
+                columns("webauthn_generated_options"),
+                ["app_id", "tenant_id", "id", "challenge", "email", "rp_id", "rp_name", "origin", "expires_at", "created_at",
+                 "user_presence_required", "user_verification"]
+            );
+            assert_eq!(
+                columns("webauthn_credentials"),
+                ["id", "app_id", "rp_id", "user_id", "counter", "public_key", "transports", "created_at", "updated_at"]
+            );
+            assert_eq!(columns("webauthn_account_recovery_tokens"), ["app_id", "tenant_id", "user_id", "email", "token", "expires_at"]);
+
+            let user = |id: &str, email: &str| {
+                c.execute_batch(&format!(
+                    "INSERT INTO app_id_to_user_id (app_id, user_id, recipe_id, primary_or_recipe_user_id) VALUES ('public', '{id}', 'webauthn', '{id}');
+                     INSERT INTO all_auth_recipe_users (app_id, tenant_id, user_id, primary_or_recipe_user_id, recipe_id, time_joined, primary_or_recipe_user_time_joined)
+                       VALUES ('public', 'public', '{id}', '{id}', 'webauthn', 1, 1);
+                     INSERT INTO webauthn_users (app_id, user_id, email, rp_id, time_joined) VALUES ('public', '{id}', '{email}', 'example.com', 1);
+                     INSERT INTO webauthn_user_to_tenant (app_id, tenant_id, user_id, email) VALUES ('public', 'public', '{id}', '{email}');"
+                ))
+            };
+            user("u1", "a@b.com").unwrap();
+            let duplicate = user("u2", "a@b.com").unwrap_err().to_string();
+            assert!(duplicate.contains("UNIQUE") && duplicate.contains("webauthn_user_to_tenant.email"), "{duplicate}");
+            c.execute_batch(
+                "INSERT INTO all_auth_recipe_users (app_id, tenant_id, user_id, primary_or_recipe_user_id, recipe_id, time_joined, primary_or_recipe_user_time_joined)
+                   VALUES ('public', 't1', 'u1', 'u1', 'webauthn', 1, 1);
+                 INSERT INTO webauthn_user_to_tenant (app_id, tenant_id, user_id, email) VALUES ('public', 't1', 'u1', 'a@b.com');
+                 INSERT INTO webauthn_credentials (id, app_id, rp_id, user_id, counter, public_key, transports, created_at, updated_at)
+                   VALUES ('cred-1', 'public', 'example.com', 'u1', 0, x'0102', 'null', 1, 1);
+                 INSERT INTO webauthn_generated_options (app_id, tenant_id, id, challenge, email, rp_id, rp_name, origin, expires_at, created_at)
+                   VALUES ('public', 't1', 'options-1', 'c', NULL, 'example.com', 'Example', 'https://example.com', 2, 1);
+                 INSERT INTO webauthn_account_recovery_tokens (app_id, tenant_id, user_id, email, token, expires_at)
+                   VALUES ('public', 'public', 'u1', 'a@b.com', 'hash', 2);",
+            )
+            .unwrap();
+            // Defaults of the options table.
+            let (presence, verification): (bool, String) = c
+                .query_row("SELECT user_presence_required, user_verification FROM webauthn_generated_options", [], |r| Ok((r.get(0)?, r.get(1)?)))
+                .unwrap();
+            assert_eq!((presence, verification.as_str()), (false, "preferred"));
+            // The same credential id under another rp id is another row; under the same, a clash.
+            let credential = |rp: &str| {
+                c.execute_batch(&format!(
+                    "INSERT INTO webauthn_credentials (id, app_id, rp_id, user_id, counter, public_key, transports, created_at, updated_at)
+                       VALUES ('cred-1', 'public', '{rp}', 'u1', 0, x'01', 'null', 1, 1)"
+                ))
+            };
+            assert!(credential("example.com").is_err());
+            credential("other.example").unwrap();
+            // Keys to rows that do not exist.
+            assert!(c
+                .execute_batch(
+                    "INSERT INTO webauthn_credentials (id, app_id, rp_id, user_id, counter, public_key, transports, created_at, updated_at)
+                       VALUES ('cred-2', 'public', 'example.com', 'nobody', 0, x'01', 'null', 1, 1)"
+                )
+                .is_err());
+            assert!(c
+                .execute_batch(
+                    "INSERT INTO webauthn_generated_options (app_id, tenant_id, id, challenge, rp_id, rp_name, origin, expires_at, created_at)
+                       VALUES ('public', 'no-such-tenant', 'o', 'c', 'r', 'n', 'o', 1, 1)"
+                )
+                .is_err());
+            let count = |table: &str| -> i64 { c.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0)).unwrap() };
+            // Deleting the user removes every webauthn row of it. (u2's batch stopped at its
+            // tenant row: u2 remains a webauthn user without a tenant.)
+            c.execute_batch("DELETE FROM app_id_to_user_id WHERE user_id = 'u1'").unwrap();
+            let of_u1 = |table: &str| -> i64 {
+                c.query_row(&format!("SELECT count(*) FROM {table} WHERE user_id = 'u1'"), [], |r| r.get(0)).unwrap()
+            };
+            for table in ["webauthn_users", "webauthn_user_to_tenant", "webauthn_credentials", "webauthn_account_recovery_tokens"] {
+                assert_eq!(of_u1(table), 0, "{table}");
+            }
+            assert_eq!(count("webauthn_credentials"), 0);
+            assert_eq!(count("webauthn_users"), 1);
+            assert_eq!(count("webauthn_generated_options"), 1);
+            c.execute_batch("DELETE FROM tenants WHERE tenant_id = 't1'").unwrap();
+            assert_eq!(count("webauthn_generated_options"), 0);
+            Ok(())
+        })
+        .await
+        .unwrap();
     }
 
     #[tokio::test]

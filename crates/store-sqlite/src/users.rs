@@ -47,6 +47,7 @@ pub(crate) fn login_method(c: &Connection, app: &str, user_id: &str) -> Result<O
         third_party: None,
         verified: false,
         password_hash: None,
+        webauthn_credential_ids: Vec::new(),
     };
     match recipe_id {
         RecipeId::EmailPassword => {
@@ -90,6 +91,19 @@ pub(crate) fn login_method(c: &Connection, app: &str, user_id: &str) -> Result<O
             m.email = email;
             m.phone_number = phone;
             m.time_joined = time_joined;
+        }
+        RecipeId::WebAuthn => {
+            let row: Option<(String, i64)> = c
+                .prepare_cached("SELECT email, time_joined FROM webauthn_users WHERE app_id = ?1 AND user_id = ?2")?
+                .query_row(params![app, user_id], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()?;
+            let Some((email, time_joined)) = row else { return Ok(None) };
+            m.email = Some(email);
+            m.time_joined = time_joined;
+            m.webauthn_credential_ids = c
+                .prepare_cached("SELECT id FROM webauthn_credentials WHERE app_id = ?1 AND user_id = ?2 ORDER BY created_at, id")?
+                .query_map(params![app, user_id], |r| r.get(0))?
+                .collect::<Result<_, _>>()?;
         }
     }
     if let Some(email) = &m.email {
@@ -212,7 +226,8 @@ fn primary_ids_sql(info: &AccountInfo) -> &'static str {
                  SELECT user_id FROM emailpassword_user_to_tenant WHERE app_id = ?1 AND tenant_id = ?2 AND email = ?3
                  UNION SELECT t.user_id FROM thirdparty_user_to_tenant t JOIN thirdparty_users u ON u.app_id = t.app_id AND u.user_id = t.user_id
                        WHERE t.app_id = ?1 AND t.tenant_id = ?2 AND u.email = ?3
-                 UNION SELECT user_id FROM passwordless_user_to_tenant WHERE app_id = ?1 AND tenant_id = ?2 AND email = ?3)"
+                 UNION SELECT user_id FROM passwordless_user_to_tenant WHERE app_id = ?1 AND tenant_id = ?2 AND email = ?3
+                 UNION SELECT user_id FROM webauthn_user_to_tenant WHERE app_id = ?1 AND tenant_id = ?2 AND email = ?3)"
         }
         AccountInfo::PhoneNumber(_) => {
             "SELECT DISTINCT primary_or_recipe_user_id FROM all_auth_recipe_users WHERE app_id = ?1 AND tenant_id = ?2 AND user_id IN (
@@ -385,7 +400,16 @@ pub(crate) fn delete_login_rows(tx: &Connection, app: &str, user: &str) -> Resul
         tx.execute("DELETE FROM passwordless_devices WHERE app_id = ?1 AND phone_number = ?2", params![app, phone])?;
     }
     // The per-tenant recipe rows cascade from all_auth_recipe_users.
-    for table in ["all_auth_recipe_users", "emailpassword_pswd_reset_tokens", "emailpassword_users", "thirdparty_users", "passwordless_users"] {
+    // webauthn_users takes its credentials with it (cascade).
+    for table in [
+        "all_auth_recipe_users",
+        "emailpassword_pswd_reset_tokens",
+        "emailpassword_users",
+        "thirdparty_users",
+        "passwordless_users",
+        "webauthn_account_recovery_tokens",
+        "webauthn_users",
+    ] {
         tx.execute(&format!("DELETE FROM {table} WHERE app_id = ?1 AND user_id = ?2"), params![app, user])?;
     }
     Ok(())
@@ -425,6 +449,10 @@ fn join_tenant(c: &Connection, app: &str, tenant: &str, m: &LoginMethod, group_t
                 None
             }
         }
+        RecipeId::WebAuthn => {
+            let sql = "SELECT 1 FROM webauthn_user_to_tenant WHERE app_id = ?1 AND tenant_id = ?2 AND email = ?3";
+            exists(sql, &[&m.email])?.then_some(TenantJoin::EmailTaken)
+        }
     };
     if let Some(taken) = taken {
         return Ok(taken);
@@ -451,6 +479,10 @@ fn join_tenant(c: &Connection, app: &str, tenant: &str, m: &LoginMethod, group_t
         RecipeId::Passwordless => c.execute(
             "INSERT INTO passwordless_user_to_tenant (app_id, tenant_id, user_id, email, phone_number) VALUES (?1, ?2, ?3, ?4, ?5)",
             params![app, tenant, user, m.email, m.phone_number],
+        ),
+        RecipeId::WebAuthn => c.execute(
+            "INSERT INTO webauthn_user_to_tenant (app_id, tenant_id, user_id, email) VALUES (?1, ?2, ?3, ?4)",
+            params![app, tenant, user, m.email],
         ),
     }?;
     Ok(TenantJoin::Joined)

@@ -41,6 +41,10 @@ fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
 /// The production part of a file: up to its test module (the last item of a file, by lint), without
 /// comments.
 fn production_code(path: &Path) -> String {
+    // A test module kept in its own file (`#[cfg(test)] mod tests;`) is all test code.
+    if path.file_name().is_some_and(|n| n == "tests.rs") {
+        return String::new();
+    }
     let text = std::fs::read_to_string(path).unwrap();
     let end = text.find("\n#[cfg(test)]\nmod ").unwrap_or(text.len());
     text[..end]

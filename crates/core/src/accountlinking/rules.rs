@@ -225,6 +225,7 @@ mod tests {
             third_party: None,
             verified: false,
             password_hash: None,
+            webauthn_credential_ids: Vec::new(),
         }
     }
 

@@ -45,6 +45,7 @@ pub fn validate(c: &Config, is_base: bool) -> Result<(), String> {
         Key::database_timeout_ms,
         Key::tenant_sync_interval_sec,
         Key::max_request_body_bytes,
+        Key::webauthn_recover_account_token_lifetime,
     ] {
         if c.int(key) <= 0 {
             return Err(format!("'{}' must be > 0", key.name()));
@@ -146,6 +147,15 @@ mod tests {
         let t = Config::defaults().overlay_unchecked_test_mode();
         let c = t.overlay(short.as_object().unwrap()).unwrap();
         assert!(c.validate(false).is_ok());
+    }
+
+    #[test]
+    fn the_webauthn_recovery_token_lifetime_must_be_positive() {
+        for bad in [0, -1] {
+            let c = Config::defaults().overlay(json!({"webauthn_recover_account_token_lifetime": bad}).as_object().unwrap()).unwrap();
+            assert_eq!(c.validate(false), Err("'webauthn_recover_account_token_lifetime' must be > 0".to_owned()));
+        }
+        assert!(Config::defaults().validate(false).is_ok());
     }
 
     #[test]

@@ -28,6 +28,7 @@ use crate::thirdparty::storage::ThirdPartyTx;
 use crate::totp::storage::TotpTx;
 use crate::useridmapping::storage::UserIdMappingTx;
 use crate::users::storage::UsersTx;
+use crate::webauthn::storage::WebauthnTx;
 
 /// The statements flows run inside one transaction: every recipe's transaction statements. A new
 /// recipe with a flow adds its `…Tx` trait here (and implements it in each adapter).
@@ -42,6 +43,7 @@ pub trait Tx:
     + TotpTx
     + MetadataTx
     + RolesTx
+    + WebauthnTx
     + Send
 {
 }
@@ -57,6 +59,7 @@ impl<T> Tx for T where
         + TotpTx
         + MetadataTx
         + RolesTx
+        + WebauthnTx
         + Send
         + ?Sized
 {

@@ -8,16 +8,18 @@ pub enum RecipeId {
     EmailPassword,
     ThirdParty,
     Passwordless,
+    WebAuthn,
 }
 
 impl RecipeId {
-    pub const ALL: [RecipeId; 3] = [RecipeId::EmailPassword, RecipeId::ThirdParty, RecipeId::Passwordless];
+    pub const ALL: [RecipeId; 4] = [RecipeId::EmailPassword, RecipeId::ThirdParty, RecipeId::Passwordless, RecipeId::WebAuthn];
 
     pub fn as_str(self) -> &'static str {
         match self {
             RecipeId::EmailPassword => "emailpassword",
             RecipeId::ThirdParty => "thirdparty",
             RecipeId::Passwordless => "passwordless",
+            RecipeId::WebAuthn => "webauthn",
         }
     }
 
@@ -52,6 +54,8 @@ pub struct LoginMethod {
     pub verified: bool,
     /// Email-password only; never rendered.
     pub password_hash: Option<String>,
+    /// WebAuthn only: the login method's credential ids, ordered by `(created_at, id)`.
+    pub webauthn_credential_ids: Vec<String>,
 }
 
 impl LoginMethod {
@@ -75,6 +79,9 @@ impl LoginMethod {
         }
         if let Some(t) = &self.third_party {
             o.insert("thirdParty".into(), json!({"id": t.id, "userId": t.user_id}));
+        }
+        if self.recipe_id == RecipeId::WebAuthn {
+            o.insert("webauthn".into(), json!({"credentialIds": self.webauthn_credential_ids}));
         }
         Value::Object(o)
     }
@@ -109,11 +116,12 @@ impl User {
         out
     }
 
-    /// The CDI ≥ 5.3 user object (with the `webauthn` member; Portcullis has no webauthn credentials).
+    /// The CDI ≥ 5.3 user object, with the `webauthn` member: the credential ids of every webauthn
+    /// login method.
     pub fn to_json(&self) -> Value {
         let mut methods = self.login_methods.clone();
         methods.sort_by_key(|m| m.time_joined);
-        let (mut emails, mut phones, mut third_party) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut emails, mut phones, mut third_party, mut credential_ids) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for m in &methods {
             if let Some(e) = &m.email {
                 push_unique(&mut emails, e.clone());
@@ -124,6 +132,9 @@ impl User {
             if let Some(t) = &m.third_party {
                 push_unique(&mut third_party, json!({"id": t.id, "userId": t.user_id}));
             }
+            for c in &m.webauthn_credential_ids {
+                push_unique(&mut credential_ids, c.clone());
+            }
         }
         json!({
             "id": self.public_id(),
@@ -133,7 +144,7 @@ impl User {
             "emails": emails,
             "phoneNumbers": phones,
             "thirdParty": third_party,
-            "webauthn": {"credentialIds": []},
+            "webauthn": {"credentialIds": credential_ids},
             "loginMethods": methods.iter().map(LoginMethod::to_json).collect::<Vec<_>>(),
         })
     }
@@ -172,6 +183,7 @@ mod tests {
             third_party: None,
             verified: false,
             password_hash: Some("secret-hash".into()),
+            webauthn_credential_ids: Vec::new(),
         }
     }
 
@@ -185,6 +197,19 @@ mod tests {
         assert_eq!(j["loginMethods"][0]["recipeUserId"], "a");
         assert!(!j.to_string().contains("secret-hash"), "password hashes are never rendered");
         assert_eq!(j["webauthn"], json!({"credentialIds": []}));
+    }
+
+    #[test]
+    fn webauthn_login_methods_carry_their_credential_ids() {
+        let mut w = method("w", 30, "a@x.com", &["public"]);
+        w.recipe_id = RecipeId::WebAuthn;
+        w.webauthn_credential_ids = vec!["c1".into(), "c2".into()];
+        let u = User { id: "p".into(), is_primary: true, login_methods: vec![method("a", 10, "a@x.com", &["public"]), w] };
+        let j = u.to_json();
+        assert_eq!(j["webauthn"], json!({"credentialIds": ["c1", "c2"]}));
+        assert_eq!(j["loginMethods"][1]["webauthn"], json!({"credentialIds": ["c1", "c2"]}));
+        assert_eq!(j["loginMethods"][1]["recipeId"], "webauthn");
+        assert!(j["loginMethods"][0].get("webauthn").is_none());
     }
 
     #[test]

@@ -16,3 +16,4 @@ mod thirdparty;
 mod totp;
 mod useridmapping;
 mod users;
+mod webauthn;

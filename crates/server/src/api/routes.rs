@@ -11,7 +11,7 @@ use crate::http::ctx::Ctx;
 use crate::http::error::ApiError;
 use crate::http::routes::{Route, RouteTable};
 
-use super::{accountlinking, core, dashboard, emailpassword, emailverification, metadata, multitenancy, passwordless, roles, session, thirdparty, totp, useridmapping, users};
+use super::{accountlinking, core, dashboard, emailpassword, emailverification, metadata, multitenancy, passwordless, roles, session, thirdparty, totp, useridmapping, users, webauthn};
 
 pub static ROUTES: &[Route] = &[
     Route::get("/hello", "Hello", |c| Box::pin(core::hello(c, false))).public().any_version(),
@@ -126,6 +126,20 @@ pub static ROUTES: &[Route] = &[
     Route::post("/recipe/totp/verify", "TotpVerify", |c| Box::pin(totp::verify(c, false))),
     Route::post("/recipe/totp/device/import", "TotpDeviceImport", |c| Box::pin(totp::import_device(c))),
     Route::post("/recipe/totp/device/status/bulk", "TotpDeviceStatusBulk", |c| Box::pin(totp::bulk_status(c))),
+    Route::post("/recipe/webauthn/options/register", "WebauthnOptionsRegister", |c| Box::pin(webauthn::register_options(c))),
+    Route::post("/recipe/webauthn/options/signin", "WebauthnOptionsSignIn", |c| Box::pin(webauthn::sign_in_options(c))),
+    Route::get("/recipe/webauthn/options", "WebauthnOptions", |c| Box::pin(webauthn::get_options(c))),
+    Route::delete("/recipe/webauthn/options/remove", "WebauthnOptionsRemove", |c| Box::pin(webauthn::remove_options(c))),
+    Route::post("/recipe/webauthn/signup", "WebauthnSignUp", |c| Box::pin(webauthn::sign_up(c))),
+    Route::post("/recipe/webauthn/signin", "WebauthnSignIn", |c| Box::pin(webauthn::sign_in(c))),
+    Route::put("/recipe/webauthn/user/email", "WebauthnUserEmail", |c| Box::pin(webauthn::update_email(c))),
+    Route::post("/recipe/webauthn/user/recover/token", "WebauthnRecoverToken", |c| Box::pin(webauthn::create_recovery_token(c))),
+    Route::post("/recipe/webauthn/user/recover/token/consume", "WebauthnRecoverTokenConsume", |c| Box::pin(webauthn::consume_recovery_token(c))),
+    Route::get("/recipe/webauthn/user/recover", "WebauthnRecover", |c| Box::pin(webauthn::recovery_user(c))),
+    Route::post("/recipe/webauthn/user/credential/register", "WebauthnCredentialRegister", |c| Box::pin(webauthn::register_credential(c))),
+    Route::get("/recipe/webauthn/user/credential", "WebauthnCredential", |c| Box::pin(webauthn::get_credential(c))),
+    Route::get("/recipe/webauthn/user/credential/list", "WebauthnCredentialList", |c| Box::pin(webauthn::list_credentials(c))),
+    Route::delete("/recipe/webauthn/user/credential/remove", "WebauthnCredentialRemove", |c| Box::pin(webauthn::remove_credential(c))),
 ];
 
 /// The table indexed by path, built once.

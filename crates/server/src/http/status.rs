@@ -73,6 +73,14 @@ statuses! {
     DeviceAlreadyExists = "DEVICE_ALREADY_EXISTS_ERROR",
     InvalidTotp = "INVALID_TOTP_ERROR",
     LimitReached = "LIMIT_REACHED_ERROR",
+    // WebAuthn.
+    InvalidOptions = "INVALID_OPTIONS_ERROR",
+    InvalidAuthenticator = "INVALID_AUTHENTICATOR_ERROR",
+    OptionsNotFound = "OPTIONS_NOT_FOUND_ERROR",
+    CredentialNotFound = "CREDENTIAL_NOT_FOUND_ERROR",
+    CredentialAlreadyExists = "CREDENTIAL_ALREADY_EXISTS_ERROR",
+    UserWithEmailAlreadyExists = "USER_WITH_EMAIL_ALREADY_EXISTS_ERROR",
+    RecoverAccountTokenInvalid = "RECOVER_ACCOUNT_TOKEN_INVALID_ERROR",
     // The core's own APIs.
     NotAllowed = "NOT_ALLOWED",
     NoLicenseKeyFound = "NO_LICENSE_KEY_FOUND_ERROR",

@@ -27,3 +27,4 @@ mod thirdparty;
 mod totp;
 mod useridmapping;
 mod users;
+mod webauthn;

@@ -11,6 +11,15 @@ use serde_json::Value;
 /// The seed's DDL, verbatim: the schema as the SuperTokens docs give it.
 pub const SEED_SQL: &str = include_str!("../fixtures/seed_schema.sql");
 
+/// The newer plugin's WebAuthn tables (not in the seed), written as its DDL creates them
+/// (`WebAuthNQueries.getQueryToCreate*`), in the seed's style.
+pub const WEBAUTHN_SQL: &str = include_str!("../fixtures/webauthn_schema.sql");
+
+/// Everything Portcullis creates: the seed, then the WebAuthn tables.
+pub fn plugin_sql() -> String {
+    format!("{SEED_SQL}\n{WEBAUTHN_SQL}")
+}
+
 /// The server to test against, or `None` (then the test prints why it skips, and passes).
 pub fn pg_uri(test: &str) -> Option<String> {
     match std::env::var("PORTCULLIS_TEST_PG_URI") {
@@ -104,10 +113,22 @@ pub async fn count(client: &tokio_postgres::Client, sql: &str) -> i64 {
     client.query_one(sql, &[]).await.expect(sql).get(0)
 }
 
-/// The seed's DDL rewritten for a schema, a prefix and table-name overrides, the way the Java plugin
-/// names things: tables `<prefix>_<table>` (or the override), constraints named after their table's
-/// new name, index names unchanged, foreign keys pointing at `<schema>.<new name>`.
+/// The seed's DDL rewritten for a schema, a prefix and table-name overrides (see [`ddl_for`]).
 pub fn seed_for(schema: &str, prefix: &str, overrides: &[(&str, &str)]) -> String {
+    ddl_for(SEED_SQL, schema, prefix, overrides)
+}
+
+/// The seed's and the WebAuthn tables' DDL rewritten for a schema, a prefix and overrides.
+pub fn plugin_schema_for(schema: &str, prefix: &str, overrides: &[(&str, &str)]) -> String {
+    ddl_for(&plugin_sql(), schema, prefix, overrides)
+}
+
+/// DDL rewritten for a schema, a prefix and table-name overrides, the way the Java plugin names
+/// things: tables `<prefix>_<table>` (or the override), constraints named after their table's new
+/// name, index names unchanged, foreign keys pointing at `<schema>.<new name>`. The two
+/// recovery-token constraints the plugin names literally get `<prefix>_` in front (Portcullis's
+/// one deviation in names, so that several prefixes can share a schema).
+pub fn ddl_for(sql: &str, schema: &str, prefix: &str, overrides: &[(&str, &str)]) -> String {
     let rename = |table: &str| -> String {
         if let Some((_, o)) = overrides.iter().find(|(t, _)| *t == table) {
             return (*o).to_owned();
@@ -121,7 +142,7 @@ pub fn seed_for(schema: &str, prefix: &str, overrides: &[(&str, &str)]) -> Strin
     let ident_end = |s: &str| s.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(s.len());
     let mut out = format!("SET search_path = {schema};\n");
     let mut table = String::new();
-    for line in SEED_SQL.lines() {
+    for line in sql.lines() {
         let mut line = line.to_owned();
         if let Some(rest) = line.strip_prefix("CREATE TABLE ") {
             table = rest[..ident_end(rest)].to_owned();
@@ -129,8 +150,13 @@ pub fn seed_for(schema: &str, prefix: &str, overrides: &[(&str, &str)]) -> Strin
         }
         if let Some(rest) = line.strip_prefix("CONSTRAINT ") {
             let name = &rest[..ident_end(rest)];
-            let suffix = name.strip_prefix(table.as_str()).expect("constraint names start with their table's name");
-            line = format!("CONSTRAINT {}{suffix}{}", rename(&table), &rest[name.len()..]);
+            if name.starts_with("webauthn_account_recovery_token_") {
+                let prefixed = if prefix.is_empty() { name.to_owned() } else { format!("{prefix}_{name}") };
+                line = format!("CONSTRAINT {prefixed}{}", &rest[name.len()..]);
+            } else {
+                let suffix = name.strip_prefix(table.as_str()).expect("constraint names start with their table's name");
+                line = format!("CONSTRAINT {}{suffix}{}", rename(&table), &rest[name.len()..]);
+            }
         }
         if let Some(i) = line.find("REFERENCES ") {
             let rest = &line[i + "REFERENCES ".len()..];
