@@ -37,6 +37,7 @@ pub struct Statements {
     ids_by_email: String,
     ids_by_phone: String,
     ids_by_third_party: String,
+    ids_by_webauthn_credential: String,
     primary_time: String,
     delete_all_auth: String,
     delete_keyed: Vec<String>,
@@ -148,6 +149,8 @@ impl Statements {
             ids_by_third_party: primary_ids(format!(
                 "SELECT user_id FROM {tp_t} WHERE {scope} AND third_party_id = $3 AND third_party_user_id = $4"
             )),
+            // The credential's user, when it is in the tenant (the outer query's scope).
+            ids_by_webauthn_credential: primary_ids(format!("SELECT user_id FROM {wa_c} WHERE app_id = $1 AND id = $3")),
             primary_time: format!(
                 "SELECT MIN(primary_or_recipe_user_time_joined) FROM {all} WHERE app_id = $1 AND primary_or_recipe_user_id = $2"
             ),
@@ -308,6 +311,7 @@ pub async fn ids_by_account_info(db: Conn<'_>, sql: &Statements, (app, tenant): 
         AccountInfo::Email(_) => &sql.ids_by_email,
         AccountInfo::PhoneNumber(_) => &sql.ids_by_phone,
         AccountInfo::ThirdParty { .. } => &sql.ids_by_third_party,
+        AccountInfo::WebauthnCredentialId(_) => &sql.ids_by_webauthn_credential,
     };
     let values = info.values();
     let mut params: Vec<&(dyn ToSql + Sync)> = vec![&app, &tenant];

@@ -238,6 +238,10 @@ fn primary_ids_sql(info: &AccountInfo) -> &'static str {
                  SELECT user_id FROM thirdparty_user_to_tenant WHERE app_id = ?1 AND tenant_id = ?2
                  AND third_party_id = ?3 AND third_party_user_id = ?4)"
         }
+        AccountInfo::WebauthnCredentialId(_) => {
+            "SELECT DISTINCT primary_or_recipe_user_id FROM all_auth_recipe_users WHERE app_id = ?1 AND tenant_id = ?2 AND user_id IN (
+                 SELECT user_id FROM webauthn_credentials WHERE app_id = ?1 AND id = ?3)"
+        }
     }
 }
 

@@ -75,13 +75,15 @@ pub enum AccountInfo {
     Email(String),
     PhoneNumber(String),
     ThirdParty { id: String, user_id: String },
+    /// A WebAuthn credential id (as the credential JSON's `id` gives it).
+    WebauthnCredentialId(String),
 }
 
 impl AccountInfo {
     /// The values to bind after the app and tenant ids, in order.
     pub fn values(&self) -> Vec<&str> {
         match self {
-            AccountInfo::Email(v) | AccountInfo::PhoneNumber(v) => vec![v],
+            AccountInfo::Email(v) | AccountInfo::PhoneNumber(v) | AccountInfo::WebauthnCredentialId(v) => vec![v],
             AccountInfo::ThirdParty { id, user_id } => vec![id, user_id],
         }
     }

@@ -93,6 +93,9 @@ pub async fn by_account_info(ctx: &Ctx) -> Result<Response, ApiError> {
         (None, None) => {}
         _ => return Err(ApiError::bad("If thirdPartyId is provided, thirdPartyUserId must also be provided, and vice versa")),
     }
+    if let Some(credential_id) = q.get("webauthnCredentialId") {
+        infos.push(AccountInfo::WebauthnCredentialId(credential_id.trim().to_owned()));
+    }
     let union = q.get("doUnionOfAccountInfo").is_some_and(|v| v == "true");
     let users = recipe::by_account_info(tenant.storage.as_ref(), ctx.id.key(), &infos, union).await?;
     json(json!({"status": Status::Ok, "users": users.iter().map(User::to_json).collect::<Vec<Value>>()}))

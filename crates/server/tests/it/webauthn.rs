@@ -90,6 +90,12 @@ async fn passkeys_sign_up_and_in_with_every_algorithm_and_attestation() {
             let read = app.json("GET", &format!("/public/recipe/webauthn/options?webauthnGeneratedOptionsId={}", id(&options)), None).await;
             assert_eq!(read["status"], "OK", "{read}");
             assert_eq!(read["email"], Value::Null);
+            let by_credential = format!("/public/users/by-accountinfo?webauthnCredentialId={}", auth.credential_id_b64());
+            let found = app.json("GET", &by_credential, None).await;
+            assert_eq!(found["users"].as_array().unwrap().len(), 1, "{found}");
+            assert_eq!(found["users"][0]["id"], user_id.as_str());
+            let nobody = app.json("GET", "/public/users/by-accountinfo?webauthnCredentialId=unknown", None).await;
+            assert_eq!(nobody["users"], json!([]));
             let again = sign_in(&app, "public", &options, auth.assert(&request(&options), None)).await;
             assert_eq!(again, json!({"status": "OPTIONS_NOT_FOUND_ERROR"}), "a replayed challenge");
         }
