@@ -17,15 +17,17 @@ pub enum Job {
     DeleteExpiredPasswordlessDevices,
     DeleteExpiredTotpCodes,
     DeleteExpiredDashboardSessions,
+    DeleteExpiredWebauthnData,
 }
 
 impl Job {
-    pub const ALL: [Job; 5] = [
+    pub const ALL: [Job; 6] = [
         Job::DeleteExpiredSessions,
         Job::DeleteExpiredSigningKeys,
         Job::DeleteExpiredPasswordlessDevices,
         Job::DeleteExpiredTotpCodes,
         Job::DeleteExpiredDashboardSessions,
+        Job::DeleteExpiredWebauthnData,
     ];
 
     pub fn name(self) -> &'static str {
@@ -35,6 +37,7 @@ impl Job {
             Job::DeleteExpiredPasswordlessDevices => "portcullis.cron.delete_expired_passwordless_devices",
             Job::DeleteExpiredTotpCodes => "portcullis.cron.delete_expired_totp_codes",
             Job::DeleteExpiredDashboardSessions => "portcullis.cron.delete_expired_dashboard_sessions",
+            Job::DeleteExpiredWebauthnData => "portcullis.cron.delete_expired_webauthn_data",
         }
     }
 
@@ -46,6 +49,7 @@ impl Job {
             Job::DeleteExpiredPasswordlessDevices => 3_600_000,
             Job::DeleteExpiredTotpCodes => 3_600_000,
             Job::DeleteExpiredDashboardSessions => 24 * 3_600_000,
+            Job::DeleteExpiredWebauthnData => 24 * 3_600_000,
         }
     }
 }
@@ -78,6 +82,12 @@ async fn run_leased(state: &AppState, job: Job, now: i64) -> Result<u64, Storage
         Job::DeleteExpiredDashboardSessions => {
             for s in storages(state) {
                 removed += s.dashboard_sessions_delete_expired(now).await?;
+            }
+        }
+        Job::DeleteExpiredWebauthnData => {
+            // Options (used sign-in options included) and recovery tokens past their expiry.
+            for s in storages(state) {
+                removed += s.wa_delete_expired(now).await?;
             }
         }
         Job::DeleteExpiredSigningKeys => {

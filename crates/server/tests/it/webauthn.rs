@@ -328,3 +328,24 @@ async fn credentials_email_and_recovery() {
         assert_eq!(none["credentials"], json!([]));
     }
 }
+
+#[tokio::test]
+async fn cron_removes_expired_options_and_recovery_tokens() {
+    use portcullis::cron::{run, Job};
+    for b in backends() {
+        let app = TestApp::spawn(b).await;
+        let (_, up) = new_user(&app, "public", "a@example.com", Algorithm::Es256, Attestation::None).await;
+        let user_id = up["recipeUserId"].as_str().unwrap();
+        let kept = register_options(&app, "public", "b@example.com").await;
+        let token = app.json("POST", "/public/recipe/webauthn/user/recover/token", Some(json!({"userId": user_id, "email": "a@example.com"}))).await;
+        assert_eq!(token["status"], "OK");
+        // Nothing has expired yet.
+        assert_eq!(run(&app.state, Job::DeleteExpiredWebauthnData, app.clock.now()).await.unwrap(), Some(0));
+        // A day later the options (60 s) and the token (an hour) have: both go.
+        app.clock.advance(24 * 3_600_000 + 1);
+        assert_eq!(run(&app.state, Job::DeleteExpiredWebauthnData, app.clock.now()).await.unwrap(), Some(2));
+        let read = app.json("GET", &format!("/public/recipe/webauthn/options?webauthnGeneratedOptionsId={}", id(&kept)), None).await;
+        assert_eq!(read, json!({"status": "OPTIONS_NOT_FOUND_ERROR"}));
+        assert_eq!(run(&app.state, Job::DeleteExpiredWebauthnData, app.clock.now()).await.unwrap(), None, "the lease holds for a day");
+    }
+}
