@@ -121,6 +121,7 @@ pub static ABOUT: &[About] = &[
     a("header_read_timeout_sec", Hidden, "Seconds a connection may take to send a request's headers, then its body, and may stay idle between requests."),
     a("log_format", Hidden, "\"text\" for human-readable log lines or \"json\" for one JSON object per line."),
     a("metrics_path", Hidden, "Path at which Prometheus metrics are served (behind the base API keys when set); \"\" turns them off."),
+    a("database_wait_sec", Hidden, "Seconds to keep trying to reach PostgreSQL at start before giving up (for containers that start before their database); 0 gives up at the first failure."),
 ];
 
 /// The fixed set of values some string keys accept (the dashboard offers them as a choice).
