@@ -5,9 +5,10 @@
 //! then any missing index of a table that already existed. A database the Java core set up is used as
 //! it is, and a database user without the CREATE privilege starts fine as long as the tables are there.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
+use portcullis_core::storage::schema_shape::{self, Mismatch};
 use portcullis_core::storage::StorageError;
 use tokio_postgres::error::SqlState;
 
@@ -110,6 +111,8 @@ pub fn render_all(names: &Names) -> Result<Vec<TableDdl>, String> {
 /// What the catalog lacks.
 #[derive(Default)]
 struct Plan {
+    /// Existing tables without columns of the schema: the database is refused, nothing is created.
+    mismatches: Vec<Mismatch>,
     create_schema: bool,
     /// The missing tables (catalog names), for messages.
     tables: Vec<String>,
@@ -141,7 +144,23 @@ async fn plan(client: &tokio_postgres::Client, names: &Names, ddl: &[TableDdl]) 
         .iter()
         .map(|r| r.get(0))
         .collect();
-    let mut plan = Plan { create_schema: !schema_exists, ..Plan::default() };
+    let mut columns: HashMap<String, HashSet<String>> = HashMap::new();
+    if !tables.is_empty() {
+        let rows = client
+            .query(
+                "SELECT c.relname::text, a.attname::text FROM pg_attribute a \
+                 JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace \
+                 WHERE n.nspname = $1 AND c.relkind IN ('r', 'p') AND a.attnum > 0 AND NOT a.attisdropped",
+                &[&schema],
+            )
+            .await?;
+        for r in rows {
+            columns.entry(r.get(0)).or_default().insert(r.get(1));
+        }
+    }
+    let expected = schema_shape::expected_columns(TEMPLATE);
+    let mismatches = schema_shape::mismatches(&expected, &columns, |base| names.bare(base).unwrap_or(base).to_owned());
+    let mut plan = Plan { create_schema: !schema_exists, mismatches, ..Plan::default() };
     for t in ddl {
         // `bare` is known for every rendered table, so this lookup cannot fail.
         let bare = names.bare(&t.base).unwrap_or_default();
@@ -167,6 +186,16 @@ pub async fn ensure(db: &Db, names: &Names) -> Result<(), StorageError> {
     let mut races = 0;
     loop {
         let plan = plan(&client, names, &ddl).await.map_err(|e| db.query_error(&e))?;
+        if !plan.mismatches.is_empty() {
+            return Err(StorageError::Query(format!(
+                "schema '{}' was written by a SuperTokens core older than {} (tables lacking columns: {}): \
+                 upgrade it first; nothing was changed. If these tables belong to another program, \
+                 choose another postgresql_table_schema or postgresql_table_names_prefix.",
+                names.schema(),
+                schema_shape::OLDEST_SUPPORTED_CORE,
+                schema_shape::describe(&plan.mismatches)
+            )));
+        }
         if plan.is_empty() {
             return Ok(());
         }
@@ -274,6 +303,16 @@ mod tests {
         for t in &ddl {
             assert!(!t.create.contains('{'), "unrendered placeholder in {}", t.create);
         }
+    }
+
+    #[test]
+    fn every_table_of_the_template_has_its_columns_listed() {
+        let expected = schema_shape::expected_columns(TEMPLATE);
+        assert_eq!(expected.iter().map(|(t, _)| t.clone()).collect::<Vec<_>>(), table_bases());
+        let session = &expected.iter().find(|(t, _)| t == "session_info").unwrap().1;
+        assert_eq!(session.len(), 10);
+        assert!(session.contains(&"app_id".to_owned()) && session.contains(&"use_static_key".to_owned()));
+        assert!(expected.iter().all(|(_, cs)| !cs.is_empty() && cs.iter().all(|c| !c.contains('{'))));
     }
 
     #[test]
