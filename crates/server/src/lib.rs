@@ -7,6 +7,8 @@ pub mod http;
 pub mod keys;
 pub mod metrics;
 mod last_active;
+pub mod probe;
+pub mod startup;
 pub mod storage_open;
 pub mod tenancy;
 
@@ -24,9 +26,10 @@ use crate::tenancy::{Registry, TenancyError};
 /// The key_value entry the core writes once per app: a random id (we send no telemetry).
 pub const TELEMETRY_ID_KEY: &str = "TELEMETRY_ID";
 
-/// Opens the databases, loads the tenants and prepares the application state.
+/// Opens the databases (waiting up to `database_wait_sec` for PostgreSQL), loads the tenants and
+/// prepares the application state.
 pub async fn start(config: Config, config_path: Option<std::path::PathBuf>) -> Result<Arc<AppState>, TenancyError> {
-    let registry = Registry::start(config).await?;
+    let registry = storage_open::wait_for_database(&config, || Registry::start(config.clone())).await?;
     registry
         .base_storage()
         .key_value_insert_if_absent("public", "public", TELEMETRY_ID_KEY, &uuid::Uuid::new_v4().to_string(), now_ms())

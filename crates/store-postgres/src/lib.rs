@@ -77,6 +77,15 @@ impl std::fmt::Debug for PgStorage {
     }
 }
 
+/// Where `cfg` points, for the start-up log: `user@host:port/database, schema 's', table prefix 'p'`,
+/// never the password. Fails, naming the setting, when the settings are invalid.
+pub fn describe_target(cfg: &Config) -> Result<String, String> {
+    let s = Settings::from_config(cfg)?;
+    let user = s.user.as_deref().map(|u| format!("{u}@")).unwrap_or_default();
+    let prefix = cfg.str("postgresql_table_names_prefix").unwrap_or("");
+    Ok(format!("{user}{}/{}, schema '{}', table prefix '{prefix}'", s.endpoint(), s.database, s.names.schema()))
+}
+
 impl PgStorage {
     /// Connects with the `postgresql_*` keys of `cfg` and creates whatever is missing of the schema.
     /// Fails with a message naming host:port and the reason (never the password).
@@ -419,5 +428,25 @@ impl UserStorage for PgStorage {
     async fn delete_users(&self, app_id: &str, user_ids: &[String]) -> Result<bool, StorageError> {
         let ctx = (&self.sql, app_id, user_ids);
         self.db.run(Mode::Write, &ctx, |db, (sql, app, users)| Box::pin(users::delete(db, &sql.users, app, users))).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    #[test]
+    fn the_described_target_names_user_host_database_schema_and_prefix_but_not_the_password() {
+        let cfg = portcullis_core::config::Config::defaults()
+            .overlay(
+                json!({"postgresql_connection_uri": "postgresql://auth:s3cret@db.internal:6432/users",
+                       "postgresql_table_schema": "st", "postgresql_table_names_prefix": "p"})
+                .as_object()
+                .unwrap(),
+            )
+            .unwrap();
+        let text = super::describe_target(&cfg).unwrap();
+        assert_eq!(text, "auth@db.internal:6432/users, schema 'st', table prefix 'p'");
+        assert!(!text.contains("s3cret"));
     }
 }
