@@ -90,7 +90,8 @@ fn load_config(given: Option<PathBuf>, overrides: Vec<(&'static str, Value)>) ->
         return Err(typos);
     }
     let env = |k: &str| std::env::var(k).ok();
-    let env_applied = env_overrides(&env).iter().filter_map(|(def, _)| def.env).collect();
+    let mut env_applied: Vec<&'static str> = env_overrides(&env).iter().filter_map(|(def, _)| def.env).collect();
+    env_applied.sort_unstable();
     match Config::load(Sources { yaml: yaml.as_deref(), env: &env, overrides }) {
         Ok((cfg, warnings)) => Ok(Loaded { cfg, warnings, path, env_applied }),
         Err(e) => match (&path, e.is_in_file()) {
