@@ -41,6 +41,12 @@ step() {
 step "build" 20m cargo build --locked -p portcullis
 export PORTCULLIS_BIN="$root/target/debug/portcullis"
 
+# The deployment recipes, as far as a machine without a container engine can run them: the
+# systemd unit under a real systemd booted in namespaces, the Dockerfile linted and its commands
+# run with the binary (docs/deployment.md). Seconds each.
+step "deploy/portcullis.service under systemd" 3m tests/deploy/systemd-unit.sh
+step "Dockerfile: lint, dependency layer, entrypoint and health check" 3m tests/deploy/dockerfile.sh
+
 run_all() {
   # `bash -c run_all` starts a new shell: the options must be set here, or a failing step would
   # not stop the run (and the run's status would be only its last step's).

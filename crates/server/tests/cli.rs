@@ -630,3 +630,38 @@ fn start_waits_for_a_late_database_when_asked() {
     pg_run(async { pg_client().await.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE")).await.unwrap() });
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// deploy/config.yaml, the sample the systemd recipe installs, is a valid configuration, and so is
+/// every commented-out key in it once uncommented (no typo, no bad value waiting for a user).
+#[test]
+fn the_sample_config_is_valid_with_and_without_its_commented_keys() {
+    use portcullis_core::config::{Config, Sources};
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../deploy/config.yaml")).unwrap();
+    let none = |_: &str| None;
+    let load = |yaml: &str| Config::load(Sources { yaml: Some(yaml), env: &none, overrides: vec![] });
+    let (cfg, warnings) = load(&text).unwrap_or_else(|e| panic!("deploy/config.yaml: {e}"));
+    assert!(warnings.is_empty(), "{warnings:?}");
+    assert_eq!((cfg.str("host"), cfg.str("sqlite_path")), (Some("localhost"), Some("/var/lib/portcullis/portcullis.db")));
+    assert!(!cfg.uses_postgresql() && !cfg.test_mode());
+    let commented = uncomment_keys(&text);
+    assert!(commented.1 >= 10, "only {} commented keys", commented.1);
+    let (cfg, warnings) = load(&commented.0).unwrap_or_else(|e| panic!("uncommented deploy/config.yaml: {e}\n{}", commented.0));
+    assert!(warnings.is_empty(), "{warnings:?}");
+    assert!(cfg.uses_postgresql() && cfg.api_keys().len() == 1);
+}
+
+/// Uncomments `# key: value` lines; returns the text and how many there were.
+fn uncomment_keys(text: &str) -> (String, usize) {
+    let mut n = 0;
+    let lines: Vec<String> = text
+        .lines()
+        .map(|l| match l.strip_prefix("# ") {
+            Some(rest) if rest.split_once(':').is_some_and(|(k, _)| !k.is_empty() && k.chars().all(|c| c.is_ascii_lowercase() || c == '_' || c.is_ascii_digit())) => {
+                n += 1;
+                rest.to_owned()
+            }
+            _ => l.to_owned(),
+        })
+        .collect();
+    (lines.join("\n"), n)
+}
