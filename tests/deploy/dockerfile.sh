@@ -87,6 +87,7 @@ as_image() { setpriv --reuid 65532 --regid 65532 --clear-groups env -i PATH=/usr
 # (not through the function: \$! must be the server itself, which setpriv and env exec into)
 setpriv --reuid 65532 --regid 65532 --clear-groups env -i PATH=/usr/bin:/bin $(printf '%q ' "${start_cmd[@]}") > $work/server.log 2>&1 &
 pid=\$!
+trap 'kill \$pid 2>/dev/null || true' EXIT
 for _ in \$(seq 100); do
   if as_image $(printf '%q ' "${health_cmd[@]}") > $work/health.log 2>&1; then break; fi
   kill -0 \$pid 2>/dev/null || { echo "the server exited"; exit 1; }

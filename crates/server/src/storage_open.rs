@@ -10,12 +10,25 @@ use portcullis_core::storage::{Storage, StorageError};
 use crate::tenancy::TenancyError;
 
 pub async fn open_storage(cfg: &Config) -> Result<Arc<dyn Storage>, StorageError> {
+    open(cfg, portcullis_store_sqlite::SqliteStorage::open).await
+}
+
+/// As `open_storage`, but an SQLite file is opened without its one-process lock: for tools that
+/// work beside a running server (the benchmark's floors). Never for serving.
+pub async fn open_storage_beside_server(cfg: &Config) -> Result<Arc<dyn Storage>, StorageError> {
+    open(cfg, portcullis_store_sqlite::SqliteStorage::open_beside_server).await
+}
+
+async fn open(
+    cfg: &Config,
+    open_sqlite: fn(&str) -> Result<portcullis_store_sqlite::SqliteStorage, StorageError>,
+) -> Result<Arc<dyn Storage>, StorageError> {
     if cfg.uses_postgresql() {
         let pg = portcullis_store_postgres::PgStorage::connect(cfg).await?;
         return Ok(Arc::new(pg));
     }
     let path = sqlite_path(cfg).to_owned();
-    let sqlite = tokio::task::spawn_blocking(move || portcullis_store_sqlite::SqliteStorage::open(&path))
+    let sqlite = tokio::task::spawn_blocking(move || open_sqlite(&path))
         .await
         .map_err(|e| StorageError::Unavailable(e.to_string()))??;
     Ok(Arc::new(sqlite))

@@ -15,10 +15,33 @@ fn bin() -> Command {
     c
 }
 
+/// Runs a command to its end; returns whether it succeeded and everything it printed. Bounded at
+/// 60 s: a `start` that should have been refused would otherwise serve for ever (the test then
+/// fails instead of hanging).
 fn run(c: &mut Command) -> (bool, String) {
-    let out = c.output().expect("run portcullis");
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    (out.status.success(), text)
+    static RUNS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let out = std::env::temp_dir().join(format!("portcullis-cli-run-{}-{n}.log", std::process::id()));
+    let file = std::fs::File::create(&out).expect("output file");
+    let mut child = c.stdout(file.try_clone().unwrap()).stderr(file).spawn().expect("run portcullis");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break Some(s);
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let mut text = std::fs::read_to_string(&out).unwrap_or_default();
+    std::fs::remove_file(&out).ok();
+    if status.is_none() {
+        text.push_str("\n[still running after 60 s: killed]");
+    }
+    (status.is_some_and(|s| s.success()), text)
 }
 
 fn temp_dir(name: &str) -> std::path::PathBuf {
@@ -394,8 +417,24 @@ async fn pg_client() -> tokio_postgres::Client {
     client
 }
 
-fn fresh_schema() -> String {
-    format!("cli_{}", &uuid_like())
+/// A new schema name, whose schema is dropped when the guard goes, even when the test fails.
+struct Schema(String);
+
+impl Drop for Schema {
+    fn drop(&mut self) {
+        let (name, Some(uri)) = (self.0.clone(), std::env::var("PORTCULLIS_TEST_PG_URI").ok()) else { return };
+        // No panic here: this may run while a failed test unwinds.
+        pg_run(async move {
+            if let Ok((client, conn)) = tokio_postgres::connect(&uri, tokio_postgres::NoTls).await {
+                tokio::spawn(conn);
+                let _ = client.batch_execute(&format!("DROP SCHEMA IF EXISTS {name} CASCADE")).await;
+            }
+        });
+    }
+}
+
+fn fresh_schema() -> Schema {
+    Schema(format!("cli_{}", &uuid_like()))
 }
 
 fn uuid_like() -> String {
@@ -418,11 +457,12 @@ fn with_password(uri: &str, password: &str) -> String {
 fn start_up_names_the_postgresql_database_but_not_its_password() {
     let Some(uri) = pg_uri() else { return };
     let dir = temp_dir("pglog");
-    let schema = fresh_schema();
+    let guard = fresh_schema();
+    let schema = &guard.0;
     let mut cmd = bin();
     cmd.current_dir(&dir)
         .env("POSTGRESQL_CONNECTION_URI", with_password(&uri, "s3cret-pw"))
-        .env("POSTGRESQL_TABLE_SCHEMA", &schema)
+        .env("POSTGRESQL_TABLE_SCHEMA", schema)
         .env("POSTGRESQL_TABLE_NAMES_PREFIX", "pfx")
         .args(["start", "--config", "/dev/null"]);
     let mut server = Server::spawn(cmd, &dir);
@@ -435,7 +475,6 @@ fn start_up_names_the_postgresql_database_but_not_its_password() {
     assert_eq!(count(&out, &expected), 1, "{expected} in:\n{out}");
     assert!(out.contains("environment variables applied: POSTGRESQL_CONNECTION_URI, POSTGRESQL_TABLE_NAMES_PREFIX, POSTGRESQL_TABLE_SCHEMA"), "{out}");
     assert!(!out.contains("s3cret-pw"), "the password leaked: {out}");
-    pg_run(async { pg_client().await.batch_execute(&format!("DROP SCHEMA {schema} CASCADE")).await.unwrap() });
     std::fs::remove_dir_all(&dir).ok();
 }
 
@@ -448,13 +487,14 @@ CREATE TABLE session_info (session_handle VARCHAR(255) PRIMARY KEY, user_id VARC
 #[test]
 fn a_database_of_an_older_supertokens_core_is_refused_untouched() {
     let Some(uri) = pg_uri() else { return };
-    let schema = fresh_schema();
+    let guard = fresh_schema();
+    let schema = &guard.0;
     pg_run(async {
         pg_client().await.batch_execute(&format!("CREATE SCHEMA {schema}; SET search_path TO {schema}; {OLD_CORE_TABLES}")).await.unwrap()
     });
     let (ok, out) = run(bin()
         .env("POSTGRESQL_CONNECTION_URI", &uri)
-        .env("POSTGRESQL_TABLE_SCHEMA", &schema)
+        .env("POSTGRESQL_TABLE_SCHEMA", schema)
         .args(["start", "--config", "/dev/null", "--port", &free_port().to_string()]));
     assert!(!ok, "{out}");
     assert!(out.contains(&format!("schema '{schema}' was written by a SuperTokens core older than 9.0")), "{out}");
@@ -462,8 +502,7 @@ fn a_database_of_an_older_supertokens_core_is_refused_untouched() {
     assert!(out.contains("upgrade it first; nothing was changed"), "{out}");
     let tables: Vec<String> = pg_run(async {
         let c = pg_client().await;
-        let rows = c.query("SELECT tablename::text FROM pg_tables WHERE schemaname = $1 ORDER BY 1", &[&schema]).await.unwrap();
-        c.batch_execute(&format!("DROP SCHEMA {schema} CASCADE")).await.unwrap();
+        let rows = c.query("SELECT tablename::text FROM pg_tables WHERE schemaname = $1 ORDER BY 1", &[schema]).await.unwrap();
         rows.iter().map(|r| r.get(0)).collect()
     });
     assert_eq!(tables, vec!["key_value", "session_info"], "nothing was created");
@@ -600,7 +639,8 @@ fn start_waits_for_a_late_database_when_asked() {
     let (user, host_db) = rest.split_once('@').unwrap();
     let (host_port, db) = host_db.split_once('/').unwrap();
     let real = host_port.to_socket_addrs().unwrap().next().unwrap();
-    let schema = fresh_schema();
+    let guard = fresh_schema();
+    let schema = &guard.0;
     let late = |after| format!("postgresql://{user}@127.0.0.1:{}/{db}", late_proxy(real, after));
 
     // Without database_wait_sec: the first failure stops start-up.
@@ -612,7 +652,7 @@ fn start_waits_for_a_late_database_when_asked() {
     let mut cmd = bin();
     cmd.current_dir(&dir)
         .env("POSTGRESQL_CONNECTION_URI", late(Duration::from_secs(3)))
-        .env("POSTGRESQL_TABLE_SCHEMA", &schema)
+        .env("POSTGRESQL_TABLE_SCHEMA", schema)
         .env("PORTCULLIS_DATABASE_WAIT_SEC", "30")
         .args(["start", "--config", "/dev/null"]);
     let mut server = Server::spawn(cmd, &dir);
@@ -627,7 +667,6 @@ fn start_waits_for_a_late_database_when_asked() {
         .env("PORTCULLIS_DATABASE_WAIT_SEC", "2")
         .args(["start", "--config", "/dev/null", "--port", &free_port().to_string()]));
     assert!(!ok && out.contains("gave up after waiting 2 s"), "{out}");
-    pg_run(async { pg_client().await.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE")).await.unwrap() });
     std::fs::remove_dir_all(&dir).ok();
 }
 

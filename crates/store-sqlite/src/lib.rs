@@ -52,13 +52,24 @@ impl SqliteStorage {
         }
         let path = file::absolute(path)?;
         let lock = file::lock(&path)?;
+        Self::open_file(path, Some(lock))
+    }
+
+    /// Opens a file a Portcullis server may be using, without taking the one-process lock: for
+    /// tools that work beside a running server (the benchmark's database floors); SQLite's own
+    /// locking keeps the file consistent. Never for serving.
+    pub fn open_beside_server(path: &str) -> Result<Self, StorageError> {
+        Self::open_file(file::absolute(path)?, None)
+    }
+
+    fn open_file(path: std::path::PathBuf, lock: Option<Arc<file::FileLock>>) -> Result<Self, StorageError> {
         let conn = Connection::open(&path).map_err(|e| {
             StorageError::Unavailable(format!("cannot open the SQLite database '{}': {e}", path.display()))
         })?;
         file::check_tables(&conn, &path, SCHEMA)?;
         conn.pragma_update(None, "journal_mode", "WAL").map_err(query_err)?;
         conn.pragma_update(None, "synchronous", "NORMAL").map_err(query_err)?;
-        Self::prepare(conn, &path.display().to_string(), Some(lock))
+        Self::prepare(conn, &path.display().to_string(), lock)
     }
 
     /// Settings of every connection, then the missing tables.
