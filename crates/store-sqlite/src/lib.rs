@@ -66,6 +66,8 @@ impl SqliteStorage {
         let conn = Connection::open(&path).map_err(|e| {
             StorageError::Unavailable(format!("cannot open the SQLite database '{}': {e}", path.display()))
         })?;
+        // Before anything else: another process (a tool beside the server) may hold a write lock.
+        conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(query_err)?;
         file::check_tables(&conn, &path, SCHEMA)?;
         conn.pragma_update(None, "journal_mode", "WAL").map_err(query_err)?;
         conn.pragma_update(None, "synchronous", "NORMAL").map_err(query_err)?;
