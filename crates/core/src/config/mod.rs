@@ -141,7 +141,7 @@ fn decode_env(raw: &str) -> String {
 /// ignored, as by the core's docker image), with the raw values.
 pub fn env_overrides(env: &dyn Fn(&str) -> Option<String>) -> Vec<(&'static keys::KeyDef, String)> {
     KEYS.iter()
-        .filter_map(|def| def.env.and_then(|var| env(var)).filter(|v| !v.is_empty()).map(|raw| (def, raw)))
+        .filter_map(|def| def.env.and_then(env).filter(|v| !v.is_empty()).map(|raw| (def, raw)))
         .collect()
 }
 
