@@ -1,22 +1,23 @@
 //! The connection pool and the one place where units of work run: in a transaction (or, for reads,
 //! as single statements), retried when PostgreSQL reports a serialization failure or deadlock, or
-//! when a pooled connection turns out to be dead (after a server restart, say).
+//! when a pooled connection turns out to be dead (after a server restart or a failover, say).
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
 
-use deadpool_postgres::{
-    ClientWrapper, HookError, Manager, ManagerConfig, Object, Pool, PoolError, RecyclingMethod, Runtime, TimeoutType,
-    Transaction,
-};
+use deadpool::managed::{Object, Pool, PoolError, TimeoutType};
+use deadpool_postgres::Transaction;
 use portcullis_core::storage::StorageError;
 use tokio_postgres::error::SqlState;
-use tokio_postgres::types::ToSql;
-use tokio_postgres::{IsolationLevel, NoTls, Row, Statement};
+use tokio_postgres::types::{ToSql, Type};
+use tokio_postgres::{Client, IsolationLevel, Row, SimpleQueryMessage, Statement};
 
-use crate::settings::Settings;
+use crate::connect::{session_timeouts, ConnectError, Manager, PgConn, Stats};
+use crate::settings::{Settings, Statements};
 
 /// Tries after a serialization failure or deadlock before giving up (with growing, jittered sleeps).
 const MAX_CONFLICT_RETRIES: u32 = 10;
@@ -50,63 +51,159 @@ pub enum Mode {
     Read,
 }
 
-/// A connection or an open transaction, with statements prepared once per connection.
+/// Parameter types of statements run unnamed, learnt once per statement text and pool.
+struct ParamTypes {
+    known: RwLock<HashMap<Box<str>, Arc<[Type]>>>,
+    /// Names of the throwaway statements that learn the types: unique across processes, since
+    /// behind a pooler several processes share server connections.
+    prefix: String,
+    next: AtomicU64,
+}
+
+/// A connection or an open transaction, and how statements are sent on it.
 #[derive(Clone, Copy)]
-pub enum Conn<'t> {
-    Client(&'t ClientWrapper),
+pub struct Conn<'t> {
+    target: Target<'t>,
+    types: Option<&'t ParamTypes>,
+}
+
+#[derive(Clone, Copy)]
+enum Target<'t> {
+    Client(&'t PgConn),
     Tx(&'t Transaction<'t>),
 }
 
+type Params<'a> = [&'a (dyn ToSql + Sync)];
+
 impl Conn<'_> {
+    fn client(&self) -> &Client {
+        match self.target {
+            Target::Client(c) => c,
+            Target::Tx(t) => t.client(),
+        }
+    }
+
+    /// Prepared mode: the statement, prepared once per connection.
     async fn prepare(&self, sql: &str) -> Result<Statement, tokio_postgres::Error> {
-        match self {
-            Conn::Client(c) => c.prepare_cached(sql).await,
-            Conn::Tx(t) => t.prepare_cached(sql).await,
+        match self.target {
+            Target::Client(c) => c.prepare_cached(sql).await,
+            Target::Tx(t) => t.prepare_cached(sql).await,
         }
     }
 
-    pub async fn execute(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<u64, tokio_postgres::Error> {
-        let st = self.prepare(sql).await?;
-        match self {
-            Conn::Client(c) => c.execute(&st, params).await,
-            Conn::Tx(t) => t.execute(&st, params).await,
-        }
-    }
-
-    pub async fn query(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Vec<Row>, tokio_postgres::Error> {
-        let st = self.prepare(sql).await?;
-        match self {
-            Conn::Client(c) => c.query(&st, params).await,
-            Conn::Tx(t) => t.query(&st, params).await,
-        }
-    }
-
-    pub async fn query_opt(
+    /// Unnamed mode: the parameters with their types, learnt on first use of the statement.
+    async fn typed<'p>(
         &self,
+        types: &ParamTypes,
         sql: &str,
-        params: &[&(dyn ToSql + Sync)],
-    ) -> Result<Option<Row>, tokio_postgres::Error> {
-        let st = self.prepare(sql).await?;
-        match self {
-            Conn::Client(c) => c.query_opt(&st, params).await,
-            Conn::Tx(t) => t.query_opt(&st, params).await,
+        params: &Params<'p>,
+    ) -> Result<Vec<(&'p (dyn ToSql + Sync), Type)>, tokio_postgres::Error> {
+        let known = if params.is_empty() { Some(Arc::from([])) } else { types.get(sql) };
+        let types = match known {
+            Some(t) => t,
+            None => types.learn(self.client(), sql).await?,
+        };
+        Ok(params.iter().copied().zip(types.iter().cloned()).collect())
+    }
+
+    pub async fn execute(&self, sql: &str, params: &Params<'_>) -> Result<u64, tokio_postgres::Error> {
+        if let Some(types) = self.types {
+            let typed = self.typed(types, sql, params).await?;
+            return self.client().execute_typed(sql, &typed).await;
         }
+        let st = self.prepare(sql).await?;
+        self.client().execute(&st, params).await
+    }
+
+    pub async fn query(&self, sql: &str, params: &Params<'_>) -> Result<Vec<Row>, tokio_postgres::Error> {
+        if let Some(types) = self.types {
+            let typed = self.typed(types, sql, params).await?;
+            return self.client().query_typed(sql, &typed).await;
+        }
+        let st = self.prepare(sql).await?;
+        self.client().query(&st, params).await
+    }
+
+    pub async fn query_opt(&self, sql: &str, params: &Params<'_>) -> Result<Option<Row>, tokio_postgres::Error> {
+        if let Some(types) = self.types {
+            let typed = self.typed(types, sql, params).await?;
+            return self.client().query_typed_opt(sql, &typed).await;
+        }
+        let st = self.prepare(sql).await?;
+        self.client().query_opt(&st, params).await
+    }
+}
+
+impl ParamTypes {
+    fn new() -> ParamTypes {
+        use std::hash::{BuildHasher, Hasher};
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u32(std::process::id());
+        ParamTypes {
+            known: RwLock::new(HashMap::new()),
+            prefix: format!("portcullis_types_{:016x}", h.finish()),
+            next: AtomicU64::new(0),
+        }
+    }
+
+    fn get(&self, sql: &str) -> Option<Arc<[Type]>> {
+        self.known.read().ok()?.get(sql).cloned()
+    }
+
+    /// Asks the server what it infers for the parameters, in one message that prepares the statement
+    /// under a throwaway name, reads the types and deallocates it: one round trip, one server
+    /// connection even behind a transaction pooler, and the same inference as a protocol-level
+    /// prepare (so the same plans). `sql` is our own statement text, never input.
+    async fn learn(&self, client: &Client, sql: &str) -> Result<Arc<[Type]>, tokio_postgres::Error> {
+        let name = format!("{}_{}", self.prefix, self.next.fetch_add(1, Ordering::Relaxed));
+        let batch = format!(
+            "PREPARE {name} AS {sql}; \
+             SELECT parameter_types::oid[]::text FROM pg_catalog.pg_prepared_statements WHERE name = '{name}'; \
+             DEALLOCATE {name}"
+        );
+        let messages = client.simple_query(&batch).await?;
+        let listed = messages
+            .iter()
+            .find_map(|m| match m {
+                SimpleQueryMessage::Row(r) => r.get(0).map(str::to_owned),
+                _ => None,
+            })
+            .unwrap_or_default();
+        let types: Arc<[Type]> = listed
+            .trim_matches(|c| c == '{' || c == '}')
+            .split(',')
+            .filter(|s| !s.is_empty())
+            // Every parameter of our statements has a built-in type; anything else would need a
+            // catalog lookup per type and is refused by the encoder below as "unknown".
+            .map(|oid| oid.trim().parse().ok().and_then(Type::from_oid).unwrap_or(Type::UNKNOWN))
+            .collect();
+        if let Ok(mut known) = self.known.write() {
+            known.insert(sql.into(), Arc::clone(&types));
+        }
+        Ok(types)
     }
 }
 
 /// A failed attempt, and whether COMMIT had been sent (then a lost connection leaves the outcome unknown).
 struct Failed {
-    error: WorkError,
+    error: Failure,
     commit_sent: bool,
 }
 
+enum Failure {
+    Work(WorkError),
+    /// COMMIT reported success with a WARNING: a wait for a synchronous standby was cancelled, so the
+    /// commit is local only.
+    CommitNotReplicated,
+}
+
 fn before_commit(error: impl Into<WorkError>) -> Failed {
-    Failed { error: error.into(), commit_sent: false }
+    Failed { error: Failure::Work(error.into()), commit_sent: false }
 }
 
 /// The pool plus what error messages need to say.
 pub struct Db {
-    pool: Pool,
+    pool: Pool<Manager>,
     endpoint: String,
     timeout: Duration,
     /// Bounds one whole attempt on the client side, in case the server stops answering altogether.
@@ -114,49 +211,55 @@ pub struct Db {
     /// A restart of PostgreSQL can leave every pooled connection dead; each is found out and dropped
     /// by one failed try, so a unit of work may need that many tries plus one.
     max_connection_retries: usize,
+    /// `Some` in unnamed mode (behind a transaction pooler).
+    param_types: Option<ParamTypes>,
+    /// Unnamed mode: the timeouts, set at the start of every transaction.
+    local_timeouts: Option<String>,
+    stats: Arc<Stats>,
 }
 
 impl Db {
     pub fn new(settings: &Settings) -> Result<Db, StorageError> {
-        let manager = Manager::from_config(
-            settings.pg_config(),
-            NoTls,
-            // `Fast` costs no round trip per checkout; connections that died unnoticed are caught by
-            // the retry in `run` instead.
-            ManagerConfig { recycling_method: RecyclingMethod::Fast },
-        );
-        let timeout_ms = settings.timeout.as_millis();
-        // A statement can never hang: the server cancels it after the timeout. A transaction left
-        // open by a vanished client is ended too, so it cannot hold row locks.
-        let session_setup: Arc<str> = format!(
-            "SET statement_timeout = {timeout_ms}; SET idle_in_transaction_session_timeout = {}",
-            (timeout_ms * 4).max(30_000)
-        )
-        .into();
+        let stats = Arc::new(Stats::default());
+        let manager = Manager::new(settings, Arc::clone(&stats));
+        // The manager bounds each host by the connect timeout; the pool's bound covers them all.
+        let connect_all = settings.connect_timeout * u32::try_from(settings.hosts.len() * 2).unwrap_or(u32::MAX);
         let pool = Pool::builder(manager)
             .max_size(settings.pool_size)
             .wait_timeout(Some(settings.timeout))
-            .create_timeout(Some(settings.timeout))
+            .create_timeout(Some(connect_all + settings.timeout))
             .recycle_timeout(Some(settings.timeout))
-            .runtime(Runtime::Tokio1)
-            .post_create(deadpool_postgres::Hook::async_fn(move |client: &mut ClientWrapper, _| {
-                let sql = Arc::clone(&session_setup);
-                Box::pin(async move { client.batch_execute(&sql).await.map_err(HookError::Backend) })
-            }))
+            .runtime(deadpool::Runtime::Tokio1)
             .build()
             .map_err(|e| StorageError::Unavailable(format!("cannot build the PostgreSQL connection pool: {e}")))?;
+        let unnamed = settings.statements == Statements::Unnamed;
         Ok(Db {
             pool,
             endpoint: settings.endpoint(),
             timeout: settings.timeout,
             attempt_deadline: settings.timeout * 4,
             max_connection_retries: settings.pool_size + 1,
+            param_types: unnamed.then(ParamTypes::new),
+            local_timeouts: unnamed.then(|| session_timeouts("SET LOCAL", settings.timeout.as_millis())),
+            stats,
         })
     }
 
     pub fn pool_status(&self) -> portcullis_core::storage::PoolStatus {
         let s = self.pool.status();
-        portcullis_core::storage::PoolStatus { size: s.size, available: s.available, waiting: s.waiting, max_size: s.max_size }
+        let count = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        portcullis_core::storage::PoolStatus {
+            size: s.size,
+            available: s.available,
+            waiting: s.waiting,
+            max_size: s.max_size,
+            connects: count(&self.stats.connects),
+            connect_failures: count(&self.stats.connect_failures),
+            discarded: count(&self.stats.discarded),
+            timeouts: count(&self.stats.timeouts),
+            waits: count(&self.stats.waits),
+            wait_micros: count(&self.stats.wait_micros),
+        }
     }
 
     pub fn endpoint(&self) -> &str {
@@ -164,8 +267,19 @@ impl Db {
     }
 
     /// A pooled connection, for work that does not fit `run` (creating the schema).
-    pub async fn client(&self) -> Result<Object, StorageError> {
-        self.pool.get().await.map_err(|e| self.pool_error(e))
+    pub async fn client(&self) -> Result<Object<Manager>, StorageError> {
+        let started = Instant::now();
+        let got = self.pool.get().await;
+        self.stats.waits.fetch_add(1, Ordering::Relaxed);
+        let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+        self.stats.wait_micros.fetch_add(micros, Ordering::Relaxed);
+        got.map_err(|e| self.pool_error(e))
+    }
+
+    /// Drops a connection that must not be used again (dead, busy, or now read-only).
+    fn discard(&self, client: Object<Manager>) {
+        self.stats.discarded.fetch_add(1, Ordering::Relaxed);
+        drop(Object::take(client));
     }
 
     /// Runs `work` as one unit: in a transaction per `mode`, retried on conflicts and dead connections.
@@ -180,13 +294,14 @@ impl Db {
         let mut lost_connections = 0;
         loop {
             let mut client = self.client().await?;
-            let attempt = tokio::time::timeout(self.attempt_deadline, attempt(&mut client, mode, ctx, &work)).await;
+            let attempt = tokio::time::timeout(self.attempt_deadline, self.attempt(&mut client, mode, ctx, &work)).await;
             let failed = match attempt {
                 Ok(Ok(value)) => return Ok(value),
                 Ok(Err(failed)) => failed,
                 Err(_) => {
                     // The connection may still be busy with our statement: never give it to anyone else.
-                    drop(Object::take(client));
+                    self.discard(client);
+                    self.stats.timeouts.fetch_add(1, Ordering::Relaxed);
                     return Err(StorageError::Unavailable(format!(
                         "PostgreSQL at {} did not answer within {} ms",
                         self.endpoint,
@@ -195,8 +310,15 @@ impl Db {
                 }
             };
             let pg = match failed.error {
-                WorkError::Invalid(message) => return Err(StorageError::Query(message)),
-                WorkError::Pg(ref e) => e,
+                Failure::Work(WorkError::Invalid(message)) => return Err(StorageError::Query(message)),
+                Failure::Work(WorkError::Pg(ref e)) => e,
+                Failure::CommitNotReplicated => {
+                    return Err(StorageError::Unavailable(format!(
+                        "PostgreSQL at {}: the commit was not confirmed by the synchronous standby (the wait was \
+                         cancelled); it may or may not survive a failover",
+                        self.endpoint
+                    )))
+                }
             };
             if is_conflict(pg) && conflicts < MAX_CONFLICT_RETRIES {
                 conflicts += 1;
@@ -204,8 +326,10 @@ impl Db {
                 tokio::time::sleep(conflict_backoff(conflicts)).await;
                 continue;
             }
-            if is_connection_lost(pg) {
-                drop(Object::take(client));
+            // A connection to a server that became read-only (a demoted primary) is as good as dead
+            // for writes: a new one goes to the host that target_session_attrs picks now.
+            if is_connection_lost(pg) || is_read_only(pg) {
+                self.discard(client);
                 if !failed.commit_sent && lost_connections < self.max_connection_retries {
                     lost_connections += 1;
                     continue;
@@ -215,17 +339,53 @@ impl Db {
         }
     }
 
-    fn pool_error(&self, e: PoolError) -> StorageError {
+    async fn attempt<C, T, F>(&self, client: &mut PgConn, mode: Mode, ctx: &C, work: &F) -> Result<T, Failed>
+    where
+        C: ?Sized + Sync,
+        F: for<'t> Fn(Conn<'t>, &'t C) -> DbFuture<'t, T>,
+    {
+        let types = self.param_types.as_ref();
+        let (isolation, read_only) = match mode {
+            Mode::Read => return work(Conn { target: Target::Client(client), types }, ctx).await.map_err(before_commit),
+            Mode::Write => (IsolationLevel::ReadCommitted, false),
+            Mode::Snapshot => (IsolationLevel::RepeatableRead, true),
+        };
+        let notices = Arc::clone(&client.notices);
+        let tx = client.build_transaction().isolation_level(isolation).read_only(read_only).start().await;
+        let tx = tx.map_err(before_commit)?;
+        // On failure `tx` is dropped, which rolls the transaction back.
+        let conn = Conn { target: Target::Tx(&tx), types };
+        let value = match &self.local_timeouts {
+            None => work(conn, ctx).await.map_err(before_commit)?,
+            Some(set) => {
+                // Sent before the work's first statement without waiting for its answer (`biased`
+                // polls it first): the timeouts cost no round trip.
+                let (set, value) = tokio::join!(biased; tx.batch_execute(set), work(conn, ctx));
+                set.map_err(before_commit)?;
+                value.map_err(before_commit)?
+            }
+        };
+        notices.clear();
+        tx.commit().await.map_err(|e| Failed { error: Failure::Work(e.into()), commit_sent: true })?;
+        if notices.warned() {
+            return Err(Failed { error: Failure::CommitNotReplicated, commit_sent: true });
+        }
+        Ok(value)
+    }
+
+    fn pool_error(&self, e: PoolError<ConnectError>) -> StorageError {
         let why = match e {
             PoolError::Timeout(kind) => {
-                let what = match kind {
-                    TimeoutType::Wait => "every pooled connection stayed busy",
-                    TimeoutType::Create => "opening a connection did not finish",
-                    TimeoutType::Recycle => "checking a pooled connection did not finish",
-                };
-                format!("{what} within {} ms", self.timeout.as_millis())
+                self.stats.timeouts.fetch_add(1, Ordering::Relaxed);
+                match kind {
+                    TimeoutType::Wait => format!("every pooled connection stayed busy for {} ms", self.timeout.as_millis()),
+                    TimeoutType::Create => "opening a connection did not finish in time".to_owned(),
+                    TimeoutType::Recycle => {
+                        format!("checking a pooled connection did not finish within {} ms", self.timeout.as_millis())
+                    }
+                }
             }
-            PoolError::Backend(e) | PoolError::PostCreateHook(HookError::Backend(e)) => describe(&e),
+            PoolError::Backend(e) => e.0,
             other => other.to_string(),
         };
         StorageError::Unavailable(format!("cannot connect to PostgreSQL at {}: {why}", self.endpoint))
@@ -235,9 +395,10 @@ impl Db {
     /// query error. Messages carry the SQLSTATE and the server's message, never parameters.
     pub fn query_error(&self, e: &tokio_postgres::Error) -> StorageError {
         let code = e.code().map(SqlState::code).unwrap_or("");
-        if is_connection_lost(e) || code.starts_with("53") {
+        if is_connection_lost(e) || is_read_only(e) || code.starts_with("53") {
             StorageError::Unavailable(format!("PostgreSQL at {}: {}", self.endpoint, describe(e)))
         } else if code == SqlState::QUERY_CANCELED.code() || code == SqlState::LOCK_NOT_AVAILABLE.code() {
+            self.stats.timeouts.fetch_add(1, Ordering::Relaxed);
             StorageError::Unavailable(format!(
                 "PostgreSQL at {} did not answer within {} ms ({})",
                 self.endpoint,
@@ -250,27 +411,14 @@ impl Db {
     }
 }
 
-async fn attempt<C, T, F>(client: &mut ClientWrapper, mode: Mode, ctx: &C, work: &F) -> Result<T, Failed>
-where
-    C: ?Sized + Sync,
-    F: for<'t> Fn(Conn<'t>, &'t C) -> DbFuture<'t, T>,
-{
-    let (isolation, read_only) = match mode {
-        Mode::Read => return work(Conn::Client(client), ctx).await.map_err(before_commit),
-        Mode::Write => (IsolationLevel::ReadCommitted, false),
-        Mode::Snapshot => (IsolationLevel::RepeatableRead, true),
-    };
-    let tx = client.build_transaction().isolation_level(isolation).read_only(read_only).start().await;
-    let tx = tx.map_err(before_commit)?;
-    // On failure `tx` is dropped, which rolls the transaction back.
-    let value = work(Conn::Tx(&tx), ctx).await.map_err(before_commit)?;
-    tx.commit().await.map_err(|e| Failed { error: e.into(), commit_sent: true })?;
-    Ok(value)
-}
-
 /// Serialization failure or deadlock: the transaction was rolled back and may simply run again.
 fn is_conflict(e: &tokio_postgres::Error) -> bool {
     e.code().is_some_and(|c| *c == SqlState::T_R_SERIALIZATION_FAILURE || *c == SqlState::T_R_DEADLOCK_DETECTED)
+}
+
+/// The server is (now) read-only: a standby, or a primary demoted under us.
+fn is_read_only(e: &tokio_postgres::Error) -> bool {
+    e.code().is_some_and(|c| *c == SqlState::READ_ONLY_SQL_TRANSACTION)
 }
 
 /// The connection is gone: closed, broken underneath, or the server is shutting it down.
