@@ -124,6 +124,8 @@ impl Manager {
         if s.load_balance {
             shuffle(&mut order);
         }
+        // With one host and one pass the reason alone is clearer; with several each is named.
+        let name_hosts = s.hosts.len() > 1 || passes.len() > 1;
         let mut failures = Vec::new();
         for pass in passes {
             for &i in &order {
@@ -134,7 +136,7 @@ impl Manager {
                     Ok(Err(why)) => why,
                     Err(_) => format!("no answer within {} ms (the connect timeout)", s.connect_timeout.as_millis()),
                 };
-                failures.push(format!("{}: {failure}", host_port(host, *port)));
+                failures.push(if name_hosts { format!("{}: {failure}", host_port(host, *port)) } else { failure });
             }
         }
         Err(ConnectError(failures.join("; ")))

@@ -345,13 +345,16 @@ impl Db {
         F: for<'t> Fn(Conn<'t>, &'t C) -> DbFuture<'t, T>,
     {
         let types = self.param_types.as_ref();
-        let (isolation, read_only) = match mode {
-            Mode::Read => return work(Conn { target: Target::Client(client), types }, ctx).await.map_err(before_commit),
-            Mode::Write => (IsolationLevel::ReadCommitted, false),
-            Mode::Snapshot => (IsolationLevel::RepeatableRead, true),
-        };
         let notices = Arc::clone(&client.notices);
-        let tx = client.build_transaction().isolation_level(isolation).read_only(read_only).start().await;
+        let tx = match mode {
+            Mode::Read => return work(Conn { target: Target::Client(client), types }, ctx).await.map_err(before_commit),
+            // Not `READ WRITE`, which a standby refuses with a feature error: its first write fails
+            // with read_only_sql_transaction instead, which `run` knows.
+            Mode::Write => client.build_transaction().isolation_level(IsolationLevel::ReadCommitted).start().await,
+            Mode::Snapshot => {
+                client.build_transaction().isolation_level(IsolationLevel::RepeatableRead).read_only(true).start().await
+            }
+        };
         let tx = tx.map_err(before_commit)?;
         // On failure `tx` is dropped, which rolls the transaction back.
         let conn = Conn { target: Target::Tx(&tx), types };
@@ -493,6 +496,137 @@ mod tests {
         db.run(Mode::Read, &(), |c, _| Box::pin(async move { Ok(c.query("SELECT 1", &[]).await?.len()) }))
             .await
             .unwrap();
+    }
+
+    /// A pool on PgBouncer (`PORTCULLIS_TEST_PGBOUNCER_URI`, pool_mode = transaction, started by
+    /// scripts/pg-production.sh), in unnamed or prepared mode. The prepared mode logs in as `app`:
+    /// PgBouncer keeps a server pool per user, and its session settings must not reach the others.
+    fn bouncer(test: &str, pooling: bool) -> Option<Db> {
+        let Ok(uri) = std::env::var("PORTCULLIS_TEST_PGBOUNCER_URI") else {
+            use std::io::Write;
+            let _ = writeln!(std::io::stderr(), "skipping {test}: PORTCULLIS_TEST_PGBOUNCER_URI is not set (scripts/pg-production.sh)");
+            return None;
+        };
+        let uri = if pooling { uri } else { uri.replace("://postgres@", "://app@") };
+        let no_env = |_: &str| None;
+        let yaml = format!(
+            "postgresql_connection_uri: \"{uri}\"\ndatabase_timeout_ms: 500\npostgresql_connection_pool_size: 12\n\
+             postgresql_transaction_pooling: {pooling}\n"
+        );
+        let sources = portcullis_core::config::Sources { yaml: Some(&yaml), env: &no_env, overrides: vec![] };
+        let (cfg, _) = portcullis_core::config::Config::load(sources).unwrap();
+        Some(Db::new(&Settings::from_config(&cfg).unwrap()).unwrap())
+    }
+
+    /// Statements of every shape, each unit of work on whatever server connection PgBouncer picks:
+    /// parameters of several types (learnt once), reads with and without a transaction, concurrently.
+    #[tokio::test]
+    async fn unnamed_statements_work_through_pgbouncer_in_transaction_mode() {
+        let Some(db) = bouncer("unnamed_statements_work_through_pgbouncer_in_transaction_mode", true) else { return };
+        let db = Arc::new(db);
+        let tasks: Vec<_> = (0..40i64)
+            .map(|i| {
+                let db = Arc::clone(&db);
+                tokio::spawn(async move {
+                    for j in 0..25i64 {
+                        let mode = [Mode::Read, Mode::Write, Mode::Snapshot][(j % 3) as usize];
+                        let got = db
+                            .run(mode, &(i, j), |c, (i, j)| {
+                                Box::pin(async move {
+                                    let text = format!("t{i}");
+                                    let row = c
+                                        .query_opt(
+                                            "SELECT $1::int8 + $2, $3 || 'x', $4::bool, octet_length($5::text)",
+                                            &[i, j, &text, &true, &"héllo"],
+                                        )
+                                        .await?
+                                        .ok_or_else(|| WorkError::Invalid("no row".into()))?;
+                                    let n: i64 = row.get(0);
+                                    let s: String = row.get(1);
+                                    let ok: bool = row.get(2);
+                                    let len: i32 = row.get(3);
+                                    let many = c.query("SELECT generate_series(1, $1)", &[&3i32]).await?.len();
+                                    let none = c.execute("SELECT 1 WHERE $1::text IS NULL", &[&text]).await?;
+                                    Ok((n, s, ok, len, many, none))
+                                })
+                            })
+                            .await?;
+                        assert_eq!(got, (i + j, format!("t{i}x"), true, 6, 3, 0));
+                    }
+                    Ok::<_, StorageError>(())
+                })
+            })
+            .collect();
+        for t in tasks {
+            t.await.unwrap().expect("no error through PgBouncer");
+        }
+        let learnt = db.param_types.as_ref().unwrap().known.read().unwrap().len();
+        assert_eq!(learnt, 3, "each statement's types are learnt once");
+    }
+
+    /// The statement timeout holds behind the pooler too (set per transaction), and the connection
+    /// serves the next unit of work.
+    #[tokio::test]
+    async fn the_statement_timeout_holds_through_pgbouncer() {
+        let Some(db) = bouncer("the_statement_timeout_holds_through_pgbouncer", true) else { return };
+        let started = Instant::now();
+        let err = db
+            .run(Mode::Write, &(), |c, _| {
+                Box::pin(async move {
+                    c.execute("SELECT pg_sleep($1)", &[&3.0f64]).await?;
+                    Ok(())
+                })
+            })
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("did not answer within 500 ms"), "{err}");
+        assert!(started.elapsed() < Duration::from_millis(1500), "{:?}", started.elapsed());
+        // Nothing was left on the server connections: session settings are not touched.
+        let timeout: String = db
+            .run(Mode::Read, &(), |c, _| {
+                Box::pin(async move { Ok(c.query_opt("SHOW statement_timeout", &[]).await?.map(|r| r.get(0)).unwrap_or_default()) })
+            })
+            .await
+            .unwrap();
+        assert_eq!(timeout, "0", "a session setting leaked onto PgBouncer's server connections");
+        assert_eq!(db.pool_status().timeouts, 1);
+    }
+
+    /// Named prepared statements do break behind this pooler (what the unnamed mode is for): proof
+    /// that the tests above run through a real transaction pooler.
+    #[tokio::test]
+    async fn prepared_statements_break_through_pgbouncer_in_transaction_mode() {
+        let Some(db) = bouncer("prepared_statements_break_through_pgbouncer_in_transaction_mode", false) else { return };
+        let db = Arc::new(db);
+        let tasks: Vec<_> = (0..24i64)
+            .map(|i| {
+                let db = Arc::clone(&db);
+                tokio::spawn(async move {
+                    let mut errors = Vec::new();
+                    for j in 0..40i64 {
+                        let r = db
+                            .run(Mode::Read, &(i, j), |c, (i, j)| {
+                                Box::pin(async move { Ok(c.query("SELECT $1::int8 + $2", &[i, j]).await?.len()) })
+                            })
+                            .await;
+                        if let Err(e) = r {
+                            errors.push(e.to_string());
+                        }
+                    }
+                    errors
+                })
+            })
+            .collect();
+        let mut errors = Vec::new();
+        for t in tasks {
+            errors.extend(t.await.unwrap());
+        }
+        assert!(
+            errors.iter().any(|e| e.contains("prepared statement") && (e.contains("26000") || e.contains("42P05"))),
+            "expected prepared-statement errors behind a transaction pooler, got {} errors: {:?}",
+            errors.len(),
+            errors.first()
+        );
     }
 
     #[test]
