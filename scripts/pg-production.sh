@@ -7,7 +7,8 @@
 #      with openssl, and a second CA that signed nothing of it);
 #   B  PgBouncer from Debian's package, pool_mode = transaction, in front of T (over its socket);
 #   P  a primary with synchronous replication to
-#   S  a streaming standby made with `pg_basebackup -R`.
+#   S  a streaming standby made with `pg_basebackup -R`;
+#   W  a primary whose synchronous standby never comes (commits wait until cancelled).
 # Then, each step with a time limit:
 #   rust      the integration tests that need these servers (crates/store-postgres/tests/production.rs,
 #             the pooler tests of crates/store-postgres/src/db.rs, crates/server/tests/pg_production.rs);
@@ -200,7 +201,6 @@ pool_mode = transaction
 ; different server connections
 default_pool_size = 4
 max_client_conn = 400
-ignore_startup_parameters = extra_float_digits
 logfile = $tmp/pgbouncer.log
 pidfile = $tmp/pgbouncer.pid
 EOF
@@ -231,9 +231,17 @@ done
   || { log "the standby did not become synchronous"; exit 1; }
 log "P: primary on 127.0.0.1:$primary_port, S: synchronous streaming standby on 127.0.0.1:$standby_port"
 
+# W: commits wait for a synchronous standby that never comes, until the statement timeout cancels
+# the wait (the commit then stands locally, with a WARNING): Portcullis must not acknowledge those.
+waiting_port=$(free_port)
+new_cluster "$tmp/waiting"
+start_cluster waiting "$tmp/waiting" "$waiting_port" "-c synchronous_standby_names=ghost"
+log "W: primary waiting for a synchronous standby that never comes, on 127.0.0.1:$waiting_port"
+
 export PG_BINDIR="$bindir" PG_SOCKET_DIR="$tmp/sock" PG_AS_POSTGRES=$([ "$(id -u)" -eq 0 ] && echo 1 || echo 0)
 export PORTCULLIS_TEST_TLS_PORT="$tls_port" PORTCULLIS_TEST_TLS_CERTS="$certs"
 export PORTCULLIS_TEST_PGBOUNCER_URI="postgresql://postgres@127.0.0.1:$bouncer_port/postgres"
+export PORTCULLIS_TEST_NO_STANDBY_URI="postgresql://postgres@127.0.0.1:$waiting_port/postgres"
 export PORTCULLIS_TEST_PRIMARY_PORT="$primary_port" PORTCULLIS_TEST_STANDBY_PORT="$standby_port" PORTCULLIS_TEST_PRIMARY_DATA="$tmp/primary" PORTCULLIS_TEST_STANDBY_DATA="$tmp/standby"
 # The plain server for everything else (the base database of tenants kept elsewhere, TLS refused).
 export PORTCULLIS_TEST_PG_URI="postgresql://postgres@127.0.0.1:$primary_port/postgres"

@@ -629,6 +629,40 @@ mod tests {
         );
     }
 
+    /// A commit whose wait for the synchronous standby is cancelled by the statement timeout stands
+    /// locally and reports success with a WARNING: it is not acknowledged (`PORTCULLIS_TEST_NO_STANDBY_URI`:
+    /// a server with `synchronous_standby_names` naming a standby that never comes).
+    #[tokio::test]
+    async fn a_commit_the_synchronous_standby_did_not_confirm_is_not_acknowledged() {
+        let Ok(uri) = std::env::var("PORTCULLIS_TEST_NO_STANDBY_URI") else {
+            use std::io::Write;
+            let _ = writeln!(std::io::stderr(), "skipping: PORTCULLIS_TEST_NO_STANDBY_URI is not set (scripts/pg-production.sh)");
+            return;
+        };
+        let no_env = |_: &str| None;
+        let yaml = format!("postgresql_connection_uri: \"{uri}\"\ndatabase_timeout_ms: 300\n");
+        let sources = portcullis_core::config::Sources { yaml: Some(&yaml), env: &no_env, overrides: vec![] };
+        let (cfg, _) = portcullis_core::config::Config::load(sources).unwrap();
+        let db = Db::new(&Settings::from_config(&cfg).unwrap()).unwrap();
+        let started = Instant::now();
+        // txid_current() gives the transaction an id: its commit is written and waits for the standby.
+        let err = db
+            .run(Mode::Write, &(), |c, _| {
+                Box::pin(async move {
+                    c.query("SELECT txid_current()", &[]).await?;
+                    Ok(())
+                })
+            })
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("not confirmed by the synchronous standby"), "{err}");
+        assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
+        // A read-only unit of work writes no commit record and is answered.
+        db.run(Mode::Snapshot, &(), |c, _| Box::pin(async move { Ok(c.query("SELECT 1", &[]).await?.len()) }))
+            .await
+            .unwrap();
+    }
+
     #[test]
     fn backoff_is_bounded() {
         for t in 1..=MAX_CONFLICT_RETRIES {
