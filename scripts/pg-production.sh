@@ -109,7 +109,10 @@ started=()
 bouncer_pid=""
 cleanup() {
   local code=$?
-  if [ -n "$bouncer_pid" ]; then kill "$bouncer_pid" 2>/dev/null || true; fi
+  if [ -n "$bouncer_pid" ]; then
+    kill "$bouncer_pid" 2>/dev/null || true
+    wait "$bouncer_pid" 2>/dev/null || true
+  fi
   local d
   for d in ${started[@]+"${started[@]}"}; do
     pg "$bindir/pg_ctl" -D "$d" -m immediate -w stop >/dev/null 2>&1 || true
@@ -205,8 +208,12 @@ logfile = $tmp/pgbouncer.log
 pidfile = $tmp/pgbouncer.pid
 EOF
 printf '"postgres" ""\n"app" ""\n' >"$tmp/userlist.txt"
-[ "$(id -u)" -eq 0 ] && chown postgres: "$tmp/pgbouncer.ini" "$tmp/userlist.txt"
-pg "$pgbouncer" -q "$tmp/pgbouncer.ini" >/dev/null 2>&1 &
+if [ "$(id -u)" -eq 0 ]; then
+  # Started by root, PgBouncer switches to this user itself (and stays our child, to be reaped).
+  echo "user = postgres" >>"$tmp/pgbouncer.ini"
+  chown postgres: "$tmp/pgbouncer.ini" "$tmp/userlist.txt"
+fi
+"$pgbouncer" -q "$tmp/pgbouncer.ini" >/dev/null 2>&1 &
 bouncer_pid=$!
 for _ in $(seq 50); do port_in_use "$bouncer_port" && break; sleep 0.1; done
 port_in_use "$bouncer_port" || { log "PgBouncer did not start"; exit 1; }

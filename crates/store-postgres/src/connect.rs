@@ -90,7 +90,7 @@ pub struct Manager {
 impl Manager {
     pub fn new(settings: &Settings, stats: Arc<Stats>) -> Manager {
         let timeout_ms = settings.timeout.as_millis();
-        let session_setup = (settings.statements == Statements::Prepared).then(|| session_timeouts("SET", timeout_ms));
+        let session_setup = (settings.statements == Statements::Prepared).then(|| session_timeouts(false, timeout_ms));
         Manager { settings: settings.clone(), tls: settings.tls.connector(), session_setup, stats }
     }
 
@@ -166,9 +166,7 @@ impl Manager {
             SslMode::Require | SslMode::VerifyCa | SslMode::VerifyFull => self.connect(&config, Wire::Require).await,
         };
         let conn = conn.map_err(|(e, _)| self.describe_connect_error(&e))?;
-        if let Err(why) = self.check_session(&conn, pass).await {
-            return Err(why);
-        }
+        self.check_session(&conn, pass).await?;
         if let Some(sql) = &self.session_setup {
             conn.batch_execute(sql).await.map_err(|e| describe(&e))?;
         }
@@ -261,9 +259,10 @@ impl Manager {
 /// The session's timeouts: `SET` once per connection, or `SET LOCAL` per transaction behind a
 /// transaction pooler. A statement can never hang: the server cancels it after the timeout. A
 /// transaction left open by a vanished client is ended too, so it cannot hold row locks.
-pub fn session_timeouts(set: &str, timeout_ms: u128) -> String {
+pub fn session_timeouts(per_transaction: bool, timeout_ms: u128) -> String {
+    let scope = if per_transaction { "LOCAL " } else { "" };
     format!(
-        "{set} statement_timeout = {timeout_ms}; {set} idle_in_transaction_session_timeout = {}",
+        "SET {scope}statement_timeout = {timeout_ms}; SET {scope}idle_in_transaction_session_timeout = {}",
         (timeout_ms * 4).max(30_000)
     )
 }
@@ -323,9 +322,9 @@ mod tests {
     #[test]
     fn timeouts_per_session_or_per_transaction() {
         assert_eq!(
-            session_timeouts("SET LOCAL", 1000),
+            session_timeouts(true, 1000),
             "SET LOCAL statement_timeout = 1000; SET LOCAL idle_in_transaction_session_timeout = 30000"
         );
-        assert_eq!(session_timeouts("SET", 10_000), "SET statement_timeout = 10000; SET idle_in_transaction_session_timeout = 40000");
+        assert_eq!(session_timeouts(false, 10_000), "SET statement_timeout = 10000; SET idle_in_transaction_session_timeout = 40000");
     }
 }

@@ -98,8 +98,10 @@ impl Conn<'_> {
         sql: &str,
         params: &Params<'p>,
     ) -> Result<Vec<(&'p (dyn ToSql + Sync), Type)>, tokio_postgres::Error> {
-        let known = if params.is_empty() { Some(Arc::from([])) } else { types.get(sql) };
-        let types = match known {
+        if params.is_empty() {
+            return Ok(Vec::new());
+        }
+        let types = match types.get(sql) {
             Some(t) => t,
             None => types.learn(self.client(), sql).await?,
         };
@@ -153,12 +155,14 @@ impl ParamTypes {
     /// Asks the server what it infers for the parameters, in one message that prepares the statement
     /// under a throwaway name, reads the types and deallocates it: one round trip, one server
     /// connection even behind a transaction pooler, and the same inference as a protocol-level
-    /// prepare (so the same plans). `sql` is our own statement text, never input.
+    /// prepare (so the same plans). `sql` is our own statement text, never input. The newest
+    /// SQL-level prepared statement is ours: nothing else runs on the connection within one message.
     async fn learn(&self, client: &Client, sql: &str) -> Result<Arc<[Type]>, tokio_postgres::Error> {
         let name = format!("{}_{}", self.prefix, self.next.fetch_add(1, Ordering::Relaxed));
         let batch = format!(
             "PREPARE {name} AS {sql}; \
-             SELECT parameter_types::oid[]::text FROM pg_catalog.pg_prepared_statements WHERE name = '{name}'; \
+             SELECT parameter_types::oid[]::text FROM pg_catalog.pg_prepared_statements \
+             WHERE from_sql ORDER BY prepare_time DESC LIMIT 1; \
              DEALLOCATE {name}"
         );
         let messages = client.simple_query(&batch).await?;
@@ -240,7 +244,7 @@ impl Db {
             attempt_deadline: settings.timeout * 4,
             max_connection_retries: settings.pool_size + 1,
             param_types: unnamed.then(ParamTypes::new),
-            local_timeouts: unnamed.then(|| session_timeouts("SET LOCAL", settings.timeout.as_millis())),
+            local_timeouts: unnamed.then(|| session_timeouts(true, settings.timeout.as_millis())),
             stats,
         })
     }
@@ -345,16 +349,17 @@ impl Db {
         F: for<'t> Fn(Conn<'t>, &'t C) -> DbFuture<'t, T>,
     {
         let types = self.param_types.as_ref();
-        let notices = Arc::clone(&client.notices);
-        let tx = match mode {
+        // Write: not `READ WRITE`, which a standby refuses with a feature error; its first write
+        // fails with read_only_sql_transaction instead, which `run` knows.
+        let (isolation, read_only) = match mode {
             Mode::Read => return work(Conn { target: Target::Client(client), types }, ctx).await.map_err(before_commit),
-            // Not `READ WRITE`, which a standby refuses with a feature error: its first write fails
-            // with read_only_sql_transaction instead, which `run` knows.
-            Mode::Write => client.build_transaction().isolation_level(IsolationLevel::ReadCommitted).start().await,
-            Mode::Snapshot => {
-                client.build_transaction().isolation_level(IsolationLevel::RepeatableRead).read_only(true).start().await
-            }
+            Mode::Write => (IsolationLevel::ReadCommitted, false),
+            Mode::Snapshot => (IsolationLevel::RepeatableRead, true),
         };
+        // The transaction borrows the connection; its notices are read after COMMIT.
+        let notices = Arc::clone(&client.notices);
+        let builder = client.build_transaction().isolation_level(isolation);
+        let tx = if read_only { builder.read_only(true).start().await } else { builder.start().await };
         let tx = tx.map_err(before_commit)?;
         // On failure `tx` is dropped, which rolls the transaction back.
         let conn = Conn { target: Target::Tx(&tx), types };
