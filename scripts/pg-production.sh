@@ -238,8 +238,9 @@ done
   || { log "the standby did not become synchronous"; exit 1; }
 log "P: primary on 127.0.0.1:$primary_port, S: synchronous streaming standby on 127.0.0.1:$standby_port"
 
-# W: commits wait for a synchronous standby that never comes, until the statement timeout cancels
-# the wait (the commit then stands locally, with a WARNING): Portcullis must not acknowledge those.
+# W: commits that write WAL wait for a synchronous standby that never comes (statement_timeout does
+# not end that wait; a cancel does, leaving the commit local with a WARNING): Portcullis must
+# acknowledge none of them.
 waiting_port=$(free_port)
 new_cluster "$tmp/waiting"
 start_cluster waiting "$tmp/waiting" "$waiting_port" "-c synchronous_standby_names=ghost"

@@ -36,9 +36,10 @@ impl std::ops::DerefMut for PgConn {
     }
 }
 
-/// Warnings the server sent on a connection. A COMMIT that waited for a synchronous standby and was
-/// cancelled (by `statement_timeout`, or by an operator) commits locally and reports success with a
-/// WARNING only: such a commit is not yet on the standby, so it must not be acknowledged as durable.
+/// Warnings the server sent on a connection. A COMMIT whose wait for a synchronous standby is
+/// cancelled (an operator's `pg_cancel_backend`, a cancel request) commits locally and reports
+/// success with a WARNING only: such a commit is not yet on the standby, so it must not be
+/// acknowledged as durable.
 #[derive(Default)]
 pub struct Notices {
     warned: AtomicBool,

@@ -634,9 +634,9 @@ mod tests {
         );
     }
 
-    /// A commit whose wait for the synchronous standby is cancelled by the statement timeout stands
-    /// locally and reports success with a WARNING: it is not acknowledged (`PORTCULLIS_TEST_NO_STANDBY_URI`:
-    /// a server with `synchronous_standby_names` naming a standby that never comes).
+    /// Commits that the synchronous standby does not confirm are never acknowledged
+    /// (`PORTCULLIS_TEST_NO_STANDBY_URI`: a server whose `synchronous_standby_names` names a standby
+    /// that never comes, so every commit that wrote WAL waits).
     #[tokio::test]
     async fn a_commit_the_synchronous_standby_did_not_confirm_is_not_acknowledged() {
         let Ok(uri) = std::env::var("PORTCULLIS_TEST_NO_STANDBY_URI") else {
@@ -645,23 +645,57 @@ mod tests {
             return;
         };
         let no_env = |_: &str| None;
-        let yaml = format!("postgresql_connection_uri: \"{uri}\"\ndatabase_timeout_ms: 300\n");
+        let yaml = format!("postgresql_connection_uri: \"{uri}\"\ndatabase_timeout_ms: 500\n");
         let sources = portcullis_core::config::Sources { yaml: Some(&yaml), env: &no_env, overrides: vec![] };
         let (cfg, _) = portcullis_core::config::Config::load(sources).unwrap();
-        let db = Db::new(&Settings::from_config(&cfg).unwrap()).unwrap();
-        let started = Instant::now();
-        // txid_current() gives the transaction an id: its commit is written and waits for the standby.
-        let err = db
-            .run(Mode::Write, &(), |c, _| {
+        let db = Arc::new(Db::new(&Settings::from_config(&cfg).unwrap()).unwrap());
+        // The catalog rows of a temporary table are WAL: COMMIT waits for the standby.
+        let write = |db: Arc<Db>| async move {
+            db.run(Mode::Write, &(), |c, _| {
                 Box::pin(async move {
-                    c.query("SELECT txid_current()", &[]).await?;
+                    c.execute("CREATE TEMP TABLE sync_probe (n int) ON COMMIT DROP", &[]).await?;
                     Ok(())
                 })
             })
             .await
-            .unwrap_err();
+        };
+
+        // statement_timeout does not end that wait (PostgreSQL disables it before committing): the
+        // client-side deadline does, and the write is not acknowledged.
+        let started = Instant::now();
+        let err = write(Arc::clone(&db)).await.unwrap_err();
+        assert!(err.to_string().contains("did not answer within 2000 ms"), "{err}");
+        assert!(started.elapsed() < Duration::from_secs(4), "{:?}", started.elapsed());
+
+        // An operator cancels the wait: PostgreSQL keeps the commit locally and reports success with
+        // a WARNING. Portcullis must not take that for a durable commit.
+        let (admin, conn) = tokio_postgres::connect(&uri, tokio_postgres::NoTls).await.unwrap();
+        tokio::spawn(conn);
+        // The first write's server process still waits (its client left); end it first.
+        let waiting = "SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'SyncRep'";
+        admin.batch_execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE wait_event = 'SyncRep'").await.unwrap();
+        for _ in 0..50 {
+            if admin.query_one(waiting, &[]).await.unwrap().get::<_, i64>(0) == 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let pending = tokio::spawn(write(Arc::clone(&db)));
+        let mut cancelled = 0;
+        for _ in 0..50 {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            let row = admin
+                .query_one("SELECT count(pg_cancel_backend(pid)) FROM pg_stat_activity WHERE wait_event = 'SyncRep'", &[])
+                .await
+                .unwrap();
+            cancelled = row.get::<_, i64>(0);
+            if cancelled > 0 {
+                break;
+            }
+        }
+        assert!(cancelled > 0, "no commit was waiting for the standby");
+        let err = pending.await.unwrap().unwrap_err();
         assert!(err.to_string().contains("not confirmed by the synchronous standby"), "{err}");
-        assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
         // A read-only unit of work writes no commit record and is answered.
         db.run(Mode::Snapshot, &(), |c, _| Box::pin(async move { Ok(c.query("SELECT 1", &[]).await?.len()) }))
             .await
