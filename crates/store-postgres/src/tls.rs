@@ -495,8 +495,8 @@ impl TlsConnect<Socket> for RustlsConnect {
     }
 }
 
-/// An encrypted connection. No channel binding is offered: SCRAM then runs without it, as with
-/// libpq's default `channel_binding=prefer` against a client that lacks it.
+/// An encrypted connection. No channel binding is offered: SCRAM then runs without `-PLUS`, which
+/// servers accept (only a client can insist on channel binding).
 pub struct RustlsStream(Box<tokio_rustls::client::TlsStream<Socket>>);
 
 impl AsyncRead for RustlsStream {
