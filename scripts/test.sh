@@ -76,6 +76,10 @@ run_all() {
       env -C tests/sdk/python PORTCULLIS_BACKEND=$backend "$venv/bin/python" -m pytest -q -p no:cacheprovider
   done
 
+  # own clusters: TLS only, PgBouncer in transaction mode, a primary with a synchronous standby
+  # (failover under load); Rust tests and SDK flows on each (docs/deployment.md, docs/reliability.md)
+  step "PostgreSQL in production: TLS, PgBouncer, failover" 15m scripts/pg-production.sh
+
   # Node SDK files that move tenants and sessions between nodes, through the balancer, then
   # tests/cluster (coherence, sharded tenants under load). The whole SDK suites through the
   # balancer are a run by hand (docs/reliability.md). Cheap hashing for the sign-up load.

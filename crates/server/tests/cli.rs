@@ -96,6 +96,37 @@ fn unreachable_database_names_host_and_port_not_password() {
     std::fs::remove_dir_all(&dir).ok();
 }
 
+/// Bad PostgreSQL connection settings stop the start with a message naming the setting: never a
+/// panic, never a hang (each case is bounded), never the password.
+#[test]
+fn bad_postgresql_tls_and_host_settings_fail_at_start_up() {
+    let dir = temp_dir("badpg");
+    let mut cases = vec![
+        ("postgresql://someone:s3cret-pw@127.0.0.1:1/db?sslmode=sometimes".to_owned(), "sslmode 'sometimes' (sslmode in postgresql_connection_uri) is not one of"),
+        ("postgresql://someone:s3cret-pw@127.0.0.1:1/db?sslmode=verify-full&sslrootcert=/nonexistent/ca.pem".to_owned(), "cannot read /nonexistent/ca.pem (sslrootcert in postgresql_connection_uri)"),
+        ("postgresql://someone:s3cret-pw@127.0.0.1:1,127.0.0.1:65536/db".to_owned(), "the port '65536' of host '127.0.0.1' is not a number"),
+        ("postgresql://someone:s3cret-pw@127.0.0.1:1,127.0.0.1:2/db?target_session_attrs=read-write".to_owned(), "127.0.0.1:2: error connecting"),
+    ];
+    // TLS demanded from a server that has none: the shared test server runs without TLS.
+    if let Ok(uri) = std::env::var("PORTCULLIS_TEST_PG_URI") {
+        let sep = if uri.contains('?') { '&' } else { '?' };
+        cases.push((format!("{uri}{sep}sslmode=require"), "the server does not accept TLS, and sslmode=require"));
+    }
+    for (uri, needle) in cases {
+        let started = Instant::now();
+        let (ok, out) = run(bin()
+            .current_dir(&dir)
+            .env("POSTGRESQL_CONNECTION_URI", &uri)
+            .env("PORTCULLIS_DATABASE_TIMEOUT_MS", "2000")
+            .args(["start", "--port", "3998"]));
+        assert!(!ok, "{uri}: {out}");
+        assert!(out.contains(needle), "{uri}: {out}");
+        assert!(!out.contains("panicked") && !out.contains("s3cret-pw"), "{uri}: {out}");
+        assert!(started.elapsed() < Duration::from_secs(15), "{uri}: {:?}", started.elapsed());
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}
+
 #[test]
 fn starts_on_sqlite_and_stops_on_sigterm() {
     let dir = temp_dir("run");

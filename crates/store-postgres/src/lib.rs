@@ -2,12 +2,17 @@
 //! constraint and index names, in the configured schema and with the configured table-name prefix, so
 //! that Portcullis and the Java core can use one database.
 //!
-//! - `settings`/`uri`: where to connect (the plugin's `postgresql_*` keys), pool size and timeouts.
+//! - `settings`/`uri`: where to connect (the plugin's `postgresql_*` keys, several hosts, TLS), pool
+//!   size and timeouts.
+//! - `tls`: libpq's `sslmode` and certificate files on rustls; `connect`: opening connections for the
+//!   pool (host selection, TLS fallbacks, `target_session_attrs`).
 //! - `names`: table and constraint names, by the plugin's rules.
 //! - `schema` (+ `schema.sql`): creates what is missing of the schema at connect time.
-//! - `db`: the pool and the transaction runner (retries on conflicts and dead connections).
+//! - `db`: the pool and the transaction runner (retries on conflicts and dead connections; prepared or
+//!   unnamed statements).
 //! - `tenants`, `key_value`: the SQL of each storage area.
 
+mod connect;
 mod dashboard;
 mod db;
 mod emailpassword;
@@ -21,6 +26,7 @@ mod schema;
 mod sessions;
 mod settings;
 mod tenants;
+mod tls;
 mod uri;
 mod thirdparty;
 mod totp;

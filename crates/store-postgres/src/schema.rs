@@ -130,16 +130,19 @@ impl Plan {
 
 async fn plan(client: &tokio_postgres::Client, names: &Names, ddl: &[TableDdl]) -> Result<Plan, tokio_postgres::Error> {
     let schema = names.schema();
-    let schema_exists = client.query_opt("SELECT 1 FROM pg_namespace WHERE nspname = $1", &[&schema]).await?.is_some();
+    // Unnamed statements with the type given: no prepared statement, so this works behind a
+    // transaction pooler too.
+    let name = [(&schema as &(dyn tokio_postgres::types::ToSql + Sync), tokio_postgres::types::Type::NAME)];
+    let schema_exists = client.query_typed_opt("SELECT 1 FROM pg_namespace WHERE nspname = $1", &name).await?.is_some();
     let tables: HashSet<String> = client
-        .query("SELECT tablename::text FROM pg_tables WHERE schemaname = $1", &[&schema])
+        .query_typed("SELECT tablename::text FROM pg_tables WHERE schemaname = $1", &name)
         .await?
         .iter()
         .map(|r| r.get(0))
         .collect();
     // Index names are unique per schema, whatever table holds them (the plugin does not prefix them).
     let indexes: HashSet<String> = client
-        .query("SELECT indexname::text FROM pg_indexes WHERE schemaname = $1", &[&schema])
+        .query_typed("SELECT indexname::text FROM pg_indexes WHERE schemaname = $1", &name)
         .await?
         .iter()
         .map(|r| r.get(0))
@@ -239,7 +242,7 @@ pub async fn ensure(db: &Db, names: &Names) -> Result<(), StorageError> {
 }
 
 async fn apply_tables(
-    client: &mut deadpool_postgres::Object,
+    client: &mut deadpool::managed::Object<crate::connect::Manager>,
     names: &Names,
     plan: &Plan,
 ) -> Result<(), tokio_postgres::Error> {
@@ -253,7 +256,7 @@ async fn apply_tables(
 
 /// Runs DDL statements in one transaction (PostgreSQL's DDL is transactional: all or nothing).
 async fn apply_statements(
-    client: &mut deadpool_postgres::Object,
+    client: &mut deadpool::managed::Object<crate::connect::Manager>,
     statements: &[String],
 ) -> Result<(), tokio_postgres::Error> {
     if statements.is_empty() {

@@ -113,6 +113,12 @@ pub static ABOUT: &[About] = &[
     a("postgresql_idle_connection_timeout", POOL, "Milliseconds after which an unused pooled connection is closed."),
     a("postgresql_minimum_idle_connections", POOL, "Connections kept open even when idle; unset means as many as the pool size."),
     // --- Portcullis ---
+    a("postgresql_sslmode", DB, "TLS to PostgreSQL, as libpq's sslmode: disable, allow, prefer (default), require, verify-ca or verify-full; wins over sslmode in the connection URI or attributes."),
+    a("postgresql_sslrootcert", DB, "PEM file of the CA certificates that sign the server's certificate, or \"system\" for the operating system's CAs (then only verify-full is allowed), as libpq's sslrootcert."),
+    a("postgresql_sslcert", DB, "PEM file of a client certificate to present to PostgreSQL (with postgresql_sslkey), as libpq's sslcert."),
+    a("postgresql_sslkey", DB, "PEM (or DER PKCS#8) file of the client certificate's private key, unencrypted, as libpq's sslkey."),
+    a("postgresql_target_session_attrs", DB, "With several hosts: which one to use, as libpq's target_session_attrs: any (default), read-write, read-only, primary, standby or prefer-standby."),
+    a("postgresql_transaction_pooling", DB, "true when PostgreSQL is reached through a transaction-pooling proxy (PgBouncer pool_mode=transaction, …): no named prepared statements, no session settings (as prepareThreshold=0 in the URI)."),
     a("sqlite_path", Hidden, "File of the embedded SQLite database used when no PostgreSQL is configured; \":memory:\" keeps everything in memory (tests)."),
     a("test_mode", Hidden, "The Java core's test-mode relaxations (short key intervals, short refresh validity); never in production."),
     a("database_timeout_ms", Hidden, "Milliseconds a database call may wait for a pooled connection, a new connection or a statement's answer; a server that stops answering at all is given up on after 4 times this."),

@@ -120,6 +120,12 @@ pub static KEYS: &[KeyDef] = &[
     k("postgresql_idle_connection_timeout", Long, "60000", Database, Some("POSTGRESQL_IDLE_CONNECTION_TIMEOUT")),
     k("postgresql_minimum_idle_connections", Int, "null", Database, Some("POSTGRESQL_MINIMUM_IDLE_CONNECTIONS")),
     // --- Portcullis ---
+    k("postgresql_sslmode", Str, "null", Database, Some("PORTCULLIS_POSTGRESQL_SSLMODE")),
+    k("postgresql_sslrootcert", Str, "null", Database, Some("PORTCULLIS_POSTGRESQL_SSLROOTCERT")),
+    k("postgresql_sslcert", Str, "null", Database, Some("PORTCULLIS_POSTGRESQL_SSLCERT")),
+    k("postgresql_sslkey", Str, "null", Database, Some("PORTCULLIS_POSTGRESQL_SSLKEY")),
+    k("postgresql_target_session_attrs", Str, "null", Database, Some("PORTCULLIS_POSTGRESQL_TARGET_SESSION_ATTRS")),
+    k("postgresql_transaction_pooling", Bool, "false", Database, Some("PORTCULLIS_POSTGRESQL_TRANSACTION_POOLING")),
     k("sqlite_path", Str, "\"portcullis.db\"", Base, Some("PORTCULLIS_SQLITE_PATH")),
     k("test_mode", Bool, "false", Base, Some("PORTCULLIS_TEST_MODE")),
     k("database_timeout_ms", Long, "5000", Base, Some("PORTCULLIS_DATABASE_TIMEOUT_MS")),
@@ -203,6 +209,12 @@ pub const DATABASE_IDENTITY_KEYS: &[&str] = &[
     "postgresql_emailverification_tokens_table_name",
     "postgresql_emailverification_verified_emails_table_name",
     "postgresql_thirdparty_users_table_name",
+    "postgresql_sslmode",
+    "postgresql_sslrootcert",
+    "postgresql_sslcert",
+    "postgresql_sslkey",
+    "postgresql_target_session_attrs",
+    "postgresql_transaction_pooling",
 ];
 
 /// Keys hidden from, and not changeable by, callers that did not authenticate with the SaaS secret

@@ -18,13 +18,23 @@ pub enum StorageError {
 /// Everything one database stores: the recipe areas' traits, plus (here) the registry of tenant
 /// configurations (kept in the base database), the rows that make an app or tenant exist in a
 /// database (`apps`, `tenants`), and the key-value store.
-/// A connection pool at one moment.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// A connection pool at one moment, and its counters since it was opened.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct PoolStatus {
     pub size: usize,
     pub available: usize,
     pub waiting: usize,
     pub max_size: usize,
+    /// Connections opened, and attempts that failed (every host refused, timed out or did not match).
+    pub connects: u64,
+    pub connect_failures: u64,
+    /// Connections thrown away: dead, left busy by a timeout, or on a server that became read-only.
+    pub discarded: u64,
+    /// Waits for a connection, statements and units of work that ran out of time.
+    pub timeouts: u64,
+    /// Checkouts from the pool and the time they waited, in microseconds.
+    pub waits: u64,
+    pub wait_micros: u64,
 }
 
 #[async_trait]
