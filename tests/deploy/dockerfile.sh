@@ -55,7 +55,10 @@ mkdir -p "$work/src"
 cp "$root/Cargo.toml" "$root/Cargo.lock" "$work/src/"
 for m in $members; do mkdir -p "$work/src/$m" && cp "$root/$m/Cargo.toml" "$work/src/$m/"; done
 (cd "$work/src" && sh -c "$skeleton") || fail "the skeleton step failed"
-(cd "$work/src" && cargo metadata --locked --offline --format-version 1 >/dev/null) \
+# Only the host's packages: crates for other platforms (macOS's core-foundation) need not be
+# in the local registry cache, and --offline cannot fetch them.
+host=$(rustc -vV | sed -n 's/^host: //p')
+(cd "$work/src" && cargo metadata --locked --offline --format-version 1 --filter-platform "$host" >/dev/null) \
   || fail "cargo does not accept the skeleton workspace (or Cargo.lock is out of date)"
 grep -q '^RUN find crates -type f -exec touch {} +' <<< "$instructions" \
   || fail "the sources are not touched before the real build (cargo would keep the empty crates)"
