@@ -17,6 +17,7 @@ COPY crates/store-sqlite/Cargo.toml crates/store-sqlite/
 COPY crates/store-postgres/Cargo.toml crates/store-postgres/
 COPY crates/server/Cargo.toml crates/server/
 COPY crates/bench/Cargo.toml crates/bench/
+COPY crates/testkit/Cargo.toml crates/testkit/
 RUN for manifest in crates/*/Cargo.toml; do \
       dir="${manifest%/Cargo.toml}"; mkdir -p "$dir/src"; : > "$dir/src/lib.rs"; \
       if grep -q '^\[\[bin\]\]' "$manifest"; then echo 'fn main() {}' > "$dir/src/main.rs"; fi; \
