@@ -9,6 +9,7 @@ pub mod metadata;
 pub mod multitenancy;
 pub mod passwordless;
 pub mod roles;
+pub mod saml;
 pub mod session;
 pub mod totp;
 pub mod users;
