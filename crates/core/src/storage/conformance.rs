@@ -711,3 +711,253 @@ pub async fn run_totp(base: &dyn Storage, s: &dyn super::totp::TotpStorage) {
     assert_eq!(s.totp_verify(app, "public", &request(None, &good, now)).await.expect("verify"), checked(Verdict::Ok), "no used codes left");
     assert!(base.delete_app_rows(app).await.expect("delete app"));
 }
+
+/// SAML: clients (create, full-replace update keeping `created_at`, the duplicate IdP entity id per
+/// tenant, lookups, list order, removal), relay states (expiry, tenant scope, a null `state`,
+/// consumed once together with the claims), codes (consumed once, expiry), the cron, the SP key's
+/// first-writer-wins and replacement, and the cascade with the tenant.
+pub async fn run_saml(base: &dyn Storage, s: &dyn super::saml::SamlStorage) {
+    let app = "saml-app";
+    for tenant in ["public", "t1", "t2"] {
+        base.add_tenant_rows(app, tenant, 1).await.expect("tenant rows");
+    }
+    saml_checks(s, app).await;
+    assert!(base.delete_tenant_rows(app, "t1").await.expect("delete tenant"));
+    assert!(s.saml_clients(app, "t1").await.expect("list").is_empty(), "clients go with their tenant");
+    assert!(base.delete_app_rows(app).await.expect("delete app"));
+}
+
+/// [`run_saml`] without the tenant rows (which the caller makes: `public`, `t1`, `t2` of `app`).
+pub async fn saml_checks(s: &dyn super::saml::SamlStorage, app: &str) {
+    use super::saml::{CodeClaims, ConsumedCode, RelayState, SamlClient, StoredSpKey, UpsertClientOutcome};
+
+    let client = |id: &str, entity: &str, at: i64| SamlClient {
+        client_id: id.into(),
+        client_secret: Some("secret".into()),
+        sso_login_url: "https://idp.example/sso?idpid=1".into(),
+        redirect_uris: vec!["http://app/cb".into(), "http://app/cb2".into()],
+        default_redirect_uri: "http://app/cb".into(),
+        idp_entity_id: entity.into(),
+        idp_signing_certificate: "MIIC".into(),
+        allow_idp_initiated_login: false,
+        enable_request_signing: true,
+        created_at: at,
+        updated_at: at,
+    };
+    let saved = |c: &SamlClient| UpsertClientOutcome::Saved(c.clone());
+
+    // Clients.
+    let a = client("a", "https://idp-a", 10);
+    assert_eq!(s.saml_upsert_client(app, "t1", &a).await.expect("create"), saved(&a));
+    assert_eq!(s.saml_client(app, "t1", "a").await.expect("get"), Some(a.clone()));
+    assert_eq!(s.saml_client(app, "t2", "a").await.expect("get"), None, "tenant scope");
+    assert_eq!(s.saml_client_by_idp_entity_id(app, "t1", "https://idp-a").await.expect("by entity"), Some(a.clone()));
+    assert_eq!(s.saml_client_by_idp_entity_id(app, "t1", "https://nope").await.expect("by entity"), None);
+    let b = client("b", "https://idp-a", 20);
+    assert_eq!(s.saml_upsert_client(app, "t1", &b).await.expect("dup"), UpsertClientOutcome::DuplicateIdpEntity);
+    assert_eq!(s.saml_client(app, "t1", "b").await.expect("get"), None, "nothing written");
+    assert_eq!(s.saml_upsert_client(app, "t2", &b).await.expect("other tenant"), saved(&b), "entity ids are unique per tenant");
+    let b1 = client("b", "https://idp-b", 5);
+    assert_eq!(s.saml_upsert_client(app, "t1", &b1).await.expect("create"), saved(&b1));
+    // A full replace keeps created_at; a secret left out is removed.
+    let a2 = SamlClient {
+        client_secret: None,
+        redirect_uris: vec!["http://other/cb".into()],
+        allow_idp_initiated_login: true,
+        enable_request_signing: false,
+        created_at: 99,
+        updated_at: 99,
+        ..client("a", "https://idp-a2", 99)
+    };
+    let stored = SamlClient { created_at: 10, ..a2.clone() };
+    assert_eq!(s.saml_upsert_client(app, "t1", &a2).await.expect("update"), saved(&stored));
+    assert_eq!(s.saml_client(app, "t1", "a").await.expect("get"), Some(stored.clone()));
+    let a3 = SamlClient { idp_entity_id: "https://idp-b".into(), ..a2.clone() };
+    assert_eq!(s.saml_upsert_client(app, "t1", &a3).await.expect("update"), UpsertClientOutcome::DuplicateIdpEntity);
+    assert_eq!(s.saml_client(app, "t1", "a").await.expect("get"), Some(stored.clone()), "unchanged");
+    let listed: Vec<_> = s.saml_clients(app, "t1").await.expect("list").into_iter().map(|c| c.client_id).collect();
+    assert_eq!(listed, ["b", "a"], "oldest first");
+    assert!(s.saml_remove_client(app, "t2", "b").await.expect("remove"));
+    assert!(!s.saml_remove_client(app, "t2", "b").await.expect("remove"));
+    assert_eq!(s.saml_client(app, "t1", "b").await.expect("get"), Some(b1), "only that tenant's");
+
+    // Relay states: read while not expired, in their tenant only.
+    let now = 1_000_000;
+    let rs = RelayState::new("rs-1".into(), "a".into(), None, "http://other/cb".into(), now, 300_000);
+    s.saml_save_relay_state(app, "t1", &rs).await.expect("save");
+    assert_eq!(s.saml_relay_state(app, "t1", "rs-1", now + 300_000).await.expect("get"), Some(rs.clone()));
+    assert_eq!(s.saml_relay_state(app, "t1", "rs-1", now + 300_001).await.expect("get"), None, "expired");
+    assert_eq!(s.saml_relay_state(app, "t2", "rs-1", now).await.expect("get"), None, "tenant scope");
+    let with_state = RelayState::new("rs-2".into(), "a".into(), Some("st".into()), "http://other/cb".into(), now, 300_000);
+    s.saml_save_relay_state(app, "t1", &with_state).await.expect("save");
+    assert_eq!(s.saml_relay_state(app, "t1", "rs-2", now).await.expect("get"), Some(with_state));
+
+    // A relay state is consumed once, with its claims; an expired one stores nothing.
+    let claims = |code: &str| CodeClaims {
+        client_id: "a".into(),
+        code: code.into(),
+        claims: r#"{"NameID":["u@x.com"]}"#.into(),
+        created_at: now,
+        expires_at: now + 300_000,
+    };
+    assert!(s.saml_consume_relay_state_and_save_claims(app, "t1", "rs-1", now, &claims("k1")).await.expect("consume"));
+    assert!(!s.saml_consume_relay_state_and_save_claims(app, "t1", "rs-1", now, &claims("k2")).await.expect("consume"), "used");
+    assert_eq!(s.saml_relay_state(app, "t1", "rs-1", now).await.expect("get"), None);
+    assert!(!s.saml_consume_relay_state_and_save_claims(app, "t1", "rs-2", now + 300_001, &claims("k3")).await.expect("consume"), "expired");
+    assert!(!s.saml_consume_relay_state_and_save_claims(app, "t2", "rs-2", now, &claims("k4")).await.expect("consume"), "tenant scope");
+    let consumed = ConsumedCode { client_id: "a".into(), claims: r#"{"NameID":["u@x.com"]}"#.into() };
+    for unstored in ["k2", "k3", "k4"] {
+        assert_eq!(s.saml_consume_code(app, "t1", unstored, now).await.expect("code"), None, "{unstored} not stored");
+    }
+    assert_eq!(s.saml_consume_code(app, "t2", "k1", now).await.expect("code"), None, "tenant scope");
+    assert_eq!(s.saml_consume_code(app, "t1", "k1", now).await.expect("code"), Some(consumed.clone()));
+    assert_eq!(s.saml_consume_code(app, "t1", "k1", now).await.expect("code"), None, "a code is used once");
+    s.saml_save_claims(app, "t1", &claims("k5")).await.expect("save claims");
+    assert_eq!(s.saml_consume_code(app, "t1", "k5", now + 300_001).await.expect("code"), None, "expired");
+
+    // The cron: every tenant's expired rows (expires_at <= now).
+    s.saml_save_claims(app, "t2", &claims("k6")).await.expect("save claims");
+    assert_eq!(s.saml_delete_expired(now + 299_999).await.expect("cleanup"), (0, 0));
+    let (relay_states, codes) = s.saml_delete_expired(now + 300_000).await.expect("cleanup");
+    assert_eq!((relay_states, codes), (1, 2), "rs-2; k5 and k6");
+    assert_eq!(s.saml_delete_expired(now + 300_000).await.expect("cleanup"), (0, 0));
+
+    // The SP key: the first stored wins; an expired one is replaced only once.
+    let key = |n: u8| StoredSpKey { key_pair: format!("private-{n}\npublic-{n}"), certificate: format!("cert-{n}") };
+    assert_eq!(s.saml_sp_key(app).await.expect("key"), None);
+    assert_eq!(s.saml_store_sp_key(app, &key(1), None, now).await.expect("store"), key(1));
+    assert_eq!(s.saml_store_sp_key(app, &key(2), None, now).await.expect("store"), key(1), "another instance's key stays");
+    assert_eq!(s.saml_store_sp_key(app, &key(3), Some("cert-0"), now).await.expect("store"), key(1), "not the key being replaced");
+    assert_eq!(s.saml_store_sp_key(app, &key(4), Some("cert-1"), now).await.expect("store"), key(4));
+    assert_eq!(s.saml_sp_key(app).await.expect("key"), Some(key(4)));
+}
+
+#[cfg(test)]
+mod saml_reference {
+    //! An in-memory model of the SAML storage contract: it shows `saml_checks` is consistent (the
+    //! adapters run the suite against real databases).
+
+    use std::sync::Mutex;
+
+    use async_trait::async_trait;
+
+    use crate::storage::saml::{CodeClaims, ConsumedCode, RelayState, SamlClient, SamlStorage, StoredSpKey, UpsertClientOutcome};
+    use crate::storage::StorageError;
+
+    #[derive(Default)]
+    struct Model {
+        clients: Vec<(String, SamlClient)>,
+        relay_states: Vec<(String, RelayState)>,
+        claims: Vec<(String, CodeClaims)>,
+        sp_keys: Vec<(String, StoredSpKey)>,
+    }
+
+    #[derive(Default)]
+    struct InMemory(Mutex<Model>);
+
+    fn key(app: &str, tenant: &str) -> String {
+        format!("{app}/{tenant}")
+    }
+
+    #[async_trait]
+    impl SamlStorage for InMemory {
+        async fn saml_upsert_client(&self, app: &str, tenant: &str, c: &SamlClient) -> Result<UpsertClientOutcome, StorageError> {
+            let mut m = self.0.lock().unwrap();
+            let k = key(app, tenant);
+            if m.clients.iter().any(|(t, o)| *t == k && o.idp_entity_id == c.idp_entity_id && o.client_id != c.client_id) {
+                return Ok(UpsertClientOutcome::DuplicateIdpEntity);
+            }
+            let mut stored = c.clone();
+            if let Some((_, old)) = m.clients.iter_mut().find(|(t, o)| *t == k && o.client_id == c.client_id) {
+                stored.created_at = old.created_at;
+                *old = stored.clone();
+            } else {
+                m.clients.push((k, stored.clone()));
+            }
+            Ok(UpsertClientOutcome::Saved(stored))
+        }
+        async fn saml_client(&self, app: &str, tenant: &str, id: &str) -> Result<Option<SamlClient>, StorageError> {
+            let m = self.0.lock().unwrap();
+            Ok(m.clients.iter().find(|(t, c)| *t == key(app, tenant) && c.client_id == id).map(|(_, c)| c.clone()))
+        }
+        async fn saml_client_by_idp_entity_id(&self, app: &str, tenant: &str, e: &str) -> Result<Option<SamlClient>, StorageError> {
+            let m = self.0.lock().unwrap();
+            Ok(m.clients.iter().find(|(t, c)| *t == key(app, tenant) && c.idp_entity_id == e).map(|(_, c)| c.clone()))
+        }
+        async fn saml_clients(&self, app: &str, tenant: &str) -> Result<Vec<SamlClient>, StorageError> {
+            let m = self.0.lock().unwrap();
+            let mut list: Vec<_> = m.clients.iter().filter(|(t, _)| *t == key(app, tenant)).map(|(_, c)| c.clone()).collect();
+            list.sort_by_key(|c| c.created_at);
+            Ok(list)
+        }
+        async fn saml_remove_client(&self, app: &str, tenant: &str, id: &str) -> Result<bool, StorageError> {
+            let mut m = self.0.lock().unwrap();
+            let before = m.clients.len();
+            m.clients.retain(|(t, c)| !(*t == key(app, tenant) && c.client_id == id));
+            Ok(m.clients.len() < before)
+        }
+        async fn saml_save_relay_state(&self, app: &str, tenant: &str, row: &RelayState) -> Result<(), StorageError> {
+            self.0.lock().unwrap().relay_states.push((key(app, tenant), row.clone()));
+            Ok(())
+        }
+        async fn saml_relay_state(&self, app: &str, tenant: &str, rs: &str, now: i64) -> Result<Option<RelayState>, StorageError> {
+            let m = self.0.lock().unwrap();
+            Ok(m.relay_states
+                .iter()
+                .find(|(t, r)| *t == key(app, tenant) && r.relay_state == rs && r.expires_at >= now)
+                .map(|(_, r)| r.clone()))
+        }
+        async fn saml_consume_relay_state_and_save_claims(
+            &self,
+            app: &str,
+            tenant: &str,
+            rs: &str,
+            now: i64,
+            claims: &CodeClaims,
+        ) -> Result<bool, StorageError> {
+            let mut m = self.0.lock().unwrap();
+            let k = key(app, tenant);
+            let Some(i) = m.relay_states.iter().position(|(t, r)| *t == k && r.relay_state == rs && r.expires_at >= now) else {
+                return Ok(false);
+            };
+            m.relay_states.remove(i);
+            m.claims.push((k, claims.clone()));
+            Ok(true)
+        }
+        async fn saml_save_claims(&self, app: &str, tenant: &str, claims: &CodeClaims) -> Result<(), StorageError> {
+            self.0.lock().unwrap().claims.push((key(app, tenant), claims.clone()));
+            Ok(())
+        }
+        async fn saml_consume_code(&self, app: &str, tenant: &str, code: &str, now: i64) -> Result<Option<ConsumedCode>, StorageError> {
+            let mut m = self.0.lock().unwrap();
+            let k = key(app, tenant);
+            let Some(i) = m.claims.iter().position(|(t, c)| *t == k && c.code == code && c.expires_at >= now) else { return Ok(None) };
+            let (_, c) = m.claims.remove(i);
+            Ok(Some(ConsumedCode { client_id: c.client_id, claims: c.claims }))
+        }
+        async fn saml_delete_expired(&self, now: i64) -> Result<(u64, u64), StorageError> {
+            let mut m = self.0.lock().unwrap();
+            let (r, c) = (m.relay_states.len(), m.claims.len());
+            m.relay_states.retain(|(_, x)| x.expires_at > now);
+            m.claims.retain(|(_, x)| x.expires_at > now);
+            Ok(((r - m.relay_states.len()) as u64, (c - m.claims.len()) as u64))
+        }
+        async fn saml_sp_key(&self, app: &str) -> Result<Option<StoredSpKey>, StorageError> {
+            Ok(self.0.lock().unwrap().sp_keys.iter().find(|(a, _)| a == app).map(|(_, k)| k.clone()))
+        }
+        async fn saml_store_sp_key(&self, app: &str, new: &StoredSpKey, replacing: Option<&str>, _now: i64) -> Result<StoredSpKey, StorageError> {
+            let mut m = self.0.lock().unwrap();
+            match m.sp_keys.iter_mut().find(|(a, _)| a == app) {
+                None => m.sp_keys.push((app.to_owned(), new.clone())),
+                Some((_, current)) if Some(current.certificate.as_str()) == replacing => *current = new.clone(),
+                Some((_, current)) => return Ok(current.clone()),
+            }
+            Ok(new.clone())
+        }
+    }
+
+    #[tokio::test]
+    async fn the_saml_suite_holds_for_the_reference_model() {
+        super::saml_checks(&InMemory::default(), "saml-app").await;
+    }
+}

@@ -104,6 +104,7 @@ pub mod emailverification;
 pub mod metadata;
 pub mod passwordless;
 pub mod roles;
+pub mod saml;
 pub mod session;
 pub mod thirdparty;
 pub mod totp;
