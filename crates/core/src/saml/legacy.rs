@@ -12,6 +12,7 @@
 //! - userinfo: `Authorization: Bearer <code>.<clientId>`, then `/recipe/saml/user`'s rules with `id`
 //!   for `sub` and no `status`.
 
+use super::client::SamlClient;
 use crate::crypto::secrets_equal;
 
 /// The 400 texts of the legacy endpoints (and the authorize's configuration error).
@@ -66,11 +67,12 @@ pub fn token_fields<'a>(client_id: Option<&'a str>, client_secret: Option<&'a st
     ))
 }
 
-/// Whether a token request may have an access token: the client exists and its secret matches
-/// (in constant time; a client without a secret never matches).
-pub fn check_client_secret(stored: Option<Option<&str>>, given: &str) -> Result<(), LegacyError> {
-    let stored = stored.ok_or(LegacyError::InvalidClientId)?;
-    match stored {
+/// Whether a token request may have an access token: the client (`client_id`'s, in the public
+/// tenant) exists and its secret matches, compared in constant time; a client without a secret
+/// never matches.
+pub fn check_client_secret(client: Option<&SamlClient>, given: &str) -> Result<(), LegacyError> {
+    let client = client.ok_or(LegacyError::InvalidClientId)?;
+    match &client.client_secret {
         Some(secret) if secrets_equal(secret.as_bytes(), given.as_bytes()) => Ok(()),
         _ => Err(LegacyError::InvalidClientSecret),
     }
@@ -112,10 +114,23 @@ mod tests {
         assert_eq!(token_fields(Some("c"), Some(" "), None), Err(LegacyError::MissingClientSecret));
         assert_eq!(token_fields(Some("c"), Some("s"), Some("")), Err(LegacyError::MissingCode));
         assert_eq!(token_fields(Some("c"), Some("s"), Some("k")), Ok(("c", "s", "k")));
+        let client = |secret: Option<&str>| SamlClient {
+            client_id: "c".into(),
+            client_secret: secret.map(str::to_owned),
+            sso_login_url: String::new(),
+            redirect_uris: vec![],
+            default_redirect_uri: String::new(),
+            idp_entity_id: String::new(),
+            idp_signing_certificate: String::new(),
+            allow_idp_initiated_login: false,
+            enable_request_signing: false,
+            created_at: 0,
+            updated_at: 0,
+        };
         assert_eq!(check_client_secret(None, "s"), Err(LegacyError::InvalidClientId));
-        assert_eq!(check_client_secret(Some(None), "s"), Err(LegacyError::InvalidClientSecret));
-        assert_eq!(check_client_secret(Some(Some("t")), "s"), Err(LegacyError::InvalidClientSecret));
-        assert_eq!(check_client_secret(Some(Some("s")), "s"), Ok(()));
+        assert_eq!(check_client_secret(Some(&client(None)), "s"), Err(LegacyError::InvalidClientSecret));
+        assert_eq!(check_client_secret(Some(&client(Some("t"))), "s"), Err(LegacyError::InvalidClientSecret));
+        assert_eq!(check_client_secret(Some(&client(Some("s"))), "s"), Ok(()));
         assert_eq!(access_token("c0de", "st_saml_1"), "c0de.st_saml_1");
         let texts: Vec<String> = [LegacyError::MissingClientId, LegacyError::MissingClientSecret, LegacyError::MissingCode, LegacyError::InvalidClientId, LegacyError::InvalidClientSecret]
             .iter()

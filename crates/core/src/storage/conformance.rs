@@ -754,7 +754,8 @@ pub async fn saml_checks(s: &dyn super::saml::SamlStorage, app: &str) {
     assert_eq!(s.saml_client_by_idp_entity_id(app, "t1", "https://idp-a").await.expect("by entity"), Some(a.clone()));
     assert_eq!(s.saml_client_by_idp_entity_id(app, "t1", "https://nope").await.expect("by entity"), None);
     let b = client("b", "https://idp-a", 20);
-    assert_eq!(s.saml_upsert_client(app, "t1", &b).await.expect("dup"), UpsertClientOutcome::DuplicateIdpEntity);
+    let duplicate = s.saml_upsert_client(app, "t1", &b).await.expect("dup");
+    assert_eq!((&duplicate, duplicate.status()), (&UpsertClientOutcome::DuplicateIdpEntity, "DUPLICATE_IDP_ENTITY_ERROR"));
     assert_eq!(s.saml_client(app, "t1", "b").await.expect("get"), None, "nothing written");
     assert_eq!(s.saml_upsert_client(app, "t2", &b).await.expect("other tenant"), saved(&b), "entity ids are unique per tenant");
     let b1 = client("b", "https://idp-b", 5);

@@ -24,6 +24,16 @@ pub enum UpsertClientOutcome {
     DuplicateIdpEntity,
 }
 
+impl UpsertClientOutcome {
+    /// The `status` of `PUT /recipe/saml/clients`.
+    pub fn status(&self) -> &'static str {
+        match self {
+            UpsertClientOutcome::Saved(_) => "OK",
+            UpsertClientOutcome::DuplicateIdpEntity => "DUPLICATE_IDP_ENTITY_ERROR",
+        }
+    }
+}
+
 #[async_trait]
 pub trait SamlStorage: Send + Sync {
     /// Creates the client, or replaces every column of the tenant's client with that id but
