@@ -278,7 +278,6 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("t.db");
         let path = path.to_str().unwrap();
-        let tables = ["saml_clients", "saml_relay_state", "saml_claims"];
         {
             let s = SqliteStorage::open(path).unwrap();
             // As if made by a version without them.
@@ -341,11 +340,15 @@ mod tests {
         .unwrap();
         assert!(s.delete_tenant_rows("public", "t1").await.unwrap());
         let counts = s
-            .with_conn(move |c| {
-                tables
-                    .iter()
-                    .map(|t| c.query_row(&format!("SELECT count(*) FROM {t} WHERE tenant_id = 't1'"), [], |r| r.get::<_, i64>(0)).map_err(query_err))
-                    .collect::<Result<Vec<_>, _>>()
+            .with_conn(|c| {
+                [
+                    "SELECT count(*) FROM saml_clients WHERE tenant_id = 't1'",
+                    "SELECT count(*) FROM saml_relay_state WHERE tenant_id = 't1'",
+                    "SELECT count(*) FROM saml_claims WHERE tenant_id = 't1'",
+                ]
+                .iter()
+                .map(|sql| c.query_row(sql, [], |r| r.get::<_, i64>(0)).map_err(query_err))
+                .collect::<Result<Vec<_>, _>>()
             })
             .await
             .unwrap();
