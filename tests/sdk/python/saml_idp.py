@@ -295,7 +295,7 @@ def read_authn_request(saml_request, sp_cert_pem=None):
         if signature is None:
             raise ValueError("the AuthnRequest is not signed")
         XMLVerifier().verify(xml, x509_cert=sp_cert_pem, id_attribute="ID",
-                             expect_config=_exc_c14n_expect())
+                             expect_config=_one_reference())
     return {
         "id": root.get("ID"),
         "acs_url": root.get("AssertionConsumerServiceURL"),
@@ -306,7 +306,7 @@ def read_authn_request(saml_request, sp_cert_pem=None):
     }
 
 
-def _exc_c14n_expect():
+def _one_reference():
     from signxml.verifier import SignatureConfiguration
 
     return SignatureConfiguration(expect_references=1)
