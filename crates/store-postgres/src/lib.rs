@@ -18,6 +18,7 @@ mod metadata;
 mod names;
 mod passwordless;
 mod roles;
+mod saml;
 mod schema;
 mod session;
 mod settings;
@@ -57,6 +58,7 @@ struct Statements {
     passwordless: passwordless::Statements,
     thirdparty: thirdparty::Statements,
     totp: totp::Statements,
+    saml: saml::Statements,
 }
 
 pub struct PgStorage {
@@ -98,6 +100,7 @@ impl PgStorage {
             totp: totp::Statements::new(&settings.names).map_err(invalid)?,
             metadata: metadata::Statements::new(&settings.names).map_err(invalid)?,
             roles: roles::Statements::new(&settings.names).map_err(invalid)?,
+            saml: saml::Statements::new(&settings.names).map_err(invalid)?,
         };
         let db = Db::new(&settings)?;
         schema::ensure(&db, &settings.names).await?;

@@ -21,6 +21,7 @@ mod metadata;
 mod multitenancy;
 mod passwordless;
 mod roles;
+mod saml;
 mod session;
 mod sql_parameters;
 mod thirdparty;
