@@ -153,7 +153,7 @@ pub fn redirect_binding_url(sso_url: &str, xml: &str, relay_state: &str) -> Resu
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::saml::sp_key::tests::{test_key, NOW};
+    use crate::saml::sp_key::test_support::{test_key, NOW};
     use std::io::Read;
 
     fn client(signing: bool, sso: &str) -> SamlClient {

@@ -185,17 +185,9 @@ fn self_signed_certificate(pkcs8_der: &[u8], common_name: &str, now_ms: i64) -> 
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
     use super::*;
-    use std::sync::OnceLock;
-
-    pub const NOW: i64 = 1_768_478_400_000;
-
-    /// One test key for the whole test binary (generation takes a moment).
-    pub fn test_key() -> &'static StoredSpKey {
-        static KEY: OnceLock<StoredSpKey> = OnceLock::new();
-        KEY.get_or_init(|| StoredSpKey::generate(KeySpec::TEST_MODE, NOW).unwrap())
-    }
+    use super::test_support::{test_key, NOW};
 
     #[test]
     fn generated_rows_have_the_cores_format_and_certificate() {
@@ -242,7 +234,7 @@ pub(crate) mod tests {
         assert_eq!(sig.len(), 256);
         // Verifies with the certificate's public key.
         let der = STANDARD.decode(key.certificate_b64()).unwrap();
-        let cert = crate::saml::parse_certificate(&der).unwrap();
+        let cert = crate::saml::encoding::parse_certificate(&der).unwrap();
         let rsa_public_key = cert.tbs_certificate.subject_public_key_info.subject_public_key.raw_bytes();
         let public_key = signature::UnparsedPublicKey::new(&signature::RSA_PKCS1_2048_8192_SHA256, rsa_public_key);
         public_key.verify(b"data", &sig).unwrap();
@@ -267,5 +259,20 @@ pub(crate) mod tests {
         }
         let trailing_newline = StoredSpKey { key_pair: format!("{}\n", good.key_pair), certificate: good.certificate.clone() };
         assert!(trailing_newline.load().is_ok());
+    }
+}
+
+/// A test key shared by the SAML tests (generation takes a moment).
+#[cfg(test)]
+pub(crate) mod test_support {
+    use super::*;
+    use std::sync::OnceLock;
+
+    pub const NOW: i64 = 1_768_478_400_000;
+
+    /// One test key for the whole test binary (generation takes a moment).
+    pub fn test_key() -> &'static StoredSpKey {
+        static KEY: OnceLock<StoredSpKey> = OnceLock::new();
+        KEY.get_or_init(|| StoredSpKey::generate(KeySpec::TEST_MODE, NOW).unwrap())
     }
 }

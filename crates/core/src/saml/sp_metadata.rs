@@ -26,7 +26,7 @@ pub fn sp_metadata_xml(sp_entity_id: &str, key: &SpKey) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::saml::sp_key::tests::test_key;
+    use crate::saml::sp_key::test_support::test_key;
 
     #[test]
     fn the_cores_document() {
