@@ -20,6 +20,7 @@ mod hostile_input;
 mod metadata;
 mod multitenancy;
 mod passwordless;
+mod pg_production;
 mod roles;
 mod saml;
 mod session;
