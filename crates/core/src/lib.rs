@@ -20,6 +20,7 @@ pub mod metadata;
 pub mod multitenancy;
 pub mod passwordless;
 pub mod roles;
+pub mod saml;
 pub mod session;
 pub mod thirdparty;
 pub mod totp;

@@ -17,15 +17,17 @@ pub enum Job {
     DeleteExpiredPasswordlessDevices,
     DeleteExpiredTotpCodes,
     DeleteExpiredDashboardSessions,
+    DeleteExpiredSamlData,
 }
 
 impl Job {
-    pub const ALL: [Job; 5] = [
+    pub const ALL: [Job; 6] = [
         Job::DeleteExpiredSessions,
         Job::DeleteExpiredSigningKeys,
         Job::DeleteExpiredPasswordlessDevices,
         Job::DeleteExpiredTotpCodes,
         Job::DeleteExpiredDashboardSessions,
+        Job::DeleteExpiredSamlData,
     ];
 
     pub fn name(self) -> &'static str {
@@ -35,6 +37,7 @@ impl Job {
             Job::DeleteExpiredPasswordlessDevices => "portcullis.cron.delete_expired_passwordless_devices",
             Job::DeleteExpiredTotpCodes => "portcullis.cron.delete_expired_totp_codes",
             Job::DeleteExpiredDashboardSessions => "portcullis.cron.delete_expired_dashboard_sessions",
+            Job::DeleteExpiredSamlData => "portcullis.cron.delete_expired_saml_data",
         }
     }
 
@@ -46,6 +49,7 @@ impl Job {
             Job::DeleteExpiredPasswordlessDevices => 3_600_000,
             Job::DeleteExpiredTotpCodes => 3_600_000,
             Job::DeleteExpiredDashboardSessions => 24 * 3_600_000,
+            Job::DeleteExpiredSamlData => 3_600_000,
         }
     }
 }
@@ -101,6 +105,13 @@ async fn run_leased(state: &AppState, job: Job, now: i64) -> Result<u64, Storage
             for t in snapshot.tenants.values() {
                 let before = now - t.settings.totp.cooldown_ms;
                 removed += t.storage.totp_delete_expired_codes(t.config.id.key(), before).await?;
+            }
+        }
+        Job::DeleteExpiredSamlData => {
+            // Relay states and codes past their `expires_at`, every tenant of each database.
+            for s in storages(state) {
+                let (relay_states, codes) = s.saml_delete_expired(now).await?;
+                removed += relay_states + codes;
             }
         }
     }

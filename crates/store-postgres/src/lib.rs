@@ -23,6 +23,7 @@ mod metadata;
 mod names;
 mod passwordless;
 mod roles;
+mod saml;
 mod schema;
 mod session;
 mod settings;
@@ -63,6 +64,7 @@ struct Statements {
     passwordless: passwordless::Statements,
     thirdparty: thirdparty::Statements,
     totp: totp::Statements,
+    saml: saml::Statements,
 }
 
 pub struct PgStorage {
@@ -113,6 +115,7 @@ impl PgStorage {
             totp: totp::Statements::new(&settings.names).map_err(invalid)?,
             metadata: metadata::Statements::new(&settings.names).map_err(invalid)?,
             roles: roles::Statements::new(&settings.names).map_err(invalid)?,
+            saml: saml::Statements::new(&settings.names).map_err(invalid)?,
         };
         let db = Db::new(&settings)?;
         schema::ensure(&db, &settings.names).await?;

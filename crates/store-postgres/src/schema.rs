@@ -301,8 +301,10 @@ mod tests {
     #[test]
     fn the_template_has_every_table_and_index_of_the_seed() {
         let ddl = render_all(&names("public", "")).unwrap();
-        assert_eq!(ddl.len(), 35);
-        assert_eq!(ddl.iter().map(|t| t.indexes.len()).sum::<usize>(), 49);
+        // The seed's 35 tables and 49 indexes, then the 3 SAML tables and their 5 indexes.
+        assert_eq!(ddl.len(), 35 + 3);
+        assert_eq!(ddl.iter().map(|t| t.indexes.len()).sum::<usize>(), 49 + 5);
+        assert_eq!(ddl[35..].iter().map(|t| t.base.as_str()).collect::<Vec<_>>(), ["saml_clients", "saml_relay_state", "saml_claims"]);
         assert_eq!(ddl[0].base, "apps");
         for t in &ddl {
             assert!(!t.create.contains('{'), "unrendered placeholder in {}", t.create);

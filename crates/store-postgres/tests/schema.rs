@@ -1,6 +1,7 @@
-//! The schema PgStorage creates is the seed's (SuperTokens' documented DDL), to every column, type,
-//! default, constraint and index, in the default schema, in a custom schema and with a prefix; and a
-//! schema that already exists is used as it is.
+//! The schema PgStorage creates is the seed's (SuperTokens' documented DDL) plus the newer plugin
+//! tables (SAML), to every column, type, default, constraint and index, in the default schema, in a
+//! custom schema and with a prefix; a schema that already exists is used as it is, and one made by
+//! an older core gets only the newer tables added.
 
 // Test code: a failed expectation is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -22,7 +23,7 @@ async fn default_schema_matches_the_seed() {
     let (ours_db, ours_uri) = create_database(&uri).await;
 
     let seed = admin(&seed_uri).await;
-    seed.batch_execute(SEED_SQL).await.expect("apply the seed");
+    seed.batch_execute(&plugin_sql()).await.expect("apply the seed and the newer tables");
     let expected = catalog(&seed, "public").await;
 
     PgStorage::connect(&config(&ours_uri, json!({}))).await.expect("connect");
@@ -109,6 +110,65 @@ async fn a_schema_made_by_the_java_core_is_used_unchanged() {
     let oids_after: String = client.query_one(&oids_sql, &[]).await.unwrap().get(0);
     assert_eq!(oids_before, oids_after, "no relation may be recreated");
 
+    drop_schema(&uri, &schema).await;
+}
+
+/// A database of a core older than the SAML tables: they are added (with their indexes and foreign
+/// keys), and nothing of the seed's tables is touched.
+#[tokio::test]
+async fn the_saml_tables_are_added_to_a_seed_only_schema() {
+    let Some(uri) = pg_uri("the_saml_tables_are_added_to_a_seed_only_schema") else { return };
+    let (expected_schema, schema) = (unique("full"), unique("old"));
+    let client = admin(&uri).await;
+    client.batch_execute(&format!("CREATE SCHEMA {expected_schema}; CREATE SCHEMA {schema}")).await.unwrap();
+    client.batch_execute(&seed_for(&expected_schema, "", &[])).await.unwrap();
+    client.batch_execute(&seed_only_for(&schema)).await.unwrap();
+    let before = catalog(&client, &schema).await;
+    assert!(!before.iter().any(|l| l.contains("saml_")));
+    let oids_sql = format!(
+        "SELECT string_agg(c.relname || '=' || c.oid::text, ',' ORDER BY c.relname) FROM pg_class c \
+         JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = '{schema}'"
+    );
+    let oids_before: String = client.query_one(&oids_sql, &[]).await.unwrap().get(0);
+
+    let storage = PgStorage::connect(&config_in_schema(&uri, &schema)).await.expect("connect");
+    let after = catalog(&client, &schema).await;
+    assert_same_catalog("seed-only schema after connect", &catalog(&client, &expected_schema).await, &after);
+    for table in ["saml_clients", "saml_relay_state", "saml_claims"] {
+        assert!(after.contains(&format!("table {table}")), "{table} created");
+    }
+    let oids_after: String = client.query_one(&oids_sql, &[]).await.unwrap().get(0);
+    for relation in oids_before.split(',') {
+        assert!(oids_after.split(',').any(|r| r == relation), "{relation} was recreated");
+    }
+
+    // The tables work: a client row of a tenant, gone with its tenant.
+    storage.add_tenant_rows("public", "public", 1).await.unwrap();
+    client
+        .batch_execute(&format!(
+            "INSERT INTO {schema}.saml_clients (client_id, sso_login_url, redirect_uris, default_redirect_uri, \
+             idp_entity_id, idp_signing_certificate, created_at, updated_at) VALUES ('c', 'u', '[]', 'd', 'e', 'x', 1, 1);
+             INSERT INTO {schema}.saml_relay_state (relay_state, client_id, redirect_uri, created_at, expires_at) VALUES ('r', 'c', 'd', 1, 2);
+             INSERT INTO {schema}.saml_claims (client_id, code, claims, created_at, expires_at) VALUES ('c', 'k', '{{}}', 1, 2);"
+        ))
+        .await
+        .unwrap();
+    let duplicate = client
+        .batch_execute(&format!(
+            "INSERT INTO {schema}.saml_clients (client_id, sso_login_url, redirect_uris, default_redirect_uri, \
+             idp_entity_id, idp_signing_certificate, created_at, updated_at) VALUES ('c2', 'u', '[]', 'd', 'e', 'x', 1, 1)"
+        ))
+        .await
+        .unwrap_err();
+    let db_error = duplicate.as_db_error().expect("a database error");
+    assert_eq!(db_error.constraint(), Some("saml_clients_idp_entity_id_key"));
+    assert!(storage.delete_app_rows("public").await.unwrap());
+    for table in ["saml_clients", "saml_relay_state", "saml_claims"] {
+        assert_eq!(count(&client, &format!("SELECT count(*) FROM {schema}.{table}")).await, 0, "{table} cascades");
+    }
+
+    drop(storage);
+    drop_schema(&uri, &expected_schema).await;
     drop_schema(&uri, &schema).await;
 }
 

@@ -18,6 +18,7 @@ mod useridmapping;
 mod users;
 mod accountlinking;
 mod multitenancy;
+mod saml;
 mod file;
 
 use std::sync::{Arc, Mutex};
@@ -217,6 +218,7 @@ mod tests {
         portcullis_testkit::conformance::run_totp(&s).await;
         portcullis_testkit::conformance::run_metadata(&s).await;
         portcullis_testkit::conformance::run_roles(&s).await;
+        portcullis_testkit::conformance::run_saml(&s).await;
     }
 
     #[tokio::test]
@@ -252,6 +254,93 @@ mod tests {
             }
         };
         portcullis_testkit::conformance::run_user_groups(&s, link).await;
+    }
+
+    /// The SAML tables (newer plugin tables): created on open, also in a database made before
+    /// them, with the plugin's keys, uniqueness, nullable `state` and cascades.
+    #[tokio::test]
+    async fn the_saml_tables_are_created() {
+        let dir = std::env::temp_dir().join(format!("portcullis-saml-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("t.db");
+        let path = path.to_str().unwrap();
+        {
+            let s = SqliteStorage::open(path).unwrap();
+            // As if made by a version without them.
+            s.with_conn(move |c| c.execute_batch("DROP TABLE saml_clients; DROP TABLE saml_relay_state; DROP TABLE saml_claims;").map_err(query_err))
+                .await
+                .unwrap();
+        }
+        let s = SqliteStorage::open(path).unwrap();
+        let (names, indexes) = s
+            .with_conn(|c| {
+                let list = |kind: &str| -> Result<Vec<String>, StorageError> {
+                    let mut stmt = c
+                        .prepare("SELECT name FROM sqlite_master WHERE type = ?1 AND name LIKE 'saml%' ORDER BY name")
+                        .map_err(query_err)?;
+                    let rows = stmt.query_map([kind], |r| r.get(0)).map_err(query_err)?;
+                    rows.collect::<Result<Vec<String>, _>>().map_err(query_err)
+                };
+                Ok((list("table")?, list("index")?))
+            })
+            .await
+            .unwrap();
+        assert_eq!(names, ["saml_claims", "saml_clients", "saml_relay_state"]);
+        for index in [
+            "saml_clients_app_id_tenant_id_index",
+            "saml_relay_state_app_id_tenant_id_index",
+            "saml_relay_state_expires_at_index",
+            "saml_claims_app_id_tenant_id_index",
+            "saml_claims_expires_at_index",
+        ] {
+            assert!(indexes.iter().any(|i| i == index), "{index} in {indexes:?}");
+        }
+
+        s.add_tenant_rows(TenantKey::new("public", "public"), 1).await.unwrap();
+        s.add_tenant_rows(TenantKey::new("public", "t1"), 1).await.unwrap();
+        let insert_client = |tenant: &'static str, id: &'static str, entity: &'static str| {
+            s.with_conn(move |c| {
+                c.execute(
+                    "INSERT INTO saml_clients (app_id, tenant_id, client_id, sso_login_url, redirect_uris, default_redirect_uri,
+                     idp_entity_id, idp_signing_certificate, created_at, updated_at) VALUES ('public', ?1, ?2, 'u', '[]', 'd', ?3, 'x', 1, 1)",
+                    params![tenant, id, entity],
+                )
+                .map_err(query_err)
+            })
+        };
+        insert_client("t1", "c1", "https://idp").await.unwrap();
+        // The same IdP in another tenant is fine; twice in one tenant is not.
+        insert_client("public", "c1", "https://idp").await.unwrap();
+        let err = insert_client("t1", "c2", "https://idp").await.unwrap_err().to_string();
+        assert!(err.contains("UNIQUE") && err.contains("saml_clients.idp_entity_id"), "{err}");
+        s.with_conn(|c| {
+            c.execute_batch(
+                "INSERT INTO saml_relay_state (app_id, tenant_id, relay_state, client_id, state, redirect_uri, created_at, expires_at)
+                 VALUES ('public', 't1', 'r', 'c1', NULL, 'd', 1, 2);
+                 INSERT INTO saml_claims (app_id, tenant_id, client_id, code, claims, created_at, expires_at)
+                 VALUES ('public', 't1', 'c1', 'k', '{}', 1, 2);",
+            )
+            .map_err(query_err)
+        })
+        .await
+        .unwrap();
+        assert!(s.delete_tenant_rows(TenantKey::new("public", "t1")).await.unwrap());
+        let counts = s
+            .with_conn(|c| {
+                [
+                    "SELECT count(*) FROM saml_clients WHERE tenant_id = 't1'",
+                    "SELECT count(*) FROM saml_relay_state WHERE tenant_id = 't1'",
+                    "SELECT count(*) FROM saml_claims WHERE tenant_id = 't1'",
+                ]
+                .iter()
+                .map(|sql| c.query_row(sql, [], |r| r.get::<_, i64>(0)).map_err(query_err))
+                .collect::<Result<Vec<_>, _>>()
+            })
+            .await
+            .unwrap();
+        assert_eq!(counts, [0, 0, 0], "a tenant's SAML rows go with it");
+        drop(s);
+        std::fs::remove_dir_all(&dir).ok();
     }
 
     #[tokio::test]

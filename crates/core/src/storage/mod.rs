@@ -51,6 +51,7 @@ pub trait Storage:
     + crate::thirdparty::storage::ThirdPartyStorage
     + crate::totp::storage::TotpStorage
     + crate::multitenancy::storage::TenantStorage
+    + crate::saml::storage::SamlStorage
     + Send
     + Sync
     + 'static

@@ -10,6 +10,7 @@ mod metadata;
 mod multitenancy;
 mod passwordless;
 mod roles;
+mod saml;
 pub mod routes;
 mod session;
 mod thirdparty;

@@ -11,7 +11,7 @@ use crate::http::ctx::Ctx;
 use crate::http::error::ApiError;
 use crate::http::routes::{Route, RouteTable};
 
-use super::{accountlinking, core, dashboard, emailpassword, emailverification, metadata, multitenancy, passwordless, roles, session, thirdparty, totp, useridmapping, users};
+use super::{accountlinking, core, dashboard, emailpassword, emailverification, metadata, multitenancy, passwordless, roles, saml, session, thirdparty, totp, useridmapping, users};
 
 pub static ROUTES: &[Route] = &[
     Route::get("/hello", "Hello", |c| Box::pin(core::hello(c, false))).public().any_version(),
@@ -126,6 +126,17 @@ pub static ROUTES: &[Route] = &[
     Route::post("/recipe/totp/verify", "TotpVerify", |c| Box::pin(totp::verify(c, false))),
     Route::post("/recipe/totp/device/import", "TotpDeviceImport", |c| Box::pin(totp::import_device(c))),
     Route::post("/recipe/totp/device/status/bulk", "TotpDeviceStatusBulk", |c| Box::pin(totp::bulk_status(c))),
+    Route::put("/recipe/saml/clients", "SamlClients", |c| Box::pin(saml::save_client(c))),
+    Route::get("/recipe/saml/clients/list", "SamlClientsList", |c| Box::pin(saml::list_clients(c))),
+    Route::post("/recipe/saml/clients/remove", "SamlClientsRemove", |c| Box::pin(saml::remove_client(c))),
+    Route::post("/recipe/saml/login", "SamlLogin", |c| Box::pin(saml::login(c))),
+    Route::post("/recipe/saml/callback", "SamlCallback", |c| Box::pin(saml::callback(c))),
+    Route::post("/recipe/saml/user", "SamlUser", |c| Box::pin(saml::user(c))),
+    Route::get("/.well-known/sp-metadata", "SamlSpMetadata", |c| Box::pin(saml::sp_metadata(c))).public(),
+    Route::get("/recipe/saml/legacy/authorize", "SamlLegacyAuthorize", |c| Box::pin(saml::legacy_authorize(c))),
+    Route::post("/recipe/saml/legacy/callback", "SamlLegacyCallback", |c| Box::pin(saml::legacy_callback(c))),
+    Route::post("/recipe/saml/legacy/token", "SamlLegacyToken", |c| Box::pin(saml::legacy_token(c))).public(),
+    Route::get("/recipe/saml/legacy/userinfo", "SamlLegacyUserinfo", |c| Box::pin(saml::legacy_userinfo(c))).public(),
 ];
 
 /// The table indexed by path, built once.

@@ -29,6 +29,8 @@ pub struct Ctx {
     pub snapshot: Arc<Snapshot>,
     /// Hide and protect database settings and protected keys (a SaaS secret is set and was not used).
     pub protect_configs: bool,
+    /// The `Authorization` header (the SAML legacy userinfo's bearer token).
+    pub authorization: Option<String>,
 }
 
 impl Ctx {

@@ -201,6 +201,7 @@ async fn pipeline(server: &Server, peer: SocketAddr, req: Request<AxumBody>, rou
         body,
         snapshot,
         protect_configs,
+        authorization: parts.headers.get(axum::http::header::AUTHORIZATION).and_then(|v| v.to_str().ok()).map(str::to_owned),
     };
     let Some(route) = resolved.routes.for_method(&ctx.method) else { return Err(ApiError::MethodNotAllowed) };
     match (route.handler)(&ctx).await {

@@ -77,6 +77,13 @@ statuses! {
     NotAllowed = "NOT_ALLOWED",
     NoLicenseKeyFound = "NO_LICENSE_KEY_FOUND_ERROR",
     Unavailable = "UNAVAILABLE",
+    // SAML.
+    DuplicateIdpEntity = "DUPLICATE_IDP_ENTITY_ERROR",
+    InvalidClient = "INVALID_CLIENT_ERROR",
+    InvalidRelayState = "INVALID_RELAY_STATE_ERROR",
+    SamlResponseVerificationFailed = "SAML_RESPONSE_VERIFICATION_FAILED_ERROR",
+    IdpLoginDisallowed = "IDP_LOGIN_DISALLOWED_ERROR",
+    InvalidToken = "INVALID_TOKEN_ERROR",
 }
 
 impl Serialize for Status {

@@ -22,6 +22,7 @@ mod multitenancy;
 mod passwordless;
 mod pg_production;
 mod roles;
+mod saml;
 mod session;
 mod sql_parameters;
 mod thirdparty;

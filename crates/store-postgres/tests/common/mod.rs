@@ -11,6 +11,15 @@ use serde_json::Value;
 /// The seed's DDL, verbatim: the schema as the SuperTokens docs give it.
 pub const SEED_SQL: &str = include_str!("../fixtures/seed_schema.sql");
 
+/// The tables a newer SuperTokens plugin adds that Portcullis creates too (SAML), as the plugin's
+/// `SAMLQueries` creates them, in the seed's notation.
+pub const NEWER_SQL: &str = include_str!("../fixtures/newer_plugin_tables.sql");
+
+/// What a current Java core creates in `public`: the seed's tables and the newer ones.
+pub fn plugin_sql() -> String {
+    format!("{SEED_SQL}\n{NEWER_SQL}")
+}
+
 /// The server to test against, or `None` (then the test prints why it skips, and passes).
 pub fn pg_uri(test: &str) -> Option<String> {
     match std::env::var("PORTCULLIS_TEST_PG_URI") {
@@ -104,10 +113,20 @@ pub async fn count(client: &tokio_postgres::Client, sql: &str) -> i64 {
     client.query_one(sql, &[]).await.expect(sql).get(0)
 }
 
-/// The seed's DDL rewritten for a schema, a prefix and table-name overrides, the way the Java plugin
-/// names things: tables `<prefix>_<table>` (or the override), constraints named after their table's
-/// new name, index names unchanged, foreign keys pointing at `<schema>.<new name>`.
+/// The plugin's DDL ([`plugin_sql`]: the seed and the newer tables) rewritten for a schema, a prefix
+/// and table-name overrides, the way the Java plugin names things: tables `<prefix>_<table>` (or the
+/// override), constraints named after their table's new name, index names unchanged, foreign keys
+/// pointing at `<schema>.<new name>`.
 pub fn seed_for(schema: &str, prefix: &str, overrides: &[(&str, &str)]) -> String {
+    rewrite_for(&plugin_sql(), schema, prefix, overrides)
+}
+
+/// The seed's tables only (a database of a core older than the newer tables), rewritten likewise.
+pub fn seed_only_for(schema: &str) -> String {
+    rewrite_for(SEED_SQL, schema, "", &[])
+}
+
+fn rewrite_for(sql: &str, schema: &str, prefix: &str, overrides: &[(&str, &str)]) -> String {
     let rename = |table: &str| -> String {
         if let Some((_, o)) = overrides.iter().find(|(t, _)| *t == table) {
             return (*o).to_owned();
@@ -121,7 +140,7 @@ pub fn seed_for(schema: &str, prefix: &str, overrides: &[(&str, &str)]) -> Strin
     let ident_end = |s: &str| s.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(s.len());
     let mut out = format!("SET search_path = {schema};\n");
     let mut table = String::new();
-    for line in SEED_SQL.lines() {
+    for line in sql.lines() {
         let mut line = line.to_owned();
         if let Some(rest) = line.strip_prefix("CREATE TABLE ") {
             table = rest[..ident_end(rest)].to_owned();
