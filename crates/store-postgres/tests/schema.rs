@@ -10,7 +10,7 @@ mod common;
 
 use common::*;
 use portcullis_core::multitenancy::storage::TenantStorage;
-use portcullis_core::ids::TenantKey;
+use portcullis_core::ids::{AppKey, TenantKey};
 use portcullis_core::storage::Storage;
 use portcullis_store_postgres::PgStorage;
 use serde_json::json;
@@ -143,7 +143,7 @@ async fn the_saml_tables_are_added_to_a_seed_only_schema() {
     }
 
     // The tables work: a client row of a tenant, gone with its tenant.
-    storage.add_tenant_rows("public", "public", 1).await.unwrap();
+    storage.add_tenant_rows(TenantKey::new("public", "public"), 1).await.unwrap();
     client
         .batch_execute(&format!(
             "INSERT INTO {schema}.saml_clients (client_id, sso_login_url, redirect_uris, default_redirect_uri, \
@@ -162,7 +162,7 @@ async fn the_saml_tables_are_added_to_a_seed_only_schema() {
         .unwrap_err();
     let db_error = duplicate.as_db_error().expect("a database error");
     assert_eq!(db_error.constraint(), Some("saml_clients_idp_entity_id_key"));
-    assert!(storage.delete_app_rows("public").await.unwrap());
+    assert!(storage.delete_app_rows(AppKey::new("public")).await.unwrap());
     for table in ["saml_clients", "saml_relay_state", "saml_claims"] {
         assert_eq!(count(&client, &format!("SELECT count(*) FROM {schema}.{table}")).await, 0, "{table} cascades");
     }
