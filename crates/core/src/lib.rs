@@ -7,6 +7,7 @@ pub mod crypto;
 pub mod ids;
 pub mod metadata;
 pub mod multitenancy;
+pub mod oauth;
 pub mod passwordless;
 pub mod roles;
 pub mod session;
