@@ -102,6 +102,7 @@ pub mod dashboard;
 pub mod emailpassword;
 pub mod emailverification;
 pub mod metadata;
+pub mod oauth;
 pub mod passwordless;
 pub mod roles;
 pub mod session;
