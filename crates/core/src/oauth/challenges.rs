@@ -31,15 +31,29 @@ pub fn consent_challenge<'a>(get: impl Fn(&str) -> Option<&'a str>) -> Result<&'
 }
 
 /// A login or consent request that can still be answered: known, its verifier unused, not expired.
-fn open_flow(flow: Option<&Flow>, used: impl Fn(&Flow) -> bool, now: i64) -> Result<&Flow, OAuthError> {
+fn open_flow(flow: Option<&Flow>, which: Which, now: i64) -> Result<&Flow, OAuthError> {
     let flow = flow.ok_or_else(OAuthError::unknown_challenge)?;
-    if used(flow) {
+    let used = match which {
+        Which::Login => flow.login_verifier_used,
+        Which::Consent => flow.consent_verifier_used,
+    };
+    if used {
         return Err(OAuthError::already_handled());
     }
     if flow.request_expired(now) {
-        return Err(OAuthError::hint(Kind::RequestUnauthorized, "The login request has expired. Please try again."));
+        let hint = match which {
+            Which::Login => "The login request has expired. Please try again.",
+            Which::Consent => "The consent request has expired, please try again.",
+        };
+        return Err(OAuthError::hint(Kind::RequestUnauthorized, hint));
     }
     Ok(flow)
+}
+
+#[derive(Clone, Copy)]
+enum Which {
+    Login,
+    Consent,
 }
 
 /// `oidcContext`: the OpenID Connect parameters of the request. Arrays and the hint claims are always
@@ -65,7 +79,7 @@ fn oidc_context(flow: &Flow) -> Value {
 /// requestedAccessTokenAudience, skip, subject, oidcContext, client, requestUrl, sessionId`.
 /// Login sessions are not remembered, so `skip` is false and `subject` empty.
 pub fn login_request(flow: Option<&Flow>, client: Option<&Client>, now: i64) -> Result<Value, Failure> {
-    let flow = open_flow(flow, |f| f.login_verifier_used, now)?;
+    let flow = open_flow(flow, Which::Login, now)?;
     let client = client.filter(|c| c.client_id == flow.client_id).ok_or(Failure::ClientNotFound)?;
     Ok(json!({
         "status": "OK",
@@ -184,7 +198,7 @@ pub fn accept_login(flow: Option<&Flow>, body: &Map<String, Value>, now: i64, rn
     if accepted.subject.is_empty() {
         return Err(OAuthError::hint(Kind::InvalidRequest, "Field 'subject' must not be empty.").into());
     }
-    let flow = open_flow(flow, |f| f.login_verifier_used, now)?;
+    let flow = open_flow(flow, Which::Login, now)?;
     let verifier = random::token(rng)?;
     let handled = LoginHandled { verifier_hash: sha256_hex(&verifier), outcome: LoginOutcome::Accepted(accepted) };
     Ok((handled, redirect_json(flow.request.verifier_redirect("login_verifier", &verifier))))
@@ -221,7 +235,7 @@ fn denial(body: &Map<String, Value>, default_error: &str) -> Result<Denial, Fail
 /// ends at the client's redirect URI with the error.
 pub fn reject_login(flow: Option<&Flow>, body: &Map<String, Value>, now: i64, rng: &dyn Random) -> Result<(LoginHandled, Value), Failure> {
     let d = denial(body, "login request denied")?;
-    let flow = open_flow(flow, |f| f.login_verifier_used, now)?;
+    let flow = open_flow(flow, Which::Login, now)?;
     let verifier = random::token(rng)?;
     let handled = LoginHandled { verifier_hash: sha256_hex(&verifier), outcome: LoginOutcome::Rejected(d) };
     Ok((handled, redirect_json(flow.request.verifier_redirect("login_verifier", &verifier))))
@@ -231,7 +245,7 @@ pub fn reject_login(flow: Option<&Flow>, body: &Map<String, Value>, now: i64, rn
 /// requestedAccessTokenAudience, skip, subject, oidcContext, client` (without secret and rotation
 /// flag), `requestUrl, loginChallenge, loginSessionId, acr, amr, context`.
 pub fn consent_request(flow: Option<&Flow>, client: Option<&Client>, now: i64) -> Result<Value, Failure> {
-    let flow = open_flow(flow, |f| f.consent_verifier_used, now)?;
+    let flow = open_flow(flow, Which::Consent, now)?;
     let (Some(challenge), Some(login)) = (&flow.consent_challenge, flow.accepted_login()) else {
         return Err(OAuthError::unknown_challenge().into());
     };
@@ -317,7 +331,7 @@ pub fn accept_consent(
             _ => return Err(unknown_field(k)),
         }
     }
-    let flow = open_flow(flow, |f| f.consent_verifier_used, now)?;
+    let flow = open_flow(flow, Which::Consent, now)?;
     if flow.consent_challenge.is_none() || flow.accepted_login().is_none() {
         return Err(OAuthError::unknown_challenge().into());
     }
@@ -336,7 +350,7 @@ pub fn accept_consent(
 /// `PUT /recipe/oauth/auth/requests/consent/reject`.
 pub fn reject_consent(flow: Option<&Flow>, body: &Map<String, Value>, now: i64, rng: &dyn Random) -> Result<(ConsentHandled, Value), Failure> {
     let d = denial(body, "consent request denied")?;
-    let flow = open_flow(flow, |f| f.consent_verifier_used, now)?;
+    let flow = open_flow(flow, Which::Consent, now)?;
     if flow.consent_challenge.is_none() {
         return Err(OAuthError::unknown_challenge().into());
     }

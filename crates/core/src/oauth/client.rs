@@ -260,6 +260,38 @@ impl Client {
     }
 }
 
+/// The answer of GET, create and update: `{"status":"OK", …client object}` (`clientSecret` only when
+/// this request set it).
+pub fn ok_json(client: &Client, new_secret: Option<&str>) -> Value {
+    let mut m = Map::new();
+    m.insert("status".into(), json!("OK"));
+    m.extend(client.to_json(new_secret));
+    Value::Object(m)
+}
+
+/// `GET /recipe/oauth/clients?clientId=`: the parameter, required.
+pub fn get_client_id(param: Option<&str>) -> Result<&str, BadInput> {
+    param.ok_or_else(|| BadInput::query_missing("clientId"))
+}
+
+/// The answer of GET for the client storage found: unknown is `CLIENT_NOT_FOUND_ERROR` (D1).
+pub fn get_json(client: Option<&Client>) -> Result<Value, Failure> {
+    client.map(|c| ok_json(c, None)).ok_or(Failure::ClientNotFound)
+}
+
+/// `POST /recipe/oauth/clients/remove`: `{"clientId"}`, required.
+pub fn remove_client_id(body: &Map<String, Value>) -> Result<&str, BadInput> {
+    match body.get("clientId") {
+        Some(Value::String(s)) => Ok(s),
+        _ => Err(BadInput::field_invalid("clientId")),
+    }
+}
+
+/// `{"status":"OK","didExist":…}`.
+pub fn removed_json(did_exist: bool) -> Value {
+    json!({"status": "OK", "didExist": did_exist})
+}
+
 /// What happens to the stored secret hash when a draft is saved.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum SecretChange {
@@ -766,6 +798,20 @@ mod tests {
         assert!(e.description.unwrap().contains("post_logout_redirect_uri"));
         assert_eq!(update_client_id(&obj(json!({}))), Err(BadInput::field_invalid("clientId")));
         assert_eq!(update_client_id(&obj(json!({"clientId": "a"}))), Ok("a"));
+    }
+
+    #[test]
+    fn get_and_remove_answers() {
+        let c = client();
+        let v = get_json(Some(&c)).unwrap();
+        assert_eq!(v["status"], "OK");
+        assert_eq!(v["clientId"], "stcl_test");
+        assert_eq!(v.as_object().unwrap().len(), 28, "status + 25 fields + postLogoutRedirectUris + rotation flag");
+        assert_eq!(get_json(None), Err(Failure::ClientNotFound));
+        assert_eq!(get_client_id(None), Err(BadInput::query_missing("clientId")));
+        assert_eq!(remove_client_id(&obj(json!({"clientId": 1}))), Err(BadInput::field_invalid("clientId")));
+        assert_eq!(remove_client_id(&obj(json!({"clientId": "a"}))), Ok("a"));
+        assert_eq!(removed_json(true), json!({"status": "OK", "didExist": true}));
     }
 
     #[test]

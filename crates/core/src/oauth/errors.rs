@@ -193,6 +193,18 @@ pub enum Failure {
     Internal(&'static str),
 }
 
+impl Failure {
+    /// The 200 body of an `OAUTH_ERROR` or `CLIENT_NOT_FOUND_ERROR`; `None` for a 400 text or an
+    /// internal failure, which the handler answers as it answers those everywhere.
+    pub fn body(&self) -> Option<Value> {
+        match self {
+            Failure::OAuth(e) => Some(e.to_json()),
+            Failure::ClientNotFound => Some(json!({"status": "CLIENT_NOT_FOUND_ERROR"})),
+            Failure::BadInput(_) | Failure::Internal(_) => None,
+        }
+    }
+}
+
 impl From<BadInput> for Failure {
     fn from(e: BadInput) -> Failure {
         Failure::BadInput(e)
@@ -240,6 +252,14 @@ mod tests {
         assert_eq!(OAuthError::new(Kind::TokenInactive).status_code, 401);
         assert_eq!(OAuthError::already_handled().status_code, 410);
         assert_eq!(OAuthError::new(Kind::InvalidClient).with_status(400).status_code, 400);
+    }
+
+    #[test]
+    fn failure_bodies() {
+        assert_eq!(Failure::ClientNotFound.body(), Some(json!({"status": "CLIENT_NOT_FOUND_ERROR"})));
+        assert_eq!(Failure::OAuth(OAuthError::new(Kind::NotFound)).body().unwrap()["statusCode"], 404);
+        assert_eq!(Failure::BadInput(BadInput::field_invalid("x")).body(), None);
+        assert_eq!(Failure::Internal("x").body(), None);
     }
 
     #[test]

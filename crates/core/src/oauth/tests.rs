@@ -786,9 +786,12 @@ fn verifiers_are_single_use_and_csrf_checked() {
     assert!(url_params(redirect_of(&answer).0)["error_description"].contains("does not match"));
     w.jar = jar;
 
-    // After 30 minutes: request_unauthorized.
+    // After 30 minutes: request_unauthorized, at the verifier and at the login request.
     let answer = w.follow(&verifier_url, NOW + 30 * 60_000 + 1);
     assert_eq!(url_params(redirect_of(&answer).0)["error"], "request_unauthorized");
+    let flow = w.mem.flow_by(|f| f.login_challenge == lc);
+    assert!(matches!(challenges::login_request(flow.as_ref(), Some(&w.client), NOW + 30 * 60_000 + 1), Err(Failure::OAuth(e)) if e.error == "request_unauthorized"));
+    assert_eq!(challenges::login_request(flow.as_ref(), None, NOW), Err(Failure::ClientNotFound));
 
     // Used once; the second use is access_denied.
     assert!(redirect_of(&w.follow(&verifier_url, NOW)).0.contains("/oauth/consent?"));
