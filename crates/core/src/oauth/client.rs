@@ -279,6 +279,11 @@ pub fn get_json(client: Option<&Client>) -> Result<Value, Failure> {
     client.map(|c| ok_json(c, None)).ok_or(Failure::ClientNotFound)
 }
 
+/// A create whose `clientId` is taken (storage answered `AlreadyExists`): 409, as Hydra's conflict.
+pub fn already_exists() -> Failure {
+    OAuthError::hint(Kind::InvalidClientMetadata, "An OAuth 2.0 Client with this clientId exists already.").with_status(409).into()
+}
+
 /// `POST /recipe/oauth/clients/remove`: `{"clientId"}`, required.
 pub fn remove_client_id(body: &Map<String, Value>) -> Result<&str, BadInput> {
     match body.get("clientId") {
@@ -812,6 +817,7 @@ mod tests {
         assert_eq!(remove_client_id(&obj(json!({"clientId": 1}))), Err(BadInput::field_invalid("clientId")));
         assert_eq!(remove_client_id(&obj(json!({"clientId": "a"}))), Ok("a"));
         assert_eq!(removed_json(true), json!({"status": "OK", "didExist": true}));
+        assert!(matches!(already_exists(), Failure::OAuth(e) if e.status_code == 409));
     }
 
     #[test]
