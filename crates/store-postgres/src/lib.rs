@@ -16,6 +16,7 @@ mod emailverification;
 mod key_value;
 mod metadata;
 mod names;
+mod oauth;
 mod passwordless;
 mod roles;
 mod schema;
@@ -57,6 +58,7 @@ struct Statements {
     passwordless: passwordless::Statements,
     thirdparty: thirdparty::Statements,
     totp: totp::Statements,
+    oauth: oauth::Statements,
 }
 
 pub struct PgStorage {
@@ -96,6 +98,7 @@ impl PgStorage {
             passwordless: passwordless::Statements::new(&settings.names).map_err(invalid)?,
             thirdparty: thirdparty::Statements::new(&settings.names).map_err(invalid)?,
             totp: totp::Statements::new(&settings.names).map_err(invalid)?,
+            oauth: oauth::Statements::new(&settings.names).map_err(invalid)?,
             metadata: metadata::Statements::new(&settings.names).map_err(invalid)?,
             roles: roles::Statements::new(&settings.names).map_err(invalid)?,
         };

@@ -1,4 +1,5 @@
-//! Creates what is missing of the schema (src/schema.sql) at connect time.
+//! Creates what is missing of the schema (src/schema.sql: the seed's tables; src/schema_oauth.sql: the
+//! OAuth2 provider's, which the seed does not have) at connect time.
 //!
 //! Like the plugin (`GeneralQueries.createTablesIfNotExists`) we first ask the catalog what exists and
 //! create only the rest: the missing tables with their indexes in one transaction (all or nothing),
@@ -14,7 +15,8 @@ use tokio_postgres::error::SqlState;
 use crate::db::{describe, Db};
 use crate::names::Names;
 
-const TEMPLATE: &str = include_str!("schema.sql");
+/// The templates, in creation order: the seed's tables, then the newer tables beside them.
+const TEMPLATES: [&str; 2] = [include_str!("schema.sql"), include_str!("schema_oauth.sql")];
 
 /// DDL waits behind other sessions' locks and may build indexes on large tables: it gets longer than
 /// ordinary statements, but still a bound.
@@ -43,10 +45,11 @@ pub fn table_bases() -> Vec<String> {
     statements().iter().filter_map(|s| table_of_create(s).map(str::to_owned)).collect()
 }
 
-/// The template's statements, without comment lines.
+/// The templates' statements, without comment lines.
 fn statements() -> Vec<String> {
-    TEMPLATE
-        .split(";\n")
+    TEMPLATES
+        .iter()
+        .flat_map(|t| t.split(";\n"))
         .map(|s| {
             s.lines().filter(|l| !l.trim_start().starts_with("--")).collect::<Vec<_>>().join("\n").trim().to_owned()
         })
@@ -268,9 +271,26 @@ mod tests {
     #[test]
     fn the_template_has_every_table_and_index_of_the_seed() {
         let ddl = render_all(&names("public", "")).unwrap();
-        assert_eq!(ddl.len(), 35);
-        assert_eq!(ddl.iter().map(|t| t.indexes.len()).sum::<usize>(), 49);
-        assert_eq!(ddl[0].base, "apps");
+        let (seed, oauth) = ddl.split_at(35);
+        assert_eq!(seed.iter().map(|t| t.indexes.len()).sum::<usize>(), 49);
+        assert_eq!(seed[0].base, "apps");
+        assert!(seed.iter().all(|t| !t.base.starts_with("oauth_")));
+        // Then the OAuth provider's: the plugin's four, and the provider's own four.
+        let bases: Vec<&str> = oauth.iter().map(|t| t.base.as_str()).collect();
+        assert_eq!(
+            bases,
+            [
+                "oauth_clients",
+                "oauth_sessions",
+                "oauth_m2m_tokens",
+                "oauth_logout_challenges",
+                "oauth_client_configs",
+                "oauth_flows",
+                "oauth_grants",
+                "oauth_consents"
+            ]
+        );
+        assert_eq!(oauth.iter().map(|t| t.indexes.len()).sum::<usize>(), 10);
         for t in &ddl {
             assert!(!t.create.contains('{'), "unrendered placeholder in {}", t.create);
         }
@@ -290,5 +310,13 @@ mod tests {
             tenants.indexes[0].create,
             "CREATE INDEX IF NOT EXISTS tenants_app_id_index ON auth.st_tenants (app_id)"
         );
+        let sessions = ddl.iter().find(|t| t.base == "oauth_sessions").unwrap();
+        assert!(sessions.create.starts_with("CREATE TABLE IF NOT EXISTS auth.st_oauth_sessions ("));
+        assert!(sessions.create.contains(
+            "CONSTRAINT st_oauth_sessions_client_id_fkey FOREIGN KEY (app_id, client_id) REFERENCES auth.st_oauth_clients (app_id, client_id) ON DELETE CASCADE"
+        ));
+        assert_eq!(sessions.indexes[0].name, "oauth_session_exp_index");
+        let flows = ddl.iter().find(|t| t.base == "oauth_flows").unwrap();
+        assert!(flows.create.contains("CONSTRAINT st_oauth_flows_code_hash_key UNIQUE (app_id, code_hash)"));
     }
 }

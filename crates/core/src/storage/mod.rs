@@ -40,6 +40,7 @@ pub trait Storage:
     + crate::thirdparty::storage::ThirdPartyStorage
     + crate::totp::storage::TotpStorage
     + crate::multitenancy::storage::TenantStorage
+    + crate::oauth::storage::OAuthStorage
     + Send
     + Sync
     + 'static
