@@ -152,7 +152,7 @@ impl AuthAnswer {
     pub fn redirect_json(&self) -> Option<Value> {
         match self {
             AuthAnswer::Redirect { redirect_to, cookies } => {
-                Some(json!({"status": "OK", "redirectTo": redirect_to, "cookies": cookies}))
+                Some(json!({"redirectTo": redirect_to, "cookies": cookies}))
             }
             AuthAnswer::Failed(_) => None,
         }

@@ -82,7 +82,6 @@ pub fn login_request(flow: Option<&Flow>, client: Option<&Client>, now: i64) -> 
     let flow = open_flow(flow, Which::Login, now)?;
     let client = client.filter(|c| c.client_id == flow.client_id).ok_or(Failure::ClientNotFound)?;
     Ok(json!({
-        "status": "OK",
         "challenge": flow.login_challenge,
         "requestedScope": flow.request.scopes,
         "requestedAccessTokenAudience": flow.request.audience,
@@ -151,7 +150,7 @@ fn opt_strings(key: &str, v: &Value) -> Result<Vec<String>, Failure> {
 
 /// The redirect a handled request answers: `{"status":"OK","redirectTo":…}`.
 fn redirect_json(to: String) -> Value {
-    json!({"status": "OK", "redirectTo": to})
+    json!({"redirectTo": to})
 }
 
 /// What answering a login request writes (only while its verifier is unused): a new verifier and
@@ -251,7 +250,6 @@ pub fn consent_request(flow: Option<&Flow>, client: Option<&Client>, now: i64) -
     };
     let client = client.filter(|c| c.client_id == flow.client_id).ok_or(Failure::ClientNotFound)?;
     Ok(json!({
-        "status": "OK",
         "challenge": challenge,
         "requestedScope": flow.request.scopes,
         "requestedAccessTokenAudience": flow.request.audience,

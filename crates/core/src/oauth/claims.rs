@@ -258,7 +258,6 @@ impl Issued {
     /// "token_type":"bearer","id_token"?,"refresh_token"?}` (snake_case, as Hydra's public API).
     pub fn to_json(&self) -> Value {
         let mut m = Map::new();
-        m.insert("status".into(), json!("OK"));
         m.insert("access_token".into(), json!(self.access_token));
         m.insert("expires_in".into(), json!(self.expires_in));
         m.insert("scope".into(), json!(self.scope));
@@ -529,7 +528,6 @@ pub(crate) mod tests {
         assert_eq!(json["token_type"], "bearer");
         assert_eq!(json["scope"], "openid offline_access");
         assert_eq!(json["refresh_token"], json!(refresh.plain));
-        assert_eq!(json["status"], "OK");
     }
 
     #[test]

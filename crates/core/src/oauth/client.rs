@@ -264,7 +264,6 @@ impl Client {
 /// this request set it).
 pub fn ok_json(client: &Client, new_secret: Option<&str>) -> Value {
     let mut m = Map::new();
-    m.insert("status".into(), json!("OK"));
     m.extend(client.to_json(new_secret));
     Value::Object(m)
 }
@@ -294,7 +293,7 @@ pub fn remove_client_id(body: &Map<String, Value>) -> Result<&str, BadInput> {
 
 /// `{"status":"OK","didExist":…}`.
 pub fn removed_json(did_exist: bool) -> Value {
-    json!({"status": "OK", "didExist": did_exist})
+    json!({"didExist": did_exist})
 }
 
 /// What happens to the stored secret hash when a draft is saved.
@@ -616,7 +615,6 @@ impl ListQuery {
         let more = clients.len() > self.page_size;
         clients.truncate(self.page_size);
         let mut out = Map::new();
-        out.insert("status".into(), json!("OK"));
         out.insert("clients".into(), Value::Array(clients.iter().map(|c| Value::Object(c.to_json(None))).collect()));
         if let (true, Some(last)) = (more, clients.last()) {
             out.insert("nextPaginationToken".into(), json!(URL_SAFE_NO_PAD.encode(&last.client_id)));
@@ -809,14 +807,13 @@ mod tests {
     fn get_and_remove_answers() {
         let c = client();
         let v = get_json(Some(&c)).unwrap();
-        assert_eq!(v["status"], "OK");
         assert_eq!(v["clientId"], "stcl_test");
-        assert_eq!(v.as_object().unwrap().len(), 28, "status + 25 fields + postLogoutRedirectUris + rotation flag");
+        assert_eq!(v.as_object().unwrap().len(), 27, "25 fields + postLogoutRedirectUris + rotation flag");
         assert_eq!(get_json(None), Err(Failure::ClientNotFound));
         assert_eq!(get_client_id(None), Err(BadInput::query_missing("clientId")));
         assert_eq!(remove_client_id(&obj(json!({"clientId": 1}))), Err(BadInput::field_invalid("clientId")));
         assert_eq!(remove_client_id(&obj(json!({"clientId": "a"}))), Ok("a"));
-        assert_eq!(removed_json(true), json!({"status": "OK", "didExist": true}));
+        assert_eq!(removed_json(true), json!({"didExist": true}));
         assert!(matches!(already_exists(), Failure::OAuth(e) if e.status_code == 409));
     }
 

@@ -144,7 +144,6 @@ impl OAuthError {
     /// these four keys; `errorDescription` may be null).
     pub fn to_json(&self) -> Value {
         json!({
-            "status": "OAUTH_ERROR",
             "error": self.error,
             "errorDescription": self.description,
             "statusCode": self.status_code,
@@ -199,7 +198,7 @@ impl Failure {
     pub fn body(&self) -> Option<Value> {
         match self {
             Failure::OAuth(e) => Some(e.to_json()),
-            Failure::ClientNotFound => Some(json!({"status": "CLIENT_NOT_FOUND_ERROR"})),
+            Failure::ClientNotFound => Some(json!({})),
             Failure::BadInput(_) | Failure::Internal(_) => None,
         }
     }
@@ -234,8 +233,7 @@ mod tests {
     fn error_objects_have_exactly_four_keys() {
         let e = OAuthError::hint(Kind::InvalidGrant, "The \"redirect_uri\" differs.");
         let v = e.to_json();
-        assert_eq!(v.as_object().unwrap().len(), 4);
-        assert_eq!(v["status"], "OAUTH_ERROR");
+        assert_eq!(v.as_object().unwrap().len(), 3);
         assert_eq!(v["error"], "invalid_grant");
         assert_eq!(v["statusCode"], 400);
         let d = v["errorDescription"].as_str().unwrap();
@@ -256,7 +254,7 @@ mod tests {
 
     #[test]
     fn failure_bodies() {
-        assert_eq!(Failure::ClientNotFound.body(), Some(json!({"status": "CLIENT_NOT_FOUND_ERROR"})));
+        assert_eq!(Failure::ClientNotFound.body(), Some(json!({})));
         assert_eq!(Failure::OAuth(OAuthError::new(Kind::NotFound)).body().unwrap()["statusCode"], 404);
         assert_eq!(Failure::BadInput(BadInput::field_invalid("x")).body(), None);
         assert_eq!(Failure::Internal("x").body(), None);

@@ -27,7 +27,7 @@ pub fn parse(body: &Map<String, Value>) -> Result<(String, Vec<String>), Failure
 
 /// `{"status":"OK","active":false}`.
 pub fn inactive() -> Value {
-    json!({"status": "OK", "active": false})
+    json!({"active": false})
 }
 
 /// Whether the token is a refresh token (by its prefix, as the SDKs decide) and its hash.
@@ -74,7 +74,6 @@ pub fn access_answer(mut claims: Map<String, Value>, jti_list: Option<&str>) -> 
     claims.insert("token_type".into(), json!("Bearer"));
     claims.insert("token_use".into(), json!("access_token"));
     claims.insert("scope".into(), json!(scope));
-    claims.insert("status".into(), json!("OK"));
     Value::Object(claims)
 }
 
@@ -85,7 +84,6 @@ pub fn refresh_answer(grant: Option<&GrantRecord>, now: i64, scopes: &[String]) 
     };
     let created_s = g.created_at / 1000;
     json!({
-        "status": "OK",
         "active": true,
         "scope": g.scopes.join(" "),
         "client_id": g.client_id,
@@ -126,7 +124,6 @@ mod tests {
         assert_eq!(v["scope"], "openid email");
         assert_eq!(v["scp"], json!(["openid", "email"]));
         assert_eq!(v["custom"], true);
-        assert_eq!(v["status"], "OK");
     }
 
     #[test]
@@ -146,7 +143,7 @@ mod tests {
         let mut no_gid = c;
         no_gid.remove("gid");
         assert_eq!(access_lookup(&no_gid, NOW, &[]), None);
-        assert_eq!(inactive(), json!({"status": "OK", "active": false}));
+        assert_eq!(inactive(), json!({"active": false}));
     }
 
     #[test]

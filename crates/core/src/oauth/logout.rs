@@ -140,7 +140,7 @@ pub fn end_session(
         time_created: now,
     };
     let to = format!("{API_DOMAIN}/oauth/logout?logout_challenge={}", row.challenge);
-    Ok((row, json!({"status": "OK", "redirectTo": to})))
+    Ok((row, json!({"redirectTo": to})))
 }
 
 /// The `challenge` of an accept or reject: from the body, else from the query (the SDKs send a
@@ -168,7 +168,7 @@ pub fn accept_answer(consumed: Option<&LogoutChallenge>) -> Result<Value, OAuthE
         (Some(uri), None) => uri.clone(),
         (None, _) => format!("{API_DOMAIN}/fallbacks/logout/callback"),
     };
-    Ok(json!({"status": "OK", "redirectTo": to}))
+    Ok(json!({"redirectTo": to}))
 }
 
 #[cfg(test)]

@@ -29,6 +29,7 @@ pub mod client;
 pub mod cookies;
 pub mod duration;
 pub mod errors;
+pub mod flows;
 pub mod introspect;
 pub mod logout;
 pub mod matching;

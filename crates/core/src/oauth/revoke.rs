@@ -64,7 +64,7 @@ pub fn of_access_token(claims: Option<&Map<String, Value>>, client_id: &str) -> 
 
 /// `{"status":"OK"}`: the answer of every revocation (RFC 7009 §2.2).
 pub fn ok() -> Value {
-    json!({"status": "OK"})
+    json!({})
 }
 
 /// `POST /recipe/oauth/tokens/revoke`: `{"client_id"}`.
@@ -119,6 +119,6 @@ mod tests {
         assert_eq!(parse_by_client(&obj(json!({"clientId": "c"}))), Err(BadInput::field_invalid("client_id")));
         assert_eq!(parse_by_session(&obj(json!({"sessionHandle": "h"}))), Ok("h".into()));
         assert_eq!(parse_by_session(&obj(json!({}))), Err(BadInput::field_invalid("sessionHandle")));
-        assert_eq!(ok(), json!({"status": "OK"}));
+        assert_eq!(ok(), json!({}));
     }
 }

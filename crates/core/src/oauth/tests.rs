@@ -486,7 +486,7 @@ fn the_code_flow_with_pkce_from_start_to_refresh() {
     // 1. Start: the SDK's login page, and a login CSRF cookie with Expires.
     let answer = w.auth(auth_params(&[]), NOW);
     let json = answer.redirect_json().unwrap();
-    assert_eq!(json.as_object().unwrap().len(), 3);
+    assert_eq!(json.as_object().unwrap().len(), 2);
     let to = json["redirectTo"].as_str().unwrap();
     assert!(to.starts_with("{apiDomain}/oauth/login?login_challenge="), "{to}");
     assert_eq!(url_params(to).len(), 1, "exactly one query parameter");
@@ -502,7 +502,7 @@ fn the_code_flow_with_pkce_from_start_to_refresh() {
     let flow = w.mem.flow_by(|f| f.login_challenge == lc);
     let lr = challenges::login_request(flow.as_ref(), Some(&w.client), NOW).unwrap();
     let keys: Vec<&str> = lr.as_object().unwrap().keys().map(String::as_str).collect();
-    assert_eq!(keys, ["status", "challenge", "requestedScope", "requestedAccessTokenAudience", "skip", "subject", "oidcContext", "client", "requestUrl", "sessionId"]);
+    assert_eq!(keys, ["challenge", "requestedScope", "requestedAccessTokenAudience", "skip", "subject", "oidcContext", "client", "requestUrl", "sessionId"]);
     assert_eq!(lr["requestedScope"], json!(["openid", "offline_access"]));
     assert_eq!(lr["skip"], false);
     assert_eq!(lr["client"]["clientId"], "stcl_test");
