@@ -109,9 +109,11 @@ fn references(code: &str, module: &[String], modules: &BTreeSet<Vec<String>>) ->
     // `use` items (possibly spanning lines).
     let mut rest = code;
     while let Some(i) = rest.find("use ") {
-        let before = rest[..i].chars().last();
+        // An item starts its line (after `pub …`); "use " inside a string or a word is not one.
+        let line_start = rest[..i].rfind('\n').map_or(0, |n| n + 1);
+        let prefix = rest[line_start..i].trim();
         rest = &rest[i + 4..];
-        if before.is_some_and(|c| c.is_alphanumeric() || c == '_') {
+        if !(prefix.is_empty() || prefix.starts_with("pub")) {
             continue;
         }
         let end = rest.find(';').unwrap_or(rest.len());

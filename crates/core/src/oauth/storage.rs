@@ -25,7 +25,7 @@ use async_trait::async_trait;
 pub use serde::Deserialize;
 
 use crate::ids::AppKey;
-use crate::storage::StorageError;
+use crate::storage::error::StorageError;
 use crate::oauth::authorize::{Completion, ConsentStart, Flow, RememberedConsent};
 use crate::oauth::challenges::{ConsentHandled, LoginHandled};
 use crate::oauth::claims::{GrantRecord, Issued};
