@@ -229,7 +229,7 @@ async fn the_oauth_tables_are_added_beside_an_existing_seed_schema() {
     assert!(before.is_subset(&after));
 
     // The cascades work: deleting an app removes its OAuth rows, deleting a client its grants.
-    storage.add_tenant_rows("oa", "public", 1).await.unwrap();
+    storage.add_tenant_rows(TenantKey::new("oa", "public"), 1).await.unwrap();
     client
         .batch_execute(&format!(
             "INSERT INTO {schema}.oauth_clients VALUES ('oa', 'c1', NULL, false, false);
@@ -246,7 +246,7 @@ async fn the_oauth_tables_are_added_beside_an_existing_seed_schema() {
         .unwrap();
     client.batch_execute(&format!("DELETE FROM {schema}.oauth_sessions WHERE gid = 'g1'")).await.unwrap();
     assert_eq!(count(&client, &format!("SELECT count(*) FROM {schema}.oauth_grants")).await, 0, "grant data goes with its grant");
-    storage.delete_app_rows("oa").await.unwrap();
+    storage.delete_app_rows(portcullis_core::ids::AppKey::new("oa")).await.unwrap();
     for table in ["oauth_clients", "oauth_client_configs", "oauth_m2m_tokens", "oauth_logout_challenges", "oauth_flows", "oauth_consents"] {
         assert_eq!(count(&client, &format!("SELECT count(*) FROM {schema}.{table}")).await, 0, "{table} must cascade");
     }

@@ -189,6 +189,7 @@ mod tests {
         portcullis_testkit::conformance::run_totp(&s).await;
         portcullis_testkit::conformance::run_metadata(&s).await;
         portcullis_testkit::conformance::run_roles(&s).await;
+        portcullis_testkit::conformance::run_oauth(&s).await;
     }
 
     #[tokio::test]
@@ -313,7 +314,7 @@ mod tests {
             ]
         );
 
-        s.add_tenant_rows("oa", "public", 1).await.unwrap();
+        s.add_tenant_rows(TenantKey::new("oa", "public"), 1).await.unwrap();
         let counts = s
             .with_conn(|c| {
                 c.execute_batch(
@@ -339,7 +340,7 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(counts, (1, true), "grant data goes with its grant; foreign keys are enforced");
-        s.delete_app_rows("oa").await.unwrap();
+        s.delete_app_rows(portcullis_core::ids::AppKey::new("oa")).await.unwrap();
         let left = s
             .with_conn(|c| {
                 let mut total = 0;

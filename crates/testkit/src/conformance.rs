@@ -755,3 +755,6 @@ pub async fn run_totp(s: &dyn Storage) {
     assert_eq!(totp::verify(s, TenantKey::new(app, "public"), request(None, &good, now)).await.expect("verify"), checked(Verdict::Ok), "no used codes left");
     assert!(s.delete_app_rows(AppKey::new(app)).await.expect("delete app"));
 }
+
+mod oauth;
+pub use oauth::run_oauth;
