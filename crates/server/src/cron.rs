@@ -17,15 +17,17 @@ pub enum Job {
     DeleteExpiredPasswordlessDevices,
     DeleteExpiredTotpCodes,
     DeleteExpiredDashboardSessions,
+    DeleteExpiredOAuthRows,
 }
 
 impl Job {
-    pub const ALL: [Job; 5] = [
+    pub const ALL: [Job; 6] = [
         Job::DeleteExpiredSessions,
         Job::DeleteExpiredSigningKeys,
         Job::DeleteExpiredPasswordlessDevices,
         Job::DeleteExpiredTotpCodes,
         Job::DeleteExpiredDashboardSessions,
+        Job::DeleteExpiredOAuthRows,
     ];
 
     pub fn name(self) -> &'static str {
@@ -35,6 +37,7 @@ impl Job {
             Job::DeleteExpiredPasswordlessDevices => "portcullis.cron.delete_expired_passwordless_devices",
             Job::DeleteExpiredTotpCodes => "portcullis.cron.delete_expired_totp_codes",
             Job::DeleteExpiredDashboardSessions => "portcullis.cron.delete_expired_dashboard_sessions",
+            Job::DeleteExpiredOAuthRows => "portcullis.cron.delete_expired_oauth_rows",
         }
     }
 
@@ -46,6 +49,8 @@ impl Job {
             Job::DeleteExpiredPasswordlessDevices => 3_600_000,
             Job::DeleteExpiredTotpCodes => 3_600_000,
             Job::DeleteExpiredDashboardSessions => 24 * 3_600_000,
+            // The Java core's OAuth cleanup ran daily.
+            Job::DeleteExpiredOAuthRows => 24 * 3_600_000,
         }
     }
 }
@@ -93,6 +98,15 @@ async fn run_leased(state: &AppState, job: Job, now: i64) -> Result<u64, Storage
             for t in snapshot.tenants.values() {
                 let cutoff = now - t.settings.passwordless.code_lifetime_ms;
                 removed += t.storage.pl_delete_expired_devices(t.config.id.key(), cutoff).await?;
+            }
+        }
+        Job::DeleteExpiredOAuthRows => {
+            // Per app: the provider's rows (grants and M2M rows 31 days past expiry, logout
+            // challenges after 48 h, finished flows, lapsed consents; core's retention rules).
+            let snapshot = state.registry.snapshot();
+            for app in snapshot.tenants.values().filter(|t| t.config.id.is_public_tenant()) {
+                let c = app.storage.oauth_cleanup(app.config.id.app_key(), now).await?;
+                removed += c.grants + c.m2m_tokens + c.logout_challenges + c.flows + c.consents;
             }
         }
         Job::DeleteExpiredTotpCodes => {

@@ -305,3 +305,30 @@ async fn clients_code_flow_tokens_introspection_revocation_and_logout() {
         assert_eq!(s, 400, "bad input is a 400, never a 500");
     }
 }
+
+#[tokio::test]
+async fn an_expired_code_is_refused_and_the_cron_removes_expired_rows() {
+    use portcullis::cron::{run, Job};
+    for b in backends() {
+        let app = TestApp::spawn(b).await;
+        let c = create_client(&app, json!({})).await;
+        let (id, secret) = (c["clientId"].as_str().unwrap().to_owned(), c["clientSecret"].as_str().unwrap().to_owned());
+        let mut jar = Jar::default();
+        let cb = authorize(&app, &id, &[], &mut jar).await;
+        app.clock.advance(11 * 60_000);
+        let r = token(
+            &app,
+            json!({"grant_type": "authorization_code", "code": params_of(&cb)["code"], "redirect_uri": CB, "code_verifier": VERIFIER,
+                   "client_id": id, "client_secret": secret}),
+            json!({}),
+        )
+        .await;
+        assert_eq!((r["error"].as_str(), r["statusCode"].as_u64()), (Some("invalid_grant"), Some(400)), "{b:?}: a code lives 10 minutes: {r}");
+        // A started flow that nobody finished, and the redeemed one once past its reuse window.
+        auth(&app, &params_of(&format!("x?client_id={id}&redirect_uri={CB}&response_type=code&state=state-0123456789")), &mut jar).await;
+        app.clock.advance(2 * 24 * 3_600_000);
+        let removed = run(&app.state, Job::DeleteExpiredOAuthRows, app.clock.now()).await.unwrap();
+        assert_eq!(removed, Some(2), "{b:?}: both flows are removed");
+        assert_eq!(run(&app.state, Job::DeleteExpiredOAuthRows, app.clock.now()).await.unwrap(), None, "once per interval");
+    }
+}
