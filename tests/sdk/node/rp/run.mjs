@@ -34,7 +34,8 @@ export async function runScenario(o) {
             console.log(`ok   ${name}`);
         } catch (e) {
             results.failed.push(name);
-            console.log(`FAIL ${name}: ${e.stack ?? e}`);
+            const detail = e.error ? ` (${e.error}: ${e.error_description})` : "";
+            console.log(`FAIL ${name}${detail}: ${e.stack ?? e}`);
         }
     };
     const authMethod = o.authMethod ?? "client_secret_basic";
@@ -166,7 +167,11 @@ export async function runScenario(o) {
             assert.deepEqual(at.scp, o.m2mScope ? o.m2mScope.split(" ") : []);
             if (o.m2mAudience) assert.equal(at.aud, o.m2mAudience);
             assert.equal(t.refresh_token, undefined);
-            const denied = await rawTokenRequest(m2m, { grant_type: "client_credentials", scope: "not-a-scope-of-this-client" }, { clientSecret: o.m2mClientSecret });
+            // Credentials the way the client authenticates (a post client sent Basic is invalid_client).
+            const form = { grant_type: "client_credentials", scope: "not-a-scope-of-this-client" };
+            const denied = o.m2mAuthMethod === "client_secret_post"
+                ? await rawTokenRequest(m2m, { ...form, client_id: o.m2mClientId, client_secret: o.m2mClientSecret })
+                : await rawTokenRequest(m2m, form, { clientSecret: o.m2mClientSecret });
             assert.equal(denied.status, 400);
             assert.equal(denied.body.error, "invalid_scope");
         });
