@@ -332,3 +332,81 @@ async fn an_expired_code_is_refused_and_the_cron_removes_expired_rows() {
         assert_eq!(run(&app.state, Job::DeleteExpiredOAuthRows, app.clock.now()).await.unwrap(), None, "once per interval");
     }
 }
+
+#[tokio::test]
+async fn consent_reject_handled_challenges_rotation_and_bad_input() {
+    for b in backends() {
+        let app = TestApp::spawn(b).await;
+        let c = create_client(&app, json!({"enableRefreshTokenRotation": true})).await;
+        let (id, secret) = (c["clientId"].as_str().unwrap().to_owned(), c["clientSecret"].as_str().unwrap().to_owned());
+        let start = |extra: &[(&str, &str)]| {
+            let mut p: HashMap<String, String> = HashMap::new();
+            for (k, v) in [("client_id", id.as_str()), ("redirect_uri", CB), ("response_type", "code"), ("state", "state-0123456789"), ("scope", "openid offline_access")] {
+                p.insert(k.to_owned(), v.to_owned());
+            }
+            for (k, v) in extra {
+                p.insert(k.to_string(), v.to_string());
+            }
+            p
+        };
+
+        // Consent rejected: the client gets the error; a handled login can't be answered again (410).
+        let mut jar = Jar::default();
+        let r = auth(&app, &start(&[]), &mut jar).await;
+        let lc = params_of(r["redirectTo"].as_str().unwrap())["login_challenge"].clone();
+        let acc = app.json("PUT", &format!("/recipe/oauth/auth/requests/login/accept?loginChallenge={lc}"), Some(json!({"subject": "u1"}))).await;
+        let r = follow(&app, acc["redirectTo"].as_str().unwrap(), &mut jar).await;
+        let again = app.json("PUT", &format!("/recipe/oauth/auth/requests/login/accept?loginChallenge={lc}"), Some(json!({"subject": "u1"}))).await;
+        assert_eq!((again["status"].as_str(), again["statusCode"].as_u64()), (Some("OAUTH_ERROR"), Some(410)), "{b:?} {again}");
+        let cc = params_of(r["redirectTo"].as_str().unwrap())["consent_challenge"].clone();
+        let rej = app
+            .json("PUT", &format!("/recipe/oauth/auth/requests/consent/reject?consentChallenge={cc}"), Some(json!({"error": "access_denied", "errorDescription": "no", "statusCode": 403})))
+            .await;
+        let r = follow(&app, rej["redirectTo"].as_str().unwrap_or_else(|| panic!("{rej}")), &mut jar).await;
+        let p = params_of(r["redirectTo"].as_str().unwrap());
+        assert_eq!((p["error"].as_str(), p["state"].as_str()), ("access_denied", "state-0123456789"), "{r}");
+        // The consent accept's required fields are the core's 400s.
+        let (s, text) = app.call("PUT", &format!("/recipe/oauth/auth/requests/consent/accept?consentChallenge={cc}"), Some(json!({"grantScope": []}))).await;
+        assert_eq!((s, text.as_str()), (400, "Field name 'iss' is invalid in JSON input\n"));
+        let (s, _) = app.call("GET", "/recipe/oauth/auth/requests/consent", None).await;
+        assert_eq!(s, 400);
+        // A PKCE method the provider does not know, and a missing client_id.
+        let r = auth(&app, &start(&[("code_challenge", "abc"), ("code_challenge_method", "S512")]), &mut jar).await;
+        assert!(r["redirectTo"].as_str().is_some_and(|t| t.contains("error=invalid_request")), "{r}");
+        let mut no_client = start(&[]);
+        no_client.remove("client_id");
+        let r = auth(&app, &no_client, &mut jar).await;
+        assert_eq!((r["error"].as_str(), r["statusCode"].as_u64()), (Some("invalid_client"), Some(400)), "{r}");
+
+        // Rotation: a new refresh token each time; the old one stops working.
+        let mut jar = Jar::default();
+        let cb = authorize(&app, &id, &[], &mut jar).await;
+        let t = token(
+            &app,
+            json!({"grant_type": "authorization_code", "code": params_of(&cb)["code"], "redirect_uri": CB, "code_verifier": VERIFIER,
+                   "client_id": id, "client_secret": secret}),
+            json!({}),
+        )
+        .await;
+        let rt1 = t["refresh_token"].as_str().unwrap().to_owned();
+        let refresh = |rt: String| json!({"grant_type": "refresh_token", "refresh_token": rt, "client_id": id, "client_secret": secret});
+        let r = token(&app, refresh(rt1.clone()), json!({"access_token": {}, "id_token": {}})).await;
+        let rt2 = r["refresh_token"].as_str().unwrap_or_else(|| panic!("{r}")).to_owned();
+        assert_ne!(rt1, rt2);
+        let r = token(&app, refresh(rt1.clone()), json!({"access_token": {}, "id_token": {}})).await;
+        assert_eq!((r["error"].as_str(), r["statusCode"].as_u64()), (Some("token_inactive"), Some(401)), "{r}");
+        assert_eq!(introspect(&app, &rt1).await["active"], false);
+        assert_eq!(introspect(&app, &rt2).await["active"], true);
+        // A refresh without the SDK's payloads is the core's 400; an unknown grant type is an OAuth error.
+        let (s, text) = app.call("POST", "/recipe/oauth/token", Some(json!({"iss": ISS, "inputBody": refresh(rt2.clone())}))).await;
+        assert_eq!((s, text.as_str()), (400, "Field name 'access_token' is invalid in JSON input\n"));
+        let r = token(&app, json!({"grant_type": "password", "client_id": id, "client_secret": secret}), json!({"access_token": {}, "id_token": {}})).await;
+        assert_eq!(r["status"], "OAUTH_ERROR", "{r}");
+        // Revoking the refresh token ends the grant.
+        let r = app.json("POST", "/recipe/oauth/token/revoke", Some(json!({"token": rt2, "client_id": id, "client_secret": secret}))).await;
+        assert_eq!(r, json!({"status": "OK"}));
+        assert_eq!(introspect(&app, &rt2).await["active"], false);
+        let r = token(&app, refresh(rt2.clone()), json!({"access_token": {}, "id_token": {}})).await;
+        assert_eq!(r["error"], "token_inactive", "a revoked refresh token no longer refreshes");
+    }
+}
