@@ -410,3 +410,44 @@ async fn consent_reject_handled_challenges_rotation_and_bad_input() {
         assert_eq!(r["error"], "token_inactive", "a revoked refresh token no longer refreshes");
     }
 }
+
+/// Junk on every OAuth route is a 400 text or an OAuth error object, never a 500.
+#[tokio::test]
+async fn junk_input_never_gets_a_500() {
+    let app = TestApp::spawn(backends()[0]).await;
+    let routes = [
+        ("GET", "/recipe/oauth/clients?clientId=%00"),
+        ("POST", "/recipe/oauth/clients"),
+        ("PUT", "/recipe/oauth/clients"),
+        ("GET", "/recipe/oauth/clients/list?pageSize=x&pageToken=%%%"),
+        ("POST", "/recipe/oauth/clients/remove"),
+        ("POST", "/recipe/oauth/auth"),
+        ("GET", "/recipe/oauth/auth/requests/login?loginChallenge=x"),
+        ("PUT", "/recipe/oauth/auth/requests/login/accept?loginChallenge=x"),
+        ("PUT", "/recipe/oauth/auth/requests/login/reject?login_challenge=x"),
+        ("GET", "/recipe/oauth/auth/requests/consent?consentChallenge=x"),
+        ("PUT", "/recipe/oauth/auth/requests/consent/accept?consentChallenge=x"),
+        ("PUT", "/recipe/oauth/auth/requests/consent/reject?consentChallenge=x"),
+        ("GET", "/recipe/oauth/sessions/logout?idTokenHint=a.b.c&clientId=x"),
+        ("PUT", "/recipe/oauth/auth/requests/logout/accept"),
+        ("PUT", "/recipe/oauth/auth/requests/logout/reject"),
+        ("POST", "/recipe/oauth/token"),
+        ("POST", "/recipe/oauth/introspect"),
+        ("POST", "/recipe/oauth/token/revoke"),
+        ("POST", "/recipe/oauth/tokens/revoke"),
+        ("POST", "/recipe/oauth/session/revoke"),
+    ];
+    let bodies = [
+        json!({}),
+        json!([]),
+        json!("x"),
+        json!({"clientId": 1, "params": {"client_id": 1}, "token": {}, "inputBody": "x", "challenge": [], "redirectUris": "x"}),
+        json!({"iss": "i", "inputBody": {"grant_type": "authorization_code", "code": "st_ac_x", "client_id": "c"}, "params": {"client_id": "nope"}, "token": "st_rt_x", "client_id": "c", "sessionHandle": "h", "challenge": "c"}),
+    ];
+    for (method, path) in routes {
+        for body in &bodies {
+            let (status, text) = app.call(method, path, if method == "GET" { None } else { Some(body.clone()) }).await;
+            assert!(status == 200 || status == 400, "{method} {path} {body}: {status} {text}");
+        }
+    }
+}
