@@ -80,6 +80,11 @@ async fn follow(app: &TestApp, to: &str, jar: &mut Jar) -> Value {
 
 /// Runs the browser part of the code flow; returns the client's callback URL.
 async fn authorize(app: &TestApp, client_id: &str, extra: &[(&str, &str)], jar: &mut Jar) -> String {
+    authorize_remembering(app, client_id, extra, jar, false).await.0
+}
+
+/// The code flow, remembering the consent or not; also returns the consent request's `skip`.
+async fn authorize_remembering(app: &TestApp, client_id: &str, extra: &[(&str, &str)], jar: &mut Jar, remember: bool) -> (String, bool) {
     let mut params: HashMap<String, String> = [
         ("client_id", client_id),
         ("redirect_uri", CB),
@@ -118,13 +123,13 @@ async fn authorize(app: &TestApp, client_id: &str, extra: &[(&str, &str)], jar: 
             &format!("/recipe/oauth/auth/requests/consent/accept?consentChallenge={cc}"),
             Some(json!({
                 "grantScope": req["requestedScope"], "grantAccessTokenAudience": req["requestedAccessTokenAudience"],
-                "remember": false, "handledAt": null, "context": null, "iss": ISS, "tId": "public", "rsub": "user-1",
+                "remember": remember, "handledAt": null, "context": null, "iss": ISS, "tId": "public", "rsub": "user-1",
                 "sessionHandle": "sh-1", "initialAccessTokenPayload": {"email": "u@example.com"}, "initialIdTokenPayload": {}
             })),
         )
         .await;
     let r = follow(app, acc["redirectTo"].as_str().unwrap_or_else(|| panic!("{acc}")), jar).await;
-    r["redirectTo"].as_str().unwrap_or_else(|| panic!("{r}")).to_owned()
+    (r["redirectTo"].as_str().unwrap_or_else(|| panic!("{r}")).to_owned(), req["skip"].as_bool().unwrap_or_else(|| panic!("{req}")))
 }
 
 async fn token(app: &TestApp, input: Value, extra: Value) -> Value {
@@ -377,6 +382,13 @@ async fn consent_reject_handled_challenges_rotation_and_bad_input() {
         no_client.remove("client_id");
         let r = auth(&app, &no_client, &mut jar).await;
         assert_eq!((r["error"].as_str(), r["statusCode"].as_u64()), (Some("invalid_client"), Some(400)), "{r}");
+
+        // A remembered consent is skipped next time (the consent request says `skip: true`).
+        let mut jar = Jar::default();
+        let (_, skip) = authorize_remembering(&app, &id, &[], &mut jar, true).await;
+        assert!(!skip, "the first consent is asked");
+        let (cb, skip) = authorize_remembering(&app, &id, &[], &mut jar, false).await;
+        assert!(skip && cb.starts_with(CB), "{b:?}: the remembered consent covers the same request");
 
         // Rotation: a new refresh token each time; the old one stops working.
         let mut jar = Jar::default();
