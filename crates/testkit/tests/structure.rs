@@ -109,11 +109,13 @@ fn references(code: &str, module: &[String], modules: &BTreeSet<Vec<String>>) ->
     // `use` items (possibly spanning lines).
     let mut rest = code;
     while let Some(i) = rest.find("use ") {
-        // An item starts its line (after `pub …`); "use " inside a string or a word is not one.
-        let line_start = rest[..i].rfind('\n').map_or(0, |n| n + 1);
-        let prefix = rest[line_start..i].trim();
+        // An item starts a file or follows another item, a block, an attribute or a visibility
+        // (`pub`, `pub(crate)`); "use " anywhere else is a word in a string.
+        let before = rest[..i].trim_end();
         rest = &rest[i + 4..];
-        if !(prefix.is_empty() || prefix.starts_with("pub")) {
+        let after_visibility = before.strip_suffix("pub").is_some_and(|b| !b.ends_with(|c: char| c.is_alphanumeric() || c == '_'));
+        let starts_item = before.is_empty() || after_visibility || [';', '{', '}', ']', ')'].iter().any(|&c| before.ends_with(c));
+        if !starts_item {
             continue;
         }
         let end = rest.find(';').unwrap_or(rest.len());

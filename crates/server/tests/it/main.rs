@@ -21,6 +21,7 @@ mod metadata;
 mod multitenancy;
 mod oauth;
 mod passwordless;
+mod pg_production;
 mod roles;
 mod session;
 mod sql_parameters;
