@@ -331,7 +331,7 @@ mod tests {
 
     #[test]
     fn every_table_of_the_template_has_its_columns_listed() {
-        let expected = schema_shape::expected_columns(TEMPLATE);
+        let expected = schema_shape::expected_columns(&TEMPLATES.concat());
         assert_eq!(expected.iter().map(|(t, _)| t.clone()).collect::<Vec<_>>(), table_bases());
         let session = &expected.iter().find(|(t, _)| t == "session_info").unwrap().1;
         assert_eq!(session.len(), 10);
