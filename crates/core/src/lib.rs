@@ -18,6 +18,7 @@ pub mod emailpassword;
 pub mod emailverification;
 pub mod metadata;
 pub mod multitenancy;
+pub mod oauth;
 pub mod passwordless;
 pub mod roles;
 pub mod saml;

@@ -18,6 +18,7 @@ pub enum Job {
     DeleteExpiredTotpCodes,
     DeleteExpiredDashboardSessions,
     DeleteExpiredSamlData,
+    DeleteExpiredOAuthRows,
 }
 
 impl Job {
@@ -28,6 +29,7 @@ impl Job {
         Job::DeleteExpiredTotpCodes,
         Job::DeleteExpiredDashboardSessions,
         Job::DeleteExpiredSamlData,
+        Job::DeleteExpiredOAuthRows,
     ];
 
     pub fn name(self) -> &'static str {
@@ -38,6 +40,7 @@ impl Job {
             Job::DeleteExpiredTotpCodes => "portcullis.cron.delete_expired_totp_codes",
             Job::DeleteExpiredDashboardSessions => "portcullis.cron.delete_expired_dashboard_sessions",
             Job::DeleteExpiredSamlData => "portcullis.cron.delete_expired_saml_data",
+            Job::DeleteExpiredOAuthRows => "portcullis.cron.delete_expired_oauth_rows",
         }
     }
 
@@ -50,6 +53,8 @@ impl Job {
             Job::DeleteExpiredTotpCodes => 3_600_000,
             Job::DeleteExpiredDashboardSessions => 24 * 3_600_000,
             Job::DeleteExpiredSamlData => 3_600_000,
+            // The Java core's OAuth cleanup ran daily.
+            Job::DeleteExpiredOAuthRows => 24 * 3_600_000,
         }
     }
 }
@@ -97,6 +102,15 @@ async fn run_leased(state: &AppState, job: Job, now: i64) -> Result<u64, Storage
             for t in snapshot.tenants.values() {
                 let cutoff = now - t.settings.passwordless.code_lifetime_ms;
                 removed += t.storage.pl_delete_expired_devices(t.config.id.key(), cutoff).await?;
+            }
+        }
+        Job::DeleteExpiredOAuthRows => {
+            // Per app: the provider's rows (grants and M2M rows 31 days past expiry, logout
+            // challenges after 48 h, finished flows, lapsed consents; core's retention rules).
+            let snapshot = state.registry.snapshot();
+            for app in snapshot.tenants.values().filter(|t| t.config.id.is_public_tenant()) {
+                let c = app.storage.oauth_cleanup(app.config.id.app_key(), now).await?;
+                removed += c.grants + c.m2m_tokens + c.logout_challenges + c.flows + c.consents;
             }
         }
         Job::DeleteExpiredTotpCodes => {

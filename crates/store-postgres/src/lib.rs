@@ -21,6 +21,7 @@ mod emailverification;
 mod key_value;
 mod metadata;
 mod names;
+mod oauth;
 mod passwordless;
 mod roles;
 mod saml;
@@ -65,6 +66,7 @@ struct Statements {
     thirdparty: thirdparty::Statements,
     totp: totp::Statements,
     saml: saml::Statements,
+    oauth: oauth::Statements,
 }
 
 pub struct PgStorage {
@@ -113,6 +115,7 @@ impl PgStorage {
             passwordless: passwordless::Statements::new(&settings.names).map_err(invalid)?,
             thirdparty: thirdparty::Statements::new(&settings.names).map_err(invalid)?,
             totp: totp::Statements::new(&settings.names).map_err(invalid)?,
+            oauth: oauth::Statements::new(&settings.names).map_err(invalid)?,
             metadata: metadata::Statements::new(&settings.names).map_err(invalid)?,
             roles: roles::Statements::new(&settings.names).map_err(invalid)?,
             saml: saml::Statements::new(&settings.names).map_err(invalid)?,

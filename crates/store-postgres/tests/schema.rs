@@ -1,7 +1,8 @@
 //! The schema PgStorage creates is the seed's (SuperTokens' documented DDL) plus the newer plugin
-//! tables (SAML), to every column, type, default, constraint and index, in the default schema, in a
-//! custom schema and with a prefix; a schema that already exists is used as it is, and one made by
-//! an older core gets only the newer tables added.
+//! tables (SAML) and the OAuth tables beside them (the newer plugin's four and the provider's own),
+//! to every column, type, default, constraint and index, in the default schema, in a custom schema
+//! and with a prefix; a schema that already exists is used as it is, and one made by an older core
+//! gets only the newer tables added.
 
 // Test code: a failed expectation is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -23,7 +24,7 @@ async fn default_schema_matches_the_seed() {
     let (ours_db, ours_uri) = create_database(&uri).await;
 
     let seed = admin(&seed_uri).await;
-    seed.batch_execute(&plugin_sql()).await.expect("apply the seed and the newer tables");
+    seed.batch_execute(&plugin_sql()).await.expect("apply the seed and the newer tables (SAML, OAuth)");
     let expected = catalog(&seed, "public").await;
 
     PgStorage::connect(&config(&ours_uri, json!({}))).await.expect("connect");
@@ -182,7 +183,8 @@ async fn missing_tables_and_indexes_are_added_to_a_partial_schema() {
     client.batch_execute(&seed_for(&schema, "", &[])).await.unwrap();
     client
         .batch_execute(&format!(
-            "DROP TABLE {schema}.totp_used_codes; DROP INDEX {schema}.session_expiry_index; DROP TABLE {schema}.user_roles"
+            "DROP TABLE {schema}.totp_used_codes; DROP INDEX {schema}.session_expiry_index; DROP TABLE {schema}.user_roles;
+             DROP TABLE {schema}.oauth_grants; DROP INDEX {schema}.oauth_session_session_handle_index"
         ))
         .await
         .unwrap();
@@ -245,5 +247,69 @@ async fn concurrent_first_starts_create_the_schema_once() {
     client.batch_execute(&seed_for(&seed_schema, "", &[])).await.unwrap();
     assert_same_catalog("raced schema", &catalog(&client, &seed_schema).await, &catalog(&client, &schema).await);
     drop_schema(&uri, &seed_schema).await;
+    drop_schema(&uri, &schema).await;
+}
+
+#[tokio::test]
+async fn the_oauth_tables_are_added_beside_an_existing_seed_schema() {
+    let Some(uri) = pg_uri("the_oauth_tables_are_added_beside_an_existing_seed_schema") else { return };
+    let (full, schema) = (unique("full"), unique("preoauth"));
+    let client = admin(&uri).await;
+    client.batch_execute(&format!("CREATE SCHEMA {full}; CREATE SCHEMA {schema}")).await.unwrap();
+    client.batch_execute(&seed_for(&full, "", &[])).await.unwrap();
+    // A database written before the OAuth tables existed (e.g. by a Java core 9.x).
+    client.batch_execute(&seed_only_for(&schema)).await.unwrap();
+    let seed_oids_sql = format!(
+        "SELECT string_agg(c.oid::text, ',' ORDER BY c.oid) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+         WHERE n.nspname = '{schema}' AND c.relname NOT LIKE 'oauth%'"
+    );
+    let seed_oids: String = client.query_one(&seed_oids_sql, &[]).await.unwrap().get(0);
+    let before = catalog(&client, &schema).await;
+    assert!(!before.iter().any(|l| l.contains("oauth")));
+
+    let storage = PgStorage::connect(&config_in_schema(&uri, &schema)).await.expect("connect");
+    let after = catalog(&client, &schema).await;
+    assert_same_catalog("seed plus OAuth tables", &catalog(&client, &full).await, &after);
+    for table in [
+        "oauth_clients",
+        "oauth_sessions",
+        "oauth_m2m_tokens",
+        "oauth_logout_challenges",
+        "oauth_client_configs",
+        "oauth_flows",
+        "oauth_grants",
+        "oauth_consents",
+    ] {
+        assert!(after.contains(&format!("table {table}")), "{table} missing");
+    }
+    // Only tables were added: the seed's relations are the same ones, unchanged.
+    let seed_oids_after: String = client.query_one(&seed_oids_sql, &[]).await.unwrap().get(0);
+    assert_eq!(seed_oids, seed_oids_after);
+    assert!(before.is_subset(&after));
+
+    // The cascades work: deleting an app removes its OAuth rows, deleting a client its grants.
+    storage.add_tenant_rows(TenantKey::new("oa", "public"), 1).await.unwrap();
+    client
+        .batch_execute(&format!(
+            "INSERT INTO {schema}.oauth_clients VALUES ('oa', 'c1', NULL, false, false);
+             INSERT INTO {schema}.oauth_client_configs VALUES ('oa', 'c1', 'n', '{{}}', 1, 1);
+             INSERT INTO {schema}.oauth_sessions (gid, app_id, client_id, jti, exp) VALUES ('g1', 'oa', 'c1', 'j1,', 9);
+             INSERT INTO {schema}.oauth_grants VALUES ('g1', 'oa', 's', 'openid', '[]', '{{}}', '{{}}', 1);
+             INSERT INTO {schema}.oauth_m2m_tokens VALUES ('oa', 'c1', 1, 2);
+             INSERT INTO {schema}.oauth_logout_challenges VALUES ('oa', 'ch', 'c1', NULL, 'sh', NULL, 1);
+             INSERT INTO {schema}.oauth_flows (app_id, login_challenge, client_id, request, requested_at, login_csrf, expires_at)
+                 VALUES ('oa', 'lc', 'c1', '{{}}', 1, 'x', 2);
+             INSERT INTO {schema}.oauth_consents VALUES ('oa', 'c1', 's', 'openid', '[]', NULL, 1);"
+        ))
+        .await
+        .unwrap();
+    client.batch_execute(&format!("DELETE FROM {schema}.oauth_sessions WHERE gid = 'g1'")).await.unwrap();
+    assert_eq!(count(&client, &format!("SELECT count(*) FROM {schema}.oauth_grants")).await, 0, "grant data goes with its grant");
+    storage.delete_app_rows(portcullis_core::ids::AppKey::new("oa")).await.unwrap();
+    for table in ["oauth_clients", "oauth_client_configs", "oauth_m2m_tokens", "oauth_logout_challenges", "oauth_flows", "oauth_consents"] {
+        assert_eq!(count(&client, &format!("SELECT count(*) FROM {schema}.{table}")).await, 0, "{table} must cascade");
+    }
+    drop(storage);
+    drop_schema(&uri, &full).await;
     drop_schema(&uri, &schema).await;
 }

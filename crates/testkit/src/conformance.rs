@@ -877,3 +877,5 @@ pub async fn saml_checks(s: &dyn Storage, app: &str) {
     assert_eq!(s.saml_store_sp_key(app_key, &key(4), Some("cert-1"), now).await.expect("store"), key(4));
     assert_eq!(s.saml_sp_key(app_key).await.expect("key"), Some(key(4)));
 }
+mod oauth;
+pub use oauth::run_oauth;

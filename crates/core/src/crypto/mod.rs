@@ -5,6 +5,7 @@
 //! `rsa` crate is used only to generate RSA key pairs, which ring cannot do.
 
 pub mod calibrate;
+pub mod jwt;
 pub mod keys;
 pub mod password;
 pub mod refresh;

@@ -52,6 +52,7 @@ pub trait Storage:
     + crate::totp::storage::TotpStorage
     + crate::multitenancy::storage::TenantStorage
     + crate::saml::storage::SamlStorage
+    + crate::oauth::storage::OAuthStorage
     + Send
     + Sync
     + 'static

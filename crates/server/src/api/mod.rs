@@ -8,6 +8,7 @@ mod emailpassword;
 mod emailverification;
 mod metadata;
 mod multitenancy;
+mod oauth;
 mod passwordless;
 mod roles;
 mod saml;

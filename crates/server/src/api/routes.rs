@@ -12,6 +12,7 @@ use crate::http::error::ApiError;
 use crate::http::routes::{Route, RouteTable};
 
 use super::{accountlinking, core, dashboard, emailpassword, emailverification, metadata, multitenancy, passwordless, roles, saml, session, thirdparty, totp, useridmapping, users};
+use super::oauth;
 
 pub static ROUTES: &[Route] = &[
     Route::get("/hello", "Hello", |c| Box::pin(core::hello(c, false))).public().any_version(),
@@ -137,6 +138,26 @@ pub static ROUTES: &[Route] = &[
     Route::post("/recipe/saml/legacy/callback", "SamlLegacyCallback", |c| Box::pin(saml::legacy_callback(c))),
     Route::post("/recipe/saml/legacy/token", "SamlLegacyToken", |c| Box::pin(saml::legacy_token(c))).public(),
     Route::get("/recipe/saml/legacy/userinfo", "SamlLegacyUserinfo", |c| Box::pin(saml::legacy_userinfo(c))).public(),
+    Route::get("/recipe/oauth/clients", "OAuthClient", |c| Box::pin(oauth::client_get(c))),
+    Route::post("/recipe/oauth/clients", "OAuthClient", |c| Box::pin(oauth::client_create(c))),
+    Route::put("/recipe/oauth/clients", "OAuthClient", |c| Box::pin(oauth::client_update(c))),
+    Route::get("/recipe/oauth/clients/list", "OAuthClientList", |c| Box::pin(oauth::client_list(c))),
+    Route::post("/recipe/oauth/clients/remove", "OAuthClientRemove", |c| Box::pin(oauth::client_remove(c))),
+    Route::post("/recipe/oauth/auth", "OAuthAuth", |c| Box::pin(oauth::auth(c))),
+    Route::get("/recipe/oauth/auth/requests/login", "OAuthLoginRequest", |c| Box::pin(oauth::login_request(c))),
+    Route::put("/recipe/oauth/auth/requests/login/accept", "OAuthLoginAccept", |c| Box::pin(oauth::login_handle(c, true))),
+    Route::put("/recipe/oauth/auth/requests/login/reject", "OAuthLoginReject", |c| Box::pin(oauth::login_handle(c, false))),
+    Route::get("/recipe/oauth/auth/requests/consent", "OAuthConsentRequest", |c| Box::pin(oauth::consent_request(c))),
+    Route::put("/recipe/oauth/auth/requests/consent/accept", "OAuthConsentAccept", |c| Box::pin(oauth::consent_handle(c, true))),
+    Route::put("/recipe/oauth/auth/requests/consent/reject", "OAuthConsentReject", |c| Box::pin(oauth::consent_handle(c, false))),
+    Route::get("/recipe/oauth/sessions/logout", "OAuthEndSession", |c| Box::pin(oauth::end_session(c))),
+    Route::put("/recipe/oauth/auth/requests/logout/accept", "OAuthLogoutAccept", |c| Box::pin(oauth::logout_accept(c))),
+    Route::put("/recipe/oauth/auth/requests/logout/reject", "OAuthLogoutReject", |c| Box::pin(oauth::logout_reject(c))),
+    Route::post("/recipe/oauth/token", "OAuthToken", |c| Box::pin(oauth::token(c))),
+    Route::post("/recipe/oauth/introspect", "OAuthIntrospect", |c| Box::pin(oauth::introspect(c))),
+    Route::post("/recipe/oauth/token/revoke", "OAuthTokenRevoke", |c| Box::pin(oauth::revoke_token(c))),
+    Route::post("/recipe/oauth/tokens/revoke", "OAuthTokensRevoke", |c| Box::pin(oauth::revoke_by_client(c))),
+    Route::post("/recipe/oauth/session/revoke", "OAuthSessionRevoke", |c| Box::pin(oauth::revoke_by_session(c))),
 ];
 
 /// The table indexed by path, built once.

@@ -73,6 +73,9 @@ statuses! {
     DeviceAlreadyExists = "DEVICE_ALREADY_EXISTS_ERROR",
     InvalidTotp = "INVALID_TOTP_ERROR",
     LimitReached = "LIMIT_REACHED_ERROR",
+    // The OAuth2 provider.
+    OAuthError = "OAUTH_ERROR",
+    ClientNotFound = "CLIENT_NOT_FOUND_ERROR",
     // The core's own APIs.
     NotAllowed = "NOT_ALLOWED",
     NoLicenseKeyFound = "NO_LICENSE_KEY_FOUND_ERROR",

@@ -19,6 +19,7 @@ mod emailverification;
 mod hostile_input;
 mod metadata;
 mod multitenancy;
+mod oauth;
 mod passwordless;
 mod pg_production;
 mod roles;

@@ -15,9 +15,12 @@ pub const SEED_SQL: &str = include_str!("../fixtures/seed_schema.sql");
 /// `SAMLQueries` creates them, in the seed's notation.
 pub const NEWER_SQL: &str = include_str!("../fixtures/newer_plugin_tables.sql");
 
-/// What a current Java core creates in `public`: the seed's tables and the newer ones.
+/// The OAuth tables beside the seed's, in plain DDL: the newer plugin's four and the provider's own.
+pub const OAUTH_SQL: &str = include_str!("../fixtures/oauth_schema.sql");
+
+/// What Portcullis creates in `public`: the seed's tables, the newer plugin's SAML tables, the OAuth ones.
 pub fn plugin_sql() -> String {
-    format!("{SEED_SQL}\n{NEWER_SQL}")
+    format!("{SEED_SQL}\n{NEWER_SQL}\n{OAUTH_SQL}")
 }
 
 /// The server to test against, or `None` (then the test prints why it skips, and passes).
@@ -113,20 +116,10 @@ pub async fn count(client: &tokio_postgres::Client, sql: &str) -> i64 {
     client.query_one(sql, &[]).await.expect(sql).get(0)
 }
 
-/// The plugin's DDL ([`plugin_sql`]: the seed and the newer tables) rewritten for a schema, a prefix
-/// and table-name overrides, the way the Java plugin names things: tables `<prefix>_<table>` (or the
-/// override), constraints named after their table's new name, index names unchanged, foreign keys
-/// pointing at `<schema>.<new name>`.
-pub fn seed_for(schema: &str, prefix: &str, overrides: &[(&str, &str)]) -> String {
-    rewrite_for(&plugin_sql(), schema, prefix, overrides)
-}
-
-/// The seed's tables only (a database of a core older than the newer tables), rewritten likewise.
-pub fn seed_only_for(schema: &str) -> String {
-    rewrite_for(SEED_SQL, schema, "", &[])
-}
-
-fn rewrite_for(sql: &str, schema: &str, prefix: &str, overrides: &[(&str, &str)]) -> String {
+/// Plain DDL (the seed's style) rewritten for a schema, a prefix and table-name overrides, the way
+/// the Java plugin names things: tables `<prefix>_<table>` (or the override), constraints named after
+/// their table's new name, index names unchanged, foreign keys pointing at `<schema>.<new name>`.
+pub fn ddl_for(ddl: &str, schema: &str, prefix: &str, overrides: &[(&str, &str)]) -> String {
     let rename = |table: &str| -> String {
         if let Some((_, o)) = overrides.iter().find(|(t, _)| *t == table) {
             return (*o).to_owned();
@@ -140,7 +133,7 @@ fn rewrite_for(sql: &str, schema: &str, prefix: &str, overrides: &[(&str, &str)]
     let ident_end = |s: &str| s.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(s.len());
     let mut out = format!("SET search_path = {schema};\n");
     let mut table = String::new();
-    for line in sql.lines() {
+    for line in ddl.lines() {
         let mut line = line.to_owned();
         if let Some(rest) = line.strip_prefix("CREATE TABLE ") {
             table = rest[..ident_end(rest)].to_owned();
@@ -167,6 +160,17 @@ fn rewrite_for(sql: &str, schema: &str, prefix: &str, overrides: &[(&str, &str)]
         out.push('\n');
     }
     out
+}
+
+/// Everything Portcullis creates, for a schema, prefix and overrides: the seed's tables and the OAuth
+/// tables beside them (a database a Java core with the newer plugin set up looks the same).
+pub fn seed_for(schema: &str, prefix: &str, overrides: &[(&str, &str)]) -> String {
+    ddl_for(&plugin_sql(), schema, prefix, overrides)
+}
+
+/// The seed's tables alone: a database of a core older than the newer tables (SAML, OAuth).
+pub fn seed_only_for(schema: &str) -> String {
+    ddl_for(SEED_SQL, schema, "", &[])
 }
 
 /// Everything about a schema that must match the seed, as comparable lines, with the schema's name
