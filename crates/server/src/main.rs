@@ -92,6 +92,9 @@ fn main() -> ExitCode {
     for w in warnings {
         tracing::warn!("{w}");
     }
+    if cfg.api_key_list().is_empty() {
+        tracing::warn!("no api_keys are set: every API is open to anyone who can reach this port");
+    }
 
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(r) => r,

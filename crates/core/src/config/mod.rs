@@ -140,7 +140,10 @@ impl Config {
         }
         for def in KEYS {
             let Some(var) = def.env else { continue };
-            if let Some(raw) = (sources.env)(var).filter(|v| !v.is_empty()) {
+            // An empty variable means "not set", except for API_KEYS: whoever sets it means to
+            // require a key, so an empty one is refused by validation rather than leaving the API open.
+            let raw = (sources.env)(var).filter(|v| !v.is_empty() || def.key == Key::api_keys);
+            if let Some(raw) = raw {
                 cfg.set(def, &Value::String(decode_env(&raw)))?;
             }
         }
@@ -250,6 +253,17 @@ mod tests {
     fn env_values_are_unquoted() {
         let c = load(None, &[("API_KEYS", "\"aaaaaaaaaaaaaaaaaaaaaaa, bbbbbbbbbbbbbbbbbbbbbbbbbb\"")]).unwrap();
         assert_eq!(c.api_key_list(), vec!["aaaaaaaaaaaaaaaaaaaaaaa", "bbbbbbbbbbbbbbbbbbbbbbbbbb"]);
+    }
+
+    #[test]
+    fn blank_api_keys_are_refused_at_start() {
+        for blank in ["", " ", ",", " , "] {
+            assert!(load(None, &[("API_KEYS", blank)]).is_err(), "API_KEYS={blank:?} was accepted");
+            assert!(load(Some(&format!("api_keys: \"{blank}\"")), &[]).is_err(), "api_keys: {blank:?} was accepted");
+        }
+        // Quoted, as the core's environment decoding allows.
+        assert!(load(None, &[("API_KEYS", "\"\"")]).is_err());
+        assert!(load(None, &[]).is_ok());
     }
 
     #[test]

@@ -75,6 +75,14 @@ pub fn validate(c: &Config, is_base: bool) -> Result<(), String> {
         Some("text" | "json") => {}
         _ => return Err("'log_format' must be one of \"text\" or \"json\"".into()),
     }
+    // A value that names no key must not turn key checking off: "", " " and "," are refused, as
+    // is an empty entry between commas (the core refuses every entry under 20 characters).
+    if let Some(raw) = c.api_keys() {
+        let compact: String = raw.chars().filter(|ch| !ch.is_whitespace()).collect();
+        if compact.split(',').any(str::is_empty) {
+            return Err("One of the API keys is too short. Please use at least 20 characters".into());
+        }
+    }
     for key in c.api_key_list() {
         if key.len() < 20 {
             return Err("One of the API keys is too short. Please use at least 20 characters".into());
@@ -152,6 +160,18 @@ mod tests {
     fn api_keys_are_checked() {
         let c = Config::defaults().overlay(json!({"api_keys": "short"}).as_object().unwrap()).unwrap();
         assert!(c.validate(false).is_err());
+    }
+
+    #[test]
+    fn blank_api_keys_and_empty_entries_are_refused() {
+        let good = "aaaaaaaaaaaaaaaaaaaaaaaa";
+        for blank in ["", " ", ",", " , ", &format!("{good},"), &format!(",{good}"), &format!("{good},,{good}")] {
+            let c = Config::defaults().overlay(json!({ "api_keys": blank }).as_object().unwrap()).unwrap();
+            assert!(c.validate(false).is_err(), "{blank:?} was accepted");
+        }
+        let c = Config::defaults().overlay(json!({ "api_keys": format!("{good}, {good}b") }).as_object().unwrap()).unwrap();
+        assert!(c.validate(false).is_ok());
+        assert!(Config::defaults().validate(true).is_ok());
     }
 
     impl Config {
