@@ -7,7 +7,7 @@ pub mod keys;
 mod validate;
 
 pub use keys::{Config, Key};
-pub use validate::{ip_filter, SUPPORTED_CDI_VERSIONS};
+pub use validate::{ip_filter, MAX_DURATION_MS, SUPPORTED_CDI_VERSIONS};
 
 use serde_json::{Map, Value};
 
@@ -24,7 +24,8 @@ pub enum ConfigError {
 }
 
 /// Turns a value given for `def` into the JSON type of its key. Numbers may come as strings
-/// (the SDKs' test suites send "720"); integers given as decimals are truncated as the core does.
+/// (the SDKs' test suites send "720"); a whole-number key takes `2.0` but refuses `1.5` and values
+/// outside its range (`1e308`), as the core's config mapper does.
 pub fn coerce(def: &keys::KeyDef, value: &Value) -> Result<Value, String> {
     if value.is_null() {
         return Ok(Value::Null);
@@ -53,7 +54,11 @@ pub fn coerce(def: &keys::KeyDef, value: &Value) -> Result<Value, String> {
             let n = text
                 .parse::<i64>()
                 .ok()
-                .or_else(|| text.parse::<f64>().ok().filter(|f| f.is_finite()).map(|f| f.trunc() as i64))
+                .or_else(|| {
+                    let f = text.parse::<f64>().ok()?;
+                    // Exactly a whole number within i64 (a float cast would saturate silently).
+                    (f.is_finite() && f.fract() == 0.0 && f.abs() < 9.2e18).then_some(f as i64)
+                })
                 .ok_or_else(wrong)?;
             if def.kind == Kind::Int && i32::try_from(n).is_err() {
                 return Err("out of range for an integer".into());
@@ -284,6 +289,22 @@ mod tests {
         assert!(base.overlay(json!({"nope": 1}).as_object().unwrap()).is_err());
         assert!(base.overlay(json!({"port": 1}).as_object().unwrap()).is_err());
         assert!(base.overlay(json!({"access_token_validity": "x"}).as_object().unwrap()).is_err());
+    }
+
+    #[test]
+    fn whole_number_keys_refuse_fractions_and_out_of_range_values() {
+        let base = Config::defaults();
+        let c = base.overlay(json!({"password_reset_token_lifetime": 2.0, "totp_max_attempts": "3"}).as_object().unwrap()).unwrap();
+        assert_eq!((c.password_reset_token_lifetime(), c.totp_max_attempts()), (2, 3));
+        for (key, bad) in [
+            ("password_reset_token_lifetime", json!(1.5)),
+            ("password_reset_token_lifetime", json!(1e308)),
+            ("password_reset_token_lifetime", json!("1e19")),
+            ("totp_max_attempts", json!(3e9)),
+        ] {
+            let err = base.overlay(json!({ key: bad }).as_object().unwrap()).unwrap_err();
+            assert!(err.contains(key), "{key}={bad}: {err}");
+        }
     }
 
     #[test]

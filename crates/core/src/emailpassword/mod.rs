@@ -122,7 +122,7 @@ pub async fn create_reset_token(
 ) -> Result<CreateResetTokenOutcome, Error> {
     let Some(found) = crate::users::resolve_in(storage, app, user_id).await? else { return Ok(CreateResetTokenOutcome::UnknownUserId) };
     let token = new_reset_token()?;
-    storage.reset_token_create(app, &found.recipe_user_id, email, &sha256_hex(&token), now + lifetime_ms).await?;
+    storage.reset_token_create(app, &found.recipe_user_id, email, &sha256_hex(&token), now.saturating_add(lifetime_ms)).await?;
     Ok(CreateResetTokenOutcome::Created { token })
 }
 

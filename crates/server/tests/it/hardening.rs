@@ -44,3 +44,27 @@ async fn blank_api_keys_in_core_config_are_refused_with_400() {
         assert_eq!(status, 400, "api_keys on a tenant: {text}");
     }
 }
+
+// Finding 5: validity settings overflowed `now + validity`.
+#[tokio::test]
+async fn huge_validities_are_refused_not_wrapped() {
+    for b in backends() {
+        let app = TestApp::spawn(b).await;
+        for (key, value) in [("refresh_token_validity", json!(1e308)), ("password_reset_token_lifetime", json!(i64::MAX))] {
+            let (status, text) = app
+                .call("PUT", "/recipe/multitenancy/app/v2", Some(json!({"appId": "a1", "coreConfig": { key: value }})))
+                .await;
+            assert_eq!(status, 400, "{key}: {text}");
+            assert!(text.contains(key), "{text}");
+        }
+        for validity in [json!(1e308), json!(i64::MAX), json!(-1e308)] {
+            let body = json!({"payload": {}, "algorithm": "RS256", "jwksDomain": "http://x", "validity": validity});
+            let (status, text) = app.call("POST", "/recipe/jwt", Some(body)).await;
+            assert_eq!(status, 400, "validity {validity}: {text}");
+        }
+        // A long but sane validity still works and `exp` is iat + validity.
+        let body = json!({"payload": {}, "algorithm": "RS256", "jwksDomain": "http://x", "validity": 86400 * 365 * 50});
+        let r = app.json("POST", "/recipe/jwt", Some(body)).await;
+        assert_eq!(r["status"], "OK", "{r}");
+    }
+}
