@@ -68,3 +68,63 @@ async fn huge_validities_are_refused_not_wrapped() {
         assert_eq!(r["status"], "OK", "{r}");
     }
 }
+
+// Finding 6: HTTP strictness.
+#[tokio::test]
+async fn http11_requests_need_exactly_one_host_header() {
+    let app = TestApp::spawn(crate::common::Backend::Sqlite).await;
+    let none = raw(&app, b"GET /hello HTTP/1.1\r\nConnection: close\r\n\r\n").await;
+    assert!(status_of(&none).contains(" 400 "), "{none}");
+    let two = raw(&app, b"GET /hello HTTP/1.1\r\nHost: a\r\nHost: b\r\nConnection: close\r\n\r\n").await;
+    assert!(status_of(&two).contains(" 400 "), "{two}");
+    let one = raw(&app, b"GET /hello HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n").await;
+    assert!(status_of(&one).contains(" 200 "), "{one}");
+    // HTTP/1.0 has no such rule.
+    let old = raw(&app, b"GET /hello HTTP/1.0\r\n\r\n").await;
+    assert!(status_of(&old).contains(" 200 "), "{old}");
+}
+
+#[tokio::test]
+async fn non_ascii_paths_do_not_alias_apps() {
+    let app = TestApp::spawn(crate::common::Backend::Sqlite).await;
+    assert_eq!(app.call("PUT", "/recipe/multitenancy/app/v2", Some(json!({"appId": "k1"}))).await.0, 200);
+    assert_eq!(app.call("GET", "/appid-K1/hello", None).await.0, 200, "ASCII case still folds");
+    // U+212A KELVIN SIGN, sent as raw UTF-8 bytes: it must not reach app `k1`.
+    let kelvin = raw(&app, "GET /appid-\u{212A}1/hello HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n".as_bytes()).await;
+    assert!(!status_of(&kelvin).contains(" 200 "), "{kelvin}");
+    let (status, _) = app.call("PUT", "/recipe/multitenancy/app/v2", Some(json!({"appId": "\u{212A}1"}))).await;
+    assert_eq!(status, 400, "a body's app id is lower-cased as ASCII too");
+}
+
+#[tokio::test]
+async fn malformed_chunked_bodies_get_400_not_413() {
+    let app = TestApp::spawn(crate::common::Backend::Sqlite).await;
+    let bad = raw(
+        &app,
+        b"POST /recipe/signin HTTP/1.1\r\nHost: a\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\nzz\r\n{}\r\n0\r\n\r\n",
+    )
+    .await;
+    assert!(status_of(&bad).contains(" 400 "), "{bad}");
+    let good = raw(
+        &app,
+        b"POST /recipe/signin HTTP/1.1\r\nHost: a\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n2\r\n{}\r\n0\r\n\r\n",
+    )
+    .await;
+    assert!(status_of(&good).contains(" 400 ") && good.contains("email"), "a well-formed chunked body is read: {good}");
+}
+
+#[tokio::test]
+async fn an_unknown_app_gets_400_before_any_handler() {
+    for b in backends() {
+        let app = TestApp::spawn(b).await;
+        for (method, path, body) in [
+            ("POST", "/appid-ghost/recipe/session/remove", Some(json!({"userId": "u"}))),
+            ("GET", "/appid-ghost/hello", None),
+            ("POST", "/appid-ghost/t1/recipe/signin", Some(json!({"email": "a@b.c", "password": "x"}))),
+        ] {
+            let (status, text) = app.call(method, path, body).await;
+            assert_eq!(status, 400, "{method} {path}: {text}");
+            assert!(text.starts_with("AppId or tenantId not found"), "{text}");
+        }
+    }
+}
