@@ -151,7 +151,7 @@ async fn pipeline(server: &Server, peer: SocketAddr, req: Request<AxumBody>, rou
     // IP filter: the tenant's settings, else its app's, else the base config's.
     let policy = snapshot.get(&id).or(app.as_ref()).or_else(|| snapshot.get(&TenantIdentifier::base()));
     if let Some(t) = policy {
-        if t.access.denies(&peer.ip().to_string()) {
+        if t.access.denies(peer.ip()) {
             return Err(ApiError::Forbidden("Forbidden".into()));
         }
     }

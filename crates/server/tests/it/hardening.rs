@@ -128,3 +128,29 @@ async fn an_unknown_app_gets_400_before_any_handler() {
         }
     }
 }
+
+// Finding 3: on a dual-stack socket an IPv4 client is `::ffff:a.b.c.d`; the filters must see `a.b.c.d`.
+#[tokio::test]
+async fn ip_filters_match_ipv4_clients_of_a_dual_stack_listener() {
+    use crate::common::{config, Backend};
+    async fn serve_dual_stack(extra: &[(&str, &str)]) -> Option<(String, tokio::sync::oneshot::Sender<()>)> {
+        let Ok(listener) = tokio::net::TcpListener::bind("[::]:0").await else {
+            eprintln!("no IPv6 on this machine: dual-stack variant skipped");
+            return None;
+        };
+        let port = listener.local_addr().unwrap().port();
+        let state = portcullis::start(config(Backend::Sqlite, extra), None).await.unwrap();
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(portcullis::serve(listener, state, async move {
+            let _ = rx.await;
+        }));
+        Some((format!("http://127.0.0.1:{port}/hello"), tx))
+    }
+    let get = |url: String| async move { reqwest::get(url).await.unwrap().status().as_u16() };
+    let Some((url, _stop)) = serve_dual_stack(&[("IP_DENY_REGEX", r"127\.0\.0\.1")]).await else { return };
+    assert_eq!(get(url).await, 403, "an IPv4 deny pattern applies to an IPv4 client of a dual-stack socket");
+    let Some((url, _stop)) = serve_dual_stack(&[("IP_ALLOW_REGEX", r"127\.\d+\.\d+\.\d+")]).await else { return };
+    assert_eq!(get(url).await, 200, "an IPv4 allow pattern lets an IPv4 client in");
+    let Some((url, _stop)) = serve_dual_stack(&[("IP_ALLOW_REGEX", r"10\.\d+\.\d+\.\d+")]).await else { return };
+    assert_eq!(get(url).await, 403);
+}
