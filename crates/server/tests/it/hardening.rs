@@ -154,3 +154,65 @@ async fn ip_filters_match_ipv4_clients_of_a_dual_stack_listener() {
     let Some((url, _stop)) = serve_dual_stack(&[("IP_ALLOW_REGEX", r"10\.\d+\.\d+\.\d+")]).await else { return };
     assert_eq!(get(url).await, 403);
 }
+
+// Finding 4: values longer than their column were 500s on PostgreSQL and stored on SQLite.
+#[tokio::test]
+async fn values_longer_than_their_column_are_400s_naming_the_field() {
+    for b in backends() {
+        let app = TestApp::spawn(b).await;
+        let long_email = format!("{}@example.com", "a".repeat(300));
+        let megabyte_email = format!("{}@example.com", "a".repeat(1_000_000));
+        let cases = [
+            ("POST", "/recipe/signup", json!({"email": long_email, "password": "pass-word-1"}), "email"),
+            ("POST", "/recipe/signup", json!({"email": megabyte_email, "password": "pass-word-1"}), "email"),
+            ("POST", "/recipe/signin", json!({"email": long_email, "password": "pass-word-1"}), "email"),
+            ("POST", "/recipe/signinup/code", json!({"email": long_email}), "email"),
+            ("POST", "/recipe/signinup/code", json!({"phoneNumber": format!("+1{}", "5".repeat(300))}), "phoneNumber"),
+            (
+                "POST",
+                "/recipe/signinup",
+                json!({"thirdPartyId": "g".repeat(29), "thirdPartyUserId": "u", "email": {"id": "a@b.co", "isVerified": false}}),
+                "thirdPartyId",
+            ),
+            (
+                "POST",
+                "/recipe/signinup",
+                json!({"thirdPartyId": "google", "thirdPartyUserId": "u", "email": {"id": long_email, "isVerified": false}}),
+                "email",
+            ),
+            (
+                "POST",
+                "/recipe/session",
+                json!({"userId": "u".repeat(900_000), "userDataInJWT": {}, "userDataInDatabase": {}, "enableAntiCsrf": false}),
+                "userId",
+            ),
+            ("PUT", "/recipe/multitenancy/tenant/v2", json!({"tenantId": "t".repeat(100_000)}), "tenantId"),
+            ("PUT", "/recipe/multitenancy/app/v2", json!({"appId": "a".repeat(100_000)}), "appId"),
+        ];
+        for (method, path, body, field) in cases {
+            let (status, text) = app.call(method, path, Some(body)).await;
+            assert_eq!(status, 400, "{b:?} {method} {path} ({field}): {}", &text[..text.len().min(200)]);
+            assert!(text.contains(&format!("'{field}'")), "{b:?} {path}: the 400 names {field}: {text}");
+        }
+        // Nothing was stored: a sign-in with the 1 MB email is not a success.
+        let (_, text) = app.call("POST", "/recipe/signin", Some(json!({"email": megabyte_email, "password": "pass-word-1"}))).await;
+        assert!(!text.contains("\"OK\""));
+        // At the limit, the value is accepted.
+        let at_limit = format!("{}@example.com", "a".repeat(256 - "@example.com".len()));
+        let r = app.json("POST", "/recipe/signup", Some(json!({"email": at_limit, "password": "pass-word-1"}))).await;
+        assert_eq!(r["status"], "OK", "{r}");
+    }
+}
+
+#[tokio::test]
+async fn too_many_search_tags_are_a_400_not_a_500() {
+    for b in backends() {
+        let app = TestApp::spawn(b).await;
+        let tags: Vec<String> = (0..300).map(|i| format!("user{i}@")).collect();
+        let (status, text) = app.call("GET", &format!("/users?email={}", tags.join(";")), None).await;
+        assert_eq!(status, 400, "{b:?}: {text}");
+        let some: Vec<String> = (0..100).map(|i| format!("user{i}@")).collect();
+        let r = app.json("GET", &format!("/users?email={}", some.join(";")), None).await;
+        assert_eq!(r["status"], "OK");
+    }
+}
