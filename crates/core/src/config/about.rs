@@ -55,7 +55,7 @@ pub static ABOUT: &[About] = &[
     a(Key::access_token_dynamic_signing_key_update_interval, Core, "Hours after which a new access-token signing key takes over from the current one."),
     a(Key::port, Hidden, "TCP port to listen on."),
     a(Key::host, Hidden, "Address to listen on: a host name, an IP address, or 0.0.0.0 for every interface."),
-    a(Key::max_server_pool_size, Hidden, "Upper bound on requests handled at once; also bounds the argon2 hashing pool."),
+    a(Key::max_server_pool_size, Hidden, "Requests handled at once (reading their body or running): one more waits for a free slot up to database_timeout_ms, then gets 503 (counted in portcullis_requests_refused_total); also bounds the argon2 hashing pool."),
     a(Key::api_keys, Hidden, "Comma-separated keys a caller must send in the api-key header; at least 20 characters each, letters, digits, '=' and '-'. Unset means no key is needed."),
     a(Key::disable_telemetry, Core, "Switches telemetry off. Portcullis never sends telemetry; the value is kept for compatibility."),
     a(Key::password_hashing_alg, Core, "Algorithm for new password hashes: BCRYPT or ARGON2. Existing hashes of either kind keep verifying."),
@@ -120,6 +120,7 @@ pub static ABOUT: &[About] = &[
     a(Key::header_read_timeout_sec, Hidden, "Seconds a connection may take to send a request's headers, then its body, and may stay idle between requests."),
     a(Key::log_format, Hidden, "\"text\" for human-readable log lines or \"json\" for one JSON object per line."),
     a(Key::metrics_path, Hidden, "Path at which Prometheus metrics are served (behind the base API keys when set); \"\" turns them off."),
+    a(Key::max_connections, Hidden, "Open connections served at once; a connection accepted beyond them is closed at once (counted in portcullis_connections_refused_total, logged at most once a second)."),
 ];
 
 /// The fixed set of values some string keys accept (the dashboard offers them as a choice).

@@ -224,6 +224,7 @@ config_keys! {
     header_read_timeout_sec: Long = "30", Base, Some("PORTCULLIS_HEADER_READ_TIMEOUT_SEC");
     log_format: Str = "\"text\"", Base, Some("PORTCULLIS_LOG_FORMAT");
     metrics_path: Str = "\"/metrics\"", Base, Some("PORTCULLIS_METRICS_PATH");
+    max_connections: Long = "1024", Base, Some("PORTCULLIS_MAX_CONNECTIONS");
 }
 
 pub fn find(name: &str) -> Option<&'static KeyDef> {

@@ -45,6 +45,7 @@ pub fn validate(c: &Config, is_base: bool) -> Result<(), String> {
         Key::database_timeout_ms,
         Key::tenant_sync_interval_sec,
         Key::max_request_body_bytes,
+        Key::max_connections,
     ] {
         if c.int(key) <= 0 {
             return Err(format!("'{}' must be > 0", key.name()));

@@ -116,7 +116,14 @@ fn metrics(state: &AppState, headers: &HeaderMap) -> Result<Response, ApiError> 
         .filter_map(|s| s.pool_status())
         .map(|p| crate::metrics::PoolGauge { size: p.size, available: p.available, waiting: p.waiting, max_size: p.max_size })
         .collect();
-    let body = state.metrics.render(&crate::metrics::Gauges { hashing_waiting, hashing_running, pools });
+    let gauges = crate::metrics::Gauges {
+        requests_refused: state.limits.requests_refused.load(std::sync::atomic::Ordering::Relaxed),
+        connections_refused: state.limits.connections_refused.load(std::sync::atomic::Ordering::Relaxed),
+        hashing_waiting,
+        hashing_running,
+        pools,
+    };
+    let body = state.metrics.render(&gauges);
     Ok((StatusCode::OK, [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], body).into_response())
 }
 
@@ -210,8 +217,13 @@ async fn pipeline(server: &Server, peer: SocketAddr, req: Request<AxumBody>, rou
         }
     };
 
-    // Read for every route, as the core does; `Route::takes_body` says which use it.
-    let body = read_body(&registry.base, body).await?;
+    let Some(route) = resolved.routes.for_method(&parts.method) else { return Err(ApiError::MethodNotAllowed) };
+    // One of `max_server_pool_size` slots from here to the reply: bodies are buffered and handlers
+    // run for at most that many requests at once (the app, tenant and key are already decided).
+    let Some(_slot) = state.limits.request_slot().await else { return Err(ApiError::Busy) };
+    // Only a route whose handler uses a body has it read: on the others it is left unread (and
+    // the connection closed after the reply if the client sent one).
+    let body = if route.takes_body { read_body(&registry.base, body).await? } else { Bytes::new() };
     let ctx = Ctx {
         state: Arc::clone(state),
         method: parts.method,
@@ -223,7 +235,6 @@ async fn pipeline(server: &Server, peer: SocketAddr, req: Request<AxumBody>, rou
         snapshot,
         protect_configs,
     };
-    let Some(route) = resolved.routes.for_method(&ctx.method) else { return Err(ApiError::MethodNotAllowed) };
     match (route.handler)(&ctx).await {
         // Another instance may have removed the tenant (its rows with it) in the moment before
         // this one saw the change: once the removal is seen, answer as for any unknown tenant.

@@ -216,3 +216,58 @@ async fn too_many_search_tags_are_a_400_not_a_500() {
         assert_eq!(r["status"], "OK");
     }
 }
+
+// Finding 1: memory held by clients; bodies, request slots and connections.
+#[tokio::test]
+async fn a_body_less_route_answers_without_reading_the_body() {
+    let app = TestApp::spawn(crate::common::Backend::Sqlite).await;
+    // Claims a 1 MB body and sends none: /hello must not wait for it (it used to, until 408).
+    let started = std::time::Instant::now();
+    let r = raw(&app, b"POST /hello HTTP/1.1\r\nHost: a\r\nContent-Length: 1000000\r\n\r\n").await;
+    assert!(status_of(&r).contains(" 200 "), "{r}");
+    assert!(started.elapsed() < Duration::from_secs(5), "answered only after {:?}", started.elapsed());
+}
+
+async fn metric(app: &TestApp, name: &str) -> u64 {
+    let text = app.client.get(format!("{}/metrics", app.url)).send().await.unwrap().text().await.unwrap();
+    text.lines().find_map(|l| l.strip_prefix(&format!("{name} ")).and_then(|v| v.parse().ok())).unwrap_or_else(|| panic!("no {name} in {text}"))
+}
+
+#[tokio::test]
+async fn max_server_pool_size_bounds_requests_in_flight() {
+    use crate::common::{config, Backend};
+    let cfg = config(Backend::Sqlite, &[("MAX_SERVER_POOL_SIZE", "1"), ("ARGON2_HASHING_POOL_SIZE", "1"), ("PORTCULLIS_DATABASE_TIMEOUT_MS", "300")]);
+    let app = TestApp::spawn_with(cfg).await;
+    // The one slot is held by a request whose body never completes.
+    let addr = app.url.trim_start_matches("http://").to_owned();
+    let mut holder = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    holder.write_all(b"POST /recipe/signin HTTP/1.1\r\nHost: a\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{").await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let (status, text) = app.call("POST", "/recipe/signin", Some(json!({"email": "a@b.co", "password": "x"}))).await;
+    assert_eq!((status, text.as_str()), (503, "Server busy\n"));
+    assert_eq!(metric(&app, "portcullis_requests_refused_total").await, 1);
+    // Once the slot is free, requests are served again.
+    drop(holder);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let (status, _) = app.call("POST", "/recipe/signin", Some(json!({"email": "a@b.co", "password": "x"}))).await;
+    assert_eq!(status, 200);
+}
+
+#[tokio::test]
+async fn max_connections_caps_open_connections() {
+    use crate::common::{config, Backend};
+    let app = TestApp::spawn_with(config(Backend::Sqlite, &[("PORTCULLIS_MAX_CONNECTIONS", "2")])).await;
+    let addr = app.url.trim_start_matches("http://").to_owned();
+    let _a = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let _b = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let mut third = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let _ = third.write_all(b"GET /hello HTTP/1.1\r\nHost: a\r\n\r\n").await;
+    let mut buf = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(5), third.read_to_end(&mut buf)).await;
+    assert!(matches!(read, Ok(_)) && buf.is_empty(), "the third connection was served: {}", String::from_utf8_lossy(&buf));
+    drop((_a, _b));
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    // The refusal is counted; the metrics request itself gets one of the two freed connections.
+    assert_eq!(metric(&app, "portcullis_connections_refused_total").await, 1);
+}
