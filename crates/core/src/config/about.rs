@@ -121,6 +121,7 @@ pub static ABOUT: &[About] = &[
     a(Key::log_format, Hidden, "\"text\" for human-readable log lines or \"json\" for one JSON object per line."),
     a(Key::metrics_path, Hidden, "Path at which Prometheus metrics are served (behind the base API keys when set); \"\" turns them off."),
     a(Key::max_connections, Hidden, "Open connections served at once; a connection accepted beyond them is closed at once (counted in portcullis_connections_refused_total, logged at most once a second)."),
+    a(Key::bcrypt_refuse_long_passwords, Core, "With password_hashing_alg BCRYPT, refuse a new password (sign-up, password change) longer than 72 bytes with a 400, instead of hashing its first 72 bytes as bcrypt (and the core) silently do. Off by default, as in the core. Sign-in is unaffected; argon2 has no such limit."),
 ];
 
 /// The fixed set of values some string keys accept (the dashboard offers them as a choice).

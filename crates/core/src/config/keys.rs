@@ -225,6 +225,7 @@ config_keys! {
     log_format: Str = "\"text\"", Base, Some("PORTCULLIS_LOG_FORMAT");
     metrics_path: Str = "\"/metrics\"", Base, Some("PORTCULLIS_METRICS_PATH");
     max_connections: Long = "1024", Base, Some("PORTCULLIS_MAX_CONNECTIONS");
+    bcrypt_refuse_long_passwords: Bool = "false", App, Some("PORTCULLIS_BCRYPT_REFUSE_LONG_PASSWORDS");
 }
 
 pub fn find(name: &str) -> Option<&'static KeyDef> {
