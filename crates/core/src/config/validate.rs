@@ -52,6 +52,9 @@ pub fn validate(c: &Config, is_base: bool) -> Result<(), String> {
         }
     }
     check_duration_bounds(c)?;
+    if c.database_wait_sec() < 0 {
+        return Err("'database_wait_sec' must be >= 0".into());
+    }
     if c.totp_rate_limit_cooldown_sec() < 0 {
         return Err("'totp_rate_limit_cooldown_sec' must be >= 0".into());
     }

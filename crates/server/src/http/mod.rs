@@ -114,7 +114,6 @@ fn metrics(state: &AppState, headers: &HeaderMap) -> Result<Response, ApiError> 
     let pools = Snapshot::distinct_storages(snapshot.tenants.values())
         .iter()
         .filter_map(|s| s.pool_status())
-        .map(|p| crate::metrics::PoolGauge { size: p.size, available: p.available, waiting: p.waiting, max_size: p.max_size })
         .collect();
     let gauges = crate::metrics::Gauges {
         requests_refused: state.limits.requests_refused.load(std::sync::atomic::Ordering::Relaxed),

@@ -275,7 +275,7 @@ async fn max_connections_caps_open_connections() {
 // Finding 7: bcrypt reads 72 bytes of a password; an opt-in key refuses longer new passwords.
 #[tokio::test]
 async fn long_passwords_under_bcrypt_are_refused_when_configured() {
-    use crate::common::{config, Backend};
+    use crate::common::config;
     for b in backends() {
         let long = "p".repeat(73);
         // Off by default: accepted, as by the core, and the 73rd byte does not matter to bcrypt.
