@@ -366,12 +366,16 @@ mod tests {
     #[test]
     fn only_non_empty_variables_apply() {
         let env = |k: &str| match k {
-            "API_KEYS" => Some(String::new()),
+            "ACCESS_TOKEN_VALIDITY" => Some(String::new()),
             "SUPERTOKENS_PORT" => Some("4000".into()),
             _ => None,
         };
         let applied: Vec<&str> = env_overrides(&env).iter().filter_map(|(d, _)| d.env).collect();
         assert_eq!(applied, vec!["SUPERTOKENS_PORT"]);
+        // Except API_KEYS: an empty one applies, so that validation refuses it (issue 18).
+        let env = |k: &str| (k == "API_KEYS").then(String::new);
+        let applied: Vec<&str> = env_overrides(&env).iter().filter_map(|(d, _)| d.env).collect();
+        assert_eq!(applied, vec!["API_KEYS"]);
     }
 
     #[test]

@@ -40,19 +40,6 @@ pub fn check_validity(validity: i64) -> Result<(), SessionError> {
     Ok(())
 }
 
-#[cfg(test)]
-mod validity_tests {
-    use super::*;
-
-    #[test]
-    fn validity_is_positive_and_bounded() {
-        assert!(check_validity(0).is_err());
-        assert!(check_validity(1).is_ok());
-        assert!(check_validity(MAX_VALIDITY_SECONDS).is_ok());
-        assert!(check_validity(MAX_VALIDITY_SECONDS + 1).is_err());
-        assert!(check_validity(i64::MAX).is_err());
-    }
-}
 
 /// Signs the JWT: the header names the key; the claims are, in the core's order, `iss` (the JWKS
 /// domain), `iat`, `exp`, then the payload, whose keys win.
@@ -75,4 +62,18 @@ pub async fn create(keys: &dyn KeyProvider, request: JwtRequest, now_ms: i64) ->
     );
     let sig = key.sign(input.as_bytes())?;
     Ok(JwtOutcome::Created(format!("{input}.{}", URL_SAFE_NO_PAD.encode(sig))))
+}
+
+#[cfg(test)]
+mod validity_tests {
+    use super::*;
+
+    #[test]
+    fn validity_is_positive_and_bounded() {
+        assert!(check_validity(0).is_err());
+        assert!(check_validity(1).is_ok());
+        assert!(check_validity(MAX_VALIDITY_SECONDS).is_ok());
+        assert!(check_validity(MAX_VALIDITY_SECONDS + 1).is_err());
+        assert!(check_validity(i64::MAX).is_err());
+    }
 }

@@ -32,19 +32,6 @@ pub struct SearchTags {
     pub providers: Vec<String>,
 }
 
-/// The most search tags one request may give (all kinds together). Each tag is a LIKE term in
-/// the query; SQLite refused 248 or more ("Expression tree is too large") with a 500.
-pub const MAX_SEARCH_TAGS: usize = 100;
-
-impl SearchTags {
-    pub fn check(&self) -> Result<(), crate::input::InvalidInput> {
-        let n = self.emails.len() + self.phones.len() + self.providers.len();
-        if n > MAX_SEARCH_TAGS {
-            return Err(crate::input::InvalidInput(format!("At most {MAX_SEARCH_TAGS} search tags may be given, not {n}")));
-        }
-        Ok(())
-    }
-}
 
 /// What a search looks for in one recipe's login methods: for each column, the LIKE patterns
 /// (`\\` escapes) one of which its value must match.

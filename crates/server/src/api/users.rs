@@ -35,7 +35,7 @@ pub async fn list(ctx: &Ctx) -> Result<Response, ApiError> {
     let tenant = ctx.tenant()?;
     let search = search_tags(ctx);
     if let Some(tags) = &search {
-        tags.check().map_err(|e| ApiError::bad(e.0))?;
+        portcullis_core::users::check_search_tags(tags).map_err(|e| ApiError::bad(e.0))?;
     }
     let limit = recipe::page_size(ctx.query.get("limit"), search.is_some())?;
     let ascending = match ctx.query.get("timeJoinedOrder") {

@@ -265,7 +265,7 @@ async fn max_connections_caps_open_connections() {
     let _ = third.write_all(b"GET /hello HTTP/1.1\r\nHost: a\r\n\r\n").await;
     let mut buf = Vec::new();
     let read = tokio::time::timeout(Duration::from_secs(5), third.read_to_end(&mut buf)).await;
-    assert!(matches!(read, Ok(_)) && buf.is_empty(), "the third connection was served: {}", String::from_utf8_lossy(&buf));
+    assert!(read.is_ok() && buf.is_empty(), "the third connection was served: {}", String::from_utf8_lossy(&buf));
     drop((_a, _b));
     tokio::time::sleep(Duration::from_millis(200)).await;
     // The refusal is counted; the metrics request itself gets one of the two freed connections.
