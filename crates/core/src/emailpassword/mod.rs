@@ -68,6 +68,7 @@ pub async fn sign_up(
     email: &str,
     password: String,
 ) -> Result<SignUpOutcome, Error> {
+    hashing.settings.check_new_password(&password)?;
     // Cheap check first, so that a taken email costs no hashing; the database's constraint decides.
     if storage.ep_login_method_by_email(tenant, email).await?.is_some() {
         return Ok(SignUpOutcome::EmailAlreadyExists);
@@ -122,7 +123,7 @@ pub async fn create_reset_token(
 ) -> Result<CreateResetTokenOutcome, Error> {
     let Some(found) = crate::users::resolve_in(storage, app, user_id).await? else { return Ok(CreateResetTokenOutcome::UnknownUserId) };
     let token = new_reset_token()?;
-    storage.reset_token_create(app, &found.recipe_user_id, email, &sha256_hex(&token), now + lifetime_ms).await?;
+    storage.reset_token_create(app, &found.recipe_user_id, email, &sha256_hex(&token), now.saturating_add(lifetime_ms)).await?;
     Ok(CreateResetTokenOutcome::Created { token })
 }
 
@@ -175,6 +176,9 @@ pub async fn update(
     email: Option<String>,
     password: Option<String>,
 ) -> Result<UpdateOutcome, Error> {
+    if let Some(p) = &password {
+        hashing.settings.check_new_password(p)?;
+    }
     let Some((found, storage)) = find_user(storages, app, user_id).await? else { return Ok(UpdateOutcome::UnknownUser) };
     if found.login_method().is_none_or(|m| m.password_hash.is_none()) {
         return Ok(UpdateOutcome::UnknownUser);

@@ -219,7 +219,7 @@ impl SessionCtx<'_> {
     }
 
     fn refresh_expiry(&self) -> i64 {
-        self.now + self.settings.refresh_validity_ms
+        self.now.saturating_add(self.settings.refresh_validity_ms)
     }
 
     /// Access-token lifetime at issue: shortened by a random fraction up to the configured jitter.
@@ -271,7 +271,7 @@ impl SessionCtx<'_> {
                     refresh_token_hash_1: sha256_hex(&refresh),
                     parent_refresh_token_hash_1: parent_hash_1,
                     anti_csrf_token: anti_csrf_token.clone(),
-                    expiry_ms: self.now + self.jittered_validity_ms()?,
+                    expiry_ms: self.now.saturating_add(self.jittered_validity_ms()?),
                     created_ms: self.now,
                     user_data,
                 },
@@ -432,7 +432,7 @@ impl SessionCtx<'_> {
                 AccessTokenInfo {
                     parent_refresh_token_hash_1: None,
                     user_data: stored_payload.clone(),
-                    expiry_ms: self.now + self.access_validity_ms(),
+                    expiry_ms: self.now.saturating_add(self.access_validity_ms()),
                     created_ms: self.now,
                     ..info.clone()
                 },

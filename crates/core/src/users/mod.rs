@@ -16,7 +16,19 @@ use crate::error::Error;
 use crate::ids::{AppKey, TenantKey};
 use crate::storage::{Storage, StorageError};
 use crate::useridmapping::storage::IdType;
-use storage::{AccountInfo, UserFilter};
+use storage::{AccountInfo, SearchTags, UserFilter};
+
+/// The most search tags one request may give (all kinds together). Each tag is a LIKE term in
+/// the query; SQLite refused 248 or more ("Expression tree is too large") with a 500.
+pub const MAX_SEARCH_TAGS: usize = 100;
+
+pub fn check_search_tags(tags: &SearchTags) -> Result<(), crate::input::InvalidInput> {
+    let n = tags.emails.len() + tags.phones.len() + tags.providers.len();
+    if n > MAX_SEARCH_TAGS {
+        return Err(crate::input::InvalidInput(format!("At most {MAX_SEARCH_TAGS} search tags may be given, not {n}")));
+    }
+    Ok(())
+}
 
 /// A user found by an id the application gave: the user and the SuperTokens id of the login
 /// method the id names.

@@ -322,7 +322,9 @@ pub async fn create_jwt(ctx: &Ctx) -> Result<Response, ApiError> {
     let algorithm = body.str("algorithm")?;
     let jwks_domain = body.str("jwksDomain")?;
     let validity = match body.0.get("validity") {
-        Some(Value::Number(n)) => n.as_i64().or_else(|| n.as_f64().map(|f| f as i64)),
+        // A fraction is truncated as the core does; a number outside i64 (1e308) is refused,
+        // never saturated into an `exp` of i64::MAX.
+        Some(Value::Number(n)) => n.as_i64().or_else(|| n.as_f64().filter(|f| f.is_finite() && f.abs() < 9.2e18).map(|f| f as i64)),
         Some(Value::String(s)) => s.trim().parse::<i64>().ok(),
         _ => None,
     }

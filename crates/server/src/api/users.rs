@@ -34,6 +34,9 @@ pub async fn get_by_id(ctx: &Ctx) -> Result<Response, ApiError> {
 pub async fn list(ctx: &Ctx) -> Result<Response, ApiError> {
     let tenant = ctx.tenant()?;
     let search = search_tags(ctx);
+    if let Some(tags) = &search {
+        portcullis_core::users::check_search_tags(tags).map_err(|e| ApiError::bad(e.0))?;
+    }
     let limit = recipe::page_size(ctx.query.get("limit"), search.is_some())?;
     let ascending = match ctx.query.get("timeJoinedOrder") {
         None => false,

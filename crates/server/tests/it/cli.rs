@@ -167,6 +167,21 @@ fn starts_on_sqlite_and_stops_on_sigterm() {
         std::thread::sleep(Duration::from_millis(20));
     };
     assert!(status.success(), "exit status {status}");
+    let mut logs = String::new();
+    child.stdout.take().unwrap().read_to_string(&mut logs).unwrap();
+    child.stderr.take().unwrap().read_to_string(&mut logs).unwrap();
+    assert!(logs.contains("WARN") && logs.contains("no api_keys are set"), "no warning about the open API: {logs}");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn blank_api_keys_refuse_to_start() {
+    let dir = temp_dir("blankkeys");
+    for blank in ["", " ", ",", "\"\""] {
+        let (ok, out) = run(bin().current_dir(&dir).env("API_KEYS", blank).args(["start", "--port", "1"]));
+        assert!(!ok, "API_KEYS={blank:?} started: {out}");
+        assert!(out.contains("API keys is too short"), "{out}");
+    }
     std::fs::remove_dir_all(&dir).ok();
 }
 

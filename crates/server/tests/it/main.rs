@@ -16,6 +16,7 @@ mod dashboard;
 mod dashboard_core_config;
 mod emailpassword;
 mod emailverification;
+mod hardening;
 mod hostile_input;
 mod metadata;
 mod multitenancy;
