@@ -19,6 +19,7 @@ pub mod emailpassword;
 pub mod emailverification;
 pub mod metadata;
 pub mod multitenancy;
+pub mod multitenancy_legacy;
 pub mod passwordless;
 pub mod roles;
 pub mod session;
@@ -26,6 +27,7 @@ pub mod thirdparty;
 pub mod totp;
 pub mod useridmapping;
 pub mod users;
+pub mod users_legacy;
 
 /// Milliseconds since the Unix epoch, as the schema stores time.
 pub fn now_ms() -> i64 {
