@@ -19,7 +19,6 @@ pub mod emailpassword;
 pub mod emailverification;
 pub mod metadata;
 pub mod multitenancy;
-pub mod multitenancy_legacy;
 pub mod passwordless;
 pub mod roles;
 pub mod session;
@@ -27,7 +26,6 @@ pub mod thirdparty;
 pub mod totp;
 pub mod useridmapping;
 pub mod users;
-pub mod users_legacy;
 
 /// Milliseconds since the Unix epoch, as the schema stores time.
 pub fn now_ms() -> i64 {

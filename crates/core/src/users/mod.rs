@@ -2,6 +2,7 @@
 //! recipe user, several when accounts are linked. This module finds users by the ids the
 //! application gives.
 
+pub mod legacy;
 pub mod model;
 pub mod storage;
 

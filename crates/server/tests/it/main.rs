@@ -22,6 +22,7 @@ mod multitenancy;
 mod passwordless;
 mod roles;
 mod session;
+mod session_legacy_tokens;
 mod sql_parameters;
 mod thirdparty;
 mod totp;

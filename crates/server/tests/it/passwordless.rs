@@ -226,7 +226,7 @@ async fn ids_that_java_decodes_restart_the_flow() {
         let by_link = json!({"preAuthSessionId": code["preAuthSessionId"], "linkCode": "invalidLinkCode"});
         assert_eq!(consume(&app, "public", by_link).await, restart);
         // A device id that decodes but names no device, with its own matching preAuthSessionId.
-        let pre_auth = portcullis_core::passwordless::DeviceId::decode("random").unwrap().hash();
+        let pre_auth = portcullis_core::passwordless::codes::DeviceId::decode("random").unwrap().hash();
         let by_device = json!({"preAuthSessionId": pre_auth, "deviceId": "random", "userInputCode": "123456"});
         assert_eq!(consume(&app, "public", by_device).await, restart);
         assert_eq!(list(&app, "public", "deviceId=random").await, json!([]));

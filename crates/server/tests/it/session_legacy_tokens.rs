@@ -5,14 +5,15 @@
 //!
 //! The old tokens are minted here with the app's own stored keys, as an older core would have.
 
-mod common;
+
 
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
-use common::{backends, TestApp};
+use crate::common::{backends, TestApp};
 use portcullis_core::crypto::keys::{generate_key_string, SigningKey};
 use portcullis_core::session::access_token::{self, AccessTokenInfo};
-use portcullis_core::storage::session::SessionStorage;
+use portcullis_core::ids::{AppKey, TenantKey};
+use portcullis_core::session::storage::SessionStorage;
 use serde_json::{json, Value};
 
 const V2_HEADER: &str = "eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCIsInZlcnNpb24iOiIyIn0=";
@@ -31,10 +32,10 @@ fn v2_payload(token: &str) -> Value {
 async fn stored_keys(app: &TestApp) -> ((String, SigningKey), (String, SigningKey)) {
     let storage = app.state.registry.base_storage();
     let s: &dyn SessionStorage = storage.as_ref();
-    let mut dynamic = s.dynamic_keys("public").await.unwrap();
+    let mut dynamic = s.dynamic_keys(AppKey::new("public")).await.unwrap();
     dynamic.sort_by_key(|k| std::cmp::Reverse(k.created_at));
     let d = &dynamic[0];
-    let st = &s.static_keys("public").await.unwrap()[0];
+    let st = &s.static_keys(AppKey::new("public")).await.unwrap()[0];
     (
         (d.kid(), SigningKey::from_key_string(&d.value).unwrap()),
         (st.key_id.clone(), SigningKey::from_key_string(&st.key_string).unwrap()),
@@ -164,7 +165,7 @@ async fn v3_and_v4_tokens_verify_under_5_4() {
             // A V3 token's `tId` and `rsub` are custom claims (V3 had no tenants); a session made by a
             // CDI 2.21 SDK stores them as it would (today's API refuses them, as the core does at 5.4).
             let payload = if version == 3 { json!({"role": "admin", "tId": "t9", "rsub": "r"}) } else { json!({"role": "admin"}) };
-            assert!(store.session_update_jwt_payload("public", "public", &s.handle, &payload.to_string()).await.unwrap());
+            assert!(store.session_update_jwt_payload(TenantKey::new("public", "public"), &s.handle, &payload.to_string()).await.unwrap());
             let (token, _) = old_token(&app, &s, version, &kid, &dynamic, payload.clone());
             let v = verify(&app, &token, true).await;
             assert_eq!(v["status"], "OK", "V{version}: {v}");
@@ -185,7 +186,7 @@ async fn v3_and_v4_tokens_verify_under_5_4() {
         }
         // A payload a V3 token could carry (`tId`) is refused when minting today's V5 at refresh:
         // the core answers UNAUTHORISED with its message there.
-        assert!(store.session_update_jwt_payload("public", "public", &s.handle, r#"{"tId":"t9"}"#).await.unwrap());
+        assert!(store.session_update_jwt_payload(TenantKey::new("public", "public"), &s.handle, r#"{"tId":"t9"}"#).await.unwrap());
         let body = json!({"refreshToken": s.refresh_token, "enableAntiCsrf": false, "useDynamicSigningKey": true});
         let r = app.json("POST", "/recipe/session/refresh", Some(body)).await;
         assert_eq!(r, json!({"status": "UNAUTHORISED", "message": "The user payload contains protected field"}));
