@@ -19,6 +19,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use serde_json::{json, Map, Value};
 
+use crate::cdi::CdiVersion;
 use crate::config::Config;
 use crate::crypto::keys::{PublicKey, SigningKey};
 use crate::crypto::{random_bytes, sha256_hex, uuid_v4, CryptoError};
@@ -132,6 +133,12 @@ pub struct Settings {
     pub access_validity_jitter: f64,
     /// When the dynamic signing keys rotate.
     pub key_timing: KeyTiming,
+    /// `access_token_blacklisting`: whether verify consults the database below CDI 2.21 (later
+    /// versions say it per request).
+    pub legacy_check_database: bool,
+    /// `access_token_signing_key_dynamic`: whether sessions created below CDI 2.21 sign with the
+    /// rotating keys (later versions say it per request).
+    pub legacy_dynamic_key: bool,
 }
 
 impl Settings {
@@ -141,6 +148,8 @@ impl Settings {
             refresh_validity_ms: (cfg.refresh_token_validity() * 60_000.0) as i64,
             access_validity_jitter: cfg.access_token_validity_jitter(),
             key_timing: KeyTiming::from_config(cfg),
+            legacy_check_database: cfg.access_token_blacklisting(),
+            legacy_dynamic_key: cfg.access_token_signing_key_dynamic(),
         }
     }
 }
@@ -153,6 +162,9 @@ pub struct SessionCtx<'a> {
     /// The settings of the session's tenant.
     pub settings: &'a Settings,
     pub now: i64,
+    /// The request's CDI version: which token version create and refresh mint, and which
+    /// protected-claim lists apply (`versions`).
+    pub cdi: CdiVersion,
 }
 
 /// The user id a new session names: the id the application uses, so the external one when the
@@ -276,7 +288,7 @@ impl SessionCtx<'_> {
         let access = self
             .mint_access(
                 AccessTokenInfo {
-                    version: access_token::LATEST_VERSION,
+                    version: versions::access_token_version_for_cdi(self.cdi),
                     kid: String::new(),
                     session_handle: row.handle.clone(),
                     user_id: session.user_id.clone(),
@@ -320,7 +332,9 @@ impl SessionCtx<'_> {
         enable_anti_csrf: bool,
         use_dynamic_key: bool,
     ) -> Result<Issued, SessionError> {
-        access_token::check_custom_claims(&user_data_in_jwt).map_err(SessionError::BadInput)?;
+        if let Some(version) = versions::create_protected_check(self.cdi) {
+            access_token::check_custom_claims_for(version, &user_data_in_jwt).map_err(SessionError::BadInput)?;
+        }
         let mut handle = uuid_v4()?;
         if tenant_id != PUBLIC {
             handle = format!("{handle}_{tenant_id}");
@@ -562,7 +576,9 @@ impl SessionCtx<'_> {
         let row = self.storage.session_get(self.app.tenant(&info.tenant_id), &info.session_handle).await?.ok_or_else(ended)?;
         let user_data = match new_user_data {
             Some(d) => {
-                access_token::check_custom_claims_for(info.version, &d).map_err(SessionError::BadInput)?;
+                if let Some(version) = versions::regenerate_protected_check(self.cdi, info.version) {
+                    access_token::check_custom_claims_for(version, &d).map_err(SessionError::BadInput)?;
+                }
                 if !self
                     .storage
                     .session_update_jwt_payload(self.app.tenant(&row.tenant_id), &row.handle, &Value::Object(d.clone()).to_string())

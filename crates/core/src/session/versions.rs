@@ -186,6 +186,8 @@ pub enum LegacyKeys {
         timing: KeyTiming,
     },
     Static(PublishedKey),
+    /// From CDI 2.21: no legacy members (so the keys need not be read).
+    None,
 }
 
 /// The "expiry" the core reports for a static key: ten years, as a duration (not a time).
@@ -207,6 +209,7 @@ impl LegacyKeys {
                 valid.iter().map(|k| entry(k, k.created_at + timing.lifetime_ms)).collect::<Vec<_>>(),
             ),
             LegacyKeys::Static(k) => (k, STATIC_KEY_EXPIRY_MS, vec![entry(k, k.created_at + STATIC_KEY_EXPIRY_MS)]),
+            LegacyKeys::None => return vec![],
         };
         let mut out = vec![("jwtSigningPublicKey", json!(key.public_key)), ("jwtSigningPublicKeyExpiryTime", json!(expiry))];
         if cdi >= CdiVersion::V2_9 {
@@ -292,10 +295,10 @@ pub fn handshake_served(cdi: CdiVersion) -> bool {
 pub struct HandshakeSettings {
     /// `access_token_blacklisting`.
     pub access_token_blacklisting: bool,
-    /// `access_token_validity`, seconds.
-    pub access_token_validity_s: i64,
-    /// `refresh_token_validity`, minutes.
-    pub refresh_token_validity_min: f64,
+    /// `access_token_validity`, in milliseconds.
+    pub access_token_validity_ms: i64,
+    /// `refresh_token_validity` (minutes), in milliseconds.
+    pub refresh_token_validity_ms: i64,
 }
 
 /// `POST /recipe/handshake`'s body (CDI 2.7 – 2.20): the legacy key members and the settings an SDK
@@ -308,8 +311,8 @@ pub fn handshake_json(cdi: CdiVersion, keys: &LegacyKeys, s: HandshakeSettings) 
     o.insert("status".into(), json!("OK"));
     keys.append_to(&mut o, cdi);
     o.insert("accessTokenBlacklistingEnabled".into(), json!(s.access_token_blacklisting));
-    o.insert("accessTokenValidity".into(), json!(s.access_token_validity_s * 1000));
-    o.insert("refreshTokenValidity".into(), json!((s.refresh_token_validity_min * 60_000.0) as i64));
+    o.insert("accessTokenValidity".into(), json!(s.access_token_validity_ms));
+    o.insert("refreshTokenValidity".into(), json!(s.refresh_token_validity_ms));
     Some(Value::Object(o))
 }
 
@@ -493,7 +496,7 @@ mod tests {
 
     #[test]
     fn handshake() {
-        let settings = HandshakeSettings { access_token_blacklisting: false, access_token_validity_s: 3600, refresh_token_validity_min: 144_000.0 };
+        let settings = HandshakeSettings { access_token_blacklisting: false, access_token_validity_ms: 3_600_000, refresh_token_validity_ms: 8_640_000_000 };
         assert_eq!(handshake_json(v("2.21"), &dynamic(), settings), None);
         assert!(!handshake_served(CdiVersion::LATEST));
         let body = handshake_json(v("2.20"), &dynamic(), settings).unwrap();

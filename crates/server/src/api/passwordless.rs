@@ -98,7 +98,7 @@ pub async fn consume_code(ctx: &Ctx, consume: bool) -> Result<Response, ApiError
     } else {
         return Err(exactly_one());
     };
-    let sign_in_up = consume.then_some(SignInUp { verify_email: ctx.version >= Version(4, 0) });
+    let sign_in_up = consume.then_some(SignInUp { verify_email: ctx.version >= Version::V4_0 });
     let (storage, settings) = (tenant.storage.as_ref(), &tenant.settings.passwordless);
     let outcome =
         recipe::consume_code(storage, &ctx.state.last_active, ctx.id.key(), settings, ctx.now(), &pre_auth_session_id, input, sign_in_up).await?;

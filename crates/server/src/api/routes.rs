@@ -51,6 +51,7 @@ pub static ROUTES: &[Route] = &[
     Route::post("/recipe/session", "Session", |c| Box::pin(session::create(c))),
     Route::get("/recipe/session", "Session", |c| Box::pin(session::get_info(c))),
     Route::post("/recipe/session/verify", "SessionVerify", |c| Box::pin(session::verify(c))),
+    Route::post("/recipe/handshake", "Handshake", |c| Box::pin(session::handshake(c))),
     Route::post("/recipe/session/refresh", "SessionRefresh", |c| Box::pin(session::refresh(c))),
     Route::post("/recipe/session/regenerate", "SessionRegenerate", |c| Box::pin(session::regenerate(c))),
     Route::post("/recipe/session/remove", "SessionRemove", |c| Box::pin(session::remove(c))),

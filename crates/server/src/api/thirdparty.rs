@@ -36,7 +36,7 @@ pub async fn sign_in_up(ctx: &Ctx) -> Result<Response, ApiError> {
     };
     // From CDI 4.0 the provider's verdict on the email is required (account linking uses it).
     let is_verified = body.0.get("email").and_then(|e| e.get("isVerified"));
-    if ctx.version >= Version(4, 0) && !is_verified.is_some_and(Value::is_boolean) {
+    if ctx.version >= Version::V4_0 && !is_verified.is_some_and(Value::is_boolean) {
         return Err(ApiError::field_invalid("isVerified"));
     }
     let is_verified = is_verified.and_then(Value::as_bool).unwrap_or(false);

@@ -70,9 +70,14 @@ impl Ctx {
         Body::parse(&self.body)
     }
 
+    /// Who may call the request's app, and the CDI versions it answers.
+    pub fn app_access(&self) -> &super::access::Access {
+        self.snapshot.get(&self.id.app_public()).map(|a| &a.access).unwrap_or(&self.state.base_access)
+    }
+
     /// App-wide APIs are callable only on the public tenant (from CDI 5.0).
     pub fn require_public_tenant(&self) -> Result<(), ApiError> {
-        if !self.id.is_public_tenant() && self.version >= Version(5, 0) {
+        if !self.id.is_public_tenant() && self.version >= Version::V5_0 {
             return Err(ApiError::Forbidden("Only public tenantId can call this app specific API".into()));
         }
         Ok(())
