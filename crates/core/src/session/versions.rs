@@ -13,6 +13,9 @@
 //! Tokens of any version are verified under any CDI. A re-mint at verify or regenerate keeps the
 //! presented token's version; a refresh mints the request's version, which is how a legacy session
 //! is converted (its stored payload is what the new token carries).
+//!
+//! The bodies' status values come from the server's status table (`ok` and the like), so that
+//! every status is spelled in one place.
 
 use serde_json::{json, Map, Value};
 
@@ -225,18 +228,18 @@ impl LegacyKeys {
 
 /// `POST /recipe/session`'s OK body: `session`, `accessToken`, `refreshToken`, [`idRefreshToken`
 /// below 2.21], [`antiCsrfToken`], `status`, then below 2.21 the legacy key members.
-pub fn created_json(i: &Issued, cdi: CdiVersion, legacy_keys: &LegacyKeys) -> Result<Value, CryptoError> {
-    let mut o = issued_members(i, cdi)?;
+pub fn created_json(i: &Issued, cdi: CdiVersion, legacy_keys: &LegacyKeys, ok: &Value) -> Result<Value, CryptoError> {
+    let mut o = issued_members(i, cdi, ok)?;
     legacy_keys.append_to(&mut o, cdi);
     Ok(Value::Object(o))
 }
 
 /// `POST /recipe/session/refresh`'s OK body: as create's, never with the legacy key members.
-pub fn refreshed_json(i: &Issued, cdi: CdiVersion) -> Result<Value, CryptoError> {
-    Ok(Value::Object(issued_members(i, cdi)?))
+pub fn refreshed_json(i: &Issued, cdi: CdiVersion, ok: &Value) -> Result<Value, CryptoError> {
+    Ok(Value::Object(issued_members(i, cdi, ok)?))
 }
 
-fn issued_members(i: &Issued, cdi: CdiVersion) -> Result<Map<String, Value>, CryptoError> {
+fn issued_members(i: &Issued, cdi: CdiVersion, ok: &Value) -> Result<Map<String, Value>, CryptoError> {
     let mut o = Map::new();
     o.insert("session".into(), session_json(&i.session, cdi));
     o.insert("accessToken".into(), i.access_token.to_json());
@@ -247,38 +250,38 @@ fn issued_members(i: &Issued, cdi: CdiVersion) -> Result<Map<String, Value>, Cry
     if let Some(a) = &i.anti_csrf_token {
         o.insert("antiCsrfToken".into(), json!(a));
     }
-    o.insert("status".into(), json!("OK"));
+    o.insert("status".into(), ok.clone());
     Ok(o)
 }
 
 /// `POST /recipe/session/verify`'s OK body: `session`, [`accessToken`], `status`, then below 2.21
 /// the legacy key members.
-pub fn verified_json(v: &Verified, cdi: CdiVersion, legacy_keys: &LegacyKeys) -> Value {
-    let mut o = verified_members(v, cdi);
+pub fn verified_json(v: &Verified, cdi: CdiVersion, legacy_keys: &LegacyKeys, ok: &Value) -> Value {
+    let mut o = verified_members(v, cdi, ok);
     legacy_keys.append_to(&mut o, cdi);
     Value::Object(o)
 }
 
 /// `POST /recipe/session/regenerate`'s OK body: as verify's, without legacy members.
-pub fn regenerated_json(v: &Verified, cdi: CdiVersion) -> Value {
-    Value::Object(verified_members(v, cdi))
+pub fn regenerated_json(v: &Verified, cdi: CdiVersion, ok: &Value) -> Value {
+    Value::Object(verified_members(v, cdi, ok))
 }
 
-fn verified_members(v: &Verified, cdi: CdiVersion) -> Map<String, Value> {
+fn verified_members(v: &Verified, cdi: CdiVersion, ok: &Value) -> Map<String, Value> {
     let mut o = Map::new();
     o.insert("session".into(), session_json(&v.session, cdi));
     if let Some(t) = &v.access_token {
         o.insert("accessToken".into(), t.to_json());
     }
-    o.insert("status".into(), json!("OK"));
+    o.insert("status".into(), ok.clone());
     o
 }
 
 /// `POST /recipe/session/verify`'s TRY_REFRESH_TOKEN body: below 2.21 the legacy key members sit
 /// between `status` and `message` (the SDKs of that era refetch their keys from it).
-pub fn try_refresh_json(message: &str, cdi: CdiVersion, legacy_keys: &LegacyKeys) -> Value {
+pub fn try_refresh_json(message: &str, cdi: CdiVersion, legacy_keys: &LegacyKeys, try_refresh: &Value) -> Value {
     let mut o = Map::new();
-    o.insert("status".into(), json!("TRY_REFRESH_TOKEN"));
+    o.insert("status".into(), try_refresh.clone());
     legacy_keys.append_to(&mut o, cdi);
     o.insert("message".into(), json!(message));
     Value::Object(o)
@@ -303,12 +306,12 @@ pub struct HandshakeSettings {
 
 /// `POST /recipe/handshake`'s body (CDI 2.7 – 2.20): the legacy key members and the settings an SDK
 /// of that era verifies tokens with. `None` from 2.21 (the route answers 404).
-pub fn handshake_json(cdi: CdiVersion, keys: &LegacyKeys, s: HandshakeSettings) -> Option<Value> {
+pub fn handshake_json(cdi: CdiVersion, keys: &LegacyKeys, s: HandshakeSettings, ok: &Value) -> Option<Value> {
     if !handshake_served(cdi) {
         return None;
     }
     let mut o = Map::new();
-    o.insert("status".into(), json!("OK"));
+    o.insert("status".into(), ok.clone());
     keys.append_to(&mut o, cdi);
     o.insert("accessTokenBlacklistingEnabled".into(), json!(s.access_token_blacklisting));
     o.insert("accessTokenValidity".into(), json!(s.access_token_validity_ms));
@@ -437,7 +440,7 @@ mod tests {
     #[test]
     fn create_bodies_per_version() {
         let keys = dynamic();
-        let old = created_json(&issued(Some("csrf")), v("2.8"), &keys).unwrap();
+        let old = created_json(&issued(Some("csrf")), v("2.8"), &keys, &json!("OK")).unwrap();
         assert_eq!(
             keys_of(&old),
             ["session", "accessToken", "refreshToken", "idRefreshToken", "antiCsrfToken", "status", "jwtSigningPublicKey", "jwtSigningPublicKeyExpiryTime"]
@@ -448,21 +451,21 @@ mod tests {
         assert_eq!(old["accessToken"]["expiry"], 1_700_003_600_066i64, "times as the token reports them");
         assert_eq!(old["jwtSigningPublicKey"], "MIIB2000", "the key that signs now");
         assert_eq!(old["jwtSigningPublicKeyExpiryTime"], 2_100);
-        let with_list = created_json(&issued(None), v("2.20"), &keys).unwrap();
+        let with_list = created_json(&issued(None), v("2.20"), &keys, &json!("OK")).unwrap();
         assert_eq!(keys_of(&with_list).last(), Some(&"jwtSigningPublicKeyList"));
         assert!(with_list.get("antiCsrfToken").is_none());
         assert_eq!(
             with_list["jwtSigningPublicKeyList"],
             json!([{"publicKey": "MIIB3000", "expiryTime": 3_150, "createdAt": 3_000}, {"publicKey": "MIIB2000", "expiryTime": 2_150, "createdAt": 2_000}])
         );
-        let v3 = created_json(&issued(Some("c")), v("2.21"), &keys).unwrap();
+        let v3 = created_json(&issued(Some("c")), v("2.21"), &keys, &json!("OK")).unwrap();
         assert_eq!(keys_of(&v3), ["session", "accessToken", "refreshToken", "antiCsrfToken", "status"]);
         assert_eq!(keys_of(&v3["session"]), ["handle", "userId", "userDataInJWT"]);
-        let now = created_json(&issued(None), v("5.4"), &keys).unwrap();
+        let now = created_json(&issued(None), v("5.4"), &keys, &json!("OK")).unwrap();
         assert_eq!(keys_of(&now), ["session", "accessToken", "refreshToken", "status"]);
         // A refresh never carries the key members, but below 2.21 it has an idRefreshToken.
-        assert_eq!(keys_of(&refreshed_json(&issued(None), v("2.15")).unwrap()), ["session", "accessToken", "refreshToken", "idRefreshToken", "status"]);
-        assert_eq!(keys_of(&refreshed_json(&issued(None), v("3.0")).unwrap()), ["session", "accessToken", "refreshToken", "status"]);
+        assert_eq!(keys_of(&refreshed_json(&issued(None), v("2.15"), &json!("OK")).unwrap()), ["session", "accessToken", "refreshToken", "idRefreshToken", "status"]);
+        assert_eq!(keys_of(&refreshed_json(&issued(None), v("3.0"), &json!("OK")).unwrap()), ["session", "accessToken", "refreshToken", "status"]);
     }
 
     #[test]
@@ -481,25 +484,25 @@ mod tests {
         let keys = dynamic();
         let ok = Verified { session: view(), access_token: Some(token(2, 1)) };
         assert_eq!(
-            keys_of(&verified_json(&ok, v("2.9"), &keys)),
+            keys_of(&verified_json(&ok, v("2.9"), &keys, &json!("OK"))),
             ["session", "accessToken", "status", "jwtSigningPublicKey", "jwtSigningPublicKeyExpiryTime", "jwtSigningPublicKeyList"]
         );
         let bare = Verified { session: view(), access_token: None };
-        assert_eq!(keys_of(&verified_json(&bare, v("2.21"), &keys)), ["session", "status"]);
-        assert_eq!(keys_of(&regenerated_json(&ok, v("2.9"))), ["session", "accessToken", "status"]);
+        assert_eq!(keys_of(&verified_json(&bare, v("2.21"), &keys, &json!("OK"))), ["session", "status"]);
+        assert_eq!(keys_of(&regenerated_json(&ok, v("2.9"), &json!("OK"))), ["session", "accessToken", "status"]);
         assert_eq!(
-            keys_of(&try_refresh_json("m", v("2.7"), &keys)),
+            keys_of(&try_refresh_json("m", v("2.7"), &keys, &json!("TRY_REFRESH_TOKEN"))),
             ["status", "jwtSigningPublicKey", "jwtSigningPublicKeyExpiryTime", "message"]
         );
-        assert_eq!(try_refresh_json("m", v("2.21"), &keys), json!({"status": "TRY_REFRESH_TOKEN", "message": "m"}));
+        assert_eq!(try_refresh_json("m", v("2.21"), &keys, &json!("TRY_REFRESH_TOKEN")), json!({"status": "TRY_REFRESH_TOKEN", "message": "m"}));
     }
 
     #[test]
     fn handshake() {
         let settings = HandshakeSettings { access_token_blacklisting: false, access_token_validity_ms: 3_600_000, refresh_token_validity_ms: 8_640_000_000 };
-        assert_eq!(handshake_json(v("2.21"), &dynamic(), settings), None);
+        assert_eq!(handshake_json(v("2.21"), &dynamic(), settings, &json!("OK")), None);
         assert!(!handshake_served(CdiVersion::LATEST));
-        let body = handshake_json(v("2.20"), &dynamic(), settings).unwrap();
+        let body = handshake_json(v("2.20"), &dynamic(), settings, &json!("OK")).unwrap();
         assert_eq!(
             keys_of(&body),
             [
@@ -515,6 +518,6 @@ mod tests {
         assert_eq!(body["accessTokenBlacklistingEnabled"], false);
         assert_eq!(body["accessTokenValidity"], 3_600_000);
         assert_eq!(body["refreshTokenValidity"], 8_640_000_000i64);
-        assert!(handshake_json(v("2.8"), &dynamic(), settings).unwrap().get("jwtSigningPublicKeyList").is_none());
+        assert!(handshake_json(v("2.8"), &dynamic(), settings, &json!("OK")).unwrap().get("jwtSigningPublicKeyList").is_none());
     }
 }

@@ -24,6 +24,12 @@ pub fn user_json(user: &User, cdi: CdiVersion) -> Value {
     if cdi < CdiVersion::V4_0 {
         return legacy_user_json(user, cdi);
     }
+    linked_user_json(user, cdi)
+}
+
+/// The account-linking user object at any version (the APIs born with account linking — get user by
+/// id, users by account info, primary/link — never had a legacy shape): `webauthn` only from 5.3.
+pub fn linked_user_json(user: &User, cdi: CdiVersion) -> Value {
     let mut v = user.to_json();
     if cdi < CdiVersion::V5_3 {
         if let Value::Object(o) = &mut v {

@@ -30,7 +30,7 @@ pub async fn sign_up(ctx: &Ctx) -> Result<Response, ApiError> {
     let outcome =
         recipe::sign_up(tenant.storage.as_ref(), hashing(ctx, tenant), &ctx.state.last_active, ctx.id.key(), ctx.now(), &email, password).await?;
     json(match outcome {
-        SignUpOutcome::Ok(s) => json!({"status": Status::Ok, "user": s.user.to_json(), "recipeUserId": s.recipe_user_id}),
+        SignUpOutcome::Ok(s) => ctx.sign_in_json(json!({"status": Status::Ok, "user": ctx.user_json(&s.user), "recipeUserId": s.recipe_user_id})),
         SignUpOutcome::EmailAlreadyExists => json!({"status": Status::EmailAlreadyExists}),
     })
 }
@@ -43,7 +43,7 @@ pub async fn sign_in(ctx: &Ctx) -> Result<Response, ApiError> {
     let outcome =
         recipe::sign_in(tenant.storage.as_ref(), hashing(ctx, tenant), &ctx.state.last_active, ctx.id.key(), ctx.now(), &email, password).await?;
     json(match outcome {
-        SignInOutcome::Ok(s) => json!({"status": Status::Ok, "user": s.user.to_json(), "recipeUserId": s.recipe_user_id}),
+        SignInOutcome::Ok(s) => ctx.sign_in_json(json!({"status": Status::Ok, "user": ctx.user_json(&s.user), "recipeUserId": s.recipe_user_id})),
         SignInOutcome::WrongCredentials => json!({"status": Status::WrongCredentials}),
     })
 }
@@ -113,7 +113,7 @@ pub async fn get_user(ctx: &Ctx) -> Result<Response, ApiError> {
         _ => return Err(ApiError::bad("Please provide one of userId or email")),
     };
     json(match user {
-        Some(u) => json!({"status": Status::Ok, "user": u.to_json()}),
+        Some(u) => json!({"status": Status::Ok, "user": ctx.user_json(&u)}),
         None => json!({"status": missing}),
     })
 }
@@ -135,5 +135,5 @@ pub async fn import_with_hash(ctx: &Ctx) -> Result<Response, ApiError> {
     }
     let settings = &tenant.settings.passwords;
     let imported = recipe::import_with_hash(tenant.storage.as_ref(), settings, ctx.id.key(), ctx.now(), &email, &hash, hint.as_deref()).await?;
-    json(json!({"status": Status::Ok, "didUserAlreadyExist": imported.did_user_already_exist, "user": imported.user.to_json()}))
+    json(json!({"status": Status::Ok, "didUserAlreadyExist": imported.did_user_already_exist, "user": ctx.user_json(&imported.user)}))
 }

@@ -106,7 +106,7 @@ pub async fn create(ctx: &Ctx) -> Result<Response, ApiError> {
     let issued = s.create(&ctx.id.tenant_id, &user_id, jwt, Value::Object(db), enable_anti_csrf, use_dynamic).await?;
     ctx.state.last_active.record(tenant.storage.as_ref(), ctx.id.app_key(), &user_id, now).await;
     let legacy = legacy_keys(ctx, &provider, tenant).await?;
-    json(versions::created_json(&issued, ctx.version, &legacy).map_err(|e| ApiError::Internal(e.to_string()))?)
+    json(versions::created_json(&issued, ctx.version, &legacy, &json!(Status::Ok)).map_err(|e| ApiError::Internal(e.to_string()))?)
 }
 
 pub async fn verify(ctx: &Ctx) -> Result<Response, ApiError> {
@@ -135,9 +135,9 @@ pub async fn verify(ctx: &Ctx) -> Result<Response, ApiError> {
     };
     // CDI 2.x SDKs take the current keys from every OK and TRY_REFRESH_TOKEN answer.
     match result {
-        Ok(v) => json(versions::verified_json(&v, ctx.version, &legacy_keys(ctx, &provider, app).await?)),
+        Ok(v) => json(versions::verified_json(&v, ctx.version, &legacy_keys(ctx, &provider, app).await?, &json!(Status::Ok))),
         Err(SessionError::TryRefreshToken(m)) => {
-            json(versions::try_refresh_json(&m, ctx.version, &legacy_keys(ctx, &provider, app).await?))
+            json(versions::try_refresh_json(&m, ctx.version, &legacy_keys(ctx, &provider, app).await?, &json!(Status::TryRefreshToken)))
         }
         Err(e) => outcome(e),
     }
@@ -163,7 +163,7 @@ pub async fn refresh(ctx: &Ctx) -> Result<Response, ApiError> {
     match s.refresh(&token, &info, anti_csrf.as_deref(), enable, use_dynamic).await {
         Ok(i) => {
             ctx.state.last_active.record(tenant.storage.as_ref(), ctx.id.app_key(), &i.session.recipe_user_id, now).await;
-            json(versions::refreshed_json(&i, ctx.version).map_err(|e| ApiError::Internal(e.to_string()))?)
+            json(versions::refreshed_json(&i, ctx.version, &json!(Status::Ok)).map_err(|e| ApiError::Internal(e.to_string()))?)
         }
         Err(e) => outcome(e),
     }
@@ -192,7 +192,7 @@ pub async fn regenerate(ctx: &Ctx) -> Result<Response, ApiError> {
     };
     let s = SessionCtx { storage: storage_of(&tenant), settings: &tenant.settings.session, ..probe };
     match s.regenerate(&token, new_data).await {
-        Ok(v) => json(versions::regenerated_json(&v, ctx.version)),
+        Ok(v) => json(versions::regenerated_json(&v, ctx.version, &json!(Status::Ok))),
         Err(e) => outcome(e),
     }
 }
@@ -365,5 +365,5 @@ pub async fn handshake(ctx: &Ctx) -> Result<Response, ApiError> {
         access_token_validity_ms: tenant.settings.session.access_validity_ms,
         refresh_token_validity_ms: tenant.settings.session.refresh_validity_ms,
     };
-    json(versions::handshake_json(ctx.version, &legacy, settings).ok_or(ApiError::NotFound)?)
+    json(versions::handshake_json(ctx.version, &legacy, settings, &json!(Status::Ok)).ok_or(ApiError::NotFound)?)
 }

@@ -4,8 +4,9 @@
 
 use axum::response::Response;
 use portcullis_core::multitenancy::{associate_user, disassociate_user, AssociateOutcome};
+use portcullis_core::users::legacy;
 use portcullis_core::users::storage::{AccountInfo, SearchTags, UserFilter};
-use portcullis_core::users::{self as recipe, find_user, normalise_email, parse_pagination_token, User};
+use portcullis_core::users::{self as recipe, find_user, normalise_email, parse_pagination_token};
 use serde_json::{json, Value};
 
 use crate::http::ctx::Ctx;
@@ -26,7 +27,7 @@ pub async fn get_by_id(ctx: &Ctx) -> Result<Response, ApiError> {
     ctx.require_public_tenant()?;
     let user_id = ctx.query.required("userId")?.to_owned();
     json(match find_user(&ctx.app_storages()?, ctx.id.app_key(), &user_id).await? {
-        Some((found, _)) => json!({"status": Status::Ok, "user": found.user.to_json()}),
+        Some((found, _)) => json!({"status": Status::Ok, "user": ctx.linked_user_json(&found.user)}),
         None => json!({"status": Status::UnknownUserId}),
     })
 }
@@ -44,7 +45,7 @@ pub async fn list(ctx: &Ctx) -> Result<Response, ApiError> {
     let after = ctx.query.get("paginationToken").map(parse_pagination_token).transpose()?;
     let filter = UserFilter { tenant_id: Some(ctx.id.tenant_id.clone()), recipe_ids: recipe::recipe_filter(ctx.query.get("includeRecipeIds"))?, search };
     let page = recipe::list(tenant.storage.as_ref(), ctx.id.app_key(), &filter, ascending, limit, after).await?;
-    let users: Vec<Value> = page.users.iter().map(User::to_json).collect();
+    let users: Vec<Value> = page.users.iter().map(|u| legacy::users_list_entry(u, ctx.version)).collect();
     let mut out = json!({"status": Status::Ok, "users": users});
     if let (Some(token), Value::Object(o)) = (page.next, &mut out) {
         o.insert("nextPaginationToken".into(), json!(token));
@@ -95,7 +96,7 @@ pub async fn by_account_info(ctx: &Ctx) -> Result<Response, ApiError> {
     }
     let union = q.get("doUnionOfAccountInfo").is_some_and(|v| v == "true");
     let users = recipe::by_account_info(tenant.storage.as_ref(), ctx.id.key(), &infos, union).await?;
-    json(json!({"status": Status::Ok, "users": users.iter().map(User::to_json).collect::<Vec<Value>>()}))
+    json(json!({"status": Status::Ok, "users": users.iter().map(|u| ctx.linked_user_json(u)).collect::<Vec<Value>>()}))
 }
 
 pub async fn associate(ctx: &Ctx) -> Result<Response, ApiError> {
