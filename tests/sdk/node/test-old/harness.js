@@ -2,10 +2,8 @@
 // Harness for the old-SDK tests: supertokens-node majors that apps still pin, installed under npm
 // aliases (`supertokens-node-13` … `-17`, see package.json), each speaking its own CDI version.
 //
-// PHASE 2 of issue 21. These files are not run by `npm test` (which runs test/ only); run them with
-// `npm run test:old`. They pass once Portcullis answers every CDI version with that version's
-// behaviour; before that, 13–15 stop at start-up ("The running SuperTokens core version is not
-// compatible with this NodeJS SDK").
+// `old-sdks.test.js` runs every file here in one process (one server, one app), on the backend of
+// PORTCULLIS_BACKEND; `scripts/test.sh` runs it on both (`npm run test:old`).
 //
 // `setupOld({ packages, recipeList, coreConfig })` registers hooks that, as `helpers.setup()` does,
 // start one Portcullis (PORTCULLIS_BACKEND sqlite or postgres) and create a fresh app; then put a
@@ -81,24 +79,53 @@ async function startRecorder(target, appPrefix, calls) {
 const appInfo = { appName: "old-sdk", apiDomain: "http://localhost:3001", websiteDomain: "http://localhost:3000", apiBasePath: "/auth" };
 
 /**
+ * One Portcullis and one app per process, shared by every `setupOld` of the process (the files of
+ * `old-sdks.test.js` run in one process: a new app's first session makes its signing keys, which
+ * costs seconds in a debug build, so they make them once). Started by the first user, stopped by
+ * the last.
+ */
+let shared = null;
+let sharedUsers = 0;
+const sharedCalls = [];
+const initialised = new Set();
+
+function sharedServer(coreConfig) {
+    if (!shared) {
+        shared = (async () => {
+            const server = await startPortcullis();
+            const appId = crypto.randomUUID();
+            try {
+                await createApp(server.baseURL, appId, coreConfig);
+            } catch (err) {
+                err.message += `\nPortcullis output:\n${server.output()}`;
+                throw err;
+            }
+            return { server, appId };
+        })();
+    }
+    return shared;
+}
+
+/**
  * Options: `packages` (aliases to init, e.g. ["supertokens-node-14"]), `recipeList(pkg)` (the
- * recipes for one package), `coreConfig` (the app's), `init(pkg)` (extra init fields).
+ * recipes for one package), `coreConfig` (the app's), `init(pkg)` (extra init fields). Each call
+ * has its own recording proxy in front of the shared server and app, so its `calls` are those of
+ * its own packages. A package already initialised in this process (by an earlier `setupOld`) keeps
+ * that initialisation and its proxy.
  */
 function setupOld({ packages, recipeList, coreConfig = {}, init = () => ({}) }) {
-    const ctx = { server: null, recorder: null, appId: crypto.randomUUID(), connectionURI: null, calls: [], test: null };
+    const ctx = { server: null, recorder: null, appId: null, connectionURI: null, calls: [], test: null };
+    sharedUsers += 1;
 
     before(async () => {
-        ctx.server = await startPortcullis();
-        try {
-            await createApp(ctx.server.baseURL, ctx.appId, coreConfig);
-        } catch (err) {
-            err.message += `\nPortcullis output:\n${ctx.server.output()}`;
-            throw err;
-        }
+        const { server, appId } = await sharedServer(coreConfig);
+        ctx.server = server;
+        ctx.appId = appId;
         const prefix = `/appid-${ctx.appId}`;
         ctx.recorder = await startRecorder(ctx.server.baseURL, prefix, ctx.calls);
         ctx.connectionURI = `${ctx.recorder.baseURL}${prefix}`;
-        for (const pkg of packages) {
+        for (const pkg of packages.filter((p) => !initialised.has(p))) {
+            initialised.add(pkg);
             require(pkg).init({
                 supertokens: { connectionURI: ctx.connectionURI },
                 appInfo,
@@ -111,10 +138,12 @@ function setupOld({ packages, recipeList, coreConfig = {}, init = () => ({}) }) 
 
     after(async () => {
         if (ctx.recorder) await ctx.recorder.close();
-        if (!ctx.server) return;
+        sharedCalls.push(...ctx.calls);
+        sharedUsers -= 1;
+        if (sharedUsers > 0 || !ctx.server) return;
         await ctx.server.stop();
         try {
-            assertNoSecretsLogged(ctx.server.output(), ctx.calls);
+            assertNoSecretsLogged(ctx.server.output(), sharedCalls);
         } catch (err) {
             console.error(err.message);
             process.exitCode = 1;

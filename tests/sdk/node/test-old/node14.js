@@ -1,6 +1,6 @@
 "use strict";
 // PHASE 2 of issue 21 (see harness.js): supertokens-node 14.1.4, the last major on CDI 2.21: V3 access tokens (no tenants), JWKS verification, the pre-4.0 user object without tenantIds.
-// Run with `npm run test:old` (not part of `npm test`).
+// Run by old-sdks.test.js.
 
 const { setupOld } = require("./harness");
 const { registerFlow } = require("./flow");

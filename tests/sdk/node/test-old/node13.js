@@ -4,7 +4,7 @@
 // bootstraps with `POST /recipe/handshake` (the signing keys as `jwtSigningPublicKey*`), verifies
 // tokens itself with those keys, and reads `idRefreshToken` and the key members from create.
 // Node 13 has no `…WithoutRequestResponse` functions, so the flow runs through its express
-// integration, with tokens in headers. Run with `npm run test:old` (not part of `npm test`).
+// integration, with tokens in headers. Run by old-sdks.test.js.
 
 const assert = require("node:assert/strict");
 const crypto = require("node:crypto");
@@ -63,11 +63,11 @@ before(async () => {
 });
 after(async () => web && (await web.close()));
 
-async function call(method, path, { bearer, body } = {}) {
+async function call(method, path, { bearer, body: json } = {}) {
     const headers = { "st-auth-mode": "header" };
     if (bearer) headers.authorization = `Bearer ${bearer}`;
-    if (body) headers["content-type"] = "application/json";
-    const res = await fetch(web.url + path, { method, headers, body: body ? JSON.stringify(body) : undefined });
+    if (json) headers["content-type"] = "application/json";
+    const res = await fetch(web.url + path, { method, headers, body: json ? JSON.stringify(json) : undefined });
     const text = await res.text();
     let body;
     try {

@@ -1,11 +1,11 @@
 "use strict";
-// PHASE 2 of issue 21 (see harness.js): supertokens-node 17.1.5, CDI 5.0: MFA-era shapes, useDynamicSigningKey required at refresh, V5 tokens.
-// Run with `npm run test:old` (not part of `npm test`).
+// PHASE 2 of issue 21 (see harness.js): supertokens-node 16.7.6, CDI 4.0: account linking arrives (the user object with loginMethods, recipeUserId), V5 tokens; the user object has no webauthn member before 5.3.
+// Run by old-sdks.test.js.
 
 const { setupOld } = require("./harness");
 const { registerFlow } = require("./flow");
 
-const pkg = "supertokens-node-17";
+const pkg = "supertokens-node-16";
 const ctx = setupOld({
     packages: [pkg],
     recipeList: () => [
@@ -16,7 +16,7 @@ const ctx = setupOld({
 
 registerFlow(ctx, {
     pkg,
-    cdi: "5.0",
+    cdi: "4.0",
     tokenVersion: 5,
     signUp: (EP, email, password) => EP.signUp("public", email, password),
     signIn: (EP, email, password) => EP.signIn("public", email, password),

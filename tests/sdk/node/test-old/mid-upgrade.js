@@ -3,7 +3,7 @@
 // new SDK (supertokens-node 24.0.3, CDI 5.4) and clients still hold tokens minted for the old one.
 // Both majors share this process and one app. The core verifies tokens of any version under any
 // CDI, re-mints in the presented version, and a refresh converts the session to the request's
-// version (V5 at 5.4). Run with `npm run test:old` (not part of `npm test`).
+// version (V5 at 5.4). Run by old-sdks.test.js.
 
 const assert = require("node:assert/strict");
 
@@ -15,7 +15,11 @@ const V2_HEADER = "eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCIsInZlcnNpb24iOiIyIn0=";
 
 const ctx = setupOld({
     packages: [OLD, NEW],
-    recipeList: (pkg) => [require(`${pkg}/recipe/session`).init({ antiCsrf: "NONE" })],
+    // node 14 as node14.js initialises it (it is initialised once per process); node 24 without anti-CSRF.
+    recipeList: (pkg) => [
+        ...(pkg === OLD ? [require(`${pkg}/recipe/emailpassword`).init()] : []),
+        require(`${pkg}/recipe/session`).init({ antiCsrf: pkg === OLD ? "VIA_TOKEN" : "NONE" }),
+    ],
 });
 
 const OldSession = () => require(`${OLD}/recipe/session`);
@@ -77,8 +81,14 @@ ctx.test("a V2 token minted under CDI 2.20 is verified by the core and refreshed
     assert.ok(v2.startsWith(`${V2_HEADER}.`), v2);
     assert.ok(created.body.idRefreshToken, "CDI 2.20 has idRefreshToken");
 
-    // node 24 cannot check a V2 token with the JWKS; a recent one goes to the core's verify at 5.4.
-    const { result: s, calls } = await ctx.record(() => NewSession().getSessionWithoutRequestResponse(v2));
+    // node 24 checks a V2 token (no kid) against every key of the JWKS, locally.
+    const { result: local, calls: localCalls } = await ctx.record(() => NewSession().getSessionWithoutRequestResponse(v2));
+    assert.equal(local.getUserId(), "mid-user-2");
+    assert.ok(!localCalls.some((c) => c.path === "/recipe/session/verify"), JSON.stringify(localCalls.map((c) => c.path)));
+    // With the database: the core verifies the V2 token at 5.4.
+    const { result: s, calls } = await ctx.record(() =>
+        NewSession().getSessionWithoutRequestResponse(v2, undefined, { checkDatabase: true }),
+    );
     const verify = calls.find((c) => c.path === "/recipe/session/verify");
     assert.ok(verify, `no verify call in ${JSON.stringify(calls.map((c) => c.path))}`);
     assert.equal(verify.cdiVersion, "5.4");

@@ -1,11 +1,11 @@
 "use strict";
-// PHASE 2 of issue 21 (see harness.js): supertokens-node 15.2.3, CDI 3.0: V4 access tokens (tId), tenant-prefixed recipe paths, the pre-4.0 user object with tenantIds.
-// Run with `npm run test:old` (not part of `npm test`).
+// PHASE 2 of issue 21 (see harness.js): supertokens-node 17.1.5, CDI 5.0: MFA-era shapes, useDynamicSigningKey required at refresh, V5 tokens.
+// Run by old-sdks.test.js.
 
 const { setupOld } = require("./harness");
 const { registerFlow } = require("./flow");
 
-const pkg = "supertokens-node-15";
+const pkg = "supertokens-node-17";
 const ctx = setupOld({
     packages: [pkg],
     recipeList: () => [
@@ -16,11 +16,11 @@ const ctx = setupOld({
 
 registerFlow(ctx, {
     pkg,
-    cdi: "3.0",
-    tokenVersion: 4,
+    cdi: "5.0",
+    tokenVersion: 5,
     signUp: (EP, email, password) => EP.signUp("public", email, password),
     signIn: (EP, email, password) => EP.signIn("public", email, password),
     userIdOf: (r) => r.user.id,
-    createSession: (st, Session, userId, payload, data) => Session.createNewSessionWithoutRequestResponse("public", userId, payload, data),
+    createSession: (st, Session, userId, payload, data) => Session.createNewSessionWithoutRequestResponse("public", st.convertToRecipeUserId(userId), payload, data),
     handlesFor: (Session, userId) => Session.getAllSessionHandlesForUser(userId),
 });
