@@ -1,6 +1,5 @@
-"""Harness for the supertokens-python 0.24.4 tests (PHASE 2 of issue 21: they pass once Portcullis
-answers CDI 3.0 with that version's behaviour; until then the SDK stops at its first call with "The
-running SuperTokens core version is not compatible with this Python SDK").
+"""Harness for the supertokens-python 0.24.4 tests (issue 21: an SDK of CDI 3.0). Run with the
+0.24.4 package first on PYTHONPATH (README.md); the session refuses to run any other version.
 
 It reuses the server start-up of `../python/conftest.py` (one Portcullis per session, the backend
 from PORTCULLIS_BACKEND, a fresh app), loaded as a plain module so that none of its fixtures, which
@@ -26,6 +25,9 @@ portcullis = harness.portcullis
 def sdk(portcullis):
     """A fresh app and supertokens-python 0.24.4 initialised against it, once per session."""
     from supertokens_python.recipe import emailpassword, multitenancy, session
+    from supertokens_python.constants import VERSION
+
+    assert VERSION == "0.24.4", f"supertokens-python {VERSION} imported: put 0.24.4 first on PYTHONPATH (README.md)"
 
     app_id = harness.create_app(portcullis)
     harness.init_with_recipes(
