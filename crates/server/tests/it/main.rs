@@ -10,6 +10,7 @@ mod common;
 mod accountlinking;
 mod api_fuzz_findings;
 mod cdi_conventions;
+mod cdi_versions;
 mod cli;
 mod concurrency;
 mod dashboard;
