@@ -287,5 +287,14 @@ async fn deprecated_multitenancy_apis() {
         assert_eq!(t2["emailPassword"]["enabled"], true);
         assert_eq!(t2["thirdParty"]["enabled"], false);
         assert_eq!(ok(&app, "5.0", "GET", "/t9/recipe/multitenancy/tenant", None).await, json!({"status": "TENANT_NOT_FOUND_ERROR"}));
+        // Adding a user to a tenant names it `userId` below 4.0, `recipeUserId` from 4.0.
+        let up = ok(&app, "3.0", "POST", "/recipe/signup", Some(json!({"email": "mt@example.com", "password": "pass-word-1"}))).await;
+        let id = up["user"]["id"].clone();
+        let added = ok(&app, "3.0", "POST", "/t2/recipe/multitenancy/tenant/user", Some(json!({"userId": id}))).await;
+        assert_eq!(added, json!({"status": "OK", "wasAlreadyAssociated": false}));
+        let (s, _) = at(&app, Some("4.0"), "POST", "/t2/recipe/multitenancy/tenant/user/remove", Some(json!({"userId": id}))).await;
+        assert_eq!(s, 400);
+        let removed = ok(&app, "4.0", "POST", "/t2/recipe/multitenancy/tenant/user/remove", Some(json!({"recipeUserId": id}))).await;
+        assert_eq!(removed, json!({"status": "OK", "wasAssociated": true}));
     }
 }
