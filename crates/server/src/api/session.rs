@@ -96,9 +96,11 @@ pub async fn create(ctx: &Ctx) -> Result<Response, ApiError> {
     let jwt = body.object("userDataInJWT")?;
     let db = body.object("userDataInDatabase")?;
     let enable_anti_csrf = required_bool(&body, "enableAntiCsrf")?;
-    // Below 2.21 the app's config chooses the key, not the request.
-    let use_dynamic = versioned_bool(&body, "useDynamicSigningKey", versions::create_use_dynamic_signing_key(ctx.version))?
-        .unwrap_or(tenant.settings.session.legacy_dynamic_key || ctx.version >= Version::V2_21);
+    // Below 2.21 the app's `access_token_signing_key_dynamic` chooses the key, not the request.
+    let use_dynamic = match versions::create_use_dynamic_signing_key(ctx.version) {
+        FieldRule::NotRead => tenant.settings.session.legacy_dynamic_key,
+        rule => versioned_bool(&body, "useDynamicSigningKey", rule)?.unwrap_or(true),
+    };
     let user_id = rules::session_user_id(tenant.storage.as_ref(), ctx.id.app_key(), given).await?;
     let now = ctx.now();
     let provider = keys(ctx, app, now);

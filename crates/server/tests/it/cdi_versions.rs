@@ -298,3 +298,29 @@ async fn deprecated_multitenancy_apis() {
         assert_eq!(removed, json!({"status": "OK", "wasAssociated": true}));
     }
 }
+
+/// Below 2.21 the app's config decides what later versions ask per request: the static key
+/// (`access_token_signing_key_dynamic: false`) and database checks (`access_token_blacklisting`).
+#[tokio::test]
+async fn config_decides_below_2_21() {
+    for b in backends() {
+        let cfg = crate::common::config(b, &[("ACCESS_TOKEN_SIGNING_KEY_DYNAMIC", "false"), ("ACCESS_TOKEN_BLACKLISTING", "true")]);
+        let app = TestApp::spawn_with(cfg).await;
+        let created = ok(&app, "2.20", "POST", "/recipe/session", Some(create_body("u3"))).await;
+        // The static key, reported with the core's fixed ten-year "expiry".
+        assert_eq!(created["jwtSigningPublicKeyExpiryTime"], 315_360_000_000i64);
+        assert_eq!(created["jwtSigningPublicKeyList"].as_array().unwrap().len(), 1);
+        let access = created["accessToken"]["token"].as_str().unwrap();
+        let der = STANDARD.decode(created["jwtSigningPublicKey"].as_str().unwrap()).unwrap();
+        let (signed, sig) = access.rsplit_once('.').unwrap();
+        assert!(PublicKey::from_spki_der(&der).unwrap().verify(signed.as_bytes(), &STANDARD.decode(sig).unwrap()));
+        let h = ok(&app, "2.20", "POST", "/recipe/handshake", None).await;
+        assert_eq!(h["accessTokenBlacklistingEnabled"], true);
+        assert_eq!(h["jwtSigningPublicKey"], created["jwtSigningPublicKey"]);
+        // Verify consults the database: a revoked session is refused at once.
+        let handle = created["session"]["handle"].clone();
+        ok(&app, "2.20", "POST", "/recipe/session/remove", Some(json!({"sessionHandles": [handle]}))).await;
+        let verify = json!({"accessToken": access, "doAntiCsrfCheck": false, "enableAntiCsrf": false});
+        assert_eq!(ok(&app, "2.20", "POST", "/recipe/session/verify", Some(verify)).await["status"], "UNAUTHORISED");
+    }
+}
