@@ -41,6 +41,12 @@ step() {
 step "build" 20m cargo build --locked -p portcullis
 export PORTCULLIS_BIN="$root/target/debug/portcullis"
 
+# The deployment recipes, as far as a machine without a container engine can run them: the
+# systemd unit under a real systemd booted in namespaces, the Dockerfile linted and its commands
+# run with the binary (docs/deployment.md). Seconds each.
+step "deploy/portcullis.service under systemd" 3m tests/deploy/systemd-unit.sh
+step "Dockerfile: lint, dependency layer, entrypoint and health check" 3m tests/deploy/dockerfile.sh
+
 run_all() {
   # `bash -c run_all` starts a new shell: the options must be set here, or a failing step would
   # not stop the run (and the run's status would be only its last step's).
@@ -86,6 +92,10 @@ run_all() {
       env -C tests/sdk/python-old PYTHONPATH="$root/tests/sdk/python-old/.sdk" PORTCULLIS_BACKEND=$backend \
       "$venv/bin/python" -m pytest -q -p no:cacheprovider
   done
+
+  # own clusters: TLS only, PgBouncer in transaction mode, a primary with a synchronous standby
+  # (failover under load); Rust tests and SDK flows on each (docs/deployment.md, docs/reliability.md)
+  step "PostgreSQL in production: TLS, PgBouncer, failover" 15m scripts/pg-production.sh
 
   # Node SDK files that move tenants and sessions between nodes, through the balancer, then
   # tests/cluster (coherence, sharded tenants under load). The whole SDK suites through the

@@ -16,6 +16,8 @@
 //   - every request is answered within FAULT_MAX_LATENCY_MS (errors during an outage are prompt);
 //   - every request after FAULT_RECOVERY_MS from the database's return succeeds;
 //   - phase 2: the public tenant has no failure at all while B is down;
+//   - phase 3: the pool's counters in /metrics show the freeze (units of work that ran out of time,
+//     connections left busy by them discarded) and the pool gauges stay served;
 //   - a client-side ledger of acknowledged writes matches the tables afterwards: each acknowledged
 //     sign-up is a user with that id, each acknowledged session exists with the refresh token hash
 //     of its last acknowledged refresh, each user's metadata is the last acknowledged write or a
@@ -367,6 +369,19 @@ async function outage(cluster, label, how = "stop", seconds = OUTAGE_S) {
     return { downAt, upAt };
 }
 
+/** The pool counters and gauges of /metrics, summed over the pools. */
+async function poolMetrics() {
+    const text = await (await fetch(`${server.url}/metrics`)).text();
+    const sum = (name) => text.split("\n").filter((l) => l.startsWith(`${name}{`)).reduce((s, l) => s + Number(l.split(" ").pop()), 0);
+    const has = (name) => text.includes(`\n${name}{`);
+    return {
+        timeouts: sum("portcullis_db_pool_timeouts_total"),
+        discarded: sum("portcullis_db_pool_discarded_total"),
+        waitSeconds: sum("portcullis_db_pool_wait_seconds_total"),
+        gauges: ["portcullis_db_pool_connections", "portcullis_db_pool_idle", "portcullis_db_pool_waiting", "portcullis_db_pool_max"].every(has),
+    };
+}
+
 async function alive(label) {
     if (server.exited) return problem(`${label}: portcullis exited ${JSON.stringify(server.exited)}`);
     try {
@@ -427,10 +442,15 @@ async function main() {
 
         log("phase 3: the base database freezes (SIGSTOP): requests must still be answered within the bound");
         const start3 = Date.now();
+        const m3 = await poolMetrics();
         stopLoad = load(["public"], fixtures);
         const w3 = await outage(clusters.public, "phase 3", "freeze", FREEZE_S);
         await stopLoad();
         await alive("phase 3");
+        const m3after = await poolMetrics();
+        log(`phase 3 metrics: timeouts ${m3.timeouts} -> ${m3after.timeouts}, discarded connections ${m3.discarded} -> ${m3after.discarded}, wait ${m3.waitSeconds.toFixed(2)} -> ${m3after.waitSeconds.toFixed(2)} s`);
+        if (!(m3after.timeouts > m3.timeouts && m3after.discarded > m3.discarded)) problem("phase 3: the pool metrics do not show the frozen database (timeouts, discarded connections)");
+        if (!m3after.gauges) problem("phase 3: the pool gauges are missing from /metrics");
         const p3 = checkWindow("phase 3", record.filter((r) => r.start >= start3), { ...w3, tenants: ["public"] });
 
         checkLedger(clusters);

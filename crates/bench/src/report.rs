@@ -277,7 +277,12 @@ pub async fn run(mut a: RunArgs) -> Result<bool, String> {
     let storage = if a.no_floors || a.url.is_some() {
         None
     } else {
-        Some(portcullis::storage_open::open_storage(&cfg).await.map_err(|e| format!("opening the storage for the floors: {e}"))?)
+        // Beside the running server: on SQLite, without the file's one-process lock.
+        Some(
+            portcullis::storage_open::open_storage_beside_server(&cfg)
+                .await
+                .map_err(|e| format!("opening the storage for the floors: {e}"))?,
+        )
     };
 
     let mut crypto_runs: Vec<CryptoFloors> = Vec::new();

@@ -27,7 +27,8 @@ async fn pg_tables(spec: &ServerSpec) -> Result<PgTables, String> {
 /// Seeds users [start, end); the schema and the public tenant's rows are created if missing.
 async fn seed_range(spec: &ServerSpec, start: u64, end: u64, connections: usize) -> Result<f64, String> {
     let cfg = spec.config()?;
-    let st = portcullis::storage_open::open_storage(&cfg).await.map_err(|e| e.to_string())?;
+    // Possibly beside the running server: on SQLite, without the file's one-process lock.
+    let st = portcullis::storage_open::open_storage_beside_server(&cfg).await.map_err(|e| e.to_string())?;
     st.add_tenant_rows(TenantKey::new("public", "public"), portcullis_core::now_ms()).await.map_err(|e| e.to_string())?;
     drop(st);
     match &spec.backend {

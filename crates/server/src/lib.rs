@@ -7,6 +7,8 @@ pub mod http;
 pub mod keys;
 mod last_active;
 pub mod metrics;
+pub mod probe;
+pub mod startup;
 pub mod state;
 pub mod storage_open;
 pub mod tenancy;
@@ -29,9 +31,10 @@ pub fn routes() -> &'static RouteTable {
     api::routes::table()
 }
 
-/// Opens the databases, loads the tenants and prepares the application state.
+/// Opens the databases (waiting up to `database_wait_sec` for PostgreSQL), loads the tenants and
+/// prepares the application state.
 pub async fn start(config: Config, config_path: Option<std::path::PathBuf>) -> Result<Arc<AppState>, TenancyError> {
-    let registry = Registry::start(config).await?;
+    let registry = startup::wait_for_database(&config, || Registry::start(config.clone())).await?;
     registry
         .base_storage()
         .key_value_insert_if_absent(TenantKey::new(PUBLIC, PUBLIC), api::core::TELEMETRY_ID_KEY, &uuid::Uuid::new_v4().to_string(), now_ms())

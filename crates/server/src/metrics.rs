@@ -86,13 +86,8 @@ pub struct Metrics {
     cron: Mutex<Cron>,
 }
 
-/// One database pool's state at scrape time.
-pub struct PoolGauge {
-    pub size: usize,
-    pub available: usize,
-    pub waiting: usize,
-    pub max_size: usize,
-}
+/// One database pool's state at scrape time, and its counters.
+pub use portcullis_core::storage::PoolStatus as PoolGauge;
 
 /// What is read at scrape time rather than counted.
 pub struct Gauges {
@@ -180,6 +175,23 @@ impl Metrics {
                 let _ = writeln!(out, "{name}{{pool=\"{i}\"}} {}", value(p));
             }
         }
+        for (name, help, value) in [
+            ("portcullis_db_pool_connects_total", "Connections opened per database pool.", (|p: &PoolGauge| p.connects) as fn(&PoolGauge) -> u64),
+            ("portcullis_db_pool_connect_failures_total", "Attempts to open a connection that failed (every host refused, timed out or was not the kind asked for), per database pool.", |p| p.connect_failures),
+            ("portcullis_db_pool_discarded_total", "Connections thrown away (dead, left busy by a timeout, or on a server that became read-only), per database pool.", |p| p.discarded),
+            ("portcullis_db_pool_timeouts_total", "Waits for a connection, statements and units of work that ran out of time (database_timeout_ms), per database pool.", |p| p.timeouts),
+            ("portcullis_db_pool_waits_total", "Connections taken from the pool, per database pool.", |p| p.waits),
+        ] {
+            header(&mut out, name, "counter", help);
+            for (i, p) in gauges.pools.iter().enumerate() {
+                let _ = writeln!(out, "{name}{{pool=\"{i}\"}} {}", value(p));
+            }
+        }
+        let name = "portcullis_db_pool_wait_seconds_total";
+        header(&mut out, name, "counter", "Time spent waiting for a pooled connection (or a new one), per database pool.");
+        for (i, p) in gauges.pools.iter().enumerate() {
+            let _ = writeln!(out, "{name}{{pool=\"{i}\"}} {}", p.wait_micros as f64 / 1e6);
+        }
         out
     }
 }
@@ -201,7 +213,7 @@ mod tests {
         m.record_request(None, 404, Duration::from_millis(1));
         m.record_request(Some(1), 418, Duration::from_millis(20));
         m.record_cron("job", false);
-        let text = m.render(&Gauges { hashing_waiting: 2, hashing_running: 1, pools: vec![PoolGauge { size: 3, available: 1, waiting: 0, max_size: 10 }] });
+        let text = m.render(&Gauges { hashing_waiting: 2, hashing_running: 1, pools: vec![PoolGauge { size: 3, available: 1, waiting: 0, max_size: 10, timeouts: 4, wait_micros: 1_500_000, ..Default::default() }] });
         assert!(text.contains("portcullis_requests_total{route=\"SignIn\",status=\"200\"} 2"), "{text}");
         assert!(text.contains("portcullis_requests_total{route=\"SignIn\",status=\"400\"} 1"));
         assert!(text.contains("portcullis_requests_total{route=\"SignIn\",status=\"418\"} 1"));
@@ -213,5 +225,7 @@ mod tests {
         assert!(text.contains("portcullis_cron_failures_total{job=\"job\"} 1"));
         assert!(text.contains("portcullis_password_hash_waiting 2"));
         assert!(text.contains("portcullis_db_pool_max{pool=\"0\"} 10"));
+        assert!(text.contains("# TYPE portcullis_db_pool_timeouts_total counter\nportcullis_db_pool_timeouts_total{pool=\"0\"} 4"), "{text}");
+        assert!(text.contains("portcullis_db_pool_wait_seconds_total{pool=\"0\"} 1.5"), "{text}");
     }
 }

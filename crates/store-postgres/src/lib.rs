@@ -2,13 +2,18 @@
 //! constraint and index names, in the configured schema and with the configured table-name prefix, so
 //! that Portcullis and the Java core can use one database.
 //!
-//! - `settings`/`uri`: where to connect (the plugin's `postgresql_*` keys), pool size and timeouts.
+//! - `settings`/`uri`: where to connect (the plugin's `postgresql_*` keys, several hosts, TLS), pool
+//!   size and timeouts.
+//! - `tls`: libpq's `sslmode` and certificate files on rustls; `connect`: opening connections for the
+//!   pool (host selection, TLS fallbacks, `target_session_attrs`).
 //! - `names`: table and constraint names, by the plugin's rules.
 //! - `schema` (+ `schema.sql`): creates what is missing of the schema at connect time.
-//! - `db`: the pool and the transaction runner (retries on conflicts and dead connections).
+//! - `db`: the pool and the transaction runner (retries on conflicts and dead connections; prepared or
+//!   unnamed statements).
 //! - one module per recipe (`session`, `users`, `passwordless`, …; `multitenancy` for the tenant
 //!   configurations, `key_value` for the key-value store): the recipe's SQL and row mapping.
 
+mod connect;
 mod dashboard;
 mod db;
 mod emailpassword;
@@ -22,6 +27,7 @@ mod schema;
 mod session;
 mod settings;
 mod multitenancy;
+mod tls;
 mod uri;
 mod thirdparty;
 mod totp;
@@ -72,6 +78,15 @@ impl std::fmt::Debug for PgStorage {
             .field("schema", &self.names.schema())
             .finish()
     }
+}
+
+/// Where `cfg` points, for the start-up log: `user@host:port/database, schema 's', table prefix 'p'`,
+/// never the password. Fails, naming the setting, when the settings are invalid.
+pub fn describe_target(cfg: &Config) -> Result<String, String> {
+    let s = Settings::from_config(cfg)?;
+    let user = s.user.as_deref().map(|u| format!("{u}@")).unwrap_or_default();
+    let prefix = cfg.postgresql_table_names_prefix().unwrap_or("");
+    Ok(format!("{user}{}/{}, schema '{}', table prefix '{prefix}'", s.endpoint(), s.database, s.names.schema()))
 }
 
 impl PgStorage {
@@ -173,5 +188,25 @@ impl Storage for PgStorage {
                 Box::pin(key_value::insert_if_absent(db, &sql.kv, *key, value, *now))
             })
             .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    #[test]
+    fn the_described_target_names_user_host_database_schema_and_prefix_but_not_the_password() {
+        let cfg = portcullis_core::config::Config::defaults()
+            .overlay(
+                json!({"postgresql_connection_uri": "postgresql://auth:s3cret@db.internal:6432/users",
+                       "postgresql_table_schema": "st", "postgresql_table_names_prefix": "p"})
+                .as_object()
+                .unwrap(),
+            )
+            .unwrap();
+        let text = super::describe_target(&cfg).unwrap();
+        assert_eq!(text, "auth@db.internal:6432/users, schema 'st', table prefix 'p'");
+        assert!(!text.contains("s3cret"));
     }
 }

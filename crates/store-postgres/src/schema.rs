@@ -5,13 +5,15 @@
 //! then any missing index of a table that already existed. A database the Java core set up is used as
 //! it is, and a database user without the CREATE privilege starts fine as long as the tables are there.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
+use portcullis_core::storage::schema_shape::{self, Mismatch};
 use portcullis_core::storage::StorageError;
 use tokio_postgres::error::SqlState;
 
-use crate::db::{describe, Db};
+use crate::connect::describe;
+use crate::db::Db;
 use crate::names::Names;
 
 const TEMPLATE: &str = include_str!("schema.sql");
@@ -110,6 +112,8 @@ pub fn render_all(names: &Names) -> Result<Vec<TableDdl>, String> {
 /// What the catalog lacks.
 #[derive(Default)]
 struct Plan {
+    /// Existing tables without columns of the schema: the database is refused, nothing is created.
+    mismatches: Vec<Mismatch>,
     create_schema: bool,
     /// The missing tables (catalog names), for messages.
     tables: Vec<String>,
@@ -127,21 +131,40 @@ impl Plan {
 
 async fn plan(client: &tokio_postgres::Client, names: &Names, ddl: &[TableDdl]) -> Result<Plan, tokio_postgres::Error> {
     let schema = names.schema();
-    let schema_exists = client.query_opt("SELECT 1 FROM pg_namespace WHERE nspname = $1", &[&schema]).await?.is_some();
+    // Unnamed statements with the type given: no prepared statement, so this works behind a
+    // transaction pooler too.
+    let name = [(&schema as &(dyn tokio_postgres::types::ToSql + Sync), tokio_postgres::types::Type::NAME)];
+    let schema_exists = client.query_typed_opt("SELECT 1 FROM pg_namespace WHERE nspname = $1", &name).await?.is_some();
     let tables: HashSet<String> = client
-        .query("SELECT tablename::text FROM pg_tables WHERE schemaname = $1", &[&schema])
+        .query_typed("SELECT tablename::text FROM pg_tables WHERE schemaname = $1", &name)
         .await?
         .iter()
         .map(|r| r.get(0))
         .collect();
     // Index names are unique per schema, whatever table holds them (the plugin does not prefix them).
     let indexes: HashSet<String> = client
-        .query("SELECT indexname::text FROM pg_indexes WHERE schemaname = $1", &[&schema])
+        .query_typed("SELECT indexname::text FROM pg_indexes WHERE schemaname = $1", &name)
         .await?
         .iter()
         .map(|r| r.get(0))
         .collect();
-    let mut plan = Plan { create_schema: !schema_exists, ..Plan::default() };
+    let mut columns: HashMap<String, HashSet<String>> = HashMap::new();
+    if !tables.is_empty() {
+        let rows = client
+            .query(
+                "SELECT c.relname::text, a.attname::text FROM pg_attribute a \
+                 JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace \
+                 WHERE n.nspname = $1 AND c.relkind IN ('r', 'p') AND a.attnum > 0 AND NOT a.attisdropped",
+                &[&schema],
+            )
+            .await?;
+        for r in rows {
+            columns.entry(r.get(0)).or_default().insert(r.get(1));
+        }
+    }
+    let expected = schema_shape::expected_columns(TEMPLATE);
+    let mismatches = schema_shape::mismatches(&expected, &columns, |base| names.bare(base).unwrap_or(base).to_owned());
+    let mut plan = Plan { create_schema: !schema_exists, mismatches, ..Plan::default() };
     for t in ddl {
         // `bare` is known for every rendered table, so this lookup cannot fail.
         let bare = names.bare(&t.base).unwrap_or_default();
@@ -167,6 +190,16 @@ pub async fn ensure(db: &Db, names: &Names) -> Result<(), StorageError> {
     let mut races = 0;
     loop {
         let plan = plan(&client, names, &ddl).await.map_err(|e| db.query_error(&e))?;
+        if !plan.mismatches.is_empty() {
+            return Err(StorageError::Query(format!(
+                "schema '{}' was written by a SuperTokens core older than {} (tables lacking columns: {}): \
+                 upgrade it first; nothing was changed. If these tables belong to another program, \
+                 choose another postgresql_table_schema or postgresql_table_names_prefix.",
+                names.schema(),
+                schema_shape::OLDEST_SUPPORTED_CORE,
+                schema_shape::describe(&plan.mismatches)
+            )));
+        }
         if plan.is_empty() {
             return Ok(());
         }
@@ -210,7 +243,7 @@ pub async fn ensure(db: &Db, names: &Names) -> Result<(), StorageError> {
 }
 
 async fn apply_tables(
-    client: &mut deadpool_postgres::Object,
+    client: &mut deadpool::managed::Object<crate::connect::Manager>,
     names: &Names,
     plan: &Plan,
 ) -> Result<(), tokio_postgres::Error> {
@@ -224,7 +257,7 @@ async fn apply_tables(
 
 /// Runs DDL statements in one transaction (PostgreSQL's DDL is transactional: all or nothing).
 async fn apply_statements(
-    client: &mut deadpool_postgres::Object,
+    client: &mut deadpool::managed::Object<crate::connect::Manager>,
     statements: &[String],
 ) -> Result<(), tokio_postgres::Error> {
     if statements.is_empty() {
@@ -274,6 +307,16 @@ mod tests {
         for t in &ddl {
             assert!(!t.create.contains('{'), "unrendered placeholder in {}", t.create);
         }
+    }
+
+    #[test]
+    fn every_table_of_the_template_has_its_columns_listed() {
+        let expected = schema_shape::expected_columns(TEMPLATE);
+        assert_eq!(expected.iter().map(|(t, _)| t.clone()).collect::<Vec<_>>(), table_bases());
+        let session = &expected.iter().find(|(t, _)| t == "session_info").unwrap().1;
+        assert_eq!(session.len(), 10);
+        assert!(session.contains(&"app_id".to_owned()) && session.contains(&"use_static_key".to_owned()));
+        assert!(expected.iter().all(|(_, cs)| !cs.is_empty() && cs.iter().all(|c| !c.contains('{'))));
     }
 
     #[test]

@@ -5,7 +5,8 @@
 use portcullis_core::storage::tx::Work;
 use portcullis_core::storage::StorageError;
 
-use crate::db::{describe, Conn, Db, Mode, WorkError};
+use crate::connect::describe;
+use crate::db::{Conn, Db, Mode, WorkError};
 use crate::Statements;
 
 pub(crate) struct PgTx<'t> {

@@ -18,6 +18,7 @@ mod useridmapping;
 mod users;
 mod accountlinking;
 mod multitenancy;
+mod file;
 
 use std::sync::{Arc, Mutex};
 
@@ -30,6 +31,8 @@ const SCHEMA: &str = include_str!("schema.sql");
 
 pub struct SqliteStorage {
     conn: Arc<Mutex<Connection>>,
+    /// This process's lock on the file (none in memory); after `conn`, so it is released last.
+    _lock: Option<Arc<file::FileLock>>,
 }
 
 pub(crate) fn query_err(e: rusqlite::Error) -> StorageError {
@@ -38,19 +41,47 @@ pub(crate) fn query_err(e: rusqlite::Error) -> StorageError {
 
 impl SqliteStorage {
     /// Opens (creating if needed) the database at `path`; `:memory:` gives a private in-memory database.
+    /// A file another process uses, a file that cannot be opened (named by its absolute path,
+    /// with the system's reason) and a file whose tables have another shape are refused before
+    /// anything is written.
     pub fn open(path: &str) -> Result<Self, StorageError> {
-        let conn = Connection::open(path)
-            .map_err(|e| StorageError::Unavailable(format!("cannot open SQLite database '{path}': {e}")))?;
-        conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(query_err)?;
-        if path != ":memory:" {
-            conn.pragma_update(None, "journal_mode", "WAL").map_err(query_err)?;
-            conn.pragma_update(None, "synchronous", "NORMAL").map_err(query_err)?;
+        if path == ":memory:" {
+            let conn = Connection::open_in_memory()
+                .map_err(|e| StorageError::Unavailable(format!("cannot open an in-memory SQLite database: {e}")))?;
+            return Self::prepare(conn, path, None);
         }
+        let path = file::absolute(path)?;
+        let lock = file::lock(&path)?;
+        Self::open_file(path, Some(lock))
+    }
+
+    /// Opens a file a Portcullis server may be using, without taking the one-process lock: for
+    /// tools that work beside a running server (the benchmark's database floors); SQLite's own
+    /// locking keeps the file consistent. Never for serving.
+    pub fn open_beside_server(path: &str) -> Result<Self, StorageError> {
+        Self::open_file(file::absolute(path)?, None)
+    }
+
+    fn open_file(path: std::path::PathBuf, lock: Option<Arc<file::FileLock>>) -> Result<Self, StorageError> {
+        let conn = Connection::open(&path).map_err(|e| {
+            StorageError::Unavailable(format!("cannot open the SQLite database '{}': {e}", path.display()))
+        })?;
+        // Before anything else: another process (a tool beside the server) may hold a write lock.
+        conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(query_err)?;
+        file::check_tables(&conn, &path, SCHEMA)?;
+        conn.pragma_update(None, "journal_mode", "WAL").map_err(query_err)?;
+        conn.pragma_update(None, "synchronous", "NORMAL").map_err(query_err)?;
+        Self::prepare(conn, &path.display().to_string(), lock)
+    }
+
+    /// Settings of every connection, then the missing tables.
+    fn prepare(conn: Connection, shown: &str, lock: Option<Arc<file::FileLock>>) -> Result<Self, StorageError> {
+        conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(query_err)?;
         // Cascades are how removing an app or tenant removes its data.
         conn.pragma_update(None, "foreign_keys", "ON").map_err(query_err)?;
         conn.execute_batch(&format!("BEGIN;\n{SCHEMA}\nCOMMIT;"))
-            .map_err(|e| StorageError::Query(format!("cannot create the schema in '{path}': {e}")))?;
-        Ok(SqliteStorage { conn: Arc::new(Mutex::new(conn)) })
+            .map_err(|e| StorageError::Query(format!("cannot create the schema in '{shown}': {e}")))?;
+        Ok(SqliteStorage { conn: Arc::new(Mutex::new(conn)), _lock: lock })
     }
 
     /// Runs `work` with the connection on the blocking pool.

@@ -109,9 +109,13 @@ fn references(code: &str, module: &[String], modules: &BTreeSet<Vec<String>>) ->
     // `use` items (possibly spanning lines).
     let mut rest = code;
     while let Some(i) = rest.find("use ") {
-        let before = rest[..i].chars().last();
+        // An item starts a file or follows another item, a block, an attribute or a visibility
+        // (`pub`, `pub(crate)`); "use " anywhere else is a word in a string.
+        let before = rest[..i].trim_end();
         rest = &rest[i + 4..];
-        if before.is_some_and(|c| c.is_alphanumeric() || c == '_') {
+        let after_visibility = before.strip_suffix("pub").is_some_and(|b| !b.ends_with(|c: char| c.is_alphanumeric() || c == '_'));
+        let starts_item = before.is_empty() || after_visibility || [';', '{', '}', ']', ')'].iter().any(|&c| before.ends_with(c));
+        if !starts_item {
             continue;
         }
         let end = rest.find(';').unwrap_or(rest.len());

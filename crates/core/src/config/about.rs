@@ -112,6 +112,12 @@ pub static ABOUT: &[About] = &[
     a(Key::postgresql_idle_connection_timeout, POOL, "Milliseconds after which an unused pooled connection is closed."),
     a(Key::postgresql_minimum_idle_connections, POOL, "Connections kept open even when idle; unset means as many as the pool size."),
     // --- Portcullis ---
+    a(Key::postgresql_sslmode, DB, "TLS to PostgreSQL, as libpq's sslmode: disable, allow, prefer (default), require, verify-ca or verify-full; wins over sslmode in the connection URI or attributes."),
+    a(Key::postgresql_sslrootcert, DB, "PEM file of the CA certificates that sign the server's certificate, or \"system\" for the operating system's CAs (then only verify-full is allowed), as libpq's sslrootcert."),
+    a(Key::postgresql_sslcert, DB, "PEM file of a client certificate to present to PostgreSQL (with postgresql_sslkey), as libpq's sslcert."),
+    a(Key::postgresql_sslkey, DB, "PEM (or DER PKCS#8) file of the client certificate's private key, unencrypted, as libpq's sslkey."),
+    a(Key::postgresql_target_session_attrs, DB, "With several hosts: which one to use, as libpq's target_session_attrs: any (default), read-write, read-only, primary, standby or prefer-standby."),
+    a(Key::postgresql_transaction_pooling, DB, "true when PostgreSQL is reached through a transaction-pooling proxy (PgBouncer pool_mode=transaction, …): no named prepared statements, no session settings (as prepareThreshold=0 in the URI)."),
     a(Key::sqlite_path, Hidden, "File of the embedded SQLite database used when no PostgreSQL is configured; \":memory:\" keeps everything in memory (tests)."),
     a(Key::test_mode, Hidden, "The Java core's test-mode relaxations (short key intervals, short refresh validity); never in production."),
     a(Key::database_timeout_ms, Hidden, "Milliseconds a database call may wait for a pooled connection, a new connection or a statement's answer; a server that stops answering at all is given up on after 4 times this."),
@@ -120,6 +126,7 @@ pub static ABOUT: &[About] = &[
     a(Key::header_read_timeout_sec, Hidden, "Seconds a connection may take to send a request's headers, then its body, and may stay idle between requests."),
     a(Key::log_format, Hidden, "\"text\" for human-readable log lines or \"json\" for one JSON object per line."),
     a(Key::metrics_path, Hidden, "Path at which Prometheus metrics are served (behind the base API keys when set); \"\" turns them off."),
+    a(Key::database_wait_sec, Hidden, "Seconds to keep trying to reach PostgreSQL at start before giving up (for containers that start before their database); 0 gives up at the first failure."),
 ];
 
 /// The fixed set of values some string keys accept (the dashboard offers them as a choice).

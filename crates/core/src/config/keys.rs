@@ -216,6 +216,12 @@ config_keys! {
     postgresql_idle_connection_timeout: Long = "60000", Database, Some("POSTGRESQL_IDLE_CONNECTION_TIMEOUT");
     postgresql_minimum_idle_connections: Int = "null", Database, Some("POSTGRESQL_MINIMUM_IDLE_CONNECTIONS");
     // --- Portcullis ---
+    postgresql_sslmode: Str = "null", Database, Some("PORTCULLIS_POSTGRESQL_SSLMODE");
+    postgresql_sslrootcert: Str = "null", Database, Some("PORTCULLIS_POSTGRESQL_SSLROOTCERT");
+    postgresql_sslcert: Str = "null", Database, Some("PORTCULLIS_POSTGRESQL_SSLCERT");
+    postgresql_sslkey: Str = "null", Database, Some("PORTCULLIS_POSTGRESQL_SSLKEY");
+    postgresql_target_session_attrs: Str = "null", Database, Some("PORTCULLIS_POSTGRESQL_TARGET_SESSION_ATTRS");
+    postgresql_transaction_pooling: Bool = "false", Database, Some("PORTCULLIS_POSTGRESQL_TRANSACTION_POOLING");
     sqlite_path: Str = "\"portcullis.db\"", Base, Some("PORTCULLIS_SQLITE_PATH");
     test_mode: Bool = "false", Base, Some("PORTCULLIS_TEST_MODE");
     database_timeout_ms: Long = "5000", Base, Some("PORTCULLIS_DATABASE_TIMEOUT_MS");
@@ -224,6 +230,7 @@ config_keys! {
     header_read_timeout_sec: Long = "30", Base, Some("PORTCULLIS_HEADER_READ_TIMEOUT_SEC");
     log_format: Str = "\"text\"", Base, Some("PORTCULLIS_LOG_FORMAT");
     metrics_path: Str = "\"/metrics\"", Base, Some("PORTCULLIS_METRICS_PATH");
+    database_wait_sec: Long = "0", Base, Some("PORTCULLIS_DATABASE_WAIT_SEC");
 }
 
 pub fn find(name: &str) -> Option<&'static KeyDef> {
@@ -240,6 +247,52 @@ impl Key {
     pub fn name(self) -> &'static str {
         self.def().name
     }
+}
+
+/// The known key an unknown `name` is most likely a misspelling of: the nearest by edit distance
+/// (ignoring case, and `-` for `_`) when it is at most 1 for short names, 2 for longer ones.
+pub fn suggest_key(name: &str) -> Option<&'static str> {
+    nearest(name, KEYS.iter().map(|d| d.name))
+}
+
+/// The environment variable an unknown variable `name` is most likely a misspelling of, by the same rule.
+pub fn suggest_env(name: &str) -> Option<&'static str> {
+    nearest(name, KEYS.iter().filter_map(|d| d.env))
+}
+
+fn nearest(name: &str, known: impl Iterator<Item = &'static str>) -> Option<&'static str> {
+    let norm = |s: &str| s.to_ascii_lowercase().replace('-', "_");
+    let wanted = norm(name);
+    let limit = if wanted.chars().count() <= 5 { 1 } else { 2 };
+    known
+        .map(|k| (edit_distance(&wanted, &norm(k)), k))
+        .filter(|(d, _)| *d <= limit)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, k)| k)
+}
+
+/// Edit distance counting insertions, deletions, substitutions and swaps of two neighbouring
+/// characters (optimal string alignment), so that "prot" is one edit from "port".
+fn edit_distance(a: &str, b: &str) -> usize {
+    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for (i, row) in d.iter_mut().enumerate() {
+        row[0] = i;
+    }
+    for (j, cell) in d[0].iter_mut().enumerate() {
+        *cell = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut best = (d[i - 1][j] + 1).min(d[i][j - 1] + 1).min(d[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                best = best.min(d[i - 2][j - 2] + 1);
+            }
+            d[i][j] = best;
+        }
+    }
+    d[a.len()][b.len()]
 }
 
 /// Keys that choose a database. Tenants whose values differ for any of these live in different databases.
@@ -264,6 +317,12 @@ pub const DATABASE_IDENTITY_KEYS: &[Key] = &[
     Key::postgresql_emailverification_tokens_table_name,
     Key::postgresql_emailverification_verified_emails_table_name,
     Key::postgresql_thirdparty_users_table_name,
+    Key::postgresql_sslmode,
+    Key::postgresql_sslrootcert,
+    Key::postgresql_sslcert,
+    Key::postgresql_sslkey,
+    Key::postgresql_target_session_attrs,
+    Key::postgresql_transaction_pooling,
 ];
 
 /// Keys hidden from, and not changeable by, callers that did not authenticate with the SaaS secret
@@ -316,5 +375,24 @@ mod tests {
             );
             assert!(ok, "default of {} has the wrong type", d.name);
         }
+    }
+
+    #[test]
+    fn misspelled_keys_and_variables_are_recognised() {
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+        assert_eq!(edit_distance("prot", "port"), 1);
+        assert_eq!(edit_distance("", "abc"), 3);
+        assert_eq!(suggest_key("postgresql_conection_uri"), Some("postgresql_connection_uri"));
+        assert_eq!(suggest_key("postgres_connection_uri"), Some("postgresql_connection_uri"));
+        assert_eq!(suggest_key("access-token-validity"), Some("access_token_validity"));
+        assert_eq!(suggest_key("PORT"), Some("port"));
+        assert_eq!(suggest_key("prot"), Some("port"));
+        assert_eq!(suggest_key("sqlite_pth"), Some("sqlite_path"));
+        assert_eq!(suggest_key("my_own_setting"), None);
+        assert_eq!(suggest_key("mysql_connection_uri"), None);
+        assert_eq!(suggest_env("POSTGRESQL_CONECTION_URI"), Some("POSTGRESQL_CONNECTION_URI"));
+        assert_eq!(suggest_env("PORTCULLIS_SQLITE_PAHT"), Some("PORTCULLIS_SQLITE_PATH"));
+        assert_eq!(suggest_env("PORTCULLIS_TEST_PG_URI"), None);
+        assert_eq!(suggest_env("POSTGRESQL_PASSWORD_FILE"), None);
     }
 }

@@ -17,10 +17,42 @@ use keys::{find, Kind, Level, KEYS};
 pub enum ConfigError {
     #[error("cannot parse the config file: {0}")]
     Yaml(String),
-    #[error("invalid value for '{key}': {reason}")]
-    Value { key: String, reason: String },
+    #[error("invalid value for '{key}'{origin}: {reason}")]
+    Value { key: String, origin: Origin, reason: String },
+    /// An unknown key so near a known one that it is taken for a typo: running without the
+    /// intended value could put data somewhere else (a misspelled database setting means SQLite).
+    #[error("unknown config key '{key}' in the config file: did you mean '{suggestion}'?")]
+    Misspelled { key: String, suggestion: &'static str },
     #[error("{0}")]
     Invalid(String),
+}
+
+impl ConfigError {
+    /// Whether the error is about the config file's content (so that messages can name the file).
+    pub fn is_in_file(&self) -> bool {
+        matches!(self, ConfigError::Yaml(_) | ConfigError::Misspelled { .. } | ConfigError::Value { origin: Origin::File, .. })
+    }
+}
+
+/// Where a value came from, for error messages.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Origin {
+    File,
+    Env(&'static str),
+    CommandLine,
+    /// An app's or tenant's coreConfig (whose messages are the core's, without an origin).
+    CoreConfig,
+}
+
+impl std::fmt::Display for Origin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Origin::File => f.write_str(" in the config file"),
+            Origin::Env(var) => write!(f, " from the environment variable {var}"),
+            Origin::CommandLine => f.write_str(" from the command line"),
+            Origin::CoreConfig => Ok(()),
+        }
+    }
 }
 
 /// Turns a value given for `def` into the JSON type of its key. Numbers may come as strings
@@ -101,6 +133,14 @@ fn decode_env(raw: &str) -> String {
     out
 }
 
+/// The keys whose environment variable is set (to something non-empty: an empty variable is
+/// ignored, as by the core's docker image), with the raw values.
+pub fn env_overrides(env: &dyn Fn(&str) -> Option<String>) -> Vec<(&'static keys::KeyDef, String)> {
+    KEYS.iter()
+        .filter_map(|def| def.env.and_then(env).filter(|v| !v.is_empty()).map(|raw| (def, raw)))
+        .collect()
+}
+
 /// Where the base configuration comes from.
 pub struct Sources<'a> {
     pub yaml: Option<&'a str>,
@@ -117,7 +157,8 @@ impl Config {
     }
 
     /// The base configuration: defaults, then config.yaml, then the environment, then the command line.
-    /// Returns the config and warnings (unknown keys in the file).
+    /// Returns the config and warnings (unknown keys in the file). An unknown key that looks like a
+    /// misspelled known one is an error, not a warning.
     pub fn load(sources: Sources<'_>) -> Result<(Self, Vec<String>), ConfigError> {
         let mut cfg = Self::defaults();
         let mut warnings = Vec::new();
@@ -130,29 +171,44 @@ impl Config {
                 Value::Object(map) => {
                     for (key, value) in map {
                         match find(&key) {
-                            Some(def) => cfg.set(def, &value)?,
-                            None => warnings.push(format!("ignoring unknown config key '{key}'")),
+                            Some(def) => cfg.set(def, &value, Origin::File)?,
+                            None => match keys::suggest_key(&key) {
+                                Some(suggestion) => return Err(ConfigError::Misspelled { key, suggestion }),
+                                None => warnings.push(format!("ignoring unknown config key '{key}'")),
+                            },
                         }
                     }
                 }
                 _ => return Err(ConfigError::Yaml("the file must be a mapping of keys to values".into())),
             }
         }
-        for def in KEYS {
-            let Some(var) = def.env else { continue };
-            if let Some(raw) = (sources.env)(var).filter(|v| !v.is_empty()) {
-                cfg.set(def, &Value::String(decode_env(&raw)))?;
+        let applied = env_overrides(sources.env);
+        for (def, raw) in &applied {
+            if let Some(var) = def.env {
+                cfg.set(def, &Value::String(decode_env(raw)), Origin::Env(var))?;
             }
         }
         for (key, value) in sources.overrides {
-            cfg.set(key.def(), &value)?;
+            cfg.set(key.def(), &value, Origin::CommandLine)?;
         }
-        cfg.validate(true).map_err(ConfigError::Invalid)?;
+        cfg.validate(true).map_err(|msg| {
+            // The rules' messages name keys; say which variable set a key, or the reader looks in the file.
+            let vars: Vec<&str> = applied
+                .iter()
+                .filter(|(def, _)| msg.contains(&format!("'{}'", def.name)))
+                .filter_map(|(def, _)| def.env)
+                .collect();
+            if vars.is_empty() {
+                ConfigError::Invalid(msg)
+            } else {
+                ConfigError::Invalid(format!("{msg} (set by the environment variable {})", vars.join(", ")))
+            }
+        })?;
         Ok((cfg, warnings))
     }
 
-    fn set(&mut self, def: &keys::KeyDef, value: &Value) -> Result<(), ConfigError> {
-        let v = coerce(def, value).map_err(|reason| ConfigError::Value { key: def.name.into(), reason })?;
+    fn set(&mut self, def: &keys::KeyDef, value: &Value, origin: Origin) -> Result<(), ConfigError> {
+        let v = coerce(def, value).map_err(|reason| ConfigError::Value { key: def.name.into(), origin, reason })?;
         let v = if v.is_null() { serde_json::from_str(def.default).unwrap_or(Value::Null) } else { v };
         if let Some(slot) = self.values.get_mut(def.key as usize) {
             *slot = v;
@@ -167,7 +223,7 @@ impl Config {
         let mut out = self.clone();
         for (key, value) in core_config {
             if let Some(def) = find(key) {
-                out.set(def, value).map_err(|e| e.to_string())?;
+                out.set(def, value, Origin::CoreConfig).map_err(|e| e.to_string())?;
             }
         }
         Ok(out)
@@ -259,6 +315,45 @@ mod tests {
         let err = load(Some("access_token_validity: 0"), &[]).unwrap_err().to_string();
         assert!(err.contains("access_token_validity"), "{err}");
         assert!(load(Some("- a\n- b"), &[]).is_err());
+    }
+
+    #[test]
+    fn a_misspelled_key_stops_loading_and_an_unrelated_one_is_a_warning() {
+        let err = load(Some("postgresql_conection_uri: postgresql://h/db\n"), &[]).unwrap_err();
+        assert!(err.is_in_file());
+        assert_eq!(
+            err.to_string(),
+            "unknown config key 'postgresql_conection_uri' in the config file: did you mean 'postgresql_connection_uri'?"
+        );
+        let lookup = |_: &str| None;
+        let (_, warnings) =
+            Config::load(Sources { yaml: Some("my_own_setting: 1\n"), env: &lookup, overrides: vec![] }).unwrap();
+        assert_eq!(warnings, vec!["ignoring unknown config key 'my_own_setting'".to_owned()]);
+    }
+
+    #[test]
+    fn bad_environment_values_name_the_variable() {
+        let err = load(None, &[("ACCESS_TOKEN_VALIDITY", "soon")]).unwrap_err();
+        assert!(!err.is_in_file());
+        assert_eq!(
+            err.to_string(),
+            "invalid value for 'access_token_validity' from the environment variable ACCESS_TOKEN_VALIDITY: expected a whole number"
+        );
+        let err = load(None, &[("ACCESS_TOKEN_VALIDITY", "0")]).unwrap_err().to_string();
+        assert!(err.ends_with("(set by the environment variable ACCESS_TOKEN_VALIDITY)"), "{err}");
+        let err = load(Some("access_token_validity: soon"), &[]).unwrap_err();
+        assert!(err.is_in_file() && err.to_string().contains("in the config file"), "{err}");
+    }
+
+    #[test]
+    fn only_non_empty_variables_apply() {
+        let env = |k: &str| match k {
+            "API_KEYS" => Some(String::new()),
+            "SUPERTOKENS_PORT" => Some("4000".into()),
+            _ => None,
+        };
+        let applied: Vec<&str> = env_overrides(&env).iter().filter_map(|(d, _)| d.env).collect();
+        assert_eq!(applied, vec!["SUPERTOKENS_PORT"]);
     }
 
     #[test]

@@ -51,6 +51,9 @@ pub fn validate(c: &Config, is_base: bool) -> Result<(), String> {
             return Err(format!("'{}' must be > 0", key.name()));
         }
     }
+    if c.database_wait_sec() < 0 {
+        return Err("'database_wait_sec' must be >= 0".into());
+    }
     if c.totp_rate_limit_cooldown_sec() < 0 {
         return Err("'totp_rate_limit_cooldown_sec' must be >= 0".into());
     }

@@ -5,6 +5,7 @@
 //! transaction handle instead ([`transaction`], `tx.rs`).
 
 pub mod error;
+pub mod schema_shape;
 pub mod tx;
 
 use std::sync::{Arc, Mutex};
@@ -16,13 +17,23 @@ use tx::{FlowFn, FlowWork, Work};
 
 use crate::ids::TenantKey;
 
-/// A connection pool at one moment.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// A connection pool at one moment, and its counters since it was opened.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct PoolStatus {
     pub size: usize,
     pub available: usize,
     pub waiting: usize,
     pub max_size: usize,
+    /// Connections opened, and attempts that failed (every host refused, timed out or did not match).
+    pub connects: u64,
+    pub connect_failures: u64,
+    /// Connections thrown away: dead, left busy by a timeout, or on a server that became read-only.
+    pub discarded: u64,
+    /// Waits for a connection, statements and units of work that ran out of time.
+    pub timeouts: u64,
+    /// Checkouts from the pool and the time they waited, in microseconds.
+    pub waits: u64,
+    pub wait_micros: u64,
 }
 
 /// Everything one database stores: the recipes' storage traits, plus (here) the key-value store.

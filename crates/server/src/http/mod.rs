@@ -101,7 +101,6 @@ fn metrics(state: &AppState, headers: &HeaderMap) -> Result<Response, ApiError> 
     let pools = Snapshot::distinct_storages(snapshot.tenants.values())
         .iter()
         .filter_map(|s| s.pool_status())
-        .map(|p| crate::metrics::PoolGauge { size: p.size, available: p.available, waiting: p.waiting, max_size: p.max_size })
         .collect();
     let body = state.metrics.render(&crate::metrics::Gauges { hashing_waiting, hashing_running, pools });
     Ok((StatusCode::OK, [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], body).into_response())

@@ -21,6 +21,7 @@ mod hostile_input;
 mod metadata;
 mod multitenancy;
 mod passwordless;
+mod pg_production;
 mod roles;
 mod session;
 mod session_legacy_tokens;

@@ -49,14 +49,30 @@ const SQL_FRAGMENTS: &[(&str, &str, &str)] = &[
         "closure parameter; called with the literals passwordless_user_to_tenant / passwordless_users",
     ),
     (
-        "store-postgres/src/db.rs",
+        "store-postgres/src/connect.rs",
         "timeout_ms",
         "the configured timeout, an integer",
     ),
     (
-        "store-postgres/src/db.rs",
+        "store-postgres/src/connect.rs",
         "(timeout_ms * 4).max(30_000)",
         "an integer computed from it",
+    ),
+    (
+        "store-postgres/src/connect.rs",
+        "scope",
+        "session_timeouts(): the literal \"LOCAL \" or nothing",
+    ),
+    (
+        "store-postgres/src/db.rs",
+        "name",
+        "ParamTypes::learn(): a statement name the code makes (a fixed prefix, hex digits, a counter)",
+    ),
+    (
+        "store-postgres/src/db.rs",
+        "sql",
+        "ParamTypes::learn(): one of our own statements (the text Conn::query etc. were given, rendered \
+         at connect time by the rules this lint checks), prepared to read its parameter types",
     ),
     (
         "store-postgres/src/schema.rs",
