@@ -5,6 +5,7 @@
 //! `rsa` crate is used only to generate RSA key pairs, which ring cannot do.
 
 pub mod calibrate;
+pub mod java_base64;
 pub mod keys;
 pub mod password;
 pub mod refresh;

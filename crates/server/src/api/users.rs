@@ -83,7 +83,9 @@ fn recipe_filter(ctx: &Ctx) -> Result<Vec<RecipeId>, ApiError> {
 
 fn parse_token(token: &str) -> Result<(i64, String), ApiError> {
     let invalid = || ApiError::bad("invalid pagination token");
-    let text = String::from_utf8(STANDARD.decode(token.trim()).map_err(|_| invalid())?).map_err(|_| invalid())?;
+    // As the core reads it: Java's base64 decoder, untrimmed, bytes read leniently as UTF-8.
+    let bytes = portcullis_core::crypto::java_base64::decode_basic(token).map_err(|_| invalid())?;
+    let text = String::from_utf8_lossy(&bytes);
     let parts: Vec<&str> = text.split(';').collect();
     match parts.as_slice() {
         [id, time] => Ok((time.parse().map_err(|_| invalid())?, (*id).to_owned())),
