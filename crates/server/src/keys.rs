@@ -272,6 +272,18 @@ impl KeyProvider for AppKeyProvider<'_> {
         Ok(find(self.usable(self.reload(false).await?).await?.as_ref()))
     }
 
+    async fn all_public_keys(&self, reload: bool) -> Result<Vec<PublicKey>, SessionError> {
+        let keys = if reload { self.usable(self.reload(false).await?).await? } else { self.current().await? };
+        let valid = self.valid_dynamic(&keys);
+        Ok(keys
+            .dynamic
+            .iter()
+            .filter(|k| valid.iter().any(|v| v.created_at == k.created_at))
+            .chain(keys.static_keys.iter())
+            .map(|k| k.public.clone())
+            .collect())
+    }
+
     async fn refresh_master_key(&self) -> Result<Arc<str>, SessionError> {
         let cached = |e: &AppEntry| e.refresh_master.read().ok().and_then(|m| m.clone());
         if let Some(k) = cached(&self.entry) {

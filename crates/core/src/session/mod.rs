@@ -9,6 +9,7 @@
 pub mod access_token;
 pub mod refresh_token;
 pub mod signing_keys;
+pub mod versions;
 
 use std::sync::Arc;
 
@@ -21,7 +22,7 @@ use crate::crypto::{random_bytes, sha256_hex, uuid_v4, CryptoError};
 use crate::ids::PUBLIC;
 use crate::storage::session::{SessionRow, SessionStorage};
 use crate::storage::StorageError;
-use access_token::{AccessTokenInfo, TokenError};
+use access_token::{AccessTokenInfo, MintError, TokenError};
 use refresh_token::RefreshTokenInfo;
 
 #[derive(Debug, thiserror::Error)]
@@ -41,6 +42,15 @@ pub enum SessionError {
     Crypto(#[from] CryptoError),
 }
 
+impl From<MintError> for SessionError {
+    fn from(e: MintError) -> Self {
+        match e {
+            MintError::ProtectedField => SessionError::BadInput(access_token::PROTECTED_FIELD_MESSAGE.to_owned()),
+            MintError::Crypto(c) => SessionError::Crypto(c),
+        }
+    }
+}
+
 /// Where signing keys come from (the server keeps them cached per app).
 #[async_trait]
 pub trait KeyProvider: Send + Sync {
@@ -48,6 +58,9 @@ pub trait KeyProvider: Send + Sync {
     async fn signing_key(&self, use_static: bool) -> Result<(String, Arc<SigningKey>), SessionError>;
     /// The public key of `kid`; an unknown kid reloads the keys from the database once.
     async fn public_key(&self, kid: &str) -> Result<Option<PublicKey>, SessionError>;
+    /// Every key that verifies now, for tokens that name none (V1/V2): the valid dynamic keys,
+    /// newest first, then the static keys. `reload`: read them from the database first.
+    async fn all_public_keys(&self, reload: bool) -> Result<Vec<PublicKey>, SessionError>;
     /// The app's refresh-token master key.
     async fn refresh_master_key(&self) -> Result<Arc<str>, SessionError>;
 }
@@ -153,10 +166,11 @@ impl SessionCtx<'_> {
 
     async fn mint_access(&self, mut info: AccessTokenInfo, use_static: bool) -> Result<TokenOut, SessionError> {
         let (kid, key) = self.keys.signing_key(use_static).await?;
-        info.kid = kid;
+        // V1/V2 tokens name no key.
+        info.kid = if access_token::is_legacy(info.version) { String::new() } else { kid };
         let token = access_token::mint(&info, &key)?;
-        // The token carries whole seconds; report what it says.
-        Ok(TokenOut { token, expiry: info.expiry_ms / 1000 * 1000, created_time: info.created_ms / 1000 * 1000 })
+        let (expiry, created_time) = info.reported_times();
+        Ok(TokenOut { token, expiry, created_time })
     }
 
     /// A new refresh token and the access token that goes with it.
@@ -260,8 +274,23 @@ impl SessionCtx<'_> {
             TokenError::Invalid(m) => try_refresh(m),
             _ => try_refresh("invalid access token"),
         })?;
-        let key = self.keys.public_key(&parsed.kid).await?.ok_or_else(|| try_refresh("access token signed by an unknown key"))?;
-        let info = parsed.verify(&key).map_err(|e| match e {
+        let verified = match &parsed.kid {
+            Some(kid) => {
+                let key = self.keys.public_key(kid).await?.ok_or_else(|| try_refresh("access token signed by an unknown key"))?;
+                parsed.verify(&key)
+            }
+            // V1/V2 name no key: every key is tried, and once more after reading them again (a key
+            // made by another instance since this one loaded them).
+            None => {
+                let cached = self.keys.all_public_keys(false).await?;
+                if cached.iter().any(|k| parsed.signature_matches(k)) {
+                    parsed.verify_any(&cached)
+                } else {
+                    parsed.verify_any(&self.keys.all_public_keys(true).await?)
+                }
+            }
+        };
+        let info = verified.map_err(|e| match e {
             TokenError::Invalid(m) => try_refresh(m),
             _ => try_refresh("invalid access token"),
         })?;
@@ -349,7 +378,8 @@ impl SessionCtx<'_> {
         if !(promoted || payload_changed || info.parent_refresh_token_hash_1.is_some()) {
             return Ok(Verified { session: from_token, access_token: None });
         }
-        // A fresh token without the parent hash, carrying the stored claims, at full validity.
+        // A fresh token of the presented token's version, without the parent hash, carrying the
+        // stored claims, at full validity.
         let new_token = self
             .mint_access(
                 AccessTokenInfo {
@@ -359,7 +389,7 @@ impl SessionCtx<'_> {
                     created_ms: self.now,
                     ..info.clone()
                 },
-                row.use_static_key,
+                versions::remint_uses_static_key(info.version, row.use_static_key),
             )
             .await?;
         Ok(Verified { session: SessionView { user_data_in_jwt: stored_payload, ..from_token }, access_token: Some(new_token) })
@@ -440,10 +470,16 @@ impl SessionCtx<'_> {
         let anti_csrf = if enable_anti_csrf { Some(uuid_v4()?) } else { None };
         let row = SessionRow { use_static_key: use_static, ..row };
         let payload = parse_object(&row.jwt_user_payload);
-        self.issue(&row, Some(refresh_token), anti_csrf, payload).await
+        // A payload stored under an older version may hold a name the new token's version protects:
+        // the core answers UNAUTHORISED with the message then, not 400.
+        self.issue(&row, Some(refresh_token), anti_csrf, payload).await.map_err(|e| match e {
+            SessionError::BadInput(m) => SessionError::Unauthorised(m),
+            other => other,
+        })
     }
 
-    /// Replaces the custom claims of a session, and of the given token when it is current.
+    /// Replaces the custom claims of a session, and of the given token when it is current (in the
+    /// token's own version; without new claims, the stored ones are re-issued).
     pub async fn regenerate(&self, token: &str, new_user_data: Option<Map<String, Value>>) -> Result<Verified, SessionError> {
         let info = self.read_access_token(token, false).await.map_err(|e| match e {
             SessionError::TryRefreshToken(m) => SessionError::Unauthorised(m),
@@ -453,7 +489,7 @@ impl SessionCtx<'_> {
         let row = self.storage.session_get(self.app_id, &info.tenant_id, &info.session_handle).await?.ok_or_else(ended)?;
         let user_data = match new_user_data {
             Some(d) => {
-                access_token::check_custom_claims(&d).map_err(SessionError::BadInput)?;
+                access_token::check_custom_claims_for(info.version, &d).map_err(SessionError::BadInput)?;
                 if !self
                     .storage
                     .session_update_jwt_payload(self.app_id, &row.tenant_id, &row.handle, &Value::Object(d.clone()).to_string())
@@ -463,7 +499,7 @@ impl SessionCtx<'_> {
                 }
                 d
             }
-            None => info.user_data.clone(),
+            None => parse_object(&row.jwt_user_payload),
         };
         let session = SessionView {
             handle: info.session_handle.clone(),
