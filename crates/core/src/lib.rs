@@ -8,11 +8,13 @@ pub mod crypto;
 pub mod ids;
 pub mod metadata;
 pub mod multitenancy;
+pub mod multitenancy_legacy;
 pub mod passwordless;
 pub mod roles;
 pub mod session;
 pub mod totp;
 pub mod users;
+pub mod users_legacy;
 pub mod storage;
 
 /// Milliseconds since the Unix epoch, as the schema stores time.
