@@ -252,24 +252,25 @@ impl Parsed {
     }
 
     /// Verifies the signature with `key` and reads the claims. Expiry is checked by the caller.
-    pub fn verify(self, key: &PublicKey) -> Result<AccessTokenInfo, TokenError> {
+    pub fn verify(&self, key: &PublicKey) -> Result<AccessTokenInfo, TokenError> {
         if !self.signature_matches(key) {
             return Err(TokenError::Invalid("the access token signature does not match"));
         }
-        self.into_info()
+        self.read_claims()
     }
 
     /// Verifies with the first of `keys` whose signature matches (how V1/V2 tokens, which name no
-    /// key, are verified: the core tries every dynamic key, then every static key).
-    pub fn verify_any<'k>(self, keys: impl IntoIterator<Item = &'k PublicKey>) -> Result<AccessTokenInfo, TokenError> {
+    /// key, are verified: the core tries every dynamic key, then every static key). None matching
+    /// is [`TokenError::UnknownKey`]: the caller may read the keys again and retry.
+    pub fn verify_any<'k>(&self, keys: impl IntoIterator<Item = &'k PublicKey>) -> Result<AccessTokenInfo, TokenError> {
         if !keys.into_iter().any(|k| self.signature_matches(k)) {
-            return Err(TokenError::Invalid("the access token signature does not match"));
+            return Err(TokenError::UnknownKey);
         }
-        self.into_info()
+        self.read_claims()
     }
 
     /// The claims as the core reads them (`AccessTokenInfo.fromJSON`), once the signature is checked.
-    fn into_info(self) -> Result<AccessTokenInfo, TokenError> {
+    fn read_claims(&self) -> Result<AccessTokenInfo, TokenError> {
         let c = &self.claims;
         if protected_claims(self.version).iter().any(|k| !c.contains_key(*k)) {
             return Err(TokenError::Invalid("Access token does not contain all the information. Maybe the structure has changed?"));
@@ -441,7 +442,7 @@ mod tests {
         tampered[1] = tampered[1].replacen("eyJ1c2VySWQiOiJm", "eyJ1c2VySWQiOiJn", 1);
         assert!(parse(&tampered.join(".")).unwrap().verify_any([&public]).is_err());
         let other = key().public_key().unwrap();
-        assert!(parse(token).unwrap().verify_any([&other]).is_err());
+        assert_eq!(parse(token).unwrap().verify_any([&other]), Err(TokenError::UnknownKey));
         assert!(parse(token).unwrap().verify_any([&other, &public]).is_ok(), "every key is tried");
     }
 

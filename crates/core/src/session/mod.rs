@@ -281,18 +281,15 @@ impl SessionCtx<'_> {
             }
             // V1/V2 name no key: every key is tried, and once more after reading them again (a key
             // made by another instance since this one loaded them).
-            None => {
-                let cached = self.keys.all_public_keys(false).await?;
-                if cached.iter().any(|k| parsed.signature_matches(k)) {
-                    parsed.verify_any(&cached)
-                } else {
-                    parsed.verify_any(&self.keys.all_public_keys(true).await?)
-                }
-            }
+            None => match parsed.verify_any(&self.keys.all_public_keys(false).await?) {
+                Err(TokenError::UnknownKey) => parsed.verify_any(&self.keys.all_public_keys(true).await?),
+                first => first,
+            },
         };
         let info = verified.map_err(|e| match e {
             TokenError::Invalid(m) => try_refresh(m),
-            _ => try_refresh("invalid access token"),
+            TokenError::UnknownKey => try_refresh("access token signed by an unknown key"),
+            TokenError::Expired => try_refresh("Access token expired"),
         })?;
         if check_expiry && info.expiry_ms < self.now {
             return Err(try_refresh("Access token expired"));
