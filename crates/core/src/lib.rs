@@ -2,6 +2,7 @@
 //! and the storage traits that the database adapters implement.
 
 // Shared foundations.
+pub mod cdi;
 pub mod config;
 pub mod crypto;
 pub mod error;

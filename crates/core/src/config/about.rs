@@ -78,7 +78,7 @@ pub static ABOUT: &[About] = &[
     a(Key::oauth_client_secret_encryption_key, Hidden, "Key with which OAuth2 client secrets are encrypted in the database (OAuth2 provider feature)."),
     a(Key::supertokens_saas_secret, Hidden, "When set, callers that authenticate with this secret instead of an API key may read and change database and network settings of tenants; others may not."),
     a(Key::supertokens_max_cdi_version, Hidden, "The CDI version assumed for requests that do not name one; unset means the newest supported."),
-    a(Key::supertokens_min_cdi_version, Hidden, "The oldest CDI version offered in /apiversion; unset means every supported version."),
+    a(Key::supertokens_min_cdi_version, Hidden, "The oldest CDI version accepted: a request naming an older one gets 400; unset means every supported version."),
     a(Key::supertokens_saas_load_only_cud, Hidden, "When set, only this connection URI domain is loaded and served; the others in the database are ignored."),
     a(Key::saml_legacy_acs_url, Core, "Assertion consumer URL kept for SAML clients set up before per-client URLs (SAML feature)."),
     a(Key::saml_sp_entity_id, Core, "Entity id of this service provider in SAML exchanges (SAML feature)."),

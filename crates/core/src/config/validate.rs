@@ -3,7 +3,8 @@
 use super::keys::{Config, Key};
 
 /// CDI versions Portcullis answers to; `/apiversion` lists them.
-pub const SUPPORTED_CDI_VERSIONS: &[&str] = &["4.0", "5.0", "5.1", "5.2", "5.3", "5.4"];
+/// Every CDI version served (the `cdi` module holds the version rules).
+pub const SUPPORTED_CDI_VERSIONS: &[&str] = &crate::cdi::ACCEPTED;
 
 pub fn validate(c: &Config, is_base: bool) -> Result<(), String> {
     let test_mode = c.test_mode();
@@ -109,13 +110,7 @@ pub fn validate(c: &Config, is_base: bool) -> Result<(), String> {
             ip_filter(re).map_err(|_| format!("Provided regular expression is invalid for {} config", key.name()))?;
         }
     }
-    for key in [Key::supertokens_max_cdi_version, Key::supertokens_min_cdi_version] {
-        if let Some(v) = c.string(key) {
-            if !SUPPORTED_CDI_VERSIONS.contains(&v) {
-                return Err(format!("{} is not a supported version", key.name()));
-            }
-        }
-    }
+    crate::cdi::validate_bounds(c.string(Key::supertokens_max_cdi_version), c.string(Key::supertokens_min_cdi_version))?;
     if is_base {
         let port = c.port();
         if !(1..=65535).contains(&port) {

@@ -6,6 +6,7 @@
 
 pub mod calibrate;
 pub mod jwt;
+pub mod java_base64;
 pub mod keys;
 pub mod password;
 pub mod refresh;

@@ -2,6 +2,7 @@
 //! recipe user, several when accounts are linked. This module finds users by the ids the
 //! application gives.
 
+pub mod legacy;
 pub mod model;
 pub mod storage;
 
@@ -127,7 +128,9 @@ pub fn pagination_token(user_id: &str, time_joined: i64) -> String {
 /// The (time joined, user id) a pagination token continues after.
 pub fn parse_pagination_token(token: &str) -> Result<(i64, String), Error> {
     let invalid = || Error::BadInput("invalid pagination token".into());
-    let text = String::from_utf8(STANDARD.decode(token.trim()).map_err(|_| invalid())?).map_err(|_| invalid())?;
+    // As the core reads it: Java's base64 decoder, untrimmed, bytes read leniently as UTF-8.
+    let bytes = crate::crypto::java_base64::decode_basic(token).map_err(|_| invalid())?;
+    let text = String::from_utf8_lossy(&bytes);
     match text.split(';').collect::<Vec<&str>>().as_slice() {
         [id, time] => Ok((time.parse().map_err(|_| invalid())?, (*id).to_owned())),
         _ => Err(invalid()),

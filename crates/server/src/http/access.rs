@@ -4,27 +4,21 @@
 use std::net::IpAddr;
 
 use axum::http::{header, HeaderMap};
-use portcullis_core::config::{ip_filter, Config, SUPPORTED_CDI_VERSIONS};
+use portcullis_core::config::{ip_filter, Config};
 use portcullis_core::crypto::sha256_hex;
 use regex::Regex;
 use subtle::ConstantTimeEq;
-
-use super::version::Version;
 
 pub struct Access {
     pub ip_allow: Option<Regex>,
     pub ip_deny: Option<Regex>,
     /// SHA-256 (hex) of each of `api_keys`; empty when no key is needed.
     pub api_key_digests: Vec<String>,
-    /// The version assumed when a request names none, and the newest accepted.
-    pub max_cdi: Version,
-    /// The oldest version accepted, when the app sets one.
-    pub min_cdi: Option<Version>,
-}
-
-/// The newest CDI version Portcullis speaks.
-pub fn latest_cdi() -> Version {
-    SUPPORTED_CDI_VERSIONS.last().and_then(|v| Version::parse(v)).unwrap_or(Version(5, 4))
+    /// `supertokens_max_cdi_version` as configured: the version assumed when a request names
+    /// none, and the newest accepted (unset: the newest served).
+    pub max_cdi: Option<String>,
+    /// `supertokens_min_cdi_version` as configured (it is quoted as written in the 400).
+    pub min_cdi: Option<String>,
 }
 
 impl Access {
@@ -34,8 +28,8 @@ impl Access {
             ip_allow: cfg.ip_allow_regex().and_then(|r| ip_filter(r).ok()),
             ip_deny: cfg.ip_deny_regex().and_then(|r| ip_filter(r).ok()),
             api_key_digests: cfg.api_key_list().iter().map(|k| sha256_hex(k)).collect(),
-            max_cdi: cfg.supertokens_max_cdi_version().and_then(Version::parse).unwrap_or_else(latest_cdi),
-            min_cdi: cfg.supertokens_min_cdi_version().and_then(Version::parse),
+            max_cdi: cfg.supertokens_max_cdi_version().map(str::to_owned),
+            min_cdi: cfg.supertokens_min_cdi_version().map(str::to_owned),
         }
     }
 

@@ -19,7 +19,7 @@ use axum::body::{Body as AxumBody, Bytes};
 use axum::extract::{ConnectInfo, State};
 use axum::http::{header, HeaderMap, Request, StatusCode};
 use axum::response::{IntoResponse, Response};
-use portcullis_core::config::SUPPORTED_CDI_VERSIONS;
+use portcullis_core::cdi::{self, VersionError};
 use portcullis_core::ids::TenantIdentifier;
 use tracing::Instrument;
 
@@ -189,32 +189,20 @@ async fn pipeline(server: &Server, peer: SocketAddr, req: Request<AxumBody>, rou
         }
     }
 
-    // CDI version: absent means the newest this app allows.
+    // CDI version: the core's checks (format, the app's max and min) for every API, then the
+    // exact listed string for the APIs that need a version; absent means the newest this app allows.
     let app_access = app.as_ref().map(|a| &a.access).unwrap_or(&state.base_access);
-    let max = app_access.max_cdi;
-    let version = match parts.headers.get("cdi-version") {
-        None => max,
-        Some(v) => {
-            let text = v.to_str().unwrap_or("").trim().to_owned();
-            let v = Version::parse(&text).ok_or_else(|| ApiError::bad("cdi-version header is invalid"))?;
-            if checks.needs_version {
-                if v > max {
-                    return Err(ApiError::bad(format!("cdi-version {text} not supported")));
-                }
-                if let Some(min) = app_access.min_cdi {
-                    if v < min {
-                        return Err(ApiError::bad(format!(
-                            "cdi-version {text} is lower than the minimum allowed version {min}"
-                        )));
-                    }
-                }
-                if !SUPPORTED_CDI_VERSIONS.contains(&v.to_string().as_str()) {
-                    return Err(ApiError::bad(format!("cdi-version {text} not supported")));
-                }
-            }
-            v
-        }
+    let header = match parts.headers.get("cdi-version") {
+        None => None,
+        Some(v) => Some(v.to_str().map_err(|_| ApiError::bad(VersionError::Invalid.message()))?.trim()),
     };
+    let requested = cdi::resolve(header, app_access.max_cdi.as_deref(), app_access.min_cdi.as_deref())
+        .map_err(|e| ApiError::bad(e.message()))?;
+    // Before 3.0 there were no tenants: a non-public tenant's path is not found.
+    if cdi::hides_non_public_tenants(requested.version, &resolved.tenant_id) {
+        return Err(ApiError::NotFound);
+    }
+    let version = requested.for_api(checks.needs_version).map_err(|e| ApiError::bad(e.message()))?;
 
     let Some(route) = resolved.routes.for_method(&parts.method) else { return Err(ApiError::MethodNotAllowed) };
     // One of `max_server_pool_size` slots from here to the reply: bodies are buffered and handlers

@@ -423,7 +423,7 @@ fn start_up_says_once_where_the_data_goes_and_warns_about_risky_settings() {
         format!("config file: {}", dir.join("config.yaml").display()),
         "environment variables applied: LOG_LEVEL, PORTCULLIS_TEST_MODE".to_owned(),
         format!("storage: SQLite {}", dir.join("data.db").display()),
-        format!("listening on 0.0.0.0:{port} (CDI versions 4.0, 5.0, 5.1, 5.2, 5.3, 5.4)"),
+        format!("listening on 0.0.0.0:{port} (CDI versions 2.7 to 5.4)"),
         "WARN test mode is on".to_owned(),
         format!("WARN no API key is set (api_keys, API_KEYS) and Portcullis listens on 0.0.0.0:{port}"),
         "WARN ignoring unknown config key 'some_setting_of_mine'".to_owned(),
