@@ -3,6 +3,9 @@
 //! accepted with the claims it carries, every forgery is refused with the right status, and no
 //! input, however broken, makes the verifier panic.
 
+// Test code: a failed expectation is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::path::PathBuf;
 
 use base64::engine::general_purpose::STANDARD;

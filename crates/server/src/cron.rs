@@ -22,7 +22,7 @@ pub enum Job {
 }
 
 impl Job {
-    pub const ALL: [Job; 6] = [
+    pub const ALL: [Job; 7] = [
         Job::DeleteExpiredSessions,
         Job::DeleteExpiredSigningKeys,
         Job::DeleteExpiredPasswordlessDevices,
