@@ -65,6 +65,13 @@ run_all() {
       env -C tests/sdk/node PORTCULLIS_BACKEND=$backend npm test --silent
   done
 
+  # Older supertokens-node majors (13-17, CDI 2.20-5.0) and the mid-upgrade tokens, one process
+  # per backend (issue 21).
+  for backend in sqlite postgres; do
+    step "older supertokens-node majors (CDI 2.20-5.0), $backend" 5m \
+      env -C tests/sdk/node PORTCULLIS_BACKEND=$backend npm run test:old --silent
+  done
+
   local venv="$root/tests/sdk/python/.venv"
   if [ ! -x "$venv/bin/python" ]; then
     python3 -m venv "$venv" || { apt_install python3-venv && python3 -m venv "$venv"; }
@@ -74,6 +81,16 @@ run_all() {
   for backend in sqlite postgres; do
     step "supertokens-python end-to-end tests, $backend" 10m \
       env -C tests/sdk/python PORTCULLIS_BACKEND=$backend "$venv/bin/python" -m pytest -q -p no:cacheprovider
+  done
+
+  # supertokens-python 0.24.4 (CDI 3.0), without its dependencies: it runs on 0.31.4's (issue 21).
+  step "supertokens-python 0.24.4: pip install" 3m \
+    "$venv/bin/pip" install -q --disable-pip-version-check --no-deps --target "$root/tests/sdk/python-old/.sdk" \
+    -r tests/sdk/python-old/requirements.txt
+  for backend in sqlite postgres; do
+    step "supertokens-python 0.24.4 end-to-end tests, $backend" 5m \
+      env -C tests/sdk/python-old PYTHONPATH="$root/tests/sdk/python-old/.sdk" PORTCULLIS_BACKEND=$backend \
+      "$venv/bin/python" -m pytest -q -p no:cacheprovider
   done
 
   # own clusters: TLS only, PgBouncer in transaction mode, a primary with a synchronous standby

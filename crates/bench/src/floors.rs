@@ -209,6 +209,23 @@ impl Step for DbWorker {
                 let ids: Vec<String> = page.into_iter().take(100).map(|(id, _)| id).collect();
                 st.get_users(AppKey::new(APP), &ids).await.map_err(err)?;
             }
+            Scenario::OAuthM2mToken => {
+                // Client lookup, then the grant row and the statistics row (one round trip).
+                let id = &self.fx.oauth_client.id;
+                st.oauth_client_get(AppKey::new(APP), id).await.map_err(err)?.ok_or("OAuth client missing")?;
+                let iat_s = now / 1000;
+                let issue = portcullis_core::oauth::token::M2mIssue {
+                    gid: uuid::Uuid::new_v4().to_string(),
+                    client_id: id.clone(),
+                    jti: uuid::Uuid::new_v4().to_string(),
+                    iat_s,
+                    exp_s: iat_s + 3600,
+                };
+                st.oauth_record_m2m(AppKey::new(APP), &issue).await.map_err(err)?;
+            }
+            Scenario::OAuthIntrospect => {
+                st.oauth_grant_jtis(AppKey::new(APP), &c.oauth_gid).await.map_err(err)?.ok_or("M2M grant missing")?;
+            }
             Scenario::CountUsers => {
                 let filter = UserFilter { tenant_id: Some(TENANT.to_owned()), ..Default::default() };
                 st.count_users(AppKey::new(APP), &filter).await.map_err(err)?;

@@ -29,6 +29,8 @@ pub enum Scenario {
     ListUsers,
     ListUsersDeep,
     CountUsers,
+    OAuthM2mToken,
+    OAuthIntrospect,
 }
 
 /// Which floor bounds a scenario besides the HTTP floor and its own database floor.
@@ -43,7 +45,7 @@ pub enum CryptoBound {
 
 impl Scenario {
     /// In run order: reads before writes that grow the tables, sign-up last.
-    pub const ALL: [Scenario; 15] = [
+    pub const ALL: [Scenario; 17] = [
         Scenario::Hello,
         Scenario::ApiVersion,
         Scenario::SessionVerify,
@@ -55,6 +57,8 @@ impl Scenario {
         Scenario::MetadataUpdate,
         Scenario::RoleCheck,
         Scenario::CountUsers,
+        Scenario::OAuthIntrospect,
+        Scenario::OAuthM2mToken,
         Scenario::ListUsers,
         Scenario::ListUsersDeep,
         Scenario::SignIn,
@@ -78,6 +82,8 @@ impl Scenario {
             Scenario::ListUsers => "list_users_first",
             Scenario::ListUsersDeep => "list_users_deep",
             Scenario::CountUsers => "count_users",
+            Scenario::OAuthM2mToken => "oauth_m2m_token",
+            Scenario::OAuthIntrospect => "oauth_introspect",
         }
     }
 
@@ -87,8 +93,8 @@ impl Scenario {
 
     pub fn crypto_bound(self) -> CryptoBound {
         match self {
-            Scenario::SessionCreate | Scenario::SessionRefresh => CryptoBound::Rs256Sign,
-            Scenario::SessionVerify | Scenario::SessionVerifyDb => CryptoBound::Rs256Verify,
+            Scenario::SessionCreate | Scenario::SessionRefresh | Scenario::OAuthM2mToken => CryptoBound::Rs256Sign,
+            Scenario::SessionVerify | Scenario::SessionVerifyDb | Scenario::OAuthIntrospect => CryptoBound::Rs256Verify,
             Scenario::SignUp => CryptoBound::PasswordHash,
             Scenario::SignIn => CryptoBound::PasswordVerify,
             _ => CryptoBound::None,
@@ -114,6 +120,32 @@ pub struct ConnData {
     pub email: String,
     pub verify_access_token: String,
     pub verify_handle: String,
+    /// An M2M access token of the fixture's OAuth client, and its grant id (introspection).
+    pub oauth_access_token: String,
+    pub oauth_gid: String,
+}
+
+/// The OAuth client the M2M scenarios authenticate as.
+#[derive(Clone, Debug)]
+pub struct OAuthClient {
+    pub id: String,
+    pub secret: String,
+}
+
+const OAUTH_ISS: &str = "http://localhost:3001/auth";
+
+fn m2m_token_body(client: &OAuthClient) -> Value {
+    json!({"iss": OAUTH_ISS, "inputBody": {"grant_type": "client_credentials", "client_id": client.id,
+        "client_secret": client.secret, "scope": "read"}, "access_token": {}, "id_token": {}})
+}
+
+/// The `gid` claim of an OAuth access token (the grant introspection looks up).
+fn gid_of(token: &str) -> Option<String> {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine;
+    let payload = URL_SAFE_NO_PAD.decode(token.split('.').nth(1)?).ok()?;
+    let v: Value = serde_json::from_slice(&payload).ok()?;
+    v["gid"].as_str().map(str::to_owned)
 }
 
 /// Everything the scenarios name, seeded through the API.
@@ -125,6 +157,7 @@ pub struct Fixture {
     pub deep_token: Option<String>,
     pub deep_page: usize,
     pub users_in_list: u64,
+    pub oauth_client: OAuthClient,
 }
 
 /// A client with one keep-alive HTTP/1.1 connection (closed loop: one request in flight).
@@ -211,6 +244,11 @@ impl HttpWorker {
                 (get, format!("{base}/users?limit=100&paginationToken={token}"), None)
             }
             Scenario::CountUsers => (get, format!("{base}/users/count"), None),
+            Scenario::OAuthM2mToken => (post, format!("{base}/recipe/oauth/token"), Some(m2m_token_body(&fx.oauth_client).to_string())),
+            Scenario::OAuthIntrospect => {
+                let body = json!({"token": c.oauth_access_token});
+                (post, format!("{base}/recipe/oauth/introspect"), Some(body.to_string()))
+            }
             // Built per request.
             Scenario::SessionCreate | Scenario::SessionRefresh | Scenario::SignUp | Scenario::MetadataUpdate => (post, String::new(), None),
         };
@@ -276,6 +314,8 @@ impl Step for HttpWorker {
                     false
                 }
             }
+            // An inactive token answers OK too: the fixture's tokens must stay active.
+            Scenario::OAuthIntrospect => is_ok(status, &text) && text.contains("\"active\":true"),
             _ => is_ok(status, &text),
         };
         if ok {
@@ -325,9 +365,16 @@ pub async fn build_fixture(base: &str, cfg: &Config, conns: usize, list_users: u
     let hash = tokio::task::spawn_blocking(move || hash(SEED_PASSWORD, &settings)).await.map_err(|e| e.to_string())?.map_err(|e| e.to_string())?;
     let c = client();
     call_ok(&c, reqwest::Method::PUT, format!("{base}/recipe/role"), Some(json!({"role": ROLE, "permissions": ["read", "write"]}))).await?;
+    let created = call_ok(&c, reqwest::Method::POST, format!("{base}/recipe/oauth/clients"),
+        Some(json!({"clientName": format!("bench-{tag}"), "grantTypes": ["client_credentials"], "scope": "read",
+            "tokenEndpointAuthMethod": "client_secret_post", "clientCredentialsGrantAccessTokenLifespan": "24h"}))).await?;
+    let oauth_client = OAuthClient {
+        id: created["clientId"].as_str().ok_or("no OAuth client id")?.to_owned(),
+        secret: created["clientSecret"].as_str().ok_or("no OAuth client secret")?.to_owned(),
+    };
     let base_owned = base.to_owned();
     let conn_data = parallel(conns, 8, |i| {
-        let (base, tag, hash) = (base_owned.clone(), tag.clone(), hash.clone());
+        let (base, tag, hash, oauth) = (base_owned.clone(), tag.clone(), hash.clone(), oauth_client.clone());
         async move {
             let c = client();
             let email = format!("fx-{tag}-{i}@bench.example");
@@ -340,11 +387,16 @@ pub async fn build_fixture(base: &str, cfg: &Config, conns: usize, list_users: u
             let body = json!({"userId": user_id, "userDataInJWT": {"role": "member"}, "userDataInDatabase": {}, "enableAntiCsrf": false});
             let s1 = call_ok(&c, reqwest::Method::POST, format!("{base}/recipe/session"), Some(body.clone())).await?;
             let s2 = call_ok(&c, reqwest::Method::POST, format!("{base}/recipe/session"), Some(body)).await?;
+            let m2m = call_ok(&c, reqwest::Method::POST, format!("{base}/recipe/oauth/token"), Some(m2m_token_body(&oauth))).await?;
+            let oauth_access_token = m2m["access_token"].as_str().ok_or("no M2M access token")?.to_owned();
+            let oauth_gid = gid_of(&oauth_access_token).ok_or("an M2M access token without gid")?;
             let data = ConnData {
                 user_id,
                 email,
                 verify_access_token: s1["accessToken"]["token"].as_str().ok_or("no access token")?.to_owned(),
                 verify_handle: s1["session"]["handle"].as_str().ok_or("no handle")?.to_owned(),
+                oauth_access_token,
+                oauth_gid,
             };
             let rt = s2["refreshToken"]["token"].as_str().ok_or("no refresh token")?.to_owned();
             Ok((data, rt))
@@ -371,7 +423,7 @@ pub async fn build_fixture(base: &str, cfg: &Config, conns: usize, list_users: u
     }
     let deep_token = follow_pages(&c, base, deep_page).await?;
     let users_in_list = call_ok(&c, reqwest::Method::GET, format!("{base}/users/count"), None).await?["count"].as_u64().unwrap_or(0);
-    Ok(Fixture { conns: conn_data, refresh_tokens: Mutex::new(refresh), deep_token, deep_page, users_in_list })
+    Ok(Fixture { conns: conn_data, refresh_tokens: Mutex::new(refresh), deep_token, deep_page, users_in_list, oauth_client })
 }
 
 /// Follows `nextPaginationToken` from the first page of 100 for `pages` pages; returns the token of

@@ -2,7 +2,7 @@
 //! errors: each recipe returns them as variants of its outcome enums.
 
 use crate::crypto::CryptoError;
-use crate::storage::StorageError;
+use crate::storage::error::StorageError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {

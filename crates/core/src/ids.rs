@@ -122,7 +122,7 @@ fn is_id_charset(s: &str) -> bool {
 
 /// Normalises and validates an app id given in a request body (the core trims and lower-cases).
 pub fn normalise_app_id(raw: &str) -> Result<String, String> {
-    let id = raw.trim().to_lowercase();
+    let id = raw.trim().to_ascii_lowercase();
     if id.is_empty() {
         return Err("appId cannot be empty".into());
     }
@@ -137,7 +137,7 @@ pub fn normalise_app_id(raw: &str) -> Result<String, String> {
 
 /// Normalises and validates a tenant id given in a request body.
 pub fn normalise_tenant_id(raw: &str) -> Result<String, String> {
-    let id = raw.trim().to_lowercase();
+    let id = raw.trim().to_ascii_lowercase();
     if id.is_empty() {
         return Err("tenantId cannot be empty".into());
     }
@@ -155,7 +155,7 @@ pub fn normalise_tenant_id(raw: &str) -> Result<String, String> {
 
 /// Normalises a connection-URI domain: a host name, lower-cased, without scheme or port.
 pub fn normalise_cud(raw: &str) -> Result<String, String> {
-    let mut s = raw.trim().to_lowercase();
+    let mut s = raw.trim().to_ascii_lowercase();
     for scheme in ["https://", "http://"] {
         if let Some(rest) = s.strip_prefix(scheme) {
             s = rest.to_owned();
@@ -183,6 +183,15 @@ pub fn is_reserved_tenant_segment(s: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ids_are_lower_cased_as_ascii_only() {
+        assert_eq!(normalise_app_id("App-1").unwrap(), "app-1");
+        // U+212A (Kelvin sign) lower-cases to `k` under Unicode rules: it must not alias app `k1`.
+        assert!(normalise_app_id("\u{212A}1").is_err());
+        assert!(normalise_tenant_id("\u{212A}1").is_err());
+        assert!(normalise_cud("\u{212A}.example.com").is_err());
+    }
 
     #[test]
     fn tenant_ids_are_normalised_and_checked() {

@@ -6,6 +6,34 @@
 /// `user_roles.user_id`, `user_metadata.user_id`, `totp_users.user_id` are VARCHAR(128).
 pub const MAX_USER_ID_CHARS: usize = 128;
 
+/// The columns a request field is stored in, by the field's name as the CDI spells it at the top
+/// level of a body (the seed's column sizes; PostgreSQL refuses longer values with an error,
+/// SQLite would store them). A value longer than every column it can be compared with can
+/// match no stored row either, so the check holds for lookups too.
+pub const FIELD_COLUMNS: &[(&str, usize)] = &[
+    ("email", 256),              // emailpassword_users.email, passwordless_users.email, thirdparty_users.email, …
+    ("phoneNumber", 256),        // passwordless_users.phone_number
+    ("thirdPartyId", 28),        // thirdparty_users.third_party_id
+    ("thirdPartyUserId", 256),   // thirdparty_users.third_party_user_id
+    ("userId", MAX_USER_ID_CHARS),
+    ("recipeUserId", MAX_USER_ID_CHARS),
+    ("primaryUserId", MAX_USER_ID_CHARS),
+    ("superTokensUserId", MAX_USER_ID_CHARS),
+    ("externalUserId", MAX_USER_ID_CHARS), // userid_mapping.external_user_id
+    ("tenantId", 64),            // tenants.tenant_id
+    ("appId", 64),               // apps.app_id
+    ("connectionUriDomain", 256),
+    ("sessionHandle", 255),      // session_info.session_handle
+];
+
+/// A top-level request field within its column (see [`FIELD_COLUMNS`]); other fields pass.
+pub fn field_fits(field: &str, value: &str) -> Result<(), InvalidInput> {
+    match FIELD_COLUMNS.iter().find(|(name, _)| *name == field) {
+        Some(&(_, max)) => fits(field, value, max),
+        None => Ok(()),
+    }
+}
+
 /// Input the core refuses with a 400; the message is the core's where the core has one.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
@@ -71,5 +99,11 @@ mod tests {
         assert!(user_id("").is_ok());
         assert!(user_id("x\0").is_err());
         assert_eq!(not_empty("deviceName", "").unwrap_err().0, "deviceName cannot be empty");
+        // Found by the security probe: these reached PostgreSQL and failed there as 500s.
+        assert!(field_fits("email", &format!("{}@x.io", "a".repeat(300))).unwrap_err().0.contains("'email'"));
+        assert!(field_fits("thirdPartyId", &"g".repeat(29)).is_err());
+        assert!(field_fits("thirdPartyId", &"g".repeat(28)).is_ok());
+        assert!(field_fits("tenantId", &"t".repeat(65)).is_err());
+        assert!(field_fits("password", &"p".repeat(10_000)).is_ok());
     }
 }

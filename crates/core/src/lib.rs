@@ -2,6 +2,7 @@
 //! and the storage traits that the database adapters implement.
 
 // Shared foundations.
+pub mod cdi;
 pub mod config;
 pub mod crypto;
 pub mod error;
@@ -18,8 +19,10 @@ pub mod emailpassword;
 pub mod emailverification;
 pub mod metadata;
 pub mod multitenancy;
+pub mod oauth;
 pub mod passwordless;
 pub mod roles;
+pub mod saml;
 pub mod session;
 pub mod thirdparty;
 pub mod totp;

@@ -15,6 +15,7 @@ pub struct TenantSettings {
     pub email_verification_token_lifetime_ms: i64,
     /// Password hashing and checking (`password_hashing_alg`, the costs, the Firebase signer key).
     pub passwords: PasswordSettings,
+    pub saml: crate::saml::Settings,
 }
 
 impl TenantSettings {
@@ -26,6 +27,7 @@ impl TenantSettings {
             password_reset_token_lifetime_ms: cfg.password_reset_token_lifetime(),
             email_verification_token_lifetime_ms: cfg.email_verification_token_lifetime(),
             passwords: PasswordSettings::from_config(cfg),
+            saml: crate::saml::Settings::from_config(cfg),
         }
     }
 }

@@ -7,6 +7,9 @@
 //! and tests/sdk/python/webauthn_authenticator.py, run once to make software-{node,python}.json)
 //! verifies too: every algorithm with `none`, `packed` self and `packed` x5c.
 
+// Test code: a failed expectation is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use portcullis_core::webauthn::storage::{CredentialWithTenants, GeneratedOptions};
 use portcullis_core::webauthn::verify::attestation::AttestationKind;
 use portcullis_core::webauthn::verify::{registration, sign_in, sign_in_credential_id, VerifiedRegistration};

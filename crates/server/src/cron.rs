@@ -18,16 +18,20 @@ pub enum Job {
     DeleteExpiredTotpCodes,
     DeleteExpiredDashboardSessions,
     DeleteExpiredWebauthnData,
+    DeleteExpiredSamlData,
+    DeleteExpiredOAuthRows,
 }
 
 impl Job {
-    pub const ALL: [Job; 6] = [
+    pub const ALL: [Job; 8] = [
         Job::DeleteExpiredSessions,
         Job::DeleteExpiredSigningKeys,
         Job::DeleteExpiredPasswordlessDevices,
         Job::DeleteExpiredTotpCodes,
         Job::DeleteExpiredDashboardSessions,
         Job::DeleteExpiredWebauthnData,
+        Job::DeleteExpiredSamlData,
+        Job::DeleteExpiredOAuthRows,
     ];
 
     pub fn name(self) -> &'static str {
@@ -38,6 +42,8 @@ impl Job {
             Job::DeleteExpiredTotpCodes => "portcullis.cron.delete_expired_totp_codes",
             Job::DeleteExpiredDashboardSessions => "portcullis.cron.delete_expired_dashboard_sessions",
             Job::DeleteExpiredWebauthnData => "portcullis.cron.delete_expired_webauthn_data",
+            Job::DeleteExpiredSamlData => "portcullis.cron.delete_expired_saml_data",
+            Job::DeleteExpiredOAuthRows => "portcullis.cron.delete_expired_oauth_rows",
         }
     }
 
@@ -50,6 +56,9 @@ impl Job {
             Job::DeleteExpiredTotpCodes => 3_600_000,
             Job::DeleteExpiredDashboardSessions => 24 * 3_600_000,
             Job::DeleteExpiredWebauthnData => 24 * 3_600_000,
+            Job::DeleteExpiredSamlData => 3_600_000,
+            // The Java core's OAuth cleanup ran daily.
+            Job::DeleteExpiredOAuthRows => 24 * 3_600_000,
         }
     }
 }
@@ -105,12 +114,28 @@ async fn run_leased(state: &AppState, job: Job, now: i64) -> Result<u64, Storage
                 removed += t.storage.pl_delete_expired_devices(t.config.id.key(), cutoff).await?;
             }
         }
+        Job::DeleteExpiredOAuthRows => {
+            // Per app: the provider's rows (grants and M2M rows 31 days past expiry, logout
+            // challenges after 48 h, finished flows, lapsed consents; core's retention rules).
+            let snapshot = state.registry.snapshot();
+            for app in snapshot.tenants.values().filter(|t| t.config.id.is_public_tenant()) {
+                let c = app.storage.oauth_cleanup(app.config.id.app_key(), now).await?;
+                removed += c.grants + c.m2m_tokens + c.logout_challenges + c.flows + c.consents;
+            }
+        }
         Job::DeleteExpiredTotpCodes => {
             // Codes stay a cooldown past their expiry: the rate limit still counts them.
             let snapshot = state.registry.snapshot();
             for t in snapshot.tenants.values() {
                 let before = now - t.settings.totp.cooldown_ms;
                 removed += t.storage.totp_delete_expired_codes(t.config.id.key(), before).await?;
+            }
+        }
+        Job::DeleteExpiredSamlData => {
+            // Relay states and codes past their `expires_at`, every tenant of each database.
+            for s in storages(state) {
+                let (relay_states, codes) = s.saml_delete_expired(now).await?;
+                removed += relay_states + codes;
             }
         }
     }

@@ -12,6 +12,7 @@ use portcullis_core::crypto::keys::{generate_key_string, PublicKey, SigningKey};
 use portcullis_core::crypto::{refresh, uuid_v4, CryptoError};
 use portcullis_core::ids::{AppKey, TenantIdentifier, TenantKey, PUBLIC};
 use portcullis_core::session::signing_keys::{self, DynamicKey, KeyTiming};
+use portcullis_core::session::versions::{LegacyKeys, PublishedKey};
 use portcullis_core::session::{KeyProvider, SessionError};
 use portcullis_core::session::storage::{SessionStorage, StaticKey};
 use portcullis_core::storage::{Storage, StorageError};
@@ -220,6 +221,23 @@ impl AppKeyProvider<'_> {
         });
     }
 
+    /// The keys as CDI 2.x SDKs read them (`jwtSigningPublicKey*`, below 2.21): the static key when
+    /// the app's `access_token_signing_key_dynamic` is false, else the dynamic key that signs now
+    /// and every dynamic key that still verifies, newest first.
+    pub async fn legacy_keys(&self, dynamic: bool) -> Result<LegacyKeys, SessionError> {
+        let keys = self.current().await?;
+        let no_key = || SessionError::Storage(StorageError::Query("no usable signing key".into()));
+        let published = |k: &LoadedKey| PublishedKey { public_key: k.signer.public_spki_base64(), created_at: k.created_at };
+        if !dynamic {
+            return Ok(LegacyKeys::Static(keys.static_keys.first().map(published).ok_or_else(no_key)?));
+        }
+        let valid = self.valid_dynamic(&keys);
+        let chosen = signing_keys::signing_key(&valid, self.now, self.timing).ok_or_else(no_key)?;
+        let signing = keys.dynamic.iter().find(|k| k.created_at == chosen.created_at).map(published).ok_or_else(no_key)?;
+        let valid = keys.dynamic.iter().filter(|k| valid.iter().any(|v| v.created_at == k.created_at)).map(published).collect();
+        Ok(LegacyKeys::Dynamic { signing, valid, timing: self.timing })
+    }
+
     /// The JWKS of the app and how long it may be cached, in seconds.
     pub async fn jwks(&self) -> Result<(Vec<Value>, i64), SessionError> {
         let cached = self.snapshot();
@@ -270,6 +288,18 @@ impl KeyProvider for AppKeyProvider<'_> {
         }
         // Another instance may have created it since we loaded.
         Ok(find(self.usable(self.reload(false).await?).await?.as_ref()))
+    }
+
+    async fn all_public_keys(&self, reload: bool) -> Result<Vec<PublicKey>, SessionError> {
+        let keys = if reload { self.usable(self.reload(false).await?).await? } else { self.current().await? };
+        let valid = self.valid_dynamic(&keys);
+        Ok(keys
+            .dynamic
+            .iter()
+            .filter(|k| valid.iter().any(|v| v.created_at == k.created_at))
+            .chain(keys.static_keys.iter())
+            .map(|k| k.public.clone())
+            .collect())
     }
 
     async fn refresh_master_key(&self) -> Result<Arc<str>, SessionError> {

@@ -6,6 +6,7 @@ mod hashing;
 pub mod http;
 pub mod keys;
 mod last_active;
+pub mod limits;
 pub mod metrics;
 pub mod probe;
 pub mod startup;
@@ -40,6 +41,7 @@ pub async fn start(config: Config, config_path: Option<std::path::PathBuf>) -> R
         .key_value_insert_if_absent(TenantKey::new(PUBLIC, PUBLIC), api::core::TELEMETRY_ID_KEY, &uuid::Uuid::new_v4().to_string(), now_ms())
         .await?;
     let hashing = hashing::Hashing::new(&registry.base);
+    let limits = limits::Limits::from_config(&registry.base);
     Ok(Arc::new(AppState {
         base_access: http::access::Access::from_config(&registry.base),
         saas_digest: registry.base.supertokens_saas_secret().map(portcullis_core::crypto::sha256_hex),
@@ -48,6 +50,7 @@ pub async fn start(config: Config, config_path: Option<std::path::PathBuf>) -> R
         last_active: last_active::LastActive::default(),
         hashing,
         metrics: metrics::Metrics::new(routes().metric_names()),
+        limits,
         clock: state::Clock::default(),
         config_path,
     }))
@@ -110,6 +113,7 @@ pub async fn serve(
     spawn_tenant_sync(&state);
     cron::spawn(Arc::clone(&state));
     let header_timeout = Duration::from_secs(u64::try_from(state.registry.base.header_read_timeout_sec()).unwrap_or(30).max(1));
+    let app_state = Arc::clone(&state);
     let app = router(state);
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut connections = tokio::task::JoinSet::new();
@@ -128,6 +132,10 @@ pub async fn serve(
                         continue;
                     }
                 };
+                if !app_state.limits.admit_connection(connections.len()) {
+                    drop(stream);
+                    continue;
+                }
                 let app = app.clone();
                 let mut stop = stop_rx.clone();
                 connections.spawn(async move {

@@ -131,6 +131,9 @@ fn main() -> ExitCode {
     for w in loaded.warnings {
         tracing::warn!("{w}");
     }
+    if loaded.cfg.api_key_list().is_empty() {
+        tracing::warn!("no api_keys are set: every API is open to anyone who can reach this port");
+    }
 
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(r) => r,

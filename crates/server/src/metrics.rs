@@ -91,6 +91,10 @@ pub use portcullis_core::storage::PoolStatus as PoolGauge;
 
 /// What is read at scrape time rather than counted.
 pub struct Gauges {
+    /// Requests refused because every `max_server_pool_size` slot stayed busy; connections
+    /// closed because `max_connections` were open (counted in `limits`).
+    pub requests_refused: u64,
+    pub connections_refused: u64,
     pub hashing_waiting: usize,
     pub hashing_running: usize,
     pub pools: Vec<PoolGauge>,
@@ -160,6 +164,10 @@ impl Metrics {
         for (job, n) in &failures {
             let _ = writeln!(out, "portcullis_cron_failures_total{{job=\"{job}\"}} {n}");
         }
+        header(&mut out, "portcullis_requests_refused_total", "counter", "Requests refused with 503: every max_server_pool_size slot stayed busy.");
+        let _ = writeln!(out, "portcullis_requests_refused_total {}", gauges.requests_refused);
+        header(&mut out, "portcullis_connections_refused_total", "counter", "Connections closed on accept: max_connections were open.");
+        let _ = writeln!(out, "portcullis_connections_refused_total {}", gauges.connections_refused);
         header(&mut out, "portcullis_password_hash_waiting", "gauge", "Password hashes waiting for a hashing slot.");
         let _ = writeln!(out, "portcullis_password_hash_waiting {}", gauges.hashing_waiting);
         header(&mut out, "portcullis_password_hash_running", "gauge", "Password hashes being computed.");
@@ -213,7 +221,7 @@ mod tests {
         m.record_request(None, 404, Duration::from_millis(1));
         m.record_request(Some(1), 418, Duration::from_millis(20));
         m.record_cron("job", false);
-        let text = m.render(&Gauges { hashing_waiting: 2, hashing_running: 1, pools: vec![PoolGauge { size: 3, available: 1, waiting: 0, max_size: 10, timeouts: 4, wait_micros: 1_500_000, ..Default::default() }] });
+        let text = m.render(&Gauges { requests_refused: 4, connections_refused: 5, hashing_waiting: 2, hashing_running: 1, pools: vec![PoolGauge { size: 3, available: 1, waiting: 0, max_size: 10, timeouts: 4, wait_micros: 1_500_000, ..Default::default() }] });
         assert!(text.contains("portcullis_requests_total{route=\"SignIn\",status=\"200\"} 2"), "{text}");
         assert!(text.contains("portcullis_requests_total{route=\"SignIn\",status=\"400\"} 1"));
         assert!(text.contains("portcullis_requests_total{route=\"SignIn\",status=\"418\"} 1"));
@@ -224,6 +232,7 @@ mod tests {
         assert!(text.contains("portcullis_request_duration_seconds_bucket{route=\"SignIn\",le=\"+Inf\"} 4"));
         assert!(text.contains("portcullis_cron_failures_total{job=\"job\"} 1"));
         assert!(text.contains("portcullis_password_hash_waiting 2"));
+        assert!(text.contains("portcullis_requests_refused_total 4") && text.contains("portcullis_connections_refused_total 5"));
         assert!(text.contains("portcullis_db_pool_max{pool=\"0\"} 10"));
         assert!(text.contains("# TYPE portcullis_db_pool_timeouts_total counter\nportcullis_db_pool_timeouts_total{pool=\"0\"} 4"), "{text}");
         assert!(text.contains("portcullis_db_pool_wait_seconds_total{pool=\"0\"} 1.5"), "{text}");

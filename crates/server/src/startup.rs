@@ -59,7 +59,7 @@ pub fn log_serving(cfg: &Config, storage: &str, addr: SocketAddr) {
     tracing::info!(
         "portcullis {} listening on {addr} (CDI versions {})",
         env!("CARGO_PKG_VERSION"),
-        cdi_versions(cfg).join(", ")
+        version_range(&cdi_versions(cfg))
     );
     if cfg.test_mode() {
         tracing::warn!(
@@ -74,14 +74,23 @@ pub fn log_serving(cfg: &Config, storage: &str, addr: SocketAddr) {
     }
 }
 
+/// `2.7 to 5.4`: the served versions are every listed one between the two.
+fn version_range(versions: &[&str]) -> String {
+    match versions {
+        [] => String::new(),
+        [only] => (*only).to_owned(),
+        [first, .., last] => format!("{first} to {last}"),
+    }
+}
+
 /// The CDI versions served, within `supertokens_min_cdi_version` and `supertokens_max_cdi_version`.
 pub fn cdi_versions(cfg: &Config) -> Vec<&'static str> {
-    let min = cfg.supertokens_min_cdi_version().and_then(Version::parse);
-    let max = cfg.supertokens_max_cdi_version().and_then(Version::parse);
+    let min = cfg.supertokens_min_cdi_version().and_then(Version::parse_listed);
+    let max = cfg.supertokens_max_cdi_version().and_then(Version::parse_listed);
     SUPPORTED_CDI_VERSIONS
         .iter()
         .copied()
-        .filter(|v| Version::parse(v).is_some_and(|v| min.is_none_or(|m| v >= m) && max.is_none_or(|m| v <= m)))
+        .filter(|v| Version::parse_listed(v).is_some_and(|v| min.is_none_or(|m| v >= m) && max.is_none_or(|m| v <= m)))
         .collect()
 }
 

@@ -17,6 +17,8 @@ pub struct AppState {
     pub last_active: crate::last_active::LastActive,
     pub hashing: crate::hashing::Hashing,
     pub metrics: crate::metrics::Metrics,
+    /// Requests in flight and open connections (`max_server_pool_size`, `max_connections`).
+    pub limits: crate::limits::Limits,
     /// The time, in milliseconds; tests move it to exercise expiry and key rotation.
     pub clock: Clock,
     pub config_path: Option<std::path::PathBuf>,

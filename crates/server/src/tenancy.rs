@@ -350,6 +350,21 @@ impl Registry {
     where
         F: FnOnce(&mut TenantConfig) -> Result<(), String>,
     {
+        self.create_or_update_from(via, id, TenantConfig::new_v2, edit).await
+    }
+
+    /// As [`Registry::create_or_update`], with `fresh` making the config of a tenant that does not
+    /// exist yet (the deprecated non-v2 APIs create tenants of another shape).
+    pub async fn create_or_update_from<F>(
+        &self,
+        via: &TenantIdentifier,
+        id: &TenantIdentifier,
+        fresh: impl FnOnce(TenantIdentifier) -> TenantConfig,
+        edit: F,
+    ) -> Result<bool, TenancyError>
+    where
+        F: FnOnce(&mut TenantConfig) -> Result<(), String>,
+    {
         let _guard = self.writer.lock().await;
         // Edit what the database holds, not a snapshot older than another instance's change.
         self.refresh_locked().await?;
@@ -357,7 +372,7 @@ impl Registry {
         if !configs.contains_key(via) {
             return Err(TenancyError::NotFound(via.clone()));
         }
-        let mut config = configs.get(id).map(|c| (**c).clone()).unwrap_or_else(|| TenantConfig::new_v2(id.clone()));
+        let mut config = configs.get(id).map(|c| (**c).clone()).unwrap_or_else(|| fresh(id.clone()));
         edit(&mut config).map_err(TenancyError::InvalidConfig)?;
         configs.insert(id.clone(), Arc::new(config.clone()));
         let effective = self.check(&configs, id)?;

@@ -21,8 +21,10 @@ mod emailverification;
 mod key_value;
 mod metadata;
 mod names;
+mod oauth;
 mod passwordless;
 mod roles;
+mod saml;
 mod schema;
 mod session;
 mod settings;
@@ -65,6 +67,8 @@ struct Statements {
     thirdparty: thirdparty::Statements,
     totp: totp::Statements,
     webauthn: webauthn::Statements,
+    saml: saml::Statements,
+    oauth: oauth::Statements,
 }
 
 pub struct PgStorage {
@@ -113,9 +117,11 @@ impl PgStorage {
             passwordless: passwordless::Statements::new(&settings.names).map_err(invalid)?,
             thirdparty: thirdparty::Statements::new(&settings.names).map_err(invalid)?,
             totp: totp::Statements::new(&settings.names).map_err(invalid)?,
+            oauth: oauth::Statements::new(&settings.names).map_err(invalid)?,
             metadata: metadata::Statements::new(&settings.names).map_err(invalid)?,
             roles: roles::Statements::new(&settings.names).map_err(invalid)?,
             webauthn: webauthn::Statements::new(&settings.names).map_err(invalid)?,
+            saml: saml::Statements::new(&settings.names).map_err(invalid)?,
         };
         let db = Db::new(&settings)?;
         schema::ensure(&db, &settings.names).await?;

@@ -1,4 +1,5 @@
-//! Creates what is missing of the schema (src/schema.sql) at connect time.
+//! Creates what is missing of the schema (src/schema.sql: the seed's tables; src/schema_oauth.sql: the
+//! OAuth2 provider's, which the seed does not have) at connect time.
 //!
 //! Like the plugin (`GeneralQueries.createTablesIfNotExists`) we first ask the catalog what exists and
 //! create only the rest: the missing tables with their indexes in one transaction (all or nothing),
@@ -16,7 +17,8 @@ use crate::connect::describe;
 use crate::db::Db;
 use crate::names::Names;
 
-const TEMPLATE: &str = include_str!("schema.sql");
+/// The templates, in creation order: the seed's tables, then the newer tables beside them.
+const TEMPLATES: [&str; 2] = [include_str!("schema.sql"), include_str!("schema_oauth.sql")];
 
 /// DDL waits behind other sessions' locks and may build indexes on large tables: it gets longer than
 /// ordinary statements, but still a bound.
@@ -45,10 +47,11 @@ pub fn table_bases() -> Vec<String> {
     statements().iter().filter_map(|s| table_of_create(s).map(str::to_owned)).collect()
 }
 
-/// The template's statements, without comment lines.
+/// The templates' statements, without comment lines.
 fn statements() -> Vec<String> {
-    TEMPLATE
-        .split(";\n")
+    TEMPLATES
+        .iter()
+        .flat_map(|t| t.split(";\n"))
         .map(|s| {
             s.lines().filter(|l| !l.trim_start().starts_with("--")).collect::<Vec<_>>().join("\n").trim().to_owned()
         })
@@ -163,7 +166,7 @@ async fn plan(client: &tokio_postgres::Client, names: &Names, ddl: &[TableDdl]) 
             columns.entry(r.get(0)).or_default().insert(r.get(1));
         }
     }
-    let expected = schema_shape::expected_columns(TEMPLATE);
+    let expected = schema_shape::expected_columns(&TEMPLATES.concat());
     let mismatches = schema_shape::mismatches(&expected, &columns, |base| names.bare(base).unwrap_or(base).to_owned());
     let mut plan = Plan { create_schema: !schema_exists, mismatches, ..Plan::default() };
     for t in ddl {
@@ -302,15 +305,38 @@ mod tests {
     #[test]
     fn the_template_has_every_table_and_index_of_the_seed_and_webauthn() {
         let ddl = render_all(&names("public", "")).unwrap();
-        // The seed's 35 tables and 49 indexes, then the plugin's 5 WebAuthn tables and 6 indexes.
-        assert_eq!(ddl.len(), 40);
-        assert_eq!(ddl.iter().map(|t| t.indexes.len()).sum::<usize>(), 55);
-        let webauthn: Vec<&str> = ddl[35..].iter().map(|t| t.base.as_str()).collect();
+        // The seed's 35 tables and 49 indexes, then the 3 SAML tables and the plugin's 5 WebAuthn
+        // tables (schema.sql), then the OAuth provider's (schema_oauth.sql).
+        assert_eq!(ddl.len(), 35 + 3 + 5 + 8);
+        let (seed, rest) = ddl.split_at(35);
+        let (saml, rest) = rest.split_at(3);
+        let (webauthn, oauth) = rest.split_at(5);
+        assert_eq!(seed.iter().map(|t| t.indexes.len()).sum::<usize>(), 49);
+        assert_eq!(seed[0].base, "apps");
+        assert!(seed.iter().all(|t| !t.base.starts_with("oauth_") && !t.base.starts_with("saml_") && !t.base.starts_with("webauthn_")));
+        assert_eq!(saml.iter().map(|t| t.base.as_str()).collect::<Vec<_>>(), ["saml_clients", "saml_relay_state", "saml_claims"]);
+        assert_eq!(saml.iter().map(|t| t.indexes.len()).sum::<usize>(), 5);
         assert_eq!(
-            webauthn,
+            webauthn.iter().map(|t| t.base.as_str()).collect::<Vec<_>>(),
             ["webauthn_users", "webauthn_user_to_tenant", "webauthn_generated_options", "webauthn_credentials", "webauthn_account_recovery_tokens"]
         );
-        assert_eq!(ddl[0].base, "apps");
+        assert_eq!(webauthn.iter().map(|t| t.indexes.len()).sum::<usize>(), 6);
+        // The OAuth provider's: the plugin's four, and the provider's own four.
+        let bases: Vec<&str> = oauth.iter().map(|t| t.base.as_str()).collect();
+        assert_eq!(
+            bases,
+            [
+                "oauth_clients",
+                "oauth_sessions",
+                "oauth_m2m_tokens",
+                "oauth_logout_challenges",
+                "oauth_client_configs",
+                "oauth_flows",
+                "oauth_grants",
+                "oauth_consents"
+            ]
+        );
+        assert_eq!(oauth.iter().map(|t| t.indexes.len()).sum::<usize>(), 10);
         for t in &ddl {
             assert!(!t.create.contains('{'), "unrendered placeholder in {}", t.create);
         }
@@ -318,7 +344,7 @@ mod tests {
 
     #[test]
     fn every_table_of_the_template_has_its_columns_listed() {
-        let expected = schema_shape::expected_columns(TEMPLATE);
+        let expected = schema_shape::expected_columns(&TEMPLATES.concat());
         assert_eq!(expected.iter().map(|(t, _)| t.clone()).collect::<Vec<_>>(), table_bases());
         let session = &expected.iter().find(|(t, _)| t == "session_info").unwrap().1;
         assert_eq!(session.len(), 10);
@@ -352,5 +378,13 @@ mod tests {
         assert!(tokens.create.contains("CONSTRAINT webauthn_account_recovery_token_user_id_fkey FOREIGN KEY"));
         let credentials = ddl.iter().find(|t| t.base == "webauthn_credentials").unwrap();
         assert!(credentials.create.contains("CONSTRAINT st_webauthn_credentials_user_id_fkey FOREIGN KEY (app_id, user_id) REFERENCES auth.st_webauthn_users"));
+        let sessions = ddl.iter().find(|t| t.base == "oauth_sessions").unwrap();
+        assert!(sessions.create.starts_with("CREATE TABLE IF NOT EXISTS auth.st_oauth_sessions ("));
+        assert!(sessions.create.contains(
+            "CONSTRAINT st_oauth_sessions_client_id_fkey FOREIGN KEY (app_id, client_id) REFERENCES auth.st_oauth_clients (app_id, client_id) ON DELETE CASCADE"
+        ));
+        assert_eq!(sessions.indexes[0].name, "oauth_session_exp_index");
+        let flows = ddl.iter().find(|t| t.base == "oauth_flows").unwrap();
+        assert!(flows.create.contains("CONSTRAINT st_oauth_flows_code_hash_key UNIQUE (app_id, code_hash)"));
     }
 }

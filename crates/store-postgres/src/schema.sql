@@ -1,7 +1,7 @@
--- The SuperTokens PostgreSQL plugin's schema (the pre-12 tables, then the newer plugin's WebAuthn
--- tables), as Portcullis creates it: every column, type, default, key and index exactly as the
--- plugin's DDL has them, so that a database written by the Java core is used unchanged and the
--- other way round.
+-- The SuperTokens PostgreSQL plugin's schema as Portcullis creates it: the pre-12 tables of the seed,
+-- then the newer plugin tables Portcullis uses (SAML, WebAuthn); every column, type, default, key and
+-- index exactly as the plugin's DDL has them, so that a database written by the Java core is used
+-- unchanged and the other way round.
 --
 -- This is a template, rendered once at connect time (src/schema.rs):
 --   {t:NAME}       the schema-qualified table name of table NAME (prefixed, or overridden by the
@@ -493,6 +493,67 @@ CREATE INDEX IF NOT EXISTS totp_used_codes_expiry_time_ms_index ON {t:totp_used_
 CREATE INDEX IF NOT EXISTS totp_used_codes_tenant_id_index ON {t:totp_used_codes} (app_id, tenant_id);
 
 CREATE INDEX IF NOT EXISTS totp_used_codes_user_id_index ON {t:totp_used_codes} (app_id, user_id);
+
+-- Newer plugin tables (not in the seed): SAML (core 11.3, CDI 5.4), with the plugin's names, columns,
+-- constraints and indexes (SAMLQueries.getQueryToCreate*). `redirect_uris` is a JSON array as text,
+-- `idp_signing_certificate` base64 DER; `saml_relay_state.state` is nullable, as the plugin creates it.
+
+CREATE TABLE IF NOT EXISTS {t:saml_clients} (
+app_id VARCHAR(64) NOT NULL DEFAULT 'public',
+tenant_id VARCHAR(64) NOT NULL DEFAULT 'public',
+client_id VARCHAR(256) NOT NULL,
+client_secret TEXT,
+sso_login_url TEXT NOT NULL,
+redirect_uris TEXT NOT NULL,
+default_redirect_uri TEXT NOT NULL,
+idp_entity_id VARCHAR(256) NOT NULL,
+idp_signing_certificate TEXT NOT NULL,
+allow_idp_initiated_login BOOLEAN NOT NULL DEFAULT FALSE,
+enable_request_signing BOOLEAN NOT NULL DEFAULT FALSE,
+created_at BIGINT NOT NULL,
+updated_at BIGINT NOT NULL,
+CONSTRAINT {c:saml_clients:pkey} PRIMARY KEY (app_id, tenant_id, client_id),
+CONSTRAINT {c:saml_clients:idp_entity_id_key} UNIQUE (app_id, tenant_id, idp_entity_id),
+CONSTRAINT {c:saml_clients:app_id_fkey} FOREIGN KEY (app_id) REFERENCES {t:apps} (app_id) ON DELETE CASCADE,
+CONSTRAINT {c:saml_clients:tenant_id_fkey} FOREIGN KEY (app_id, tenant_id) REFERENCES {t:tenants} (app_id, tenant_id) ON DELETE CASCADE
+);
+
+CREATE INDEX IF NOT EXISTS saml_clients_app_id_tenant_id_index ON {t:saml_clients} (app_id, tenant_id);
+
+CREATE TABLE IF NOT EXISTS {t:saml_relay_state} (
+app_id VARCHAR(64) NOT NULL DEFAULT 'public',
+tenant_id VARCHAR(64) NOT NULL DEFAULT 'public',
+relay_state VARCHAR(256) NOT NULL,
+client_id VARCHAR(256) NOT NULL,
+state TEXT,
+redirect_uri TEXT NOT NULL,
+created_at BIGINT NOT NULL,
+expires_at BIGINT NOT NULL,
+CONSTRAINT {c:saml_relay_state:pkey} PRIMARY KEY (app_id, tenant_id, relay_state),
+CONSTRAINT {c:saml_relay_state:app_id_fkey} FOREIGN KEY (app_id) REFERENCES {t:apps} (app_id) ON DELETE CASCADE,
+CONSTRAINT {c:saml_relay_state:tenant_id_fkey} FOREIGN KEY (app_id, tenant_id) REFERENCES {t:tenants} (app_id, tenant_id) ON DELETE CASCADE
+);
+
+CREATE INDEX IF NOT EXISTS saml_relay_state_app_id_tenant_id_index ON {t:saml_relay_state} (app_id, tenant_id);
+
+CREATE INDEX IF NOT EXISTS saml_relay_state_expires_at_index ON {t:saml_relay_state} (expires_at);
+
+CREATE TABLE IF NOT EXISTS {t:saml_claims} (
+app_id VARCHAR(64) NOT NULL DEFAULT 'public',
+tenant_id VARCHAR(64) NOT NULL DEFAULT 'public',
+client_id VARCHAR(256) NOT NULL,
+code VARCHAR(256) NOT NULL,
+claims TEXT NOT NULL,
+created_at BIGINT NOT NULL,
+expires_at BIGINT NOT NULL,
+CONSTRAINT {c:saml_claims:pkey} PRIMARY KEY (app_id, tenant_id, code),
+CONSTRAINT {c:saml_claims:app_id_fkey} FOREIGN KEY (app_id) REFERENCES {t:apps} (app_id) ON DELETE CASCADE,
+CONSTRAINT {c:saml_claims:tenant_id_fkey} FOREIGN KEY (app_id, tenant_id) REFERENCES {t:tenants} (app_id, tenant_id) ON DELETE CASCADE
+);
+
+CREATE INDEX IF NOT EXISTS saml_claims_app_id_tenant_id_index ON {t:saml_claims} (app_id, tenant_id);
+
+CREATE INDEX IF NOT EXISTS saml_claims_expires_at_index ON {t:saml_claims} (expires_at);
 
 -- WebAuthn: the newer plugin's tables (not in the seed), in its foreign-key order. Index names are
 -- literal, as the plugin writes them; so are the two recovery-token constraint names, which

@@ -1,7 +1,8 @@
-//! The schema PgStorage creates is the seed's (SuperTokens' documented DDL) plus the newer plugin's
-//! WebAuthn tables, to every column, type, default, constraint and index, in the default schema, in a
-//! custom schema and with a prefix; a schema that already exists is used as it is, and one an older
-//! Java core made (the seed only) gets the WebAuthn tables and nothing else changes.
+//! The schema PgStorage creates is the seed's (SuperTokens' documented DDL) plus the newer plugin
+//! tables (SAML, WebAuthn) and the OAuth tables beside them (the newer plugin's four and the
+//! provider's own), to every column, type, default, constraint and index, in the default schema, in
+//! a custom schema and with a prefix; a schema that already exists is used as it is, and one made by
+//! an older core gets only the newer tables added.
 
 // Test code: a failed expectation is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -10,7 +11,7 @@ mod common;
 
 use common::*;
 use portcullis_core::multitenancy::storage::TenantStorage;
-use portcullis_core::ids::TenantKey;
+use portcullis_core::ids::{AppKey, TenantKey};
 use portcullis_core::storage::Storage;
 use portcullis_store_postgres::PgStorage;
 use serde_json::json;
@@ -23,7 +24,7 @@ async fn default_schema_matches_the_seed() {
     let (ours_db, ours_uri) = create_database(&uri).await;
 
     let seed = admin(&seed_uri).await;
-    seed.batch_execute(&plugin_sql()).await.expect("apply the seed and the WebAuthn tables");
+    seed.batch_execute(&plugin_sql()).await.expect("apply the seed and the newer tables (SAML, WebAuthn, OAuth)");
     let expected = catalog(&seed, "public").await;
 
     PgStorage::connect(&config(&ours_uri, json!({}))).await.expect("connect");
@@ -41,7 +42,7 @@ async fn custom_schema_matches_the_seed() {
     let (seed_schema, ours) = (unique("seed"), unique("ours"));
     let client = admin(&uri).await;
     client.batch_execute(&format!("CREATE SCHEMA {seed_schema}")).await.unwrap();
-    client.batch_execute(&plugin_schema_for(&seed_schema, "", &[])).await.expect("apply the seed");
+    client.batch_execute(&seed_for(&seed_schema, "", &[])).await.expect("apply the seed");
     let expected = catalog(&client, &seed_schema).await;
 
     PgStorage::connect(&config_in_schema(&uri, &ours)).await.expect("connect");
@@ -58,7 +59,7 @@ async fn prefix_and_overrides_name_things_like_the_java_plugin() {
     let overrides = [("key_value", "kv_store"), ("session_info", "sessions")];
     let client = admin(&uri).await;
     client.batch_execute(&format!("CREATE SCHEMA {seed_schema}")).await.unwrap();
-    client.batch_execute(&plugin_schema_for(&seed_schema, "pfx", &overrides)).await.expect("apply the seed");
+    client.batch_execute(&seed_for(&seed_schema, "pfx", &overrides)).await.expect("apply the seed");
     let expected = catalog(&client, &seed_schema).await;
     assert!(expected.contains("table pfx_apps") && expected.contains("table kv_store"));
     assert!(expected.iter().any(|l| l.starts_with(
@@ -94,7 +95,7 @@ async fn a_schema_made_by_the_java_core_is_used_unchanged() {
     let schema = unique("java");
     let client = admin(&uri).await;
     client.batch_execute(&format!("CREATE SCHEMA {schema}")).await.unwrap();
-    client.batch_execute(&plugin_schema_for(&schema, "", &[])).await.expect("apply the seed");
+    client.batch_execute(&seed_for(&schema, "", &[])).await.expect("apply the seed");
     // An index a newer plugin adds: not ours to drop.
     client.batch_execute(&format!("CREATE INDEX extra_index ON {schema}.apps (created_at_time)")).await.unwrap();
     let before = catalog(&client, &schema).await;
@@ -113,14 +114,73 @@ async fn a_schema_made_by_the_java_core_is_used_unchanged() {
     drop_schema(&uri, &schema).await;
 }
 
+/// A database of a core older than the SAML tables: they are added (with their indexes and foreign
+/// keys), and nothing of the seed's tables is touched.
+#[tokio::test]
+async fn the_saml_tables_are_added_to_a_seed_only_schema() {
+    let Some(uri) = pg_uri("the_saml_tables_are_added_to_a_seed_only_schema") else { return };
+    let (expected_schema, schema) = (unique("full"), unique("old"));
+    let client = admin(&uri).await;
+    client.batch_execute(&format!("CREATE SCHEMA {expected_schema}; CREATE SCHEMA {schema}")).await.unwrap();
+    client.batch_execute(&seed_for(&expected_schema, "", &[])).await.unwrap();
+    client.batch_execute(&seed_only_for(&schema)).await.unwrap();
+    let before = catalog(&client, &schema).await;
+    assert!(!before.iter().any(|l| l.contains("saml_")));
+    let oids_sql = format!(
+        "SELECT string_agg(c.relname || '=' || c.oid::text, ',' ORDER BY c.relname) FROM pg_class c \
+         JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = '{schema}'"
+    );
+    let oids_before: String = client.query_one(&oids_sql, &[]).await.unwrap().get(0);
+
+    let storage = PgStorage::connect(&config_in_schema(&uri, &schema)).await.expect("connect");
+    let after = catalog(&client, &schema).await;
+    assert_same_catalog("seed-only schema after connect", &catalog(&client, &expected_schema).await, &after);
+    for table in ["saml_clients", "saml_relay_state", "saml_claims"] {
+        assert!(after.contains(&format!("table {table}")), "{table} created");
+    }
+    let oids_after: String = client.query_one(&oids_sql, &[]).await.unwrap().get(0);
+    for relation in oids_before.split(',') {
+        assert!(oids_after.split(',').any(|r| r == relation), "{relation} was recreated");
+    }
+
+    // The tables work: a client row of a tenant, gone with its tenant.
+    storage.add_tenant_rows(TenantKey::new("public", "public"), 1).await.unwrap();
+    client
+        .batch_execute(&format!(
+            "INSERT INTO {schema}.saml_clients (client_id, sso_login_url, redirect_uris, default_redirect_uri, \
+             idp_entity_id, idp_signing_certificate, created_at, updated_at) VALUES ('c', 'u', '[]', 'd', 'e', 'x', 1, 1);
+             INSERT INTO {schema}.saml_relay_state (relay_state, client_id, redirect_uri, created_at, expires_at) VALUES ('r', 'c', 'd', 1, 2);
+             INSERT INTO {schema}.saml_claims (client_id, code, claims, created_at, expires_at) VALUES ('c', 'k', '{{}}', 1, 2);"
+        ))
+        .await
+        .unwrap();
+    let duplicate = client
+        .batch_execute(&format!(
+            "INSERT INTO {schema}.saml_clients (client_id, sso_login_url, redirect_uris, default_redirect_uri, \
+             idp_entity_id, idp_signing_certificate, created_at, updated_at) VALUES ('c2', 'u', '[]', 'd', 'e', 'x', 1, 1)"
+        ))
+        .await
+        .unwrap_err();
+    let db_error = duplicate.as_db_error().expect("a database error");
+    assert_eq!(db_error.constraint(), Some("saml_clients_idp_entity_id_key"));
+    assert!(storage.delete_app_rows(AppKey::new("public")).await.unwrap());
+    for table in ["saml_clients", "saml_relay_state", "saml_claims"] {
+        assert_eq!(count(&client, &format!("SELECT count(*) FROM {schema}.{table}")).await, 0, "{table} cascades");
+    }
+
+    drop(storage);
+    drop_schema(&uri, &expected_schema).await;
+    drop_schema(&uri, &schema).await;
+}
+
 #[tokio::test]
 async fn a_schema_made_by_an_older_java_core_gets_the_webauthn_tables() {
     let Some(uri) = pg_uri("a_schema_made_by_an_older_java_core_gets_the_webauthn_tables") else { return };
     let (old, full) = (unique("old"), unique("full"));
     let client = admin(&uri).await;
     client.batch_execute(&format!("CREATE SCHEMA {old}; CREATE SCHEMA {full}")).await.unwrap();
-    client.batch_execute(&seed_for(&old, "", &[])).await.expect("apply the seed");
-    client.batch_execute(&plugin_schema_for(&full, "", &[])).await.expect("apply the seed and the WebAuthn tables");
+    client.batch_execute(&seed_only_for(&old)).await.expect("apply the seed");
+    client.batch_execute(&seed_for(&full, "", &[])).await.expect("apply the seed and the WebAuthn tables");
     let before = catalog(&client, &old).await;
     assert!(!before.iter().any(|l| l.contains("webauthn")));
     let oids_sql = format!(
@@ -149,12 +209,13 @@ async fn missing_tables_and_indexes_are_added_to_a_partial_schema() {
     let (seed_schema, schema) = (unique("seed"), unique("partial"));
     let client = admin(&uri).await;
     client.batch_execute(&format!("CREATE SCHEMA {seed_schema}; CREATE SCHEMA {schema}")).await.unwrap();
-    client.batch_execute(&plugin_schema_for(&seed_schema, "", &[])).await.unwrap();
-    client.batch_execute(&plugin_schema_for(&schema, "", &[])).await.unwrap();
+    client.batch_execute(&seed_for(&seed_schema, "", &[])).await.unwrap();
+    client.batch_execute(&seed_for(&schema, "", &[])).await.unwrap();
     client
         .batch_execute(&format!(
             "DROP TABLE {schema}.totp_used_codes; DROP INDEX {schema}.session_expiry_index; DROP TABLE {schema}.user_roles; \
-             DROP TABLE {schema}.webauthn_credentials; DROP INDEX {schema}.webauthn_user_to_tenant_email_index"
+             DROP TABLE {schema}.webauthn_credentials; DROP INDEX {schema}.webauthn_user_to_tenant_email_index; \
+             DROP TABLE {schema}.oauth_grants; DROP INDEX {schema}.oauth_session_session_handle_index"
         ))
         .await
         .unwrap();
@@ -214,7 +275,7 @@ async fn concurrent_first_starts_create_the_schema_once() {
     }
     let client = admin(&uri).await;
     client.batch_execute(&format!("CREATE SCHEMA {seed_schema}")).await.unwrap();
-    client.batch_execute(&plugin_schema_for(&seed_schema, "", &[])).await.unwrap();
+    client.batch_execute(&seed_for(&seed_schema, "", &[])).await.unwrap();
     assert_same_catalog("raced schema", &catalog(&client, &seed_schema).await, &catalog(&client, &schema).await);
     drop_schema(&uri, &seed_schema).await;
     drop_schema(&uri, &schema).await;
@@ -225,8 +286,8 @@ async fn webauthn_tables_hold_the_plugins_keys_and_cascades() {
     let Some(uri) = pg_uri("webauthn_tables_hold_the_plugins_keys_and_cascades") else { return };
     let schema = unique("webauthn");
     let storage = PgStorage::connect(&config_in_schema(&uri, &schema)).await.expect("connect");
-    storage.add_tenant_rows("public", "public", 1).await.unwrap();
-    storage.add_tenant_rows("public", "t1", 1).await.unwrap();
+    storage.add_tenant_rows(TenantKey::new("public", "public"), 1).await.unwrap();
+    storage.add_tenant_rows(TenantKey::new("public", "t1"), 1).await.unwrap();
     let client = admin(&uri).await;
     client.batch_execute(&format!("SET search_path = {schema}")).await.unwrap();
     let user = |id: &'static str, email: &'static str| {
@@ -271,5 +332,69 @@ async fn webauthn_tables_hold_the_plugins_keys_and_cascades() {
     assert_eq!(count(&client, &format!("SELECT count(*) FROM {schema}.webauthn_generated_options")).await, 0);
 
     drop(storage);
+    drop_schema(&uri, &schema).await;
+}
+
+#[tokio::test]
+async fn the_oauth_tables_are_added_beside_an_existing_seed_schema() {
+    let Some(uri) = pg_uri("the_oauth_tables_are_added_beside_an_existing_seed_schema") else { return };
+    let (full, schema) = (unique("full"), unique("preoauth"));
+    let client = admin(&uri).await;
+    client.batch_execute(&format!("CREATE SCHEMA {full}; CREATE SCHEMA {schema}")).await.unwrap();
+    client.batch_execute(&seed_for(&full, "", &[])).await.unwrap();
+    // A database written before the OAuth tables existed (e.g. by a Java core 9.x).
+    client.batch_execute(&seed_only_for(&schema)).await.unwrap();
+    let seed_oids_sql = format!(
+        "SELECT string_agg(c.oid::text, ',' ORDER BY c.oid) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+         WHERE n.nspname = '{schema}' AND c.relname NOT LIKE 'oauth%'"
+    );
+    let seed_oids: String = client.query_one(&seed_oids_sql, &[]).await.unwrap().get(0);
+    let before = catalog(&client, &schema).await;
+    assert!(!before.iter().any(|l| l.contains("oauth")));
+
+    let storage = PgStorage::connect(&config_in_schema(&uri, &schema)).await.expect("connect");
+    let after = catalog(&client, &schema).await;
+    assert_same_catalog("seed plus OAuth tables", &catalog(&client, &full).await, &after);
+    for table in [
+        "oauth_clients",
+        "oauth_sessions",
+        "oauth_m2m_tokens",
+        "oauth_logout_challenges",
+        "oauth_client_configs",
+        "oauth_flows",
+        "oauth_grants",
+        "oauth_consents",
+    ] {
+        assert!(after.contains(&format!("table {table}")), "{table} missing");
+    }
+    // Only tables were added: the seed's relations are the same ones, unchanged.
+    let seed_oids_after: String = client.query_one(&seed_oids_sql, &[]).await.unwrap().get(0);
+    assert_eq!(seed_oids, seed_oids_after);
+    assert!(before.is_subset(&after));
+
+    // The cascades work: deleting an app removes its OAuth rows, deleting a client its grants.
+    storage.add_tenant_rows(TenantKey::new("oa", "public"), 1).await.unwrap();
+    client
+        .batch_execute(&format!(
+            "INSERT INTO {schema}.oauth_clients VALUES ('oa', 'c1', NULL, false, false);
+             INSERT INTO {schema}.oauth_client_configs VALUES ('oa', 'c1', 'n', '{{}}', 1, 1);
+             INSERT INTO {schema}.oauth_sessions (gid, app_id, client_id, jti, exp) VALUES ('g1', 'oa', 'c1', 'j1,', 9);
+             INSERT INTO {schema}.oauth_grants VALUES ('g1', 'oa', 's', 'openid', '[]', '{{}}', '{{}}', 1);
+             INSERT INTO {schema}.oauth_m2m_tokens VALUES ('oa', 'c1', 1, 2);
+             INSERT INTO {schema}.oauth_logout_challenges VALUES ('oa', 'ch', 'c1', NULL, 'sh', NULL, 1);
+             INSERT INTO {schema}.oauth_flows (app_id, login_challenge, client_id, request, requested_at, login_csrf, expires_at)
+                 VALUES ('oa', 'lc', 'c1', '{{}}', 1, 'x', 2);
+             INSERT INTO {schema}.oauth_consents VALUES ('oa', 'c1', 's', 'openid', '[]', NULL, 1);"
+        ))
+        .await
+        .unwrap();
+    client.batch_execute(&format!("DELETE FROM {schema}.oauth_sessions WHERE gid = 'g1'")).await.unwrap();
+    assert_eq!(count(&client, &format!("SELECT count(*) FROM {schema}.oauth_grants")).await, 0, "grant data goes with its grant");
+    storage.delete_app_rows(portcullis_core::ids::AppKey::new("oa")).await.unwrap();
+    for table in ["oauth_clients", "oauth_client_configs", "oauth_m2m_tokens", "oauth_logout_challenges", "oauth_flows", "oauth_consents"] {
+        assert_eq!(count(&client, &format!("SELECT count(*) FROM {schema}.{table}")).await, 0, "{table} must cascade");
+    }
+    drop(storage);
+    drop_schema(&uri, &full).await;
     drop_schema(&uri, &schema).await;
 }

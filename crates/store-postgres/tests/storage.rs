@@ -76,7 +76,9 @@ async fn conformance_suite() {
     portcullis_testkit::conformance::run_passwordless(&s).await;
     portcullis_testkit::conformance::run_totp(&s).await;
     portcullis_testkit::conformance::run_metadata(&s).await;
+    portcullis_testkit::conformance::run_oauth(&s).await;
     portcullis_testkit::conformance::run_roles(&s).await;
+    portcullis_testkit::conformance::run_saml(&s).await;
     drop_schema(&uri, &schema).await;
 }
 

@@ -19,6 +19,8 @@ mod users;
 mod webauthn;
 mod accountlinking;
 mod multitenancy;
+mod saml;
+mod oauth;
 mod file;
 
 use std::sync::{Arc, Mutex};
@@ -29,6 +31,8 @@ use portcullis_core::storage::{Storage, StorageError};
 use rusqlite::{params, Connection, OptionalExtension};
 
 const SCHEMA: &str = include_str!("schema.sql");
+/// The OAuth2 provider's tables, beside the seed's (not in the seed schema).
+const OAUTH_SCHEMA: &str = include_str!("schema_oauth.sql");
 
 pub struct SqliteStorage {
     conn: Arc<Mutex<Connection>>,
@@ -69,7 +73,7 @@ impl SqliteStorage {
         })?;
         // Before anything else: another process (a tool beside the server) may hold a write lock.
         conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(query_err)?;
-        file::check_tables(&conn, &path, SCHEMA)?;
+        file::check_tables(&conn, &path, &format!("{SCHEMA}\n{OAUTH_SCHEMA}"))?;
         conn.pragma_update(None, "journal_mode", "WAL").map_err(query_err)?;
         conn.pragma_update(None, "synchronous", "NORMAL").map_err(query_err)?;
         Self::prepare(conn, &path.display().to_string(), lock)
@@ -80,7 +84,7 @@ impl SqliteStorage {
         conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(query_err)?;
         // Cascades are how removing an app or tenant removes its data.
         conn.pragma_update(None, "foreign_keys", "ON").map_err(query_err)?;
-        conn.execute_batch(&format!("BEGIN;\n{SCHEMA}\nCOMMIT;"))
+        conn.execute_batch(&format!("BEGIN;\n{SCHEMA}\n{OAUTH_SCHEMA}\nCOMMIT;"))
             .map_err(|e| StorageError::Query(format!("cannot create the schema in '{shown}': {e}")))?;
         Ok(SqliteStorage { conn: Arc::new(Mutex::new(conn)), _lock: lock })
     }
@@ -218,6 +222,8 @@ mod tests {
         portcullis_testkit::conformance::run_totp(&s).await;
         portcullis_testkit::conformance::run_metadata(&s).await;
         portcullis_testkit::conformance::run_roles(&s).await;
+        portcullis_testkit::conformance::run_saml(&s).await;
+        portcullis_testkit::conformance::run_oauth(&s).await;
     }
 
     #[tokio::test]
@@ -261,8 +267,8 @@ mod tests {
     #[tokio::test]
     async fn webauthn_tables_have_the_plugins_columns_keys_and_cascades() {
         let s = SqliteStorage::open(":memory:").unwrap();
-        s.add_tenant_rows("public", "public", 1).await.unwrap();
-        s.add_tenant_rows("public", "t1", 1).await.unwrap();
+        s.add_tenant_rows(TenantKey::new("public", "public"), 1).await.unwrap();
+        s.add_tenant_rows(TenantKey::new("public", "t1"), 1).await.unwrap();
         s.with_conn(|c| {
             let names: Vec<String> = c
                 .prepare("SELECT name FROM sqlite_master WHERE name LIKE 'webauthn%' ORDER BY name")
@@ -380,6 +386,93 @@ mod tests {
         .unwrap();
     }
 
+    /// The SAML tables (newer plugin tables): created on open, also in a database made before
+    /// them, with the plugin's keys, uniqueness, nullable `state` and cascades.
+    #[tokio::test]
+    async fn the_saml_tables_are_created() {
+        let dir = std::env::temp_dir().join(format!("portcullis-saml-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("t.db");
+        let path = path.to_str().unwrap();
+        {
+            let s = SqliteStorage::open(path).unwrap();
+            // As if made by a version without them.
+            s.with_conn(move |c| c.execute_batch("DROP TABLE saml_clients; DROP TABLE saml_relay_state; DROP TABLE saml_claims;").map_err(query_err))
+                .await
+                .unwrap();
+        }
+        let s = SqliteStorage::open(path).unwrap();
+        let (names, indexes) = s
+            .with_conn(|c| {
+                let list = |kind: &str| -> Result<Vec<String>, StorageError> {
+                    let mut stmt = c
+                        .prepare("SELECT name FROM sqlite_master WHERE type = ?1 AND name LIKE 'saml%' ORDER BY name")
+                        .map_err(query_err)?;
+                    let rows = stmt.query_map([kind], |r| r.get(0)).map_err(query_err)?;
+                    rows.collect::<Result<Vec<String>, _>>().map_err(query_err)
+                };
+                Ok((list("table")?, list("index")?))
+            })
+            .await
+            .unwrap();
+        assert_eq!(names, ["saml_claims", "saml_clients", "saml_relay_state"]);
+        for index in [
+            "saml_clients_app_id_tenant_id_index",
+            "saml_relay_state_app_id_tenant_id_index",
+            "saml_relay_state_expires_at_index",
+            "saml_claims_app_id_tenant_id_index",
+            "saml_claims_expires_at_index",
+        ] {
+            assert!(indexes.iter().any(|i| i == index), "{index} in {indexes:?}");
+        }
+
+        s.add_tenant_rows(TenantKey::new("public", "public"), 1).await.unwrap();
+        s.add_tenant_rows(TenantKey::new("public", "t1"), 1).await.unwrap();
+        let insert_client = |tenant: &'static str, id: &'static str, entity: &'static str| {
+            s.with_conn(move |c| {
+                c.execute(
+                    "INSERT INTO saml_clients (app_id, tenant_id, client_id, sso_login_url, redirect_uris, default_redirect_uri,
+                     idp_entity_id, idp_signing_certificate, created_at, updated_at) VALUES ('public', ?1, ?2, 'u', '[]', 'd', ?3, 'x', 1, 1)",
+                    params![tenant, id, entity],
+                )
+                .map_err(query_err)
+            })
+        };
+        insert_client("t1", "c1", "https://idp").await.unwrap();
+        // The same IdP in another tenant is fine; twice in one tenant is not.
+        insert_client("public", "c1", "https://idp").await.unwrap();
+        let err = insert_client("t1", "c2", "https://idp").await.unwrap_err().to_string();
+        assert!(err.contains("UNIQUE") && err.contains("saml_clients.idp_entity_id"), "{err}");
+        s.with_conn(|c| {
+            c.execute_batch(
+                "INSERT INTO saml_relay_state (app_id, tenant_id, relay_state, client_id, state, redirect_uri, created_at, expires_at)
+                 VALUES ('public', 't1', 'r', 'c1', NULL, 'd', 1, 2);
+                 INSERT INTO saml_claims (app_id, tenant_id, client_id, code, claims, created_at, expires_at)
+                 VALUES ('public', 't1', 'c1', 'k', '{}', 1, 2);",
+            )
+            .map_err(query_err)
+        })
+        .await
+        .unwrap();
+        assert!(s.delete_tenant_rows(TenantKey::new("public", "t1")).await.unwrap());
+        let counts = s
+            .with_conn(|c| {
+                [
+                    "SELECT count(*) FROM saml_clients WHERE tenant_id = 't1'",
+                    "SELECT count(*) FROM saml_relay_state WHERE tenant_id = 't1'",
+                    "SELECT count(*) FROM saml_claims WHERE tenant_id = 't1'",
+                ]
+                .iter()
+                .map(|sql| c.query_row(sql, [], |r| r.get::<_, i64>(0)).map_err(query_err))
+                .collect::<Result<Vec<_>, _>>()
+            })
+            .await
+            .unwrap();
+        assert_eq!(counts, [0, 0, 0], "a tenant's SAML rows go with it");
+        drop(s);
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
     #[tokio::test]
     async fn reopening_a_file_keeps_data() {
         let dir = std::env::temp_dir().join(format!("portcullis-test-{}", std::process::id()));
@@ -394,5 +487,116 @@ mod tests {
         let s = SqliteStorage::open(path).unwrap();
         assert_eq!(s.key_value_get(TenantKey::new("public", "public"), "k").await.unwrap().as_deref(), Some("v1"));
         std::fs::remove_dir_all(&dir).ok();
+    }
+
+    /// The OAuth tables exist beside the seed's, with the columns, keys and indexes of the PostgreSQL
+    /// template, and their cascades work (foreign keys are on for every connection).
+    #[tokio::test]
+    async fn oauth_tables_are_created_with_their_keys() {
+        let s = SqliteStorage::open(":memory:").unwrap();
+        let expected: [(&str, &[&str]); 8] = [
+            ("oauth_clients", &["app_id", "client_id", "client_secret", "enable_refresh_token_rotation", "is_client_credentials_only"]),
+            (
+                "oauth_sessions",
+                &["gid", "app_id", "client_id", "session_handle", "external_refresh_token", "internal_refresh_token", "jti", "exp"],
+            ),
+            ("oauth_m2m_tokens", &["app_id", "client_id", "iat", "exp"]),
+            (
+                "oauth_logout_challenges",
+                &["app_id", "challenge", "client_id", "post_logout_redirect_uri", "session_handle", "state", "time_created"],
+            ),
+            ("oauth_client_configs", &["app_id", "client_id", "client_name", "config", "created_at", "updated_at"]),
+            (
+                "oauth_flows",
+                &[
+                    "app_id", "login_challenge", "client_id", "request", "requested_at", "login_csrf", "login_verifier_hash",
+                    "login_outcome", "login_verifier_used", "consent_challenge", "consent_csrf", "consent_skip",
+                    "consent_verifier_hash", "consent_outcome", "consent_verifier_used", "gid", "code_hash", "code_expires_at",
+                    "code_used", "expires_at",
+                ],
+            ),
+            (
+                "oauth_grants",
+                &["gid", "app_id", "subject", "granted_scope", "granted_audience", "access_token_ext", "id_token_claims", "created_at"],
+            ),
+            ("oauth_consents", &["app_id", "client_id", "subject", "granted_scope", "granted_audience", "remember_until", "time_created"]),
+        ];
+        let (columns, indexes) = s
+            .with_conn(move |c| {
+                let mut columns = Vec::new();
+                for (table, _) in expected {
+                    let mut stmt = c.prepare(&format!("PRAGMA table_info({table})")).map_err(query_err)?;
+                    let names: Vec<String> =
+                        stmt.query_map([], |r| r.get::<_, String>(1)).map_err(query_err)?.collect::<Result<_, _>>().map_err(query_err)?;
+                    columns.push(names);
+                }
+                let mut stmt = c
+                    .prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name LIKE 'oauth%' AND sql IS NOT NULL")
+                    .map_err(query_err)?;
+                let indexes: Vec<String> =
+                    stmt.query_map([], |r| r.get(0)).map_err(query_err)?.collect::<Result<_, _>>().map_err(query_err)?;
+                Ok((columns, indexes))
+            })
+            .await
+            .unwrap();
+        for ((table, want), got) in expected.iter().zip(&columns) {
+            assert_eq!(got, want, "columns of {table}");
+        }
+        let mut indexes = indexes;
+        indexes.sort();
+        assert_eq!(
+            indexes,
+            [
+                "oauth_client_configs_client_name_index",
+                "oauth_consents_remember_until_index",
+                "oauth_flows_expires_at_index",
+                "oauth_logout_challenges_time_created_index",
+                "oauth_m2m_token_exp_index",
+                "oauth_m2m_token_iat_index",
+                "oauth_session_client_id_index",
+                "oauth_session_exp_index",
+                "oauth_session_external_refresh_token_index",
+                "oauth_session_session_handle_index",
+            ]
+        );
+
+        s.add_tenant_rows(TenantKey::new("oa", "public"), 1).await.unwrap();
+        let counts = s
+            .with_conn(|c| {
+                c.execute_batch(
+                    "INSERT INTO oauth_clients VALUES ('oa', 'c1', NULL, 0, 0);
+                     INSERT INTO oauth_client_configs VALUES ('oa', 'c1', 'n', '{}', 1, 1);
+                     INSERT INTO oauth_sessions (gid, app_id, client_id, jti, exp) VALUES ('g1', 'oa', 'c1', 'j1,', 9);
+                     INSERT INTO oauth_sessions (gid, app_id, client_id, jti, exp) VALUES ('g2', 'oa', 'c1', 'j2,', 9);
+                     INSERT INTO oauth_grants VALUES ('g1', 'oa', 's', 'openid', '[]', '{}', '{}', 1);
+                     INSERT INTO oauth_grants VALUES ('g2', 'oa', 's', 'openid', '[]', '{}', '{}', 1);
+                     INSERT INTO oauth_m2m_tokens VALUES ('oa', 'c1', 1, 2);
+                     INSERT INTO oauth_logout_challenges VALUES ('oa', 'ch', 'c1', NULL, 'sh', NULL, 1);
+                     INSERT INTO oauth_flows (app_id, login_challenge, client_id, request, requested_at, login_csrf, expires_at)
+                         VALUES ('oa', 'lc', 'c1', '{}', 1, 'x', 2);
+                     INSERT INTO oauth_consents VALUES ('oa', 'c1', 's', 'openid', '[]', NULL, 1);
+                     DELETE FROM oauth_sessions WHERE gid = 'g1';",
+                )
+                .map_err(query_err)?;
+                let count = |t: &str| c.query_row(&format!("SELECT count(*) FROM {t}"), [], |r| r.get::<_, i64>(0)).map_err(query_err);
+                // A session row needs its client.
+                let orphan = c.execute("INSERT INTO oauth_sessions (gid, app_id, client_id, jti, exp) VALUES ('g3', 'oa', 'nope', '', 1)", []);
+                Ok((count("oauth_grants")?, orphan.is_err()))
+            })
+            .await
+            .unwrap();
+        assert_eq!(counts, (1, true), "grant data goes with its grant; foreign keys are enforced");
+        s.delete_app_rows(portcullis_core::ids::AppKey::new("oa")).await.unwrap();
+        let left = s
+            .with_conn(|c| {
+                let mut total = 0;
+                for t in ["oauth_clients", "oauth_client_configs", "oauth_sessions", "oauth_grants", "oauth_m2m_tokens", "oauth_logout_challenges", "oauth_flows", "oauth_consents"] {
+                    total += c.query_row(&format!("SELECT count(*) FROM {t}"), [], |r| r.get::<_, i64>(0)).map_err(query_err)?;
+                }
+                Ok(total)
+            })
+            .await
+            .unwrap();
+        assert_eq!(left, 0, "deleting the app removes every OAuth row");
     }
 }

@@ -755,3 +755,127 @@ pub async fn run_totp(s: &dyn Storage) {
     assert_eq!(totp::verify(s, TenantKey::new(app, "public"), request(None, &good, now)).await.expect("verify"), checked(Verdict::Ok), "no used codes left");
     assert!(s.delete_app_rows(AppKey::new(app)).await.expect("delete app"));
 }
+
+/// SAML: clients (create, full-replace update keeping `created_at`, the duplicate IdP entity id per
+/// tenant, lookups, list order, removal), relay states (expiry, tenant scope, a null `state`,
+/// consumed once together with the claims), codes (consumed once, expiry), the cron, the SP key's
+/// first-writer-wins and replacement, and the cascade with the tenant.
+pub async fn run_saml(s: &dyn Storage) {
+    let app = "saml-app";
+    for tenant in ["public", "t1", "t2"] {
+        s.add_tenant_rows(TenantKey::new(app, tenant), 1).await.expect("tenant rows");
+    }
+    saml_checks(s, app).await;
+    assert!(s.delete_tenant_rows(TenantKey::new(app, "t1")).await.expect("delete tenant"));
+    assert!(s.saml_clients(TenantKey::new(app, "t1")).await.expect("list").is_empty(), "clients go with their tenant");
+    assert!(s.delete_app_rows(AppKey::new(app)).await.expect("delete app"));
+}
+
+/// [`run_saml`] without the tenant rows (which the caller makes: `public`, `t1`, `t2` of `app`).
+pub async fn saml_checks(s: &dyn Storage, app: &str) {
+    use portcullis_core::saml::storage::{CodeClaims, ConsumedCode, RelayState, SamlClient, StoredSpKey, UpsertClientOutcome};
+    let (t1, t2) = (TenantKey::new(app, "t1"), TenantKey::new(app, "t2"));
+    let app_key = AppKey::new(app);
+
+    let client = |id: &str, entity: &str, at: i64| SamlClient {
+        client_id: id.into(),
+        client_secret: Some("secret".into()),
+        sso_login_url: "https://idp.example/sso?idpid=1".into(),
+        redirect_uris: vec!["http://app/cb".into(), "http://app/cb2".into()],
+        default_redirect_uri: "http://app/cb".into(),
+        idp_entity_id: entity.into(),
+        idp_signing_certificate: "MIIC".into(),
+        allow_idp_initiated_login: false,
+        enable_request_signing: true,
+        created_at: at,
+        updated_at: at,
+    };
+    let saved = |c: &SamlClient| UpsertClientOutcome::Saved(c.clone());
+
+    // Clients.
+    let a = client("a", "https://idp-a", 10);
+    assert_eq!(s.saml_upsert_client(t1, &a).await.expect("create"), saved(&a));
+    assert_eq!(s.saml_client(t1, "a").await.expect("get"), Some(a.clone()));
+    assert_eq!(s.saml_client(t2, "a").await.expect("get"), None, "tenant scope");
+    assert_eq!(s.saml_client_by_idp_entity_id(t1, "https://idp-a").await.expect("by entity"), Some(a.clone()));
+    assert_eq!(s.saml_client_by_idp_entity_id(t1, "https://nope").await.expect("by entity"), None);
+    let b = client("b", "https://idp-a", 20);
+    assert_eq!(s.saml_upsert_client(t1, &b).await.expect("dup"), UpsertClientOutcome::DuplicateIdpEntity);
+    assert_eq!(s.saml_client(t1, "b").await.expect("get"), None, "nothing written");
+    assert_eq!(s.saml_upsert_client(t2, &b).await.expect("other tenant"), saved(&b), "entity ids are unique per tenant");
+    let b1 = client("b", "https://idp-b", 5);
+    assert_eq!(s.saml_upsert_client(t1, &b1).await.expect("create"), saved(&b1));
+    // A full replace keeps created_at; a secret left out is removed.
+    let a2 = SamlClient {
+        client_secret: None,
+        redirect_uris: vec!["http://other/cb".into()],
+        allow_idp_initiated_login: true,
+        enable_request_signing: false,
+        created_at: 99,
+        updated_at: 99,
+        ..client("a", "https://idp-a2", 99)
+    };
+    let stored = SamlClient { created_at: 10, ..a2.clone() };
+    assert_eq!(s.saml_upsert_client(t1, &a2).await.expect("update"), saved(&stored));
+    assert_eq!(s.saml_client(t1, "a").await.expect("get"), Some(stored.clone()));
+    let a3 = SamlClient { idp_entity_id: "https://idp-b".into(), ..a2.clone() };
+    assert_eq!(s.saml_upsert_client(t1, &a3).await.expect("update"), UpsertClientOutcome::DuplicateIdpEntity);
+    assert_eq!(s.saml_client(t1, "a").await.expect("get"), Some(stored.clone()), "unchanged");
+    let listed: Vec<_> = s.saml_clients(t1).await.expect("list").into_iter().map(|c| c.client_id).collect();
+    assert_eq!(listed, ["b", "a"], "oldest first");
+    assert!(s.saml_remove_client(t2, "b").await.expect("remove"));
+    assert!(!s.saml_remove_client(t2, "b").await.expect("remove"));
+    assert_eq!(s.saml_client(t1, "b").await.expect("get"), Some(b1), "only that tenant's");
+
+    // Relay states: read while not expired, in their tenant only.
+    let now = 1_000_000;
+    let rs = RelayState::new("rs-1".into(), "a".into(), None, "http://other/cb".into(), now, 300_000);
+    s.saml_save_relay_state(t1, &rs).await.expect("save");
+    assert_eq!(s.saml_relay_state(t1, "rs-1", now + 300_000).await.expect("get"), Some(rs.clone()));
+    assert_eq!(s.saml_relay_state(t1, "rs-1", now + 300_001).await.expect("get"), None, "expired");
+    assert_eq!(s.saml_relay_state(t2, "rs-1", now).await.expect("get"), None, "tenant scope");
+    let with_state = RelayState::new("rs-2".into(), "a".into(), Some("st".into()), "http://other/cb".into(), now, 300_000);
+    s.saml_save_relay_state(t1, &with_state).await.expect("save");
+    assert_eq!(s.saml_relay_state(t1, "rs-2", now).await.expect("get"), Some(with_state));
+
+    // A relay state is consumed once, with its claims; an expired one stores nothing.
+    let claims = |code: &str| CodeClaims {
+        client_id: "a".into(),
+        code: code.into(),
+        claims: r#"{"NameID":["u@x.com"]}"#.into(),
+        created_at: now,
+        expires_at: now + 300_000,
+    };
+    assert!(s.saml_consume_relay_state_and_save_claims(t1, "rs-1", now, &claims("k1")).await.expect("consume"));
+    assert!(!s.saml_consume_relay_state_and_save_claims(t1, "rs-1", now, &claims("k2")).await.expect("consume"), "used");
+    assert_eq!(s.saml_relay_state(t1, "rs-1", now).await.expect("get"), None);
+    assert!(!s.saml_consume_relay_state_and_save_claims(t1, "rs-2", now + 300_001, &claims("k3")).await.expect("consume"), "expired");
+    assert!(!s.saml_consume_relay_state_and_save_claims(t2, "rs-2", now, &claims("k4")).await.expect("consume"), "tenant scope");
+    let consumed = ConsumedCode { client_id: "a".into(), claims: r#"{"NameID":["u@x.com"]}"#.into() };
+    for unstored in ["k2", "k3", "k4"] {
+        assert_eq!(s.saml_consume_code(t1, unstored, now).await.expect("code"), None, "{unstored} not stored");
+    }
+    assert_eq!(s.saml_consume_code(t2, "k1", now).await.expect("code"), None, "tenant scope");
+    assert_eq!(s.saml_consume_code(t1, "k1", now).await.expect("code"), Some(consumed.clone()));
+    assert_eq!(s.saml_consume_code(t1, "k1", now).await.expect("code"), None, "a code is used once");
+    s.saml_save_claims(t1, &claims("k5")).await.expect("save claims");
+    assert_eq!(s.saml_consume_code(t1, "k5", now + 300_001).await.expect("code"), None, "expired");
+
+    // The cron: every tenant's expired rows (expires_at <= now).
+    s.saml_save_claims(t2, &claims("k6")).await.expect("save claims");
+    assert_eq!(s.saml_delete_expired(now + 299_999).await.expect("cleanup"), (0, 0));
+    let (relay_states, codes) = s.saml_delete_expired(now + 300_000).await.expect("cleanup");
+    assert_eq!((relay_states, codes), (1, 2), "rs-2; k5 and k6");
+    assert_eq!(s.saml_delete_expired(now + 300_000).await.expect("cleanup"), (0, 0));
+
+    // The SP key: the first stored wins; an expired one is replaced only once.
+    let key = |n: u8| StoredSpKey { key_pair: format!("private-{n}\npublic-{n}"), certificate: format!("cert-{n}") };
+    assert_eq!(s.saml_sp_key(app_key).await.expect("key"), None);
+    assert_eq!(s.saml_store_sp_key(app_key, &key(1), None, now).await.expect("store"), key(1));
+    assert_eq!(s.saml_store_sp_key(app_key, &key(2), None, now).await.expect("store"), key(1), "another instance's key stays");
+    assert_eq!(s.saml_store_sp_key(app_key, &key(3), Some("cert-0"), now).await.expect("store"), key(1), "not the key being replaced");
+    assert_eq!(s.saml_store_sp_key(app_key, &key(4), Some("cert-1"), now).await.expect("store"), key(4));
+    assert_eq!(s.saml_sp_key(app_key).await.expect("key"), Some(key(4)));
+}
+mod oauth;
+pub use oauth::run_oauth;

@@ -424,6 +424,9 @@ function totpCode(secret, atMs = Date.now(), period = 30) {
 }
 
 module.exports = {
+    // for the old-SDK harness (test-old/harness.js), which inits other SDK majors itself
+    startPortcullis,
+    createApp,
     assertNoSecretsLogged,
     totpCode,
     startSdkWebApp,

@@ -55,7 +55,7 @@ pub static ABOUT: &[About] = &[
     a(Key::access_token_dynamic_signing_key_update_interval, Core, "Hours after which a new access-token signing key takes over from the current one."),
     a(Key::port, Hidden, "TCP port to listen on."),
     a(Key::host, Hidden, "Address to listen on: a host name, an IP address, or 0.0.0.0 for every interface."),
-    a(Key::max_server_pool_size, Hidden, "Upper bound on requests handled at once; also bounds the argon2 hashing pool."),
+    a(Key::max_server_pool_size, Hidden, "Requests handled at once (reading their body or running): one more waits for a free slot up to database_timeout_ms, then gets 503 (counted in portcullis_requests_refused_total); also bounds the argon2 hashing pool."),
     a(Key::api_keys, Hidden, "Comma-separated keys a caller must send in the api-key header; at least 20 characters each, letters, digits, '=' and '-'. Unset means no key is needed."),
     a(Key::disable_telemetry, Core, "Switches telemetry off. Portcullis never sends telemetry; the value is kept for compatibility."),
     a(Key::password_hashing_alg, Core, "Algorithm for new password hashes: BCRYPT or ARGON2. Existing hashes of either kind keep verifying."),
@@ -78,7 +78,7 @@ pub static ABOUT: &[About] = &[
     a(Key::oauth_client_secret_encryption_key, Hidden, "Key with which OAuth2 client secrets are encrypted in the database (OAuth2 provider feature)."),
     a(Key::supertokens_saas_secret, Hidden, "When set, callers that authenticate with this secret instead of an API key may read and change database and network settings of tenants; others may not."),
     a(Key::supertokens_max_cdi_version, Hidden, "The CDI version assumed for requests that do not name one; unset means the newest supported."),
-    a(Key::supertokens_min_cdi_version, Hidden, "The oldest CDI version offered in /apiversion; unset means every supported version."),
+    a(Key::supertokens_min_cdi_version, Hidden, "The oldest CDI version accepted: a request naming an older one gets 400; unset means every supported version."),
     a(Key::supertokens_saas_load_only_cud, Hidden, "When set, only this connection URI domain is loaded and served; the others in the database are ignored."),
     a(Key::saml_legacy_acs_url, Core, "Assertion consumer URL kept for SAML clients set up before per-client URLs (SAML feature)."),
     a(Key::saml_sp_entity_id, Core, "Entity id of this service provider in SAML exchanges (SAML feature)."),
@@ -127,6 +127,8 @@ pub static ABOUT: &[About] = &[
     a(Key::log_format, Hidden, "\"text\" for human-readable log lines or \"json\" for one JSON object per line."),
     a(Key::metrics_path, Hidden, "Path at which Prometheus metrics are served (behind the base API keys when set); \"\" turns them off."),
     a(Key::database_wait_sec, Hidden, "Seconds to keep trying to reach PostgreSQL at start before giving up (for containers that start before their database); 0 gives up at the first failure."),
+    a(Key::max_connections, Hidden, "Open connections served at once; a connection accepted beyond them is closed at once (counted in portcullis_connections_refused_total, logged at most once a second)."),
+    a(Key::bcrypt_refuse_long_passwords, Core, "With password_hashing_alg BCRYPT, refuse a new password (sign-up, password change) longer than 72 bytes with a 400, instead of hashing its first 72 bytes as bcrypt (and the core) silently do. Off by default, as in the core. Sign-in is unaffected; argon2 has no such limit."),
 ];
 
 /// The fixed set of values some string keys accept (the dashboard offers them as a choice).

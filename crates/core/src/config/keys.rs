@@ -231,6 +231,8 @@ config_keys! {
     log_format: Str = "\"text\"", Base, Some("PORTCULLIS_LOG_FORMAT");
     metrics_path: Str = "\"/metrics\"", Base, Some("PORTCULLIS_METRICS_PATH");
     database_wait_sec: Long = "0", Base, Some("PORTCULLIS_DATABASE_WAIT_SEC");
+    max_connections: Long = "1024", Base, Some("PORTCULLIS_MAX_CONNECTIONS");
+    bcrypt_refuse_long_passwords: Bool = "false", App, Some("PORTCULLIS_BCRYPT_REFUSE_LONG_PASSWORDS");
 }
 
 pub fn find(name: &str) -> Option<&'static KeyDef> {

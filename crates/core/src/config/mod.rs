@@ -7,7 +7,7 @@ pub mod keys;
 mod validate;
 
 pub use keys::{Config, Key};
-pub use validate::{ip_filter, SUPPORTED_CDI_VERSIONS};
+pub use validate::{ip_filter, MAX_DURATION_MS, SUPPORTED_CDI_VERSIONS};
 
 use serde_json::{Map, Value};
 
@@ -56,7 +56,8 @@ impl std::fmt::Display for Origin {
 }
 
 /// Turns a value given for `def` into the JSON type of its key. Numbers may come as strings
-/// (the SDKs' test suites send "720"); integers given as decimals are truncated as the core does.
+/// (the SDKs' test suites send "720"); a whole-number key takes `2.0` but refuses `1.5` and values
+/// outside its range (`1e308`), as the core's config mapper does.
 pub fn coerce(def: &keys::KeyDef, value: &Value) -> Result<Value, String> {
     if value.is_null() {
         return Ok(Value::Null);
@@ -85,7 +86,11 @@ pub fn coerce(def: &keys::KeyDef, value: &Value) -> Result<Value, String> {
             let n = text
                 .parse::<i64>()
                 .ok()
-                .or_else(|| text.parse::<f64>().ok().filter(|f| f.is_finite()).map(|f| f.trunc() as i64))
+                .or_else(|| {
+                    let f = text.parse::<f64>().ok()?;
+                    // Exactly a whole number within i64 (a float cast would saturate silently).
+                    (f.is_finite() && f.fract() == 0.0 && f.abs() < 9.2e18).then_some(f as i64)
+                })
                 .ok_or_else(wrong)?;
             if def.kind == Kind::Int && i32::try_from(n).is_err() {
                 return Err("out of range for an integer".into());
@@ -137,7 +142,9 @@ fn decode_env(raw: &str) -> String {
 /// ignored, as by the core's docker image), with the raw values.
 pub fn env_overrides(env: &dyn Fn(&str) -> Option<String>) -> Vec<(&'static keys::KeyDef, String)> {
     KEYS.iter()
-        .filter_map(|def| def.env.and_then(env).filter(|v| !v.is_empty()).map(|raw| (def, raw)))
+        // An empty variable means "not set", except for API_KEYS: whoever sets it means to
+        // require a key, so an empty one is refused by validation rather than leaving the API open.
+        .filter_map(|def| def.env.and_then(env).filter(|v| !v.is_empty() || def.key == Key::api_keys).map(|raw| (def, raw)))
         .collect()
 }
 
@@ -309,6 +316,17 @@ mod tests {
     }
 
     #[test]
+    fn blank_api_keys_are_refused_at_start() {
+        for blank in ["", " ", ",", " , "] {
+            assert!(load(None, &[("API_KEYS", blank)]).is_err(), "API_KEYS={blank:?} was accepted");
+            assert!(load(Some(&format!("api_keys: \"{blank}\"")), &[]).is_err(), "api_keys: {blank:?} was accepted");
+        }
+        // Quoted, as the core's environment decoding allows.
+        assert!(load(None, &[("API_KEYS", "\"\"")]).is_err());
+        assert!(load(None, &[]).is_ok());
+    }
+
+    #[test]
     fn bad_values_name_the_key() {
         let err = load(Some("access_token_validity: abc"), &[]).unwrap_err().to_string();
         assert!(err.contains("access_token_validity"), "{err}");
@@ -348,12 +366,16 @@ mod tests {
     #[test]
     fn only_non_empty_variables_apply() {
         let env = |k: &str| match k {
-            "API_KEYS" => Some(String::new()),
+            "ACCESS_TOKEN_VALIDITY" => Some(String::new()),
             "SUPERTOKENS_PORT" => Some("4000".into()),
             _ => None,
         };
         let applied: Vec<&str> = env_overrides(&env).iter().filter_map(|(d, _)| d.env).collect();
         assert_eq!(applied, vec!["SUPERTOKENS_PORT"]);
+        // Except API_KEYS: an empty one applies, so that validation refuses it (issue 18).
+        let env = |k: &str| (k == "API_KEYS").then(String::new);
+        let applied: Vec<&str> = env_overrides(&env).iter().filter_map(|(d, _)| d.env).collect();
+        assert_eq!(applied, vec!["API_KEYS"]);
     }
 
     #[test]
@@ -365,6 +387,22 @@ mod tests {
         assert!(base.overlay(json!({"nope": 1}).as_object().unwrap()).is_err());
         assert!(base.overlay(json!({"port": 1}).as_object().unwrap()).is_err());
         assert!(base.overlay(json!({"access_token_validity": "x"}).as_object().unwrap()).is_err());
+    }
+
+    #[test]
+    fn whole_number_keys_refuse_fractions_and_out_of_range_values() {
+        let base = Config::defaults();
+        let c = base.overlay(json!({"password_reset_token_lifetime": 2.0, "totp_max_attempts": "3"}).as_object().unwrap()).unwrap();
+        assert_eq!((c.password_reset_token_lifetime(), c.totp_max_attempts()), (2, 3));
+        for (key, bad) in [
+            ("password_reset_token_lifetime", json!(1.5)),
+            ("password_reset_token_lifetime", json!(1e308)),
+            ("password_reset_token_lifetime", json!("1e19")),
+            ("totp_max_attempts", json!(3e9)),
+        ] {
+            let err = base.overlay(json!({ key: bad }).as_object().unwrap()).unwrap_err();
+            assert!(err.contains(key), "{key}={bad}: {err}");
+        }
     }
 
     #[test]

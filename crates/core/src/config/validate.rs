@@ -3,7 +3,8 @@
 use super::keys::{Config, Key};
 
 /// CDI versions Portcullis answers to; `/apiversion` lists them.
-pub const SUPPORTED_CDI_VERSIONS: &[&str] = &["4.0", "5.0", "5.1", "5.2", "5.3", "5.4"];
+/// Every CDI version served (the `cdi` module holds the version rules).
+pub const SUPPORTED_CDI_VERSIONS: &[&str] = &crate::cdi::ACCEPTED;
 
 pub fn validate(c: &Config, is_base: bool) -> Result<(), String> {
     let test_mode = c.test_mode();
@@ -46,11 +47,13 @@ pub fn validate(c: &Config, is_base: bool) -> Result<(), String> {
         Key::tenant_sync_interval_sec,
         Key::max_request_body_bytes,
         Key::webauthn_recover_account_token_lifetime,
+        Key::max_connections,
     ] {
         if c.int(key) <= 0 {
             return Err(format!("'{}' must be > 0", key.name()));
         }
     }
+    check_duration_bounds(c)?;
     if c.database_wait_sec() < 0 {
         return Err("'database_wait_sec' must be >= 0".into());
     }
@@ -79,6 +82,14 @@ pub fn validate(c: &Config, is_base: bool) -> Result<(), String> {
         Some("text" | "json") => {}
         _ => return Err("'log_format' must be one of \"text\" or \"json\"".into()),
     }
+    // A value that names no key must not turn key checking off: "", " " and "," are refused, as
+    // is an empty entry between commas (the core refuses every entry under 20 characters).
+    if let Some(raw) = c.api_keys() {
+        let compact: String = raw.chars().filter(|ch| !ch.is_whitespace()).collect();
+        if compact.split(',').any(str::is_empty) {
+            return Err("One of the API keys is too short. Please use at least 20 characters".into());
+        }
+    }
     for key in c.api_key_list() {
         if key.len() < 20 {
             return Err("One of the API keys is too short. Please use at least 20 characters".into());
@@ -100,13 +111,7 @@ pub fn validate(c: &Config, is_base: bool) -> Result<(), String> {
             ip_filter(re).map_err(|_| format!("Provided regular expression is invalid for {} config", key.name()))?;
         }
     }
-    for key in [Key::supertokens_max_cdi_version, Key::supertokens_min_cdi_version] {
-        if let Some(v) = c.string(key) {
-            if !SUPPORTED_CDI_VERSIONS.contains(&v) {
-                return Err(format!("{} is not a supported version", key.name()));
-            }
-        }
-    }
+    crate::cdi::validate_bounds(c.string(Key::supertokens_max_cdi_version), c.string(Key::supertokens_min_cdi_version))?;
     if is_base {
         let port = c.port();
         if !(1..=65535).contains(&port) {
@@ -115,6 +120,43 @@ pub fn validate(c: &Config, is_base: bool) -> Result<(), String> {
         let base_path = c.base_path().unwrap_or("");
         if !base_path.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_./".contains(&b)) {
             return Err("base_path must contain only letters, digits, '-', '_', '.' and '/'".into());
+        }
+    }
+    Ok(())
+}
+
+/// The longest duration any validity, lifetime or interval setting may name: 100 years. The core
+/// sets no upper bound, so `refresh_token_validity: 1e308` made `now + validity` wrap and sessions
+/// were born expired; with this bound every `now + duration` in milliseconds fits an `i64` with
+/// room to spare.
+pub const MAX_DURATION_MS: i64 = 100 * 365 * 24 * 3_600_000;
+
+/// Every duration key with the number of milliseconds in its unit.
+const DURATION_KEYS: &[(Key, i64)] = &[
+    (Key::access_token_validity, 1000),
+    (Key::refresh_token_validity, 60_000),
+    (Key::access_token_dynamic_signing_key_update_interval, 3_600_000),
+    (Key::refresh_token_rotation_grace_period, 1000),
+    (Key::password_reset_token_lifetime, 1),
+    (Key::email_verification_token_lifetime, 1),
+    (Key::passwordless_code_lifetime, 1),
+    (Key::totp_rate_limit_cooldown_sec, 1000),
+    (Key::saml_claims_validity, 1),
+    (Key::saml_relay_state_validity, 1),
+    (Key::webauthn_recover_account_token_lifetime, 1),
+    (Key::bulk_migration_sleep_between_rounds_in_batch_ms, 1),
+    (Key::postgresql_idle_connection_timeout, 1),
+    (Key::database_timeout_ms, 1),
+    (Key::tenant_sync_interval_sec, 1000),
+    (Key::header_read_timeout_sec, 1000),
+];
+
+fn check_duration_bounds(c: &Config) -> Result<(), String> {
+    for &(key, unit_ms) in DURATION_KEYS {
+        // Integer keys are read as whole numbers already; the two in fractional units as f64.
+        let value = c.float(key);
+        if !value.is_finite() || value * unit_ms as f64 > MAX_DURATION_MS as f64 {
+            return Err(format!("'{}' must be at most {} (100 years)", key.name(), MAX_DURATION_MS / unit_ms));
         }
     }
     Ok(())
@@ -162,9 +204,41 @@ mod tests {
     }
 
     #[test]
+    fn durations_are_bounded_so_now_plus_validity_cannot_overflow() {
+        for (key, huge) in [
+            ("refresh_token_validity", json!(1e308)),
+            ("refresh_token_validity", json!(1e12)),
+            ("access_token_dynamic_signing_key_update_interval", json!(1e300)),
+            ("password_reset_token_lifetime", json!(i64::MAX)),
+            ("email_verification_token_lifetime", json!("9223372036854775807")),
+            ("passwordless_code_lifetime", json!(1e18)),
+        ] {
+            let c = Config::defaults().overlay(json!({ key: huge }).as_object().unwrap()).unwrap();
+            let err = c.validate(false).unwrap_err();
+            assert!(err.contains(key), "{key}: {err}");
+        }
+        // The largest allowed value still fits `now + validity` in milliseconds.
+        let c = Config::defaults().overlay(json!({"refresh_token_validity": MAX_DURATION_MS / 60_000}).as_object().unwrap()).unwrap();
+        assert!(c.validate(false).is_ok());
+        assert!(crate::session::Settings::from_config(&c).refresh_validity_ms.checked_add(4_102_444_800_000).is_some());
+    }
+
+    #[test]
     fn api_keys_are_checked() {
         let c = Config::defaults().overlay(json!({"api_keys": "short"}).as_object().unwrap()).unwrap();
         assert!(c.validate(false).is_err());
+    }
+
+    #[test]
+    fn blank_api_keys_and_empty_entries_are_refused() {
+        let good = "aaaaaaaaaaaaaaaaaaaaaaaa";
+        for blank in ["", " ", ",", " , ", &format!("{good},"), &format!(",{good}"), &format!("{good},,{good}")] {
+            let c = Config::defaults().overlay(json!({ "api_keys": blank }).as_object().unwrap()).unwrap();
+            assert!(c.validate(false).is_err(), "{blank:?} was accepted");
+        }
+        let c = Config::defaults().overlay(json!({ "api_keys": format!("{good}, {good}b") }).as_object().unwrap()).unwrap();
+        assert!(c.validate(false).is_ok());
+        assert!(Config::defaults().validate(true).is_ok());
     }
 
     impl Config {

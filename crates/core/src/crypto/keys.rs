@@ -56,6 +56,12 @@ impl SigningKey {
         Ok(sig)
     }
 
+    /// The public half as CDI 2.x published it (`jwtSigningPublicKey`): standard base64 of the
+    /// SubjectPublicKeyInfo DER, no PEM wrapper.
+    pub fn public_spki_base64(&self) -> String {
+        STANDARD.encode(&self.public_spki_der)
+    }
+
     pub fn public_key(&self) -> Result<PublicKey, CryptoError> {
         PublicKey::from_spki_der(&self.public_spki_der)
     }

@@ -5,6 +5,8 @@
 //! `rsa` crate is used only to generate RSA key pairs, which ring cannot do.
 
 pub mod calibrate;
+pub mod jwt;
+pub mod java_base64;
 pub mod keys;
 pub mod password;
 pub mod refresh;

@@ -127,11 +127,35 @@ pub struct PasswordSettings {
     /// out of range only matters then.
     pub hashing: Result<HashSettings, String>,
     pub verifying: VerifySettings,
+    /// `bcrypt_refuse_long_passwords` while new hashes are bcrypt: a new password over
+    /// [`BCRYPT_MAX_PASSWORD_BYTES`] is refused instead of being cut silently.
+    pub refuse_over_bcrypt_limit: bool,
 }
+
+/// bcrypt reads at most 72 bytes of a password (jBCrypt, like every bcrypt, ignores the rest), so
+/// two passwords that differ only after byte 72 hash alike. argon2 has no such limit.
+pub const BCRYPT_MAX_PASSWORD_BYTES: usize = 72;
 
 impl PasswordSettings {
     pub fn from_config(cfg: &Config) -> PasswordSettings {
-        PasswordSettings { hashing: HashSettings::from_config(cfg).map_err(|e| e.to_string()), verifying: VerifySettings::from_config(cfg) }
+        let hashing = HashSettings::from_config(cfg).map_err(|e| e.to_string());
+        let bcrypt = matches!(&hashing, Ok(h) if h.algorithm == HashAlgorithm::Bcrypt);
+        PasswordSettings {
+            refuse_over_bcrypt_limit: bcrypt && cfg.bcrypt_refuse_long_passwords(),
+            hashing,
+            verifying: VerifySettings::from_config(cfg),
+        }
+    }
+
+    /// A password about to be hashed (sign-up, a password change). Off by default: the core
+    /// accepts any length under bcrypt, and so does Portcullis unless the key is set.
+    pub fn check_new_password(&self, password: &str) -> Result<(), crate::input::InvalidInput> {
+        if self.refuse_over_bcrypt_limit && password.len() > BCRYPT_MAX_PASSWORD_BYTES {
+            return Err(crate::input::InvalidInput(format!(
+                "Password must be at most {BCRYPT_MAX_PASSWORD_BYTES} bytes long (bcrypt ignores the rest)"
+            )));
+        }
+        Ok(())
     }
 }
 
@@ -584,6 +608,21 @@ fn decode_base64_lenient(s: &str) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn long_passwords_are_refused_only_when_asked_and_only_under_bcrypt() {
+        let with = |v: serde_json::Value| PasswordSettings::from_config(&Config::defaults().overlay(v.as_object().unwrap()).unwrap());
+        let long = "p".repeat(73);
+        let at_limit = "p".repeat(72);
+        assert!(with(serde_json::json!({})).check_new_password(&long).is_ok(), "off by default, as in the core");
+        let on = with(serde_json::json!({"bcrypt_refuse_long_passwords": true}));
+        assert!(on.check_new_password(&long).is_err());
+        assert!(on.check_new_password(&at_limit).is_ok());
+        // Bytes, not characters: 37 two-byte characters are 74 bytes.
+        assert!(on.check_new_password(&"é".repeat(37)).is_err());
+        let argon = with(serde_json::json!({"bcrypt_refuse_long_passwords": true, "password_hashing_alg": "ARGON2"}));
+        assert!(argon.check_new_password(&long).is_ok(), "argon2 reads the whole password");
+    }
 
     fn bcrypt_settings(rounds: u32) -> HashSettings {
         HashSettings {

@@ -36,7 +36,7 @@ pub fn encrypt(master: &str, plaintext: &str) -> Result<String, CryptoError> {
 
 /// Decrypts what `encrypt` produced (or the Java core did); any tampering is an error.
 pub fn decrypt(master: &str, encoded: &str) -> Result<String, CryptoError> {
-    let raw = STANDARD.decode(encoded).map_err(|_| CryptoError::Decrypt)?;
+    let raw = super::java_base64::decode_basic(encoded).map_err(|_| CryptoError::Decrypt)?;
     if raw.len() < NONCE_LEN + AES_256_GCM.tag_len() {
         return Err(CryptoError::Decrypt);
     }

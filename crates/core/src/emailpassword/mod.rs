@@ -68,6 +68,7 @@ pub async fn sign_up(
     email: &str,
     password: String,
 ) -> Result<SignUpOutcome, Error> {
+    hashing.settings.check_new_password(&password)?;
     // Cheap check first, so that a taken email costs no hashing; the database's constraint decides.
     if storage.ep_login_method_by_email(tenant, email).await?.is_some() {
         return Ok(SignUpOutcome::EmailAlreadyExists);
@@ -122,8 +123,58 @@ pub async fn create_reset_token(
 ) -> Result<CreateResetTokenOutcome, Error> {
     let Some(found) = crate::users::resolve_in(storage, app, user_id).await? else { return Ok(CreateResetTokenOutcome::UnknownUserId) };
     let token = new_reset_token()?;
-    storage.reset_token_create(app, &found.recipe_user_id, email, &sha256_hex(&token), now + lifetime_ms).await?;
+    storage.reset_token_create(app, &found.recipe_user_id, email, &sha256_hex(&token), now.saturating_add(lifetime_ms)).await?;
     Ok(CreateResetTokenOutcome::Created { token })
+}
+
+/// Below CDI 4.0 a reset token is asked for by user id alone, for the user's email-password email:
+/// `None` for an unknown user or one without an email-password login method; a user with several
+/// login methods (account linking) needs the newer API.
+pub async fn legacy_reset_email(storage: &dyn Storage, app: AppKey<'_>, user_id: &str) -> Result<Option<String>, Error> {
+    let Some(found) = crate::users::resolve_in(storage, app, user_id).await? else { return Ok(None) };
+    if found.user.login_methods.len() > 1 {
+        return Err(Error::BadInput("Please use CDI version >= 4.0".into()));
+    }
+    Ok(found.user.login_methods.iter().find(|m| m.password_hash.is_some()).and_then(|m| m.email.clone()))
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ResetPasswordOutcome {
+    /// The user (its id as the application sees it) whose password changed.
+    Ok { user_id: String },
+    InvalidToken,
+}
+
+/// `POST /<t>/recipe/user/password/reset` (the older API, still served): consumes the token and sets
+/// the new password in one transaction. The password is hashed first (never inside the
+/// transaction); every reset token of the token's user ends, also when the token has expired.
+pub async fn reset_password(
+    storage: &dyn Storage,
+    hashing: Hashing<'_>,
+    app: AppKey<'_>,
+    token: &str,
+    new_password: String,
+    now: i64,
+) -> Result<ResetPasswordOutcome, Error> {
+    let hash = hashing.hasher.hash(hashing.settings, new_password).await?;
+    let input = (app.app_id.to_owned(), sha256_hex(token), now, hash);
+    let changed = transaction(storage, input, |tx, (app, token_hash, now, hash)| {
+        Box::pin(async move {
+            let app = AppKey::new(app);
+            let Some(token) = tx.ep_lock_reset_token(app, token_hash).await? else { return Ok(None) };
+            tx.ep_remove_reset_tokens(app, &token.user_id).await?;
+            if token.expiry < *now {
+                return Ok(None);
+            }
+            tx.ep_set_password_hash(app, &token.user_id, hash).await?;
+            Ok(Some(token.user_id))
+        })
+    })
+    .await?;
+    let Some(user_id) = changed else { return Ok(ResetPasswordOutcome::InvalidToken) };
+    let user = storage.get_user(app, &user_id).await?;
+    let public = user.as_ref().and_then(|u| u.login_method(&user_id)).map_or(user_id.as_str(), |m| m.public_id()).to_owned();
+    Ok(ResetPasswordOutcome::Ok { user_id: public })
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -175,6 +226,9 @@ pub async fn update(
     email: Option<String>,
     password: Option<String>,
 ) -> Result<UpdateOutcome, Error> {
+    if let Some(p) = &password {
+        hashing.settings.check_new_password(p)?;
+    }
     let Some((found, storage)) = find_user(storages, app, user_id).await? else { return Ok(UpdateOutcome::UnknownUser) };
     if found.login_method().is_none_or(|m| m.password_hash.is_none()) {
         return Ok(UpdateOutcome::UnknownUser);

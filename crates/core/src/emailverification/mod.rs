@@ -55,7 +55,7 @@ pub async fn create_token(
         return Ok(CreateTokenOutcome::EmailAlreadyVerified);
     }
     let token = URL_SAFE_NO_PAD.encode(hex(&random_bytes(48)?));
-    storage.ev_token_create(tenant, user_id, email, &sha256_hex(&token), now + lifetime_ms).await?;
+    storage.ev_token_create(tenant, user_id, email, &sha256_hex(&token), now.saturating_add(lifetime_ms)).await?;
     Ok(CreateTokenOutcome::Created { token })
 }
 

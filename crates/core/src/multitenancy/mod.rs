@@ -1,6 +1,7 @@
 //! The multitenancy recipe: tenants' configurations (`model`) and the rules of the APIs that
 //! change them.
 
+pub mod legacy;
 pub mod model;
 pub mod rules;
 pub mod storage;

@@ -9,19 +9,13 @@
 //!   without counting as failed attempts;
 //! - link code hash (stored): url-safe base64 of SHA-256(link code), padded.
 
-use base64::alphabet;
-use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, STANDARD, URL_SAFE, URL_SAFE_NO_PAD};
-use base64::engine::DecodePaddingMode;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE, URL_SAFE_NO_PAD};
 use base64::Engine;
 use ring::digest::{digest, SHA256};
 use ring::hmac;
 
+use crate::crypto::java_base64::{decode_basic, decode_url};
 use crate::crypto::{random_bytes, CryptoError};
-
-/// Java's decoders accept input with or without `=` padding; so do these.
-const LENIENT: GeneralPurposeConfig = GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent);
-const STANDARD_LENIENT: GeneralPurpose = GeneralPurpose::new(&alphabet::STANDARD, LENIENT);
-const URL_SAFE_LENIENT: GeneralPurpose = GeneralPurpose::new(&alphabet::URL_SAFE, LENIENT);
 
 /// Which input failed to decode; the API answers 400 `Input encoding error in <field>`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,7 +30,7 @@ impl DeviceId {
     }
 
     pub fn decode(s: &str) -> Result<DeviceId, EncodingError> {
-        STANDARD_LENIENT.decode(s).map(DeviceId).map_err(|_| EncodingError("deviceId"))
+        decode_basic(s).map(DeviceId).map_err(|_| EncodingError("deviceId"))
     }
 
     pub fn encode(&self) -> String {
@@ -67,7 +61,7 @@ impl LinkCodeSalt {
     }
 
     pub fn decode(s: &str) -> Result<LinkCodeSalt, EncodingError> {
-        STANDARD_LENIENT.decode(s.trim_end()).map(LinkCodeSalt).map_err(|_| EncodingError("LinkCodeSalt"))
+        decode_basic(s.trim_end()).map(LinkCodeSalt).map_err(|_| EncodingError("LinkCodeSalt"))
     }
 
     pub fn encode(&self) -> String {
@@ -80,7 +74,7 @@ pub struct LinkCode(Vec<u8>);
 
 impl LinkCode {
     pub fn decode(s: &str) -> Result<LinkCode, EncodingError> {
-        URL_SAFE_LENIENT.decode(s).map(LinkCode).map_err(|_| EncodingError("linkCode"))
+        decode_url(s).map(LinkCode).map_err(|_| EncodingError("linkCode"))
     }
 
     pub fn encode(&self) -> String {
@@ -176,6 +170,15 @@ mod tests {
     fn bad_encodings_name_the_field() {
         assert_eq!(DeviceId::decode("not base64!").err(), Some(EncodingError("deviceId")));
         assert_eq!(LinkCode::decode("a+b/").err(), Some(EncodingError("linkCode")));
+    }
+
+    /// Java's decoders ignore non-zero trailing bits: these decode (to ids no device or code has),
+    /// so the APIs answer RESTART_FLOW_ERROR as the core does, not 400.
+    #[test]
+    fn trailing_bits_are_ignored_as_in_java() {
+        assert_eq!(DeviceId::decode("random").map(|d| d.0.len()), Ok(4));
+        assert_eq!(LinkCode::decode("invalidLinkCode").map(|l| l.0.len()), Ok(11));
+        assert!(DeviceId::decode("YQ=").is_err(), "a short padded group stays illegal");
     }
 
     #[test]

@@ -24,13 +24,22 @@ pub enum JwtOutcome {
     UnsupportedAlgorithm,
 }
 
-/// The validity must be positive (the core's message says "greater than or equal to 0").
+/// The longest validity a JWT may be given, in seconds (the configuration's bound on durations):
+/// beyond it `exp` would be meaningless, and near `i64::MAX` it would wrap.
+pub const MAX_VALIDITY_SECONDS: i64 = crate::config::MAX_DURATION_MS / 1000;
+
+/// The validity must be positive (the core's message says "greater than or equal to 0") and at
+/// most [`MAX_VALIDITY_SECONDS`] (the core has no upper bound).
 pub fn check_validity(validity: i64) -> Result<(), SessionError> {
     if validity <= 0 {
         return Err(SessionError::BadInput("validity must be greater than or equal to 0".into()));
     }
+    if validity > MAX_VALIDITY_SECONDS {
+        return Err(SessionError::BadInput(format!("validity must be at most {MAX_VALIDITY_SECONDS} seconds")));
+    }
     Ok(())
 }
+
 
 /// Signs the JWT: the header names the key; the claims are, in the core's order, `iss` (the JWKS
 /// domain), `iat`, `exp`, then the payload, whose keys win.
@@ -53,4 +62,18 @@ pub async fn create(keys: &dyn KeyProvider, request: JwtRequest, now_ms: i64) ->
     );
     let sig = key.sign(input.as_bytes())?;
     Ok(JwtOutcome::Created(format!("{input}.{}", URL_SAFE_NO_PAD.encode(sig))))
+}
+
+#[cfg(test)]
+mod validity_tests {
+    use super::*;
+
+    #[test]
+    fn validity_is_positive_and_bounded() {
+        assert!(check_validity(0).is_err());
+        assert!(check_validity(1).is_ok());
+        assert!(check_validity(MAX_VALIDITY_SECONDS).is_ok());
+        assert!(check_validity(MAX_VALIDITY_SECONDS + 1).is_err());
+        assert!(check_validity(i64::MAX).is_err());
+    }
 }

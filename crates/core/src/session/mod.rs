@@ -12,12 +12,14 @@ pub mod refresh_token;
 pub mod revocation;
 pub mod signing_keys;
 pub mod storage;
+pub mod versions;
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use serde_json::{json, Map, Value};
 
+use crate::cdi::CdiVersion;
 use crate::config::Config;
 use crate::crypto::keys::{PublicKey, SigningKey};
 use crate::crypto::{random_bytes, sha256_hex, uuid_v4, CryptoError};
@@ -25,7 +27,7 @@ use crate::ids::{AppKey, TenantKey, PUBLIC};
 use crate::session::storage::{SessionRow, SessionStorage};
 use crate::storage::{Storage, StorageError};
 use crate::useridmapping::storage::IdType;
-use access_token::{AccessTokenInfo, TokenError};
+use access_token::{AccessTokenInfo, MintError, TokenError};
 use refresh_token::RefreshTokenInfo;
 use signing_keys::KeyTiming;
 
@@ -46,6 +48,15 @@ pub enum SessionError {
     Crypto(#[from] CryptoError),
 }
 
+impl From<MintError> for SessionError {
+    fn from(e: MintError) -> Self {
+        match e {
+            MintError::ProtectedField => SessionError::BadInput(access_token::PROTECTED_FIELD_MESSAGE.to_owned()),
+            MintError::Crypto(c) => SessionError::Crypto(c),
+        }
+    }
+}
+
 /// Where signing keys come from (the server keeps them cached per app).
 #[async_trait]
 pub trait KeyProvider: Send + Sync {
@@ -53,6 +64,9 @@ pub trait KeyProvider: Send + Sync {
     async fn signing_key(&self, use_static: bool) -> Result<(String, Arc<SigningKey>), SessionError>;
     /// The public key of `kid`; an unknown kid reloads the keys from the database once.
     async fn public_key(&self, kid: &str) -> Result<Option<PublicKey>, SessionError>;
+    /// Every key that verifies now, for tokens that name none (V1/V2): the valid dynamic keys,
+    /// newest first, then the static keys. `reload`: read them from the database first.
+    async fn all_public_keys(&self, reload: bool) -> Result<Vec<PublicKey>, SessionError>;
     /// The app's refresh-token master key.
     async fn refresh_master_key(&self) -> Result<Arc<str>, SessionError>;
 }
@@ -119,6 +133,12 @@ pub struct Settings {
     pub access_validity_jitter: f64,
     /// When the dynamic signing keys rotate.
     pub key_timing: KeyTiming,
+    /// `access_token_blacklisting`: whether verify consults the database below CDI 2.21 (later
+    /// versions say it per request).
+    pub legacy_check_database: bool,
+    /// `access_token_signing_key_dynamic`: whether sessions created below CDI 2.21 sign with the
+    /// rotating keys (later versions say it per request).
+    pub legacy_dynamic_key: bool,
 }
 
 impl Settings {
@@ -128,6 +148,8 @@ impl Settings {
             refresh_validity_ms: (cfg.refresh_token_validity() * 60_000.0) as i64,
             access_validity_jitter: cfg.access_token_validity_jitter(),
             key_timing: KeyTiming::from_config(cfg),
+            legacy_check_database: cfg.access_token_blacklisting(),
+            legacy_dynamic_key: cfg.access_token_signing_key_dynamic(),
         }
     }
 }
@@ -140,6 +162,9 @@ pub struct SessionCtx<'a> {
     /// The settings of the session's tenant.
     pub settings: &'a Settings,
     pub now: i64,
+    /// The request's CDI version: which token version create and refresh mint, and which
+    /// protected-claim lists apply (`versions`).
+    pub cdi: CdiVersion,
 }
 
 /// The user id a new session names: the id the application uses, so the external one when the
@@ -219,7 +244,7 @@ impl SessionCtx<'_> {
     }
 
     fn refresh_expiry(&self) -> i64 {
-        self.now + self.settings.refresh_validity_ms
+        self.now.saturating_add(self.settings.refresh_validity_ms)
     }
 
     /// Access-token lifetime at issue: shortened by a random fraction up to the configured jitter.
@@ -231,10 +256,11 @@ impl SessionCtx<'_> {
 
     async fn mint_access(&self, mut info: AccessTokenInfo, use_static: bool) -> Result<TokenOut, SessionError> {
         let (kid, key) = self.keys.signing_key(use_static).await?;
-        info.kid = kid;
+        // V1/V2 tokens name no key.
+        info.kid = if access_token::is_legacy(info.version) { String::new() } else { kid };
         let token = access_token::mint(&info, &key)?;
-        // The token carries whole seconds; report what it says.
-        Ok(TokenOut { token, expiry: info.expiry_ms / 1000 * 1000, created_time: info.created_ms / 1000 * 1000 })
+        let (expiry, created_time) = info.reported_times();
+        Ok(TokenOut { token, expiry, created_time })
     }
 
     /// A new refresh token and the access token that goes with it.
@@ -262,7 +288,7 @@ impl SessionCtx<'_> {
         let access = self
             .mint_access(
                 AccessTokenInfo {
-                    version: access_token::LATEST_VERSION,
+                    version: versions::access_token_version_for_cdi(self.cdi),
                     kid: String::new(),
                     session_handle: row.handle.clone(),
                     user_id: session.user_id.clone(),
@@ -271,7 +297,7 @@ impl SessionCtx<'_> {
                     refresh_token_hash_1: sha256_hex(&refresh),
                     parent_refresh_token_hash_1: parent_hash_1,
                     anti_csrf_token: anti_csrf_token.clone(),
-                    expiry_ms: self.now + self.jittered_validity_ms()?,
+                    expiry_ms: self.now.saturating_add(self.jittered_validity_ms()?),
                     created_ms: self.now,
                     user_data,
                 },
@@ -306,7 +332,9 @@ impl SessionCtx<'_> {
         enable_anti_csrf: bool,
         use_dynamic_key: bool,
     ) -> Result<Issued, SessionError> {
-        access_token::check_custom_claims(&user_data_in_jwt).map_err(SessionError::BadInput)?;
+        if let Some(version) = versions::create_protected_check(self.cdi) {
+            access_token::check_custom_claims_for(version, &user_data_in_jwt).map_err(SessionError::BadInput)?;
+        }
         let mut handle = uuid_v4()?;
         if tenant_id != PUBLIC {
             handle = format!("{handle}_{tenant_id}");
@@ -338,10 +366,22 @@ impl SessionCtx<'_> {
             TokenError::Invalid(m) => try_refresh(m),
             _ => try_refresh("invalid access token"),
         })?;
-        let key = self.keys.public_key(&parsed.kid).await?.ok_or_else(|| try_refresh("access token signed by an unknown key"))?;
-        let info = parsed.verify(&key).map_err(|e| match e {
+        let verified = match &parsed.kid {
+            Some(kid) => {
+                let key = self.keys.public_key(kid).await?.ok_or_else(|| try_refresh("access token signed by an unknown key"))?;
+                parsed.verify(&key)
+            }
+            // V1/V2 name no key: every key is tried, and once more after reading them again (a key
+            // made by another instance since this one loaded them).
+            None => match parsed.verify_any(&self.keys.all_public_keys(false).await?) {
+                Err(TokenError::UnknownKey) => parsed.verify_any(&self.keys.all_public_keys(true).await?),
+                first => first,
+            },
+        };
+        let info = verified.map_err(|e| match e {
             TokenError::Invalid(m) => try_refresh(m),
-            _ => try_refresh("invalid access token"),
+            TokenError::UnknownKey => try_refresh("access token signed by an unknown key"),
+            TokenError::Expired => try_refresh("Access token expired"),
         })?;
         if check_expiry && info.expiry_ms < self.now {
             return Err(try_refresh("Access token expired"));
@@ -426,17 +466,18 @@ impl SessionCtx<'_> {
         if !(promoted || payload_changed || info.parent_refresh_token_hash_1.is_some()) {
             return Ok(Verified { session: from_token, access_token: None });
         }
-        // A fresh token without the parent hash, carrying the stored claims, at full validity.
+        // A fresh token of the presented token's version, without the parent hash, carrying the
+        // stored claims, at full validity.
         let new_token = self
             .mint_access(
                 AccessTokenInfo {
                     parent_refresh_token_hash_1: None,
                     user_data: stored_payload.clone(),
-                    expiry_ms: self.now + self.access_validity_ms(),
+                    expiry_ms: self.now.saturating_add(self.access_validity_ms()),
                     created_ms: self.now,
                     ..info.clone()
                 },
-                row.use_static_key,
+                versions::remint_uses_static_key(info.version, row.use_static_key),
             )
             .await?;
         Ok(Verified { session: SessionView { user_data_in_jwt: stored_payload, ..from_token }, access_token: Some(new_token) })
@@ -516,10 +557,16 @@ impl SessionCtx<'_> {
         let anti_csrf = if enable_anti_csrf { Some(uuid_v4()?) } else { None };
         let row = SessionRow { use_static_key: use_static, ..row };
         let payload = parse_object(&row.jwt_user_payload);
-        self.issue(&row, Some(refresh_token), anti_csrf, payload).await
+        // A payload stored under an older version may hold a name the new token's version protects:
+        // the core answers UNAUTHORISED with the message then, not 400.
+        self.issue(&row, Some(refresh_token), anti_csrf, payload).await.map_err(|e| match e {
+            SessionError::BadInput(m) => SessionError::Unauthorised(m),
+            other => other,
+        })
     }
 
-    /// Replaces the custom claims of a session, and of the given token when it is current.
+    /// Replaces the custom claims of a session, and of the given token when it is current (in the
+    /// token's own version; without new claims, the stored ones are re-issued).
     pub async fn regenerate(&self, token: &str, new_user_data: Option<Map<String, Value>>) -> Result<Verified, SessionError> {
         let info = self.read_access_token(token, false).await.map_err(|e| match e {
             SessionError::TryRefreshToken(m) => SessionError::Unauthorised(m),
@@ -529,7 +576,9 @@ impl SessionCtx<'_> {
         let row = self.storage.session_get(self.app.tenant(&info.tenant_id), &info.session_handle).await?.ok_or_else(ended)?;
         let user_data = match new_user_data {
             Some(d) => {
-                access_token::check_custom_claims(&d).map_err(SessionError::BadInput)?;
+                if let Some(version) = versions::regenerate_protected_check(self.cdi, info.version) {
+                    access_token::check_custom_claims_for(version, &d).map_err(SessionError::BadInput)?;
+                }
                 if !self
                     .storage
                     .session_update_jwt_payload(self.app.tenant(&row.tenant_id), &row.handle, &Value::Object(d.clone()).to_string())
@@ -539,7 +588,7 @@ impl SessionCtx<'_> {
                 }
                 d
             }
-            None => info.user_data.clone(),
+            None => parse_object(&row.jwt_user_payload),
         };
         let session = SessionView {
             handle: info.session_handle.clone(),

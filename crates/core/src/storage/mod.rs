@@ -52,6 +52,8 @@ pub trait Storage:
     + crate::totp::storage::TotpStorage
     + crate::multitenancy::storage::TenantStorage
     + crate::webauthn::storage::WebauthnStorage
+    + crate::saml::storage::SamlStorage
+    + crate::oauth::storage::OAuthStorage
     + Send
     + Sync
     + 'static

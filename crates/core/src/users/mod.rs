@@ -2,6 +2,7 @@
 //! recipe user, several when accounts are linked. This module finds users by the ids the
 //! application gives.
 
+pub mod legacy;
 pub mod model;
 pub mod storage;
 
@@ -16,7 +17,19 @@ use crate::error::Error;
 use crate::ids::{AppKey, TenantKey};
 use crate::storage::{Storage, StorageError};
 use crate::useridmapping::storage::IdType;
-use storage::{AccountInfo, UserFilter};
+use storage::{AccountInfo, SearchTags, UserFilter};
+
+/// The most search tags one request may give (all kinds together). Each tag is a LIKE term in
+/// the query; SQLite refused 248 or more ("Expression tree is too large") with a 500.
+pub const MAX_SEARCH_TAGS: usize = 100;
+
+pub fn check_search_tags(tags: &SearchTags) -> Result<(), crate::input::InvalidInput> {
+    let n = tags.emails.len() + tags.phones.len() + tags.providers.len();
+    if n > MAX_SEARCH_TAGS {
+        return Err(crate::input::InvalidInput(format!("At most {MAX_SEARCH_TAGS} search tags may be given, not {n}")));
+    }
+    Ok(())
+}
 
 /// A user found by an id the application gave: the user and the SuperTokens id of the login
 /// method the id names.
@@ -115,7 +128,9 @@ pub fn pagination_token(user_id: &str, time_joined: i64) -> String {
 /// The (time joined, user id) a pagination token continues after.
 pub fn parse_pagination_token(token: &str) -> Result<(i64, String), Error> {
     let invalid = || Error::BadInput("invalid pagination token".into());
-    let text = String::from_utf8(STANDARD.decode(token.trim()).map_err(|_| invalid())?).map_err(|_| invalid())?;
+    // As the core reads it: Java's base64 decoder, untrimmed, bytes read leniently as UTF-8.
+    let bytes = crate::crypto::java_base64::decode_basic(token).map_err(|_| invalid())?;
+    let text = String::from_utf8_lossy(&bytes);
     match text.split(';').collect::<Vec<&str>>().as_slice() {
         [id, time] => Ok((time.parse().map_err(|_| invalid())?, (*id).to_owned())),
         _ => Err(invalid()),

@@ -32,6 +32,7 @@ pub struct SearchTags {
     pub providers: Vec<String>,
 }
 
+
 /// What a search looks for in one recipe's login methods: for each column, the LIKE patterns
 /// (`\\` escapes) one of which its value must match.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

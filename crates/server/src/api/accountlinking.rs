@@ -43,7 +43,7 @@ async fn public_id(storage: &Arc<dyn Storage>, app: AppKey<'_>, st_id: &str) -> 
 
 /// The reply for a refused operation; `with_user` adds the other primary user's whole group where
 /// the core does (linking, not checking).
-async fn refused(storage: &Arc<dyn Storage>, app: AppKey<'_>, e: LinkingError, with_user: bool) -> Result<Response, ApiError> {
+async fn refused(ctx: &Ctx, storage: &Arc<dyn Storage>, app: AppKey<'_>, e: LinkingError, with_user: bool) -> Result<Response, ApiError> {
     let mut o = Map::new();
     match e {
         LinkingError::UnknownUser => return Err(ApiError::bad("Unknown user ID provided")),
@@ -58,7 +58,7 @@ async fn refused(storage: &Arc<dyn Storage>, app: AppKey<'_>, e: LinkingError, w
             o.insert("primaryUserId".into(), json!(user.public_id()));
             o.insert("description".into(), json!("The input recipe user ID is already linked to another user ID"));
             if with_user {
-                o.insert("user".into(), user.to_json());
+                o.insert("user".into(), ctx.linked_user_json(&user));
             }
         }
         LinkingError::InfoTaken { primary_user_id, kind } => {
@@ -76,9 +76,9 @@ pub async fn create_primary(ctx: &Ctx, check_only: bool) -> Result<Response, Api
     let (user, storage) = recipe_user(ctx, &given).await?;
     let app = ctx.id.app_key();
     match recipe::create_primary_user(storage.as_ref(), app, &user, check_only).await? {
-        Err(e) => refused(storage, app, e, false).await,
+        Err(e) => refused(ctx, storage, app, e, false).await,
         Ok((_, was_already)) if check_only => json(json!({"status": Status::Ok, "wasAlreadyAPrimaryUser": was_already})),
-        Ok((user, was_already)) => json(json!({"status": Status::Ok, "wasAlreadyAPrimaryUser": was_already, "user": user.to_json()})),
+        Ok((user, was_already)) => json(json!({"status": Status::Ok, "wasAlreadyAPrimaryUser": was_already, "user": ctx.linked_user_json(&user)})),
     }
 }
 
@@ -92,7 +92,7 @@ pub async fn link(ctx: &Ctx, check_only: bool) -> Result<Response, ApiError> {
     }
     let app = ctx.id.app_key();
     match recipe::link_accounts(storage.as_ref(), app, &recipe_id, &primary_id, check_only).await? {
-        Err(e) => refused(storage, app, e, !check_only).await,
+        Err(e) => refused(ctx, storage, app, e, !check_only).await,
         Ok((_, already)) if check_only => json(json!({"status": Status::Ok, "accountsAlreadyLinked": already})),
         Ok((user, already)) => {
             if !already {
@@ -100,7 +100,7 @@ pub async fn link(ctx: &Ctx, check_only: bool) -> Result<Response, ApiError> {
                 let id = user.login_method(&recipe_id).map_or_else(|| recipe_id.clone(), |m| m.public_id().to_owned());
                 revoke_recipe_user(ctx, app, &id, ctx.now()).await?;
             }
-            json(json!({"status": Status::Ok, "accountsAlreadyLinked": already, "user": user.to_json()}))
+            json(json!({"status": Status::Ok, "accountsAlreadyLinked": already, "user": ctx.linked_user_json(&user)}))
         }
     }
 }

@@ -2,7 +2,6 @@
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use portcullis_core::config::SUPPORTED_CDI_VERSIONS;
 use portcullis_core::ids::PUBLIC;
 use serde_json::json;
 
@@ -59,7 +58,8 @@ pub fn search_tags(ctx: &Ctx) -> Result<Response, ApiError> {
 pub fn api_version(ctx: &Ctx) -> Result<Response, ApiError> {
     ctx.tenant()?;
     ctx.require_public_tenant()?;
-    json(json!({ "versions": SUPPORTED_CDI_VERSIONS }))
+    let max = portcullis_core::cdi::max_version(ctx.app_access().max_cdi.as_deref());
+    json(json!({ "versions": portcullis_core::cdi::api_versions(max) }))
 }
 
 /// `/config?pid=`: the path of the config file, only to a caller who knows this process's id.

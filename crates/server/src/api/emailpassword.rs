@@ -4,7 +4,7 @@
 
 use axum::response::Response;
 use portcullis_core::emailpassword::{
-    self as recipe, ConsumeResetTokenOutcome, CreateResetTokenOutcome, Hashing, SignInOutcome, SignUpOutcome, UpdateOutcome,
+    self as recipe, ConsumeResetTokenOutcome, ResetPasswordOutcome, CreateResetTokenOutcome, Hashing, SignInOutcome, SignUpOutcome, UpdateOutcome,
 };
 use portcullis_core::users::normalise_email;
 use serde_json::{json, Value};
@@ -13,6 +13,7 @@ use crate::http::ctx::Ctx;
 use crate::http::error::ApiError;
 use crate::http::reply::json;
 use crate::http::status::Status;
+use crate::http::version::Version;
 use crate::tenancy::Tenant;
 
 fn hashing<'a>(ctx: &'a Ctx, tenant: &'a Tenant) -> Hashing<'a> {
@@ -30,7 +31,7 @@ pub async fn sign_up(ctx: &Ctx) -> Result<Response, ApiError> {
     let outcome =
         recipe::sign_up(tenant.storage.as_ref(), hashing(ctx, tenant), &ctx.state.last_active, ctx.id.key(), ctx.now(), &email, password).await?;
     json(match outcome {
-        SignUpOutcome::Ok(s) => json!({"status": Status::Ok, "user": s.user.to_json(), "recipeUserId": s.recipe_user_id}),
+        SignUpOutcome::Ok(s) => ctx.sign_in_json(json!({"status": Status::Ok, "user": ctx.user_json(&s.user), "recipeUserId": s.recipe_user_id})),
         SignUpOutcome::EmailAlreadyExists => json!({"status": Status::EmailAlreadyExists}),
     })
 }
@@ -43,7 +44,7 @@ pub async fn sign_in(ctx: &Ctx) -> Result<Response, ApiError> {
     let outcome =
         recipe::sign_in(tenant.storage.as_ref(), hashing(ctx, tenant), &ctx.state.last_active, ctx.id.key(), ctx.now(), &email, password).await?;
     json(match outcome {
-        SignInOutcome::Ok(s) => json!({"status": Status::Ok, "user": s.user.to_json(), "recipeUserId": s.recipe_user_id}),
+        SignInOutcome::Ok(s) => ctx.sign_in_json(json!({"status": Status::Ok, "user": ctx.user_json(&s.user), "recipeUserId": s.recipe_user_id})),
         SignInOutcome::WrongCredentials => json!({"status": Status::WrongCredentials}),
     })
 }
@@ -52,7 +53,15 @@ pub async fn create_reset_token(ctx: &Ctx) -> Result<Response, ApiError> {
     let tenant = ctx.tenant()?;
     let body = ctx.body()?;
     let user_id = body.str("userId")?;
-    let email = normalise_email(&body.str("email")?);
+    // Below 4.0 (before account linking) the token is for the user's own email-password email.
+    let email = if ctx.version >= Version::V4_0 {
+        normalise_email(&body.str("email")?)
+    } else {
+        match recipe::legacy_reset_email(tenant.storage.as_ref(), ctx.id.app_key(), &user_id).await? {
+            Some(e) => e,
+            None => return json(json!({"status": Status::UnknownUserId})),
+        }
+    };
     let lifetime = tenant.settings.password_reset_token_lifetime_ms;
     json(match recipe::create_reset_token(tenant.storage.as_ref(), ctx.id.app_key(), lifetime, ctx.now(), &user_id, &email).await? {
         CreateResetTokenOutcome::Created { token } => json!({"status": Status::Ok, "token": token}),
@@ -66,6 +75,28 @@ pub async fn consume_reset_token(ctx: &Ctx) -> Result<Response, ApiError> {
     json(match recipe::consume_reset_token(tenant.storage.as_ref(), ctx.id.app_key(), &token, ctx.now()).await? {
         ConsumeResetTokenOutcome::Ok { user_id, email } => json!({"status": Status::Ok, "userId": user_id, "email": email}),
         ConsumeResetTokenOutcome::InvalidToken => json!({"status": Status::ResetPasswordInvalidToken}),
+    })
+}
+
+/// `POST /<t>/recipe/user/password/reset` (the API before `/token/consume`, still served at every
+/// version): `{"method": "token", token, newPassword}`; the answer names the user from CDI 2.12.
+pub async fn reset_password(ctx: &Ctx) -> Result<Response, ApiError> {
+    let tenant = ctx.tenant()?;
+    let body = ctx.body()?;
+    let method = body.str("method")?;
+    let token = body.str("token")?;
+    let new_password = body.str("newPassword")?;
+    if method != "token" {
+        return Err(ApiError::bad("Unsupported method for password reset"));
+    }
+    if new_password.is_empty() {
+        return Err(ApiError::bad("Password cannot be an empty string"));
+    }
+    let app = ctx.snapshot.get(&ctx.id.app_public()).ok_or_else(|| ApiError::tenant_not_found(&ctx.id))?;
+    json(match recipe::reset_password(tenant.storage.as_ref(), hashing(ctx, app), ctx.id.app_key(), &token, new_password, ctx.now()).await? {
+        ResetPasswordOutcome::Ok { user_id } if ctx.version >= Version::V2_12 => json!({"status": Status::Ok, "userId": user_id}),
+        ResetPasswordOutcome::Ok { .. } => json!({"status": Status::Ok}),
+        ResetPasswordOutcome::InvalidToken => json!({"status": Status::ResetPasswordInvalidToken}),
     })
 }
 
@@ -113,7 +144,7 @@ pub async fn get_user(ctx: &Ctx) -> Result<Response, ApiError> {
         _ => return Err(ApiError::bad("Please provide one of userId or email")),
     };
     json(match user {
-        Some(u) => json!({"status": Status::Ok, "user": u.to_json()}),
+        Some(u) => json!({"status": Status::Ok, "user": ctx.user_json(&u)}),
         None => json!({"status": missing}),
     })
 }
@@ -135,5 +166,5 @@ pub async fn import_with_hash(ctx: &Ctx) -> Result<Response, ApiError> {
     }
     let settings = &tenant.settings.passwords;
     let imported = recipe::import_with_hash(tenant.storage.as_ref(), settings, ctx.id.key(), ctx.now(), &email, &hash, hint.as_deref()).await?;
-    json(json!({"status": Status::Ok, "didUserAlreadyExist": imported.did_user_already_exist, "user": imported.user.to_json()}))
+    json(json!({"status": Status::Ok, "didUserAlreadyExist": imported.did_user_already_exist, "user": ctx.user_json(&imported.user)}))
 }

@@ -98,7 +98,7 @@ pub async fn consume_code(ctx: &Ctx, consume: bool) -> Result<Response, ApiError
     } else {
         return Err(exactly_one());
     };
-    let sign_in_up = consume.then_some(SignInUp { verify_email: ctx.version >= Version(4, 0) });
+    let sign_in_up = consume.then_some(SignInUp { verify_email: ctx.version >= Version::V4_0 });
     let (storage, settings) = (tenant.storage.as_ref(), &tenant.settings.passwordless);
     let outcome =
         recipe::consume_code(storage, &ctx.state.last_active, ctx.id.key(), settings, ctx.now(), &pre_auth_session_id, input, sign_in_up).await?;
@@ -114,13 +114,13 @@ pub async fn consume_code(ctx: &Ctx, consume: bool) -> Result<Response, ApiError
             attempts(Status::ExpiredUserInputCode, failed_attempts, max_attempts)
         }
         ConsumeOutcome::Ok { device, signed_in: None } => json!({"status": Status::Ok, "consumedDevice": device_json(&device)}),
-        ConsumeOutcome::Ok { device, signed_in: Some(s) } => json!({
+        ConsumeOutcome::Ok { device, signed_in: Some(s) } => ctx.sign_in_json(json!({
             "status": Status::Ok,
             "createdNewUser": s.created,
-            "user": s.user.to_json(),
+            "user": ctx.user_json(&s.user),
             "recipeUserId": s.recipe_user_id,
             "consumedDevice": device_json(&device),
-        }),
+        })),
     })
 }
 
@@ -232,7 +232,7 @@ pub async fn get_user(ctx: &Ctx) -> Result<Response, ApiError> {
         _ => return Err(ApiError::bad("Please provide exactly one of userId, email or phoneNumber")),
     };
     json(match found {
-        (Some(user), _) => json!({"status": Status::Ok, "user": user.to_json()}),
+        (Some(user), _) => json!({"status": Status::Ok, "user": ctx.user_json(&user)}),
         (None, missing) => json!({"status": missing}),
     })
 }

@@ -5,18 +5,20 @@ use std::sync::Arc;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use portcullis_core::services::ActivityLog;
-use portcullis_core::session::access_token::check_custom_claims;
+use portcullis_core::session::access_token::check_custom_claims_for;
+use portcullis_core::session::versions::{self, FieldRule, HandshakeSettings, LegacyKeys};
 use portcullis_core::session::jwt::{self, JwtOutcome, JwtRequest};
 use portcullis_core::session::revocation::{self, Within};
 use portcullis_core::session::storage::SessionStorage;
-use portcullis_core::session::{self as rules, tenant_of_handle, Issued, SessionCtx, SessionData, SessionError, Verified};
-use serde_json::{json, Map, Value};
+use portcullis_core::session::{self as rules, tenant_of_handle, SessionCtx, SessionData, SessionError};
+use serde_json::{json, Value};
 
 use crate::http::ctx::Ctx;
 use crate::http::error::ApiError;
 use crate::http::input::Body;
 use crate::http::reply::json;
 use crate::http::status::Status;
+use crate::http::version::Version;
 use crate::keys::AppKeyProvider;
 use crate::tenancy::Tenant;
 
@@ -57,26 +59,21 @@ fn keys<'a>(ctx: &Ctx, app: &'a Arc<Tenant>, now: i64) -> AppKeyProvider<'a> {
     ctx.state.keys.provider(&app.config.id, &app.storage, app.settings.session.key_timing, now)
 }
 
-fn issued_json(i: &Issued) -> Value {
-    let mut o = Map::new();
-    o.insert("session".into(), i.session.to_json());
-    o.insert("accessToken".into(), i.access_token.to_json());
-    o.insert("refreshToken".into(), i.refresh_token.to_json());
-    if let Some(a) = &i.anti_csrf_token {
-        o.insert("antiCsrfToken".into(), json!(a));
+/// The legacy key members of CDI 2.x answers (empty from 2.21, so nothing is read then).
+async fn legacy_keys(ctx: &Ctx, provider: &AppKeyProvider<'_>, tenant: &Tenant) -> Result<LegacyKeys, ApiError> {
+    if ctx.version >= Version::V2_21 {
+        return Ok(LegacyKeys::None);
     }
-    o.insert("status".into(), json!(Status::Ok));
-    Value::Object(o)
+    Ok(provider.legacy_keys(tenant.settings.session.legacy_dynamic_key).await?)
 }
 
-fn verified_json(v: &Verified) -> Value {
-    let mut o = Map::new();
-    o.insert("session".into(), v.session.to_json());
-    if let Some(t) = &v.access_token {
-        o.insert("accessToken".into(), t.to_json());
+/// A request field read, or not, as the version says ([`FieldRule`]).
+fn versioned_bool(body: &Body, field: &str, rule: FieldRule) -> Result<Option<bool>, ApiError> {
+    match rule {
+        FieldRule::NotRead => Ok(None),
+        FieldRule::Optional => body.opt_bool(field),
+        FieldRule::Required => required_bool(body, field).map(Some),
     }
-    o.insert("status".into(), json!(Status::Ok));
-    Value::Object(o)
 }
 
 fn required_bool(body: &Body, field: &str) -> Result<bool, ApiError> {
@@ -99,14 +96,19 @@ pub async fn create(ctx: &Ctx) -> Result<Response, ApiError> {
     let jwt = body.object("userDataInJWT")?;
     let db = body.object("userDataInDatabase")?;
     let enable_anti_csrf = required_bool(&body, "enableAntiCsrf")?;
-    let use_dynamic = body.opt_bool("useDynamicSigningKey")?.unwrap_or(true);
+    // Below 2.21 the app's `access_token_signing_key_dynamic` chooses the key, not the request.
+    let use_dynamic = match versions::create_use_dynamic_signing_key(ctx.version) {
+        FieldRule::NotRead => tenant.settings.session.legacy_dynamic_key,
+        rule => versioned_bool(&body, "useDynamicSigningKey", rule)?.unwrap_or(true),
+    };
     let user_id = rules::session_user_id(tenant.storage.as_ref(), ctx.id.app_key(), given).await?;
     let now = ctx.now();
     let provider = keys(ctx, app, now);
-    let s = SessionCtx { app: ctx.id.app_key(), storage: storage_of(tenant), keys: &provider, settings: &tenant.settings.session, now };
+    let s = SessionCtx { app: ctx.id.app_key(), storage: storage_of(tenant), keys: &provider, settings: &tenant.settings.session, now, cdi: ctx.version };
     let issued = s.create(&ctx.id.tenant_id, &user_id, jwt, Value::Object(db), enable_anti_csrf, use_dynamic).await?;
     ctx.state.last_active.record(tenant.storage.as_ref(), ctx.id.app_key(), &user_id, now).await;
-    json(issued_json(&issued))
+    let legacy = legacy_keys(ctx, &provider, tenant).await?;
+    json(versions::created_json(&issued, ctx.version, &legacy, &json!(Status::Ok)).map_err(|e| ApiError::Internal(e.to_string()))?)
 }
 
 pub async fn verify(ctx: &Ctx) -> Result<Response, ApiError> {
@@ -116,21 +118,29 @@ pub async fn verify(ctx: &Ctx) -> Result<Response, ApiError> {
     let anti_csrf = optional_str(&body, "antiCsrfToken")?;
     let do_check = required_bool(&body, "doAntiCsrfCheck")?;
     let enable = required_bool(&body, "enableAntiCsrf")?;
-    let check_db = body.opt_bool("checkDatabase")?.unwrap_or(false);
+    // Below 2.21 the app's `access_token_blacklisting` decides.
+    let check_db = versioned_bool(&body, "checkDatabase", versions::verify_check_database(ctx.version))?
+        .unwrap_or(app.settings.session.legacy_check_database);
     let now = ctx.now();
     let provider = keys(ctx, app, now);
     // The token names its tenant; read it first (signature checked) to pick that tenant's storage.
-    let probe = SessionCtx { app: ctx.id.app_key(), storage: storage_of(app), keys: &provider, settings: &app.settings.session, now };
-    let info = match probe.read_access_token(&token, true).await {
-        Ok(i) => i,
-        Err(e) => return outcome(e),
+    let probe = SessionCtx { app: ctx.id.app_key(), storage: storage_of(app), keys: &provider, settings: &app.settings.session, now, cdi: ctx.version };
+    let result = match probe.read_access_token(&token, true).await {
+        Ok(info) => match ctx.tenant_named(&info.tenant_id).await {
+            Some(tenant) => {
+                let s = SessionCtx { storage: storage_of(&tenant), settings: &tenant.settings.session, ..probe };
+                s.verify_read(info, anti_csrf.as_deref(), do_check, enable, check_db).await
+            }
+            None => Err(SessionError::Unauthorised("The tenant of this session no longer exists".into())),
+        },
+        Err(e) => Err(e),
     };
-    let Some(tenant) = ctx.tenant_named(&info.tenant_id).await else {
-        return outcome(SessionError::Unauthorised("The tenant of this session no longer exists".into()));
-    };
-    let s = SessionCtx { storage: storage_of(&tenant), settings: &tenant.settings.session, ..probe };
-    match s.verify_read(info, anti_csrf.as_deref(), do_check, enable, check_db).await {
-        Ok(v) => json(verified_json(&v)),
+    // CDI 2.x SDKs take the current keys from every OK and TRY_REFRESH_TOKEN answer.
+    match result {
+        Ok(v) => json(versions::verified_json(&v, ctx.version, &legacy_keys(ctx, &provider, app).await?, &json!(Status::Ok))),
+        Err(SessionError::TryRefreshToken(m)) => {
+            json(versions::try_refresh_json(&m, ctx.version, &legacy_keys(ctx, &provider, app).await?, &json!(Status::TryRefreshToken)))
+        }
         Err(e) => outcome(e),
     }
 }
@@ -141,7 +151,7 @@ pub async fn refresh(ctx: &Ctx) -> Result<Response, ApiError> {
     let token = body.str("refreshToken")?;
     let anti_csrf = optional_str(&body, "antiCsrfToken")?;
     let enable = required_bool(&body, "enableAntiCsrf")?;
-    let use_dynamic = body.opt_bool("useDynamicSigningKey")?;
+    let use_dynamic = versioned_bool(&body, "useDynamicSigningKey", versions::refresh_use_dynamic_signing_key(ctx.version))?;
     let now = ctx.now();
     let provider = keys(ctx, app, now);
     let master = provider_master(&provider).await?;
@@ -151,11 +161,11 @@ pub async fn refresh(ctx: &Ctx) -> Result<Response, ApiError> {
     let Some(tenant) = ctx.tenant_named(&info.tenant_id).await else {
         return outcome(SessionError::Unauthorised("The tenant of this session no longer exists".into()));
     };
-    let s = SessionCtx { app: ctx.id.app_key(), storage: storage_of(&tenant), keys: &provider, settings: &tenant.settings.session, now };
+    let s = SessionCtx { app: ctx.id.app_key(), storage: storage_of(&tenant), keys: &provider, settings: &tenant.settings.session, now, cdi: ctx.version };
     match s.refresh(&token, &info, anti_csrf.as_deref(), enable, use_dynamic).await {
         Ok(i) => {
             ctx.state.last_active.record(tenant.storage.as_ref(), ctx.id.app_key(), &i.session.recipe_user_id, now).await;
-            json(issued_json(&i))
+            json(versions::refreshed_json(&i, ctx.version, &json!(Status::Ok)).map_err(|e| ApiError::Internal(e.to_string()))?)
         }
         Err(e) => outcome(e),
     }
@@ -173,7 +183,7 @@ pub async fn regenerate(ctx: &Ctx) -> Result<Response, ApiError> {
     let new_data = body.opt_object("userDataInJWT")?;
     let now = ctx.now();
     let provider = keys(ctx, app, now);
-    let probe = SessionCtx { app: ctx.id.app_key(), storage: storage_of(app), keys: &provider, settings: &app.settings.session, now };
+    let probe = SessionCtx { app: ctx.id.app_key(), storage: storage_of(app), keys: &provider, settings: &app.settings.session, now, cdi: ctx.version };
     let info = match probe.read_access_token(&token, false).await {
         Ok(i) => i,
         Err(SessionError::TryRefreshToken(m)) => return outcome(SessionError::Unauthorised(m)),
@@ -184,7 +194,7 @@ pub async fn regenerate(ctx: &Ctx) -> Result<Response, ApiError> {
     };
     let s = SessionCtx { storage: storage_of(&tenant), settings: &tenant.settings.session, ..probe };
     match s.regenerate(&token, new_data).await {
-        Ok(v) => json(verified_json(&v)),
+        Ok(v) => json(versions::regenerated_json(&v, ctx.version, &json!(Status::Ok))),
         Err(e) => outcome(e),
     }
 }
@@ -259,7 +269,7 @@ pub async fn get_info(ctx: &Ctx) -> Result<Response, ApiError> {
     let Some(row) = rules::live_session(storage_of(&tenant), tenant.config.id.key(), &handle, ctx.now()).await? else {
         return session_not_found();
     };
-    json(json!({
+    let mut body = json!({
         "sessionHandle": row.handle,
         "userId": row.primary_user_id.as_deref().unwrap_or(&row.user_id),
         "recipeUserId": row.user_id,
@@ -269,7 +279,11 @@ pub async fn get_info(ctx: &Ctx) -> Result<Response, ApiError> {
         "timeCreated": row.created_at,
         "status": Status::Ok,
         "tenantId": row.tenant_id,
-    }))
+    });
+    if let Value::Object(o) = &mut body {
+        versions::trim_session_info(o, ctx.version);
+    }
+    json(body)
 }
 
 /// GET and PUT of `userDataInDatabase` (`/recipe/session/data`) and of the claims (`/recipe/jwt/data`).
@@ -286,8 +300,8 @@ pub async fn data(ctx: &Ctx, claims: bool) -> Result<Response, ApiError> {
     let body = ctx.body()?;
     let handle = body.str("sessionHandle")?;
     let value = body.object(field)?;
-    if claims {
-        check_custom_claims(&value).map_err(ApiError::BadRequest)?;
+    if let Some(version) = versions::jwt_data_protected_check(ctx.version).filter(|_| claims) {
+        check_custom_claims_for(version, &value).map_err(ApiError::BadRequest)?;
     }
     let Some(tenant) = by_handle(ctx, &handle).await? else { return session_not_found() };
     if !rules::update_data(storage_of(&tenant), tenant.config.id.key(), &handle, which, value).await? {
@@ -322,13 +336,15 @@ pub async fn create_jwt(ctx: &Ctx) -> Result<Response, ApiError> {
     let algorithm = body.str("algorithm")?;
     let jwks_domain = body.str("jwksDomain")?;
     let validity = match body.0.get("validity") {
-        Some(Value::Number(n)) => n.as_i64().or_else(|| n.as_f64().map(|f| f as i64)),
+        // A fraction is truncated as the core does; a number outside i64 (1e308) is refused,
+        // never saturated into an `exp` of i64::MAX.
+        Some(Value::Number(n)) => n.as_i64().or_else(|| n.as_f64().filter(|f| f.is_finite() && f.abs() < 9.2e18).map(|f| f as i64)),
         Some(Value::String(s)) => s.trim().parse::<i64>().ok(),
         _ => None,
     }
     .ok_or_else(|| ApiError::field_invalid("validity"))?;
     jwt::check_validity(validity)?;
-    let use_static_key = body.opt_bool("useStaticSigningKey")?.unwrap_or(true);
+    let use_static_key = versioned_bool(&body, "useStaticSigningKey", versions::jwt_use_static_signing_key(ctx.version))?.unwrap_or(true);
     let now = ctx.now();
     let provider = keys(ctx, app, now);
     let request = JwtRequest { payload, algorithm, jwks_domain, validity, use_static_key };
@@ -336,4 +352,22 @@ pub async fn create_jwt(ctx: &Ctx) -> Result<Response, ApiError> {
         JwtOutcome::Created(jwt) => json(json!({"status": Status::Ok, "jwt": jwt})),
         JwtOutcome::UnsupportedAlgorithm => json(json!({"status": Status::UnsupportedAlgorithm})),
     }
+}
+
+/// `POST /recipe/handshake` (CDI 2.7 – 2.20): the keys and settings an SDK of that era verifies
+/// tokens with; from 2.21 (and without a `cdi-version` header) the route is not found.
+pub async fn handshake(ctx: &Ctx) -> Result<Response, ApiError> {
+    if !versions::handshake_served(ctx.version) {
+        return Err(ApiError::NotFound);
+    }
+    let tenant = ctx.tenant()?;
+    let app = app_of(ctx)?;
+    let provider = keys(ctx, app, ctx.now());
+    let legacy = provider.legacy_keys(tenant.settings.session.legacy_dynamic_key).await?;
+    let settings = HandshakeSettings {
+        access_token_blacklisting: tenant.settings.session.legacy_check_database,
+        access_token_validity_ms: tenant.settings.session.access_validity_ms,
+        refresh_token_validity_ms: tenant.settings.session.refresh_validity_ms,
+    };
+    json(versions::handshake_json(ctx.version, &legacy, settings, &json!(Status::Ok)).ok_or(ApiError::NotFound)?)
 }

@@ -5,7 +5,7 @@
 use axum::response::Response;
 use portcullis_core::thirdparty::storage::ThirdPartyAccount;
 use portcullis_core::thirdparty::{self as recipe, SignInUpOutcome};
-use portcullis_core::users::{normalise_email, User};
+use portcullis_core::users::normalise_email;
 use serde_json::{json, Value};
 
 use crate::http::ctx::Ctx;
@@ -36,14 +36,14 @@ pub async fn sign_in_up(ctx: &Ctx) -> Result<Response, ApiError> {
     };
     // From CDI 4.0 the provider's verdict on the email is required (account linking uses it).
     let is_verified = body.0.get("email").and_then(|e| e.get("isVerified"));
-    if ctx.version >= Version(4, 0) && !is_verified.is_some_and(Value::is_boolean) {
+    if ctx.version >= Version::V4_0 && !is_verified.is_some_and(Value::is_boolean) {
         return Err(ApiError::field_invalid("isVerified"));
     }
     let is_verified = is_verified.and_then(Value::as_bool).unwrap_or(false);
     let account = ThirdPartyAccount { third_party_id, third_party_user_id, email };
     json(match recipe::sign_in_up(tenant.storage.as_ref(), ctx.id.key(), ctx.now(), account, is_verified).await? {
         SignInUpOutcome::Ok { created, user, recipe_user_id } => {
-            json!({"status": Status::Ok, "createdNewUser": created, "user": user.to_json(), "recipeUserId": recipe_user_id})
+            ctx.sign_in_json(json!({"status": Status::Ok, "createdNewUser": created, "user": ctx.user_json(&user), "recipeUserId": recipe_user_id}))
         }
         SignInUpOutcome::EmailChangeNotAllowed => {
             json!({"status": Status::EmailChangeNotAllowed, "reason": "Email already associated with another primary user."})
@@ -65,7 +65,7 @@ pub async fn get_user(ctx: &Ctx) -> Result<Response, ApiError> {
         _ => return Err(ApiError::bad("Please provide one of userId or (thirdPartyId & thirdPartyUserId)")),
     };
     json(match user {
-        Some(u) => json!({"status": Status::Ok, "user": u.to_json()}),
+        Some(u) => json!({"status": Status::Ok, "user": ctx.user_json(&u)}),
         None => json!({"status": missing}),
     })
 }
@@ -75,5 +75,5 @@ pub async fn users_by_email(ctx: &Ctx) -> Result<Response, ApiError> {
     let tenant = ctx.tenant()?;
     let email = normalise_email(ctx.query.required("email")?);
     let users = recipe::users_by_email(tenant.storage.as_ref(), ctx.id.key(), &email).await?;
-    json(json!({"status": Status::Ok, "users": users.iter().map(User::to_json).collect::<Vec<Value>>()}))
+    json(json!({"status": Status::Ok, "users": users.iter().map(|u| ctx.user_json(u)).collect::<Vec<Value>>()}))
 }

@@ -117,7 +117,7 @@ pub async fn verify(ctx: &Ctx, by_device: bool) -> Result<Response, ApiError> {
     totp::check_verify(&user_id, device.as_deref())?;
     let request = VerifyRequest { user_id, device, code, now: ctx.now(), limits: tenant.settings.totp };
     let outcome = totp::verify(tenant.storage.as_ref(), ctx.id.key(), request).await?;
-    let with_attempts = ctx.version >= Version(5, 0);
+    let with_attempts = ctx.version >= Version::V5_0;
     let mut reply = Map::new();
     let status = match outcome {
         VerifyOutcome::UnknownDevice => Status::UnknownDevice,

@@ -4,14 +4,16 @@
 
 use axum::response::Response;
 use portcullis_core::multitenancy::{associate_user, disassociate_user, AssociateOutcome};
+use portcullis_core::users::legacy;
 use portcullis_core::users::storage::{AccountInfo, SearchTags, UserFilter};
-use portcullis_core::users::{self as recipe, find_user, normalise_email, parse_pagination_token, User};
+use portcullis_core::users::{self as recipe, find_user, normalise_email, parse_pagination_token};
 use serde_json::{json, Value};
 
 use crate::http::ctx::Ctx;
 use crate::http::error::ApiError;
 use crate::http::reply::json;
 use crate::http::status::Status;
+use crate::http::version::Version;
 
 /// The dashboard's search tags (`email`, `phone`, `provider`), each a `;`-separated list of prefixes.
 fn search_tags(ctx: &Ctx) -> Option<SearchTags> {
@@ -26,7 +28,7 @@ pub async fn get_by_id(ctx: &Ctx) -> Result<Response, ApiError> {
     ctx.require_public_tenant()?;
     let user_id = ctx.query.required("userId")?.to_owned();
     json(match find_user(&ctx.app_storages()?, ctx.id.app_key(), &user_id).await? {
-        Some((found, _)) => json!({"status": Status::Ok, "user": found.user.to_json()}),
+        Some((found, _)) => json!({"status": Status::Ok, "user": ctx.linked_user_json(&found.user)}),
         None => json!({"status": Status::UnknownUserId}),
     })
 }
@@ -34,6 +36,9 @@ pub async fn get_by_id(ctx: &Ctx) -> Result<Response, ApiError> {
 pub async fn list(ctx: &Ctx) -> Result<Response, ApiError> {
     let tenant = ctx.tenant()?;
     let search = search_tags(ctx);
+    if let Some(tags) = &search {
+        portcullis_core::users::check_search_tags(tags).map_err(|e| ApiError::bad(e.0))?;
+    }
     let limit = recipe::page_size(ctx.query.get("limit"), search.is_some())?;
     let ascending = match ctx.query.get("timeJoinedOrder") {
         None => false,
@@ -44,7 +49,7 @@ pub async fn list(ctx: &Ctx) -> Result<Response, ApiError> {
     let after = ctx.query.get("paginationToken").map(parse_pagination_token).transpose()?;
     let filter = UserFilter { tenant_id: Some(ctx.id.tenant_id.clone()), recipe_ids: recipe::recipe_filter(ctx.query.get("includeRecipeIds"))?, search };
     let page = recipe::list(tenant.storage.as_ref(), ctx.id.app_key(), &filter, ascending, limit, after).await?;
-    let users: Vec<Value> = page.users.iter().map(User::to_json).collect();
+    let users: Vec<Value> = page.users.iter().map(|u| legacy::users_list_entry(u, ctx.version)).collect();
     let mut out = json!({"status": Status::Ok, "users": users});
     if let (Some(token), Value::Object(o)) = (page.next, &mut out) {
         o.insert("nextPaginationToken".into(), json!(token));
@@ -98,12 +103,21 @@ pub async fn by_account_info(ctx: &Ctx) -> Result<Response, ApiError> {
     }
     let union = q.get("doUnionOfAccountInfo").is_some_and(|v| v == "true");
     let users = recipe::by_account_info(tenant.storage.as_ref(), ctx.id.key(), &infos, union).await?;
-    json(json!({"status": Status::Ok, "users": users.iter().map(User::to_json).collect::<Vec<Value>>()}))
+    json(json!({"status": Status::Ok, "users": users.iter().map(|u| ctx.linked_user_json(u)).collect::<Vec<Value>>()}))
+}
+
+/// The body member naming the user of `…/tenant/user(/remove)`: `userId` before account linking (4.0).
+fn tenant_user_field(ctx: &Ctx) -> &'static str {
+    if ctx.version >= Version::V4_0 {
+        "recipeUserId"
+    } else {
+        "userId"
+    }
 }
 
 pub async fn associate(ctx: &Ctx) -> Result<Response, ApiError> {
     let tenant = ctx.tenant()?;
-    let given = ctx.body()?.str("recipeUserId")?;
+    let given = ctx.body()?.str(tenant_user_field(ctx))?;
     json(match associate_user(tenant.storage.as_ref(), ctx.id.key(), &given).await? {
         AssociateOutcome::Associated { was_already_associated } => {
             json!({"status": Status::Ok, "wasAlreadyAssociated": was_already_associated})
@@ -118,7 +132,7 @@ pub async fn associate(ctx: &Ctx) -> Result<Response, ApiError> {
 
 pub async fn disassociate(ctx: &Ctx) -> Result<Response, ApiError> {
     let tenant = ctx.tenant()?;
-    let given = ctx.body()?.str("recipeUserId")?;
+    let given = ctx.body()?.str(tenant_user_field(ctx))?;
     json(match disassociate_user(tenant.storage.as_ref(), ctx.id.key(), &given).await? {
         Some(was) => json!({"status": Status::Ok, "wasAssociated": was}),
         None => json!({"status": Status::UnknownUserId}),

@@ -155,7 +155,7 @@ pub async fn sign_in(ctx: &Ctx) -> Result<Response, ApiError> {
     let body = ctx.body()?;
     let options_id = body.str("webauthnGeneratedOptionsId")?;
     let credential = credential(&body)?;
-    let consumption = SignInConsumption::for_cdi(ctx.version.0, ctx.version.1);
+    let consumption = SignInConsumption::for_cdi(ctx.version.major, ctx.version.minor);
     let outcome =
         flows::sign_in(tenant.storage.as_ref(), &ctx.state.last_active, ctx.id.key(), &options_id, &credential, ctx.now(), consumption)
             .await?;

@@ -1,28 +1,24 @@
 //! Who may call a tenant's APIs, derived once per tenant from its effective config (not per
 //! request): the IP filters, the app's API keys (kept as digests), and the CDI versions it answers.
 
+use std::net::IpAddr;
+
 use axum::http::{header, HeaderMap};
-use portcullis_core::config::{ip_filter, Config, SUPPORTED_CDI_VERSIONS};
+use portcullis_core::config::{ip_filter, Config};
 use portcullis_core::crypto::sha256_hex;
 use regex::Regex;
 use subtle::ConstantTimeEq;
-
-use super::version::Version;
 
 pub struct Access {
     pub ip_allow: Option<Regex>,
     pub ip_deny: Option<Regex>,
     /// SHA-256 (hex) of each of `api_keys`; empty when no key is needed.
     pub api_key_digests: Vec<String>,
-    /// The version assumed when a request names none, and the newest accepted.
-    pub max_cdi: Version,
-    /// The oldest version accepted, when the app sets one.
-    pub min_cdi: Option<Version>,
-}
-
-/// The newest CDI version Portcullis speaks.
-pub fn latest_cdi() -> Version {
-    SUPPORTED_CDI_VERSIONS.last().and_then(|v| Version::parse(v)).unwrap_or(Version(5, 4))
+    /// `supertokens_max_cdi_version` as configured: the version assumed when a request names
+    /// none, and the newest accepted (unset: the newest served).
+    pub max_cdi: Option<String>,
+    /// `supertokens_min_cdi_version` as configured (it is quoted as written in the 400).
+    pub min_cdi: Option<String>,
 }
 
 impl Access {
@@ -32,14 +28,35 @@ impl Access {
             ip_allow: cfg.ip_allow_regex().and_then(|r| ip_filter(r).ok()),
             ip_deny: cfg.ip_deny_regex().and_then(|r| ip_filter(r).ok()),
             api_key_digests: cfg.api_key_list().iter().map(|k| sha256_hex(k)).collect(),
-            max_cdi: cfg.supertokens_max_cdi_version().and_then(Version::parse).unwrap_or_else(latest_cdi),
-            min_cdi: cfg.supertokens_min_cdi_version().and_then(Version::parse),
+            max_cdi: cfg.supertokens_max_cdi_version().map(str::to_owned),
+            min_cdi: cfg.supertokens_min_cdi_version().map(str::to_owned),
         }
     }
 
-    /// Whether the filters turn this address away.
-    pub fn denies(&self, ip: &str) -> bool {
-        self.ip_deny.as_ref().is_some_and(|r| r.is_match(ip)) || self.ip_allow.as_ref().is_some_and(|r| !r.is_match(ip))
+    /// Whether the filters turn this client away. The address is matched in the forms an
+    /// operator may have written a pattern for: an IPv4 client on a dual-stack socket appears as
+    /// `::ffff:a.b.c.d` and is matched as `a.b.c.d`; an IPv6 address is matched in the Java core's
+    /// form (`0:0:0:0:0:0:0:1`, no `::` compression) and in the compressed form (`::1`). Deny wins
+    /// when any form matches; allow lets a client in when any form matches.
+    pub fn denies(&self, ip: IpAddr) -> bool {
+        let forms = address_forms(ip);
+        let any = |r: &Regex| forms.iter().flatten().any(|f| r.is_match(f));
+        self.ip_deny.as_ref().is_some_and(any) || self.ip_allow.as_ref().is_some_and(|r| !any(r))
+    }
+}
+
+/// The texts an address is matched as (see [`Access::denies`]).
+fn address_forms(ip: IpAddr) -> [Option<String>; 2] {
+    let ip = match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        v4 => v4,
+    };
+    match ip {
+        IpAddr::V4(v4) => [Some(v4.to_string()), None],
+        IpAddr::V6(v6) => {
+            let java = v6.segments().iter().map(|s| format!("{s:x}")).collect::<Vec<_>>().join(":");
+            [Some(java), Some(v6.to_string())]
+        }
     }
 }
 
@@ -85,5 +102,31 @@ mod tests {
         assert!(!key_matches("xyzz", &digests(&["xyz"])));
         assert!(!key_matches("", &digests(&["xyz"])));
         assert!(!key_matches("xyz", &digests(&[])));
+    }
+
+    fn access(allow: Option<&str>, deny: Option<&str>) -> Access {
+        let mut a = Access::from_config(&Config::defaults());
+        a.ip_allow = allow.map(|r| ip_filter(r).unwrap());
+        a.ip_deny = deny.map(|r| ip_filter(r).unwrap());
+        a
+    }
+
+    #[test]
+    fn ipv4_clients_on_a_dual_stack_socket_are_matched_as_ipv4() {
+        let mapped: IpAddr = "::ffff:10.1.2.3".parse().unwrap();
+        assert!(access(None, Some(r"10\.1\.2\.3")).denies(mapped));
+        assert!(!access(Some(r"10\.\d+\.\d+\.\d+"), None).denies(mapped));
+        assert!(access(Some(r"127\.\d+\.\d+\.\d+"), None).denies(mapped));
+    }
+
+    #[test]
+    fn ipv6_is_matched_in_the_java_form_and_the_compressed_form() {
+        let loopback: IpAddr = "::1".parse().unwrap();
+        assert!(access(None, Some("0:0:0:0:0:0:0:1")).denies(loopback));
+        assert!(access(None, Some("::1")).denies(loopback));
+        assert!(!access(Some(r"127\.\d+\.\d+\.\d+|0:0:0:0:0:0:0:1"), None).denies(loopback));
+        let addr: IpAddr = "2001:db8::1".parse().unwrap();
+        assert!(access(None, Some("2001:db8:0:0:0:0:0:1")).denies(addr));
+        assert!(!access(None, Some(r"10\..*")).denies(addr));
     }
 }

@@ -8,6 +8,9 @@ use async_trait::async_trait;
 use portcullis_core::ids::TenantIdentifier;
 use portcullis_core::session::revocation::AppTenants;
 use portcullis_core::storage::Storage;
+use portcullis_core::users::legacy;
+use portcullis_core::users::model::User;
+use serde_json::Value;
 
 use super::error::ApiError;
 use super::input::{Body, Query};
@@ -29,6 +32,8 @@ pub struct Ctx {
     pub snapshot: Arc<Snapshot>,
     /// Hide and protect database settings and protected keys (a SaaS secret is set and was not used).
     pub protect_configs: bool,
+    /// The `Authorization` header (the SAML legacy userinfo's bearer token).
+    pub authorization: Option<String>,
 }
 
 impl Ctx {
@@ -70,9 +75,38 @@ impl Ctx {
         Body::parse(&self.body)
     }
 
+    /// A user as the request's CDI version shows it (the pre-4.0 object below 4.0; `webauthn` from 5.3).
+    pub fn user_json(&self, user: &User) -> Value {
+        legacy::user_json(user, self.version)
+    }
+
+    /// A user as the account-linking APIs show it at the request's version (`webauthn` from 5.3).
+    pub fn linked_user_json(&self, user: &User) -> Value {
+        legacy::linked_user_json(user, self.version)
+    }
+
+    /// A sign-in/up answer at the request's version: its `recipeUserId` exists from 4.0 (account
+    /// linking), a passwordless sign-in's `consumedDevice` from 5.0.
+    pub fn sign_in_json(&self, mut body: Value) -> Value {
+        if let Value::Object(o) = &mut body {
+            if self.version < Version::V4_0 {
+                o.shift_remove("recipeUserId");
+            }
+            if self.version < Version::V5_0 && o.contains_key("user") {
+                o.shift_remove("consumedDevice");
+            }
+        }
+        body
+    }
+
+    /// Who may call the request's app, and the CDI versions it answers.
+    pub fn app_access(&self) -> &super::access::Access {
+        self.snapshot.get(&self.id.app_public()).map(|a| &a.access).unwrap_or(&self.state.base_access)
+    }
+
     /// App-wide APIs are callable only on the public tenant (from CDI 5.0).
     pub fn require_public_tenant(&self) -> Result<(), ApiError> {
-        if !self.id.is_public_tenant() && self.version >= Version(5, 0) {
+        if !self.id.is_public_tenant() && self.version >= Version::V5_0 {
             return Err(ApiError::Forbidden("Only public tenantId can call this app specific API".into()));
         }
         Ok(())

@@ -24,6 +24,8 @@ pub enum ApiError {
     Internal(String),
     /// 503: the database did not answer.
     Unavailable(String),
+    /// 503: every request slot (`max_server_pool_size`) stayed busy (counted and logged by `limits`).
+    Busy,
 }
 
 impl ApiError {
@@ -62,6 +64,7 @@ impl IntoResponse for ApiError {
                 tracing::error!(error = %m, "internal error");
                 text(StatusCode::INTERNAL_SERVER_ERROR, "Internal Error")
             }
+            ApiError::Busy => text(StatusCode::SERVICE_UNAVAILABLE, "Server busy"),
             ApiError::Unavailable(m) => {
                 tracing::error!(error = %m, "database unavailable");
                 text(StatusCode::SERVICE_UNAVAILABLE, "Database unavailable")

@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 
+use portcullis_core::input::field_fits;
 use serde_json::{Map, Value};
 
 use super::error::ApiError;
@@ -12,11 +13,27 @@ pub struct Body(pub Map<String, Value>);
 impl Body {
     /// A NUL character is refused with the rest of invalid input: PostgreSQL stores no NUL in text
     /// or jsonb, so it would otherwise fail as a 500 there, and succeed on SQLite.
+    ///
+    /// Fields that are stored (emails, ids) are checked against their columns here, once for
+    /// every API (`input::field_fits`): a longer value is a 400 naming the field, on both backends.
     pub fn parse(bytes: &[u8]) -> Result<Body, ApiError> {
-        match serde_json::from_slice::<Value>(bytes) {
-            Ok(Value::Object(map)) if !map.iter().any(|(k, v)| k.contains('\0') || has_nul(v)) => Ok(Body(map)),
-            _ => Err(ApiError::bad("Invalid Json Input")),
+        let map = match serde_json::from_slice::<Value>(bytes) {
+            Ok(Value::Object(map)) if !map.iter().any(|(k, v)| k.contains('\0') || has_nul(v)) => map,
+            _ => return Err(ApiError::bad("Invalid Json Input")),
+        };
+        for (field, value) in &map {
+            match value {
+                Value::String(s) => field_fits(field, s).map_err(|e| ApiError::bad(e.0))?,
+                // Third-party sign-in-up sends its email as {"id": …, "isVerified": …}.
+                Value::Object(inner) if field == "email" => {
+                    if let Some(Value::String(s)) = inner.get("id") {
+                        field_fits(field, s).map_err(|e| ApiError::bad(e.0))?;
+                    }
+                }
+                _ => {}
+            }
         }
+        Ok(Body(map))
     }
 
     pub fn has(&self, field: &str) -> bool {

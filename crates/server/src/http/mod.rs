@@ -15,11 +15,11 @@ pub mod version;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::body::{to_bytes, Body as AxumBody, Bytes};
+use axum::body::{Body as AxumBody, Bytes};
 use axum::extract::{ConnectInfo, State};
 use axum::http::{header, HeaderMap, Request, StatusCode};
 use axum::response::{IntoResponse, Response};
-use portcullis_core::config::SUPPORTED_CDI_VERSIONS;
+use portcullis_core::cdi::{self, VersionError};
 use portcullis_core::ids::TenantIdentifier;
 use tracing::Instrument;
 
@@ -44,6 +44,9 @@ pub async fn handle(
     req: Request<AxumBody>,
 ) -> Response {
     let state = &server.state;
+    if let Err(e) = check_host_headers(&req) {
+        return e.into_response();
+    }
     let (method, path) = (req.method().clone(), req.uri().path().to_owned());
     let metrics_path = state.registry.base.metrics_path().unwrap_or("");
     if !metrics_path.is_empty() && path == metrics_path && method == axum::http::Method::GET {
@@ -80,9 +83,19 @@ fn request_id(headers: &HeaderMap) -> String {
     format!("{prefix}-{:x}", NEXT.fetch_add(1, Ordering::Relaxed))
 }
 
+/// RFC 9112 §3.2: an HTTP/1.1 request carries exactly one `Host` header; a server must answer
+/// 400 to one with none or several (two Host headers let a proxy and this server disagree about
+/// which connection-URI domain a request is for).
+fn check_host_headers(req: &Request<AxumBody>) -> Result<(), ApiError> {
+    if req.version() == axum::http::Version::HTTP_11 && req.headers().get_all(header::HOST).iter().count() != 1 {
+        return Err(ApiError::bad("Exactly one Host header is required"));
+    }
+    Ok(())
+}
+
 fn host_name(headers: &HeaderMap) -> String {
     let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("");
-    let host = host.trim().to_lowercase();
+    let host = host.trim().to_ascii_lowercase();
     // Strip a port, keeping IPv6 literals intact.
     match host.rfind(':') {
         Some(i) if !host.ends_with(']') && host[..i].find(':').is_none() => host[..i].to_owned(),
@@ -102,7 +115,14 @@ fn metrics(state: &AppState, headers: &HeaderMap) -> Result<Response, ApiError> 
         .iter()
         .filter_map(|s| s.pool_status())
         .collect();
-    let body = state.metrics.render(&crate::metrics::Gauges { hashing_waiting, hashing_running, pools });
+    let gauges = crate::metrics::Gauges {
+        requests_refused: state.limits.requests_refused.load(std::sync::atomic::Ordering::Relaxed),
+        connections_refused: state.limits.connections_refused.load(std::sync::atomic::Ordering::Relaxed),
+        hashing_waiting,
+        hashing_running,
+        pools,
+    };
+    let body = state.metrics.render(&gauges);
     Ok((StatusCode::OK, [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], body).into_response())
 }
 
@@ -137,9 +157,16 @@ async fn pipeline(server: &Server, peer: SocketAddr, req: Request<AxumBody>, rou
     // IP filter: the tenant's settings, else its app's, else the base config's.
     let policy = snapshot.get(&id).or(app.as_ref()).or_else(|| snapshot.get(&TenantIdentifier::base()));
     if let Some(t) = policy {
-        if t.access.denies(&peer.ip().to_string()) {
+        if t.access.denies(peer.ip()) {
             return Err(ApiError::Forbidden("Forbidden".into()));
         }
+    }
+
+    // An unknown app is answered before its key is checked or its body read, as the core does
+    // (no handler runs for an app that does not exist, and a keyless caller cannot make the
+    // server buffer a body for it).
+    if app.is_none() {
+        return Err(ApiError::tenant_not_found(&id));
     }
 
     // With a SaaS secret configured, callers who did not present it see and change no database
@@ -162,35 +189,28 @@ async fn pipeline(server: &Server, peer: SocketAddr, req: Request<AxumBody>, rou
         }
     }
 
-    // CDI version: absent means the newest this app allows.
+    // CDI version: the core's checks (format, the app's max and min) for every API, then the
+    // exact listed string for the APIs that need a version; absent means the newest this app allows.
     let app_access = app.as_ref().map(|a| &a.access).unwrap_or(&state.base_access);
-    let max = app_access.max_cdi;
-    let version = match parts.headers.get("cdi-version") {
-        None => max,
-        Some(v) => {
-            let text = v.to_str().unwrap_or("").trim().to_owned();
-            let v = Version::parse(&text).ok_or_else(|| ApiError::bad("cdi-version header is invalid"))?;
-            if checks.needs_version {
-                if v > max {
-                    return Err(ApiError::bad(format!("cdi-version {text} not supported")));
-                }
-                if let Some(min) = app_access.min_cdi {
-                    if v < min {
-                        return Err(ApiError::bad(format!(
-                            "cdi-version {text} is lower than the minimum allowed version {min}"
-                        )));
-                    }
-                }
-                if !SUPPORTED_CDI_VERSIONS.contains(&v.to_string().as_str()) {
-                    return Err(ApiError::bad(format!("cdi-version {text} not supported")));
-                }
-            }
-            v
-        }
+    let header = match parts.headers.get("cdi-version") {
+        None => None,
+        Some(v) => Some(v.to_str().map_err(|_| ApiError::bad(VersionError::Invalid.message()))?.trim()),
     };
+    let requested = cdi::resolve(header, app_access.max_cdi.as_deref(), app_access.min_cdi.as_deref())
+        .map_err(|e| ApiError::bad(e.message()))?;
+    // Before 3.0 there were no tenants: a non-public tenant's path is not found.
+    if cdi::hides_non_public_tenants(requested.version, &resolved.tenant_id) {
+        return Err(ApiError::NotFound);
+    }
+    let version = requested.for_api(checks.needs_version).map_err(|e| ApiError::bad(e.message()))?;
 
-    // Read for every route, as the core does; `Route::takes_body` says which use it.
-    let body = read_body(&registry.base, body).await?;
+    let Some(route) = resolved.routes.for_method(&parts.method) else { return Err(ApiError::MethodNotAllowed) };
+    // One of `max_server_pool_size` slots from here to the reply: bodies are buffered and handlers
+    // run for at most that many requests at once (the app, tenant and key are already decided).
+    let Some(_slot) = state.limits.request_slot().await else { return Err(ApiError::Busy) };
+    // Only a route whose handler uses a body has it read: on the others it is left unread (and
+    // the connection closed after the reply if the client sent one).
+    let body = if route.takes_body { read_body(&registry.base, body).await? } else { Bytes::new() };
     let ctx = Ctx {
         state: Arc::clone(state),
         method: parts.method,
@@ -201,8 +221,8 @@ async fn pipeline(server: &Server, peer: SocketAddr, req: Request<AxumBody>, rou
         body,
         snapshot,
         protect_configs,
+        authorization: parts.headers.get(axum::http::header::AUTHORIZATION).and_then(|v| v.to_str().ok()).map(str::to_owned),
     };
-    let Some(route) = resolved.routes.for_method(&ctx.method) else { return Err(ApiError::MethodNotAllowed) };
     match (route.handler)(&ctx).await {
         // Another instance may have removed the tenant (its rows with it) in the moment before
         // this one saw the change: once the removal is seen, answer as for any unknown tenant.
@@ -223,11 +243,47 @@ async fn pipeline(server: &Server, peer: SocketAddr, req: Request<AxumBody>, rou
 async fn read_body(cfg: &portcullis_core::config::Config, body: AxumBody) -> Result<Bytes, ApiError> {
     let limit = usize::try_from(cfg.max_request_body_bytes()).unwrap_or(1 << 20);
     let within = std::time::Duration::from_secs(u64::try_from(cfg.header_read_timeout_sec()).unwrap_or(30).max(1));
-    match tokio::time::timeout(within, to_bytes(body, limit)).await {
-        Ok(Ok(bytes)) => Ok(bytes),
-        Ok(Err(_)) => Err(ApiError::PayloadTooLarge),
+    match tokio::time::timeout(within, collect_limited(body, limit)).await {
+        Ok(read) => read,
         Err(_) => Err(ApiError::RequestTimeout),
     }
+}
+
+/// Collects a body of at most `limit` bytes: 413 when it is (or says it will be) larger, 400 when
+/// it is malformed (a bad chunk size, a connection closed before `Content-Length` bytes).
+async fn collect_limited(mut body: AxumBody, limit: usize) -> Result<Bytes, ApiError> {
+    use hyper::body::Body as _;
+    let claimed = body.size_hint().lower();
+    if claimed > limit as u64 {
+        return Err(ApiError::PayloadTooLarge);
+    }
+    let mut first: Option<Bytes> = None;
+    let mut rest: Vec<u8> = Vec::new();
+    loop {
+        let frame = std::future::poll_fn(|cx| std::pin::Pin::new(&mut body).poll_frame(cx)).await;
+        let data = match frame {
+            None => break,
+            Some(Err(_)) => return Err(ApiError::bad("Malformed request body")),
+            Some(Ok(frame)) => match frame.into_data() {
+                Ok(data) => data,
+                Err(_) => continue, // trailers
+            },
+        };
+        let so_far = first.as_ref().map_or(0, Bytes::len) + rest.len();
+        if so_far + data.len() > limit {
+            return Err(ApiError::PayloadTooLarge);
+        }
+        // One frame (the usual case) is kept as it came; more are joined.
+        match first.take() {
+            None if rest.is_empty() => first = Some(data),
+            Some(f) => {
+                rest.extend_from_slice(&f);
+                rest.extend_from_slice(&data);
+            }
+            None => rest.extend_from_slice(&data),
+        }
+    }
+    Ok(first.unwrap_or_else(|| Bytes::from(rest)))
 }
 
 #[cfg(test)]

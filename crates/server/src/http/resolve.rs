@@ -37,20 +37,25 @@ impl PartialEq for Resolved<'_> {
 /// The request path after the configured base path (compared case-insensitively); `None` = the
 /// path is outside it.
 pub fn strip_base_path(base_path: &str, raw_path: &str) -> Option<String> {
-    let base = base_path.trim_end_matches('/').to_lowercase();
+    let base = base_path.trim_end_matches('/').to_ascii_lowercase();
     if base.is_empty() {
         return Some(raw_path.to_owned());
     }
-    match raw_path.to_lowercase().strip_prefix(&base) {
+    match raw_path.to_ascii_lowercase().strip_prefix(&base) {
         Some(rest) if rest.is_empty() || rest.starts_with('/') => Some(rest.to_owned()),
         _ => None,
     }
 }
 
 /// Resolves a request path (already stripped of the base path) against the route table.
-/// `None` = not found.
+/// `None` = not found. Lower-casing is ASCII only: Unicode lower-casing maps the Kelvin sign
+/// (U+212A) to `k`, so `/appid-\u{212A}1` would reach app `k1`; a path with any non-ASCII byte
+/// names nothing.
 pub fn resolve<'t>(path: &str, table: &'t RouteTable) -> Option<Resolved<'t>> {
-    let lower = path.to_lowercase();
+    if !path.is_ascii() {
+        return None;
+    }
+    let lower = path.to_ascii_lowercase();
     let trimmed = lower.trim_end_matches('/');
     let (app_id, rest) = match trimmed.strip_prefix("/appid-") {
         Some(after) => {
@@ -129,5 +134,9 @@ mod tests {
         assert_eq!(r("aa"), None);
         assert_eq!(r("é/hello"), None);
         assert_eq!(r("/appid-a1aa"), t("/", "a1aa", "public"));
+        // Found by the security probe: Unicode lower-casing turned the Kelvin sign into `k`.
+        assert_eq!(r("/appid-\u{212A}1/hello"), None);
+        assert_eq!(r("/\u{212A}1/hello"), None);
+        assert_eq!(r("/appid-K1/hello"), t("/hello", "k1", "public"));
     }
 }

@@ -81,10 +81,20 @@ statuses! {
     CredentialAlreadyExists = "CREDENTIAL_ALREADY_EXISTS_ERROR",
     UserWithEmailAlreadyExists = "USER_WITH_EMAIL_ALREADY_EXISTS_ERROR",
     RecoverAccountTokenInvalid = "RECOVER_ACCOUNT_TOKEN_INVALID_ERROR",
+    // The OAuth2 provider.
+    OAuthError = "OAUTH_ERROR",
+    ClientNotFound = "CLIENT_NOT_FOUND_ERROR",
     // The core's own APIs.
     NotAllowed = "NOT_ALLOWED",
     NoLicenseKeyFound = "NO_LICENSE_KEY_FOUND_ERROR",
     Unavailable = "UNAVAILABLE",
+    // SAML.
+    DuplicateIdpEntity = "DUPLICATE_IDP_ENTITY_ERROR",
+    InvalidClient = "INVALID_CLIENT_ERROR",
+    InvalidRelayState = "INVALID_RELAY_STATE_ERROR",
+    SamlResponseVerificationFailed = "SAML_RESPONSE_VERIFICATION_FAILED_ERROR",
+    IdpLoginDisallowed = "IDP_LOGIN_DISALLOWED_ERROR",
+    InvalidToken = "INVALID_TOKEN_ERROR",
 }
 
 impl Serialize for Status {

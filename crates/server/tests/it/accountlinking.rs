@@ -178,7 +178,7 @@ async fn sessions_follow_the_primary_user_and_linking_revokes_the_recipe_users_s
         assert_eq!(link(&app, &t, &a).await["status"], "OK");
         let refresh = |token: Value| {
             let app = &app;
-            async move { app.json("POST", "/recipe/session/refresh", Some(json!({"refreshToken": token, "enableAntiCsrf": false}))).await }
+            async move { app.json("POST", "/recipe/session/refresh", Some(json!({"refreshToken": token, "enableAntiCsrf": false, "useDynamicSigningKey": true}))).await }
         };
         assert_eq!(refresh(before["refreshToken"]["token"].clone()).await["status"], "UNAUTHORISED", "linking revoked it");
 

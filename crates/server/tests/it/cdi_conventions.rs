@@ -58,9 +58,67 @@ async fn cdi_version_rules() {
         assert_eq!(get("abc").await, (400, "cdi-version header is invalid\n".into()));
         assert_eq!(get("9.9").await, (400, "cdi-version 9.9 not supported\n".into()));
         assert_eq!(get("2.1").await, (400, "cdi-version 2.1 not supported\n".into()));
-        // /hello skips the version check.
-        let r = app.client.get(format!("{}/hello", app.url)).header("cdi-version", "9.9").send().await.unwrap();
+        // In range but not one of the listed strings (the core's set is of raw strings).
+        for v in ["5", "5.4.0", "05.4", "2.6", "4.1", "2.22"] {
+            assert_eq!(get(v).await, (400, format!("cdi-version {v} not supported\n")), "{v}");
+        }
+        // Every listed version is accepted; a part too large for an int is above the max, not a 500.
+        for v in portcullis_core::cdi::ACCEPTED {
+            assert_eq!(get(v).await.0, 200, "{v}");
+        }
+        assert_eq!(get("99999999999.0").await, (400, "cdi-version 99999999999.0 not supported\n".into()));
+        for v in ["", "5.", "v5.4", "5,4", "5.4-beta"] {
+            assert_eq!(get(v).await, (400, "cdi-version header is invalid\n".into()), "{v:?}");
+        }
+        // /hello needs no listed version, but the format and the max apply to every API, as in the core.
+        let hello = |v: &'static str| {
+            let req = app.client.get(format!("{}/hello", app.url)).header("cdi-version", v);
+            async move { req.send().await.unwrap().status().as_u16() }
+        };
+        assert_eq!(hello("2.1").await, 200);
+        assert_eq!(hello("5.4.0").await, 200);
+        assert_eq!(hello("9.9").await, 400);
+        assert_eq!(hello("abc").await, 400);
+        // Before 3.0 there were no tenants: a non-public tenant's path is not found, even below 2.7.
+        app.json("PUT", "/recipe/multitenancy/tenant/v2", Some(json!({"tenantId": "t1"}))).await;
+        for v in ["2.21", "2.6"] {
+            let r = app.client.get(format!("{}/t1/recipe/multitenancy/tenant/v2", app.url)).header("cdi-version", v).send().await.unwrap();
+            assert_eq!((r.status().as_u16(), r.text().await.unwrap()), (404, "Not found\n".into()), "{v}");
+        }
+        let r = app.client.get(format!("{}/t1/recipe/multitenancy/tenant/v2", app.url)).header("cdi-version", "3.0").send().await.unwrap();
         assert_eq!(r.status(), 200);
+        // /apiversion: every version, in the core's order.
+        let v = app.json("GET", "/apiversion", None).await;
+        assert_eq!(v["versions"], json!(portcullis_core::cdi::API_VERSION_ORDER));
+    }
+}
+
+/// An app's `supertokens_max_cdi_version` and `supertokens_min_cdi_version` bound every API.
+#[tokio::test]
+async fn cdi_version_bounds() {
+    for b in backends() {
+        let app = TestApp::spawn_with(config(b, &[("SUPERTOKENS_MAX_CDI_VERSION", "3.0"), ("SUPERTOKENS_MIN_CDI_VERSION", "2.21")])).await;
+        let get = |path: &'static str, v: Option<&'static str>| {
+            let mut req = app.client.get(format!("{}{path}", app.url));
+            if let Some(v) = v {
+                req = req.header("cdi-version", v);
+            }
+            async move {
+                let r = req.send().await.unwrap();
+                (r.status().as_u16(), r.text().await.unwrap())
+            }
+        };
+        assert_eq!(get("/recipe/multitenancy/tenant/list/v2", Some("3.1")).await, (400, "cdi-version 3.1 not supported\n".into()));
+        assert_eq!(
+            get("/hello", Some("2.20")).await,
+            (400, "cdi-version 2.20 is lower than the minimum allowed version 2.21\n".into())
+        );
+        assert_eq!(get("/recipe/multitenancy/tenant/list/v2", Some("3.0")).await.0, 200);
+        let (s, body) = get("/apiversion", None).await;
+        assert_eq!(s, 200);
+        let versions: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(versions["versions"].as_array().unwrap().len(), 16, "{versions}");
+        assert!(!versions["versions"].as_array().unwrap().contains(&json!("3.1")));
     }
 }
 

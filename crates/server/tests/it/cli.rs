@@ -167,6 +167,21 @@ fn starts_on_sqlite_and_stops_on_sigterm() {
         std::thread::sleep(Duration::from_millis(20));
     };
     assert!(status.success(), "exit status {status}");
+    let mut logs = String::new();
+    child.stdout.take().unwrap().read_to_string(&mut logs).unwrap();
+    child.stderr.take().unwrap().read_to_string(&mut logs).unwrap();
+    assert!(logs.contains("WARN") && logs.contains("no api_keys are set"), "no warning about the open API: {logs}");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn blank_api_keys_refuse_to_start() {
+    let dir = temp_dir("blankkeys");
+    for blank in ["", " ", ",", "\"\""] {
+        let (ok, out) = run(bin().current_dir(&dir).env("API_KEYS", blank).args(["start", "--port", "1"]));
+        assert!(!ok, "API_KEYS={blank:?} started: {out}");
+        assert!(out.contains("API keys is too short"), "{out}");
+    }
     std::fs::remove_dir_all(&dir).ok();
 }
 
@@ -408,7 +423,7 @@ fn start_up_says_once_where_the_data_goes_and_warns_about_risky_settings() {
         format!("config file: {}", dir.join("config.yaml").display()),
         "environment variables applied: LOG_LEVEL, PORTCULLIS_TEST_MODE".to_owned(),
         format!("storage: SQLite {}", dir.join("data.db").display()),
-        format!("listening on 0.0.0.0:{port} (CDI versions 4.0, 5.0, 5.1, 5.2, 5.3, 5.4)"),
+        format!("listening on 0.0.0.0:{port} (CDI versions 2.7 to 5.4)"),
         "WARN test mode is on".to_owned(),
         format!("WARN no API key is set (api_keys, API_KEYS) and Portcullis listens on 0.0.0.0:{port}"),
         "WARN ignoring unknown config key 'some_setting_of_mine'".to_owned(),

@@ -248,7 +248,7 @@ async fn sixty_four_sign_ups_of_one_email_make_one_user() {
 // that is neither current nor a child of the current one is theft (the session is kept).
 
 async fn refresh(app: &TestApp, token: &str) -> Value {
-    post(app, "/recipe/session/refresh", json!({"refreshToken": token, "enableAntiCsrf": false})).await
+    post(app, "/recipe/session/refresh", json!({"refreshToken": token, "enableAntiCsrf": false, "useDynamicSigningKey": true})).await
 }
 
 fn claims(token: &str) -> Value {

@@ -214,6 +214,37 @@ async fn chosen_user_input_codes_and_resend_statuses() {
     }
 }
 
+/// Java's base64 decoders ignore non-zero trailing bits, so ids like these decode (to ids nothing
+/// has) and the core answers RESTART_FLOW_ERROR; only illegal characters or padding are a 400.
+#[tokio::test]
+async fn ids_that_java_decodes_restart_the_flow() {
+    for b in backends() {
+        let app = TestApp::spawn_with(cfg(b)).await;
+        let restart = json!({"status": "RESTART_FLOW_ERROR"});
+        assert_eq!(create(&app, "public", json!({"deviceId": "random"})).await, restart);
+        let code = create(&app, "public", json!({"email": "lenient@x.com"})).await;
+        let by_link = json!({"preAuthSessionId": code["preAuthSessionId"], "linkCode": "invalidLinkCode"});
+        assert_eq!(consume(&app, "public", by_link).await, restart);
+        // A device id that decodes but names no device, with its own matching preAuthSessionId.
+        let pre_auth = portcullis_core::passwordless::codes::DeviceId::decode("random").unwrap().hash();
+        let by_device = json!({"preAuthSessionId": pre_auth, "deviceId": "random", "userInputCode": "123456"});
+        assert_eq!(consume(&app, "public", by_device).await, restart);
+        assert_eq!(list(&app, "public", "deviceId=random").await, json!([]));
+        // Illegal input stays a 400, as in Java: a short padded group, characters of the other alphabet.
+        for (path, body, text) in [
+            ("code", json!({"deviceId": "YQ="}), "Input encoding error in deviceId\n"),
+            ("code", json!({"deviceId": "a-b_"}), "Input encoding error in deviceId\n"),
+            ("code/consume", json!({"preAuthSessionId": code["preAuthSessionId"], "linkCode": "a+b/"}), "Input encoding error in linkCode\n"),
+            ("code/consume", json!({"preAuthSessionId": code["preAuthSessionId"], "linkCode": "YQ="}), "Input encoding error in linkCode\n"),
+        ] {
+            let (s, t) = app.call("POST", &format!("/public/recipe/signinup/{path}"), Some(body.clone())).await;
+            assert_eq!((s, t.as_str()), (400, text), "{body}");
+        }
+        // The real code still works after all that.
+        assert_eq!(consume(&app, "public", linked(&code)).await["status"], "OK");
+    }
+}
+
 #[tokio::test]
 async fn bad_input_gets_the_core_400s() {
     for b in backends() {

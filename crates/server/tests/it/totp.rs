@@ -382,12 +382,16 @@ async fn bad_input_gets_the_core_400s() {
             let (s, t) = app.call(method, path, Some(body.clone())).await;
             assert_eq!((s, t.as_str()), (400, format!("{message}\n").as_str()), "{method} {path} {body}");
         }
-        // Values headed for a column must fit it; values only looked up just match nothing.
+        // Values headed for a column must fit it; a device name only looked up just matches nothing.
+        // A top-level `userId` longer than every user-id column is a 400 for every API (issue 18:
+        // `http::input::Body::parse`), lookups included.
         let long = "d".repeat(257);
         let (s, t) = app.call("POST", "/recipe/totp/device", Some(json!({"userId": "u", "deviceName": long, "skew": 1, "period": 30}))).await;
         assert_eq!((s, t.as_str()), (400, "Field name 'deviceName' must be at most 256 characters long\n"));
-        let r = app.json("POST", "/recipe/totp/device/remove", Some(json!({"userId": "u".repeat(200), "deviceName": long}))).await;
+        let r = app.json("POST", "/recipe/totp/device/remove", Some(json!({"userId": "u", "deviceName": long}))).await;
         assert_eq!(r, json!({"status": "OK", "didDeviceExist": false}));
+        let (s, t) = app.call("POST", "/recipe/totp/device/remove", Some(json!({"userId": "u".repeat(200), "deviceName": "d"}))).await;
+        assert_eq!((s, t.as_str()), (400, "Field name 'userId' must be at most 128 characters long\n"));
         let (s, t) = app.call("POST", "/recipe/totp/verify", Some(json!({"userId": "u", "totp": "12\u{0}4"}))).await;
         // A NUL anywhere in a body is refused before any handler (http::input::Body::parse).
         assert_eq!((s, t.as_str()), (400, "Invalid Json Input\n"));

@@ -11,13 +11,21 @@ use serde_json::Value;
 /// The seed's DDL, verbatim: the schema as the SuperTokens docs give it.
 pub const SEED_SQL: &str = include_str!("../fixtures/seed_schema.sql");
 
+/// The tables a newer SuperTokens plugin adds that Portcullis creates too (SAML), as the plugin's
+/// `SAMLQueries` creates them, in the seed's notation.
+pub const NEWER_SQL: &str = include_str!("../fixtures/newer_plugin_tables.sql");
+
 /// The newer plugin's WebAuthn tables (not in the seed), written as its DDL creates them
 /// (`WebAuthNQueries.getQueryToCreate*`), in the seed's style.
 pub const WEBAUTHN_SQL: &str = include_str!("../fixtures/webauthn_schema.sql");
 
-/// Everything Portcullis creates: the seed, then the WebAuthn tables.
+/// The OAuth tables beside the seed's, in plain DDL: the newer plugin's four and the provider's own.
+pub const OAUTH_SQL: &str = include_str!("../fixtures/oauth_schema.sql");
+
+/// What Portcullis creates in `public`: the seed's tables, then the newer plugin's SAML and WebAuthn
+/// tables, then the OAuth ones.
 pub fn plugin_sql() -> String {
-    format!("{SEED_SQL}\n{WEBAUTHN_SQL}")
+    format!("{SEED_SQL}\n{NEWER_SQL}\n{WEBAUTHN_SQL}\n{OAUTH_SQL}")
 }
 
 /// The server to test against, or `None` (then the test prints why it skips, and passes).
@@ -113,16 +121,6 @@ pub async fn count(client: &tokio_postgres::Client, sql: &str) -> i64 {
     client.query_one(sql, &[]).await.expect(sql).get(0)
 }
 
-/// The seed's DDL rewritten for a schema, a prefix and table-name overrides (see [`ddl_for`]).
-pub fn seed_for(schema: &str, prefix: &str, overrides: &[(&str, &str)]) -> String {
-    ddl_for(SEED_SQL, schema, prefix, overrides)
-}
-
-/// The seed's and the WebAuthn tables' DDL rewritten for a schema, a prefix and overrides.
-pub fn plugin_schema_for(schema: &str, prefix: &str, overrides: &[(&str, &str)]) -> String {
-    ddl_for(&plugin_sql(), schema, prefix, overrides)
-}
-
 /// DDL rewritten for a schema, a prefix and table-name overrides, the way the Java plugin names
 /// things: tables `<prefix>_<table>` (or the override), constraints named after their table's new
 /// name, index names unchanged, foreign keys pointing at `<schema>.<new name>`. The two
@@ -174,6 +172,17 @@ pub fn ddl_for(sql: &str, schema: &str, prefix: &str, overrides: &[(&str, &str)]
         out.push('\n');
     }
     out
+}
+
+/// Everything Portcullis creates, for a schema, prefix and overrides: the seed's tables and the OAuth
+/// tables beside them (a database a Java core with the newer plugin set up looks the same).
+pub fn seed_for(schema: &str, prefix: &str, overrides: &[(&str, &str)]) -> String {
+    ddl_for(&plugin_sql(), schema, prefix, overrides)
+}
+
+/// The seed's tables alone: a database of a core older than the newer tables (SAML, OAuth).
+pub fn seed_only_for(schema: &str) -> String {
+    ddl_for(SEED_SQL, schema, "", &[])
 }
 
 /// Everything about a schema that must match the seed, as comparable lines, with the schema's name
