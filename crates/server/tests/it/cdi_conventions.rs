@@ -260,7 +260,18 @@ async fn slow_headers_and_idle_connections_are_closed() {
 async fn every_route_but_the_exempt_ones_needs_the_api_key() {
     let paths: Vec<&str> = portcullis::routes().paths().filter_map(|p| p.first()).map(|r| r.path).collect();
     assert!(paths.len() > 80, "route table not found: {}", paths.len());
-    let exempt = ["/", "/hello", "/health", "/config", "/.well-known/jwks.json"];
+    // The SAML SP metadata and the legacy token/userinfo endpoints are open in the Java core too
+    // (their APIs override checkAPIKey): an IdP and a BoxyHQ-style client call them without the key.
+    let exempt = [
+        "/",
+        "/hello",
+        "/health",
+        "/config",
+        "/.well-known/jwks.json",
+        "/.well-known/sp-metadata",
+        "/recipe/saml/legacy/token",
+        "/recipe/saml/legacy/userinfo",
+    ];
     let key = "a-long-enough-api-key-123";
     let app = TestApp::spawn_with(config(crate::common::Backend::Sqlite, &[("API_KEYS", key)])).await;
     for path in paths {

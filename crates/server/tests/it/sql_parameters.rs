@@ -49,6 +49,21 @@ const SQL_FRAGMENTS: &[(&str, &str, &str)] = &[
         "closure parameter; called with the literals passwordless_user_to_tenant / passwordless_users",
     ),
     (
+        "store-sqlite/src/oauth.rs",
+        "column",
+        "a &'static str parameter; called with the literal column names of oauth_flows' lookups",
+    ),
+    (
+        "store-postgres/src/oauth.rs",
+        "column",
+        "closure parameter; called with the literal column names of oauth_flows' lookups",
+    ),
+    (
+        "store-sqlite/src/lib.rs",
+        "t",
+        "test code: closure parameter, called with the literal oauth_* table names",
+    ),
+    (
         "store-postgres/src/connect.rs",
         "timeout_ms",
         "the configured timeout, an integer",
