@@ -68,7 +68,9 @@ impl Statements {
         // recipe), sorted tenant ids, external id, and whether its email is verified under the id the
         // application uses (the external one when mapped); then `extra` columns.
         let (um, tp, pl) = (n.table("userid_mapping")?, n.table("thirdparty_users")?, n.table("passwordless_users")?);
-        let (wa, wa_t, wa_c) = (n.table("webauthn_users")?, n.table("webauthn_user_to_tenant")?, n.table("webauthn_credentials")?);
+        let wa = n.table("webauthn_users")?;
+        let wa_t = n.table("webauthn_user_to_tenant")?;
+        let wa_c = n.table("webauthn_credentials")?;
         let methods = |extra: &str| {
             format!(
                 "SELECT m.user_id, m.primary_or_recipe_user_id, m.recipe_id, m.is_linked_or_is_a_primary_user, \
