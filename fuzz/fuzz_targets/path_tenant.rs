@@ -1,17 +1,22 @@
 //! The router's path reading: base-path stripping, then `[/appid-<app>][/<tenant>]<api>`
-//! resolution (`http::resolve`), and the CDI version header (`http::Version::parse`).
+//! resolution (`http::resolve`), and the CDI version header (`cdi::resolve`, then an API's check).
 //! Input: base path, NUL, request path (or only a request path).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use portcullis::http::resolve::{resolve, strip_base_path};
-use portcullis::http::Version;
+use portcullis_core::cdi;
 use portcullis_core::ids::{is_path_id, is_reserved_tenant_segment, PUBLIC};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else { return };
     let (base, raw) = text.split_once('\0').unwrap_or(("", text));
-    let _ = Version::parse(raw);
+    if let Ok(requested) = cdi::resolve(Some(raw), None, Some("2.7")) {
+        // A version that passed the checks for every API is a listed one once an API needs one.
+        if let Ok(v) = requested.for_api(true) {
+            assert!(v.is_listed(), "{v:?} from {raw:?}");
+        }
+    }
     let Some(path) = strip_base_path(base, raw) else { return };
     let routes = portcullis::routes();
     let Some(r) = resolve(&path, routes) else { return };
