@@ -150,7 +150,7 @@ test("no token signed by one node is rejected by another, across key rotations",
             });
             assert.equal(v.body.status, "OK", `a token signed by ${signer} with ${kid}, verified on ${node}: ${JSON.stringify(v.body)}`);
             tokens++;
-            const r = await call(node, "POST", `${app}/recipe/session/refresh`, { refreshToken: refresh, enableAntiCsrf: false });
+            const r = await call(node, "POST", `${app}/recipe/session/refresh`, { refreshToken: refresh, enableAntiCsrf: false, useDynamicSigningKey: true });
             assert.equal(r.body.status, "OK", `refresh on ${node}: ${JSON.stringify(r.body)}`);
             access = r.body.accessToken.token;
             refresh = r.body.refreshToken.token;

@@ -251,7 +251,7 @@ async function sessionWorker(tenant, w, stop) {
     const entry = { tenant, handle: s.session.handle, lastPresented: refreshToken, held: refreshToken };
     ledger.sessions.set(`${tenant}:${entry.handle}`, entry);
     while (!stop.now) {
-        const r = await call("refresh", tenant, "POST", "/recipe/session/refresh", { refreshToken, enableAntiCsrf: false });
+        const r = await call("refresh", tenant, "POST", "/recipe/session/refresh", { refreshToken, enableAntiCsrf: false, useDynamicSigningKey: true });
         if (r) {
             entry.lastPresented = refreshToken;
             refreshToken = r.refreshToken.token;

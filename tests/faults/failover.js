@@ -158,7 +158,7 @@ async function sessionWorker(w, stop) {
     const entry = { handle: s.session.handle, lastPresented: refreshToken, held: refreshToken };
     ledger.sessions.set(entry.handle, entry);
     while (!stop.now) {
-        const r = await call("refresh", "POST", "/recipe/session/refresh", { refreshToken, enableAntiCsrf: false });
+        const r = await call("refresh", "POST", "/recipe/session/refresh", { refreshToken, enableAntiCsrf: false, useDynamicSigningKey: true });
         if (r) {
             entry.lastPresented = refreshToken;
             refreshToken = r.refreshToken.token;

@@ -287,7 +287,7 @@ impl Step for HttpWorker {
             }
             Scenario::SessionRefresh => {
                 let rt = self.refresh_token.as_deref().ok_or("no refresh token (the chain broke earlier)")?;
-                let body = json!({"refreshToken": rt, "enableAntiCsrf": false});
+                let body = json!({"refreshToken": rt, "enableAntiCsrf": false, "useDynamicSigningKey": true});
                 (reqwest::Method::POST, format!("{base}/recipe/session/refresh"), Some(body.to_string()))
             }
             Scenario::SignUp => {
