@@ -171,6 +171,9 @@ test("each background job runs once across the nodes (a minute after start)", as
         "portcullis.cron.delete_expired_passwordless_devices",
         "portcullis.cron.delete_expired_totp_codes",
         "portcullis.cron.delete_expired_dashboard_sessions",
+        "portcullis.cron.delete_expired_webauthn_data",
+        "portcullis.cron.delete_expired_saml_data",
+        "portcullis.cron.delete_expired_oauth_rows",
     ];
     const texts = [];
     for (const node of NODES) {
