@@ -9,6 +9,9 @@
 //! - below 5.0: its switch is on and first factors are not set or name one of its factors;
 //! - from 5.0: its switch is on and first factors are not set or are not empty.
 //!
+//! The same two rules decide, below CDI 5.1, whether a recipe's sign-in/up APIs may run on a tenant
+//! ([`login_allowed`]).
+//!
 //! The functions work on the core's model, where first factors may be an empty list; the result is
 //! [`TenantConfig::normalised`] for storage, as the v2 rules are.
 
@@ -92,9 +95,7 @@ impl Recipe {
     fn enabled_5_0(self, t: &TenantConfig) -> bool {
         self.switch(t) && t.first_factors.as_ref().is_none_or(|ff| !ff.is_empty())
     }
-}
 
-impl Recipe {
     /// The 403 text of a sign-in/up API whose recipe is off for the tenant (see [`login_allowed`]).
     pub fn not_enabled_message(self) -> &'static str {
         match self {

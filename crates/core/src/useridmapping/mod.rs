@@ -4,8 +4,8 @@
 //! The rules: a mapping needs an existing SuperTokens user and two free ids; without `force`, the
 //! external id may not itself be a SuperTokens user id, and no data keyed by the SuperTokens id may
 //! be orphaned (email verification data, the only data the core writes itself on sign-up, moves
-//! to the external id, as the core does from CDI 4.0); deleting or changing a mapping without `force` may not
-//! orphan data keyed by the external id.
+//! to the external id, as the core does from CDI 4.0); deleting or changing a mapping without
+//! `force` may not orphan data keyed by the external id.
 
 pub mod storage;
 
