@@ -9,6 +9,9 @@
 //! - below 5.0: its switch is on and first factors are not set or name one of its factors;
 //! - from 5.0: its switch is on and first factors are not set or are not empty.
 //!
+//! The same two rules decide, below CDI 5.1, whether a recipe's sign-in/up APIs may run on a tenant
+//! ([`login_allowed`]).
+//!
 //! The functions work on the core's model, where first factors may be an empty list; the result is
 //! [`TenantConfig::normalised`] for storage, as the v2 rules are.
 
@@ -20,7 +23,7 @@ use crate::multitenancy::{merge_core_config, TenantConfig, ALL_FIRST_FACTORS};
 
 /// The three login recipes as the deprecated APIs name them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Recipe {
+pub enum Recipe {
     EmailPassword,
     ThirdParty,
     Passwordless,
@@ -91,6 +94,28 @@ impl Recipe {
     /// The CDI 5.0 rule: the switch, and first factors unset or not empty.
     fn enabled_5_0(self, t: &TenantConfig) -> bool {
         self.switch(t) && t.first_factors.as_ref().is_none_or(|ff| !ff.is_empty())
+    }
+
+    /// The 403 text of a sign-in/up API whose recipe is off for the tenant (see [`login_allowed`]).
+    pub fn not_enabled_message(self) -> &'static str {
+        match self {
+            Recipe::EmailPassword => "Email password login not enabled for tenant",
+            Recipe::ThirdParty => "ThirdParty login not enabled for tenant",
+            Recipe::Passwordless => "Passwordless login not enabled for tenant",
+        }
+    }
+}
+
+/// Whether a tenant lets a recipe's sign-in/up APIs run at a CDI version (the core's
+/// `MultitenancyHelper.is…Enabled`): from 5.1 always (the SDK decides with first factors); at 5.0
+/// by the 5.0 rule; below by the ≤ 4.0 rule (see the module's introduction).
+pub fn login_allowed(t: &TenantConfig, recipe: Recipe, cdi: CdiVersion) -> bool {
+    if cdi >= CdiVersion::V5_1 {
+        true
+    } else if cdi >= CdiVersion::V5_0 {
+        recipe.enabled_5_0(t)
+    } else {
+        recipe.enabled_up_to_4_0(t)
     }
 }
 
@@ -356,6 +381,28 @@ mod tests {
             l.sort();
             l
         })
+    }
+
+    #[test]
+    fn login_allowed_by_version() {
+        let mut t = new_tenant(id("t1"), v("5.0"));
+        t.email_password_enabled = true;
+        t.passwordless_enabled = true;
+        t.first_factors = list(&["emailpassword"]);
+        let allowed = |t: &TenantConfig, cdi: &str| RECIPES.map(|r| login_allowed(t, r, v(cdi)));
+        for cdi in ["2.8", "3.0", "4.0"] {
+            assert_eq!(allowed(&t, cdi), [true, false, false], "{cdi}: the switch and a listed factor");
+        }
+        assert_eq!(allowed(&t, "5.0"), [true, false, true], "5.0: the switch and a non-empty list");
+        for cdi in ["5.1", "5.4"] {
+            assert_eq!(allowed(&t, cdi), [true; 3], "{cdi}: always");
+        }
+        let public = new_tenant(id("public"), v("2.7"));
+        assert_eq!(allowed(&public, "2.7"), [true; 3]);
+        let off = new_tenant(id("t2"), v("5.0"));
+        assert_eq!(allowed(&off, "3.0"), [false; 3]);
+        assert_eq!(allowed(&off, "5.0"), [false; 3]);
+        assert_eq!(Recipe::ThirdParty.not_enabled_message(), "ThirdParty login not enabled for tenant");
     }
 
     #[test]

@@ -4,8 +4,8 @@
 //! The rules: a mapping needs an existing SuperTokens user and two free ids; without `force`, the
 //! external id may not itself be a SuperTokens user id, and no data keyed by the SuperTokens id may
 //! be orphaned (email verification data, the only data the core writes itself on sign-up, moves
-//! to the external id, as the core does); deleting or changing a mapping without `force` may not
-//! orphan data keyed by the external id.
+//! to the external id, as the core does from CDI 4.0); deleting or changing a mapping without
+//! `force` may not orphan data keyed by the external id.
 
 pub mod storage;
 
@@ -34,8 +34,19 @@ pub enum DeleteMappingOutcome {
     InUse(&'static str),
 }
 
+/// How `POST /recipe/userid/map` treats data already keyed by the SuperTokens id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CreateRules {
+    /// Skip the checks: the external id may be a SuperTokens id and data may be orphaned.
+    pub force: bool,
+    /// Email verification data alone does not block the mapping: it moves to the external id. The
+    /// core makes this exception from CDI 4.0, when sign-in-up started marking emails verified;
+    /// before, such data blocks the mapping like any other recipe's.
+    pub move_email_verification: bool,
+}
+
 /// `POST /recipe/userid/map`.
-pub async fn create(storages: &[&Arc<dyn Storage>], app: AppKey<'_>, mapping: UserIdMapping, force: bool) -> Result<CreateMappingOutcome, StorageError> {
+pub async fn create(storages: &[&Arc<dyn Storage>], app: AppKey<'_>, mapping: UserIdMapping, rules: CreateRules) -> Result<CreateMappingOutcome, StorageError> {
     // The external id must be free in every database of the app, not only the user's.
     for s in storages {
         if let Some(m) = s.get_user_id_mapping(app, &mapping.external_user_id, IdType::External).await? {
@@ -51,11 +62,11 @@ pub async fn create(storages: &[&Arc<dyn Storage>], app: AppKey<'_>, mapping: Us
         }
     }
     let Some(storage) = home else { return Ok(CreateMappingOutcome::UnknownSuperTokensUser) };
-    transaction(storage.as_ref(), (app.app_id.to_owned(), mapping, force), create_in).await
+    transaction(storage.as_ref(), (app.app_id.to_owned(), mapping, rules), create_in).await
 }
 
 /// Checks the ids and the data in the user's database, then inserts the mapping.
-fn create_in<'t>(tx: &'t mut dyn Tx, (app, m, force): &'t (String, UserIdMapping, bool)) -> TxFuture<'t, CreateMappingOutcome> {
+fn create_in<'t>(tx: &'t mut dyn Tx, (app, m, rules): &'t (String, UserIdMapping, CreateRules)) -> TxFuture<'t, CreateMappingOutcome> {
     Box::pin(async move {
         let app = AppKey::new(app);
         let (st, ext) = (m.supertokens_user_id.as_str(), m.external_user_id.as_str());
@@ -67,13 +78,13 @@ fn create_in<'t>(tx: &'t mut dyn Tx, (app, m, force): &'t (String, UserIdMapping
         if !tx.uim_is_user(app, st, true).await? {
             return Ok(CreateMappingOutcome::UnknownSuperTokensUser);
         }
-        if !force {
+        if !rules.force {
             if tx.uim_is_user(app, ext, false).await? {
                 return Ok(CreateMappingOutcome::ExternalIsSuperTokensId);
             }
             match tx.uim_used_by(app, st).await?.as_slice() {
                 [] => {}
-                ["EmailVerification"] => tx.uim_move_email_verification(app, st, ext).await?,
+                ["EmailVerification"] if rules.move_email_verification => tx.uim_move_email_verification(app, st, ext).await?,
                 [first, ..] => return Ok(CreateMappingOutcome::InUse(first)),
             }
         }

@@ -15,6 +15,7 @@ use crate::http::error::ApiError;
 use crate::http::input::Body;
 use crate::http::reply::json;
 use crate::http::status::Status;
+use crate::http::version::Version;
 use crate::tenancy::Tenant;
 
 fn app(ctx: &Ctx) -> Result<&std::sync::Arc<Tenant>, ApiError> {
@@ -130,7 +131,9 @@ pub async fn verify_session(ctx: &Ctx) -> Result<Response, ApiError> {
     let app = app(ctx)?;
     let session_id = ctx.body()?.str("sessionId")?;
     json(match app.storage.dashboard_session_email(ctx.id.app_key(), &session_id, ctx.now()).await? {
-        Some(email) => json!({"status": Status::Ok, "email": email}),
+        // The signed-in dashboard user's email is part of the answer from CDI 3.0.
+        Some(email) if ctx.version >= Version::V3_0 => json!({"status": Status::Ok, "email": email}),
+        Some(_) => json!({"status": Status::Ok}),
         None => json!({"status": Status::InvalidSession}),
     })
 }

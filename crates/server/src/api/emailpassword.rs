@@ -6,6 +6,7 @@ use axum::response::Response;
 use portcullis_core::emailpassword::{
     self as recipe, ConsumeResetTokenOutcome, ResetPasswordOutcome, CreateResetTokenOutcome, Hashing, SignInOutcome, SignUpOutcome, UpdateOutcome,
 };
+use portcullis_core::multitenancy::legacy::Recipe as LoginRecipe;
 use portcullis_core::users::normalise_email;
 use serde_json::{json, Value};
 
@@ -28,6 +29,7 @@ pub async fn sign_up(ctx: &Ctx) -> Result<Response, ApiError> {
     if email.is_empty() {
         return Err(ApiError::bad("Field name 'email' cannot be an empty String"));
     }
+    ctx.require_login_enabled(tenant, LoginRecipe::EmailPassword)?;
     let outcome =
         recipe::sign_up(tenant.storage.as_ref(), hashing(ctx, tenant), &ctx.state.last_active, ctx.id.key(), ctx.now(), &email, password).await?;
     json(match outcome {
@@ -41,6 +43,7 @@ pub async fn sign_in(ctx: &Ctx) -> Result<Response, ApiError> {
     let body = ctx.body()?;
     let email = normalise_email(&body.str("email")?);
     let password = body.str("password")?;
+    ctx.require_login_enabled(tenant, LoginRecipe::EmailPassword)?;
     let outcome =
         recipe::sign_in(tenant.storage.as_ref(), hashing(ctx, tenant), &ctx.state.last_active, ctx.id.key(), ctx.now(), &email, password).await?;
     json(match outcome {
@@ -53,6 +56,7 @@ pub async fn create_reset_token(ctx: &Ctx) -> Result<Response, ApiError> {
     let tenant = ctx.tenant()?;
     let body = ctx.body()?;
     let user_id = body.str("userId")?;
+    ctx.require_login_enabled(tenant, LoginRecipe::EmailPassword)?;
     // Below 4.0 (before account linking) the token is for the user's own email-password email.
     let email = if ctx.version >= Version::V4_0 {
         normalise_email(&body.str("email")?)
@@ -104,7 +108,7 @@ pub async fn reset_password(ctx: &Ctx) -> Result<Response, ApiError> {
 pub async fn update(ctx: &Ctx) -> Result<Response, ApiError> {
     ctx.require_public_tenant()?;
     let body = ctx.body()?;
-    let user_id = if body.has("recipeUserId") { body.str("recipeUserId")? } else { body.str("userId")? };
+    let user_id = body.str(ctx.recipe_user_id_field())?;
     let email = match body.0.get("email") {
         None => None,
         Some(Value::String(e)) => Some(normalise_email(e)),
@@ -116,7 +120,7 @@ pub async fn update(ctx: &Ctx) -> Result<Response, ApiError> {
         Some(_) => return Err(ApiError::field_invalid("password")),
     };
     if email.is_none() && password.is_none() {
-        return Err(ApiError::bad("You must provide either email or password"));
+        return Err(ApiError::bad("You have to provide either email or password."));
     }
     let storages = ctx.app_storages()?;
     // New hashes follow the app's algorithm.
@@ -164,6 +168,7 @@ pub async fn import_with_hash(ctx: &Ctx) -> Result<Response, ApiError> {
     if email.is_empty() {
         return Err(ApiError::bad("Field name 'email' cannot be an empty String"));
     }
+    ctx.require_login_enabled(tenant, LoginRecipe::EmailPassword)?;
     let settings = &tenant.settings.passwords;
     let imported = recipe::import_with_hash(tenant.storage.as_ref(), settings, ctx.id.key(), ctx.now(), &email, &hash, hint.as_deref()).await?;
     json(json!({"status": Status::Ok, "didUserAlreadyExist": imported.did_user_already_exist, "user": ctx.user_json(&imported.user)}))

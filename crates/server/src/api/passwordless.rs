@@ -7,6 +7,7 @@ use axum::response::Response;
 use portcullis_core::passwordless::codes::normalise_phone_number;
 use portcullis_core::passwordless::storage::{Contact, Device};
 use portcullis_core::passwordless::{self as recipe, CodeInput, ConsumeOutcome, CreateCodeOutcome, DeviceLookup, NewCode, SignInUp, UpdateUserOutcome};
+use portcullis_core::multitenancy::legacy::Recipe as LoginRecipe;
 use portcullis_core::users::normalise_email;
 use serde_json::{json, Map, Value};
 
@@ -47,6 +48,7 @@ pub async fn create_code(ctx: &Ctx) -> Result<Response, ApiError> {
     if user_input_code.as_deref() == Some("") {
         return Err(ApiError::bad("userInputCode cannot be an empty string."));
     }
+    ctx.require_login_enabled(tenant, LoginRecipe::Passwordless)?;
     let new = match device_id {
         Some(device_id) => NewCode::Device { device_id },
         None => NewCode::Contact { email, phone_number },
@@ -98,6 +100,7 @@ pub async fn consume_code(ctx: &Ctx, consume: bool) -> Result<Response, ApiError
     } else {
         return Err(exactly_one());
     };
+    ctx.require_login_enabled(tenant, LoginRecipe::Passwordless)?;
     let sign_in_up = consume.then_some(SignInUp { verify_email: ctx.version >= Version::V4_0 });
     let (storage, settings) = (tenant.storage.as_ref(), &tenant.settings.passwordless);
     let outcome =
@@ -124,12 +127,17 @@ pub async fn consume_code(ctx: &Ctx, consume: bool) -> Result<Response, ApiError
     })
 }
 
-/// `POST /<t>/recipe/signinup/code/remove`: one code (`codeId`) or one device (`preAuthSessionId`).
+/// `POST /<t>/recipe/signinup/code/remove`: one code (`codeId`) or, from CDI 5.0, one device
+/// (`preAuthSessionId`).
 pub async fn remove_code(ctx: &Ctx) -> Result<Response, ApiError> {
     let tenant = ctx.tenant()?;
     let body = ctx.body()?;
-    let code_id = opt_str(&body, "codeId")?;
-    let device_id_hash = opt_str(&body, "preAuthSessionId")?;
+    // Below CDI 5.0 only a code can be removed: `codeId` is required and `preAuthSessionId` unread.
+    let (code_id, device_id_hash) = if ctx.version >= Version::V5_0 {
+        (opt_str(&body, "codeId")?, opt_str(&body, "preAuthSessionId")?)
+    } else {
+        (Some(body.str("codeId")?), None)
+    };
     match (code_id, device_id_hash) {
         (Some(code_id), None) => recipe::remove_code(tenant.storage.as_ref(), ctx.id.key(), code_id).await?,
         (None, Some(hash)) => tenant.storage.pl_delete_device(ctx.id.key(), &hash).await?,
@@ -186,7 +194,7 @@ pub async fn list_codes(ctx: &Ctx) -> Result<Response, ApiError> {
 pub async fn update_user(ctx: &Ctx) -> Result<Response, ApiError> {
     ctx.require_public_tenant()?;
     let body = ctx.body()?;
-    let user_id = if body.has("recipeUserId") { body.str("recipeUserId")? } else { body.str("userId")? };
+    let user_id = body.str(ctx.recipe_user_id_field())?;
     let email = nullable_str(&body, "email")?.map(|e| e.map(|e| normalise_email(&e)));
     let phone = nullable_str(&body, "phoneNumber")?.map(|p| p.map(|p| normalise_phone_number(&p)));
     let storages = ctx.app_storages()?;

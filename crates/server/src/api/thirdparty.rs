@@ -3,6 +3,7 @@
 //! `portcullis_core::thirdparty`, and renders the outcome.
 
 use axum::response::Response;
+use portcullis_core::multitenancy::legacy::Recipe as LoginRecipe;
 use portcullis_core::thirdparty::storage::ThirdPartyAccount;
 use portcullis_core::thirdparty::{self as recipe, SignInUpOutcome};
 use portcullis_core::users::normalise_email;
@@ -34,12 +35,20 @@ pub async fn sign_in_up(ctx: &Ctx) -> Result<Response, ApiError> {
         Some(Value::String(e)) => normalise_email(e),
         _ => return Err(ApiError::field_invalid("id")),
     };
-    // From CDI 4.0 the provider's verdict on the email is required (account linking uses it).
-    let is_verified = body.0.get("email").and_then(|e| e.get("isVerified"));
-    if ctx.version >= Version::V4_0 && !is_verified.is_some_and(Value::is_boolean) {
-        return Err(ApiError::field_invalid("isVerified"));
+    // The provider's verdict on the email is required and applied at CDI 2.7 and from 4.0 (account
+    // linking uses it); 2.8 to 3.1 neither read it nor mark the email verified.
+    let is_verified = if ctx.version == Version::V2_7 || ctx.version >= Version::V4_0 {
+        match body.0.get("email").and_then(|e| e.get("isVerified")) {
+            Some(Value::Bool(v)) => *v,
+            _ => return Err(ApiError::field_invalid("isVerified")),
+        }
+    } else {
+        false
+    };
+    // 2.7 predates the per-tenant recipe switches.
+    if ctx.version != Version::V2_7 {
+        ctx.require_login_enabled(tenant, LoginRecipe::ThirdParty)?;
     }
-    let is_verified = is_verified.and_then(Value::as_bool).unwrap_or(false);
     let account = ThirdPartyAccount { third_party_id, third_party_user_id, email };
     json(match recipe::sign_in_up(tenant.storage.as_ref(), ctx.id.key(), ctx.now(), account, is_verified).await? {
         SignInUpOutcome::Ok { created, user, recipe_user_id } => {

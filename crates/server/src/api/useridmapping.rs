@@ -6,7 +6,7 @@ use std::sync::Arc;
 use axum::response::Response;
 use portcullis_core::storage::Storage;
 use portcullis_core::useridmapping::storage::{IdType, UserIdMapping};
-use portcullis_core::useridmapping::{self as recipe, CreateMappingOutcome, DeleteMappingOutcome};
+use portcullis_core::useridmapping::{self as recipe, CreateMappingOutcome, CreateRules, DeleteMappingOutcome};
 use serde_json::{json, Map, Value};
 
 use crate::http::error::ApiError;
@@ -14,6 +14,7 @@ use crate::http::input::Body;
 use crate::http::reply::json;
 use crate::http::status::Status;
 use crate::http::ctx::Ctx;
+use crate::http::version::Version;
 
 fn app_storages(ctx: &Ctx) -> Result<Vec<&Arc<dyn Storage>>, ApiError> {
     ctx.require_public_tenant()?;
@@ -60,7 +61,8 @@ pub async fn create(ctx: &Ctx) -> Result<Response, ApiError> {
         external_user_id_info: info_field(&body)?,
     };
     let force = body.opt_bool("force")?.unwrap_or(false);
-    match recipe::create(&storages, ctx.id.app_key(), mapping, force).await? {
+    let rules = CreateRules { force, move_email_verification: ctx.version >= Version::V4_0 };
+    match recipe::create(&storages, ctx.id.app_key(), mapping, rules).await? {
         CreateMappingOutcome::Created => json(json!({"status": Status::Ok})),
         CreateMappingOutcome::UnknownSuperTokensUser => json(json!({"status": Status::UnknownSuperTokensUserId})),
         CreateMappingOutcome::AlreadyExists { supertokens_exists, external_exists } => {

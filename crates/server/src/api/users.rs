@@ -13,7 +13,6 @@ use crate::http::ctx::Ctx;
 use crate::http::error::ApiError;
 use crate::http::reply::json;
 use crate::http::status::Status;
-use crate::http::version::Version;
 
 /// The dashboard's search tags (`email`, `phone`, `provider`), each a `;`-separated list of prefixes.
 fn search_tags(ctx: &Ctx) -> Option<SearchTags> {
@@ -106,18 +105,9 @@ pub async fn by_account_info(ctx: &Ctx) -> Result<Response, ApiError> {
     json(json!({"status": Status::Ok, "users": users.iter().map(|u| ctx.linked_user_json(u)).collect::<Vec<Value>>()}))
 }
 
-/// The body member naming the user of `…/tenant/user(/remove)`: `userId` before account linking (4.0).
-fn tenant_user_field(ctx: &Ctx) -> &'static str {
-    if ctx.version >= Version::V4_0 {
-        "recipeUserId"
-    } else {
-        "userId"
-    }
-}
-
 pub async fn associate(ctx: &Ctx) -> Result<Response, ApiError> {
     let tenant = ctx.tenant()?;
-    let given = ctx.body()?.str(tenant_user_field(ctx))?;
+    let given = ctx.body()?.str(ctx.recipe_user_id_field())?;
     json(match associate_user(tenant.storage.as_ref(), ctx.id.key(), &given).await? {
         AssociateOutcome::Associated { was_already_associated } => {
             json!({"status": Status::Ok, "wasAlreadyAssociated": was_already_associated})
@@ -132,7 +122,7 @@ pub async fn associate(ctx: &Ctx) -> Result<Response, ApiError> {
 
 pub async fn disassociate(ctx: &Ctx) -> Result<Response, ApiError> {
     let tenant = ctx.tenant()?;
-    let given = ctx.body()?.str(tenant_user_field(ctx))?;
+    let given = ctx.body()?.str(ctx.recipe_user_id_field())?;
     json(match disassociate_user(tenant.storage.as_ref(), ctx.id.key(), &given).await? {
         Some(was) => json!({"status": Status::Ok, "wasAssociated": was}),
         None => json!({"status": Status::UnknownUserId}),

@@ -6,6 +6,7 @@ use axum::body::Bytes;
 use axum::http::Method;
 use async_trait::async_trait;
 use portcullis_core::ids::TenantIdentifier;
+use portcullis_core::multitenancy::legacy::{login_allowed, Recipe as LoginRecipe};
 use portcullis_core::session::revocation::AppTenants;
 use portcullis_core::storage::Storage;
 use portcullis_core::users::legacy;
@@ -102,6 +103,25 @@ impl Ctx {
     /// Who may call the request's app, and the CDI versions it answers.
     pub fn app_access(&self) -> &super::access::Access {
         self.snapshot.get(&self.id.app_public()).map(|a| &a.access).unwrap_or(&self.state.base_access)
+    }
+
+    /// The body member that names a recipe user in `PUT /recipe/user` and `…/tenant/user(/remove)`:
+    /// `userId` before account linking (CDI 4.0), `recipeUserId` from then; the other is not read.
+    pub fn recipe_user_id_field(&self) -> &'static str {
+        if self.version >= Version::V4_0 {
+            "recipeUserId"
+        } else {
+            "userId"
+        }
+    }
+
+    /// Below CDI 5.1 a recipe's sign-in/up APIs answer 403 on a tenant that has the recipe off (from
+    /// 5.1 the SDKs decide with first factors).
+    pub fn require_login_enabled(&self, tenant: &Tenant, recipe: LoginRecipe) -> Result<(), ApiError> {
+        if login_allowed(&tenant.config, recipe, self.version) {
+            return Ok(());
+        }
+        Err(ApiError::Forbidden(recipe.not_enabled_message().into()))
     }
 
     /// App-wide APIs are callable only on the public tenant (from CDI 5.0).
