@@ -59,6 +59,15 @@ run_all() {
   # every scenario for a second; a measurement is by hand: docs/benchmarks.md
   step "benchmark tool smoke" 6m scripts/bench-smoke.sh
 
+  local venv="$root/tests/sdk/python/.venv"
+  if [ ! -x "$venv/bin/python" ]; then
+    python3 -m venv "$venv" || { apt_install python3-venv && python3 -m venv "$venv"; }
+  fi
+  step "supertokens-python: pip install" 6m \
+    "$venv/bin/pip" install -q --disable-pip-version-check -r tests/sdk/python/requirements.txt
+  # The node SAML test runs the Python test IdP (tests/sdk/python/saml_idp.py) with this venv.
+  export PORTCULLIS_SAML_IDP_PYTHON="$venv/bin/python"
+
   step "supertokens-node: npm ci" 6m npm ci --prefix tests/sdk/node --no-audit --no-fund --loglevel=error
   for backend in sqlite postgres; do
     step "supertokens-node end-to-end tests, $backend" 10m \
@@ -72,12 +81,6 @@ run_all() {
       env -C tests/sdk/node PORTCULLIS_BACKEND=$backend npm run test:old --silent
   done
 
-  local venv="$root/tests/sdk/python/.venv"
-  if [ ! -x "$venv/bin/python" ]; then
-    python3 -m venv "$venv" || { apt_install python3-venv && python3 -m venv "$venv"; }
-  fi
-  step "supertokens-python: pip install" 6m \
-    "$venv/bin/pip" install -q --disable-pip-version-check -r tests/sdk/python/requirements.txt
   for backend in sqlite postgres; do
     step "supertokens-python end-to-end tests, $backend" 10m \
       env -C tests/sdk/python PORTCULLIS_BACKEND=$backend "$venv/bin/python" -m pytest -q -p no:cacheprovider

@@ -224,6 +224,7 @@ mod tests {
         portcullis_testkit::conformance::run_roles(&s).await;
         portcullis_testkit::conformance::run_saml(&s).await;
         portcullis_testkit::conformance::run_oauth(&s).await;
+        portcullis_testkit::conformance::run_webauthn(&s).await;
     }
 
     #[tokio::test]

@@ -879,3 +879,5 @@ pub async fn saml_checks(s: &dyn Storage, app: &str) {
 }
 mod oauth;
 pub use oauth::run_oauth;
+mod webauthn;
+pub use webauthn::run_webauthn;

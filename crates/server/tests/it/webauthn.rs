@@ -349,3 +349,62 @@ async fn cron_removes_expired_options_and_recovery_tokens() {
         assert_eq!(run(&app.state, Job::DeleteExpiredWebauthnData, app.clock.now()).await.unwrap(), None, "the lease holds for a day");
     }
 }
+
+/// WebAuthn as a multi-factor-auth first factor (issue 23). The MFA rules run in the SDKs; what
+/// they read from the core is asked here: the tenant's `firstFactors` (`"webauthn"` kept as given,
+/// beside the built-in factors and alone) and `requiredSecondaryFactors`, the user whose
+/// `webauthn` login method and verified TOTP device make the factors it has set up, and the
+/// tenant list the SDKs' `loginmethods` API filters.
+#[tokio::test]
+async fn webauthn_as_a_first_factor_of_a_tenant_that_requires_totp() {
+    use portcullis_core::totp::{base32_decode, totp_at};
+    for b in backends() {
+        let app = TestApp::spawn(b).await;
+        let put = |body: Value| app.json("PUT", "/recipe/multitenancy/tenant/v2", Some(body));
+        let made = put(json!({"tenantId": "passkeys", "firstFactors": ["webauthn"], "requiredSecondaryFactors": ["totp"]})).await;
+        assert_eq!(made, json!({"status": "OK", "createdNew": true}));
+        let made = put(json!({"tenantId": "mixed", "firstFactors": ["emailpassword", "webauthn"]})).await;
+        assert_eq!(made["status"], "OK", "{made}");
+        let made = put(json!({"tenantId": "nopasskeys", "firstFactors": ["emailpassword"]})).await;
+        assert_eq!(made["status"], "OK", "{made}");
+        let tenant = app.json("GET", "/passkeys/recipe/multitenancy/tenant/v2", None).await;
+        assert_eq!((&tenant["firstFactors"], &tenant["requiredSecondaryFactors"]), (&json!(["webauthn"]), &json!(["totp"])), "{tenant}");
+        let list = app.json("GET", "/recipe/multitenancy/tenant/list/v2", None).await;
+        let factors = |id: &str| list["tenants"].as_array().unwrap().iter().find(|t| t["tenantId"] == id).map(|t| t["firstFactors"].clone());
+        assert_eq!(factors("passkeys"), Some(json!(["webauthn"])), "{list}");
+        let mut mixed: Vec<String> = serde_json::from_value(factors("mixed").unwrap()).unwrap();
+        mixed.sort();
+        assert_eq!(mixed, ["emailpassword", "webauthn"]);
+        assert_eq!(factors("nopasskeys"), Some(json!(["emailpassword"])));
+
+        // A passkey user of the tenant: the login method the SDK counts as the "webauthn" factor.
+        let (mut auth, up) = new_user(&app, "passkeys", "mfa@example.com", Algorithm::Es256, Attestation::None).await;
+        let user_id = up["user"]["id"].as_str().unwrap().to_owned();
+        let user = app.json("GET", &format!("/user/id?userId={user_id}"), None).await;
+        assert_eq!(user["user"]["loginMethods"][0]["recipeId"], "webauthn", "{user}");
+        assert_eq!(user["user"]["loginMethods"][0]["tenantIds"], json!(["passkeys"]));
+        assert_eq!(user["user"]["tenantIds"], json!(["passkeys"]));
+
+        // Its second factor: a TOTP device verified in the tenant, then a code at sign-in.
+        let device = app.json("POST", "/recipe/totp/device", Some(json!({"userId": user_id, "deviceName": "phone", "skew": 1, "period": 30}))).await;
+        assert_eq!(device["status"], "OK", "{device}");
+        let secret = base32_decode(device["secret"].as_str().unwrap());
+        let code = |at: i64| totp_at(&secret, 30, at, 6);
+        let body = json!({"userId": user_id, "deviceName": "phone", "totp": code(app.clock.now())});
+        let verified = app.json("POST", "/passkeys/recipe/totp/device/verify", Some(body)).await;
+        assert_eq!(verified, json!({"status": "OK", "wasAlreadyVerified": false}));
+        let devices = app.json("GET", &format!("/recipe/totp/device/list?userId={user_id}"), None).await;
+        assert_eq!(devices["devices"][0]["verified"], true, "{devices}");
+
+        let options = sign_in_options(&app, "passkeys").await;
+        let r = sign_in(&app, "passkeys", &options, auth.assert(&request(&options), Some(user_id.as_bytes()))).await;
+        assert_eq!(r["status"], "OK", "{r}");
+        let body = json!({"userId": user_id, "totp": code(app.clock.now() + 30_000)});
+        assert_eq!(app.json("POST", "/passkeys/recipe/totp/verify", Some(body)).await, json!({"status": "OK"}));
+
+        // Tenants are where the user signs in: not in the tenant it is not a user of.
+        let options = sign_in_options(&app, "nopasskeys").await;
+        let r = sign_in(&app, "nopasskeys", &options, auth.assert(&request(&options), Some(user_id.as_bytes()))).await;
+        assert_eq!(r, json!({"status": "CREDENTIAL_NOT_FOUND_ERROR"}));
+    }
+}
