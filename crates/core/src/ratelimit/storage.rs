@@ -5,7 +5,7 @@
 use async_trait::async_trait;
 
 use crate::ids::AppKey;
-use crate::storage::StorageError;
+use crate::storage::error::StorageError;
 
 /// One counter's row key. `tenant_id` is empty for counters that span the app (per user);
 /// `key_hash` is the SHA-256 (hex) of what is counted, so no email is stored in clear and the row
