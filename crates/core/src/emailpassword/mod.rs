@@ -9,7 +9,8 @@
 //!   does not tell which accounts exist;
 //! - a changed email must not give two primary users one email in a tenant (account linking);
 //! - a reset token is 64 random bytes (see `crypto::new_reset_token`), stored hashed, valid for
-//!   `password_reset_token_lifetime`; using one ends every reset token of its user.
+//!   `password_reset_token_lifetime`; using one ends every reset token of its user;
+//! - the opt-in brute-force limits on sign-ins and reset tokens are `ratelimit`'s, applied here.
 
 pub mod storage;
 
@@ -138,7 +139,6 @@ pub enum CreateResetTokenOutcome {
 /// `POST /<t>/recipe/user/password/reset/token`. Any user may get a token (CDI ≥ 4.0): a primary
 /// user without an email-password login method gets one when it resets a password, the SDK
 /// creating and linking that method afterwards. With `limit` on, tokens are counted per user.
-#[allow(clippy::too_many_arguments)]
 pub async fn create_reset_token(
     storage: &dyn Storage,
     app: AppKey<'_>,

@@ -124,7 +124,6 @@ fn new_code(device: &DeviceId, salt: &LinkCodeSalt, given: &Option<String>, now:
 
 /// `POST /<t>/recipe/signinup/code`: a new device with its first code, or a new code for a device.
 /// With `limit` on, codes are counted per (tenant, email or phone number), a device's by its own.
-#[allow(clippy::too_many_arguments)]
 pub async fn create_code(
     storage: &dyn Storage,
     tenant: TenantKey<'_>,
