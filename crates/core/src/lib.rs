@@ -21,6 +21,7 @@ pub mod metadata;
 pub mod multitenancy;
 pub mod oauth;
 pub mod passwordless;
+pub mod ratelimit;
 pub mod roles;
 pub mod saml;
 pub mod session;

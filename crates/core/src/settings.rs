@@ -16,6 +16,8 @@ pub struct TenantSettings {
     /// Password hashing and checking (`password_hashing_alg`, the costs, the Firebase signer key).
     pub passwords: PasswordSettings,
     pub saml: crate::saml::Settings,
+    /// The brute-force limits (`ratelimit`), all off by default.
+    pub limits: crate::ratelimit::Settings,
 }
 
 impl TenantSettings {
@@ -28,6 +30,7 @@ impl TenantSettings {
             email_verification_token_lifetime_ms: cfg.email_verification_token_lifetime(),
             passwords: PasswordSettings::from_config(cfg),
             saml: crate::saml::Settings::from_config(cfg),
+            limits: crate::ratelimit::Settings::from_config(cfg),
         }
     }
 }

@@ -1,5 +1,6 @@
 //! Background jobs: deleting expired sessions, signing keys that can no longer verify anything,
-//! passwordless devices whose codes all expired, used TOTP codes and dashboard sessions.
+//! passwordless devices whose codes all expired, used TOTP codes, dashboard sessions and
+//! brute-force counters whose window ended.
 //! Each run takes a lease in the base database first, so that with several instances on one
 //! database a job runs once per interval, not once per instance.
 
@@ -20,10 +21,11 @@ pub enum Job {
     DeleteExpiredWebauthnData,
     DeleteExpiredSamlData,
     DeleteExpiredOAuthRows,
+    DeleteExpiredRateLimits,
 }
 
 impl Job {
-    pub const ALL: [Job; 8] = [
+    pub const ALL: [Job; 9] = [
         Job::DeleteExpiredSessions,
         Job::DeleteExpiredSigningKeys,
         Job::DeleteExpiredPasswordlessDevices,
@@ -32,6 +34,7 @@ impl Job {
         Job::DeleteExpiredWebauthnData,
         Job::DeleteExpiredSamlData,
         Job::DeleteExpiredOAuthRows,
+        Job::DeleteExpiredRateLimits,
     ];
 
     pub fn name(self) -> &'static str {
@@ -44,6 +47,7 @@ impl Job {
             Job::DeleteExpiredWebauthnData => "portcullis.cron.delete_expired_webauthn_data",
             Job::DeleteExpiredSamlData => "portcullis.cron.delete_expired_saml_data",
             Job::DeleteExpiredOAuthRows => "portcullis.cron.delete_expired_oauth_rows",
+            Job::DeleteExpiredRateLimits => "portcullis.cron.delete_expired_rate_limits",
         }
     }
 
@@ -59,6 +63,9 @@ impl Job {
             Job::DeleteExpiredSamlData => 3_600_000,
             // The Java core's OAuth cleanup ran daily.
             Job::DeleteExpiredOAuthRows => 24 * 3_600_000,
+            // Portcullis's own: counters whose window ended count nothing any more (a row is
+            // restarted in place when its key is counted again, so only idle keys pile up).
+            Job::DeleteExpiredRateLimits => 3_600_000,
         }
     }
 }
@@ -129,6 +136,11 @@ async fn run_leased(state: &AppState, job: Job, now: i64) -> Result<u64, Storage
             for t in snapshot.tenants.values() {
                 let before = now - t.settings.totp.cooldown_ms;
                 removed += t.storage.totp_delete_expired_codes(t.config.id.key(), before).await?;
+            }
+        }
+        Job::DeleteExpiredRateLimits => {
+            for s in storages(state) {
+                removed += s.rate_limit_delete_expired(now).await?;
             }
         }
         Job::DeleteExpiredSamlData => {

@@ -11,12 +11,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
+use portcullis_core::ratelimit::Kind;
+
 /// Upper bounds of the latency buckets, in seconds.
 const BUCKETS: [f64; 12] = [0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0];
 
 /// The status codes the server answers with, each counted in its own slot; any other code is
 /// counted under a lock (it does not happen in practice).
-const STATUSES: [u16; 10] = [200, 400, 401, 403, 404, 405, 408, 413, 500, 503];
+const STATUSES: [u16; 11] = [200, 400, 401, 403, 404, 405, 408, 413, 429, 500, 503];
 
 /// The label of requests whose path matched no route.
 const UNKNOWN: &str = "unknown";
@@ -84,6 +86,8 @@ pub struct Metrics {
     /// One per route (by its number), then the one of unknown paths.
     routes: Vec<RouteCounters>,
     cron: Mutex<Cron>,
+    /// Calls refused by a brute-force limit, by `ratelimit::Kind` (in the order of `Kind::ALL`).
+    rate_limited: [AtomicU64; Kind::ALL.len()],
 }
 
 /// One database pool's state at scrape time, and its counters.
@@ -104,7 +108,7 @@ impl Metrics {
     /// Counters for routes labelled `route_names` (by route number), and for unknown paths.
     pub fn new(route_names: &[&'static str]) -> Metrics {
         let routes = route_names.iter().chain([&UNKNOWN]).map(|l| RouteCounters::new(l)).collect();
-        Metrics { routes, cron: Mutex::new(Cron::default()) }
+        Metrics { routes, cron: Mutex::new(Cron::default()), rate_limited: Default::default() }
     }
 
     /// Counts a request to route `route` (its number in the route table; `None` when the path
@@ -114,6 +118,13 @@ impl Metrics {
         let slot = route.filter(|r| *r < unknown).unwrap_or(unknown);
         if let Some(counters) = self.routes.get(slot) {
             counters.record(status, elapsed);
+        }
+    }
+
+    /// Counts a call refused by the brute-force limit of `kind`.
+    pub fn record_rate_limited(&self, kind: Kind) {
+        if let Some(n) = Kind::ALL.iter().position(|k| *k == kind).and_then(|i| self.rate_limited.get(i)) {
+            n.fetch_add(1, Ordering::Relaxed);
         }
     }
 
@@ -163,6 +174,10 @@ impl Metrics {
         header(&mut out, "portcullis_cron_failures_total", "counter", "Background job runs that failed, by job.");
         for (job, n) in &failures {
             let _ = writeln!(out, "portcullis_cron_failures_total{{job=\"{job}\"}} {n}");
+        }
+        header(&mut out, "portcullis_rate_limited_total", "counter", "Calls refused by a brute-force limit, by kind (see docs/reliability.md).");
+        for (kind, n) in Kind::ALL.iter().zip(&self.rate_limited) {
+            let _ = writeln!(out, "portcullis_rate_limited_total{{kind=\"{}\"}} {}", kind.name(), n.load(Ordering::Relaxed));
         }
         header(&mut out, "portcullis_requests_refused_total", "counter", "Requests refused with 503: every max_server_pool_size slot stayed busy.");
         let _ = writeln!(out, "portcullis_requests_refused_total {}", gauges.requests_refused);
@@ -221,6 +236,8 @@ mod tests {
         m.record_request(None, 404, Duration::from_millis(1));
         m.record_request(Some(1), 418, Duration::from_millis(20));
         m.record_cron("job", false);
+        m.record_rate_limited(Kind::SignInByUser);
+        m.record_rate_limited(Kind::SignInByUser);
         let text = m.render(&Gauges { requests_refused: 4, connections_refused: 5, hashing_waiting: 2, hashing_running: 1, pools: vec![PoolGauge { size: 3, available: 1, waiting: 0, max_size: 10, timeouts: 4, wait_micros: 1_500_000, ..Default::default() }] });
         assert!(text.contains("portcullis_requests_total{route=\"SignIn\",status=\"200\"} 2"), "{text}");
         assert!(text.contains("portcullis_requests_total{route=\"SignIn\",status=\"400\"} 1"));
@@ -231,6 +248,8 @@ mod tests {
         assert!(text.contains("portcullis_request_duration_seconds_bucket{route=\"SignIn\",le=\"0.05\"} 3"));
         assert!(text.contains("portcullis_request_duration_seconds_bucket{route=\"SignIn\",le=\"+Inf\"} 4"));
         assert!(text.contains("portcullis_cron_failures_total{job=\"job\"} 1"));
+        assert!(text.contains("portcullis_rate_limited_total{kind=\"sign_in_by_user\"} 2"), "{text}");
+        assert!(text.contains("portcullis_rate_limited_total{kind=\"passwordless_codes\"} 0"));
         assert!(text.contains("portcullis_password_hash_waiting 2"));
         assert!(text.contains("portcullis_requests_refused_total 4") && text.contains("portcullis_connections_refused_total 5"));
         assert!(text.contains("portcullis_db_pool_max{pool=\"0\"} 10"));

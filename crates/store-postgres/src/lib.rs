@@ -23,6 +23,7 @@ mod metadata;
 mod names;
 mod oauth;
 mod passwordless;
+mod ratelimit;
 mod roles;
 mod saml;
 mod schema;
@@ -69,6 +70,7 @@ struct Statements {
     webauthn: webauthn::Statements,
     saml: saml::Statements,
     oauth: oauth::Statements,
+    ratelimit: ratelimit::Statements,
 }
 
 pub struct PgStorage {
@@ -122,6 +124,7 @@ impl PgStorage {
             roles: roles::Statements::new(&settings.names).map_err(invalid)?,
             webauthn: webauthn::Statements::new(&settings.names).map_err(invalid)?,
             saml: saml::Statements::new(&settings.names).map_err(invalid)?,
+            ratelimit: ratelimit::Statements::new(&settings.names).map_err(invalid)?,
         };
         let db = Db::new(&settings)?;
         schema::ensure(&db, &settings.names).await?;

@@ -305,15 +305,18 @@ mod tests {
     #[test]
     fn the_template_has_every_table_and_index_of_the_seed_and_webauthn() {
         let ddl = render_all(&names("public", "")).unwrap();
-        // The seed's 35 tables and 49 indexes, then the 3 SAML tables and the plugin's 5 WebAuthn
-        // tables (schema.sql), then the OAuth provider's (schema_oauth.sql).
-        assert_eq!(ddl.len(), 35 + 3 + 5 + 8);
+        // The seed's 35 tables and 49 indexes, then the 3 SAML tables, the plugin's 5 WebAuthn
+        // tables and Portcullis's own counter table (schema.sql), then the OAuth provider's
+        // (schema_oauth.sql).
+        assert_eq!(ddl.len(), 35 + 3 + 5 + 1 + 8);
         let (seed, rest) = ddl.split_at(35);
         let (saml, rest) = rest.split_at(3);
-        let (webauthn, oauth) = rest.split_at(5);
+        let (webauthn, rest) = rest.split_at(5);
+        let (own, oauth) = rest.split_at(1);
+        assert_eq!((own[0].base.as_str(), own[0].indexes.len()), ("portcullis_rate_limits", 1));
         assert_eq!(seed.iter().map(|t| t.indexes.len()).sum::<usize>(), 49);
         assert_eq!(seed[0].base, "apps");
-        assert!(seed.iter().all(|t| !t.base.starts_with("oauth_") && !t.base.starts_with("saml_") && !t.base.starts_with("webauthn_")));
+        assert!(seed.iter().all(|t| !t.base.starts_with("oauth_") && !t.base.starts_with("saml_") && !t.base.starts_with("webauthn_") && !t.base.starts_with("portcullis_")));
         assert_eq!(saml.iter().map(|t| t.base.as_str()).collect::<Vec<_>>(), ["saml_clients", "saml_relay_state", "saml_claims"]);
         assert_eq!(saml.iter().map(|t| t.indexes.len()).sum::<usize>(), 5);
         assert_eq!(

@@ -80,6 +80,7 @@ async fn conformance_suite() {
     portcullis_testkit::conformance::run_roles(&s).await;
     portcullis_testkit::conformance::run_saml(&s).await;
     portcullis_testkit::conformance::run_webauthn(&s).await;
+    portcullis_testkit::conformance::run_rate_limits(&s).await;
     drop_schema(&uri, &schema).await;
 }
 

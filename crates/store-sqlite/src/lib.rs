@@ -21,6 +21,7 @@ mod accountlinking;
 mod multitenancy;
 mod saml;
 mod oauth;
+mod ratelimit;
 mod file;
 
 use std::sync::{Arc, Mutex};
@@ -225,6 +226,7 @@ mod tests {
         portcullis_testkit::conformance::run_saml(&s).await;
         portcullis_testkit::conformance::run_oauth(&s).await;
         portcullis_testkit::conformance::run_webauthn(&s).await;
+        portcullis_testkit::conformance::run_rate_limits(&s).await;
     }
 
     #[tokio::test]

@@ -619,3 +619,21 @@ CREATE INDEX IF NOT EXISTS webauthn_account_recovery_token_token_index ON webaut
 CREATE INDEX IF NOT EXISTS webauthn_account_recovery_token_email_index ON webauthn_account_recovery_tokens (app_id, tenant_id, email);
 
 CREATE INDEX IF NOT EXISTS webauthn_account_recovery_token_expires_at_index ON webauthn_account_recovery_tokens (expires_at DESC);
+
+-- Portcullis's own tables (neither the seed's nor the plugin's).
+-- The brute-force counters (core/src/ratelimit): one row per app, tenant ('' for counters per user,
+-- which span the app's tenants), kind and SHA-256 (hex) of what is counted; `count` calls in the
+-- window that ends at `window_ends_at` (ms). Rows past their window are deleted by a cron job.
+
+CREATE TABLE IF NOT EXISTS portcullis_rate_limits (
+app_id VARCHAR(64) NOT NULL DEFAULT 'public',
+tenant_id VARCHAR(64) NOT NULL,
+kind VARCHAR(32) NOT NULL,
+key_hash CHAR(64) NOT NULL,
+count BIGINT NOT NULL,
+window_ends_at BIGINT NOT NULL,
+CONSTRAINT portcullis_rate_limits_pkey PRIMARY KEY (app_id, tenant_id, kind, key_hash),
+CONSTRAINT portcullis_rate_limits_app_id_fkey FOREIGN KEY (app_id) REFERENCES apps(app_id) ON DELETE CASCADE
+);
+
+CREATE INDEX IF NOT EXISTS portcullis_rate_limits_window_ends_at_index ON portcullis_rate_limits (window_ends_at);

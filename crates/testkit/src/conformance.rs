@@ -540,6 +540,7 @@ pub async fn run_passwordless(s: &dyn Storage) {
     use portcullis_core::passwordless::codes::{DeviceId, LinkCode, LinkCodeSalt};
     use portcullis_core::passwordless::storage::{Code, Contact, Device};
     use portcullis_core::passwordless::{self as pl, CodeInput, ConsumeOutcome, CreateCodeOutcome, CreatedCode, DeviceLookup, NewCode, Settings, SignInUp, UpdateUserOutcome};
+    use portcullis_core::ratelimit::Limit;
     use portcullis_core::storage::transaction;
 
     struct NoActivity;
@@ -565,14 +566,14 @@ pub async fn run_passwordless(s: &dyn Storage) {
     };
 
     // A device for an email, then a second code for it (with a given user input code).
-    let c1 = created(pl::create_code(s, t, &settings, 100, contact(Some("a@x.com"), None), None).await.expect("create"));
+    let c1 = created(pl::create_code(s, t, &settings, 100, contact(Some("a@x.com"), None), None, Limit::default()).await.expect("create"));
     let resend = || NewCode::Device { device_id: c1.device_id.clone() };
-    let c2 = created(pl::create_code(s, t, &settings, 950, resend(), Some("111111".into())).await.expect("resend"));
+    let c2 = created(pl::create_code(s, t, &settings, 950, resend(), Some("111111".into()), Limit::default()).await.expect("resend"));
     assert_eq!(c2.pre_auth_session_id, c1.pre_auth_session_id);
-    let again = pl::create_code(s, t, &settings, 960, resend(), Some("111111".into())).await.expect("resend");
+    let again = pl::create_code(s, t, &settings, 960, resend(), Some("111111".into()), Limit::default()).await.expect("resend");
     assert_eq!(again, CreateCodeOutcome::UserInputCodeAlreadyUsed);
     let unknown = NewCode::Device { device_id: DeviceId::generate().expect("id").encode() };
-    assert_eq!(pl::create_code(s, t, &settings, 960, unknown, None).await.expect("resend"), CreateCodeOutcome::RestartFlow);
+    assert_eq!(pl::create_code(s, t, &settings, 960, unknown, None, Limit::default()).await.expect("resend"), CreateCodeOutcome::RestartFlow);
     let devices = pl::devices(s, t, DeviceLookup::Email("a@x.com".into())).await.expect("devices");
     assert_eq!(devices.len(), 1);
     assert_eq!(devices[0].codes.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(), vec![c1.code_id.as_str(), c2.code_id.as_str()]);
@@ -598,11 +599,11 @@ pub async fn run_passwordless(s: &dyn Storage) {
     let m = &first.user.login_methods[0];
     assert_eq!((m.recipe_id, m.email.as_deref(), m.time_joined, m.tenant_ids.clone()), (portcullis_core::users::RecipeId::Passwordless, Some("a@x.com"), 1_000, vec!["public".to_string()]));
     // A second device for the email signs in the same user (by its link).
-    let c5 = created(pl::create_code(s, t, &settings, 990, contact(Some("a@x.com"), None), None).await.expect("create"));
+    let c5 = created(pl::create_code(s, t, &settings, 990, contact(Some("a@x.com"), None), None, Limit::default()).await.expect("create"));
     let again = consume(c5.clone(), CodeInput::LinkCode(c5.link_code.clone()), 1_000, sign_in_up).await;
     assert!(matches!(&again, ConsumeOutcome::Ok { signed_in: Some(s), .. } if s.user.id == user_1 && !s.created), "{again:?}");
     // Reaching the maximum removes the device.
-    let c6 = created(pl::create_code(s, t, &settings, 990, contact(None, Some("+1555")), None).await.expect("create"));
+    let c6 = created(pl::create_code(s, t, &settings, 990, contact(None, Some("+1555")), None, Limit::default()).await.expect("create"));
     for n in 1..=2 {
         assert_eq!(consume(c6.clone(), typed(&c6, "x"), 1_000, None).await, ConsumeOutcome::IncorrectUserInputCode { failed_attempts: n, max_attempts: 3 });
     }
@@ -610,19 +611,19 @@ pub async fn run_passwordless(s: &dyn Storage) {
     assert!(s.pl_device(t, &c6.pre_auth_session_id).await.expect("read").is_none());
 
     // Removing codes: one of two keeps the device, the last removes it; by contact.
-    let c7 = created(pl::create_code(s, t, &settings, 990, contact(None, Some("+1555")), None).await.expect("create"));
-    let c8 = created(pl::create_code(s, t, &settings, 995, NewCode::Device { device_id: c7.device_id.clone() }, None).await.expect("code"));
+    let c7 = created(pl::create_code(s, t, &settings, 990, contact(None, Some("+1555")), None, Limit::default()).await.expect("create"));
+    let c8 = created(pl::create_code(s, t, &settings, 995, NewCode::Device { device_id: c7.device_id.clone() }, None, Limit::default()).await.expect("code"));
     pl::remove_code(s, t, c7.code_id.clone()).await.expect("remove code");
     assert_eq!(s.pl_device(t, &c7.pre_auth_session_id).await.expect("read").expect("device").codes.len(), 1);
     pl::remove_code(s, t, c8.code_id.clone()).await.expect("remove code");
     assert!(s.pl_device(t, &c7.pre_auth_session_id).await.expect("read").is_none());
     pl::remove_code(s, t, "no-such-code".into()).await.expect("remove nothing");
-    let c10 = created(pl::create_code(s, t, &settings, 990, contact(None, Some("+1555")), None).await.expect("create"));
+    let c10 = created(pl::create_code(s, t, &settings, 990, contact(None, Some("+1555")), None, Limit::default()).await.expect("create"));
     s.pl_delete_devices_by_contact(t, Contact::Phone("+1555")).await.expect("delete by phone");
     assert!(s.pl_device(t, &c10.pre_auth_session_id).await.expect("read").is_none());
 
     // Updates: conflicts, removal of both refused, devices of the old and new values removed.
-    let c11 = created(pl::create_code(s, t, &settings, 990, contact(None, Some("+1666")), None).await.expect("create"));
+    let c11 = created(pl::create_code(s, t, &settings, 990, contact(None, Some("+1666")), None, Limit::default()).await.expect("create"));
     let r = consume(c11.clone(), typed(&c11, &c11.user_input_code), 1_000, sign_in_up).await;
     let ConsumeOutcome::Ok { signed_in: Some(third), .. } = r else { panic!("{r:?}") };
     let user_3 = third.user.id.clone();
@@ -630,7 +631,7 @@ pub async fn run_passwordless(s: &dyn Storage) {
     assert_eq!(pl::update_user_in(s, AppKey::new(app), &user_1, None, Some(Some("+1666".into()))).await.expect("update"), UpdateUserOutcome::PhoneNumberAlreadyExists);
     assert_eq!(pl::update_user_in(s, AppKey::new(app), &user_3, None, Some(None)).await.expect("update"), UpdateUserOutcome::NoContactLeft);
     assert_eq!(pl::update_user_in(s, AppKey::new(app), "nobody", Some(Some("z@x.com".into())), None).await.expect("update"), UpdateUserOutcome::UnknownUser);
-    let c12 = created(pl::create_code(s, t, &settings, 990, contact(Some("n@x.com"), None), None).await.expect("create"));
+    let c12 = created(pl::create_code(s, t, &settings, 990, contact(Some("n@x.com"), None), None, Limit::default()).await.expect("create"));
     assert_eq!(pl::update_user_in(s, AppKey::new(app), &user_3, Some(Some("n@x.com".into())), Some(None)).await.expect("update"), UpdateUserOutcome::Updated);
     assert!(s.pl_device(t, &c12.pre_auth_session_id).await.expect("read").is_none());
     let m = s.get_user(AppKey::new(app), &user_3).await.expect("get").expect("user").login_methods[0].clone();
@@ -638,9 +639,9 @@ pub async fn run_passwordless(s: &dyn Storage) {
 
     // Cleanup: a device whose codes all expired goes; one with a fresh code stays.
     let t1 = TenantKey::new(app, "t1");
-    let c13 = created(pl::create_code(s, t1, &settings, 100, contact(Some("e@x.com"), None), None).await.expect("create"));
-    let c14 = created(pl::create_code(s, t1, &settings, 100, contact(Some("f@x.com"), None), None).await.expect("create"));
-    pl::create_code(s, t1, &settings, 600, NewCode::Device { device_id: c14.device_id.clone() }, None).await.expect("code");
+    let c13 = created(pl::create_code(s, t1, &settings, 100, contact(Some("e@x.com"), None), None, Limit::default()).await.expect("create"));
+    let c14 = created(pl::create_code(s, t1, &settings, 100, contact(Some("f@x.com"), None), None, Limit::default()).await.expect("create"));
+    pl::create_code(s, t1, &settings, 600, NewCode::Device { device_id: c14.device_id.clone() }, None, Limit::default()).await.expect("code");
     assert_eq!(s.pl_delete_expired_devices(t1, 500).await.expect("cleanup"), 1);
     assert!(s.pl_device(t1, &c13.pre_auth_session_id).await.expect("read").is_none());
     assert_eq!(s.pl_device(t1, &c14.pre_auth_session_id).await.expect("read").expect("device").codes.len(), 2);
@@ -881,3 +882,52 @@ mod oauth;
 pub use oauth::run_oauth;
 mod webauthn;
 pub use webauthn::run_webauthn;
+
+/// The brute-force counters (`portcullis_rate_limits`): a hit restarts or increments the window
+/// and returns the count; counters are kept apart by app, tenant, kind and key; clearing forgets
+/// one; the cleanup deletes the windows that ended; and the flows over them (`ratelimit::hit`).
+pub async fn run_rate_limits(s: &dyn Storage) {
+    use portcullis_core::ratelimit::storage::CounterKey;
+    use portcullis_core::ratelimit::{self, Counter, Kind, Limit};
+    let (a1, a2) = ("rl-app1", "rl-app2");
+    for app in [a1, a2] {
+        s.add_tenant_rows(TenantKey::new(app, "public"), 1).await.expect("app rows");
+    }
+    let app = AppKey::new(a1);
+    let hash = "a".repeat(64);
+    let key = CounterKey { tenant_id: "public", kind: "sign_in_by_email", key_hash: &hash };
+    assert_eq!(s.rate_limit_hit(app, key, 1_000, 2_000).await.expect("hit"), 1);
+    assert_eq!(s.rate_limit_hit(app, key, 1_500, 2_500).await.expect("hit"), 2);
+    assert_eq!(s.rate_limit_hit(app, key, 1_999, 2_999).await.expect("hit"), 3);
+    // Apart by app, tenant, kind and key.
+    assert_eq!(s.rate_limit_hit(AppKey::new(a2), key, 1_999, 2_999).await.expect("hit"), 1);
+    assert_eq!(s.rate_limit_hit(app, CounterKey { tenant_id: "", ..key }, 1_999, 2_999).await.expect("hit"), 1);
+    assert_eq!(s.rate_limit_hit(app, CounterKey { kind: "passwordless_codes", ..key }, 1_999, 2_999).await.expect("hit"), 1);
+    let other = "b".repeat(64);
+    assert_eq!(s.rate_limit_hit(app, CounterKey { key_hash: &other, ..key }, 1_999, 2_999).await.expect("hit"), 1);
+    // The window (ending at 2000) is over at 2000: the count restarts with the new window end.
+    assert_eq!(s.rate_limit_hit(app, key, 2_000, 5_000).await.expect("hit"), 1);
+    assert_eq!(s.rate_limit_hit(app, key, 4_999, 9_999).await.expect("hit"), 2, "the window end stays 5000");
+    assert_eq!(s.rate_limit_hit(app, key, 5_000, 6_000).await.expect("hit"), 1);
+    s.rate_limit_clear(app, key).await.expect("clear");
+    assert_eq!(s.rate_limit_hit(app, key, 5_001, 6_000).await.expect("hit"), 1, "cleared");
+    s.rate_limit_clear(AppKey::new(a2), CounterKey { key_hash: &other, ..key }).await.expect("clearing nothing is fine");
+    // Cleanup: every window that ended by then, in every app (the a2 and other ones end at 2999).
+    assert_eq!(s.rate_limit_delete_expired(2_999).await.expect("cleanup"), 4);
+    assert_eq!(s.rate_limit_delete_expired(6_000).await.expect("cleanup"), 1);
+    assert_eq!(s.rate_limit_delete_expired(6_000).await.expect("cleanup"), 0);
+
+    // The flow: `max` calls per window are served, the next is refused; off costs nothing.
+    let limit = Limit { max: 2, window_ms: 1_000 };
+    let counter = Counter::new(Kind::PasswordlessCodes, "public", "x@example.com");
+    let served = |now| ratelimit::hit(s, app, &counter, limit, now);
+    assert!(served(10_000).await.expect("hit") && served(10_001).await.expect("hit"));
+    assert!(!served(10_002).await.expect("hit") && !served(10_999).await.expect("hit"));
+    assert!(served(11_000).await.expect("hit"), "a new window");
+    assert!(ratelimit::hit(s, app, &counter, Limit::default(), 11_001).await.expect("off"));
+    assert!(served(11_001).await.expect("hit"), "an off limit counted nothing");
+    assert_eq!(s.rate_limit_delete_expired(11_999).await.expect("cleanup"), 0);
+    assert!(s.delete_app_rows(app).await.expect("delete app"));
+    assert_eq!(s.rate_limit_delete_expired(i64::MAX).await.expect("cleanup"), 0, "counters go with their app");
+    assert!(s.delete_app_rows(AppKey::new(a2)).await.expect("delete app"));
+}

@@ -129,6 +129,14 @@ pub static ABOUT: &[About] = &[
     a(Key::database_wait_sec, Hidden, "Seconds to keep trying to reach PostgreSQL at start before giving up (for containers that start before their database); 0 gives up at the first failure."),
     a(Key::max_connections, Hidden, "Open connections served at once; a connection accepted beyond them is closed at once (counted in portcullis_connections_refused_total, logged at most once a second)."),
     a(Key::bcrypt_refuse_long_passwords, Core, "With password_hashing_alg BCRYPT, refuse a new password (sign-up, password change) longer than 72 bytes with a 400, instead of hashing its first 72 bytes as bcrypt (and the core) silently do. Off by default, as in the core. Sign-in is unaffected; argon2 has no such limit."),
+    a(Key::emailpassword_max_failed_sign_ins, Core, "Failed email-password sign-ins allowed per (tenant, email) and per user within emailpassword_failed_sign_in_window_sec; further attempts get WRONG_CREDENTIALS_ERROR without a password check until the window ends. A successful sign-in resets the count. 0 (the default) is no limit."),
+    a(Key::emailpassword_failed_sign_in_window_sec, Core, "Seconds of the window, from its first failed sign-in, in which emailpassword_max_failed_sign_ins applies."),
+    a(Key::passwordless_max_codes_created, Core, "Passwordless codes created per (tenant, email or phone number) within passwordless_codes_created_window_sec; further ones are refused (429 for a new sign-in attempt, RESTART_FLOW_ERROR for a resend). 0 (the default) is no limit."),
+    a(Key::passwordless_codes_created_window_sec, Core, "Seconds of the window, from its first code, in which passwordless_max_codes_created applies."),
+    a(Key::password_reset_max_tokens_created, Core, "Password-reset tokens created per user within password_reset_tokens_created_window_sec; further requests get UNKNOWN_USER_ID_ERROR (the SDKs then send no email and answer OK). 0 (the default) is no limit."),
+    a(Key::password_reset_tokens_created_window_sec, Core, "Seconds of the window, from its first token, in which password_reset_max_tokens_created applies."),
+    a(Key::email_verification_max_tokens_created, Core, "Email-verification tokens created per user within email_verification_tokens_created_window_sec; further requests get 429. 0 (the default) is no limit."),
+    a(Key::email_verification_tokens_created_window_sec, Core, "Seconds of the window, from its first token, in which email_verification_max_tokens_created applies."),
 ];
 
 /// The fixed set of values some string keys accept (the dashboard offers them as a choice).

@@ -233,6 +233,14 @@ config_keys! {
     database_wait_sec: Long = "0", Base, Some("PORTCULLIS_DATABASE_WAIT_SEC");
     max_connections: Long = "1024", Base, Some("PORTCULLIS_MAX_CONNECTIONS");
     bcrypt_refuse_long_passwords: Bool = "false", App, Some("PORTCULLIS_BCRYPT_REFUSE_LONG_PASSWORDS");
+    emailpassword_max_failed_sign_ins: Int = "0", Tenant, Some("PORTCULLIS_EMAILPASSWORD_MAX_FAILED_SIGN_INS");
+    emailpassword_failed_sign_in_window_sec: Int = "900", Tenant, Some("PORTCULLIS_EMAILPASSWORD_FAILED_SIGN_IN_WINDOW_SEC");
+    passwordless_max_codes_created: Int = "0", Tenant, Some("PORTCULLIS_PASSWORDLESS_MAX_CODES_CREATED");
+    passwordless_codes_created_window_sec: Int = "3600", Tenant, Some("PORTCULLIS_PASSWORDLESS_CODES_CREATED_WINDOW_SEC");
+    password_reset_max_tokens_created: Int = "0", Tenant, Some("PORTCULLIS_PASSWORD_RESET_MAX_TOKENS_CREATED");
+    password_reset_tokens_created_window_sec: Int = "3600", Tenant, Some("PORTCULLIS_PASSWORD_RESET_TOKENS_CREATED_WINDOW_SEC");
+    email_verification_max_tokens_created: Int = "0", Tenant, Some("PORTCULLIS_EMAIL_VERIFICATION_MAX_TOKENS_CREATED");
+    email_verification_tokens_created_window_sec: Int = "3600", Tenant, Some("PORTCULLIS_EMAIL_VERIFICATION_TOKENS_CREATED_WINDOW_SEC");
 }
 
 pub fn find(name: &str) -> Option<&'static KeyDef> {

@@ -60,6 +60,7 @@ pub fn validate(c: &Config, is_base: bool) -> Result<(), String> {
     if c.totp_rate_limit_cooldown_sec() < 0 {
         return Err("'totp_rate_limit_cooldown_sec' must be >= 0".into());
     }
+    check_brute_force_limits(c)?;
     if c.bcrypt_log_rounds() > 31 {
         return Err("'bcrypt_log_rounds' must be at most 31".into());
     }
@@ -162,6 +163,31 @@ fn check_duration_bounds(c: &Config) -> Result<(), String> {
     Ok(())
 }
 
+/// The brute-force limits (`ratelimit`): each a count and a window in seconds. A count is a whole
+/// number from 0 (off) to [`MAX_LIMIT_COUNT`]; a window from 1 s to a year, so `now + window` cannot
+/// overflow and a row never outlives a year.
+pub const MAX_LIMIT_COUNT: i64 = 1_000_000;
+pub const MAX_LIMIT_WINDOW_SEC: i64 = 365 * 24 * 3600;
+
+const BRUTE_FORCE_LIMITS: &[(Key, Key)] = &[
+    (Key::emailpassword_max_failed_sign_ins, Key::emailpassword_failed_sign_in_window_sec),
+    (Key::passwordless_max_codes_created, Key::passwordless_codes_created_window_sec),
+    (Key::password_reset_max_tokens_created, Key::password_reset_tokens_created_window_sec),
+    (Key::email_verification_max_tokens_created, Key::email_verification_tokens_created_window_sec),
+];
+
+fn check_brute_force_limits(c: &Config) -> Result<(), String> {
+    for &(count, window) in BRUTE_FORCE_LIMITS {
+        if !(0..=MAX_LIMIT_COUNT).contains(&c.int(count)) {
+            return Err(format!("'{}' must be between 0 and {MAX_LIMIT_COUNT} inclusive.", count.name()));
+        }
+        if !(1..=MAX_LIMIT_WINDOW_SEC).contains(&c.int(window)) {
+            return Err(format!("'{}' must be between 1 and {MAX_LIMIT_WINDOW_SEC} seconds inclusive.", window.name()));
+        }
+    }
+    Ok(())
+}
+
 /// `ip_allow_regex` / `ip_deny_regex` as the filter applies it: the whole address must match (as
 /// with Tomcat's RemoteAddrFilter). Validation compiles exactly this, so a value that passes can
 /// never leave the filter off at run time.
@@ -239,6 +265,26 @@ mod tests {
         let c = Config::defaults().overlay(json!({ "api_keys": format!("{good}, {good}b") }).as_object().unwrap()).unwrap();
         assert!(c.validate(false).is_ok());
         assert!(Config::defaults().validate(true).is_ok());
+    }
+
+    #[test]
+    fn brute_force_limits_are_bounded_whole_numbers() {
+        let ok = json!({"emailpassword_max_failed_sign_ins": 5, "emailpassword_failed_sign_in_window_sec": 1, "passwordless_max_codes_created": 0});
+        assert!(Config::defaults().overlay(ok.as_object().unwrap()).unwrap().validate(false).is_ok());
+        for (key, bad) in [
+            ("emailpassword_max_failed_sign_ins", json!(-1)),
+            ("passwordless_max_codes_created", json!(MAX_LIMIT_COUNT + 1)),
+            ("password_reset_tokens_created_window_sec", json!(0)),
+            ("email_verification_tokens_created_window_sec", json!(MAX_LIMIT_WINDOW_SEC + 1)),
+        ] {
+            let c = Config::defaults().overlay(json!({ key: bad }).as_object().unwrap()).unwrap();
+            let err = c.validate(false).unwrap_err();
+            assert!(err.contains(key), "{key}: {err}");
+        }
+        // Not whole numbers, or too large for an int: refused when laid over.
+        for bad in [json!(1.5), json!("x"), json!(3e9)] {
+            assert!(Config::defaults().overlay(json!({"emailpassword_max_failed_sign_ins": bad}).as_object().unwrap()).is_err(), "{bad}");
+        }
     }
 
     impl Config {

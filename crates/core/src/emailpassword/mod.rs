@@ -9,7 +9,8 @@
 //!   does not tell which accounts exist;
 //! - a changed email must not give two primary users one email in a tenant (account linking);
 //! - a reset token is 64 random bytes (see `crypto::new_reset_token`), stored hashed, valid for
-//!   `password_reset_token_lifetime`; using one ends every reset token of its user.
+//!   `password_reset_token_lifetime`; using one ends every reset token of its user;
+//! - the opt-in brute-force limits on sign-ins and reset tokens are `ratelimit`'s, applied here.
 
 pub mod storage;
 
@@ -21,6 +22,7 @@ use crate::crypto::password::{check_imported, trim_imported, Algorithm, Password
 use crate::crypto::{new_reset_token, sha256_hex, uuid_v4};
 use crate::error::Error;
 use crate::ids::{AppKey, TenantKey};
+use crate::ratelimit::{self, Counter, Kind, Limit};
 use crate::services::{ActivityLog, PasswordHasher};
 use crate::storage::tx::{Tx, TxFuture};
 use crate::storage::{transaction, Storage, StorageError};
@@ -44,6 +46,9 @@ pub enum SignUpOutcome {
 pub enum SignInOutcome {
     Ok(SignedIn),
     WrongCredentials,
+    /// Refused by a brute-force limit (`ratelimit`) before any password check; answered as
+    /// wrong credentials, so the SDKs need no change.
+    Limited(Kind),
 }
 
 /// What a recipe call that hashes passwords needs besides its storage.
@@ -83,7 +88,10 @@ pub async fn sign_up(
     Ok(SignUpOutcome::Ok(SignedIn { user, recipe_user_id: user_id }))
 }
 
-/// `POST /<t>/recipe/signin`. `email` is normalised.
+/// `POST /<t>/recipe/signin`. `email` is normalised. With `limit` on, the attempt is counted per
+/// (tenant, email) before anything is read, then per user, and refused past the limit without a
+/// password check; a successful sign-in clears both counters (see `ratelimit`).
+#[allow(clippy::too_many_arguments)]
 pub async fn sign_in(
     storage: &dyn Storage,
     hashing: Hashing<'_>,
@@ -92,12 +100,27 @@ pub async fn sign_in(
     now: i64,
     email: &str,
     password: String,
+    limit: Limit,
 ) -> Result<SignInOutcome, Error> {
+    // Counted alike whether or not the email has an account, so a refusal here tells nothing.
+    let by_email = Counter::new(Kind::SignInByEmail, tenant.tenant_id, email);
+    if !ratelimit::hit(storage, tenant.app(), &by_email, limit, now).await? {
+        return Ok(SignInOutcome::Limited(Kind::SignInByEmail));
+    }
     let method = storage.ep_login_method_by_email(tenant, email).await?;
+    let by_user = method.as_ref().map(|m| Counter::new(Kind::SignInByUser, tenant.tenant_id, &m.recipe_user_id));
+    if let Some(counter) = &by_user {
+        if !ratelimit::hit(storage, tenant.app(), counter, limit, now).await? {
+            return Ok(SignInOutcome::Limited(Kind::SignInByUser));
+        }
+    }
     let stored = method.as_ref().and_then(|m| m.password_hash.clone());
     // An unknown email costs a verification too, so response times do not tell which emails exist.
     let ok = hashing.hasher.verify(hashing.settings, password, stored).await?;
     let Some(method) = method.filter(|_| ok) else { return Ok(SignInOutcome::WrongCredentials) };
+    for counter in std::iter::once(&by_email).chain(&by_user) {
+        ratelimit::clear(storage, tenant.app(), counter, limit).await?;
+    }
     activity.record(storage, tenant.app(), &method.recipe_user_id, now).await;
     let user = read_user(storage, tenant.app(), &method.recipe_user_id, "signed in").await?;
     let recipe_user_id = user.login_method(&method.recipe_user_id).map_or_else(|| method.recipe_user_id.clone(), |m| m.public_id().to_owned());
@@ -108,11 +131,14 @@ pub async fn sign_in(
 pub enum CreateResetTokenOutcome {
     Created { token: String },
     UnknownUserId,
+    /// Refused by `password_reset_max_tokens_created`; answered as an unknown user, on which the
+    /// SDKs send no email and tell the user what they tell for an unknown email.
+    Limited,
 }
 
 /// `POST /<t>/recipe/user/password/reset/token`. Any user may get a token (CDI ≥ 4.0): a primary
 /// user without an email-password login method gets one when it resets a password, the SDK
-/// creating and linking that method afterwards.
+/// creating and linking that method afterwards. With `limit` on, tokens are counted per user.
 pub async fn create_reset_token(
     storage: &dyn Storage,
     app: AppKey<'_>,
@@ -120,8 +146,13 @@ pub async fn create_reset_token(
     now: i64,
     user_id: &str,
     email: &str,
+    limit: Limit,
 ) -> Result<CreateResetTokenOutcome, Error> {
     let Some(found) = crate::users::resolve_in(storage, app, user_id).await? else { return Ok(CreateResetTokenOutcome::UnknownUserId) };
+    let counter = Counter::new(Kind::PasswordResetTokens, "", &found.recipe_user_id);
+    if !ratelimit::hit(storage, app, &counter, limit, now).await? {
+        return Ok(CreateResetTokenOutcome::Limited);
+    }
     let token = new_reset_token()?;
     storage.reset_token_create(app, &found.recipe_user_id, email, &sha256_hex(&token), now.saturating_add(lifetime_ms)).await?;
     Ok(CreateResetTokenOutcome::Created { token })

@@ -16,12 +16,15 @@ use base64::Engine;
 use crate::crypto::{hex, random_bytes, sha256_hex};
 use crate::error::Error;
 use crate::ids::{AppKey, TenantKey};
+use crate::ratelimit::{self, Counter, Kind, Limit};
 use crate::storage::{transaction, Storage, StorageError};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum CreateTokenOutcome {
     Created { token: String },
     EmailAlreadyVerified,
+    /// Refused by `email_verification_max_tokens_created`.
+    Limited,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -42,6 +45,8 @@ pub async fn is_verified(storages: &[&Arc<dyn Storage>], app: AppKey<'_>, user_i
 }
 
 /// `POST /<t>/recipe/user/email/verify/token`: a new token, unless the email is verified already.
+/// With `limit` on, tokens are counted per user (an email already verified costs no count).
+#[allow(clippy::too_many_arguments)]
 pub async fn create_token(
     storages: &[&Arc<dyn Storage>],
     storage: &dyn Storage,
@@ -50,9 +55,14 @@ pub async fn create_token(
     now: i64,
     user_id: &str,
     email: &str,
+    limit: Limit,
 ) -> Result<CreateTokenOutcome, Error> {
     if is_verified(storages, tenant.app(), user_id, email).await? {
         return Ok(CreateTokenOutcome::EmailAlreadyVerified);
+    }
+    let counter = Counter::new(Kind::EmailVerificationTokens, tenant.tenant_id, user_id);
+    if !ratelimit::hit(storage, tenant.app(), &counter, limit, now).await? {
+        return Ok(CreateTokenOutcome::Limited);
     }
     let token = URL_SAFE_NO_PAD.encode(hex(&random_bytes(48)?));
     storage.ev_token_create(tenant, user_id, email, &sha256_hex(&token), now.saturating_add(lifetime_ms)).await?;

@@ -23,6 +23,7 @@ use crate::config::Config;
 use crate::crypto::uuid_v4;
 use crate::error::Error;
 use crate::ids::{AppKey, OwnedTenantKey, TenantKey};
+use crate::ratelimit::{self, Counter, Kind, Limit};
 use crate::services::ActivityLog;
 use crate::storage::tx::{Tx, TxFuture};
 use crate::storage::{transaction, Storage, StorageError};
@@ -97,6 +98,8 @@ pub enum CreateCodeOutcome {
     RestartFlow,
     /// The device already has a code with the user input code given.
     UserInputCodeAlreadyUsed,
+    /// Refused by `passwordless_max_codes_created` for the email or phone number.
+    Limited,
 }
 
 /// A code for `device` (the given user input code, or a random one) and what the client gets.
@@ -120,6 +123,7 @@ fn new_code(device: &DeviceId, salt: &LinkCodeSalt, given: &Option<String>, now:
 }
 
 /// `POST /<t>/recipe/signinup/code`: a new device with its first code, or a new code for a device.
+/// With `limit` on, codes are counted per (tenant, email or phone number), a device's by its own.
 pub async fn create_code(
     storage: &dyn Storage,
     tenant: TenantKey<'_>,
@@ -127,9 +131,17 @@ pub async fn create_code(
     now: i64,
     new: NewCode,
     user_input_code: Option<String>,
+    limit: Limit,
 ) -> Result<CreateCodeOutcome, Error> {
+    let counted = |email: &Option<String>, phone_number: &Option<String>| {
+        let subject = email.as_deref().or(phone_number.as_deref()).unwrap_or("");
+        Counter::new(Kind::PasswordlessCodes, tenant.tenant_id, subject)
+    };
     match new {
         NewCode::Contact { email, phone_number } => {
+            if !ratelimit::hit(storage, tenant.app(), &counted(&email, &phone_number), limit, now).await? {
+                return Ok(CreateCodeOutcome::Limited);
+            }
             for _ in 0..CREATE_TRIES {
                 let device_id = DeviceId::generate()?;
                 let salt = LinkCodeSalt::generate()?;
@@ -148,6 +160,9 @@ pub async fn create_code(
         NewCode::Device { device_id } => {
             let device_id = DeviceId::decode(&device_id).map_err(encoding)?;
             let Some(stored) = storage.pl_device(tenant, &device_id.hash()).await? else { return Ok(CreateCodeOutcome::RestartFlow) };
+            if !ratelimit::hit(storage, tenant.app(), &counted(&stored.device.email, &stored.device.phone_number), limit, now).await? {
+                return Ok(CreateCodeOutcome::Limited);
+            }
             let salt = stored_salt(&stored.device)?;
             for _ in 0..CREATE_TRIES {
                 let (code, created) = new_code(&device_id, &salt, &user_input_code, now, settings)?;

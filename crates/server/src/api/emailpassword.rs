@@ -7,6 +7,7 @@ use portcullis_core::emailpassword::{
     self as recipe, ConsumeResetTokenOutcome, ResetPasswordOutcome, CreateResetTokenOutcome, Hashing, SignInOutcome, SignUpOutcome, UpdateOutcome,
 };
 use portcullis_core::multitenancy::legacy::Recipe as LoginRecipe;
+use portcullis_core::ratelimit::Kind;
 use portcullis_core::users::normalise_email;
 use serde_json::{json, Value};
 
@@ -44,11 +45,18 @@ pub async fn sign_in(ctx: &Ctx) -> Result<Response, ApiError> {
     let email = normalise_email(&body.str("email")?);
     let password = body.str("password")?;
     ctx.require_login_enabled(tenant, LoginRecipe::EmailPassword)?;
+    let limit = tenant.settings.limits.sign_in;
     let outcome =
-        recipe::sign_in(tenant.storage.as_ref(), hashing(ctx, tenant), &ctx.state.last_active, ctx.id.key(), ctx.now(), &email, password).await?;
+        recipe::sign_in(tenant.storage.as_ref(), hashing(ctx, tenant), &ctx.state.last_active, ctx.id.key(), ctx.now(), &email, password, limit)
+            .await?;
     json(match outcome {
         SignInOutcome::Ok(s) => ctx.sign_in_json(json!({"status": Status::Ok, "user": ctx.user_json(&s.user), "recipeUserId": s.recipe_user_id})),
         SignInOutcome::WrongCredentials => json!({"status": Status::WrongCredentials}),
+        // The recipe's own answer, so the SDKs show "wrong credentials" (docs/reliability.md).
+        SignInOutcome::Limited(kind) => {
+            ctx.state.metrics.record_rate_limited(kind);
+            json!({"status": Status::WrongCredentials})
+        }
     })
 }
 
@@ -66,10 +74,15 @@ pub async fn create_reset_token(ctx: &Ctx) -> Result<Response, ApiError> {
             None => return json(json!({"status": Status::UnknownUserId})),
         }
     };
-    let lifetime = tenant.settings.password_reset_token_lifetime_ms;
-    json(match recipe::create_reset_token(tenant.storage.as_ref(), ctx.id.app_key(), lifetime, ctx.now(), &user_id, &email).await? {
+    let (lifetime, limit) = (tenant.settings.password_reset_token_lifetime_ms, tenant.settings.limits.password_reset_tokens);
+    json(match recipe::create_reset_token(tenant.storage.as_ref(), ctx.id.app_key(), lifetime, ctx.now(), &user_id, &email, limit).await? {
         CreateResetTokenOutcome::Created { token } => json!({"status": Status::Ok, "token": token}),
         CreateResetTokenOutcome::UnknownUserId => json!({"status": Status::UnknownUserId}),
+        // The SDKs send no email on this status and answer the user as for an unknown email.
+        CreateResetTokenOutcome::Limited => {
+            ctx.state.metrics.record_rate_limited(Kind::PasswordResetTokens);
+            json!({"status": Status::UnknownUserId})
+        }
     })
 }
 

@@ -21,11 +21,17 @@ pub async fn create_token(ctx: &Ctx) -> Result<Response, ApiError> {
     let tenant = ctx.tenant()?;
     let (user_id, email) = user_and_email(ctx)?;
     let storages = ctx.snapshot.storages_of_app(&ctx.id.cud, &ctx.id.app_id);
-    let lifetime = tenant.settings.email_verification_token_lifetime_ms;
-    let outcome = recipe::create_token(&storages, tenant.storage.as_ref(), ctx.id.key(), lifetime, ctx.now(), &user_id, &email).await?;
+    let (lifetime, limit) = (tenant.settings.email_verification_token_lifetime_ms, tenant.settings.limits.email_verification_tokens);
+    let outcome = recipe::create_token(&storages, tenant.storage.as_ref(), ctx.id.key(), lifetime, ctx.now(), &user_id, &email, limit).await?;
     json(match outcome {
         CreateTokenOutcome::Created { token } => json!({"status": Status::Ok, "token": token}),
         CreateTokenOutcome::EmailAlreadyVerified => json!({"status": Status::EmailAlreadyVerified}),
+        // No CDI status fits (EMAIL_ALREADY_VERIFIED_ERROR would make the SDKs treat the email as
+        // verified): 429, on which the SDKs send no email (docs/compatibility.md).
+        CreateTokenOutcome::Limited => {
+            ctx.state.metrics.record_rate_limited(portcullis_core::ratelimit::Kind::EmailVerificationTokens);
+            return Err(ApiError::TooManyRequests);
+        }
     })
 }
 

@@ -49,12 +49,13 @@ pub async fn create_code(ctx: &Ctx) -> Result<Response, ApiError> {
         return Err(ApiError::bad("userInputCode cannot be an empty string."));
     }
     ctx.require_login_enabled(tenant, LoginRecipe::Passwordless)?;
+    let resend = device_id.is_some();
     let new = match device_id {
         Some(device_id) => NewCode::Device { device_id },
         None => NewCode::Contact { email, phone_number },
     };
-    let settings = &tenant.settings.passwordless;
-    let outcome = recipe::create_code(tenant.storage.as_ref(), ctx.id.key(), settings, ctx.now(), new, user_input_code).await?;
+    let (settings, limit) = (&tenant.settings.passwordless, tenant.settings.limits.passwordless_codes);
+    let outcome = recipe::create_code(tenant.storage.as_ref(), ctx.id.key(), settings, ctx.now(), new, user_input_code, limit).await?;
     json(match outcome {
         CreateCodeOutcome::Created(c) => json!({
             "status": Status::Ok,
@@ -68,6 +69,15 @@ pub async fn create_code(ctx: &Ctx) -> Result<Response, ApiError> {
         }),
         CreateCodeOutcome::RestartFlow => json!({"status": Status::RestartFlow}),
         CreateCodeOutcome::UserInputCodeAlreadyUsed => json!({"status": Status::UserInputCodeAlreadyUsed}),
+        // A resend answers the recipe's own RESTART_FLOW_ERROR (the SDKs send nothing and restart
+        // the flow); a new sign-in attempt has no error status in the CDI, so 429 (docs/compatibility.md).
+        CreateCodeOutcome::Limited => {
+            ctx.state.metrics.record_rate_limited(portcullis_core::ratelimit::Kind::PasswordlessCodes);
+            if !resend {
+                return Err(ApiError::TooManyRequests);
+            }
+            json!({"status": Status::RestartFlow})
+        }
     })
 }
 

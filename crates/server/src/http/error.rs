@@ -26,6 +26,9 @@ pub enum ApiError {
     Unavailable(String),
     /// 503: every request slot (`max_server_pool_size`) stayed busy (counted and logged by `limits`).
     Busy,
+    /// 429: a brute-force limit (`ratelimit`) refused the call, where the CDI has no status that fits
+    /// (a Portcullis extension; the SDKs raise it as a core error and send nothing).
+    TooManyRequests,
 }
 
 impl ApiError {
@@ -65,6 +68,7 @@ impl IntoResponse for ApiError {
                 text(StatusCode::INTERNAL_SERVER_ERROR, "Internal Error")
             }
             ApiError::Busy => text(StatusCode::SERVICE_UNAVAILABLE, "Server busy"),
+            ApiError::TooManyRequests => text(StatusCode::TOO_MANY_REQUESTS, "Too many requests, please try again later"),
             ApiError::Unavailable(m) => {
                 tracing::error!(error = %m, "database unavailable");
                 text(StatusCode::SERVICE_UNAVAILABLE, "Database unavailable")

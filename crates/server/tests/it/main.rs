@@ -24,6 +24,7 @@ mod multitenancy;
 mod oauth;
 mod passwordless;
 mod pg_production;
+mod ratelimit;
 mod roles;
 mod saml;
 mod session;

@@ -22,10 +22,13 @@ pub const WEBAUTHN_SQL: &str = include_str!("../fixtures/webauthn_schema.sql");
 /// The OAuth tables beside the seed's, in plain DDL: the newer plugin's four and the provider's own.
 pub const OAUTH_SQL: &str = include_str!("../fixtures/oauth_schema.sql");
 
+/// Portcullis's own tables (the brute-force counters), in the seed's style.
+pub const PORTCULLIS_SQL: &str = include_str!("../fixtures/portcullis_tables.sql");
+
 /// What Portcullis creates in `public`: the seed's tables, then the newer plugin's SAML and WebAuthn
 /// tables, then the OAuth ones.
 pub fn plugin_sql() -> String {
-    format!("{SEED_SQL}\n{NEWER_SQL}\n{WEBAUTHN_SQL}\n{OAUTH_SQL}")
+    format!("{SEED_SQL}\n{NEWER_SQL}\n{WEBAUTHN_SQL}\n{PORTCULLIS_SQL}\n{OAUTH_SQL}")
 }
 
 /// The server to test against, or `None` (then the test prints why it skips, and passes).
