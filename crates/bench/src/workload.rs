@@ -68,10 +68,11 @@ pub enum Step {
     DeleteLinked,
     ActiveUsers,
     RoleUsers,
+    TotpVerify,
 }
 
 impl Step {
-    pub const ALL: [Step; 19] = [
+    pub const ALL: [Step; 20] = [
         Step::FirstPageDesc,
         Step::FirstPageAsc,
         Step::DeepPageDesc,
@@ -91,6 +92,7 @@ impl Step {
         Step::DeleteLinked,
         Step::ActiveUsers,
         Step::RoleUsers,
+        Step::TotpVerify,
     ];
 
     pub fn key(self) -> &'static str {
@@ -114,6 +116,7 @@ impl Step {
             Step::DeleteLinked => "delete_linked_user",
             Step::ActiveUsers => "active_users_count",
             Step::RoleUsers => "role_users",
+            Step::TotpVerify => "totp_verify_many_used_codes",
         }
     }
 
@@ -158,6 +161,10 @@ struct Ctx {
     n: u64,
     /// Makes every email, phone number and id the run invents unique.
     uniq: Arc<AtomicU64>,
+    /// The database, for the rows the API cannot write fast enough (TOTP used codes), and on
+    /// PostgreSQL the qualified name of `totp_used_codes`.
+    spec: ServerSpec,
+    used_codes_table: String,
 }
 
 impl Ctx {
@@ -254,7 +261,7 @@ async fn make_group(ctx: &Ctx, g: usize) -> Result<Group, String> {
     ctx.ok(Method::POST, "/recipe/accountlinking/user/primary", Some(json!({"recipeUserId": primary}))).await?;
     link(ctx, &phone_user, &primary).await?;
     link(ctx, &google_user, &primary).await?;
-    let facebook_ref = if g % 2 == 0 {
+    let facebook_ref = if g.is_multiple_of(2) {
         // 64 characters, as the suite's external ids.
         let external = format!("wl-external-{g:0>52}");
         ctx.ok(Method::POST, "/recipe/userid/map", Some(json!({"superTokensUserId": facebook_user, "externalUserId": external}))).await?;
@@ -369,12 +376,62 @@ async fn iteration(ctx: &Ctx, step: Step) -> Result<Duration, String> {
             ctx.timed(Method::POST, "/user/remove", Some(body)).await.map(|(d, _)| d)
         }
         Step::ActiveUsers => get("/users/count/active?since=0".into()).await,
+        Step::TotpVerify => {
+            // A user of its own each time: a device, then USED_CODES used codes (the suite makes
+            // 3,000 through the API over 3,000 one-second periods; Portcullis looks back at most
+            // 1,000 periods, so they are written in SQL); timed: one verify with the current code.
+            let user = format!("wl-totp-{}", ctx.next());
+            let secret = portcullis_core::totp::codes::base32_encode(user.as_bytes());
+            let body = json!({"userId": user, "deviceName": "stress", "skew": 0, "period": 30, "secretKey": secret});
+            ctx.ok(Method::POST, "/recipe/totp/device/import", Some(body)).await?;
+            write_used_codes(ctx, &user, USED_CODES).await?;
+            let code = portcullis_core::totp::codes::totp_at(user.as_bytes(), 30, portcullis_core::now_ms(), 6);
+            ctx.timed(Method::POST, "/public/recipe/totp/verify", Some(json!({"userId": user, "totp": code}))).await.map(|(d, _)| d)
+        }
         Step::RoleUsers => {
             let (d, v) = ctx.timed(Method::GET, "/public/recipe/role/users?role=role1", None).await?;
             if v["users"].as_array().map(Vec::len).unwrap_or(0) as u64 != n {
                 return Err(format!("role1 should have {n} users, got {}", v["users"].as_array().map(Vec::len).unwrap_or(0)));
             }
             Ok(d)
+        }
+    }
+}
+
+/// Used TOTP codes of the user a TOTP verify step checks, as in the stress suite.
+const USED_CODES: i64 = 3_000;
+
+/// Writes `count` used codes for `user` (one a second before now, none of them a 6-digit code, all
+/// unexpired so that the verify reads every one).
+async fn write_used_codes(ctx: &Ctx, user: &str, count: i64) -> Result<(), String> {
+    let now = portcullis_core::now_ms();
+    match &ctx.spec.backend {
+        Backend::Postgres { uri, .. } => {
+            let table = &ctx.used_codes_table;
+            let (client, conn) = tokio_postgres::connect(uri, tokio_postgres::NoTls).await.map_err(|e| e.to_string())?;
+            tokio::spawn(conn);
+            let sql = format!(
+                "INSERT INTO {table} (app_id, tenant_id, user_id, code, is_valid, expiry_time_ms, created_time_ms) \
+                 SELECT 'public', 'public', $1, 'u' || j, true, $2::int8 + 3600000, $2::int8 - j * 1000 FROM generate_series(1, $3::int8) AS j"
+            );
+            client.execute(&sql, &[&user, &now, &count]).await.map_err(|e| e.to_string()).map(drop)
+        }
+        Backend::Sqlite { path } => {
+            let (path, user) = (path.clone(), user.to_owned());
+            tokio::task::spawn_blocking(move || {
+                let c = rusqlite::Connection::open(&path).map_err(|e| e.to_string())?;
+                c.busy_timeout(Duration::from_secs(30)).map_err(|e| e.to_string())?;
+                c.execute(
+                    "WITH RECURSIVE s(j) AS (SELECT 1 UNION ALL SELECT j + 1 FROM s WHERE j < ?3) \
+                     INSERT INTO totp_used_codes (app_id, tenant_id, user_id, code, is_valid, expiry_time_ms, created_time_ms) \
+                     SELECT 'public', 'public', ?1, 'u' || j, 1, ?2 + 3600000, ?2 - j * 1000 FROM s",
+                    rusqlite::params![user, now, count],
+                )
+                .map_err(|e| e.to_string())
+                .map(drop)
+            })
+            .await
+            .map_err(|e| e.to_string())?
         }
     }
 }
@@ -418,10 +475,11 @@ pub fn bound_for(class: Class, small: u64, large: u64) -> f64 {
     }
 }
 
-async fn user_roles_table(spec: &ServerSpec) -> Result<String, String> {
+/// A table's name as the server's PostgreSQL storage qualifies it.
+async fn table_name(spec: &ServerSpec, base: &str) -> Result<String, String> {
     let cfg = spec.config()?;
     let pg = portcullis_store_postgres::PgStorage::connect(&cfg).await.map_err(|e| e.to_string())?;
-    pg.table_name("user_roles").map(str::to_owned).ok_or_else(|| "no table user_roles".into())
+    pg.table_name(base).map(str::to_owned).ok_or_else(|| format!("no table {base}"))
 }
 
 /// Seeds users [from, to) and gives them `role1`.
@@ -434,7 +492,7 @@ async fn seed_users(spec: &ServerSpec, from: u64, to: u64) -> Result<f64, String
             tokio::task::spawn_blocking(move || seed::seed_roles_sqlite(&path, "role1", from, to)).await.map_err(|e| e.to_string())??
         }
         Backend::Postgres { uri, schema } => {
-            seed::seed_roles_postgres(uri, &user_roles_table(spec).await?, "role1", from, to).await?;
+            seed::seed_roles_postgres(uri, &table_name(spec, "user_roles").await?, "role1", from, to).await?;
             seed::analyze_schema(uri, schema).await?;
         }
     }
@@ -465,7 +523,10 @@ pub async fn run(a: WorkloadArgs) -> Result<bool, String> {
 type Table = Vec<Vec<Result<Summary, String>>>;
 
 async fn measure(a: &WorkloadArgs, spec: &ServerSpec, server: &Server, sizes: &[u64], steps: &[Step]) -> Result<Table, String> {
-    let mut ctx = Ctx { c: client(), base: server.url.clone(), groups: Vec::new(), n: 0, uniq: Arc::new(AtomicU64::new(0)) };
+    let mut ctx = Ctx { c: client(), base: server.url.clone(), groups: Vec::new(), n: 0, uniq: Arc::new(AtomicU64::new(0)), spec: spec.clone(), used_codes_table: String::new() };
+    if matches!(spec.backend, Backend::Postgres { .. }) {
+        ctx.used_codes_table = table_name(spec, "totp_used_codes").await?;
+    }
     // The suite's roles and extra tenant.
     for (role, perms) in [("role1", ["p1", "p2"]), ("role2", ["p3", "p2"]), ("admin", ["p1", "p2"])] {
         ctx.ok(Method::PUT, "/recipe/role", Some(json!({"role": role, "permissions": perms}))).await?;
