@@ -3,6 +3,7 @@
 //! 100,000 and 1,000,000 users. See docs/benchmarks.md.
 
 mod floors;
+mod import;
 mod load;
 mod procfs;
 mod report;
@@ -11,6 +12,7 @@ mod scenarios;
 mod seed;
 mod server;
 mod stats;
+mod workload;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -34,6 +36,12 @@ enum Cmd {
     Seed(SeedArgs),
     /// Time the user-list, count, search, get-user and sign-in calls at several user counts.
     Scale(ScaleArgs),
+    /// The one-million-user workload (issue 24): bulk-seeded users plus sign-up groups with linking,
+    /// mappings, roles and sessions; every read path timed at each size and classified O(1)/O(n).
+    Workload(WorkloadArgs),
+    /// Bulk import throughput (issue 24): N users through POST /bulk-import/users and the worker,
+    /// against the same rows written with multi-row INSERTs in the same run.
+    Import(ImportArgs),
 }
 
 #[derive(Args, Clone, Debug)]
@@ -140,6 +148,58 @@ pub struct ScaleArgs {
     json: Option<PathBuf>,
 }
 
+#[derive(Args, Debug)]
+pub struct WorkloadArgs {
+    #[command(flatten)]
+    target: Target,
+    /// User counts, ascending; seeded users (each holding role1) are added between the measurements.
+    #[arg(long, default_value = "100000,1000000", value_delimiter = ',')]
+    sizes: Vec<u64>,
+    /// Groups made through the sign-up paths before the first measurement (4 users each).
+    #[arg(long, default_value_t = 500)]
+    groups: usize,
+    /// Connections making the groups.
+    #[arg(long, default_value_t = 4)]
+    concurrency: usize,
+    /// Timed requests per step and size (after 3 warm-ups); the report shows the median.
+    #[arg(long, default_value_t = 25)]
+    iterations: usize,
+    /// Both medians of a ratio are raised to this first (ms).
+    #[arg(long, default_value_t = 1.0)]
+    ratio_floor_ms: f64,
+    /// Comma-separated step names (default: all).
+    #[arg(long)]
+    steps: Option<String>,
+    /// Fail (exit 1) when a ratio exceeds its bound, not only when a request fails.
+    #[arg(long)]
+    enforce: bool,
+    #[arg(long)]
+    json: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct ImportArgs {
+    #[command(flatten)]
+    target: Target,
+    /// Users imported (and written by the floor).
+    #[arg(long, default_value_t = 100_000)]
+    users: u64,
+    /// Connections of the floor's writers (the worker's bulk_migration_parallelism, default 2).
+    #[arg(long, default_value_t = 2)]
+    connections: usize,
+    /// Repetitions, each on fresh tables; the report shows medians.
+    #[arg(long, default_value_t = 3)]
+    runs: usize,
+    /// Give up on a run whose queue is not empty after this many seconds.
+    #[arg(long, default_value_t = 1800)]
+    timeout_secs: u64,
+    /// Fail (exit 1) when the import is slower than 0.5 x the floor.
+    #[arg(long)]
+    enforce: bool,
+    #[arg(long)]
+    json: Option<PathBuf>,
+}
+
 /// A new temporary directory for server logs and SQLite files.
 pub fn workdir() -> Result<PathBuf, String> {
     let dir = std::env::temp_dir().join(format!("portcullis-bench-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]));
@@ -191,6 +251,8 @@ fn main() {
             Cmd::Run(a) => report::run(a).await,
             Cmd::Seed(a) => scale::seed_cmd(a).await.map(|_| true),
             Cmd::Scale(a) => scale::run(a).await,
+            Cmd::Workload(a) => workload::run(a).await,
+            Cmd::Import(a) => import::run(a).await,
         }
     });
     match result {

@@ -12,7 +12,7 @@ use crate::stats::{summarize, Summary};
 use portcullis_core::ids::TenantKey;
 use crate::{workdir, ScaleArgs, SeedArgs};
 
-async fn pg_tables(spec: &ServerSpec) -> Result<PgTables, String> {
+pub(crate) async fn pg_tables(spec: &ServerSpec) -> Result<PgTables, String> {
     let cfg = spec.config()?;
     let pg = portcullis_store_postgres::PgStorage::connect(&cfg).await.map_err(|e| e.to_string())?;
     let t = |b: &str| pg.table_name(b).map(str::to_owned).ok_or_else(|| format!("no table {b}"));
@@ -25,7 +25,7 @@ async fn pg_tables(spec: &ServerSpec) -> Result<PgTables, String> {
 }
 
 /// Seeds users [start, end); the schema and the public tenant's rows are created if missing.
-async fn seed_range(spec: &ServerSpec, start: u64, end: u64, connections: usize) -> Result<f64, String> {
+pub(crate) async fn seed_range(spec: &ServerSpec, start: u64, end: u64, connections: usize) -> Result<f64, String> {
     let cfg = spec.config()?;
     // Possibly beside the running server: on SQLite, without the file's one-process lock.
     let st = portcullis::storage_open::open_storage_beside_server(&cfg).await.map_err(|e| e.to_string())?;
@@ -65,7 +65,7 @@ pub async fn seed_cmd(a: SeedArgs) -> Result<(), String> {
 }
 
 /// A pseudo-random index in [0, n) (from the OS's random source, via a UUID).
-fn random_below(n: u64) -> u64 {
+pub(crate) fn random_below(n: u64) -> u64 {
     let b = uuid::Uuid::new_v4().as_u128();
     (b % u128::from(n.max(1))) as u64
 }

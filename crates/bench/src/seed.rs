@@ -211,6 +211,42 @@ pub async fn seed_postgres(uri: &str, tables: &PgTables, start: u64, end: u64, c
     Ok(t0.elapsed().as_secs_f64())
 }
 
+/// Gives seeded users [start, end) the role `role` in the public tenant (the role must exist),
+/// as the stress suite's imported users hold theirs: one multi-row INSERT per 5,000 users.
+pub async fn seed_roles_postgres(uri: &str, user_roles: &str, role: &str, start: u64, end: u64) -> Result<(), String> {
+    let client = connect(uri).await?;
+    let sql = format!(
+        "INSERT INTO {user_roles} (app_id, tenant_id, user_id, role) \
+         SELECT 'public', 'public', u, $2 FROM unnest($1::text[]) AS x(u) ON CONFLICT DO NOTHING"
+    );
+    for (a, b) in batches(start, end, 5_000) {
+        let ids: Vec<String> = (a..b).map(user_id).collect();
+        client.execute(&sql, &[&ids, &role]).await.map_err(|e| e.to_string())?;
+    }
+    analyze(&client, [user_roles]).await
+}
+
+/// `seed_roles_postgres` for SQLite at `path`.
+pub fn seed_roles_sqlite(path: &str, role: &str, start: u64, end: u64) -> Result<(), String> {
+    let mut c = rusqlite::Connection::open(path).map_err(|e| e.to_string())?;
+    c.busy_timeout(std::time::Duration::from_secs(30)).map_err(|e| e.to_string())?;
+    const ROWS: usize = 500;
+    for (a, b) in batches(start, end, 20_000) {
+        let tx = c.transaction().map_err(|e| e.to_string())?;
+        for (x, y) in batches(a, b, ROWS as u64) {
+            let ids: Vec<String> = (x..y).map(user_id).collect();
+            let mut p: Vec<&dyn rusqlite::ToSql> = Vec::with_capacity(ids.len() * 4);
+            for id in &ids {
+                p.extend([&APP as &dyn rusqlite::ToSql, &TENANT, id, &role]);
+            }
+            let sql = multi_row_insert("user_roles", &["app_id", "tenant_id", "user_id", "role"], ids.len()).replacen("INSERT", "INSERT OR IGNORE", 1);
+            tx.prepare_cached(&sql).and_then(|mut s| s.execute(p.as_slice())).map_err(|e| e.to_string())?;
+        }
+        tx.commit().map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
+
 async fn connect(uri: &str) -> Result<tokio_postgres::Client, String> {
     let (client, conn) = tokio_postgres::connect(uri, tokio_postgres::NoTls).await.map_err(|e| e.to_string())?;
     tokio::spawn(conn);
@@ -235,6 +271,12 @@ pub async fn analyze_schema(uri: &str, schema: &str) -> Result<(), String> {
         .await
         .map_err(|e| e.to_string())?;
     analyze(&client, rows.iter().map(|r| r.get::<_, String>(0))).await
+}
+
+/// Drops a schema the tool made (its seeded users take disk space on a shared server).
+pub async fn drop_schema(uri: &str, schema: &str) -> Result<(), String> {
+    let client = connect(uri).await?;
+    client.batch_execute(&format!("DROP SCHEMA IF EXISTS \"{}\" CASCADE", schema.replace('"', "\"\""))).await.map_err(|e| e.to_string())
 }
 
 #[cfg(test)]

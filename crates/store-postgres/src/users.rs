@@ -422,10 +422,13 @@ pub async fn list(
         params.push(id);
         let i = params.len();
         // Newest first orders both columns descending: one row comparison, which the index serves
-        // (measured at 1M users: 265 ms with the OR form, 0.2 ms). Oldest first mixes directions.
+        // (measured at 1M users: 265 ms with the OR form, 0.2 ms). Oldest first mixes directions and
+        // needs the OR form; the `>=` before it is the index's start (at 1M users, half-way down:
+        // 540 ms without it, 0.08 ms; see docs/benchmarks.md, issue 24).
         if ascending {
             clause.push_str(&format!(
-                " AND (primary_or_recipe_user_time_joined > ${t} OR (primary_or_recipe_user_time_joined = ${t} \
+                " AND primary_or_recipe_user_time_joined >= ${t} \
+                 AND (primary_or_recipe_user_time_joined > ${t} OR (primary_or_recipe_user_time_joined = ${t} \
                  AND primary_or_recipe_user_id <= ${i}))"
             ));
         } else {

@@ -300,10 +300,13 @@ impl UserStorage for SqliteStorage {
                 params.push(Box::new(id));
                 let i = params.len();
                 // Newest first orders both columns descending: one row comparison, which the index serves.
-                // Oldest first mixes directions (time up, id down) and needs the OR form.
+                // Oldest first mixes directions (time up, id down) and needs the OR form; the `>=`
+                // before it gives the index a place to start, else a deep page scans from the oldest
+                // user (the issue 24 workload: O(position), see docs/benchmarks.md).
                 if ascending {
                     sql.push_str(&format!(
-                        " AND (primary_or_recipe_user_time_joined > ?{t} OR (primary_or_recipe_user_time_joined = ?{t} AND primary_or_recipe_user_id <= ?{i}))"
+                        " AND primary_or_recipe_user_time_joined >= ?{t} \
+                         AND (primary_or_recipe_user_time_joined > ?{t} OR (primary_or_recipe_user_time_joined = ?{t} AND primary_or_recipe_user_id <= ?{i}))"
                     ));
                 } else {
                     sql.push_str(&format!(" AND (primary_or_recipe_user_time_joined, primary_or_recipe_user_id) <= (?{t}, ?{i})"));

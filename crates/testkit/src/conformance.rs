@@ -304,6 +304,8 @@ pub async fn run_users(s: &dyn Storage) {
     assert_eq!(next, vec![("u-a".to_string(), 100)]);
     let asc = s.list_users(AppKey::new(app), &public, true, 10, None).await.expect("list");
     assert_eq!(asc.iter().map(|(id, _)| id.as_str()).collect::<Vec<_>>(), vec!["u-a", "u-b", "u-c"]);
+    let asc_next = s.list_users(AppKey::new(app), &public, true, 10, Some((101, "u-b".into()))).await.expect("list");
+    assert_eq!(asc_next, vec![("u-b".to_string(), 101), ("u-c".to_string(), 102)], "oldest first from a token, inclusive");
     assert_eq!(s.count_users(AppKey::new(app), &public).await.expect("count"), 3);
     assert_eq!(s.count_users(AppKey::new(app), &UserFilter::default()).await.expect("count"), 4);
     let tp = UserFilter { tenant_id: None, recipe_ids: vec![RecipeId::ThirdParty], search: None };
