@@ -2,6 +2,7 @@
 //! and the storage traits that the database adapters implement.
 
 pub mod accountlinking;
+pub mod bulkimport;
 pub mod config;
 pub mod crypto;
 pub mod ids;
