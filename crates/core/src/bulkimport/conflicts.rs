@@ -251,3 +251,296 @@ fn linking(plan: &ImportPlan, primary_id: &str, candidates: &[User]) -> Result<(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+    use crate::bulkimport::validate::{AppFacts, Ids, Validator};
+    use crate::users::{LoginMethod, ThirdPartyInfo};
+    use serde_json::{json, Value};
+
+    const BCRYPT: &str = "$2a$10$X2oX3mWh8JfgPTKtkKmc9OQwUVQAulwkGgIjcsK8h3rojHVQTebV6";
+
+    /// Plans users validated from JSON; the n-th user's methods get ids u<n>-1, u<n>-2, …
+    fn plans(users: &[Value]) -> Vec<ImportPlan> {
+        let facts = AppFacts {
+            roles: ["admin"].map(String::from).into(),
+            tenant_pools: [("public", "db"), ("t1", "db")].map(|(t, p)| (t.to_owned(), p.to_owned())).into(),
+            firebase_signer_key_set: true,
+        };
+        let mut v = Validator::new(&facts, 1000);
+        users
+            .iter()
+            .enumerate()
+            .map(|(i, u)| {
+                let mut n = 0;
+                let mut next = || {
+                    n += 1;
+                    format!("u{i}-{n}")
+                };
+                let user = v.validate(u.as_object().unwrap(), Ids::Generate(&mut next)).expect("valid test user");
+                ImportPlan::new(&user, &HashMap::new(), 1000).unwrap()
+            })
+            .collect()
+    }
+
+    fn ep(email: &str) -> Value {
+        json!({"recipeId": "emailpassword", "email": email, "passwordHash": BCRYPT, "hashingAlgorithm": "bcrypt"})
+    }
+
+    fn primary(mut m: Value) -> Value {
+        m["isPrimary"] = json!(true);
+        m
+    }
+
+    fn in_tenants(mut m: Value, tenants: &[&str]) -> Value {
+        m["tenantIds"] = json!(tenants);
+        m
+    }
+
+    fn one(methods: Value) -> Value {
+        json!({ "loginMethods": methods })
+    }
+
+    /// An existing user (one login method) as the stores load candidates.
+    fn stored(id: &str, is_primary: bool, email: Option<&str>, phone: Option<&str>, tenants: &[&str]) -> User {
+        User {
+            id: id.into(),
+            is_primary,
+            login_methods: vec![LoginMethod {
+                recipe_id: RecipeId::Passwordless,
+                recipe_user_id: id.into(),
+                external_user_id: None,
+                primary_user_id: id.into(),
+                is_linked_or_primary: is_primary,
+                tenant_ids: tenants.iter().map(|t| t.to_string()).collect(),
+                time_joined: 1,
+                email: email.map(str::to_owned),
+                phone_number: phone.map(str::to_owned),
+                third_party: None,
+                verified: false,
+                password_hash: None,
+            }],
+        }
+    }
+
+    fn facts() -> ChunkFacts {
+        ChunkFacts { roles: ["admin"].map(String::from).into(), ..ChunkFacts::default() }
+    }
+
+    fn pair(a: &str, b: &str) -> (String, String) {
+        (a.to_owned(), b.to_owned())
+    }
+
+    #[test]
+    fn the_probe_asks_for_every_key_once() {
+        let p = plans(&[
+            json!({"externalUserId": "x1", "userRoles": [{"role": "admin", "tenantIds": ["public"]}], "loginMethods": [
+                primary(in_tenants(ep("a@b.c"), &["public", "t1"])),
+                {"recipeId": "passwordless", "email": "a@b.c", "phoneNumber": "+15550100"},
+                {"recipeId": "thirdparty", "email": "a@b.c", "thirdPartyId": "google", "thirdPartyUserId": "g1"}
+            ]}),
+            one(json!([ep("a@b.c")])),
+        ]);
+        let probe = ChunkProbe::of(&p);
+        assert_eq!(probe.ep_emails, [pair("public", "a@b.c"), pair("t1", "a@b.c")]);
+        assert_eq!(probe.pl_emails, [pair("public", "a@b.c")]);
+        assert_eq!(probe.pl_phones, [pair("public", "+15550100")]);
+        assert_eq!(probe.tp_identities, [("public".to_owned(), "google".to_owned(), "g1".to_owned())]);
+        // Only users that become primary need candidates.
+        assert_eq!(probe.candidate_infos.emails, ["a@b.c"]);
+        assert_eq!(probe.candidate_infos.phone_numbers, ["+15550100"]);
+        assert_eq!(probe.candidate_infos.third_parties, [pair("google", "g1")]);
+        assert_eq!(probe.external_ids, ["x1"]);
+        assert_eq!(probe.data_user_ids, ["x1"]);
+        assert_eq!(probe.user_ids, ["u0-1", "u0-2", "u0-3", "x1", "u1-1"]);
+        assert_eq!(probe.roles, ["admin"]);
+    }
+
+    #[test]
+    fn a_clean_chunk_imports_everyone() {
+        let p = plans(&[one(json!([ep("a@b.c")])), one(json!([ep("b@b.c")])), one(json!([in_tenants(ep("a@b.c"), &["t1"])]))]);
+        assert_eq!(decide(&p, &facts()), [Verdict::Import, Verdict::Import, Verdict::Import]);
+    }
+
+    #[test]
+    fn users_already_there_are_counted_as_imported() {
+        let p = plans(&[one(json!([ep("a@b.c")])), one(json!([ep("b@b.c")]))]);
+        let mut f = facts();
+        f.existing_user_ids.insert(p[0].user_id.clone());
+        // Its keys in the database do not fail it: they are its own.
+        f.ep_emails_taken.insert(pair("public", "a@b.c"));
+        assert_eq!(decide(&p, &f), [Verdict::AlreadyImported, Verdict::Import]);
+        // Another method's id taken (never with generated ids) fails the user.
+        let p = plans(&[one(json!([ep("c@b.c"), ep("d@b.c")]))]);
+        let mut f = facts();
+        f.existing_user_ids.insert("u0-2".into());
+        assert_eq!(decide(&p, &f), [Verdict::Fail(ImportError::UserIdTaken { user_id: "u0-2".into() })]);
+    }
+
+    #[test]
+    fn per_tenant_keys_taken_in_the_database() {
+        let p = plans(&[
+            one(json!([ep("a@b.c")])),
+            one(json!([{"recipeId": "thirdparty", "email": "a@b.c", "thirdPartyId": "google", "thirdPartyUserId": "g1"}])),
+            one(json!([{"recipeId": "passwordless", "email": "p@b.c"}])),
+            one(json!([{"recipeId": "passwordless", "phoneNumber": "+15550100"}])),
+            one(json!([in_tenants(ep("t@b.c"), &["public", "t1"])])),
+        ]);
+        let mut f = facts();
+        f.ep_emails_taken.insert(pair("public", "a@b.c"));
+        f.tp_identities_taken.insert(("public".into(), "google".into(), "g1".into()));
+        f.pl_emails_taken.insert(pair("public", "p@b.c"));
+        f.pl_phones_taken.insert(pair("public", "+15550100"));
+        f.ep_emails_taken.insert(pair("t1", "t@b.c"));
+        assert_eq!(
+            decide(&p, &f),
+            [
+                Verdict::Fail(ImportError::EmailPasswordEmailTaken { email: "a@b.c".into() }),
+                Verdict::Fail(ImportError::ThirdPartyTaken { third_party_id: "google".into(), third_party_user_id: "g1".into() }),
+                Verdict::Fail(ImportError::PasswordlessEmailTaken { email: "p@b.c".into() }),
+                Verdict::Fail(ImportError::PasswordlessPhoneTaken { phone_number: "+15550100".into() }),
+                Verdict::Fail(ImportError::EmailPasswordEmailTaken { email: "t@b.c".into() }),
+            ]
+        );
+    }
+
+    #[test]
+    fn the_earlier_of_two_clashing_users_wins() {
+        let p = plans(&[
+            one(json!([ep("a@b.c")])),
+            one(json!([ep("a@b.c")])),
+            one(json!([in_tenants(ep("a@b.c"), &["t1"])])),
+            one(json!([{"recipeId": "passwordless", "email": "a@b.c"}])),
+        ]);
+        assert_eq!(
+            decide(&p, &facts()),
+            [Verdict::Import, Verdict::Fail(ImportError::EmailPasswordEmailTaken { email: "a@b.c".into() }), Verdict::Import, Verdict::Import]
+        );
+        // A failed user takes nothing: the next user with its keys goes in.
+        let p = plans(&[json!({"externalUserId": "x", "loginMethods": [ep("q@b.c")]}), one(json!([ep("q@b.c")]))]);
+        let mut f = facts();
+        f.mapped_external_ids.insert("x".into());
+        assert_eq!(decide(&p, &f), [Verdict::Fail(ImportError::ExternalIdTaken { external_user_id: "x".into() }), Verdict::Import]);
+        // Two queued users with one external id (uploaded in different requests): the later fails.
+        let first = plans(&[json!({"externalUserId": "y", "loginMethods": [ep("r@b.c")]})]);
+        let second = plans(&[json!({"externalUserId": "y", "loginMethods": [ep("s@b.c")]})]);
+        let both: Vec<ImportPlan> = first.into_iter().chain(second.into_iter().map(|mut p| {
+            p.user_id = "other".into();
+            p.login_methods[0].recipe_user_id = "other".into();
+            p
+        })).collect();
+        assert_eq!(decide(&both, &facts()), [Verdict::Import, Verdict::Fail(ImportError::ExternalIdTaken { external_user_id: "y".into() })]);
+    }
+
+    #[test]
+    fn a_method_clashing_with_its_own_user_fails_it() {
+        let p = plans(&[one(json!([ep("a@b.c"), ep("A@b.c")]))]);
+        assert_eq!(decide(&p, &facts()), [Verdict::Fail(ImportError::EmailPasswordEmailTaken { email: "a@b.c".into() })]);
+    }
+
+    #[test]
+    fn primary_users_may_not_share_account_info_in_a_tenant() {
+        let p = plans(&[
+            one(json!([primary(ep("a@b.c"))])),
+            one(json!([primary(in_tenants(ep("b@b.c"), &["t1"]))])),
+            one(json!([ep("c@b.c")])),
+        ]);
+        let mut f = facts();
+        // An existing primary user with a@b.c in public; one with b@b.c only in public; a
+        // non-primary one with c@b.c.
+        f.primary_candidates = vec![
+            stored("old1", true, Some("a@b.c"), None, &["public"]),
+            stored("old2", true, Some("b@b.c"), None, &["public"]),
+            stored("old3", false, Some("c@b.c"), None, &["public"]),
+        ];
+        assert_eq!(decide(&p, &f), [Verdict::Fail(ImportError::PrimaryInfoTaken { user_id: p[0].user_id.clone() }), Verdict::Import, Verdict::Import]);
+    }
+
+    #[test]
+    fn existing_non_primary_users_with_the_same_email_do_not_block() {
+        let p = plans(&[one(json!([primary(ep("a@b.c")), {"recipeId": "thirdparty", "email": "a@b.c", "thirdPartyId": "google", "thirdPartyUserId": "1"}]))]);
+        let mut f = facts();
+        f.primary_candidates = vec![stored("old", false, Some("a@b.c"), None, &["public"])];
+        assert_eq!(decide(&p, &f), [Verdict::Import]);
+    }
+
+    #[test]
+    fn a_linked_method_clashing_in_the_groups_tenants_fails_with_e027() {
+        // The core's shouldFailLinkingBulkMigratedAccountsOnTwoTenants: the linked method lives in
+        // t1 only, but the group spans public, where a primary user with its email exists.
+        let p = plans(&[one(json!([
+            primary(ep("a@b.c")),
+            in_tenants(json!({"recipeId": "passwordless", "email": "b@b.c"}), &["t1"])
+        ]))]);
+        let mut f = facts();
+        f.primary_candidates = vec![stored("old", true, Some("b@b.c"), None, &["public"])];
+        assert_eq!(
+            decide(&p, &f),
+            [Verdict::Fail(ImportError::LinkInfoTaken { recipe_user_id: "u0-2".into(), primary_user_id: "u0-1".into() })]
+        );
+        // A phone number and a third-party identity count as well.
+        let p = plans(&[one(json!([
+            primary(ep("z@b.c")),
+            {"recipeId": "thirdparty", "email": "y@b.c", "thirdPartyId": "google", "thirdPartyUserId": "g9"}
+        ]))]);
+        let mut other = stored("old", true, None, Some("+1555"), &["public"]);
+        other.login_methods[0].third_party = Some(ThirdPartyInfo { id: "google".into(), user_id: "g9".into() });
+        let mut f = facts();
+        f.primary_candidates = vec![other];
+        assert_eq!(
+            decide(&p, &f),
+            [Verdict::Fail(ImportError::LinkInfoTaken { recipe_user_id: "u0-2".into(), primary_user_id: "u0-1".into() })]
+        );
+    }
+
+    #[test]
+    fn primaries_earlier_in_the_chunk_are_candidates_too() {
+        let p = plans(&[
+            one(json!([primary(ep("a@b.c")), {"recipeId": "passwordless", "phoneNumber": "+1555"}])),
+            // Another primary with the first one's phone number in public.
+            one(json!([primary(ep("b@b.c")), {"recipeId": "passwordless", "phoneNumber": "+1555", "tenantIds": ["t1"]}])),
+            // Not primary: may share it.
+            one(json!([{"recipeId": "thirdparty", "email": "a@b.c", "thirdPartyId": "github", "thirdPartyUserId": "7"}])),
+        ]);
+        assert_eq!(
+            decide(&p, &facts()),
+            [
+                Verdict::Import,
+                Verdict::Fail(ImportError::LinkInfoTaken { recipe_user_id: "u1-2".into(), primary_user_id: "u1-1".into() }),
+                Verdict::Import
+            ]
+        );
+    }
+
+    #[test]
+    fn external_ids_and_roles() {
+        let p = plans(&[
+            json!({"externalUserId": "mapped", "loginMethods": [ep("a@b.c")]}),
+            json!({"externalUserId": "is-a-user", "loginMethods": [ep("b@b.c")]}),
+            json!({"externalUserId": "fresh", "loginMethods": [ep("c@b.c")]}),
+            json!({"userRoles": [{"role": "admin", "tenantIds": ["public"]}], "loginMethods": [ep("d@b.c")]}),
+        ]);
+        let mut f = facts();
+        f.mapped_external_ids.insert("mapped".into());
+        f.existing_user_ids.insert("is-a-user".into());
+        f.roles.clear();
+        assert_eq!(
+            decide(&p, &f),
+            [
+                Verdict::Fail(ImportError::ExternalIdTaken { external_user_id: "mapped".into() }),
+                Verdict::Fail(ImportError::ExternalIdIsUserId),
+                Verdict::Import,
+                Verdict::Fail(ImportError::UnknownRole),
+            ]
+        );
+        // A taken email is reported before a taken external id, as the core writes in that order.
+        let p = plans(&[json!({"externalUserId": "mapped", "loginMethods": [ep("a@b.c")]})]);
+        let mut f = facts();
+        f.mapped_external_ids.insert("mapped".into());
+        f.ep_emails_taken.insert(pair("public", "a@b.c"));
+        assert_eq!(decide(&p, &f), [Verdict::Fail(ImportError::EmailPasswordEmailTaken { email: "a@b.c".into() })]);
+    }
+}

@@ -146,3 +146,202 @@ pub async fn import_chunk(tx: &mut dyn BulkImportTx, input: &ChunkInput) -> Resu
     }
     Ok(ChunkOutcome::Done(report))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use async_trait::async_trait;
+    use serde_json::{json, Value};
+
+    use super::*;
+    use crate::bulkimport::conflicts::ChunkFacts;
+    use crate::bulkimport::validate::{AppFacts, Ids, Validator};
+
+    /// Records the statements a unit runs; answers from what the test set.
+    #[derive(Default)]
+    struct FakeTx {
+        held: Vec<String>,
+        facts: ChunkFacts,
+        insert_ok: bool,
+        calls: Vec<String>,
+        inserted: Option<ChunkRows>,
+        finished: Vec<Claim>,
+        failed: Vec<Failure>,
+    }
+
+    #[async_trait]
+    impl BulkImportTx for FakeTx {
+        async fn bi_lock_app(&mut self, _app_id: &str) -> Result<(), StorageError> {
+            self.calls.push("lock_app".into());
+            Ok(())
+        }
+        async fn bi_lock_claims(&mut self, _app_id: &str, claims: &[Claim]) -> Result<Vec<String>, StorageError> {
+            self.calls.push("lock_claims".into());
+            Ok(claims.iter().filter(|c| self.held.contains(&c.id)).map(|c| c.id.clone()).collect())
+        }
+        async fn bi_facts(&mut self, _app_id: &str, _probe: &ChunkProbe) -> Result<ChunkFacts, StorageError> {
+            self.calls.push("facts".into());
+            Ok(self.facts.clone())
+        }
+        async fn bi_insert(&mut self, _app_id: &str, rows: &ChunkRows) -> Result<bool, StorageError> {
+            self.calls.push("insert".into());
+            self.inserted = Some(rows.clone());
+            Ok(self.insert_ok)
+        }
+        async fn bi_finish(&mut self, _app_id: &str, claims: &[Claim]) -> Result<(), StorageError> {
+            self.calls.push("finish".into());
+            self.finished.extend_from_slice(claims);
+            Ok(())
+        }
+        async fn bi_fail(&mut self, _app_id: &str, failures: &[Failure], _now: i64) -> Result<(), StorageError> {
+            self.calls.push("fail".into());
+            self.failed.extend_from_slice(failures);
+            Ok(())
+        }
+    }
+
+    fn tx(held: &[&str]) -> FakeTx {
+        FakeTx {
+            held: held.iter().map(|s| s.to_string()).collect(),
+            facts: ChunkFacts { roles: ["admin"].map(String::from).into(), ..ChunkFacts::default() },
+            insert_ok: true,
+            ..FakeTx::default()
+        }
+    }
+
+    /// A chunk of users from JSON; the n-th user's methods get ids u<n>-1, …; claims at time 7.
+    fn chunk(users: &[Value], claimed: bool, queue_here: bool) -> ChunkInput {
+        let facts = AppFacts { tenant_pools: [("public".to_owned(), "db".to_owned())].into(), ..AppFacts::default() };
+        let mut v = Validator::new(&facts, 1000);
+        let users = users
+            .iter()
+            .enumerate()
+            .map(|(i, u)| {
+                let mut n = 0;
+                let mut next = || {
+                    n += 1;
+                    format!("u{i}-{n}")
+                };
+                let user = v.validate(u.as_object().unwrap(), Ids::Generate(&mut next)).expect("valid test user");
+                let plan = ImportPlan::new(&user, &HashMap::new(), 1000).unwrap();
+                ChunkUser { claim: claimed.then(|| Claim { id: plan.user_id.clone(), claimed_at: 7 }), plan }
+            })
+            .collect();
+        ChunkInput { app_id: "app".into(), users, failures: vec![], queue_here, now: 1000 }
+    }
+
+    fn ep(email: &str) -> Value {
+        json!({"loginMethods": [{"recipeId": "passwordless", "email": email}]})
+    }
+
+    fn done(outcome: ChunkOutcome) -> ChunkReport {
+        match outcome {
+            ChunkOutcome::Done(r) => r,
+            ChunkOutcome::Conflict => panic!("unexpected conflict"),
+        }
+    }
+
+    fn run(tx: &mut FakeTx, input: &ChunkInput) -> ChunkOutcome {
+        block_on(import_chunk(tx, input)).expect("the fake never fails")
+    }
+
+    /// The flow awaits only the fake's ready futures: poll it to completion without a runtime.
+    fn block_on<F: std::future::Future>(f: F) -> F::Output {
+        use std::task::{Context, Poll, Waker};
+        let mut f = std::pin::pin!(f);
+        let mut cx = Context::from_waker(Waker::noop());
+        loop {
+            if let Poll::Ready(v) = f.as_mut().poll(&mut cx) {
+                return v;
+            }
+        }
+    }
+
+    #[test]
+    fn a_clean_chunk_is_written_and_leaves_the_queue_in_one_unit() {
+        let input = chunk(&[ep("a@b.c"), ep("b@b.c")], true, true);
+        let mut t = tx(&["u0-1", "u1-1"]);
+        let r = done(run(&mut t, &input));
+        assert_eq!(r.imported, ["u0-1", "u1-1"]);
+        assert_eq!(t.calls, ["lock_claims", "facts", "insert", "finish"], "no app lock without a primary user");
+        assert_eq!(t.inserted.unwrap().pl_users.len(), 2);
+        assert_eq!(t.finished.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(), ["u0-1", "u1-1"]);
+    }
+
+    #[test]
+    fn lost_claims_are_left_alone() {
+        let input = chunk(&[ep("a@b.c"), ep("b@b.c")], true, true);
+        let mut t = tx(&["u1-1"]);
+        let r = done(run(&mut t, &input));
+        assert_eq!((r.imported, r.lost), (vec!["u1-1".to_owned()], vec!["u0-1".to_owned()]));
+        assert_eq!(t.inserted.unwrap().pl_users.len(), 1);
+        // Nothing held at all: nothing is read or written.
+        let mut t = tx(&[]);
+        let r = done(run(&mut t, &input));
+        assert_eq!(r.lost.len(), 2);
+        assert_eq!(t.calls, ["lock_claims"]);
+    }
+
+    #[test]
+    fn failing_users_are_marked_and_the_rest_imported() {
+        let input = chunk(&[ep("a@b.c"), ep("b@b.c"), ep("a@b.c")], true, true);
+        let mut t = tx(&["u0-1", "u1-1", "u2-1"]);
+        t.facts.existing_user_ids.insert("u1-1".into());
+        let r = done(run(&mut t, &input));
+        assert_eq!(r.imported, ["u0-1"]);
+        assert_eq!(r.already_imported, ["u1-1"]);
+        assert_eq!(r.failed, [("u2-1".to_owned(), ImportError::PasswordlessEmailTaken { email: "a@b.c".into() })]);
+        assert_eq!(t.calls, ["lock_claims", "facts", "insert", "finish", "fail"]);
+        assert_eq!(t.finished.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(), ["u0-1", "u1-1"]);
+        assert_eq!(t.failed, [Failure { claim: Claim { id: "u2-1".into(), claimed_at: 7 }, message: "E006: A user with email a@b.c already exists in passwordless loginMethod.".into() }]);
+    }
+
+    #[test]
+    fn a_refused_insert_ends_the_unit_and_one_by_one_follows() {
+        let mut input = chunk(&[ep("a@b.c"), ep("b@b.c")], true, true);
+        input.failures.push(Failure { claim: Claim { id: "bad".into(), claimed_at: 7 }, message: "[Role x does not exist.]".into() });
+        let mut t = tx(&["u0-1", "u1-1", "bad"]);
+        t.insert_ok = false;
+        assert_eq!(run(&mut t, &input), ChunkOutcome::Conflict);
+        assert_eq!(t.calls, ["lock_claims", "facts", "insert"], "nothing settled after the refusal");
+        let units = input.one_by_one();
+        assert_eq!(units.len(), 2);
+        assert_eq!(units[0].users[0].plan.user_id, "u0-1");
+        assert_eq!(units[0].failures.len(), 1, "the failures go with the first unit");
+        assert!(units[1].failures.is_empty());
+        let mut t = tx(&["u0-1", "bad"]);
+        let r = done(run(&mut t, &units[0]));
+        assert_eq!(r.imported, ["u0-1"]);
+        assert_eq!(t.failed[0].claim.id, "bad");
+        // Only failures remain: one unit for them.
+        let only_failures = ChunkInput { users: vec![], ..input.clone() };
+        assert_eq!(only_failures.one_by_one().len(), 1);
+    }
+
+    #[test]
+    fn primary_users_take_the_app_lock() {
+        let input = chunk(&[json!({"loginMethods": [{"recipeId": "passwordless", "email": "a@b.c", "isPrimary": true}]})], true, true);
+        let mut t = tx(&["u0-1"]);
+        done(run(&mut t, &input));
+        assert_eq!(t.calls, ["lock_claims", "lock_app", "facts", "insert", "finish"]);
+    }
+
+    #[test]
+    fn without_the_queue_here_only_users_are_written() {
+        // Users in another database than the queue: their rows are settled by the worker after
+        // this unit commits.
+        let input = chunk(&[ep("a@b.c")], true, false);
+        let mut t = tx(&[]);
+        let r = done(run(&mut t, &input));
+        assert_eq!(r.imported, ["u0-1"]);
+        assert_eq!(t.calls, ["facts", "insert"]);
+        // POST /bulk-import/import: no claim at all.
+        let input = chunk(&[ep("a@b.c")], false, true);
+        let mut t = tx(&[]);
+        t.facts.pl_emails_taken.insert(("public".into(), "a@b.c".into()));
+        let r = done(run(&mut t, &input));
+        assert_eq!(r.failed.len(), 1);
+        assert_eq!(t.calls, ["facts"]);
+    }
+}

@@ -268,21 +268,42 @@ fn account(m: &LoginMethod, hashes: &HashMap<String, String>) -> Result<Account,
 }
 
 /// The user's devices with names: the given one, else `TOTP Device <n>` as `POST /recipe/totp/device`
-/// picks it, counting the devices named before it. Devices stored before the import (an external
-/// id may have some) are taken into account when the rows are built ([`ChunkRows::build`]).
+/// picks it. Devices stored before the import (an external id may have some) are taken into
+/// account when the rows are built ([`ChunkRows::build`]).
 fn name_devices(user: &BulkUser, now_ms: i64) -> Vec<PlannedTotpDevice> {
-    let mut known: Vec<Device> = Vec::new();
-    let mut out = Vec::new();
-    for d in user.totp_devices.iter().flatten() {
-        let (name, named_by_input) = match &d.device_name {
-            Some(n) => (n.clone(), true),
-            None => (pick_device_name(None, &known).map_or_else(|| format!("TOTP Device {}", known.len()), |(n, _)| n), false),
-        };
-        known.retain(|k| k.name != name);
-        known.push(Device { name: name.clone(), secret_key: String::new(), period: d.period, skew: d.skew, verified: true, created_at: now_ms });
-        out.push(PlannedTotpDevice { name, named_by_input, secret_key: d.secret_key.clone(), period: d.period, skew: d.skew, created_at: now_ms });
-    }
-    out
+    let devices = user.totp_devices.as_deref().unwrap_or_default();
+    let names = device_names(devices.iter().map(|d| d.device_name.as_deref()), &[]);
+    devices
+        .iter()
+        .zip(names)
+        .map(|(d, (name, named_by_input))| PlannedTotpDevice {
+            name,
+            named_by_input,
+            secret_key: d.secret_key.clone(),
+            period: d.period,
+            skew: d.skew,
+            created_at: now_ms,
+        })
+        .collect()
+}
+
+/// Names for devices given with (`Some`) or without a name: a device without one gets the
+/// first `TOTP Device <n>` (n from the number of devices) that neither a stored device nor a
+/// device named by the input holds. Returns (name, named by the input).
+fn device_names<'a>(requested: impl Iterator<Item = Option<&'a str>> + Clone, stored: &[Device]) -> Vec<(String, bool)> {
+    let device = |name: &str| Device { name: name.to_owned(), secret_key: String::new(), period: 30, skew: 1, verified: true, created_at: 0 };
+    let mut known: Vec<Device> = stored.to_vec();
+    known.extend(requested.clone().flatten().map(device));
+    requested
+        .map(|r| match r {
+            Some(name) => (name.to_owned(), true),
+            None => {
+                let name = pick_device_name(None, &known).map_or_else(|| format!("TOTP Device {}", known.len()), |(n, _)| n);
+                known.push(device(&name));
+                (name, false)
+            }
+        })
+        .collect()
 }
 
 /// What a chunk's conflict check found in the database that the rows depend on.
@@ -444,15 +465,8 @@ impl ChunkRows {
         }
         // Names the input gave replace stored devices of that name (the plugin's upsert); names
         // the plan chose are chosen again past the stored ones.
-        let mut known: Vec<Device> = stored.to_vec();
-        for d in &plan.totp_devices {
-            let name = if d.named_by_input {
-                d.name.clone()
-            } else {
-                pick_device_name(None, &known).map_or_else(|| d.name.clone(), |(n, _)| n)
-            };
-            known.retain(|k| k.name != name);
-            known.push(Device { name: name.clone(), secret_key: String::new(), period: d.period, skew: d.skew, verified: true, created_at: d.created_at });
+        let requested = plan.totp_devices.iter().map(|d| d.named_by_input.then_some(d.name.as_str()));
+        for (d, (name, _)) in plan.totp_devices.iter().zip(device_names(requested, stored)) {
             self.totp_devices.retain(|r| !(r.user_id == *uid && r.device_name == name));
             self.totp_devices.push(TotpDeviceRow {
                 user_id: uid.clone(),
@@ -463,5 +477,208 @@ impl ChunkRows {
                 created_at: d.created_at,
             });
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bulkimport::validate::{AppFacts, Ids, Validator};
+    use serde_json::json;
+
+    const NOW: i64 = 1_700_000_000_000;
+    const BCRYPT_2A: &str = "$2a$10$X2oX3mWh8JfgPTKtkKmc9OQwUVQAulwkGgIjcsK8h3rojHVQTebV6";
+    const BCRYPT_2B: &str = "$2b$10$X2oX3mWh8JfgPTKtkKmc9OQwUVQAulwkGgIjcsK8h3rojHVQTebV6";
+    const ARGON2: &str = "$argon2id$v=19$m=16,t=2,p=1$V2hkNUdjQnAxTXZScGRjOQ$UxJn6d+dRB0hOe7FX/Qv+Q";
+    const FIREBASE: &str = "$f_scrypt$lSrfV15cpx95/sZS2W9c9Kp6i/LVgQNDNC/qzrCnh1SAyZvqmZqAjTdn3aoItz+VHjoZilo78198JAdRuid5lQ==$42xEC+ixf3L2lw==$m=14$r=8$s=Bw==";
+
+    /// A validated user from JSON; login methods get ids m1, m2, … in order.
+    fn user(v: Value) -> BulkUser {
+        let facts = AppFacts {
+            roles: ["admin", "viewer"].map(String::from).into(),
+            tenant_pools: [("public", "db"), ("t1", "db")].map(|(t, p)| (t.to_owned(), p.to_owned())).into(),
+            firebase_signer_key_set: true,
+        };
+        let mut n = 0;
+        let mut next = || {
+            n += 1;
+            format!("m{n}")
+        };
+        Validator::new(&facts, NOW).validate(v.as_object().unwrap(), Ids::Generate(&mut next)).expect("valid test user")
+    }
+
+    fn plan(v: Value) -> ImportPlan {
+        ImportPlan::new(&user(v), &HashMap::new(), NOW).unwrap()
+    }
+
+    fn ep(email: &str, hash: &str, alg: &str) -> Value {
+        json!({"recipeId": "emailpassword", "email": email, "passwordHash": hash, "hashingAlgorithm": alg, "timeJoinedInMSSinceEpoch": 100})
+    }
+
+    #[test]
+    fn imported_hashes_are_stored_as_given() {
+        for (hash, alg) in [(BCRYPT_2A, "bcrypt"), (BCRYPT_2B, "BCRYPT"), (ARGON2, "argon2"), (FIREBASE, "firebase_scrypt")] {
+            let p = plan(json!({"loginMethods": [ep("a@b.c", hash, alg)]}));
+            assert_eq!(p.login_methods[0].account, Account::EmailPassword { email: "a@b.c".into(), password_hash: hash.into() });
+            assert!(passwords_to_hash(&user(json!({"loginMethods": [ep("a@b.c", hash, alg)]}))).is_empty(), "imported hashes are never hashed again");
+        }
+    }
+
+    #[test]
+    fn plain_text_passwords_take_the_callers_hash() {
+        let u = user(json!({"loginMethods": [{"recipeId": "emailpassword", "email": "a@b.c", "plainTextPassword": "pw1"}, {"recipeId": "emailpassword", "email": "x@b.c", "plainTextPassword": "pw2", "passwordHash": BCRYPT_2A, "hashingAlgorithm": "bcrypt"}]}));
+        // Only the method without an imported hash needs hashing.
+        assert_eq!(passwords_to_hash(&u), [("m1", "pw1")]);
+        assert_eq!(ImportPlan::new(&u, &HashMap::new(), NOW), Err(PlanError::MissingHash("m1".into())));
+        let hashes: HashMap<String, String> = [("m1".to_owned(), "$argon2id$new".to_owned())].into();
+        let p = ImportPlan::new(&u, &hashes, NOW).unwrap();
+        assert_eq!(p.login_methods[0].account, Account::EmailPassword { email: "a@b.c".into(), password_hash: "$argon2id$new".into() });
+        assert_eq!(p.login_methods[1].account, Account::EmailPassword { email: "x@b.c".into(), password_hash: BCRYPT_2A.into() });
+        assert!(!format!("{p:?}").contains("argon2id$new"), "hashes stay out of debug output");
+    }
+
+    #[test]
+    fn single_methods_of_each_recipe() {
+        let tp = plan(json!({"loginMethods": [{"recipeId": "thirdparty", "email": "A@b.c", "thirdPartyId": "google", "thirdPartyUserId": "g1", "tenantIds": ["public", "t1"], "timeJoinedInMSSinceEpoch": 7}]}));
+        assert_eq!(tp.user_id, "m1");
+        assert_eq!(tp.data_user_id, "m1");
+        assert_eq!(tp.primary_user_id, None);
+        let m = &tp.login_methods[0];
+        assert_eq!((m.primary_or_recipe_user_id.as_str(), m.is_linked_or_primary, m.time_joined, m.primary_or_recipe_user_time_joined), ("m1", false, 7, 7));
+        assert_eq!(m.account, Account::ThirdParty { email: "a@b.c".into(), third_party_id: "google".into(), third_party_user_id: "g1".into() });
+        assert_eq!(m.tenant_ids, ["public", "t1"]);
+
+        let pl_email = plan(json!({"loginMethods": [{"recipeId": "passwordless", "email": "p@q.r"}]}));
+        assert_eq!(pl_email.login_methods[0].account, Account::Passwordless { email: Some("p@q.r".into()), phone_number: None });
+        assert_eq!(pl_email.login_methods[0].time_joined, NOW);
+        let pl_phone = plan(json!({"loginMethods": [{"recipeId": "passwordless", "phoneNumber": "+1 415 555 0100", "isVerified": true}]}));
+        assert_eq!(pl_phone.login_methods[0].account, Account::Passwordless { email: None, phone_number: Some("+14155550100".into()) });
+        assert!(pl_phone.verified_emails.is_empty(), "a verified method without an email marks nothing");
+        let pl_both = plan(json!({"loginMethods": [{"recipeId": "passwordless", "phoneNumber": "+14155550100", "email": "p@q.r", "isVerified": true}]}));
+        assert_eq!(pl_both.verified_emails, [("m1".to_owned(), "p@q.r".to_owned())]);
+    }
+
+    #[test]
+    fn a_primary_method_links_the_others() {
+        let p = plan(json!({"loginMethods": [
+            {"recipeId": "passwordless", "phoneNumber": "+14155550100", "timeJoinedInMSSinceEpoch": 50},
+            {"recipeId": "thirdparty", "email": "a@b.c", "thirdPartyId": "google", "thirdPartyUserId": "g", "timeJoinedInMSSinceEpoch": 20, "tenantIds": ["t1"]},
+            {"recipeId": "emailpassword", "email": "a@b.c", "passwordHash": BCRYPT_2B, "hashingAlgorithm": "bcrypt", "isPrimary": true, "timeJoinedInMSSinceEpoch": 90}
+        ]}));
+        assert_eq!(p.user_id, "m3");
+        assert_eq!(p.primary_user_id.as_deref(), Some("m3"));
+        let ids: Vec<&str> = p.recipe_user_ids().collect();
+        assert_eq!(ids, ["m3", "m1", "m2"], "the primary first");
+        for m in &p.login_methods {
+            assert_eq!(m.primary_or_recipe_user_id, "m3");
+            assert!(m.is_linked_or_primary);
+            assert_eq!(m.primary_or_recipe_user_time_joined, 20, "the group's earliest time");
+        }
+        assert_eq!(p.login_methods[0].time_joined, 90, "each keeps its own time joined");
+        let group = p.primary_group().unwrap();
+        assert!(group.is_primary);
+        assert_eq!(group.id, "m3");
+        assert_eq!(group.tenant_ids(), ["public", "t1"]);
+        assert_eq!(group.login_methods[1].phone_number.as_deref(), Some("+14155550100"));
+    }
+
+    #[test]
+    fn without_a_primary_every_method_stands_alone() {
+        let p = plan(json!({"loginMethods": [
+            ep("a@b.c", BCRYPT_2A, "bcrypt"),
+            {"recipeId": "passwordless", "email": "a@b.c", "timeJoinedInMSSinceEpoch": 40, "isVerified": true}
+        ]}));
+        assert_eq!(p.user_id, "m2", "the oldest method names the user");
+        assert_eq!(p.primary_user_id, None);
+        assert!(p.primary_group().is_none());
+        for m in &p.login_methods {
+            assert_eq!(m.primary_or_recipe_user_id, m.recipe_user_id);
+            assert!(!m.is_linked_or_primary);
+            assert_eq!(m.primary_or_recipe_user_time_joined, m.time_joined);
+        }
+        let ids: Vec<&str> = p.recipe_user_ids().collect();
+        assert_eq!(ids, ["m1", "m2"], "in the user's order");
+    }
+
+    #[test]
+    fn external_ids_own_the_data_and_the_main_methods_verification() {
+        let p = plan_with_hash(json!({
+            "externalUserId": "auth0|123",
+            "userMetadata": {"plan": "pro", "gone": null},
+            "userRoles": [{"role": "admin", "tenantIds": ["public", "t1"]}, {"role": "viewer", "tenantIds": ["t1"]}, {"role": "admin", "tenantIds": ["public"]}],
+            "totpDevices": [{"secretKey": "S1", "deviceName": "phone"}, {"secretKey": "S2"}, {"secretKey": "S3", "period": 60, "skew": 2}],
+            "loginMethods": [
+                {"recipeId": "emailpassword", "email": "a@b.c", "plainTextPassword": "x", "isVerified": true, "isPrimary": true, "tenantIds": ["public", "t1"]},
+                {"recipeId": "thirdparty", "email": "b@b.c", "thirdPartyId": "github", "thirdPartyUserId": "9", "isVerified": true}
+            ]
+        }));
+        assert_eq!(p.user_id, "m1");
+        assert_eq!(p.data_user_id, "auth0|123");
+        assert_eq!(p.external_user_id.as_deref(), Some("auth0|123"));
+        assert_eq!(p.verified_emails, [("auth0|123".to_owned(), "a@b.c".to_owned()), ("m2".to_owned(), "b@b.c".to_owned())]);
+        assert_eq!(
+            p.roles,
+            [("public".to_owned(), "admin".to_owned()), ("t1".to_owned(), "admin".to_owned()), ("t1".to_owned(), "viewer".to_owned())],
+            "each (tenant, role) once"
+        );
+        let names: Vec<(&str, bool)> = p.totp_devices.iter().map(|d| (d.name.as_str(), d.named_by_input)).collect();
+        assert_eq!(names, [("phone", true), ("TOTP Device 1", false), ("TOTP Device 2", false)], "numbered as POST /recipe/totp/device numbers them");
+        assert_eq!((p.totp_devices[2].period, p.totp_devices[2].skew, p.totp_devices[2].created_at), (60, 2, NOW));
+        assert_eq!(p.metadata, json!({"plan": "pro", "gone": null}).as_object().cloned());
+        // An unnamed device never takes a name the input gives another device.
+        let p = plan(json!({"totpDevices": [{"secretKey": "A"}, {"secretKey": "B", "deviceName": "TOTP Device 1"}], "loginMethods": [ep("a@b.c", BCRYPT_2A, "bcrypt")]}));
+        let names: Vec<&str> = p.totp_devices.iter().map(|d| d.name.as_str()).collect();
+        assert_eq!(names, ["TOTP Device 2", "TOTP Device 1"]);
+    }
+
+    fn plan_with_hash(v: Value) -> ImportPlan {
+        let u = user(v);
+        let hashes: HashMap<String, String> = passwords_to_hash(&u).into_iter().map(|(id, _)| (id.to_owned(), "$2a$04$hashed".to_owned())).collect();
+        ImportPlan::new(&u, &hashes, NOW).unwrap()
+    }
+
+    #[test]
+    fn chunk_rows_put_primaries_first_and_merge_stored_data() {
+        let linked = plan_with_hash(json!({
+            "externalUserId": "ext",
+            "userMetadata": {"a": 2, "old": null},
+            "userRoles": [{"role": "admin", "tenantIds": ["public"]}],
+            "totpDevices": [{"secretKey": "S1"}, {"secretKey": "S2", "deviceName": "TOTP Device 0"}],
+            "loginMethods": [
+                {"recipeId": "passwordless", "phoneNumber": "+14155550100", "tenantIds": ["public", "t1"], "timeJoinedInMSSinceEpoch": 10},
+                {"recipeId": "emailpassword", "email": "a@b.c", "plainTextPassword": "x", "isPrimary": true, "isVerified": true, "timeJoinedInMSSinceEpoch": 30}
+            ]
+        }));
+        let alone = plan(json!({"loginMethods": [{"recipeId": "thirdparty", "email": "t@b.c", "thirdPartyId": "google", "thirdPartyUserId": "g", "timeJoinedInMSSinceEpoch": 5}]}));
+        let existing = ExistingData {
+            metadata: [("ext".to_owned(), json!({"old": 1, "keep": true}).as_object().cloned().unwrap())].into(),
+            totp_devices: [(
+                "ext".to_owned(),
+                vec![Device { name: "TOTP Device 1".into(), secret_key: "OLD".into(), period: 30, skew: 1, verified: true, created_at: 1 }],
+            )]
+            .into(),
+        };
+        let rows = ChunkRows::build([&linked, &alone], &existing);
+        let app_users: Vec<(&str, &str, bool)> = rows.app_users.iter().map(|(u, _, p, l)| (u.as_str(), p.as_str(), *l)).collect();
+        // Both chunk users' ids are m1, m2 (each validated alone); the linked method's row comes
+        // after every primary and stand-alone row.
+        assert_eq!(app_users, [("m2", "m2", true), ("m1", "m1", false), ("m1", "m2", true)]);
+        assert_eq!(rows.auth_users.len(), 1 + 1 + 2, "one row per tenant of each method");
+        assert!(rows.auth_users.iter().filter(|r| r.primary_or_recipe_user_id == "m2").all(|r| r.primary_or_recipe_user_time_joined == 10));
+        assert_eq!(rows.ep_users, [("m2".to_owned(), "a@b.c".to_owned(), "$2a$04$hashed".to_owned(), 30)]);
+        assert_eq!(rows.ep_tenants, [("public".to_owned(), "m2".to_owned(), "a@b.c".to_owned())]);
+        assert_eq!(rows.pl_tenants.len(), 2);
+        assert_eq!(rows.tp_users.len(), 1);
+        assert_eq!(rows.id_mappings, [("m2".to_owned(), "ext".to_owned())]);
+        assert_eq!(rows.verified_emails, [("ext".to_owned(), "a@b.c".to_owned())]);
+        assert_eq!(rows.user_roles, [("public".to_owned(), "ext".to_owned(), "admin".to_owned())]);
+        assert_eq!(rows.metadata, [("ext".to_owned(), r#"{"keep":true,"a":2}"#.to_owned())], "merged into the stored row, null removes");
+        assert_eq!(rows.totp_users, ["ext"]);
+        let devices: Vec<&str> = rows.totp_devices.iter().map(|d| d.device_name.as_str()).collect();
+        // The unnamed device's name moves past the stored "TOTP Device 1" and the input's own
+        // "TOTP Device 0".
+        assert_eq!(devices, ["TOTP Device 2", "TOTP Device 0"]);
+        assert_eq!(rows.totp_devices[0].secret_key, "S1");
+        assert!(!format!("{rows:?}").contains("S1"), "secrets stay out of debug output");
     }
 }
