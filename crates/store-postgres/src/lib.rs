@@ -8,6 +8,7 @@
 //! - `db`: the pool and the transaction runner (retries on conflicts and dead connections).
 //! - `tenants`, `key_value`: the SQL of each storage area.
 
+mod bulkimport;
 mod dashboard;
 mod db;
 mod emailpassword;
@@ -60,6 +61,7 @@ struct Statements {
     passwordless: passwordless::Statements,
     thirdparty: thirdparty::Statements,
     totp: totp::Statements,
+    bulkimport: bulkimport::Statements,
 }
 
 pub struct PgStorage {
@@ -110,6 +112,7 @@ impl PgStorage {
             totp: totp::Statements::new(&settings.names).map_err(invalid)?,
             metadata: metadata::Statements::new(&settings.names).map_err(invalid)?,
             roles: roles::Statements::new(&settings.names).map_err(invalid)?,
+            bulkimport: bulkimport::Statements::new(&settings.names).map_err(invalid)?,
         };
         let db = Db::new(&settings)?;
         schema::ensure(&db, &settings.names).await?;

@@ -1,4 +1,5 @@
-//! Creates what is missing of the schema (src/schema.sql) at connect time.
+//! Creates what is missing of the schema (src/schema.sql: the seed's tables; beside them
+//! src/schema_bulkimport.sql: the bulk-import queue, which the seed does not have) at connect time.
 //!
 //! Like the plugin (`GeneralQueries.createTablesIfNotExists`) we first ask the catalog what exists and
 //! create only the rest: the missing tables with their indexes in one transaction (all or nothing),
@@ -15,7 +16,8 @@ use tokio_postgres::error::SqlState;
 use crate::db::{describe, Db};
 use crate::names::Names;
 
-const TEMPLATE: &str = include_str!("schema.sql");
+/// The templates, in creation order: the seed's tables, then the newer tables beside them.
+const TEMPLATES: [&str; 2] = [include_str!("schema.sql"), include_str!("schema_bulkimport.sql")];
 
 /// DDL waits behind other sessions' locks and may build indexes on large tables: it gets longer than
 /// ordinary statements, but still a bound.
@@ -44,10 +46,11 @@ pub fn table_bases() -> Vec<String> {
     statements().iter().filter_map(|s| table_of_create(s).map(str::to_owned)).collect()
 }
 
-/// The template's statements, without comment lines.
+/// The templates' statements, without comment lines.
 fn statements() -> Vec<String> {
-    TEMPLATE
-        .split(";\n")
+    TEMPLATES
+        .iter()
+        .flat_map(|t| t.split(";\n"))
         .map(|s| {
             s.lines().filter(|l| !l.trim_start().starts_with("--")).collect::<Vec<_>>().join("\n").trim().to_owned()
         })
@@ -158,7 +161,7 @@ async fn plan(client: &tokio_postgres::Client, names: &Names, ddl: &[TableDdl]) 
             columns.entry(r.get(0)).or_default().insert(r.get(1));
         }
     }
-    let expected = schema_shape::expected_columns(TEMPLATE);
+    let expected: Vec<_> = TEMPLATES.iter().flat_map(|t| schema_shape::expected_columns(t)).collect();
     let mismatches = schema_shape::mismatches(&expected, &columns, |base| names.bare(base).unwrap_or(base).to_owned());
     let mut plan = Plan { create_schema: !schema_exists, mismatches, ..Plan::default() };
     for t in ddl {
@@ -297,9 +300,13 @@ mod tests {
     #[test]
     fn the_template_has_every_table_and_index_of_the_seed() {
         let ddl = render_all(&names("public", "")).unwrap();
-        assert_eq!(ddl.len(), 35);
-        assert_eq!(ddl.iter().map(|t| t.indexes.len()).sum::<usize>(), 49);
-        assert_eq!(ddl[0].base, "apps");
+        let (seed, newer) = ddl.split_at(35);
+        assert_eq!(seed.iter().map(|t| t.indexes.len()).sum::<usize>(), 49);
+        assert_eq!(seed[0].base, "apps");
+        assert!(seed.iter().all(|t| t.base != "bulk_import_users"));
+        // Then the tables beside the seed's: the bulk-import queue with its three indexes.
+        assert_eq!(newer.iter().map(|t| t.base.as_str()).collect::<Vec<_>>(), ["bulk_import_users"]);
+        assert_eq!(newer[0].indexes.len(), 3);
         for t in &ddl {
             assert!(!t.create.contains('{'), "unrendered placeholder in {}", t.create);
         }
@@ -307,7 +314,7 @@ mod tests {
 
     #[test]
     fn every_table_of_the_template_has_its_columns_listed() {
-        let expected = schema_shape::expected_columns(TEMPLATE);
+        let expected: Vec<_> = TEMPLATES.iter().flat_map(|t| schema_shape::expected_columns(t)).collect();
         assert_eq!(expected.iter().map(|(t, _)| t.clone()).collect::<Vec<_>>(), table_bases());
         let session = &expected.iter().find(|(t, _)| t == "session_info").unwrap().1;
         assert_eq!(session.len(), 10);
@@ -328,6 +335,17 @@ mod tests {
         assert_eq!(
             tenants.indexes[0].create,
             "CREATE INDEX IF NOT EXISTS tenants_app_id_index ON auth.st_tenants (app_id)"
+        );
+        // The queue: prefixed table and constraints, index names as the plugin writes them.
+        let queue = ddl.iter().find(|t| t.base == "bulk_import_users").unwrap();
+        assert!(queue.create.starts_with("CREATE TABLE IF NOT EXISTS auth.st_bulk_import_users ("), "{}", queue.create);
+        assert!(queue.create.contains("CONSTRAINT st_bulk_import_users_pkey PRIMARY KEY (app_id, id)"));
+        assert!(queue.create.contains(
+            "CONSTRAINT st_bulk_import_users_app_id_fkey FOREIGN KEY (app_id) REFERENCES auth.st_apps (app_id) ON DELETE CASCADE"
+        ));
+        assert_eq!(
+            queue.indexes[1].create,
+            "CREATE INDEX IF NOT EXISTS bulk_import_users_pagination_index1 ON auth.st_bulk_import_users (app_id, status, created_at DESC, id DESC)"
         );
     }
 }

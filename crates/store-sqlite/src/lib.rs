@@ -4,6 +4,7 @@
 //! SQLite allows one writer at a time, so one connection behind a mutex serves every request; the
 //! work runs on tokio's blocking pool so the async runtime never waits on the disk.
 
+mod bulkimport;
 mod metadata;
 mod roles;
 mod dashboard;
@@ -28,6 +29,8 @@ use portcullis_core::storage::{Storage, StorageError};
 use rusqlite::{params, Connection, OptionalExtension};
 
 const SCHEMA: &str = include_str!("schema.sql");
+/// The bulk-import queue, beside the seed's tables (not in the seed schema).
+const BULK_IMPORT_SCHEMA: &str = include_str!("schema_bulkimport.sql");
 
 pub struct SqliteStorage {
     conn: Arc<Mutex<Connection>>,
@@ -68,7 +71,7 @@ impl SqliteStorage {
         })?;
         // Before anything else: another process (a tool beside the server) may hold a write lock.
         conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(query_err)?;
-        file::check_tables(&conn, &path, SCHEMA)?;
+        file::check_tables(&conn, &path, &format!("{SCHEMA}\n{BULK_IMPORT_SCHEMA}"))?;
         conn.pragma_update(None, "journal_mode", "WAL").map_err(query_err)?;
         conn.pragma_update(None, "synchronous", "NORMAL").map_err(query_err)?;
         Self::prepare(conn, &path.display().to_string(), lock)
@@ -79,7 +82,7 @@ impl SqliteStorage {
         conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(query_err)?;
         // Cascades are how removing an app or tenant removes its data.
         conn.pragma_update(None, "foreign_keys", "ON").map_err(query_err)?;
-        conn.execute_batch(&format!("BEGIN;\n{SCHEMA}\nCOMMIT;"))
+        conn.execute_batch(&format!("BEGIN;\n{SCHEMA}\n{BULK_IMPORT_SCHEMA}\nCOMMIT;"))
             .map_err(|e| StorageError::Query(format!("cannot create the schema in '{shown}': {e}")))?;
         Ok(SqliteStorage { conn: Arc::new(Mutex::new(conn)), _lock: lock })
     }

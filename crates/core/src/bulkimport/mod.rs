@@ -9,7 +9,8 @@
 //! - [`conflicts`]: which users of a chunk can be imported, from what the database holds.
 //! - [`errors`]: the core's error codes for users that cannot be imported.
 //! - [`flow`]: a chunk's import as one transaction over [`storage::BulkImportTx`].
-//! - [`storage`]: the queue's storage trait and the import's statements.
+//! - [`storage`]: the queue's storage trait and the import's statements; [`conformance`]: the
+//!   behaviour both adapters' queues are tested for.
 //!
 //! How a user travels: `POST /bulk-import/users` validates the batch ([`api::validate_batch`]) and
 //! queues it with fresh ids; the worker claims a chunk, validates each user again against the
@@ -19,6 +20,7 @@
 
 pub mod api;
 pub mod conflicts;
+pub mod conformance;
 pub mod errors;
 pub mod fields;
 pub mod flow;

@@ -11,6 +11,9 @@ use serde_json::Value;
 /// The seed's DDL, verbatim: the schema as the SuperTokens docs give it.
 pub const SEED_SQL: &str = include_str!("../fixtures/seed_schema.sql");
 
+/// The tables beside the seed's, in plain DDL: the newer plugin's bulk-import queue.
+pub const BULK_IMPORT_SQL: &str = include_str!("../fixtures/bulkimport_schema.sql");
+
 /// The server to test against, or `None` (then the test prints why it skips, and passes).
 pub fn pg_uri(test: &str) -> Option<String> {
     match std::env::var("PORTCULLIS_TEST_PG_URI") {
@@ -104,10 +107,10 @@ pub async fn count(client: &tokio_postgres::Client, sql: &str) -> i64 {
     client.query_one(sql, &[]).await.expect(sql).get(0)
 }
 
-/// The seed's DDL rewritten for a schema, a prefix and table-name overrides, the way the Java plugin
-/// names things: tables `<prefix>_<table>` (or the override), constraints named after their table's
-/// new name, index names unchanged, foreign keys pointing at `<schema>.<new name>`.
-pub fn seed_for(schema: &str, prefix: &str, overrides: &[(&str, &str)]) -> String {
+/// Plain DDL (the seed's style) rewritten for a schema, a prefix and table-name overrides, the way
+/// the Java plugin names things: tables `<prefix>_<table>` (or the override), constraints named after
+/// their table's new name, index names unchanged, foreign keys pointing at `<schema>.<new name>`.
+pub fn ddl_for(ddl: &str, schema: &str, prefix: &str, overrides: &[(&str, &str)]) -> String {
     let rename = |table: &str| -> String {
         if let Some((_, o)) = overrides.iter().find(|(t, _)| *t == table) {
             return (*o).to_owned();
@@ -121,7 +124,7 @@ pub fn seed_for(schema: &str, prefix: &str, overrides: &[(&str, &str)]) -> Strin
     let ident_end = |s: &str| s.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(s.len());
     let mut out = format!("SET search_path = {schema};\n");
     let mut table = String::new();
-    for line in SEED_SQL.lines() {
+    for line in ddl.lines() {
         let mut line = line.to_owned();
         if let Some(rest) = line.strip_prefix("CREATE TABLE ") {
             table = rest[..ident_end(rest)].to_owned();
@@ -148,6 +151,17 @@ pub fn seed_for(schema: &str, prefix: &str, overrides: &[(&str, &str)]) -> Strin
         out.push('\n');
     }
     out
+}
+
+/// Everything Portcullis creates, for a schema, prefix and overrides: the seed's tables and the
+/// bulk-import queue beside them (what a Java core with the newer plugin sets up).
+pub fn seed_for(schema: &str, prefix: &str, overrides: &[(&str, &str)]) -> String {
+    format!("{}\n{}", ddl_for(SEED_SQL, schema, prefix, overrides), ddl_for(BULK_IMPORT_SQL, schema, prefix, overrides))
+}
+
+/// The seed's tables alone: a database from before the tables beside them.
+pub fn seed_only_for(schema: &str) -> String {
+    ddl_for(SEED_SQL, schema, "", &[])
 }
 
 /// Everything about a schema that must match the seed, as comparable lines, with the schema's name
