@@ -119,7 +119,7 @@ async fn claims(q: &dyn BulkImportQueueStorage) {
     assert_eq!(q.bulk_import_fail(APP, &[Failure { claim: old_claim.clone(), message: "late".into() }], 1100).await.expect("fail"), 0);
     assert!(q.bulk_import_finish(APP, &[old_claim]).await.expect("finish").is_empty());
     let failure = Failure { claim: first[1].claim(), message: "E003: A user with email a@b.c already exists in emailpassword loginMethod.".into() };
-    assert_eq!(q.bulk_import_fail(APP, &[failure.clone()], 1100).await.expect("fail"), 1);
+    assert_eq!(q.bulk_import_fail(APP, std::slice::from_ref(&failure), 1100).await.expect("fail"), 1);
     let failed = q.bulk_import_list(APP, Some(Status::Failed), None, 10).await.expect("list");
     assert_eq!(failed.len(), 1);
     assert_eq!((failed[0].id.as_str(), failed[0].error_msg.as_deref(), failed[0].updated_at), (id(204).as_str(), Some(failure.message.as_str()), 1100));

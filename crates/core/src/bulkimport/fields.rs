@@ -80,7 +80,8 @@ fn as_i64(v: &Value) -> Option<i64> {
     }
     // 30.0 or 1e3: integral values written as floats are accepted, fractions are not.
     let f = n.as_f64()?;
-    let in_range = f.fract() == 0.0 && f >= -9_223_372_036_854_775_808.0 && f < 9_223_372_036_854_775_808.0;
+    // i64's range as floats: -2^63 is exact, 2^63 is the first value past the end.
+    let in_range = f.fract() == 0.0 && (-9_223_372_036_854_775_808.0..9_223_372_036_854_775_808.0).contains(&f);
     in_range.then_some(f as i64)
 }
 
