@@ -13,6 +13,7 @@
 //! - one module per recipe (`session`, `users`, `passwordless`, …; `multitenancy` for the tenant
 //!   configurations, `key_value` for the key-value store): the recipe's SQL and row mapping.
 
+mod bulkimport;
 mod connect;
 mod dashboard;
 mod db;
@@ -69,6 +70,7 @@ struct Statements {
     webauthn: webauthn::Statements,
     saml: saml::Statements,
     oauth: oauth::Statements,
+    bulkimport: bulkimport::Statements,
 }
 
 pub struct PgStorage {
@@ -122,6 +124,7 @@ impl PgStorage {
             roles: roles::Statements::new(&settings.names).map_err(invalid)?,
             webauthn: webauthn::Statements::new(&settings.names).map_err(invalid)?,
             saml: saml::Statements::new(&settings.names).map_err(invalid)?,
+            bulkimport: bulkimport::Statements::new(&settings.names).map_err(invalid)?,
         };
         let db = Db::new(&settings)?;
         schema::ensure(&db, &settings.names).await?;

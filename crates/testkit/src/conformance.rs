@@ -879,3 +879,5 @@ pub async fn saml_checks(s: &dyn Storage, app: &str) {
 }
 mod oauth;
 pub use oauth::run_oauth;
+mod bulkimport;
+pub use bulkimport::run_bulk_import_queue;

@@ -54,6 +54,7 @@ pub trait Storage:
     + crate::webauthn::storage::WebauthnStorage
     + crate::saml::storage::SamlStorage
     + crate::oauth::storage::OAuthStorage
+    + crate::bulkimport::storage::BulkImportQueueStorage
     + Send
     + Sync
     + 'static
