@@ -4,6 +4,9 @@
 //! are stored as they are and verify with the users' original passwords (Firebase's only with its
 //! project's signer key); Cognito's shared hash matches no password.
 
+// Test code: a failed expectation is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::collections::HashMap;
 
 use portcullis_core::bulkimport::api::{parse_batch, validate_batch, Batch};

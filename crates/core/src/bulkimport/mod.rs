@@ -8,7 +8,7 @@
 //! - [`plan`]: what importing one user writes (pure), and a chunk's rows for multi-row inserts.
 //! - [`conflicts`]: which users of a chunk can be imported, from what the database holds.
 //! - [`errors`]: the core's error codes for users that cannot be imported.
-//! - [`flow`]: a chunk's import as one transaction over [`storage::BulkImportTx`].
+//! - [`flow`]: a chunk's import as one transaction over [`flow::BulkImportTx`].
 //! - [`storage`]: the queue's storage trait and the import's statements (the behaviour both
 //!   adapters' queues are tested for is `run_bulk_import_queue` in the test kit).
 //!

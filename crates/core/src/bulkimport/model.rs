@@ -4,10 +4,10 @@
 
 use std::fmt;
 
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
-use crate::users::RecipeId;
+use crate::users::model::RecipeId;
 
 /// A queue row's status. A user imported successfully is deleted from the queue: there is no
 /// "done" status.
@@ -244,7 +244,9 @@ pub(super) fn main_of<T>(methods: &[T], is_primary: impl Fn(&T) -> bool, time: i
 
 /// A recipe id as the stored JSON spells it.
 mod recipe_id_text {
-    use super::*;
+    // Named in full: `super` would read as an import of the recipe's `mod.rs` (structure tests).
+    use crate::users::model::RecipeId;
+    use serde::{Deserialize, Deserializer, Serializer};
 
     pub fn serialize<S: Serializer>(r: &RecipeId, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(r.as_str())

@@ -1,5 +1,6 @@
 //! Storage of bulk import: the queue (`bulk_import_users`, in the app's public tenant database) and
-//! the statements that write imported users.
+//! how a worker claims its rows. The statements that write imported users are the flow's
+//! (`flow::BulkImportTx`).
 //!
 //! Claiming. A worker claims a chunk in one short transaction: the oldest rows that are `NEW`, or
 //! `PROCESSING` under a claim older than `stale_before` (a worker that died or gave up), skipping
@@ -15,11 +16,9 @@
 
 use async_trait::async_trait;
 
-use super::conflicts::{ChunkFacts, ChunkProbe};
 use super::model::Status;
-use super::plan::ChunkRows;
 use crate::ids::AppKey;
-use crate::storage::StorageError;
+use crate::storage::error::StorageError;
 
 /// A position in the queue's order (`created_at`, then `id`).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -133,32 +132,4 @@ pub trait BulkImportQueueStorage: Send + Sync {
     /// Deletes claimed rows (their users were imported into another database). Returns the ids
     /// that were still claimed.
     async fn bulk_import_finish(&self, app: AppKey<'_>, claims: &[Claim]) -> Result<Vec<String>, StorageError>;
-}
-
-/// The statements of the import flow ([`super::flow`]), run inside one transaction on the
-/// database of the users' tenants (see `storage::tx` for the contract: a
-/// statement that reports a conflict ends the unit and nothing of it is kept).
-#[async_trait]
-pub trait BulkImportTx: Send {
-    /// Locks the app's `apps` row (`FOR NO KEY UPDATE`), as every account-linking decision does.
-    async fn bi_lock_app(&mut self, app: AppKey<'_>) -> Result<(), StorageError>;
-
-    /// Locks the claimed queue rows that still carry their claim (`FOR UPDATE`) and returns
-    /// their ids. Only when the queue is in this database.
-    async fn bi_lock_claims(&mut self, app: AppKey<'_>, claims: &[Claim]) -> Result<Vec<String>, StorageError>;
-
-    /// Reads what the probe asks for (see [`ChunkFacts`]); stored metadata rows are locked.
-    async fn bi_facts(&mut self, app: AppKey<'_>, probe: &ChunkProbe) -> Result<ChunkFacts, StorageError>;
-
-    /// Inserts every row, table by table in foreign-key order, with multi-row statements.
-    /// `Ok(false)`: a unique constraint refused a row (a concurrent write won a race since the
-    /// facts were read), which ends the unit.
-    async fn bi_insert(&mut self, app: AppKey<'_>, rows: &ChunkRows) -> Result<bool, StorageError>;
-
-    /// Deletes claimed queue rows (still carrying their claim). Only when the queue is in this
-    /// database.
-    async fn bi_finish(&mut self, app: AppKey<'_>, claims: &[Claim]) -> Result<(), StorageError>;
-
-    /// Marks claimed queue rows `FAILED`. Only when the queue is in this database.
-    async fn bi_fail(&mut self, app: AppKey<'_>, failures: &[Failure], now: i64) -> Result<(), StorageError>;
 }

@@ -178,3 +178,30 @@ async fn the_queue_belongs_to_the_app_and_its_public_tenant() {
         assert_eq!(count(&app, "").await, 1);
     }
 }
+
+/// The converters' worked examples (tests/bulk-import/*/expected.json, docs/migrating.md) are
+/// batches the API queues as they are; Firebase scrypt hashes need the app's signer key first.
+#[tokio::test]
+async fn the_converters_batches_are_queued_as_they_are() {
+    use crate::common::config;
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/bulk-import");
+    let batch = |path: &str| -> Value { serde_json::from_str(&std::fs::read_to_string(root.join(path)).expect(path)).expect(path) };
+    for b in backends() {
+        let key = "jxspr8Ki0RYycVU8zykbdLGjFQ3McFUH0uiiTvC8pVMXAn210wjLNmdZJzxUECKbm0QsEmYUSDzZvpjeJ9WmXA==";
+        let without_key = TestApp::spawn(b).await;
+        let (s, text) = without_key.call("POST", "/bulk-import/users", Some(batch("firebase/project-a/expected.json"))).await;
+        assert_eq!(s, 400, "{b:?}: a Firebase hash without the signer key: {text}");
+        assert_eq!(count(&without_key, "").await, 0);
+
+        let app = TestApp::spawn_with(config(b, &[("FIREBASE_PASSWORD_HASHING_SIGNER_KEY", key)])).await;
+        let mut queued = 0;
+        for path in ["auth0/expected.json", "cognito/expected.json", "firebase/project-a/expected.json"] {
+            let users = batch(path);
+            let r = app.json("POST", "/bulk-import/users", Some(users.clone())).await;
+            assert_eq!(r["status"], "OK", "{b:?} {path}: {r}");
+            assert_eq!(r["users"].as_array().unwrap().len(), users["users"].as_array().unwrap().len());
+            queued += users["users"].as_array().unwrap().len() as i64;
+        }
+        assert_eq!(count(&app, "?status=NEW").await, queued, "{b:?}");
+    }
+}
