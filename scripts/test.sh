@@ -53,6 +53,9 @@ run_all() {
   set -euo pipefail
   step "rust tests (SQLite and PostgreSQL)" 25m cargo test --locked --workspace
 
+  # the export converters of docs/migrating.md (seconds)
+  step "bulk-import export converters" 2m python3 -m unittest discover -s tests/bulk-import -q
+
   # own PostgreSQL clusters; the full run: docs/reliability.md
   step "database faults under load" 6m scripts/db-faults.sh --quick
 

@@ -14,6 +14,7 @@ pub mod storage;
 
 // One module per recipe: its rules, and its storage trait in `<recipe>/storage.rs`.
 pub mod accountlinking;
+pub mod bulkimport;
 pub mod dashboard;
 pub mod emailpassword;
 pub mod emailverification;

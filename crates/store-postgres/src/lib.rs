@@ -13,6 +13,7 @@
 //! - one module per recipe (`session`, `users`, `passwordless`, …; `multitenancy` for the tenant
 //!   configurations, `key_value` for the key-value store): the recipe's SQL and row mapping.
 
+mod bulkimport;
 mod connect;
 mod dashboard;
 mod db;
@@ -71,6 +72,7 @@ struct Statements {
     saml: saml::Statements,
     oauth: oauth::Statements,
     ratelimit: ratelimit::Statements,
+    bulkimport: bulkimport::Statements,
 }
 
 pub struct PgStorage {
@@ -125,6 +127,7 @@ impl PgStorage {
             webauthn: webauthn::Statements::new(&settings.names).map_err(invalid)?,
             saml: saml::Statements::new(&settings.names).map_err(invalid)?,
             ratelimit: ratelimit::Statements::new(&settings.names).map_err(invalid)?,
+            bulkimport: bulkimport::Statements::new(&settings.names).map_err(invalid)?,
         };
         let db = Db::new(&settings)?;
         schema::ensure(&db, &settings.names).await?;

@@ -1,5 +1,6 @@
 //! Creates what is missing of the schema (src/schema.sql: the seed's tables; src/schema_oauth.sql: the
-//! OAuth2 provider's, which the seed does not have) at connect time.
+//! OAuth2 provider's; src/schema_bulkimport.sql: the bulk-import queue; the seed has neither) at
+//! connect time.
 //!
 //! Like the plugin (`GeneralQueries.createTablesIfNotExists`) we first ask the catalog what exists and
 //! create only the rest: the missing tables with their indexes in one transaction (all or nothing),
@@ -18,7 +19,7 @@ use crate::db::Db;
 use crate::names::Names;
 
 /// The templates, in creation order: the seed's tables, then the newer tables beside them.
-const TEMPLATES: [&str; 2] = [include_str!("schema.sql"), include_str!("schema_oauth.sql")];
+const TEMPLATES: [&str; 3] = [include_str!("schema.sql"), include_str!("schema_oauth.sql"), include_str!("schema_bulkimport.sql")];
 
 /// DDL waits behind other sessions' locks and may build indexes on large tables: it gets longer than
 /// ordinary statements, but still a bound.
@@ -307,13 +308,14 @@ mod tests {
         let ddl = render_all(&names("public", "")).unwrap();
         // The seed's 35 tables and 49 indexes, then the 3 SAML tables, the plugin's 5 WebAuthn
         // tables and Portcullis's own counter table (schema.sql), then the OAuth provider's
-        // (schema_oauth.sql).
-        assert_eq!(ddl.len(), 35 + 3 + 5 + 1 + 8);
+        // (schema_oauth.sql), then the bulk-import queue.
+        assert_eq!(ddl.len(), 35 + 3 + 5 + 1 + 8 + 1);
         let (seed, rest) = ddl.split_at(35);
         let (saml, rest) = rest.split_at(3);
         let (webauthn, rest) = rest.split_at(5);
-        let (own, oauth) = rest.split_at(1);
+        let (own, rest) = rest.split_at(1);
         assert_eq!((own[0].base.as_str(), own[0].indexes.len()), ("portcullis_rate_limits", 1));
+        let (oauth, queue) = rest.split_at(8);
         assert_eq!(seed.iter().map(|t| t.indexes.len()).sum::<usize>(), 49);
         assert_eq!(seed[0].base, "apps");
         assert!(seed.iter().all(|t| !t.base.starts_with("oauth_") && !t.base.starts_with("saml_") && !t.base.starts_with("webauthn_") && !t.base.starts_with("portcullis_")));
@@ -340,6 +342,9 @@ mod tests {
             ]
         );
         assert_eq!(oauth.iter().map(|t| t.indexes.len()).sum::<usize>(), 10);
+        // Then the bulk-import queue (schema_bulkimport.sql) with its three indexes.
+        assert_eq!(queue.iter().map(|t| t.base.as_str()).collect::<Vec<_>>(), ["bulk_import_users"]);
+        assert_eq!(queue[0].indexes.len(), 3);
         for t in &ddl {
             assert!(!t.create.contains('{'), "unrendered placeholder in {}", t.create);
         }
@@ -389,5 +394,16 @@ mod tests {
         assert_eq!(sessions.indexes[0].name, "oauth_session_exp_index");
         let flows = ddl.iter().find(|t| t.base == "oauth_flows").unwrap();
         assert!(flows.create.contains("CONSTRAINT st_oauth_flows_code_hash_key UNIQUE (app_id, code_hash)"));
+        // The queue: prefixed table and constraints, index names as the plugin writes them.
+        let queue = ddl.iter().find(|t| t.base == "bulk_import_users").unwrap();
+        assert!(queue.create.starts_with("CREATE TABLE IF NOT EXISTS auth.st_bulk_import_users ("), "{}", queue.create);
+        assert!(queue.create.contains("CONSTRAINT st_bulk_import_users_pkey PRIMARY KEY (app_id, id)"));
+        assert!(queue.create.contains(
+            "CONSTRAINT st_bulk_import_users_app_id_fkey FOREIGN KEY (app_id) REFERENCES auth.st_apps (app_id) ON DELETE CASCADE"
+        ));
+        assert_eq!(
+            queue.indexes[1].create,
+            "CREATE INDEX IF NOT EXISTS bulk_import_users_pagination_index1 ON auth.st_bulk_import_users (app_id, status, created_at DESC, id DESC)"
+        );
     }
 }

@@ -347,7 +347,7 @@ async fn the_oauth_tables_are_added_beside_an_existing_seed_schema() {
     let seed_oids_sql = format!(
         "SELECT string_agg(c.oid::text, ',' ORDER BY c.oid) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
          WHERE n.nspname = '{schema}' AND c.relname NOT LIKE 'oauth%' AND c.relname NOT LIKE 'saml%' AND c.relname NOT LIKE 'webauthn%' \
-         AND c.relname NOT LIKE 'portcullis%'"
+         AND c.relname NOT LIKE 'portcullis%' AND c.relname NOT LIKE 'bulk_import%'"
     );
     let seed_oids: String = client.query_one(&seed_oids_sql, &[]).await.unwrap().get(0);
     let before = catalog(&client, &schema).await;
@@ -395,6 +395,54 @@ async fn the_oauth_tables_are_added_beside_an_existing_seed_schema() {
     for table in ["oauth_clients", "oauth_client_configs", "oauth_m2m_tokens", "oauth_logout_challenges", "oauth_flows", "oauth_consents"] {
         assert_eq!(count(&client, &format!("SELECT count(*) FROM {schema}.{table}")).await, 0, "{table} must cascade");
     }
+    drop(storage);
+    drop_schema(&uri, &full).await;
+    drop_schema(&uri, &schema).await;
+}
+
+#[tokio::test]
+async fn the_bulk_import_queue_is_added_beside_an_existing_seed_schema() {
+    let Some(uri) = pg_uri("the_bulk_import_queue_is_added_beside_an_existing_seed_schema") else { return };
+    let (full, schema) = (unique("full"), unique("prebulk"));
+    let client = admin(&uri).await;
+    client.batch_execute(&format!("CREATE SCHEMA {full}; CREATE SCHEMA {schema}")).await.unwrap();
+    client.batch_execute(&seed_for(&full, "", &[])).await.unwrap();
+    // A database written before the queue and the other newer tables existed (a Java core 9.x).
+    client.batch_execute(&seed_only_for(&schema)).await.unwrap();
+    let seed_oids_sql = format!(
+        "SELECT string_agg(c.oid::text, ',' ORDER BY c.oid) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+         WHERE n.nspname = '{schema}' AND c.relname NOT LIKE 'bulk_import%' AND c.relname NOT LIKE 'oauth%' \
+         AND c.relname NOT LIKE 'saml%' AND c.relname NOT LIKE 'webauthn%'"
+    );
+    let seed_oids: String = client.query_one(&seed_oids_sql, &[]).await.unwrap().get(0);
+    let before = catalog(&client, &schema).await;
+    assert!(!before.iter().any(|l| l.contains("bulk_import")));
+
+    let storage = PgStorage::connect(&config_in_schema(&uri, &schema)).await.expect("connect");
+    let after = catalog(&client, &schema).await;
+    assert_same_catalog("seed plus the bulk-import queue", &catalog(&client, &full).await, &after);
+    assert!(after.contains("table bulk_import_users"));
+    for index in ["bulk_import_users_status_updated_at_index", "bulk_import_users_pagination_index1", "bulk_import_users_pagination_index2"] {
+        assert!(after.iter().any(|l| l.starts_with(&format!("index bulk_import_users.{index} "))), "{index} missing");
+    }
+    // Only the newer tables were added: the seed's relations are the same ones, unchanged.
+    let seed_oids_after: String = client.query_one(&seed_oids_sql, &[]).await.unwrap().get(0);
+    assert_eq!(seed_oids, seed_oids_after);
+    assert!(before.is_subset(&after));
+
+    // Deleting an app deletes its queue.
+    storage.add_tenant_rows(TenantKey::new("qa", "public"), 1).await.unwrap();
+    client
+        .batch_execute(&format!(
+            "INSERT INTO {schema}.bulk_import_users (id, app_id, raw_data, created_at, updated_at) VALUES ('x', 'qa', '{{}}', 1, 1)"
+        ))
+        .await
+        .unwrap();
+    let row = client.query_one(&format!("SELECT status, id FROM {schema}.bulk_import_users"), &[]).await.unwrap();
+    assert_eq!(row.get::<_, String>(0), "NEW", "the column default");
+    assert_eq!(row.get::<_, String>(1).len(), 36, "CHAR(36) pads");
+    storage.delete_app_rows(portcullis_core::ids::AppKey::new("qa")).await.unwrap();
+    assert_eq!(count(&client, &format!("SELECT count(*) FROM {schema}.bulk_import_users")).await, 0, "the queue cascades with its app");
     drop(storage);
     drop_schema(&uri, &full).await;
     drop_schema(&uri, &schema).await;

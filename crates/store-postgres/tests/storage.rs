@@ -338,3 +338,53 @@ async fn prefix_in_a_custom_schema_keeps_tenants_apart() {
     assert_eq!(count(&client, &format!("SELECT count(*) FROM {schema}.b_key_value")).await, 1);
     drop_schema(&uri, &schema).await;
 }
+
+#[tokio::test]
+async fn bulk_import_queue() {
+    let Some(uri) = pg_uri("bulk_import_queue") else { return };
+    let (schema, s) = fresh(&uri).await;
+    portcullis_testkit::conformance::run_bulk_import_queue(&s, &s).await;
+    drop_schema(&uri, &schema).await;
+}
+
+/// Workers of two instances claiming at once never get the same row, and together get every row.
+#[tokio::test]
+async fn concurrent_claims_of_two_instances_never_share_a_row() {
+    use portcullis_core::bulkimport::storage::BulkImportQueueStorage;
+    use std::sync::Arc;
+    let Some(uri) = pg_uri("concurrent_claims_of_two_instances_never_share_a_row") else { return };
+    let (schema, first) = fresh(&uri).await;
+    let second = PgStorage::connect(&config_in_schema(&uri, &schema)).await.expect("second instance");
+    first.add_tenant_rows(TenantKey::new("public", "public"), 1).await.unwrap();
+    let total = 600;
+    for batch in 0..6 {
+        let users: Vec<(String, String)> =
+            (0..100).map(|i| (format!("00000000-0000-4000-8000-{:012}", batch * 100 + i), "{}".to_owned())).collect();
+        first.bulk_import_add(AppKey::new("public"), &users, 10 + batch as i64).await.unwrap();
+    }
+    let instances = [Arc::new(first), Arc::new(second)];
+    let workers: Vec<_> = (0..8)
+        .map(|w| {
+            let s = Arc::clone(&instances[w % 2]);
+            tokio::spawn(async move {
+                let mut mine = Vec::new();
+                loop {
+                    let rows = s.bulk_import_claim(AppKey::new("public"), 7, 1000, 0, None).await.expect("claim");
+                    if rows.is_empty() {
+                        return mine;
+                    }
+                    mine.extend(rows.into_iter().map(|r| r.id));
+                }
+            })
+        })
+        .collect();
+    let mut all = Vec::new();
+    for w in workers {
+        all.extend(w.await.unwrap());
+    }
+    let distinct: std::collections::HashSet<&String> = all.iter().collect();
+    assert_eq!(all.len(), total, "every row claimed");
+    assert_eq!(distinct.len(), total, "no row claimed twice");
+    drop(instances);
+    drop_schema(&uri, &schema).await;
+}

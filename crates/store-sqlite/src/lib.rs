@@ -4,6 +4,7 @@
 //! SQLite allows one writer at a time, so one connection behind a mutex serves every request; the
 //! work runs on tokio's blocking pool so the async runtime never waits on the disk.
 
+mod bulkimport;
 mod metadata;
 mod roles;
 mod dashboard;
@@ -34,6 +35,8 @@ use rusqlite::{params, Connection, OptionalExtension};
 const SCHEMA: &str = include_str!("schema.sql");
 /// The OAuth2 provider's tables, beside the seed's (not in the seed schema).
 const OAUTH_SCHEMA: &str = include_str!("schema_oauth.sql");
+/// The bulk-import queue, beside the seed's tables (not in the seed schema).
+const BULK_IMPORT_SCHEMA: &str = include_str!("schema_bulkimport.sql");
 
 pub struct SqliteStorage {
     conn: Arc<Mutex<Connection>>,
@@ -74,7 +77,7 @@ impl SqliteStorage {
         })?;
         // Before anything else: another process (a tool beside the server) may hold a write lock.
         conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(query_err)?;
-        file::check_tables(&conn, &path, &format!("{SCHEMA}\n{OAUTH_SCHEMA}"))?;
+        file::check_tables(&conn, &path, &format!("{SCHEMA}\n{OAUTH_SCHEMA}\n{BULK_IMPORT_SCHEMA}"))?;
         conn.pragma_update(None, "journal_mode", "WAL").map_err(query_err)?;
         conn.pragma_update(None, "synchronous", "NORMAL").map_err(query_err)?;
         Self::prepare(conn, &path.display().to_string(), lock)
@@ -85,7 +88,7 @@ impl SqliteStorage {
         conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(query_err)?;
         // Cascades are how removing an app or tenant removes its data.
         conn.pragma_update(None, "foreign_keys", "ON").map_err(query_err)?;
-        conn.execute_batch(&format!("BEGIN;\n{SCHEMA}\n{OAUTH_SCHEMA}\nCOMMIT;"))
+        conn.execute_batch(&format!("BEGIN;\n{SCHEMA}\n{OAUTH_SCHEMA}\n{BULK_IMPORT_SCHEMA}\nCOMMIT;"))
             .map_err(|e| StorageError::Query(format!("cannot create the schema in '{shown}': {e}")))?;
         Ok(SqliteStorage { conn: Arc::new(Mutex::new(conn)), _lock: lock })
     }

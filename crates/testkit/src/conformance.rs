@@ -933,3 +933,5 @@ pub async fn run_rate_limits(s: &dyn Storage) {
     assert_eq!(s.rate_limit_delete_expired(i64::MAX).await.expect("cleanup"), 0, "counters go with their app");
     assert!(s.delete_app_rows(AppKey::new(a2)).await.expect("delete app"));
 }
+mod bulkimport;
+pub use bulkimport::run_bulk_import_queue;

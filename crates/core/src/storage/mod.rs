@@ -55,6 +55,7 @@ pub trait Storage:
     + crate::saml::storage::SamlStorage
     + crate::oauth::storage::OAuthStorage
     + crate::ratelimit::storage::RateLimitStorage
+    + crate::bulkimport::storage::BulkImportQueueStorage
     + Send
     + Sync
     + 'static

@@ -2,6 +2,7 @@
 //! request, calls the recipe in core, and renders the outcome.
 
 mod accountlinking;
+mod bulkimport;
 pub(crate) mod core;
 mod dashboard;
 mod emailpassword;

@@ -11,7 +11,7 @@ use crate::http::ctx::Ctx;
 use crate::http::error::ApiError;
 use crate::http::routes::{Route, RouteTable};
 
-use super::{accountlinking, core, dashboard, emailpassword, emailverification, metadata, multitenancy, passwordless, roles, saml, session, thirdparty, totp, useridmapping, users, webauthn};
+use super::{accountlinking, bulkimport, core, dashboard, emailpassword, emailverification, metadata, multitenancy, passwordless, roles, saml, session, thirdparty, totp, useridmapping, users, webauthn};
 use super::oauth;
 
 pub static ROUTES: &[Route] = &[
@@ -182,6 +182,11 @@ pub static ROUTES: &[Route] = &[
     Route::get("/recipe/webauthn/user/credential", "WebauthnCredential", |c| Box::pin(webauthn::get_credential(c))),
     Route::get("/recipe/webauthn/user/credential/list", "WebauthnCredentialList", |c| Box::pin(webauthn::list_credentials(c))),
     Route::delete("/recipe/webauthn/user/credential/remove", "WebauthnCredentialRemove", |c| Box::pin(webauthn::remove_credential(c))),
+    // Bulk import (app-wide: the public tenant's queue).
+    Route::post("/bulk-import/users", "BulkImportUsers", |c| Box::pin(bulkimport::add(c))),
+    Route::get("/bulk-import/users", "BulkImportUsers", |c| Box::pin(bulkimport::list(c))),
+    Route::get("/bulk-import/users/count", "BulkImportCount", |c| Box::pin(bulkimport::count(c))),
+    Route::post("/bulk-import/users/remove", "BulkImportRemove", |c| Box::pin(bulkimport::remove(c))),
 ];
 
 /// The table indexed by path, built once.

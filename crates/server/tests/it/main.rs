@@ -9,6 +9,7 @@ mod common;
 
 mod accountlinking;
 mod api_fuzz_findings;
+mod bulkimport;
 mod cdi_conventions;
 mod cdi_versions;
 mod cli;

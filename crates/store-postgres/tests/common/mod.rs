@@ -24,11 +24,13 @@ pub const OAUTH_SQL: &str = include_str!("../fixtures/oauth_schema.sql");
 
 /// Portcullis's own tables (the brute-force counters), in the seed's style.
 pub const PORTCULLIS_SQL: &str = include_str!("../fixtures/portcullis_tables.sql");
+/// The newer plugin's bulk-import queue, in plain DDL.
+pub const BULK_IMPORT_SQL: &str = include_str!("../fixtures/bulkimport_schema.sql");
 
 /// What Portcullis creates in `public`: the seed's tables, then the newer plugin's SAML and WebAuthn
-/// tables, then the OAuth ones.
+/// tables, then the OAuth ones, then the bulk-import queue.
 pub fn plugin_sql() -> String {
-    format!("{SEED_SQL}\n{NEWER_SQL}\n{WEBAUTHN_SQL}\n{PORTCULLIS_SQL}\n{OAUTH_SQL}")
+    format!("{SEED_SQL}\n{NEWER_SQL}\n{WEBAUTHN_SQL}\n{PORTCULLIS_SQL}\n{OAUTH_SQL}\n{BULK_IMPORT_SQL}")
 }
 
 /// The server to test against, or `None` (then the test prints why it skips, and passes).

@@ -1,0 +1,547 @@
+//! Which users of a chunk can be imported, decided from what the database holds (read set-based,
+//! one query per kind, inside the chunk's transaction) and from the chunk's earlier users: the
+//! chunk is taken in order (first queued, first served), and a later user that clashes with an
+//! earlier one fails with the message it would get had the earlier one been imported already.
+//!
+//! Checks per user, in the core's order of writing: the user is not there yet (a re-claimed entry
+//! whose import committed: count it as imported); per tenant, the email-password email (E003), the
+//! third-party identity (E005), the passwordless email (E006) and phone number (E007) are free;
+//! when a method is primary, no other primary user in the group's tenants holds the group's account
+//! info (E022 for the primary method, E027 for a linked one); the external id is neither mapped
+//! (E031) nor a user id (E030); the roles exist (E034).
+
+use std::collections::HashSet;
+
+use super::errors::ImportError;
+use super::plan::{Account, ExistingData, ImportPlan, PlannedLoginMethod};
+use crate::accountlinking::{check_create_primary, check_link, AccountValues, LinkingError};
+use crate::users::{RecipeId, User};
+
+/// What to read before deciding on a chunk. Every list holds each value once.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ChunkProbe {
+    /// (tenant, email) pairs of email-password methods.
+    pub ep_emails: Vec<(String, String)>,
+    /// (tenant, third-party id, third-party user id) of third-party methods.
+    pub tp_identities: Vec<(String, String, String)>,
+    /// (tenant, email) pairs of passwordless methods.
+    pub pl_emails: Vec<(String, String)>,
+    /// (tenant, phone number) pairs of passwordless methods.
+    pub pl_phones: Vec<(String, String)>,
+    /// The account infos of users that become primary: every existing user holding one of them,
+    /// anywhere in the app, as a whole group (`primary_candidates`).
+    pub candidate_infos: AccountValues,
+    /// External ids to look up in `userid_mapping`.
+    pub external_ids: Vec<String>,
+    /// Ids to look up in `app_id_to_user_id`: every planned recipe user id and external id.
+    pub user_ids: Vec<String>,
+    /// Roles the chunk gives.
+    pub roles: Vec<String>,
+    /// Data user ids that may have metadata or TOTP devices already (the external ids).
+    pub data_user_ids: Vec<String>,
+}
+
+fn push_once<T: PartialEq>(v: &mut Vec<T>, item: T) {
+    if !v.contains(&item) {
+        v.push(item);
+    }
+}
+
+impl ChunkProbe {
+    pub fn of<'p>(plans: impl IntoIterator<Item = &'p ImportPlan>) -> ChunkProbe {
+        let mut p = ChunkProbe::default();
+        for plan in plans {
+            for m in &plan.login_methods {
+                push_once(&mut p.user_ids, m.recipe_user_id.clone());
+                for t in &m.tenant_ids {
+                    for key in keys_in(m, t) {
+                        match key {
+                            Key::EpEmail(t, e) => push_once(&mut p.ep_emails, (t, e)),
+                            Key::Tp(t, id, uid) => push_once(&mut p.tp_identities, (t, id, uid)),
+                            Key::PlEmail(t, e) => push_once(&mut p.pl_emails, (t, e)),
+                            Key::PlPhone(t, ph) => push_once(&mut p.pl_phones, (t, ph)),
+                        }
+                    }
+                }
+            }
+            if plan.primary_user_id.is_some() {
+                for m in &plan.login_methods {
+                    let lm = m.to_login_method();
+                    p.candidate_infos.add(lm.email.as_deref(), lm.phone_number.as_deref());
+                    if let Some(tp) = lm.third_party {
+                        push_once(&mut p.candidate_infos.third_parties, (tp.id, tp.user_id));
+                    }
+                }
+            }
+            if let Some(x) = &plan.external_user_id {
+                push_once(&mut p.external_ids, x.clone());
+                push_once(&mut p.user_ids, x.clone());
+                push_once(&mut p.data_user_ids, x.clone());
+            }
+            for (_, role) in &plan.roles {
+                push_once(&mut p.roles, role.clone());
+            }
+        }
+        p
+    }
+}
+
+/// What the database holds, as found for a [`ChunkProbe`].
+#[derive(Clone, Debug, Default)]
+pub struct ChunkFacts {
+    /// The probe's pairs (and triples) that the per-tenant tables already hold.
+    pub ep_emails_taken: HashSet<(String, String)>,
+    pub tp_identities_taken: HashSet<(String, String, String)>,
+    pub pl_emails_taken: HashSet<(String, String)>,
+    pub pl_phones_taken: HashSet<(String, String)>,
+    /// Existing users (whole groups) holding an account info of `candidate_infos`.
+    pub primary_candidates: Vec<User>,
+    /// The probe's external ids that are mapped already.
+    pub mapped_external_ids: HashSet<String>,
+    /// The probe's user ids that exist in `app_id_to_user_id`.
+    pub existing_user_ids: HashSet<String>,
+    /// The probe's roles that exist.
+    pub roles: HashSet<String>,
+    /// Stored metadata and TOTP devices of the probe's data user ids.
+    pub existing: ExistingData,
+}
+
+/// What happens to one user of a chunk.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    Import,
+    /// Its user exists already: an earlier run imported it and died before removing the entry.
+    AlreadyImported,
+    Fail(ImportError),
+}
+
+/// One unique key of the per-tenant tables.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+enum Key {
+    EpEmail(String, String),
+    Tp(String, String, String),
+    PlEmail(String, String),
+    PlPhone(String, String),
+}
+
+fn keys_in(m: &PlannedLoginMethod, tenant: &str) -> Vec<Key> {
+    let t = || tenant.to_owned();
+    match &m.account {
+        Account::EmailPassword { email, .. } => vec![Key::EpEmail(t(), email.clone())],
+        Account::ThirdParty { third_party_id, third_party_user_id, .. } => {
+            vec![Key::Tp(t(), third_party_id.clone(), third_party_user_id.clone())]
+        }
+        Account::Passwordless { email, phone_number } => {
+            let mut k = Vec::new();
+            k.extend(email.iter().map(|e| Key::PlEmail(t(), e.clone())));
+            k.extend(phone_number.iter().map(|p| Key::PlPhone(t(), p.clone())));
+            k
+        }
+    }
+}
+
+impl ChunkFacts {
+    fn holds(&self, key: &Key) -> bool {
+        match key {
+            Key::EpEmail(t, e) => self.ep_emails_taken.contains(&(t.clone(), e.clone())),
+            Key::Tp(t, id, uid) => self.tp_identities_taken.contains(&(t.clone(), id.clone(), uid.clone())),
+            Key::PlEmail(t, e) => self.pl_emails_taken.contains(&(t.clone(), e.clone())),
+            Key::PlPhone(t, p) => self.pl_phones_taken.contains(&(t.clone(), p.clone())),
+        }
+    }
+}
+
+fn taken_error(key: Key) -> ImportError {
+    match key {
+        Key::EpEmail(_, email) => ImportError::EmailPasswordEmailTaken { email },
+        Key::Tp(_, third_party_id, third_party_user_id) => ImportError::ThirdPartyTaken { third_party_id, third_party_user_id },
+        Key::PlEmail(_, email) => ImportError::PasswordlessEmailTaken { email },
+        Key::PlPhone(_, phone_number) => ImportError::PasswordlessPhoneTaken { phone_number },
+    }
+}
+
+/// What the chunk's users accepted so far hold.
+#[derive(Default)]
+struct Accepted {
+    keys: HashSet<Key>,
+    primaries: Vec<User>,
+    external_ids: HashSet<String>,
+    user_ids: HashSet<String>,
+}
+
+/// Decides on each user of a chunk, in order.
+pub fn decide(plans: &[ImportPlan], facts: &ChunkFacts) -> Vec<Verdict> {
+    let mut accepted = Accepted::default();
+    plans
+        .iter()
+        .map(|plan| {
+            if facts.existing_user_ids.contains(&plan.user_id) {
+                return Verdict::AlreadyImported;
+            }
+            match check(plan, facts, &accepted) {
+                Err(e) => Verdict::Fail(e),
+                Ok(keys) => {
+                    accepted.keys.extend(keys);
+                    accepted.primaries.extend(plan.primary_group());
+                    accepted.external_ids.extend(plan.external_user_id.clone());
+                    accepted.user_ids.extend(plan.recipe_user_ids().map(str::to_owned));
+                    Verdict::Import
+                }
+            }
+        })
+        .collect()
+}
+
+/// The user's unique keys when it can be imported.
+fn check(plan: &ImportPlan, facts: &ChunkFacts, accepted: &Accepted) -> Result<Vec<Key>, ImportError> {
+    let taken_id = |id: &str| facts.existing_user_ids.contains(id) || accepted.user_ids.contains(id);
+    if let Some(id) = plan.recipe_user_ids().find(|id| taken_id(id)) {
+        return Err(ImportError::UserIdTaken { user_id: id.to_owned() });
+    }
+
+    // The per-tenant unique keys, recipe by recipe as the core writes them.
+    let mut keys = Vec::new();
+    for recipe in RecipeId::ALL {
+        for m in plan.login_methods.iter().filter(|m| m.recipe_id == recipe) {
+            for t in &m.tenant_ids {
+                for key in keys_in(m, t) {
+                    if facts.holds(&key) || accepted.keys.contains(&key) || keys.contains(&key) {
+                        return Err(taken_error(key));
+                    }
+                    keys.push(key);
+                }
+            }
+        }
+    }
+
+    if let Some(primary_id) = &plan.primary_user_id {
+        let candidates: Vec<User> = facts.primary_candidates.iter().chain(&accepted.primaries).cloned().collect();
+        linking(plan, primary_id, &candidates)?;
+    }
+
+    if let Some(x) = &plan.external_user_id {
+        if facts.mapped_external_ids.contains(x) || accepted.external_ids.contains(x) {
+            return Err(ImportError::ExternalIdTaken { external_user_id: x.clone() });
+        }
+        if taken_id(x) {
+            return Err(ImportError::ExternalIdIsUserId);
+        }
+    }
+
+    if plan.roles.iter().any(|(_, role)| !facts.roles.contains(role)) {
+        return Err(ImportError::UnknownRole);
+    }
+    Ok(keys)
+}
+
+/// The primary method becomes a primary user, then every other method is linked to it, with the
+/// account-linking rules the linking APIs use.
+fn linking(plan: &ImportPlan, primary_id: &str, candidates: &[User]) -> Result<(), ImportError> {
+    let single = |m: &PlannedLoginMethod, is_primary: bool| User { id: m.recipe_user_id.clone(), is_primary, login_methods: vec![m.to_login_method()] };
+    let Some(primary) = plan.login_methods.iter().find(|m| m.recipe_user_id == primary_id) else { return Ok(()) };
+    if let Err(LinkingError::InfoTaken { .. }) = check_create_primary(&single(primary, false), primary_id, candidates) {
+        return Err(ImportError::PrimaryInfoTaken { user_id: primary_id.to_owned() });
+    }
+    let mut group = single(primary, true);
+    for m in plan.login_methods.iter().filter(|m| m.recipe_user_id != primary_id) {
+        if let Err(LinkingError::InfoTaken { .. }) = check_link(&single(m, false), &group, candidates) {
+            return Err(ImportError::LinkInfoTaken { recipe_user_id: m.recipe_user_id.clone(), primary_user_id: primary_id.to_owned() });
+        }
+        group.login_methods.push(m.to_login_method());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+    use crate::bulkimport::validate::{AppFacts, Ids, Validator};
+    use crate::users::{LoginMethod, ThirdPartyInfo};
+    use serde_json::{json, Value};
+
+    const BCRYPT: &str = "$2a$10$X2oX3mWh8JfgPTKtkKmc9OQwUVQAulwkGgIjcsK8h3rojHVQTebV6";
+
+    /// Plans users validated from JSON; the n-th user's methods get ids u<n>-1, u<n>-2, …
+    fn plans(users: &[Value]) -> Vec<ImportPlan> {
+        let facts = AppFacts {
+            roles: ["admin"].map(String::from).into(),
+            tenant_pools: [("public", "db"), ("t1", "db")].map(|(t, p)| (t.to_owned(), p.to_owned())).into(),
+            firebase_signer_key_set: true,
+        };
+        let mut v = Validator::new(&facts, 1000);
+        users
+            .iter()
+            .enumerate()
+            .map(|(i, u)| {
+                let mut n = 0;
+                let mut next = || {
+                    n += 1;
+                    format!("u{i}-{n}")
+                };
+                let user = v.validate(u.as_object().unwrap(), Ids::Generate(&mut next)).expect("valid test user");
+                ImportPlan::new(&user, &HashMap::new(), 1000).unwrap()
+            })
+            .collect()
+    }
+
+    fn ep(email: &str) -> Value {
+        json!({"recipeId": "emailpassword", "email": email, "passwordHash": BCRYPT, "hashingAlgorithm": "bcrypt"})
+    }
+
+    fn primary(mut m: Value) -> Value {
+        m["isPrimary"] = json!(true);
+        m
+    }
+
+    fn in_tenants(mut m: Value, tenants: &[&str]) -> Value {
+        m["tenantIds"] = json!(tenants);
+        m
+    }
+
+    fn one(methods: Value) -> Value {
+        json!({ "loginMethods": methods })
+    }
+
+    /// An existing user (one login method) as the stores load candidates.
+    fn stored(id: &str, is_primary: bool, email: Option<&str>, phone: Option<&str>, tenants: &[&str]) -> User {
+        User {
+            id: id.into(),
+            is_primary,
+            login_methods: vec![LoginMethod {
+                recipe_id: RecipeId::Passwordless,
+                recipe_user_id: id.into(),
+                external_user_id: None,
+                primary_user_id: id.into(),
+                is_linked_or_primary: is_primary,
+                tenant_ids: tenants.iter().map(|t| t.to_string()).collect(),
+                time_joined: 1,
+                email: email.map(str::to_owned),
+                phone_number: phone.map(str::to_owned),
+                third_party: None,
+                verified: false,
+                password_hash: None,
+                webauthn_credential_ids: Vec::new(),
+            }],
+        }
+    }
+
+    fn facts() -> ChunkFacts {
+        ChunkFacts { roles: ["admin"].map(String::from).into(), ..ChunkFacts::default() }
+    }
+
+    fn pair(a: &str, b: &str) -> (String, String) {
+        (a.to_owned(), b.to_owned())
+    }
+
+    #[test]
+    fn the_probe_asks_for_every_key_once() {
+        let p = plans(&[
+            json!({"externalUserId": "x1", "userRoles": [{"role": "admin", "tenantIds": ["public"]}], "loginMethods": [
+                primary(in_tenants(ep("a@b.c"), &["public", "t1"])),
+                {"recipeId": "passwordless", "email": "a@b.c", "phoneNumber": "+15550100"},
+                {"recipeId": "thirdparty", "email": "a@b.c", "thirdPartyId": "google", "thirdPartyUserId": "g1"}
+            ]}),
+            one(json!([ep("a@b.c")])),
+        ]);
+        let probe = ChunkProbe::of(&p);
+        assert_eq!(probe.ep_emails, [pair("public", "a@b.c"), pair("t1", "a@b.c")]);
+        assert_eq!(probe.pl_emails, [pair("public", "a@b.c")]);
+        assert_eq!(probe.pl_phones, [pair("public", "+15550100")]);
+        assert_eq!(probe.tp_identities, [("public".to_owned(), "google".to_owned(), "g1".to_owned())]);
+        // Only users that become primary need candidates.
+        assert_eq!(probe.candidate_infos.emails, ["a@b.c"]);
+        assert_eq!(probe.candidate_infos.phone_numbers, ["+15550100"]);
+        assert_eq!(probe.candidate_infos.third_parties, [pair("google", "g1")]);
+        assert_eq!(probe.external_ids, ["x1"]);
+        assert_eq!(probe.data_user_ids, ["x1"]);
+        assert_eq!(probe.user_ids, ["u0-1", "u0-2", "u0-3", "x1", "u1-1"]);
+        assert_eq!(probe.roles, ["admin"]);
+    }
+
+    #[test]
+    fn a_clean_chunk_imports_everyone() {
+        let p = plans(&[one(json!([ep("a@b.c")])), one(json!([ep("b@b.c")])), one(json!([in_tenants(ep("a@b.c"), &["t1"])]))]);
+        assert_eq!(decide(&p, &facts()), [Verdict::Import, Verdict::Import, Verdict::Import]);
+    }
+
+    #[test]
+    fn users_already_there_are_counted_as_imported() {
+        let p = plans(&[one(json!([ep("a@b.c")])), one(json!([ep("b@b.c")]))]);
+        let mut f = facts();
+        f.existing_user_ids.insert(p[0].user_id.clone());
+        // Its keys in the database do not fail it: they are its own.
+        f.ep_emails_taken.insert(pair("public", "a@b.c"));
+        assert_eq!(decide(&p, &f), [Verdict::AlreadyImported, Verdict::Import]);
+        // Another method's id taken (never with generated ids) fails the user.
+        let p = plans(&[one(json!([ep("c@b.c"), ep("d@b.c")]))]);
+        let mut f = facts();
+        f.existing_user_ids.insert("u0-2".into());
+        assert_eq!(decide(&p, &f), [Verdict::Fail(ImportError::UserIdTaken { user_id: "u0-2".into() })]);
+    }
+
+    #[test]
+    fn per_tenant_keys_taken_in_the_database() {
+        let p = plans(&[
+            one(json!([ep("a@b.c")])),
+            one(json!([{"recipeId": "thirdparty", "email": "a@b.c", "thirdPartyId": "google", "thirdPartyUserId": "g1"}])),
+            one(json!([{"recipeId": "passwordless", "email": "p@b.c"}])),
+            one(json!([{"recipeId": "passwordless", "phoneNumber": "+15550100"}])),
+            one(json!([in_tenants(ep("t@b.c"), &["public", "t1"])])),
+        ]);
+        let mut f = facts();
+        f.ep_emails_taken.insert(pair("public", "a@b.c"));
+        f.tp_identities_taken.insert(("public".into(), "google".into(), "g1".into()));
+        f.pl_emails_taken.insert(pair("public", "p@b.c"));
+        f.pl_phones_taken.insert(pair("public", "+15550100"));
+        f.ep_emails_taken.insert(pair("t1", "t@b.c"));
+        assert_eq!(
+            decide(&p, &f),
+            [
+                Verdict::Fail(ImportError::EmailPasswordEmailTaken { email: "a@b.c".into() }),
+                Verdict::Fail(ImportError::ThirdPartyTaken { third_party_id: "google".into(), third_party_user_id: "g1".into() }),
+                Verdict::Fail(ImportError::PasswordlessEmailTaken { email: "p@b.c".into() }),
+                Verdict::Fail(ImportError::PasswordlessPhoneTaken { phone_number: "+15550100".into() }),
+                Verdict::Fail(ImportError::EmailPasswordEmailTaken { email: "t@b.c".into() }),
+            ]
+        );
+    }
+
+    #[test]
+    fn the_earlier_of_two_clashing_users_wins() {
+        let p = plans(&[
+            one(json!([ep("a@b.c")])),
+            one(json!([ep("a@b.c")])),
+            one(json!([in_tenants(ep("a@b.c"), &["t1"])])),
+            one(json!([{"recipeId": "passwordless", "email": "a@b.c"}])),
+        ]);
+        assert_eq!(
+            decide(&p, &facts()),
+            [Verdict::Import, Verdict::Fail(ImportError::EmailPasswordEmailTaken { email: "a@b.c".into() }), Verdict::Import, Verdict::Import]
+        );
+        // A failed user takes nothing: the next user with its keys goes in.
+        let p = plans(&[json!({"externalUserId": "x", "loginMethods": [ep("q@b.c")]}), one(json!([ep("q@b.c")]))]);
+        let mut f = facts();
+        f.mapped_external_ids.insert("x".into());
+        assert_eq!(decide(&p, &f), [Verdict::Fail(ImportError::ExternalIdTaken { external_user_id: "x".into() }), Verdict::Import]);
+        // Two queued users with one external id (uploaded in different requests): the later fails.
+        let first = plans(&[json!({"externalUserId": "y", "loginMethods": [ep("r@b.c")]})]);
+        let second = plans(&[json!({"externalUserId": "y", "loginMethods": [ep("s@b.c")]})]);
+        let both: Vec<ImportPlan> = first.into_iter().chain(second.into_iter().map(|mut p| {
+            p.user_id = "other".into();
+            p.login_methods[0].recipe_user_id = "other".into();
+            p
+        })).collect();
+        assert_eq!(decide(&both, &facts()), [Verdict::Import, Verdict::Fail(ImportError::ExternalIdTaken { external_user_id: "y".into() })]);
+    }
+
+    #[test]
+    fn a_method_clashing_with_its_own_user_fails_it() {
+        let p = plans(&[one(json!([ep("a@b.c"), ep("A@b.c")]))]);
+        assert_eq!(decide(&p, &facts()), [Verdict::Fail(ImportError::EmailPasswordEmailTaken { email: "a@b.c".into() })]);
+    }
+
+    #[test]
+    fn primary_users_may_not_share_account_info_in_a_tenant() {
+        let p = plans(&[
+            one(json!([primary(ep("a@b.c"))])),
+            one(json!([primary(in_tenants(ep("b@b.c"), &["t1"]))])),
+            one(json!([ep("c@b.c")])),
+        ]);
+        let mut f = facts();
+        // An existing primary user with a@b.c in public; one with b@b.c only in public; a
+        // non-primary one with c@b.c.
+        f.primary_candidates = vec![
+            stored("old1", true, Some("a@b.c"), None, &["public"]),
+            stored("old2", true, Some("b@b.c"), None, &["public"]),
+            stored("old3", false, Some("c@b.c"), None, &["public"]),
+        ];
+        assert_eq!(decide(&p, &f), [Verdict::Fail(ImportError::PrimaryInfoTaken { user_id: p[0].user_id.clone() }), Verdict::Import, Verdict::Import]);
+    }
+
+    #[test]
+    fn existing_non_primary_users_with_the_same_email_do_not_block() {
+        let p = plans(&[one(json!([primary(ep("a@b.c")), {"recipeId": "thirdparty", "email": "a@b.c", "thirdPartyId": "google", "thirdPartyUserId": "1"}]))]);
+        let mut f = facts();
+        f.primary_candidates = vec![stored("old", false, Some("a@b.c"), None, &["public"])];
+        assert_eq!(decide(&p, &f), [Verdict::Import]);
+    }
+
+    #[test]
+    fn a_linked_method_clashing_in_the_groups_tenants_fails_with_e027() {
+        // The core's shouldFailLinkingBulkMigratedAccountsOnTwoTenants: the linked method lives in
+        // t1 only, but the group spans public, where a primary user with its email exists.
+        let p = plans(&[one(json!([
+            primary(ep("a@b.c")),
+            in_tenants(json!({"recipeId": "passwordless", "email": "b@b.c"}), &["t1"])
+        ]))]);
+        let mut f = facts();
+        f.primary_candidates = vec![stored("old", true, Some("b@b.c"), None, &["public"])];
+        assert_eq!(
+            decide(&p, &f),
+            [Verdict::Fail(ImportError::LinkInfoTaken { recipe_user_id: "u0-2".into(), primary_user_id: "u0-1".into() })]
+        );
+        // A phone number and a third-party identity count as well.
+        let p = plans(&[one(json!([
+            primary(ep("z@b.c")),
+            {"recipeId": "thirdparty", "email": "y@b.c", "thirdPartyId": "google", "thirdPartyUserId": "g9"}
+        ]))]);
+        let mut other = stored("old", true, None, Some("+1555"), &["public"]);
+        other.login_methods[0].third_party = Some(ThirdPartyInfo { id: "google".into(), user_id: "g9".into() });
+        let mut f = facts();
+        f.primary_candidates = vec![other];
+        assert_eq!(
+            decide(&p, &f),
+            [Verdict::Fail(ImportError::LinkInfoTaken { recipe_user_id: "u0-2".into(), primary_user_id: "u0-1".into() })]
+        );
+    }
+
+    #[test]
+    fn primaries_earlier_in_the_chunk_are_candidates_too() {
+        let p = plans(&[
+            one(json!([primary(ep("a@b.c")), {"recipeId": "passwordless", "phoneNumber": "+1555"}])),
+            // Another primary with the first one's phone number in public.
+            one(json!([primary(ep("b@b.c")), {"recipeId": "passwordless", "phoneNumber": "+1555", "tenantIds": ["t1"]}])),
+            // Not primary: may share it.
+            one(json!([{"recipeId": "thirdparty", "email": "a@b.c", "thirdPartyId": "github", "thirdPartyUserId": "7"}])),
+        ]);
+        assert_eq!(
+            decide(&p, &facts()),
+            [
+                Verdict::Import,
+                Verdict::Fail(ImportError::LinkInfoTaken { recipe_user_id: "u1-2".into(), primary_user_id: "u1-1".into() }),
+                Verdict::Import
+            ]
+        );
+    }
+
+    #[test]
+    fn external_ids_and_roles() {
+        let p = plans(&[
+            json!({"externalUserId": "mapped", "loginMethods": [ep("a@b.c")]}),
+            json!({"externalUserId": "is-a-user", "loginMethods": [ep("b@b.c")]}),
+            json!({"externalUserId": "fresh", "loginMethods": [ep("c@b.c")]}),
+            json!({"userRoles": [{"role": "admin", "tenantIds": ["public"]}], "loginMethods": [ep("d@b.c")]}),
+        ]);
+        let mut f = facts();
+        f.mapped_external_ids.insert("mapped".into());
+        f.existing_user_ids.insert("is-a-user".into());
+        f.roles.clear();
+        assert_eq!(
+            decide(&p, &f),
+            [
+                Verdict::Fail(ImportError::ExternalIdTaken { external_user_id: "mapped".into() }),
+                Verdict::Fail(ImportError::ExternalIdIsUserId),
+                Verdict::Import,
+                Verdict::Fail(ImportError::UnknownRole),
+            ]
+        );
+        // A taken email is reported before a taken external id, as the core writes in that order.
+        let p = plans(&[json!({"externalUserId": "mapped", "loginMethods": [ep("a@b.c")]})]);
+        let mut f = facts();
+        f.mapped_external_ids.insert("mapped".into());
+        f.ep_emails_taken.insert(pair("public", "a@b.c"));
+        assert_eq!(decide(&p, &f), [Verdict::Fail(ImportError::EmailPasswordEmailTaken { email: "a@b.c".into() })]);
+    }
+}
