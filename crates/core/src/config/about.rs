@@ -129,6 +129,7 @@ pub static ABOUT: &[About] = &[
     a(Key::database_wait_sec, Hidden, "Seconds to keep trying to reach PostgreSQL at start before giving up (for containers that start before their database); 0 gives up at the first failure."),
     a(Key::max_connections, Hidden, "Open connections served at once; a connection accepted beyond them is closed at once (counted in portcullis_connections_refused_total, logged at most once a second)."),
     a(Key::bcrypt_refuse_long_passwords, Core, "With password_hashing_alg BCRYPT, refuse a new password (sign-up, password change) longer than 72 bytes with a 400, instead of hashing its first 72 bytes as bcrypt (and the core) silently do. Off by default, as in the core. Sign-in is unaffected; argon2 has no such limit."),
+    a(Key::access_token_signing_algorithm, Core, "Algorithm that signs new access tokens (and the keys made for them): RS256 (the default, as the core) or ES256 (ECDSA P-256, several times cheaper to sign; beyond the core). Tokens signed before a change keep verifying until they expire. See docs/deployment.md before moving such a database back to a Java core."),
 ];
 
 /// The fixed set of values some string keys accept (the dashboard offers them as a choice).
@@ -137,6 +138,7 @@ pub static CHOICES: &[(Key, &[&str])] = &[
     (Key::recent_token_reuse_behaviour, &["TOKEN_THEFT", "UNAUTHORISED"]),
     (Key::log_level, &["DEBUG", "INFO", "WARN", "ERROR", "NONE"]),
     (Key::log_format, &["text", "json"]),
+    (Key::access_token_signing_algorithm, &["RS256", "ES256"]),
 ];
 
 /// The rows of the dashboard's tenant page for a tenant whose effective configuration is `config`:

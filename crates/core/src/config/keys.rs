@@ -233,6 +233,7 @@ config_keys! {
     database_wait_sec: Long = "0", Base, Some("PORTCULLIS_DATABASE_WAIT_SEC");
     max_connections: Long = "1024", Base, Some("PORTCULLIS_MAX_CONNECTIONS");
     bcrypt_refuse_long_passwords: Bool = "false", App, Some("PORTCULLIS_BCRYPT_REFUSE_LONG_PASSWORDS");
+    access_token_signing_algorithm: Str = "\"RS256\"", App, Some("ACCESS_TOKEN_SIGNING_ALGORITHM");
 }
 
 pub fn find(name: &str) -> Option<&'static KeyDef> {

@@ -27,6 +27,7 @@ mod pg_production;
 mod roles;
 mod saml;
 mod session;
+mod session_es256;
 mod session_legacy_tokens;
 mod sql_parameters;
 mod thirdparty;
