@@ -52,7 +52,8 @@ fn is_es256_dynamic_row(row: &StaticKey) -> bool {
 
 #[derive(Default)]
 struct AppKeys {
-    /// Dynamic keys of both algorithms, newest first (all stored ones; validity is checked on use).
+    /// Dynamic keys of both algorithms, newest first (those valid when read; validity is checked
+    /// again on use).
     dynamic: Vec<LoadedKey>,
     /// Static keys of both algorithms, oldest first.
     static_keys: Vec<LoadedKey>,
@@ -206,10 +207,13 @@ impl AppKeyProvider<'_> {
         let rsa_dynamic = s.dynamic_keys(AppKey::new(&self.app_id)).await?;
         let (es_dynamic, statics): (Vec<StaticKey>, Vec<StaticKey>) =
             s.static_keys(AppKey::new(&self.app_id)).await?.into_iter().partition(is_es256_dynamic_row);
+        // Expired keys (not yet deleted by the cleanup job) are not even parsed.
+        let oldest_valid = self.now - self.timing.lifetime_ms;
         let mut dynamic: Vec<LoadedKey> = rsa_dynamic
             .iter()
+            .filter(|k| k.created_at >= oldest_valid)
             .filter_map(|k| load(k.kid(), k.created_at, &k.value))
-            .chain(es_dynamic.iter().filter_map(|k| load(k.key_id.clone(), k.created_at, &k.key_string)))
+            .chain(es_dynamic.iter().filter(|k| k.created_at >= oldest_valid).filter_map(|k| load(k.key_id.clone(), k.created_at, &k.key_string)))
             .collect();
         dynamic.sort_by_key(|k| std::cmp::Reverse(k.created_at));
         let static_keys = statics.iter().filter_map(|k| load(k.key_id.clone(), k.created_at, &k.key_string)).collect();
