@@ -174,6 +174,7 @@ test("each background job runs once across the nodes (a minute after start)", as
         "portcullis.cron.delete_expired_webauthn_data",
         "portcullis.cron.delete_expired_saml_data",
         "portcullis.cron.delete_expired_oauth_rows",
+        "portcullis.cron.delete_expired_rate_limits",
     ];
     const texts = [];
     for (const node of NODES) {

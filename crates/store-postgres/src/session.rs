@@ -25,6 +25,7 @@ pub struct Statements {
     keys: String,
     key_insert: String,
     keys_delete_before: String,
+    es256_keys_delete_before: String,
     static_keys: String,
     static_key_insert: String,
     last_active: String,
@@ -78,8 +79,11 @@ impl Statements {
                 "INSERT INTO {k} (app_id, created_at_time, value) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING"
             ),
             keys_delete_before: format!("DELETE FROM {k} WHERE app_id = $1 AND created_at_time < $2"),
+            es256_keys_delete_before: format!(
+                "DELETE FROM {j} WHERE app_id = $1 AND algorithm = 'ES256' AND key_id LIKE 'd-%' AND created_at < $2"
+            ),
             static_keys: format!(
-                "SELECT key_id, key_string, algorithm, created_at FROM {j} WHERE app_id = $1 AND algorithm = 'RS256' \
+                "SELECT key_id, key_string, algorithm, created_at FROM {j} WHERE app_id = $1 AND algorithm IN ('RS256', 'ES256') \
                  ORDER BY created_at ASC, key_id ASC"
             ),
             static_key_insert: format!(
@@ -213,7 +217,8 @@ pub async fn key_insert(db: Conn<'_>, sql: &Statements, app: &str, k: &DynamicKe
 }
 
 pub async fn keys_delete_before(db: Conn<'_>, sql: &Statements, app: &str, before: i64) -> Result<u64, WorkError> {
-    Ok(db.execute(&sql.keys_delete_before, &[&app, &before]).await?)
+    let rsa = db.execute(&sql.keys_delete_before, &[&app, &before]).await?;
+    Ok(rsa + db.execute(&sql.es256_keys_delete_before, &[&app, &before]).await?)
 }
 
 pub async fn static_keys(db: Conn<'_>, sql: &Statements, app: &str) -> Result<Vec<StaticKey>, WorkError> {

@@ -240,12 +240,16 @@ impl SessionStorage for SqliteStorage {
     async fn dynamic_keys_delete_before(&self, AppKey { app_id }: AppKey<'_>, before: i64) -> Result<u64, StorageError> {
         let app = owned(app_id);
         self.with_conn(move |c| {
-            c.execute(
-                "DELETE FROM session_access_token_signing_keys WHERE app_id = ?1 AND created_at_time < ?2",
-                params![app, before],
-            )
-            .map(|n| n as u64)
-            .map_err(query_err)
+            let rsa = c
+                .execute("DELETE FROM session_access_token_signing_keys WHERE app_id = ?1 AND created_at_time < ?2", params![app, before])
+                .map_err(query_err)?;
+            let es256 = c
+                .execute(
+                    "DELETE FROM jwt_signing_keys WHERE app_id = ?1 AND algorithm = 'ES256' AND key_id LIKE 'd-%' AND created_at < ?2",
+                    params![app, before],
+                )
+                .map_err(query_err)?;
+            Ok((rsa + es256) as u64)
         })
         .await
     }
@@ -256,7 +260,7 @@ impl SessionStorage for SqliteStorage {
             let mut st = c
                 .prepare(
                     "SELECT key_id, key_string, algorithm, created_at FROM jwt_signing_keys
-                     WHERE app_id = ?1 AND algorithm = 'RS256' ORDER BY created_at ASC, key_id ASC",
+                     WHERE app_id = ?1 AND algorithm IN ('RS256', 'ES256') ORDER BY created_at ASC, key_id ASC",
                 )
                 .map_err(query_err)?;
             let rows = st

@@ -193,7 +193,21 @@ pub async fn run_sessions(base: &dyn Storage, s: &dyn portcullis_core::session::
     let sk = StaticKey { key_id: "s-1".into(), key_string: "a|b".into(), algorithm: "RS256".into(), created_at: 5 };
     s.static_key_insert(AppKey::new("sess-app"), &sk).await.expect("static key");
     s.static_key_insert(AppKey::new("sess-app"), &sk).await.expect("static key twice");
-    assert_eq!(s.static_keys(AppKey::new("sess-app")).await.expect("static keys"), vec![sk]);
+    assert_eq!(s.static_keys(AppKey::new("sess-app")).await.expect("static keys"), vec![sk.clone()]);
+    // ES256 keys (access_token_signing_algorithm): a static one and dynamic ones (`d-<created_at>`)
+    // in the same table; other algorithms' rows are not read; the cleanup removes expired ES256
+    // dynamic rows only.
+    let es = |id: &str, at: i64| StaticKey { key_id: id.into(), key_string: format!("ES256:{id}"), algorithm: "ES256".into(), created_at: at };
+    for k in [es("s-2", 6), es("d-1000", 1000), es("d-3000", 3000), StaticKey { algorithm: "HS256".into(), ..es("s-3", 7) }] {
+        s.static_key_insert(AppKey::new("sess-app"), &k).await.expect("es256 key");
+    }
+    assert_eq!(
+        s.static_keys(AppKey::new("sess-app")).await.expect("keys"),
+        vec![sk.clone(), es("s-2", 6), es("d-1000", 1000), es("d-3000", 3000)],
+        "oldest first, RS256 and ES256"
+    );
+    assert_eq!(s.dynamic_keys_delete_before(AppKey::new("sess-app"), 1500).await.expect("cleanup"), 1);
+    assert_eq!(s.static_keys(AppKey::new("sess-app")).await.expect("keys"), vec![sk, es("s-2", 6), es("d-3000", 3000)]);
 
     s.user_last_active_upsert(AppKey::new("sess-app"), "u1", 1).await.expect("last active");
     s.user_last_active_upsert(AppKey::new("sess-app"), "u1", 2).await.expect("last active again");

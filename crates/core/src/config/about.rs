@@ -137,6 +137,7 @@ pub static ABOUT: &[About] = &[
     a(Key::password_reset_tokens_created_window_sec, Core, "Seconds of the window, from its first token, in which password_reset_max_tokens_created applies."),
     a(Key::email_verification_max_tokens_created, Core, "Email-verification tokens created per user within email_verification_tokens_created_window_sec; further requests get 429. 0 (the default) is no limit."),
     a(Key::email_verification_tokens_created_window_sec, Core, "Seconds of the window, from its first token, in which email_verification_max_tokens_created applies."),
+    a(Key::access_token_signing_algorithm, Core, "Algorithm that signs new access tokens (and the keys made for them): RS256 (the default, as the core) or ES256 (ECDSA P-256, several times cheaper to sign; beyond the core). Tokens signed before a change keep verifying until they expire. See docs/deployment.md before moving such a database back to a Java core."),
 ];
 
 /// The fixed set of values some string keys accept (the dashboard offers them as a choice).
@@ -145,6 +146,7 @@ pub static CHOICES: &[(Key, &[&str])] = &[
     (Key::recent_token_reuse_behaviour, &["TOKEN_THEFT", "UNAUTHORISED"]),
     (Key::log_level, &["DEBUG", "INFO", "WARN", "ERROR", "NONE"]),
     (Key::log_format, &["text", "json"]),
+    (Key::access_token_signing_algorithm, &["RS256", "ES256"]),
 ];
 
 /// The rows of the dashboard's tenant page for a tenant whose effective configuration is `config`:

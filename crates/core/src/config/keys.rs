@@ -241,6 +241,7 @@ config_keys! {
     password_reset_tokens_created_window_sec: Int = "3600", Tenant, Some("PORTCULLIS_PASSWORD_RESET_TOKENS_CREATED_WINDOW_SEC");
     email_verification_max_tokens_created: Int = "0", Tenant, Some("PORTCULLIS_EMAIL_VERIFICATION_MAX_TOKENS_CREATED");
     email_verification_tokens_created_window_sec: Int = "3600", Tenant, Some("PORTCULLIS_EMAIL_VERIFICATION_TOKENS_CREATED_WINDOW_SEC");
+    access_token_signing_algorithm: Str = "\"RS256\"", App, Some("ACCESS_TOKEN_SIGNING_ALGORITHM");
 }
 
 pub fn find(name: &str) -> Option<&'static KeyDef> {

@@ -71,6 +71,9 @@ pub fn validate(c: &Config, is_base: bool) -> Result<(), String> {
         Some("ARGON2" | "BCRYPT") => {}
         _ => return Err("'password_hashing_alg' must be one of 'ARGON2' or 'BCRYPT'".into()),
     }
+    if c.access_token_signing_algorithm().and_then(crate::crypto::keys::Algorithm::from_name).is_none() {
+        return Err("'access_token_signing_algorithm' must be one of 'RS256' or 'ES256'".into());
+    }
     match c.recent_token_reuse_behaviour() {
         Some("TOKEN_THEFT" | "UNAUTHORISED") => {}
         _ => return Err("'recent_token_reuse_behaviour' must be one of 'TOKEN_THEFT' or 'UNAUTHORISED'".into()),

@@ -6,11 +6,15 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use serde_json::{Map, Value};
 
-use super::keys::{PublicKey, SigningKey};
+use super::keys::{Algorithm, PublicKey, SigningKey};
 use super::CryptoError;
 
 /// `header.claims.signature`, each part unpadded base64url of compact JSON, signed RS256.
 pub fn sign(header: &Map<String, Value>, claims: &Map<String, Value>, key: &SigningKey) -> Result<String, CryptoError> {
+    // The header says RS256: an ES256 key must not sign under it.
+    if key.algorithm() != Algorithm::Rs256 {
+        return Err(CryptoError::MalformedKey);
+    }
     let input = format!(
         "{}.{}",
         URL_SAFE_NO_PAD.encode(Value::Object(header.clone()).to_string()),
@@ -59,7 +63,7 @@ impl Unverified {
 
     /// The claims, if `key` made the signature.
     pub fn verify(self, key: &PublicKey) -> Option<Map<String, Value>> {
-        key.verify(self.signing_input.as_bytes(), &self.signature).then_some(self.claims)
+        key.verify_as(Algorithm::Rs256, self.signing_input.as_bytes(), &self.signature).then_some(self.claims)
     }
 }
 

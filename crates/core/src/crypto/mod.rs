@@ -1,5 +1,6 @@
 //! Pure cryptographic functions in the SuperTokens core's formats (no I/O): hashes, random tokens,
-//! RSA signing keys and their string form, RS256 signatures, and refresh-token encryption.
+//! RSA (RS256) and P-256 (ES256) signing keys and their string forms, JWS signatures, and
+//! refresh-token encryption.
 //!
 //! ring does the signing, verification, AES-GCM and PBKDF2 (fast, constant-time); the RustCrypto
 //! `rsa` crate is used only to generate RSA key pairs, which ring cannot do.

@@ -19,6 +19,7 @@ use super::secret;
 use super::storage::{CreateClientOutcome, RedeemOutcome};
 use super::token::{self, Presented, SecretCheck, TokenInput};
 use crate::crypto::jwt;
+use crate::crypto::keys::Algorithm;
 use crate::crypto::password::PasswordSettings;
 use crate::crypto::CryptoError;
 use crate::error::Error;
@@ -236,7 +237,7 @@ async fn auth_step(env: &Env<'_>, input: &AuthInput, client: Option<&Client>) ->
             let (Some(flow), Some(client)) = (flow, client) else {
                 return Ok(authorize::verifier_already_used(&req, CsrfKind::Consent));
             };
-            let key = env.keys.signing_key(true).await?;
+            let key = env.keys.signing_key(Algorithm::Rs256, true).await?;
             let (completion, answer) =
                 with_key(&key, |signer| authorize::complete(&flow, &login, &consent, client, input, signer, now, env.rng))?;
             if !env.storage.oauth_flow_use_consent_verifier(app, &flow.login_challenge, &completion).await? {
@@ -306,7 +307,7 @@ pub async fn token(env: &Env<'_>, body: &Map<String, Value>) -> Answer {
     env.authenticate(client.as_ref(), &presented).await?;
     let Some(client) = client else { return Err(token::invalid_client().into()) };
     let grant = token::grant_type(&t, &client)?;
-    let key = env.keys.signing_key(true).await?;
+    let key = env.keys.signing_key(Algorithm::Rs256, true).await?;
     let (app, now) = (env.app, env.now);
     match grant {
         client::Grant::AuthorizationCode => {

@@ -5,8 +5,10 @@
 //!   `{userId, expiryTime, timeCreated, sessionHandle, refreshTokenHash1, [parentRefreshTokenHash1],
 //!   [antiCsrfToken], userData}` with times in exact milliseconds, the custom claims nested in
 //!   `userData` and the two optional members left out when unset.
-//! - **V3 / V4 / V5** (CDI 2.21, 3.x, 4.0 and later): an RS256 JWS (base64url, no padding) with `kid`
-//!   and `version` in the header; claims `sub exp iat [tId] [rsub] sessionHandle refreshTokenHash1
+//! - **V3 / V4 / V5** (CDI 2.21, 3.x, 4.0 and later): a JWS (base64url, no padding) with `kid`
+//!   and `version` in the header, signed RS256 as the core signs, or ES256 where the app opted in
+//!   (`access_token_signing_algorithm`; the header's `alg` says which, and a key only ever checks
+//!   signatures of its own algorithm); claims `sub exp iat [tId] [rsub] sessionHandle refreshTokenHash1
 //!   parentRefreshTokenHash1 antiCsrfToken` (`tId` from V4, `rsub` from V5; the last two always
 //!   present, `null` when unset, because Java cores require every one of them), then the custom
 //!   claims at the top level. `exp`/`iat` are whole seconds.
@@ -20,7 +22,7 @@ use base64::Engine;
 use serde_json::{json, Map, Value};
 
 use crate::crypto::java_base64::{decode_basic, decode_mixed, decode_url};
-use crate::crypto::keys::{PublicKey, SigningKey};
+use crate::crypto::keys::{Algorithm, PublicKey, SigningKey};
 use crate::crypto::CryptoError;
 
 /// The claims a V5 token sets itself (see [`protected_claims`] for the other versions).
@@ -138,7 +140,7 @@ pub fn mint(info: &AccessTokenInfo, key: &SigningKey) -> Result<String, MintErro
         return mint_legacy(info, key);
     }
     check_custom_claims_for(info.version, &info.user_data).map_err(|_| MintError::ProtectedField)?;
-    let header = json!({"alg": "RS256", "typ": "JWT", "version": info.version.to_string(), "kid": info.kid});
+    let header = json!({"alg": key.algorithm().name(), "typ": "JWT", "version": info.version.to_string(), "kid": info.kid});
     let mut claims = Map::new();
     claims.insert("sub".into(), json!(info.user_id));
     claims.insert("exp".into(), json!(info.expiry_ms.div_euclid(1000)));
@@ -167,6 +169,10 @@ pub fn mint(info: &AccessTokenInfo, key: &SigningKey) -> Result<String, MintErro
 
 /// V1/V2: the fixed header, the payload in the core's member order, standard padded base64.
 fn mint_legacy(info: &AccessTokenInfo, key: &SigningKey) -> Result<String, MintError> {
+    // The fixed headers say RS256.
+    if key.algorithm() != Algorithm::Rs256 {
+        return Err(MintError::Crypto(CryptoError::MalformedKey));
+    }
     let mut payload = Map::new();
     payload.insert("userId".into(), json!(info.user_id));
     payload.insert("expiryTime".into(), json!(info.expiry_ms));
@@ -189,6 +195,8 @@ fn mint_legacy(info: &AccessTokenInfo, key: &SigningKey) -> Result<String, MintE
 /// A token split and decoded, not yet verified.
 pub struct Parsed {
     pub version: u8,
+    /// The header's `alg` (always RS256 for V1/V2).
+    pub alg: Algorithm,
     /// The key that signed it (V3+). V1/V2 tokens name none: try every key ([`Parsed::verify_any`]).
     pub kid: Option<String>,
     signing_input: String,
@@ -205,12 +213,14 @@ fn decode_json_object(part: &str) -> Option<Map<String, Value>> {
     }
 }
 
-/// The version and kid named by a V3+ header, by the core's rules (`typ` JWT, `alg` RS256, `version`
-/// a string naming 3, 4 or 5 and absent meaning the latest, `kid` a string).
-fn read_header(header: &Map<String, Value>) -> Result<(u8, String), TokenError> {
-    if header.get("typ").and_then(Value::as_str) != Some("JWT") || header.get("alg").and_then(Value::as_str) != Some("RS256") {
-        return Err(TokenError::Invalid("the access token header is not RS256 JWT"));
-    }
+/// The algorithm, version and kid named by a V3+ header, by the core's rules (`typ` JWT, `alg`
+/// RS256 (or ES256, which only Portcullis signs), `version` a string naming 3, 4 or 5 and absent
+/// meaning the latest, `kid` a string).
+fn read_header(header: &Map<String, Value>) -> Result<(Algorithm, u8, String), TokenError> {
+    let alg = header.get("alg").and_then(Value::as_str).and_then(Algorithm::from_name);
+    let (Some(alg), Some("JWT")) = (alg, header.get("typ").and_then(Value::as_str)) else {
+        return Err(TokenError::Invalid("the access token header is not an RS256 or ES256 JWT"));
+    };
     let version = match header.get("version") {
         None => LATEST_VERSION,
         Some(Value::String(v)) => match v.as_str() {
@@ -222,7 +232,7 @@ fn read_header(header: &Map<String, Value>) -> Result<(u8, String), TokenError> 
         Some(_) => return Err(TokenError::Invalid("the access token version is not a string")),
     };
     let kid = header.get("kid").and_then(Value::as_str).ok_or(TokenError::Invalid("the access token has no kid"))?;
-    Ok((version, kid.to_owned()))
+    Ok((alg, version, kid.to_owned()))
 }
 
 /// Splits and decodes a token of any version, checking the header rules of the core.
@@ -231,24 +241,24 @@ pub fn parse(token: &str) -> Result<Parsed, TokenError> {
     let (Some(h), Some(p), Some(s), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
         return Err(TokenError::Invalid("the access token is not a JWT"));
     };
-    let (version, kid) = match h {
-        V1_HEADER => (1, None),
-        V2_HEADER => (2, None),
+    let (alg, version, kid) = match h {
+        V1_HEADER => (Algorithm::Rs256, 1, None),
+        V2_HEADER => (Algorithm::Rs256, 2, None),
         _ => {
             let header = decode_json_object(h).ok_or(TokenError::Invalid("the access token header is malformed"))?;
-            let (version, kid) = read_header(&header)?;
-            (version, Some(kid))
+            let (alg, version, kid) = read_header(&header)?;
+            (alg, version, Some(kid))
         }
     };
     let claims = decode_json_object(p).ok_or(TokenError::Invalid("the access token payload is malformed"))?;
     let signature = if is_legacy(version) { decode_basic(s) } else { decode_url(s) }
         .map_err(|_| TokenError::Invalid("the access token signature is malformed"))?;
-    Ok(Parsed { version, kid, signing_input: format!("{h}.{p}"), signature, claims })
+    Ok(Parsed { version, alg, kid, signing_input: format!("{h}.{p}"), signature, claims })
 }
 
 impl Parsed {
     pub fn signature_matches(&self, key: &PublicKey) -> bool {
-        key.verify(self.signing_input.as_bytes(), &self.signature)
+        key.verify_as(self.alg, self.signing_input.as_bytes(), &self.signature)
     }
 
     /// Verifies the signature with `key` and reads the claims. Expiry is checked by the caller.
@@ -389,6 +399,33 @@ mod tests {
             assert_eq!(header, json!({"alg": "RS256", "typ": "JWT", "version": version.to_string(), "kid": "d-1"}));
         }
         assert!(!v3.contains('=') && !v3.contains('+') && !v3.contains('/'), "base64url without padding");
+    }
+
+    #[test]
+    fn es256_tokens_name_their_algorithm_and_verify_only_with_their_key() {
+        let ec = SigningKey::from_key_string(&crate::crypto::keys::generate_es256_key_string().unwrap()).unwrap();
+        let rsa = key();
+        for version in 3..=5u8 {
+            let token = mint(&info(version), &ec).unwrap();
+            let header = decoded_part(&token, 0);
+            assert_eq!(header, json!({"alg": "ES256", "typ": "JWT", "version": version.to_string(), "kid": "d-1"}));
+            assert_eq!(decode_url(token.rsplit('.').next().unwrap()).unwrap().len(), 64, "JWS r || s");
+            let parsed = parse(&token).unwrap();
+            assert_eq!(parsed.alg, Algorithm::Es256);
+            assert_eq!(parsed.verify(&ec.public_key().unwrap()).unwrap(), info(version));
+            assert!(parsed.verify(&rsa.public_key().unwrap()).is_err());
+            assert_eq!(parsed.verify_any([&rsa.public_key().unwrap()]), Err(TokenError::UnknownKey));
+        }
+        // A header that relabels an RS256 token as ES256 (or the reverse) never verifies.
+        let token = mint(&info(5), &rsa).unwrap();
+        let relabelled = format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(json!({"alg": "ES256", "typ": "JWT", "version": "5", "kid": "d-1"}).to_string()),
+            token.split_once('.').unwrap().1
+        );
+        assert!(parse(&relabelled).unwrap().verify(&rsa.public_key().unwrap()).is_err());
+        // Legacy formats have a fixed RS256 header: an ES256 key cannot mint them.
+        assert!(mint(&info(2), &ec).is_err());
     }
 
     #[test]

@@ -1,10 +1,16 @@
 //! The JWT recipe: a JWT with a custom payload (`POST /recipe/jwt`), signed with the app's keys.
+//!
+//! The request's `algorithm` decides, case-insensitively: `RS256` (the only value of the CDI and
+//! of the core, and what the SDKs send) or `ES256` (Portcullis only). The app's
+//! `access_token_signing_algorithm` does not change it: a JWT's header always says what the caller
+//! asked for, and each algorithm has its own static and dynamic keys, all in the JWKS.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use serde_json::{json, Map, Value};
 
 use super::{KeyProvider, SessionError};
+use crate::crypto::keys::Algorithm;
 
 /// What a request for a JWT asks.
 #[derive(Clone, Debug)]
@@ -20,7 +26,7 @@ pub struct JwtRequest {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum JwtOutcome {
     Created(String),
-    /// Only RS256 is supported.
+    /// Neither RS256 nor ES256.
     UnsupportedAlgorithm,
 }
 
@@ -44,11 +50,11 @@ pub fn check_validity(validity: i64) -> Result<(), SessionError> {
 /// Signs the JWT: the header names the key; the claims are, in the core's order, `iss` (the JWKS
 /// domain), `iat`, `exp`, then the payload, whose keys win.
 pub async fn create(keys: &dyn KeyProvider, request: JwtRequest, now_ms: i64) -> Result<JwtOutcome, SessionError> {
-    if request.algorithm.to_uppercase() != "RS256" {
+    let Some(algorithm) = Algorithm::from_name(&request.algorithm.to_uppercase()) else {
         return Ok(JwtOutcome::UnsupportedAlgorithm);
-    }
-    let (kid, key) = keys.signing_key(request.use_static_key).await?;
-    let header = json!({"alg": "RS256", "typ": "JWT", "kid": kid});
+    };
+    let (kid, key) = keys.signing_key(algorithm, request.use_static_key).await?;
+    let header = json!({"alg": algorithm.name(), "typ": "JWT", "kid": kid});
     let iat = now_ms / 1000;
     let mut claims = Map::new();
     claims.insert("iss".into(), json!(request.jwks_domain));

@@ -21,7 +21,7 @@ use serde_json::{json, Map, Value};
 
 use crate::cdi::CdiVersion;
 use crate::config::Config;
-use crate::crypto::keys::{PublicKey, SigningKey};
+use crate::crypto::keys::{Algorithm, PublicKey, SigningKey};
 use crate::crypto::{random_bytes, sha256_hex, uuid_v4, CryptoError};
 use crate::ids::{AppKey, TenantKey, PUBLIC};
 use crate::session::storage::{SessionRow, SessionStorage};
@@ -60,8 +60,9 @@ impl From<MintError> for SessionError {
 /// Where signing keys come from (the server keeps them cached per app).
 #[async_trait]
 pub trait KeyProvider: Send + Sync {
-    /// The key that signs now, with its kid: the current dynamic key, or the app's static key.
-    async fn signing_key(&self, use_static: bool) -> Result<(String, Arc<SigningKey>), SessionError>;
+    /// The key of `algorithm` that signs now, with its kid: the current dynamic key, or the app's
+    /// static key. Each algorithm has its own keys, made when first needed.
+    async fn signing_key(&self, algorithm: Algorithm, use_static: bool) -> Result<(String, Arc<SigningKey>), SessionError>;
     /// The public key of `kid`; an unknown kid reloads the keys from the database once.
     async fn public_key(&self, kid: &str) -> Result<Option<PublicKey>, SessionError>;
     /// Every key that verifies now, for tokens that name none (V1/V2): the valid dynamic keys,
@@ -139,6 +140,9 @@ pub struct Settings {
     /// `access_token_signing_key_dynamic`: whether sessions created below CDI 2.21 sign with the
     /// rotating keys (later versions say it per request).
     pub legacy_dynamic_key: bool,
+    /// `access_token_signing_algorithm`: what signs new V3+ access tokens (V1/V2 tokens have a
+    /// fixed RS256 header and are always RS256).
+    pub signing_algorithm: Algorithm,
 }
 
 impl Settings {
@@ -150,8 +154,15 @@ impl Settings {
             key_timing: KeyTiming::from_config(cfg),
             legacy_check_database: cfg.access_token_blacklisting(),
             legacy_dynamic_key: cfg.access_token_signing_key_dynamic(),
+            signing_algorithm: signing_algorithm(cfg),
         }
     }
+}
+
+/// The app's `access_token_signing_algorithm` (validated when the config was loaded, so an unknown
+/// name cannot reach here; it would mean the core's RS256).
+pub fn signing_algorithm(cfg: &Config) -> Algorithm {
+    cfg.access_token_signing_algorithm().and_then(Algorithm::from_name).unwrap_or_default()
 }
 
 /// Everything one session operation needs.
@@ -255,7 +266,8 @@ impl SessionCtx<'_> {
     }
 
     async fn mint_access(&self, mut info: AccessTokenInfo, use_static: bool) -> Result<TokenOut, SessionError> {
-        let (kid, key) = self.keys.signing_key(use_static).await?;
+        let algorithm = if access_token::is_legacy(info.version) { Algorithm::Rs256 } else { self.settings.signing_algorithm };
+        let (kid, key) = self.keys.signing_key(algorithm, use_static).await?;
         // V1/V2 tokens name no key.
         info.kid = if access_token::is_legacy(info.version) { String::new() } else { kid };
         let token = access_token::mint(&info, &key)?;

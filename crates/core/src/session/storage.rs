@@ -93,9 +93,12 @@ pub trait SessionStorage: Send + Sync {
     /// Inserts a dynamic key unless one with the same creation time exists (another instance won).
     async fn dynamic_key_insert(&self, app: AppKey<'_>, key: &DynamicKey) -> Result<(), StorageError>;
 
+    /// Deletes the dynamic keys created before `before`: the RS256 ones of the dynamic-key table and
+    /// the ES256 ones of `jwt_signing_keys` (`algorithm` ES256, `key_id` `d-…`).
     async fn dynamic_keys_delete_before(&self, app: AppKey<'_>, before: i64) -> Result<u64, StorageError>;
 
-    /// The app's RS256 static keys, oldest first.
+    /// The app's rows of `jwt_signing_keys` of RS256 and ES256, oldest first: the static keys of
+    /// both algorithms and the ES256 dynamic keys (`key_id` `d-<created_at>`).
     async fn static_keys(&self, app: AppKey<'_>) -> Result<Vec<StaticKey>, StorageError>;
 
     async fn static_key_insert(&self, app: AppKey<'_>, key: &StaticKey) -> Result<(), StorageError>;

@@ -24,7 +24,7 @@ where
     ctx.require_public_tenant()?;
     let app = ctx.snapshot.get(&ctx.id.app_public()).ok_or_else(|| ApiError::tenant_not_found(&ctx.id))?;
     let now = ctx.now();
-    let keys = ctx.state.keys.provider(&app.config.id, &app.storage, app.settings.session.key_timing, now);
+    let keys = ctx.state.keys.provider(&app.config.id, &app.storage, &app.settings.session, now);
     let env = Env {
         storage: app.storage.as_ref(),
         app: app.config.id.app_key(),

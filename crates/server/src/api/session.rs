@@ -56,7 +56,7 @@ fn app_of(ctx: &Ctx) -> Result<&Arc<Tenant>, ApiError> {
 }
 
 fn keys<'a>(ctx: &Ctx, app: &'a Arc<Tenant>, now: i64) -> AppKeyProvider<'a> {
-    ctx.state.keys.provider(&app.config.id, &app.storage, app.settings.session.key_timing, now)
+    ctx.state.keys.provider(&app.config.id, &app.storage, &app.settings.session, now)
 }
 
 /// The legacy key members of CDI 2.x answers (empty from 2.21, so nothing is read then).

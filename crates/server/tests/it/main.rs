@@ -29,6 +29,7 @@ mod ratelimit;
 mod roles;
 mod saml;
 mod session;
+mod session_es256;
 mod session_legacy_tokens;
 mod sql_parameters;
 mod thirdparty;
