@@ -412,7 +412,7 @@ async fn the_bulk_import_queue_is_added_beside_an_existing_seed_schema() {
     let seed_oids_sql = format!(
         "SELECT string_agg(c.oid::text, ',' ORDER BY c.oid) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
          WHERE n.nspname = '{schema}' AND c.relname NOT LIKE 'bulk_import%' AND c.relname NOT LIKE 'oauth%' \
-         AND c.relname NOT LIKE 'saml%' AND c.relname NOT LIKE 'webauthn%'"
+         AND c.relname NOT LIKE 'saml%' AND c.relname NOT LIKE 'webauthn%' AND c.relname NOT LIKE 'portcullis%'"
     );
     let seed_oids: String = client.query_one(&seed_oids_sql, &[]).await.unwrap().get(0);
     let before = catalog(&client, &schema).await;
