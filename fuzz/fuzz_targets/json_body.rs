@@ -4,6 +4,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use portcullis::http::input::{Body, Query};
+use portcullis_core::input::field_fits;
 
 /// Field names the APIs read, plus ones the fuzzer may produce.
 const FIELDS: &[&str] = &["tenantId", "email", "userId", "coreConfig", "userDataInJWT", "roles", "", "a"];
@@ -26,9 +27,18 @@ fuzz_target!(|data: &[u8]| {
         let text = serde_json::Value::Object(body.0.clone()).to_string();
         let again = Body::parse(text.as_bytes()).expect("re-serialised body parses");
         assert!(again.0.keys().eq(body.0.keys()));
-    } else if let Ok(v @ serde_json::Value::Object(_)) = serde_json::from_slice::<serde_json::Value>(data) {
-        // A JSON object is refused only when it holds a NUL somewhere (no stored value may).
-        assert!(v.to_string().contains("\\u0000"), "an object without NUL was refused");
+    } else if let Ok(serde_json::Value::Object(map)) = serde_json::from_slice::<serde_json::Value>(data) {
+        // A JSON object is refused only when it holds a NUL somewhere (no stored value may) or a
+        // top-level field longer than the column it is stored in (issue 18's size checks).
+        let has_nul = serde_json::Value::Object(map.clone()).to_string().contains("\\u0000");
+        let too_long = map.iter().any(|(field, value)| match value {
+            serde_json::Value::String(s) => field_fits(field, s).is_err(),
+            serde_json::Value::Object(inner) if field == "email" => {
+                inner.get("id").and_then(|id| id.as_str()).is_some_and(|s| field_fits(field, s).is_err())
+            }
+            _ => false,
+        });
+        assert!(has_nul || too_long, "an object without NUL or an over-long field was refused");
     }
     if let Ok(raw) = std::str::from_utf8(data) {
         let q = Query::parse(Some(raw));
