@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 use crate::scenarios::{call, client, enc};
 use crate::seed::{self, PgTables};
 use crate::server::{Backend, Server, ServerSpec};
-use crate::stats::{summarize, Summary};
+use crate::stats::{Sampler, Summary};
 use portcullis_core::ids::TenantKey;
 use crate::{workdir, ScaleArgs, SeedArgs};
 
@@ -120,19 +120,9 @@ enum Timed {
     Failed(String),
 }
 
-/// Time allowed per call and size: a call slower than that is timed fewer times.
-const BUDGET: Duration = Duration::from_secs(30);
-
 async fn time_call(c: &reqwest::Client, base: &str, call_kind: Call, n: u64, iterations: usize) -> Timed {
-    let mut lat = Vec::with_capacity(iterations);
-    let deadline = Instant::now() + BUDGET;
-    let mut warmups = 3;
-    let mut k = 0;
-    while lat.len() < iterations {
-        if !lat.is_empty() && Instant::now() > deadline {
-            break;
-        }
-        k += 1;
+    let mut sampler = Sampler::new(iterations);
+    while sampler.wants_more() {
         let i = random_below(n);
         let (method, url, body) = match call_kind {
             Call::FirstPage => (reqwest::Method::GET, format!("{base}/users?limit=100"), None),
@@ -161,19 +151,14 @@ async fn time_call(c: &reqwest::Client, base: &str, call_kind: Call, n: u64, ite
                 if call_kind == Call::SearchEmail && !text.contains("@bench.example") {
                     return Timed::Failed(format!("the search found nothing: {}", &text[..text.len().min(200)]));
                 }
-                if k > warmups {
-                    lat.push(us);
-                } else if us > 1_000_000 {
-                    // Slow: one warm-up is enough.
-                    warmups = k;
-                }
+                sampler.record(us);
             }
             Ok((400, text)) if call_kind == Call::SearchEmail => return Timed::Unsupported(text.trim().to_owned()),
             Ok((s, text)) => return Timed::Failed(format!("{s}: {}", &text[..text.len().min(300)])),
             Err(e) => return Timed::Failed(e),
         }
     }
-    Timed::Ok(summarize(lat))
+    Timed::Ok(sampler.summary())
 }
 
 pub async fn run(a: ScaleArgs) -> Result<bool, String> {

@@ -55,6 +55,43 @@ pub fn median(values: &[f64]) -> f64 {
     }
 }
 
+/// The timing policy of the scale and workload runs: `iterations` samples after three warm-ups (one
+/// when a call takes over a second), and no new sample once 30 s have passed with one in hand.
+pub struct Sampler {
+    iterations: usize,
+    deadline: std::time::Instant,
+    warmups: usize,
+    calls: usize,
+    latencies_us: Vec<u64>,
+}
+
+impl Sampler {
+    pub fn new(iterations: usize) -> Sampler {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        Sampler { iterations, deadline, warmups: 3, calls: 0, latencies_us: Vec::with_capacity(iterations) }
+    }
+
+    /// Whether to make another call.
+    pub fn wants_more(&self) -> bool {
+        self.latencies_us.len() < self.iterations && (self.latencies_us.is_empty() || std::time::Instant::now() <= self.deadline)
+    }
+
+    /// One call's time: a sample once the warm-ups are done.
+    pub fn record(&mut self, us: u64) {
+        self.calls += 1;
+        if self.calls > self.warmups {
+            self.latencies_us.push(us);
+        } else if us > 1_000_000 {
+            // Slow: one warm-up is enough.
+            self.warmups = self.calls;
+        }
+    }
+
+    pub fn summary(self) -> Summary {
+        summarize(self.latencies_us)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

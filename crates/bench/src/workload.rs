@@ -21,7 +21,7 @@ use crate::scale::{random_below, seed_range};
 use crate::scenarios::{call_ok, client, enc};
 use crate::seed;
 use crate::server::{Backend, Server, ServerSpec};
-use crate::stats::{summarize, Summary};
+use crate::stats::{Sampler, Summary};
 use crate::{workdir, WorkloadArgs};
 
 /// How a step's cost may grow with the number of users.
@@ -436,28 +436,13 @@ async fn write_used_codes(ctx: &Ctx, user: &str, count: i64) -> Result<(), Strin
     }
 }
 
-/// Time allowed per step and size: a slow step is timed fewer times (at least once).
-const BUDGET: Duration = Duration::from_secs(30);
-
 async fn time_step(ctx: &Ctx, step: Step, iterations: usize) -> Result<Summary, String> {
-    let mut lat = Vec::with_capacity(iterations);
-    let deadline = Instant::now() + BUDGET;
-    let mut warmups = 3;
-    let mut k = 0;
-    while lat.len() < iterations {
-        if !lat.is_empty() && Instant::now() > deadline {
-            break;
-        }
-        k += 1;
+    let mut sampler = Sampler::new(iterations);
+    while sampler.wants_more() {
         let d = iteration(ctx, step).await?;
-        if k > warmups {
-            lat.push(d.as_micros() as u64);
-        } else if d > Duration::from_secs(1) {
-            // Slow: one warm-up is enough.
-            warmups = k;
-        }
+        sampler.record(d.as_micros() as u64);
     }
-    Ok(summarize(lat))
+    Ok(sampler.summary())
 }
 
 /// The ratio of two medians, each raised to the floor first.
