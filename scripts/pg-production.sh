@@ -23,7 +23,7 @@
 #
 # Works from a clean Debian machine as root: installs PostgreSQL, PgBouncer, openssl and Node.js
 # from Debian's packages when missing; the servers then run as user `postgres`. Ports are taken
-# from PGPROD_PORTS (default 56000-56999). PORTCULLIS_BIN picks the binary (default: a debug build).
+# from PGPROD_PORTS (default 26000-26999). PORTCULLIS_BIN picks the binary (default: a debug build).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -83,7 +83,9 @@ fi
 export PORTCULLIS_BIN
 
 # ---- ports -----------------------------------------------------------------------------------
-range=${PGPROD_PORTS:-56000-56999}
+# Below the kernel's ephemeral range (32768+ here), which outgoing connections may hold unseen:
+# a connect probe cannot tell such a port is taken, and the postmaster then fails to bind.
+range=${PGPROD_PORTS:-26000-26999}
 port_lo=${range%-*}
 port_hi=${range#*-}
 taken=" "
