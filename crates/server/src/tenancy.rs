@@ -171,7 +171,9 @@ impl Registry {
             return Ok(false);
         }
         let _guard = self.writer.lock().await;
-        self.refresh_locked().await
+        // Boxed: the reload (which may open a storage) is a large future, and every request's
+        // future would otherwise reserve room for it and be copied with it on each move.
+        Box::pin(self.refresh_locked()).await
     }
 
     /// `refresh` for the request path: a failure is logged and the snapshot kept, so the request
