@@ -20,7 +20,7 @@ use portcullis_core::storage::Storage;
 use serde_json::{json, Map, Value};
 
 use crate::load::{threads_rate, Step};
-use crate::scenarios::{Fixture, Scenario};
+use crate::scenarios::{Fixture, Scenario, SIGNUP_TENANT};
 use crate::seed::SEED_PASSWORD;
 
 const APP: &str = "public";
@@ -173,10 +173,12 @@ impl Step for DbWorker {
             Scenario::SignUp => {
                 let email = format!("dbup-{}-{}-{}@bench.example", self.tag, self.idx, self.n);
                 let user_id = uuid::Uuid::new_v4().to_string();
-                if st.ep_login_method_by_email(TenantKey::new(APP, TENANT), &email).await.map_err(err)?.is_some() {
+                // The sign-up scenario's own tenant, as the HTTP requests use.
+                let tenant = TenantKey::new(APP, SIGNUP_TENANT);
+                if st.ep_login_method_by_email(tenant, &email).await.map_err(err)?.is_some() {
                     return Err("email exists".into());
                 }
-                if !st.ep_create_user(TenantKey::new(APP, TENANT), &user_id, &email, "$2a$04$benchbenchbenchbenchbeOq9mW2v8kzFhK3gX5Y1m2n3o4p5q6r7s", now).await.map_err(err)? {
+                if !st.ep_create_user(tenant, &user_id, &email, "$2a$04$benchbenchbenchbenchbeOq9mW2v8kzFhK3gX5Y1m2n3o4p5q6r7s", now).await.map_err(err)? {
                     return Err("email exists".into());
                 }
                 st.get_user_id_mapping(AppKey::new(APP), &user_id, IdType::Any).await.map_err(err)?;

@@ -293,7 +293,7 @@ impl Step for HttpWorker {
             Scenario::SignUp => {
                 let email = format!("up-{}-{}-{}@bench.example", self.tag, self.idx, self.n);
                 let body = json!({"email": email, "password": SEED_PASSWORD});
-                (reqwest::Method::POST, format!("{base}/recipe/signup"), Some(body.to_string()))
+                (reqwest::Method::POST, format!("{base}/{SIGNUP_TENANT}/recipe/signup"), Some(body.to_string()))
             }
             Scenario::MetadataUpdate => {
                 let body = json!({"userId": c.user_id, "metadataUpdate": {"counter": self.n, "lastSeen": "bench"}});
@@ -355,7 +355,11 @@ where
 
 const ROLE: &str = "bench-member";
 
-/// Seeds, through the API: `conns` users (password hashed with the configured parameters) with
+/// The tenant the sign-up scenario and its floor write into, so that the public tenant's user
+/// count (the user list, its count and pages) stays as the fixture made it, run after run.
+pub const SIGNUP_TENANT: &str = "bench-signup";
+
+/// Seeds, through the API: the sign-up tenant, `conns` users (password hashed with the configured parameters) with
 /// metadata, a role and two sessions each (one to verify, one to refresh); `list_users` users in
 /// total for the user list (imported with a cheap hash); and the deep page's token.
 pub async fn build_fixture(base: &str, cfg: &Config, conns: usize, list_users: u64, deep_page: usize) -> Result<Fixture, String> {
@@ -365,6 +369,8 @@ pub async fn build_fixture(base: &str, cfg: &Config, conns: usize, list_users: u
     let hash = tokio::task::spawn_blocking(move || hash(SEED_PASSWORD, &settings)).await.map_err(|e| e.to_string())?.map_err(|e| e.to_string())?;
     let c = client();
     call_ok(&c, reqwest::Method::PUT, format!("{base}/recipe/role"), Some(json!({"role": ROLE, "permissions": ["read", "write"]}))).await?;
+    // Made or kept (a PUT of an existing tenant changes nothing here): every login method enabled.
+    call_ok(&c, reqwest::Method::PUT, format!("{base}/recipe/multitenancy/tenant/v2"), Some(json!({"tenantId": SIGNUP_TENANT}))).await?;
     let created = call_ok(&c, reqwest::Method::POST, format!("{base}/recipe/oauth/clients"),
         Some(json!({"clientName": format!("bench-{tag}"), "grantTypes": ["client_credentials"], "scope": "read",
             "tokenEndpointAuthMethod": "client_secret_post", "clientCredentialsGrantAccessTokenLifespan": "24h"}))).await?;
