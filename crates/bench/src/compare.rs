@@ -180,13 +180,10 @@ pub async fn run(a: RunArgs, rev: &str) -> Result<bool, String> {
     let timeout = Duration::from_secs(60);
     let fx = {
         let s = Server::start(&this_spec, timeout).await?;
-        let fx = build_fixture(&s.url, &cfg, a.concurrency, a.users, a.deep_page).await;
+        let fx = build_fixture(&s.url, &cfg, &this_spec.backend, a.concurrency, a.users, a.deep_page).await;
         s.stop();
         Arc::new(fx?)
     };
-    if let Backend::Postgres { uri, schema } = &this_spec.backend {
-        crate::seed::analyze_schema(uri, schema).await.map_err(|e| format!("ANALYZE after the fixture: {e}"))?;
-    }
     let postgres = matches!(this_spec.backend, Backend::Postgres { .. });
 
     let mut series: Vec<Series> = scenarios.iter().map(|&kind| Series { kind, rounds: [Vec::new(), Vec::new()] }).collect();

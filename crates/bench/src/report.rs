@@ -270,7 +270,7 @@ pub async fn run(mut a: RunArgs) -> Result<bool, String> {
     };
     let probe = Probe { pid, postgres: matches!(spec.backend, crate::server::Backend::Postgres { .. }) };
     let t_fx = Instant::now();
-    let fx = Arc::new(build_fixture(&base, &cfg, a.concurrency, a.users, a.deep_page).await?);
+    let fx = Arc::new(build_fixture(&base, &cfg, &spec.backend, a.concurrency, a.users, a.deep_page).await?);
     eprintln!(
         "fixture: {} connections' users and sessions, {} users listed, deep page {} ({:.1}s)",
         fx.conns.len(),
@@ -278,9 +278,6 @@ pub async fn run(mut a: RunArgs) -> Result<bool, String> {
         fx.deep_page,
         t_fx.elapsed().as_secs_f64()
     );
-    if let crate::server::Backend::Postgres { uri, schema } = &spec.backend {
-        crate::seed::analyze_schema(uri, schema).await.map_err(|e| format!("ANALYZE after the fixture: {e}"))?;
-    }
     let storage = if a.no_floors || a.url.is_some() {
         None
     } else {
