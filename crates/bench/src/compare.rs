@@ -125,7 +125,7 @@ async fn settle(pid: u32, limit: Duration) {
 
 /// Which binary runs first in round `round`: they take turns.
 pub fn order(round: usize) -> [usize; 2] {
-    if round % 2 == 0 {
+    if round.is_multiple_of(2) {
         [0, 1]
     } else {
         [1, 0]

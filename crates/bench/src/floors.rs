@@ -151,8 +151,8 @@ impl Step for DbWorker {
                 st.session_get(TenantKey::new(APP, TENANT), &c.verify_handle).await.map_err(err)?.ok_or("verify session missing")?;
             }
             Scenario::SessionCreate => {
-                st.get_user_id_mapping(AppKey::new(APP), &c.user_id, IdType::Any).await.map_err(err)?;
-                st.session_primary_user(AppKey::new(APP), &c.user_id).await.map_err(err)?;
+                // The user the session names (mapping and primary user, one read), then one INSERT.
+                st.session_user(AppKey::new(APP), &c.user_id).await.map_err(err)?;
                 st.session_insert(AppKey::new(APP), &session_row(&c.user_id, uuid::Uuid::new_v4().to_string(), now)).await.map_err(err)?;
             }
             Scenario::SessionRefresh => {
@@ -162,10 +162,11 @@ impl Step for DbWorker {
                     self.session = Some((row.handle, row.refresh_token_hash_2));
                 }
                 let (handle, hash) = self.session.clone().ok_or("no session")?;
-                // A child refresh token: read, compare-and-set to the child's hash.
-                let row = st.session_get(TenantKey::new(APP, TENANT), &handle).await.map_err(err)?.ok_or("refresh session missing")?;
+                // A child refresh token: one conditional UPDATE of the session row to the child's
+                // hash, which returns the row.
                 let next = format!("{}{}", random_hex(), random_hex());
-                if !st.session_replace_refresh_hash(TenantKey::new(APP, TENANT), &handle, &row.refresh_token_hash_2, &next, now + 86_400_000).await.map_err(err)? {
+                let moved = st.session_promote(TenantKey::new(APP, TENANT), &handle, &hash, &next, now + 86_400_000, now).await.map_err(err)?;
+                if !moved.is_some_and(|(_, moved)| moved) {
                     return Err(format!("compare-and-set lost on {handle} (expected {hash})"));
                 }
                 self.session = Some((handle, next));
