@@ -20,7 +20,7 @@ use portcullis_core::storage::Storage;
 use serde_json::{json, Map, Value};
 
 use crate::load::{threads_rate, Step};
-use crate::scenarios::{Fixture, Scenario};
+use crate::scenarios::{Fixture, Scenario, SIGNUP_TENANT};
 use crate::seed::SEED_PASSWORD;
 
 const APP: &str = "public";
@@ -151,8 +151,8 @@ impl Step for DbWorker {
                 st.session_get(TenantKey::new(APP, TENANT), &c.verify_handle).await.map_err(err)?.ok_or("verify session missing")?;
             }
             Scenario::SessionCreate => {
-                st.get_user_id_mapping(AppKey::new(APP), &c.user_id, IdType::Any).await.map_err(err)?;
-                st.session_primary_user(AppKey::new(APP), &c.user_id).await.map_err(err)?;
+                // The user the session names (mapping and primary user, one read), then one INSERT.
+                st.session_user(AppKey::new(APP), &c.user_id).await.map_err(err)?;
                 st.session_insert(AppKey::new(APP), &session_row(&c.user_id, uuid::Uuid::new_v4().to_string(), now)).await.map_err(err)?;
             }
             Scenario::SessionRefresh => {
@@ -162,10 +162,11 @@ impl Step for DbWorker {
                     self.session = Some((row.handle, row.refresh_token_hash_2));
                 }
                 let (handle, hash) = self.session.clone().ok_or("no session")?;
-                // A child refresh token: read, compare-and-set to the child's hash.
-                let row = st.session_get(TenantKey::new(APP, TENANT), &handle).await.map_err(err)?.ok_or("refresh session missing")?;
+                // A child refresh token: one conditional UPDATE of the session row to the child's
+                // hash, which returns the row.
                 let next = format!("{}{}", random_hex(), random_hex());
-                if !st.session_replace_refresh_hash(TenantKey::new(APP, TENANT), &handle, &row.refresh_token_hash_2, &next, now + 86_400_000).await.map_err(err)? {
+                let moved = st.session_promote(TenantKey::new(APP, TENANT), &handle, &hash, &next, now + 86_400_000, now).await.map_err(err)?;
+                if !moved.is_some_and(|(_, moved)| moved) {
                     return Err(format!("compare-and-set lost on {handle} (expected {hash})"));
                 }
                 self.session = Some((handle, next));
@@ -173,10 +174,12 @@ impl Step for DbWorker {
             Scenario::SignUp => {
                 let email = format!("dbup-{}-{}-{}@bench.example", self.tag, self.idx, self.n);
                 let user_id = uuid::Uuid::new_v4().to_string();
-                if st.ep_login_method_by_email(TenantKey::new(APP, TENANT), &email).await.map_err(err)?.is_some() {
+                // The sign-up scenario's own tenant, as the HTTP requests use.
+                let tenant = TenantKey::new(APP, SIGNUP_TENANT);
+                if st.ep_login_method_by_email(tenant, &email).await.map_err(err)?.is_some() {
                     return Err("email exists".into());
                 }
-                if !st.ep_create_user(TenantKey::new(APP, TENANT), &user_id, &email, "$2a$04$benchbenchbenchbenchbeOq9mW2v8kzFhK3gX5Y1m2n3o4p5q6r7s", now).await.map_err(err)? {
+                if !st.ep_create_user(tenant, &user_id, &email, "$2a$04$benchbenchbenchbenchbeOq9mW2v8kzFhK3gX5Y1m2n3o4p5q6r7s", now).await.map_err(err)? {
                     return Err("email exists".into());
                 }
                 st.get_user_id_mapping(AppKey::new(APP), &user_id, IdType::Any).await.map_err(err)?;

@@ -2,6 +2,7 @@
 //! is judged against (HTTP, crypto, database), start-up time and memory, and a scale run at
 //! 100,000 and 1,000,000 users. See docs/benchmarks.md.
 
+mod compare;
 mod floors;
 mod import;
 mod load;
@@ -118,6 +119,14 @@ pub struct RunArgs {
     /// CI smoke: every scenario ~1 s at 4 connections, short floors, no start-up or memory runs.
     #[arg(long)]
     smoke: bool,
+    /// Compare against another commit (a git revision of this repository, built in release under
+    /// target/compare/): both binaries serve the same fixture in turns, A B, B A, … (--runs rounds);
+    /// per-scenario medians and the ratio this/base. No floors, start-up or memory runs.
+    #[arg(long, value_name = "BASE")]
+    compare: Option<String>,
+    /// With --compare: the base binary, already built (BASE then only labels it).
+    #[arg(long, requires = "compare")]
+    base_bin: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]
@@ -248,7 +257,10 @@ fn main() {
     };
     let result = rt.block_on(async move {
         match cli.command {
-            Cmd::Run(a) => report::run(a).await,
+            Cmd::Run(a) => match a.compare.clone() {
+                Some(base) => compare::run(a, &base).await,
+                None => report::run(a).await,
+            },
             Cmd::Seed(a) => scale::seed_cmd(a).await.map(|_| true),
             Cmd::Scale(a) => scale::run(a).await,
             Cmd::Workload(a) => workload::run(a).await,

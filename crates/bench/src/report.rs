@@ -17,13 +17,20 @@ use crate::{secs, workdir, RunArgs};
 /// One scenario's measurement in one run.
 #[derive(Clone, Debug, Default)]
 pub struct Measured {
-    http: LoopResult,
+    pub(crate) http: LoopResult,
     server_peak_rss_kb: Option<u64>,
     /// Where the machine's CPU went over the window (None when the server's pid is unknown).
     budget: Option<CpuBudget>,
     db_floor: Option<LoopResult>,
     /// The machine's busy share of its cores while the database floor ran (is that floor CPU-bound?).
     db_floor_busy_share: Option<f64>,
+}
+
+impl Measured {
+    /// The server's CPU seconds over the window, when its pid was known.
+    pub(crate) fn server_cpu_s(&self) -> Option<f64> {
+        self.budget.map(|b| b.server)
+    }
 }
 
 /// CPU seconds over a measured window: the server, PostgreSQL (when it is the backend), this load
@@ -64,13 +71,13 @@ impl CpuBudget {
 
 /// The server under test, as far as sampling goes: its pid and whether PostgreSQL is its backend.
 #[derive(Clone, Copy)]
-struct Probe {
-    pid: Option<u32>,
-    postgres: bool,
+pub(crate) struct Probe {
+    pub(crate) pid: Option<u32>,
+    pub(crate) postgres: bool,
 }
 
 /// Runs HTTP workers for one scenario, sampling the server's CPU and memory over the window.
-async fn run_http(base: &str, kind: Scenario, fx: &Arc<Fixture>, conns: usize, warmup: Duration, duration: Duration, probe: Probe) -> Measured {
+pub(crate) async fn run_http(base: &str, kind: Scenario, fx: &Arc<Fixture>, conns: usize, warmup: Duration, duration: Duration, probe: Probe) -> Measured {
     let workers: Vec<HttpWorker> = (0..conns).map(|i| HttpWorker::new(base, kind, Arc::clone(fx), i)).collect();
     let mut start = None;
     let mut budget = None;
@@ -263,7 +270,7 @@ pub async fn run(mut a: RunArgs) -> Result<bool, String> {
     };
     let probe = Probe { pid, postgres: matches!(spec.backend, crate::server::Backend::Postgres { .. }) };
     let t_fx = Instant::now();
-    let fx = Arc::new(build_fixture(&base, &cfg, a.concurrency, a.users, a.deep_page).await?);
+    let fx = Arc::new(build_fixture(&base, &cfg, &spec.backend, a.concurrency, a.users, a.deep_page).await?);
     eprintln!(
         "fixture: {} connections' users and sessions, {} users listed, deep page {} ({:.1}s)",
         fx.conns.len(),
@@ -271,9 +278,6 @@ pub async fn run(mut a: RunArgs) -> Result<bool, String> {
         fx.deep_page,
         t_fx.elapsed().as_secs_f64()
     );
-    if let crate::server::Backend::Postgres { uri, schema } = &spec.backend {
-        crate::seed::analyze_schema(uri, schema).await.map_err(|e| format!("ANALYZE after the fixture: {e}"))?;
-    }
     let storage = if a.no_floors || a.url.is_some() {
         None
     } else {

@@ -10,6 +10,7 @@ use portcullis_core::config::Config;
 use serde_json::{json, Value};
 
 use crate::load::Step;
+use crate::server::Backend;
 use crate::seed::SEED_PASSWORD;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -293,7 +294,7 @@ impl Step for HttpWorker {
             Scenario::SignUp => {
                 let email = format!("up-{}-{}-{}@bench.example", self.tag, self.idx, self.n);
                 let body = json!({"email": email, "password": SEED_PASSWORD});
-                (reqwest::Method::POST, format!("{base}/recipe/signup"), Some(body.to_string()))
+                (reqwest::Method::POST, format!("{base}/{SIGNUP_TENANT}/recipe/signup"), Some(body.to_string()))
             }
             Scenario::MetadataUpdate => {
                 let body = json!({"userId": c.user_id, "metadataUpdate": {"counter": self.n, "lastSeen": "bench"}});
@@ -355,16 +356,30 @@ where
 
 const ROLE: &str = "bench-member";
 
-/// Seeds, through the API: `conns` users (password hashed with the configured parameters) with
+/// The tenant the sign-up scenario and its floor write into, so that the public tenant's user
+/// count (the user list, its count and pages) stays as the fixture made it, run after run.
+pub const SIGNUP_TENANT: &str = "bench-signup";
+
+/// Seeds, through the API: the sign-up tenant, `conns` users (password hashed with the configured parameters) with
 /// metadata, a role and two sessions each (one to verify, one to refresh); `list_users` users in
 /// total for the user list (imported with a cheap hash); and the deep page's token.
-pub async fn build_fixture(base: &str, cfg: &Config, conns: usize, list_users: u64, deep_page: usize) -> Result<Fixture, String> {
+///
+/// On PostgreSQL the schema is ANALYZEd once the connections' users exist, and again at the end.
+/// The server's connections cache generic plans after a few executions of each statement; a plan
+/// made while the tables had no statistics (new, never analyzed: taken for empty) probes the
+/// whole-user read by `app_id` alone, so each read walks every user of the app and the import
+/// loop below goes quadratic (1.3 s per read at 10,000 users; past the 5 s statement timeout when
+/// the machine is busy). ANALYZE invalidates those plans. Autovacuum does the same, but only after
+/// its naptime (a minute), when the fixture is half written.
+pub async fn build_fixture(base: &str, cfg: &Config, backend: &Backend, conns: usize, list_users: u64, deep_page: usize) -> Result<Fixture, String> {
     use portcullis_core::crypto::password::{hash, HashSettings};
     let tag = uuid::Uuid::new_v4().simple().to_string()[..8].to_owned();
     let settings = HashSettings::from_config(cfg).map_err(|e| e.to_string())?;
     let hash = tokio::task::spawn_blocking(move || hash(SEED_PASSWORD, &settings)).await.map_err(|e| e.to_string())?.map_err(|e| e.to_string())?;
     let c = client();
     call_ok(&c, reqwest::Method::PUT, format!("{base}/recipe/role"), Some(json!({"role": ROLE, "permissions": ["read", "write"]}))).await?;
+    // Made or kept (a PUT of an existing tenant changes nothing here): every login method enabled.
+    call_ok(&c, reqwest::Method::PUT, format!("{base}/recipe/multitenancy/tenant/v2"), Some(json!({"tenantId": SIGNUP_TENANT}))).await?;
     let created = call_ok(&c, reqwest::Method::POST, format!("{base}/recipe/oauth/clients"),
         Some(json!({"clientName": format!("bench-{tag}"), "grantTypes": ["client_credentials"], "scope": "read",
             "tokenEndpointAuthMethod": "client_secret_post", "clientCredentialsGrantAccessTokenLifespan": "24h"}))).await?;
@@ -404,6 +419,7 @@ pub async fn build_fixture(base: &str, cfg: &Config, conns: usize, list_users: u
     })
     .await?;
     let (conn_data, refresh): (Vec<ConnData>, Vec<String>) = conn_data.into_iter().unzip();
+    analyze(backend).await?;
 
     // The user list: top up to `list_users` users.
     let count = call_ok(&c, reqwest::Method::GET, format!("{base}/users/count"), None).await?["count"].as_u64().unwrap_or(0);
@@ -423,7 +439,16 @@ pub async fn build_fixture(base: &str, cfg: &Config, conns: usize, list_users: u
     }
     let deep_token = follow_pages(&c, base, deep_page).await?;
     let users_in_list = call_ok(&c, reqwest::Method::GET, format!("{base}/users/count"), None).await?["count"].as_u64().unwrap_or(0);
+    analyze(backend).await?;
     Ok(Fixture { conns: conn_data, refresh_tokens: Mutex::new(refresh), deep_token, deep_page, users_in_list, oauth_client })
+}
+
+/// Statistics for every table of a PostgreSQL schema, as autovacuum would make them.
+async fn analyze(backend: &Backend) -> Result<(), String> {
+    match backend {
+        Backend::Postgres { uri, schema } => crate::seed::analyze_schema(uri, schema).await.map_err(|e| format!("ANALYZE of the fixture: {e}")),
+        Backend::Sqlite { .. } => Ok(()),
+    }
 }
 
 /// Follows `nextPaginationToken` from the first page of 100 for `pages` pages; returns the token of

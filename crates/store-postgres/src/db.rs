@@ -49,6 +49,12 @@ pub enum Mode {
     /// Statements on their own, without BEGIN/COMMIT. Only for reads: a lost connection makes the work
     /// run again.
     Read,
+    /// One write that is atomic on its own (autocommit), without BEGIN/COMMIT: two round trips
+    /// fewer than `Write`. A lost connection makes it run again, as a read, so the statement must
+    /// give the same outcome when it ran before unseen: a compare-and-set, or an insert by a fresh
+    /// random key with `ON CONFLICT DO NOTHING`. Behind a transaction pooler (unnamed statements)
+    /// it runs as `Write`, whose transaction carries the timeouts.
+    Statement,
 }
 
 /// Parameter types of statements run unnamed, learnt once per statement text and pool.
@@ -351,8 +357,13 @@ impl Db {
         let types = self.param_types.as_ref();
         // Write: not `READ WRITE`, which a standby refuses with a feature error; its first write
         // fails with read_only_sql_transaction instead, which `run` knows.
+        // Behind a transaction pooler the timeouts are set per transaction: a write gets one there.
+        let mode = match mode {
+            Mode::Statement if self.local_timeouts.is_some() => Mode::Write,
+            other => other,
+        };
         let (isolation, read_only) = match mode {
-            Mode::Read => return work(Conn { target: Target::Client(client), types }, ctx).await.map_err(before_commit),
+            Mode::Read | Mode::Statement => return work(Conn { target: Target::Client(client), types }, ctx).await.map_err(before_commit),
             Mode::Write => (IsolationLevel::ReadCommitted, false),
             Mode::Snapshot => (IsolationLevel::RepeatableRead, true),
         };

@@ -4,7 +4,7 @@
 use async_trait::async_trait;
 use portcullis_core::ids::{AppKey, TenantKey};
 use portcullis_core::session::signing_keys::DynamicKey;
-use portcullis_core::session::storage::{SessionRow, SessionStorage, StaticKey, TenantScope};
+use portcullis_core::session::storage::{SessionRow, SessionStorage, SessionUser, StaticKey, TenantScope};
 use portcullis_core::storage::StorageError;
 
 use crate::db::{Conn, Mode, WorkError};
@@ -14,7 +14,8 @@ use crate::names::Names;
 pub struct Statements {
     insert: String,
     select: String,
-    primary_user: String,
+    user: String,
+    promote: String,
     replace_hash: String,
     set_static: String,
     update_data: String,
@@ -42,25 +43,36 @@ impl Statements {
         let la = n.table("user_last_active")?;
         let key = "app_id = $1 AND tenant_id = $2 AND session_handle = $3";
         Ok(Statements {
-            insert: format!("INSERT INTO {s} (app_id, {COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"),
-            // With the primary user of the session's user (external when mapped): the stored id may
-            // be external, so it is mapped back first.
-            primary_user: format!(
-                "SELECT COALESCE(pm.external_user_id, a.primary_or_recipe_user_id) \
+            // ON CONFLICT DO NOTHING: the handle is a fresh random id, so a conflict can only be this
+            // same insert run again after its answer was lost (`Mode::Statement`).
+            insert: format!(
+                "INSERT INTO {s} (app_id, {COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING"
+            ),
+            // The mapping of the given id (the SuperTokens side first, as `pick_any`), and the primary
+            // user of its group, external when mapped.
+            user: format!(
+                "WITH m AS (SELECT supertokens_user_id, external_user_id FROM {map} \
+                 WHERE app_id = $1 AND (supertokens_user_id = $2 OR external_user_id = $2) \
+                 ORDER BY supertokens_user_id = $2 DESC LIMIT 1) \
+                 SELECT (SELECT external_user_id FROM m), \
+                 (SELECT COALESCE(pm.external_user_id, a.primary_or_recipe_user_id) \
                  FROM {users} a LEFT JOIN {map} pm ON pm.app_id = a.app_id AND pm.supertokens_user_id = a.primary_or_recipe_user_id \
-                 WHERE a.app_id = $1 AND a.user_id = COALESCE(\
-                 (SELECT m.supertokens_user_id FROM {map} m WHERE m.app_id = $1 AND m.external_user_id = $2), $2)",
+                 WHERE a.app_id = $1 AND a.user_id = COALESCE((SELECT supertokens_user_id FROM m), $2))",
                 users = n.table("app_id_to_user_id")?,
                 map = n.table("userid_mapping")?,
             ),
-            select: format!(
-                "SELECT {COLUMNS}, (SELECT COALESCE(pm.external_user_id, a.primary_or_recipe_user_id) \
-                 FROM {users} a LEFT JOIN {map} pm ON pm.app_id = a.app_id AND pm.supertokens_user_id = a.primary_or_recipe_user_id \
-                 WHERE a.app_id = s.app_id AND a.user_id = COALESCE(\
-                 (SELECT m.supertokens_user_id FROM {map} m WHERE m.app_id = s.app_id AND m.external_user_id = s.user_id), s.user_id)) \
-                 FROM {s} s WHERE {key}",
-                users = n.table("app_id_to_user_id")?,
-                map = n.table("userid_mapping")?,
+            select: format!("SELECT {COLUMNS}, {primary} FROM {s} s WHERE {key}", primary = primary_of("s", n)?),
+            // The compare-and-set and the row in one statement: the UPDATE's row when it moved, else the
+            // row as the statement's snapshot saw it (a data-modifying CTE's effects are invisible to
+            // the rest of its statement, so the second branch only runs when nothing moved).
+            promote: format!(
+                "WITH up AS (UPDATE {s} SET refresh_token_hash_2 = $5, expires_at = $6 \
+                 WHERE {key} AND refresh_token_hash_2 = $4 AND expires_at >= $7 RETURNING app_id, {COLUMNS}) \
+                 SELECT {COLUMNS}, {primary_up}, true FROM up u \
+                 UNION ALL \
+                 SELECT {COLUMNS}, {primary_s}, false FROM {s} s WHERE {key} AND NOT EXISTS (SELECT 1 FROM up)",
+                primary_up = primary_of("u", n)?,
+                primary_s = primary_of("s", n)?,
             ),
             replace_hash: format!(
                 "UPDATE {s} SET refresh_token_hash_2 = $5, expires_at = $6 WHERE {key} AND refresh_token_hash_2 = $4"
@@ -98,6 +110,19 @@ impl Statements {
     }
 }
 
+/// The primary user of the user of the session row `alias` (external when mapped), as a scalar
+/// subquery: the stored id may be external, so it is mapped back first.
+fn primary_of(alias: &str, n: &Names) -> Result<String, String> {
+    Ok(format!(
+        "(SELECT COALESCE(pm.external_user_id, a.primary_or_recipe_user_id) \
+         FROM {users} a LEFT JOIN {map} pm ON pm.app_id = a.app_id AND pm.supertokens_user_id = a.primary_or_recipe_user_id \
+         WHERE a.app_id = {alias}.app_id AND a.user_id = COALESCE(\
+         (SELECT m.supertokens_user_id FROM {map} m WHERE m.app_id = {alias}.app_id AND m.external_user_id = {alias}.user_id), {alias}.user_id))",
+        users = n.table("app_id_to_user_id")?,
+        map = n.table("userid_mapping")?,
+    ))
+}
+
 fn row_of(r: &tokio_postgres::Row) -> Result<SessionRow, WorkError> {
     Ok(SessionRow {
         tenant_id: r.try_get(0)?,
@@ -133,19 +158,36 @@ pub async fn insert(db: Conn<'_>, sql: &Statements, app: &str, r: &SessionRow) -
     Ok(())
 }
 
-pub async fn primary_user(db: Conn<'_>, sql: &Statements, app: &str, user: &str) -> Result<Option<String>, WorkError> {
-    let row = db.query_opt(&sql.primary_user, &[&app, &user]).await?;
-    Ok(row.map(|r| r.try_get::<_, Option<String>>(0)).transpose()?.flatten().map(|p| p.trim_end().to_owned()))
+pub async fn user(db: Conn<'_>, sql: &Statements, app: &str, given: &str) -> Result<SessionUser, WorkError> {
+    // A SELECT of two scalar subqueries always answers one row.
+    let (mapped, primary): (Option<String>, Option<String>) = match db.query_opt(&sql.user, &[&app, &given]).await? {
+        Some(row) => (row.try_get(0)?, row.try_get(1)?),
+        None => (None, None),
+    };
+    Ok(SessionUser { user_id: mapped.unwrap_or_else(|| given.to_owned()), primary_user_id: primary.map(|p| p.trim_end().to_owned()) })
+}
+
+/// A session row with its primary user (column 9), as the `select` and `promote` statements give it.
+fn row_with_primary(r: &tokio_postgres::Row) -> Result<SessionRow, WorkError> {
+    let mut row = row_of(r)?;
+    let primary: Option<String> = r.try_get(9)?;
+    row.primary_user_id = primary.map(|p| p.trim_end().to_owned()).filter(|p| p != &row.user_id);
+    Ok(row)
 }
 
 pub async fn get(db: Conn<'_>, sql: &Statements, app: &str, tenant: &str, handle: &str) -> Result<Option<SessionRow>, WorkError> {
-    match db.query_opt(&sql.select, &[&app, &tenant, &handle]).await? {
-        Some(r) => {
-            let mut row = row_of(&r)?;
-            let primary: Option<String> = r.try_get(9)?;
-            row.primary_user_id = primary.map(|p| p.trim_end().to_owned()).filter(|p| p != &row.user_id);
-            Ok(Some(row))
-        }
+    db.query_opt(&sql.select, &[&app, &tenant, &handle]).await?.as_ref().map(row_with_primary).transpose()
+}
+
+pub async fn promote(
+    db: Conn<'_>,
+    sql: &Statements,
+    (app, tenant, handle): (&str, &str, &str),
+    (parent, new): (&str, &str),
+    (expires_at, live_at): (i64, i64),
+) -> Result<Option<(SessionRow, bool)>, WorkError> {
+    match db.query_opt(&sql.promote, &[&app, &tenant, &handle, &parent, &new, &expires_at, &live_at]).await? {
+        Some(r) => Ok(Some((row_with_primary(&r)?, r.try_get(10)?))),
         None => Ok(None),
     }
 }
@@ -249,12 +291,27 @@ pub async fn last_active(db: Conn<'_>, sql: &Statements, app: &str, user: &str, 
 impl SessionStorage for PgStorage {
     async fn session_insert(&self, AppKey { app_id }: AppKey<'_>, row: &SessionRow) -> Result<(), StorageError> {
         let ctx = (&self.sql, app_id, row);
-        self.db.run(Mode::Write, &ctx, |db, (sql, app, row)| Box::pin(insert(db, &sql.session, app, row))).await
+        self.db.run(Mode::Statement, &ctx, |db, (sql, app, row)| Box::pin(insert(db, &sql.session, app, row))).await
     }
 
-    async fn session_primary_user(&self, AppKey { app_id }: AppKey<'_>, user_id: &str) -> Result<Option<String>, StorageError> {
-        let ctx = (&self.sql, app_id, user_id);
-        self.db.run(Mode::Read, &ctx, |db, (sql, app, user)| Box::pin(primary_user(db, &sql.session, app, user))).await
+    async fn session_user(&self, AppKey { app_id }: AppKey<'_>, given: &str) -> Result<SessionUser, StorageError> {
+        let ctx = (&self.sql, app_id, given);
+        self.db.run(Mode::Read, &ctx, |db, (sql, app, given)| Box::pin(user(db, &sql.session, app, given))).await
+    }
+
+    async fn session_promote(
+        &self,
+        TenantKey { app_id, tenant_id }: TenantKey<'_>,
+        handle: &str,
+        parent_hash_2: &str,
+        new_hash_2: &str,
+        new_expires_at: i64,
+        live_at: i64,
+    ) -> Result<Option<(SessionRow, bool)>, StorageError> {
+        let ctx = (&self.sql, (app_id, tenant_id, handle), (parent_hash_2, new_hash_2), (new_expires_at, live_at));
+        self.db
+            .run(Mode::Statement, &ctx, |db, (sql, key, hashes, times)| Box::pin(promote(db, &sql.session, *key, *hashes, *times)))
+            .await
     }
 
     async fn session_get(&self, TenantKey { app_id, tenant_id }: TenantKey<'_>, handle: &str) -> Result<Option<SessionRow>, StorageError> {
@@ -274,7 +331,7 @@ impl SessionStorage for PgStorage {
     ) -> Result<bool, StorageError> {
         let ctx = (&self.sql, (app_id, tenant_id, handle), (expected_hash_2, new_hash_2), new_expires_at);
         self.db
-            .run(Mode::Write, &ctx, |db, (sql, key, (old, new), expires)| {
+            .run(Mode::Statement, &ctx, |db, (sql, key, (old, new), expires)| {
                 Box::pin(replace_hash(db, &sql.session, *key, old, new, *expires))
             })
             .await

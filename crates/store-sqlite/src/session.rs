@@ -1,9 +1,11 @@
 //! Sessions, signing keys and last-active times in SQLite.
 
+use std::sync::LazyLock;
+
 use async_trait::async_trait;
 use portcullis_core::ids::{AppKey, TenantKey};
 use portcullis_core::session::signing_keys::DynamicKey;
-use portcullis_core::session::storage::{SessionRow, SessionStorage, StaticKey, TenantScope};
+use portcullis_core::session::storage::{SessionRow, SessionStorage, SessionUser, StaticKey, TenantScope};
 use portcullis_core::storage::StorageError;
 use rusqlite::{params, OptionalExtension};
 
@@ -40,6 +42,31 @@ fn session_row(r: &rusqlite::Row<'_>) -> Result<SessionRow, rusqlite::Error> {
     })
 }
 
+const INSERT_SESSION: &str = "INSERT INTO session_info (app_id, tenant_id, session_handle, user_id, refresh_token_hash_2,
+     session_data, expires_at, created_at_time, jwt_user_payload, use_static_key) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
+
+/// The mapping of the given id (the SuperTokens side first, as `pick_any`), and the primary user of
+/// its group, external when mapped.
+const SESSION_USER: &str = "WITH m AS (SELECT supertokens_user_id, external_user_id FROM userid_mapping
+         WHERE app_id = ?1 AND (supertokens_user_id = ?2 OR external_user_id = ?2)
+         ORDER BY supertokens_user_id = ?2 DESC LIMIT 1)
+     SELECT (SELECT external_user_id FROM m),
+         (SELECT COALESCE(pm.external_user_id, a.primary_or_recipe_user_id)
+          FROM app_id_to_user_id a
+          LEFT JOIN userid_mapping pm ON pm.app_id = a.app_id AND pm.supertokens_user_id = a.primary_or_recipe_user_id
+          WHERE a.app_id = ?1 AND a.user_id = COALESCE((SELECT supertokens_user_id FROM m), ?2))";
+
+const PROMOTE: &str = "UPDATE session_info SET refresh_token_hash_2 = ?5, expires_at = ?6
+     WHERE app_id = ?1 AND tenant_id = ?2 AND session_handle = ?3 AND refresh_token_hash_2 = ?4 AND expires_at >= ?7";
+
+/// A session with its primary user.
+fn select_session(c: &rusqlite::Connection, app: &str, tenant: &str, handle: &str) -> Result<Option<SessionRow>, StorageError> {
+    static SQL: LazyLock<String> = LazyLock::new(|| {
+        format!("SELECT {SESSION_COLUMNS}, {PRIMARY_OF_SESSION_USER} FROM session_info s WHERE app_id = ?1 AND tenant_id = ?2 AND session_handle = ?3")
+    });
+    c.prepare_cached(&SQL).and_then(|mut st| st.query_row(params![app, tenant, handle], session_row).optional()).map_err(query_err)
+}
+
 fn owned(s: &str) -> String {
     s.to_owned()
 }
@@ -49,46 +76,62 @@ impl SessionStorage for SqliteStorage {
     async fn session_insert(&self, AppKey { app_id }: AppKey<'_>, row: &SessionRow) -> Result<(), StorageError> {
         let (app, r) = (owned(app_id), row.clone());
         self.with_conn(move |c| {
-            c.execute(
-                &format!("INSERT INTO session_info (app_id, {SESSION_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"),
-                params![
-                    app,
-                    r.tenant_id,
-                    r.handle,
-                    r.user_id,
-                    r.refresh_token_hash_2,
-                    r.session_data,
-                    r.expires_at,
-                    r.created_at,
-                    r.jwt_user_payload,
-                    r.use_static_key
-                ],
-            )
-            .map(|_| ())
-            .map_err(query_err)
+            c.prepare_cached(INSERT_SESSION)
+                .and_then(|mut st| {
+                    st.execute(params![
+                        app,
+                        r.tenant_id,
+                        r.handle,
+                        r.user_id,
+                        r.refresh_token_hash_2,
+                        r.session_data,
+                        r.expires_at,
+                        r.created_at,
+                        r.jwt_user_payload,
+                        r.use_static_key
+                    ])
+                })
+                .map(|_| ())
+                .map_err(query_err)
         })
         .await
     }
 
-    async fn session_primary_user(&self, AppKey { app_id }: AppKey<'_>, user_id: &str) -> Result<Option<String>, StorageError> {
-        let (a, u) = (owned(app_id), owned(user_id));
+    async fn session_user(&self, AppKey { app_id }: AppKey<'_>, given: &str) -> Result<SessionUser, StorageError> {
+        let (a, g) = (owned(app_id), owned(given));
         self.with_conn(move |c| {
-            c.query_row(&format!("SELECT {PRIMARY_OF_SESSION_USER} FROM (SELECT ?1 AS app_id, ?2 AS user_id) s"), params![a, u], |r| r.get(0))
-                .map_err(query_err)
+            let (mapped, primary): (Option<String>, Option<String>) = c
+                .prepare_cached(SESSION_USER)
+                .and_then(|mut st| st.query_row(params![a, g], |r| Ok((r.get(0)?, r.get(1)?))))
+                .map_err(query_err)?;
+            Ok(SessionUser { user_id: mapped.unwrap_or(g), primary_user_id: primary })
         })
         .await
     }
 
     async fn session_get(&self, TenantKey { app_id, tenant_id }: TenantKey<'_>, handle: &str) -> Result<Option<SessionRow>, StorageError> {
         let (a, t, h) = (owned(app_id), owned(tenant_id), owned(handle));
+        self.with_conn(move |c| select_session(c, &a, &t, &h)).await
+    }
+
+    async fn session_promote(
+        &self,
+        TenantKey { app_id, tenant_id }: TenantKey<'_>,
+        handle: &str,
+        parent_hash_2: &str,
+        new_hash_2: &str,
+        new_expires_at: i64,
+        live_at: i64,
+    ) -> Result<Option<(SessionRow, bool)>, StorageError> {
+        let (a, t, h, parent, new) = (owned(app_id), owned(tenant_id), owned(handle), owned(parent_hash_2), owned(new_hash_2));
+        // The one connection is held for both statements, so nothing runs between them.
         self.with_conn(move |c| {
-            c.query_row(
-                &format!("SELECT {SESSION_COLUMNS}, {PRIMARY_OF_SESSION_USER} FROM session_info s WHERE app_id = ?1 AND tenant_id = ?2 AND session_handle = ?3"),
-                params![a, t, h],
-                session_row,
-            )
-            .optional()
-            .map_err(query_err)
+            let moved = c
+                .prepare_cached(PROMOTE)
+                .and_then(|mut st| st.execute(params![a, t, h, parent, new, new_expires_at, live_at]))
+                .map_err(query_err)?
+                == 1;
+            Ok(select_session(c, &a, &t, &h)?.map(|row| (row, moved)))
         })
         .await
     }

@@ -159,6 +159,42 @@ pub async fn run_sessions(base: &dyn Storage, s: &dyn portcullis_core::session::
     let got = s.session_get(TenantKey::new("sess-app", "public"), "s1").await.expect("get").expect("row");
     assert_eq!((got.refresh_token_hash_2.as_str(), got.expires_at), ("h1", 2000));
 
+    // Promotion with the row in one statement: moves only from the given parent hash and only a
+    // live session; otherwise answers the row as stored.
+    let public = TenantKey::new("sess-app", "public");
+    let (moved, did) = s.session_promote(public, "s1", "h1", "h2", 2500, 2000).await.expect("promote").expect("row");
+    assert!(did);
+    assert_eq!((moved.refresh_token_hash_2.as_str(), moved.expires_at), ("h2", 2500));
+    assert_eq!(moved, SessionRow { refresh_token_hash_2: "h2".into(), expires_at: 2500, ..a.clone() }, "the row after the move");
+    let (again, did) = s.session_promote(public, "s1", "h1", "h3", 3000, 2000).await.expect("promote").expect("row");
+    assert!(!did, "the parent is no longer stored");
+    assert_eq!((again.refresh_token_hash_2.as_str(), again.expires_at), ("h2", 2500));
+    let (expired, did) = s.session_promote(public, "s3", "h0", "h9", 9000, 100).await.expect("promote").expect("row");
+    assert!(!did, "an expired session does not move");
+    assert_eq!((expired.refresh_token_hash_2.as_str(), expired.expires_at), ("h0", 50));
+    assert_eq!(s.session_promote(public, "nope", "h0", "h1", 1, 0).await.expect("promote"), None);
+
+    // The user a new session names: the given id, mapped to the external id either way round, and
+    // the primary user of its group.
+    use portcullis_core::session::storage::SessionUser;
+    let app = AppKey::new("sess-app");
+    let user = |id: &str, primary: Option<&str>| SessionUser { user_id: id.into(), primary_user_id: primary.map(str::to_owned) };
+    assert_eq!(s.session_user(app, "ghost").await.expect("user"), user("ghost", None), "no auth user");
+    let st_id = "5e55e55e-0000-4000-8000-000000000001";
+    assert!(base.ep_create_user(public, st_id, "sess-user@example.com", "h", 1).await.expect("sign up"));
+    assert_eq!(s.session_user(app, st_id).await.expect("user"), user(st_id, Some(st_id)));
+    let mapping = portcullis_core::useridmapping::storage::UserIdMapping {
+        supertokens_user_id: st_id.into(),
+        external_user_id: "ext-sess-user".into(),
+        external_user_id_info: None,
+    };
+    portcullis_core::storage::transaction(base, mapping, |tx, m| Box::pin(async move { tx.uim_insert(AppKey::new("sess-app"), m).await }))
+        .await
+        .expect("map")
+        .expect("mapped");
+    assert_eq!(s.session_user(app, st_id).await.expect("user"), user("ext-sess-user", Some("ext-sess-user")), "by the SuperTokens id");
+    assert_eq!(s.session_user(app, "ext-sess-user").await.expect("user"), user("ext-sess-user", Some("ext-sess-user")), "by the external id");
+
     s.session_set_use_static_key(TenantKey::new("sess-app", "public"), "s1", true).await.expect("static");
     assert!(s.session_update_data(TenantKey::new("sess-app", "public"), "s1", r#"{"b":2}"#).await.expect("data"));
     assert!(s.session_update_jwt_payload(TenantKey::new("sess-app", "public"), "s1", r#"{"c":3}"#).await.expect("jwt"));

@@ -24,9 +24,8 @@ use crate::config::Config;
 use crate::crypto::keys::{Algorithm, PublicKey, SigningKey};
 use crate::crypto::{random_bytes, sha256_hex, uuid_v4, CryptoError};
 use crate::ids::{AppKey, TenantKey, PUBLIC};
-use crate::session::storage::{SessionRow, SessionStorage};
-use crate::storage::{Storage, StorageError};
-use crate::useridmapping::storage::IdType;
+use crate::session::storage::{SessionRow, SessionStorage, SessionUser};
+use crate::storage::StorageError;
 use access_token::{AccessTokenInfo, MintError, TokenError};
 use refresh_token::RefreshTokenInfo;
 use signing_keys::KeyTiming;
@@ -178,13 +177,16 @@ pub struct SessionCtx<'a> {
     pub cdi: CdiVersion,
 }
 
-/// The user id a new session names: the id the application uses, so the external one when the
-/// given id is mapped (either side of the mapping may be given).
-pub async fn session_user_id(storage: &dyn Storage, app: AppKey<'_>, given: String) -> Result<String, StorageError> {
-    Ok(match storage.get_user_id_mapping(app, &given, IdType::Any).await? {
-        Some(m) => m.external_user_id,
-        None => given,
-    })
+/// The user a new session names: the id the application uses, so the external one when the given
+/// id is mapped (either side of the mapping may be given), and the primary user of its account
+/// group, read together in one statement.
+pub async fn session_user(storage: &dyn SessionStorage, app: AppKey<'_>, given: &str) -> Result<SessionUser, StorageError> {
+    let mut user = storage.session_user(app, given).await?;
+    // The session's user is its own primary: only another user is worth naming.
+    if user.primary_user_id.as_deref() == Some(user.user_id.as_str()) {
+        user.primary_user_id = None;
+    }
+    Ok(user)
 }
 
 /// Which of a session's stored objects an API reads or replaces.
@@ -338,7 +340,7 @@ impl SessionCtx<'_> {
     pub async fn create(
         &self,
         tenant_id: &str,
-        user_id: &str,
+        user: SessionUser,
         user_data_in_jwt: Map<String, Value>,
         user_data_in_database: Value,
         enable_anti_csrf: bool,
@@ -355,16 +357,16 @@ impl SessionCtx<'_> {
         let mut row = SessionRow {
             tenant_id: tenant_id.to_owned(),
             handle,
-            user_id: user_id.to_owned(),
+            user_id: user.user_id,
             refresh_token_hash_2: String::new(),
             session_data: user_data_in_database.to_string(),
             expires_at: self.refresh_expiry(),
             created_at: self.now,
             jwt_user_payload: Value::Object(user_data_in_jwt.clone()).to_string(),
             use_static_key: !use_dynamic_key,
-            primary_user_id: None,
+            primary_user_id: user.primary_user_id,
         };
-        row.primary_user_id = self.storage.session_primary_user(self.app, user_id).await?.filter(|p| p != user_id);
+        // The row stores the refresh token's hash, so the tokens come first; then one INSERT.
         let issued = self.issue(&row, None, anti_csrf, user_data_in_jwt).await?;
         row.refresh_token_hash_2 = sha256_hex(&sha256_hex(&issued.refresh_token.token));
         self.storage.session_insert(self.app, &row).await?;
@@ -444,32 +446,35 @@ impl SessionCtx<'_> {
             return Ok(Verified { session: from_token, access_token: None });
         }
         let ended = || SessionError::Unauthorised("Either the session has ended or has been blacklisted".into());
-        let row = self.storage.session_get(self.app.tenant(&info.tenant_id), &info.session_handle).await?.ok_or_else(ended)?;
+        let tenant = self.app.tenant(&info.tenant_id);
         let own_hash_2 = sha256_hex(&info.refresh_token_hash_1);
         let mut promoted = false;
-        if let Some(parent) = &info.parent_refresh_token_hash_1 {
-            if sha256_hex(parent) == row.refresh_token_hash_2 {
-                promoted = self
-                    .storage
-                    .session_replace_refresh_hash(
-                        self.app.tenant(&row.tenant_id),
-                        &row.handle,
-                        &row.refresh_token_hash_2,
-                        &own_hash_2,
-                        self.refresh_expiry(),
-                    )
-                    .await?;
-                if !promoted {
-                    // Someone else promoted or rotated it meanwhile: judge against what is stored now.
-                    let now_stored = self.storage.session_get(self.app.tenant(&row.tenant_id), &row.handle).await?.ok_or_else(ended)?;
-                    if now_stored.refresh_token_hash_2 != own_hash_2 {
-                        return Err(ended());
-                    }
+        let row = if let Some(parent) = &info.parent_refresh_token_hash_1 {
+            // The token's refresh token is a child not yet promoted, or already promoted: promote it
+            // and read the row in one statement (no write unless the parent is still stored).
+            let parent_hash_2 = sha256_hex(parent);
+            let (row, moved) = self
+                .storage
+                .session_promote(tenant, &info.session_handle, &parent_hash_2, &own_hash_2, self.refresh_expiry(), i64::MIN)
+                .await?
+                .ok_or_else(ended)?;
+            promoted = moved;
+            if !moved && row.refresh_token_hash_2 != own_hash_2 {
+                if row.refresh_token_hash_2 != parent_hash_2 {
+                    return Err(ended());
                 }
-            } else if own_hash_2 != row.refresh_token_hash_2 {
-                return Err(ended());
+                // Someone else promoted or rotated it while this statement waited for the row:
+                // judge against what is stored now.
+                let now_stored = self.storage.session_get(tenant, &info.session_handle).await?.ok_or_else(ended)?;
+                if now_stored.refresh_token_hash_2 != own_hash_2 {
+                    return Err(ended());
+                }
             }
-        } else if own_hash_2 != row.refresh_token_hash_2 {
+            row
+        } else {
+            self.storage.session_get(tenant, &info.session_handle).await?.ok_or_else(ended)?
+        };
+        if info.parent_refresh_token_hash_1.is_none() && own_hash_2 != row.refresh_token_hash_2 {
             // A token from before a refresh that has since been completed.
             return Err(ended());
         }
@@ -515,41 +520,33 @@ impl SessionCtx<'_> {
             }
         }
         let presented_hash_2 = sha256_hex(&sha256_hex(refresh_token));
+        let parent_hash_2 = info.parent_refresh_token_hash_1.as_deref().map(sha256_hex);
+        let tenant = self.app.tenant(&info.tenant_id);
         // A lost compare-and-set means another request moved the session; look again (bounded).
         for _ in 0..5 {
-            let row = self
-                .storage
-                .session_get(self.app.tenant(&info.tenant_id), &info.session_handle)
-                .await?
-                .filter(|r| r.expires_at >= self.now)
+            // A child token (every token but a session's first) promotes itself and reads the row
+            // in one statement; the stored token itself is only read.
+            let found = match &parent_hash_2 {
+                Some(parent) => {
+                    self.storage.session_promote(tenant, &info.session_handle, parent, &presented_hash_2, self.refresh_expiry(), self.now).await?
+                }
+                None => self.storage.session_get(tenant, &info.session_handle).await?.map(|row| (row, false)),
+            };
+            let (row, promoted) = found
+                .filter(|(r, promoted)| *promoted || r.expires_at >= self.now)
                 .ok_or_else(|| SessionError::Unauthorised("Session missing in db or has expired".into()))?;
-            if presented_hash_2 == row.refresh_token_hash_2 {
+            if promoted || presented_hash_2 == row.refresh_token_hash_2 {
                 return self.issue_refreshed(row, refresh_token, enable_anti_csrf, use_dynamic_key).await;
             }
-            let is_child = info.parent_refresh_token_hash_1.as_deref().is_some_and(|p| sha256_hex(p) == row.refresh_token_hash_2);
-            if !is_child {
+            if parent_hash_2.as_deref() != Some(row.refresh_token_hash_2.as_str()) {
                 return Err(SessionError::TokenTheft {
                     handle: row.handle.clone(),
                     user_id: row.primary_user_id.clone().unwrap_or_else(|| row.user_id.clone()),
                     recipe_user_id: row.user_id.clone(),
                 });
             }
-            let expires_at = self.refresh_expiry();
-            let promoted = self
-                .storage
-                .session_replace_refresh_hash(
-                    self.app.tenant(&row.tenant_id),
-                    &row.handle,
-                    &row.refresh_token_hash_2,
-                    &presented_hash_2,
-                    expires_at,
-                )
-                .await?;
-            if promoted {
-                // The row is as read but for the new hash and expiry: no need to read it again.
-                let row = SessionRow { refresh_token_hash_2: presented_hash_2, expires_at, ..row };
-                return self.issue_refreshed(row, refresh_token, enable_anti_csrf, use_dynamic_key).await;
-            }
+            // The parent is still stored but this statement did not move it: a concurrent
+            // refresh or verify of the same token held the row; the next round sees its outcome.
         }
         Err(SessionError::Unauthorised("The session changed concurrently; try again".into()))
     }

@@ -27,6 +27,15 @@ pub struct SessionRow {
     pub primary_user_id: Option<String>,
 }
 
+/// The user a new session names (see [`SessionStorage::session_user`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SessionUser {
+    /// The id the session stores: external when mapped.
+    pub user_id: String,
+    /// The primary user of its account group (external when mapped); `None` when it is no auth user.
+    pub primary_user_id: Option<String>,
+}
+
 /// A `jwt_signing_keys` row.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StaticKey {
@@ -49,9 +58,10 @@ pub trait SessionStorage: Send + Sync {
 
     async fn session_get(&self, tenant: TenantKey<'_>, handle: &str) -> Result<Option<SessionRow>, StorageError>;
 
-    /// The primary user of the account group of `user_id` (a recipe user id as sessions store it,
-    /// external when mapped), named as sessions name users; `None` when it is no auth user.
-    async fn session_primary_user(&self, app: AppKey<'_>, user_id: &str) -> Result<Option<String>, StorageError>;
+    /// Who a new session for `given` (either side of a user id mapping) names, in one read: the
+    /// user id sessions store (the external id when `given` is mapped, else `given`) and the primary
+    /// user of its account group, named the same way (`None` when it is no auth user).
+    async fn session_user(&self, app: AppKey<'_>, given: &str) -> Result<SessionUser, StorageError>;
 
     /// Moves a session to a new refresh token if its stored hash is still `expected_hash_2`
     /// (compare-and-set: of two concurrent refreshes exactly one wins). Returns whether it did.
@@ -63,6 +73,22 @@ pub trait SessionStorage: Send + Sync {
         new_hash_2: &str,
         new_expires_at: i64,
     ) -> Result<bool, StorageError>;
+
+    /// [`SessionStorage::session_replace_refresh_hash`] and the row, in one statement: moves the
+    /// session to `new_hash_2` / `new_expires_at` if its stored hash is `parent_hash_2` and it
+    /// expires at or after `live_at`. Returns the row as it is after the statement (with its
+    /// primary user, as [`SessionStorage::session_get`] reads it) and whether this call moved it;
+    /// `None` when there is no such session. A write only happens when the hash matches, and a
+    /// statement that runs twice (a retry after a lost connection) finds the row already moved.
+    async fn session_promote(
+        &self,
+        tenant: TenantKey<'_>,
+        handle: &str,
+        parent_hash_2: &str,
+        new_hash_2: &str,
+        new_expires_at: i64,
+        live_at: i64,
+    ) -> Result<Option<(SessionRow, bool)>, StorageError>;
 
     async fn session_set_use_static_key(&self, tenant: TenantKey<'_>, handle: &str, value: bool) -> Result<(), StorageError>;
 

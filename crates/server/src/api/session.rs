@@ -101,11 +101,12 @@ pub async fn create(ctx: &Ctx) -> Result<Response, ApiError> {
         FieldRule::NotRead => tenant.settings.session.legacy_dynamic_key,
         rule => versioned_bool(&body, "useDynamicSigningKey", rule)?.unwrap_or(true),
     };
-    let user_id = rules::session_user_id(tenant.storage.as_ref(), ctx.id.app_key(), given).await?;
+    let user = rules::session_user(storage_of(tenant), ctx.id.app_key(), &given).await?;
+    let user_id = user.user_id.clone();
     let now = ctx.now();
     let provider = keys(ctx, app, now);
     let s = SessionCtx { app: ctx.id.app_key(), storage: storage_of(tenant), keys: &provider, settings: &tenant.settings.session, now, cdi: ctx.version };
-    let issued = s.create(&ctx.id.tenant_id, &user_id, jwt, Value::Object(db), enable_anti_csrf, use_dynamic).await?;
+    let issued = s.create(&ctx.id.tenant_id, user, jwt, Value::Object(db), enable_anti_csrf, use_dynamic).await?;
     ctx.state.last_active.record(tenant.storage.as_ref(), ctx.id.app_key(), &user_id, now).await;
     let legacy = legacy_keys(ctx, &provider, tenant).await?;
     json(versions::created_json(&issued, ctx.version, &legacy, &json!(Status::Ok)).map_err(|e| ApiError::Internal(e.to_string()))?)
