@@ -22,7 +22,7 @@ use crate::server::{Backend, Server, ServerSpec};
 use crate::{workdir, ImportArgs};
 
 /// Users per `POST /bulk-import/users` (the API's maximum).
-const PER_POST: u64 = 10_000;
+pub const PER_POST: u64 = 10_000;
 
 /// Seeded user i as a bulk import user: one email-password login method with an imported hash.
 pub fn import_user(i: u64, hash: &str) -> Value {
@@ -65,6 +65,36 @@ struct Imported {
     total_secs: f64,
 }
 
+/// `POST /bulk-import/users` of each body (`{"users": [...]}`, at most 10,000 users), then waits
+/// until the worker has emptied the queue; fails on any FAILED user. Returns the upload's seconds.
+pub async fn queue_and_drain(c: &reqwest::Client, base: &str, bodies: Vec<String>, timeout: Duration) -> Result<f64, String> {
+    let t0 = Instant::now();
+    for body in bodies {
+        let (status, text) = call(c, Method::POST, format!("{base}/bulk-import/users"), Some(body)).await?;
+        if status != 200 || !text.contains("\"status\":\"OK\"") {
+            return Err(format!("POST /bulk-import/users: {status} {}", &text[..text.len().min(300)]));
+        }
+    }
+    let upload_secs = t0.elapsed().as_secs_f64();
+    let deadline = t0 + timeout;
+    loop {
+        let left = queue_count(c, base, None).await?;
+        let failed = queue_count(c, base, Some("FAILED")).await?;
+        if failed > 0 {
+            let first = call_ok(c, Method::GET, format!("{base}/bulk-import/users?status=FAILED&limit=1"), None).await?;
+            return Err(format!("{failed} users FAILED to import, e.g. {}", first["users"][0]["errorMessage"]));
+        }
+        if left == 0 {
+            break;
+        }
+        if Instant::now() > deadline {
+            return Err(format!("{left} users still queued after {}s", timeout.as_secs()));
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Ok(upload_secs)
+}
+
 /// Uploads users [0, n), then waits until the queue is empty; fails on any FAILED user.
 async fn import(base: &str, n: u64, timeout: Duration) -> Result<Imported, String> {
     let c = client();
@@ -75,28 +105,7 @@ async fn import(base: &str, n: u64, timeout: Duration) -> Result<Imported, Strin
         .map(|(a, b)| json!({"users": (a..b).map(|i| import_user(i, &hash)).collect::<Vec<_>>()}).to_string())
         .collect();
     let t0 = Instant::now();
-    for body in bodies {
-        let (status, text) = call(&c, Method::POST, format!("{base}/bulk-import/users"), Some(body)).await?;
-        if status != 200 || !text.contains("\"status\":\"OK\"") {
-            return Err(format!("POST /bulk-import/users: {status} {}", &text[..text.len().min(300)]));
-        }
-    }
-    let upload_secs = t0.elapsed().as_secs_f64();
-    let deadline = t0 + timeout;
-    loop {
-        let left = queue_count(&c, base, None).await?;
-        let failed = queue_count(&c, base, Some("FAILED")).await?;
-        if failed > 0 {
-            return Err(format!("{failed} users FAILED to import"));
-        }
-        if left == 0 {
-            break;
-        }
-        if Instant::now() > deadline {
-            return Err(format!("{left} users still queued after {}s", timeout.as_secs()));
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let upload_secs = queue_and_drain(&c, base, bodies, timeout).await?;
     let total_secs = t0.elapsed().as_secs_f64();
     let v = call_ok(&c, Method::GET, format!("{base}/users/count"), None).await?;
     if v["count"].as_u64() != Some(n) {
