@@ -205,3 +205,250 @@ async fn the_converters_batches_are_queued_as_they_are() {
         assert_eq!(count(&app, "?status=NEW").await, queued, "{b:?}");
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// POST /bulk-import/import: one user, synchronously.
+
+mod import_one {
+    use super::*;
+    use crate::common::config;
+    use portcullis_core::crypto::password::{hash, HashAlgorithm, HashSettings};
+    use portcullis_core::totp::{base32_decode, totp_at};
+
+    /// The public vector of Firebase's scrypt README (docs/migrating.md uses it too).
+    const FIREBASE_KEY: &str = "jxspr8Ki0RYycVU8zykbdLGjFQ3McFUH0uiiTvC8pVMXAn210wjLNmdZJzxUECKbm0QsEmYUSDzZvpjeJ9WmXA==";
+    const FIREBASE_HASH: &str = "$f_scrypt$lSrfV15cpx95/sZS2W9c9Kp6i/LVgQNDNC/qzrCnh1SAyZvqmZqAjTdn3aoItz+VHjoZilo78198JAdRuid5lQ==$42xEC+ixf3L2lw==$m=14$r=8$s=Bw==";
+    const SECRET: &str = "JBSWY3DPEHPK3PXP";
+
+    fn hashed(password: &str, algorithm: HashAlgorithm) -> String {
+        let s = HashSettings { algorithm, bcrypt_log_rounds: 4, argon2_iterations: 1, argon2_memory_kb: 1024, argon2_parallelism: 1 };
+        hash(password, &s).expect("hash")
+    }
+
+    async fn app_with_tenant(b: crate::common::Backend) -> TestApp {
+        let app = TestApp::spawn_with(config(b, &[("FIREBASE_PASSWORD_HASHING_SIGNER_KEY", FIREBASE_KEY)])).await;
+        for role in ["admin", "viewer"] {
+            let r = app.json("PUT", "/recipe/role", Some(json!({"role": role, "permissions": []}))).await;
+            assert_eq!(r["status"], "OK", "{r}");
+        }
+        let r = app.json("PUT", "/recipe/multitenancy/tenant/v2", Some(json!({"tenantId": "t1", "firstFactors": ["emailpassword", "thirdparty", "otp-email", "otp-phone", "link-email", "link-phone"]}))).await;
+        assert_eq!(r["status"], "OK", "{r}");
+        app
+    }
+
+    async fn import(app: &TestApp, user: Value) -> (u16, Value, String) {
+        let (s, text) = app.call("POST", "/bulk-import/import", Some(user)).await;
+        (s, serde_json::from_str(text.trim()).unwrap_or(Value::Null), text)
+    }
+
+    async fn sign_in(app: &TestApp, tenant: &str, email: &str, password: &str) -> Value {
+        app.json("POST", &format!("/{tenant}/recipe/signin"), Some(json!({"email": email, "password": password}))).await
+    }
+
+    #[tokio::test]
+    async fn every_login_method_imports_and_signs_in() {
+        for b in backends() {
+            let app = app_with_tenant(b).await;
+            let argon2 = hashed("argon-pass", HashAlgorithm::Argon2);
+            let bcrypt_2b = hashed("bcrypt-pass", HashAlgorithm::Bcrypt).replacen("$2a$", "$2b$", 1);
+            // One rich user: a primary email-password method (argon2) in two tenants, linked
+            // third-party and passwordless methods, external id, metadata, roles per tenant and
+            // TOTP devices.
+            let rich = json!({
+                "externalUserId": "auth0|rich",
+                "userMetadata": {"plan": "gold"},
+                "userRoles": [{"role": "admin", "tenantIds": ["public", "t1"]}, {"role": "viewer", "tenantIds": ["t1"]}],
+                "totpDevices": [{"secretKey": SECRET, "deviceName": "phone"}, {"secretKey": "KRSXG5CTMVRXEZLU", "period": 60, "skew": 0}],
+                "loginMethods": [
+                    {"recipeId": "emailpassword", "email": " Rich@Example.com ", "passwordHash": argon2, "hashingAlgorithm": "argon2",
+                     "isVerified": true, "isPrimary": true, "timeJoinedInMSSinceEpoch": 3000, "tenantIds": ["public", "t1"]},
+                    {"recipeId": "thirdparty", "email": "rich@example.com", "thirdPartyId": "google", "thirdPartyUserId": "g-rich",
+                     "isVerified": true, "timeJoinedInMSSinceEpoch": 1000},
+                    {"recipeId": "passwordless", "email": "rich@example.com", "timeJoinedInMSSinceEpoch": 2000},
+                    {"recipeId": "passwordless", "phoneNumber": "+1 415 555 0100", "timeJoinedInMSSinceEpoch": 2500}
+                ]
+            });
+            let (s, r, text) = import(&app, rich).await;
+            assert_eq!(s, 200, "{b:?}: {text}");
+            assert_eq!(r["status"], "OK");
+            let user = &r["user"];
+            assert_eq!(user["id"], "auth0|rich", "the external id names the user");
+            assert_eq!(user["isPrimaryUser"], true);
+            assert_eq!(user["timeJoined"], 1000, "the group's earliest");
+            assert_eq!(user["tenantIds"], json!(["public", "t1"]));
+            assert_eq!(user["emails"], json!(["rich@example.com"]));
+            assert_eq!(user["phoneNumbers"], json!(["+14155550100"]));
+            assert_eq!(user["thirdParty"], json!([{"id": "google", "userId": "g-rich"}]));
+            let methods = user["loginMethods"].as_array().expect("methods");
+            assert_eq!(methods.len(), 4);
+            let ep = methods.iter().find(|m| m["recipeId"] == "emailpassword").expect("ep");
+            assert_eq!((ep["verified"].clone(), ep["timeJoined"].clone()), (json!(true), json!(3000)));
+            let tp = methods.iter().find(|m| m["recipeId"] == "thirdparty").expect("tp");
+            assert_eq!(tp["verified"], true);
+            // GET /user/id shows the same user.
+            let got = app.json("GET", "/user/id?userId=auth0%7Crich", None).await;
+            assert_eq!(got["user"], *user, "{b:?}: /import answers what GET /user/id shows");
+
+            // The imported user signs in with its original password, in both tenants.
+            for tenant in ["public", "t1"] {
+                let r = sign_in(&app, tenant, "rich@example.com", "argon-pass").await;
+                assert_eq!(r["status"], "OK", "{b:?} {tenant}: {r}");
+                assert_eq!(r["user"]["id"], "auth0|rich");
+            }
+            assert_eq!(sign_in(&app, "public", "rich@example.com", "wrong").await["status"], "WRONG_CREDENTIALS_ERROR");
+            // Third-party sign-in finds the imported user.
+            let body = json!({"thirdPartyId": "google", "thirdPartyUserId": "g-rich", "email": {"id": "rich@example.com", "isVerified": true}});
+            let r = app.json("POST", "/recipe/signinup", Some(body)).await;
+            assert_eq!((r["status"].clone(), r["createdNewUser"].clone()), (json!("OK"), json!(false)), "{b:?}: {r}");
+            assert_eq!(r["user"]["id"], "auth0|rich");
+            // TOTP: the imported device verifies.
+            let code = totp_at(&base32_decode(SECRET), 30, app.clock.now(), 6);
+            let r = app.json("POST", "/recipe/totp/verify", Some(json!({"userId": "auth0|rich", "totp": code}))).await;
+            assert_eq!(r["status"], "OK", "{b:?}: {r}");
+            let devices = app.json("GET", "/recipe/totp/device/list?userId=auth0%7Crich", None).await;
+            let names: Vec<&str> = devices["devices"].as_array().unwrap().iter().map(|d| d["name"].as_str().unwrap()).collect();
+            assert_eq!(names.len(), 2, "{devices}");
+            assert!(names.contains(&"phone"));
+            // Metadata, roles per tenant, the mapping, the verified email.
+            let r = app.json("GET", "/recipe/user/metadata?userId=auth0%7Crich", None).await;
+            assert_eq!(r["metadata"], json!({"plan": "gold"}));
+            let r = app.json("GET", "/public/recipe/user/roles?userId=auth0%7Crich", None).await;
+            assert_eq!(r["roles"], json!(["admin"]));
+            let r = app.json("GET", "/t1/recipe/user/roles?userId=auth0%7Crich", None).await;
+            let mut roles: Vec<String> = serde_json::from_value(r["roles"].clone()).unwrap();
+            roles.sort();
+            assert_eq!(roles, ["admin", "viewer"]);
+            let r = app.json("GET", "/recipe/userid/map?userId=auth0%7Crich&userIdType=EXTERNAL", None).await;
+            assert_eq!(r["superTokensUserId"].as_str().map(str::len), Some(36), "{r}");
+            let r = app.json("GET", "/recipe/user/email/verify?userId=auth0%7Crich&email=rich%40example.com", None).await;
+            assert_eq!(r["isVerified"], true, "{r}");
+
+            // The other hash types and a plain-text password, each its own user.
+            let users = [
+                ("bcrypt@example.com", json!({"passwordHash": bcrypt_2b, "hashingAlgorithm": "bcrypt"}), "bcrypt-pass"),
+                ("firebase@example.com", json!({"passwordHash": FIREBASE_HASH, "hashingAlgorithm": "firebase_scrypt"}), "user1password"),
+                ("plain@example.com", json!({"plainTextPassword": "plain-pass-1"}), "plain-pass-1"),
+            ];
+            for (email, password, original) in users {
+                let mut m = json!({"recipeId": "emailpassword", "email": email});
+                m.as_object_mut().unwrap().extend(password.as_object().unwrap().clone());
+                let (s, r, text) = import(&app, json!({"loginMethods": [m]})).await;
+                assert_eq!(s, 200, "{b:?} {email}: {text}");
+                assert_eq!(r["user"]["isPrimaryUser"], false, "no isPrimary: a stand-alone user");
+                let signed = sign_in(&app, "public", email, original).await;
+                assert_eq!(signed["status"], "OK", "{b:?} {email}: {signed}");
+                assert_eq!(signed["user"]["id"], r["user"]["id"]);
+            }
+            // The plain text was hashed with the app's algorithm (argon2 by default), once.
+            let stored = app.json("GET", "/recipe/user?email=plain%40example.com", None).await;
+            assert_eq!(stored["status"], "OK", "{stored}");
+            // Imported hashes are stored as given: the bcrypt user still signs in after a restart of
+            // nothing; its hash is not rewritten (the sign-in above did not rehash it).
+            assert_eq!(sign_in(&app, "public", "bcrypt@example.com", "bcrypt-pass").await["status"], "OK");
+
+            // Passwordless by phone and by email, stand-alone, verified flags.
+            let (s, r, text) = import(&app, json!({"loginMethods": [{"recipeId": "passwordless", "phoneNumber": "+44 7700 900123", "isVerified": true}]})).await;
+            assert_eq!(s, 200, "{b:?}: {text}");
+            assert_eq!(r["user"]["phoneNumbers"], json!(["+447700900123"]));
+            let (s, r, _) = import(&app, json!({"loginMethods": [{"recipeId": "passwordless", "email": "pl@example.com", "isVerified": true, "tenantIds": ["t1"]}]})).await;
+            assert_eq!(s, 200);
+            assert_eq!((r["user"]["tenantIds"].clone(), r["user"]["loginMethods"][0]["verified"].clone()), (json!(["t1"]), json!(true)));
+        }
+    }
+
+    #[tokio::test]
+    async fn conflicts_and_invalid_users_answer_the_cores_errors_with_nothing_written() {
+        for b in backends() {
+            let app = app_with_tenant(b).await;
+            let ep = |email: &str| json!({"recipeId": "emailpassword", "email": email, "plainTextPassword": "pw-123456"});
+            let (s, _, text) = import(&app, json!({"externalUserId": "x-1", "loginMethods": [ep("a@example.com")]})).await;
+            assert_eq!(s, 200, "{text}");
+
+            let primary = |m: Value| {
+                let mut m = m;
+                m["isPrimary"] = json!(true);
+                m
+            };
+            let tp = |email: &str, id: &str| json!({"recipeId": "thirdparty", "email": email, "thirdPartyId": "github", "thirdPartyUserId": id});
+            let (s, r, text) = import(&app, json!({"loginMethods": [primary(ep("p@example.com"))]})).await;
+            assert_eq!(s, 200, "{text}");
+            let st_id = r["user"]["id"].as_str().unwrap().to_owned();
+            let users_before = app.json("GET", "/users/count", None).await["count"].clone();
+
+            // Import conflicts: the core's E-codes, 400, as text; nothing of the user is written.
+            let cases = [
+                (json!({"loginMethods": [ep("a@example.com")]}), "E003: A user with email a@example.com already exists in emailpassword loginMethod.".to_owned()),
+                (json!({"externalUserId": "x-1", "loginMethods": [ep("new1@example.com")]}), "E031: A user with externalId x-1 already exists".to_owned()),
+                (
+                    json!({"externalUserId": st_id, "loginMethods": [ep("new2@example.com")]}),
+                    "E030: Cannot create a userId mapping where the externalId is also a SuperTokens userID".to_owned(),
+                ),
+                (json!({"loginMethods": [{"recipeId": "passwordless", "email": "a@example.com", "tenantIds": ["public"]}, {"recipeId": "passwordless", "email": "a@example.com"}]}), "E006: A user with email a@example.com already exists in passwordless loginMethod.".to_owned()),
+            ];
+            for (user, message) in cases {
+                let (s, text) = app.call("POST", "/bulk-import/import", Some(user)).await;
+                assert_eq!((s, text.as_str()), (400, format!("{}\n", json!({"errors": [message]})).as_str()), "{b:?}");
+            }
+            // Account linking: another primary user holds the account info.
+            let (s, text) = app.call("POST", "/bulk-import/import", Some(json!({"loginMethods": [primary(tp("p@example.com", "gh-1"))]}))).await;
+            assert_eq!(s, 400, "{text}");
+            assert!(text.starts_with("{\"errors\":[\"E022: We tried to create the primary user for the userId "), "{b:?}: {text}");
+            let (s, text) = app.call("POST", "/bulk-import/import", Some(json!({"loginMethods": [primary(ep("q@example.com")), tp("p@example.com", "gh-2")]}))).await;
+            assert_eq!(s, 400, "{text}");
+            assert!(text.starts_with("{\"errors\":[\"E027: We tried to link the userId "), "{b:?}: {text}");
+            assert_eq!(app.json("GET", "/users/count", None).await["count"], users_before, "{b:?}: nothing of the refused users was written");
+            assert_eq!(sign_in(&app, "public", "q@example.com", "pw-123456").await["status"], "WRONG_CREDENTIALS_ERROR");
+            // A non-primary user with the same email does not block (the core's test).
+            let (s, _, text) = import(&app, json!({"loginMethods": [tp("a@example.com", "gh-3")]})).await;
+            assert_eq!(s, 200, "{text}");
+
+            // Validation: the core's messages in the core's order.
+            let (s, text) = app
+                .call(
+                    "POST",
+                    "/bulk-import/import",
+                    Some(json!({
+                        "userRoles": [{"role": "role1", "tenantIds": ["t9"]}, {"role": "role2", "tenantIds": ["t9"]}],
+                        "loginMethods": [
+                            {"recipeId": "emailpassword", "email": "v@example.com", "passwordHash": "$2a$10$x", "hashingAlgorithm": "bcrypt", "tenantIds": ["public", "t9"]},
+                            {"recipeId": "thirdparty", "email": "v@example.com", "thirdPartyId": "google", "thirdPartyUserId": "1", "tenantIds": ["t9", "public"]},
+                            {"recipeId": "passwordless", "email": "v@example.com", "tenantIds": ["public", "t9"]}
+                        ]
+                    })),
+                )
+                .await;
+            let expected = json!({"errors": [
+                "Role role1 does not exist.", "Invalid tenantId: t9 for a user role.", "Role role2 does not exist.", "Invalid tenantId: t9 for a user role.",
+                "Invalid tenantId: t9 for emailpassword recipe.", "Invalid tenantId: t9 for thirdparty recipe.", "Invalid tenantId: t9 for passwordless recipe."
+            ]});
+            assert_eq!((s, text), (400, format!("{expected}\n")), "{b:?}");
+            let (s, text) = app.call("POST", "/bulk-import/import", Some(json!({"loginMethods": [{"recipeId": "webauthn", "email": "w@example.com"}]}))).await;
+            assert_eq!(
+                (s, text.as_str()),
+                (400, "{\"errors\":[\"Invalid recipeId for loginMethod. Pass one of emailpassword, thirdparty or, passwordless!\"]}\n"),
+                "{b:?}"
+            );
+            let invalid = [
+                (json!({}), "loginMethods is required."),
+                (json!({"loginMethods": []}), "At least one loginMethod is required."),
+                (json!({"externalUserId": 5, "loginMethods": [ep("e@example.com")]}), "externalUserId should be of type string."),
+                (json!({"userMetadata": [], "loginMethods": [ep("e@example.com")]}), "userMetadata should be of type object."),
+                (json!({"totpDevices": [{"secretKey": "S", "period": 0}], "loginMethods": [ep("e@example.com")]}), "period should be > 0 for a totp device."),
+                (json!({"loginMethods": [{"recipeId": "emailpassword", "email": "e@example.com"}]}), "Either (passwordHash, hashingAlgorithm) or plainTextPassword is required for an emailpassword recipe."),
+                (json!({"loginMethods": [{"recipeId": "emailpassword", "email": "e@example.com", "passwordHash": "nope", "hashingAlgorithm": "argon2"}]}), "Password hash is in invalid Argon2 format"),
+                (json!({"loginMethods": [{"recipeId": "thirdparty", "email": "e@example.com", "thirdPartyId": "google"}]}), "thirdPartyUserId is required for a thirdparty recipe."),
+                (json!({"loginMethods": [{"recipeId": "passwordless"}]}), "Either email or phoneNumber is required for a passwordless recipe."),
+                (json!({"loginMethods": [{"recipeId": "passwordless", "email": "e@example.com", "timeJoinedInMSSinceEpoch": -1}]}), "timeJoined cannot be < 0 for a loginMethod."),
+            ];
+            for (user, message) in invalid {
+                let (s, text) = app.call("POST", "/bulk-import/import", Some(user.clone())).await;
+                assert_eq!(s, 400, "{b:?} {user}: {text}");
+                assert!(text.contains(message), "{b:?} {user}: {text}");
+            }
+            assert_eq!(app.json("GET", "/users/count", None).await["count"], json!(users_before.as_i64().unwrap() + 1), "{b:?}");
+            // Not a JSON object: the core's message.
+            let (s, text) = app.call("POST", "/t1/bulk-import/import", Some(json!({"loginMethods": [ep("t@example.com")]}))).await;
+            assert_eq!((s, text.as_str()), (403, "Only public tenantId can call this app specific API\n"), "{b:?}");
+        }
+    }
+}
