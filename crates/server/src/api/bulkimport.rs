@@ -68,7 +68,11 @@ pub async fn add(ctx: &Ctx) -> Result<Response, ApiError> {
         let valid = api::validate_batch(&users, &facts, ctx.now(), &mut new_id).map_err(|errors| ApiError::bad(errors.to_string()))?;
         let rows: Vec<(String, String)> = valid.iter().map(|u| (u.id.clone(), u.to_raw_data())).collect();
         match storage.bulk_import_add(ctx.id.app_key(), &rows, ctx.now()).await? {
-            AddOutcome::Added => return ok(api::queued_body(&valid)),
+            AddOutcome::Added => {
+                // This instance's worker starts on them at once rather than at its next interval.
+                ctx.state.bulk_import_wake.now();
+                return ok(api::queued_body(&valid));
+            }
             AddOutcome::IdTaken => continue,
         }
     }

@@ -28,6 +28,13 @@ fn plain_user(email: &str) -> Value {
     json!({"loginMethods": [{"recipeId": "emailpassword", "email": email, "plainTextPassword": "secret-123"}]})
 }
 
+/// These tests look at the queue itself: no worker drains it under them.
+const NO_WORKER: (&str, &str) = ("BULK_MIGRATION_CRON_ENABLED", "false");
+
+async fn queue_only(b: crate::common::Backend) -> TestApp {
+    TestApp::spawn_with(crate::common::config(b, &[NO_WORKER])).await
+}
+
 async fn count(app: &TestApp, query: &str) -> i64 {
     let r = app.json("GET", &format!("/bulk-import/users/count{query}"), None).await;
     assert_eq!(r["status"], "OK", "{r}");
@@ -37,7 +44,7 @@ async fn count(app: &TestApp, query: &str) -> i64 {
 #[tokio::test]
 async fn a_batch_is_queued_listed_counted_and_removed() {
     for b in backends() {
-        let app = TestApp::spawn(b).await;
+        let app = queue_only(b).await;
         let r = app.json("PUT", "/recipe/role", Some(json!({"role": "admin", "permissions": []}))).await;
         assert_eq!(r["status"], "OK", "{r}");
 
@@ -103,7 +110,7 @@ async fn a_batch_is_queued_listed_counted_and_removed() {
 #[tokio::test]
 async fn a_bad_batch_is_a_400_by_index_and_nothing_is_stored() {
     for b in backends() {
-        let app = TestApp::spawn(b).await;
+        let app = queue_only(b).await;
         let users = json!([
             plain_user("ok@example.com"),
             {},
@@ -156,7 +163,7 @@ async fn a_bad_batch_is_a_400_by_index_and_nothing_is_stored() {
 #[tokio::test]
 async fn the_queue_belongs_to_the_app_and_its_public_tenant() {
     for b in backends() {
-        let app = TestApp::spawn(b).await;
+        let app = queue_only(b).await;
         let r = app.json("PUT", "/recipe/multitenancy/tenant/v2", Some(json!({"tenantId": "t1"}))).await;
         assert_eq!(r["status"], "OK", "{r}");
         let r = app.json("PUT", "/recipe/multitenancy/app/v2", Some(json!({"appId": "a2"}))).await;
@@ -188,12 +195,12 @@ async fn the_converters_batches_are_queued_as_they_are() {
     let batch = |path: &str| -> Value { serde_json::from_str(&std::fs::read_to_string(root.join(path)).expect(path)).expect(path) };
     for b in backends() {
         let key = "jxspr8Ki0RYycVU8zykbdLGjFQ3McFUH0uiiTvC8pVMXAn210wjLNmdZJzxUECKbm0QsEmYUSDzZvpjeJ9WmXA==";
-        let without_key = TestApp::spawn(b).await;
+        let without_key = queue_only(b).await;
         let (s, text) = without_key.call("POST", "/bulk-import/users", Some(batch("firebase/project-a/expected.json"))).await;
         assert_eq!(s, 400, "{b:?}: a Firebase hash without the signer key: {text}");
         assert_eq!(count(&without_key, "").await, 0);
 
-        let app = TestApp::spawn_with(config(b, &[("FIREBASE_PASSWORD_HASHING_SIGNER_KEY", key)])).await;
+        let app = TestApp::spawn_with(config(b, &[("FIREBASE_PASSWORD_HASHING_SIGNER_KEY", key), NO_WORKER])).await;
         let mut queued = 0;
         for path in ["auth0/expected.json", "cognito/expected.json", "firebase/project-a/expected.json"] {
             let users = batch(path);
@@ -450,5 +457,190 @@ mod import_one {
             let (s, text) = app.call("POST", "/t1/bulk-import/import", Some(json!({"loginMethods": [ep("t@example.com")]}))).await;
             assert_eq!((s, text.as_str()), (403, "Only public tenantId can call this app specific API\n"), "{b:?}");
         }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The worker: draining the queue.
+
+mod worker {
+    use super::*;
+    use crate::common::{config, Backend};
+
+    /// Runs the worker by hand (`drain`) rather than on its schedule.
+    fn manual(b: Backend, extra: &[(&str, &str)]) -> portcullis_core::config::Config {
+        let mut all = vec![NO_WORKER, ("BULK_MIGRATION_SLEEP_BETWEEN_ROUNDS_IN_BATCH_MS", "0"), ("BULK_MIGRATION_BATCH_SIZE", "4"), ("BULK_MIGRATION_PARALLELISM", "2")];
+        all.extend_from_slice(extra);
+        config(b, &all)
+    }
+
+    async fn drain(app: &TestApp) -> portcullis::bulkimport_worker::RunTotals {
+        portcullis::bulkimport_worker::run(&app.state).await
+    }
+
+    async fn queue(app: &TestApp, users: Vec<Value>) -> Vec<String> {
+        let r = app.json("POST", "/bulk-import/users", Some(json!({ "users": users }))).await;
+        assert_eq!(r["status"], "OK", "{r}");
+        r["users"].as_array().unwrap().iter().map(|u| u["userId"].as_str().unwrap().to_owned()).collect()
+    }
+
+    #[tokio::test]
+    async fn queued_users_of_every_kind_are_imported_and_failures_kept_with_their_reason() {
+        for b in backends() {
+            let app = TestApp::spawn_with(manual(b, &[])).await;
+            for role in ["admin", "temp"] {
+                assert_eq!(app.json("PUT", "/recipe/role", Some(json!({"role": role, "permissions": []}))).await["status"], "OK");
+            }
+            let r = app.json("POST", "/recipe/signup", Some(json!({"email": "taken@example.com", "password": "pw-123456"}))).await;
+            assert_eq!(r["status"], "OK");
+            let mut second = full_user(2);
+            second["loginMethods"][2]["phoneNumber"] = json!("+1 415 555 0102");
+            let mut users = vec![full_user(1), second, plain_user("plain@example.com")];
+            users.push(json!({"loginMethods": [{"recipeId": "passwordless", "email": "pl@example.com", "isVerified": true}]}));
+            users.push(json!({"loginMethods": [{"recipeId": "passwordless", "phoneNumber": "+44 7700 900123"}]}));
+            // Fails at import: the email is taken (E003).
+            users.push(plain_user("taken@example.com"));
+            // Fails re-validation: its role is deleted before the worker runs.
+            users.push(json!({"userRoles": [{"role": "temp", "tenantIds": ["public"]}], "loginMethods": [{"recipeId": "passwordless", "email": "temp@example.com"}]}));
+            // Two queued users with one email: the earlier wins.
+            users.push(plain_user("twice@example.com"));
+            users.push(plain_user("twice@example.com"));
+            let ids = queue(&app, users).await;
+            assert_eq!(app.json("POST", "/recipe/role/remove", Some(json!({"role": "temp"}))).await["status"], "OK");
+
+            let totals = drain(&app).await;
+            assert_eq!((totals.imported, totals.failed), (6, 3), "{b:?}");
+            assert_eq!(count(&app, "").await, 3, "{b:?}: imported users leave the queue");
+            assert_eq!(count(&app, "?status=FAILED").await, 3);
+            let failed = app.json("GET", "/bulk-import/users?status=FAILED", None).await;
+            let mut reasons: Vec<String> = failed["users"].as_array().unwrap().iter().map(|u| u["errorMessage"].as_str().unwrap().to_owned()).collect();
+            reasons.sort();
+            assert_eq!(
+                reasons,
+                [
+                    "E003: A user with email taken@example.com already exists in emailpassword loginMethod.",
+                    "E003: A user with email twice@example.com already exists in emailpassword loginMethod.",
+                    "[Role temp does not exist.]",
+                ],
+                "{b:?}"
+            );
+            // The imported users sign in and look as queued.
+            let r = app.json("POST", "/recipe/signin", Some(json!({"email": "plain@example.com", "password": "secret-123"}))).await;
+            assert_eq!(r["status"], "OK", "{b:?}: {r}");
+            assert_eq!(r["user"]["id"], ids[2], "the queue id is the user's id");
+            let r = app.json("GET", "/user/id?userId=ext-1", None).await;
+            assert_eq!(r["user"]["isPrimaryUser"], true);
+            assert_eq!(r["user"]["loginMethods"].as_array().unwrap().len(), 3);
+            assert_eq!(app.json("GET", "/recipe/user/metadata?userId=ext-2", None).await["metadata"], json!({"plan": "gold", "n": 2}));
+            assert_eq!(app.json("GET", "/public/recipe/user/roles?userId=ext-1", None).await["roles"], json!(["admin"]));
+            // Progress shows in the metrics.
+            let (_, metrics) = app.call("GET", "/metrics", None).await;
+            assert!(metrics.contains("portcullis_bulk_import_users_total{outcome=\"imported\"} 6"), "{metrics}");
+            assert!(metrics.contains("portcullis_bulk_import_users_total{outcome=\"failed\"} 3"));
+            assert!(metrics.contains("portcullis_bulk_import_queue_users{status=\"FAILED\"} 3"));
+
+            // Retrying a failed user: remove it, fix the cause, queue it again.
+            let failed_ids: Vec<String> = failed["users"].as_array().unwrap().iter().map(|u| u["id"].as_str().unwrap().to_owned()).collect();
+            let r = app.json("POST", "/bulk-import/users/remove", Some(json!({ "ids": failed_ids }))).await;
+            assert_eq!(r["deletedIds"].as_array().unwrap().len(), 3);
+            assert_eq!(app.json("PUT", "/recipe/role", Some(json!({"role": "temp", "permissions": []}))).await["status"], "OK");
+            queue(&app, vec![json!({"userRoles": [{"role": "temp", "tenantIds": ["public"]}], "loginMethods": [{"recipeId": "passwordless", "email": "temp@example.com"}]})]).await;
+            assert_eq!(drain(&app).await, portcullis::bulkimport_worker::RunTotals { imported: 1, failed: 0 });
+            assert_eq!(count(&app, "").await, 0, "{b:?}");
+            // An empty queue: nothing to do.
+            assert_eq!(drain(&app).await, Default::default());
+        }
+    }
+
+    #[tokio::test]
+    async fn a_post_wakes_the_worker() {
+        for b in backends() {
+            // An hour's interval: only the wake-up can drain the queue within the test.
+            let app = TestApp::spawn_with(config(b, &[("PORTCULLIS_BULK_IMPORT_INTERVAL_SEC", "3600"), ("BULK_MIGRATION_SLEEP_BETWEEN_ROUNDS_IN_BATCH_MS", "0")])).await;
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            queue(&app, (0..20).map(|i| plain_user(&format!("w{i}@example.com"))).collect()).await;
+            let mut left = -1;
+            for _ in 0..300 {
+                left = count(&app, "").await;
+                if left == 0 {
+                    break;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            assert_eq!(left, 0, "{b:?}: the queue was drained after the POST");
+            assert_eq!(app.json("GET", "/users/count", None).await["count"], 20);
+        }
+    }
+
+    /// Two instances on one PostgreSQL schema drain one queue at once: every user imported
+    /// exactly once, none lost, none failed as a duplicate.
+    #[tokio::test]
+    async fn two_instances_drain_one_queue_without_duplicates() {
+        let Ok(uri) = std::env::var("PORTCULLIS_TEST_PG_URI") else {
+            eprintln!("PORTCULLIS_TEST_PG_URI is not set: skipped");
+            return;
+        };
+        let schema = format!("bi_{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+        let cfg = || {
+            config(
+                Backend::Postgres,
+                &[
+                    ("POSTGRESQL_TABLE_SCHEMA", &schema),
+                    ("PORTCULLIS_BULK_IMPORT_INTERVAL_SEC", "3600"),
+                    ("BULK_MIGRATION_SLEEP_BETWEEN_ROUNDS_IN_BATCH_MS", "0"),
+                    ("BULK_MIGRATION_BATCH_SIZE", "200"),
+                    ("BULK_MIGRATION_PARALLELISM", "2"),
+                ],
+            )
+        };
+        let one = TestApp::spawn_with(cfg()).await;
+        let two = TestApp::spawn_with(cfg()).await;
+        const USERS: usize = 3000;
+        let user = |i: usize| {
+            json!({"externalUserId": format!("x-{i}"), "loginMethods": [
+                {"recipeId": "emailpassword", "email": format!("u{i}@example.com"), "passwordHash": BCRYPT, "hashingAlgorithm": "bcrypt", "isPrimary": i % 2 == 0},
+                {"recipeId": "thirdparty", "email": format!("u{i}@example.com"), "thirdPartyId": "google", "thirdPartyUserId": format!("g{i}")}
+            ]})
+        };
+        // Batches to both instances, which wakes both workers.
+        let mut expected: Vec<String> = Vec::new();
+        for (n, start) in (0..USERS).step_by(500).enumerate() {
+            let app = if n % 2 == 0 { &one } else { &two };
+            expected.extend(queue(app, (start..start + 500).map(user).collect()).await);
+        }
+        let mut left = -1;
+        for _ in 0..1200 {
+            left = count(&one, "").await;
+            if left == 0 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        assert_eq!(left, 0, "the queue was drained");
+        // Every user exactly once: 2 recipe users each, one mapping each, no FAILED entry.
+        let (client, conn) = tokio_postgres::connect(&uri, tokio_postgres::NoTls).await.unwrap();
+        tokio::spawn(conn);
+        let n = |sql: String| {
+            let client = &client;
+            async move { client.query_one(&sql, &[]).await.unwrap().get::<_, i64>(0) }
+        };
+        assert_eq!(n(format!("SELECT count(*) FROM {schema}.app_id_to_user_id")).await, 2 * USERS as i64);
+        assert_eq!(n(format!("SELECT count(DISTINCT external_user_id) FROM {schema}.userid_mapping")).await, USERS as i64);
+        assert_eq!(n(format!("SELECT count(*) FROM {schema}.userid_mapping")).await, USERS as i64);
+        let imported: Vec<String> =
+            client.query(&format!("SELECT external_user_id FROM {schema}.userid_mapping"), &[]).await.unwrap().iter().map(|r| r.get(0)).collect();
+        let mut imported_sorted = imported.clone();
+        imported_sorted.sort();
+        expected.sort();
+        assert_eq!(imported_sorted, expected, "the queued users, each once");
+        // Both instances took part (each was woken by its own POSTs).
+        let took_part = |m: &str| m.lines().any(|l| l.starts_with("portcullis_bulk_import_users_total{outcome=\"imported\"}") && !l.ends_with(" 0"));
+        let (_, m1) = one.call("GET", "/metrics", None).await;
+        let (_, m2) = two.call("GET", "/metrics", None).await;
+        assert!(took_part(&m1) && took_part(&m2), "both workers imported users");
+        assert!(m1.contains("portcullis_bulk_import_users_total{outcome=\"failed\"} 0") && m2.contains("portcullis_bulk_import_users_total{outcome=\"failed\"} 0"));
+        // Pagination over the imported users sees each once.
+        drop((one, two));
+        client.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE")).await.unwrap();
     }
 }
