@@ -158,7 +158,7 @@ pub struct WorkloadArgs {
     /// How the N users get in: `api` queues them with `POST /bulk-import/users` (10,000 a call) and
     /// waits for the worker to import them, as the Java suite does; `sql` writes them straight into
     /// the tables with multi-row INSERTs (faster, for comparison).
-    #[arg(long, value_enum, default_value_t = workload::Seeding::Sql)]
+    #[arg(long, value_enum, default_value_t = workload::Seeding::Api)]
     seed: workload::Seeding,
     /// Groups made through the sign-up paths before the first measurement (4 users each).
     #[arg(long, default_value_t = 500)]
