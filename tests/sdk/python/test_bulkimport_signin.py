@@ -4,13 +4,16 @@ and argon2d, Firebase scrypt with the app's signer key) and a plain-text passwor
 is refused; an imported third-party user signs in up as the same user; external user ids are what
 the SDK sees; the imported roles, metadata and verified emails are visible through the SDK.
 
-Users come in one at a time (`POST /bulk-import/import`). The module runs against an app of its own
+Users come in one at a time (`POST /bulk-import/import`), and in the last test through the queue
+(`POST /bulk-import/users`) and the worker. The module runs against an app of its own
 (the Firebase signer key is app config) with the UserRoles and EmailVerification recipes, and
 restores the session-wide SDK at the end.
 """
 
+import base64
 import json
 import os
+import time
 
 import pytest
 from argon2.low_level import Type
@@ -134,7 +137,7 @@ def test_firebase_scrypt_hashes_sign_in_with_the_apps_signer_key(app_url):
     # The generator reproduces Firebase's own example, which is imported too.
     assert firebase_scrypt(FIREBASE_EXAMPLE_PASSWORD, FIREBASE_EXAMPLE_SALT) == FIREBASE_EXAMPLE_HASH
     password = "firebase-Passw0rd!"
-    salt = __import__("base64").b64encode(os.urandom(12)).decode()
+    salt = base64.b64encode(os.urandom(12)).decode()
     for pw, hashed in ((password, firebase_scrypt(password, salt)), (FIREBASE_EXAMPLE_PASSWORD, FIREBASE_EXAMPLE_HASH)):
         address = email("firebase")
         user = import_user(app_url, {"loginMethods": [password_method(address, hashed, "firebase_scrypt")]})
@@ -219,3 +222,51 @@ def test_a_linked_import_is_one_user_to_both_sign_ins(app_url):
     assert tp.created_new_recipe_user is False
     assert tp.user.id == user["id"], "the third-party sign-in lands on the primary user"
     assert tp.recipe_user_id.get_as_string() != ok.recipe_user_id.get_as_string()
+
+
+def test_users_queued_for_the_worker_are_imported_and_sign_in(app_url):
+    password = "queued-Passw0rd!"
+    salt = base64.b64encode(os.urandom(12)).decode()
+    hashes = [
+        ("bcrypt", bcrypt_hash(password)),
+        ("argon2", argon2_hash(password, Type.ID)),
+        ("firebase_scrypt", firebase_scrypt(password, salt)),
+    ]
+    users = [
+        {"externalUserId": unique_id(f"queued-{algorithm}"), "loginMethods": [password_method(email(algorithm), hashed, algorithm)]}
+        for algorithm, hashed in hashes
+    ]
+    users.append(
+        {
+            "externalUserId": unique_id("queued-plain"),
+            "loginMethods": [{"recipeId": "emailpassword", "email": email("plain"), "plainTextPassword": password, "isPrimary": True}],
+        }
+    )
+    tp_user, google_email = f"g-{os.urandom(8).hex()}", email("queued-google")
+    users.append(
+        {
+            "externalUserId": unique_id("queued-google"),
+            "loginMethods": [
+                {"recipeId": "thirdparty", "thirdPartyId": "google", "thirdPartyUserId": tp_user, "email": google_email, "isVerified": True, "isPrimary": True}
+            ],
+        }
+    )
+
+    status, text = http("POST", f"{app_url}/bulk-import/users", {"users": users})
+    assert status == 200, text
+    deadline = time.monotonic() + 60
+    while True:
+        status, text = http("GET", f"{app_url}/bulk-import/users?status=FAILED")
+        assert json.loads(text)["users"] == [], text
+        status, text = http("GET", f"{app_url}/bulk-import/users/count")
+        left = json.loads(text)["count"]
+        if left == 0:
+            break
+        assert time.monotonic() < deadline, f"{left} users still queued"
+        time.sleep(0.1)
+
+    for user in users[:4]:
+        assert_signs_in(user["loginMethods"][0]["email"], password, user["externalUserId"])
+    res = manually_create_or_update_user("public", "google", tp_user, google_email, True)
+    assert res.created_new_recipe_user is False
+    assert res.user.id == users[4]["externalUserId"]

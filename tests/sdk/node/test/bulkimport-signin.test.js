@@ -4,8 +4,9 @@
 // argon2d, Firebase scrypt with the app's signer key) and a plain-text password; a wrong password
 // is refused; an imported third-party user signs in up as the same user; external user ids are what
 // the SDK sees; the imported roles, metadata and verified emails are visible through the SDK.
-// Users come in one at a time (`POST /bulk-import/import`); docs/migrating.md's worked examples are
-// imported the same way in migrating-examples.test.js.
+// Most users come in one at a time (`POST /bulk-import/import`); the last test queues them
+// (`POST /bulk-import/users`) for the worker, as docs/migrating.md's worked examples are queued in
+// migrating-examples.test.js.
 
 const assert = require("node:assert/strict");
 const crypto = require("node:crypto");
@@ -185,4 +186,49 @@ ctx.test("a user imported with a password and a third-party method, linked, is o
     assert.equal(tp.createdNewRecipeUser, false);
     assert.equal(tp.user.id, user.id, "the third-party sign-in lands on the primary user");
     assert.notEqual(tp.recipeUserId.getAsString(), signedIn.recipeUserId.getAsString());
+});
+
+ctx.test("users queued with POST /bulk-import/users are imported by the worker and sign in", async () => {
+    const password = "queued-Passw0rd!";
+    const salt = () => crypto.randomBytes(16);
+    const hashes = [
+        ["bcrypt", await bcrypt({ password, salt: salt(), costFactor: 10, outputType: "encoded" })],
+        ["argon2", await argon2id({ password, salt: salt(), parallelism: 1, iterations: 2, memorySize: 1024, hashLength: 32, outputType: "encoded" })],
+        ["firebase_scrypt", firebaseScrypt(password, crypto.randomBytes(12).toString("base64"))],
+    ];
+    const users = hashes.map(([algorithm, hash]) => ({
+        externalUserId: uniqueId(`queued-${algorithm}`),
+        loginMethods: [passwordMethod(email(algorithm), hash, algorithm)],
+    }));
+    users.push({
+        externalUserId: uniqueId("queued-plain"),
+        loginMethods: [{ recipeId: "emailpassword", email: email("plain"), plainTextPassword: password, isPrimary: true }],
+    });
+    const thirdPartyUserId = `g-${crypto.randomBytes(8).toString("hex")}`;
+    const googleEmail = email("queued-google");
+    users.push({
+        externalUserId: uniqueId("queued-google"),
+        loginMethods: [{ recipeId: "thirdparty", thirdPartyId: "google", thirdPartyUserId, email: googleEmail, isVerified: true, isPrimary: true }],
+    });
+
+    const queued = await ctx.coreRequest("POST", "/bulk-import/users", { users });
+    assert.equal(queued.status, 200, JSON.stringify(queued.body));
+    assert.equal(queued.body.users.length, users.length);
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+        const failed = await ctx.coreRequest("GET", "/bulk-import/users?status=FAILED");
+        assert.deepEqual(failed.body.users, [], "no user FAILED");
+        const left = await ctx.coreRequest("GET", "/bulk-import/users/count");
+        if (left.body.count === 0) break;
+        assert.ok(Date.now() < deadline, `${left.body.count} users still queued`);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+
+    for (const user of users.slice(0, 4)) {
+        await assertSignsIn(user.loginMethods[0].email, password, user.externalUserId);
+    }
+    const google = users[4];
+    const res = await ThirdParty.manuallyCreateOrUpdateUser("public", "google", thirdPartyUserId, googleEmail, true);
+    assert.equal(res.createdNewRecipeUser, false);
+    assert.equal(res.user.id, google.externalUserId);
 });

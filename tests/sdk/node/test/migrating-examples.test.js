@@ -1,7 +1,7 @@
 "use strict";
 // docs/migrating.md's worked examples, end to end: the Auth0, Firebase and Cognito batches of
 // tests/bulk-import (which the doc shows word for word, checked by tests/bulk-import/test_converters.py)
-// are imported into Portcullis as they are, then their users sign in through supertokens-node with
+// are queued with POST /bulk-import/users as they are and imported by the worker, then their users sign in through supertokens-node with
 // the passwords they had (tests/bulk-import/*/passwords.json) and a wrong password fails; their
 // social identities sign in up as the same users; Cognito's users sign in with no password until
 // one is set for them, as the doc says.
@@ -37,16 +37,35 @@ const ctx = setup({
     ],
 });
 
-/** Imports every user of a batch (as the doc's batch.json) and returns the core's users by external id. */
+/**
+ * Queues a batch as the doc says (`POST /bulk-import/users` with batch.json as it is), waits for the
+ * worker to import it, and returns the core's users by external id.
+ */
 async function importBatch(batch) {
+    const queued = await ctx.coreRequest("POST", "/bulk-import/users", batch);
+    assert.equal(queued.status, 200, `queueing answered ${queued.status}: ${JSON.stringify(queued.body)}`);
+    await drainQueue();
     const imported = {};
     for (const user of batch.users) {
-        const res = await ctx.coreRequest("POST", "/bulk-import/import", user);
-        assert.equal(res.status, 200, `${user.externalUserId}: import answered ${res.status}: ${JSON.stringify(res.body)}`);
+        const res = await ctx.coreRequest("GET", `/user/id?userId=${encodeURIComponent(user.externalUserId)}`);
+        assert.equal(res.body.status, "OK", `${user.externalUserId} was imported`);
         assert.equal(res.body.user.id, user.externalUserId, "the SDK-facing id is the external id");
         imported[user.externalUserId] = res.body.user;
     }
     return imported;
+}
+
+/** Waits until the worker has emptied the queue; fails on any user it could not import. */
+async function drainQueue(timeoutMs = 60_000) {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+        const failed = await ctx.coreRequest("GET", "/bulk-import/users?status=FAILED");
+        assert.deepEqual(failed.body.users, [], "no user FAILED");
+        const left = await ctx.coreRequest("GET", "/bulk-import/users/count");
+        if (left.body.count === 0) return;
+        assert.ok(Date.now() < deadline, `${left.body.count} users still queued`);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+    }
 }
 
 /** The email-password email of an imported user, as the core stored it (normalised). */
