@@ -327,14 +327,17 @@ impl PasswordlessTx for SqliteTx<'_> {
         let c = self.conn()?;
         // The tenant rows by their key (app_id, tenant_id, user_id), the user's tenants from
         // all_auth_recipe_users, rather than a scan of every row of the app.
-        let set = |table: &str, tenants: &str| {
-            c.execute(&format!("UPDATE {table} SET {column} = ?3 WHERE app_id = ?1 AND user_id = ?2{tenants}"), params![app_id, user_id, value])
-        };
-        let changed = set(
-            "passwordless_user_to_tenant",
-            " AND tenant_id IN (SELECT tenant_id FROM all_auth_recipe_users WHERE app_id = ?1 AND user_id = ?2)",
-        )
-        .and_then(|_| set("passwordless_users", ""));
+        let changed = c
+            .execute(
+                &format!(
+                    "UPDATE passwordless_user_to_tenant SET {column} = ?3 WHERE app_id = ?1 AND user_id = ?2 \
+                     AND tenant_id IN (SELECT tenant_id FROM all_auth_recipe_users WHERE app_id = ?1 AND user_id = ?2)"
+                ),
+                params![app_id, user_id, value],
+            )
+            .and_then(|_| {
+                c.execute(&format!("UPDATE passwordless_users SET {column} = ?3 WHERE app_id = ?1 AND user_id = ?2"), params![app_id, user_id, value])
+            });
         Ok(if self.unique(changed)? { SetContact::Set } else { taken })
     }
 
