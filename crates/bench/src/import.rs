@@ -88,8 +88,22 @@ pub async fn queue_and_drain(c: &reqwest::Client, base: &str, bodies: Vec<String
     let upload_secs = t0.elapsed().as_secs_f64();
     let deadline = t0 + timeout;
     loop {
-        let left = queue_count(c, base, None).await?;
-        let failed = queue_count(c, base, Some("FAILED")).await?;
+        // A poll that fails (the server busy importing may answer a read late) is reported and
+        // tried again until the deadline, rather than ending a long seeding run.
+        let counts = match (queue_count(c, base, None).await, queue_count(c, base, Some("FAILED")).await) {
+            (Ok(left), Ok(failed)) => Some((left, failed)),
+            (Err(e), _) | (_, Err(e)) => {
+                eprintln!("polling the bulk-import queue failed, trying again: {e}");
+                None
+            }
+        };
+        let Some((left, failed)) = counts else {
+            if Instant::now() > deadline {
+                return Err(format!("the queue could not be read for {}s", timeout.as_secs()));
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            continue;
+        };
         if failed > 0 {
             let first = call_ok(c, Method::GET, format!("{base}/bulk-import/users?status=FAILED&limit=1"), None).await?;
             return Err(format!("{failed} users FAILED to import, e.g. {}", first["users"][0]["errorMessage"]));
