@@ -1,6 +1,7 @@
 """The export converters of scripts/bulk-import turn the fixture exports into exactly the committed
 expected.json files (which crates/core/tests/bulk_import_exports.rs validates and signs in with),
-and handle the odd cases. Run: python3 -m unittest discover -s tests/bulk-import"""
+and handle the odd cases; the worked examples of docs/migrating.md are these files, word for word.
+Run: python3 -m unittest discover -s tests/bulk-import"""
 
 import importlib.util
 import io
@@ -149,3 +150,40 @@ class Batches(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class WorkedExamples(unittest.TestCase):
+    """docs/migrating.md shows the fixtures as its worked examples: each block after a
+    `<!-- file: PATH -->` line must be that file exactly, so the doc cannot drift from what the
+    tests convert, import and sign in with."""
+
+    ROOT = os.path.join(HERE, "..", "..")
+
+    def blocks(self):
+        with open(os.path.join(self.ROOT, "docs", "migrating.md"), encoding="utf-8") as f:
+            lines = f.read().split("\n")
+        out = {}
+        for i, line in enumerate(lines):
+            if not line.startswith("<!-- file: "):
+                continue
+            path = line[len("<!-- file: "):].removesuffix(" -->")
+            self.assertTrue(lines[i + 1].startswith("```"), f"{path}: a fenced block must follow its marker")
+            end = lines.index("```", i + 2)
+            out[path] = "\n".join(lines[i + 2:end])
+        return out
+
+    def test_every_block_is_its_file(self):
+        blocks = self.blocks()
+        for path, text in blocks.items():
+            with open(os.path.join(self.ROOT, path), encoding="utf-8") as f:
+                self.assertEqual(text, f.read().rstrip("\n"), f"docs/migrating.md's block for {path} differs from the file")
+
+    def test_each_service_shows_its_export_batch_and_passwords(self):
+        shown = set(self.blocks())
+        for path in ["tests/bulk-import/auth0/password-hashes.ndjson", "tests/bulk-import/auth0/users.ndjson",
+                     "tests/bulk-import/auth0/expected.json", "tests/bulk-import/auth0/passwords.json",
+                     "tests/bulk-import/firebase/project-a/users.json", "tests/bulk-import/firebase/project-a/hash-config.txt",
+                     "tests/bulk-import/firebase/project-a/expected.json", "tests/bulk-import/firebase/project-a/passwords.json",
+                     "tests/bulk-import/cognito/page-1.json", "tests/bulk-import/cognito/page-2.json",
+                     "tests/bulk-import/cognito/expected.json"]:
+            self.assertIn(path, shown)

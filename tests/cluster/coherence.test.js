@@ -188,6 +188,11 @@ test("each background job runs once across the nodes (a minute after start)", as
         assert.equal(runs.reduce((a, b) => a + b, 0), 1, `${job} runs per node: ${runs.join(", ")}`);
         assert.equal(failures.reduce((a, b) => a + b, 0), 0, `${job} failures per node: ${failures.join(", ")}`);
     }
+    // The bulk-import worker is the one job that takes no lease: every node drains the queue
+    // (claims keep them apart), starting at start-up, which sets its queue gauge on every node.
+    for (const [i, t] of texts.entries()) {
+        assert.ok(t.includes('portcullis_bulk_import_queue_users{status="NEW"}'), `the bulk-import worker ran on ${NODES[i]}`);
+    }
     // The leases the runs took, one row per job in the base database.
     const schema = env("POSTGRESQL_TABLE_SCHEMA");
     const rows = psql(

@@ -22,7 +22,17 @@ use crate::server::{Backend, Server, ServerSpec};
 use crate::{workdir, ImportArgs};
 
 /// Users per `POST /bulk-import/users` (the API's maximum).
-const PER_POST: u64 = 10_000;
+pub const PER_POST: u64 = 10_000;
+
+/// A `POST /bulk-import/users` of 10,000 users is several megabytes, and the server bounds every
+/// body by `max_request_body_bytes` (1 MiB by default; the route has no larger bound of its own):
+/// raise it for the server under test, unless the command line sets it.
+pub fn allow_bulk_bodies(spec: &mut ServerSpec) {
+    const KEY: &str = "PORTCULLIS_MAX_REQUEST_BODY_BYTES";
+    if !spec.extra_env.iter().any(|(k, _)| k == KEY) {
+        spec.extra_env.push((KEY.to_owned(), (64 * 1024 * 1024).to_string()));
+    }
+}
 
 /// Seeded user i as a bulk import user: one email-password login method with an imported hash.
 pub fn import_user(i: u64, hash: &str) -> Value {
@@ -65,6 +75,50 @@ struct Imported {
     total_secs: f64,
 }
 
+/// `POST /bulk-import/users` of each body (`{"users": [...]}`, at most 10,000 users), then waits
+/// until the worker has emptied the queue; fails on any FAILED user. Returns the upload's seconds.
+pub async fn queue_and_drain(c: &reqwest::Client, base: &str, bodies: Vec<String>, timeout: Duration) -> Result<f64, String> {
+    let t0 = Instant::now();
+    for body in bodies {
+        let (status, text) = call(c, Method::POST, format!("{base}/bulk-import/users"), Some(body)).await?;
+        if status != 200 || !text.contains("\"status\":\"OK\"") {
+            return Err(format!("POST /bulk-import/users: {status} {}", &text[..text.len().min(300)]));
+        }
+    }
+    let upload_secs = t0.elapsed().as_secs_f64();
+    let deadline = t0 + timeout;
+    loop {
+        // A poll that fails (the server busy importing may answer a read late) is reported and
+        // tried again until the deadline, rather than ending a long seeding run.
+        let counts = match (queue_count(c, base, None).await, queue_count(c, base, Some("FAILED")).await) {
+            (Ok(left), Ok(failed)) => Some((left, failed)),
+            (Err(e), _) | (_, Err(e)) => {
+                eprintln!("polling the bulk-import queue failed, trying again: {e}");
+                None
+            }
+        };
+        let Some((left, failed)) = counts else {
+            if Instant::now() > deadline {
+                return Err(format!("the queue could not be read for {}s", timeout.as_secs()));
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            continue;
+        };
+        if failed > 0 {
+            let first = call_ok(c, Method::GET, format!("{base}/bulk-import/users?status=FAILED&limit=1"), None).await?;
+            return Err(format!("{failed} users FAILED to import, e.g. {}", first["users"][0]["errorMessage"]));
+        }
+        if left == 0 {
+            break;
+        }
+        if Instant::now() > deadline {
+            return Err(format!("{left} users still queued after {}s", timeout.as_secs()));
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Ok(upload_secs)
+}
+
 /// Uploads users [0, n), then waits until the queue is empty; fails on any FAILED user.
 async fn import(base: &str, n: u64, timeout: Duration) -> Result<Imported, String> {
     let c = client();
@@ -75,28 +129,7 @@ async fn import(base: &str, n: u64, timeout: Duration) -> Result<Imported, Strin
         .map(|(a, b)| json!({"users": (a..b).map(|i| import_user(i, &hash)).collect::<Vec<_>>()}).to_string())
         .collect();
     let t0 = Instant::now();
-    for body in bodies {
-        let (status, text) = call(&c, Method::POST, format!("{base}/bulk-import/users"), Some(body)).await?;
-        if status != 200 || !text.contains("\"status\":\"OK\"") {
-            return Err(format!("POST /bulk-import/users: {status} {}", &text[..text.len().min(300)]));
-        }
-    }
-    let upload_secs = t0.elapsed().as_secs_f64();
-    let deadline = t0 + timeout;
-    loop {
-        let left = queue_count(&c, base, None).await?;
-        let failed = queue_count(&c, base, Some("FAILED")).await?;
-        if failed > 0 {
-            return Err(format!("{failed} users FAILED to import"));
-        }
-        if left == 0 {
-            break;
-        }
-        if Instant::now() > deadline {
-            return Err(format!("{left} users still queued after {}s", timeout.as_secs()));
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let upload_secs = queue_and_drain(&c, base, bodies, timeout).await?;
     let total_secs = t0.elapsed().as_secs_f64();
     let v = call_ok(&c, Method::GET, format!("{base}/users/count"), None).await?;
     if v["count"].as_u64() != Some(n) {
@@ -107,7 +140,8 @@ async fn import(base: &str, n: u64, timeout: Duration) -> Result<Imported, Strin
 
 pub async fn run(a: ImportArgs) -> Result<bool, String> {
     let dir = workdir()?;
-    let spec = a.target.spec(&dir)?;
+    let mut spec = a.target.spec(&dir)?;
+    allow_bulk_bodies(&mut spec);
     let floor_spec = floor_spec(&spec);
     let n = a.users;
     let mut ok = true;

@@ -164,6 +164,11 @@ pub struct WorkloadArgs {
     /// User counts, ascending; seeded users (each holding role1) are added between the measurements.
     #[arg(long, default_value = "100000,1000000", value_delimiter = ',')]
     sizes: Vec<u64>,
+    /// How the N users get in: `api` queues them with `POST /bulk-import/users` (10,000 a call) and
+    /// waits for the worker to import them, as the Java suite does; `sql` writes them straight into
+    /// the tables with multi-row INSERTs (faster, for comparison).
+    #[arg(long, value_enum, default_value_t = workload::Seeding::Api)]
+    seed: workload::Seeding,
     /// Groups made through the sign-up paths before the first measurement (4 users each).
     #[arg(long, default_value_t = 500)]
     groups: usize,

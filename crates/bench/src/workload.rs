@@ -6,6 +6,13 @@
 //! a time, and classified O(1) or O(n): time(last size) / time(first size) must stay within 3x for
 //! O(1) steps and 15x for O(n) ones.
 //!
+//! The N users are queued with `POST /bulk-import/users` (10,000 a call) and imported by the worker,
+//! as the suite seeds its million (`--seed api`, the default), or written straight into the tables
+//! with multi-row INSERTs (`--seed sql`). Either way user i has the email `seed::email(i)`, joined at
+//! `seed::time_joined(i)`, and holds `role1`; through the API it is also shaped like the suite's
+//! generated users: an external id, and on every other user a google method, on every third a
+//! passwordless method with a phone number, linked to the email-password one.
+//!
 //! Each step's time is the median (p50) of `iterations` timed requests after 3 warm-ups, with a
 //! floor (`--ratio-floor-ms`, default 1 ms) under both times of a ratio: the Java suite times each
 //! step once with a 50 ms floor, which would hide every O(1) step of a Rust server.
@@ -17,12 +24,22 @@ use std::time::{Duration, Instant};
 use reqwest::Method;
 use serde_json::{json, Value};
 
+use crate::import::{allow_bulk_bodies, queue_and_drain, PER_POST};
 use crate::scale::{random_below, seed_range};
 use crate::scenarios::{call_ok, client, enc};
 use crate::seed;
 use crate::server::{Backend, Server, ServerSpec};
 use crate::stats::{Sampler, Summary};
 use crate::{workdir, WorkloadArgs};
+
+/// How the N users get in (`--seed`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Seeding {
+    /// `POST /bulk-import/users`, imported by the worker.
+    Api,
+    /// Multi-row INSERTs straight into the tables.
+    Sql,
+}
 
 /// How a step's cost may grow with the number of users.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -308,12 +325,11 @@ async fn iteration(ctx: &Ctx, step: Step) -> Result<Duration, String> {
         Step::FirstPageDesc => get("/public/users?limit=100&timeJoinedOrder=DESC".into()).await,
         Step::FirstPageAsc => get("/public/users?limit=100&timeJoinedOrder=ASC".into()).await,
         Step::DeepPageDesc => {
-            let token = seed::token_at_position(n, n / 2).unwrap_or_default();
+            let token = seed::page_token(AT_ANY_ID, seed::time_joined(n - 1 - n / 2));
             get(format!("/public/users?limit=100&timeJoinedOrder=DESC&paginationToken={}", enc(&token))).await
         }
         Step::DeepPageAsc => {
-            let i = n / 2;
-            let token = seed::page_token(&seed::user_id(i), seed::time_joined(i));
+            let token = seed::page_token(AT_ANY_ID, seed::time_joined(n / 2));
             get(format!("/public/users?limit=100&timeJoinedOrder=ASC&paginationToken={}", enc(&token))).await
         }
         Step::CountAllTenants => get("/users/count?includeAllTenants=true".into()).await,
@@ -398,6 +414,11 @@ async fn iteration(ctx: &Ctx, step: Step) -> Result<Duration, String> {
     }
 }
 
+/// The user id of a page token that starts at seeded user i whatever i's id (ids are made by the
+/// import): seeded users' join times are distinct, and a page from (t, id) takes the user joined at
+/// t when its id sorts at or below the token's, which every id does below this one.
+const AT_ANY_ID: &str = "ffffffff-ffff-ffff-ffff-ffffffffffff";
+
 /// Used TOTP codes of the user a TOTP verify step checks, as in the stress suite.
 const USED_CODES: i64 = 3_000;
 
@@ -467,9 +488,45 @@ async fn table_name(spec: &ServerSpec, base: &str) -> Result<String, String> {
     pg.table_name(base).map(str::to_owned).ok_or_else(|| format!("no table {base}"))
 }
 
-/// Seeds users [from, to) and gives them `role1`.
-async fn seed_users(spec: &ServerSpec, from: u64, to: u64) -> Result<f64, String> {
+/// Seeded user `i` as a bulk-import user, shaped like the stress suite's generated users.
+fn bulk_user(i: u64, hash: &str) -> Value {
+    let (email, joined) = (seed::email(i), seed::time_joined(i));
+    let mut methods = vec![json!({"recipeId": "emailpassword", "email": email, "passwordHash": hash, "hashingAlgorithm": "bcrypt",
+        "isVerified": true, "isPrimary": true, "timeJoinedInMSSinceEpoch": joined})];
+    if i.is_multiple_of(2) {
+        methods.push(json!({"recipeId": "thirdparty", "thirdPartyId": "google", "thirdPartyUserId": format!("seed-tp-{i}"),
+            "email": email, "isVerified": true, "timeJoinedInMSSinceEpoch": joined}));
+    }
+    if i.is_multiple_of(3) {
+        // London numbers, unique for i < 10^8.
+        methods.push(json!({"recipeId": "passwordless", "email": email, "phoneNumber": format!("+4420{:08}", i % 100_000_000),
+            "isVerified": true, "timeJoinedInMSSinceEpoch": joined}));
+    }
+    json!({"externalUserId": format!("e-{i}"), "userRoles": [{"role": "role1", "tenantIds": ["public"]}], "loginMethods": methods})
+}
+
+/// Queues users [from, to) through the API and waits for the worker to import them.
+async fn seed_through_api(base: &str, from: u64, to: u64) -> Result<(), String> {
+    let hash = seed::cheap_hash()?;
+    let bodies: Vec<String> = seed::batches(from, to, PER_POST)
+        .into_iter()
+        .map(|(a, b)| json!({"users": (a..b).map(|i| bulk_user(i, &hash)).collect::<Vec<_>>()}).to_string())
+        .collect();
+    // Generous: a loaded machine's debug build imports a few hundred users a second.
+    let timeout = Duration::from_secs(300 + (to - from) / 100);
+    queue_and_drain(&client(), base, bodies, timeout).await.map(drop)
+}
+
+/// Seeds users [from, to), each holding `role1`.
+async fn seed_users(spec: &ServerSpec, base: &str, seeding: Seeding, from: u64, to: u64) -> Result<f64, String> {
     let t0 = Instant::now();
+    if seeding == Seeding::Api {
+        seed_through_api(base, from, to).await?;
+        if let Backend::Postgres { uri, schema } = &spec.backend {
+            seed::analyze_schema(uri, schema).await?;
+        }
+        return Ok(t0.elapsed().as_secs_f64());
+    }
     seed_range(spec, from, to, 2).await?;
     match &spec.backend {
         Backend::Sqlite { path } => {
@@ -490,7 +547,10 @@ pub async fn run(a: WorkloadArgs) -> Result<bool, String> {
         None => Step::ALL.to_vec(),
     };
     let dir = workdir()?;
-    let spec = a.target.spec(&dir)?;
+    let mut spec = a.target.spec(&dir)?;
+    if a.seed == Seeding::Api {
+        allow_bulk_bodies(&mut spec);
+    }
     let mut sizes = a.sizes.clone();
     sizes.sort_unstable();
     sizes.dedup();
@@ -519,8 +579,9 @@ async fn measure(a: &WorkloadArgs, spec: &ServerSpec, server: &Server, sizes: &[
     ctx.ok(Method::PUT, "/recipe/multitenancy/tenant/v2", Some(json!({"tenantId": "stressextra"}))).await?;
     let mut table = Vec::new();
     for (idx, &n) in sizes.iter().enumerate() {
-        let secs = seed_users(spec, ctx.n, n).await?;
-        eprintln!("seeded users {}..{n} with role1 in {secs:.1}s ({:.0} users/s)", ctx.n, (n - ctx.n) as f64 / secs.max(1e-9));
+        let secs = seed_users(spec, &server.url, a.seed, ctx.n, n).await?;
+        let how = if a.seed == Seeding::Api { "through POST /bulk-import/users and the worker" } else { "with multi-row INSERTs" };
+        eprintln!("seeded users {}..{n} with role1 {how} in {secs:.1}s ({:.0} users/s)", ctx.n, (n - ctx.n) as f64 / secs.max(1e-9));
         ctx.n = n;
         if idx == 0 {
             let t0 = Instant::now();
@@ -555,8 +616,9 @@ fn report(a: &WorkloadArgs, spec: &ServerSpec, sizes: &[u64], steps: &[Step], ta
     let mut ok = table.iter().all(|row| row.iter().all(Result::is_ok));
     println!();
     println!(
-        "workload on {} ({} groups made through the sign-up paths; p50 of {} timed requests per step and size, one at a time; ms; ratio floor {} ms)",
+        "workload on {} (users seeded {}; {} groups made through the sign-up paths; p50 of {} timed requests per step and size, one at a time; ms; ratio floor {} ms)",
         spec.backend.name(),
+        if a.seed == Seeding::Api { "through the bulk-import API" } else { "with SQL" },
         a.groups,
         a.iterations,
         a.ratio_floor_ms
@@ -599,7 +661,7 @@ fn report(a: &WorkloadArgs, spec: &ServerSpec, sizes: &[u64], steps: &[Step], ta
         }));
     }
     if let Some(path) = &a.json {
-        let out = json!({"backend": spec.backend.name(), "iterations": a.iterations, "groups": a.groups,
+        let out = json!({"backend": spec.backend.name(), "seed": format!("{:?}", a.seed).to_lowercase(), "iterations": a.iterations, "groups": a.groups,
             "ratio_floor_ms": a.ratio_floor_ms, "sizes": sizes, "steps": rows});
         std::fs::write(path, serde_json::to_string_pretty(&out).map_err(|e| e.to_string())?).map_err(|e| format!("{}: {e}", path.display()))?;
         eprintln!("wrote {}", path.display());
@@ -641,6 +703,19 @@ mod tests {
         assert_eq!(bound_for(Class::Linear, 2_000, 20_000), 15.0);
         assert_eq!(bound_for(Class::Linear, 1_000, 100_000), 150.0);
         assert_eq!(bound_for(Class::Linear, 1_000, 2_000), 15.0);
+    }
+
+    #[test]
+    fn bulk_users_are_shaped_like_the_suites() {
+        let u = bulk_user(6, "$2b$04$x");
+        assert_eq!(u["externalUserId"], "e-6");
+        assert_eq!(u["userRoles"][0]["role"], "role1");
+        let methods: Vec<&str> = u["loginMethods"].as_array().unwrap().iter().map(|m| m["recipeId"].as_str().unwrap()).collect();
+        assert_eq!(methods, ["emailpassword", "thirdparty", "passwordless"]);
+        assert_eq!(u["loginMethods"][0]["email"], seed::email(6));
+        assert_eq!(u["loginMethods"][0]["isPrimary"], true);
+        assert_eq!(u["loginMethods"][2]["phoneNumber"], "+442000000006");
+        assert_eq!(bulk_user(1, "h")["loginMethods"].as_array().unwrap().len(), 1);
     }
 
     #[test]

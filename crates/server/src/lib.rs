@@ -1,6 +1,7 @@
 //! The Portcullis server: HTTP, tenancy and background jobs wired together. `main.rs` is the CLI.
 
 mod api;
+pub mod bulkimport_worker;
 pub mod cron;
 mod hashing;
 pub mod http;
@@ -53,6 +54,7 @@ pub async fn start(config: Config, config_path: Option<std::path::PathBuf>) -> R
         limits,
         clock: state::Clock::default(),
         config_path,
+        bulk_import_wake: bulkimport_worker::Wake::default(),
     }))
 }
 
@@ -112,6 +114,7 @@ pub async fn serve(
 
     spawn_tenant_sync(&state);
     cron::spawn(Arc::clone(&state));
+    bulkimport_worker::spawn(Arc::clone(&state));
     let header_timeout = Duration::from_secs(u64::try_from(state.registry.base.header_read_timeout_sec()).unwrap_or(30).max(1));
     let app_state = Arc::clone(&state);
     let app = router(state);

@@ -88,6 +88,22 @@ pub struct Metrics {
     cron: Mutex<Cron>,
     /// Calls refused by a brute-force limit, by `ratelimit::Kind` (in the order of `Kind::ALL`).
     rate_limited: [AtomicU64; Kind::ALL.len()],
+    bulk_import: BulkImportCounters,
+}
+
+/// Upper bounds of the bulk-import chunk duration buckets, in seconds.
+const CHUNK_BUCKETS: [f64; 9] = [0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0];
+
+/// The bulk-import worker's progress.
+#[derive(Default)]
+struct BulkImportCounters {
+    imported: AtomicU64,
+    failed: AtomicU64,
+    chunk_buckets: [AtomicU64; CHUNK_BUCKETS.len() + 1],
+    chunk_count: AtomicU64,
+    chunk_sum_nanos: AtomicU64,
+    /// The queue by status (NEW, PROCESSING, FAILED) as the worker last counted it, all apps.
+    queue: [AtomicU64; 3],
 }
 
 /// One database pool's state at scrape time, and its counters.
@@ -108,7 +124,7 @@ impl Metrics {
     /// Counters for routes labelled `route_names` (by route number), and for unknown paths.
     pub fn new(route_names: &[&'static str]) -> Metrics {
         let routes = route_names.iter().chain([&UNKNOWN]).map(|l| RouteCounters::new(l)).collect();
-        Metrics { routes, cron: Mutex::new(Cron::default()), rate_limited: Default::default() }
+        Metrics { routes, cron: Mutex::new(Cron::default()), rate_limited: Default::default(), bulk_import: BulkImportCounters::default() }
     }
 
     /// Counts a request to route `route` (its number in the route table; `None` when the path
@@ -133,6 +149,46 @@ impl Metrics {
         *m.runs.entry(job).or_default() += 1;
         if !ok {
             *m.failures.entry(job).or_default() += 1;
+        }
+    }
+
+    /// Counts a bulk-import chunk: users imported (found imported included) and marked failed.
+    pub fn record_bulk_import_chunk(&self, imported: u64, failed: u64, elapsed: Duration) {
+        let b = &self.bulk_import;
+        b.imported.fetch_add(imported, Ordering::Relaxed);
+        b.failed.fetch_add(failed, Ordering::Relaxed);
+        let seconds = elapsed.as_secs_f64();
+        let bucket = CHUNK_BUCKETS.iter().position(|x| seconds <= *x).unwrap_or(CHUNK_BUCKETS.len());
+        b.chunk_buckets[bucket].fetch_add(1, Ordering::Relaxed);
+        b.chunk_count.fetch_add(1, Ordering::Relaxed);
+        b.chunk_sum_nanos.fetch_add(u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX), Ordering::Relaxed);
+    }
+
+    /// The bulk-import queue by status (NEW, PROCESSING, FAILED), as a worker run counted it.
+    pub fn set_bulk_import_queue(&self, by_status: [u64; 3]) {
+        for (slot, n) in self.bulk_import.queue.iter().zip(by_status) {
+            slot.store(n, Ordering::Relaxed);
+        }
+    }
+
+    fn render_bulk_import(&self, out: &mut String) {
+        let b = &self.bulk_import;
+        header(out, "portcullis_bulk_import_users_total", "counter", "Users the bulk-import worker imported or marked FAILED, by outcome.");
+        let _ = writeln!(out, "portcullis_bulk_import_users_total{{outcome=\"imported\"}} {}", b.imported.load(Ordering::Relaxed));
+        let _ = writeln!(out, "portcullis_bulk_import_users_total{{outcome=\"failed\"}} {}", b.failed.load(Ordering::Relaxed));
+        header(out, "portcullis_bulk_import_chunk_duration_seconds", "histogram", "Time to import one chunk of the bulk-import queue.");
+        let mut cumulative = 0;
+        for (i, bound) in CHUNK_BUCKETS.iter().enumerate() {
+            cumulative += b.chunk_buckets[i].load(Ordering::Relaxed);
+            let _ = writeln!(out, "portcullis_bulk_import_chunk_duration_seconds_bucket{{le=\"{bound}\"}} {cumulative}");
+        }
+        let count = b.chunk_count.load(Ordering::Relaxed);
+        let _ = writeln!(out, "portcullis_bulk_import_chunk_duration_seconds_bucket{{le=\"+Inf\"}} {count}");
+        let _ = writeln!(out, "portcullis_bulk_import_chunk_duration_seconds_sum {}", b.chunk_sum_nanos.load(Ordering::Relaxed) as f64 / 1e9);
+        let _ = writeln!(out, "portcullis_bulk_import_chunk_duration_seconds_count {count}");
+        header(out, "portcullis_bulk_import_queue_users", "gauge", "Users in the bulk-import queue by status, as the worker last counted them.");
+        for (status, n) in ["NEW", "PROCESSING", "FAILED"].iter().zip(&b.queue) {
+            let _ = writeln!(out, "portcullis_bulk_import_queue_users{{status=\"{status}\"}} {}", n.load(Ordering::Relaxed));
         }
     }
 
@@ -175,6 +231,7 @@ impl Metrics {
         for (job, n) in &failures {
             let _ = writeln!(out, "portcullis_cron_failures_total{{job=\"{job}\"}} {n}");
         }
+        self.render_bulk_import(&mut out);
         header(&mut out, "portcullis_rate_limited_total", "counter", "Calls refused by a brute-force limit, by kind (see docs/reliability.md).");
         for (kind, n) in Kind::ALL.iter().zip(&self.rate_limited) {
             let _ = writeln!(out, "portcullis_rate_limited_total{{kind=\"{}\"}} {}", kind.name(), n.load(Ordering::Relaxed));
@@ -238,8 +295,15 @@ mod tests {
         m.record_cron("job", false);
         m.record_rate_limited(Kind::SignInByUser);
         m.record_rate_limited(Kind::SignInByUser);
+        m.record_bulk_import_chunk(7, 1, Duration::from_millis(300));
+        m.set_bulk_import_queue([5, 0, 1]);
         let text = m.render(&Gauges { requests_refused: 4, connections_refused: 5, hashing_waiting: 2, hashing_running: 1, pools: vec![PoolGauge { size: 3, available: 1, waiting: 0, max_size: 10, timeouts: 4, wait_micros: 1_500_000, ..Default::default() }] });
         assert!(text.contains("portcullis_requests_total{route=\"SignIn\",status=\"200\"} 2"), "{text}");
+        assert!(text.contains("portcullis_bulk_import_users_total{outcome=\"imported\"} 7"), "{text}");
+        assert!(text.contains("portcullis_bulk_import_users_total{outcome=\"failed\"} 1"));
+        assert!(text.contains("portcullis_bulk_import_chunk_duration_seconds_bucket{le=\"0.25\"} 0"));
+        assert!(text.contains("portcullis_bulk_import_chunk_duration_seconds_bucket{le=\"0.5\"} 1"));
+        assert!(text.contains("portcullis_bulk_import_queue_users{status=\"NEW\"} 5"));
         assert!(text.contains("portcullis_requests_total{route=\"SignIn\",status=\"400\"} 1"));
         assert!(text.contains("portcullis_requests_total{route=\"SignIn\",status=\"418\"} 1"));
         assert!(text.contains("portcullis_requests_total{route=\"unknown\",status=\"404\"} 1"));

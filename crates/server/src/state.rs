@@ -22,6 +22,8 @@ pub struct AppState {
     /// The time, in milliseconds; tests move it to exercise expiry and key rotation.
     pub clock: Clock,
     pub config_path: Option<std::path::PathBuf>,
+    /// Wakes this instance's bulk-import worker.
+    pub bulk_import_wake: crate::bulkimport_worker::Wake,
 }
 
 /// Wall-clock time plus an offset that tests can advance.

@@ -8,7 +8,14 @@
 //! `_pagination_index1` read backwards (oldest first), stale claims through
 //! `_status_updated_at_index`.
 
+use std::collections::HashSet;
+
 use async_trait::async_trait;
+use portcullis_core::bulkimport::conflicts::{ChunkFacts, ChunkProbe};
+use portcullis_core::bulkimport::flow::BulkImportTx;
+use portcullis_core::bulkimport::plan::ChunkRows;
+use portcullis_core::metadata::parse_stored;
+use portcullis_core::totp::Device;
 use portcullis_core::bulkimport::storage::{AddOutcome, BulkImportQueueStorage, Claim, ClaimedRow, Cursor, Failure, QueueRow};
 use portcullis_core::bulkimport::Status;
 use portcullis_core::ids::AppKey;
@@ -18,8 +25,9 @@ use tokio_postgres::Row;
 
 use crate::db::{Conn, Mode, WorkError};
 use crate::names::Names;
+use crate::tx::PgTx;
 use crate::users::unique;
-use crate::PgStorage;
+use crate::{PgStorage, Statements as AllStatements};
 
 pub struct Statements {
     add: String,
@@ -33,6 +41,159 @@ pub struct Statements {
     release: String,
     fail: String,
     finish: String,
+    /// The import flow's statements (`BulkImportTx`).
+    import: ImportStatements,
+}
+
+/// The statements of the import flow: set-based reads of a chunk's facts, and one multi-row
+/// `INSERT … SELECT … FROM UNNEST(…)` per table (arrays, so no chunk size meets the 65,535
+/// parameter limit).
+pub struct ImportStatements {
+    lock_app: String,
+    lock_claims: String,
+    ep_taken: String,
+    tp_taken: String,
+    pl_email_taken: String,
+    pl_phone_taken: String,
+    candidate_ids: String,
+    mapped: String,
+    existing_ids: String,
+    roles: String,
+    metadata: String,
+    totp_devices: String,
+    /// In foreign-key order, as `ChunkRows` lists the tables.
+    insert_app_users: String,
+    insert_auth_users: String,
+    insert_ep_users: String,
+    insert_ep_tenants: String,
+    insert_tp_users: String,
+    insert_tp_tenants: String,
+    insert_pl_users: String,
+    insert_pl_tenants: String,
+    insert_id_mappings: String,
+    insert_verified: String,
+    insert_totp_users: String,
+    insert_totp_devices: String,
+    upsert_metadata: String,
+    insert_user_roles: String,
+}
+
+impl ImportStatements {
+    fn new(n: &Names, queue: &str) -> Result<ImportStatements, String> {
+        let app_users = n.table("app_id_to_user_id")?;
+        let (ep, ep_t) = (n.table("emailpassword_users")?, n.table("emailpassword_user_to_tenant")?);
+        let (tp, tp_t) = (n.table("thirdparty_users")?, n.table("thirdparty_user_to_tenant")?);
+        let (pl, pl_t) = (n.table("passwordless_users")?, n.table("passwordless_user_to_tenant")?);
+        let (totp_users, totp_devices) = (n.table("totp_users")?, n.table("totp_user_devices")?);
+        let metadata = n.table("user_metadata")?;
+        Ok(ImportStatements {
+            lock_app: format!("SELECT 1 FROM {} WHERE app_id = $1 FOR NO KEY UPDATE", n.table("apps")?),
+            lock_claims: format!(
+                "SELECT q.id FROM {queue} AS q, UNNEST($2::BPCHAR[], $3::BIGINT[]) AS c(id, at) \
+                 WHERE q.app_id = $1 AND q.id = c.id AND q.updated_at = c.at AND q.status = 'PROCESSING' FOR UPDATE OF q"
+            ),
+            ep_taken: format!(
+                "SELECT t.tenant_id, t.email FROM {ep_t} t JOIN UNNEST($2::TEXT[], $3::TEXT[]) AS k(tenant, email) \
+                 ON t.app_id = $1 AND t.tenant_id = k.tenant AND t.email = k.email"
+            ),
+            tp_taken: format!(
+                "SELECT t.tenant_id, t.third_party_id, t.third_party_user_id FROM {tp_t} t \
+                 JOIN UNNEST($2::TEXT[], $3::TEXT[], $4::TEXT[]) AS k(tenant, tp, tpu) \
+                 ON t.app_id = $1 AND t.tenant_id = k.tenant AND t.third_party_id = k.tp AND t.third_party_user_id = k.tpu"
+            ),
+            pl_email_taken: format!(
+                "SELECT t.tenant_id, t.email FROM {pl_t} t JOIN UNNEST($2::TEXT[], $3::TEXT[]) AS k(tenant, email) \
+                 ON t.app_id = $1 AND t.tenant_id = k.tenant AND t.email = k.email"
+            ),
+            pl_phone_taken: format!(
+                "SELECT t.tenant_id, t.phone_number FROM {pl_t} t JOIN UNNEST($2::TEXT[], $3::TEXT[]) AS k(tenant, phone) \
+                 ON t.app_id = $1 AND t.tenant_id = k.tenant AND t.phone_number = k.phone"
+            ),
+            // The primary (or recipe) ids of every user holding one of the emails ($2), phone
+            // numbers ($3) or third-party identities ($4, $5), app-wide: the candidates'
+            // lookups of account linking, for a whole chunk at once.
+            candidate_ids: format!(
+                "SELECT DISTINCT primary_or_recipe_user_id FROM {app_users} WHERE app_id = $1 AND user_id IN ( \
+                 SELECT user_id FROM {ep} WHERE app_id = $1 AND email = ANY($2::TEXT[]) \
+                 UNION SELECT user_id FROM {tp} WHERE app_id = $1 AND email = ANY($2::TEXT[]) \
+                 UNION SELECT user_id FROM {pl} WHERE app_id = $1 AND email = ANY($2::TEXT[]) \
+                 UNION SELECT user_id FROM {wa} WHERE app_id = $1 AND email = ANY($2::TEXT[]) \
+                 UNION SELECT user_id FROM {pl} WHERE app_id = $1 AND phone_number = ANY($3::TEXT[]) \
+                 UNION SELECT u.user_id FROM {tp} u JOIN UNNEST($4::TEXT[], $5::TEXT[]) AS k(tp, tpu) \
+                 ON u.app_id = $1 AND u.third_party_id = k.tp AND u.third_party_user_id = k.tpu)",
+                wa = n.table("webauthn_users")?
+            ),
+            mapped: format!("SELECT external_user_id FROM {} WHERE app_id = $1 AND external_user_id = ANY($2::TEXT[])", n.table("userid_mapping")?),
+            existing_ids: format!("SELECT user_id FROM {app_users} WHERE app_id = $1 AND user_id = ANY($2::BPCHAR[])"),
+            roles: format!("SELECT role FROM {} WHERE app_id = $1 AND role = ANY($2::TEXT[])", n.table("roles")?),
+            metadata: format!("SELECT user_id, user_metadata FROM {metadata} WHERE app_id = $1 AND user_id = ANY($2::TEXT[]) FOR UPDATE"),
+            totp_devices: format!(
+                "SELECT user_id, device_name, secret_key, period, skew, verified, created_at FROM {totp_devices} \
+                 WHERE app_id = $1 AND user_id = ANY($2::TEXT[]) ORDER BY user_id, created_at, device_name"
+            ),
+            insert_app_users: format!(
+                "INSERT INTO {app_users} (app_id, user_id, recipe_id, primary_or_recipe_user_id, is_linked_or_is_a_primary_user) \
+                 SELECT $1, u.* FROM UNNEST($2::TEXT[], $3::TEXT[], $4::TEXT[], $5::BOOLEAN[]) AS u"
+            ),
+            insert_auth_users: format!(
+                "INSERT INTO {} (app_id, tenant_id, user_id, primary_or_recipe_user_id, is_linked_or_is_a_primary_user, recipe_id, \
+                 time_joined, primary_or_recipe_user_time_joined) \
+                 SELECT $1, u.* FROM UNNEST($2::TEXT[], $3::TEXT[], $4::TEXT[], $5::BOOLEAN[], $6::TEXT[], $7::BIGINT[], $8::BIGINT[]) AS u",
+                n.table("all_auth_recipe_users")?
+            ),
+            insert_ep_users: format!(
+                "INSERT INTO {ep} (app_id, user_id, email, password_hash, time_joined) \
+                 SELECT $1, u.* FROM UNNEST($2::TEXT[], $3::TEXT[], $4::TEXT[], $5::BIGINT[]) AS u"
+            ),
+            insert_ep_tenants: format!(
+                "INSERT INTO {ep_t} (app_id, tenant_id, user_id, email) SELECT $1, u.* FROM UNNEST($2::TEXT[], $3::TEXT[], $4::TEXT[]) AS u"
+            ),
+            insert_tp_users: format!(
+                "INSERT INTO {tp} (app_id, third_party_id, third_party_user_id, user_id, email, time_joined) \
+                 SELECT $1, u.* FROM UNNEST($2::TEXT[], $3::TEXT[], $4::TEXT[], $5::TEXT[], $6::BIGINT[]) AS u"
+            ),
+            insert_tp_tenants: format!(
+                "INSERT INTO {tp_t} (app_id, tenant_id, user_id, third_party_id, third_party_user_id) \
+                 SELECT $1, u.* FROM UNNEST($2::TEXT[], $3::TEXT[], $4::TEXT[], $5::TEXT[]) AS u"
+            ),
+            insert_pl_users: format!(
+                "INSERT INTO {pl} (app_id, user_id, email, phone_number, time_joined) \
+                 SELECT $1, u.* FROM UNNEST($2::TEXT[], $3::TEXT[], $4::TEXT[], $5::BIGINT[]) AS u"
+            ),
+            insert_pl_tenants: format!(
+                "INSERT INTO {pl_t} (app_id, tenant_id, user_id, email, phone_number) \
+                 SELECT $1, u.* FROM UNNEST($2::TEXT[], $3::TEXT[], $4::TEXT[], $5::TEXT[]) AS u"
+            ),
+            insert_id_mappings: format!(
+                "INSERT INTO {} (app_id, supertokens_user_id, external_user_id) SELECT $1, u.* FROM UNNEST($2::TEXT[], $3::TEXT[]) AS u",
+                n.table("userid_mapping")?
+            ),
+            insert_verified: format!(
+                "INSERT INTO {} (app_id, user_id, email) SELECT $1, u.* FROM UNNEST($2::TEXT[], $3::TEXT[]) AS u ON CONFLICT DO NOTHING",
+                n.table("emailverification_verified_emails")?
+            ),
+            insert_totp_users: format!("INSERT INTO {totp_users} (app_id, user_id) SELECT $1, u FROM UNNEST($2::TEXT[]) AS u ON CONFLICT DO NOTHING"),
+            // A device of the same name is replaced, as the plugin's import does.
+            insert_totp_devices: format!(
+                "INSERT INTO {totp_devices} (app_id, user_id, device_name, secret_key, period, skew, verified, created_at) \
+                 SELECT $1, u.user_id, u.name, u.secret, u.period, u.skew, TRUE, u.created_at \
+                 FROM UNNEST($2::TEXT[], $3::TEXT[], $4::TEXT[], $5::INTEGER[], $6::INTEGER[], $7::BIGINT[]) \
+                 AS u(user_id, name, secret, period, skew, created_at) \
+                 ON CONFLICT (app_id, user_id, device_name) DO UPDATE SET secret_key = EXCLUDED.secret_key, period = EXCLUDED.period, \
+                 skew = EXCLUDED.skew, verified = TRUE, created_at = EXCLUDED.created_at"
+            ),
+            // The rows carry the merged metadata (merged in core with the locked stored row).
+            upsert_metadata: format!(
+                "INSERT INTO {metadata} (app_id, user_id, user_metadata) SELECT $1, u.* FROM UNNEST($2::TEXT[], $3::TEXT[]) AS u \
+                 ON CONFLICT (app_id, user_id) DO UPDATE SET user_metadata = EXCLUDED.user_metadata"
+            ),
+            insert_user_roles: format!(
+                "INSERT INTO {} (app_id, tenant_id, user_id, role) SELECT $1, u.* FROM UNNEST($2::TEXT[], $3::TEXT[], $4::TEXT[]) AS u \
+                 ON CONFLICT DO NOTHING",
+                n.table("user_roles")?
+            ),
+        })
+    }
 }
 
 const COLUMNS: &str = "id, raw_data, status, primary_user_id, error_msg, created_at, updated_at";
@@ -87,6 +248,7 @@ impl Statements {
                  FROM UNNEST($2::BPCHAR[], $3::BIGINT[], $4::TEXT[]) AS c(id, at, msg) WHERE {claimed}"
             ),
             finish: format!("DELETE FROM {t} AS q USING UNNEST($2::BPCHAR[], $3::BIGINT[]) AS c(id, at) WHERE {claimed} RETURNING q.id"),
+            import: ImportStatements::new(n, &t)?,
         })
     }
 }
@@ -233,5 +395,205 @@ impl BulkImportQueueStorage for PgStorage {
     async fn bulk_import_finish(&self, app: AppKey<'_>, claims: &[Claim]) -> Result<Vec<String>, StorageError> {
         let ctx = (&self.sql, app.app_id, claims);
         self.db.run(Mode::Write, &ctx, |db, (sql, app, claims)| Box::pin(finish(db, &sql.bulkimport, app, claims))).await
+    }
+}
+
+/// The first column of each row, trimmed (`CHAR(36)` ids read back padded).
+fn first_column(rows: &[Row]) -> Result<Vec<String>, WorkError> {
+    rows.iter().map(|r| trimmed(r, 0)).collect()
+}
+
+fn pairs(rows: &[Row]) -> Result<HashSet<(String, String)>, WorkError> {
+    rows.iter().map(|r| Ok((r.try_get::<_, String>(0)?, r.try_get::<_, String>(1)?))).collect()
+}
+
+/// Columns of a list of pairs, for `UNNEST`.
+fn columns2(v: &[(String, String)]) -> (Vec<&str>, Vec<&str>) {
+    v.iter().map(|(a, b)| (a.as_str(), b.as_str())).unzip()
+}
+
+async fn facts(db: Conn<'_>, sql: &AllStatements, app: &str, probe: &ChunkProbe) -> Result<ChunkFacts, WorkError> {
+    let s = &sql.bulkimport.import;
+    let mut f = ChunkFacts::default();
+    if !probe.ep_emails.is_empty() {
+        let (tenants, emails) = columns2(&probe.ep_emails);
+        f.ep_emails_taken = pairs(&db.query(&s.ep_taken, &[&app, &tenants, &emails]).await?)?;
+    }
+    if !probe.tp_identities.is_empty() {
+        let tenants: Vec<&str> = probe.tp_identities.iter().map(|k| k.0.as_str()).collect();
+        let ids: Vec<&str> = probe.tp_identities.iter().map(|k| k.1.as_str()).collect();
+        let user_ids: Vec<&str> = probe.tp_identities.iter().map(|k| k.2.as_str()).collect();
+        for r in db.query(&s.tp_taken, &[&app, &tenants, &ids, &user_ids]).await? {
+            f.tp_identities_taken.insert((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?));
+        }
+    }
+    if !probe.pl_emails.is_empty() {
+        let (tenants, emails) = columns2(&probe.pl_emails);
+        f.pl_emails_taken = pairs(&db.query(&s.pl_email_taken, &[&app, &tenants, &emails]).await?)?;
+    }
+    if !probe.pl_phones.is_empty() {
+        let (tenants, phones) = columns2(&probe.pl_phones);
+        f.pl_phones_taken = pairs(&db.query(&s.pl_phone_taken, &[&app, &tenants, &phones]).await?)?;
+    }
+    let c = &probe.candidate_infos;
+    if !(c.emails.is_empty() && c.phone_numbers.is_empty() && c.third_parties.is_empty()) {
+        let (tp_ids, tp_user_ids) = columns2(&c.third_parties);
+        let ids = first_column(&db.query(&s.candidate_ids, &[&app, &c.emails, &c.phone_numbers, &tp_ids, &tp_user_ids]).await?)?;
+        if !ids.is_empty() {
+            f.primary_candidates = crate::users::get_users(db, &sql.users, app, &ids).await?;
+        }
+    }
+    if !probe.external_ids.is_empty() {
+        f.mapped_external_ids = first_column(&db.query(&s.mapped, &[&app, &probe.external_ids]).await?)?.into_iter().collect();
+    }
+    if !probe.user_ids.is_empty() {
+        f.existing_user_ids = first_column(&db.query(&s.existing_ids, &[&app, &probe.user_ids]).await?)?.into_iter().collect();
+    }
+    if !probe.roles.is_empty() {
+        f.roles = first_column(&db.query(&s.roles, &[&app, &probe.roles]).await?)?.into_iter().collect();
+    }
+    if !probe.data_user_ids.is_empty() {
+        for r in db.query(&s.metadata, &[&app, &probe.data_user_ids]).await? {
+            let text: String = r.try_get(1)?;
+            f.existing.metadata.insert(r.try_get(0)?, parse_stored(&text).map_err(WorkError::Invalid)?);
+        }
+        for r in db.query(&s.totp_devices, &[&app, &probe.data_user_ids]).await? {
+            let device = Device {
+                name: r.try_get(1)?,
+                secret_key: r.try_get(2)?,
+                period: r.try_get(3)?,
+                skew: r.try_get(4)?,
+                verified: r.try_get(5)?,
+                created_at: r.try_get::<_, Option<i64>>(6)?.unwrap_or(0),
+            };
+            f.existing.totp_devices.entry(r.try_get(0)?).or_default().push(device);
+        }
+    }
+    Ok(f)
+}
+
+/// Runs one multi-row insert unless it has no rows; false when a unique constraint refused a row.
+async fn insert(db: Conn<'_>, statement: &str, rows: usize, params: &[&(dyn ToSql + Sync)]) -> Result<bool, WorkError> {
+    if rows == 0 {
+        return Ok(true);
+    }
+    unique(db.execute(statement, params)).await
+}
+
+async fn insert_rows(db: Conn<'_>, s: &ImportStatements, app: &str, rows: &ChunkRows) -> Result<bool, WorkError> {
+    macro_rules! col {
+        ($v:expr, $f:tt) => {
+            $v.iter().map(|r| r.$f.as_str()).collect::<Vec<&str>>()
+        };
+    }
+    macro_rules! opt {
+        ($v:expr, $f:tt) => {
+            $v.iter().map(|r| r.$f.as_deref()).collect::<Vec<Option<&str>>>()
+        };
+    }
+    macro_rules! num {
+        ($v:expr, $f:tt) => {
+            $v.iter().map(|r| r.$f).collect::<Vec<_>>()
+        };
+    }
+    let r = &rows.app_users;
+    let recipes: Vec<&str> = r.iter().map(|u| u.1.as_str()).collect();
+    if !insert(db, &s.insert_app_users, r.len(), &[&app, &col!(r, 0), &recipes, &col!(r, 2), &num!(r, 3)]).await? {
+        return Ok(false);
+    }
+    let a = &rows.auth_users;
+    let tenants: Vec<&str> = a.iter().map(|u| u.tenant_id.as_str()).collect();
+    let users: Vec<&str> = a.iter().map(|u| u.user_id.as_str()).collect();
+    let primaries: Vec<&str> = a.iter().map(|u| u.primary_or_recipe_user_id.as_str()).collect();
+    let linked: Vec<bool> = a.iter().map(|u| u.is_linked_or_primary).collect();
+    let recipes: Vec<&str> = a.iter().map(|u| u.recipe_id.as_str()).collect();
+    let joined: Vec<i64> = a.iter().map(|u| u.time_joined).collect();
+    let group_joined: Vec<i64> = a.iter().map(|u| u.primary_or_recipe_user_time_joined).collect();
+    if !insert(db, &s.insert_auth_users, a.len(), &[&app, &tenants, &users, &primaries, &linked, &recipes, &joined, &group_joined]).await? {
+        return Ok(false);
+    }
+    let r = &rows.ep_users;
+    if !insert(db, &s.insert_ep_users, r.len(), &[&app, &col!(r, 0), &col!(r, 1), &col!(r, 2), &num!(r, 3)]).await? {
+        return Ok(false);
+    }
+    let r = &rows.ep_tenants;
+    if !insert(db, &s.insert_ep_tenants, r.len(), &[&app, &col!(r, 0), &col!(r, 1), &col!(r, 2)]).await? {
+        return Ok(false);
+    }
+    let r = &rows.tp_users;
+    if !insert(db, &s.insert_tp_users, r.len(), &[&app, &col!(r, 0), &col!(r, 1), &col!(r, 2), &col!(r, 3), &num!(r, 4)]).await? {
+        return Ok(false);
+    }
+    let r = &rows.tp_tenants;
+    if !insert(db, &s.insert_tp_tenants, r.len(), &[&app, &col!(r, 0), &col!(r, 1), &col!(r, 2), &col!(r, 3)]).await? {
+        return Ok(false);
+    }
+    let r = &rows.pl_users;
+    if !insert(db, &s.insert_pl_users, r.len(), &[&app, &col!(r, 0), &opt!(r, 1), &opt!(r, 2), &num!(r, 3)]).await? {
+        return Ok(false);
+    }
+    let r = &rows.pl_tenants;
+    if !insert(db, &s.insert_pl_tenants, r.len(), &[&app, &col!(r, 0), &col!(r, 1), &opt!(r, 2), &opt!(r, 3)]).await? {
+        return Ok(false);
+    }
+    let r = &rows.id_mappings;
+    if !insert(db, &s.insert_id_mappings, r.len(), &[&app, &col!(r, 0), &col!(r, 1)]).await? {
+        return Ok(false);
+    }
+    let r = &rows.verified_emails;
+    if !insert(db, &s.insert_verified, r.len(), &[&app, &col!(r, 0), &col!(r, 1)]).await? {
+        return Ok(false);
+    }
+    let r = &rows.totp_users;
+    if !insert(db, &s.insert_totp_users, r.len(), &[&app, r]).await? {
+        return Ok(false);
+    }
+    let d = &rows.totp_devices;
+    let (users, names, secrets): (Vec<&str>, Vec<&str>, Vec<&str>) =
+        (d.iter().map(|x| x.user_id.as_str()).collect(), d.iter().map(|x| x.device_name.as_str()).collect(), d.iter().map(|x| x.secret_key.as_str()).collect());
+    let (periods, skews, created): (Vec<i32>, Vec<i32>, Vec<i64>) =
+        (d.iter().map(|x| x.period).collect(), d.iter().map(|x| x.skew).collect(), d.iter().map(|x| x.created_at).collect());
+    if !insert(db, &s.insert_totp_devices, d.len(), &[&app, &users, &names, &secrets, &periods, &skews, &created]).await? {
+        return Ok(false);
+    }
+    let r = &rows.metadata;
+    if !insert(db, &s.upsert_metadata, r.len(), &[&app, &col!(r, 0), &col!(r, 1)]).await? {
+        return Ok(false);
+    }
+    let r = &rows.user_roles;
+    insert(db, &s.insert_user_roles, r.len(), &[&app, &col!(r, 0), &col!(r, 1), &col!(r, 2)]).await
+}
+
+#[async_trait]
+impl BulkImportTx for PgTx<'_> {
+    async fn bi_lock_app(&mut self, AppKey { app_id }: AppKey<'_>) -> Result<(), StorageError> {
+        let r = self.db.query(&self.sql.bulkimport.import.lock_app, &[&app_id]).await.map(drop).map_err(WorkError::from);
+        self.keep(r)
+    }
+
+    async fn bi_lock_claims(&mut self, AppKey { app_id }: AppKey<'_>, claims: &[Claim]) -> Result<Vec<String>, StorageError> {
+        let (ids, ats) = claim_columns(claims);
+        let r = async { first_column(&self.db.query(&self.sql.bulkimport.import.lock_claims, &[&app_id, &ids, &ats]).await?) }.await;
+        self.keep(r)
+    }
+
+    async fn bi_facts(&mut self, AppKey { app_id }: AppKey<'_>, probe: &ChunkProbe) -> Result<ChunkFacts, StorageError> {
+        let r = facts(self.db, self.sql, app_id, probe).await;
+        self.keep(r)
+    }
+
+    async fn bi_insert(&mut self, AppKey { app_id }: AppKey<'_>, rows: &ChunkRows) -> Result<bool, StorageError> {
+        let r = insert_rows(self.db, &self.sql.bulkimport.import, app_id, rows).await;
+        self.keep(r)
+    }
+
+    async fn bi_finish(&mut self, AppKey { app_id }: AppKey<'_>, claims: &[Claim]) -> Result<(), StorageError> {
+        let r = finish(self.db, &self.sql.bulkimport, app_id, claims).await.map(drop);
+        self.keep(r)
+    }
+
+    async fn bi_fail(&mut self, AppKey { app_id }: AppKey<'_>, failures: &[Failure], now: i64) -> Result<(), StorageError> {
+        let r = fail(self.db, &self.sql.bulkimport, app_id, failures, now).await.map(drop);
+        self.keep(r)
     }
 }

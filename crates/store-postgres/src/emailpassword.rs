@@ -27,9 +27,16 @@ impl Statements {
         let users = n.table("emailpassword_users")?;
         let to_tenant = n.table("emailpassword_user_to_tenant")?;
         let tokens = n.table("emailpassword_pswd_reset_tokens")?;
+        let all = n.table("all_auth_recipe_users")?;
         Ok(Statements {
             lock_user: format!("SELECT 1 FROM {users} WHERE app_id = $1 AND user_id = $2 FOR UPDATE"),
-            update_tenant_email: format!("UPDATE {to_tenant} SET email = $3 WHERE app_id = $1 AND user_id = $2"),
+            // The key is (app_id, tenant_id, user_id): name the user's tenants (from the index on
+            // all_auth_recipe_users, whose rows these reference) so each row is found by its key,
+            // not by reading every row of the app.
+            update_tenant_email: format!(
+                "UPDATE {to_tenant} SET email = $3 WHERE app_id = $1 AND user_id = $2 \
+                 AND tenant_id IN (SELECT tenant_id FROM {all} WHERE app_id = $1 AND user_id = $2)"
+            ),
             update_email: format!("UPDATE {users} SET email = $3 WHERE app_id = $1 AND user_id = $2"),
             update_hash: format!("UPDATE {users} SET password_hash = $3 WHERE app_id = $1 AND user_id = $2"),
             insert_token: format!(

@@ -60,12 +60,11 @@ impl Statements {
         let device_cols = "device_id_hash, email, phone_number, link_code_salt, failed_attempts";
         let code_cols = "code_id, device_id_hash, link_code_hash, created_at";
         let by_device = "app_id = $1 AND tenant_id = $2 AND device_id_hash = $3";
+        // The tenants of the user $3 (or $2), from all_auth_recipe_users' (app_id, user_id) index.
         let user_tenants = format!("tenant_id IN (SELECT tenant_id FROM {all} WHERE app_id = $1 AND user_id = $3)");
+        let user2_tenants = format!("tenant_id IN (SELECT tenant_id FROM {all} WHERE app_id = $1 AND user_id = $2)");
         let taken = |column: &str| {
-            format!(
-                "SELECT 1 FROM {to_tenant} WHERE app_id = $1 AND {column} = $2 AND user_id <> $3 \
-                 AND tenant_id IN (SELECT tenant_id FROM {to_tenant} WHERE app_id = $1 AND user_id = $3) LIMIT 1"
-            )
+            format!("SELECT 1 FROM {to_tenant} WHERE app_id = $1 AND {column} = $2 AND user_id <> $3 AND {user_tenants} LIMIT 1")
         };
         let code_of_device = |cmp: &str| {
             format!(
@@ -118,8 +117,17 @@ impl Statements {
             ),
             email_taken: taken("email"),
             phone_taken: taken("phone_number"),
-            set_email: [to_tenant, users].map(|t| format!("UPDATE {t} SET email = $3 WHERE app_id = $1 AND user_id = $2")),
-            set_phone: [to_tenant, users].map(|t| format!("UPDATE {t} SET phone_number = $3 WHERE app_id = $1 AND user_id = $2")),
+            // The user's tenants come from the index on all_auth_recipe_users (whose rows
+            // passwordless_user_to_tenant references), so the tenant rows are found by their key
+            // (app_id, tenant_id, user_id) rather than by reading every row of the app.
+            set_email: [
+                format!("UPDATE {to_tenant} SET email = $3 WHERE app_id = $1 AND user_id = $2 AND {user2_tenants}"),
+                format!("UPDATE {users} SET email = $3 WHERE app_id = $1 AND user_id = $2"),
+            ],
+            set_phone: [
+                format!("UPDATE {to_tenant} SET phone_number = $3 WHERE app_id = $1 AND user_id = $2 AND {user2_tenants}"),
+                format!("UPDATE {users} SET phone_number = $3 WHERE app_id = $1 AND user_id = $2"),
+            ],
             expired_devices: format!(
                 "SELECT d.device_id_hash FROM {devices} d WHERE d.app_id = $1 AND d.tenant_id = $2 AND EXISTS ({}) FOR UPDATE",
                 code_of_device("<")

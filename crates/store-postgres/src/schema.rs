@@ -1,6 +1,6 @@
 //! Creates what is missing of the schema (src/schema.sql: the seed's tables; src/schema_oauth.sql: the
-//! OAuth2 provider's; src/schema_bulkimport.sql: the bulk-import queue; the seed has neither) at
-//! connect time.
+//! OAuth2 provider's; src/schema_bulkimport.sql: the bulk-import queue; the seed has neither;
+//! src/schema_newer_indexes.sql: the newer plugin's indexes on the seed's tables) at connect time.
 //!
 //! Like the plugin (`GeneralQueries.createTablesIfNotExists`) we first ask the catalog what exists and
 //! create only the rest: the missing tables with their indexes in one transaction (all or nothing),
@@ -18,8 +18,14 @@ use crate::connect::describe;
 use crate::db::Db;
 use crate::names::Names;
 
-/// The templates, in creation order: the seed's tables, then the newer tables beside them.
-const TEMPLATES: [&str; 3] = [include_str!("schema.sql"), include_str!("schema_oauth.sql"), include_str!("schema_bulkimport.sql")];
+/// The templates, in creation order: the seed's tables, then the newer tables beside them, then the
+/// newer plugin's indexes on the seed's tables.
+const TEMPLATES: [&str; 4] = [
+    include_str!("schema.sql"),
+    include_str!("schema_oauth.sql"),
+    include_str!("schema_bulkimport.sql"),
+    include_str!("schema_newer_indexes.sql"),
+];
 
 /// DDL waits behind other sessions' locks and may build indexes on large tables: it gets longer than
 /// ordinary statements, but still a bound.
@@ -303,6 +309,15 @@ mod tests {
         n
     }
 
+    /// The indexes beyond the seed's DDL on the seed's tables (docs/compatibility.md lists them).
+    const NEWER_INDEXES: [(&str, &str); 5] = [
+        ("emailpassword_users_email_index", "emailpassword_users"),
+        ("passwordless_users_email_index", "passwordless_users"),
+        ("passwordless_users_phone_number_index", "passwordless_users"),
+        ("user_roles_app_id_user_id_index", "user_roles"),
+        ("session_info_user_id_app_id_index", "session_info"),
+    ];
+
     #[test]
     fn the_template_has_every_table_and_index_of_the_seed_and_webauthn() {
         let ddl = render_all(&names("public", "")).unwrap();
@@ -316,7 +331,13 @@ mod tests {
         let (own, rest) = rest.split_at(1);
         assert_eq!((own[0].base.as_str(), own[0].indexes.len()), ("portcullis_rate_limits", 1));
         let (oauth, queue) = rest.split_at(8);
-        assert_eq!(seed.iter().map(|t| t.indexes.len()).sum::<usize>(), 49);
+        // The seed's 49 indexes, and the 5 the newer plugin adds to the seed's tables
+        // (schema_newer_indexes.sql), which come after the seed's own.
+        assert_eq!(seed.iter().map(|t| t.indexes.len()).sum::<usize>(), 49 + NEWER_INDEXES.len());
+        for (name, table) in NEWER_INDEXES {
+            let t = seed.iter().find(|t| t.base == table).unwrap();
+            assert!(t.indexes.iter().any(|i| i.name == name), "{name} on {table}");
+        }
         assert_eq!(seed[0].base, "apps");
         assert!(seed.iter().all(|t| !t.base.starts_with("oauth_") && !t.base.starts_with("saml_") && !t.base.starts_with("webauthn_") && !t.base.starts_with("portcullis_")));
         assert_eq!(saml.iter().map(|t| t.base.as_str()).collect::<Vec<_>>(), ["saml_clients", "saml_relay_state", "saml_claims"]);
@@ -401,6 +422,11 @@ mod tests {
         assert!(queue.create.contains(
             "CONSTRAINT st_bulk_import_users_app_id_fkey FOREIGN KEY (app_id) REFERENCES auth.st_apps (app_id) ON DELETE CASCADE"
         ));
+        let roles = ddl.iter().find(|t| t.base == "user_roles").unwrap();
+        assert_eq!(
+            roles.indexes.last().unwrap().create,
+            "CREATE INDEX IF NOT EXISTS user_roles_app_id_user_id_index ON auth.st_user_roles (app_id, user_id)"
+        );
         assert_eq!(
             queue.indexes[1].create,
             "CREATE INDEX IF NOT EXISTS bulk_import_users_pagination_index1 ON auth.st_bulk_import_users (app_id, status, created_at DESC, id DESC)"

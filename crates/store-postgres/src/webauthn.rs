@@ -103,7 +103,12 @@ impl Statements {
             insert_user_tenant: format!("INSERT INTO {to_tenant} (app_id, tenant_id, user_id, email) VALUES ($1, $2, $3, $4)"),
             lock_user: format!("SELECT 1 FROM {users} WHERE app_id = $1 AND user_id = $2 FOR UPDATE"),
             update_user_email: format!("UPDATE {users} SET email = $3 WHERE app_id = $1 AND user_id = $2"),
-            update_tenant_email: format!("UPDATE {to_tenant} SET email = $3 WHERE app_id = $1 AND user_id = $2"),
+            // By key, with the user's tenants from all_auth_recipe_users (see emailpassword.rs).
+            update_tenant_email: format!(
+                "UPDATE {to_tenant} SET email = $3 WHERE app_id = $1 AND user_id = $2 \
+                 AND tenant_id IN (SELECT tenant_id FROM {} WHERE app_id = $1 AND user_id = $2)",
+                n.table("all_auth_recipe_users")?
+            ),
             insert_token: format!(
                 "INSERT INTO {tokens} (app_id, tenant_id, user_id, email, token, expires_at) VALUES ($1, $2, $3, $4, $5, $6)"
             ),

@@ -1,8 +1,9 @@
 //! The schema PgStorage creates is the seed's (SuperTokens' documented DDL) plus the newer plugin
 //! tables (SAML, WebAuthn) and the OAuth tables beside them (the newer plugin's four and the
-//! provider's own), to every column, type, default, constraint and index, in the default schema, in
-//! a custom schema and with a prefix; a schema that already exists is used as it is, and one made by
-//! an older core gets only the newer tables added.
+//! provider's own), plus the newer plugin's five indexes on the seed's tables, to every column, type,
+//! default, constraint and index, in the default schema, in a custom schema and with a prefix; a
+//! schema that already exists is used as it is, and one made by an older core gets only the newer
+//! tables and those indexes added.
 
 // Test code: a failed expectation is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -347,7 +348,9 @@ async fn the_oauth_tables_are_added_beside_an_existing_seed_schema() {
     let seed_oids_sql = format!(
         "SELECT string_agg(c.oid::text, ',' ORDER BY c.oid) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
          WHERE n.nspname = '{schema}' AND c.relname NOT LIKE 'oauth%' AND c.relname NOT LIKE 'saml%' AND c.relname NOT LIKE 'webauthn%' \
-         AND c.relname NOT LIKE 'portcullis%' AND c.relname NOT LIKE 'bulk_import%'"
+         AND c.relname NOT LIKE 'portcullis%' AND c.relname NOT LIKE 'bulk_import%' \
+         AND c.relname NOT IN ({})",
+        newer_index_list()
     );
     let seed_oids: String = client.query_one(&seed_oids_sql, &[]).await.unwrap().get(0);
     let before = catalog(&client, &schema).await;
@@ -412,7 +415,9 @@ async fn the_bulk_import_queue_is_added_beside_an_existing_seed_schema() {
     let seed_oids_sql = format!(
         "SELECT string_agg(c.oid::text, ',' ORDER BY c.oid) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
          WHERE n.nspname = '{schema}' AND c.relname NOT LIKE 'bulk_import%' AND c.relname NOT LIKE 'oauth%' \
-         AND c.relname NOT LIKE 'saml%' AND c.relname NOT LIKE 'webauthn%' AND c.relname NOT LIKE 'portcullis%'"
+         AND c.relname NOT LIKE 'saml%' AND c.relname NOT LIKE 'webauthn%' AND c.relname NOT LIKE 'portcullis%' \
+         AND c.relname NOT IN ({})",
+        newer_index_list()
     );
     let seed_oids: String = client.query_one(&seed_oids_sql, &[]).await.unwrap().get(0);
     let before = catalog(&client, &schema).await;
@@ -446,4 +451,52 @@ async fn the_bulk_import_queue_is_added_beside_an_existing_seed_schema() {
     drop(storage);
     drop_schema(&uri, &full).await;
     drop_schema(&uri, &schema).await;
+}
+
+/// A database an older Java core wrote (the seed's tables only, with the seed's indexes): the only
+/// changes Portcullis makes to the seed's tables are the newer plugin's five indexes, listed in
+/// docs/compatibility.md; every column, constraint and index of the seed stays as it was.
+#[tokio::test]
+async fn the_newer_plugins_indexes_are_the_only_additions_to_the_seeds_tables() {
+    let Some(uri) = pg_uri("the_newer_plugins_indexes_are_the_only_additions_to_the_seeds_tables") else { return };
+    let schema = unique("seedonly");
+    let client = admin(&uri).await;
+    client.batch_execute(&format!("CREATE SCHEMA {schema}")).await.unwrap();
+    client.batch_execute(&seed_only_for(&schema)).await.unwrap();
+    let before = catalog(&client, &schema).await;
+    let seed_tables: Vec<String> = before.iter().filter_map(|l| l.strip_prefix("table ").map(str::to_owned)).collect();
+    assert_eq!(seed_tables.len(), 35);
+    for name in NEWER_INDEXES {
+        assert!(!before.iter().any(|l| l.contains(name)), "the seed has no {name}");
+    }
+
+    PgStorage::connect(&config_in_schema(&uri, &schema)).await.expect("connect");
+    let after = catalog(&client, &schema).await;
+    assert!(before.is_subset(&after), "nothing of the seed changes");
+    // What was added to the seed's tables (the newer tables aside).
+    let on_seed_table = |line: &&String| {
+        let object = line.split(' ').nth(1).unwrap_or_default();
+        let table = object.split_once(['.', '#']).map_or(object, |(t, _)| t);
+        seed_tables.iter().any(|t| t == table.trim_end_matches('.'))
+    };
+    let mut added: Vec<&String> = after.difference(&before).filter(on_seed_table).collect();
+    added.sort();
+    assert_eq!(
+        added,
+        [
+            "index emailpassword_users.emailpassword_users_email_index CREATE INDEX emailpassword_users_email_index ON S.emailpassword_users USING btree (app_id, email)",
+            "index passwordless_users.passwordless_users_email_index CREATE INDEX passwordless_users_email_index ON S.passwordless_users USING btree (app_id, email)",
+            "index passwordless_users.passwordless_users_phone_number_index CREATE INDEX passwordless_users_phone_number_index ON S.passwordless_users USING btree (app_id, phone_number)",
+            "index session_info.session_info_user_id_app_id_index CREATE INDEX session_info_user_id_app_id_index ON S.session_info USING btree (user_id, app_id)",
+            "index user_roles.user_roles_app_id_user_id_index CREATE INDEX user_roles_app_id_user_id_index ON S.user_roles USING btree (app_id, user_id)",
+        ]
+    );
+    // And the result is what a newer Java core creates.
+    let full = unique("full");
+    client.batch_execute(&format!("CREATE SCHEMA {full}")).await.unwrap();
+    client.batch_execute(&seed_for(&full, "", &[])).await.unwrap();
+    assert_same_catalog("seed upgraded by Portcullis", &catalog(&client, &full).await, &after);
+
+    drop_schema(&uri, &schema).await;
+    drop_schema(&uri, &full).await;
 }

@@ -347,6 +347,14 @@ async fn bulk_import_queue() {
     drop_schema(&uri, &schema).await;
 }
 
+#[tokio::test]
+async fn bulk_import_flow() {
+    let Some(uri) = pg_uri("bulk_import_flow") else { return };
+    let (schema, s) = fresh(&uri).await;
+    portcullis_testkit::conformance::run_bulk_import_flow(&s, &s).await;
+    drop_schema(&uri, &schema).await;
+}
+
 /// Workers of two instances claiming at once never get the same row, and together get every row.
 #[tokio::test]
 async fn concurrent_claims_of_two_instances_never_share_a_row() {

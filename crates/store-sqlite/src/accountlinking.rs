@@ -11,7 +11,7 @@ use crate::query_err;
 use crate::tx::SqliteTx;
 
 /// The primary ids of every user with one piece of account info, app-wide (`?1` the app id).
-fn primary_ids_sql(info: Shared<'_>) -> &'static str {
+pub(crate) fn primary_ids_sql(info: Shared<'_>) -> &'static str {
     match info {
         Shared::Email(_) => {
             "SELECT DISTINCT primary_or_recipe_user_id FROM app_id_to_user_id WHERE app_id = ?1 AND user_id IN (

@@ -3,12 +3,19 @@
 //! on PostgreSQL, even for two processes on one file.
 
 use async_trait::async_trait;
+use portcullis_core::accountlinking::storage::Shared;
+use portcullis_core::bulkimport::conflicts::{ChunkFacts, ChunkProbe};
+use portcullis_core::bulkimport::flow::BulkImportTx;
+use portcullis_core::bulkimport::plan::ChunkRows;
+use portcullis_core::metadata::parse_stored;
+use portcullis_core::totp::Device;
 use portcullis_core::bulkimport::storage::{AddOutcome, BulkImportQueueStorage, Claim, ClaimedRow, Cursor, Failure, QueueRow};
 use portcullis_core::bulkimport::Status;
 use portcullis_core::ids::AppKey;
 use portcullis_core::storage::StorageError;
 use rusqlite::{params, Connection, ErrorCode, Row, ToSql};
 
+use crate::tx::SqliteTx;
 use crate::{query_err, SqliteStorage};
 
 const COLUMNS: &str = "id, raw_data, status, primary_user_id, error_msg, created_at, updated_at";
@@ -216,6 +223,12 @@ mod tests {
         portcullis_testkit::conformance::run_bulk_import_queue(&s, &s).await;
     }
 
+    #[tokio::test]
+    async fn import_flow_conformance_in_memory() {
+        let s = SqliteStorage::open(":memory:").unwrap();
+        portcullis_testkit::conformance::run_bulk_import_flow(&s, &s).await;
+    }
+
     /// The queue exists beside the seed's tables with the PostgreSQL template's columns, key and
     /// indexes; a file from before it gets it added.
     #[tokio::test]
@@ -262,5 +275,213 @@ mod tests {
         assert_eq!(s.bulk_import_count(AppKey::new("public"), None).await.unwrap(), 0);
         drop(s);
         std::fs::remove_dir_all(&dir).ok();
+    }
+}
+
+/// Rows per multi-row `INSERT … VALUES (…), (…)`: well under SQLite's 32,766 parameters for the
+/// widest table (8 columns).
+const ROWS_PER_INSERT: usize = 500;
+
+/// Inserts `rows` with multi-row statements of [`ROWS_PER_INSERT`] rows: `head` names the table and
+/// columns, `tail` follows the values (`ON CONFLICT …`).
+fn insert_many<const N: usize>(c: &Connection, head: &str, tail: &str, rows: &[[&dyn ToSql; N]]) -> rusqlite::Result<usize> {
+    let one = format!("({})", vec!["?"; N].join(", "));
+    let mut inserted = 0;
+    for chunk in rows.chunks(ROWS_PER_INSERT) {
+        let sql = format!("{head} VALUES {} {tail}", vec![one.as_str(); chunk.len()].join(", "));
+        let params: Vec<&dyn ToSql> = chunk.iter().flat_map(|r| r.iter().copied()).collect();
+        inserted += c.prepare_cached(&sql)?.execute(params.as_slice())?;
+    }
+    Ok(inserted)
+}
+
+fn insert_rows(c: &Connection, app: &str, rows: &ChunkRows) -> rusqlite::Result<()> {
+    let app: &dyn ToSql = &app;
+    let recipes: Vec<&str> = rows.app_users.iter().map(|u| u.1.as_str()).collect();
+    let r: Vec<[&dyn ToSql; 5]> = rows.app_users.iter().zip(&recipes).map(|(u, recipe)| [app, &u.0, recipe, &u.2, &u.3]).collect();
+    insert_many(c, "INSERT INTO app_id_to_user_id (app_id, user_id, recipe_id, primary_or_recipe_user_id, is_linked_or_is_a_primary_user)", "", &r)?;
+    let recipes: Vec<&str> = rows.auth_users.iter().map(|u| u.recipe_id.as_str()).collect();
+    let r: Vec<[&dyn ToSql; 8]> = rows
+        .auth_users
+        .iter()
+        .zip(&recipes)
+        .map(|(u, recipe)| [app, &u.tenant_id, &u.user_id, &u.primary_or_recipe_user_id, &u.is_linked_or_primary, recipe, &u.time_joined, &u.primary_or_recipe_user_time_joined])
+        .collect();
+    insert_many(
+        c,
+        "INSERT INTO all_auth_recipe_users (app_id, tenant_id, user_id, primary_or_recipe_user_id, is_linked_or_is_a_primary_user, recipe_id, time_joined, primary_or_recipe_user_time_joined)",
+        "",
+        &r,
+    )?;
+    let r: Vec<[&dyn ToSql; 5]> = rows.ep_users.iter().map(|u| [app, &u.0, &u.1, &u.2, &u.3]).collect();
+    insert_many(c, "INSERT INTO emailpassword_users (app_id, user_id, email, password_hash, time_joined)", "", &r)?;
+    let r: Vec<[&dyn ToSql; 4]> = rows.ep_tenants.iter().map(|u| [app, &u.0, &u.1, &u.2]).collect();
+    insert_many(c, "INSERT INTO emailpassword_user_to_tenant (app_id, tenant_id, user_id, email)", "", &r)?;
+    let r: Vec<[&dyn ToSql; 6]> = rows.tp_users.iter().map(|u| [app, &u.0, &u.1, &u.2, &u.3, &u.4]).collect();
+    insert_many(c, "INSERT INTO thirdparty_users (app_id, third_party_id, third_party_user_id, user_id, email, time_joined)", "", &r)?;
+    let r: Vec<[&dyn ToSql; 5]> = rows.tp_tenants.iter().map(|u| [app, &u.0, &u.1, &u.2, &u.3]).collect();
+    insert_many(c, "INSERT INTO thirdparty_user_to_tenant (app_id, tenant_id, user_id, third_party_id, third_party_user_id)", "", &r)?;
+    let r: Vec<[&dyn ToSql; 5]> = rows.pl_users.iter().map(|u| [app, &u.0, &u.1, &u.2, &u.3]).collect();
+    insert_many(c, "INSERT INTO passwordless_users (app_id, user_id, email, phone_number, time_joined)", "", &r)?;
+    let r: Vec<[&dyn ToSql; 5]> = rows.pl_tenants.iter().map(|u| [app, &u.0, &u.1, &u.2, &u.3]).collect();
+    insert_many(c, "INSERT INTO passwordless_user_to_tenant (app_id, tenant_id, user_id, email, phone_number)", "", &r)?;
+    let r: Vec<[&dyn ToSql; 3]> = rows.id_mappings.iter().map(|u| [app, &u.0, &u.1]).collect();
+    insert_many(c, "INSERT INTO userid_mapping (app_id, supertokens_user_id, external_user_id)", "", &r)?;
+    let r: Vec<[&dyn ToSql; 3]> = rows.verified_emails.iter().map(|u| [app, &u.0, &u.1]).collect();
+    insert_many(c, "INSERT INTO emailverification_verified_emails (app_id, user_id, email)", "ON CONFLICT DO NOTHING", &r)?;
+    let r: Vec<[&dyn ToSql; 2]> = rows.totp_users.iter().map(|u| [app, u as &dyn ToSql]).collect();
+    insert_many(c, "INSERT INTO totp_users (app_id, user_id)", "ON CONFLICT DO NOTHING", &r)?;
+    // A device of the same name is replaced, as the plugin's import does.
+    let r: Vec<[&dyn ToSql; 8]> =
+        rows.totp_devices.iter().map(|d| [app, &d.user_id, &d.device_name, &d.secret_key, &d.period, &d.skew, &true, &d.created_at]).collect();
+    insert_many(
+        c,
+        "INSERT INTO totp_user_devices (app_id, user_id, device_name, secret_key, period, skew, verified, created_at)",
+        "ON CONFLICT (app_id, user_id, device_name) DO UPDATE SET secret_key = excluded.secret_key, period = excluded.period, \
+         skew = excluded.skew, verified = 1, created_at = excluded.created_at",
+        &r,
+    )?;
+    // The rows carry the merged metadata (merged in core with the stored row).
+    let r: Vec<[&dyn ToSql; 3]> = rows.metadata.iter().map(|u| [app, &u.0, &u.1]).collect();
+    insert_many(
+        c,
+        "INSERT INTO user_metadata (app_id, user_id, user_metadata)",
+        "ON CONFLICT (app_id, user_id) DO UPDATE SET user_metadata = excluded.user_metadata",
+        &r,
+    )?;
+    let r: Vec<[&dyn ToSql; 4]> = rows.user_roles.iter().map(|u| [app, &u.0, &u.1, &u.2]).collect();
+    insert_many(c, "INSERT INTO user_roles (app_id, tenant_id, user_id, role)", "ON CONFLICT DO NOTHING", &r)?;
+    Ok(())
+}
+
+/// Whether one row answers `sql` with these parameters.
+fn exists(c: &Connection, sql: &str, params: &[&dyn ToSql]) -> rusqlite::Result<bool> {
+    c.prepare_cached(sql)?.exists(params)
+}
+
+fn strings(c: &Connection, sql: &str, params: &[&dyn ToSql]) -> rusqlite::Result<Vec<String>> {
+    let mut st = c.prepare_cached(sql)?;
+    let rows = st.query_map(params, |r| r.get(0))?;
+    rows.collect()
+}
+
+/// The chunk's facts, one indexed lookup per key (SQLite runs in process: no round trips to save).
+fn facts(c: &Connection, app: &str, probe: &ChunkProbe) -> rusqlite::Result<ChunkFacts> {
+    let mut f = ChunkFacts::default();
+    for (t, e) in &probe.ep_emails {
+        if exists(c, "SELECT 1 FROM emailpassword_user_to_tenant WHERE app_id = ?1 AND tenant_id = ?2 AND email = ?3", &[&app, t, e])? {
+            f.ep_emails_taken.insert((t.clone(), e.clone()));
+        }
+    }
+    for (t, id, uid) in &probe.tp_identities {
+        let sql = "SELECT 1 FROM thirdparty_user_to_tenant WHERE app_id = ?1 AND tenant_id = ?2 AND third_party_id = ?3 AND third_party_user_id = ?4";
+        if exists(c, sql, &[&app, t, id, uid])? {
+            f.tp_identities_taken.insert((t.clone(), id.clone(), uid.clone()));
+        }
+    }
+    for (t, e) in &probe.pl_emails {
+        if exists(c, "SELECT 1 FROM passwordless_user_to_tenant WHERE app_id = ?1 AND tenant_id = ?2 AND email = ?3", &[&app, t, e])? {
+            f.pl_emails_taken.insert((t.clone(), e.clone()));
+        }
+    }
+    for (t, p) in &probe.pl_phones {
+        if exists(c, "SELECT 1 FROM passwordless_user_to_tenant WHERE app_id = ?1 AND tenant_id = ?2 AND phone_number = ?3", &[&app, t, p])? {
+            f.pl_phones_taken.insert((t.clone(), p.clone()));
+        }
+    }
+    let mut candidate_ids: Vec<String> = Vec::new();
+    let infos = &probe.candidate_infos;
+    let mut lookups: Vec<(Shared<'_>, Vec<&dyn ToSql>)> = Vec::new();
+    lookups.extend(infos.emails.iter().map(|e| (Shared::Email(e), vec![&app as &dyn ToSql, e])));
+    lookups.extend(infos.phone_numbers.iter().map(|p| (Shared::PhoneNumber(p), vec![&app as &dyn ToSql, p])));
+    lookups.extend(infos.third_parties.iter().map(|(id, uid)| (Shared::ThirdParty(id, uid), vec![&app as &dyn ToSql, id, uid])));
+    for (info, params) in lookups {
+        for id in strings(c, crate::accountlinking::primary_ids_sql(info), &params)? {
+            if !candidate_ids.contains(&id) {
+                candidate_ids.push(id);
+            }
+        }
+    }
+    for id in &candidate_ids {
+        f.primary_candidates.extend(crate::users::get_user(c, app, id)?);
+    }
+    for x in &probe.external_ids {
+        if exists(c, "SELECT 1 FROM userid_mapping WHERE app_id = ?1 AND external_user_id = ?2", &[&app, x])? {
+            f.mapped_external_ids.insert(x.clone());
+        }
+    }
+    for id in &probe.user_ids {
+        if exists(c, "SELECT 1 FROM app_id_to_user_id WHERE app_id = ?1 AND user_id = ?2", &[&app, id])? {
+            f.existing_user_ids.insert(id.clone());
+        }
+    }
+    for role in &probe.roles {
+        if exists(c, "SELECT 1 FROM roles WHERE app_id = ?1 AND role = ?2", &[&app, role])? {
+            f.roles.insert(role.clone());
+        }
+    }
+    for uid in &probe.data_user_ids {
+        if let Some(text) = strings(c, "SELECT user_metadata FROM user_metadata WHERE app_id = ?1 AND user_id = ?2", &[&app, uid])?.pop() {
+            let map = parse_stored(&text).map_err(|m| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, m.into()))?;
+            f.existing.metadata.insert(uid.clone(), map);
+        }
+        let mut st = c.prepare_cached(
+            "SELECT device_name, secret_key, period, skew, verified, created_at FROM totp_user_devices WHERE app_id = ?1 AND user_id = ?2 \
+             ORDER BY created_at, device_name",
+        )?;
+        let devices = st
+            .query_map(params![app, uid], |r| {
+                Ok(Device {
+                    name: r.get(0)?,
+                    secret_key: r.get(1)?,
+                    period: r.get(2)?,
+                    skew: r.get(3)?,
+                    verified: r.get(4)?,
+                    created_at: r.get::<_, Option<i64>>(5)?.unwrap_or(0),
+                })
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        if !devices.is_empty() {
+            f.existing.totp_devices.insert(uid.clone(), devices);
+        }
+    }
+    Ok(f)
+}
+
+#[async_trait]
+impl BulkImportTx for SqliteTx<'_> {
+    async fn bi_lock_app(&mut self, _app: AppKey<'_>) -> Result<(), StorageError> {
+        // The IMMEDIATE transaction already excludes every other writer.
+        self.conn().map(drop)
+    }
+
+    async fn bi_lock_claims(&mut self, AppKey { app_id }: AppKey<'_>, claims: &[Claim]) -> Result<Vec<String>, StorageError> {
+        let c = self.conn()?;
+        let mut held = Vec::new();
+        for claim in claims {
+            if exists(c, &format!("SELECT 1 FROM bulk_import_users WHERE {CLAIMED}"), &[&app_id, &claim.id, &claim.claimed_at]).map_err(query_err)? {
+                held.push(claim.id.clone());
+            }
+        }
+        Ok(held)
+    }
+
+    async fn bi_facts(&mut self, AppKey { app_id }: AppKey<'_>, probe: &ChunkProbe) -> Result<ChunkFacts, StorageError> {
+        facts(self.conn()?, app_id, probe).map_err(query_err)
+    }
+
+    async fn bi_insert(&mut self, AppKey { app_id }: AppKey<'_>, rows: &ChunkRows) -> Result<bool, StorageError> {
+        let r = insert_rows(self.conn()?, app_id, rows).map(|()| 0);
+        self.unique(r)
+    }
+
+    async fn bi_finish(&mut self, AppKey { app_id }: AppKey<'_>, claims: &[Claim]) -> Result<(), StorageError> {
+        for_claims(self.conn()?, &format!("DELETE FROM bulk_import_users WHERE {CLAIMED}"), app_id, claims, &|_| Vec::new()).map(drop).map_err(query_err)
+    }
+
+    async fn bi_fail(&mut self, AppKey { app_id }: AppKey<'_>, failures: &[Failure], now: i64) -> Result<(), StorageError> {
+        let sql = format!("UPDATE bulk_import_users SET status = 'FAILED', error_msg = ?4, updated_at = ?5 WHERE {CLAIMED}");
+        let claims: Vec<Claim> = failures.iter().map(|f| f.claim.clone()).collect();
+        for_claims(self.conn()?, &sql, app_id, &claims, &|i| vec![Box::new(failures[i].message.clone()), Box::new(now)]).map(drop).map_err(query_err)
     }
 }

@@ -108,7 +108,11 @@ impl EmailPasswordTx for SqliteTx<'_> {
     async fn ep_set_email(&mut self, AppKey { app_id }: AppKey<'_>, user_id: &str, email: &str) -> Result<bool, StorageError> {
         let c = self.conn()?;
         let changed = c
-            .execute("UPDATE emailpassword_user_to_tenant SET email = ?3 WHERE app_id = ?1 AND user_id = ?2", params![app_id, user_id, email])
+            .execute(
+                "UPDATE emailpassword_user_to_tenant SET email = ?3 WHERE app_id = ?1 AND user_id = ?2 \
+                 AND tenant_id IN (SELECT tenant_id FROM all_auth_recipe_users WHERE app_id = ?1 AND user_id = ?2)",
+                params![app_id, user_id, email],
+            )
             .and_then(|_| c.execute("UPDATE emailpassword_users SET email = ?3 WHERE app_id = ?1 AND user_id = ?2", params![app_id, user_id, email]));
         self.unique(changed)
     }

@@ -37,6 +37,8 @@ const SCHEMA: &str = include_str!("schema.sql");
 const OAUTH_SCHEMA: &str = include_str!("schema_oauth.sql");
 /// The bulk-import queue, beside the seed's tables (not in the seed schema).
 const BULK_IMPORT_SCHEMA: &str = include_str!("schema_bulkimport.sql");
+/// The newer plugin's indexes on the seed's tables (not in the seed schema).
+const NEWER_INDEXES: &str = include_str!("schema_newer_indexes.sql");
 
 pub struct SqliteStorage {
     conn: Arc<Mutex<Connection>>,
@@ -88,7 +90,7 @@ impl SqliteStorage {
         conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(query_err)?;
         // Cascades are how removing an app or tenant removes its data.
         conn.pragma_update(None, "foreign_keys", "ON").map_err(query_err)?;
-        conn.execute_batch(&format!("BEGIN;\n{SCHEMA}\n{OAUTH_SCHEMA}\n{BULK_IMPORT_SCHEMA}\nCOMMIT;"))
+        conn.execute_batch(&format!("BEGIN;\n{SCHEMA}\n{OAUTH_SCHEMA}\n{BULK_IMPORT_SCHEMA}\n{NEWER_INDEXES}\nCOMMIT;"))
             .map_err(|e| StorageError::Query(format!("cannot create the schema in '{shown}': {e}")))?;
         Ok(SqliteStorage { conn: Arc::new(Mutex::new(conn)), _lock: lock })
     }
@@ -394,6 +396,68 @@ mod tests {
 
     /// The SAML tables (newer plugin tables): created on open, also in a database made before
     /// them, with the plugin's keys, uniqueness, nullable `state` and cascades.
+    /// The newer plugin's indexes on the seed's tables (schema_newer_indexes.sql) exist with the
+    /// plugin's columns, are added to a file made without them, and serve the app-wide lookups.
+    #[tokio::test]
+    async fn the_newer_plugins_indexes_exist_and_serve_the_app_wide_lookups() {
+        let dir = std::env::temp_dir().join(format!("portcullis-newer-indexes-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("t.db");
+        let path = path.to_str().unwrap();
+        let expected = [
+            ("emailpassword_users_email_index", "emailpassword_users", "app_id,email"),
+            ("passwordless_users_email_index", "passwordless_users", "app_id,email"),
+            ("passwordless_users_phone_number_index", "passwordless_users", "app_id,phone_number"),
+            ("session_info_user_id_app_id_index", "session_info", "user_id,app_id"),
+            ("user_roles_app_id_user_id_index", "user_roles", "app_id,user_id"),
+        ];
+        {
+            let s = SqliteStorage::open(path).unwrap();
+            // As if made by a version without them.
+            let drops: String = expected.iter().map(|(i, _, _)| format!("DROP INDEX {i};")).collect();
+            s.with_conn(move |c| c.execute_batch(&drops).map_err(query_err)).await.unwrap();
+        }
+        let s = SqliteStorage::open(path).unwrap();
+        let (found, plans) = s
+            .with_conn(move |c| {
+                let mut found = Vec::new();
+                for (index, _, _) in expected {
+                    let table: String = c
+                        .query_row("SELECT tbl_name FROM sqlite_master WHERE type = 'index' AND name = ?1", [index], |r| r.get(0))
+                        .map_err(query_err)?;
+                    let mut stmt = c.prepare(&format!("SELECT name FROM pragma_index_info('{index}') ORDER BY seqno")).map_err(query_err)?;
+                    let columns: Vec<String> = stmt.query_map([], |r| r.get(0)).map_err(query_err)?.collect::<Result<_, _>>().map_err(query_err)?;
+                    found.push((index, table, columns.join(",")));
+                }
+                let plan = |sql: &str| -> Result<String, StorageError> {
+                    let mut stmt = c.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).map_err(query_err)?;
+                    let rows: Vec<String> = stmt.query_map([], |r| r.get(3)).map_err(query_err)?.collect::<Result<_, _>>().map_err(query_err)?;
+                    Ok(rows.join("; "))
+                };
+                let plans = vec![
+                    plan("SELECT user_id FROM emailpassword_users WHERE app_id = 'public' AND email = 'a@b.c'")?,
+                    plan("SELECT user_id FROM passwordless_users WHERE app_id = 'public' AND phone_number = '+1'")?,
+                    plan("DELETE FROM user_roles WHERE app_id = 'public' AND user_id = 'u'")?,
+                    plan("SELECT 1 FROM session_info WHERE app_id = 'public' AND user_id = 'u'")?,
+                ];
+                Ok((found, plans))
+            })
+            .await
+            .unwrap();
+        let expected: Vec<_> = expected.iter().map(|(i, t, c)| (*i, (*t).to_owned(), (*c).to_owned())).collect();
+        assert_eq!(found, expected);
+        for (plan, index) in plans.iter().zip([
+            "emailpassword_users_email_index",
+            "passwordless_users_phone_number_index",
+            "user_roles_app_id_user_id_index",
+            "session_info_user_id_app_id_index",
+        ]) {
+            assert!(plan.contains(index), "{plan}");
+        }
+        drop(s);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
     #[tokio::test]
     async fn the_saml_tables_are_created() {
         let dir = std::env::temp_dir().join(format!("portcullis-saml-test-{}", std::process::id()));

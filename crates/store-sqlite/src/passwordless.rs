@@ -311,7 +311,7 @@ impl PasswordlessTx for SqliteTx<'_> {
             .query_row(
                 &format!(
                     "SELECT EXISTS (SELECT 1 FROM passwordless_user_to_tenant WHERE app_id = ?1 AND {column} = ?2 AND user_id <> ?3
-                     AND tenant_id IN (SELECT tenant_id FROM passwordless_user_to_tenant WHERE app_id = ?1 AND user_id = ?3))"
+                     AND tenant_id IN (SELECT tenant_id FROM all_auth_recipe_users WHERE app_id = ?1 AND user_id = ?3))"
                 ),
                 params![app_id, value, user_id],
                 |r| r.get(0),
@@ -325,8 +325,19 @@ impl PasswordlessTx for SqliteTx<'_> {
             ContactKind::Phone => ("phone_number", SetContact::PhoneNumberTaken),
         };
         let c = self.conn()?;
-        let set = |table: &str| c.execute(&format!("UPDATE {table} SET {column} = ?3 WHERE app_id = ?1 AND user_id = ?2"), params![app_id, user_id, value]);
-        let changed = set("passwordless_user_to_tenant").and_then(|_| set("passwordless_users"));
+        // The tenant rows by their key (app_id, tenant_id, user_id), the user's tenants from
+        // all_auth_recipe_users, rather than a scan of every row of the app.
+        let changed = c
+            .execute(
+                &format!(
+                    "UPDATE passwordless_user_to_tenant SET {column} = ?3 WHERE app_id = ?1 AND user_id = ?2 \
+                     AND tenant_id IN (SELECT tenant_id FROM all_auth_recipe_users WHERE app_id = ?1 AND user_id = ?2)"
+                ),
+                params![app_id, user_id, value],
+            )
+            .and_then(|_| {
+                c.execute(&format!("UPDATE passwordless_users SET {column} = ?3 WHERE app_id = ?1 AND user_id = ?2"), params![app_id, user_id, value])
+            });
         Ok(if self.unique(changed)? { SetContact::Set } else { taken })
     }
 

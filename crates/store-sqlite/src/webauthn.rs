@@ -405,7 +405,11 @@ impl WebauthnTx for SqliteTx<'_> {
     }
 
     async fn wa_set_email(&mut self, AppKey { app_id }: AppKey<'_>, user_id: &str, email: &str) -> Result<bool, StorageError> {
-        let r = self.conn()?.execute("UPDATE webauthn_user_to_tenant SET email = ?3 WHERE app_id = ?1 AND user_id = ?2", params![app_id, user_id, email]);
+        let r = self.conn()?.execute(
+            "UPDATE webauthn_user_to_tenant SET email = ?3 WHERE app_id = ?1 AND user_id = ?2 \
+             AND tenant_id IN (SELECT tenant_id FROM all_auth_recipe_users WHERE app_id = ?1 AND user_id = ?2)",
+            params![app_id, user_id, email],
+        );
         if !self.unique(r)? {
             return Ok(false);
         }

@@ -984,4 +984,4 @@ pub async fn run_rate_limits(s: &dyn Storage) {
     assert!(s.delete_app_rows(AppKey::new(a2)).await.expect("delete app"));
 }
 mod bulkimport;
-pub use bulkimport::run_bulk_import_queue;
+pub use bulkimport::{run_bulk_import_flow, run_bulk_import_queue};

@@ -25,6 +25,7 @@ pub mod fields;
 pub mod flow;
 pub mod model;
 pub mod plan;
+pub mod runner;
 pub mod storage;
 pub mod validate;
 

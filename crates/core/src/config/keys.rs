@@ -233,6 +233,8 @@ config_keys! {
     database_wait_sec: Long = "0", Base, Some("PORTCULLIS_DATABASE_WAIT_SEC");
     max_connections: Long = "1024", Base, Some("PORTCULLIS_MAX_CONNECTIONS");
     bcrypt_refuse_long_passwords: Bool = "false", App, Some("PORTCULLIS_BCRYPT_REFUSE_LONG_PASSWORDS");
+    bulk_import_interval_sec: Long = "300", Base, Some("PORTCULLIS_BULK_IMPORT_INTERVAL_SEC");
+    bulk_migration_cron_enabled: Bool = "true", Base, Some("BULK_MIGRATION_CRON_ENABLED");
     emailpassword_max_failed_sign_ins: Int = "0", Tenant, Some("PORTCULLIS_EMAILPASSWORD_MAX_FAILED_SIGN_INS");
     emailpassword_failed_sign_in_window_sec: Int = "900", Tenant, Some("PORTCULLIS_EMAILPASSWORD_FAILED_SIGN_IN_WINDOW_SEC");
     passwordless_max_codes_created: Int = "0", Tenant, Some("PORTCULLIS_PASSWORDLESS_MAX_CODES_CREATED");

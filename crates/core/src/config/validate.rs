@@ -54,6 +54,18 @@ pub fn validate(c: &Config, is_base: bool) -> Result<(), String> {
         }
     }
     check_duration_bounds(c)?;
+    // The core's messages.
+    for key in [Key::bulk_migration_parallelism, Key::bulk_migration_batch_size] {
+        if c.int(key) < 1 {
+            return Err(format!("Provided {} must be >= 1", key.name()));
+        }
+    }
+    if c.bulk_migration_sleep_between_rounds_in_batch_ms() < 0 {
+        return Err("'bulk_migration_sleep_between_rounds_in_batch_ms' must be >= 0".into());
+    }
+    if c.bulk_import_interval_sec() < 1 || c.bulk_import_interval_sec() > MAX_DURATION_MS / 1000 {
+        return Err(format!("'bulk_import_interval_sec' must be between 1 and {}", MAX_DURATION_MS / 1000));
+    }
     if c.database_wait_sec() < 0 {
         return Err("'database_wait_sec' must be >= 0".into());
     }
@@ -221,6 +233,17 @@ mod tests {
         let t = Config::defaults().overlay_unchecked_test_mode();
         let c = t.overlay(short.as_object().unwrap()).unwrap();
         assert!(c.validate(false).is_ok());
+    }
+
+    #[test]
+    fn bulk_import_keys_are_checked_with_the_cores_messages() {
+        let check = |v: serde_json::Value| Config::defaults().overlay(v.as_object().unwrap()).unwrap().validate(false);
+        for bad in [0, -3] {
+            assert_eq!(check(json!({"bulk_migration_parallelism": bad})), Err("Provided bulk_migration_parallelism must be >= 1".to_owned()));
+            assert_eq!(check(json!({"bulk_migration_batch_size": bad})), Err("Provided bulk_migration_batch_size must be >= 1".to_owned()));
+        }
+        assert!(check(json!({"bulk_migration_sleep_between_rounds_in_batch_ms": -1})).is_err());
+        assert!(check(json!({"bulk_migration_sleep_between_rounds_in_batch_ms": 0, "bulk_migration_parallelism": 1, "bulk_migration_batch_size": 1})).is_ok());
     }
 
     #[test]

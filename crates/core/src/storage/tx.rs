@@ -19,6 +19,7 @@ use async_trait::async_trait;
 
 use super::error::StorageError;
 use crate::accountlinking::storage::AccountLinkingTx;
+use crate::bulkimport::flow::BulkImportTx;
 use crate::emailpassword::storage::EmailPasswordTx;
 use crate::emailverification::storage::EmailVerificationTx;
 use crate::metadata::storage::MetadataTx;
@@ -44,6 +45,7 @@ pub trait Tx:
     + MetadataTx
     + RolesTx
     + WebauthnTx
+    + BulkImportTx
     + Send
 {
 }
@@ -60,6 +62,7 @@ impl<T> Tx for T where
         + MetadataTx
         + RolesTx
         + WebauthnTx
+        + BulkImportTx
         + Send
         + ?Sized
 {

@@ -7,8 +7,11 @@ use std::sync::Arc;
 
 use axum::response::Response;
 use portcullis_core::bulkimport::api::{self, Batch};
+use portcullis_core::bulkimport::runner::{self, RunInput};
 use portcullis_core::bulkimport::storage::AddOutcome;
 use portcullis_core::bulkimport::AppFacts;
+use portcullis_core::emailpassword::Hashing;
+use portcullis_core::ids::TenantIdentifier;
 use portcullis_core::storage::Storage;
 use serde_json::{json, Value};
 
@@ -65,7 +68,11 @@ pub async fn add(ctx: &Ctx) -> Result<Response, ApiError> {
         let valid = api::validate_batch(&users, &facts, ctx.now(), &mut new_id).map_err(|errors| ApiError::bad(errors.to_string()))?;
         let rows: Vec<(String, String)> = valid.iter().map(|u| (u.id.clone(), u.to_raw_data())).collect();
         match storage.bulk_import_add(ctx.id.app_key(), &rows, ctx.now()).await? {
-            AddOutcome::Added => return ok(api::queued_body(&valid)),
+            AddOutcome::Added => {
+                // This instance's worker starts on them at once rather than at its next interval.
+                ctx.state.bulk_import_wake.now();
+                return ok(api::queued_body(&valid));
+            }
             AddOutcome::IdTaken => continue,
         }
     }
@@ -99,4 +106,38 @@ pub async fn remove(ctx: &Ctx) -> Result<Response, ApiError> {
     }
     let deleted = app_storage(ctx)?.bulk_import_remove(ctx.id.app_key(), &ids).await?;
     json(api::removed_body(&ids, &deleted))
+}
+
+/// `POST /bulk-import/import`: validates one user (the body) and imports it at once, in one
+/// transaction on the database of its tenants; answers the user as `GET /user/id` shows it. A user
+/// that cannot be imported answers 400 with its error (`E0xx: …`), and nothing of it is written.
+pub async fn import(ctx: &Ctx) -> Result<Response, ApiError> {
+    let body = ctx.body()?;
+    let queue = app_storage(ctx)?;
+    let facts = app_facts(ctx, queue).await?;
+    let user = api::validate_one(&body.0, &facts, ctx.now(), &mut new_id).map_err(|errors| ApiError::bad(errors.to_string()))?;
+    // Validation puts every tenant of the user in one database: the first method's first tenant's.
+    let first_tenant = user.login_methods.first().and_then(|m| m.tenant_ids.first()).map_or("public", String::as_str);
+    let users_db = ctx
+        .snapshot
+        .get(&TenantIdentifier::new(&ctx.id.cud, &ctx.id.app_id, first_tenant))
+        .map(|t| &t.storage)
+        .ok_or_else(|| ApiError::tenant_not_found(&ctx.id))?;
+    let public = ctx.snapshot.get(&ctx.id.app_public()).ok_or_else(|| ApiError::tenant_not_found(&ctx.id))?;
+    let hashing = Hashing { hasher: &ctx.state.hashing, settings: &public.settings.passwords };
+    let user_id = user.id.clone();
+    let input = RunInput { app_id: ctx.id.app_id.clone(), users: vec![(None, user)], failures: Vec::new(), queue_here: true, now: ctx.now() };
+    let report = runner::run(users_db.as_ref(), queue.as_ref(), hashing, input).await?;
+    if let Some((_, error)) = report.failed.first() {
+        return Err(ApiError::bad(api::import_errors_body(&[error.to_string()]).to_string()));
+    }
+    if !report.released.is_empty() {
+        // Concurrent writes kept taking its account info between the checks and the insert.
+        return Err(ApiError::Unavailable("bulk import: the user met concurrent writes on every attempt; try again".into()));
+    }
+    let imported = users_db
+        .get_user(ctx.id.app_key(), &user_id)
+        .await?
+        .ok_or_else(|| ApiError::Internal("bulk import: a user just imported cannot be read".into()))?;
+    ok(api::imported_body(ctx.linked_user_json(&imported)))
 }

@@ -187,6 +187,7 @@ pub static ROUTES: &[Route] = &[
     Route::get("/bulk-import/users", "BulkImportUsers", |c| Box::pin(bulkimport::list(c))),
     Route::get("/bulk-import/users/count", "BulkImportCount", |c| Box::pin(bulkimport::count(c))),
     Route::post("/bulk-import/users/remove", "BulkImportRemove", |c| Box::pin(bulkimport::remove(c))),
+    Route::post("/bulk-import/import", "BulkImportImport", |c| Box::pin(bulkimport::import(c))),
 ];
 
 /// The table indexed by path, built once.

@@ -27,10 +27,29 @@ pub const PORTCULLIS_SQL: &str = include_str!("../fixtures/portcullis_tables.sql
 /// The newer plugin's bulk-import queue, in plain DDL.
 pub const BULK_IMPORT_SQL: &str = include_str!("../fixtures/bulkimport_schema.sql");
 
+/// The indexes the newer plugin adds to the seed's tables, as its queries write them: the only things
+/// Portcullis adds to the seed's tables (docs/compatibility.md).
+pub const NEWER_INDEXES_SQL: &str = include_str!("../fixtures/newer_plugin_indexes.sql");
+
+/// The names of those indexes.
+pub const NEWER_INDEXES: [&str; 5] = [
+    "emailpassword_users_email_index",
+    "passwordless_users_email_index",
+    "passwordless_users_phone_number_index",
+    "user_roles_app_id_user_id_index",
+    "session_info_user_id_app_id_index",
+];
+
+/// `'a', 'b', ...`: the newer indexes' names, for `relname NOT IN (...)`.
+pub fn newer_index_list() -> String {
+    NEWER_INDEXES.iter().map(|n| format!("'{n}'")).collect::<Vec<_>>().join(", ")
+}
+
 /// What Portcullis creates in `public`: the seed's tables, then the newer plugin's SAML and WebAuthn
-/// tables, then the OAuth ones, then the bulk-import queue.
+/// tables, then the OAuth ones, then the bulk-import queue, then the newer plugin's indexes on the
+/// seed's tables.
 pub fn plugin_sql() -> String {
-    format!("{SEED_SQL}\n{NEWER_SQL}\n{WEBAUTHN_SQL}\n{PORTCULLIS_SQL}\n{OAUTH_SQL}\n{BULK_IMPORT_SQL}")
+    format!("{SEED_SQL}\n{NEWER_SQL}\n{WEBAUTHN_SQL}\n{PORTCULLIS_SQL}\n{OAUTH_SQL}\n{BULK_IMPORT_SQL}\n{NEWER_INDEXES_SQL}")
 }
 
 /// The server to test against, or `None` (then the test prints why it skips, and passes).

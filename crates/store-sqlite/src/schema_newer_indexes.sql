@@ -1,0 +1,21 @@
+-- The indexes the newer SuperTokens PostgreSQL plugin creates on the seed's tables and the seed's DDL
+-- lacks, mirrored from the PostgreSQL template (store-postgres/src/schema_newer_indexes.sql; same
+-- names and columns). They change no result, only how the same statements find their rows: without
+-- them the app-wide lookups below read the whole table. docs/compatibility.md lists them.
+
+-- Account linking and the bulk import look up login methods by email and phone across the app
+-- (primary-user conflicts on email/phone update, tenant association, link checks).
+CREATE INDEX IF NOT EXISTS emailpassword_users_email_index ON emailpassword_users (app_id, email);
+
+CREATE INDEX IF NOT EXISTS passwordless_users_email_index ON passwordless_users (app_id, email);
+
+CREATE INDEX IF NOT EXISTS passwordless_users_phone_number_index ON passwordless_users (app_id, phone_number);
+
+-- Deleting a user removes its roles in every tenant of the app, and mapping an id first asks whether
+-- the user has roles: the primary key (app_id, tenant_id, user_id, role) cannot seek without the
+-- tenant.
+CREATE INDEX IF NOT EXISTS user_roles_app_id_user_id_index ON user_roles (app_id, user_id);
+
+-- Deleting or unlinking a user revokes its sessions in every tenant of the app, listing a user's
+-- sessions and mapping an id read them the same way.
+CREATE INDEX IF NOT EXISTS session_info_user_id_app_id_index ON session_info (user_id, app_id);
