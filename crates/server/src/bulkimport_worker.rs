@@ -188,6 +188,9 @@ async fn app_facts(snapshot: &Snapshot, app: &Tenant) -> Result<AppFacts, Storag
     Ok(AppFacts { roles, tenant_pools, firebase_signer_key_set })
 }
 
+/// A claimed user, validated again.
+type Queued = (Option<Claim>, BulkUser);
+
 /// Re-validates a chunk's rows, groups the valid users by the database of their tenants, and
 /// imports each group. Never fails: a storage failure gives the claims back (the runner does) and
 /// is logged.
@@ -206,7 +209,7 @@ async fn import_rows(state: &AppState, snapshot: &Snapshot, app: &Arc<Tenant>, r
     let mut validator = Validator::new(&facts, now);
     let mut failures: Vec<Failure> = Vec::new();
     // By database (the tenants' storage object), in queue order.
-    let mut groups: Vec<(Arc<dyn Storage>, Vec<(Option<Claim>, BulkUser)>)> = Vec::new();
+    let mut groups: Vec<(Arc<dyn Storage>, Vec<Queued>)> = Vec::new();
     for row in rows {
         let user = match serde_json::from_str::<serde_json::Value>(&row.raw_data) {
             Ok(serde_json::Value::Object(o)) => validator.validate(&o, Ids::ReadStored),

@@ -457,9 +457,10 @@ impl BulkImportTx for SqliteTx<'_> {
 
     async fn bi_lock_claims(&mut self, AppKey { app_id }: AppKey<'_>, claims: &[Claim]) -> Result<Vec<String>, StorageError> {
         let c = self.conn()?;
+        let sql = format!("SELECT 1 FROM bulk_import_users WHERE {CLAIMED}");
         let mut held = Vec::new();
         for claim in claims {
-            if exists(c, &format!("SELECT 1 FROM bulk_import_users WHERE {CLAIMED}"), &[&app_id, &claim.id, &claim.claimed_at]).map_err(query_err)? {
+            if exists(c, &sql, &[&app_id, &claim.id, &claim.claimed_at]).map_err(query_err)? {
                 held.push(claim.id.clone());
             }
         }

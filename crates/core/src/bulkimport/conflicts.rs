@@ -41,8 +41,10 @@ pub struct ChunkProbe {
     pub data_user_ids: Vec<String>,
 }
 
-fn push_once<T: PartialEq>(v: &mut Vec<T>, item: T) {
-    if !v.contains(&item) {
+/// Adds `item` to `v` unless `seen` has it: each value once, in first-seen order, without a
+/// quadratic scan (a chunk holds thousands of users).
+fn push_once<T: Clone + Eq + std::hash::Hash>(v: &mut Vec<T>, seen: &mut HashSet<T>, item: T) {
+    if seen.insert(item.clone()) {
         v.push(item);
     }
 }
@@ -50,16 +52,19 @@ fn push_once<T: PartialEq>(v: &mut Vec<T>, item: T) {
 impl ChunkProbe {
     pub fn of<'p>(plans: impl IntoIterator<Item = &'p ImportPlan>) -> ChunkProbe {
         let mut p = ChunkProbe::default();
+        let (mut ep, mut tp, mut pl_e, mut pl_p) = (HashSet::new(), HashSet::new(), HashSet::new(), HashSet::new());
+        let (mut tps, mut xs, mut ids, mut roles, mut data) = (HashSet::new(), HashSet::new(), HashSet::new(), HashSet::new(), HashSet::new());
+        let (mut emails, mut phones) = (HashSet::new(), HashSet::new());
         for plan in plans {
             for m in &plan.login_methods {
-                push_once(&mut p.user_ids, m.recipe_user_id.clone());
+                push_once(&mut p.user_ids, &mut ids, m.recipe_user_id.clone());
                 for t in &m.tenant_ids {
                     for key in keys_in(m, t) {
                         match key {
-                            Key::EpEmail(t, e) => push_once(&mut p.ep_emails, (t, e)),
-                            Key::Tp(t, id, uid) => push_once(&mut p.tp_identities, (t, id, uid)),
-                            Key::PlEmail(t, e) => push_once(&mut p.pl_emails, (t, e)),
-                            Key::PlPhone(t, ph) => push_once(&mut p.pl_phones, (t, ph)),
+                            Key::EpEmail(t, e) => push_once(&mut p.ep_emails, &mut ep, (t, e)),
+                            Key::Tp(t, id, uid) => push_once(&mut p.tp_identities, &mut tp, (t, id, uid)),
+                            Key::PlEmail(t, e) => push_once(&mut p.pl_emails, &mut pl_e, (t, e)),
+                            Key::PlPhone(t, ph) => push_once(&mut p.pl_phones, &mut pl_p, (t, ph)),
                         }
                     }
                 }
@@ -67,19 +72,24 @@ impl ChunkProbe {
             if plan.primary_user_id.is_some() {
                 for m in &plan.login_methods {
                     let lm = m.to_login_method();
-                    p.candidate_infos.add(lm.email.as_deref(), lm.phone_number.as_deref());
+                    if let Some(e) = lm.email {
+                        push_once(&mut p.candidate_infos.emails, &mut emails, e);
+                    }
+                    if let Some(ph) = lm.phone_number {
+                        push_once(&mut p.candidate_infos.phone_numbers, &mut phones, ph);
+                    }
                     if let Some(tp) = lm.third_party {
-                        push_once(&mut p.candidate_infos.third_parties, (tp.id, tp.user_id));
+                        push_once(&mut p.candidate_infos.third_parties, &mut tps, (tp.id, tp.user_id));
                     }
                 }
             }
             if let Some(x) = &plan.external_user_id {
-                push_once(&mut p.external_ids, x.clone());
-                push_once(&mut p.user_ids, x.clone());
-                push_once(&mut p.data_user_ids, x.clone());
+                push_once(&mut p.external_ids, &mut xs, x.clone());
+                push_once(&mut p.user_ids, &mut ids, x.clone());
+                push_once(&mut p.data_user_ids, &mut data, x.clone());
             }
             for (_, role) in &plan.roles {
-                push_once(&mut p.roles, role.clone());
+                push_once(&mut p.roles, &mut roles, role.clone());
             }
         }
         p
