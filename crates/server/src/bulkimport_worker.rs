@@ -23,7 +23,6 @@ use portcullis_core::bulkimport::{AppFacts, BulkUser, Ids, Status, Validator};
 use portcullis_core::emailpassword::Hashing;
 use portcullis_core::ids::TenantIdentifier;
 use portcullis_core::storage::{Storage, StorageError};
-use tokio::sync::Notify;
 
 use crate::state::AppState;
 use crate::tenancy::{Snapshot, Tenant};
@@ -31,16 +30,6 @@ use crate::tenancy::{Snapshot, Tenant};
 /// A claim not settled within this long is taken to belong to a worker that died: other workers
 /// may claim the row again (the first worker's unit then finds its claim gone and leaves it).
 const STALE_CLAIM_MS: i64 = 10 * 60 * 1000;
-
-/// Wakes this instance's worker (after a successful `POST /bulk-import/users`).
-#[derive(Default)]
-pub struct Wake(Notify);
-
-impl Wake {
-    pub fn now(&self) {
-        self.0.notify_one();
-    }
-}
 
 /// What one run did, over every app.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -64,7 +53,7 @@ pub fn spawn(state: Arc<AppState>) {
             }
             tokio::select! {
                 _ = tokio::time::sleep(interval) => {}
-                _ = state.bulk_import_wake.0.notified() => {}
+                _ = state.bulk_import_wake.notified() => {}
             }
         }
     });

@@ -13,33 +13,11 @@
 use std::collections::HashSet;
 
 use super::errors::ImportError;
-use super::plan::{Account, ExistingData, ImportPlan, PlannedLoginMethod};
-use crate::accountlinking::{check_create_primary, check_link, AccountValues, LinkingError};
+use super::plan::{Account, ImportPlan, PlannedLoginMethod};
+pub use super::tx::{ChunkFacts, ChunkProbe};
+use crate::accountlinking::{check_create_primary, check_link, LinkingError};
 use crate::users::{RecipeId, User};
 
-/// What to read before deciding on a chunk. Every list holds each value once.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct ChunkProbe {
-    /// (tenant, email) pairs of email-password methods.
-    pub ep_emails: Vec<(String, String)>,
-    /// (tenant, third-party id, third-party user id) of third-party methods.
-    pub tp_identities: Vec<(String, String, String)>,
-    /// (tenant, email) pairs of passwordless methods.
-    pub pl_emails: Vec<(String, String)>,
-    /// (tenant, phone number) pairs of passwordless methods.
-    pub pl_phones: Vec<(String, String)>,
-    /// The account infos of users that become primary: every existing user holding one of them,
-    /// anywhere in the app, as a whole group (`primary_candidates`).
-    pub candidate_infos: AccountValues,
-    /// External ids to look up in `userid_mapping`.
-    pub external_ids: Vec<String>,
-    /// Ids to look up in `app_id_to_user_id`: every planned recipe user id and external id.
-    pub user_ids: Vec<String>,
-    /// Roles the chunk gives.
-    pub roles: Vec<String>,
-    /// Data user ids that may have metadata or TOTP devices already (the external ids).
-    pub data_user_ids: Vec<String>,
-}
 
 /// Adds `item` to `v` unless `seen` has it: each value once, in first-seen order, without a
 /// quadratic scan (a chunk holds thousands of users).
@@ -96,25 +74,6 @@ impl ChunkProbe {
     }
 }
 
-/// What the database holds, as found for a [`ChunkProbe`].
-#[derive(Clone, Debug, Default)]
-pub struct ChunkFacts {
-    /// The probe's pairs (and triples) that the per-tenant tables already hold.
-    pub ep_emails_taken: HashSet<(String, String)>,
-    pub tp_identities_taken: HashSet<(String, String, String)>,
-    pub pl_emails_taken: HashSet<(String, String)>,
-    pub pl_phones_taken: HashSet<(String, String)>,
-    /// Existing users (whole groups) holding an account info of `candidate_infos`.
-    pub primary_candidates: Vec<User>,
-    /// The probe's external ids that are mapped already.
-    pub mapped_external_ids: HashSet<String>,
-    /// The probe's user ids that exist in `app_id_to_user_id`.
-    pub existing_user_ids: HashSet<String>,
-    /// The probe's roles that exist.
-    pub roles: HashSet<String>,
-    /// Stored metadata and TOTP devices of the probe's data user ids.
-    pub existing: ExistingData,
-}
 
 /// What happens to one user of a chunk.
 #[derive(Clone, Debug, PartialEq, Eq)]
