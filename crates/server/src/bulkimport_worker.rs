@@ -23,7 +23,6 @@ use portcullis_core::bulkimport::{AppFacts, BulkUser, Ids, Status, Validator};
 use portcullis_core::emailpassword::Hashing;
 use portcullis_core::ids::TenantIdentifier;
 use portcullis_core::storage::{Storage, StorageError};
-use tokio::sync::Notify;
 
 use crate::state::AppState;
 use crate::tenancy::{Snapshot, Tenant};
@@ -31,16 +30,6 @@ use crate::tenancy::{Snapshot, Tenant};
 /// A claim not settled within this long is taken to belong to a worker that died: other workers
 /// may claim the row again (the first worker's unit then finds its claim gone and leaves it).
 const STALE_CLAIM_MS: i64 = 10 * 60 * 1000;
-
-/// Wakes this instance's worker (after a successful `POST /bulk-import/users`).
-#[derive(Default)]
-pub struct Wake(Notify);
-
-impl Wake {
-    pub fn now(&self) {
-        self.0.notify_one();
-    }
-}
 
 /// What one run did, over every app.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -64,7 +53,7 @@ pub fn spawn(state: Arc<AppState>) {
             }
             tokio::select! {
                 _ = tokio::time::sleep(interval) => {}
-                _ = state.bulk_import_wake.0.notified() => {}
+                _ = state.bulk_import_wake.notified() => {}
             }
         }
     });
@@ -188,6 +177,9 @@ async fn app_facts(snapshot: &Snapshot, app: &Tenant) -> Result<AppFacts, Storag
     Ok(AppFacts { roles, tenant_pools, firebase_signer_key_set })
 }
 
+/// A claimed user, validated again.
+type Queued = (Option<Claim>, BulkUser);
+
 /// Re-validates a chunk's rows, groups the valid users by the database of their tenants, and
 /// imports each group. Never fails: a storage failure gives the claims back (the runner does) and
 /// is logged.
@@ -206,7 +198,7 @@ async fn import_rows(state: &AppState, snapshot: &Snapshot, app: &Arc<Tenant>, r
     let mut validator = Validator::new(&facts, now);
     let mut failures: Vec<Failure> = Vec::new();
     // By database (the tenants' storage object), in queue order.
-    let mut groups: Vec<(Arc<dyn Storage>, Vec<(Option<Claim>, BulkUser)>)> = Vec::new();
+    let mut groups: Vec<(Arc<dyn Storage>, Vec<Queued>)> = Vec::new();
     for row in rows {
         let user = match serde_json::from_str::<serde_json::Value>(&row.raw_data) {
             Ok(serde_json::Value::Object(o)) => validator.validate(&o, Ids::ReadStored),

@@ -54,7 +54,7 @@ pub async fn start(config: Config, config_path: Option<std::path::PathBuf>) -> R
         limits,
         clock: state::Clock::default(),
         config_path,
-        bulk_import_wake: bulkimport_worker::Wake::default(),
+        bulk_import_wake: state::BulkImportWake::default(),
     }))
 }
 

@@ -23,7 +23,7 @@ pub struct AppState {
     pub clock: Clock,
     pub config_path: Option<std::path::PathBuf>,
     /// Wakes this instance's bulk-import worker.
-    pub bulk_import_wake: crate::bulkimport_worker::Wake,
+    pub bulk_import_wake: BulkImportWake,
 }
 
 /// Wall-clock time plus an offset that tests can advance.
@@ -39,5 +39,20 @@ impl Clock {
 
     pub fn advance(&self, ms: i64) {
         self.offset_ms.fetch_add(ms, Ordering::Relaxed);
+    }
+}
+
+/// Wakes this instance's bulk-import worker (`bulkimport_worker.rs`) after a successful
+/// `POST /bulk-import/users`, so it need not wait out its interval.
+#[derive(Default)]
+pub struct BulkImportWake(tokio::sync::Notify);
+
+impl BulkImportWake {
+    pub fn now(&self) {
+        self.0.notify_one();
+    }
+
+    pub async fn notified(&self) {
+        self.0.notified().await;
     }
 }

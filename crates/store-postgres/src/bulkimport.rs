@@ -248,7 +248,7 @@ impl Statements {
                  FROM UNNEST($2::BPCHAR[], $3::BIGINT[], $4::TEXT[]) AS c(id, at, msg) WHERE {claimed}"
             ),
             finish: format!("DELETE FROM {t} AS q USING UNNEST($2::BPCHAR[], $3::BIGINT[]) AS c(id, at) WHERE {claimed} RETURNING q.id"),
-            import: ImportStatements::new(n, &t)?,
+            import: ImportStatements::new(n, t)?,
         })
     }
 }

@@ -213,70 +213,6 @@ impl BulkImportQueueStorage for SqliteStorage {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[tokio::test]
-    async fn conformance_in_memory() {
-        let s = SqliteStorage::open(":memory:").unwrap();
-        portcullis_testkit::conformance::run_bulk_import_queue(&s, &s).await;
-    }
-
-    #[tokio::test]
-    async fn import_flow_conformance_in_memory() {
-        let s = SqliteStorage::open(":memory:").unwrap();
-        portcullis_testkit::conformance::run_bulk_import_flow(&s, &s).await;
-    }
-
-    /// The queue exists beside the seed's tables with the PostgreSQL template's columns, key and
-    /// indexes; a file from before it gets it added.
-    #[tokio::test]
-    async fn the_queue_table_is_created_beside_the_seeds() {
-        let s = SqliteStorage::open(":memory:").unwrap();
-        let (columns, indexes, pk) = s
-            .with_conn(|c| {
-                let mut st = c.prepare("SELECT name, pk FROM pragma_table_info('bulk_import_users') ORDER BY cid").map_err(query_err)?;
-                let cols: Vec<(String, i64)> = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).map_err(query_err)?.collect::<Result<_, _>>().map_err(query_err)?;
-                let mut st = c
-                    .prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'bulk_import_users' AND sql IS NOT NULL ORDER BY name")
-                    .map_err(query_err)?;
-                let idx: Vec<String> = st.query_map([], |r| r.get(0)).map_err(query_err)?.collect::<Result<_, _>>().map_err(query_err)?;
-                let pk: Vec<String> = cols.iter().filter(|(_, p)| *p > 0).map(|(n, _)| n.clone()).collect();
-                Ok((cols.into_iter().map(|(n, _)| n).collect::<Vec<_>>(), idx, pk))
-            })
-            .await
-            .unwrap();
-        assert_eq!(columns, ["id", "app_id", "primary_user_id", "raw_data", "status", "error_msg", "created_at", "updated_at"]);
-        assert_eq!(pk, ["id", "app_id"]);
-        assert_eq!(indexes, ["bulk_import_users_pagination_index1", "bulk_import_users_pagination_index2", "bulk_import_users_status_updated_at_index"]);
-        // The status default, and the key (app, id).
-        let status = s
-            .with_conn(|c| {
-                c.execute_batch("INSERT INTO apps (app_id) VALUES ('qa'); INSERT INTO bulk_import_users (id, app_id, raw_data, created_at, updated_at) VALUES ('x', 'qa', '{}', 1, 1)")
-                    .map_err(query_err)?;
-                let dup = c.execute("INSERT INTO bulk_import_users (id, app_id, raw_data, created_at, updated_at) VALUES ('x', 'qa', '{}', 1, 1)", []);
-                let status: String = c.query_row("SELECT status FROM bulk_import_users", [], |r| r.get(0)).map_err(query_err)?;
-                Ok((status, dup.is_err()))
-            })
-            .await
-            .unwrap();
-        assert_eq!(status, ("NEW".to_owned(), true));
-
-        // A file written before the queue existed: opening it adds the table, nothing else changes.
-        let dir = std::env::temp_dir().join(format!("portcullis-bulk-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("old.db");
-        {
-            let c = Connection::open(&path).unwrap();
-            c.execute_batch(&format!("BEGIN;\n{}\nCOMMIT;", crate::SCHEMA)).unwrap();
-        }
-        let s = SqliteStorage::open(path.to_str().unwrap()).unwrap();
-        assert_eq!(s.bulk_import_count(AppKey::new("public"), None).await.unwrap(), 0);
-        drop(s);
-        std::fs::remove_dir_all(&dir).ok();
-    }
-}
 
 /// Rows per multi-row `INSERT … VALUES (…), (…)`: well under SQLite's 32,766 parameters for the
 /// widest table (8 columns).
@@ -457,9 +393,10 @@ impl BulkImportTx for SqliteTx<'_> {
 
     async fn bi_lock_claims(&mut self, AppKey { app_id }: AppKey<'_>, claims: &[Claim]) -> Result<Vec<String>, StorageError> {
         let c = self.conn()?;
+        let sql = format!("SELECT 1 FROM bulk_import_users WHERE {CLAIMED}");
         let mut held = Vec::new();
         for claim in claims {
-            if exists(c, &format!("SELECT 1 FROM bulk_import_users WHERE {CLAIMED}"), &[&app_id, &claim.id, &claim.claimed_at]).map_err(query_err)? {
+            if exists(c, &sql, &[&app_id, &claim.id, &claim.claimed_at]).map_err(query_err)? {
                 held.push(claim.id.clone());
             }
         }
@@ -483,5 +420,70 @@ impl BulkImportTx for SqliteTx<'_> {
         let sql = format!("UPDATE bulk_import_users SET status = 'FAILED', error_msg = ?4, updated_at = ?5 WHERE {CLAIMED}");
         let claims: Vec<Claim> = failures.iter().map(|f| f.claim.clone()).collect();
         for_claims(self.conn()?, &sql, app_id, &claims, &|i| vec![Box::new(failures[i].message.clone()), Box::new(now)]).map(drop).map_err(query_err)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn conformance_in_memory() {
+        let s = SqliteStorage::open(":memory:").unwrap();
+        portcullis_testkit::conformance::run_bulk_import_queue(&s, &s).await;
+    }
+
+    #[tokio::test]
+    async fn import_flow_conformance_in_memory() {
+        let s = SqliteStorage::open(":memory:").unwrap();
+        portcullis_testkit::conformance::run_bulk_import_flow(&s, &s).await;
+    }
+
+    /// The queue exists beside the seed's tables with the PostgreSQL template's columns, key and
+    /// indexes; a file from before it gets it added.
+    #[tokio::test]
+    async fn the_queue_table_is_created_beside_the_seeds() {
+        let s = SqliteStorage::open(":memory:").unwrap();
+        let (columns, indexes, pk) = s
+            .with_conn(|c| {
+                let mut st = c.prepare("SELECT name, pk FROM pragma_table_info('bulk_import_users') ORDER BY cid").map_err(query_err)?;
+                let cols: Vec<(String, i64)> = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).map_err(query_err)?.collect::<Result<_, _>>().map_err(query_err)?;
+                let mut st = c
+                    .prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'bulk_import_users' AND sql IS NOT NULL ORDER BY name")
+                    .map_err(query_err)?;
+                let idx: Vec<String> = st.query_map([], |r| r.get(0)).map_err(query_err)?.collect::<Result<_, _>>().map_err(query_err)?;
+                let pk: Vec<String> = cols.iter().filter(|(_, p)| *p > 0).map(|(n, _)| n.clone()).collect();
+                Ok((cols.into_iter().map(|(n, _)| n).collect::<Vec<_>>(), idx, pk))
+            })
+            .await
+            .unwrap();
+        assert_eq!(columns, ["id", "app_id", "primary_user_id", "raw_data", "status", "error_msg", "created_at", "updated_at"]);
+        assert_eq!(pk, ["id", "app_id"]);
+        assert_eq!(indexes, ["bulk_import_users_pagination_index1", "bulk_import_users_pagination_index2", "bulk_import_users_status_updated_at_index"]);
+        // The status default, and the key (app, id).
+        let status = s
+            .with_conn(|c| {
+                c.execute_batch("INSERT INTO apps (app_id) VALUES ('qa'); INSERT INTO bulk_import_users (id, app_id, raw_data, created_at, updated_at) VALUES ('x', 'qa', '{}', 1, 1)")
+                    .map_err(query_err)?;
+                let dup = c.execute("INSERT INTO bulk_import_users (id, app_id, raw_data, created_at, updated_at) VALUES ('x', 'qa', '{}', 1, 1)", []);
+                let status: String = c.query_row("SELECT status FROM bulk_import_users", [], |r| r.get(0)).map_err(query_err)?;
+                Ok((status, dup.is_err()))
+            })
+            .await
+            .unwrap();
+        assert_eq!(status, ("NEW".to_owned(), true));
+
+        // A file written before the queue existed: opening it adds the table, nothing else changes.
+        let dir = std::env::temp_dir().join(format!("portcullis-bulk-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("old.db");
+        {
+            let c = Connection::open(&path).unwrap();
+            c.execute_batch(&format!("BEGIN;\n{}\nCOMMIT;", crate::SCHEMA)).unwrap();
+        }
+        let s = SqliteStorage::open(path.to_str().unwrap()).unwrap();
+        assert_eq!(s.bulk_import_count(AppKey::new("public"), None).await.unwrap(), 0);
+        drop(s);
+        std::fs::remove_dir_all(&dir).ok();
     }
 }

@@ -13,36 +13,16 @@
 use std::collections::HashSet;
 
 use super::errors::ImportError;
-use super::plan::{Account, ExistingData, ImportPlan, PlannedLoginMethod};
-use crate::accountlinking::{check_create_primary, check_link, AccountValues, LinkingError};
+use super::plan::{Account, ImportPlan, PlannedLoginMethod};
+pub use super::tx::{ChunkFacts, ChunkProbe};
+use crate::accountlinking::{check_create_primary, check_link, LinkingError};
 use crate::users::{RecipeId, User};
 
-/// What to read before deciding on a chunk. Every list holds each value once.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct ChunkProbe {
-    /// (tenant, email) pairs of email-password methods.
-    pub ep_emails: Vec<(String, String)>,
-    /// (tenant, third-party id, third-party user id) of third-party methods.
-    pub tp_identities: Vec<(String, String, String)>,
-    /// (tenant, email) pairs of passwordless methods.
-    pub pl_emails: Vec<(String, String)>,
-    /// (tenant, phone number) pairs of passwordless methods.
-    pub pl_phones: Vec<(String, String)>,
-    /// The account infos of users that become primary: every existing user holding one of them,
-    /// anywhere in the app, as a whole group (`primary_candidates`).
-    pub candidate_infos: AccountValues,
-    /// External ids to look up in `userid_mapping`.
-    pub external_ids: Vec<String>,
-    /// Ids to look up in `app_id_to_user_id`: every planned recipe user id and external id.
-    pub user_ids: Vec<String>,
-    /// Roles the chunk gives.
-    pub roles: Vec<String>,
-    /// Data user ids that may have metadata or TOTP devices already (the external ids).
-    pub data_user_ids: Vec<String>,
-}
 
-fn push_once<T: PartialEq>(v: &mut Vec<T>, item: T) {
-    if !v.contains(&item) {
+/// Adds `item` to `v` unless `seen` has it: each value once, in first-seen order, without a
+/// quadratic scan (a chunk holds thousands of users).
+fn push_once<T: Clone + Eq + std::hash::Hash>(v: &mut Vec<T>, seen: &mut HashSet<T>, item: T) {
+    if seen.insert(item.clone()) {
         v.push(item);
     }
 }
@@ -50,16 +30,19 @@ fn push_once<T: PartialEq>(v: &mut Vec<T>, item: T) {
 impl ChunkProbe {
     pub fn of<'p>(plans: impl IntoIterator<Item = &'p ImportPlan>) -> ChunkProbe {
         let mut p = ChunkProbe::default();
+        let (mut ep, mut tp, mut pl_e, mut pl_p) = (HashSet::new(), HashSet::new(), HashSet::new(), HashSet::new());
+        let (mut tps, mut xs, mut ids, mut roles, mut data) = (HashSet::new(), HashSet::new(), HashSet::new(), HashSet::new(), HashSet::new());
+        let (mut emails, mut phones) = (HashSet::new(), HashSet::new());
         for plan in plans {
             for m in &plan.login_methods {
-                push_once(&mut p.user_ids, m.recipe_user_id.clone());
+                push_once(&mut p.user_ids, &mut ids, m.recipe_user_id.clone());
                 for t in &m.tenant_ids {
                     for key in keys_in(m, t) {
                         match key {
-                            Key::EpEmail(t, e) => push_once(&mut p.ep_emails, (t, e)),
-                            Key::Tp(t, id, uid) => push_once(&mut p.tp_identities, (t, id, uid)),
-                            Key::PlEmail(t, e) => push_once(&mut p.pl_emails, (t, e)),
-                            Key::PlPhone(t, ph) => push_once(&mut p.pl_phones, (t, ph)),
+                            Key::EpEmail(t, e) => push_once(&mut p.ep_emails, &mut ep, (t, e)),
+                            Key::Tp(t, id, uid) => push_once(&mut p.tp_identities, &mut tp, (t, id, uid)),
+                            Key::PlEmail(t, e) => push_once(&mut p.pl_emails, &mut pl_e, (t, e)),
+                            Key::PlPhone(t, ph) => push_once(&mut p.pl_phones, &mut pl_p, (t, ph)),
                         }
                     }
                 }
@@ -67,44 +50,30 @@ impl ChunkProbe {
             if plan.primary_user_id.is_some() {
                 for m in &plan.login_methods {
                     let lm = m.to_login_method();
-                    p.candidate_infos.add(lm.email.as_deref(), lm.phone_number.as_deref());
+                    if let Some(e) = lm.email {
+                        push_once(&mut p.candidate_infos.emails, &mut emails, e);
+                    }
+                    if let Some(ph) = lm.phone_number {
+                        push_once(&mut p.candidate_infos.phone_numbers, &mut phones, ph);
+                    }
                     if let Some(tp) = lm.third_party {
-                        push_once(&mut p.candidate_infos.third_parties, (tp.id, tp.user_id));
+                        push_once(&mut p.candidate_infos.third_parties, &mut tps, (tp.id, tp.user_id));
                     }
                 }
             }
             if let Some(x) = &plan.external_user_id {
-                push_once(&mut p.external_ids, x.clone());
-                push_once(&mut p.user_ids, x.clone());
-                push_once(&mut p.data_user_ids, x.clone());
+                push_once(&mut p.external_ids, &mut xs, x.clone());
+                push_once(&mut p.user_ids, &mut ids, x.clone());
+                push_once(&mut p.data_user_ids, &mut data, x.clone());
             }
             for (_, role) in &plan.roles {
-                push_once(&mut p.roles, role.clone());
+                push_once(&mut p.roles, &mut roles, role.clone());
             }
         }
         p
     }
 }
 
-/// What the database holds, as found for a [`ChunkProbe`].
-#[derive(Clone, Debug, Default)]
-pub struct ChunkFacts {
-    /// The probe's pairs (and triples) that the per-tenant tables already hold.
-    pub ep_emails_taken: HashSet<(String, String)>,
-    pub tp_identities_taken: HashSet<(String, String, String)>,
-    pub pl_emails_taken: HashSet<(String, String)>,
-    pub pl_phones_taken: HashSet<(String, String)>,
-    /// Existing users (whole groups) holding an account info of `candidate_infos`.
-    pub primary_candidates: Vec<User>,
-    /// The probe's external ids that are mapped already.
-    pub mapped_external_ids: HashSet<String>,
-    /// The probe's user ids that exist in `app_id_to_user_id`.
-    pub existing_user_ids: HashSet<String>,
-    /// The probe's roles that exist.
-    pub roles: HashSet<String>,
-    /// Stored metadata and TOTP devices of the probe's data user ids.
-    pub existing: ExistingData,
-}
 
 /// What happens to one user of a chunk.
 #[derive(Clone, Debug, PartialEq, Eq)]

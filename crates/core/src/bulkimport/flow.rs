@@ -11,42 +11,14 @@
 
 use std::collections::HashSet;
 
-use async_trait::async_trait;
-
-use super::conflicts::{decide, ChunkFacts, ChunkProbe, Verdict};
+use super::conflicts::{decide, ChunkProbe, Verdict};
+pub use super::tx::BulkImportTx;
 use super::errors::ImportError;
 use super::plan::{ChunkRows, ImportPlan};
 use super::storage::{Claim, Failure};
 use crate::ids::AppKey;
 use crate::storage::StorageError;
 
-/// The statements of the import flow ([`super::flow`]), run inside one transaction on the
-/// database of the users' tenants (see `storage::tx` for the contract: a
-/// statement that reports a conflict ends the unit and nothing of it is kept).
-#[async_trait]
-pub trait BulkImportTx: Send {
-    /// Locks the app's `apps` row (`FOR NO KEY UPDATE`), as every account-linking decision does.
-    async fn bi_lock_app(&mut self, app: AppKey<'_>) -> Result<(), StorageError>;
-
-    /// Locks the claimed queue rows that still carry their claim (`FOR UPDATE`) and returns
-    /// their ids. Only when the queue is in this database.
-    async fn bi_lock_claims(&mut self, app: AppKey<'_>, claims: &[Claim]) -> Result<Vec<String>, StorageError>;
-
-    /// Reads what the probe asks for (see [`ChunkFacts`]); stored metadata rows are locked.
-    async fn bi_facts(&mut self, app: AppKey<'_>, probe: &ChunkProbe) -> Result<ChunkFacts, StorageError>;
-
-    /// Inserts every row, table by table in foreign-key order, with multi-row statements.
-    /// `Ok(false)`: a unique constraint refused a row (a concurrent write won a race since the
-    /// facts were read), which ends the unit.
-    async fn bi_insert(&mut self, app: AppKey<'_>, rows: &ChunkRows) -> Result<bool, StorageError>;
-
-    /// Deletes claimed queue rows (still carrying their claim). Only when the queue is in this
-    /// database.
-    async fn bi_finish(&mut self, app: AppKey<'_>, claims: &[Claim]) -> Result<(), StorageError>;
-
-    /// Marks claimed queue rows `FAILED`. Only when the queue is in this database.
-    async fn bi_fail(&mut self, app: AppKey<'_>, failures: &[Failure], now: i64) -> Result<(), StorageError>;
-}
 
 /// One planned user of a chunk.
 #[derive(Clone, Debug)]

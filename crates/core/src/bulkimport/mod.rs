@@ -27,6 +27,7 @@ pub mod model;
 pub mod plan;
 pub mod runner;
 pub mod storage;
+pub mod tx;
 pub mod validate;
 
 pub use errors::ImportError;

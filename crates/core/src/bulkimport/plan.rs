@@ -16,6 +16,7 @@ use std::collections::HashMap;
 use serde_json::{Map, Value};
 
 use super::model::{BulkUser, LoginMethod, Password};
+pub use super::tx::{AuthUserRow, ChunkRows, ExistingData, TotpDeviceRow};
 use crate::metadata::{shallow_merge, to_stored};
 use crate::totp::{pick_device_name, Device};
 use crate::users::{self, RecipeId, ThirdPartyInfo, User};
@@ -311,75 +312,10 @@ fn device_names<'a>(requested: impl Iterator<Item = Option<&'a str>> + Clone, st
         .collect()
 }
 
-/// What a chunk's conflict check found in the database that the rows depend on.
-#[derive(Clone, Debug, Default)]
-pub struct ExistingData {
-    /// Stored metadata of data user ids (external ids may have metadata before the import).
-    pub metadata: HashMap<String, Map<String, Value>>,
-    /// Stored TOTP devices of data user ids.
-    pub totp_devices: HashMap<String, Vec<Device>>,
-}
 
-/// The rows of a set of plans, table by table, for multi-row inserts: a chunk's users in a few
-/// statements instead of a dozen per user. Rows of linked methods come after their primary's.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct ChunkRows {
-    /// `app_id_to_user_id`: (user id, recipe id, primary or recipe user id, linked or primary).
-    pub app_users: Vec<(String, RecipeId, String, bool)>,
-    /// `all_auth_recipe_users`, per tenant.
-    pub auth_users: Vec<AuthUserRow>,
-    /// `emailpassword_users`: (user id, email, password hash, time joined).
-    pub ep_users: Vec<(String, String, String, i64)>,
-    /// `emailpassword_user_to_tenant`: (tenant, user id, email).
-    pub ep_tenants: Vec<(String, String, String)>,
-    /// `thirdparty_users`: (third-party id, third-party user id, user id, email, time joined).
-    pub tp_users: Vec<(String, String, String, String, i64)>,
-    /// `thirdparty_user_to_tenant`: (tenant, user id, third-party id, third-party user id).
-    pub tp_tenants: Vec<(String, String, String, String)>,
-    /// `passwordless_users`: (user id, email, phone number, time joined).
-    pub pl_users: Vec<(String, Option<String>, Option<String>, i64)>,
-    /// `passwordless_user_to_tenant`: (tenant, user id, email, phone number).
-    pub pl_tenants: Vec<(String, String, Option<String>, Option<String>)>,
-    /// `userid_mapping`: (SuperTokens id, external id).
-    pub id_mappings: Vec<(String, String)>,
-    /// `emailverification_verified_emails`: (user id, email); existing rows are kept.
-    pub verified_emails: Vec<(String, String)>,
-    /// `totp_users`: user ids; existing rows are kept.
-    pub totp_users: Vec<String>,
-    /// `totp_user_devices` (verified); a device of the same user and name is replaced.
-    pub totp_devices: Vec<TotpDeviceRow>,
-    /// `user_metadata`: (user id, JSON text), replacing the stored text (already merged with it).
-    pub metadata: Vec<(String, String)>,
-    /// `user_roles`: (tenant, user id, role); existing rows are kept.
-    pub user_roles: Vec<(String, String, String)>,
-}
 
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct AuthUserRow {
-    pub tenant_id: String,
-    pub user_id: String,
-    pub primary_or_recipe_user_id: String,
-    pub is_linked_or_primary: bool,
-    pub recipe_id: RecipeId,
-    pub time_joined: i64,
-    pub primary_or_recipe_user_time_joined: i64,
-}
 
-#[derive(Clone, PartialEq, Eq)]
-pub struct TotpDeviceRow {
-    pub user_id: String,
-    pub device_name: String,
-    pub secret_key: String,
-    pub period: i32,
-    pub skew: i32,
-    pub created_at: i64,
-}
 
-impl std::fmt::Debug for TotpDeviceRow {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TotpDeviceRow").field("user_id", &self.user_id).field("device_name", &self.device_name).finish_non_exhaustive()
-    }
-}
 
 impl ChunkRows {
     /// The rows of `plans`, with metadata merged into what is stored and unnamed TOTP devices

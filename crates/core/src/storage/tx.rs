@@ -19,7 +19,7 @@ use async_trait::async_trait;
 
 use super::error::StorageError;
 use crate::accountlinking::storage::AccountLinkingTx;
-use crate::bulkimport::flow::BulkImportTx;
+use crate::bulkimport::tx::BulkImportTx;
 use crate::emailpassword::storage::EmailPasswordTx;
 use crate::emailverification::storage::EmailVerificationTx;
 use crate::metadata::storage::MetadataTx;

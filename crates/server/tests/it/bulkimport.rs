@@ -598,7 +598,7 @@ mod worker {
         const USERS: usize = 3000;
         let user = |i: usize| {
             json!({"externalUserId": format!("x-{i}"), "loginMethods": [
-                {"recipeId": "emailpassword", "email": format!("u{i}@example.com"), "passwordHash": BCRYPT, "hashingAlgorithm": "bcrypt", "isPrimary": i % 2 == 0},
+                {"recipeId": "emailpassword", "email": format!("u{i}@example.com"), "passwordHash": BCRYPT, "hashingAlgorithm": "bcrypt", "isPrimary": i.is_multiple_of(2)},
                 {"recipeId": "thirdparty", "email": format!("u{i}@example.com"), "thirdPartyId": "google", "thirdPartyUserId": format!("g{i}")}
             ]})
         };
