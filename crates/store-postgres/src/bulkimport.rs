@@ -81,10 +81,14 @@ pub struct ImportStatements {
 impl ImportStatements {
     fn new(n: &Names, queue: &str) -> Result<ImportStatements, String> {
         let app_users = n.table("app_id_to_user_id")?;
-        let (ep, ep_t) = (n.table("emailpassword_users")?, n.table("emailpassword_user_to_tenant")?);
-        let (tp, tp_t) = (n.table("thirdparty_users")?, n.table("thirdparty_user_to_tenant")?);
-        let (pl, pl_t) = (n.table("passwordless_users")?, n.table("passwordless_user_to_tenant")?);
-        let (totp_users, totp_devices) = (n.table("totp_users")?, n.table("totp_user_devices")?);
+        let ep = n.table("emailpassword_users")?;
+        let ep_t = n.table("emailpassword_user_to_tenant")?;
+        let tp = n.table("thirdparty_users")?;
+        let tp_t = n.table("thirdparty_user_to_tenant")?;
+        let pl = n.table("passwordless_users")?;
+        let pl_t = n.table("passwordless_user_to_tenant")?;
+        let totp_users = n.table("totp_users")?;
+        let totp_devices = n.table("totp_user_devices")?;
         let metadata = n.table("user_metadata")?;
         Ok(ImportStatements {
             lock_app: format!("SELECT 1 FROM {} WHERE app_id = $1 FOR NO KEY UPDATE", n.table("apps")?),

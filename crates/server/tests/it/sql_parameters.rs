@@ -19,6 +19,41 @@ use std::path::Path;
 /// it is code-written SQL text). A new entry needs the same review.
 const SQL_FRAGMENTS: &[(&str, &str, &str)] = &[
     (
+        "store-sqlite/src/bulkimport.rs",
+        "head",
+        "insert_many()'s parameter; called with literal `INSERT INTO <table> (<columns>)` text",
+    ),
+    (
+        "store-sqlite/src/bulkimport.rs",
+        "tail",
+        "insert_many()'s parameter; called with the literal `ON CONFLICT DO NOTHING` or nothing",
+    ),
+    (
+        "store-sqlite/src/bulkimport.rs",
+        "vec![one.as_str(); chunk.len()].join(\", \")",
+        "one `(?, ?, …)` group of literal placeholders per row of the chunk; the values are bound",
+    ),
+    (
+        "store-postgres/src/bulkimport.rs",
+        "queue",
+        "ImportStatements::new's parameter; called with the bulk_import_users table name from Names",
+    ),
+    (
+        "store-postgres/src/session.rs",
+        "primary_of(\"s\", n)?",
+        "primary_of(): a subquery of table names from Names and a literal alias",
+    ),
+    (
+        "store-postgres/src/session.rs",
+        "primary_of(\"u\", n)?",
+        "primary_of(): a subquery of table names from Names and a literal alias",
+    ),
+    (
+        "store-postgres/src/session.rs",
+        "alias",
+        "primary_of()'s parameter; called with the literal table aliases \"s\" and \"u\"",
+    ),
+    (
         "store-postgres/src/accountlinking.rs",
         "matching",
         "closure parameter; called with format!s of table names and $n placeholders",
