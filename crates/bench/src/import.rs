@@ -24,16 +24,6 @@ use crate::{workdir, ImportArgs};
 /// Users per `POST /bulk-import/users` (the API's maximum).
 pub const PER_POST: u64 = 10_000;
 
-/// A `POST /bulk-import/users` of 10,000 users is several megabytes, and the server bounds every
-/// body by `max_request_body_bytes` (1 MiB by default; the route has no larger bound of its own):
-/// raise it for the server under test, unless the command line sets it.
-pub fn allow_bulk_bodies(spec: &mut ServerSpec) {
-    const KEY: &str = "PORTCULLIS_MAX_REQUEST_BODY_BYTES";
-    if !spec.extra_env.iter().any(|(k, _)| k == KEY) {
-        spec.extra_env.push((KEY.to_owned(), (64 * 1024 * 1024).to_string()));
-    }
-}
-
 /// Seeded user i as a bulk import user: one email-password login method with an imported hash.
 pub fn import_user(i: u64, hash: &str) -> Value {
     json!({"loginMethods": [{
@@ -140,8 +130,7 @@ async fn import(base: &str, n: u64, timeout: Duration) -> Result<Imported, Strin
 
 pub async fn run(a: ImportArgs) -> Result<bool, String> {
     let dir = workdir()?;
-    let mut spec = a.target.spec(&dir)?;
-    allow_bulk_bodies(&mut spec);
+    let spec = a.target.spec(&dir)?;
     let floor_spec = floor_spec(&spec);
     let n = a.users;
     let mut ok = true;

@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::import::{allow_bulk_bodies, queue_and_drain, PER_POST};
+use crate::import::{queue_and_drain, PER_POST};
 use crate::scale::{random_below, seed_range};
 use crate::scenarios::{call_ok, client, enc};
 use crate::seed;
@@ -547,10 +547,7 @@ pub async fn run(a: WorkloadArgs) -> Result<bool, String> {
         None => Step::ALL.to_vec(),
     };
     let dir = workdir()?;
-    let mut spec = a.target.spec(&dir)?;
-    if a.seed == Seeding::Api {
-        allow_bulk_bodies(&mut spec);
-    }
+    let spec = a.target.spec(&dir)?;
     let mut sizes = a.sizes.clone();
     sizes.sort_unstable();
     sizes.dedup();

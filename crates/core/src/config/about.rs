@@ -122,7 +122,7 @@ pub static ABOUT: &[About] = &[
     a(Key::test_mode, Hidden, "The Java core's test-mode relaxations (short key intervals, short refresh validity); never in production."),
     a(Key::database_timeout_ms, Hidden, "Milliseconds a database call may wait for a pooled connection, a new connection or a statement's answer; a server that stops answering at all is given up on after 4 times this."),
     a(Key::tenant_sync_interval_sec, Hidden, "Seconds between re-reads of tenant configurations from the database, to pick up other instances' changes."),
-    a(Key::max_request_body_bytes, Hidden, "Largest request body accepted, in bytes."),
+    a(Key::max_request_body_bytes, Hidden, "Largest request body accepted, in bytes (`POST /bulk-import/users` takes up to 32 MiB whatever this says: 10,000 users per call)."),
     a(Key::header_read_timeout_sec, Hidden, "Seconds a connection may take to send a request's headers, then its body, and may stay idle between requests."),
     a(Key::log_format, Hidden, "\"text\" for human-readable log lines or \"json\" for one JSON object per line."),
     a(Key::metrics_path, Hidden, "Path at which Prometheus metrics are served (behind the base API keys when set); \"\" turns them off."),

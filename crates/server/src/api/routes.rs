@@ -183,7 +183,7 @@ pub static ROUTES: &[Route] = &[
     Route::get("/recipe/webauthn/user/credential/list", "WebauthnCredentialList", |c| Box::pin(webauthn::list_credentials(c))),
     Route::delete("/recipe/webauthn/user/credential/remove", "WebauthnCredentialRemove", |c| Box::pin(webauthn::remove_credential(c))),
     // Bulk import (app-wide: the public tenant's queue).
-    Route::post("/bulk-import/users", "BulkImportUsers", |c| Box::pin(bulkimport::add(c))),
+    Route::post("/bulk-import/users", "BulkImportUsers", |c| Box::pin(bulkimport::add(c))).large_body(),
     Route::get("/bulk-import/users", "BulkImportUsers", |c| Box::pin(bulkimport::list(c))),
     Route::get("/bulk-import/users/count", "BulkImportCount", |c| Box::pin(bulkimport::count(c))),
     Route::post("/bulk-import/users/remove", "BulkImportRemove", |c| Box::pin(bulkimport::remove(c))),

@@ -210,7 +210,7 @@ async fn pipeline(server: &Server, peer: SocketAddr, req: Request<AxumBody>, rou
     let Some(_slot) = state.limits.request_slot().await else { return Err(ApiError::Busy) };
     // Only a route whose handler uses a body has it read: on the others it is left unread (and
     // the connection closed after the reply if the client sent one).
-    let body = if route.takes_body { read_body(&registry.base, body).await? } else { Bytes::new() };
+    let body = if route.takes_body { read_body(&registry.base, body, route.large_body).await? } else { Bytes::new() };
     let ctx = Ctx {
         state: Arc::clone(state),
         method: parts.method,
@@ -240,8 +240,9 @@ async fn pipeline(server: &Server, peer: SocketAddr, req: Request<AxumBody>, rou
 /// The request body, at most `max_request_body_bytes`, and all of it within
 /// `header_read_timeout_sec`: a client that sends its headers then trickles the body
 /// (slowloris on the body) gets 408 instead of holding a connection and a task open.
-async fn read_body(cfg: &portcullis_core::config::Config, body: AxumBody) -> Result<Bytes, ApiError> {
-    let limit = usize::try_from(cfg.max_request_body_bytes()).unwrap_or(1 << 20);
+async fn read_body(cfg: &portcullis_core::config::Config, body: AxumBody, large: bool) -> Result<Bytes, ApiError> {
+    let configured = usize::try_from(cfg.max_request_body_bytes()).unwrap_or(1 << 20);
+    let limit = if large { configured.max(routes::LARGE_BODY_BYTES) } else { configured };
     let within = std::time::Duration::from_secs(u64::try_from(cfg.header_read_timeout_sec()).unwrap_or(30).max(1));
     match tokio::time::timeout(within, collect_limited(body, limit)).await {
         Ok(read) => read,

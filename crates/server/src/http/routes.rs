@@ -15,6 +15,10 @@ use super::error::ApiError;
 /// What a handler returns: a future borrowing the request context.
 pub type Reply<'a> = Pin<Box<dyn Future<Output = Result<Response, ApiError>> + Send + 'a>>;
 
+/// The body bound of a [`Route::large_body`] route: 10,000 bulk-import users with every field
+/// filled stay well under it.
+pub const LARGE_BODY_BYTES: usize = 32 << 20;
+
 /// An API: parses the request, calls the recipe in core, renders its outcome.
 pub type Handler = for<'a> fn(&'a Ctx) -> Reply<'a>;
 
@@ -32,6 +36,9 @@ pub struct Route {
     pub needs_version: bool,
     /// The handler reads a JSON body.
     pub takes_body: bool,
+    /// The body may be larger than `max_request_body_bytes`, up to [`LARGE_BODY_BYTES`]: the bulk
+    /// import's uploads (10,000 users per call, as the core accepts).
+    pub large_body: bool,
     /// A multitenancy API: it reads and changes the tenant configs themselves, so the pipeline
     /// makes sure it sees other instances' latest changes first.
     pub is_multitenancy: bool,
@@ -41,7 +48,7 @@ impl Route {
     /// A row with the usual flags: an API key and a supported CDI version are needed; POST and PUT
     /// requests carry a body, GET and DELETE requests none.
     const fn new(method: Method, takes_body: bool, path: &'static str, metric: &'static str, handler: Handler) -> Route {
-        Route { method, path, handler, metric, needs_api_key: true, needs_version: true, takes_body, is_multitenancy: false }
+        Route { method, path, handler, metric, needs_api_key: true, needs_version: true, takes_body, large_body: false, is_multitenancy: false }
     }
 
     pub const fn get(path: &'static str, metric: &'static str, handler: Handler) -> Route {
@@ -78,6 +85,14 @@ impl Route {
     pub const fn no_body(self) -> Route {
         let mut route = self;
         route.takes_body = false;
+        route
+    }
+
+    /// Reads a body of up to [`LARGE_BODY_BYTES`] whatever `max_request_body_bytes` says (only after
+    /// the app, tenant and API key are decided, like every body).
+    pub const fn large_body(self) -> Route {
+        let mut route = self;
+        route.large_body = true;
         route
     }
 

@@ -160,6 +160,25 @@ async fn a_bad_batch_is_a_400_by_index_and_nothing_is_stored() {
     }
 }
 
+/// 10,000 users per call, as the core takes them, are several MiB: the queue route reads bodies
+/// past `max_request_body_bytes` (1 MiB by default), and only that route.
+#[tokio::test]
+async fn ten_thousand_users_fit_in_one_upload() {
+    for b in backends() {
+        let app = queue_only(b).await;
+        let users: Vec<Value> = (0..10_000).map(|i| plain_user(&format!("a-rather-long-address-to-fill-the-body-{i}@example.com"))).collect();
+        let body = json!({"users": users});
+        assert!(body.to_string().len() > 1 << 20, "the batch is larger than the default bound");
+        let r = app.json("POST", "/bulk-import/users", Some(body.clone())).await;
+        assert_eq!(r["status"], "OK", "{b:?}");
+        assert_eq!(r["users"].as_array().map(Vec::len), Some(10_000));
+        assert_eq!(count(&app, "").await, 10_000);
+        // Any other route keeps the configured bound.
+        let (s, _) = app.call("POST", "/bulk-import/users/remove", Some(body)).await;
+        assert_eq!(s, 413, "{b:?}");
+    }
+}
+
 #[tokio::test]
 async fn the_queue_belongs_to_the_app_and_its_public_tenant() {
     for b in backends() {
