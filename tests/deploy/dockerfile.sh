@@ -57,7 +57,11 @@ for m in $members; do mkdir -p "$work/src/$m" && cp "$root/$m/Cargo.toml" "$work
 (cd "$work/src" && sh -c "$skeleton") || fail "the skeleton step failed"
 # Only the host's packages: crates for other platforms (macOS's core-foundation) need not be
 # in the local registry cache, and --offline cannot fetch them.
+# The build before this step fetched only what `cargo build -p portcullis` needs; the skeleton's
+# metadata also wants the dev-dependencies, so fetch the host's packages first (a no-op when the
+# cache has them).
 host=$(rustc -vV | sed -n 's/^host: //p')
+(cd "$root" && cargo fetch --locked --target "$host" --quiet) || fail "cargo fetch of the locked dependencies failed"
 (cd "$work/src" && cargo metadata --locked --offline --format-version 1 --filter-platform "$host" >/dev/null) \
   || fail "cargo does not accept the skeleton workspace (or Cargo.lock is out of date)"
 grep -q '^RUN find crates -type f -exec touch {} +' <<< "$instructions" \
