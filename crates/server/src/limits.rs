@@ -1,7 +1,9 @@
 //! How much work the server takes on at once (issue 18, finding 1): at most
 //! `max_server_pool_size` requests in flight (reading their body or running their handler), and
-//! at most `max_connections` open connections. A request past the first limit waits for a slot up
-//! to `database_timeout_ms` (the bound on waiting for any pooled resource), then is answered 503; a connection past the second is closed as
+//! at most `max_connections` open connections. A request past the first limit waits its turn for
+//! a slot up to `request_queue_timeout_ms` (30 s by default: a burst of password hashes queues, as
+//! the core's Tomcat queues requests, rather than failing), then is answered 503; a connection past
+//! the second is closed as
 //! soon as it is accepted. Both refusals are counted (metrics) and logged (at most once a second).
 
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
@@ -22,7 +24,7 @@ impl Limits {
     pub fn from_config(cfg: &portcullis_core::config::Config) -> Limits {
         Limits {
             in_flight: Semaphore::new(usize::try_from(cfg.max_server_pool_size()).unwrap_or(10).max(1)),
-            wait: Duration::from_millis(u64::try_from(cfg.database_timeout_ms()).unwrap_or(5000).max(1)),
+            wait: Duration::from_millis(u64::try_from(cfg.request_queue_timeout_ms()).unwrap_or(30_000).max(1)),
             max_connections: usize::try_from(cfg.max_connections()).unwrap_or(1024).max(1),
             requests_refused: AtomicU64::new(0),
             connections_refused: AtomicU64::new(0),
@@ -92,6 +94,12 @@ mod tests {
         assert_eq!(l.requests_refused.load(Ordering::Relaxed), 1);
         drop(a);
         assert!(l.request_slot().await.is_some(), "a freed slot is reused");
+    }
+
+    #[test]
+    fn by_default_a_request_waits_its_turn_for_thirty_seconds() {
+        let cfg = portcullis_core::config::Config::defaults().overlay(json!({}).as_object().unwrap()).unwrap();
+        assert_eq!(Limits::from_config(&cfg).wait, Duration::from_secs(30));
     }
 
     #[test]

@@ -232,6 +232,7 @@ config_keys! {
     metrics_path: Str = "\"/metrics\"", Base, Some("PORTCULLIS_METRICS_PATH");
     database_wait_sec: Long = "0", Base, Some("PORTCULLIS_DATABASE_WAIT_SEC");
     max_connections: Long = "1024", Base, Some("PORTCULLIS_MAX_CONNECTIONS");
+    request_queue_timeout_ms: Long = "30000", Base, Some("PORTCULLIS_REQUEST_QUEUE_TIMEOUT_MS");
     bcrypt_refuse_long_passwords: Bool = "false", App, Some("PORTCULLIS_BCRYPT_REFUSE_LONG_PASSWORDS");
     bulk_import_interval_sec: Long = "300", Base, Some("PORTCULLIS_BULK_IMPORT_INTERVAL_SEC");
     bulk_migration_cron_enabled: Bool = "true", Base, Some("BULK_MIGRATION_CRON_ENABLED");

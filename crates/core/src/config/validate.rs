@@ -48,6 +48,7 @@ pub fn validate(c: &Config, is_base: bool) -> Result<(), String> {
         Key::max_request_body_bytes,
         Key::webauthn_recover_account_token_lifetime,
         Key::max_connections,
+        Key::request_queue_timeout_ms,
     ] {
         if c.int(key) <= 0 {
             return Err(format!("'{}' must be > 0", key.name()));
@@ -163,6 +164,7 @@ const DURATION_KEYS: &[(Key, i64)] = &[
     (Key::bulk_migration_sleep_between_rounds_in_batch_ms, 1),
     (Key::postgresql_idle_connection_timeout, 1),
     (Key::database_timeout_ms, 1),
+    (Key::request_queue_timeout_ms, 1),
     (Key::tenant_sync_interval_sec, 1000),
     (Key::header_read_timeout_sec, 1000),
 ];

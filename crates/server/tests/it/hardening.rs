@@ -236,7 +236,7 @@ async fn metric(app: &TestApp, name: &str) -> u64 {
 #[tokio::test]
 async fn max_server_pool_size_bounds_requests_in_flight() {
     use crate::common::{config, Backend};
-    let cfg = config(Backend::Sqlite, &[("MAX_SERVER_POOL_SIZE", "1"), ("ARGON2_HASHING_POOL_SIZE", "1"), ("PORTCULLIS_DATABASE_TIMEOUT_MS", "300")]);
+    let cfg = config(Backend::Sqlite, &[("MAX_SERVER_POOL_SIZE", "1"), ("ARGON2_HASHING_POOL_SIZE", "1"), ("PORTCULLIS_REQUEST_QUEUE_TIMEOUT_MS", "300")]);
     let app = TestApp::spawn_with(cfg).await;
     // The one slot is held by a request whose body never completes.
     let addr = app.url.trim_start_matches("http://").to_owned();
