@@ -297,10 +297,11 @@ pub async fn run(mut a: RunArgs) -> Result<bool, String> {
             let each = secs(a.crypto_seconds);
             let c = tokio::task::spawn_blocking(move || floors::crypto_floors(&cfg2, each)).await.map_err(|e| e.to_string())??;
             eprintln!(
-                "run {}: crypto floors: RS256 sign {:.0}/s, verify {:.0}/s; password hash {:.1}/s, verify {:.1}/s",
+                "run {}: crypto floors: RS256 sign {:.0}/s, verify {:.0}/s; refresh token sealed {:.0}/s; password hash {:.1}/s, verify {:.1}/s",
                 run + 1,
                 c.rs256_sign,
                 c.rs256_verify,
+                c.refresh_token_seal,
                 c.password_hash,
                 c.password_verify
             );
@@ -382,6 +383,7 @@ pub async fn run(mut a: RunArgs) -> Result<bool, String> {
         rs256_verify: median(&crypto_runs.iter().map(|c| c.rs256_verify).collect::<Vec<_>>()),
         password_hash: median(&crypto_runs.iter().map(|c| c.password_hash).collect::<Vec<_>>()),
         password_verify: median(&crypto_runs.iter().map(|c| c.password_verify).collect::<Vec<_>>()),
+        refresh_token_seal: median(&crypto_runs.iter().map(|c| c.refresh_token_seal).collect::<Vec<_>>()),
     };
     let med = |ms: &[Measured], f: &dyn Fn(&Measured) -> f64| median(&ms.iter().map(f).collect::<Vec<_>>());
     let http_floor = results.iter().find(|(k, _)| *k == Scenario::Hello).map(|(_, ms)| med(ms, &|m| m.http.rate()));
@@ -436,6 +438,10 @@ pub async fn run(mut a: RunArgs) -> Result<bool, String> {
             match kind.crypto_bound() {
                 CryptoBound::None => {}
                 CryptoBound::Rs256Sign => bounds.push(("RS256 sign", crypto.rs256_sign)),
+                CryptoBound::SessionTokens { refresh_tokens } => bounds.push((
+                    if refresh_tokens == 1 { "RS256+1 refresh" } else { "RS256+2 refresh" },
+                    1.0 / (1.0 / crypto.rs256_sign + f64::from(refresh_tokens) / crypto.refresh_token_seal),
+                )),
                 CryptoBound::Rs256Verify => bounds.push(("RS256 verify", crypto.rs256_verify)),
                 CryptoBound::PasswordHash => bounds.push(("password hash", crypto.password_hash)),
                 CryptoBound::PasswordVerify => bounds.push(("password verify", crypto.password_verify)),
@@ -503,11 +509,12 @@ pub async fn run(mut a: RunArgs) -> Result<bool, String> {
     print_cost_table(&cost_rows);
     if !crypto_runs.is_empty() {
         println!(
-            "floors ({} cores): HTTP /hello {} req/s; RS256 sign {:.0}/s, verify {:.0}/s; password hash {:.1}/s, verify {:.1}/s",
+            "floors ({} cores): HTTP /hello {} req/s; RS256 sign {:.0}/s, verify {:.0}/s; refresh token sealed {:.0}/s; password hash {:.1}/s, verify {:.1}/s",
             cores,
             fmt_opt(http_floor, 1),
             crypto.rs256_sign,
             crypto.rs256_verify,
+            crypto.refresh_token_seal,
             crypto.password_hash,
             crypto.password_verify
         );
@@ -549,6 +556,7 @@ pub async fn run(mut a: RunArgs) -> Result<bool, String> {
             "floors": {
                 "http_hello_per_s": http_floor,
                 "rs256_sign_per_s": crypto.rs256_sign, "rs256_verify_per_s": crypto.rs256_verify,
+                "refresh_token_seal_per_s": crypto.refresh_token_seal,
                 "password_hash_per_s": crypto.password_hash, "password_verify_per_s": crypto.password_verify,
             },
             "scenarios": rows,

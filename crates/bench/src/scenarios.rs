@@ -39,6 +39,9 @@ pub enum Scenario {
 pub enum CryptoBound {
     None,
     Rs256Sign,
+    /// One RS256 signature (the access token) and `refresh_tokens` refresh tokens sealed or opened:
+    /// each is a key derivation the token format requires (its salt is the token's own IV).
+    SessionTokens { refresh_tokens: u32 },
     Rs256Verify,
     PasswordHash,
     PasswordVerify,
@@ -94,7 +97,10 @@ impl Scenario {
 
     pub fn crypto_bound(self) -> CryptoBound {
         match self {
-            Scenario::SessionCreate | Scenario::SessionRefresh | Scenario::OAuthM2mToken => CryptoBound::Rs256Sign,
+            // Create seals the new refresh token; refresh opens the presented one and seals the next.
+            Scenario::SessionCreate => CryptoBound::SessionTokens { refresh_tokens: 1 },
+            Scenario::SessionRefresh => CryptoBound::SessionTokens { refresh_tokens: 2 },
+            Scenario::OAuthM2mToken => CryptoBound::Rs256Sign,
             Scenario::SessionVerify | Scenario::SessionVerifyDb | Scenario::OAuthIntrospect => CryptoBound::Rs256Verify,
             Scenario::SignUp => CryptoBound::PasswordHash,
             Scenario::SignIn => CryptoBound::PasswordVerify,
