@@ -8,7 +8,6 @@ use portcullis_core::bulkimport::conflicts::{ChunkFacts, ChunkProbe};
 use portcullis_core::bulkimport::flow::BulkImportTx;
 use portcullis_core::bulkimport::plan::ChunkRows;
 use portcullis_core::metadata::parse_stored;
-use portcullis_core::totp::Device;
 use portcullis_core::bulkimport::storage::{AddOutcome, BulkImportQueueStorage, Claim, ClaimedRow, Cursor, Failure, QueueRow};
 use portcullis_core::bulkimport::Status;
 use portcullis_core::ids::AppKey;
@@ -361,22 +360,7 @@ fn facts(c: &Connection, app: &str, probe: &ChunkProbe) -> rusqlite::Result<Chun
             let map = parse_stored(&text).map_err(|m| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, m.into()))?;
             f.existing.metadata.insert(uid.clone(), map);
         }
-        let mut st = c.prepare_cached(
-            "SELECT device_name, secret_key, period, skew, verified, created_at FROM totp_user_devices WHERE app_id = ?1 AND user_id = ?2 \
-             ORDER BY created_at, device_name",
-        )?;
-        let devices = st
-            .query_map(params![app, uid], |r| {
-                Ok(Device {
-                    name: r.get(0)?,
-                    secret_key: r.get(1)?,
-                    period: r.get(2)?,
-                    skew: r.get(3)?,
-                    verified: r.get(4)?,
-                    created_at: r.get::<_, Option<i64>>(5)?.unwrap_or(0),
-                })
-            })?
-            .collect::<Result<Vec<_>, _>>()?;
+        let devices = crate::totp::devices(c, app, uid)?;
         if !devices.is_empty() {
             f.existing.totp_devices.insert(uid.clone(), devices);
         }

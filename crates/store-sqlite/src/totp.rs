@@ -24,7 +24,8 @@ fn device_of(r: &Row<'_>) -> rusqlite::Result<Device> {
     })
 }
 
-fn devices(c: &Connection, app: &str, user: &str) -> rusqlite::Result<Vec<Device>> {
+/// A user's devices, oldest first (also read by the bulk import's chunk probe).
+pub(crate) fn devices(c: &Connection, app: &str, user: &str) -> rusqlite::Result<Vec<Device>> {
     let mut st = c.prepare_cached(
         "SELECT device_name, secret_key, period, skew, verified, created_at FROM totp_user_devices
          WHERE app_id = ?1 AND user_id = ?2 ORDER BY created_at, device_name",
