@@ -178,10 +178,10 @@ fn search_sql(plan: &SearchPlan, params: &mut Vec<Box<dyn ToSql>>) -> String {
         parts.push(format!("SELECT user_id FROM emailpassword_user_to_tenant WHERE app_id = ?1 AND {}", like_any("email", &r.emails, params)));
     }
     if let Some(r) = &plan.thirdparty {
-        let conditions = conditions("t.app_id = ?1", [("u.email", &r.emails), ("t.third_party_id", &r.providers)], params);
-        parts.push(format!(
-            "SELECT t.user_id FROM thirdparty_user_to_tenant t JOIN thirdparty_users u ON u.app_id = t.app_id AND u.user_id = t.user_id WHERE {conditions}"
-        ));
+        // `thirdparty_users` alone holds the provider and the email (as on PostgreSQL, where the
+        // join with the per-tenant table kept the planner from probing by user).
+        let conditions = conditions("app_id = ?1", [("email", &r.emails), ("third_party_id", &r.providers)], params);
+        parts.push(format!("SELECT user_id FROM thirdparty_users WHERE {conditions}"));
     }
     if let Some(r) = &plan.passwordless {
         let conditions = conditions("app_id = ?1", [("email", &r.emails), ("phone_number", &r.phones)], params);
