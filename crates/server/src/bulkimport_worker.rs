@@ -98,6 +98,7 @@ async fn drain_app(state: &Arc<AppState>, snapshot: &Arc<Snapshot>, app: &Arc<Te
     // scan the index entries of rows imported (deleted) since.
     let cursor = Arc::new(tokio::sync::Mutex::new(None::<Cursor>));
     let mut totals = RunTotals::default();
+    let mut statistics_checked = false;
     loop {
         let mut workers = tokio::task::JoinSet::new();
         for _ in 0..parallelism {
@@ -123,8 +124,32 @@ async fn drain_app(state: &Arc<AppState>, snapshot: &Arc<Snapshot>, app: &Arc<Te
         if claimed == 0 {
             return Ok(totals);
         }
+        if !statistics_checked && totals.imported > 0 {
+            statistics_checked = true;
+            analyze_new_tables(snapshot, app).await;
+        }
         if !pause.is_zero() {
             tokio::time::sleep(pause).await;
+        }
+    }
+}
+
+/// After the first round that imported users: statistics for the tables it wrote, in every
+/// database of the app's tenants that has none yet (`bulk_import_analyze_new_tables`). A failure
+/// only costs speed, so it is logged.
+async fn analyze_new_tables(snapshot: &Snapshot, app: &Tenant) {
+    let mut seen: Vec<&Arc<dyn Storage>> = Vec::new();
+    for tenant in snapshot.tenants_of_app(&app.config.id.cud, &app.config.id.app_id) {
+        if seen.iter().any(|s| Arc::ptr_eq(s, &tenant.storage)) {
+            continue;
+        }
+        seen.push(&tenant.storage);
+        match tenant.storage.bulk_import_analyze_new_tables().await {
+            Ok(tables) if !tables.is_empty() => {
+                tracing::info!(app = %app.config.id.app_id, tables = tables.len(), "bulk import: gathered statistics of new tables")
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(app = %app.config.id.app_id, error = %e, "bulk import: could not gather statistics of new tables"),
         }
     }
 }

@@ -43,13 +43,38 @@ pub struct Statements {
     finish: String,
     /// The import flow's statements (`BulkImportTx`).
     import: ImportStatements,
+    /// The tables an import writes, and which of them have no planner statistics.
+    written: Vec<String>,
+    never_analyzed: String,
 }
+
+/// The tables an import writes (as `ChunkRows` lists them).
+const WRITTEN_TABLES: [&str; 14] = [
+    "app_id_to_user_id",
+    "all_auth_recipe_users",
+    "emailpassword_users",
+    "emailpassword_user_to_tenant",
+    "thirdparty_users",
+    "thirdparty_user_to_tenant",
+    "passwordless_users",
+    "passwordless_user_to_tenant",
+    "userid_mapping",
+    "emailverification_verified_emails",
+    "totp_users",
+    "totp_user_devices",
+    "user_metadata",
+    "user_roles",
+];
+
+/// How many statement timeouts a chunk may wait for the app's lock (see `bi_lock_app`).
+const LOCK_WAIT_TIMEOUTS: u128 = 3;
 
 /// The statements of the import flow: set-based reads of a chunk's facts, and one multi-row
 /// `INSERT … SELECT … FROM UNNEST(…)` per table (arrays, so no chunk size meets the 65,535
 /// parameter limit).
 pub struct ImportStatements {
     lock_app: String,
+    set_statement_timeout: String,
     lock_claims: String,
     ep_taken: String,
     tp_taken: String,
@@ -92,6 +117,7 @@ impl ImportStatements {
         let metadata = n.table("user_metadata")?;
         Ok(ImportStatements {
             lock_app: format!("SELECT 1 FROM {} WHERE app_id = $1 FOR NO KEY UPDATE", n.table("apps")?),
+            set_statement_timeout: "SELECT set_config('statement_timeout', $1, true)".to_owned(),
             lock_claims: format!(
                 "SELECT q.id FROM {queue} AS q, UNNEST($2::BPCHAR[], $3::BIGINT[]) AS c(id, at) \
                  WHERE q.app_id = $1 AND q.id = c.id AND q.updated_at = c.at AND q.status = 'PROCESSING' FOR UPDATE OF q"
@@ -253,6 +279,14 @@ impl Statements {
             ),
             finish: format!("DELETE FROM {t} AS q USING UNNEST($2::BPCHAR[], $3::BIGINT[]) AS c(id, at) WHERE {claimed} RETURNING q.id"),
             import: ImportStatements::new(n, t)?,
+            written: WRITTEN_TABLES.iter().map(|base| n.table(base).map(str::to_owned)).collect::<Result<_, _>>()?,
+            // Positions (1-based) in $1 of the tables that no ANALYZE has seen, by hand or by
+            // autovacuum (`reltuples` is -1 only from PostgreSQL 14 on; these columns say it on every
+            // version).
+            never_analyzed: "SELECT k.i FROM UNNEST($1::TEXT[]) WITH ORDINALITY AS k(name, i) \
+                             JOIN pg_stat_user_tables s ON s.relid = to_regclass(k.name) \
+                             WHERE s.last_analyze IS NULL AND s.last_autoanalyze IS NULL"
+                .to_owned(),
         })
     }
 }
@@ -400,6 +434,24 @@ impl BulkImportQueueStorage for PgStorage {
         let ctx = (&self.sql, app.app_id, claims);
         self.db.run(Mode::Write, &ctx, |db, (sql, app, claims)| Box::pin(finish(db, &sql.bulkimport, app, claims))).await
     }
+
+    async fn bulk_import_analyze_new_tables(&self) -> Result<Vec<String>, StorageError> {
+        self.db.run(Mode::Statement, &self.sql, |db, sql| Box::pin(analyze_new_tables(db, &sql.bulkimport))).await
+    }
+}
+
+async fn analyze_new_tables(db: Conn<'_>, s: &Statements) -> Result<Vec<String>, WorkError> {
+    let rows = db.query(&s.never_analyzed, &[&s.written]).await?;
+    let mut tables = Vec::with_capacity(rows.len());
+    for r in rows {
+        let i = usize::try_from(r.try_get::<_, i64>(0)? - 1).map_err(|_| WorkError::Invalid("a table position below 1".into()))?;
+        tables.extend(s.written.get(i).cloned());
+    }
+    if !tables.is_empty() {
+        // Our own rendered (quoted) names; ANALYZE takes no parameters.
+        db.execute(&format!("ANALYZE {}", tables.join(", ")), &[]).await?;
+    }
+    Ok(tables)
 }
 
 /// The first column of each row, trimmed (`CHAR(36)` ids read back padded).
@@ -570,8 +622,20 @@ async fn insert_rows(db: Conn<'_>, s: &ImportStatements, app: &str, rows: &Chunk
 
 #[async_trait]
 impl BulkImportTx for PgTx<'_> {
+    /// Chunks that link users take the app's lock for their whole transaction (several statements),
+    /// so a second worker's chunk may wait for one of them longer than one statement may run: the
+    /// wait is given [`LOCK_WAIT_TIMEOUTS`] statement timeouts (inside the client's bound on the
+    /// whole attempt, four), then the connection's own timeout is set back.
     async fn bi_lock_app(&mut self, AppKey { app_id }: AppKey<'_>) -> Result<(), StorageError> {
-        let r = self.db.query(&self.sql.bulkimport.import.lock_app, &[&app_id]).await.map(drop).map_err(WorkError::from);
+        let (s, timeout) = (&self.sql.bulkimport.import, self.statement_timeout.as_millis());
+        let r = async {
+            self.db.query(&s.set_statement_timeout, &[&(timeout * LOCK_WAIT_TIMEOUTS).to_string()]).await?;
+            self.db.query(&s.lock_app, &[&app_id]).await?;
+            self.db.query(&s.set_statement_timeout, &[&timeout.to_string()]).await
+        }
+        .await
+        .map(drop)
+        .map_err(WorkError::from);
         self.keep(r)
     }
 
@@ -599,5 +663,60 @@ impl BulkImportTx for PgTx<'_> {
     async fn bi_fail(&mut self, AppKey { app_id }: AppKey<'_>, failures: &[Failure], now: i64) -> Result<(), StorageError> {
         let r = fail(self.db, &self.sql.bulkimport, app_id, failures, now).await.map(drop);
         self.keep(r)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, Instant};
+
+    use super::*;
+
+    /// A chunk that links users waits for the app's lock while another transaction holds it for
+    /// longer than one statement may run (300 ms here, held 600 ms), instead of failing; then the
+    /// connection's own statement timeout holds again for the chunk's other statements.
+    #[tokio::test]
+    async fn the_app_lock_wait_outlasts_the_statement_timeout() {
+        let Ok(uri) = std::env::var("PORTCULLIS_TEST_PG_URI") else {
+            use std::io::Write;
+            let _ = writeln!(std::io::stderr(), "skipping the_app_lock_wait_outlasts_the_statement_timeout: PORTCULLIS_TEST_PG_URI is not set");
+            return;
+        };
+        let schema = format!("bilock_{}", std::process::id());
+        let no_env = |_: &str| None;
+        let yaml = format!("postgresql_connection_uri: \"{uri}\"\npostgresql_table_schema: {schema}\ndatabase_timeout_ms: 300\n");
+        let sources = portcullis_core::config::Sources { yaml: Some(&yaml), env: &no_env, overrides: vec![] };
+        let (cfg, _) = portcullis_core::config::Config::load(sources).unwrap();
+        let s = PgStorage::connect(&cfg).await.unwrap();
+        let (admin, conn) = tokio_postgres::connect(&uri, tokio_postgres::NoTls).await.unwrap();
+        tokio::spawn(conn);
+        admin.batch_execute(&format!("INSERT INTO {schema}.apps (app_id) VALUES ('public') ON CONFLICT DO NOTHING")).await.unwrap();
+        admin.batch_execute(&format!("BEGIN; SELECT 1 FROM {schema}.apps WHERE app_id = 'public' FOR NO KEY UPDATE")).await.unwrap();
+        let started = Instant::now();
+        let ((), (waited, timeout)) = tokio::join!(
+            async {
+                tokio::time::sleep(Duration::from_millis(600)).await;
+                admin.batch_execute("COMMIT").await.unwrap();
+            },
+            async {
+                let shown = s
+                    .db
+                    .run(Mode::Write, &s.sql, |db, sql| {
+                        Box::pin(async move {
+                            let mut tx = PgTx::new(db, sql, Duration::from_millis(300));
+                            tx.bi_lock_app(AppKey::new("public")).await.map_err(|e| WorkError::Invalid(e.to_string()))?;
+                            let shown: String = tx.db.query_opt("SHOW statement_timeout", &[]).await?.map(|r| r.get(0)).unwrap_or_default();
+                            Ok(shown)
+                        })
+                    })
+                    .await
+                    .unwrap();
+                (started.elapsed(), shown)
+            }
+        );
+        assert!(waited >= Duration::from_millis(550), "the lock was not waited for: {waited:?}");
+        assert_eq!(timeout, "300ms");
+        drop(s);
+        admin.batch_execute(&format!("DROP SCHEMA {schema} CASCADE")).await.unwrap();
     }
 }

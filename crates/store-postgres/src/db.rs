@@ -272,6 +272,11 @@ impl Db {
         }
     }
 
+    /// `database_timeout_ms`: what every statement is given (`statement_timeout`).
+    pub fn statement_timeout(&self) -> Duration {
+        self.timeout
+    }
+
     pub fn endpoint(&self) -> &str {
         &self.endpoint
     }

@@ -396,3 +396,26 @@ async fn concurrent_claims_of_two_instances_never_share_a_row() {
     drop(instances);
     drop_schema(&uri, &schema).await;
 }
+
+/// The tables an import writes get statistics once, in a new database: after the first call none
+/// is left without, so the second gathers nothing.
+#[tokio::test]
+async fn bulk_import_analyzes_the_new_tables_once() {
+    use portcullis_core::bulkimport::storage::BulkImportQueueStorage;
+    let Some(uri) = pg_uri("bulk_import_analyzes_the_new_tables_once") else { return };
+    let (schema, s) = fresh(&uri).await;
+    let first = s.bulk_import_analyze_new_tables().await.unwrap();
+    assert_eq!(first.len(), 14, "{first:?}");
+    assert!(first.iter().all(|t| t.starts_with(&format!("{schema}."))), "{first:?}");
+    assert!(first.iter().any(|t| t.ends_with(".all_auth_recipe_users")), "{first:?}");
+    let analyzed: i64 = admin(&uri)
+        .await
+        .query_one("SELECT COUNT(*) FROM pg_stat_user_tables WHERE schemaname = $1 AND last_analyze IS NOT NULL", &[&schema])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(analyzed, 14);
+    assert_eq!(s.bulk_import_analyze_new_tables().await.unwrap(), Vec::<String>::new());
+    drop(s);
+    drop_schema(&uri, &schema).await;
+}

@@ -132,4 +132,11 @@ pub trait BulkImportQueueStorage: Send + Sync {
     /// Deletes claimed rows (their users were imported into another database). Returns the ids
     /// that were still claimed.
     async fn bulk_import_finish(&self, app: AppKey<'_>, claims: &[Claim]) -> Result<Vec<String>, StorageError>;
+
+    /// Gathers the query planner's statistics of the tables an import writes that have never had
+    /// any (a new database); returns the tables analyzed. Without statistics PostgreSQL plans the
+    /// foreign-key checks of each inserted row as if the tables were empty (a seek by tenant that
+    /// then reads the whole tenant), which makes a large import quadratic until autovacuum's first
+    /// pass; the worker calls this after its first chunk. A no-op where the engine needs none.
+    async fn bulk_import_analyze_new_tables(&self) -> Result<Vec<String>, StorageError>;
 }
