@@ -70,6 +70,27 @@ async fn accounts_are_per_tenant_and_association_keeps_them_unique() {
     }
 }
 
+/// The search by provider (and email) reads `thirdparty_users`, which has no tenant: the page's
+/// tenant still decides who is listed.
+#[tokio::test]
+async fn search_by_provider_lists_the_tenants_users_only() {
+    for b in backends() {
+        let app = TestApp::spawn(b).await;
+        app.json("PUT", "/recipe/multitenancy/tenant/v2", Some(json!({"tenantId": "t1"}))).await;
+        let in_t1 = sign_in_up(&app, "t1", "google", "g-1", "a@example.com").await["recipeUserId"].clone();
+        let in_public = sign_in_up(&app, "public", "google", "g-2", "b@example.com").await["recipeUserId"].clone();
+        sign_in_up(&app, "t1", "github", "h-1", "c@example.com").await;
+        let ids = |v: Value| v["users"].as_array().unwrap().iter().map(|u| u["id"].clone()).collect::<Vec<_>>();
+        assert_eq!(ids(app.json("GET", "/t1/users?provider=google", None).await), vec![in_t1.clone()]);
+        assert_eq!(ids(app.json("GET", "/public/users?provider=google", None).await), vec![in_public.clone()]);
+        assert_eq!(ids(app.json("GET", "/t1/users?provider=goo&email=a@", None).await), vec![in_t1.clone()]);
+        assert_eq!(ids(app.json("GET", "/public/users?provider=goo&email=a@", None).await), Vec::<Value>::new());
+        // Associated with public too, the t1 user is listed there as well.
+        app.json("POST", "/public/recipe/multitenancy/tenant/user", Some(json!({"recipeUserId": in_t1}))).await;
+        assert_eq!(ids(app.json("GET", "/public/users?provider=google&timeJoinedOrder=ASC", None).await), vec![in_t1, in_public]);
+    }
+}
+
 #[tokio::test]
 async fn lookups_by_id_account_email_and_search() {
     for b in backends() {
