@@ -45,7 +45,7 @@ pub struct Statements {
     delete_login_rows: Vec<String>,
     all_auth: String,
     /// The recipe tables the dashboard's search reads: emailpassword_user_to_tenant,
-    /// thirdparty_user_to_tenant, thirdparty_users, passwordless_user_to_tenant.
+    /// thirdparty_users, passwordless_user_to_tenant.
     search_tables: [String; 3],
 }
 

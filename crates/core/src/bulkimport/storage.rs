@@ -137,6 +137,7 @@ pub trait BulkImportQueueStorage: Send + Sync {
     /// any (a new database); returns the tables analyzed. Without statistics PostgreSQL plans the
     /// foreign-key checks of each inserted row as if the tables were empty (a seek by tenant that
     /// then reads the whole tenant), which makes a large import quadratic until autovacuum's first
-    /// pass; the worker calls this after its first chunk. A no-op where the engine needs none.
+    /// pass; the worker calls this after its first round of chunks. A no-op where the engine needs
+    /// none.
     async fn bulk_import_analyze_new_tables(&self) -> Result<Vec<String>, StorageError>;
 }
