@@ -677,16 +677,9 @@ mod tests {
     /// connection's own statement timeout holds again for the chunk's other statements.
     #[tokio::test]
     async fn the_app_lock_wait_outlasts_the_statement_timeout() {
-        let Ok(uri) = std::env::var("PORTCULLIS_TEST_PG_URI") else {
-            use std::io::Write;
-            let _ = writeln!(std::io::stderr(), "skipping the_app_lock_wait_outlasts_the_statement_timeout: PORTCULLIS_TEST_PG_URI is not set");
-            return;
-        };
         let schema = format!("bilock_{}", std::process::id());
-        let no_env = |_: &str| None;
-        let yaml = format!("postgresql_connection_uri: \"{uri}\"\npostgresql_table_schema: {schema}\ndatabase_timeout_ms: 300\n");
-        let sources = portcullis_core::config::Sources { yaml: Some(&yaml), env: &no_env, overrides: vec![] };
-        let (cfg, _) = portcullis_core::config::Config::load(sources).unwrap();
+        let extra = format!("postgresql_table_schema: {schema}\ndatabase_timeout_ms: 300\n");
+        let Some((uri, cfg)) = crate::testing::pg_config("the_app_lock_wait_outlasts_the_statement_timeout", &extra) else { return };
         let s = PgStorage::connect(&cfg).await.unwrap();
         let (admin, conn) = tokio_postgres::connect(&uri, tokio_postgres::NoTls).await.unwrap();
         tokio::spawn(conn);

@@ -478,15 +478,7 @@ mod tests {
     /// A statement that runs too long is cancelled by the server and reported as "unavailable".
     #[tokio::test]
     async fn slow_statements_time_out() {
-        let Ok(uri) = std::env::var("PORTCULLIS_TEST_PG_URI") else {
-            use std::io::Write;
-            let _ = writeln!(std::io::stderr(), "skipping slow_statements_time_out: PORTCULLIS_TEST_PG_URI is not set");
-            return;
-        };
-        let no_env = |_: &str| None;
-        let yaml = format!("postgresql_connection_uri: \"{uri}\"\ndatabase_timeout_ms: 300\n");
-        let sources = portcullis_core::config::Sources { yaml: Some(&yaml), env: &no_env, overrides: vec![] };
-        let (cfg, _) = portcullis_core::config::Config::load(sources).unwrap();
+        let Some((_, cfg)) = crate::testing::pg_config("slow_statements_time_out", "database_timeout_ms: 300\n") else { return };
         let db = Db::new(&Settings::from_config(&cfg).unwrap()).unwrap();
         let started = std::time::Instant::now();
         let err = db

@@ -206,6 +206,26 @@ impl Storage for PgStorage {
     }
 }
 
+/// For the crate's own tests against a real PostgreSQL (`PORTCULLIS_TEST_PG_URI`).
+#[cfg(test)]
+pub(crate) mod testing {
+    use portcullis_core::config::{Config, Sources};
+
+    /// The server's URI and a config for it with `extra` YAML lines, or `None` (the test says on
+    /// stderr that it skips, and passes).
+    pub(crate) fn pg_config(test: &str, extra: &str) -> Option<(String, Config)> {
+        let Ok(uri) = std::env::var("PORTCULLIS_TEST_PG_URI") else {
+            use std::io::Write;
+            let _ = writeln!(std::io::stderr(), "skipping {test}: PORTCULLIS_TEST_PG_URI is not set");
+            return None;
+        };
+        let no_env = |_: &str| None;
+        let yaml = format!("postgresql_connection_uri: \"{uri}\"\n{extra}");
+        let (cfg, _) = Config::load(Sources { yaml: Some(&yaml), env: &no_env, overrides: vec![] }).expect("test config");
+        Some((uri, cfg))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;
