@@ -38,6 +38,12 @@ step() {
   fi
 }
 
+# A run writes about 10 GB (debug and fuzz builds; 6 GB without incremental state): say so up front
+# rather than fail on a full disk twenty minutes in.
+free_kb=$(df -Pk "$root" | awk 'NR == 2 { print $4 }')
+echo "disk: $((free_kb / 1048576)) GB free under $root"
+[ "$free_kb" -ge $((12 * 1048576)) ] || echo "warning: under 12 GB free; the build may run out of disk" >&2
+
 step "build" 20m cargo build --locked -p portcullis
 export PORTCULLIS_BIN="$root/target/debug/portcullis"
 
