@@ -38,7 +38,7 @@ step() {
   fi
 }
 
-# A run writes about 10 GB (debug and fuzz builds; 6 GB without incremental state): say so up front
+# A run writes about 10 GB (debug and fuzz builds; 5.3 GB without incremental state): say so up front
 # rather than fail on a full disk twenty minutes in.
 free_kb=$(df -Pk "$root" | awk 'NR == 2 { print $4 }')
 echo "disk: $((free_kb / 1048576)) GB free under $root"

@@ -138,13 +138,8 @@ async fn drain_app(state: &Arc<AppState>, snapshot: &Arc<Snapshot>, app: &Arc<Te
 /// database of the app's tenants that has none yet (`bulk_import_analyze_new_tables`). A failure
 /// only costs speed, so it is logged.
 async fn analyze_new_tables(snapshot: &Snapshot, app: &Tenant) {
-    let mut seen: Vec<&Arc<dyn Storage>> = Vec::new();
-    for tenant in snapshot.tenants_of_app(&app.config.id.cud, &app.config.id.app_id) {
-        if seen.iter().any(|s| Arc::ptr_eq(s, &tenant.storage)) {
-            continue;
-        }
-        seen.push(&tenant.storage);
-        match tenant.storage.bulk_import_analyze_new_tables().await {
+    for storage in snapshot.storages_of_app(&app.config.id.cud, &app.config.id.app_id) {
+        match storage.bulk_import_analyze_new_tables().await {
             Ok(tables) if !tables.is_empty() => {
                 tracing::info!(app = %app.config.id.app_id, tables = tables.len(), "bulk import: gathered statistics of new tables")
             }
